@@ -1,0 +1,111 @@
+"""Each metric described once: Prometheus help, API metadata and TUI labels come from here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class MetricSpec:
+    name: str  # Prometheus name, devmentor_*, unit in the name
+    kind: str  # gauge | counter | info
+    unit: str  # unit of the Prometheus value: ratio, seconds, bytes, ... or "" when none
+    help: str
+    labels: tuple[str, ...] = ()
+    label: str = ""  # short label for screens
+
+
+def _m(name: str, kind: str, unit: str, help: str, labels: tuple[str, ...] = (),
+       label: str = "") -> MetricSpec:
+    return MetricSpec(name, kind, unit, help, labels, label or help)
+
+
+METRICS: dict[str, MetricSpec] = {m.name: m for m in (
+    _m("devmentor_build_info", "gauge", "", "Version of the running monitor; always 1.",
+       ("version",), "build"),
+    _m("devmentor_monitor_start_time_seconds", "gauge", "seconds",
+       "Unix time the monitor started.", (), "started"),
+    _m("devmentor_source_up", "gauge", "",
+       "1 when a data source is working, 0 when unavailable or not configured.",
+       ("source", "state"), "source"),
+    _m("devmentor_service_up", "gauge", "",
+       "1 when the service is up (after failure/success thresholds), 0 when down.",
+       ("service",), "up"),
+    _m("devmentor_service_degraded", "gauge", "",
+       "1 when the service answers but slower than its SLO response time.",
+       ("service",), "degraded"),
+    _m("devmentor_service_last_latency_seconds", "gauge", "seconds",
+       "Latency of the last health check.", ("service",), "latency"),
+    _m("devmentor_service_latency_seconds", "summary", "seconds",
+       "Health-check latency: quantiles over the last hour, count and sum since start.",
+       ("service",), "latency"),
+    _m("devmentor_service_checks_total", "counter", "",
+       "Health checks performed, by result.", ("service", "result"), "checks"),
+    _m("devmentor_service_uptime_ratio", "gauge", "ratio",
+       "Share of checks with the service up, over a window.", ("service", "window"),
+       "uptime"),
+    _m("devmentor_service_error_ratio", "gauge", "ratio",
+       "Share of failed health checks over the last hour.", ("service",), "error rate"),
+    _m("devmentor_service_slo_compliant", "gauge", "",
+       "1 when uptime (7 d), p95 latency (1 h) and error rate (1 h) meet the SLO.",
+       ("service",), "SLO"),
+    _m("devmentor_service_error_budget_remaining_ratio", "gauge", "ratio",
+       "Share of the 7-day error budget left; negative when overspent.", ("service",),
+       "budget left"),
+    _m("devmentor_service_cert_expiry_seconds", "gauge", "seconds",
+       "Seconds until the service's TLS certificate expires.", ("service",), "cert expiry"),
+    _m("devmentor_service_last_check_timestamp_seconds", "gauge", "seconds",
+       "Unix time of the last completed health check.", ("service",), "last check"),
+    _m("devmentor_service_http_status_code", "gauge", "",
+       "HTTP status code of the last health check response.", ("service",), "HTTP status"),
+    _m("devmentor_host_cpu_ratio", "gauge", "ratio", "Host CPU busy share, all cores.",
+       (), "CPU"),
+    _m("devmentor_host_cpu_core_ratio", "gauge", "ratio", "CPU busy share per core.",
+       ("core",), "core"),
+    _m("devmentor_host_load_average", "gauge", "", "Load average.", ("period",), "load"),
+    _m("devmentor_host_memory_bytes", "gauge", "bytes", "Host memory by state.",
+       ("state",), "memory"),
+    _m("devmentor_host_memory_ratio", "gauge", "ratio", "Share of host memory in use.",
+       (), "memory"),
+    _m("devmentor_host_swap_bytes", "gauge", "bytes", "Host swap by state.", ("state",),
+       "swap"),
+    _m("devmentor_host_disk_bytes", "gauge", "bytes", "Disk space per mount by state.",
+       ("mount", "state"), "disk"),
+    _m("devmentor_host_disk_ratio", "gauge", "ratio", "Share of disk space used per mount.",
+       ("mount",), "disk"),
+    _m("devmentor_host_disk_io_bytes_total", "counter", "bytes",
+       "Bytes read from and written to disk.", ("direction",), "disk I/O"),
+    _m("devmentor_host_network_bytes_total", "counter", "bytes",
+       "Bytes received and sent on all interfaces.", ("direction",), "network"),
+    _m("devmentor_host_processes", "gauge", "", "Number of processes on the host.", (),
+       "processes"),
+)}
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesSpec:
+    """A history series kept in the store (what `/api/metrics` and the charts show)."""
+
+    key: str
+    unit: str  # unit of the stored values
+    label: str
+    metric: str  # the Prometheus metric that carries the same quantity
+
+
+SERIES: dict[str, SeriesSpec] = {s.key: s for s in (
+    SeriesSpec("cpu", "percent", "CPU", "devmentor_host_cpu_ratio"),
+    SeriesSpec("memory", "percent", "memory", "devmentor_host_memory_ratio"),
+    SeriesSpec("swap", "percent", "swap", "devmentor_host_swap_bytes"),
+    SeriesSpec("load1", "", "load 1m", "devmentor_host_load_average"),
+    SeriesSpec("disk_read", "bytes/s", "disk read", "devmentor_host_disk_io_bytes_total"),
+    SeriesSpec("disk_write", "bytes/s", "disk write", "devmentor_host_disk_io_bytes_total"),
+    SeriesSpec("net_rx", "bytes/s", "net rx", "devmentor_host_network_bytes_total"),
+    SeriesSpec("net_tx", "bytes/s", "net tx", "devmentor_host_network_bytes_total"),
+)}
+
+
+def series_spec(key: str) -> SeriesSpec:
+    """Spec of a stored series; per-mount disk series are ``disk:<mount>``."""
+    if key.startswith("disk:"):
+        return SeriesSpec(key, "percent", f"disk {key[5:]}", "devmentor_host_disk_ratio")
+    return SERIES[key]

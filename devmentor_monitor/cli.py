@@ -1,0 +1,286 @@
+"""Command line: `--serve`, `ultra`, `status`, `config check`, `demo`.
+
+Exit codes: 0 ok, 1 runtime failure (or a service down for `status`), 2 usage or config.
+No traceback reaches the user: errors are one sentence on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from dataclasses import asdict
+from urllib.parse import urlsplit
+
+from . import __version__
+from .config import Config, ConfigError, load_config
+from .logs import mask, setup_logging
+
+PROG = "devmentor-monitor"
+log = logging.getLogger("devmentor_monitor.cli")
+
+
+class UsageError(Exception):
+    """Bad command line; exit code 2."""
+
+
+# --------------------------------------------------------------------------- parser
+
+
+def _common(parser: argparse.ArgumentParser, *, sub: bool) -> None:
+    """Options every run command takes; on sub-commands they must not reset top-level ones."""
+    d = argparse.SUPPRESS if sub else None
+    parser.add_argument("-c", "--config", default=d, metavar="FILE",
+                        help="services file (default: $SERVICES_CONFIG, else ./services.yaml)")
+    parser.add_argument("--host", default=d, help="exporter bind address (default 127.0.0.1)")
+    parser.add_argument("--port", type=_port, default=d,
+                        help="exporter port (default $MONITORING_PORT, else 3006)")
+    parser.add_argument("--demo", action="store_true", default=d if sub else False,
+                        help="watch a built-in fleet of simulated services on loopback")
+    parser.add_argument("--log-level", default=d if sub else "info",
+                        choices=["debug", "info", "warning", "error"], help="log verbosity")
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number 1-65535, got {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Terminal monitor and headless exporter for the DevMentor platform.",
+        epilog="Run `devmentor-monitor --serve --demo` to see it work with nothing else "
+               "running. Exit codes: 0 ok, 1 runtime failure or service down, 2 usage/config.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--serve", action="store_true",
+                        help="run headless: pollers plus the HTTP exporter (/metrics, /api)")
+    _common(parser, sub=False)
+    subs = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    ultra = subs.add_parser("ultra", help="full-screen terminal dashboard",
+                            description="Full-screen terminal dashboard.")
+    _common(ultra, sub=True)
+    ultra.add_argument("--no-serve", action="store_true",
+                       help="do not run the embedded HTTP exporter")
+    ultra.add_argument("--theme", help="theme name from themes/ (default dark)")
+
+    status = subs.add_parser("status", help="check everything once, print a table, exit",
+                             description="Check every service once and the host, print a "
+                                         "table, exit 1 if any service is down.")
+    _common(status, sub=True)
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+
+    config = subs.add_parser("config", help="configuration tools",
+                             description="Configuration tools.")
+    config_subs = config.add_subparsers(dest="config_command", metavar="ACTION")
+    check = config_subs.add_parser("check", help="validate a file, print the effective config",
+                                   description="Validate a services file (with the "
+                                               "environment applied) and print the effective "
+                                               "configuration.")
+    check.add_argument("file", nargs="?", help="file to check (default as for --config)")
+
+    demo = subs.add_parser("demo", help="run only the simulated fleet",
+                           description="Run simulated DevMentor services on loopback until "
+                                       "interrupted, and print their URLs.")
+    demo.add_argument("--count", type=int, default=0,
+                      help="serve N generic endpoints (/svc/<i>/health) on one port instead")
+    demo.add_argument("--latency-ms", type=float, default=2.0,
+                      help="latency of the generic endpoints (with --count)")
+    demo.add_argument("--port", type=_port, default=None,
+                      help="port for --count endpoints (default: a free one)")
+    return parser
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def _load(args: argparse.Namespace) -> Config:
+    return load_config(getattr(args, "config", None), os.environ,
+                       host=getattr(args, "host", None), port=getattr(args, "port", None))
+
+
+def _is_self(url: str, cfg: Config) -> bool:
+    parts = urlsplit(url)
+    return parts.hostname in {cfg.server.host, "localhost", "127.0.0.1"} \
+        and parts.port == cfg.server.port
+
+
+async def _with_demo(cfg: Config, *, serving: bool):
+    """Start the simulated fleet; returns it and the config pointing at it."""
+    from .demo.fleet import DemoFleet
+    from .runtime import with_urls
+
+    names = [s.name for s in cfg.services if not (serving and _is_self(s.url, cfg))]
+    fleet = DemoFleet(names)
+    await fleet.start()
+    return fleet, with_urls(cfg, fleet.urls)
+
+
+async def _serve(cfg: Config, demo: bool) -> int:
+    from .runtime import Monitor
+
+    fleet = None
+    if demo:
+        fleet, cfg = await _with_demo(cfg, serving=True)
+        log.info("demo fleet started", extra={"fields": fleet.urls})
+    monitor = Monitor(cfg)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await monitor.start()
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        print(f"{PROG}: error: cannot listen on {cfg.server.host}:{cfg.server.port}: {reason} "
+              "(use --port or MONITORING_PORT)", file=sys.stderr)
+        if fleet:
+            await fleet.stop()
+        return 1
+    await stop.wait()
+    log.info("shutting down")
+    try:
+        await asyncio.wait_for(monitor.stop(), 1.5)
+    except TimeoutError:
+        log.warning("shutdown took over 1.5 s; exiting anyway")
+    if fleet:
+        await fleet.stop()
+    return 0
+
+
+async def _status(cfg: Config, demo: bool, as_json: bool) -> int:
+    from .sources.health import HealthChecker
+    from .sources.system import SystemReader
+    from .state import Store
+
+    fleet = None
+    if demo:
+        fleet, cfg = await _with_demo(cfg, serving=False)
+    try:
+        reader = SystemReader(processes_interval=0.0)
+        checker = HealthChecker(cfg.health.max_in_flight)
+        started = asyncio.get_running_loop().time()
+        results = await asyncio.gather(*(checker.check(s) for s in cfg.services))
+        await checker.close()
+        loop_time = asyncio.get_running_loop().time()
+        await asyncio.sleep(max(0.0, 0.5 - (loop_time - started)))  # cpu % needs a span
+        sample = await asyncio.to_thread(reader.read)  # cpu % since the reader was made
+    finally:
+        if fleet:
+            await fleet.stop()
+    store = Store(cfg)
+    for result in results:
+        store.record_check(result)
+    store.record_system(sample)
+    if as_json:
+        from .report import service_json, system_json
+
+        print(json.dumps({"services": [service_json(s) for s in store.services()],
+                          "counts": store.counts(), "host": system_json(sample)}, indent=2))
+    else:
+        from .status_table import print_status
+
+        print_status(store, sample)
+    return 1 if store.any_down() else 0
+
+
+def _config_check(args: argparse.Namespace) -> int:
+    cfg = load_config(args.file, os.environ)
+    data = asdict(cfg)
+    text = mask(json.dumps(data, indent=2, default=str))
+    for svc in cfg.services:  # header values are credentials more often than not
+        for _, value in svc.headers:
+            text = text.replace(json.dumps(value), '"***"')
+    print(f"{cfg.source}: OK, {len(cfg.services)} services")
+    if cfg.overrides:
+        print("overridden by: " + ", ".join(cfg.overrides))
+    print(text)
+    return 0
+
+
+async def _demo(args: argparse.Namespace) -> int:
+    from .demo.fleet import DemoFleet, ManyEndpoints
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    if args.count:
+        many = ManyEndpoints(args.count, args.latency_ms)
+        if args.port:
+            many.port = args.port
+        await many.start()
+        print(json.dumps({"count": args.count, "url_pattern": many.url(0).replace(
+            "/svc/0/", "/svc/{i}/")}), flush=True)
+        await stop.wait()
+        await many.stop()
+        return 0
+    fleet = DemoFleet()
+    await fleet.start()
+    print(json.dumps(fleet.urls), flush=True)
+    await stop.wait()
+    await fleet.stop()
+    return 0
+
+
+def _ultra(args: argparse.Namespace, cfg: Config) -> int:
+    try:
+        from .tui.app import run_tui
+    except ImportError:
+        raise UsageError("`ultra` needs the TUI, which is not built yet; "
+                         "use `--serve` or `status`") from None
+    return run_tui(cfg, demo=args.demo, serve=not args.no_serve, theme=args.theme)
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    setup_logging(getattr(args, "log_level", "info") or "info")
+    if args.command == "config":
+        if args.config_command != "check":
+            parser.parse_args(["config", "--help"])
+        return _config_check(args)
+    if args.command == "demo":
+        return asyncio.run(_demo(args))
+    cfg = _load(args)
+    if args.command == "status":
+        return asyncio.run(_status(cfg, args.demo, args.json))
+    if args.command == "ultra":
+        return _ultra(args, cfg)
+    if args.serve:
+        return asyncio.run(_serve(cfg, args.demo))
+    parser.print_help(sys.stderr)
+    return 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return run(argv)
+    except ConfigError as exc:
+        print(f"{PROG}: config error: {exc}", file=sys.stderr)
+        return 2
+    except UsageError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # the last line of defence: one sentence, no traceback
+        logging.getLogger(PROG).debug("internal error", exc_info=exc)
+        print(f"{PROG}: internal error: {type(exc).__name__}: {mask(str(exc))} "
+              "(run with --log-level debug for details)", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

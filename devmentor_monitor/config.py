@@ -1,0 +1,564 @@
+"""services.yaml + environment + CLI flags → one typed, validated Config.
+
+Precedence: the file, then the environment variables the platform documents,
+then command-line flags. Every error names the file (or variable), the line
+and the key, so `devmentor-monitor` can stop with one clear sentence.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from .units import parse_duration
+from .yamlsource import ConfigError, Node, load_yaml
+
+DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "services.yaml"
+MAX_HISTORY_POINTS = 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class Level:
+    """A warn / alert pair for one host or latency threshold."""
+
+    warn: float
+    alert: float
+
+
+@dataclass(frozen=True, slots=True)
+class Thresholds:
+    cpu: Level = Level(70, 80)
+    memory: Level = Level(80, 90)
+    disk: Level = Level(75, 85)
+    latency: Level = Level(0.050, 0.100)  # seconds
+
+
+@dataclass(frozen=True, slots=True)
+class SLO:
+    """Service-level objective; percentages as written in the platform docs."""
+
+    uptime: float  # percent, e.g. 99.9
+    response_time: float  # seconds, compared with p95 latency over 1 h
+    error_rate: float  # percent of failed checks
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceConfig:
+    name: str
+    url: str
+    interval: float
+    timeout: float
+    expect_status: tuple[int, ...] = (200,)
+    expect_body: tuple[tuple[str, Any], ...] = ()
+    depends_on: tuple[str, ...] = ()
+    slo: SLO | None = None
+    failure_threshold: int = 3
+    success_threshold: int = 1
+    tls_verify: bool = True
+    ca_file: str | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class HealthSettings:
+    timeout: float = 5.0
+    failure_threshold: int = 3
+    success_threshold: int = 1
+    max_in_flight: int = 10
+
+
+@dataclass(frozen=True, slots=True)
+class Intervals:
+    health: float = 10.0
+    system: float = 5.0
+    processes: float = 15.0
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    """Ring-buffer sizes: memory is bounded by these, whatever the run time."""
+
+    system_points: int = 17_280  # 24 h at 5 s
+    service_points: int = 8_640  # 24 h at 10 s
+    recent_checks: int = 50
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSettings:
+    host: str = "127.0.0.1"
+    port: int = 3006
+    metrics_cache: float = 1.0  # seconds a rendered /metrics body is reused
+
+
+@dataclass(frozen=True, slots=True)
+class Retention:
+    events: float = 7 * 86400.0
+    metrics: float = 30 * 86400.0
+
+
+@dataclass(frozen=True, slots=True)
+class Scaling:
+    enabled: bool = False
+    min_replicas: int = 1
+    max_replicas: int = 10
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    source: str
+    server: ServerSettings = ServerSettings()
+    intervals: Intervals = Intervals()
+    thresholds: Thresholds = Thresholds()
+    health: HealthSettings = HealthSettings()
+    history: History = History()
+    retention: Retention = Retention()
+    scaling: Scaling = Scaling()
+    redis_url: str | None = None
+    auto_discover: bool = False
+    alert_channels: tuple[str, ...] = ()
+    services: tuple[ServiceConfig, ...] = ()
+    overrides: tuple[str, ...] = field(default=())  # "MONITORING_PORT=3010", "--port"
+
+    def service(self, name: str) -> ServiceConfig | None:
+        return next((s for s in self.services if s.name == name), None)
+
+
+# --------------------------------------------------------------------------- readers
+
+
+class _Reader:
+    """Typed access to a Node tree; every failure raises a ConfigError with line and key."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def fail(self, node: Node | None, key: str, message: str) -> ConfigError:
+        return ConfigError(self.source, node.where if node else None, key, message)
+
+    def mapping(self, node: Node, key: str, allowed: set[str]) -> dict[str, Node]:
+        if not isinstance(node.value, dict):
+            raise self.fail(node, key, f"must be a mapping, got {_kind(node.value)}")
+        for name, child in node.value.items():
+            if name not in allowed:
+                path = f"{key}.{name}" if key else name
+                hint = ", ".join(sorted(allowed))
+                raise self.fail(child, path, f"unknown key (allowed: {hint})")
+        return node.value
+
+    def number(self, node: Node, key: str, *, positive: bool = False, lo: float | None = None,
+               hi: float | None = None, integer: bool = False) -> float:
+        value = node.value
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            want = "an integer" if integer else "a number"
+            raise self.fail(node, key, f"must be {want}, got {_show(value)}")
+        if integer and not isinstance(value, int):
+            raise self.fail(node, key, f"must be an integer, got {_show(value)}")
+        if positive and value <= 0:
+            raise self.fail(node, key, f"must be positive, got {_show(value)}")
+        if (lo is not None and value < lo) or (hi is not None and value > hi):
+            raise self.fail(node, key, f"must be between {lo:g} and {hi:g}, got {_show(value)}")
+        return value
+
+    def integer(self, node: Node, key: str, **kw: Any) -> int:
+        return int(self.number(node, key, integer=True, **kw))
+
+    def duration(self, node: Node, key: str, *, positive: bool = True) -> float:
+        try:
+            seconds = parse_duration(node.value)
+        except ValueError as exc:
+            raise self.fail(node, key, str(exc)) from None
+        if positive and seconds <= 0:
+            raise self.fail(node, key, f"must be a positive duration, got {_show(node.value)}")
+        return seconds
+
+    def string(self, node: Node, key: str) -> str:
+        if not isinstance(node.value, str) or not node.value.strip():
+            raise self.fail(node, key, f"must be a non-empty string, got {_show(node.value)}")
+        return node.value
+
+    def boolean(self, node: Node, key: str) -> bool:
+        if not isinstance(node.value, bool):
+            raise self.fail(node, key, f"must be true or false, got {_show(node.value)}")
+        return node.value
+
+    def str_list(self, node: Node, key: str) -> tuple[str, ...]:
+        if not isinstance(node.value, list):
+            raise self.fail(node, key, f"must be a list, got {_kind(node.value)}")
+        return tuple(self.string(item, f"{key}[{i}]") for i, item in enumerate(node.value))
+
+    def url(self, node: Node, key: str, *, schemes: tuple[str, ...] = ("http", "https")) -> str:
+        text = self.string(node, key)
+        problem = url_problem(text, schemes)
+        if problem:
+            raise self.fail(node, key, problem)
+        return text
+
+
+def url_problem(text: str, schemes: tuple[str, ...]) -> str | None:
+    """Why ``text`` is not a usable URL of one of ``schemes``, or None."""
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError as exc:
+        return f"malformed URL {text!r}: {exc}"
+    if parts.scheme not in schemes:
+        return f"malformed URL {text!r}: scheme must be {' or '.join(schemes)}"
+    if not parts.hostname:
+        return f"malformed URL {text!r}: no host"
+    if port == 0:
+        return f"malformed URL {text!r}: port 0"
+    return None
+
+
+def _kind(value: object) -> str:
+    return {dict: "a mapping", list: "a list", type(None): "nothing"}.get(
+        type(value), type(value).__name__
+    )
+
+
+def _show(value: object) -> str:
+    return "nothing" if value is None else repr(value)
+
+
+# --------------------------------------------------------------------------- sections
+
+_TOP_KEYS = {"server", "intervals", "thresholds", "health", "history", "retention", "redis",
+             "discovery", "alerts", "scaling", "services"}
+_SERVICE_KEYS = {"name", "url", "interval", "timeout", "expect", "depends_on", "slo",
+                 "failure_threshold", "success_threshold", "tls_verify", "ca_file", "headers"}
+
+
+def _section(r: _Reader, top: dict[str, Node], key: str, allowed: set[str]) -> dict[str, Node]:
+    node = top.get(key)
+    if node is None or node.value is None:
+        return {}
+    return r.mapping(node, key, allowed)
+
+
+def _parse(root: Node, source: str) -> Config:
+    r = _Reader(source)
+    if root.value is None:
+        root = Node({}, 1)
+    top = r.mapping(root, "", _TOP_KEYS)
+
+    s = _section(r, top, "server", {"host", "port", "metrics_cache"})
+    server = ServerSettings(
+        host=r.string(s["host"], "server.host") if "host" in s else "127.0.0.1",
+        port=r.integer(s["port"], "server.port", lo=1, hi=65535) if "port" in s else 3006,
+        metrics_cache=r.duration(s["metrics_cache"], "server.metrics_cache")
+        if "metrics_cache" in s else 1.0,
+    )
+
+    s = _section(r, top, "intervals", {"health", "system", "processes"})
+    intervals = Intervals(**{k: r.duration(v, f"intervals.{k}") for k, v in s.items()})
+
+    s = _section(r, top, "thresholds", {"cpu", "memory", "disk", "latency"})
+    levels: dict[str, Level] = {}
+    for name, node in s.items():
+        pair = r.mapping(node, f"thresholds.{name}", {"warn", "alert"})
+        read: Callable[[Node, str], float]
+        if name == "latency":
+            read = r.duration
+        else:
+            def read(n: Node, k: str) -> float:
+                return r.number(n, k, lo=0, hi=100)
+        default = getattr(Thresholds(), name)
+        warn = read(pair["warn"], f"thresholds.{name}.warn") if "warn" in pair else default.warn
+        alert = read(pair["alert"], f"thresholds.{name}.alert") if "alert" in pair \
+            else default.alert
+        if warn > alert:
+            raise r.fail(node, f"thresholds.{name}", f"warn ({warn:g}) is above alert ({alert:g})")
+        levels[name] = Level(warn, alert)
+    thresholds = Thresholds(**levels)
+
+    s = _section(r, top, "health",
+                 {"timeout", "failure_threshold", "success_threshold", "max_in_flight"})
+    health = HealthSettings(
+        timeout=r.duration(s["timeout"], "health.timeout") if "timeout" in s else 5.0,
+        **{k: r.integer(s[k], f"health.{k}", positive=True)
+           for k in ("failure_threshold", "success_threshold", "max_in_flight") if k in s},
+    )
+
+    s = _section(r, top, "history", {"system_points", "service_points", "recent_checks"})
+    history = History(**{k: r.integer(v, f"history.{k}", lo=2, hi=MAX_HISTORY_POINTS)
+                         for k, v in s.items()})
+
+    s = _section(r, top, "retention", {"events", "metrics"})
+    retention = Retention(**{k: r.duration(v, f"retention.{k}") for k, v in s.items()})
+
+    s = _section(r, top, "redis", {"url"})
+    redis_url = None
+    if s.get("url") is not None and s["url"].value is not None:
+        redis_url = r.url(s["url"], "redis.url", schemes=("redis", "rediss", "unix"))
+
+    s = _section(r, top, "discovery", {"auto"})
+    auto_discover = r.boolean(s["auto"], "discovery.auto") if "auto" in s else False
+
+    s = _section(r, top, "alerts", {"channels"})
+    channels = r.str_list(s["channels"], "alerts.channels") if "channels" in s else ()
+
+    s = _section(r, top, "scaling", {"enabled", "min_replicas", "max_replicas"})
+    scaling = Scaling(
+        enabled=r.boolean(s["enabled"], "scaling.enabled") if "enabled" in s else False,
+        **{k: r.integer(s[k], f"scaling.{k}", positive=True)
+           for k in ("min_replicas", "max_replicas") if k in s},
+    )
+    if scaling.min_replicas > scaling.max_replicas:
+        raise r.fail(top["scaling"], "scaling", "min_replicas is above max_replicas")
+
+    services = _services(r, top.get("services"), intervals, health)
+    return Config(source=source, server=server, intervals=intervals, thresholds=thresholds,
+                  health=health, history=history, retention=retention, scaling=scaling,
+                  redis_url=redis_url, auto_discover=auto_discover, alert_channels=channels,
+                  services=services)
+
+
+_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
+
+
+def _services(r: _Reader, node: Node | None, intervals: Intervals,
+              health: HealthSettings) -> tuple[ServiceConfig, ...]:
+    if node is None or node.value is None:
+        return ()
+    if not isinstance(node.value, list):
+        raise r.fail(node, "services", f"must be a list of services, got {_kind(node.value)}")
+    seen: dict[str, int] = {}
+    out: list[ServiceConfig] = []
+    for i, item in enumerate(node.value):
+        key = f"services[{i}]"
+        m = r.mapping(item, key, _SERVICE_KEYS)
+        if "name" not in m:
+            raise r.fail(item, key, "missing required key 'name'")
+        name = r.string(m["name"], f"{key}.name")
+        if not _NAME.match(name):
+            raise r.fail(m["name"], f"{key}.name",
+                         f"{name!r} must be lower-case letters, digits, '-', '_' or '.'")
+        key = f"services.{name}"
+        if name in seen:
+            raise r.fail(m["name"], key, f"duplicate service (first defined on line {seen[name]})")
+        seen[name] = m["name"].where
+        if "url" not in m:
+            raise r.fail(item, key, "missing required key 'url'")
+        expect_status: tuple[int, ...] = (200,)
+        body: tuple[tuple[str, Any], ...] = ()
+        if "expect" in m:
+            e = r.mapping(m["expect"], f"{key}.expect", {"status", "body"})
+            if "status" in e:
+                st = e["status"]
+                items = st.value if isinstance(st.value, list) else [st]
+                expect_status = tuple(r.integer(x, f"{key}.expect.status", lo=100, hi=599)
+                                      for x in items)
+            if "body" in e:
+                b = r.mapping(e["body"], f"{key}.expect.body", set(e["body"].value or {}))
+                body = tuple((path, _scalar_value(r, v, f"{key}.expect.body.{path}"))
+                             for path, v in b.items())
+        slo = None
+        if "slo" in m:
+            sm = r.mapping(m["slo"], f"{key}.slo", {"uptime", "response_time", "error_rate"})
+            missing = {"uptime", "response_time", "error_rate"} - set(sm)
+            if missing:
+                raise r.fail(m["slo"], f"{key}.slo", f"missing {', '.join(sorted(missing))}")
+            slo = SLO(
+                uptime=r.number(sm["uptime"], f"{key}.slo.uptime", lo=0, hi=100),
+                response_time=r.duration(sm["response_time"], f"{key}.slo.response_time"),
+                error_rate=r.number(sm["error_rate"], f"{key}.slo.error_rate", lo=0, hi=100),
+            )
+        headers: tuple[tuple[str, str], ...] = ()
+        if "headers" in m:
+            hm = r.mapping(m["headers"], f"{key}.headers", set(m["headers"].value or {}))
+            headers = tuple((h, r.string(v, f"{key}.headers.{h}")) for h, v in hm.items())
+        interval = r.duration(m["interval"], f"{key}.interval") if "interval" in m \
+            else intervals.health
+        timeout = r.duration(m["timeout"], f"{key}.timeout") if "timeout" in m \
+            else min(health.timeout, interval)
+        out.append(ServiceConfig(
+            name=name,
+            url=r.url(m["url"], f"{key}.url"),
+            interval=interval,
+            timeout=timeout,
+            expect_status=expect_status,
+            expect_body=body,
+            depends_on=r.str_list(m["depends_on"], f"{key}.depends_on")
+            if "depends_on" in m else (),
+            slo=slo,
+            failure_threshold=r.integer(m["failure_threshold"], f"{key}.failure_threshold",
+                                        positive=True)
+            if "failure_threshold" in m else health.failure_threshold,
+            success_threshold=r.integer(m["success_threshold"], f"{key}.success_threshold",
+                                        positive=True)
+            if "success_threshold" in m else health.success_threshold,
+            tls_verify=r.boolean(m["tls_verify"], f"{key}.tls_verify")
+            if "tls_verify" in m else True,
+            ca_file=r.string(m["ca_file"], f"{key}.ca_file") if "ca_file" in m else None,
+            headers=headers,
+        ))
+    names = {s.name for s in out}
+    for svc, item in zip(out, node.value, strict=True):
+        for dep in svc.depends_on:
+            if dep not in names:
+                raise r.fail(item.value["depends_on"], f"services.{svc.name}.depends_on",
+                             f"unknown service {dep!r}")
+    return tuple(out)
+
+
+def _scalar_value(r: _Reader, node: Node, key: str) -> Any:
+    if isinstance(node.value, dict | list):
+        raise r.fail(node, key, "must be a plain value (string, number, true/false)")
+    return node.value
+
+
+# --------------------------------------------------------------------------- environment
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def _env_bool(name: str, raw: str) -> bool:
+    low = raw.strip().lower()
+    if low in _TRUE:
+        return True
+    if low in _FALSE:
+        return False
+    raise ConfigError(f"environment {name}", None, "", f"must be true or false, got {raw!r}")
+
+
+def _env_int(name: str, raw: str, lo: int, hi: int) -> int:
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        value = lo - 1
+    if not lo <= value <= hi:
+        raise ConfigError(f"environment {name}", None, "",
+                          f"must be an integer from {lo} to {hi}, got {raw!r}")
+    return value
+
+
+def _env_duration(name: str, raw: str) -> float:
+    try:
+        seconds = parse_duration(raw)
+    except ValueError as exc:
+        raise ConfigError(f"environment {name}", None, "", str(exc)) from None
+    if seconds <= 0:
+        raise ConfigError(f"environment {name}", None, "",
+                          f"must be a positive duration, got {raw!r}")
+    return seconds
+
+
+def apply_environment(cfg: Config, env: Mapping[str, str]) -> Config:
+    """Apply the platform's documented variables on top of the file."""
+    applied: list[str] = []
+
+    def has(name: str) -> bool:
+        if name in env:
+            applied.append(name)
+            return True
+        return False
+
+    if has("MONITORING_PORT"):
+        cfg = replace(cfg, server=replace(
+            cfg.server, port=_env_int("MONITORING_PORT", env["MONITORING_PORT"], 1, 65535)))
+    if has("REDIS_URL"):
+        raw = env["REDIS_URL"].strip()
+        problem = url_problem(raw, ("redis", "rediss", "unix")) if raw else None
+        if problem:
+            raise ConfigError("environment REDIS_URL", None, "", problem)
+        cfg = replace(cfg, redis_url=raw or None)
+    if has("EVENT_RETENTION"):
+        cfg = replace(cfg, retention=replace(
+            cfg.retention, events=_env_duration("EVENT_RETENTION", env["EVENT_RETENTION"])))
+    if has("METRICS_RETENTION"):
+        cfg = replace(cfg, retention=replace(
+            cfg.retention, metrics=_env_duration("METRICS_RETENTION", env["METRICS_RETENTION"])))
+    if has("AUTO_DISCOVER"):
+        cfg = replace(cfg, auto_discover=_env_bool("AUTO_DISCOVER", env["AUTO_DISCOVER"]))
+    if has("ALERT_CHANNELS"):
+        chans = tuple(c.strip() for c in env["ALERT_CHANNELS"].split(",") if c.strip())
+        cfg = replace(cfg, alert_channels=chans)
+    scaling = cfg.scaling
+    if has("AUTO_SCALE_ENABLED"):
+        scaling = replace(scaling, enabled=_env_bool("AUTO_SCALE_ENABLED",
+                                                     env["AUTO_SCALE_ENABLED"]))
+    if has("MIN_REPLICAS"):
+        scaling = replace(scaling, min_replicas=_env_int("MIN_REPLICAS", env["MIN_REPLICAS"],
+                                                         1, 10_000))
+    if has("MAX_REPLICAS"):
+        scaling = replace(scaling, max_replicas=_env_int("MAX_REPLICAS", env["MAX_REPLICAS"],
+                                                         1, 10_000))
+    if scaling.min_replicas > scaling.max_replicas:
+        raise ConfigError("environment MIN_REPLICAS/MAX_REPLICAS", None, "",
+                          f"MIN_REPLICAS ({scaling.min_replicas}) is above MAX_REPLICAS "
+                          f"({scaling.max_replicas})")
+    return replace(cfg, scaling=scaling,
+                   overrides=cfg.overrides + tuple(f"env {n}" for n in applied))
+
+
+# --------------------------------------------------------------------------- entry points
+
+_PLACEHOLDER = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)(?::-([^}]*))?\}")
+
+
+def expand(text: str, variables: Mapping[str, str], source: str) -> str:
+    """Replace ``${VAR}`` and ``${VAR:-default}`` in the file, as compose files do."""
+
+    def sub(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        if name in variables:
+            return variables[name]
+        if default is not None:
+            return default
+        line = text.count("\n", 0, match.start()) + 1
+        raise ConfigError(source, line, name, "environment variable is not set and has no "
+                          "default (write ${" + name + ":-value})")
+
+    return _PLACEHOLDER.sub(sub, text)
+
+
+def config_path(explicit: str | None, env: Mapping[str, str]) -> Path:
+    """The file to read: --config, then SERVICES_CONFIG, then the shipped default."""
+    if explicit:
+        return Path(explicit)
+    if env.get("SERVICES_CONFIG"):
+        return Path(env["SERVICES_CONFIG"])
+    return DEFAULT_CONFIG
+
+
+def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = None,
+                *, host: str | None = None, port: int | None = None) -> Config:
+    """Read, expand, validate and override. Raises ConfigError on any problem."""
+    env = os.environ if env is None else env
+    file = config_path(str(path) if path else None, env)
+    source = str(file)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(source, None, "", "file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(source, None, "", f"cannot read: {exc}") from None
+    # The port is known before expansion, so ${MONITORING_PORT} in URLs follows --port.
+    variables = dict(env)
+    if port is not None:
+        variables["MONITORING_PORT"] = str(port)
+    cfg = _parse(load_yaml(expand(text, variables, source), source), source)
+    cfg = apply_environment(cfg, env)
+    flags: list[str] = []
+    if host is not None:
+        cfg = replace(cfg, server=replace(cfg.server, host=host))
+        flags.append("flag --host")
+    if port is not None:
+        cfg = replace(cfg, server=replace(cfg.server, port=port))
+        flags.append("flag --port")
+    return replace(cfg, overrides=cfg.overrides + tuple(flags))
+
+
+def parse_text(text: str, source: str = "<text>") -> Config:
+    """Validate YAML text alone (no environment); used by tests and `config check`."""
+    return _parse(load_yaml(text, source), source)
+
+
+__all__ = ["SLO", "Config", "ConfigError", "Level", "ServiceConfig", "load_config",
+           "parse_text"]

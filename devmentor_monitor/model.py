@@ -1,0 +1,101 @@
+"""Plain domain types shared by sources, the store and every view. No I/O here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Health(StrEnum):
+    """A service's state after failure/success thresholds are applied."""
+
+    UNKNOWN = "unknown"  # no check has completed yet
+    UP = "up"
+    DEGRADED = "degraded"  # up, but slower than its SLO response time
+    DOWN = "down"
+
+
+class SourceState(StrEnum):
+    STARTING = "starting"
+    OK = "ok"
+    UNAVAILABLE = "unavailable"
+    NOT_CONFIGURED = "not configured"
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """One health request and what it showed."""
+
+    service: str
+    ts: float  # wall-clock seconds
+    ok: bool
+    latency: float | None  # seconds; None when no response came back
+    status_code: int | None = None
+    error: str | None = None  # short reason, e.g. "timeout after 2s", "connection refused"
+    cert_days: float | None = None  # days until the TLS certificate expires
+
+
+@dataclass(frozen=True, slots=True)
+class DiskUsage:
+    mount: str
+    total: int
+    used: int
+    percent: float
+
+
+@dataclass(frozen=True, slots=True)
+class ProcInfo:
+    pid: int
+    name: str
+    cpu_percent: float
+    rss: int
+
+
+@dataclass(frozen=True, slots=True)
+class SystemSample:
+    """One reading of the host. Rates are per second since the previous reading."""
+
+    ts: float
+    cpu_percent: float
+    cpu_per_core: tuple[float, ...]
+    load: tuple[float, float, float]
+    mem_total: int
+    mem_used: int
+    mem_available: int
+    mem_percent: float
+    swap_total: int
+    swap_used: int
+    swap_percent: float
+    disks: tuple[DiskUsage, ...]
+    disk_read_bytes: int  # cumulative counters, as the kernel reports them
+    disk_write_bytes: int
+    net_rx_bytes: int
+    net_tx_bytes: int
+    disk_read_rate: float | None = None  # bytes/s; None on the first reading
+    disk_write_rate: float | None = None
+    net_rx_rate: float | None = None
+    net_tx_rate: float | None = None
+    process_count: int = 0
+    top_cpu: tuple[ProcInfo, ...] = ()
+    top_mem: tuple[ProcInfo, ...] = ()
+    top_ts: float | None = None  # when the process scan behind top_* ran
+
+
+@dataclass(slots=True)
+class SourceStatus:
+    """What a source is doing, shown to the user verbatim ("docker: unavailable: no socket")."""
+
+    name: str
+    state: SourceState = SourceState.STARTING
+    reason: str = ""
+    last_ok: float | None = None
+    retry_at: float | None = None
+    detail: dict[str, object] = field(default_factory=dict)
+
+    def describe(self, now: float) -> str:
+        text = f"{self.name}: {self.state.value}"
+        if self.reason:
+            text += f": {self.reason}"
+        if self.retry_at is not None and self.retry_at > now:
+            text += f", retry in {self.retry_at - now:.0f} s"
+        return text

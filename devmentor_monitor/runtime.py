@@ -1,0 +1,147 @@
+"""Builds and runs everything. `Monitor` is shared by the TUI and headless `--serve`.
+
+The runtime is the only writer of the store: sources hand it observations
+(it is their Sink), and views read the store it owns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from .config import Config
+from .model import CheckResult, Health, SourceState, SourceStatus, SystemSample
+from .sources.base import Source
+from .sources.health import HealthSource
+from .sources.system import SystemSource
+from .state import Store
+
+if TYPE_CHECKING:
+    from .server.app import ExporterServer
+
+log = logging.getLogger("devmentor_monitor.runtime")
+
+RESTART_BACKOFF = (1.0, 30.0)  # a crashed source restarts after 1 s, doubling up to 30 s
+
+
+class Monitor:
+    """Sources → store → views, in one event loop."""
+
+    def __init__(self, config: Config, *, serve: bool = True) -> None:
+        self.config = config
+        self.store = Store(config)
+        self.health = HealthSource(config.services, config.health.max_in_flight)
+        self.system_source = SystemSource(config.intervals.system, config.intervals.processes)
+        self.sources: list[Source] = [self.system_source, self.health]
+        self.serve = serve
+        self.server: ExporterServer | None = None
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._stopped = asyncio.Event()
+        self.started_at = time.time()
+        if not config.redis_url:
+            self.store.set_source(SourceStatus("redis", SourceState.NOT_CONFIGURED,
+                                               "set REDIS_URL to subscribe to platform events"))
+
+    # ------------------------------------------------------------------ Sink
+    def check(self, result: CheckResult) -> None:
+        changed = self.store.record_check(result)
+        if changed is not None:
+            level = logging.WARNING if changed is Health.DOWN else logging.INFO
+            log.log(level, "service status changed", extra={"fields": {
+                "service": result.service, "status": changed.value,
+                "reason": result.error or "", "status_code": result.status_code}})
+
+    def system(self, sample: SystemSample) -> None:
+        self.store.record_system(sample)
+
+    def source_status(self, status: SourceStatus) -> None:
+        previous = self.store.source(status.name)
+        if status.last_ok is None and previous is not None:
+            status.last_ok = previous.last_ok
+        if previous is None or (previous.state, previous.reason) != (status.state, status.reason):
+            if status.state is SourceState.UNAVAILABLE:
+                log.warning("source unavailable", extra={"fields": {
+                    "source": status.name, "reason": status.reason}})
+            elif previous is not None and previous.state is SourceState.UNAVAILABLE:
+                log.info("source recovered", extra={"fields": {"source": status.name}})
+        self.store.set_source(status)
+
+    # ------------------------------------------------------------------ lifecycle
+    async def start(self) -> None:
+        """Start sources and (unless told not to) the exporter. Raises OSError if the port
+        cannot be bound, before any source starts."""
+        if self.serve:
+            from .server.app import ExporterServer
+
+            self.server = ExporterServer(self)
+            await self.server.start()
+        for source in self.sources:
+            self._tasks[source.name] = asyncio.create_task(
+                self._supervise(source), name=f"source:{source.name}")
+        log.info("monitor started", extra={"fields": {
+            "services": len(self.config.services),
+            "listen": self.server.url if self.server else "off",
+            "config": self.config.source}})
+
+    async def _supervise(self, source: Source) -> None:
+        """Keep a source running: a bug in one source is state, not the end of the monitor."""
+        delay = RESTART_BACKOFF[0]
+        while True:
+            started = time.monotonic()
+            try:
+                await source.run(self)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if time.monotonic() - started > 60:
+                    delay = RESTART_BACKOFF[0]
+                retry = delay * random.uniform(0.8, 1.2)
+                log.error("source crashed", exc_info=exc, extra={"fields": {
+                    "source": source.name, "retry_in_s": round(retry, 1)}})
+                self.source_status(SourceStatus(
+                    source.name, SourceState.UNAVAILABLE,
+                    f"crashed: {type(exc).__name__}: {exc}", retry_at=time.time() + retry))
+                await asyncio.sleep(retry)
+                delay = min(delay * 2, RESTART_BACKOFF[1])
+
+    async def stop(self) -> None:
+        for task in self._tasks.values():
+            task.cancel()
+        await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+        self._tasks.clear()
+        if self.server is not None:
+            await self.server.stop()
+        self._stopped.set()
+        log.info("monitor stopped")
+
+    async def __aenter__(self) -> Monitor:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    # ------------------------------------------------------------------ own health
+    def self_check(self) -> tuple[bool, list[str]]:
+        """Is the monitor doing its job? Every source task alive and the host sampled lately."""
+        problems = []
+        for name, task in self._tasks.items():
+            if task.done():
+                problems.append(f"source {name} stopped")
+        now = time.time()
+        grace = 3 * self.config.intervals.system
+        sample = self.store.system
+        if now - self.started_at > grace and (sample is None or now - sample.ts > grace):
+            problems.append(f"no host sample in {grace:g} s")
+        return not problems, problems
+
+
+def with_urls(config: Config, urls: dict[str, str]) -> Config:
+    """A copy of ``config`` whose services point at other URLs (used by the demo fleet)."""
+    services = tuple(replace(s, url=urls.get(s.name, s.url)) for s in config.services)
+    return replace(config, services=services)

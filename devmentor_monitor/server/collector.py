@@ -1,0 +1,164 @@
+"""Prometheus exposition read from the store at scrape time, cached for one tick."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    Metric,
+    SummaryMetricFamily,
+)
+from prometheus_client.samples import Sample
+
+from .. import __version__
+from ..catalog import METRICS
+from ..model import Health, SourceState
+from ..state import Store
+
+_FAMILIES = {"counter": CounterMetricFamily, "gauge": GaugeMetricFamily,
+             "summary": SummaryMetricFamily}
+
+
+def family(name: str) -> Metric:
+    """An empty metric family whose name, type, help and labels come from the catalog."""
+    spec = METRICS[name]
+    return _FAMILIES[spec.kind](spec.name, spec.help, labels=list(spec.labels))
+
+
+class StoreCollector:
+    """A custom collector: no stale series, every value is what the store holds now."""
+
+    def __init__(self, store: Store, started: float) -> None:
+        self.store = store
+        self.started = started
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self._monitor()
+        yield from self._services()
+        yield from self._host()
+
+    def _monitor(self) -> Iterator[Metric]:
+        build = family("devmentor_build_info")
+        build.add_metric([__version__], 1)
+        yield build
+        start = family("devmentor_monitor_start_time_seconds")
+        start.add_metric([], self.started)
+        yield start
+        src = family("devmentor_source_up")
+        for status in self.store.sources():
+            src.add_metric([status.name, status.state.value],
+                           1 if status.state is SourceState.OK else 0)
+        yield src
+
+    def _services(self) -> Iterator[Metric]:
+        names = ("devmentor_service_up", "devmentor_service_degraded",
+                 "devmentor_service_last_latency_seconds",
+                 "devmentor_service_latency_seconds",
+                 "devmentor_service_checks_total", "devmentor_service_uptime_ratio",
+                 "devmentor_service_error_ratio", "devmentor_service_slo_compliant",
+                 "devmentor_service_error_budget_remaining_ratio",
+                 "devmentor_service_cert_expiry_seconds",
+                 "devmentor_service_last_check_timestamp_seconds",
+                 "devmentor_service_http_status_code")
+        fam = {n: family(n) for n in names}
+        for s in self.store.services():
+            n = s.name
+            if s.status is not Health.UNKNOWN:
+                fam["devmentor_service_up"].add_metric([n], 0 if s.status is Health.DOWN else 1)
+                fam["devmentor_service_degraded"].add_metric(
+                    [n], 1 if s.status is Health.DEGRADED else 0)
+            if s.latency is not None:
+                fam["devmentor_service_last_latency_seconds"].add_metric([n], s.latency)
+            summary = fam["devmentor_service_latency_seconds"]
+            summary.add_metric([n], count_value=s.latency_count, sum_value=s.latency_sum)
+            for q, v in (("0.5", s.latency_p50), ("0.95", s.latency_p95),
+                         ("0.99", s.latency_p99)):
+                if v is not None:
+                    # add_metric takes no quantiles; a summary's quantile samples are plain
+                    summary.samples.append(Sample(summary.name, {"service": n, "quantile": q},
+                                                  v))
+            checks = fam["devmentor_service_checks_total"]
+            checks.add_metric([n, "success"], s.checks_total - s.failures_total)
+            checks.add_metric([n, "failure"], s.failures_total)
+            for window, v in (("1h", s.uptime_1h), ("24h", s.uptime_24h), ("7d", s.uptime_7d)):
+                if v is not None:
+                    fam["devmentor_service_uptime_ratio"].add_metric([n, window], v / 100)
+            if s.error_rate_1h is not None:
+                fam["devmentor_service_error_ratio"].add_metric([n], s.error_rate_1h / 100)
+            if s.slo_compliant is not None:
+                fam["devmentor_service_slo_compliant"].add_metric([n], int(s.slo_compliant))
+            if s.error_budget_remaining is not None:
+                fam["devmentor_service_error_budget_remaining_ratio"].add_metric(
+                    [n], s.error_budget_remaining)
+            if s.cert_days is not None:
+                fam["devmentor_service_cert_expiry_seconds"].add_metric([n], s.cert_days * 86400)
+            if s.last is not None:
+                fam["devmentor_service_last_check_timestamp_seconds"].add_metric([n], s.last.ts)
+                if s.last.status_code is not None:
+                    fam["devmentor_service_http_status_code"].add_metric(
+                        [n], s.last.status_code)
+        yield from fam.values()
+
+    def _host(self) -> Iterator[Metric]:
+        s = self.store.system
+        if s is None:
+            return
+        cpu = family("devmentor_host_cpu_ratio")
+        cpu.add_metric([], s.cpu_percent / 100)
+        core = family("devmentor_host_cpu_core_ratio")
+        for i, v in enumerate(s.cpu_per_core):
+            core.add_metric([str(i)], v / 100)
+        load = family("devmentor_host_load_average")
+        for period, v in zip(("1m", "5m", "15m"), s.load, strict=True):
+            load.add_metric([period], v)
+        mem = family("devmentor_host_memory_bytes")
+        mem.add_metric(["total"], s.mem_total)
+        mem.add_metric(["used"], s.mem_used)
+        mem.add_metric(["available"], s.mem_available)
+        mem_ratio = family("devmentor_host_memory_ratio")
+        mem_ratio.add_metric([], s.mem_percent / 100)
+        swap = family("devmentor_host_swap_bytes")
+        swap.add_metric(["total"], s.swap_total)
+        swap.add_metric(["used"], s.swap_used)
+        disk = family("devmentor_host_disk_bytes")
+        disk_ratio = family("devmentor_host_disk_ratio")
+        for d in s.disks:
+            disk.add_metric([d.mount, "total"], d.total)
+            disk.add_metric([d.mount, "used"], d.used)
+            disk_ratio.add_metric([d.mount], d.percent / 100)
+        dio = family("devmentor_host_disk_io_bytes_total")
+        dio.add_metric(["read"], s.disk_read_bytes)
+        dio.add_metric(["write"], s.disk_write_bytes)
+        net = family("devmentor_host_network_bytes_total")
+        net.add_metric(["rx"], s.net_rx_bytes)
+        net.add_metric(["tx"], s.net_tx_bytes)
+        procs = family("devmentor_host_processes")
+        procs.add_metric([], s.process_count)
+        yield from (cpu, core, load, mem, mem_ratio, swap, disk, disk_ratio, dio, net, procs)
+
+
+class CachedExposition:
+    """Renders at most once per ``ttl`` seconds, and only when the store changed."""
+
+    def __init__(self, store: Store, started: float, ttl: float) -> None:
+        self.store = store
+        self.ttl = ttl
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(StoreCollector(store, started))
+        self._body = b""
+        self._version = -1
+        self._at = 0.0
+        self.renders = 0
+
+    def body(self) -> bytes:
+        now = time.monotonic()
+        if self._version != self.store.version and (now - self._at >= self.ttl or not self._body):
+            self._version = self.store.version
+            self._body = generate_latest(self.registry)
+            self._at = now
+            self.renders += 1
+        return self._body

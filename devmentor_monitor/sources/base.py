@@ -1,0 +1,57 @@
+"""What every source has in common: it observes and hands results to a sink.
+
+Sources never touch the store; the runtime is the sink and the only writer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Protocol, TypeVar
+
+from ..model import CheckResult, SourceState, SourceStatus, SystemSample
+
+T = TypeVar("T")
+
+
+class Sink(Protocol):
+    def check(self, result: CheckResult) -> None: ...
+    def system(self, sample: SystemSample) -> None: ...
+    def source_status(self, status: SourceStatus) -> None: ...
+
+
+class Source(Protocol):
+    name: str
+
+    async def run(self, sink: Sink) -> None:
+        """Observe until cancelled. Must not raise for the source's own failures."""
+
+
+async def in_thread(fn: Callable[[], T], timeout: float) -> T:
+    """Run a blocking call off the event loop, bounded in time (rule 3 of DESIGN.md)."""
+    return await asyncio.wait_for(asyncio.to_thread(fn), timeout)
+
+
+async def every(interval: float, tick: Callable[[], Awaitable[None]]) -> None:
+    """Call ``tick`` on a fixed schedule without drift; a slow tick skips, never overlaps."""
+    next_at = time.monotonic()
+    while True:
+        await tick()
+        next_at += interval
+        now = time.monotonic()
+        if next_at < now:  # we fell behind: skip the missed ticks
+            next_at = now + interval - ((now - next_at) % interval)
+        await asyncio.sleep(next_at - now)
+
+
+def status(name: str, ok: bool, reason: str = "", retry_at: float | None = None,
+           **detail: object) -> SourceStatus:
+    return SourceStatus(
+        name=name,
+        state=SourceState.OK if ok else SourceState.UNAVAILABLE,
+        reason=reason,
+        last_ok=time.time() if ok else None,
+        retry_at=retry_at,
+        detail=dict(detail),
+    )

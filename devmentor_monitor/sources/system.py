@@ -1,0 +1,141 @@
+"""Host metrics from psutil: cheap every tick, with the process scan on its own slower clock."""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import time
+
+import psutil
+
+from ..model import DiskUsage, ProcInfo, SystemSample
+from .base import Sink, every, in_thread, status
+
+log = logging.getLogger(__name__)
+
+TOP_N = 5
+PARTITIONS_EVERY = 60.0  # mounts rarely change; re-list them once a minute
+
+
+class SystemReader:
+    """Blocking reads of the host; one instance keeps the previous counters for rates."""
+
+    def __init__(self, processes_interval: float, top_n: int = TOP_N) -> None:
+        self.processes_interval = processes_interval
+        self.top_n = top_n
+        self._prev: tuple[float, int, int, int, int] | None = None
+        self._mounts: list[str] = []
+        self._mounts_at = 0.0
+        self._top: tuple[tuple[ProcInfo, ...], tuple[ProcInfo, ...]] = ((), ())
+        self._top_at: float | None = None
+        self._procs: dict[int, psutil.Process] = {}
+        psutil.cpu_percent(percpu=True)  # prime: the first call has no previous sample
+
+    def read(self) -> SystemSample:
+        now = time.time()
+        mono = time.monotonic()
+        per_core = tuple(psutil.cpu_percent(percpu=True))
+        total = sum(per_core) / len(per_core) if per_core else 0.0
+        vm = psutil.virtual_memory()
+        sw = psutil.swap_memory()
+        try:
+            load = psutil.getloadavg()
+        except (AttributeError, OSError):
+            load = (0.0, 0.0, 0.0)
+        dio = psutil.disk_io_counters()
+        nio = psutil.net_io_counters()
+        d_read, d_write = (dio.read_bytes, dio.write_bytes) if dio else (0, 0)
+        n_rx, n_tx = (nio.bytes_recv, nio.bytes_sent) if nio else (0, 0)
+        rates: dict[str, float | None] = dict.fromkeys(("dr", "dw", "rx", "tx"))
+        if self._prev is not None:
+            dt = mono - self._prev[0]
+            if dt > 0:
+                for key, cur, old in zip(("dr", "dw", "rx", "tx"),
+                                         (d_read, d_write, n_rx, n_tx), self._prev[1:],
+                                         strict=True):
+                    rates[key] = max(0.0, (cur - old) / dt)  # counters can reset
+        self._prev = (mono, d_read, d_write, n_rx, n_tx)
+        if self._top_at is None or now - self._top_at >= self.processes_interval:
+            self._top = self._scan_processes()
+            self._top_at = now
+        return SystemSample(
+            ts=now, cpu_percent=total, cpu_per_core=per_core, load=tuple(load),
+            mem_total=vm.total, mem_used=vm.total - vm.available, mem_available=vm.available,
+            mem_percent=vm.percent, swap_total=sw.total, swap_used=sw.used,
+            swap_percent=sw.percent, disks=self._disks(now),
+            disk_read_bytes=d_read, disk_write_bytes=d_write,
+            net_rx_bytes=n_rx, net_tx_bytes=n_tx,
+            disk_read_rate=rates["dr"], disk_write_rate=rates["dw"],
+            net_rx_rate=rates["rx"], net_tx_rate=rates["tx"],
+            process_count=len(psutil.pids()),
+            top_cpu=self._top[0], top_mem=self._top[1], top_ts=self._top_at,
+        )
+
+    def _disks(self, now: float) -> tuple[DiskUsage, ...]:
+        if not self._mounts or now - self._mounts_at >= PARTITIONS_EVERY:
+            seen: set[str] = set()
+            mounts = []
+            for part in psutil.disk_partitions(all=False):
+                if part.mountpoint not in seen and not part.mountpoint.startswith("/snap"):
+                    seen.add(part.mountpoint)
+                    mounts.append(part.mountpoint)
+            self._mounts, self._mounts_at = mounts or ["/"], now
+        out = []
+        for mount in self._mounts:
+            try:
+                du = psutil.disk_usage(mount)
+            except OSError:
+                continue
+            out.append(DiskUsage(mount, du.total, du.used, du.percent))
+        return tuple(out)
+
+    def _scan_processes(self) -> tuple[tuple[ProcInfo, ...], tuple[ProcInfo, ...]]:
+        """The one full process scan; cpu_percent needs the Process kept between scans."""
+        infos: list[ProcInfo] = []
+        alive: dict[int, psutil.Process] = {}
+        for pid in psutil.pids():
+            try:
+                proc = self._procs.get(pid) or psutil.Process(pid)
+                with proc.oneshot():
+                    cpu = proc.cpu_percent(None)
+                    infos.append(ProcInfo(pid, proc.name(), cpu, proc.memory_info().rss))
+                alive[pid] = proc
+            except (psutil.Error, OSError):
+                continue
+        self._procs = alive
+        top_cpu = heapq.nlargest(self.top_n, infos, key=lambda p: p.cpu_percent)
+        top_mem = heapq.nlargest(self.top_n, infos, key=lambda p: p.rss)
+        return tuple(top_cpu), tuple(top_mem)
+
+
+class SystemSource:
+    """Polls the host every ``interval`` seconds in a worker thread."""
+
+    name = "system"
+
+    def __init__(self, interval: float, processes_interval: float) -> None:
+        self.interval = interval
+        self.processes_interval = processes_interval
+        self._reader: SystemReader | None = None
+
+    async def run(self, sink: Sink) -> None:
+        async def tick() -> None:
+            try:
+                if self._reader is None:
+                    self._reader = await in_thread(
+                        lambda: SystemReader(self.processes_interval), self.interval)
+                sample = await in_thread(self._reader.read, self.interval)
+            except TimeoutError:
+                sink.source_status(status(self.name, False, f"psutil took over "
+                                          f"{self.interval:g} s",
+                                          retry_at=time.time() + self.interval))
+                return
+            except Exception as exc:  # psutil or OS failure: state, not a crash
+                log.warning("system source failed: %s", exc)
+                sink.source_status(status(self.name, False, str(exc) or type(exc).__name__,
+                                          retry_at=time.time() + self.interval))
+                return
+            sink.system(sample)
+            sink.source_status(status(self.name, True, interval=self.interval))
+
+        await every(self.interval, tick)

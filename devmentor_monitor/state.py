@@ -1,0 +1,321 @@
+"""The one store: latest values, bounded histories, derived service figures, change notices.
+
+Only the runtime writes here (rule 2 of DESIGN.md); views read summaries and
+subscribe to coalesced change notifications instead of polling.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from .config import SLO, Config, ServiceConfig
+from .history import Ring, WindowCounter
+from .model import CheckResult, Health, SourceStatus, SystemSample
+
+HOUR, DAY, WEEK = 3600.0, 86400.0, 7 * 86400.0
+SLO_WINDOW = WEEK  # the longest window the counters keep
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceSummary:
+    """Everything a view shows about one service, derived once per change."""
+
+    name: str
+    url: str
+    status: Health
+    since: float | None  # when the status last changed
+    last: CheckResult | None
+    consecutive_failures: int
+    latency: float | None  # last check, seconds
+    latency_p50: float | None  # over the last hour
+    latency_p95: float | None
+    latency_p99: float | None
+    uptime_1h: float | None  # percent of checks with the service up
+    uptime_24h: float | None
+    uptime_7d: float | None
+    error_rate_1h: float | None  # percent of failed checks
+    checks_total: int
+    failures_total: int
+    latency_count: int  # cumulative, for the Prometheus summary
+    latency_sum: float
+    cert_days: float | None
+    depends_on: tuple[str, ...]
+    interval: float
+    slo: SLO | None
+    slo_compliant: bool | None
+    error_budget_remaining: float | None  # fraction of the 7-day budget left; < 0 overspent
+
+
+def percentile(sorted_values: list[float], q: float) -> float:
+    """Nearest-rank percentile of already sorted values (q in 0..1)."""
+    if not sorted_values:
+        raise ValueError("no values")
+    rank = math.ceil(q * len(sorted_values))  # 1-based nearest rank
+    return sorted_values[min(len(sorted_values), max(1, rank)) - 1]
+
+
+class _ServiceRecord:
+    __slots__ = (
+        "cfg",
+        "checks",
+        "counter",
+        "fails_in_row",
+        "failures",
+        "last",
+        "latency",
+        "latency_count",
+        "latency_sum",
+        "oks_in_row",
+        "recent",
+        "since",
+        "status",
+        "summary",
+        "summary_at",
+    )
+
+    def __init__(self, cfg: ServiceConfig, points: int, recent: int) -> None:
+        self.cfg = cfg
+        self.status = Health.UNKNOWN
+        self.since: float | None = None
+        self.last: CheckResult | None = None
+        self.fails_in_row = 0
+        self.oks_in_row = 0
+        self.checks = 0
+        self.failures = 0
+        self.latency_count = 0
+        self.latency_sum = 0.0
+        self.latency = Ring(points)
+        self.counter = WindowCounter()
+        self.recent: deque[CheckResult] = deque(maxlen=recent)
+        self.summary: ServiceSummary | None = None
+        self.summary_at = 0.0
+
+
+class Subscription:
+    """Coalesced change notices: topics pile up in a set until the view takes them."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._topics: set[str] = set()
+        self._event = asyncio.Event()
+
+    def notify(self, topic: str) -> None:
+        self._topics.add(topic)
+        self._event.set()
+
+    async def wait(self) -> set[str]:
+        await self._event.wait()
+        return self.take()
+
+    def take(self) -> set[str]:
+        topics, self._topics = self._topics, set()
+        self._event.clear()
+        return topics
+
+    def close(self) -> None:
+        self._store.unsubscribe(self)
+
+
+class Store:
+    """State of the whole monitor. Writers: the runtime only. Readers: everyone."""
+
+    SUMMARY_TTL = 1.0  # derived figures are recomputed at most once a second per service
+
+    def __init__(self, config: Config, clock=time.time) -> None:
+        self.config = config
+        self.clock = clock
+        self.started = clock()
+        self.version = 0
+        self._services: dict[str, _ServiceRecord] = {}
+        for svc in config.services:
+            self.add_service(svc)
+        self._system: SystemSample | None = None
+        self._series: dict[str, Ring] = {}
+        self._sources: dict[str, SourceStatus] = {}
+        self._subs: list[Subscription] = []
+
+    # ------------------------------------------------------------- notifications
+    def subscribe(self) -> Subscription:
+        sub = Subscription(self)
+        self._subs.append(sub)
+        return sub
+
+    def unsubscribe(self, sub: Subscription) -> None:
+        if sub in self._subs:
+            self._subs.remove(sub)
+
+    def _changed(self, topic: str) -> None:
+        self.version += 1
+        for sub in self._subs:
+            sub.notify(topic)
+
+    # ------------------------------------------------------------- writers
+    def add_service(self, cfg: ServiceConfig) -> None:
+        h = self.config.history
+        self._services[cfg.name] = _ServiceRecord(cfg, h.service_points, h.recent_checks)
+
+    def record_check(self, result: CheckResult) -> Health | None:
+        """Apply one check; returns the new status when it changed."""
+        rec = self._services[result.service]
+        cfg = rec.cfg
+        rec.last = result
+        rec.checks += 1
+        rec.recent.append(result)
+        before = rec.status
+        if result.ok:
+            rec.oks_in_row += 1
+            rec.fails_in_row = 0
+            if before in (Health.UNKNOWN, Health.UP, Health.DEGRADED) \
+                    or rec.oks_in_row >= cfg.success_threshold:
+                rec.status = self._up_or_degraded(cfg, result.latency)
+        else:
+            rec.failures += 1
+            rec.fails_in_row += 1
+            rec.oks_in_row = 0
+            if before is Health.UNKNOWN or rec.fails_in_row >= cfg.failure_threshold:
+                rec.status = Health.DOWN
+        if result.latency is not None:
+            rec.latency.append(result.ts, result.latency)
+            rec.latency_count += 1
+            rec.latency_sum += result.latency
+        rec.counter.add(result.ts, up=rec.status in (Health.UP, Health.DEGRADED),
+                        failed=not result.ok)
+        rec.summary = None
+        changed = rec.status is not before
+        if changed:
+            rec.since = result.ts
+        self._changed(f"service:{cfg.name}")
+        return rec.status if changed else None
+
+    def _up_or_degraded(self, cfg: ServiceConfig, latency: float | None) -> Health:
+        limit = cfg.slo.response_time if cfg.slo else self.config.thresholds.latency.alert
+        return Health.DEGRADED if latency is not None and latency > limit else Health.UP
+
+    def record_system(self, sample: SystemSample) -> None:
+        self._system = sample
+        ts = sample.ts
+        points = self.config.history.system_points
+        values: dict[str, float | None] = {
+            "cpu": sample.cpu_percent,
+            "memory": sample.mem_percent,
+            "swap": sample.swap_percent,
+            "load1": sample.load[0],
+            "disk_read": sample.disk_read_rate,
+            "disk_write": sample.disk_write_rate,
+            "net_rx": sample.net_rx_rate,
+            "net_tx": sample.net_tx_rate,
+        }
+        for disk in sample.disks:
+            values[f"disk:{disk.mount}"] = disk.percent
+        for key, value in values.items():
+            if value is None:
+                continue
+            ring = self._series.get(key)
+            if ring is None:
+                ring = self._series[key] = Ring(points)
+            ring.append(ts, value)
+        self._changed("system")
+
+    def set_source(self, status: SourceStatus) -> None:
+        self._sources[status.name] = status
+        self._changed("sources")
+
+    # ------------------------------------------------------------- readers
+    @property
+    def system(self) -> SystemSample | None:
+        return self._system
+
+    def series_names(self) -> list[str]:
+        return sorted(self._series)
+
+    def series(self, name: str) -> Ring | None:
+        return self._series.get(name)
+
+    def sources(self) -> list[SourceStatus]:
+        return list(self._sources.values())
+
+    def source(self, name: str) -> SourceStatus | None:
+        return self._sources.get(name)
+
+    def service_names(self) -> list[str]:
+        return list(self._services)
+
+    def has_service(self, name: str) -> bool:
+        return name in self._services
+
+    def service_config(self, name: str) -> ServiceConfig:
+        return self._services[name].cfg
+
+    def recent_checks(self, name: str) -> list[CheckResult]:
+        return list(self._services[name].recent)
+
+    def latency_history(self, name: str) -> Ring:
+        return self._services[name].latency
+
+    def services(self) -> list[ServiceSummary]:
+        return [self.service(name) for name in self._services]
+
+    def service(self, name: str) -> ServiceSummary:
+        rec = self._services[name]
+        now = self.clock()
+        if rec.summary is None or now - rec.summary_at >= self.SUMMARY_TTL:
+            rec.summary = _summarise(rec, now)
+            rec.summary_at = now
+        return rec.summary
+
+    def counts(self) -> dict[str, int]:
+        out = {h.value: 0 for h in Health}
+        for name in self._services:
+            out[self._services[name].status.value] += 1
+        return out
+
+    def any_down(self, names: Iterable[str] | None = None) -> bool:
+        names = self._services if names is None else names
+        return any(self._services[n].status is Health.DOWN for n in names)
+
+
+def _ratio(part: int, whole: int) -> float | None:
+    return None if whole == 0 else 100.0 * part / whole
+
+
+def _summarise(rec: _ServiceRecord, now: float) -> ServiceSummary:
+    cfg = rec.cfg
+    lat = sorted(rec.latency.values_since(now - HOUR))
+    p50 = percentile(lat, 0.50) if lat else None
+    p95 = percentile(lat, 0.95) if lat else None
+    p99 = percentile(lat, 0.99) if lat else None
+    total_1h, up_1h, failed_1h = rec.counter.totals(now, HOUR)
+    total_24h, up_24h, _ = rec.counter.totals(now, DAY)
+    total_7d, up_7d, _ = rec.counter.totals(now, WEEK)
+    uptime_7d = _ratio(up_7d, total_7d)
+    error_rate = _ratio(failed_1h, total_1h)
+    compliant: bool | None = None
+    budget: float | None = None
+    if cfg.slo and uptime_7d is not None:
+        allowed = 100.0 - cfg.slo.uptime
+        spent = 100.0 - uptime_7d
+        budget = (1.0 - spent / allowed) if allowed > 0 else (1.0 if spent == 0 else -1.0)
+        compliant = (
+            uptime_7d >= cfg.slo.uptime
+            and (p95 is None or p95 <= cfg.slo.response_time)
+            and (error_rate is None or error_rate <= cfg.slo.error_rate)
+        )
+    last = rec.last
+    return ServiceSummary(
+        name=cfg.name, url=cfg.url, status=rec.status, since=rec.since, last=last,
+        consecutive_failures=rec.fails_in_row,
+        latency=last.latency if last else None,
+        latency_p50=p50, latency_p95=p95, latency_p99=p99,
+        uptime_1h=_ratio(up_1h, total_1h), uptime_24h=_ratio(up_24h, total_24h),
+        uptime_7d=uptime_7d, error_rate_1h=error_rate,
+        checks_total=rec.checks, failures_total=rec.failures,
+        latency_count=rec.latency_count, latency_sum=rec.latency_sum,
+        cert_days=last.cert_days if last else None,
+        depends_on=cfg.depends_on, interval=cfg.interval, slo=cfg.slo,
+        slo_compliant=compliant, error_budget_remaining=budget,
+    )

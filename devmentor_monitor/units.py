@@ -1,0 +1,51 @@
+"""Parsing and formatting of durations and sizes, shared by config, API and views."""
+
+from __future__ import annotations
+
+import re
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
+_FACTORS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
+
+
+def parse_duration(value: object) -> float:
+    """Seconds from ``10s``, ``250ms``, ``5m``, ``7d`` or a bare number of seconds.
+
+    Raises ValueError with a short reason on anything else.
+    """
+    if isinstance(value, bool):
+        raise ValueError("expected a duration such as 10s, 500ms, 5m or 7d")
+    if isinstance(value, int | float):
+        return float(value)
+    if not isinstance(value, str):
+        raise ValueError("expected a duration such as 10s, 500ms, 5m or 7d")
+    match = _DURATION.match(value)
+    if not match:
+        raise ValueError(f"malformed duration {value!r} (use e.g. 10s, 500ms, 5m, 7d)")
+    number, unit = match.groups()
+    return float(number) * _FACTORS[unit or "s"]
+
+
+def format_duration(seconds: float) -> str:
+    """Short human form: 250ms, 10s, 5m, 2h, 7d, 1h30m."""
+    if seconds < 1:
+        return f"{seconds * 1000:.0f}ms"
+    if seconds < 60:
+        return f"{seconds:g}s" if seconds == int(seconds) else f"{seconds:.1f}s"
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            whole, rest = divmod(int(seconds), size)
+            if rest == 0 or unit == "m":
+                return f"{whole}{unit}" + (f"{rest}s" if unit == "m" and rest else "")
+            sub = {"d": ("h", 3600), "h": ("m", 60)}[unit]
+            return f"{whole}{unit}{rest // sub[1]}{sub[0]}"
+    return f"{seconds:.0f}s"  # pragma: no cover
+
+
+def format_bytes(value: float) -> str:
+    """1.5 GiB style, for screens and tables."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(value) < 1024 or unit == "TiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} PiB"  # pragma: no cover
