@@ -122,11 +122,11 @@ class HealthChecker:
         return client
 
     async def check(self, svc: ServiceConfig) -> CheckResult:
+        client = self._client(svc)  # outside the timing: it loads CA certificates once
         async with self._sem:
             ts = time.time()
             start = time.perf_counter()
             try:
-                client = self._client(svc)
                 response = await client.get(svc.url, timeout=svc.timeout,
                                             headers=dict(svc.headers) or None)
             except (httpx.HTTPError, OSError, ssl.SSLError) as exc:

@@ -1,0 +1,186 @@
+"""Health checks against real HTTP(S) servers on loopback, in the test's event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import subprocess
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+
+from devmentor_monitor.config import ServiceConfig
+from devmentor_monitor.demo.fleet import free_port
+from devmentor_monitor.model import CheckResult, SourceStatus, SystemSample
+from devmentor_monitor.sources.health import HealthChecker, HealthSource
+
+
+class Recorder:
+    """A Sink that keeps what it is given."""
+
+    def __init__(self) -> None:
+        self.results: list[CheckResult] = []
+
+    def check(self, result: CheckResult) -> None:
+        self.results.append(result)
+
+    def system(self, sample: SystemSample) -> None:  # pragma: no cover - not used here
+        pass
+
+    def source_status(self, status: SourceStatus) -> None:
+        pass
+
+
+class Server:
+    """A tiny aiohttp server whose handlers count concurrency per path."""
+
+    def __init__(self, ssl_context: ssl.SSLContext | None = None) -> None:
+        self.port = free_port()
+        self.ssl = ssl_context
+        self.in_flight: dict[str, int] = {}
+        self.max_in_flight: dict[str, int] = {}
+        self.total_max = 0
+        self.delay = 0.0
+        self.body: dict = {"status": "ok", "checks": {"db": "up"}}
+        self.status = 200
+        self.runner: web.AppRunner | None = None
+
+    def url(self, path: str = "/health") -> str:
+        scheme = "https" if self.ssl else "http"
+        return f"{scheme}://127.0.0.1:{self.port}{path}"
+
+    async def handle(self, request: web.Request) -> web.Response:
+        path = request.path
+        self.in_flight[path] = self.in_flight.get(path, 0) + 1
+        self.max_in_flight[path] = max(self.max_in_flight.get(path, 0), self.in_flight[path])
+        self.total_max = max(self.total_max, sum(self.in_flight.values()))
+        try:
+            await asyncio.sleep(self.delay)
+            return web.json_response(self.body, status=self.status)
+        finally:
+            self.in_flight[path] -= 1
+
+    async def __aenter__(self) -> Server:
+        app = web.Application()
+        app.router.add_get("/{tail:.*}", self.handle)
+        self.runner = web.AppRunner(app, access_log=None)
+        await self.runner.setup()
+        await web.TCPSite(self.runner, "127.0.0.1", self.port, ssl_context=self.ssl).start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.runner.cleanup()
+
+
+def svc(url: str, **kw) -> ServiceConfig:
+    base = ServiceConfig(name="api", url=url, interval=1.0, timeout=1.0,
+                         expect_body=(("status", "ok"),))
+    return replace(base, **kw)
+
+
+async def test_body_conditions_and_status_are_checked():
+    checker = HealthChecker(4)
+    async with Server() as server:
+        ok = await checker.check(svc(server.url(), expect_body=(("status", "ok"),
+                                                                ("checks.db", "up"))))
+        assert ok.ok and ok.status_code == 200 and ok.latency > 0
+        server.body = {"status": "degraded", "checks": {}}
+        bad = await checker.check(svc(server.url(), expect_body=(("status", "ok"),
+                                                                 ("checks.db", "up"))))
+        assert not bad.ok
+        assert "body.status is 'degraded', want 'ok'" in bad.error
+        assert "body.checks.db missing" in bad.error
+        server.status = 500
+        err = await checker.check(svc(server.url()))
+        assert err.error.startswith("HTTP 500 Internal Server Error, want 200")
+    await checker.close()
+
+
+async def test_timeout_and_refused_are_reasons_not_exceptions():
+    checker = HealthChecker(4)
+    async with Server() as server:
+        server.delay = 1.0
+        slow = await checker.check(svc(server.url(), timeout=0.2))
+        assert not slow.ok and slow.error == "timeout after 0.2 s" and slow.latency is None
+    refused = await checker.check(svc(f"http://127.0.0.1:{free_port()}/health"))
+    assert refused.error == "connection refused"
+    dns = await checker.check(svc("http://no-such-host.invalid/health"))
+    assert dns.error.startswith("DNS:")
+    await checker.close()
+
+
+async def test_requests_in_flight_are_bounded():
+    async with Server() as server:
+        server.delay = 0.05
+        services = [svc(server.url(f"/s{i}/health"), name=f"s{i}", interval=0.2)
+                    for i in range(30)]
+        source = HealthSource(services, max_in_flight=3)
+        sink = Recorder()
+        task = asyncio.create_task(source.run(sink))
+        deadline = time.monotonic() + 10
+        while len(sink.results) < 60 and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert len(sink.results) >= 60
+    assert server.total_max == 3  # saturated, never above the bound
+
+
+async def test_checks_of_one_service_never_overlap():
+    async with Server() as server:
+        server.delay = 0.5  # slower than the interval
+        source = HealthSource([svc(server.url(), interval=0.1, timeout=2.0)], max_in_flight=10)
+        sink = Recorder()
+        task = asyncio.create_task(source.run(sink))
+        deadline = time.monotonic() + 10
+        while len(sink.results) < 3 and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert len(sink.results) >= 3
+    assert server.max_in_flight["/health"] == 1
+
+
+async def test_check_now_jumps_the_queue():
+    async with Server() as server:
+        source = HealthSource([svc(server.url(), interval=3600)], max_in_flight=2)
+        sink = Recorder()
+        task = asyncio.create_task(source.run(sink))
+        deadline = time.monotonic() + 5
+        while not sink.results and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        assert source.check_now("api") and not source.check_now("nope")
+        while len(sink.results) < 2 and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert len(sink.results) == 2
+
+
+@pytest.fixture
+def tls_context(tmp_path: Path) -> tuple[ssl.SSLContext, Path]:
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True, timeout=60)
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(cert, key)
+    return ctx, cert
+
+
+async def test_tls_certificate_days_left(tls_context):
+    ctx, cert = tls_context
+    checker = HealthChecker(2)
+    async with Server(ssl_context=ctx) as server:
+        verified = await checker.check(svc(server.url(), ca_file=str(cert)))
+        assert verified.ok, verified.error
+        assert verified.cert_days == pytest.approx(30, abs=0.1)
+        unverified = await checker.check(svc(server.url(), tls_verify=False))
+        assert unverified.cert_days == pytest.approx(30, abs=0.1)
+        untrusted = await checker.check(svc(server.url()))
+        assert not untrusted.ok and untrusted.error.startswith("TLS:")
+    await checker.close()

@@ -1,0 +1,167 @@
+"""The store's derived figures: thresholds, uptime windows, percentiles, SLO budget, bounds."""
+
+from __future__ import annotations
+
+import pytest
+
+from devmentor_monitor.config import SLO, parse_text
+from devmentor_monitor.history import Ring, WindowCounter
+from devmentor_monitor.model import CheckResult, Health
+from devmentor_monitor.state import Store, percentile
+
+T0 = 1_800_000_000.0
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def make_store(extra: str = "", **svc: str) -> tuple[Store, Clock]:
+    fields = "".join(f"\n    {k}: {v}" for k, v in svc.items())
+    cfg = parse_text(f"""
+{extra}
+services:
+  - name: api
+    url: http://127.0.0.1:1/health{fields}
+""")
+    clock = Clock()
+    return Store(cfg, clock=clock), clock
+
+
+def check(clock: Clock, ok: bool, latency: float = 0.01, step: float = 10.0) -> CheckResult:
+    clock.now += step
+    return CheckResult("api", clock.now, ok=ok, latency=latency if ok else None,
+                       error=None if ok else "connection refused")
+
+
+def test_down_only_after_failure_threshold_and_up_after_success_threshold():
+    store, clock = make_store(failure_threshold="3", success_threshold="2")
+    assert store.record_check(check(clock, True)) is Health.UP  # first result decides
+    assert store.record_check(check(clock, False)) is None
+    assert store.record_check(check(clock, False)) is None
+    assert store.service("api").status is Health.UP
+    assert store.record_check(check(clock, False)) is Health.DOWN
+    assert store.record_check(check(clock, True)) is None  # 1 of 2 successes
+    assert store.service("api").status is Health.DOWN
+    assert store.record_check(check(clock, True)) is Health.UP
+
+
+def test_a_success_resets_the_failure_count():
+    store, clock = make_store(failure_threshold="2")
+    store.record_check(check(clock, True))
+    for _ in range(5):  # fail, ok, fail, ok: flapping never reaches two in a row
+        store.record_check(check(clock, False))
+        store.record_check(check(clock, True))
+    assert store.service("api").status is Health.UP
+
+
+def test_slow_answer_is_degraded_against_slo_response_time():
+    store, clock = make_store(slo="{uptime: 99, response_time: 100ms, error_rate: 1}")
+    store.record_check(check(clock, True, latency=0.050))
+    assert store.service("api").status is Health.UP
+    store.record_check(check(clock, True, latency=0.250))
+    assert store.service("api").status is Health.DEGRADED
+
+
+def test_uptime_windows_and_error_rate():
+    store, clock = make_store(failure_threshold="1")
+    # 23 h ago: an hour down (360 checks at 10 s), then 22 h up.
+    clock.now = T0
+    for _ in range(360):
+        store.record_check(check(clock, False))
+    for _ in range(22 * 360):
+        store.record_check(check(clock, True))
+    s = store.service("api")
+    assert s.uptime_1h == 100.0
+    assert s.error_rate_1h == 0.0
+    assert s.uptime_24h == pytest.approx(100 * 22 / 23, abs=0.2)
+    assert s.uptime_7d == pytest.approx(100 * 22 / 23, abs=0.2)
+    assert s.checks_total == 23 * 360 and s.failures_total == 360
+
+
+def test_error_budget_and_compliance():
+    store, clock = make_store(failure_threshold="1",
+                              slo="{uptime: 99.0, response_time: 200ms, error_rate: 5}")
+    for i in range(1000):  # 5 of 1000 checks down: 0.5 % of a 1 % budget spent
+        store.record_check(check(clock, i % 200 != 0, step=1))
+    s = store.service("api")
+    assert s.uptime_7d == pytest.approx(99.5)
+    assert s.error_budget_remaining == pytest.approx(0.5)
+    assert s.slo_compliant is True
+    for _ in range(20):  # now 25 of 1020 down: 2.45 %, budget overspent
+        store.record_check(check(clock, False, step=1))
+    s = store.service("api")
+    assert s.error_budget_remaining < 0
+    assert s.slo_compliant is False
+
+
+def test_latency_percentiles_over_last_hour():
+    store, clock = make_store()
+    for ms in range(1, 101):
+        store.record_check(check(clock, True, latency=ms / 1000, step=1))
+    s = store.service("api")
+    assert s.latency_p50 == pytest.approx(0.050)
+    assert s.latency_p95 == pytest.approx(0.095)
+    assert s.latency_p99 == pytest.approx(0.099)
+    clock.now += 2 * 3600  # an hour later with no checks: no percentiles to speak of
+    store.SUMMARY_TTL = 0
+    assert store.service("api").latency_p95 is None
+
+
+def test_percentile_nearest_rank():
+    assert percentile([1.0], 0.99) == 1.0
+    assert percentile([1.0, 2.0, 3.0, 4.0], 0.5) == 2.0
+    with pytest.raises(ValueError):
+        percentile([], 0.5)
+
+
+def test_ring_is_bounded_and_ordered():
+    ring = Ring(5)
+    for i in range(12):
+        ring.append(float(i), float(i * 10))
+    assert len(ring) == 5
+    assert list(ring) == [(float(i), float(i * 10)) for i in range(7, 12)]
+    assert ring.last() == (11.0, 110.0)
+    assert ring.since(9.0) == ([9.0, 10.0, 11.0], [90.0, 100.0, 110.0])
+
+
+def test_service_history_memory_is_capped_by_config():
+    store, clock = make_store("history: {service_points: 100, recent_checks: 7}")
+    for _ in range(1000):
+        store.record_check(check(clock, True, step=1))
+    assert len(store.latency_history("api")) == 100
+    assert len(store.recent_checks("api")) == 7
+
+
+def test_window_counter_forgets_old_buckets():
+    wc = WindowCounter()
+    wc.add(T0, up=False, failed=True)
+    assert wc.totals(T0, 3600) == (1, 0, 1)
+    # Two days later the same minute slot is reused: the old count must not leak in.
+    later = T0 + 2 * 86400
+    wc.add(later, up=True, failed=False)
+    assert wc.totals(later, 3600) == (1, 1, 0)
+    assert wc.totals(later, 7 * 86400) == (2, 1, 1)
+
+
+async def test_subscribers_get_coalesced_topics():
+    store, clock = make_store()
+    sub = store.subscribe()
+    for _ in range(50):
+        store.record_check(check(clock, True))
+    assert await sub.wait() == {"service:api"}
+    assert sub.take() == set()
+    sub.close()
+    store.record_check(check(clock, True))
+    assert sub.take() == set()
+
+
+def test_slo_dataclass_values_from_shipped_config():
+    from devmentor_monitor.config import load_config
+
+    cfg = load_config(env={})
+    assert cfg.service("auth").slo == SLO(99.9, 0.2, 0.1)
