@@ -196,7 +196,7 @@ async def _status(cfg: Config, demo: bool, as_json: bool) -> int:
 
 
 def _config_check(args: argparse.Namespace) -> int:
-    cfg = load_config(args.file, os.environ)
+    cfg = load_config(args.file or getattr(args, "config", None), os.environ)
     data = asdict(cfg)
     text = mask(json.dumps(data, indent=2, default=str))
     for svc in cfg.services:  # header values are credentials more often than not
@@ -268,7 +268,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return run(argv)
     except ConfigError as exc:
-        print(f"{PROG}: config error: {exc}", file=sys.stderr)
+        print(f"{PROG}: config error: {mask(str(exc))}", file=sys.stderr)
         return 2
     except UsageError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)

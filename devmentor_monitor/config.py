@@ -140,10 +140,13 @@ class _Reader:
     def fail(self, node: Node | None, key: str, message: str) -> ConfigError:
         return ConfigError(self.source, node.where if node else None, key, message)
 
-    def mapping(self, node: Node, key: str, allowed: set[str]) -> dict[str, Node]:
+    def mapping(self, node: Node, key: str, allowed: set[str] | None) -> dict[str, Node]:
+        """A mapping whose keys are all in ``allowed`` (any keys when None)."""
         if not isinstance(node.value, dict):
             raise self.fail(node, key, f"must be a mapping, got {_kind(node.value)}")
         for name, child in node.value.items():
+            if allowed is None:
+                break
             if name not in allowed:
                 path = f"{key}.{name}" if key else name
                 hint = ", ".join(sorted(allowed))
@@ -331,7 +334,7 @@ def _services(r: _Reader, node: Node | None, intervals: Intervals,
     out: list[ServiceConfig] = []
     for i, item in enumerate(node.value):
         key = f"services[{i}]"
-        m = r.mapping(item, key, _SERVICE_KEYS)
+        m = r.mapping(item, key, None)
         if "name" not in m:
             raise r.fail(item, key, "missing required key 'name'")
         name = r.string(m["name"], f"{key}.name")
@@ -339,6 +342,7 @@ def _services(r: _Reader, node: Node | None, intervals: Intervals,
             raise r.fail(m["name"], f"{key}.name",
                          f"{name!r} must be lower-case letters, digits, '-', '_' or '.'")
         key = f"services.{name}"
+        r.mapping(item, key, _SERVICE_KEYS)  # unknown keys, named by the service
         if name in seen:
             raise r.fail(m["name"], key, f"duplicate service (first defined on line {seen[name]})")
         seen[name] = m["name"].where
@@ -354,7 +358,7 @@ def _services(r: _Reader, node: Node | None, intervals: Intervals,
                 expect_status = tuple(r.integer(x, f"{key}.expect.status", lo=100, hi=599)
                                       for x in items)
             if "body" in e:
-                b = r.mapping(e["body"], f"{key}.expect.body", set(e["body"].value or {}))
+                b = r.mapping(e["body"], f"{key}.expect.body", None)
                 body = tuple((path, _scalar_value(r, v, f"{key}.expect.body.{path}"))
                              for path, v in b.items())
         slo = None
@@ -370,7 +374,7 @@ def _services(r: _Reader, node: Node | None, intervals: Intervals,
             )
         headers: tuple[tuple[str, str], ...] = ()
         if "headers" in m:
-            hm = r.mapping(m["headers"], f"{key}.headers", set(m["headers"].value or {}))
+            hm = r.mapping(m["headers"], f"{key}.headers", None)
             headers = tuple((h, r.string(v, f"{key}.headers.{h}")) for h, v in hm.items())
         interval = r.duration(m["interval"], f"{key}.interval") if "interval" in m \
             else intervals.health
@@ -400,10 +404,38 @@ def _services(r: _Reader, node: Node | None, intervals: Intervals,
     names = {s.name for s in out}
     for svc, item in zip(out, node.value, strict=True):
         for dep in svc.depends_on:
-            if dep not in names:
-                raise r.fail(item.value["depends_on"], f"services.{svc.name}.depends_on",
-                             f"unknown service {dep!r}")
+            if dep not in names or dep == svc.name:
+                why = "a service cannot depend on itself" if dep == svc.name \
+                    else f"unknown service {dep!r}"
+                raise r.fail(item.value["depends_on"], f"services.{svc.name}.depends_on", why)
+    cycle = _dependency_cycle(out)
+    if cycle:
+        first = next(item for svc, item in zip(out, node.value, strict=True)
+                     if svc.name == cycle[0])
+        raise r.fail(first.value["depends_on"], f"services.{cycle[0]}.depends_on",
+                     "dependency cycle: " + " -> ".join(cycle))
     return tuple(out)
+
+
+def _dependency_cycle(services: list[ServiceConfig]) -> list[str] | None:
+    """A cycle in depends_on as a path (a -> b -> a), or None."""
+    deps = {s.name: s.depends_on for s in services}
+    state: dict[str, int] = {}  # 1 visiting, 2 done
+
+    def visit(name: str, path: list[str]) -> list[str] | None:
+        state[name] = 1
+        for dep in deps[name]:
+            if state.get(dep) == 1:
+                return [*path[path.index(dep):], dep] if dep in path else [name, dep]
+            if dep not in state and (found := visit(dep, [*path, dep])):
+                return found
+        state[name] = 2
+        return None
+
+    for name in deps:
+        if name not in state and (found := visit(name, [name])):
+            return found
+    return None
 
 
 def _scalar_value(r: _Reader, node: Node, key: str) -> Any:
@@ -505,17 +537,38 @@ _PLACEHOLDER = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)(?::-([^}]*))?\}")
 def expand(text: str, variables: Mapping[str, str], source: str) -> str:
     """Replace ``${VAR}`` and ``${VAR:-default}`` in the file, as compose files do."""
 
-    def sub(match: re.Match[str]) -> str:
+    def sub_at(match: re.Match[str], offset: int) -> str:
         name, default = match.group(1), match.group(2)
         if name in variables:
             return variables[name]
         if default is not None:
             return default
-        line = text.count("\n", 0, match.start()) + 1
+        line = text.count("\n", 0, offset + match.start()) + 1
         raise ConfigError(source, line, name, "environment variable is not set and has no "
                           "default (write ${" + name + ":-value})")
 
-    return _PLACEHOLDER.sub(sub, text)
+    out = []
+    offset = 0
+    for line in text.splitlines(keepends=True):
+        code, comment = _split_comment(line)
+        out.append(_PLACEHOLDER.sub(lambda m, o=offset: sub_at(m, o), code) + comment)
+        offset += len(line)
+    return "".join(out)
+
+
+def _split_comment(line: str) -> tuple[str, str]:
+    """Split a YAML line into code and comment ('#' at the start or after a space,
+    outside quotes)."""
+    quote = ""
+    for i, ch in enumerate(line):
+        if quote:
+            if ch == quote:
+                quote = ""
+        elif ch in "'\"":
+            quote = ch
+        elif ch == "#" and (i == 0 or line[i - 1] in " \t"):
+            return line[:i], line[i:]
+    return line, ""
 
 
 def config_path(explicit: str | None, env: Mapping[str, str]) -> Path:
@@ -541,6 +594,8 @@ def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = 
         raise ConfigError(source, None, "", f"cannot read: {exc}") from None
     # The port is known before expansion, so ${MONITORING_PORT} in URLs follows --port.
     variables = dict(env)
+    if "MONITORING_PORT" in env:  # checked before it lands in a URL and is blamed there
+        _env_int("MONITORING_PORT", env["MONITORING_PORT"], 1, 65535)
     if port is not None:
         variables["MONITORING_PORT"] = str(port)
     cfg = _parse(load_yaml(expand(text, variables, source), source), source)
