@@ -15,6 +15,7 @@ import signal
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from . import __version__
@@ -27,6 +28,12 @@ log = logging.getLogger("devmentor_monitor.cli")
 
 class UsageError(Exception):
     """Bad command line; exit code 2."""
+
+
+def state_dir() -> Path:
+    """Where the monitor keeps its files: $XDG_STATE_HOME/devmentor-monitor."""
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "devmentor-monitor"
 
 
 # --------------------------------------------------------------------------- parser
@@ -235,6 +242,14 @@ async def _demo(args: argparse.Namespace) -> int:
 
 
 def _ultra(args: argparse.Namespace, cfg: Config) -> int:
+    # The screen is the terminal now: log lines go to a file, never over the dashboard.
+    log_path = state_dir() / "ultra.log"
+    try:
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        stream = log_path.open("a", encoding="utf-8")
+    except OSError:
+        stream = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the process
+    setup_logging(getattr(args, "log_level", "info") or "info", stream=stream)
     try:
         from .tui.app import run_tui
     except ImportError:

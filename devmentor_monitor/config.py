@@ -109,6 +109,13 @@ class Scaling:
 
 
 @dataclass(frozen=True, slots=True)
+class TuiSettings:
+    theme: str = "dark"
+    refresh: float = 1.0  # the screen is redrawn at most once per this many seconds
+    keys: tuple[tuple[str, str], ...] = ()  # binding id -> key(s), e.g. ("metrics", "M")
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     source: str
     server: ServerSettings = ServerSettings()
@@ -118,6 +125,7 @@ class Config:
     history: History = History()
     retention: Retention = Retention()
     scaling: Scaling = Scaling()
+    tui: TuiSettings = TuiSettings()
     redis_url: str | None = None
     auto_discover: bool = False
     alert_channels: tuple[str, ...] = ()
@@ -231,7 +239,7 @@ def _show(value: object) -> str:
 # --------------------------------------------------------------------------- sections
 
 _TOP_KEYS = {"server", "intervals", "thresholds", "health", "history", "retention", "redis",
-             "discovery", "alerts", "scaling", "services"}
+             "discovery", "alerts", "scaling", "services", "tui"}
 _SERVICE_KEYS = {"name", "url", "interval", "timeout", "expect", "depends_on", "slo",
                  "failure_threshold", "success_threshold", "tls_verify", "ca_file", "headers"}
 
@@ -314,9 +322,20 @@ def _parse(root: Node, source: str) -> Config:
     if scaling.min_replicas > scaling.max_replicas:
         raise r.fail(top["scaling"], "scaling", "min_replicas is above max_replicas")
 
+    s = _section(r, top, "tui", {"theme", "refresh", "keys"})
+    keys: tuple[tuple[str, str], ...] = ()
+    if "keys" in s:
+        km = r.mapping(s["keys"], "tui.keys", None)
+        keys = tuple((k, r.string(v, f"tui.keys.{k}")) for k, v in km.items())
+    tui = TuiSettings(
+        theme=r.string(s["theme"], "tui.theme") if "theme" in s else "dark",
+        refresh=r.duration(s["refresh"], "tui.refresh") if "refresh" in s else 1.0,
+        keys=keys,
+    )
+
     services = _services(r, top.get("services"), intervals, health)
     return Config(source=source, server=server, intervals=intervals, thresholds=thresholds,
-                  health=health, history=history, retention=retention, scaling=scaling,
+                  health=health, history=history, retention=retention, scaling=scaling, tui=tui,
                   redis_url=redis_url, auto_discover=auto_discover, alert_channels=channels,
                   services=services)
 

@@ -10,6 +10,7 @@ import asyncio
 import logging
 import random
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -31,9 +32,10 @@ RESTART_BACKOFF = (1.0, 30.0)  # a crashed source restarts after 1 s, doubling u
 class Monitor:
     """Sources → store → views, in one event loop."""
 
-    def __init__(self, config: Config, *, serve: bool = True) -> None:
+    def __init__(self, config: Config, *, serve: bool = True,
+                 clock: Callable[[], float] = time.time) -> None:
         self.config = config
-        self.store = Store(config)
+        self.store = Store(config, clock=clock)
         self.health = HealthSource(config.services, config.health.max_in_flight)
         self.system_source = SystemSource(config.intervals.system, config.intervals.processes)
         self.sources: list[Source] = [self.system_source, self.health]
@@ -71,14 +73,31 @@ class Monitor:
         self.store.set_source(status)
 
     # ------------------------------------------------------------------ lifecycle
-    async def start(self) -> None:
-        """Start sources and (unless told not to) the exporter. Raises OSError if the port
-        cannot be bound, before any source starts."""
+    async def start(self, *, require_server: bool = True) -> None:
+        """Start the exporter (unless told not to) and the sources.
+
+        With ``require_server`` an unbindable port raises OSError before any source
+        starts (headless: nothing to do without it); without, it becomes the
+        exporter's visible state and the rest runs (the TUI is still useful).
+        """
         if self.serve:
             from .server.app import ExporterServer
 
-            self.server = ExporterServer(self)
-            await self.server.start()
+            server = ExporterServer(self)
+            try:
+                await server.start()
+            except OSError as exc:
+                if require_server:
+                    raise
+                self.source_status(SourceStatus(
+                    "exporter", SourceState.UNAVAILABLE,
+                    f"cannot listen on {server.host}:{server.port}: {exc.strerror or exc}"))
+            else:
+                self.server = server
+                self.source_status(SourceStatus("exporter", SourceState.OK, server.url,
+                                                last_ok=time.time()))
+        else:
+            self.source_status(SourceStatus("exporter", SourceState.NOT_CONFIGURED, "--no-serve"))
         for source in self.sources:
             self._tasks[source.name] = asyncio.create_task(
                 self._supervise(source), name=f"source:{source.name}")

@@ -138,6 +138,11 @@ class Store:
         self._series: dict[str, Ring] = {}
         self._sources: dict[str, SourceStatus] = {}
         self._subs: list[Subscription] = []
+        # Filled by the incident, prediction and event engines of later versions; views
+        # already read them, so an empty list is an honest "nothing yet".
+        self._incidents: list[object] = []
+        self._predictions: list[object] = []
+        self._events: deque[object] = deque(maxlen=1000)
 
     # ------------------------------------------------------------- notifications
     def subscribe(self) -> Subscription:
@@ -226,6 +231,18 @@ class Store:
         self._changed("sources")
 
     # ------------------------------------------------------------- readers
+    def open_incidents(self) -> list[object]:
+        """Open incidents, newest first. Empty until the incident engine writes here."""
+        return list(self._incidents)
+
+    def predictions(self) -> list[object]:
+        """Current predictions. Empty until the prediction engine writes here."""
+        return list(self._predictions)
+
+    def events(self, limit: int = 50) -> list[object]:
+        """Newest platform events first. Empty until the event subscriber writes here."""
+        return list(self._events)[-limit:][::-1]
+
     @property
     def system(self) -> SystemSample | None:
         return self._system

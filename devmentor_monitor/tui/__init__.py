@@ -1,0 +1,1 @@
+"""The full-screen dashboard. The only package that imports textual (DESIGN.md, rule 1)."""

@@ -1,0 +1,205 @@
+"""`devmentor-monitor ultra`: the Textual app attached to the in-process runtime.
+
+The app never does I/O of its own: it starts the same `Monitor` as `--serve` (after
+the first frame, so start-up feels instant), reads its store, and redraws at most
+once per refresh tick, whatever the data rate.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+from textual.app import App, SystemCommand
+from textual.screen import Screen
+
+from ..config import Config
+from .keys import KEYS, VIEWS, bindings
+from .screens import (
+    HelpScreen,
+    MetricsScreen,
+    MonitorScreen,
+    OverviewScreen,
+    ServicesScreen,
+    docker_screen,
+    events_screen,
+    incidents_screen,
+    kubernetes_screen,
+    predictions_screen,
+)
+from .themes import initial_theme, load_themes
+
+if TYPE_CHECKING:
+    from ..runtime import Monitor
+    from ..state import Store, Subscription
+
+
+class MonitorApp(App[int]):
+    CSS_PATH = "monitor.tcss"
+    TITLE = "devmentor-monitor"
+    BINDINGS = bindings()
+    MODES = {
+        "overview": OverviewScreen,
+        "metrics": MetricsScreen,
+        "services": ServicesScreen,
+        "incidents": incidents_screen,
+        "predictions": predictions_screen,
+        "events": events_screen,
+        "docker": docker_screen,
+        "kubernetes": kubernetes_screen,
+    }
+    DEFAULT_MODE = "overview"
+
+    def __init__(self, config: Config, *, monitor: Monitor | None = None, demo: bool = False,
+                 serve: bool = True, theme: str | None = None, start_runtime: bool = True,
+                 clock: Callable[[], float] = time.time, hostname: str | None = None) -> None:
+        super().__init__()
+        self.config = config
+        self.monitor = monitor
+        self.demo = demo
+        self.serve = serve
+        self.start_runtime = start_runtime
+        self.clock = clock
+        self.hostname = hostname or socket.gethostname()
+        self._fleet: Any = None
+        self._sub: Subscription | None = None
+        self._themes = load_themes()
+        for t in self._themes.values():
+            self.register_theme(t)
+        self.theme = initial_theme(theme, config.tui.theme, self._themes)
+        self.palette: dict[str, str] = {}
+        self._update_colors()
+        if config.tui.keys:
+            self.set_keymap(dict(config.tui.keys))
+        self.ticks = 0  # redraws done, for tests and the benchmark
+
+    @property
+    def store(self) -> Store | None:
+        return self.monitor.store if self.monitor is not None else None
+
+    # ------------------------------------------------------------------ lifecycle
+    def on_mount(self) -> None:
+        self.set_interval(self.config.tui.refresh, self.tick)
+        if self.monitor is not None:
+            self._sub = self.monitor.store.subscribe()
+        if self.start_runtime:
+            # After the first frame is on screen: the runtime's imports and start-up
+            # must not delay what the user sees first.
+            self.call_after_refresh(self._start_runtime)
+
+    def _start_runtime(self) -> None:
+        self.run_worker(self._runtime_worker(), name="runtime", group="runtime",
+                        exclusive=True, exit_on_error=False)
+
+    async def _runtime_worker(self) -> None:
+        from ..runtime import Monitor
+
+        config = self.config
+        if self.demo:
+            from ..cli import _with_demo
+
+            self._fleet, config = await _with_demo(config, serving=self.serve)
+        if self.monitor is None:
+            self.monitor = Monitor(config, serve=self.serve)
+            self._sub = self.monitor.store.subscribe()
+        await self.monitor.start(require_server=False)
+        self.tick(force=True)
+
+    async def _stop_runtime(self) -> None:
+        if self.monitor is not None and self.start_runtime:
+            await self.monitor.stop()
+        if self._fleet is not None:
+            await self._fleet.stop()
+            self._fleet = None
+
+    async def action_quit(self) -> None:
+        await self._stop_runtime()
+        self.exit(0)
+
+    # ------------------------------------------------------------------ refresh
+    def tick(self, force: bool = False) -> None:
+        """The one redraw per tick: only the visible screen, only if something changed.
+
+        The header's clock and ages change every second, so the header always redraws.
+        """
+        topics = self._sub.take() if self._sub is not None else set()
+        screen = self.screen
+        if not isinstance(screen, MonitorScreen):
+            return
+        if topics or force:
+            screen.refresh_data()
+            self.ticks += 1
+        else:
+            screen.query_one("#header").refresh_data()  # type: ignore[attr-defined]
+
+    # ------------------------------------------------------------------ actions
+    def action_show(self, view: str) -> None:
+        if view not in VIEWS:
+            return
+        if self.current_mode != view:
+            self.switch_mode(view)
+
+    def action_back(self) -> None:
+        screen = self.screen
+        if isinstance(screen, MonitorScreen) and screen.close_filter():
+            return
+        self.action_show("overview")
+
+    def action_filter(self) -> None:
+        screen = self.screen
+        if isinstance(screen, MonitorScreen):
+            screen.open_filter()
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def action_cycle_theme(self) -> None:
+        names = list(self._themes)
+        self.theme = names[(names.index(self.theme) + 1) % len(names)]
+        self.notify(f"theme: {self.theme}", timeout=1.5)
+
+    def watch_theme(self, theme: str) -> None:
+        self._update_colors()
+        screen = self.screen if self.screen_stack else None
+        if isinstance(screen, MonitorScreen):
+            screen.refresh_data()
+
+    def _update_colors(self) -> None:
+        theme = self._themes.get(self.theme)
+        if theme is None:
+            return
+        colors = {"success": theme.success or "", "warning": theme.warning or "",
+                  "error": theme.error or ""}
+        colors.update(theme.variables)
+        if theme.name == "monochrome":
+            colors = {k: "" for k in colors}  # no colour at all: words and shapes only
+        self.palette = colors
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """Every key's action is also in the command palette, under its title."""
+        for k in KEYS:
+            if k.id in ("back",):
+                continue
+            yield SystemCommand(k.title, k.help, self._command(k.action))
+
+    def _command(self, action: str) -> Callable[[], Any]:
+        async def run() -> None:
+            await self.run_action(action)
+
+        return run
+
+
+def run_tui(config: Config, *, demo: bool, serve: bool, theme: str | None) -> int:
+    from .themes import ThemeError
+
+    try:
+        app = MonitorApp(config, demo=demo, serve=serve, theme=theme)
+    except ThemeError as exc:
+        from ..cli import UsageError
+
+        raise UsageError(str(exc)) from None
+    result = app.run()
+    return 0 if result is None else int(result)

@@ -1,0 +1,61 @@
+"""plotext line charts rendered to rich Text; plotext is imported only when a chart draws."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.text import Text
+
+RANGES: dict[str, float] = {"5m": 300.0, "1h": 3600.0, "24h": 86400.0}
+MAX_POINTS = 240  # more points than columns only costs time
+
+
+def downsample(ts: Sequence[float], vs: Sequence[float], n: int) -> tuple[list[float],
+                                                                         list[float]]:
+    """Keep at most ``n`` points, taking the max of each bucket so spikes stay visible."""
+    if len(ts) <= n:
+        return list(ts), list(vs)
+    step = len(ts) / n
+    out_t, out_v = [], []
+    for i in range(n):
+        a, b = int(i * step), max(int((i + 1) * step), int(i * step) + 1)
+        out_t.append(ts[b - 1])
+        out_v.append(max(vs[a:b]))
+    return out_t, out_v
+
+
+def line_chart(lines: Sequence[tuple[str, Sequence[float], Sequence[float]]], *, now: float,
+               window: float, width: int, height: int, title: str, unit: str,
+               color: bool = True) -> Text:
+    """Draw ``(label, timestamps, values)`` lines against 'minutes ago' on the x axis."""
+    if width < 20 or height < 5:
+        return Text(f"{title}: too small to draw")
+    if not any(len(ts) > 1 for _, ts, _ in lines):
+        return Text(f"{title}\n\nwaiting for data (two samples needed)", style="dim")
+    import plotext as plt
+
+    plt.clf()
+    plt.plotsize(width - 1, height)
+    plt.theme("clear")
+    plt.title(f"{title} ({unit})" if unit else title)
+    scale, suffix = (60.0, "min") if window <= 3600 else (3600.0, "h")
+    palette = ["cyan", "magenta", "green", "yellow", "blue", "red", "white"]
+    for i, (label, ts, vs) in enumerate(lines):
+        if len(ts) < 2:
+            continue
+        t, v = downsample(ts, vs, MAX_POINTS)
+        xs = [(x - now) / scale for x in t]
+        kwargs = {"label": label} if len(lines) > 1 else {}
+        if color:
+            kwargs["color"] = palette[i % len(palette)]
+        plt.plot(xs, v, marker="braille", **kwargs)
+    plt.xlim(-window / scale, 0)
+    if unit == "percent":
+        plt.ylim(0, 100)
+    plt.xlabel(f"{suffix} ago")
+    text = plt.build()
+    return Text.from_ansi(text) if color else Text(_strip_ansi(text))
+
+
+def _strip_ansi(text: str) -> str:
+    return Text.from_ansi(text).plain

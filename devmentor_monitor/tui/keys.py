@@ -1,0 +1,45 @@
+"""Every key declared once, with an id, so `tui.keys` in config can remap it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.binding import Binding
+
+
+@dataclass(frozen=True, slots=True)
+class Key:
+    id: str
+    key: str
+    action: str
+    title: str
+    help: str
+    show: bool = True
+
+
+KEYS: tuple[Key, ...] = (
+    Key("overview", "o", "show('overview')", "Overview", "Services, host, incidents at a glance"),
+    Key("metrics", "m", "show('metrics')", "Metrics", "Charts over time: CPU, memory, disk, "
+        "network, latency"),
+    Key("services", "s", "show('services')", "Services", "One service in detail"),
+    Key("incidents", "i", "show('incidents')", "Incidents", "Open and recent incidents"),
+    Key("predictions", "p", "show('predictions')", "Predictions", "Anomalies and forecasts"),
+    Key("events", "e", "show('events')", "Events", "Platform event log"),
+    Key("docker", "d", "show('docker')", "Docker", "Containers"),
+    Key("kubernetes", "k", "show('kubernetes')", "Kubernetes", "Pods, deployments, nodes"),
+    Key("filter", "slash", "filter", "Filter", "Filter the current table"),
+    Key("theme", "t", "cycle_theme", "Theme", "Cycle the colour theme"),
+    Key("help", "question_mark", "help", "Help", "List every key"),
+    Key("quit", "q", "quit", "Quit", "Leave the monitor"),
+    Key("back", "escape", "back", "Back", "Close the filter, or return to the overview",
+        show=False),
+)
+
+VIEWS = ("overview", "metrics", "services", "incidents", "predictions", "events", "docker",
+         "kubernetes")
+
+
+def bindings() -> list[Binding]:
+    out = [Binding(k.key, k.action, k.title, show=k.show, id=k.id) for k in KEYS]
+    out.append(Binding("ctrl+c", "quit", "Quit", show=False, priority=True, id="interrupt"))
+    return out

@@ -1,0 +1,343 @@
+"""One screen per view. Screens compose panes and forward the app's refresh tick to them."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen, Screen
+from textual.widgets import DataTable, Footer, Input, Static
+
+from ..catalog import series_spec
+from .charts import RANGES, line_chart
+from .keys import KEYS
+from .render import age, ms, pct
+from .widgets import (
+    AppWidget,
+    EventTicker,
+    HeaderBar,
+    NoticePane,
+    ServicesTable,
+    SystemPane,
+)
+
+if TYPE_CHECKING:
+    from .app import MonitorApp
+
+
+class MonitorScreen(Screen):
+    """Header, body, filter line and footer; `refresh_data` redraws every pane."""
+
+    TITLE_TEXT = ""
+
+    @property
+    def monitor_app(self) -> MonitorApp:
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        yield HeaderBar(id="header")
+        yield from self.body()
+        yield Input(placeholder="filter: type to narrow the table, esc to close",
+                    id="filter")
+        yield Footer()
+
+    def body(self) -> ComposeResult:
+        yield from ()
+
+    def on_mount(self) -> None:
+        self.refresh_data()
+
+    def on_screen_resume(self) -> None:
+        self.refresh_data()
+
+    def refresh_data(self) -> None:
+        for pane in self.query("*"):
+            if isinstance(pane, AppWidget) and hasattr(pane, "refresh_data"):
+                pane.refresh_data()
+
+    # filter ------------------------------------------------------------------
+    def filterable(self) -> ServicesTable | None:
+        tables = self.query(ServicesTable)
+        return tables.first() if tables else None
+
+    def open_filter(self) -> bool:
+        if self.filterable() is None:
+            self.notify("nothing to filter on this view", timeout=2)
+            return False
+        box = self.query_one("#filter", Input)
+        box.display = True
+        box.focus()
+        return True
+
+    def close_filter(self) -> bool:
+        box = self.query_one("#filter", Input)
+        if not box.display:
+            return False
+        box.display = False
+        box.value = ""
+        table = self.filterable()
+        if table is not None:
+            table.set_filter("")
+            table.focus()
+        return True
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        table = self.filterable()
+        if table is not None and event.input.id == "filter":
+            table.set_filter(event.value)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        table = self.filterable()
+        if table is not None:
+            table.focus()
+
+
+class OverviewScreen(MonitorScreen):
+    def body(self) -> ComposeResult:
+        with Horizontal(id="top"):
+            table = ServicesTable(id="services")
+            table.border_title = "Services"
+            yield table
+            system = SystemPane(id="system")
+            system.border_title = "Host"
+            yield system
+        with Horizontal(id="bottom"):
+            incidents = NoticePane("open_incidents", "no incidents", id="incidents")
+            incidents.border_title = "Incidents"
+            yield incidents
+            predictions = NoticePane("predictions", "no predictions yet", id="predictions")
+            predictions.border_title = "Predictions"
+            yield predictions
+        yield EventTicker(id="ticker")
+
+    def on_resize(self) -> None:
+        narrow = self.size.width < 120
+        self.set_class(narrow, "narrow")
+        self.set_class(self.size.height < 30, "short")
+
+
+class ChartPane(AppWidget, Static):
+    """A chart of stored series over the screen's chosen range."""
+
+    def __init__(self, title: str, keys: list[str] | None = None, service_latency: bool = False,
+                 **kw) -> None:
+        super().__init__(**kw)
+        self.title = title
+        self.keys = keys or []
+        self.service_latency = service_latency
+        self.window = RANGES["5m"]
+        self.only_service: str | None = None
+
+    def refresh_data(self) -> None:
+        store = self.store
+        if store is None:
+            return
+        now = self.monitor_app.clock()
+        since = now - self.window
+        lines = []
+        unit = ""
+        if self.service_latency:
+            names = [self.only_service] if self.only_service else store.service_names()
+            for name in names:
+                ts, vs = store.latency_history(name).since(since)
+                lines.append((name, ts, [v * 1000 for v in vs]))
+            unit = "ms"
+        else:
+            for key in self.keys:
+                ring = store.series(key)
+                if ring is None:
+                    continue
+                spec = series_spec(key)
+                ts, vs = ring.since(since)
+                if spec.unit == "bytes/s":
+                    vs = [v / 1024 for v in vs]
+                    unit = "KiB/s"
+                else:
+                    unit = spec.unit
+                lines.append((spec.label, ts, vs))
+        width, height = self.size.width, self.size.height
+        self.update(line_chart(lines, now=now, window=self.window, width=width,
+                               height=height, title=self.title, unit=unit,
+                               color=self.monitor_app.theme != "monochrome"))
+
+    def on_resize(self) -> None:
+        self.refresh_data()
+
+
+class MetricsScreen(MonitorScreen):
+    BINDINGS = [
+        Binding("1", "range('5m')", "5 m", id="range_5m"),
+        Binding("2", "range('1h')", "1 h", id="range_1h"),
+        Binding("3", "range('24h')", "24 h", id="range_24h"),
+        Binding("r", "next_range", "Range", id="range_next"),
+    ]
+
+    def body(self) -> ComposeResult:
+        yield Static(id="range-line")
+        with VerticalScroll(id="charts"):
+            yield ChartPane("CPU", ["cpu"], classes="chart")
+            yield ChartPane("Memory", ["memory", "swap"], classes="chart")
+            yield ChartPane("Disk", [], classes="chart", id="disk-chart")
+            yield ChartPane("Network", ["net_rx", "net_tx"], classes="chart")
+            yield ChartPane("Service latency", service_latency=True, classes="chart")
+
+    range_name = "5m"
+
+    def refresh_data(self) -> None:
+        store = self.monitor_app.store
+        if store is not None:
+            disks = [k for k in store.series_names() if k.startswith("disk:")]
+            self.query_one("#disk-chart", ChartPane).keys = disks or ["disk_read"]
+        for chart in self.query(ChartPane):
+            chart.window = RANGES[self.range_name]
+        line = Text("range: ")
+        for name in RANGES:
+            line.append(f" {name} ", style="reverse bold" if name == self.range_name else "")
+        line.append("   keys 1 / 2 / 3 or r to change", style="dim")
+        self.query_one("#range-line", Static).update(line)
+        super().refresh_data()
+
+    def action_range(self, name: str) -> None:
+        self.range_name = name
+        self.refresh_data()
+
+    def action_next_range(self) -> None:
+        names = list(RANGES)
+        self.action_range(names[(names.index(self.range_name) + 1) % len(names)])
+
+
+class ServicesScreen(MonitorScreen):
+    """Pick a service on the left; its latency, SLO and recent checks on the right."""
+
+    def body(self) -> ComposeResult:
+        with Horizontal(id="svc-split"):
+            table = ServicesTable(id="svc-list")
+            table.border_title = "Services"
+            yield table
+            with Vertical(id="svc-detail"):
+                yield Static(id="svc-summary")
+                yield ChartPane("Latency", service_latency=True, id="svc-chart")
+                checks = DataTable(id="svc-checks", cursor_type="none")
+                checks.border_title = "Recent checks"
+                yield checks
+
+    selected: str | None = None
+
+    def on_mount(self) -> None:
+        checks = self.query_one("#svc-checks", DataTable)
+        for col in ("when", "result", "latency", "HTTP", "detail"):
+            checks.add_column(col, key=col)
+        self.query_one("#svc-chart", ChartPane).window = RANGES["1h"]
+        super().on_mount()
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.data_table.id == "svc-list" and event.row_key.value:
+            self.selected = event.row_key.value
+            self.refresh_data()
+
+    def refresh_data(self) -> None:
+        super().refresh_data()
+        store = self.monitor_app.store
+        if store is None or not store.service_names():
+            return
+        name = self.selected if self.selected and store.has_service(self.selected) \
+            else store.service_names()[0]
+        s = store.service(name)
+        colors = self.monitor_app.palette
+        now = self.monitor_app.clock()
+        text = Text()
+        text.append(f"{s.name}  ", style="bold")
+        text.append(s.status.value.upper(), style=f"bold {colors.get(f'status-{s.status.value}')}")
+        text.append(f"  {s.url}\n", style="dim")
+        text.append(f"latency p50 {ms(s.latency_p50)}  p95 {ms(s.latency_p95)}  "
+                    f"p99 {ms(s.latency_p99)}  (1 h)\n")
+        text.append(f"uptime 1h {pct(s.uptime_1h)}  24h {pct(s.uptime_24h)}  "
+                    f"7d {pct(s.uptime_7d)}  errors {pct(s.error_rate_1h)}\n")
+        if s.slo:
+            verdict = {True: "met", False: "MISSED", None: "no data"}[s.slo_compliant]
+            budget = "–" if s.error_budget_remaining is None else \
+                f"{s.error_budget_remaining:.1%}"
+            text.append(f"SLO {s.slo.uptime:g} % / {s.slo.response_time * 1000:g} ms / "
+                        f"{s.slo.error_rate:g} % errors: {verdict}; budget left {budget}\n")
+        else:
+            text.append("no SLO configured\n", style="dim")
+        if s.depends_on:
+            text.append(f"depends on {', '.join(s.depends_on)}\n")
+        if s.cert_days is not None:
+            text.append(f"TLS certificate expires in {s.cert_days:.0f} days\n")
+        self.query_one("#svc-summary", Static).update(text)
+        chart = self.query_one("#svc-chart", ChartPane)
+        chart.only_service = name
+        chart.title = f"{name} latency"
+        chart.refresh_data()
+        checks = self.query_one("#svc-checks", DataTable)
+        checks.clear()
+        for c in reversed(store.recent_checks(name)[-15:]):
+            checks.add_row(age(now - c.ts), "ok" if c.ok else "FAIL", ms(c.latency),
+                           str(c.status_code or "–"), c.error or "")
+
+
+class NoticeScreen(MonitorScreen):
+    """A view whose data source is not part of this build, or has nothing yet."""
+
+    def __init__(self, title: str, reader: str | None, empty: str) -> None:
+        super().__init__()
+        self.title_text, self.reader, self.empty = title, reader, empty
+
+    def body(self) -> ComposeResult:
+        if self.reader:
+            pane = NoticePane(self.reader, self.empty, id="notice")
+        else:
+            pane = Static(Text(self.empty), id="notice")
+        pane.border_title = self.title_text
+        yield pane
+
+
+def incidents_screen() -> NoticeScreen:
+    return NoticeScreen("Incidents", "open_incidents", "no incidents")
+
+
+def predictions_screen() -> NoticeScreen:
+    return NoticeScreen("Predictions", "predictions", "no predictions yet")
+
+
+def events_screen() -> NoticeScreen:
+    return NoticeScreen("Events", "events", "no events yet")
+
+
+def docker_screen() -> NoticeScreen:
+    return NoticeScreen("Docker", None, "docker: not available: container monitoring is not "
+                        "part of this build yet")
+
+
+def kubernetes_screen() -> NoticeScreen:
+    return NoticeScreen("Kubernetes", None, "kubernetes: not available: cluster monitoring "
+                        "is not part of this build yet")
+
+
+class HelpScreen(ModalScreen[None]):
+    """Every key, from the one declaration in keys.py (remaps included)."""
+
+    BINDINGS = [Binding("escape,q,question_mark", "dismiss", "Close", id="help_close")]
+
+    def compose(self) -> ComposeResult:
+        app = self.app
+        keymap = dict(getattr(app, "_keymap", {}) or {})
+        text = Text("Keys\n\n", style="bold")
+        for k in KEYS:
+            key = keymap.get(k.id, k.key).replace("question_mark", "?").replace("slash", "/")
+            text.append(f"  {key:<10}", style="bold")
+            text.append(f"{k.title:<13}{k.help}\n")
+        text.append("  ctrl+c    Quit\n", style="")
+        text.append("\n  metrics view: 1 / 2 / 3 or r choose 5 m / 1 h / 24 h\n")
+        text.append("  ctrl+p    command palette: every action by name\n\n")
+        text.append("  esc, q or ? closes this help", style="dim")
+        yield Static(text, id="help")
+
+    def action_dismiss(self) -> None:  # type: ignore[override]
+        self.dismiss(None)
+
+

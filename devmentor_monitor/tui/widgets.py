@@ -1,0 +1,232 @@
+"""The panes. Each reads the store through the app and redraws only when told to."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from rich.console import Group
+from rich.text import Text
+from textual.widgets import DataTable, Static
+
+from ..model import Health, SourceState
+from ..state import ServiceSummary, Store
+from ..units import format_bytes, format_duration
+from .render import age, bar, ellipsize, ms, pct, rate, sparkline, status_text
+
+if TYPE_CHECKING:
+    from .app import MonitorApp
+
+
+class AppWidget:
+    """Mixin: typed access to the app's store and theme colours."""
+
+    @property
+    def monitor_app(self) -> MonitorApp:
+        return self.app  # type: ignore[attr-defined, return-value]
+
+    @property
+    def store(self) -> Store | None:
+        return self.monitor_app.store
+
+
+class HeaderBar(AppWidget, Static):
+    """Host, monitor uptime, each source's state, open incidents, clock."""
+
+    def refresh_data(self) -> None:
+        app = self.monitor_app
+        now = app.clock()
+        colors = app.palette
+        line = Text()
+        line.append(f" {app.hostname} ", style="bold reverse")
+        store = self.store
+        if store is None:
+            line.append("  starting…")
+            self.update(line)
+            return
+        line.append(f"  up {format_duration(max(0, int(now - store.started)))}")
+        incidents = len(store.open_incidents())
+        line.append("  incidents: ")
+        line.append(str(incidents) if incidents else "none",
+                    style=colors.get("severity-high", "") if incidents else "")
+        counts = store.counts()
+        line.append(f"  services {counts['up'] + counts['degraded']}/{sum(counts.values())} up")
+        if counts["down"]:
+            line.append(f" · {counts['down']} down", style=f"bold {colors.get('status-down')}")
+        for status in sorted(store.sources(), key=lambda s: s.name):
+            if status.state is SourceState.OK:
+                continue
+            style = colors.get("muted", "") if status.state is SourceState.NOT_CONFIGURED \
+                else colors.get("status-down", "")
+            line.append("  │ ")
+            line.append(status.describe(now), style=style)
+        clock = time.strftime("%H:%M:%S", time.localtime(now))
+        width = max(0, self.size.width - len(clock) - 1)
+        if line.cell_len > width:
+            line.truncate(max(0, width - 1))
+            line.append("…")
+        line.append(" " * max(1, width - line.cell_len + 1) + clock)
+        self.update(line)
+
+
+COLUMNS = (("service", "service"), ("status", "status"), ("latency", "latency"),
+           ("trend", "trend"), ("uptime", "up 24h"), ("budget", "budget"),
+           ("checked", "checked"))
+TREND = 10
+
+
+class ServicesTable(AppWidget, DataTable):
+    """One row per service, updated cell by cell by row key (never rebuilt on a tick)."""
+
+    def __init__(self, **kw) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=False, **kw)
+        self.filter_text = ""
+        self._cells: dict[str, tuple[object, ...]] = {}
+
+    def on_mount(self) -> None:
+        for key, label in COLUMNS:
+            self.add_column(label, key=key)
+        self.refresh_data()
+
+    def set_filter(self, text: str) -> None:
+        self.filter_text = text.strip().lower()
+        self.clear()
+        self._cells.clear()
+        self.refresh_data()
+
+    def _row(self, s: ServiceSummary, now: float, store: Store) -> tuple[object, ...]:
+        colors = self.monitor_app.palette
+        trend = sparkline(store.latency_history(s.name).values_since(now - 600), TREND)
+        budget = "–" if s.error_budget_remaining is None else (
+            "spent" if s.error_budget_remaining <= 0 else f"{s.error_budget_remaining:.0%}")
+        checked = age(now - s.last.ts) if s.last else "never"
+        latency = ms(s.latency) if s.last and s.last.ok else (
+            ellipsize(s.last.error or "", 18) if s.last else "–")
+        return (Text(s.name), status_text(s.status, colors), latency, trend,
+                pct(s.uptime_24h), budget, checked)
+
+    def refresh_data(self) -> None:
+        store = self.store
+        if store is None:
+            return
+        now = self.monitor_app.clock()
+        for s in store.services():
+            if self.filter_text and self.filter_text not in s.name.lower() \
+                    and self.filter_text not in s.status.value:
+                continue
+            row = self._row(s, now, store)
+            old = self._cells.get(s.name)
+            if old is None:
+                self.add_row(*row, key=s.name)
+            else:
+                for (col, _), new, before in zip(COLUMNS, row, old, strict=True):
+                    if new != before:
+                        self.update_cell(s.name, col, new, update_width=True)
+            self._cells[s.name] = row
+
+
+class SystemPane(AppWidget, Static):
+    """CPU per core with a total sparkline, memory, swap, disks, network, top processes."""
+
+    def refresh_data(self) -> None:
+        store = self.store
+        if store is None:
+            self.update(Text("starting…", style="dim"))
+            return
+        app = self.monitor_app
+        colors = app.palette
+        th = store.config.thresholds
+        sample = store.system
+        status = store.source("system")
+        width = max(20, self.size.width)
+        lines: list[Text] = []
+        now = app.clock()
+        if status is not None and status.state is SourceState.UNAVAILABLE:
+            lines.append(Text(status.describe(now), style=f"bold {colors.get('status-down')}"))
+        if sample is None:
+            lines.append(Text("waiting for the first host sample…", style="dim"))
+            self.update(Group(*lines))
+            return
+        meter = max(6, min(30, width - 34))
+        cpu_hist = store.series("cpu")
+        spark = sparkline(cpu_hist.values_since(now - 300), max(4, width - meter - 24)) \
+            if cpu_hist else ""
+        line = Text("CPU  ")
+        line.append_text(bar(sample.cpu_percent, meter, th.cpu, colors))
+        line.append(f" {sample.cpu_percent:5.1f} % ")
+        line.append(spark, style=colors.get("chart", ""))
+        lines.append(line)
+        core_w = 16
+        per_line = max(1, width // (core_w + 2))
+        cores = Text()
+        for i, value in enumerate(sample.cpu_per_core):
+            if i and i % per_line == 0:
+                lines.append(cores)
+                cores = Text()
+            cores.append(f"{i:>3} ")
+            cores.append_text(bar(value, core_w - 9, th.cpu, colors))
+            cores.append(f" {value:3.0f}%  ")
+        lines.append(cores)
+        lines.append(Text(f"load {sample.load[0]:.2f} {sample.load[1]:.2f} "
+                          f"{sample.load[2]:.2f}   processes {sample.process_count}"))
+        for label, percent, used, total in (
+                ("MEM ", sample.mem_percent, sample.mem_used, sample.mem_total),
+                ("SWP ", sample.swap_percent, sample.swap_used, sample.swap_total)):
+            line = Text(f"{label} ")
+            line.append_text(bar(percent, meter, th.memory, colors))
+            line.append(f" {percent:5.1f} % {format_bytes(used)} / {format_bytes(total)}")
+            lines.append(line)
+        for disk in sample.disks:
+            line = Text(f"DSK  {ellipsize(disk.mount, 10)} ")
+            line.append_text(bar(disk.percent, max(4, meter - 11), th.disk, colors))
+            line.append(f" {disk.percent:5.1f} % {format_bytes(disk.used)} / "
+                        f"{format_bytes(disk.total)}")
+            lines.append(line)
+        lines.append(Text(f"NET  rx {rate(sample.net_rx_rate)}  tx {rate(sample.net_tx_rate)}"
+                          f"   IO r {rate(sample.disk_read_rate)} "
+                          f"w {rate(sample.disk_write_rate)}"))
+        if sample.top_cpu:
+            top = "  ".join(f"{ellipsize(p.name, 14)} {p.cpu_percent:.0f}%"
+                            for p in sample.top_cpu[:3])
+            lines.append(Text(ellipsize(f"TOP  cpu: {top}", width)))
+            top = "  ".join(f"{ellipsize(p.name, 14)} {format_bytes(p.rss)}"
+                            for p in sample.top_mem[:3])
+            lines.append(Text(ellipsize(f"     mem: {top}", width)))
+        for line in lines:
+            line.truncate(width, overflow="ellipsis")
+        self.update(Group(*lines))
+
+
+class NoticePane(AppWidget, Static):
+    """A pane fed by a store reader; shows an honest empty state until data exists."""
+
+    def __init__(self, reader: str, empty: str, **kw) -> None:
+        super().__init__(**kw)
+        self.reader = reader
+        self.empty = empty
+
+    def refresh_data(self) -> None:
+        store = self.store
+        items = getattr(store, self.reader)() if store is not None else []
+        if not items:
+            self.update(Text(self.empty, style="dim"))
+        else:
+            self.update(Text("\n".join(str(i) for i in items[:20])))
+
+
+class EventTicker(AppWidget, Static):
+    """The newest platform events on one line."""
+
+    def refresh_data(self) -> None:
+        store = self.store
+        events = store.events(5) if store is not None else []
+        if events:
+            self.update(Text(" · ".join(str(e) for e in events)))
+            return
+        redis = store.source("redis") if store is not None else None
+        why = f" ({redis.describe(self.monitor_app.clock())})" if redis else ""
+        self.update(Text(f"events: none yet{why}", style="dim"))
+
+
+def health_order(s: ServiceSummary) -> int:
+    return {Health.DOWN: 0, Health.DEGRADED: 1, Health.UNKNOWN: 2, Health.UP: 3}[s.status]
