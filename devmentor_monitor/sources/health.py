@@ -18,7 +18,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-import httpx
+import aiohttp
 
 from ..config import ServiceConfig
 from ..model import CheckResult
@@ -53,35 +53,31 @@ _MISSING = object()
 
 
 def describe_error(exc: BaseException, timeout: float) -> str:
-    """A short, user-facing reason for a failed request (the root cause, not httpx's wrapper)."""
-    if isinstance(exc, httpx.TimeoutException):
+    """A short, user-facing reason for a failed request (the root cause, not the wrapper)."""
+    if isinstance(exc, TimeoutError | aiohttp.ServerTimeoutError):
         return f"timeout after {timeout:g} s"
     chain: list[BaseException] = []
     cur: BaseException | None = exc
     while cur is not None and len(chain) < 8:
         chain.append(cur)
-        cur = cur.__cause__ or cur.__context__
+        inner = getattr(cur, "os_error", None) or getattr(cur, "certificate_error", None)
+        cur = inner or cur.__cause__ or cur.__context__
     for err in chain:
         if isinstance(err, ConnectionRefusedError):
             return "connection refused"
         if isinstance(err, socket.gaierror):
             return f"DNS: {err.strerror or err}"
-        if isinstance(err, ssl.SSLError):
-            return f"TLS: {err.reason or err}"
-        if isinstance(err, ConnectionResetError):
+        if isinstance(err, ssl.SSLError) and not isinstance(err, aiohttp.ClientError):
+            detail = getattr(err, "verify_message", None) or getattr(err, "reason", None)
+            return f"TLS: {detail or err}"
+        if isinstance(err, ConnectionResetError | aiohttp.ServerDisconnectedError):
             return "connection reset"
     text = " / ".join(dict.fromkeys(str(e) for e in chain if str(e))) or type(exc).__name__
-    if isinstance(exc, httpx.RemoteProtocolError):
-        text = f"protocol error: {text}"
     return text if len(text) <= 120 else text[:117] + "..."
 
 
-def cert_days_left(response: httpx.Response, now: float) -> float | None:
+def cert_days_left(ssl_object: ssl.SSLObject | None, now: float) -> float | None:
     """Days until the peer certificate expires, for https responses."""
-    stream = response.extensions.get("network_stream")
-    if stream is None:
-        return None
-    ssl_object = stream.get_extra_info("ssl_object")
     if ssl_object is None:
         return None
     cert = ssl_object.getpeercert()
@@ -91,65 +87,83 @@ def cert_days_left(response: httpx.Response, now: float) -> float | None:
     der = ssl_object.getpeercert(binary_form=True)
     if der is None:
         return None
-    try:  # unverified connections give no parsed cert; cryptography reads the DER
-        from cryptography import x509
-    except ImportError:
-        return None
+    # Unverified connections give no parsed certificate; cryptography reads the DER.
+    from cryptography import x509
+
     expires = x509.load_der_x509_certificate(der).not_valid_after_utc.timestamp()
     return (expires - now) / 86400.0
 
 
+def _ssl_object(response: aiohttp.ClientResponse) -> ssl.SSLObject | None:
+    """The TLS object of the response's connection. A small body completes at once and
+    releases the connection, so fall back to the protocol the response keeps."""
+    holder = response.connection or getattr(response, "_protocol", None)
+    transport = getattr(holder, "transport", None)
+    return transport.get_extra_info("ssl_object") if transport is not None else None
+
+
 class HealthChecker:
-    """Performs single checks; shared by the poller and the one-shot `status` command."""
+    """Performs single checks; shared by the poller and the one-shot `status` command.
+
+    aiohttp's client, not httpx: measured here, httpx cost 3-4 ms of CPU per check
+    against 0.3 ms for aiohttp, and 1,000 endpoints every 10 s must stay under 15 %
+    of a core (bench/health_checks.py).
+    """
 
     def __init__(self, max_in_flight: int) -> None:
         self.max_in_flight = max_in_flight
-        self._clients: dict[tuple[bool, str | None], httpx.AsyncClient] = {}
+        self._sessions: dict[tuple[bool, str | None], aiohttp.ClientSession] = {}
         self._sem = asyncio.Semaphore(max_in_flight)
 
-    def _client(self, svc: ServiceConfig) -> httpx.AsyncClient:
+    def _session(self, svc: ServiceConfig) -> aiohttp.ClientSession:
         key = (svc.tls_verify, svc.ca_file)
-        client = self._clients.get(key)
-        if client is None:
-            verify: bool | ssl.SSLContext = svc.tls_verify
-            if svc.tls_verify and svc.ca_file:
-                verify = ssl.create_default_context(cafile=svc.ca_file)
-            limits = httpx.Limits(max_connections=self.max_in_flight,
-                                  max_keepalive_connections=self.max_in_flight)
-            client = httpx.AsyncClient(verify=verify, limits=limits, follow_redirects=False,
-                                       headers={"User-Agent": "devmentor-monitor"})
-            self._clients[key] = client
-        return client
+        session = self._sessions.get(key)
+        if session is None:
+            tls: bool | ssl.SSLContext = False
+            if svc.tls_verify:
+                tls = ssl.create_default_context(cafile=svc.ca_file) if svc.ca_file \
+                    else ssl.create_default_context()
+            connector = aiohttp.TCPConnector(limit=self.max_in_flight, ssl=tls,
+                                             ttl_dns_cache=60, enable_cleanup_closed=True)
+            session = aiohttp.ClientSession(
+                connector=connector, headers={"User-Agent": "devmentor-monitor"},
+                auto_decompress=True, cookie_jar=aiohttp.DummyCookieJar())
+            self._sessions[key] = session
+        return session
 
     async def check(self, svc: ServiceConfig) -> CheckResult:
-        client = self._client(svc)  # outside the timing: it loads CA certificates once
+        session = self._session(svc)  # outside the timing: it loads CA certificates once
+        timeout = aiohttp.ClientTimeout(total=svc.timeout)
         async with self._sem:
             ts = time.time()
             start = time.perf_counter()
             try:
-                response = await client.get(svc.url, timeout=svc.timeout,
-                                            headers=dict(svc.headers) or None)
-            except (httpx.HTTPError, OSError, ssl.SSLError) as exc:
+                async with session.get(svc.url, timeout=timeout, allow_redirects=False,
+                                       headers=dict(svc.headers) or None) as response:
+                    ssl_object = _ssl_object(response)
+                    body = await response.read()
+                    latency = time.perf_counter() - start
+                    status, reason = response.status, response.reason or ""
+            except (aiohttp.ClientError, OSError, TimeoutError, ValueError) as exc:
                 return CheckResult(svc.name, ts, ok=False, latency=None,
                                    error=describe_error(exc, svc.timeout))
-            latency = time.perf_counter() - start
         problems = []
-        if response.status_code not in svc.expect_status:
+        if status not in svc.expect_status:
             want = "/".join(str(s) for s in svc.expect_status)
-            problems.append(f"HTTP {response.status_code} {response.reason_phrase}, want {want}")
-        problems += body_mismatches(response.content, svc.expect_body)
+            problems.append(f"HTTP {status} {reason}, want {want}")
+        problems += body_mismatches(body, svc.expect_body)
         try:
-            cert_days = cert_days_left(response, ts)
-        except (ValueError, ssl.SSLError):
+            cert_days = cert_days_left(ssl_object, ts)
+        except (ValueError, ssl.SSLError, ImportError):
             cert_days = None
         return CheckResult(svc.name, ts, ok=not problems, latency=latency,
-                           status_code=response.status_code,
-                           error="; ".join(problems) or None, cert_days=cert_days)
+                           status_code=status, error="; ".join(problems) or None,
+                           cert_days=cert_days)
 
     async def close(self) -> None:
-        for client in self._clients.values():
-            await client.aclose()
-        self._clients.clear()
+        for session in self._sessions.values():
+            await session.close()
+        self._sessions.clear()
 
 
 class HealthSource:
@@ -179,8 +193,9 @@ class HealthSource:
         if not self.services:
             await asyncio.Event().wait()
         now = time.monotonic()
-        # Spread first checks over a short window so 1,000 endpoints do not fire at once.
-        spread = min(1.0, min(s.interval for s in self.services))
+        # Spread the first checks (10 ms apart, at most over the shortest interval): each
+        # service keeps its phase, so 1,000 endpoints never fire as one burst.
+        spread = min(min(s.interval for s in self.services), 0.01 * len(self.services))
         self._due = [(now + spread * i / len(self.services), i)
                      for i in range(len(self.services))]
         heapq.heapify(self._due)

@@ -14,7 +14,7 @@ class Key:
     action: str
     title: str
     help: str
-    show: bool = True
+    show: bool = True  # in the footer; every key is in help (?) and the palette either way
 
 
 KEYS: tuple[Key, ...] = (
@@ -23,10 +23,12 @@ KEYS: tuple[Key, ...] = (
         "network, latency"),
     Key("services", "s", "show('services')", "Services", "One service in detail"),
     Key("incidents", "i", "show('incidents')", "Incidents", "Open and recent incidents"),
-    Key("predictions", "p", "show('predictions')", "Predictions", "Anomalies and forecasts"),
-    Key("events", "e", "show('events')", "Events", "Platform event log"),
-    Key("docker", "d", "show('docker')", "Docker", "Containers"),
-    Key("kubernetes", "k", "show('kubernetes')", "Kubernetes", "Pods, deployments, nodes"),
+    Key("predictions", "p", "show('predictions')", "Predictions", "Anomalies and forecasts",
+        show=False),
+    Key("events", "e", "show('events')", "Events", "Platform event log", show=False),
+    Key("docker", "d", "show('docker')", "Docker", "Containers", show=False),
+    Key("kubernetes", "k", "show('kubernetes')", "Kubernetes", "Pods, deployments, nodes",
+        show=False),
     Key("filter", "slash", "filter", "Filter", "Filter the current table"),
     Key("theme", "t", "cycle_theme", "Theme", "Cycle the colour theme"),
     Key("help", "question_mark", "help", "Help", "List every key"),

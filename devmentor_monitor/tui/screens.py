@@ -42,7 +42,7 @@ class MonitorScreen(Screen):
         yield from self.body()
         yield Input(placeholder="filter: type to narrow the table, esc to close",
                     id="filter")
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)
 
     def body(self) -> ComposeResult:
         yield from ()

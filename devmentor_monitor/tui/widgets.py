@@ -9,7 +9,7 @@ from rich.console import Group
 from rich.text import Text
 from textual.widgets import DataTable, Static
 
-from ..model import Health, SourceState
+from ..model import SourceState
 from ..state import ServiceSummary, Store
 from ..units import format_bytes, format_duration
 from .render import age, bar, ellipsize, ms, pct, rate, sparkline, status_text
@@ -194,7 +194,29 @@ class SystemPane(AppWidget, Static):
             lines.append(Text(ellipsize(f"     mem: {top}", width)))
         for line in lines:
             line.truncate(width, overflow="ellipsis")
-        self.update(Group(*lines))
+        self.update(Group(*fit_lines(lines, self.content_size.height, DROP_ORDER)))
+
+
+# When the pane is short, these lines go first (by their prefix), most expendable first.
+DROP_ORDER = ("     mem:", "TOP", "load", "SWP", "  ", "NET")
+
+
+def fit_lines(lines: list[Text], height: int, drop_order: tuple[str, ...]) -> list[Text]:
+    """Drop expendable lines until ``lines`` fit ``height``; say so when anything went."""
+    if height <= 0 or len(lines) <= height:
+        return lines
+    kept = list(lines)
+    dropped = 0
+    for prefix in drop_order:
+        for line in [ln for ln in kept if ln.plain.startswith(prefix)]:
+            if len(kept) + 1 <= height:
+                break
+            kept.remove(line)
+            dropped += 1
+    if len(kept) + 1 > height:
+        dropped += len(kept) - (height - 1)
+        kept = kept[: max(0, height - 1)]
+    return [*kept, Text(f"… {dropped} more lines in a taller pane", style="dim")]
 
 
 class NoticePane(AppWidget, Static):
@@ -221,12 +243,11 @@ class EventTicker(AppWidget, Static):
         store = self.store
         events = store.events(5) if store is not None else []
         if events:
-            self.update(Text(" · ".join(str(e) for e in events)))
+            self.update(Text(ellipsize(" · ".join(str(e) for e in events),
+                                       self.content_size.width)))
             return
         redis = store.source("redis") if store is not None else None
         why = f" ({redis.describe(self.monitor_app.clock())})" if redis else ""
-        self.update(Text(f"events: none yet{why}", style="dim"))
+        self.update(Text(ellipsize(f"events: none yet{why}", self.content_size.width),
+                         style="dim"))
 
-
-def health_order(s: ServiceSummary) -> int:
-    return {Health.DOWN: 0, Health.DEGRADED: 1, Health.UNKNOWN: 2, Health.UP: 3}[s.status]
