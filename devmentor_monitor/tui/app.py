@@ -143,6 +143,9 @@ class MonitorApp(App[int]):
 
     def action_back(self) -> None:
         screen = self.screen
+        if isinstance(screen, HelpScreen):
+            screen.dismiss(None)
+            return
         if isinstance(screen, MonitorScreen) and screen.close_filter():
             return
         self.action_show("overview")

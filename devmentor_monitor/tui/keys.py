@@ -15,6 +15,7 @@ class Key:
     title: str
     help: str
     show: bool = True  # in the footer; every key is in help (?) and the palette either way
+    priority: bool = False  # also while a text box has focus
 
 
 KEYS: tuple[Key, ...] = (
@@ -33,8 +34,8 @@ KEYS: tuple[Key, ...] = (
     Key("theme", "t", "cycle_theme", "Theme", "Cycle the colour theme"),
     Key("help", "question_mark", "help", "Help", "List every key"),
     Key("quit", "q", "quit", "Quit", "Leave the monitor"),
-    Key("back", "escape", "back", "Back", "Close the filter, or return to the overview",
-        show=False),
+    Key("back", "escape", "back", "Back", "Close the filter or help, or return to the overview",
+        show=False, priority=True),
 )
 
 VIEWS = ("overview", "metrics", "services", "incidents", "predictions", "events", "docker",
@@ -42,6 +43,7 @@ VIEWS = ("overview", "metrics", "services", "incidents", "predictions", "events"
 
 
 def bindings() -> list[Binding]:
-    out = [Binding(k.key, k.action, k.title, show=k.show, id=k.id) for k in KEYS]
+    out = [Binding(k.key, k.action, k.title, show=k.show, id=k.id, priority=k.priority)
+           for k in KEYS]
     out.append(Binding("ctrl+c", "quit", "Quit", show=False, priority=True, id="interrupt"))
     return out
