@@ -120,19 +120,16 @@ class MonitorApp(App[int]):
 
     # ------------------------------------------------------------------ refresh
     def tick(self, force: bool = False) -> None:
-        """The one redraw per tick: only the visible screen, only if something changed.
+        """The one redraw per tick, of the visible screen only, whatever the data rate.
 
-        The header's clock and ages change every second, so the header always redraws.
+        Panes whose topics did not change are skipped; the header and the ages in the
+        services table change every second, so they always redraw.
         """
         topics = self._sub.take() if self._sub is not None else set()
         screen = self.screen
-        if not isinstance(screen, MonitorScreen):
-            return
-        if topics or force:
-            screen.refresh_data()
+        if isinstance(screen, MonitorScreen):
+            screen.refresh_data(None if force else topics)
             self.ticks += 1
-        else:
-            screen.query_one("#header").refresh_data()  # type: ignore[attr-defined]
 
     # ------------------------------------------------------------------ actions
     def action_show(self, view: str) -> None:

@@ -53,10 +53,11 @@ class MonitorScreen(Screen):
     def on_screen_resume(self) -> None:
         self.refresh_data()
 
-    def refresh_data(self) -> None:
+    def refresh_data(self, topics: set[str] | None = None) -> None:
+        """Redraw the panes that draw from ``topics`` (None: every pane)."""
         for pane in self.query("*"):
-            if isinstance(pane, AppWidget) and hasattr(pane, "refresh_data"):
-                pane.refresh_data()
+            if isinstance(pane, AppWidget) and pane.wants(topics):
+                pane.refresh_data()  # type: ignore[attr-defined]
 
     # filter ------------------------------------------------------------------
     def filterable(self) -> ServicesTable | None:
@@ -128,6 +129,7 @@ class ChartPane(AppWidget, Static):
         self.title = title
         self.keys = keys or []
         self.service_latency = service_latency
+        self.TOPICS = ("service:",) if service_latency else ("system",)
         self.window = RANGES["5m"]
         self.only_service: str | None = None
 
@@ -186,7 +188,7 @@ class MetricsScreen(MonitorScreen):
 
     range_name = "5m"
 
-    def refresh_data(self) -> None:
+    def refresh_data(self, topics: set[str] | None = None) -> None:
         store = self.monitor_app.store
         if store is not None:
             disks = [k for k in store.series_names() if k.startswith("disk:")]
@@ -198,7 +200,7 @@ class MetricsScreen(MonitorScreen):
             line.append(f" {name} ", style="reverse bold" if name == self.range_name else "")
         line.append("   keys 1 / 2 / 3 or r to change", style="dim")
         self.query_one("#range-line", Static).update(line)
-        super().refresh_data()
+        super().refresh_data(topics)
 
     def action_range(self, name: str) -> None:
         self.range_name = name
@@ -238,10 +240,12 @@ class ServicesScreen(MonitorScreen):
             self.selected = event.row_key.value
             self.refresh_data()
 
-    def refresh_data(self) -> None:
-        super().refresh_data()
+    def refresh_data(self, topics: set[str] | None = None) -> None:
+        super().refresh_data(topics)
         store = self.monitor_app.store
         if store is None or not store.service_names():
+            return
+        if topics is not None and not any(t.startswith("service:") for t in topics):
             return
         name = self.selected if self.selected and store.has_service(self.selected) \
             else store.service_names()[0]

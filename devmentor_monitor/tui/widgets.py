@@ -19,7 +19,18 @@ if TYPE_CHECKING:
 
 
 class AppWidget:
-    """Mixin: typed access to the app's store and theme colours."""
+    """Mixin: typed access to the app's store and theme colours.
+
+    TOPICS are the store topics (prefixes) a pane draws from; empty means it shows ages
+    or a clock and redraws on every tick.
+    """
+
+    TOPICS: tuple[str, ...] = ()
+
+    def wants(self, topics: set[str] | None) -> bool:
+        if topics is None or not self.TOPICS:
+            return True
+        return any(t.startswith(self.TOPICS) for t in topics)
 
     @property
     def monitor_app(self) -> MonitorApp:
@@ -127,6 +138,8 @@ class ServicesTable(AppWidget, DataTable):
 
 class SystemPane(AppWidget, Static):
     """CPU per core with a total sparkline, memory, swap, disks, network, top processes."""
+
+    TOPICS = ("system", "sources")
 
     def refresh_data(self) -> None:
         store = self.store

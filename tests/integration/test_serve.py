@@ -59,8 +59,9 @@ def test_metrics_pass_promtool(fleet, write_config, fast, serve, wait, tmp_path)
     import subprocess
 
     proc = serve("-c", str(write_config(fast(fleet.urls))))
-    wait(lambda: "devmentor_service_up{" in proc.get("/metrics").text, 5,
-         what="service metrics")
+    wait(lambda: all(n in (t := proc.get("/metrics").text) for n in (
+        "devmentor_service_up{", "devmentor_host_cpu_ratio ")) and t, 8,
+        what="service and host metrics")
     body = proc.get("/metrics")
     assert body.headers["content-type"].startswith("text/plain; version=0.0.4")
     check = subprocess.run(["promtool", "check", "metrics"], input=body.content,
