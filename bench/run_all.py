@@ -13,15 +13,17 @@ from pathlib import Path
 from typing import Any
 
 BENCH = Path(__file__).resolve().parent
-SCRIPTS = ("exporter_load", "health_checks", "serve_idle")
+SCRIPTS = ("exporter_load", "health_checks", "serve_idle", "tui_load")
 LIMIT_S = 180
+LIMITS_S = {"tui_load": 900}  # may pip-install glances first
 
 
 def run(name: str) -> tuple[dict[str, Any], bool]:
     proc = subprocess.Popen([sys.executable, str(BENCH / f"{name}.py")], text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=BENCH.parent)
+    limit = LIMITS_S.get(name, LIMIT_S)
     try:
-        out, err = proc.communicate(timeout=LIMIT_S)
+        out, err = proc.communicate(timeout=limit)
     except subprocess.TimeoutExpired:  # SIGTERM first: the bench then stops its own children
         proc.terminate()
         try:
@@ -29,7 +31,7 @@ def run(name: str) -> tuple[dict[str, Any], bool]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.communicate()
-        return {"error": f"timed out after {LIMIT_S} s"}, False
+        return {"error": f"timed out after {limit} s"}, False
     try:
         data = json.loads(out)
     except ValueError:

@@ -11,6 +11,7 @@ import logging
 import random
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -33,9 +34,9 @@ class Monitor:
     """Sources → store → views, in one event loop."""
 
     def __init__(self, config: Config, *, serve: bool = True,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, store: Store | None = None) -> None:
         self.config = config
-        self.store = Store(config, clock=clock)
+        self.store = store if store is not None else Store(config, clock=clock)
         self.health = HealthSource(config.services, config.health.max_in_flight)
         self.system_source = SystemSource(config.intervals.system, config.intervals.processes)
         self.sources: list[Source] = [self.system_source, self.health]
@@ -80,6 +81,10 @@ class Monitor:
         starts (headless: nothing to do without it); without, it becomes the
         exporter's visible state and the rest runs (the TUI is still useful).
         """
+        # Blocking calls (psutil) run in threads; two are plenty, and each extra thread
+        # costs a malloc arena (RSS) for nothing.
+        asyncio.get_running_loop().set_default_executor(
+            ThreadPoolExecutor(max_workers=2, thread_name_prefix="blocking"))
         if self.serve:
             from .server.app import ExporterServer
 

@@ -119,10 +119,11 @@ class HealthChecker:
         key = (svc.tls_verify, svc.ca_file)
         session = self._sessions.get(key)
         if session is None:
-            tls: bool | ssl.SSLContext = False
-            if svc.tls_verify:
-                tls = ssl.create_default_context(cafile=svc.ca_file) if svc.ca_file \
-                    else ssl.create_default_context()
+            # True: aiohttp's own verified context, loaded once at import; another
+            # default context would load the CA store again (about 6 MiB and 35 ms).
+            tls: bool | ssl.SSLContext = svc.tls_verify
+            if svc.tls_verify and svc.ca_file:
+                tls = ssl.create_default_context(cafile=svc.ca_file)
             connector = aiohttp.TCPConnector(limit=self.max_in_flight, ssl=tls,
                                              ttl_dns_cache=60, enable_cleanup_closed=True)
             session = aiohttp.ClientSession(

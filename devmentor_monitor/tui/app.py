@@ -7,6 +7,8 @@ once per refresh tick, whatever the data rate.
 
 from __future__ import annotations
 
+import asyncio
+import importlib
 import socket
 import time
 from collections.abc import Callable, Iterable
@@ -16,6 +18,7 @@ from textual.app import App, SystemCommand
 from textual.screen import Screen
 
 from ..config import Config
+from ..state import Store
 from .keys import KEYS, VIEWS, bindings
 from .screens import (
     HelpScreen,
@@ -33,7 +36,7 @@ from .themes import initial_theme, load_themes
 
 if TYPE_CHECKING:
     from ..runtime import Monitor
-    from ..state import Store, Subscription
+    from ..state import Subscription
 
 
 class MonitorApp(App[int]):
@@ -65,6 +68,10 @@ class MonitorApp(App[int]):
         self.hostname = hostname or socket.gethostname()
         self._fleet: Any = None
         self._sub: Subscription | None = None
+        # The store exists before the first frame (it is cheap), so the first frame already
+        # lists the services; the runtime that fills it starts right after.
+        self._store: Store | None = None if monitor is not None or not start_runtime \
+            else Store(config, clock=clock)
         self._themes = load_themes()
         for t in self._themes.values():
             self.register_theme(t)
@@ -77,13 +84,13 @@ class MonitorApp(App[int]):
 
     @property
     def store(self) -> Store | None:
-        return self.monitor.store if self.monitor is not None else None
+        return self.monitor.store if self.monitor is not None else self._store
 
     # ------------------------------------------------------------------ lifecycle
     def on_mount(self) -> None:
         self.set_interval(self.config.tui.refresh, self.tick)
-        if self.monitor is not None:
-            self._sub = self.monitor.store.subscribe()
+        if self.store is not None:
+            self._sub = self.store.subscribe()
         if self.start_runtime:
             # After the first frame is on screen: the runtime's imports and start-up
             # must not delay what the user sees first.
@@ -94,16 +101,15 @@ class MonitorApp(App[int]):
                         exclusive=True, exit_on_error=False)
 
     async def _runtime_worker(self) -> None:
-        from ..runtime import Monitor
-
+        # Import the runtime (aiohttp, psutil: ~0.3 s) in a thread, so the screen stays live.
+        runtime = await asyncio.to_thread(importlib.import_module, "devmentor_monitor.runtime")
         config = self.config
         if self.demo:
             from ..cli import _with_demo
 
             self._fleet, config = await _with_demo(config, serving=self.serve)
         if self.monitor is None:
-            self.monitor = Monitor(config, serve=self.serve)
-            self._sub = self.monitor.store.subscribe()
+            self.monitor = runtime.Monitor(config, serve=self.serve, store=self._store)
         await self.monitor.start(require_server=False)
         self.tick(force=True)
 
@@ -127,7 +133,7 @@ class MonitorApp(App[int]):
         """
         topics = self._sub.take() if self._sub is not None else set()
         screen = self.screen
-        if isinstance(screen, MonitorScreen):
+        if isinstance(screen, MonitorScreen) and screen.ready:
             screen.refresh_data(None if force else topics)
             self.ticks += 1
 
@@ -164,7 +170,7 @@ class MonitorApp(App[int]):
     def watch_theme(self, theme: str) -> None:
         self._update_colors()
         screen = self.screen if self.screen_stack else None
-        if isinstance(screen, MonitorScreen):
+        if isinstance(screen, MonitorScreen) and screen.ready:
             screen.refresh_data()
 
     def _update_colors(self) -> None:

@@ -74,3 +74,18 @@ def status_text(status: Health, colors: Mapping[str, str]) -> Text:
 
 def ellipsize(text: str, width: int) -> str:
     return text if len(text) <= width else text[: max(0, width - 1)] + "…"
+
+
+def short_reason(error: str | None, width: int) -> str:
+    """The gist of a failed check for a narrow cell: 'refused', 'timeout 2 s', 'HTTP 503'."""
+    if not error:
+        return "failed"
+    if error == "connection refused":
+        text = "refused"
+    elif error.startswith("timeout after "):
+        text = "timeout " + error.removeprefix("timeout after ")
+    elif error.startswith("HTTP "):
+        text = " ".join(error.split()[:2])
+    else:
+        text = error
+    return ellipsize(text, width)

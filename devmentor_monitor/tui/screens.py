@@ -22,6 +22,7 @@ from .widgets import (
     NoticePane,
     ServicesTable,
     SystemPane,
+    bound_table_caches,
 )
 
 if TYPE_CHECKING:
@@ -40,18 +41,23 @@ class MonitorScreen(Screen):
     def compose(self) -> ComposeResult:
         yield HeaderBar(id="header")
         yield from self.body()
+        # Disabled while closed, so it never takes the focus (and the keys) from the view.
         yield Input(placeholder="filter: type to narrow the table, esc to close",
-                    id="filter")
+                    id="filter", disabled=True)
         yield Footer(compact=True, show_command_palette=False)
 
     def body(self) -> ComposeResult:
         yield from ()
 
+    ready = False  # set once mounted: a tick must not draw into a half-built screen
+
     def on_mount(self) -> None:
+        self.ready = True
         self.refresh_data()
 
     def on_screen_resume(self) -> None:
-        self.refresh_data()
+        if self.ready:
+            self.refresh_data()
 
     def refresh_data(self, topics: set[str] | None = None) -> None:
         """Redraw the panes that draw from ``topics`` (None: every pane)."""
@@ -69,6 +75,7 @@ class MonitorScreen(Screen):
             self.notify("nothing to filter on this view", timeout=2)
             return False
         box = self.query_one("#filter", Input)
+        box.disabled = False
         box.display = True
         box.focus()
         return True
@@ -78,6 +85,7 @@ class MonitorScreen(Screen):
         if not box.display:
             return False
         box.display = False
+        box.disabled = True
         box.value = ""
         table = self.filterable()
         if table is not None:
@@ -171,10 +179,11 @@ class ChartPane(AppWidget, Static):
 
 class MetricsScreen(MonitorScreen):
     BINDINGS = [
-        Binding("1", "range('5m')", "5 m", id="range_5m"),
-        Binding("2", "range('1h')", "1 h", id="range_1h"),
-        Binding("3", "range('24h')", "24 h", id="range_24h"),
-        Binding("r", "next_range", "Range", id="range_next"),
+        # Shown on the range line above the charts, not in the (narrow) footer.
+        Binding("1", "range('5m')", "5 m", id="range_5m", show=False),
+        Binding("2", "range('1h')", "1 h", id="range_1h", show=False),
+        Binding("3", "range('24h')", "24 h", id="range_24h", show=False),
+        Binding("r", "next_range", "Range", id="range_next", show=False),
     ]
 
     def body(self) -> ComposeResult:
@@ -216,13 +225,14 @@ class ServicesScreen(MonitorScreen):
 
     def body(self) -> ComposeResult:
         with Horizontal(id="svc-split"):
-            table = ServicesTable(id="svc-list")
+            table = ServicesTable(id="svc-list", columns=("service", "status"))
             table.border_title = "Services"
             yield table
             with Vertical(id="svc-detail"):
                 yield Static(id="svc-summary")
                 yield ChartPane("Latency", service_latency=True, id="svc-chart")
                 checks = DataTable(id="svc-checks", cursor_type="none")
+                bound_table_caches(checks)
                 checks.border_title = "Recent checks"
                 yield checks
 
@@ -330,15 +340,14 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         app = self.app
         keymap = dict(getattr(app, "_keymap", {}) or {})
-        text = Text("Keys\n\n", style="bold")
+        text = Text("Keys\n", style="bold")
         for k in KEYS:
             key = keymap.get(k.id, k.key).replace("question_mark", "?").replace("slash", "/")
             text.append(f"  {key:<10}", style="bold")
             text.append(f"{k.title:<13}{k.help}\n")
-        text.append("  ctrl+c    Quit\n", style="")
-        text.append("\n  metrics view: 1 / 2 / 3 or r choose 5 m / 1 h / 24 h\n")
-        text.append("  ctrl+p    command palette: every action by name\n\n")
-        text.append("  esc, q or ? closes this help", style="dim")
+        text.append("  ctrl+c    Quit       ctrl+p  command palette (every action)\n")
+        text.append("  metrics: 1 / 2 / 3 or r pick 5 m / 1 h / 24 h.  ")
+        text.append("esc, q or ? close this", style="dim")
         yield Static(text, id="help")
 
     def action_dismiss(self) -> None:  # type: ignore[override]

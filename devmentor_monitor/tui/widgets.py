@@ -12,7 +12,7 @@ from textual.widgets import DataTable, Static
 from ..model import SourceState
 from ..state import ServiceSummary, Store
 from ..units import format_bytes, format_duration
-from .render import age, bar, ellipsize, ms, pct, rate, sparkline, status_text
+from .render import age, bar, ellipsize, ms, rate, short_reason, sparkline, status_text
 
 if TYPE_CHECKING:
     from .app import MonitorApp
@@ -80,23 +80,48 @@ class HeaderBar(AppWidget, Static):
         self.update(line)
 
 
-COLUMNS = (("service", "service"), ("status", "status"), ("latency", "latency"),
-           ("trend", "trend"), ("uptime", "up 24h"), ("budget", "budget"),
-           ("checked", "checked"))
-TREND = 10
+# key, label, width: fixed widths, so the table fits an 80-column pane and never
+# silently hides a column (long values end in an ellipsis instead).
+COLUMNS = (("service", "service", 12), ("status", "status", 6), ("latency", "latency", 12),
+           ("trend", "trend", 6), ("uptime", "up 24h", 7), ("budget", "budget", 6),
+           ("checked", "age", 6))
+TREND = 6
+
+
+def _same(a: object, b: object) -> bool:
+    """Cell equality that sees style too (rich's Text == compares plain text only)."""
+    if isinstance(a, Text) and isinstance(b, Text):
+        return (a.plain, str(a.style), a.spans) == (b.plain, str(b.style), b.spans)
+    return a == b
+
+
+def bound_table_caches(table: DataTable, rows: int = 100) -> None:
+    """Shrink DataTable's render caches (10,000 cells, 1,000 lines and rows by default).
+
+    Every tick changes some cell (ages, sparklines), which starts a new cache generation;
+    the defaults let a monitor that redraws each second grow by megabytes a minute
+    before they fill. A few screens' worth is all a live table can use.
+    """
+    from textual.cache import LRUCache
+
+    table._cell_render_cache = LRUCache(rows * 10)
+    table._row_render_cache = LRUCache(rows)
+    table._line_cache = LRUCache(rows)
 
 
 class ServicesTable(AppWidget, DataTable):
     """One row per service, updated cell by cell by row key (never rebuilt on a tick)."""
 
-    def __init__(self, **kw) -> None:
+    def __init__(self, columns: tuple[str, ...] | None = None, **kw) -> None:
         super().__init__(cursor_type="row", zebra_stripes=False, **kw)
+        bound_table_caches(self)
+        self.columns_shown = [c for c in COLUMNS if columns is None or c[0] in columns]
         self.filter_text = ""
         self._cells: dict[str, tuple[object, ...]] = {}
 
     def on_mount(self) -> None:
-        for key, label in COLUMNS:
-            self.add_column(label, key=key)
+        for key, label, width in self.columns_shown:
+            self.add_column(label, key=key, width=width)
         self.refresh_data()
 
     def set_filter(self, text: str) -> None:
@@ -110,11 +135,14 @@ class ServicesTable(AppWidget, DataTable):
         trend = sparkline(store.latency_history(s.name).values_since(now - 600), TREND)
         budget = "–" if s.error_budget_remaining is None else (
             "spent" if s.error_budget_remaining <= 0 else f"{s.error_budget_remaining:.0%}")
-        checked = age(now - s.last.ts) if s.last else "never"
+        checked = age(now - s.last.ts).removesuffix(" ago") if s.last else "never"
         latency = ms(s.latency) if s.last and s.last.ok else (
-            ellipsize(s.last.error or "", 18) if s.last else "–")
-        return (Text(s.name), status_text(s.status, colors), latency, trend,
-                pct(s.uptime_24h), budget, checked)
+            short_reason(s.last.error, 12) if s.last else "–")
+        uptime = "–" if s.uptime_24h is None else f"{s.uptime_24h:.2f}%"
+        values = {"service": Text(ellipsize(s.name, 12)),
+                  "status": status_text(s.status, colors), "latency": latency,
+                  "trend": trend, "uptime": uptime, "budget": budget, "checked": checked}
+        return tuple(values[key] for key, _, _ in self.columns_shown)
 
     def refresh_data(self) -> None:
         store = self.store
@@ -130,9 +158,9 @@ class ServicesTable(AppWidget, DataTable):
             if old is None:
                 self.add_row(*row, key=s.name)
             else:
-                for (col, _), new, before in zip(COLUMNS, row, old, strict=True):
-                    if new != before:
-                        self.update_cell(s.name, col, new, update_width=True)
+                for (col, _, _), new, before in zip(self.columns_shown, row, old, strict=True):
+                    if not _same(new, before):
+                        self.update_cell(s.name, col, new)
             self._cells[s.name] = row
 
 

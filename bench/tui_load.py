@@ -1,0 +1,390 @@
+"""Dashboard footprint: `ultra --demo` next to glances and a bare Textual app, in one run.
+
+Three full-screen programs each run in their own detached tmux server at 160x50:
+
+* ours: `devmentor-monitor ultra --demo --port <free>` (XDG_STATE_HOME in a temp dir);
+* glances 4.5 (`-t 1`, cloud/ip/ports/wifi/containers off), from its own venv in
+  .cache/glances-venv, installed from PyPI on first use (reported unavailable if that fails);
+* floor: a tiny Textual app (a clock and a Sparkline updated once per second) run with the
+  project venv's python, i.e. what Textual itself costs.
+
+Our package is byte-compiled first (compileall into its git-ignored __pycache__), as a
+regular install would be.
+
+Start-up, STARTS rounds, one program at a time (order rotated each round), each quit with
+`q` once up; medians reported, with the samples. Polling `capture-pane` every ~10 ms (10 s
+deadline) from launching the tmux command: first_paint_s until the first line starts with
+the hostname, first_frame_s until the full header is there (ours: "incidents:"), values_s
+until real figures show (ours: a service status such as UP).
+
+Footprint: then all three are started again and, once warmed, measured over one shared
+window (so noise hits them equally): the main python process's CPU % of one core
+(user+system delta over the window) and RSS in MiB (sampled every second: max, first,
+last). Every `q` records the exit code (the tmux command ends in `; echo $? > file`) and
+the time to quit. The tmux servers and processes are always killed in a `finally`. Prints
+one JSON object; exit 1 on failure (including ours not exiting 0 on `q`).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import shlex
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psutil
+from _common import _sigterm_to_exit, cli, cpu_seconds, emit, free_port, host_info
+
+WIDTH, HEIGHT = 160, 50
+POLL_S = 0.01
+FIRST_FRAME_DEADLINE_S = 10.0
+STARTS = 3
+WARMUP_S = 5
+WINDOW_S = 60
+QUIT_DEADLINE_S = 10.0
+MIB = 1024 * 1024
+TARGETS: dict[str, Any] = {"cpu_percent_max": "<= glances in the same run",
+                           "rss_mib_max": 60, "first_frame_s_max": 0.5}
+ROOT = Path(__file__).resolve().parent.parent
+GLANCES_VENV = ROOT / ".cache" / "glances-venv"
+GLANCES_SPEC = "glances>=4.5,<4.6"
+GLANCES_ARGS = ["-t", "1", "--disable-plugin", "cloud,ip,ports,wifi,containers",
+                "--disable-check-update", "--disable-autodiscover"]
+HOST = socket.gethostname().split(".")[0][:8]
+SPARK_CHARS = set("▁▂▃▄▅▆▇█")
+PORT = "<port>"  # in a command: a fresh free port at each launch
+FLOOR_APP = """\
+import random, socket, time
+from textual.app import App, ComposeResult
+from textual.widgets import Sparkline, Static
+
+
+class Floor(App[None]):
+    BINDINGS = [("q", "quit", "Quit")]
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="clock")
+        yield Sparkline([], id="spark")
+
+    def on_mount(self) -> None:
+        self.samples: list[float] = []
+        self.tick()
+        self.set_interval(1, self.tick)
+
+    def tick(self) -> None:
+        self.samples = [*self.samples, random.random()][-150:]
+        clock = f"{socket.gethostname()} floor {time.strftime('%H:%M:%S')}"
+        self.query_one("#clock", Static).update(clock)
+        self.query_one("#spark", Sparkline).data = self.samples
+
+
+Floor().run()
+"""
+
+
+def _first_line(screen: str) -> str:
+    return screen.split("\n", 1)[0].strip()
+
+
+@dataclass
+class Target:
+    """One program under test, with the screen tests for 'first frame' and 'real values'."""
+
+    name: str
+    cmd: list[str]
+    header: Callable[[str], bool]
+    values: Callable[[str], bool]
+    result: dict[str, Any] = field(default_factory=dict)
+
+
+class TmuxSession:
+    """A private tmux server (`-L socket`, no config) holding one detached 160x50 session."""
+
+    def __init__(self, name: str, tmp: Path) -> None:
+        self.socket = f"bench-tui-{os.getpid()}-{name}"
+        self.rc_file = tmp / f"{name}.rc"
+        self.state_dir = tmp / f"{name}-state"
+        self.state_dir.mkdir()
+        self.proc: psutil.Process | None = None
+        tmpdir = Path(os.environ.get("TMUX_TMPDIR") or "/tmp")
+        self.socket_path = tmpdir / f"tmux-{os.getuid()}" / self.socket
+
+    def tmux(self, *args: str, check: bool = True) -> str:
+        env = {k: v for k, v in os.environ.items() if k != "TMUX"}
+        out = subprocess.run(["tmux", "-f", "/dev/null", "-L", self.socket, *args], env=env,
+                             capture_output=True, text=True, timeout=10, check=check)
+        return out.stdout
+
+    def start(self, cmd: list[str]) -> None:
+        cmd = [str(free_port()) if arg == PORT else arg for arg in cmd]
+        shell = (f"{shlex.join(['env', f'XDG_STATE_HOME={self.state_dir}', *cmd])}; "
+                 f"echo $? > {shlex.quote(str(self.rc_file))}")
+        self.tmux("new-session", "-d", "-x", str(WIDTH), "-y", str(HEIGHT), "-c", str(ROOT),
+                  shell)
+
+    def capture(self) -> str:
+        return self.tmux("capture-pane", "-p", check=False)
+
+    def exit_code(self) -> int | None:
+        try:
+            return int(self.rc_file.read_text().strip())
+        except (OSError, ValueError):
+            return None
+
+    def main_process(self) -> psutil.Process:
+        """The pane's python process: the pane itself if it is python, else its descendant."""
+        pane = psutil.Process(int(self.tmux("list-panes", "-F", "#{pane_pid}").split()[0]))
+        tree = [pane, *pane.children(recursive=True)]
+        pythons = [p for p in tree if "python" in p.name().lower()
+                   or any("python" in Path(a).name for a in p.cmdline()[:1])]
+        self.proc = pythons[0] if pythons else max(tree, key=lambda p: p.memory_info().rss)
+        return self.proc
+
+    def kill(self) -> None:
+        self.tmux("kill-server", check=False)
+        self.socket_path.unlink(missing_ok=True)  # kill-server leaves the socket file behind
+        if self.proc is not None and self.proc.is_running():
+            try:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+            except psutil.Error:
+                pass
+
+
+def ensure_glances() -> tuple[str | None, str | None]:
+    """Path of glances in its own venv (created and pip-installed if missing), or an error."""
+    exe = GLANCES_VENV / "bin" / "glances"
+    try:
+        if not exe.exists():
+            python3 = shutil.which("python3") or sys.executable
+            subprocess.run([python3, "-m", "venv", str(GLANCES_VENV)], check=True,
+                           capture_output=True, text=True, timeout=120)
+            subprocess.run([str(GLANCES_VENV / "bin" / "pip"), "install", "-q", GLANCES_SPEC],
+                           check=True, capture_output=True, text=True, timeout=600)
+        version = subprocess.run([str(exe), "--version"], check=True, capture_output=True,
+                                 text=True, timeout=60).stdout
+    except subprocess.CalledProcessError as exc:
+        return None, f"glances install failed: {(exc.stderr or exc.stdout or '')[-800:]}"
+    except (OSError, subprocess.SubprocessError) as exc:
+        return None, f"glances install failed: {exc}"
+    m = re.search(r"Glances version:\s*(\S+)", version)
+    return str(exe), (m[1] if m else version.strip()[:80])
+
+
+def precompile() -> bool:
+    """Byte-compile the package (as a regular pip install does) so every start finds .pyc.
+
+    Editable installs rely on the first run writing __pycache__ (git-ignored); with
+    PYTHONDONTWRITEBYTECODE set none is ever written and each start recompiles ~30 modules
+    from source (~0.1 s), which glances and Textual, installed with .pyc, do not pay.
+    """
+    spec = importlib.util.find_spec("devmentor_monitor")
+    dirs = list(spec.submodule_search_locations or []) if spec else []
+    if not dirs:
+        return False
+    done = subprocess.run([sys.executable, "-m", "compileall", "-q", *dirs],
+                          capture_output=True, timeout=120, check=False)
+    return done.returncode == 0
+
+
+def wait_first_frame(session: TmuxSession, target: Target) -> dict[str, float]:
+    """Launch the target and poll its pane: seconds to first paint, header, then values.
+
+    first_paint_s: the first line starts with the hostname (ours shows "starting…" there
+    before its runtime is up); first_frame_s: the target's full header; values_s: real
+    figures on screen.
+    """
+    t0 = time.monotonic()
+    session.start(target.cmd)
+    times: dict[str, float] = {}
+    screen = ""
+    n = 0
+    while time.monotonic() - t0 < FIRST_FRAME_DEADLINE_S:
+        screen = session.capture()
+        elapsed = round(time.monotonic() - t0, 3)
+        if "first_paint_s" not in times and _first_line(screen).startswith(HOST):
+            times["first_paint_s"] = elapsed
+        if "first_frame_s" not in times and target.header(screen):
+            times["first_frame_s"] = elapsed
+        if "first_frame_s" in times and target.values(screen):
+            times["values_s"] = elapsed
+            return times
+        if session.exit_code() is not None:
+            break
+        n += 1
+        time.sleep(max(0.0, t0 + n * POLL_S - time.monotonic()))
+    code = session.exit_code()
+    why = f"exited with {code}" if code is not None else \
+        f"no {'header' if 'first_frame_s' not in times else 'values'} " \
+        f"after {FIRST_FRAME_DEADLINE_S:g} s"
+    raise RuntimeError(f"{target.name}: {why}; screen:\n{screen[-1500:]}")
+
+
+def measure(sessions: dict[str, TmuxSession]) -> dict[str, dict[str, Any]]:
+    """CPU % of one core and RSS of each main process over the same WINDOW_S seconds."""
+    procs = {name: s.main_process() for name, s in sessions.items()}
+    time.sleep(WARMUP_S)
+    rss: dict[str, list[int]] = {name: [] for name in procs}
+    c0 = {name: cpu_seconds(p.pid) for name, p in procs.items()}
+    t0 = time.monotonic()
+    for i in range(WINDOW_S + 1):
+        for name, p in procs.items():
+            rss[name].append(p.memory_info().rss)
+        if i < WINDOW_S:
+            time.sleep(max(0.0, t0 + i + 1 - time.monotonic()))
+    wall = time.monotonic() - t0
+    out: dict[str, dict[str, Any]] = {}
+    for name, p in procs.items():
+        out[name] = {
+            "pid": p.pid,
+            "process": " ".join(p.cmdline()[:2]),
+            "cpu_percent": round(100 * (cpu_seconds(p.pid) - c0[name]) / wall, 2),
+            "rss_mib_max": round(max(rss[name]) / MIB, 1),
+            "rss_mib_first": round(rss[name][0] / MIB, 1),
+            "rss_mib_last": round(rss[name][-1] / MIB, 1),
+            "threads": p.num_threads(),
+        }
+    return out
+
+
+def quit_session(session: TmuxSession) -> tuple[int | None, float | None]:
+    """Send `q`, wait for the `echo $?` file: exit code and seconds to quit (None if stuck)."""
+    t0 = time.monotonic()
+    session.tmux("send-keys", "q", check=False)
+    while time.monotonic() - t0 < QUIT_DEADLINE_S:
+        code = session.exit_code()
+        if code is not None:
+            return code, round(time.monotonic() - t0, 3)
+        time.sleep(0.02)
+    return None, None
+
+
+def startups(targets: list[Target], tmp: Path, sessions: list[TmuxSession]) -> None:
+    """STARTS rounds, one program at a time (order rotated each round), each quit with `q`.
+
+    Medians go in each target's result, with the samples, exit codes and times to quit.
+    """
+    samples: dict[str, dict[str, list[Any]]] = {t.name: {} for t in targets}
+    for r in range(STARTS):
+        for t in targets[r % len(targets):] + targets[:r % len(targets)]:
+            session = TmuxSession(f"{t.name}{r}", tmp)
+            sessions.append(session)
+            times = wait_first_frame(session, t)
+            session.main_process()  # so that kill() can end it by PID if `q` does not
+            code, quit_s = quit_session(session)
+            session.kill()
+            for key, value in [*times.items(), ("exit_code", code), ("quit_s", quit_s)]:
+                samples[t.name].setdefault(key, []).append(value)
+    for t in targets:
+        got = samples[t.name]
+        for key in ("first_paint_s", "first_frame_s", "values_s", "quit_s"):
+            known = [v for v in got.get(key, []) if v is not None]
+            t.result[key] = round(statistics.median(known), 3) if known else None
+        t.result["first_frame_s_samples"] = got["first_frame_s"]
+        t.result["exit_codes"] = got["exit_code"]
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return round(a / b, 2) if a is not None and b else None
+
+
+def summarize(result: dict[str, Any]) -> None:
+    ours, glances, floor = (result.get(k, {}) for k in ("ours", "glances", "floor"))
+    result["ratios"] = {
+        "ours_vs_glances_cpu": _ratio(ours.get("cpu_percent"), glances.get("cpu_percent")),
+        "ours_vs_glances_rss": _ratio(ours.get("rss_mib_max"), glances.get("rss_mib_max")),
+        "ours_vs_glances_first_frame": _ratio(ours.get("first_frame_s"),
+                                              glances.get("first_frame_s")),
+        "ours_vs_floor_first_frame": _ratio(ours.get("first_frame_s"),
+                                            floor.get("first_frame_s")),
+        "ours_vs_floor_cpu": _ratio(ours.get("cpu_percent"), floor.get("cpu_percent")),
+        "ours_vs_floor_rss": _ratio(ours.get("rss_mib_max"), floor.get("rss_mib_max")),
+    }
+    result["targets"] = TARGETS
+    cpu_ok = None if "cpu_percent" not in glances else \
+        ours["cpu_percent"] <= glances["cpu_percent"]
+    result["meets_targets"] = {
+        "cpu_percent": cpu_ok,
+        "rss_mib_max": ours["rss_mib_max"] <= TARGETS["rss_mib_max"],
+        "first_frame_s": ours["first_frame_s"] <= TARGETS["first_frame_s_max"],
+    }
+
+
+def main() -> int:
+    _sigterm_to_exit()
+    result: dict[str, Any] = {"host": host_info(), "terminal": f"tmux {WIDTH}x{HEIGHT}",
+                              "poll_s": POLL_S, "starts": STARTS, "warmup_s": WARMUP_S,
+                              "window_s": WINDOW_S}
+    if shutil.which("tmux") is None:
+        result["error"] = "tmux not found on PATH"
+        emit(result)
+        return 1
+    glances_exe, glances_note = ensure_glances()
+    result["bytecode_precompiled"] = precompile()
+    tmp = Path(tempfile.mkdtemp(prefix="bench-tui-"))
+    floor_py = tmp / "floor_app.py"
+    floor_py.write_text(FLOOR_APP)
+    targets = [
+        Target("ours", [*cli(), "ultra", "--demo", "--port", PORT],
+               lambda s: _first_line(s).startswith(HOST) and "incidents:" in _first_line(s),
+               lambda s: re.search(r"\b(UP|SLOW|DOWN)\b", s) is not None),
+        Target("floor", [sys.executable, str(floor_py)],
+               lambda s: _first_line(s).startswith(HOST) and "floor" in _first_line(s),
+               lambda s: bool(SPARK_CHARS & set(s))),
+    ]
+    if glances_exe:
+        targets.insert(1, Target(
+            "glances", [glances_exe, *GLANCES_ARGS],
+            lambda s: _first_line(s).startswith(HOST) and "Uptime" in _first_line(s),
+            lambda s: re.search(r"CPU\s+\[[^\]]*\d%\]", s) is not None,
+            {"version": glances_note}))
+    else:
+        result["glances"] = {"available": False, "error": glances_note}
+    sessions: list[TmuxSession] = []
+    try:
+        for t in targets:
+            t.result["command"] = shlex.join(t.cmd)
+        startups(targets, tmp, sessions)
+        window = {t.name: TmuxSession(f"{t.name}-window", tmp) for t in targets}
+        sessions.extend(window.values())
+        for t in targets:  # all three up at once for the shared window
+            wait_first_frame(window[t.name], t)
+        for name, figures in measure(window).items():
+            next(t for t in targets if t.name == name).result.update(figures)
+        for t in targets:
+            code, _ = quit_session(window[t.name])
+            t.result["exit_codes"].append(code)
+        for t in targets:
+            result[t.name] = t.result
+        summarize(result)
+    except (RuntimeError, OSError, subprocess.SubprocessError, psutil.Error) as exc:
+        for t in targets:
+            result.setdefault(t.name, t.result)
+        result["error"] = str(exc)
+        emit(result)
+        return 1
+    finally:
+        for s in sessions:
+            s.kill()
+        shutil.rmtree(tmp, ignore_errors=True)
+    codes = result["ours"]["exit_codes"]
+    ok = all(c == 0 for c in codes)
+    if not ok:
+        result["error"] = f"ours exited with {codes} after q"
+    emit(result)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

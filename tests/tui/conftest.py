@@ -1,0 +1,56 @@
+"""Fixtures for the TUI tests: frozen data (tui_data.py), a fixed time zone, no NO_COLOR."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from tui_data import CONFIG_TEXT, HOSTNAME, T, frozen_monitor, render_text
+
+from devmentor_monitor.config import parse_text
+
+
+@pytest.fixture
+def utc() -> Iterator[None]:
+    """The header shows local time: pin the zone so the clock reads the same everywhere."""
+    old = os.environ.get("TZ")
+    os.environ["TZ"] = "UTC"
+    time.tzset()
+    yield
+    if old is None:
+        os.environ.pop("TZ", None)
+    else:
+        os.environ["TZ"] = old
+    time.tzset()
+
+
+@pytest.fixture
+def no_color_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NO_COLOR", raising=False)
+
+
+@pytest.fixture
+def make_app(utc: None, no_color_unset: None) -> Callable[..., Any]:
+    """Build a MonitorApp over frozen data; ``extra`` YAML is appended to the config."""
+    from devmentor_monitor.tui.app import MonitorApp
+
+    def make(extra: str = "", theme: str | None = None) -> MonitorApp:
+        config = parse_text(CONFIG_TEXT + extra)
+        monitor = frozen_monitor(config)
+        return MonitorApp(config, monitor=monitor, start_runtime=False, clock=lambda: T,
+                          hostname=HOSTNAME, theme=theme)
+
+    return make
+
+
+@pytest.fixture
+def app(make_app: Callable[..., Any]) -> Any:
+    return make_app()
+
+
+@pytest.fixture
+def screen_text() -> Callable[[Any], str]:
+    return render_text
