@@ -6,7 +6,6 @@ import re
 import shutil
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import pytest
@@ -29,10 +28,10 @@ def test_renders_within_the_terminals_colours(tmp_path, write_config, wait, term
     down_url = f"http://127.0.0.1:{free_port()}/health"  # nothing listens: DOWN at once
     cfg = write_config([{"name": "gone", "url": down_url, "interval": "0.5s",
                          "timeout": "0.3s"}])
-    sock = f"dm-{uuid.uuid4().hex[:8]}"
+    sock = str(tmp_path / "tmux.sock")  # -S: the socket dies with tmp_path
     cmd = (f"env TERM={term} COLORTERM= NO_COLOR= XDG_STATE_HOME={tmp_path} "
            f"{sys.executable} -m devmentor_monitor ultra --no-serve -c {cfg}")
-    tmux = ["tmux", "-L", sock]
+    tmux = ["tmux", "-S", sock]
     subprocess.run([*tmux, "-f", "/dev/null", "new-session", "-d", "-x", "100", "-y", "30",
                     cmd], check=True, cwd=REPO)
     try:
