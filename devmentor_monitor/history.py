@@ -103,12 +103,14 @@ class _Buckets:
         self._failed[i] += failed
 
     def totals(self, now: float, window: float) -> tuple[int, int, int]:
+        """Sums over the buckets of the window only: a 5-minute window reads 5 slots."""
         newest = int(now // self.width)
         count = min(self.size, max(1, round(window / self.width)))
-        oldest = newest - count + 1
         total = up = failed = 0
-        for i, bucket in enumerate(self._ids):
-            if oldest <= bucket <= newest:
+        ids, size = self._ids, self.size
+        for bucket in range(newest - count + 1, newest + 1):
+            i = bucket % size
+            if ids[i] == bucket:
                 total += self._total[i]
                 up += self._up[i]
                 failed += self._failed[i]

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from .config import SLO, Config, ServiceConfig
 from .history import Ring, WindowCounter
-from .model import CheckResult, Health, SourceStatus, SystemSample
+from .model import CheckResult, Health, Incident, SourceStatus, SystemSample
 
 HOUR, DAY, WEEK = 3600.0, 86400.0, 7 * 86400.0
 SLO_WINDOW = WEEK  # the longest window the counters keep
@@ -138,9 +138,9 @@ class Store:
         self._series: dict[str, Ring] = {}
         self._sources: dict[str, SourceStatus] = {}
         self._subs: list[Subscription] = []
-        # Filled by the incident, prediction and event engines of later versions; views
-        # already read them, so an empty list is an honest "nothing yet".
-        self._incidents: list[object] = []
+        # Filled by the engines (incidents now; predictions and events in later versions);
+        # views already read them, so an empty list is an honest "nothing yet".
+        self._incidents: dict[str, Incident] = {}
         self._predictions: list[object] = []
         self._events: deque[object] = deque(maxlen=1000)
 
@@ -231,9 +231,21 @@ class Store:
         self._changed("sources")
 
     # ------------------------------------------------------------- readers
-    def open_incidents(self) -> list[object]:
-        """Open incidents, newest first. Empty until the incident engine writes here."""
-        return list(self._incidents)
+    def open_incidents(self) -> list[Incident]:
+        """Open (and acknowledged) incidents, most severe first, then newest first."""
+        return sorted(self._incidents.values(),
+                      key=lambda i: (-i.severity.rank, -i.opened_at))
+
+    def incident(self, incident_id: str) -> Incident | None:
+        return self._incidents.get(incident_id)
+
+    def put_incident(self, incident: Incident) -> None:
+        """Writer (the incident engine): an incident changed; resolved ones leave the set."""
+        if incident.is_open:
+            self._incidents[incident.id] = incident
+        else:
+            self._incidents.pop(incident.id, None)
+        self._changed("incidents")
 
     def predictions(self) -> list[object]:
         """Current predictions. Empty until the prediction engine writes here."""
@@ -258,6 +270,20 @@ class Store:
 
     def source(self, name: str) -> SourceStatus | None:
         return self._sources.get(name)
+
+    def status(self, name: str) -> Health:
+        return self._services[name].status
+
+    def last_check(self, name: str) -> CheckResult | None:
+        return self._services[name].last
+
+    def check_counts(self, name: str, now: float, window: float) -> tuple[int, int, int]:
+        """(checks, up, failed) over ``window`` seconds, to the minute (hour past 24 h)."""
+        return self._services[name].counter.totals(now, window)
+
+    def dependents(self, name: str) -> list[str]:
+        """Services whose depends_on names ``name``."""
+        return [n for n, r in self._services.items() if name in r.cfg.depends_on]
 
     def service_names(self) -> list[str]:
         return list(self._services)

@@ -12,6 +12,7 @@ import importlib
 import socket
 import time
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from textual.app import App, SystemCommand
@@ -40,7 +41,7 @@ if TYPE_CHECKING:
 
 
 class MonitorApp(App[int]):
-    CSS_PATH = "monitor.tcss"
+    CSS_PATH = Path(__file__).with_name("monitor.tcss")  # absolute: subclasses work too
     TITLE = "devmentor-monitor"
     BINDINGS = bindings()
     MODES = {

@@ -1,0 +1,198 @@
+"""Incidents: opened by alerts or by hand, deduplicated, acknowledged, resolved, remembered.
+
+Every change is written to SQLite before the caller hears of it (so a 201 survives
+kill -9), then published to the store for the views, then handed to the outbox for
+notification. A dependent service's incident is linked under its dependency's and
+not notified on its own; resolved notifications always go out.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from ..model import AuditEntry, Incident, IncidentState, Severity, TimelineEntry
+from ..state import Store
+from ..storage.db import Database
+from .rules import HOST, AlertState, Transition
+
+log = logging.getLogger("devmentor_monitor.incidents")
+MONITOR = "monitor"
+
+
+class Notifier(Protocol):
+    async def notify(self, incident: Incident, kind: str, *, suppressed: bool = False) -> int:
+        ...
+
+
+class IncidentError(Exception):
+    """A request the engine refuses; ``status`` is the HTTP status that fits."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who is acting and from where, for the timeline and the audit trail."""
+
+    name: str
+    source: str  # remote address, "tui", or "monitor"
+
+
+ENGINE = Actor(MONITOR, MONITOR)
+
+
+def new_id(now: float) -> str:
+    """Sortable and unguessable: inc-<time>-<random>."""
+    return f"inc-{int(now):x}-{secrets.token_hex(3)}"
+
+
+class IncidentEngine:
+    def __init__(self, store: Store, db: Database, notifier: Notifier | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.store = store
+        self.db = db
+        self.notifier = notifier
+        self.clock = clock
+        self._by_key: dict[tuple[str, str], str] = {}  # (service, rule) → open incident id
+
+    async def load(self) -> int:
+        """Bring open incidents back from disk after a restart."""
+        for inc in await self.db.run(self.db.load_incidents, None, None, None, None, True):
+            self.store.put_incident(inc)
+            if inc.rule != "manual":
+                self._by_key[(inc.service, inc.rule)] = inc.id
+        return len(self._by_key)
+
+    # ------------------------------------------------------------------ alerts
+    async def on_transition(self, t: Transition) -> Incident | None:
+        alert = t.alert
+        rule = alert.rule
+        service = alert.service
+        key = (service, rule.name)
+        value = "–" if alert.value is None else f"{alert.value:.4g}"
+        if t.state is AlertState.FIRING:
+            text = (f"{rule.name} firing on {alert.subject}: {rule.description} "
+                    f"(value {value}, threshold {alert.threshold:.4g})")
+            existing = self._by_key.get(key)
+            if existing and (inc := self.store.incident(existing)) is not None:
+                entry = TimelineEntry(t.at, "updated", MONITOR, text)
+                await self._save(inc, [entry])
+                return inc
+            return await self._open(service, rule.name, self._severity(service, rule.name,
+                                                                       rule.severity),
+                                    f"{service}: {rule.name.replace('_', ' ')}",
+                                    text, ENGINE, t.at)
+        incident_id = self._by_key.get(key)
+        inc = self.store.incident(incident_id) if incident_id else None
+        if inc is None:
+            return None
+        return await self._resolve(inc, ENGINE, f"condition cleared (value {value})", t.at)
+
+    def _severity(self, service: str, rule: str, default: Severity) -> Severity:
+        """Critical when a service that others depend on is down."""
+        if rule == "service_down" and service != HOST and self.store.dependents(service):
+            return Severity.CRITICAL
+        return default
+
+    def _parent(self, service: str) -> Incident | None:
+        """The open 'service_down' incident of a dependency, if one explains this one."""
+        if service == HOST or not self.store.has_service(service):
+            return None
+        for dep in self.store.service_config(service).depends_on:
+            incident_id = self._by_key.get((dep, "service_down"))
+            if incident_id and (inc := self.store.incident(incident_id)) is not None:
+                return inc
+        return None
+
+    # ------------------------------------------------------------------ lifecycle
+    async def _open(self, service: str, rule: str, severity: Severity, title: str,
+                    description: str, actor: Actor, now: float) -> Incident:
+        parent = self._parent(service)
+        inc = Incident(id=new_id(now), service=service, rule=rule, severity=severity,
+                       title=title, description=description, state=IncidentState.OPEN,
+                       opened_at=now, updated_at=now,
+                       parent_id=parent.id if parent else None)
+        entries = [TimelineEntry(now, "opened", actor.name, description)]
+        last = self.store.last_check(service) if self.store.has_service(service) else None
+        if last is not None:
+            entries.append(TimelineEntry(now, "check", MONITOR,
+                                         "last check: " + ("ok" if last.ok else
+                                                           last.error or "failed")))
+        if parent is not None:
+            entries.append(TimelineEntry(now, "linked", MONITOR,
+                                         f"caused by {parent.service}'s incident {parent.id}; "
+                                         "not notified separately"))
+        await self._save(inc, entries)
+        if rule != "manual":
+            self._by_key[(service, rule)] = inc.id
+        log.warning("incident opened", extra={"fields": {
+            "id": inc.id, "service": service, "rule": rule, "severity": severity.value}})
+        await self._notify(inc, "open", suppressed=parent is not None)
+        return inc
+
+    async def open_manual(self, service: str, description: str, severity: Severity,
+                          actor: Actor) -> Incident:
+        now = self.clock()
+        inc = await self._open(service, "manual", severity, f"{service}: {description[:80]}",
+                               description, actor, now)
+        await self.audit(actor, "incident.open", inc.id, "ok")
+        return inc
+
+    async def acknowledge(self, incident_id: str, actor: Actor, comment: str = "") -> Incident:
+        inc = self._open_incident(incident_id)
+        if inc.state is IncidentState.ACKNOWLEDGED:
+            raise IncidentError(409, f"incident {incident_id} is already acknowledged by "
+                                     f"{inc.acknowledged_by}")
+        now = self.clock()
+        inc.state = IncidentState.ACKNOWLEDGED
+        inc.acknowledged_at, inc.acknowledged_by, inc.updated_at = now, actor.name, now
+        text = "acknowledged" + (f": {comment}" if comment else "")
+        await self._save(inc, [TimelineEntry(now, "acknowledged", actor.name, text)])
+        await self.audit(actor, "incident.acknowledge", incident_id, "ok")
+        await self._notify(inc, "acknowledged", suppressed=inc.parent_id is not None)
+        return inc
+
+    async def resolve(self, incident_id: str, actor: Actor, comment: str = "") -> Incident:
+        inc = self._open_incident(incident_id)
+        resolved = await self._resolve(inc, actor, "resolved" + (f": {comment}" if comment
+                                                                 else ""), self.clock())
+        await self.audit(actor, "incident.resolve", incident_id, "ok")
+        return resolved
+
+    async def _resolve(self, inc: Incident, actor: Actor, text: str, now: float) -> Incident:
+        inc.state = IncidentState.RESOLVED
+        inc.resolved_at, inc.resolved_by, inc.updated_at = now, actor.name, now
+        ttr = inc.time_to_recover or 0.0
+        await self._save(inc, [TimelineEntry(now, "resolved", actor.name,
+                                             f"{text}; time to recover {ttr:.0f} s")])
+        self._by_key.pop((inc.service, inc.rule), None)
+        log.info("incident resolved", extra={"fields": {"id": inc.id, "by": actor.name,
+                                                        "ttr_s": round(ttr, 1)}})
+        await self._notify(inc, "resolved")  # resolved notifications always go out
+        return inc
+
+    def _open_incident(self, incident_id: str) -> Incident:
+        inc = self.store.incident(incident_id)
+        if inc is None:
+            raise IncidentError(404, f"no open incident {incident_id!r}")
+        return inc
+
+    async def _save(self, inc: Incident, entries: list[TimelineEntry]) -> None:
+        await self.db.run(self.db.save_incident, inc, entries)  # on disk first
+        inc.timeline.extend(entries)
+        self.store.put_incident(inc)
+
+    async def _notify(self, inc: Incident, kind: str, *, suppressed: bool = False) -> None:
+        if self.notifier is not None:
+            await self.notifier.notify(inc, kind, suppressed=suppressed)
+
+    async def audit(self, actor: Actor, action: str, target: str, outcome: str) -> None:
+        await self.db.run(self.db.audit, AuditEntry(self.clock(), actor.name, action, target,
+                                                    actor.source, outcome))

@@ -1,0 +1,214 @@
+"""Alert rules: a threshold, a `for` duration and a clear level (hysteresis) per subject.
+
+Each (rule, subject) pair moves inactive → pending → firing → resolved. A value that
+flaps around the threshold keeps a firing alert firing until it drops past the clear
+level, so it opens one incident, not twenty. Evaluation is incremental: a tick looks
+only at services whose checks changed and at alerts that are waiting on a timer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from ..config import Config
+from ..model import Health, Severity
+from ..state import HOUR, Store
+
+MINUTE = 60.0
+HOST = "host"  # the subject (and incident service) of host-wide rules
+
+# Google SRE workbook, multi-window multi-burn-rate alerts on a 30-day budget.
+FAST_BURN = (14.4, HOUR, 5 * MINUTE)
+SLOW_BURN = (6.0, 6 * HOUR, 30 * MINUTE)
+
+SERVICE_METRICS = ("down", "latency", "error_rate", "cert_days", "burn_fast", "burn_slow")
+HOST_METRICS = ("cpu", "memory", "disk", "load")
+METRICS = SERVICE_METRICS + HOST_METRICS
+SLO_THRESHOLD = -1.0  # "take the threshold from the service's SLO"
+
+
+class AlertState(StrEnum):
+    INACTIVE = "inactive"
+    PENDING = "pending"
+    FIRING = "firing"
+    RESOLVED = "resolved"
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    name: str
+    metric: str
+    above: bool  # True: alert when value > threshold; False: when value < threshold
+    threshold: float  # SLO_THRESHOLD: the service's SLO value for this metric
+    clear: float | None  # the alert clears only past this level (None: the threshold)
+    for_s: float
+    severity: Severity
+    services: tuple[str, ...] | None = None  # None: every service (service metrics only)
+    description: str = ""
+
+
+@dataclass(slots=True)
+class Alert:
+    """One rule on one subject (a service, a mount, or the host)."""
+
+    rule: Rule
+    subject: str
+    state: AlertState = AlertState.INACTIVE
+    since: float = 0.0  # when the current state began
+    value: float | None = None
+    threshold: float = 0.0
+
+    @property
+    def service(self) -> str:
+        return HOST if self.subject.startswith(("disk:", HOST)) else self.subject
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    alert: Alert
+    state: AlertState  # FIRING or RESOLVED
+    at: float
+
+
+def default_rules(config: Config) -> list[Rule]:
+    """The platform's thresholds and SLOs as rules (used when config lists none)."""
+    t = config.thresholds
+    return [
+        Rule("service_down", "down", True, 0.5, None, 0.0, Severity.HIGH,
+             description="the health check fails past its failure threshold"),
+        Rule("latency_slo", "latency", True, SLO_THRESHOLD, None, 5 * MINUTE, Severity.MEDIUM,
+             description="slower than the SLO response time for 5 minutes"),
+        Rule("error_rate_slo", "error_rate", True, SLO_THRESHOLD, None, 5 * MINUTE,
+             Severity.MEDIUM, description="error rate over the last hour above the SLO"),
+        Rule("cert_expiry", "cert_days", False, 14.0, 21.0, 0.0, Severity.MEDIUM,
+             description="TLS certificate expires within 14 days"),
+        Rule("burn_rate_fast", "burn_fast", True, FAST_BURN[0], None, 0.0, Severity.CRITICAL,
+             description="error budget burning 14.4x over 1 h and 5 m"),
+        Rule("burn_rate_slow", "burn_slow", True, SLOW_BURN[0], None, 0.0, Severity.HIGH,
+             description="error budget burning 6x over 6 h and 30 m"),
+        Rule("cpu_high", "cpu", True, t.cpu.alert, t.cpu.warn, 2 * MINUTE, Severity.HIGH,
+             description="host CPU above the alert level for 2 minutes"),
+        Rule("memory_high", "memory", True, t.memory.alert, t.memory.warn, 2 * MINUTE,
+             Severity.HIGH, description="host memory above the alert level for 2 minutes"),
+        Rule("disk_high", "disk", True, t.disk.alert, t.disk.warn, 5 * MINUTE, Severity.HIGH,
+             description="a disk above the alert level for 5 minutes"),
+    ]
+
+
+def burn_rate(store: Store, service: str, window: float, now: float,
+              target_percent: float) -> float | None:
+    """Failed share of checks in ``window`` over the budget share (1 - SLO)."""
+    total, _, failed = store.check_counts(service, now, window)
+    budget = 1.0 - target_percent / 100.0
+    if total == 0 or budget <= 0:
+        return None
+    return (failed / total) / budget
+
+
+class Evaluator:
+    """Evaluates every rule against the store; returns the transitions to act on."""
+
+    def __init__(self, rules: Iterable[Rule], store: Store) -> None:
+        self.rules = list(rules)
+        self.store = store
+        self.alerts: dict[tuple[str, str], Alert] = {}
+        self._service_rules = [r for r in self.rules if r.metric in SERVICE_METRICS]
+        self._host_rules = [r for r in self.rules if r.metric in HOST_METRICS]
+        self._waiting: set[tuple[str, str]] = set()  # pending or firing: timers and clears
+        self.evaluations = 0
+
+    def evaluate(self, now: float, changed: set[str] | None = None) -> list[Transition]:
+        """``changed``: services whose checks arrived since the last call (None: all)."""
+        out: list[Transition] = []
+        names = self.store.service_names() if changed is None else changed
+        waiting_services = {s for (_, s) in self._waiting}
+        for service in set(names) | (waiting_services - {HOST}):
+            if not self.store.has_service(service):
+                continue
+            for rule in self._service_rules:
+                if rule.services is None or service in rule.services:
+                    value, threshold = self._service_value(rule, service, now)
+                    self._step(rule, service, value, threshold, now, out)
+        sample = self.store.system
+        if sample is not None:
+            for rule in self._host_rules:
+                if rule.metric == "disk":
+                    for disk in sample.disks:
+                        self._step(rule, f"disk:{disk.mount}", disk.percent, rule.threshold,
+                                   now, out)
+                else:
+                    value = {"cpu": sample.cpu_percent, "memory": sample.mem_percent,
+                             "load": sample.load[0]}[rule.metric]
+                    self._step(rule, HOST, value, rule.threshold, now, out)
+        return out
+
+    def _service_value(self, rule: Rule, service: str, now: float
+                       ) -> tuple[float | None, float]:
+        store = self.store
+        cfg = store.service_config(service)
+        slo = cfg.slo
+        threshold = rule.threshold
+        if rule.metric == "down":
+            return (1.0 if store.status(service) is Health.DOWN else 0.0), threshold
+        if rule.metric == "cert_days":
+            last = store.last_check(service)
+            return (last.cert_days if last else None), threshold
+        if rule.metric == "latency":
+            if threshold == SLO_THRESHOLD:
+                if slo is None:
+                    return None, threshold
+                threshold = slo.response_time
+            last = store.last_check(service)
+            return (last.latency if last and last.ok else None), threshold
+        if rule.metric == "error_rate":
+            if threshold == SLO_THRESHOLD:
+                if slo is None:
+                    return None, threshold
+                threshold = slo.error_rate
+            total, _, failed = store.check_counts(service, now, HOUR)
+            return (100.0 * failed / total if total else None), threshold
+        if slo is None:  # burn rates need an SLO
+            return None, threshold
+        _, long_w, short_w = FAST_BURN if rule.metric == "burn_fast" else SLOW_BURN
+        long_rate = burn_rate(store, service, long_w, now, slo.uptime)
+        short_rate = burn_rate(store, service, short_w, now, slo.uptime)
+        if long_rate is None or short_rate is None:
+            return None, threshold
+        return min(long_rate, short_rate), threshold  # both windows must burn
+
+    def _step(self, rule: Rule, subject: str, value: float | None, threshold: float,
+              now: float, out: list[Transition]) -> None:
+        self.evaluations += 1
+        key = (rule.name, subject)
+        alert = self.alerts.get(key)
+        if alert is None:
+            if value is None or not _beyond(rule.above, value, threshold):
+                return  # the common case: nothing to track
+            alert = self.alerts[key] = Alert(rule, subject, since=now)
+        alert.value, alert.threshold = value, threshold
+        firing = alert.state is AlertState.FIRING
+        level = threshold if not firing or rule.clear is None else rule.clear
+        active = value is not None and _beyond(rule.above, value, level)
+        if active:
+            if alert.state in (AlertState.INACTIVE, AlertState.RESOLVED):
+                alert.state, alert.since = AlertState.PENDING, now
+            if alert.state is AlertState.PENDING and now - alert.since >= rule.for_s:
+                alert.state, alert.since = AlertState.FIRING, now
+                out.append(Transition(alert, AlertState.FIRING, now))
+            self._waiting.add(key)
+        else:
+            if alert.state is AlertState.FIRING:
+                alert.state, alert.since = AlertState.RESOLVED, now
+                out.append(Transition(alert, AlertState.RESOLVED, now))
+            elif alert.state is AlertState.PENDING:
+                alert.state, alert.since = AlertState.INACTIVE, now
+            self._waiting.discard(key)
+
+    def firing(self) -> list[Alert]:
+        return [a for a in self.alerts.values() if a.state is AlertState.FIRING]
+
+
+def _beyond(above: bool, value: float, level: float) -> bool:
+    return value > level if above else value < level

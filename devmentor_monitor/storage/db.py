@@ -1,0 +1,240 @@
+"""SQLite persistence: incidents, timelines, the audit trail, notification state.
+
+WAL mode with synchronous=FULL: when a write returns, it is on disk, so an API
+answer of 201 survives a kill -9. The class is synchronous; the runtime calls it
+through one dedicated thread (`Database.run`), which also serialises access.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+from ..model import AuditEntry, Incident, IncidentState, Severity, TimelineEntry
+
+T = TypeVar("T")
+SCHEMA_VERSION = 1
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS incidents (
+    id TEXT PRIMARY KEY, service TEXT NOT NULL, rule TEXT NOT NULL, severity TEXT NOT NULL,
+    title TEXT NOT NULL, description TEXT NOT NULL, state TEXT NOT NULL,
+    opened_at REAL NOT NULL, updated_at REAL NOT NULL,
+    acknowledged_at REAL, acknowledged_by TEXT, resolved_at REAL, resolved_by TEXT,
+    parent_id TEXT
+);
+CREATE INDEX IF NOT EXISTS incidents_state ON incidents(state);
+CREATE INDEX IF NOT EXISTS incidents_opened ON incidents(opened_at);
+CREATE TABLE IF NOT EXISTS timeline (
+    incident_id TEXT NOT NULL, ts REAL NOT NULL, kind TEXT NOT NULL, actor TEXT NOT NULL,
+    text TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS timeline_incident ON timeline(incident_id, ts);
+CREATE TABLE IF NOT EXISTS audit (
+    ts REAL NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, target TEXT NOT NULL,
+    source TEXT NOT NULL, outcome TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_ts ON audit(ts);
+CREATE TABLE IF NOT EXISTS notifications (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, incident_id TEXT NOT NULL, channel TEXT NOT NULL,
+    kind TEXT NOT NULL, payload TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+    next_at REAL NOT NULL, state TEXT NOT NULL, last_error TEXT, created_at REAL NOT NULL,
+    sent_at REAL
+);
+CREATE INDEX IF NOT EXISTS notifications_pending ON notifications(state, next_at);
+"""
+_INCIDENT_COLUMNS = ("id", "service", "rule", "severity", "title", "description", "state",
+                     "opened_at", "updated_at", "acknowledged_at", "acknowledged_by",
+                     "resolved_at", "resolved_by", "parent_id")
+
+
+class StorageError(Exception):
+    """The database cannot be used; the message says which file and what to do."""
+
+
+class Database:
+    """One SQLite file. Use `await db.run(db.method, ...)` from the event loop."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
+        self._conn: sqlite3.Connection | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+    def open(self) -> None:
+        """Create or open the file and its schema; StorageError on any problem."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA busy_timeout=5000")
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise StorageError(f"{self.path}: written by a newer devmentor-monitor "
+                                   f"(schema {version}); upgrade, or use another --data-dir")
+            conn.executescript(SCHEMA)
+            conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            conn.execute("PRAGMA quick_check").fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise StorageError(_explain(self.path, exc)) from None
+        except OSError as exc:
+            raise StorageError(f"{self.path}: cannot create its folder: "
+                               f"{exc.strerror or exc}; choose another --data-dir") from None
+        self._conn = conn
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+        self._executor.shutdown(wait=True)
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run a method in the database thread (never on the event loop)."""
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise StorageError(f"{self.path}: database is not open")
+        return self._conn
+
+    # ------------------------------------------------------------------ incidents
+    def save_incident(self, inc: Incident, new_entries: list[TimelineEntry]) -> None:
+        """Insert or update an incident and append timeline entries, in one transaction."""
+        row = (inc.id, inc.service, inc.rule, inc.severity.value, inc.title, inc.description,
+               inc.state.value, inc.opened_at, inc.updated_at, inc.acknowledged_at,
+               inc.acknowledged_by, inc.resolved_at, inc.resolved_by, inc.parent_id)
+        conn = self.conn
+        with _transaction(conn):
+            conn.execute(f"INSERT OR REPLACE INTO incidents ({', '.join(_INCIDENT_COLUMNS)}) "
+                         f"VALUES ({', '.join('?' * len(_INCIDENT_COLUMNS))})", row)
+            conn.executemany("INSERT INTO timeline VALUES (?, ?, ?, ?, ?)",
+                             [(inc.id, e.ts, e.kind, e.actor, e.text) for e in new_entries])
+
+    def load_incidents(self, *, state: str | None = None, service: str | None = None,
+                       severity: str | None = None, since: float | None = None,
+                       open_only: bool = False, limit: int = 500) -> list[Incident]:
+        where, args = [], []
+        if open_only:
+            where.append("state != 'resolved'")
+        for column, value in (("state", state), ("service", service), ("severity", severity)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                args.append(value)
+        if since is not None:
+            where.append("opened_at >= ?")
+            args.append(since)
+        sql = f"SELECT {', '.join(_INCIDENT_COLUMNS)} FROM incidents"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY opened_at DESC LIMIT ?"
+        rows = self.conn.execute(sql, [*args, limit]).fetchall()
+        return [self._incident(r) for r in rows]
+
+    def load_incident(self, incident_id: str) -> Incident | None:
+        row = self.conn.execute(f"SELECT {', '.join(_INCIDENT_COLUMNS)} FROM incidents "
+                                "WHERE id = ?", (incident_id,)).fetchone()
+        return self._incident(row) if row else None
+
+    def _incident(self, row: tuple[Any, ...]) -> Incident:
+        d = dict(zip(_INCIDENT_COLUMNS, row, strict=True))
+        timeline = [TimelineEntry(ts, kind, actor, text) for ts, kind, actor, text in
+                    self.conn.execute("SELECT ts, kind, actor, text FROM timeline WHERE "
+                                      "incident_id = ? ORDER BY ts, rowid", (d["id"],))]
+        return Incident(**{**d, "severity": Severity(d["severity"]),
+                           "state": IncidentState(d["state"])}, timeline=timeline)
+
+    # ------------------------------------------------------------------ audit
+    def audit(self, entry: AuditEntry) -> None:
+        self.conn.execute("INSERT INTO audit VALUES (?, ?, ?, ?, ?, ?)",
+                          (entry.ts, entry.actor, entry.action, entry.target, entry.source,
+                           entry.outcome))
+
+    def load_audit(self, limit: int = 200) -> list[AuditEntry]:
+        rows = self.conn.execute("SELECT ts, actor, action, target, source, outcome FROM audit "
+                                 "ORDER BY ts DESC, rowid DESC LIMIT ?", (limit,)).fetchall()
+        return [AuditEntry(*r) for r in rows]
+
+    # ------------------------------------------------------------------ notifications
+    def enqueue(self, incident_id: str, channel: str, kind: str, payload: dict[str, Any],
+                now: float) -> int:
+        cur = self.conn.execute(
+            "INSERT INTO notifications (incident_id, channel, kind, payload, next_at, state, "
+            "created_at) VALUES (?, ?, ?, ?, ?, 'pending', ?)",
+            (incident_id, channel, kind, json.dumps(payload), now, now))
+        return int(cur.lastrowid or 0)
+
+    def due_notifications(self, now: float, limit: int = 100) -> list[dict[str, Any]]:
+        rows = self.conn.execute(
+            "SELECT id, incident_id, channel, kind, payload, attempts FROM notifications "
+            "WHERE state = 'pending' AND next_at <= ? ORDER BY next_at LIMIT ?",
+            (now, limit)).fetchall()
+        return [{"id": r[0], "incident_id": r[1], "channel": r[2], "kind": r[3],
+                 "payload": json.loads(r[4]), "attempts": r[5]} for r in rows]
+
+    def next_due(self) -> float | None:
+        row = self.conn.execute("SELECT MIN(next_at) FROM notifications "
+                                "WHERE state = 'pending'").fetchone()
+        return row[0] if row else None
+
+    def mark_notification(self, note_id: int, *, sent: bool, attempts: int, error: str | None,
+                          next_at: float | None, now: float) -> None:
+        state = "sent" if sent else ("pending" if next_at is not None else "failed")
+        self.conn.execute(
+            "UPDATE notifications SET state = ?, attempts = ?, last_error = ?, next_at = ?, "
+            "sent_at = ? WHERE id = ?",
+            (state, attempts, error, next_at if next_at is not None else now,
+             now if sent else None, note_id))
+
+    def notification_counts(self) -> dict[tuple[str, str], int]:
+        rows = self.conn.execute("SELECT channel, state, COUNT(*) FROM notifications "
+                                 "GROUP BY channel, state").fetchall()
+        return {(c, s): n for c, s, n in rows}
+
+    # ------------------------------------------------------------------ retention
+    def purge(self, incidents_before: float) -> int:
+        """Forget resolved incidents (and their timelines) resolved before the cut-off."""
+        conn = self.conn
+        with _transaction(conn):
+            ids = [r[0] for r in conn.execute(
+                "SELECT id FROM incidents WHERE state = 'resolved' AND resolved_at < ?",
+                (incidents_before,))]
+            conn.executemany("DELETE FROM timeline WHERE incident_id = ?", [(i,) for i in ids])
+            conn.executemany("DELETE FROM incidents WHERE id = ?", [(i,) for i in ids])
+            conn.execute("DELETE FROM audit WHERE ts < ?", (incidents_before,))
+            conn.execute("DELETE FROM notifications WHERE state != 'pending' AND created_at < ?",
+                         (incidents_before,))
+        return len(ids)
+
+
+class _transaction:
+    """BEGIN IMMEDIATE … COMMIT, rolled back on error (autocommit connection)."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def __enter__(self) -> None:
+        self.conn.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
+
+
+def _explain(path: Path, exc: sqlite3.DatabaseError) -> str:
+    text = str(exc)
+    if "not a database" in text or "malformed" in text:
+        return (f"{path}: not a usable SQLite database ({text}); move it aside to start "
+                "afresh, or choose another --data-dir")
+    if "readonly" in text or "unable to open" in text or "permission" in text.lower():
+        return f"{path}: cannot write ({text}); check permissions or choose another --data-dir"
+    return f"{path}: {text}"
+
+
+def now() -> float:
+    return time.time()
