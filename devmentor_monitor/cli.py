@@ -14,14 +14,14 @@ import os
 import signal
 import sys
 from collections.abc import Coroutine, Sequence
-from dataclasses import asdict
-from pathlib import Path
+from dataclasses import asdict, replace
 from typing import Any
 from urllib.parse import urlsplit
 
 from . import __version__
-from .config import Config, ConfigError, load_config
+from .config import Config, ConfigError, data_dir, load_config
 from .logs import mask, setup_logging
+from .storage.db import StorageError
 
 PROG = "devmentor-monitor"
 log = logging.getLogger("devmentor_monitor.cli")
@@ -29,12 +29,6 @@ log = logging.getLogger("devmentor_monitor.cli")
 
 class UsageError(Exception):
     """Bad command line; exit code 2."""
-
-
-def state_dir() -> Path:
-    """Where the monitor keeps its files: $XDG_STATE_HOME/devmentor-monitor."""
-    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / "devmentor-monitor"
 
 
 # --------------------------------------------------------------------------- parser
@@ -52,6 +46,11 @@ def _common(parser: argparse.ArgumentParser, *, sub: bool) -> None:
                         help="watch a built-in fleet of simulated services on loopback")
     parser.add_argument("--log-level", default=d if sub else "info",
                         choices=["debug", "info", "warning", "error"], help="log verbosity")
+    parser.add_argument("--data-dir", default=d, metavar="DIR",
+                        help="where incidents and the audit trail are kept "
+                             "(default $XDG_STATE_HOME/devmentor-monitor)")
+    parser.add_argument("--insecure", action="store_true", default=d if sub else False,
+                        help="allow a non-loopback --host with no API keys configured")
 
 
 def _port(text: str) -> int:
@@ -114,8 +113,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _load(args: argparse.Namespace) -> Config:
-    return load_config(getattr(args, "config", None), os.environ,
-                       host=getattr(args, "host", None), port=getattr(args, "port", None))
+    cfg = load_config(getattr(args, "config", None), os.environ,
+                      host=getattr(args, "host", None), port=getattr(args, "port", None))
+    if getattr(args, "data_dir", None):
+        cfg = replace(cfg, data_dir=args.data_dir)
+    host = cfg.server.host
+    loopback = host in ("localhost", "::1") or host.startswith("127.")
+    if not loopback and not cfg.api_keys and not getattr(args, "insecure", False):
+        raise UsageError(f"refusing to serve on {host} with no API keys configured: anyone "
+                         "who can reach it could write; add auth.keys (or "
+                         "DEVMENTOR_API_KEYS), or pass --insecure")
+    return cfg
 
 
 def _is_self(url: str, cfg: Config) -> bool:
@@ -207,9 +215,10 @@ def _config_check(args: argparse.Namespace) -> int:
     cfg = load_config(args.file or getattr(args, "config", None), os.environ)
     data = asdict(cfg)
     text = mask(json.dumps(data, indent=2, default=str))
-    for svc in cfg.services:  # header values are credentials more often than not
-        for _, value in svc.headers:
-            text = text.replace(json.dumps(value), '"***"')
+    secrets = [v for svc in cfg.services for _, v in svc.headers]  # usually credentials
+    secrets += [k.key for k in cfg.api_keys]
+    for value in secrets:
+        text = text.replace(json.dumps(value), '"***"')
     print(f"{cfg.source}: OK, {len(cfg.services)} services")
     if cfg.overrides:
         print("overridden by: " + ", ".join(cfg.overrides))
@@ -244,7 +253,7 @@ async def _demo(args: argparse.Namespace) -> int:
 
 def _ultra(args: argparse.Namespace, cfg: Config) -> int:
     # The screen is the terminal now: log lines go to a file, never over the dashboard.
-    log_path = state_dir() / "ultra.log"
+    log_path = data_dir(cfg) / "ultra.log"
     try:
         log_path.parent.mkdir(parents=True, exist_ok=True)
         stream = log_path.open("a", encoding="utf-8")
@@ -299,6 +308,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
+    except StorageError as exc:
+        print(f"{PROG}: storage error: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # the last line of defence: one sentence, no traceback

@@ -108,6 +108,32 @@ class Scaling:
     max_replicas: int = 10
 
 
+ROLES = ("viewer", "operator", "admin")
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    """A named key with a role; the key itself is never shown (config check masks it)."""
+
+    name: str
+    key: str = field(repr=False)
+    role: str
+
+
+@dataclass(frozen=True, slots=True)
+class RuleConfig:
+    """An alert rule as written in `alerts.rules` (engine/rules.py makes it a Rule)."""
+
+    name: str
+    metric: str
+    above: bool
+    threshold: float
+    clear: float | None
+    for_s: float
+    severity: str
+    services: tuple[str, ...] | None
+
+
 @dataclass(frozen=True, slots=True)
 class TuiSettings:
     theme: str = "dark"
@@ -126,6 +152,10 @@ class Config:
     retention: Retention = Retention()
     scaling: Scaling = Scaling()
     tui: TuiSettings = TuiSettings()
+    api_keys: tuple[ApiKey, ...] = ()
+    rules: tuple[RuleConfig, ...] | None = None  # None: the built-in rules
+    disabled_rules: tuple[str, ...] = ()
+    data_dir: str | None = None  # None: $XDG_STATE_HOME/devmentor-monitor
     redis_url: str | None = None
     auto_discover: bool = False
     alert_channels: tuple[str, ...] = ()
@@ -239,7 +269,7 @@ def _show(value: object) -> str:
 # --------------------------------------------------------------------------- sections
 
 _TOP_KEYS = {"server", "intervals", "thresholds", "health", "history", "retention", "redis",
-             "discovery", "alerts", "scaling", "services", "tui"}
+             "discovery", "alerts", "scaling", "services", "tui", "auth", "storage"}
 _SERVICE_KEYS = {"name", "url", "interval", "timeout", "expect", "depends_on", "slo",
                  "failure_threshold", "success_threshold", "tls_verify", "ca_file", "headers"}
 
@@ -310,8 +340,16 @@ def _parse(root: Node, source: str) -> Config:
     s = _section(r, top, "discovery", {"auto"})
     auto_discover = r.boolean(s["auto"], "discovery.auto") if "auto" in s else False
 
-    s = _section(r, top, "alerts", {"channels"})
+    s = _section(r, top, "alerts", {"channels", "rules", "disable"})
     channels = r.str_list(s["channels"], "alerts.channels") if "channels" in s else ()
+    rules = _rules(r, s["rules"]) if "rules" in s else None
+    disabled = r.str_list(s["disable"], "alerts.disable") if "disable" in s else ()
+
+    s = _section(r, top, "auth", {"keys"})
+    api_keys = _api_keys(r, s["keys"]) if "keys" in s else ()
+
+    s = _section(r, top, "storage", {"data_dir"})
+    data_dir = r.string(s["data_dir"], "storage.data_dir") if "data_dir" in s else None
 
     s = _section(r, top, "scaling", {"enabled", "min_replicas", "max_replicas"})
     scaling = Scaling(
@@ -337,7 +375,89 @@ def _parse(root: Node, source: str) -> Config:
     return Config(source=source, server=server, intervals=intervals, thresholds=thresholds,
                   health=health, history=history, retention=retention, scaling=scaling, tui=tui,
                   redis_url=redis_url, auto_discover=auto_discover, alert_channels=channels,
-                  services=services)
+                  services=services, api_keys=api_keys, rules=rules, disabled_rules=disabled,
+                  data_dir=data_dir)
+
+
+RULE_METRICS = ("down", "latency", "error_rate", "cert_days", "burn_fast", "burn_slow", "cpu",
+                "memory", "disk", "load")
+SEVERITIES = ("low", "medium", "high", "critical")
+
+
+def _rules(r: _Reader, node: Node) -> tuple[RuleConfig, ...]:
+    if not isinstance(node.value, list):
+        raise r.fail(node, "alerts.rules", f"must be a list, got {_kind(node.value)}")
+    out: list[RuleConfig] = []
+    for i, item in enumerate(node.value):
+        key = f"alerts.rules[{i}]"
+        m = r.mapping(item, key, {"name", "metric", "above", "below", "clear", "for",
+                                  "severity", "services"})
+        for required in ("name", "metric"):
+            if required not in m:
+                raise r.fail(item, key, f"missing required key {required!r}")
+        name = r.string(m["name"], f"{key}.name")
+        key = f"alerts.rules.{name}"
+        if any(x.name == name for x in out):
+            raise r.fail(m["name"], key, "duplicate rule name")
+        metric = r.string(m["metric"], f"{key}.metric")
+        if metric not in RULE_METRICS:
+            raise r.fail(m["metric"], f"{key}.metric",
+                         f"unknown metric {metric!r} (one of {', '.join(RULE_METRICS)})")
+        if ("above" in m) == ("below" in m):
+            raise r.fail(item, key, "give exactly one of 'above' or 'below'")
+        bound = "above" if "above" in m else "below"
+        severity = r.string(m["severity"], f"{key}.severity") if "severity" in m else "high"
+        if severity not in SEVERITIES:
+            raise r.fail(m["severity"], f"{key}.severity",
+                         f"must be one of {', '.join(SEVERITIES)}")
+        read = r.duration if metric == "latency" else r.number
+        out.append(RuleConfig(
+            name=name, metric=metric, above=bound == "above",
+            threshold=read(m[bound], f"{key}.{bound}"),
+            clear=read(m["clear"], f"{key}.clear") if "clear" in m else None,
+            for_s=r.duration(m["for"], f"{key}.for", positive=False) if "for" in m else 0.0,
+            severity=severity,
+            services=r.str_list(m["services"], f"{key}.services") if "services" in m
+            else None))
+    return tuple(out)
+
+
+def _api_keys(r: _Reader, node: Node) -> tuple[ApiKey, ...]:
+    if not isinstance(node.value, list):
+        raise r.fail(node, "auth.keys", f"must be a list, got {_kind(node.value)}")
+    out: list[ApiKey] = []
+    for i, item in enumerate(node.value):
+        key = f"auth.keys[{i}]"
+        m = r.mapping(item, key, {"name", "key", "role"})
+        missing = {"name", "key", "role"} - set(m)
+        if missing:
+            raise r.fail(item, key, f"missing {', '.join(sorted(missing))}")
+        name = r.string(m["name"], f"{key}.name")
+        role = r.string(m["role"], f"auth.keys.{name}.role")
+        if role not in ROLES:
+            raise r.fail(m["role"], f"auth.keys.{name}.role", f"must be one of "
+                         f"{', '.join(ROLES)}")
+        secret = r.string(m["key"], f"auth.keys.{name}.key")
+        if len(secret) < 16:
+            raise r.fail(m["key"], f"auth.keys.{name}.key", "too short: use at least 16 "
+                         "characters (e.g. `openssl rand -hex 16`)")
+        out.append(ApiKey(name, secret, role))
+    return tuple(out)
+
+
+def parse_api_keys_env(raw: str) -> tuple[ApiKey, ...]:
+    """DEVMENTOR_API_KEYS="name:role:key,name2:role:key2"."""
+    out = []
+    for part in (p.strip() for p in raw.split(",")):
+        if not part:
+            continue
+        pieces = part.split(":", 2)
+        if len(pieces) != 3 or pieces[1] not in ROLES or len(pieces[2]) < 16:
+            raise ConfigError("environment DEVMENTOR_API_KEYS", None, "",
+                              f"entry {pieces[0]!r}: write name:role:key with a role of "
+                              f"{', '.join(ROLES)} and a key of at least 16 characters")
+        out.append(ApiKey(pieces[0], pieces[2], pieces[1]))
+    return tuple(out)
 
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
@@ -530,6 +650,8 @@ def apply_environment(cfg: Config, env: Mapping[str, str]) -> Config:
     if has("ALERT_CHANNELS"):
         chans = tuple(c.strip() for c in env["ALERT_CHANNELS"].split(",") if c.strip())
         cfg = replace(cfg, alert_channels=chans)
+    if has("DEVMENTOR_API_KEYS"):
+        cfg = replace(cfg, api_keys=cfg.api_keys + parse_api_keys_env(env["DEVMENTOR_API_KEYS"]))
     scaling = cfg.scaling
     if has("AUTO_SCALE_ENABLED"):
         scaling = replace(scaling, enabled=_env_bool("AUTO_SCALE_ENABLED",
@@ -588,6 +710,15 @@ def _split_comment(line: str) -> tuple[str, str]:
         elif ch == "#" and (i == 0 or line[i - 1] in " \t"):
             return line[:i], line[i:]
     return line, ""
+
+
+def data_dir(config: Config) -> Path:
+    """Where the monitor keeps its files: --data-dir / storage.data_dir, else
+    $XDG_STATE_HOME/devmentor-monitor (~/.local/state/devmentor-monitor)."""
+    if config.data_dir:
+        return Path(config.data_dir)
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "devmentor-monitor"
 
 
 def config_path(explicit: str | None, env: Mapping[str, str]) -> Path:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .catalog import series_spec
-from .model import CheckResult, SourceStatus, SystemSample
+from .model import CheckResult, Incident, SourceStatus, SystemSample
 from .state import ServiceSummary, Store
 
 
@@ -87,4 +87,20 @@ def series_json(store: Store, names: list[str], since: float) -> dict[str, Any]:
         ts, vs = ring.since(since)
         out[name] = {"unit": spec.unit, "label": spec.label, "metric": spec.metric,
                      "points": [[t, _r(v, 3)] for t, v in zip(ts, vs, strict=True)]}
+    return out
+
+
+def incident_json(inc: Incident, *, timeline: bool = True) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": inc.id, "service": inc.service, "rule": inc.rule,
+        "severity": inc.severity.value, "state": inc.state.value, "title": inc.title,
+        "description": inc.description, "opened_at": inc.opened_at,
+        "updated_at": inc.updated_at, "acknowledged_at": inc.acknowledged_at,
+        "acknowledged_by": inc.acknowledged_by, "resolved_at": inc.resolved_at,
+        "resolved_by": inc.resolved_by, "time_to_recover_s": inc.time_to_recover,
+        "parent_id": inc.parent_id,
+    }
+    if timeline:
+        out["timeline"] = [{"ts": e.ts, "kind": e.kind, "actor": e.actor, "text": e.text}
+                           for e in inc.timeline]
     return out

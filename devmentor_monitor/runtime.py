@@ -15,12 +15,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from .config import Config
-from .model import CheckResult, Health, SourceState, SourceStatus, SystemSample
+from .config import Config, data_dir
+from .engine.incidents import IncidentEngine
+from .engine.rules import Evaluator, Rule, default_rules
+from .model import CheckResult, Health, Severity, SourceState, SourceStatus, SystemSample
 from .sources.base import Source
 from .sources.health import HealthSource
 from .sources.system import SystemSource
 from .state import Store
+from .storage.db import Database
 
 if TYPE_CHECKING:
     from .server.app import ExporterServer
@@ -42,6 +45,10 @@ class Monitor:
         self.sources: list[Source] = [self.system_source, self.health]
         self.serve = serve
         self.server: ExporterServer | None = None
+        self.db = Database(data_dir(config) / "monitor.db")
+        self.engine = IncidentEngine(self.store, self.db, clock=clock)
+        self.evaluator = Evaluator(build_rules(config), self.store)
+        self.clock = clock
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._stopped = asyncio.Event()
         self.started_at = time.time()
@@ -103,6 +110,9 @@ class Monitor:
                                                 last_ok=time.time()))
         else:
             self.source_status(SourceStatus("exporter", SourceState.NOT_CONFIGURED, "--no-serve"))
+        await asyncio.to_thread(self.db.open)  # StorageError: a clear message, no start
+        await self.engine.load()
+        self._tasks["alerts"] = asyncio.create_task(self._alert_loop(), name="alerts")
         for source in self.sources:
             self._tasks[source.name] = asyncio.create_task(
                 self._supervise(source), name=f"source:{source.name}")
@@ -133,6 +143,27 @@ class Monitor:
                 await asyncio.sleep(retry)
                 delay = min(delay * 2, RESTART_BACKOFF[1])
 
+    async def _alert_loop(self, interval: float = 1.0) -> None:
+        """Evaluate the rules once a second over what changed; act on the transitions."""
+        sub = self.store.subscribe()
+        try:
+            while True:
+                topics = sub.take()
+                changed = {t.removeprefix("service:") for t in topics
+                           if t.startswith("service:")}
+                await self.evaluate(changed)
+                await asyncio.sleep(interval)
+        finally:
+            sub.close()
+
+    async def evaluate(self, changed: set[str] | None = None) -> None:
+        for transition in self.evaluator.evaluate(self.clock(), changed):
+            try:
+                await self.engine.on_transition(transition)
+            except Exception as exc:  # a failed write is state, not the end of alerting
+                log.error("incident update failed", exc_info=exc, extra={"fields": {
+                    "rule": transition.alert.rule.name, "subject": transition.alert.subject}})
+
     async def stop(self) -> None:
         for task in self._tasks.values():
             task.cancel()
@@ -140,6 +171,7 @@ class Monitor:
         self._tasks.clear()
         if self.server is not None:
             await self.server.stop()
+        await asyncio.to_thread(self.db.close)
         self._stopped.set()
         log.info("monitor stopped")
 
@@ -163,6 +195,16 @@ class Monitor:
         if now - self.started_at > grace and (sample is None or now - sample.ts > grace):
             problems.append(f"no host sample in {grace:g} s")
         return not problems, problems
+
+
+def build_rules(config: Config) -> list[Rule]:
+    """The configured rules, or the built-in ones, less `alerts.disable`."""
+    if config.rules is None:
+        rules = default_rules(config)
+    else:
+        rules = [Rule(r.name, r.metric, r.above, r.threshold, r.clear, r.for_s,
+                      Severity(r.severity), r.services) for r in config.rules]
+    return [r for r in rules if r.name not in config.disabled_rules]
 
 
 def with_urls(config: Config, urls: dict[str, str]) -> Config:

@@ -125,6 +125,7 @@ class ServeProc:
                *args]
         full_env = {k: v for k, v in os.environ.items()
                     if k not in ("SERVICES_CONFIG", "MONITORING_PORT", "REDIS_URL")}
+        full_env["XDG_STATE_HOME"] = str(log.parent / "state")  # incidents DB per test
         full_env.update(env or {})
         self._log_file = log.open("wb")
         self.proc = subprocess.Popen(cmd, stdout=self._log_file, stderr=subprocess.STDOUT,

@@ -64,7 +64,7 @@ class IncidentEngine:
 
     async def load(self) -> int:
         """Bring open incidents back from disk after a restart."""
-        for inc in await self.db.run(self.db.load_incidents, None, None, None, None, True):
+        for inc in await self.db.run(self.db.load_incidents, open_only=True):
             self.store.put_incident(inc)
             if inc.rule != "manual":
                 self._by_key[(inc.service, inc.rule)] = inc.id

@@ -17,7 +17,9 @@ from .. import __version__
 from ..report import check_json, series_json, service_json, source_json, system_json
 from ..state import HOUR
 from ..units import parse_duration
+from .auth import Denied
 from .collector import CachedExposition
+from .incidents_api import BadBody, IncidentsApi
 from .openapi import openapi_document
 
 if TYPE_CHECKING:
@@ -53,8 +55,12 @@ class BadRequest(Exception):
 async def json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
-    except BadRequest as exc:
+    except (BadRequest, BadBody) as exc:
         return error_response(400, str(exc))
+    except Denied as exc:
+        headers = {"WWW-Authenticate": 'Bearer realm="devmentor-monitor"'} \
+            if exc.status == 401 else None
+        return error_response(exc.status, exc.message, headers=headers)
     except web.HTTPMethodNotAllowed as exc:
         allowed = ", ".join(sorted(exc.allowed_methods))
         return error_response(405, f"{request.method} is not allowed on {request.path}; "
@@ -165,12 +171,17 @@ class Api:
         return json_response(openapi_document())
 
 
-ROUTES: list[tuple[str, str, str]] = [  # method, path, Api attribute
+ROUTES: list[tuple[str, str, str]] = [  # method, path, handler ("incidents." = IncidentsApi)
     ("GET", "/health", "health"),
     ("GET", "/metrics", "metrics"),
     ("GET", "/api/services", "services"),
     ("GET", "/api/services/{name}", "service"),
     ("GET", "/api/metrics", "metrics_api"),
+    ("GET", "/api/incidents", "incidents.list"),
+    ("POST", "/api/incidents", "incidents.create"),
+    ("GET", "/api/incidents/{id}", "incidents.get"),
+    ("POST", "/api/incidents/{id}/acknowledge", "incidents.acknowledge"),
+    ("POST", "/api/incidents/{id}/resolve", "incidents.resolve"),
     ("GET", "/api/openapi.json", "openapi"),
 ]
 
@@ -178,8 +189,11 @@ ROUTES: list[tuple[str, str, str]] = [  # method, path, Api attribute
 def build_app(monitor: Monitor) -> web.Application:
     app = web.Application(middlewares=[json_errors], client_max_size=1 << 20)
     api = Api(monitor)
+    incidents = IncidentsApi(monitor, query, json_response, error_response)
     for method, path, attr in ROUTES:
-        app.router.add_route(method, path, getattr(api, attr))
+        owner, _, name = attr.rpartition(".")
+        handler = getattr(incidents if owner == "incidents" else api, name)
+        app.router.add_route(method, path, handler)
     app["api"] = api
     return app
 

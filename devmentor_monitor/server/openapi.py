@@ -19,6 +19,19 @@ _WINDOW = {"name": "window", "in": "query", "required": False,
            "schema": {"type": "string", "example": "1h"}}
 
 
+_ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+def _transition(verb: str) -> dict[str, Any]:
+    return {"summary": f"{verb} an incident (operator role)", "parameters": [_ID],
+            "security": [{"apiKey": []}],
+            "requestBody": {"required": False, "content": {"application/json": {"schema": {
+                "type": "object", "properties": {"comment": {"type": "string"}}}}}},
+            "responses": {"200": _json(f"{verb}d", {"$ref": "#/components/schemas/Incident"}),
+                          "400": _ERROR, "401": _ERROR, "403": _ERROR, "404": _ERROR,
+                          "409": _ERROR}}
+
+
 def openapi_document() -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
@@ -56,11 +69,54 @@ def openapi_document() -> dict[str, Any]:
                                    "disk:/, ...); default all.",
                     "schema": {"type": "string"}}],
                 "responses": {"200": _json("Metrics", {"type": "object"}), "400": _ERROR}}},
+            "/api/incidents": {
+                "get": {
+                    "summary": "Incidents, newest first (open, acknowledged and resolved)",
+                    "parameters": [
+                        {"name": n, "in": "query", "required": False,
+                         "schema": {"type": "string"}, "description": d}
+                        for n, d in (("state", "open, acknowledged or resolved"),
+                                     ("service", "service name"),
+                                     ("severity", "low, medium, high or critical"),
+                                     ("since", "Unix time, or a duration ago (1h, 7d)"),
+                                     ("limit", "1-1000, default 200"))],
+                    "responses": {"200": _json("Incidents", {"type": "object"}),
+                                  "400": _ERROR}},
+                "post": {
+                    "summary": "Open an incident by hand (operator role)",
+                    "security": [{"apiKey": []}],
+                    "requestBody": {"required": True, "content": {"application/json": {
+                        "schema": {"$ref": "#/components/schemas/NewIncident"}}}},
+                    "responses": {"201": _json("Opened, and on disk",
+                                               {"$ref": "#/components/schemas/Incident"}),
+                                  "400": _ERROR, "401": _ERROR, "403": _ERROR}}},
+            "/api/incidents/{id}": {"get": {
+                "summary": "One incident with its timeline",
+                "parameters": [_ID],
+                "responses": {"200": _json("Incident", {"$ref": "#/components/schemas/Incident"}),
+                              "404": _ERROR}}},
+            "/api/incidents/{id}/acknowledge": {"post": _transition("Acknowledge")},
+            "/api/incidents/{id}/resolve": {"post": _transition("Resolve")},
             "/api/openapi.json": {"get": {
                 "summary": "This document",
                 "responses": {"200": _json("OpenAPI document", {"type": "object"})}}},
         },
-        "components": {"schemas": {
+        "components": {"securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer"}},
+                       "schemas": {
+            "NewIncident": {"type": "object", "required": ["service", "description",
+                                                           "severity"],
+                            "additionalProperties": False, "properties": {
+                "service": {"type": "string"}, "description": {"type": "string"},
+                "severity": {"type": "string",
+                             "enum": ["low", "medium", "high", "critical"]}}},
+            "Incident": {"type": "object", "required": ["id", "service", "state"],
+                         "properties": {"id": {"type": "string"},
+                                        "service": {"type": "string"},
+                                        "severity": {"type": "string"},
+                                        "state": {"type": "string",
+                                                  "enum": ["open", "acknowledged",
+                                                           "resolved"]},
+                                        "timeline": {"type": "array"}}},
             "Error": {"type": "object", "required": ["error"], "properties": {"error": {
                 "type": "object", "properties": {"status": {"type": "integer"},
                                                  "reason": {"type": "string"},

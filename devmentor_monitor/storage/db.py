@@ -8,6 +8,7 @@ through one dedicated thread (`Database.run`), which also serialises access.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import sqlite3
 import time
@@ -94,9 +95,10 @@ class Database:
             self._conn = None
         self._executor.shutdown(wait=True)
 
-    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+    async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run a method in the database thread (never on the event loop)."""
-        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+        return await asyncio.get_running_loop().run_in_executor(
+            self._executor, functools.partial(fn, *args, **kwargs))
 
     @property
     def conn(self) -> sqlite3.Connection:
