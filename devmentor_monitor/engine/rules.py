@@ -142,7 +142,15 @@ class Evaluator:
                     value = {"cpu": sample.cpu_percent, "memory": sample.mem_percent,
                              "load": sample.load[0]}[rule.metric]
                     self._step(rule, HOST, value, rule.threshold, now, out)
+        # Dependencies first: a dependent's incident can then be linked under theirs.
+        out.sort(key=lambda t: self._depth(t.alert.service))
         return out
+
+    def _depth(self, service: str, seen: frozenset[str] = frozenset()) -> int:
+        if service == HOST or not self.store.has_service(service) or service in seen:
+            return 0
+        deps = self.store.service_config(service).depends_on
+        return 1 + max((self._depth(d, seen | {service}) for d in deps), default=-1)
 
     def _service_value(self, rule: Rule, service: str, now: float
                        ) -> tuple[float | None, float]:

@@ -1,0 +1,195 @@
+"""Alert rules and the incident engine on synthetic histories, with a real SQLite file."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from devmentor_monitor.config import parse_text
+from devmentor_monitor.engine.incidents import ENGINE, Actor, IncidentEngine
+from devmentor_monitor.engine.rules import (
+    AlertState,
+    Evaluator,
+    Rule,
+    burn_rate,
+    default_rules,
+)
+from devmentor_monitor.model import CheckResult, Incident, IncidentState, Severity, SystemSample
+from devmentor_monitor.state import Store
+from devmentor_monitor.storage.db import Database
+
+T0 = 1_800_000_000.0
+
+CONFIG = """
+services:
+  - name: auth
+    url: http://127.0.0.1:1/health
+    failure_threshold: 1
+    slo: {uptime: 99.9, response_time: 200ms, error_rate: 0.1}
+  - name: memory
+    url: http://127.0.0.1:2/health
+    failure_threshold: 1
+    depends_on: [auth]
+"""
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def host(ts: float, cpu: float) -> SystemSample:
+    return SystemSample(ts=ts, cpu_percent=cpu, cpu_per_core=(cpu,), load=(0.1, 0.1, 0.1),
+                        mem_total=100, mem_used=10, mem_available=90, mem_percent=10.0,
+                        swap_total=0, swap_used=0, swap_percent=0.0, disks=(),
+                        disk_read_bytes=0, disk_write_bytes=0, net_rx_bytes=0, net_tx_bytes=0)
+
+
+def check(service: str, ts: float, ok: bool) -> CheckResult:
+    return CheckResult(service, ts, ok=ok, latency=0.01 if ok else None,
+                       error=None if ok else "connection refused")
+
+
+def test_flapping_around_the_threshold_fires_once():
+    clock = Clock()
+    store = Store(parse_text(CONFIG), clock=clock)
+    cpu = Rule("cpu_high", "cpu", True, 80.0, 75.0, 0.0, Severity.HIGH)
+    ev = Evaluator([cpu], store)
+    fired = resolved = 0
+    # 82 → 79 → 82 → 79 ...: fires at the first 82, and 79 never reaches the clear level 75.
+    for i in range(120):
+        clock.now += 1
+        store.record_system(host(clock.now, 82.0 if i % 2 == 0 else 79.0))
+        for t in ev.evaluate(clock.now, set()):
+            fired += t.state is AlertState.FIRING
+            resolved += t.state is AlertState.RESOLVED
+    assert (fired, resolved) == (1, 0)
+    clock.now += 1
+    store.record_system(host(clock.now, 70.0))  # past the clear level: resolves
+    assert [t.state for t in ev.evaluate(clock.now, set())] == [AlertState.RESOLVED]
+
+
+def test_for_duration_and_pending_reset():
+    clock = Clock()
+    store = Store(parse_text(CONFIG), clock=clock)
+    ev = Evaluator([Rule("cpu_high", "cpu", True, 80.0, None, 30.0, Severity.HIGH)], store)
+    store.record_system(host(clock.now, 90.0))
+    assert ev.evaluate(clock.now, set()) == []
+    assert ev.alerts[("cpu_high", "host")].state is AlertState.PENDING
+    clock.now += 20
+    store.record_system(host(clock.now, 50.0))  # dips before `for` elapsed: back to inactive
+    ev.evaluate(clock.now, set())
+    assert ev.alerts[("cpu_high", "host")].state is AlertState.INACTIVE
+    store.record_system(host(clock.now, 90.0))
+    ev.evaluate(clock.now, set())
+    clock.now += 29
+    assert ev.evaluate(clock.now, set()) == []
+    clock.now += 1
+    assert [t.state for t in ev.evaluate(clock.now, set())] == [AlertState.FIRING]
+
+
+def test_burn_rate_maths_on_synthetic_history():
+    clock = Clock()
+    store = Store(parse_text(CONFIG), clock=clock)
+    # 99.9 % SLO: the budget is 0.1 % of checks. One check a second for an hour, 2 % failing.
+    for i in range(3600):
+        clock.now += 1
+        store.record_check(check("auth", clock.now, ok=i % 50 != 0))
+    rate = burn_rate(store, "auth", 3600, clock.now, 99.9)
+    assert rate == pytest.approx(20.0, rel=0.05)  # 2 % / 0.1 % = 20x
+    fast = next(r for r in default_rules(store.config) if r.name == "burn_rate_fast")
+    ev = Evaluator([fast], store)
+    assert [t.alert.rule.name for t in ev.evaluate(clock.now, {"auth"})] == ["burn_rate_fast"]
+
+
+def test_burn_rate_needs_both_windows():
+    clock = Clock()
+    store = Store(parse_text(CONFIG), clock=clock)
+    # A clean hour, then 5 minutes of heavy failure: the 5 m window burns, the 1 h one not
+    # enough (14.4x of a 0.1 % budget is 1.44 % of the hour's checks).
+    for _ in range(3300):
+        clock.now += 1
+        store.record_check(check("auth", clock.now, ok=True))
+    for i in range(300):
+        clock.now += 1
+        store.record_check(check("auth", clock.now, ok=i % 10 != 0))  # 10 % failing
+    assert burn_rate(store, "auth", 300, clock.now, 99.9) > 14.4
+    assert burn_rate(store, "auth", 3600, clock.now, 99.9) < 14.4
+    fast = next(r for r in default_rules(store.config) if r.name == "burn_rate_fast")
+    assert Evaluator([fast], store).evaluate(clock.now, {"auth"}) == []
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str, bool]] = []
+
+    async def notify(self, incident: Incident, kind: str, *, suppressed: bool = False) -> int:
+        self.sent.append((incident.service, kind, suppressed))
+        return 1
+
+
+@pytest.fixture
+def engine(tmp_path):
+    clock = Clock()
+    store = Store(parse_text(CONFIG), clock=clock)
+    db = Database(tmp_path / "monitor.db")
+    db.open()
+    recorder = Recorder()
+    eng = IncidentEngine(store, db, recorder, clock=clock)
+    yield eng, store, clock, recorder, db
+    db.close()
+
+
+async def test_dependency_down_links_and_suppresses(engine):
+    eng, store, clock, recorder, db = engine
+    ev = Evaluator([r for r in default_rules(store.config) if r.name == "service_down"], store)
+    store.record_check(check("auth", clock.now, ok=False))
+    store.record_check(check("memory", clock.now, ok=False))
+    for t in ev.evaluate(clock.now, {"auth", "memory"}):
+        await eng.on_transition(t)
+    by_service = {i.service: i for i in store.open_incidents()}
+    auth, memory = by_service["auth"], by_service["memory"]
+    assert auth.severity is Severity.CRITICAL  # memory depends on auth
+    assert memory.parent_id == auth.id
+    assert ("auth", "open", False) in recorder.sent
+    assert ("memory", "open", True) in recorder.sent  # linked: not notified on its own
+    clock.now += 60
+    store.record_check(check("memory", clock.now, ok=True))
+    store.record_check(check("auth", clock.now, ok=True))
+    for t in ev.evaluate(clock.now, {"auth", "memory"}):
+        await eng.on_transition(t)
+    assert store.open_incidents() == []
+    assert ("memory", "resolved", False) in recorder.sent  # resolved always goes out
+    saved = db.load_incident(memory.id)
+    assert saved.state is IncidentState.RESOLVED and saved.time_to_recover == 60
+    assert [e.kind for e in saved.timeline] == ["opened", "check", "linked", "resolved"]
+
+
+async def test_lifecycle_and_dedup(engine):
+    eng, store, clock, _recorder, db = engine
+    ops = Actor("ops", "127.0.0.1")
+    inc = await eng.open_manual("auth", "login errors", Severity.MEDIUM, ops)
+    clock.now += 5
+    await eng.acknowledge(inc.id, ops, "on it")
+    with pytest.raises(Exception, match="already acknowledged"):
+        await eng.acknowledge(inc.id, ops)
+    clock.now += 5
+    await eng.resolve(inc.id, ops, "rolled back")
+    saved = db.load_incident(inc.id)
+    assert saved.state is IncidentState.RESOLVED
+    assert (saved.acknowledged_by, saved.resolved_by) == ("ops", "ops")
+    assert [e.kind for e in saved.timeline] == ["opened", "acknowledged", "resolved"]
+    assert [a.action for a in db.load_audit()] == ["incident.resolve", "incident.acknowledge",
+                                                   "incident.open"]
+    # The same alert firing twice updates one incident instead of opening another.
+    ev = Evaluator([r for r in default_rules(store.config) if r.name == "service_down"], store)
+    store.record_check(check("auth", clock.now, ok=False))
+    [t] = ev.evaluate(clock.now, {"auth"})
+    first = await eng.on_transition(t)
+    again = await eng.on_transition(replace(t, at=clock.now + 1))
+    assert first.id == again.id and len(store.open_incidents()) == 1
+    assert ENGINE.name == "monitor"
