@@ -157,7 +157,12 @@ class Monitor:
             sub.close()
 
     async def evaluate(self, changed: set[str] | None = None) -> None:
-        for transition in self.evaluator.evaluate(self.clock(), changed):
+        transitions = self.evaluator.evaluate(self.clock(), changed)
+        firing = dict.fromkeys((r.name for r in self.evaluator.rules), 0)
+        for alert in self.evaluator.firing():
+            firing[alert.rule.name] += 1
+        self.store.set_alerts_firing(firing)
+        for transition in transitions:
             try:
                 await self.engine.on_transition(transition)
             except Exception as exc:  # a failed write is state, not the end of alerting

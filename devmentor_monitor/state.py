@@ -141,6 +141,9 @@ class Store:
         # Filled by the engines (incidents now; predictions and events in later versions);
         # views already read them, so an empty list is an honest "nothing yet".
         self._incidents: dict[str, Incident] = {}
+        self._alerts_firing: dict[str, int] = {}
+        self._notification_counts: dict[tuple[str, str], int] = {}
+        self.notification_errors: dict[str, str] = {}
         self._predictions: list[object] = []
         self._events: deque[object] = deque(maxlen=1000)
 
@@ -235,6 +238,28 @@ class Store:
         """Open (and acknowledged) incidents, most severe first, then newest first."""
         return sorted(self._incidents.values(),
                       key=lambda i: (-i.severity.rank, -i.opened_at))
+
+    @property
+    def alerts_firing(self) -> dict[str, int]:
+        """Firing alerts per rule (every rule listed, 0 when quiet)."""
+        return dict(self._alerts_firing)
+
+    def set_alerts_firing(self, counts: dict[str, int]) -> None:
+        if counts != self._alerts_firing:
+            self._alerts_firing = dict(counts)
+            self._changed("alerts")
+
+    @property
+    def notification_counts(self) -> dict[tuple[str, str], int]:
+        """Delivery attempts per (channel, result), and the last error per channel."""
+        return dict(self._notification_counts)
+
+    def set_notifications(self, counts: dict[tuple[str, str], int],
+                          last_errors: dict[str, str]) -> None:
+        if counts != self._notification_counts or last_errors != self.notification_errors:
+            self._notification_counts = dict(counts)
+            self.notification_errors = dict(last_errors)
+            self._changed("notifications")
 
     def incident(self, incident_id: str) -> Incident | None:
         return self._incidents.get(incident_id)

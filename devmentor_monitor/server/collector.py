@@ -39,7 +39,25 @@ class StoreCollector:
     def collect(self) -> Iterator[Metric]:
         yield from self._monitor()
         yield from self._services()
+        yield from self._incidents()
         yield from self._host()
+
+    def _incidents(self) -> Iterator[Metric]:
+        open_ = family("devmentor_incidents_open")
+        counts = dict.fromkeys(("low", "medium", "high", "critical"), 0)
+        for inc in self.store.open_incidents():
+            counts[inc.severity.value] += 1
+        for severity, n in counts.items():
+            open_.add_metric([severity], n)
+        yield open_
+        firing = family("devmentor_alerts_firing")
+        for rule, n in sorted(self.store.alerts_firing.items()):
+            firing.add_metric([rule], n)
+        yield firing
+        notes = family("devmentor_notifications_total")
+        for (channel, result), n in sorted(self.store.notification_counts.items()):
+            notes.add_metric([channel, result], n)
+        yield notes
 
     def _monitor(self) -> Iterator[Metric]:
         build = family("devmentor_build_info")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 from rich.text import Text
@@ -16,9 +17,11 @@ from .charts import RANGES, line_chart
 from .keys import KEYS
 from .render import age, ms, pct
 from .widgets import (
+    SEVERITY_WORD,
     AppWidget,
     EventTicker,
     HeaderBar,
+    IncidentsPane,
     NoticePane,
     ServicesTable,
     SystemPane,
@@ -114,7 +117,7 @@ class OverviewScreen(MonitorScreen):
             system.border_title = "Host"
             yield system
         with Horizontal(id="bottom"):
-            incidents = NoticePane("open_incidents", "no incidents", id="incidents")
+            incidents = IncidentsPane(id="incidents")
             incidents.border_title = "Incidents"
             yield incidents
             predictions = NoticePane("predictions", "no predictions yet", id="predictions")
@@ -310,8 +313,103 @@ class NoticeScreen(MonitorScreen):
         yield pane
 
 
-def incidents_screen() -> NoticeScreen:
-    return NoticeScreen("Incidents", "open_incidents", "no incidents")
+class IncidentsScreen(MonitorScreen):
+    """Open incidents with their timelines; `a` acknowledges and `r` resolves, through the
+    same engine as the API (actor "tui")."""
+
+    BINDINGS = [
+        Binding("a", "acknowledge", "Ack", id="incident_ack"),
+        Binding("r", "resolve", "Resolve", id="incident_resolve"),
+    ]
+    selected: str | None = None
+
+    def body(self) -> ComposeResult:
+        with Horizontal(id="inc-split"):
+            table = DataTable(id="inc-list", cursor_type="row")
+            table.border_title = "Open incidents"
+            bound_table_caches(table)
+            yield table
+            timeline = Static(id="inc-timeline")
+            timeline.border_title = "Timeline"
+            yield timeline
+
+    def on_mount(self) -> None:
+        table = self.query_one("#inc-list", DataTable)
+        for key, label, width in (("sev", "sev", 5), ("service", "service", 12),
+                                  ("state", "state", 6), ("age", "age", 6),
+                                  ("title", "title", None)):
+            table.add_column(label, key=key, width=width)
+        super().on_mount()
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.data_table.id == "inc-list" and event.row_key.value:
+            self.selected = event.row_key.value
+            self._draw_timeline()
+
+    def refresh_data(self, topics: set[str] | None = None) -> None:
+        super().refresh_data(topics)
+        store = self.monitor_app.store
+        table = self.query_one("#inc-list", DataTable)
+        incidents = store.open_incidents() if store is not None else []
+        now = self.monitor_app.clock()
+        palette = self.monitor_app.palette
+        table.clear()
+        for inc in incidents:
+            sev = Text(SEVERITY_WORD[inc.severity.value],
+                       style=f"bold {palette.get(f'severity-{inc.severity.value}', '')}")
+            table.add_row(sev, inc.service, "ack" if inc.acknowledged_by else "open",
+                          age(now - inc.opened_at).removesuffix(" ago"), inc.title,
+                          key=inc.id)
+        ids = [i.id for i in incidents]
+        if self.selected in ids:
+            table.move_cursor(row=ids.index(self.selected))
+        elif ids:
+            self.selected = ids[0]
+        self._draw_timeline()
+
+    def _draw_timeline(self) -> None:
+        store = self.monitor_app.store
+        box = self.query_one("#inc-timeline", Static)
+        inc = store.incident(self.selected) if store is not None and self.selected else None
+        if inc is None:
+            box.update(Text("no incidents", style="dim"))
+            return
+        text = Text(f"{inc.title}\n", style="bold")
+        text.append(f"{inc.id} · {inc.severity.value} · {inc.state.value} · rule {inc.rule}\n",
+                    style="dim")
+        for e in inc.timeline:
+            when = time.strftime("%H:%M:%S", time.localtime(e.ts))
+            text.append(f"{when} {e.kind:<12} {e.actor:<8} {e.text}\n")
+        text.append("\na acknowledge · r resolve", style="dim")
+        box.update(text)
+
+    async def action_acknowledge(self) -> None:
+        await self._act("acknowledge")
+
+    async def action_resolve(self) -> None:
+        await self._act("resolve")
+
+    async def _act(self, verb: str) -> None:
+        monitor = self.monitor_app.monitor
+        if monitor is None or self.selected is None:
+            self.notify("no incident selected", timeout=2)
+            return
+        from ..engine.incidents import Actor, IncidentError
+
+        step = getattr(monitor.engine, verb)
+        try:
+            await step(self.selected, Actor("tui", "tui"), "from the dashboard")
+        except IncidentError as exc:
+            self.notify(str(exc), severity="warning", timeout=3)
+        except Exception as exc:  # storage trouble: say so, keep running
+            self.notify(f"{verb} failed: {exc}", severity="error", timeout=5)
+        else:
+            self.notify(f"incident {verb}d", timeout=2)
+            self.refresh_data()
+
+
+def incidents_screen() -> IncidentsScreen:
+    return IncidentsScreen()
 
 
 def predictions_screen() -> NoticeScreen:

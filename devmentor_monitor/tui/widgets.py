@@ -9,7 +9,7 @@ from rich.console import Group
 from rich.text import Text
 from textual.widgets import DataTable, Static
 
-from ..model import SourceState
+from ..model import Incident, SourceState
 from ..state import ServiceSummary, Store
 from ..units import format_bytes, format_duration
 from .render import age, bar, ellipsize, ms, rate, short_reason, sparkline, status_text
@@ -275,6 +275,40 @@ class NoticePane(AppWidget, Static):
             self.update(Text(self.empty, style="dim"))
         else:
             self.update(Text("\n".join(str(i) for i in items[:20])))
+
+
+SEVERITY_WORD = {"critical": "CRIT", "high": "HIGH", "medium": "MED", "low": "LOW"}
+
+
+def incident_line(inc: Incident, now: float, palette: dict[str, str], width: int) -> Text:
+    """`CRIT auth: service down · 3m · ack ops` in the theme's severity colour."""
+    line = Text(f"{SEVERITY_WORD[inc.severity.value]:<4} ",
+                style=f"bold {palette.get(f'severity-{inc.severity.value}', '')}")
+    line.append(inc.title)
+    line.append(f" · {age(now - inc.opened_at).removesuffix(' ago')}", style="dim")
+    if inc.acknowledged_by:
+        line.append(f" · ack {inc.acknowledged_by}", style="dim")
+    if inc.parent_id:
+        line.append(" · linked", style="dim")
+    line.truncate(width, overflow="ellipsis")
+    return line
+
+
+class IncidentsPane(AppWidget, Static):
+    """Open incidents, most severe and newest first; an honest 'no incidents' otherwise."""
+
+    TOPICS = ("incidents",)
+
+    def refresh_data(self) -> None:
+        store = self.store
+        incidents = store.open_incidents() if store is not None else []
+        if not incidents:
+            self.update(Text("no incidents", style="dim"))
+            return
+        now = self.monitor_app.clock()
+        width = max(10, self.content_size.width)
+        lines = [incident_line(i, now, self.monitor_app.palette, width) for i in incidents]
+        self.update(Group(*fit_lines(lines, self.content_size.height, ())))
 
 
 class EventTicker(AppWidget, Static):

@@ -1,0 +1,57 @@
+"""The incidents pane and view: real incidents from the engine; `a` and `r` act through it."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from tui_data import CONFIG_TEXT, HOSTNAME, T, frozen_monitor
+
+from devmentor_monitor.config import parse_text
+from devmentor_monitor.engine.incidents import Actor
+from devmentor_monitor.model import IncidentState, Severity
+from devmentor_monitor.tui.app import MonitorApp
+
+
+async def settle(pilot: Any) -> None:
+    await pilot.pause()
+    pilot.app.tick(force=True)
+    await pilot.pause()
+
+
+async def test_acknowledge_and_resolve_from_the_incidents_view(tmp_path, utc,
+                                                               no_color_unset, screen_text):
+    config = replace(parse_text(CONFIG_TEXT), data_dir=str(tmp_path))
+    monitor = frozen_monitor(config)
+    monitor.db.open()
+    try:
+        app = MonitorApp(config, monitor=monitor, start_runtime=False, clock=lambda: T,
+                         hostname=HOSTNAME)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await settle(pilot)
+            assert "no incidents" in screen_text(app)
+            inc = await monitor.engine.open_manual("auth", "login errors spiking",
+                                                   Severity.CRITICAL, Actor("ops", "test"))
+            await settle(pilot)
+            overview = screen_text(app)
+            assert "CRIT auth: login errors spiking" in overview  # the overview's pane
+            assert "incidents: 1" in overview.splitlines()[0]  # and the header
+
+            await pilot.press("i")
+            await settle(pilot)
+            view = screen_text(app)
+            assert "login errors spiking" in view and "opened" in view  # list and timeline
+            await pilot.press("a")
+            await settle(pilot)
+            saved = monitor.db.load_incident(inc.id)
+            assert saved.state is IncidentState.ACKNOWLEDGED
+            assert saved.acknowledged_by == "tui"
+            assert "acknowledged" in screen_text(app)
+            await pilot.press("r")
+            await settle(pilot)
+            assert monitor.db.load_incident(inc.id).state is IncidentState.RESOLVED
+            assert "no incidents" in screen_text(app)
+            assert [a.action for a in monitor.db.load_audit()][:2] == [
+                "incident.resolve", "incident.acknowledge"]
+    finally:
+        monitor.db.close()
