@@ -78,7 +78,9 @@ class WindowCounter:
 
     def totals(self, now: float, window: float) -> tuple[int, int, int]:
         """(checks, up, failed) in the last ``window`` seconds (to bucket precision)."""
-        buckets = self._minute if window <= 86400 else self._hour
+        # Minute buckets up to 3 h (5 m, 30 m, 1 h windows exact to the minute); hour
+        # buckets beyond (6 h, 24 h, 7 d), so no window reads more than 180 slots.
+        buckets = self._minute if window <= 3 * 3600 else self._hour
         return buckets.totals(now, window)
 
 

@@ -100,7 +100,11 @@ def default_rules(config: Config) -> list[Rule]:
 def burn_rate(store: Store, service: str, window: float, now: float,
               target_percent: float) -> float | None:
     """Failed share of checks in ``window`` over the budget share (1 - SLO)."""
-    total, _, failed = store.check_counts(service, now, window)
+    return _burn(store.check_counts(service, now, window), target_percent)
+
+
+def _burn(counts: tuple[int, int, int], target_percent: float) -> float | None:
+    total, _, failed = counts
     budget = 1.0 - target_percent / 100.0
     if total == 0 or budget <= 0:
         return None
@@ -116,15 +120,24 @@ class Evaluator:
         self.alerts: dict[tuple[str, str], Alert] = {}
         self._service_rules = [r for r in self.rules if r.metric in SERVICE_METRICS]
         self._host_rules = [r for r in self.rules if r.metric in HOST_METRICS]
-        self._waiting: set[tuple[str, str]] = set()  # pending or firing: timers and clears
+        self._waiting: set[tuple[str, str]] = set()  # pending alerts: their `for` timers
+        self._counts: dict[tuple[str, float], tuple[int, int, int]] = {}  # per evaluate()
         self.evaluations = 0
 
     def evaluate(self, now: float, changed: set[str] | None = None) -> list[Transition]:
         """``changed``: services whose checks arrived since the last call (None: all)."""
         out: list[Transition] = []
+        self._counts.clear()
         names = self.store.service_names() if changed is None else changed
-        waiting_services = {s for (_, s) in self._waiting}
-        for service in set(names) | (waiting_services - {HOST}):
+        # Pending alerts with no new data: their value stands, only the clock moved.
+        for key in [k for k in self._waiting
+                    if k[1] not in names and self.store.has_service(k[1])]:
+            alert = self.alerts[key]
+            if now - alert.since >= alert.rule.for_s:
+                alert.state, alert.since = AlertState.FIRING, now
+                out.append(Transition(alert, AlertState.FIRING, now))
+                self._waiting.discard(key)
+        for service in names:
             if not self.store.has_service(service):
                 continue
             for rule in self._service_rules:
@@ -175,16 +188,24 @@ class Evaluator:
                 if slo is None:
                     return None, threshold
                 threshold = slo.error_rate
-            total, _, failed = store.check_counts(service, now, HOUR)
+            total, _, failed = self._window(service, now, HOUR)
             return (100.0 * failed / total if total else None), threshold
         if slo is None:  # burn rates need an SLO
             return None, threshold
         _, long_w, short_w = FAST_BURN if rule.metric == "burn_fast" else SLOW_BURN
-        long_rate = burn_rate(store, service, long_w, now, slo.uptime)
-        short_rate = burn_rate(store, service, short_w, now, slo.uptime)
+        long_rate = _burn(self._window(service, now, long_w), slo.uptime)
+        short_rate = _burn(self._window(service, now, short_w), slo.uptime)
         if long_rate is None or short_rate is None:
             return None, threshold
         return min(long_rate, short_rate), threshold  # both windows must burn
+
+    def _window(self, service: str, now: float, window: float) -> tuple[int, int, int]:
+        """Check counts over a window, read once per service and window per tick."""
+        key = (service, window)
+        counts = self._counts.get(key)
+        if counts is None:
+            counts = self._counts[key] = self.store.check_counts(service, now, window)
+        return counts
 
     def _step(self, rule: Rule, subject: str, value: float | None, threshold: float,
               now: float, out: list[Transition]) -> None:
@@ -205,7 +226,11 @@ class Evaluator:
             if alert.state is AlertState.PENDING and now - alert.since >= rule.for_s:
                 alert.state, alert.since = AlertState.FIRING, now
                 out.append(Transition(alert, AlertState.FIRING, now))
-            self._waiting.add(key)
+            # Only a pending alert waits on the clock; a firing one changes with new data.
+            if alert.state is AlertState.PENDING:
+                self._waiting.add(key)
+            else:
+                self._waiting.discard(key)
         else:
             if alert.state is AlertState.FIRING:
                 alert.state, alert.since = AlertState.RESOLVED, now

@@ -193,3 +193,17 @@ async def test_lifecycle_and_dedup(engine):
     again = await eng.on_transition(replace(t, at=clock.now + 1))
     assert first.id == again.id and len(store.open_incidents()) == 1
     assert ENGINE.name == "monitor"
+
+
+def test_pending_service_alert_fires_on_the_clock_without_new_checks():
+    clock = Clock()
+    store = Store(parse_text(CONFIG), clock=clock)
+    slow = Rule("latency_slo", "latency", True, -1.0, None, 30.0, Severity.MEDIUM)
+    ev = Evaluator([slow], store)
+    store.record_check(CheckResult("auth", clock.now, ok=True, latency=0.5))  # SLO 200 ms
+    assert ev.evaluate(clock.now, {"auth"}) == []
+    clock.now += 29
+    assert ev.evaluate(clock.now, set()) == []
+    clock.now += 1
+    [t] = ev.evaluate(clock.now, set())  # no new check: the `for` timer alone fires it
+    assert (t.alert.subject, t.state, t.alert.threshold) == ("auth", AlertState.FIRING, 0.2)
