@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 BENCH = Path(__file__).resolve().parent
-SCRIPTS = ("exporter_load", "health_checks", "serve_idle", "alert_eval", "tui_load")
+SCRIPTS = ("exporter_load", "health_checks", "serve_idle", "alert_eval", "incident_writes",
+           "tui_load")
 LIMIT_S = 180
 LIMITS_S = {"tui_load": 900}  # may pip-install glances first
 
