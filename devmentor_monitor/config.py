@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -48,6 +49,17 @@ class SLO:
 
 
 @dataclass(frozen=True, slots=True)
+class Recovery:
+    """What to run when an incident opens for a service: a command or a webhook."""
+
+    command: tuple[str, ...] = ()  # argv, split like a shell would; no shell involved
+    webhook: str | None = None
+    dry_run: bool = True  # the default: say what would run, run nothing
+    max_per_hour: int = 3
+    timeout: float = 30.0
+
+
+@dataclass(frozen=True, slots=True)
 class ServiceConfig:
     name: str
     url: str
@@ -62,6 +74,7 @@ class ServiceConfig:
     tls_verify: bool = True
     ca_file: str | None = None
     headers: tuple[tuple[str, str], ...] = ()
+    recovery: Recovery | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,7 +284,8 @@ def _show(value: object) -> str:
 _TOP_KEYS = {"server", "intervals", "thresholds", "health", "history", "retention", "redis",
              "discovery", "alerts", "scaling", "services", "tui", "auth", "storage"}
 _SERVICE_KEYS = {"name", "url", "interval", "timeout", "expect", "depends_on", "slo",
-                 "failure_threshold", "success_threshold", "tls_verify", "ca_file", "headers"}
+                 "failure_threshold", "success_threshold", "tls_verify", "ca_file", "headers",
+                 "recovery"}
 
 
 def _section(r: _Reader, top: dict[str, Node], key: str, allowed: set[str]) -> dict[str, Node]:
@@ -515,6 +529,8 @@ def _services(r: _Reader, node: Node | None, intervals: Intervals,
         if "headers" in m:
             hm = r.mapping(m["headers"], f"{key}.headers", None)
             headers = tuple((h, r.string(v, f"{key}.headers.{h}")) for h, v in hm.items())
+        recovery = _recovery(r, m["recovery"], f"{key}.recovery") if "recovery" in m \
+            else None
         interval = r.duration(m["interval"], f"{key}.interval") if "interval" in m \
             else intervals.health
         timeout = r.duration(m["timeout"], f"{key}.timeout") if "timeout" in m \
@@ -539,6 +555,7 @@ def _services(r: _Reader, node: Node | None, intervals: Intervals,
             if "tls_verify" in m else True,
             ca_file=r.string(m["ca_file"], f"{key}.ca_file") if "ca_file" in m else None,
             headers=headers,
+            recovery=recovery,
         ))
     names = {s.name for s in out}
     for svc, item in zip(out, node.value, strict=True):
@@ -575,6 +592,26 @@ def _dependency_cycle(services: list[ServiceConfig]) -> list[str] | None:
         if name not in state and (found := visit(name, [name])):
             return found
     return None
+
+
+def _recovery(r: _Reader, node: Node, key: str) -> Recovery:
+    m = r.mapping(node, key, {"command", "webhook", "dry_run", "max_per_hour", "timeout"})
+    if ("command" in m) == ("webhook" in m):
+        raise r.fail(node, key, "give exactly one of 'command' or 'webhook'")
+    command: tuple[str, ...] = ()
+    if "command" in m:
+        try:
+            command = tuple(shlex.split(r.string(m["command"], f"{key}.command")))
+        except ValueError as exc:
+            raise r.fail(m["command"], f"{key}.command", f"cannot split: {exc}") from None
+    return Recovery(
+        command=command,
+        webhook=r.url(m["webhook"], f"{key}.webhook") if "webhook" in m else None,
+        dry_run=r.boolean(m["dry_run"], f"{key}.dry_run") if "dry_run" in m else True,
+        max_per_hour=r.integer(m["max_per_hour"], f"{key}.max_per_hour", positive=True)
+        if "max_per_hour" in m else 3,
+        timeout=r.duration(m["timeout"], f"{key}.timeout") if "timeout" in m else 30.0,
+    )
 
 
 def _scalar_value(r: _Reader, node: Node, key: str) -> Any:

@@ -18,6 +18,7 @@ from typing import Protocol
 from ..model import AuditEntry, Incident, IncidentState, Severity, TimelineEntry
 from ..state import Store
 from ..storage.db import Database
+from .recovery import RecoveryRunner
 from .rules import HOST, AlertState, Transition
 
 log = logging.getLogger("devmentor_monitor.incidents")
@@ -60,7 +61,9 @@ class IncidentEngine:
         self.db = db
         self.notifier = notifier
         self.clock = clock
+        self.recovery = RecoveryRunner(clock)
         self._by_key: dict[tuple[str, str], str] = {}  # (service, rule) → open incident id
+        self._escalated: set[str] = set()
 
     async def load(self) -> int:
         """Bring open incidents back from disk after a restart."""
@@ -135,7 +138,32 @@ class IncidentEngine:
         log.warning("incident opened", extra={"fields": {
             "id": inc.id, "service": service, "rule": rule, "severity": severity.value}})
         await self._notify(inc, "open", suppressed=parent is not None)
+        if parent is None:  # a linked incident's cause is its dependency: leave this one be
+            await self._recover(inc)
         return inc
+
+    async def _recover(self, inc: Incident) -> None:
+        if not self.store.has_service(inc.service):
+            return
+        recovery = self.store.service_config(inc.service).recovery
+        if recovery is None:
+            return
+        outcome = await self.recovery.run(inc, recovery)
+        await self._save(inc, [TimelineEntry(self.clock(), "recovery", MONITOR, outcome)])
+        await self.audit(ENGINE, "recovery.run", inc.id, outcome)
+
+    async def escalate(self, after: float) -> list[Incident]:
+        """Notify again about incidents still unacknowledged ``after`` seconds on."""
+        now = self.clock()
+        due = [i for i in self.store.open_incidents()
+               if i.state is IncidentState.OPEN and i.id not in self._escalated
+               and now - i.opened_at >= after]
+        for inc in due:
+            self._escalated.add(inc.id)
+            await self._save(inc, [TimelineEntry(now, "escalated", MONITOR,
+                                                 f"unacknowledged after {after / 60:g} min")])
+            await self._notify(inc, "escalation", suppressed=inc.parent_id is not None)
+        return due
 
     async def open_manual(self, service: str, description: str, severity: Severity,
                           actor: Actor) -> Incident:

@@ -207,3 +207,48 @@ def test_pending_service_alert_fires_on_the_clock_without_new_checks():
     clock.now += 1
     [t] = ev.evaluate(clock.now, set())  # no new check: the `for` timer alone fires it
     assert (t.alert.subject, t.state, t.alert.threshold) == ("auth", AlertState.FIRING, 0.2)
+
+
+async def test_recovery_dry_run_by_default_then_runs_and_is_rate_limited(tmp_path):
+    marker = tmp_path / "restarted"
+    config = parse_text(f"""
+services:
+  - name: auth
+    url: http://127.0.0.1:1/health
+    recovery: {{command: "touch {marker}"}}
+  - name: memory
+    url: http://127.0.0.1:2/health
+    recovery: {{command: "touch {marker}", dry_run: false, max_per_hour: 1}}
+""")
+    clock = Clock()
+    store = Store(config, clock=clock)
+    db = Database(tmp_path / "monitor.db")
+    db.open()
+    try:
+        eng = IncidentEngine(store, db, None, clock=clock)
+        ops = Actor("ops", "test")
+        dry = await eng.open_manual("auth", "down", Severity.HIGH, ops)
+        assert not marker.exists()
+        assert f"dry run: would run touch {marker}" in dry.timeline[-1].text
+        real = await eng.open_manual("memory", "down", Severity.HIGH, ops)
+        assert marker.exists() and real.timeline[-1].text.startswith("ok: touch")
+        again = await eng.open_manual("memory", "down again", Severity.HIGH, ops)
+        assert again.timeline[-1].text.startswith("skipped: 1 runs in the last hour")
+        outcomes = [a.outcome for a in db.load_audit() if a.action == "recovery.run"]
+        assert len(outcomes) == 3
+    finally:
+        db.close()
+
+
+async def test_escalation_once_for_unacknowledged(engine):
+    eng, _, clock, recorder, _ = engine
+    inc = await eng.open_manual("auth", "x", Severity.HIGH, Actor("ops", "test"))
+    other = await eng.open_manual("memory", "y", Severity.LOW, Actor("ops", "test"))
+    await eng.acknowledge(other.id, Actor("ops", "test"))
+    clock.now += 600
+    assert await eng.escalate(900) == []
+    clock.now += 300
+    assert [i.id for i in await eng.escalate(900)] == [inc.id]
+    assert await eng.escalate(900) == []  # once
+    assert ("auth", "escalation", False) in recorder.sent
+    assert not any(k == "escalation" for s, k, _ in recorder.sent if s == "memory")
