@@ -112,6 +112,7 @@ class ServerSettings:
 class Retention:
     events: float = 7 * 86400.0
     metrics: float = 30 * 86400.0
+    incidents: float = 90 * 86400.0  # resolved incidents, their timelines and the audit
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +170,7 @@ class Config:
     rules: tuple[RuleConfig, ...] | None = None  # None: the built-in rules
     disabled_rules: tuple[str, ...] = ()
     data_dir: str | None = None  # None: $XDG_STATE_HOME/devmentor-monitor
+    escalate_after: float = 900.0  # notify again when an incident is unacknowledged this long
     redis_url: str | None = None
     auto_discover: bool = False
     alert_channels: tuple[str, ...] = ()
@@ -343,7 +345,7 @@ def _parse(root: Node, source: str) -> Config:
     history = History(**{k: r.integer(v, f"history.{k}", lo=2, hi=MAX_HISTORY_POINTS)
                          for k, v in s.items()})
 
-    s = _section(r, top, "retention", {"events", "metrics"})
+    s = _section(r, top, "retention", {"events", "metrics", "incidents"})
     retention = Retention(**{k: r.duration(v, f"retention.{k}") for k, v in s.items()})
 
     s = _section(r, top, "redis", {"url"})

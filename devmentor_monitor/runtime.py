@@ -146,15 +146,28 @@ class Monitor:
     async def _alert_loop(self, interval: float = 1.0) -> None:
         """Evaluate the rules once a second over what changed; act on the transitions."""
         sub = self.store.subscribe()
+        housekeeping_at = 0.0
         try:
             while True:
                 topics = sub.take()
                 changed = {t.removeprefix("service:") for t in topics
                            if t.startswith("service:")}
                 await self.evaluate(changed)
+                if time.monotonic() >= housekeeping_at:  # once a minute
+                    housekeeping_at = time.monotonic() + 60
+                    await self._housekeeping()
                 await asyncio.sleep(interval)
         finally:
             sub.close()
+
+    async def _housekeeping(self) -> None:
+        """Escalate unacknowledged incidents; forget what retention says to forget."""
+        try:
+            await self.engine.escalate(self.config.escalate_after)
+            cutoff = self.clock() - self.config.retention.incidents
+            await self.db.run(self.db.purge, cutoff)
+        except Exception as exc:
+            log.error("housekeeping failed", exc_info=exc)
 
     async def evaluate(self, changed: set[str] | None = None) -> None:
         transitions = self.evaluator.evaluate(self.clock(), changed)
