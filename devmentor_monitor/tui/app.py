@@ -7,7 +7,6 @@ once per refresh tick, whatever the data rate.
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 import socket
 import time
@@ -102,8 +101,9 @@ class MonitorApp(App[int]):
                         exclusive=True, exit_on_error=False)
 
     async def _runtime_worker(self) -> None:
-        # Import the runtime (aiohttp, psutil: ~0.3 s) in a thread, so the screen stays live.
-        runtime = await asyncio.to_thread(importlib.import_module, "devmentor_monitor.runtime")
+        # The runtime's imports (aiohttp, psutil: ~0.3 s) come after the first frame. Not in
+        # a thread: importing there while Textual imports widgets here froze the app.
+        runtime = importlib.import_module("devmentor_monitor.runtime")
         config = self.config
         if self.demo:
             from ..cli import _with_demo

@@ -44,6 +44,9 @@ class AppWidget:
 class HeaderBar(AppWidget, Static):
     """Host, monitor uptime, each source's state, open incidents, clock."""
 
+    def on_resize(self) -> None:
+        self.refresh_data()  # the width decides what fits before the clock
+
     def refresh_data(self) -> None:
         app = self.monitor_app
         now = app.clock()
