@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from .notify.settings import NotifySettings, active_channels, parse_notifications
 from .units import parse_duration
 from .yamlsource import ConfigError, Node, load_yaml
 
@@ -170,7 +171,7 @@ class Config:
     rules: tuple[RuleConfig, ...] | None = None  # None: the built-in rules
     disabled_rules: tuple[str, ...] = ()
     data_dir: str | None = None  # None: $XDG_STATE_HOME/devmentor-monitor
-    escalate_after: float = 900.0  # notify again when an incident is unacknowledged this long
+    notifications: NotifySettings = field(default_factory=NotifySettings)
     redis_url: str | None = None
     auto_discover: bool = False
     alert_channels: tuple[str, ...] = ()
@@ -284,7 +285,8 @@ def _show(value: object) -> str:
 # --------------------------------------------------------------------------- sections
 
 _TOP_KEYS = {"server", "intervals", "thresholds", "health", "history", "retention", "redis",
-             "discovery", "alerts", "scaling", "services", "tui", "auth", "storage"}
+             "discovery", "alerts", "scaling", "services", "tui", "auth", "storage",
+             "notifications"}
 _SERVICE_KEYS = {"name", "url", "interval", "timeout", "expect", "depends_on", "slo",
                  "failure_threshold", "success_threshold", "tls_verify", "ca_file", "headers",
                  "recovery"}
@@ -387,12 +389,13 @@ def _parse(root: Node, source: str) -> Config:
         keys=keys,
     )
 
+    notifications = parse_notifications(r, top.get("notifications"))
     services = _services(r, top.get("services"), intervals, health)
     return Config(source=source, server=server, intervals=intervals, thresholds=thresholds,
                   health=health, history=history, retention=retention, scaling=scaling, tui=tui,
                   redis_url=redis_url, auto_discover=auto_discover, alert_channels=channels,
                   services=services, api_keys=api_keys, rules=rules, disabled_rules=disabled,
-                  data_dir=data_dir)
+                  data_dir=data_dir, notifications=notifications)
 
 
 RULE_METRICS = ("down", "latency", "error_rate", "cert_days", "burn_fast", "burn_slow", "cpu",
@@ -796,6 +799,12 @@ def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = 
     if port is not None:
         cfg = replace(cfg, server=replace(cfg.server, port=port))
         flags.append("flag --port")
+    try:
+        active_channels(cfg.notifications, cfg.alert_channels)
+    except ValueError as exc:
+        origin = "environment ALERT_CHANNELS" if "ALERT_CHANNELS" in env else source
+        raise ConfigError(origin, None, "" if "ALERT_CHANNELS" in env else "alerts.channels",
+                          str(exc)) from None
     return replace(cfg, overrides=cfg.overrides + tuple(flags))
 
 

@@ -19,6 +19,7 @@ from .config import Config, data_dir
 from .engine.incidents import IncidentEngine
 from .engine.rules import Evaluator, Rule, default_rules
 from .model import CheckResult, Health, Severity, SourceState, SourceStatus, SystemSample
+from .notify import Outbox, active_channels
 from .sources.base import Source
 from .sources.health import HealthSource
 from .sources.system import SystemSource
@@ -46,7 +47,10 @@ class Monitor:
         self.serve = serve
         self.server: ExporterServer | None = None
         self.db = Database(data_dir(config) / "monitor.db")
-        self.engine = IncidentEngine(self.store, self.db, clock=clock)
+        self.outbox = Outbox(self.db, active_channels(config.notifications,
+                                                      config.alert_channels),
+                             config.notifications, clock=clock)
+        self.engine = IncidentEngine(self.store, self.db, self.outbox, clock=clock)
         self.evaluator = Evaluator(build_rules(config), self.store)
         self.clock = clock
         self._tasks: dict[str, asyncio.Task[None]] = {}
@@ -113,6 +117,7 @@ class Monitor:
         await asyncio.to_thread(self.db.open)  # StorageError: a clear message, no start
         await self.engine.load()
         self._tasks["alerts"] = asyncio.create_task(self._alert_loop(), name="alerts")
+        self._tasks["notify"] = asyncio.create_task(self.outbox.run(), name="notify")
         for source in self.sources:
             self._tasks[source.name] = asyncio.create_task(
                 self._supervise(source), name=f"source:{source.name}")
@@ -153,6 +158,8 @@ class Monitor:
                 changed = {t.removeprefix("service:") for t in topics
                            if t.startswith("service:")}
                 await self.evaluate(changed)
+                self.store.set_notifications(self.outbox.counts(),
+                                             dict(self.outbox.last_errors))
                 if time.monotonic() >= housekeeping_at:  # once a minute
                     housekeeping_at = time.monotonic() + 60
                     await self._housekeeping()
@@ -163,7 +170,7 @@ class Monitor:
     async def _housekeeping(self) -> None:
         """Escalate unacknowledged incidents; forget what retention says to forget."""
         try:
-            await self.engine.escalate(self.config.escalate_after)
+            await self.engine.escalate()
             cutoff = self.clock() - self.config.retention.incidents
             await self.db.run(self.db.purge, cutoff)
         except Exception as exc:
@@ -189,6 +196,7 @@ class Monitor:
         self._tasks.clear()
         if self.server is not None:
             await self.server.stop()
+        await self.outbox.close()
         await asyncio.to_thread(self.db.close)
         self._stopped.set()
         log.info("monitor stopped")

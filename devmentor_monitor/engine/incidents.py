@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -27,6 +27,10 @@ MONITOR = "monitor"
 
 class Notifier(Protocol):
     async def notify(self, incident: Incident, kind: str, *, suppressed: bool = False) -> int:
+        ...
+
+    async def escalate(self, incidents: Iterable[Incident],
+                       suppressed: Callable[[Incident], bool] | None = None) -> list[str]:
         ...
 
 
@@ -63,7 +67,6 @@ class IncidentEngine:
         self.clock = clock
         self.recovery = RecoveryRunner(clock)
         self._by_key: dict[tuple[str, str], str] = {}  # (service, rule) → open incident id
-        self._escalated: set[str] = set()
 
     async def load(self) -> int:
         """Bring open incidents back from disk after a restart."""
@@ -152,18 +155,21 @@ class IncidentEngine:
         await self._save(inc, [TimelineEntry(self.clock(), "recovery", MONITOR, outcome)])
         await self.audit(ENGINE, "recovery.run", inc.id, outcome)
 
-    async def escalate(self, after: float) -> list[Incident]:
-        """Notify again about incidents still unacknowledged ``after`` seconds on."""
-        now = self.clock()
-        due = [i for i in self.store.open_incidents()
-               if i.state is IncidentState.OPEN and i.id not in self._escalated
-               and now - i.opened_at >= after]
-        for inc in due:
-            self._escalated.add(inc.id)
-            await self._save(inc, [TimelineEntry(now, "escalated", MONITOR,
-                                                 f"unacknowledged after {after / 60:g} min")])
-            await self._notify(inc, "escalation", suppressed=inc.parent_id is not None)
-        return due
+    async def escalate(self) -> list[Incident]:
+        """Notify again about incidents left unacknowledged (the outbox knows how long
+        `notifications.escalate_after` is, and remembers, across restarts, what it sent)."""
+        if self.notifier is None:
+            return []
+        ids = await self.notifier.escalate(self.store.open_incidents(),
+                                           suppressed=lambda i: i.parent_id is not None)
+        done = []
+        for incident_id in ids:
+            inc = self.store.incident(incident_id)
+            if inc is not None:
+                await self._save(inc, [TimelineEntry(self.clock(), "escalated", MONITOR,
+                                                     "still unacknowledged: notified again")])
+                done.append(inc)
+        return done
 
     async def open_manual(self, service: str, description: str, severity: Severity,
                           actor: Actor) -> Incident:

@@ -239,16 +239,3 @@ services:
     finally:
         db.close()
 
-
-async def test_escalation_once_for_unacknowledged(engine):
-    eng, _, clock, recorder, _ = engine
-    inc = await eng.open_manual("auth", "x", Severity.HIGH, Actor("ops", "test"))
-    other = await eng.open_manual("memory", "y", Severity.LOW, Actor("ops", "test"))
-    await eng.acknowledge(other.id, Actor("ops", "test"))
-    clock.now += 600
-    assert await eng.escalate(900) == []
-    clock.now += 300
-    assert [i.id for i in await eng.escalate(900)] == [inc.id]
-    assert await eng.escalate(900) == []  # once
-    assert ("auth", "escalation", False) in recorder.sent
-    assert not any(k == "escalation" for s, k, _ in recorder.sent if s == "memory")

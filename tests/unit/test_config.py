@@ -160,6 +160,11 @@ discovery:
   auto: false
 alerts:
   channels: [log]
+notifications:
+  channels:
+    - {name: log, type: webhook, url: "http://127.0.0.1:9/hook"}
+    - {name: team, type: slack, url: "https://hooks.slack.com/services/T/B/x"}
+    - {name: oncall, type: email, host: 127.0.0.1, from: mon@x.test, to: [a@x.test]}
 scaling:
   enabled: false
   min_replicas: 1
@@ -283,3 +288,12 @@ def test_dependency_on_itself_or_a_cycle_is_an_error(tmp_path):
     selfdep = write(tmp_path, "services:\n  - name: a\n    url: http://127.0.0.1:1/h\n"
                               "    depends_on: [a]\n")
     assert "cannot depend on itself" in config_error(selfdep, env={}).message
+
+
+def test_alert_channels_must_name_configured_channels(tmp_path):
+    path = write(tmp_path, BASE)
+    assert load_config(path, env={"ALERT_CHANNELS": "slack,oncall"}).alert_channels == (
+        "slack", "oncall")
+    err = config_error(path, env={"ALERT_CHANNELS": "slack,pagerduty"})
+    assert err.source == "environment ALERT_CHANNELS"
+    assert "pagerduty" in err.message and "does not configure" in err.message

@@ -1,0 +1,356 @@
+"""What a notification says and how each channel type sends it.
+
+Every sender raises `DeliveryError` with a short reason that is safe to log and show
+("HTTP 503 Service Unavailable", "connection refused", "SMTP 535"): never a URL, a
+header, a routing key or a password.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import smtplib
+import socket
+import ssl
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass, fields
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from typing import Any
+
+import aiohttp
+
+from ..logs import mask
+from ..model import Incident
+from ..units import format_duration
+from .settings import ChannelSettings
+
+USER_AGENT = "devmentor-monitor"
+PD_SEVERITY = {"low": "info", "medium": "warning", "high": "error", "critical": "critical"}
+PD_ACTION = {"open": "trigger", "escalation": "trigger", "acknowledged": "acknowledge",
+             "resolved": "resolve"}
+_VERB = {"open": "opened", "escalation": "escalated", "acknowledged": "acknowledged",
+         "resolved": "resolved"}
+_SLACK_ICON = {"open": ":red_circle:", "escalation": ":rotating_light:",
+               "acknowledged": ":eyes:", "resolved": ":white_check_mark:"}
+_PERMANENT_HTTP = {400, 401, 403, 410, 413, 422}  # the same request will fail again
+
+
+class DeliveryError(Exception):
+    """A send failed. ``reason`` is short and secret-free; ``permanent`` means do not retry."""
+
+    def __init__(self, reason: str, *, permanent: bool = False,
+                 retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.permanent = permanent
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    """One thing to tell people about an incident; stored as JSON in the outbox row."""
+
+    kind: str  # open | escalation | acknowledged | resolved
+    incident_id: str
+    service: str
+    severity: str
+    title: str
+    description: str
+    state: str
+    rule: str
+    opened_at: float
+    ts: float  # when the notification was raised
+    acknowledged_by: str | None = None
+    resolved_at: float | None = None
+    time_to_recover: float | None = None
+    dedup_key: str = ""
+    monitor_url: str | None = None
+
+    @classmethod
+    def from_incident(cls, incident: Incident, kind: str, *, now: float | None = None,
+                      monitor_url: str | None = None) -> Notification:
+        return cls(kind=kind, incident_id=incident.id, service=incident.service,
+                   severity=incident.severity.value, title=incident.title,
+                   description=incident.description, state=incident.state.value,
+                   rule=incident.rule, opened_at=incident.opened_at,
+                   ts=time.time() if now is None else now,
+                   acknowledged_by=incident.acknowledged_by, resolved_at=incident.resolved_at,
+                   time_to_recover=incident.time_to_recover,
+                   dedup_key=f"devmentor-{incident.id}", monitor_url=monitor_url)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Notification:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    # ---------------------------------------------------------------- wording
+    @property
+    def status(self) -> str:
+        """'opened', 'unacknowledged for 15m', 'acknowledged by ana', 'resolved after 4m'."""
+        if self.kind == "escalation":
+            return f"unacknowledged for {format_duration(max(0.0, self.ts - self.opened_at))}"
+        if self.kind == "acknowledged" and self.acknowledged_by:
+            return f"acknowledged by {self.acknowledged_by}"
+        if self.kind == "resolved" and self.time_to_recover is not None:
+            return f"resolved after {format_duration(max(0.0, self.time_to_recover))}"
+        return _VERB.get(self.kind, self.kind)
+
+    @property
+    def subject(self) -> str:
+        """'[CRITICAL] auth: service down (opened)'."""
+        return f"[{self.severity.upper()}] {self.service}: {self.title} ({_VERB[self.kind]})"
+
+    @property
+    def summary(self) -> str:
+        return f"[{self.severity.upper()}] {self.service}: {self.title} ({self.status})"
+
+    def body(self) -> str:
+        lines = [self.summary, "",
+                 f"Service:     {self.service}",
+                 f"Severity:    {self.severity}",
+                 f"State:       {self.state}",
+                 f"Incident:    {self.incident_id}",
+                 f"Rule:        {self.rule}",
+                 f"Opened:      {_iso(self.opened_at)}"]
+        if self.acknowledged_by:
+            lines.append(f"Acknowledged by: {self.acknowledged_by}")
+        if self.resolved_at is not None:
+            lines.append(f"Resolved:    {_iso(self.resolved_at)}")
+        if self.time_to_recover is not None:
+            lines.append(f"Recovered in: {format_duration(max(0.0, self.time_to_recover))}")
+        if self.description:
+            lines += ["", self.description]
+        if self.monitor_url:
+            lines += ["", f"Monitor: {self.monitor_url}"]
+        return "\n".join(lines) + "\n"
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+# --------------------------------------------------------------------------- payloads
+
+
+def webhook_payload(n: Notification) -> dict[str, Any]:
+    return {**n.to_dict(), "summary": n.summary}
+
+
+def _slack_escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def slack_payload(n: Notification) -> dict[str, Any]:
+    icon = _SLACK_ICON.get(n.kind, "")
+    text = f"{icon} {_slack_escape(n.summary)}".strip()
+    facts = [f"*Service:* {_slack_escape(n.service)}", f"*Severity:* {n.severity}",
+             f"*State:* {n.state}", f"*Incident:* `{_slack_escape(n.incident_id)}`"]
+    if n.time_to_recover is not None and n.kind == "resolved":
+        facts.append(f"*Recovered in:* {format_duration(max(0.0, n.time_to_recover))}")
+    headline = f"{icon} *{_slack_escape(n.summary)}*"
+    blocks: list[dict[str, Any]] = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": headline}},
+        {"type": "section", "fields": [{"type": "mrkdwn", "text": f} for f in facts]},
+    ]
+    if n.description:
+        blocks.append({"type": "section",
+                       "text": {"type": "mrkdwn", "text": _slack_escape(n.description[:2900])}})
+    if n.monitor_url:
+        blocks.append({"type": "context", "elements": [
+            {"type": "mrkdwn", "text": f"<{n.monitor_url}|Open the monitor>"}]})
+    return {"text": text, "blocks": blocks}
+
+
+def pagerduty_payload(n: Notification, routing_key: str) -> dict[str, Any]:
+    """Events API v2. Escalation re-triggers with the same dedup_key (PagerDuty merges it);
+    acknowledge and resolve carry only the key, as the API documents."""
+    event: dict[str, Any] = {"routing_key": routing_key, "event_action": PD_ACTION[n.kind],
+                             "dedup_key": n.dedup_key}
+    if event["event_action"] == "trigger":
+        event["payload"] = {
+            "summary": n.summary[:1024],
+            "source": n.service,
+            "severity": PD_SEVERITY.get(n.severity, "error"),
+            "timestamp": _iso(n.ts),
+            "component": n.service,
+            "class": n.rule,
+            "custom_details": {"incident_id": n.incident_id, "title": n.title,
+                               "description": n.description, "state": n.state,
+                               "kind": n.kind, "opened_at": _iso(n.opened_at)},
+        }
+        event["client"] = USER_AGENT
+        if n.monitor_url:
+            event["client_url"] = n.monitor_url
+    return event
+
+
+def email_message(n: Notification, channel: ChannelSettings) -> EmailMessage:
+    msg = EmailMessage()
+    msg["Subject"] = " ".join(n.subject.split())  # a title with a newline stays one header
+    msg["From"] = channel.smtp_from
+    msg["To"] = ", ".join(channel.smtp_to)
+    msg["Date"] = formatdate(n.ts, usegmt=True)
+    thread = f"<{n.dedup_key}@devmentor-monitor>"  # mail clients thread one incident together
+    if n.kind == "open":
+        msg["Message-ID"] = thread
+    else:
+        msg["Message-ID"] = make_msgid(domain="devmentor-monitor")
+        msg["In-Reply-To"] = thread
+        msg["References"] = thread
+    msg["X-Devmentor-Incident"] = n.incident_id
+    msg["X-Devmentor-Kind"] = n.kind
+    msg.set_content(n.body())
+    return msg
+
+
+# --------------------------------------------------------------------------- senders
+
+Sender = Callable[[aiohttp.ClientSession, ChannelSettings, Notification], Awaitable[None]]
+
+
+async def _post(session: aiohttp.ClientSession, channel: ChannelSettings,
+                payload: dict[str, Any], headers: dict[str, str] | None = None) -> None:
+    assert channel.url is not None
+    all_headers = {"User-Agent": USER_AGENT, **(headers or {})}
+    try:
+        async with session.post(channel.url, json=payload, headers=all_headers,
+                                allow_redirects=False,
+                                timeout=aiohttp.ClientTimeout(total=channel.timeout)) as resp:
+            await resp.read()
+            if 200 <= resp.status < 300:
+                return
+            raise DeliveryError(f"HTTP {resp.status} {resp.reason or ''}".strip(),
+                                permanent=resp.status in _PERMANENT_HTTP,
+                                retry_after=_retry_after(resp.headers.get("Retry-After")))
+    except DeliveryError:
+        raise
+    except TimeoutError:
+        raise DeliveryError(f"timeout after {format_duration(channel.timeout)}") from None
+    except aiohttp.ClientError as exc:
+        raise DeliveryError(http_reason(exc)) from None
+    except OSError as exc:
+        raise DeliveryError(os_reason(exc)) from None
+
+
+def _retry_after(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+def http_reason(exc: BaseException) -> str:
+    """A short, secret-free reason for an aiohttp failure (no URL, no host path)."""
+    dns = getattr(aiohttp, "ClientConnectorDNSError", None)
+    if dns is not None and isinstance(exc, dns):
+        return "DNS lookup failed"
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        return "TLS certificate not trusted"
+    if isinstance(exc, aiohttp.ClientSSLError):
+        return "TLS error"
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return os_reason(exc.os_error)
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return "server disconnected"
+    if isinstance(exc, aiohttp.InvalidURL):
+        return "invalid URL"
+    if isinstance(exc, aiohttp.ClientPayloadError | aiohttp.ClientResponseError):
+        return "bad response"
+    return type(exc).__name__
+
+
+def os_reason(exc: BaseException) -> str:
+    if isinstance(exc, ConnectionRefusedError) or getattr(exc, "errno", None) == \
+            errno.ECONNREFUSED:
+        return "connection refused"
+    if isinstance(exc, TimeoutError | socket.timeout):
+        return "timeout"
+    if isinstance(exc, socket.gaierror):
+        return "DNS lookup failed"
+    if isinstance(exc, ConnectionResetError):
+        return "connection reset"
+    if isinstance(exc, ssl.SSLError):
+        return "TLS error"
+    code = getattr(exc, "errno", None)
+    if code in (errno.EHOSTUNREACH, errno.ENETUNREACH):
+        return "host unreachable"
+    return mask(getattr(exc, "strerror", None) or type(exc).__name__)
+
+
+async def send_webhook(session: aiohttp.ClientSession, channel: ChannelSettings,
+                       n: Notification) -> None:
+    await _post(session, channel, webhook_payload(n), dict(channel.headers))
+
+
+async def send_slack(session: aiohttp.ClientSession, channel: ChannelSettings,
+                     n: Notification) -> None:
+    await _post(session, channel, slack_payload(n))
+
+
+async def send_pagerduty(session: aiohttp.ClientSession, channel: ChannelSettings,
+                         n: Notification) -> None:
+    assert channel.routing_key is not None
+    await _post(session, channel, pagerduty_payload(n, channel.routing_key))
+
+
+async def send_email(session: aiohttp.ClientSession, channel: ChannelSettings,
+                     n: Notification) -> None:
+    msg = email_message(n, channel)
+    try:
+        # smtplib blocks: it runs in a thread, bounded by its socket timeout, with a
+        # backstop here in case a server trickles bytes forever.
+        async with asyncio.timeout(channel.timeout * 3):
+            await asyncio.to_thread(_smtp_send, channel, msg)
+    except TimeoutError:
+        raise DeliveryError(f"timeout after {format_duration(channel.timeout)}") from None
+
+
+def _smtp_send(channel: ChannelSettings, msg: EmailMessage) -> None:
+    assert channel.smtp_host is not None
+    try:
+        with smtplib.SMTP(channel.smtp_host, channel.smtp_port,
+                          timeout=channel.timeout) as smtp:
+            smtp.ehlo()
+            if channel.starttls:
+                smtp.starttls(context=ssl.create_default_context())
+                smtp.ehlo()
+            if channel.username is not None and channel.password is not None:
+                smtp.login(channel.username, channel.password)
+            smtp.send_message(msg)
+    except smtplib.SMTPRecipientsRefused as exc:
+        codes = sorted({code for code, _ in exc.recipients.values()})
+        raise DeliveryError(f"SMTP recipients refused ({', '.join(map(str, codes))})",
+                            permanent=all(c >= 500 for c in codes)) from None
+    except smtplib.SMTPAuthenticationError as exc:
+        raise DeliveryError(f"SMTP {exc.smtp_code} authentication failed",
+                            permanent=True) from None
+    except smtplib.SMTPResponseException as exc:
+        raise DeliveryError(f"SMTP {exc.smtp_code} {_smtp_text(exc.smtp_error)}".strip(),
+                            permanent=exc.smtp_code >= 500) from None
+    except smtplib.SMTPNotSupportedError:
+        raise DeliveryError("SMTP server does not offer STARTTLS or AUTH",
+                            permanent=True) from None
+    except smtplib.SMTPServerDisconnected:
+        raise DeliveryError("SMTP server disconnected") from None
+    except smtplib.SMTPException as exc:
+        raise DeliveryError(f"SMTP error ({type(exc).__name__})") from None
+    except OSError as exc:
+        raise DeliveryError(os_reason(exc)) from None
+
+
+def _smtp_text(raw: bytes | str) -> str:
+    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+    first = text.splitlines()[0] if text else ""
+    return mask(first[:80])
+
+
+SENDERS: dict[str, Sender] = {"webhook": send_webhook, "slack": send_slack,
+                              "pagerduty": send_pagerduty, "email": send_email}
