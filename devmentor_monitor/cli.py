@@ -217,8 +217,9 @@ def _config_check(args: argparse.Namespace) -> int:
     text = mask(json.dumps(data, indent=2, default=str))
     secrets = [v for svc in cfg.services for _, v in svc.headers]  # usually credentials
     secrets += [k.key for k in cfg.api_keys]
-    for value in secrets:
-        text = text.replace(json.dumps(value), '"***"')
+    secrets += [v for ch in cfg.notifications.channels for v in ch.secrets]
+    for value in sorted(secrets, key=len, reverse=True):  # whole values, then fragments
+        text = text.replace(json.dumps(value), '"***"').replace(value, "***")
     print(f"{cfg.source}: OK, {len(cfg.services)} services")
     if cfg.overrides:
         print("overridden by: " + ", ".join(cfg.overrides))

@@ -217,8 +217,11 @@ class HealthSource:
                         in_flight[i] = asyncio.create_task(self._one(i, sink, in_flight))
                 delay = self._due[0][0] - time.monotonic() if self._due else 3600.0
                 self._wake.clear()
+                # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel
+                # that lands as the wait completes, and the source would never stop.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), max(0.0, delay))
+                    async with asyncio.timeout(max(0.0, delay)):
+                        await self._wake.wait()
         finally:
             for task in in_flight.values():
                 task.cancel()

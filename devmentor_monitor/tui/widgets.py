@@ -67,6 +67,10 @@ class HeaderBar(AppWidget, Static):
         line.append(f"  services {counts['up'] + counts['degraded']}/{sum(counts.values())} up")
         if counts["down"]:
             line.append(f" · {counts['down']} down", style=f"bold {colors.get('status-down')}")
+        for channel, reason in sorted(store.notification_errors.items()):
+            line.append("  │ ")
+            line.append(f"notify {channel}: failing: {reason}",
+                        style=colors.get("status-down", ""))
         for status in sorted(store.sources(), key=lambda s: s.name):
             if status.state is SourceState.OK:
                 continue

@@ -55,3 +55,13 @@ async def test_acknowledge_and_resolve_from_the_incidents_view(tmp_path, utc,
                 "incident.resolve", "incident.acknowledge"]
     finally:
         monitor.db.close()
+
+
+async def test_failing_notification_channel_shows_in_the_header(make_app, screen_text):
+    app = make_app()
+    async with app.run_test(size=(160, 50)) as pilot:
+        app.store.set_notifications({("ops", "retry"): 3}, {"ops": "HTTP 503 Service "
+                                                                 "Unavailable"})
+        await settle(pilot)
+        header = screen_text(app).splitlines()[0]
+        assert "notify ops: failing: HTTP 503" in header

@@ -136,3 +136,25 @@ def test_config_check_honours_top_level_config_flag(tmp_path):
     proc = run(tmp_path, "-c", "bad.yaml", "config", "check")
     assert proc.returncode == 2
     assert "bad.yaml:4: services.auth.interval" in proc.stderr
+
+
+def test_config_check_masks_notification_secrets(tmp_path):
+    cfg = tmp_path / "s.yaml"
+    cfg.write_text("""
+notifications:
+  channels:
+    - {name: team, type: slack, url: "https://hooks.slack.com/services/T0/B0/sekr1tT0ken"}
+    - {name: pd, type: pagerduty, routing_key: "R0utingKeyR0utingKey"}
+    - {name: mail, type: email, host: 127.0.0.1, from: a@x.test, to: [b@x.test],
+       username: u, password: "pa55w0rdpa55"}
+auth:
+  keys: [{name: ops, key: "0p3r4t0r-k3y-0123456789", role: operator}]
+services: []
+""")
+    done = subprocess.run([sys.executable, "-m", "devmentor_monitor", "config", "check",
+                           str(cfg)], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    for secret in ("sekr1tT0ken", "R0utingKeyR0utingKey", "pa55w0rdpa55",
+                   "0p3r4t0r-k3y-0123456789"):
+        assert secret not in done.stdout
+    assert "hooks.slack.com" in done.stdout  # where it goes is still shown
