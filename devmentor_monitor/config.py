@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -248,6 +248,32 @@ class _Reader:
             raise self.fail(node, key, f"must be a list, got {_kind(node.value)}")
         return tuple(self.string(item, f"{key}[{i}]") for i, item in enumerate(node.value))
 
+    def named_items(self, node: Node | None, section: str, what: str
+                    ) -> Iterator[tuple[str, str, Node, dict[str, Node]]]:
+        """Entries of a list of named mappings (services, channels), each with a
+        well-formed, unique `name`: yields (name, key path, item node, its mapping)."""
+        if node is None or node.value is None:
+            return
+        if not isinstance(node.value, list):
+            raise self.fail(node, section, f"must be a list of {what}s, got "
+                            f"{_kind(node.value)}")
+        seen: dict[str, int] = {}
+        for i, item in enumerate(node.value):
+            key = f"{section}[{i}]"
+            m = self.mapping(item, key, None)
+            if "name" not in m:
+                raise self.fail(item, key, "missing required key 'name'")
+            name = self.string(m["name"], f"{key}.name")
+            if not _NAME.match(name):
+                raise self.fail(m["name"], f"{key}.name", f"{name!r} must be lower-case "
+                                "letters, digits, '-', '_' or '.'")
+            key = f"{section}.{name}"
+            if name in seen:
+                raise self.fail(m["name"], key, f"duplicate {what} (first defined on line "
+                                f"{seen[name]})")
+            seen[name] = m["name"].where
+            yield name, key, item, m
+
     def url(self, node: Node, key: str, *, schemes: tuple[str, ...] = ("http", "https")) -> str:
         text = self.string(node, key)
         problem = url_problem(text, schemes)
@@ -484,26 +510,9 @@ _NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 
 def _services(r: _Reader, node: Node | None, intervals: Intervals,
               health: HealthSettings) -> tuple[ServiceConfig, ...]:
-    if node is None or node.value is None:
-        return ()
-    if not isinstance(node.value, list):
-        raise r.fail(node, "services", f"must be a list of services, got {_kind(node.value)}")
-    seen: dict[str, int] = {}
     out: list[ServiceConfig] = []
-    for i, item in enumerate(node.value):
-        key = f"services[{i}]"
-        m = r.mapping(item, key, None)
-        if "name" not in m:
-            raise r.fail(item, key, "missing required key 'name'")
-        name = r.string(m["name"], f"{key}.name")
-        if not _NAME.match(name):
-            raise r.fail(m["name"], f"{key}.name",
-                         f"{name!r} must be lower-case letters, digits, '-', '_' or '.'")
-        key = f"services.{name}"
+    for name, key, item, m in r.named_items(node, "services", "service"):
         r.mapping(item, key, _SERVICE_KEYS)  # unknown keys, named by the service
-        if name in seen:
-            raise r.fail(m["name"], key, f"duplicate service (first defined on line {seen[name]})")
-        seen[name] = m["name"].where
         if "url" not in m:
             raise r.fail(item, key, "missing required key 'url'")
         expect_status: tuple[int, ...] = (200,)

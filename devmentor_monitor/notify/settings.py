@@ -119,25 +119,8 @@ def parse_notifications(r: _Reader, node: Node | None) -> NotifySettings:
 
 
 def _channels(r: _Reader, node: Node | None) -> tuple[ChannelSettings, ...]:
-    if node is None or node.value is None:
-        return ()
-    if not isinstance(node.value, list):
-        raise r.fail(node, "notifications.channels", "must be a list of channels")
-    seen: dict[str, int] = {}
     out: list[ChannelSettings] = []
-    for i, item in enumerate(node.value):
-        key = f"notifications.channels[{i}]"
-        m = r.mapping(item, key, None)
-        if "name" not in m:
-            raise r.fail(item, key, "missing required key 'name'")
-        name = r.string(m["name"], f"{key}.name")
-        if not _NAME.match(name):
-            raise r.fail(m["name"], f"{key}.name",
-                         f"{name!r} must be lower-case letters, digits, '-', '_' or '.'")
-        key = f"notifications.channels.{name}"
-        if name in seen:
-            raise r.fail(m["name"], key, f"duplicate channel (first defined on line {seen[name]})")
-        seen[name] = m["name"].where
+    for name, key, item, m in r.named_items(node, "notifications.channels", "channel"):
         if "type" not in m:
             raise r.fail(item, key, f"missing required key 'type' (one of {', '.join(TYPES)})")
         kind = r.string(m["type"], f"{key}.type")
