@@ -6,7 +6,6 @@ repr and every error message: a config error names the line and the key, never t
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -37,7 +36,6 @@ _TYPE_KEYS = {
     "email": {"host", "port", "from", "to", "username", "password", "starttls"},
 }
 _TOP_KEYS = {"escalate_after", "retry", "channels", "monitor_url"}
-_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 
 
 @dataclass(frozen=True, slots=True)
