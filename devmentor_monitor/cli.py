@@ -21,7 +21,6 @@ from urllib.parse import urlsplit
 from . import __version__
 from .config import Config, ConfigError, data_dir, load_config
 from .logs import mask, setup_logging
-from .storage.db import StorageError
 
 PROG = "devmentor-monitor"
 log = logging.getLogger("devmentor_monitor.cli")
@@ -309,12 +308,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
-    except StorageError as exc:
-        print(f"{PROG}: storage error: {exc}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # the last line of defence: one sentence, no traceback
+        from .storage.db import StorageError  # imported here: sqlite3 only when needed
+
+        if isinstance(exc, StorageError):
+            print(f"{PROG}: storage error: {exc}", file=sys.stderr)
+            return 1
         logging.getLogger(PROG).debug("internal error", exc_info=exc)
         print(f"{PROG}: internal error: {type(exc).__name__}: {mask(str(exc))} "
               "(run with --log-level debug for details)", file=sys.stderr)

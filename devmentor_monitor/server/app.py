@@ -167,6 +167,21 @@ class Api:
             body["series"] = series_json(self.store, names, now - body["window_s"])
         return json_response(body)
 
+    async def alerts(self, request: web.Request) -> web.Response:
+        """Every rule, and every alert it has raised with its state (inactive, pending,
+        firing, resolved)."""
+        query(request, {})
+        ev = self.monitor.evaluator
+        rules = [{"name": r.name, "metric": r.metric, "op": ">" if r.above else "<",
+                  "threshold": None if r.threshold < 0 else r.threshold,
+                  "threshold_from_slo": r.threshold < 0, "clear": r.clear, "for_s": r.for_s,
+                  "severity": r.severity.value, "description": r.description}
+                 for r in ev.rules]
+        alerts = [{"rule": a.rule.name, "subject": a.subject, "state": a.state.value,
+                   "since": a.since, "value": a.value, "threshold": a.threshold}
+                  for a in sorted(ev.alerts.values(), key=lambda a: (a.rule.name, a.subject))]
+        return json_response({"rules": rules, "alerts": alerts})
+
     async def openapi(self, request: web.Request) -> web.Response:
         return json_response(openapi_document())
 
@@ -177,6 +192,7 @@ ROUTES: list[tuple[str, str, str]] = [  # method, path, handler ("incidents." = 
     ("GET", "/api/services", "services"),
     ("GET", "/api/services/{name}", "service"),
     ("GET", "/api/metrics", "metrics_api"),
+    ("GET", "/api/alerts", "alerts"),
     ("GET", "/api/incidents", "incidents.list"),
     ("POST", "/api/incidents", "incidents.create"),
     ("GET", "/api/incidents/{id}", "incidents.get"),

@@ -69,6 +69,11 @@ def openapi_document() -> dict[str, Any]:
                                    "disk:/, ...); default all.",
                     "schema": {"type": "string"}}],
                 "responses": {"200": _json("Metrics", {"type": "object"}), "400": _ERROR}}},
+            "/api/alerts": {"get": {
+                "summary": "Alert rules and each alert's state (inactive, pending, firing, "
+                           "resolved)",
+                "responses": {"200": _json("Rules and alerts", {"type": "object"}),
+                              "400": _ERROR}}},
             "/api/incidents": {
                 "get": {
                     "summary": "Incidents, newest first (open, acknowledged and resolved)",

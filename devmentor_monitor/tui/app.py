@@ -92,9 +92,9 @@ class MonitorApp(App[int]):
         if self.store is not None:
             self._sub = self.store.subscribe()
         if self.start_runtime:
-            # After the first frame is on screen: the runtime's imports and start-up
-            # must not delay what the user sees first.
-            self.call_after_refresh(self._start_runtime)
+            # After the first frame is on the terminal: the runtime's imports hold the GIL
+            # for ~0.3 s, and the driver's writer thread needs a moment to flush first.
+            self.set_timer(0.1, self._start_runtime)
 
     def _start_runtime(self) -> None:
         self.run_worker(self._runtime_worker(), name="runtime", group="runtime",

@@ -43,6 +43,11 @@ def test_outage_opens_an_incident_and_recovery_resolves_it(fleet, write_config, 
                for e in done["timeline"])
     # Still exactly one incident: the outage did not open one per failed check.
     assert len(proc.get("/api/incidents?service=memory").json()["incidents"]) == 1
+    alerts = proc.get("/api/alerts").json()
+    assert "service_down" in {r["name"] for r in alerts["rules"]}
+    down = next(a for a in alerts["alerts"] if (a["rule"], a["subject"]) == (
+        "service_down", "memory"))
+    assert down["state"] == "resolved"
 
 
 def test_manual_incident_survives_kill_9(fleet, write_config, fast, serve, wait):
