@@ -19,7 +19,8 @@ from .config import Config, data_dir
 from .engine.incidents import IncidentEngine
 from .engine.rules import Evaluator, Rule, default_rules
 from .model import CheckResult, Health, Severity, SourceState, SourceStatus, SystemSample
-from .notify import Outbox, active_channels
+from .notify.outbox import Outbox
+from .notify.settings import active_channels
 from .sources.base import Source
 from .sources.health import HealthSource
 from .sources.system import SystemSource

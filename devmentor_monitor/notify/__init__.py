@@ -5,17 +5,5 @@ the channels ALERT_CHANNELS selects, calls `notify()` on incident changes and
 `escalate()` periodically, and runs `run()` as a task.
 """
 
-from .channels import DeliveryError, Notification
-from .outbox import ChannelStatus, Outbox
-from .settings import (
-    ChannelSettings,
-    NotifySettings,
-    active_channels,
-    describe,
-    parse_notifications,
-    unknown_channels,
-)
-
-__all__ = ["ChannelSettings", "ChannelStatus", "DeliveryError", "Notification",
-           "NotifySettings", "Outbox", "active_channels", "describe", "parse_notifications",
-           "unknown_channels"]
+# Nothing is imported here: config reads notify.settings, and importing the channels
+# (aiohttp) with it would cost every start-up, the TUI's first frame included.

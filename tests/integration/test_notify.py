@@ -24,10 +24,10 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from devmentor_monitor.demo.fleet import free_port
 from devmentor_monitor.logs import LogfmtFormatter
 from devmentor_monitor.model import Incident, IncidentState, Severity
-from devmentor_monitor.notify import (
+from devmentor_monitor.notify.outbox import Outbox
+from devmentor_monitor.notify.settings import (
     ChannelSettings,
     NotifySettings,
-    Outbox,
     active_channels,
     describe,
 )

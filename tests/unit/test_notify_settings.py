@@ -7,7 +7,8 @@ import textwrap
 import pytest
 
 from devmentor_monitor.config import _Reader
-from devmentor_monitor.notify import (
+from devmentor_monitor.notify.settings import (
+    PAGERDUTY_URL,
     ChannelSettings,
     NotifySettings,
     active_channels,
@@ -15,7 +16,6 @@ from devmentor_monitor.notify import (
     parse_notifications,
     unknown_channels,
 )
-from devmentor_monitor.notify.settings import PAGERDUTY_URL
 from devmentor_monitor.yamlsource import ConfigError, load_yaml
 
 SLACK_TOKEN = "T000/B000/XXXXsecretslacktoken"
