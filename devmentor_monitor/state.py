@@ -306,6 +306,10 @@ class Store:
         """(checks, up, failed) over ``window`` seconds, to the minute (hour past 24 h)."""
         return self._services[name].counter.totals(now, window)
 
+    def check_counts_many(self, name: str, now: float, windows: tuple[float, ...]
+                          ) -> list[tuple[int, int, int]]:
+        return self._services[name].counter.totals_many(now, windows)
+
     def dependents(self, name: str) -> list[str]:
         """Services whose depends_on names ``name``."""
         return [n for n, r in self._services.items() if name in r.cfg.depends_on]

@@ -23,6 +23,7 @@ HOST = "host"  # the subject (and incident service) of host-wide rules
 FAST_BURN = (14.4, HOUR, 5 * MINUTE)
 SLOW_BURN = (6.0, 6 * HOUR, 30 * MINUTE)
 
+RULE_WINDOWS = (HOUR, FAST_BURN[2], SLOW_BURN[1], SLOW_BURN[2])  # error rate and burn rates
 SERVICE_METRICS = ("down", "latency", "error_rate", "cert_days", "burn_fast", "burn_slow")
 HOST_METRICS = ("cpu", "memory", "disk", "load")
 METRICS = SERVICE_METRICS + HOST_METRICS
@@ -200,11 +201,16 @@ class Evaluator:
         return min(long_rate, short_rate), threshold  # both windows must burn
 
     def _window(self, service: str, now: float, window: float) -> tuple[int, int, int]:
-        """Check counts over a window, read once per service and window per tick."""
+        """Check counts over a window. The first ask for a service reads every window
+        the rules use in one pass, then the answers come from the per-tick cache."""
         key = (service, window)
         counts = self._counts.get(key)
         if counts is None:
-            counts = self._counts[key] = self.store.check_counts(service, now, window)
+            windows = tuple({window, *RULE_WINDOWS})
+            for w, c in zip(windows, self.store.check_counts_many(service, now, windows),
+                            strict=True):
+                self._counts[(service, w)] = c
+            counts = self._counts[key]
         return counts
 
     def _step(self, rule: Rule, subject: str, value: float | None, threshold: float,

@@ -239,3 +239,19 @@ services:
     finally:
         db.close()
 
+
+
+async def test_retention_purges_old_resolved_incidents_only(engine):
+    eng, _, clock, _, db = engine
+    ops = Actor("ops", "test")
+    old = await eng.open_manual("auth", "old", Severity.LOW, ops)
+    await eng.resolve(old.id, ops)
+    still_open = await eng.open_manual("memory", "open for ages", Severity.LOW, ops)
+    clock.now += 100 * 86400
+    recent = await eng.open_manual("auth", "recent", Severity.LOW, ops)
+    await eng.resolve(recent.id, ops)
+    assert db.purge(clock.now - 90 * 86400) == 1
+    assert db.load_incident(old.id) is None
+    assert db.load_incident(recent.id) is not None
+    assert db.load_incident(still_open.id) is not None  # open incidents are never purged
+    assert all(a.target != old.id for a in db.load_audit())
