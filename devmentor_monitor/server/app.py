@@ -18,7 +18,7 @@ from ..report import check_json, series_json, service_json, source_json, system_
 from ..state import HOUR
 from ..units import parse_duration
 from .auth import Denied
-from .collector import CachedExposition
+from .exposition import CachedExposition
 from .incidents_api import BadBody, IncidentsApi
 from .openapi import openapi_document
 

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 
-from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
@@ -158,25 +156,3 @@ class StoreCollector:
         procs.add_metric([], s.process_count)
         yield from (cpu, core, load, mem, mem_ratio, swap, disk, disk_ratio, dio, net, procs)
 
-
-class CachedExposition:
-    """Renders at most once per ``ttl`` seconds, and only when the store changed."""
-
-    def __init__(self, store: Store, started: float, ttl: float) -> None:
-        self.store = store
-        self.ttl = ttl
-        self.registry = CollectorRegistry(auto_describe=False)
-        self.registry.register(StoreCollector(store, started))
-        self._body = b""
-        self._version = -1
-        self._at = 0.0
-        self.renders = 0
-
-    def body(self) -> bytes:
-        now = time.monotonic()
-        if self._version != self.store.version and (now - self._at >= self.ttl or not self._body):
-            self._version = self.store.version
-            self._body = generate_latest(self.registry)
-            self._at = now
-            self.renders += 1
-        return self._body
