@@ -65,3 +65,22 @@ async def test_failing_notification_channel_shows_in_the_header(make_app, screen
         await settle(pilot)
         header = screen_text(app).splitlines()[0]
         assert "notify ops: failing: HTTP 503" in header
+
+
+async def test_a_dead_source_says_why_and_the_rest_keeps_updating(make_app, screen_text):
+    from devmentor_monitor.model import CheckResult, SourceState, SourceStatus
+
+    app = make_app()
+    async with app.run_test(size=(160, 50)) as pilot:
+        await settle(pilot)
+        monitor = app.monitor
+        monitor.source_status(SourceStatus("system", SourceState.UNAVAILABLE,
+                                           "psutil took over 5 s", retry_at=T + 5))
+        # ... while health checks go on arriving: memory recovers.
+        monitor.check(CheckResult("memory", T, ok=True, latency=0.02, status_code=200))
+        await settle(pilot)
+        text = screen_text(app)
+        why = "system: unavailable: psutil took over 5 s"
+        assert text.count(why) == 2  # in the header, and in the host pane itself
+        memory = next(line for line in text.splitlines() if "│ memory " in line)
+        assert "UP" in memory
