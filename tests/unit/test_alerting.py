@@ -255,3 +255,42 @@ async def test_retention_purges_old_resolved_incidents_only(engine):
     assert db.load_incident(recent.id) is not None
     assert db.load_incident(still_open.id) is not None  # open incidents are never purged
     assert all(a.target != old.id for a in db.load_audit())
+
+
+async def test_recovery_webhook_posts_the_incident(tmp_path):
+    from aiohttp import web
+
+    from devmentor_monitor.demo.fleet import free_port
+
+    got: list[dict] = []
+
+    async def hook(request: web.Request) -> web.Response:
+        got.append(await request.json())
+        return web.Response(status=202)
+
+    app = web.Application()
+    app.router.add_post("/restart/s3cret", hook)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    config = parse_text(f"""
+services:
+  - name: auth
+    url: http://127.0.0.1:1/health
+    recovery: {{webhook: "http://127.0.0.1:{port}/restart/s3cret", dry_run: false}}
+""")
+    clock = Clock()
+    db = Database(tmp_path / "monitor.db")
+    db.open()
+    try:
+        eng = IncidentEngine(Store(config, clock=clock), db, None, clock=clock)
+        inc = await eng.open_manual("auth", "down", Severity.HIGH, Actor("ops", "test"))
+        assert got == [{"incident": inc.id, "service": "auth", "severity": "high",
+                        "title": inc.title}]
+        outcome = inc.timeline[-1].text
+        assert outcome == f"ok: POST 127.0.0.1:{port} → HTTP 202"
+        assert "s3cret" not in outcome  # the path (often a token) is never recorded
+    finally:
+        db.close()
+        await runner.cleanup()
