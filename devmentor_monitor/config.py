@@ -430,20 +430,12 @@ SEVERITIES = ("low", "medium", "high", "critical")
 
 
 def _rules(r: _Reader, node: Node) -> tuple[RuleConfig, ...]:
-    if not isinstance(node.value, list):
-        raise r.fail(node, "alerts.rules", f"must be a list, got {_kind(node.value)}")
     out: list[RuleConfig] = []
-    for i, item in enumerate(node.value):
-        key = f"alerts.rules[{i}]"
-        m = r.mapping(item, key, {"name", "metric", "above", "below", "clear", "for",
-                                  "severity", "services"})
-        for required in ("name", "metric"):
-            if required not in m:
-                raise r.fail(item, key, f"missing required key {required!r}")
-        name = r.string(m["name"], f"{key}.name")
-        key = f"alerts.rules.{name}"
-        if any(x.name == name for x in out):
-            raise r.fail(m["name"], key, "duplicate rule name")
+    for name, key, item, m in r.named_items(node, "alerts.rules", "rule"):
+        r.mapping(item, key, {"name", "metric", "above", "below", "clear", "for",
+                              "severity", "services"})
+        if "metric" not in m:
+            raise r.fail(item, key, "missing required key 'metric'")
         metric = r.string(m["metric"], f"{key}.metric")
         if metric not in RULE_METRICS:
             raise r.fail(m["metric"], f"{key}.metric",
@@ -468,16 +460,12 @@ def _rules(r: _Reader, node: Node) -> tuple[RuleConfig, ...]:
 
 
 def _api_keys(r: _Reader, node: Node) -> tuple[ApiKey, ...]:
-    if not isinstance(node.value, list):
-        raise r.fail(node, "auth.keys", f"must be a list, got {_kind(node.value)}")
     out: list[ApiKey] = []
-    for i, item in enumerate(node.value):
-        key = f"auth.keys[{i}]"
-        m = r.mapping(item, key, {"name", "key", "role"})
-        missing = {"name", "key", "role"} - set(m)
+    for name, key, item, m in r.named_items(node, "auth.keys", "key"):
+        r.mapping(item, key, {"name", "key", "role"})
+        missing = {"key", "role"} - set(m)
         if missing:
             raise r.fail(item, key, f"missing {', '.join(sorted(missing))}")
-        name = r.string(m["name"], f"{key}.name")
         role = r.string(m["role"], f"auth.keys.{name}.role")
         if role not in ROLES:
             raise r.fail(m["role"], f"auth.keys.{name}.role", f"must be one of "

@@ -11,7 +11,6 @@ import asyncio
 import functools
 import json
 import sqlite3
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -180,11 +179,6 @@ class Database:
         return [{"id": r[0], "incident_id": r[1], "channel": r[2], "kind": r[3],
                  "payload": json.loads(r[4]), "attempts": r[5]} for r in rows]
 
-    def next_due(self) -> float | None:
-        row = self.conn.execute("SELECT MIN(next_at) FROM notifications "
-                                "WHERE state = 'pending'").fetchone()
-        return row[0] if row else None
-
     def mark_notification(self, note_id: int, *, sent: bool, attempts: int, error: str | None,
                           next_at: float | None, now: float) -> None:
         state = "sent" if sent else ("pending" if next_at is not None else "failed")
@@ -237,6 +231,3 @@ def _explain(path: Path, exc: sqlite3.DatabaseError) -> str:
         return f"{path}: cannot write ({text}); check permissions or choose another --data-dir"
     return f"{path}: {text}"
 
-
-def now() -> float:
-    return time.time()

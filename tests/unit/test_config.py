@@ -297,3 +297,38 @@ def test_alert_channels_must_name_configured_channels(tmp_path):
     err = config_error(path, env={"ALERT_CHANNELS": "slack,pagerduty"})
     assert err.source == "environment ALERT_CHANNELS"
     assert "pagerduty" in err.message and "does not configure" in err.message
+
+
+def test_alert_rules_and_api_keys_from_the_file(tmp_path):
+    path = write(tmp_path, """alerts:
+  rules:
+    - {name: cpu_hot, metric: cpu, above: 90, clear: 80, for: 1m, severity: critical}
+    - {name: slow_auth, metric: latency, above: 300ms, services: [auth]}
+auth:
+  keys: [{name: ops, key: "0123456789abcdef0", role: operator}]
+services: []
+""")
+    cfg = load_config(path, env={})
+    hot, slow = cfg.rules
+    assert (hot.metric, hot.above, hot.threshold, hot.clear, hot.for_s, hot.severity) == (
+        "cpu", True, 90, 80, 60.0, "critical")
+    assert (slow.threshold, slow.services, slow.severity) == (0.3, ("auth",), "high")
+    assert [(k.name, k.role) for k in cfg.api_keys] == [("ops", "operator")]
+
+
+@pytest.mark.parametrize(("text", "line", "key", "fragment"), [
+    ("alerts:\n  rules:\n    - {name: a, metric: cpu, above: 1}\n"
+     "    - {name: a, metric: cpu, above: 2}\n", 4, "alerts.rules.a", "duplicate rule"),
+    ("alerts:\n  rules:\n    - {name: a, metric: gpu, above: 1}\n", 3,
+     "alerts.rules.a.metric", "unknown metric 'gpu'"),
+    ("alerts:\n  rules:\n    - {name: a, metric: cpu}\n", 3, "alerts.rules.a",
+     "exactly one of 'above' or 'below'"),
+    ("auth:\n  keys: [{name: ops, key: short, role: operator}]\n", 2, "auth.keys.ops.key",
+     "too short"),
+    ("auth:\n  keys: [{name: ops, key: 0123456789abcdef0, role: root}]\n", 2,
+     "auth.keys.ops.role", "must be one of viewer, operator, admin"),
+])
+def test_bad_rules_and_keys_name_line_and_key(tmp_path, text, line, key, fragment):
+    err = config_error(write(tmp_path, text + "services: []\n"), env={})
+    assert (err.line, err.key) == (line, key)
+    assert fragment in err.message
