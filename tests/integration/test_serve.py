@@ -159,8 +159,12 @@ def test_binds_loopback_by_default(fleet, write_config, fast, serve):
 
 def test_health_endpoint_reports_sources(fleet, write_config, fast, serve, wait):
     proc = serve("-c", str(write_config(fast(fleet.urls))))
-    body = wait(lambda: (r := proc.get("/health")).status_code == 200 and r.json(), 8,
-                what="healthy monitor")
+    def sampled() -> dict | None:  # healthy, and the host source has reported once
+        r = proc.get("/health")
+        body = r.json() if r.status_code == 200 else {}
+        return body if any(s["name"] == "system" for s in body.get("sources", [])) else None
+
+    body = wait(sampled, 8, what="a healthy monitor with a host sample")
     assert body["status"] == "ok"
     states = {s["name"]: s["state"] for s in body["sources"]}
     assert states["redis"] == "not configured"
