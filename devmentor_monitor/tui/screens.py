@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import DataTable, Input, Static
 
 from ..catalog import series_spec
 from .charts import RANGES, line_chart
@@ -22,6 +22,7 @@ from .widgets import (
     EventTicker,
     HeaderBar,
     IncidentsPane,
+    KeyHints,
     NoticePane,
     ServicesTable,
     SystemPane,
@@ -44,10 +45,9 @@ class MonitorScreen(Screen):
     def compose(self) -> ComposeResult:
         yield HeaderBar(id="header")
         yield from self.body()
-        # Disabled while closed, so it never takes the focus (and the keys) from the view.
-        yield Input(placeholder="filter: type to narrow the table, esc to close",
-                    id="filter", disabled=True)
-        yield Footer(compact=True, show_command_palette=False)
+        # One line of text, not Textual's Footer (a widget per key): the first frame
+        # comes ~0.05 s sooner. The filter box is only built when `/` first asks for it.
+        yield KeyHints(id="keys")
 
     def body(self) -> ComposeResult:
         yield from ()
@@ -77,15 +77,23 @@ class MonitorScreen(Screen):
         if self.filterable() is None:
             self.notify("nothing to filter on this view", timeout=2)
             return False
-        box = self.query_one("#filter", Input)
-        box.disabled = False
-        box.display = True
+        boxes = self.query("#filter")
+        if boxes:
+            box = boxes.first(Input)
+            box.disabled = False
+            box.display = True
+        else:
+            # Disabled while closed, so it never takes the focus (and keys) from the view.
+            box = Input(placeholder="filter: type to narrow the table, esc to close",
+                        id="filter")
+            self.mount(box, before="#keys")
         box.focus()
         return True
 
     def close_filter(self) -> bool:
-        box = self.query_one("#filter", Input)
-        if not box.display:
+        boxes = self.query("#filter")
+        box = boxes.first(Input) if boxes else None
+        if box is None or not box.display:
             return False
         box.display = False
         box.disabled = True

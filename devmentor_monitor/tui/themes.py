@@ -8,6 +8,7 @@ from pathlib import Path
 import yaml
 from textual.theme import Theme
 
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: 4 files in ~2 ms, not ~30
 THEMES_DIR = Path(__file__).resolve().parents[2] / "themes"
 BASE_KEYS = ("primary", "secondary", "accent", "foreground", "background", "surface", "panel",
              "success", "warning", "error", "dark")
@@ -21,7 +22,7 @@ def load_themes(folder: Path = THEMES_DIR) -> dict[str, Theme]:
     themes: dict[str, Theme] = {}
     for path in sorted(folder.glob("*.yaml")):
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            data = yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER) or {}
             if not isinstance(data, dict) or "primary" not in data:
                 raise ThemeError(f"{path}: needs at least 'primary'")
             name = str(data.get("name") or path.stem)

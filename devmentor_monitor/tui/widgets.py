@@ -333,3 +333,24 @@ class EventTicker(AppWidget, Static):
         self.update(Text(ellipsize(f"events: none yet{why}", self.content_size.width),
                          style="dim"))
 
+
+
+class KeyHints(Static):
+    """The bottom line: each shown key (as remapped) and its title, like Textual's Footer.
+
+    One Static instead of the Footer's widget per key keeps the first frame quick; the
+    bindings do not change while a screen is up, so it is drawn on mount only.
+    """
+
+    def on_mount(self) -> None:
+        line = Text(no_wrap=True, overflow="ellipsis")
+        seen: set[str] = set()
+        for active in self.screen.active_bindings.values():
+            binding = active.binding
+            if not binding.show or binding.action in seen:
+                continue
+            seen.add(binding.action)
+            line.append(" ")
+            line.append(self.app.get_key_display(binding), style="bold reverse")
+            line.append(f" {binding.description}")
+        self.update(line)
