@@ -14,7 +14,7 @@ from typing import Any
 
 BENCH = Path(__file__).resolve().parent
 SCRIPTS = ("exporter_load", "health_checks", "serve_idle", "alert_eval", "incident_writes",
-           "tui_load")
+           "tui_load", "detector_cost", "nab", "docker_poll", "kube_hang")
 LIMIT_S = 180
 LIMITS_S = {"tui_load": 900}  # may pip-install glances first
 

@@ -1,4 +1,4 @@
-"""Command line: `--serve`, `ultra`, `status`, `config check`, `demo`.
+"""Command line: `--serve`, `ultra`, `status`, `config check`, `demo`, `detect`.
 
 Exit codes: 0 ok, 1 runtime failure (or a service down for `status`), 2 usage or config.
 No traceback reaches the user: errors are one sentence on stderr.
@@ -18,9 +18,10 @@ from dataclasses import asdict, replace
 from typing import Any
 from urllib.parse import urlsplit
 
-from . import __version__
+from . import __version__, emit
 from .config import Config, ConfigError, data_dir, load_config
 from .logs import mask, setup_logging
+from .predict import detect_cli
 
 PROG = "devmentor-monitor"
 log = logging.getLogger("devmentor_monitor.cli")
@@ -105,6 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="latency of the generic endpoints (with --count)")
     demo.add_argument("--port", type=_port, default=None,
                       help="port for --count endpoints (default: a free one)")
+    detect_cli.add_parser(subs)
+    emit.add_parser(subs, _common)
     return parser
 
 
@@ -288,9 +291,13 @@ def run(argv: Sequence[str] | None = None) -> int:
         return _config_check(args)
     if args.command == "demo":
         return asyncio.run(_demo(args))
+    if args.command == "detect":
+        return detect_cli.run(args)
     cfg = _load(args)
     if args.command == "status":
         return asyncio.run(_status(cfg, args.demo, args.json))
+    if args.command == "emit":
+        return emit.run(args, cfg, UsageError)
     if args.command == "ultra":
         return _ultra(args, cfg)
     if args.serve:

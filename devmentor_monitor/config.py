@@ -55,6 +55,7 @@ class Recovery:
 
     command: tuple[str, ...] = ()  # argv, split like a shell would; no shell involved
     webhook: str | None = None
+    action: str | None = None  # a container/cluster action, one of RECOVERY_ACTIONS
     dry_run: bool = True  # the default: say what would run, run nothing
     max_per_hour: int = 3
     timeout: float = 30.0
@@ -123,6 +124,74 @@ class Scaling:
     max_replicas: int = 10
 
 
+@dataclass(frozen=True, slots=True)
+class PredictionSettings:
+    """The `predictions:` section: live anomaly detection, forecasts, advice, root causes."""
+
+    enabled: bool = True
+    interval: float = 1.0  # the engine's tick; every stored sample is fed, however many
+    warmup: int = 150  # samples a live series only learns from (its scores are 0)
+    forecast_every: float = 10.0  # trend fits: disk, memory, leaks, error budgets, advice
+    forecast_window: float = 1800.0  # how far back the trend fits look
+    min_span: float = 300.0  # a fit needs at least this much history to be shown
+    max_series: int = 256  # series watched at most (event types add series at run time)
+
+
+@dataclass(frozen=True, slots=True)
+class DockerSettings:
+    """The `docker:` section; a section present (or DOCKER_HOST set) enables the source."""
+
+    enabled: bool = False
+    host: str | None = None  # None: DOCKER_HOST, else the SDK's default socket
+    interval: float = 5.0
+    timeout: float = 5.0  # every SDK call, bounded
+    containers: tuple[tuple[str, str], ...] = ()  # service -> container name (discovery)
+    log_lines: int = 50
+
+
+@dataclass(frozen=True, slots=True)
+class KubeSettings:
+    """The `kubernetes:` section; a section present (or running in a pod) enables it."""
+
+    enabled: bool = False
+    kubeconfig: str | None = None  # None: KUBECONFIG or ~/.kube/config
+    context: str | None = None
+    in_cluster: bool = False
+    namespace: str = "devmentor"
+    interval: float = 15.0  # deployments, nodes, events are listed this often
+    timeout: float = 10.0  # every API call, bounded
+    watch_timeout: float = 60.0  # a pod watch is reopened (from its resourceVersion) this often
+    selectors: tuple[tuple[str, str], ...] = ()  # service -> label selector; default app=<name>
+
+
+@dataclass(frozen=True, slots=True)
+class EventRule:
+    """`events.rules`: an event of this type (prefix) and severity opens an incident."""
+
+    name: str
+    type: str  # a type prefix: "deploy.failed", "security."
+    min_severity: str = "error"  # info, warning, error, critical
+    services: tuple[str, ...] | None = None
+    severity: str = "high"  # of the incident
+
+
+@dataclass(frozen=True, slots=True)
+class EventSettings:
+    """The `events:` section: where platform events come from and where incidents go."""
+
+    channels: tuple[str, ...] = ("devmentor:events",)
+    patterns: tuple[str, ...] = ("devmentor:*",)
+    mode: str = "pubsub"  # or "stream": durable, resumes from the consumer group's last id
+    stream: str = "devmentor:events:stream"
+    group: str = "devmentor-monitor"
+    consumer: str | None = None  # None: the host name (stable across restarts)
+    publish_channel: str = "devmentor:incidents"
+    max_bytes: int = 64 * 1024
+    memory: int = 10_000  # events kept in memory for the views and the API
+    parser: str = "auto"  # auto (hiredis when installed), python, hiredis
+    rules: tuple[EventRule, ...] = ()
+
+
 ROLES = ("viewer", "operator", "admin")
 
 
@@ -166,6 +235,7 @@ class Config:
     history: History = History()
     retention: Retention = Retention()
     scaling: Scaling = Scaling()
+    predictions: PredictionSettings = PredictionSettings()
     tui: TuiSettings = TuiSettings()
     api_keys: tuple[ApiKey, ...] = ()
     rules: tuple[RuleConfig, ...] | None = None  # None: the built-in rules
@@ -173,7 +243,10 @@ class Config:
     data_dir: str | None = None  # None: $XDG_STATE_HOME/devmentor-monitor
     notifications: NotifySettings = field(default_factory=NotifySettings)
     redis_url: str | None = None
+    events: EventSettings = EventSettings()
     auto_discover: bool = False
+    docker: DockerSettings = DockerSettings()
+    kubernetes: KubeSettings = KubeSettings()
     alert_channels: tuple[str, ...] = ()
     services: tuple[ServiceConfig, ...] = ()
     overrides: tuple[str, ...] = field(default=())  # "MONITORING_PORT=3010", "--port"
@@ -311,8 +384,10 @@ def _show(value: object) -> str:
 # --------------------------------------------------------------------------- sections
 
 _TOP_KEYS = {"server", "intervals", "thresholds", "health", "history", "retention", "redis",
+             "events",
              "discovery", "alerts", "scaling", "services", "tui", "auth", "storage",
-             "notifications"}
+             "notifications", "docker", "kubernetes"}
+_TOP_KEYS |= {"predictions"}
 _SERVICE_KEYS = {"name", "url", "interval", "timeout", "expect", "depends_on", "slo",
                  "failure_threshold", "success_threshold", "tls_verify", "ca_file", "headers",
                  "recovery"}
@@ -381,6 +456,8 @@ def _parse(root: Node, source: str) -> Config:
     if s.get("url") is not None and s["url"].value is not None:
         redis_url = r.url(s["url"], "redis.url", schemes=("redis", "rediss", "unix"))
 
+    events = _events(r, top)
+
     s = _section(r, top, "discovery", {"auto"})
     auto_discover = r.boolean(s["auto"], "discovery.auto") if "auto" in s else False
 
@@ -403,6 +480,7 @@ def _parse(root: Node, source: str) -> Config:
     )
     if scaling.min_replicas > scaling.max_replicas:
         raise r.fail(top["scaling"], "scaling", "min_replicas is above max_replicas")
+    predictions = _predictions(r, top)
 
     s = _section(r, top, "tui", {"theme", "refresh", "keys"})
     keys: tuple[tuple[str, str], ...] = ()
@@ -417,15 +495,140 @@ def _parse(root: Node, source: str) -> Config:
 
     notifications = parse_notifications(r, top.get("notifications"))
     services = _services(r, top.get("services"), intervals, health)
+    docker = _docker(r, top, {s.name for s in services})
+    kubernetes = _kubernetes(r, top, {s.name for s in services})
     return Config(source=source, server=server, intervals=intervals, thresholds=thresholds,
                   health=health, history=history, retention=retention, scaling=scaling, tui=tui,
-                  redis_url=redis_url, auto_discover=auto_discover, alert_channels=channels,
+                  redis_url=redis_url, events=events, auto_discover=auto_discover,
+                  alert_channels=channels,
                   services=services, api_keys=api_keys, rules=rules, disabled_rules=disabled,
-                  data_dir=data_dir, notifications=notifications)
+                  data_dir=data_dir, notifications=notifications, docker=docker,
+                  kubernetes=kubernetes, predictions=predictions)
+
+
+def _predictions(r: _Reader, top: dict[str, Node]) -> PredictionSettings:
+    s = _section(r, top, "predictions", {"enabled", "interval", "warmup", "forecast_every",
+                                         "forecast_window", "min_span", "max_series"})
+    out: dict[str, Any] = {k: r.duration(s[k], f"predictions.{k}")
+                           for k in ("interval", "forecast_every", "forecast_window",
+                                     "min_span") if k in s}
+    if "enabled" in s:
+        out["enabled"] = r.boolean(s["enabled"], "predictions.enabled")
+    if "warmup" in s:
+        out["warmup"] = r.integer(s["warmup"], "predictions.warmup", lo=10, hi=100_000)
+    if "max_series" in s:
+        out["max_series"] = r.integer(s["max_series"], "predictions.max_series", lo=1,
+                                      hi=100_000)
+    return PredictionSettings(**out)
+
+
+def _service_map(r: _Reader, node: Node, key: str, services: set[str]
+                 ) -> tuple[tuple[str, str], ...]:
+    """service name -> string (container name, label selector); unknown services fail."""
+    m = r.mapping(node, key, None)
+    for name, child in m.items():
+        if name not in services:
+            raise r.fail(child, f"{key}.{name}", f"unknown service {name!r}")
+    return tuple((name, r.string(v, f"{key}.{name}")) for name, v in m.items())
+
+
+def _docker(r: _Reader, top: dict[str, Node], services: set[str]) -> DockerSettings:
+    if "docker" not in top:
+        return DockerSettings()
+    s = _section(r, top, "docker", {"enabled", "host", "interval", "timeout", "containers",
+                                    "log_lines"})
+    return DockerSettings(
+        enabled=r.boolean(s["enabled"], "docker.enabled") if "enabled" in s else True,
+        host=r.string(s["host"], "docker.host") if "host" in s else None,
+        interval=r.duration(s["interval"], "docker.interval") if "interval" in s else 5.0,
+        timeout=r.duration(s["timeout"], "docker.timeout") if "timeout" in s else 5.0,
+        containers=_service_map(r, s["containers"], "docker.containers", services)
+        if "containers" in s else (),
+        log_lines=r.integer(s["log_lines"], "docker.log_lines", lo=1, hi=10_000)
+        if "log_lines" in s else 50,
+    )
+
+
+def _kubernetes(r: _Reader, top: dict[str, Node], services: set[str]) -> KubeSettings:
+    if "kubernetes" not in top:
+        return KubeSettings()
+    s = _section(r, top, "kubernetes", {"enabled", "kubeconfig", "context", "in_cluster",
+                                        "namespace", "interval", "timeout", "watch_timeout",
+                                        "selectors"})
+    return KubeSettings(
+        enabled=r.boolean(s["enabled"], "kubernetes.enabled") if "enabled" in s else True,
+        kubeconfig=r.string(s["kubeconfig"], "kubernetes.kubeconfig")
+        if "kubeconfig" in s else None,
+        context=r.string(s["context"], "kubernetes.context") if "context" in s else None,
+        in_cluster=r.boolean(s["in_cluster"], "kubernetes.in_cluster")
+        if "in_cluster" in s else False,
+        namespace=r.string(s["namespace"], "kubernetes.namespace")
+        if "namespace" in s else "devmentor",
+        **{k: r.duration(s[k], f"kubernetes.{k}") for k in ("interval", "timeout",
+                                                            "watch_timeout") if k in s},
+        selectors=_service_map(r, s["selectors"], "kubernetes.selectors", services)
+        if "selectors" in s else (),
+    )
+
+
+EVENT_SEVERITIES = ("info", "warning", "error", "critical")
+
+
+def _events(r: _Reader, top: dict[str, Node]) -> EventSettings:
+    s = _section(r, top, "events", {"channels", "patterns", "mode", "stream", "group",
+                                    "consumer", "publish_channel", "max_bytes", "memory",
+                                    "parser", "rules"})
+    d = EventSettings()
+
+    def choice(key: str, allowed: tuple[str, ...], default: str) -> str:
+        if key not in s:
+            return default
+        value = r.string(s[key], f"events.{key}")
+        if value not in allowed:
+            raise r.fail(s[key], f"events.{key}", f"must be one of {', '.join(allowed)}, "
+                                                  f"not {value!r}")
+        return value
+
+    rules = []
+    for name, key, item, m in r.named_items(s.get("rules"), "events.rules", "rule"):
+        r.mapping(item, key, {"name", "type", "min_severity", "services", "severity"})
+        if "type" not in m:
+            raise r.fail(item, key, "missing required key 'type'")
+        sev = m.get("min_severity")
+        inc = m.get("severity")
+        if sev is not None and r.string(sev, f"{key}.min_severity") not in EVENT_SEVERITIES:
+            raise r.fail(sev, f"{key}.min_severity",
+                         f"must be one of {', '.join(EVENT_SEVERITIES)}")
+        if inc is not None and r.string(inc, f"{key}.severity") not in SEVERITIES:
+            raise r.fail(inc, f"{key}.severity", f"must be one of {', '.join(SEVERITIES)}")
+        rules.append(EventRule(
+            name, r.string(m["type"], f"{key}.type"),
+            r.string(sev, "") if sev is not None else "error",
+            r.str_list(m["services"], f"{key}.services") if "services" in m else None,
+            r.string(inc, "") if inc is not None else "high"))
+    return EventSettings(
+        channels=r.str_list(s["channels"], "events.channels") if "channels" in s else d.channels,
+        patterns=r.str_list(s["patterns"], "events.patterns") if "patterns" in s else d.patterns,
+        mode=choice("mode", ("pubsub", "stream"), d.mode),
+        stream=r.string(s["stream"], "events.stream") if "stream" in s else d.stream,
+        group=r.string(s["group"], "events.group") if "group" in s else d.group,
+        consumer=r.string(s["consumer"], "events.consumer") if "consumer" in s else None,
+        publish_channel=r.string(s["publish_channel"], "events.publish_channel")
+        if "publish_channel" in s else d.publish_channel,
+        max_bytes=r.integer(s["max_bytes"], "events.max_bytes", lo=256, hi=16 << 20)
+        if "max_bytes" in s else d.max_bytes,
+        memory=r.integer(s["memory"], "events.memory", lo=10, hi=1_000_000)
+        if "memory" in s else d.memory,
+        parser=choice("parser", ("auto", "python", "hiredis"), d.parser),
+        rules=tuple(rules),
+    )
 
 
 RULE_METRICS = ("down", "latency", "error_rate", "cert_days", "burn_fast", "burn_slow", "cpu",
                 "memory", "disk", "load")
+# Fed by the prediction engine (predict/engine.py): seconds to exhaustion, anomaly score.
+RULE_METRICS += ("disk_exhaustion_s", "memory_exhaustion_s", "budget_exhaustion_s",
+                 "anomaly_score")
 SEVERITIES = ("low", "medium", "high", "critical")
 
 
@@ -447,7 +650,7 @@ def _rules(r: _Reader, node: Node) -> tuple[RuleConfig, ...]:
         if severity not in SEVERITIES:
             raise r.fail(m["severity"], f"{key}.severity",
                          f"must be one of {', '.join(SEVERITIES)}")
-        read = r.duration if metric == "latency" else r.number
+        read = r.duration if metric == "latency" or metric.endswith("_s") else r.number
         out.append(RuleConfig(
             name=name, metric=metric, above=bound == "above",
             threshold=read(m[bound], f"{key}.{bound}"),
@@ -559,6 +762,8 @@ def _services(r: _Reader, node: Node | None, intervals: Intervals,
             headers=headers,
             recovery=recovery,
         ))
+    if node is None or not out:
+        return ()
     names = {s.name for s in out}
     for svc, item in zip(out, node.value, strict=True):
         for dep in svc.depends_on:
@@ -596,10 +801,19 @@ def _dependency_cycle(services: list[ServiceConfig]) -> list[str] | None:
     return None
 
 
+RECOVERY_ACTIONS = ("docker.restart", "docker.start", "kubernetes.restart",
+                    "kubernetes.scale-up")
+
+
 def _recovery(r: _Reader, node: Node, key: str) -> Recovery:
-    m = r.mapping(node, key, {"command", "webhook", "dry_run", "max_per_hour", "timeout"})
-    if ("command" in m) == ("webhook" in m):
-        raise r.fail(node, key, "give exactly one of 'command' or 'webhook'")
+    m = r.mapping(node, key, {"command", "webhook", "action", "dry_run", "max_per_hour",
+                              "timeout"})
+    if sum(k in m for k in ("command", "webhook", "action")) != 1:
+        raise r.fail(node, key, "give exactly one of 'command', 'webhook' or 'action'")
+    action = r.string(m["action"], f"{key}.action") if "action" in m else None
+    if action is not None and action not in RECOVERY_ACTIONS:
+        raise r.fail(m["action"], f"{key}.action",
+                     f"unknown action {action!r} (one of {', '.join(RECOVERY_ACTIONS)})")
     command: tuple[str, ...] = ()
     if "command" in m:
         try:
@@ -609,6 +823,7 @@ def _recovery(r: _Reader, node: Node, key: str) -> Recovery:
     return Recovery(
         command=command,
         webhook=r.url(m["webhook"], f"{key}.webhook") if "webhook" in m else None,
+        action=action,
         dry_run=r.boolean(m["dry_run"], f"{key}.dry_run") if "dry_run" in m else True,
         max_per_hour=r.integer(m["max_per_hour"], f"{key}.max_per_hour", positive=True)
         if "max_per_hour" in m else 3,
@@ -691,6 +906,12 @@ def apply_environment(cfg: Config, env: Mapping[str, str]) -> Config:
         cfg = replace(cfg, alert_channels=chans)
     if has("DEVMENTOR_API_KEYS"):
         cfg = replace(cfg, api_keys=cfg.api_keys + parse_api_keys_env(env["DEVMENTOR_API_KEYS"]))
+    if env.get("DOCKER_HOST", "").strip() and has("DOCKER_HOST"):
+        cfg = replace(cfg, docker=replace(cfg.docker, enabled=True,
+                                          host=env["DOCKER_HOST"].strip()))
+    if env.get("KUBERNETES_SERVICE_HOST") and not cfg.kubernetes.enabled \
+            and has("KUBERNETES_SERVICE_HOST"):
+        cfg = replace(cfg, kubernetes=replace(cfg.kubernetes, enabled=True, in_cluster=True))
     scaling = cfg.scaling
     if has("AUTO_SCALE_ENABLED"):
         scaling = replace(scaling, enabled=_env_bool("AUTO_SCALE_ENABLED",

@@ -29,6 +29,7 @@ def service_json(s: ServiceSummary) -> dict[str, Any]:
         "depends_on": list(s.depends_on),
         "last_check": check_json(s.last) if s.last else None,
         "consecutive_failures": s.consecutive_failures,
+        "workload_down": s.workload_down,
         "latency_ms": {"last": ms(s.latency), "p50": ms(s.latency_p50),
                        "p95": ms(s.latency_p95), "p99": ms(s.latency_p99)},
         "uptime_percent": {"1h": _r(s.uptime_1h), "24h": _r(s.uptime_24h),

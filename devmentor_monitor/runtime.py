@@ -13,19 +13,25 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .config import Config, data_dir
+from .engine.actions import WorkloadActions
+from .engine.events import EventProcessor
 from .engine.incidents import IncidentEngine
 from .engine.rules import Evaluator, Rule, default_rules
+from .events import Event, EventSeverity, Rejected
 from .model import CheckResult, Health, Severity, SourceState, SourceStatus, SystemSample
 from .notify.outbox import Outbox
 from .notify.settings import active_channels
+from .predict.engine import PredictionEngine
+from .report import service_json, system_json
 from .sources.base import Source
 from .sources.health import HealthSource
 from .sources.system import SystemSource
 from .state import Store
 from .storage.db import Database
+from .workloads import ContainerInfo, WorkloadEvent
 
 if TYPE_CHECKING:
     from .server.app import ExporterServer
@@ -53,18 +59,57 @@ class Monitor:
                              config.notifications, clock=clock)
         self.engine = IncidentEngine(self.store, self.db, self.outbox, clock=clock)
         self.evaluator = Evaluator(build_rules(config), self.store)
+        # Predictions (issue 7): anomaly scores, forecasts, advice, root-cause hints.
+        self.predictor: PredictionEngine | None = PredictionEngine(self.store, config,
+                                                                   clock=clock) \
+            if config.predictions.enabled else None
+        # Containers and clusters (issue 6): built only when configured, so neither SDK is
+        # imported otherwise; actions are shared by the API, the TUI and recovery.
+        self.docker_source: Any = None
+        self.kube_source: Any = None
+        self._down_by: dict[str, dict[str, str]] = {"docker": {}, "kubernetes": {}}
+        names = tuple(s.name for s in config.services)
+        if config.docker.enabled:
+            from .sources.docker import DockerSource
+
+            self.docker_source = DockerSource(config.docker, names, config.auto_discover)
+            self.sources.append(self.docker_source)
+        if config.kubernetes.enabled:
+            from .sources.kube import KubeSource
+
+            self.kube_source = KubeSource(config.kubernetes, names, config.auto_discover)
+            self.sources.append(self.kube_source)
+        self.actions = WorkloadActions(self)
+        self.engine.recovery.actions = self.actions.recover
         self.clock = clock
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._stopped = asyncio.Event()
         self.started_at = time.time()
-        if not config.redis_url:
-            self.store.set_source(SourceStatus("redis", SourceState.NOT_CONFIGURED,
-                                               "set REDIS_URL to subscribe to platform events"))
+        self.event_processor = EventProcessor(self.engine, self.db, config.events.rules,
+                                     self.health.check_now, clock)
+        self.publisher: Any = None
+        if config.redis_url:
+            from .publish import IncidentPublisher
+            from .sources.redis_events import RedisEventSource
+
+            self.sources.append(RedisEventSource(config.redis_url, config.events))
+            self.publisher = IncidentPublisher(config.redis_url, config.events.publish_channel,
+                                               self.store.feed)
+        else:
+            self.store.set_source(SourceStatus(
+                "redis", SourceState.NOT_CONFIGURED,
+                "in-process event bus only; set REDIS_URL to hear platform events"))
 
     # ------------------------------------------------------------------ Sink
     def check(self, result: CheckResult) -> None:
         changed = self.store.record_check(result)
+        self.store.feed.publish("services",
+                                lambda: service_json(self.store.service(result.service)))
         if changed is not None:
+            self.emit("service.health.changed", result.service,
+                      EventSeverity.ERROR if changed is Health.DOWN else EventSeverity.INFO,
+                      f"now {changed.value}" + (f": {result.error}" if result.error else ""),
+                      status=changed.value)
             level = logging.WARNING if changed is Health.DOWN else logging.INFO
             log.log(level, "service status changed", extra={"fields": {
                 "service": result.service, "status": changed.value,
@@ -72,6 +117,104 @@ class Monitor:
 
     def system(self, sample: SystemSample) -> None:
         self.store.record_system(sample)
+        self.store.feed.publish("metrics", lambda: system_json(sample) or {})
+
+    def events(self, batch: list[Event]) -> None:
+        """Accepted platform events: in the store (and the live feed) now, the rest queued."""
+        self.store.record_events(batch)
+        feed = self.store.feed
+        if feed.wants("events"):
+            feed.publish_many("events", (e.to_dict() for e in batch))
+        self.event_processor.accepted(batch)
+
+    async def events_durable(self, batch: list[Event]) -> None:
+        """Stream mode: the batch is on disk when this returns (then the source acks)."""
+        self.store.record_events(batch)
+        feed = self.store.feed
+        if feed.wants("events"):
+            feed.publish_many("events", (e.to_dict() for e in batch))
+        await self.event_processor.durable(batch)
+
+    def event_rejected(self, origin: str, exc: Rejected, raw: bytes | str) -> None:
+        self.store.reject_event(origin, exc, raw)
+
+    def emit(self, etype: str, service: str, severity: EventSeverity, message: str,
+             **data: object) -> None:
+        """The monitor's own findings join the event log (the in-process bus)."""
+        self.events([Event(self.clock(), etype, service, severity, message, dict(data),
+                           "monitor")])
+
+    def containers(self, items: list[ContainerInfo]) -> None:
+        """A full Docker poll: replace the containers; bound services follow their state."""
+        self.store.docker.replace("containers", {c.id: c for c in items})
+        down: dict[str, str] = {}
+        bound: dict[str, list[ContainerInfo]] = {}
+        for c in items:
+            if c.service:
+                bound.setdefault(c.service, []).append(c)
+        for service, cs in bound.items():
+            if not any(c.running for c in cs):
+                c = cs[0]
+                code = f" (exit {c.exit_code})" if c.exit_code is not None else ""
+                down[service] = f"container {c.name} {c.state}{code}"
+        self._workloads_down("docker", down)
+
+    def kube_list(self, kind: str, items: dict[str, Any]) -> None:
+        """A full Kubernetes list (pods, deployments, nodes, events) replaces that kind."""
+        self.store.kube.replace(kind, items)
+        if kind == "pods":
+            self._pods_changed()
+
+    def kube_put(self, kind: str, key: str, item: Any | None) -> None:
+        """One object from a watch: added/modified (item) or deleted (None)."""
+        self.store.kube.put(kind, key, item)
+        if kind == "pods":
+            self._pods_changed()
+
+    def workload_event(self, event: WorkloadEvent) -> None:
+        """A container or cluster event (start, die, oom, health_status, Warning ...).
+
+        Kept in the source's ring in the store; the platform event log (issue 5) can take
+        them from here too.
+        """
+        state = self.store.docker if event.source == "docker" else self.store.kube
+        state.add_event(event)
+        prefix = "container" if event.source == "docker" else "kubernetes"
+        self.events([Event(event.ts, f"{prefix}.{_dotted(event.kind)}",
+                           event.service or event.subject,
+                           EventSeverity.WARNING if event.warning else EventSeverity.INFO,
+                           f"{event.subject}: {event.message}" if event.message
+                           else event.subject,
+                           {"subject": event.subject}, event.source)])
+        if event.warning:
+            log.info("workload event", extra={"fields": {
+                "source": event.source, "kind": event.kind, "subject": event.subject,
+                "service": event.service or "", "message": event.message}})
+
+    def _pods_changed(self) -> None:
+        down: dict[str, str] = {}
+        by_service: dict[str, list[Any]] = {}
+        for pod in self.store.kube.items("pods"):
+            if pod.service:
+                by_service.setdefault(pod.service, []).append(pod)
+        for service, pods in by_service.items():
+            if not any(p.ready for p in pods):
+                p = pods[0]
+                why = f": {p.last_termination}" if p.last_termination else ""
+                down[service] = f"no ready pod (pod {p.name} {p.phase}{why})"
+        self._workloads_down("kubernetes", down)
+
+    def _workloads_down(self, source: str, down: dict[str, str]) -> None:
+        before = self._down_by[source]
+        self._down_by[source] = down
+        for service in set(before) | set(down):
+            reason = self._down_by["docker"].get(service) \
+                or self._down_by["kubernetes"].get(service)
+            if reason != self.store.workload_down(service):
+                if reason:
+                    log.warning("service down: its workload stopped", extra={"fields": {
+                        "service": service, "reason": reason}})
+                self.store.set_workload_down(service, reason)
 
     def source_status(self, status: SourceStatus) -> None:
         previous = self.store.source(status.name)
@@ -118,7 +261,14 @@ class Monitor:
         await asyncio.to_thread(self.db.open)  # StorageError: a clear message, no start
         await self.engine.load()
         self._tasks["alerts"] = asyncio.create_task(self._alert_loop(), name="alerts")
+        if self.predictor is not None:
+            self._tasks["predictions"] = asyncio.create_task(self._predict_loop(),
+                                                             name="predictions")
         self._tasks["notify"] = asyncio.create_task(self.outbox.run(), name="notify")
+        self._tasks["events"] = asyncio.create_task(self.event_processor.run(),
+                                                    name="events")
+        if self.publisher is not None:
+            self._tasks["publish"] = asyncio.create_task(self.publisher.run(), name="publish")
         for source in self.sources:
             self._tasks[source.name] = asyncio.create_task(
                 self._supervise(source), name=f"source:{source.name}")
@@ -168,12 +318,30 @@ class Monitor:
         finally:
             sub.close()
 
+    async def _predict_loop(self) -> None:
+        """Run the prediction engine once per `predictions.interval`; a failure is logged
+        and retried on the next tick, never the end of the monitor."""
+        assert self.predictor is not None
+        failures = 0
+        while True:
+            try:
+                self.predictor.step(self.clock())
+                failures = 0
+            except Exception as exc:
+                failures += 1
+                if failures in (1, 10) or failures % 600 == 0:  # log, but do not flood
+                    log.error("prediction step failed", exc_info=exc,
+                              extra={"fields": {"failures": failures}})
+            await asyncio.sleep(self.config.predictions.interval)
+
     async def _housekeeping(self) -> None:
         """Escalate unacknowledged incidents; forget what retention says to forget."""
         try:
             await self.engine.escalate()
             cutoff = self.clock() - self.config.retention.incidents
             await self.db.run(self.db.purge, cutoff)
+            await self.db.run(self.db.purge_events,
+                              self.clock() - self.config.retention.events)
         except Exception as exc:
             log.error("housekeeping failed", exc_info=exc)
 
@@ -222,6 +390,12 @@ class Monitor:
         if now - self.started_at > grace and (sample is None or now - sample.ts > grace):
             problems.append(f"no host sample in {grace:g} s")
         return not problems, problems
+
+
+def _dotted(kind: str) -> str:
+    """A Docker action or Kubernetes reason as an event type part: 'BackOff' → 'backoff'."""
+    out = "".join(c if c.isalnum() or c in "_-" else "_" for c in kind.lower())
+    return out or "event"
 
 
 def build_rules(config: Config) -> list[Rule]:

@@ -11,11 +11,15 @@ import math
 import time
 from collections import deque
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 from .config import SLO, Config, ServiceConfig
+from .events import Event, EventLog, Rejected
+from .feed import Feed
 from .history import Ring, WindowCounter
 from .model import CheckResult, Health, Incident, SourceStatus, SystemSample
+from .workloads import WorkloadState
 
 HOUR, DAY, WEEK = 3600.0, 86400.0, 7 * 86400.0
 SLO_WINDOW = WEEK  # the longest window the counters keep
@@ -49,6 +53,7 @@ class ServiceSummary:
     slo: SLO | None
     slo_compliant: bool | None
     error_budget_remaining: float | None  # fraction of the 7-day budget left; < 0 overspent
+    workload_down: str | None = None  # its bound container/pod is not running: why
 
 
 def percentile(sorted_values: list[float], q: float) -> float:
@@ -145,7 +150,20 @@ class Store:
         self._notification_counts: dict[tuple[str, str], int] = {}
         self.notification_errors: dict[str, str] = {}
         self._predictions: list[object] = []
-        self._events: deque[object] = deque(maxlen=1000)
+        # Written with the predictions (predict/engine.py): per-series detector output,
+        # rule values, flagged points for chart marks, root causes per open incident.
+        self._anomaly_scores: dict[str, tuple[float, bool, float]] = {}
+        self._prediction_values: dict[tuple[str, str], float] = {}
+        self._anomaly_marks: dict[str, tuple[tuple[float, float], ...]] = {}
+        self._root_causes: dict[str, list[Any]] = {}
+        self.prediction_status: dict[str, Any] = {}
+        self.event_log = EventLog(capacity=config.events.memory)
+        self.feed = Feed()  # message by message, for live streams and the Redis publisher
+        # Containers and cluster objects (issue 6), written by the runtime only; a service
+        # whose bound container/pod is stopped is DOWN whatever its health check says.
+        self.docker = WorkloadState("containers", self._changed)
+        self.kube = WorkloadState("kubernetes", self._changed)
+        self._workload_down: dict[str, str] = {}
 
     # ------------------------------------------------------------- notifications
     def subscribe(self) -> Subscription:
@@ -229,6 +247,20 @@ class Store:
             ring.append(ts, value)
         self._changed("system")
 
+    def set_workload_down(self, name: str, reason: str | None) -> None:
+        """Writer: the container/pod bound to ``name`` stopped (reason) or runs (None)."""
+        if self._workload_down.get(name) == reason or name not in self._services:
+            return
+        if reason is None:
+            self._workload_down.pop(name, None)
+        else:
+            self._workload_down[name] = reason
+        self._services[name].summary = None
+        self._changed(f"service:{name}")
+
+    def workload_down(self, name: str) -> str | None:
+        return self._workload_down.get(name)
+
     def set_source(self, status: SourceStatus) -> None:
         self._sources[status.name] = status
         self._changed("sources")
@@ -276,9 +308,56 @@ class Store:
         """Current predictions. Empty until the prediction engine writes here."""
         return list(self._predictions)
 
-    def events(self, limit: int = 50) -> list[object]:
-        """Newest platform events first. Empty until the event subscriber writes here."""
-        return list(self._events)[-limit:][::-1]
+    def set_predictions(self, predictions: list[Any], *,
+                        scores: dict[str, tuple[float, bool, float]],
+                        values: dict[tuple[str, str], float],
+                        marks: dict[str, tuple[tuple[float, float], ...]],
+                        root_causes: dict[str, list[Any]],
+                        status: dict[str, Any]) -> None:
+        """Writer (the prediction engine, run by the runtime): everything it derived on
+        one tick, replaced at once so readers never see half a tick."""
+        self._predictions = list(predictions)
+        self._anomaly_scores = scores
+        self._prediction_values = values
+        self._anomaly_marks = marks
+        self._root_causes = root_causes
+        self.prediction_status = status
+        self._changed("predictions")
+
+    def anomaly_scores(self) -> dict[str, tuple[float, bool, float]]:
+        """series -> (last score 0..1, flagged, anomaly rate) from the live detector."""
+        return self._anomaly_scores
+
+    def prediction_value(self, metric: str, subject: str) -> float | None:
+        """A prediction as a rule metric (disk_exhaustion_s on "disk:/", ...), or None."""
+        return self._prediction_values.get((metric, subject))
+
+    def prediction_subjects(self, metric: str) -> dict[str, float]:
+        return {s: v for (m, s), v in self._prediction_values.items() if m == metric}
+
+    def anomaly_marks(self, series: str) -> tuple[tuple[float, float], ...]:
+        """Recent flagged (ts, value) points of one series, for marks on charts."""
+        return self._anomaly_marks.get(series, ())
+
+    def root_causes(self, incident_id: str) -> list[Any]:
+        """Ranked candidate causes (predict.rootcause.Cause) of an incident, best first."""
+        return list(self._root_causes.get(incident_id, ()))
+
+    def events(self, limit: int = 50, **filters: Any) -> list[Event]:
+        """Newest platform events first; filters as `EventLog.query`."""
+        return self.event_log.query(limit, **filters)
+
+    def record_events(self, events: list[Event]) -> list[Event]:
+        """Writer (the runtime): a batch of accepted events, numbered in arrival order."""
+        out = self.event_log.add(events, self.clock())
+        if out:
+            self._changed("events")
+        return out
+
+    def reject_event(self, origin: str, exc: Rejected, raw: bytes | str) -> None:
+        """Writer (the runtime): a message that was not an event, counted with its reason."""
+        self.event_log.reject(origin, exc, raw, self.clock())
+        self._changed("events")
 
     @property
     def system(self) -> SystemSample | None:
@@ -297,7 +376,7 @@ class Store:
         return self._sources.get(name)
 
     def status(self, name: str) -> Health:
-        return self._services[name].status
+        return Health.DOWN if name in self._workload_down else self._services[name].status
 
     def last_check(self, name: str) -> CheckResult | None:
         return self._services[name].last
@@ -337,18 +416,21 @@ class Store:
         now = self.clock()
         if rec.summary is None or now - rec.summary_at >= self.SUMMARY_TTL:
             rec.summary = _summarise(rec, now)
+            if name in self._workload_down:
+                rec.summary = replace(rec.summary, status=Health.DOWN,
+                                      workload_down=self._workload_down[name])
             rec.summary_at = now
         return rec.summary
 
     def counts(self) -> dict[str, int]:
         out = {h.value: 0 for h in Health}
         for name in self._services:
-            out[self._services[name].status.value] += 1
+            out[self.status(name).value] += 1
         return out
 
     def any_down(self, names: Iterable[str] | None = None) -> bool:
         names = self._services if names is None else names
-        return any(self._services[n].status is Health.DOWN for n in names)
+        return any(self.status(n) is Health.DOWN for n in names)
 
 
 def _ratio(part: int, whole: int) -> float | None:

@@ -174,3 +174,33 @@ def serve(tmp_path: Path) -> Iterator[Callable[..., ServeProc]]:
     yield start
     for p in procs:
         p.close()
+
+
+@pytest.fixture(scope="session")
+def podman_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A real Docker-API engine (podman's service, tests/podman.py) with the busybox image,
+    started once per session and stopped by PID; its containers are removed at the end."""
+    from podman import Podman, missing
+
+    why = missing()
+    if why:
+        pytest.fail(f"no container engine for the Docker tests: {why}")
+    engine = Podman(tmp_path_factory.mktemp("podman"))
+    engine.import_busybox()
+    engine.start()
+    yield engine
+    try:
+        engine.remove_all()
+    finally:
+        engine.stop()
+        engine.unmount()
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[Any]:
+    """A real redis-server on a free loopback port, killed by PID afterwards."""
+    from redis_server import RedisServer
+
+    server = RedisServer(tmp_path / "redis").start()
+    yield server
+    server.stop()

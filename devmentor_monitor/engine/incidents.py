@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from ..model import AuditEntry, Incident, IncidentState, Severity, TimelineEntry
+from ..report import incident_json
 from ..state import Store
 from ..storage.db import Database
 from .recovery import RecoveryRunner
@@ -222,6 +223,32 @@ class IncidentEngine:
         await self.db.run(self.db.save_incident, inc, entries)  # on disk first
         inc.timeline.extend(entries)
         self.store.put_incident(inc)
+        change = entries[0].kind if entries else "updated"  # opened, resolved, ...
+        self.store.feed.publish("incidents", lambda: {
+            "change": change, "incident": incident_json(inc, timeline=False)})
+
+    # ------------------------------------------------------------------ events
+    def open_services(self) -> set[str]:
+        return {i.service for i in self.store.open_incidents()}
+
+    def open_incident_of(self, service: str) -> Incident | None:
+        """The service's newest open incident (events about it join its timeline)."""
+        found = [i for i in self.store.open_incidents() if i.service == service]
+        return max(found, key=lambda i: i.opened_at) if found else None
+
+    async def add_timeline(self, inc: Incident, entries: list[TimelineEntry]) -> None:
+        inc.updated_at = max(inc.updated_at, entries[-1].ts)
+        await self._save(inc, entries)
+
+    async def open_from_event(self, rule: str, severity: Severity, service: str,
+                              title: str, text: str, now: float) -> Incident:
+        """An `events.rules` match: open an incident, or add to the one already open."""
+        key = f"event:{rule}"
+        existing = self._by_key.get((service, key))
+        if existing and (inc := self.store.incident(existing)) is not None:
+            await self.add_timeline(inc, [TimelineEntry(now, "event", MONITOR, text)])
+            return inc
+        return await self._open(service, key, severity, title, text, ENGINE, now)
 
     async def _notify(self, inc: Incident, kind: str, *, suppressed: bool = False) -> None:
         if self.notifier is not None:

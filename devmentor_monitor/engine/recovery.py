@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from ..config import Recovery
 from ..model import Incident
@@ -21,10 +21,14 @@ class RecoveryRunner:
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self.clock = clock
         self._runs: dict[str, deque[float]] = {}
+        # Container/cluster actions (docker.restart, ...): set by the runtime to
+        # WorkloadActions.recover, which runs, audits and answers with one line.
+        self.actions: Callable[[Incident, str], Awaitable[str]] | None = None
 
     async def run(self, incident: Incident, recovery: Recovery) -> str:
         """Run (or pretend to) and return the outcome as one line for timeline and audit."""
-        what = " ".join(recovery.command) if recovery.command else f"POST {_host(recovery)}"
+        what = " ".join(recovery.command) if recovery.command else (
+            recovery.action if recovery.action else f"POST {_host(recovery)}")
         if recovery.dry_run:
             return f"dry run: would run {what}"
         now = self.clock()
@@ -38,6 +42,11 @@ class RecoveryRunner:
         try:
             if recovery.command:
                 return await asyncio.wait_for(self._command(recovery), recovery.timeout)
+            if recovery.action:
+                if self.actions is None:
+                    return f"failed: no container or cluster source for {what}"
+                return await asyncio.wait_for(self.actions(incident, recovery.action),
+                                              recovery.timeout)
             return await asyncio.wait_for(self._webhook(incident, recovery), recovery.timeout)
         except TimeoutError:
             return f"failed: timed out after {recovery.timeout:g} s: {what}"

@@ -26,6 +26,11 @@ SLOW_BURN = (6.0, 6 * HOUR, 30 * MINUTE)
 RULE_WINDOWS = (HOUR, FAST_BURN[2], SLOW_BURN[1], SLOW_BURN[2])  # error rate and burn rates
 SERVICE_METRICS = ("down", "latency", "error_rate", "cert_days", "burn_fast", "burn_slow")
 HOST_METRICS = ("cpu", "memory", "disk", "load")
+# From the prediction engine (predict/engine.py), read through Store.prediction_value.
+PREDICTED_SERVICE_METRICS = ("budget_exhaustion_s", "anomaly_score")
+PREDICTED_HOST_METRICS = ("disk_exhaustion_s", "memory_exhaustion_s")
+SERVICE_METRICS += PREDICTED_SERVICE_METRICS
+HOST_METRICS += PREDICTED_HOST_METRICS
 METRICS = SERVICE_METRICS + HOST_METRICS
 SLO_THRESHOLD = -1.0  # "take the threshold from the service's SLO"
 
@@ -95,6 +100,10 @@ def default_rules(config: Config) -> list[Rule]:
              Severity.HIGH, description="host memory above the alert level for 2 minutes"),
         Rule("disk_high", "disk", True, t.disk.alert, t.disk.warn, 5 * MINUTE, Severity.HIGH,
              description="a disk above the alert level for 5 minutes"),
+        Rule("disk_full_soon", "disk_exhaustion_s", False, 2 * HOUR, 3 * HOUR, 0.0,
+             Severity.HIGH, description="a disk's trend fills it in under 2 hours"),
+        Rule("memory_full_soon", "memory_exhaustion_s", False, 2 * HOUR, 3 * HOUR, 0.0,
+             Severity.HIGH, description="memory use's trend exhausts it in under 2 hours"),
     ]
 
 
@@ -148,7 +157,9 @@ class Evaluator:
         sample = self.store.system
         if sample is not None:
             for rule in self._host_rules:
-                if rule.metric == "disk":
+                if rule.metric in PREDICTED_HOST_METRICS:
+                    self._predicted_host(rule, now, out)
+                elif rule.metric == "disk":
                     for disk in sample.disks:
                         self._step(rule, f"disk:{disk.mount}", disk.percent, rule.threshold,
                                    now, out)
@@ -191,6 +202,8 @@ class Evaluator:
                 threshold = slo.error_rate
             total, _, failed = self._window(service, now, HOUR)
             return (100.0 * failed / total if total else None), threshold
+        if rule.metric in PREDICTED_SERVICE_METRICS:
+            return store.prediction_value(rule.metric, service), threshold
         if slo is None:  # burn rates need an SLO
             return None, threshold
         _, long_w, short_w = FAST_BURN if rule.metric == "burn_fast" else SLOW_BURN
@@ -244,6 +257,14 @@ class Evaluator:
             elif alert.state is AlertState.PENDING:
                 alert.state, alert.since = AlertState.INACTIVE, now
             self._waiting.discard(key)
+
+    def _predicted_host(self, rule: Rule, now: float, out: list[Transition]) -> None:
+        """Host rules on forecasts: every subject with a value, and every tracked alert
+        whose forecast went away (no value: it resolves)."""
+        values = self.store.prediction_subjects(rule.metric)
+        tracked = {subject for name, subject in self.alerts if name == rule.name}
+        for subject in sorted(set(values) | tracked):
+            self._step(rule, subject, values.get(subject), rule.threshold, now, out)
 
     def firing(self) -> list[Alert]:
         return [a for a in self.alerts.values() if a.state is AlertState.FIRING]

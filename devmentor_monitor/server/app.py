@@ -21,6 +21,9 @@ from .auth import Denied
 from .exposition import CachedExposition
 from .incidents_api import BadBody, IncidentsApi
 from .openapi import openapi_document
+from .predictions_api import PredictionsApi
+from .streams import StreamsApi
+from .workloads_api import WorkloadsApi
 
 if TYPE_CHECKING:
     from ..runtime import Monitor
@@ -199,6 +202,22 @@ ROUTES: list[tuple[str, str, str]] = [  # method, path, handler ("incidents." = 
     ("POST", "/api/incidents/{id}/acknowledge", "incidents.acknowledge"),
     ("POST", "/api/incidents/{id}/resolve", "incidents.resolve"),
     ("GET", "/api/openapi.json", "openapi"),
+    ("GET", "/api/predictions", "predictions.list"),
+    ("GET", "/api/events", "streams.events"),
+    ("GET", "/api/events/stream", "streams.sse"),
+    ("GET", "/ws", "streams.ws"),
+    ("GET", "/dashboard", "streams.dashboard"),
+    ("GET", "/api/containers", "workloads.containers"),
+    ("GET", "/api/containers/{id}", "workloads.container"),
+    ("GET", "/api/containers/{id}/logs", "workloads.container_logs"),
+    ("POST", "/api/containers/{id}/{action}", "workloads.container_action"),
+    ("GET", "/api/kubernetes/pods", "workloads.kube_list"),
+    ("GET", "/api/kubernetes/deployments", "workloads.kube_list"),
+    ("GET", "/api/kubernetes/nodes", "workloads.kube_list"),
+    ("GET", "/api/kubernetes/events", "workloads.kube_list"),
+    ("POST", "/api/kubernetes/deployments/{name}/restart", "workloads.kube_restart"),
+    ("POST", "/api/kubernetes/deployments/{name}/scale", "workloads.kube_scale"),
+    ("DELETE", "/api/kubernetes/pods/{name}", "workloads.kube_delete_pod"),
 ]
 
 
@@ -206,11 +225,16 @@ def build_app(monitor: Monitor) -> web.Application:
     app = web.Application(middlewares=[json_errors], client_max_size=1 << 20)
     api = Api(monitor)
     incidents = IncidentsApi(monitor, query, json_response, error_response)
+    owners = {"": api, "incidents": incidents,
+              "workloads": WorkloadsApi(monitor, query, json_response, error_response),
+              "predictions": PredictionsApi(monitor, query, json_response, error_response),
+              "streams": StreamsApi(monitor, query, json_response)}
     for method, path, attr in ROUTES:
         owner, _, name = attr.rpartition(".")
-        handler = getattr(incidents if owner == "incidents" else api, name)
+        handler = getattr(owners[owner], name)
         app.router.add_route(method, path, handler)
     app["api"] = api
+    app["streams"] = owners["streams"]
     return app
 
 

@@ -39,6 +39,47 @@ class StoreCollector:
         yield from self._services()
         yield from self._incidents()
         yield from self._host()
+        yield from self._workloads()
+        yield from self._events()
+
+    def _events(self) -> Iterator[Metric]:
+        log = self.store.event_log
+        received = family("devmentor_events_received_total")
+        for etype, n in sorted(log.received.items()):
+            received.add_metric([etype], n)
+        rejected = family("devmentor_events_rejected_total")
+        for reason, n in sorted(log.rejected.items()):
+            rejected.add_metric([reason], n)
+        readers = family("devmentor_live_readers")
+        readers.add_metric([], self.store.feed.reader_count())
+        dropped = family("devmentor_live_messages_dropped_total")
+        dropped.add_metric([], self.store.feed.dropped)
+        yield from (received, rejected, readers, dropped)
+
+    def _workloads(self) -> Iterator[Metric]:
+        """Containers and Kubernetes objects as the last poll or watch left them."""
+        cpu = family("devmentor_container_cpu_ratio")
+        mem = family("devmentor_container_memory_bytes")
+        restarts = family("devmentor_container_restarts_total")
+        for c in self.store.docker.items("containers"):
+            labels = [c.name, c.service or ""]
+            if c.cpu_ratio is not None:
+                cpu.add_metric(labels, c.cpu_ratio)
+            if c.memory_bytes is not None:
+                mem.add_metric(labels, c.memory_bytes)
+            restarts.add_metric(labels, c.restart_count)
+        ready = family("devmentor_pod_ready")
+        pod_restarts = family("devmentor_pod_restarts_total")
+        for p in self.store.kube.items("pods"):
+            labels = [p.namespace, p.name, p.service or ""]
+            ready.add_metric(labels, int(p.ready))
+            pod_restarts.add_metric(labels, p.restarts)
+        replicas = family("devmentor_deployment_replicas")
+        for d in self.store.kube.items("deployments"):
+            for state, n in (("desired", d.desired), ("ready", d.ready),
+                             ("updated", d.updated), ("available", d.available)):
+                replicas.add_metric([d.namespace, d.name, state], n)
+        yield from (cpu, mem, restarts, ready, pod_restarts, replicas)
 
     def _incidents(self) -> Iterator[Metric]:
         open_ = family("devmentor_incidents_open")

@@ -13,6 +13,7 @@ from ..model import IncidentState, Severity
 from ..report import incident_json
 from ..units import parse_duration
 from .auth import Denied, authorize
+from .predictions_api import cause_json
 
 if TYPE_CHECKING:
     from ..runtime import Monitor
@@ -76,7 +77,11 @@ class IncidentsApi:
             inc = await db.run(db.load_incident, incident_id)
         if inc is None:
             return self.error(404, f"no incident {incident_id!r}")
-        return self.json(incident_json(inc))
+        body = incident_json(inc)
+        # Ranked by the prediction engine while the incident was open (best first).
+        body["root_causes"] = [cause_json(c)
+                               for c in self.monitor.store.root_causes(incident_id)]
+        return self.json(body)
 
     async def create(self, request: web.Request) -> web.Response:
         actor = await self._writer(request, "incident.open", "new")

@@ -32,6 +32,116 @@ def _transition(verb: str) -> dict[str, Any]:
                           "409": _ERROR}}
 
 
+def _action(summary: str, params: list[dict[str, Any]], body: dict[str, Any] | None = None
+            ) -> dict[str, Any]:
+    """A container or cluster action: operator role, audited."""
+    op: dict[str, Any] = {
+        "summary": f"{summary} (operator role, audited)", "parameters": params,
+        "security": [{"apiKey": []}],
+        "responses": {"200": _json("Done", {"type": "object"}), "400": _ERROR, "401": _ERROR,
+                      "403": _ERROR, "404": _ERROR, "502": _ERROR, "503": _ERROR}}
+    if body is not None:
+        op["requestBody"] = {"required": True, "content": {"application/json": {
+            "schema": body}}}
+    return op
+
+
+def _path(name: str, description: str) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "description": description,
+            "schema": {"type": "string"}}
+
+
+def _kube_list(kind: str) -> dict[str, Any]:
+    return {"get": {
+        "summary": f"Kubernetes {kind} in the configured namespace, with the source's state",
+        "responses": {"200": _json(kind.capitalize(), {"type": "object", "properties": {
+            "source": {"$ref": "#/components/schemas/WorkloadSource"},
+            "namespace": {"type": "string"}, kind: {"type": "array"}}}),
+            "400": _ERROR}}}
+
+
+def _workload_paths() -> dict[str, Any]:
+    cid = _path("id", "container id, unambiguous id prefix (6+) or name")
+    deployment = _path("name", "deployment name")
+    return {
+        "/api/containers": {"get": {
+            "summary": "Containers with state, health, restarts, CPU, memory, I/O, and "
+                       "recent Docker events",
+            "responses": {"200": _json("Containers", {"type": "object", "properties": {
+                "source": {"$ref": "#/components/schemas/WorkloadSource"},
+                "containers": {"type": "array",
+                               "items": {"$ref": "#/components/schemas/Container"}},
+                "events": {"type": "array"}}}), "400": _ERROR}}},
+        "/api/containers/{id}": {"get": {
+            "summary": "One container", "parameters": [cid],
+            "responses": {"200": _json("Container", {"$ref": "#/components/schemas/Container"}),
+                          "404": _ERROR}}},
+        "/api/containers/{id}/logs": {"get": {
+            "summary": "The last lines of a container's output, fetched on demand",
+            "parameters": [cid, {"name": "lines", "in": "query", "required": False,
+                                 "description": "1-5000, default docker.log_lines (50)",
+                                 "schema": {"type": "integer"}}],
+            "responses": {"200": _json("Log tail", {"type": "object"}), "400": _ERROR,
+                          "404": _ERROR, "502": _ERROR, "503": _ERROR}}},
+        "/api/containers/{id}/{action}": {"post": _action(
+            "Start, stop or restart a container",
+            [cid, {"name": "action", "in": "path", "required": True,
+                   "schema": {"type": "string", "enum": ["start", "stop", "restart"]}}])},
+        "/api/kubernetes/pods": _kube_list("pods"),
+        "/api/kubernetes/deployments": _kube_list("deployments"),
+        "/api/kubernetes/nodes": _kube_list("nodes"),
+        "/api/kubernetes/events": _kube_list("events"),
+        "/api/kubernetes/deployments/{name}/restart": {"post": _action(
+            "Rollout restart: patch the pod template's kubectl.kubernetes.io/restartedAt",
+            [deployment])},
+        "/api/kubernetes/deployments/{name}/scale": {"post": _action(
+            "Scale a deployment within MIN_REPLICAS..MAX_REPLICAS (400 outside)", [deployment],
+            {"type": "object", "required": ["replicas"], "additionalProperties": False,
+             "properties": {"replicas": {"type": "integer"}}})},
+        "/api/kubernetes/pods/{name}": {"delete": _action(
+            "Delete a pod (its controller replaces it)", [_path("name", "pod name")])},
+    }
+
+
+def _event_paths() -> dict[str, Any]:
+    topics = {"name": "topics", "in": "query", "required": False,
+              "description": "Comma-separated: incidents, events, services, metrics",
+              "schema": {"type": "string"}}
+    return {
+        "/api/events": {"get": {
+            "summary": "Platform events, newest first, with rejection counts and rates",
+            "parameters": [
+                {"name": n, "in": "query", "required": False, "schema": {"type": "string"},
+                 "description": d}
+                for n, d in (("type", "type prefix, e.g. deploy."),
+                             ("service", "service name"),
+                             ("severity", "at least: info, warning, error, critical"),
+                             ("since", "Unix time, or a duration ago (15m)"),
+                             ("until", "Unix time, or a duration ago (reads from disk)"),
+                             ("limit", "1-1000, default 100"))],
+            "responses": {"200": _json("Events", {"type": "object"}), "400": _ERROR}}},
+        "/api/events/stream": {"get": {
+            "summary": "Server-Sent Events: live messages of the chosen topics (default events)",
+            "parameters": [topics],
+            "responses": {"200": {"description": "text/event-stream; event names are the "
+                                                 "topics, plus 'dropped' when this client "
+                                                 "fell behind",
+                                  "content": {"text/event-stream": {
+                                      "schema": {"type": "string"}}}},
+                          "400": _ERROR, "503": _ERROR}}},
+        "/ws": {"get": {
+            "summary": "WebSocket: send {\"subscribe\": [topics]}; receive JSON arrays of "
+                       "{topic, data}",
+            "parameters": [topics],
+            "responses": {"101": {"description": "Switching to the WebSocket protocol"},
+                          "400": _ERROR, "503": _ERROR}}},
+        "/dashboard": {"get": {
+            "summary": "A read-only HTML status page, updated live over SSE",
+            "responses": {"200": {"description": "HTML", "content": {"text/html": {
+                "schema": {"type": "string"}}}}}}},
+    }
+
+
 def openapi_document() -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
@@ -102,9 +212,25 @@ def openapi_document() -> dict[str, Any]:
                               "404": _ERROR}}},
             "/api/incidents/{id}/acknowledge": {"post": _transition("Acknowledge")},
             "/api/incidents/{id}/resolve": {"post": _transition("Resolve")},
+            "/api/predictions": {"get": {
+                "summary": "Current anomalies (and those ended in the last hour), forecasts "
+                           "(disk, memory, leaks, error budgets) and capacity advice, each "
+                           "with its explanation; per-series anomaly scores",
+                "responses": {"200": _json("Predictions", {"type": "object", "properties": {
+                    "status": {"type": "object"},
+                    "anomalies": {"type": "array",
+                                  "items": {"$ref": "#/components/schemas/Prediction"}},
+                    "recent_anomalies": {"type": "array"},
+                    "forecasts": {"type": "array",
+                                  "items": {"$ref": "#/components/schemas/Prediction"}},
+                    "advice": {"type": "array",
+                               "items": {"$ref": "#/components/schemas/Prediction"}},
+                    "scores": {"type": "object"}}}), "400": _ERROR}}},
             "/api/openapi.json": {"get": {
                 "summary": "This document",
                 "responses": {"200": _json("OpenAPI document", {"type": "object"})}}},
+            **_workload_paths(),
+            **_event_paths(),
         },
         "components": {"securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer"}},
                        "schemas": {
@@ -121,7 +247,36 @@ def openapi_document() -> dict[str, Any]:
                                         "state": {"type": "string",
                                                   "enum": ["open", "acknowledged",
                                                            "resolved"]},
-                                        "timeline": {"type": "array"}}},
+                                        "timeline": {"type": "array"},
+                                        "root_causes": {"type": "array", "items": {
+                                            "$ref": "#/components/schemas/Cause"}}}},
+            "Prediction": {"type": "object", "required": ["kind", "subject", "explanation"],
+                           "properties": {
+                "kind": {"type": "string", "enum": ["anomaly", "exhaustion", "leak",
+                                                   "error_budget", "capacity"]},
+                "subject": {"type": "string"}, "service": {"type": ["string", "null"]},
+                "severity": {"type": "string"}, "score": {"type": "number"},
+                "title": {"type": "string"}, "explanation": {"type": "string"},
+                "started_at": {"type": "number"}, "value": {"type": ["number", "null"]},
+                "detail": {"type": "object"}}},
+            "Cause": {"type": "object", "properties": {
+                "subject": {"type": "string"}, "score": {"type": "number"},
+                "kinds": {"type": "array", "items": {"type": "string"}},
+                "evidence": {"type": "array", "items": {"type": "string"}},
+                "first_seen": {"type": ["number", "null"]}}},
+            "WorkloadSource": {"type": "object", "properties": {
+                "name": {"type": "string"}, "available": {"type": "boolean"},
+                "state": {"type": "string"}, "reason": {"type": "string"}}},
+            "Container": {"type": "object", "required": ["id", "name", "state"],
+                          "properties": {
+                "id": {"type": "string"}, "name": {"type": "string"},
+                "image": {"type": "string"}, "state": {"type": "string"},
+                "health": {"type": ["string", "null"]}, "restart_count": {"type": "integer"},
+                "cpu_percent": {"type": ["number", "null"]},
+                "memory_bytes": {"type": ["integer", "null"]},
+                "memory_limit": {"type": ["integer", "null"]},
+                "service": {"type": ["string", "null"]},
+                "uptime_s": {"type": ["number", "null"]}}},
             "Error": {"type": "object", "required": ["error"], "properties": {"error": {
                 "type": "object", "properties": {"status": {"type": "integer"},
                                                  "reason": {"type": "string"},

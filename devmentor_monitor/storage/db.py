@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
+from ..events import Event, EventSeverity
 from ..model import AuditEntry, Incident, IncidentState, Severity, TimelineEntry
 
 T = TypeVar("T")
@@ -47,6 +48,12 @@ CREATE TABLE IF NOT EXISTS notifications (
     sent_at REAL
 );
 CREATE INDEX IF NOT EXISTS notifications_pending ON notifications(state, next_at);
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, ts REAL NOT NULL, type TEXT NOT NULL,
+    service TEXT NOT NULL, severity TEXT NOT NULL, message TEXT NOT NULL, data TEXT NOT NULL,
+    origin TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_ts ON events(ts);
 """
 _INCIDENT_COLUMNS = ("id", "service", "rule", "severity", "title", "description", "state",
                      "opened_at", "updated_at", "acknowledged_at", "acknowledged_by",
@@ -192,6 +199,49 @@ class Database:
         rows = self.conn.execute("SELECT channel, state, COUNT(*) FROM notifications "
                                  "GROUP BY channel, state").fetchall()
         return {(c, s): n for c, s, n in rows}
+
+    # ------------------------------------------------------------------ events
+    def save_events(self, events: list[Event]) -> None:
+        with _transaction(self.conn):
+            self.conn.executemany(
+                "INSERT INTO events (ts, type, service, severity, message, data, origin) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(e.ts, e.type, e.service, e.severity.value, e.message,
+                  json.dumps(e.data, separators=(",", ":")) if e.data else "{}", e.origin)
+                 for e in events])
+
+    def load_events(self, *, limit: int = 100, since: float | None = None,
+                    until: float | None = None, type_prefix: str | None = None,
+                    service: str | None = None, min_severity: EventSeverity | None = None
+                    ) -> list[Event]:
+        """Newest first, from disk (for ranges older than what memory holds)."""
+        where, args = [], []
+        if since is not None:
+            where.append("ts >= ?")
+            args.append(since)
+        if until is not None:
+            where.append("ts < ?")
+            args.append(until)
+        if type_prefix:
+            where.append("substr(type, 1, ?) = ?")
+            args += [len(type_prefix), type_prefix]
+        if service:
+            where.append("service = ?")
+            args.append(service)
+        if min_severity is not None:
+            ok = [s.value for s in EventSeverity if s.rank >= min_severity.rank]
+            where.append(f"severity IN ({','.join('?' * len(ok))})")
+            args += ok
+        sql = "SELECT ts, type, service, severity, message, data, origin FROM events"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        rows = self.conn.execute(sql + " ORDER BY ts DESC, id DESC LIMIT ?", (*args, limit))
+        return [Event(r[0], r[1], r[2], EventSeverity(r[3]), r[4], json.loads(r[5]), r[6])
+                for r in rows]
+
+    def purge_events(self, before: float) -> int:
+        with _transaction(self.conn):
+            return self.conn.execute("DELETE FROM events WHERE ts < ?", (before,)).rowcount
 
     # ------------------------------------------------------------------ retention
     def purge(self, incidents_before: float) -> int:

@@ -150,6 +150,11 @@ class MonitorApp(App[int]):
         if isinstance(screen, HelpScreen):
             screen.dismiss(None)
             return
+        from .workloads import ConfirmScreen
+
+        if isinstance(screen, ConfirmScreen):  # esc on a confirmation: cancel it
+            screen.dismiss(False)
+            return
         if isinstance(screen, MonitorScreen) and screen.close_filter():
             return
         self.action_show("overview")

@@ -428,14 +428,16 @@ def events_screen() -> NoticeScreen:
     return NoticeScreen("Events", "events", "no events yet")
 
 
-def docker_screen() -> NoticeScreen:
-    return NoticeScreen("Docker", None, "docker: not available: container monitoring is not "
-                        "part of this build yet")
+def docker_screen() -> MonitorScreen:
+    from .workloads import DockerScreen
+
+    return DockerScreen()
 
 
-def kubernetes_screen() -> NoticeScreen:
-    return NoticeScreen("Kubernetes", None, "kubernetes: not available: cluster monitoring "
-                        "is not part of this build yet")
+def kubernetes_screen() -> MonitorScreen:
+    from .workloads import KubernetesScreen
+
+    return KubernetesScreen()
 
 
 class HelpScreen(ModalScreen[None]):

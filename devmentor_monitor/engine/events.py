@@ -1,0 +1,166 @@
+"""What the monitor does with platform events once they are accepted.
+
+The runtime hands each batch over synchronously (it is already in the store and the
+views have it); the slower consequences run here, in order, on one task:
+
+* the batch is written to SQLite (pub/sub batches are grouped, stream batches are
+  written before the source acknowledges them);
+* an event about a service with an open incident joins that incident's timeline
+  (at most `TIMELINE_PER_MINUTE` per incident, the rest counted);
+* `events.rules` open incidents from matching events;
+* a `service.health.check` event asks for an immediate check of that service.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ..config import EventRule
+from ..events import Event, EventSeverity
+from ..model import Severity, TimelineEntry
+from ..storage.db import Database
+from .incidents import MONITOR, IncidentEngine
+
+log = logging.getLogger("devmentor_monitor.events")
+TIMELINE_PER_MINUTE = 30
+FLUSH_EVERY = 0.5  # seconds between grouped writes of pub/sub events
+MAX_UNWRITTEN = 200_000  # events waiting for the disk; beyond it the oldest are dropped
+HEALTH_REQUEST = "service.health.check"
+
+
+@dataclass
+class _Budget:
+    minute: int = 0
+    used: int = 0
+    skipped: int = 0
+
+
+class EventProcessor:
+    def __init__(self, engine: IncidentEngine, db: Database, rules: tuple[EventRule, ...],
+                 check_now: Callable[[str], bool], clock: Callable[[], float] = time.time
+                 ) -> None:
+        self.engine = engine
+        self.db = db
+        self.rules = rules
+        self.check_now = check_now
+        self.clock = clock
+        self._unwritten: list[Event] = []
+        self._work: asyncio.Queue[list[Event]] = asyncio.Queue(maxsize=10_000)
+        self._budgets: dict[str, _Budget] = {}
+        self.written = 0
+        self.unwritten_dropped = 0
+        self.health_requests = 0
+        self.overflowed = 0  # batches whose consequences were skipped (processor behind)
+        self._wake = asyncio.Event()
+
+    # ------------------------------------------------------------------ intake (sync)
+    def accepted(self, batch: list[Event]) -> None:
+        """Queue a batch that is already in the store; never blocks the caller."""
+        self._unwritten.extend(batch)
+        if len(self._unwritten) > MAX_UNWRITTEN:
+            excess = len(self._unwritten) - MAX_UNWRITTEN
+            del self._unwritten[:excess]
+            self.unwritten_dropped += excess
+        if not self._interesting(batch):
+            return
+        try:
+            self._work.put_nowait(batch)
+        except asyncio.QueueFull:
+            self.overflowed += 1
+
+    def _interesting(self, batch: list[Event]) -> bool:
+        """Anything here that needs more than storing? (Most batches do not.)"""
+        open_services = self.engine.open_services()
+        for e in batch:
+            if e.service in open_services or e.type == HEALTH_REQUEST or self.rules:
+                return True
+        return False
+
+    async def durable(self, batch: list[Event]) -> None:
+        """Write a batch now (stream mode acknowledges it only after this returns)."""
+        pending, self._unwritten = self._unwritten, []
+        await self._write(pending)
+        if self._interesting(batch):
+            await self._work.put(batch)
+
+    # ------------------------------------------------------------------ tasks
+    async def run(self) -> None:
+        writer = asyncio.create_task(self._flush_loop(), name="events:write")
+        try:
+            while True:
+                batch = await self._work.get()
+                try:
+                    await self._consequences(batch)
+                except Exception as exc:  # one bad batch must not stop the next ones
+                    log.error("event processing failed", exc_info=exc)
+        finally:
+            writer.cancel()
+            await asyncio.gather(writer, return_exceptions=True)
+            await self.flush()
+
+    async def _flush_loop(self) -> None:
+        while True:
+            await asyncio.sleep(FLUSH_EVERY)
+            try:
+                await self.flush()
+            except Exception as exc:
+                log.error("event write failed", exc_info=exc)
+
+    async def flush(self) -> None:
+        pending, self._unwritten = self._unwritten, []
+        await self._write(pending)
+
+    async def _write(self, events: list[Event]) -> None:
+        if events:
+            await self.db.run(self.db.save_events, events)
+            self.written += len(events)
+
+    # ------------------------------------------------------------------ consequences
+    async def _consequences(self, batch: list[Event]) -> None:
+        now = self.clock()
+        attach: dict[str, list[TimelineEntry]] = {}
+        for e in batch:
+            if e.type == HEALTH_REQUEST and self.check_now(e.service):
+                self.health_requests += 1
+            for rule in self.rules:
+                if self._matches(rule, e):
+                    await self.engine.open_from_event(
+                        rule.name, Severity(rule.severity), e.service,
+                        f"{e.service}: {e.type}", f"{e.type} ({e.severity.value}): {e.message}",
+                        now)
+            if e.origin == "monitor":  # its own findings are in the timeline already
+                continue
+            inc = self.engine.open_incident_of(e.service)
+            if inc is not None and self._spend(inc.id, now):
+                attach.setdefault(inc.id, []).append(TimelineEntry(
+                    e.ts, "event", MONITOR, f"{e.type} ({e.severity.value}): {e.message}"))
+        for incident_id, entries in attach.items():
+            inc = self.engine.store.incident(incident_id)
+            if inc is not None:
+                await self.engine.add_timeline(inc, entries)
+
+    def _spend(self, incident_id: str, now: float) -> bool:
+        b = self._budgets.setdefault(incident_id, _Budget())
+        minute = int(now // 60)
+        if b.minute != minute:
+            if b.skipped:
+                log.info("events not added to a timeline", extra={"fields": {
+                    "incident": incident_id, "skipped": b.skipped}})
+            b.minute, b.used, b.skipped = minute, 0, 0
+        if b.used >= TIMELINE_PER_MINUTE:
+            b.skipped += 1
+            return False
+        b.used += 1
+        if len(self._budgets) > 1000:  # forget incidents long gone
+            self._budgets = {k: v for k, v in self._budgets.items() if v.minute >= minute - 1}
+        return True
+
+    @staticmethod
+    def _matches(rule: EventRule, e: Event) -> bool:
+        return (e.type.startswith(rule.type)
+                and e.severity.rank >= EventSeverity(rule.min_severity).rank
+                and (rule.services is None or e.service in rule.services))

@@ -1,0 +1,56 @@
+"""/api/predictions: current anomalies, forecasts and capacity advice, each explained.
+
+Read-only, from the store (the prediction engine writes there once per tick).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from ..model import Prediction
+
+if TYPE_CHECKING:
+    from ..predict.rootcause import Cause
+    from ..runtime import Monitor
+
+FORECAST_KINDS = ("exhaustion", "leak", "error_budget")
+
+
+def prediction_json(p: Prediction) -> dict[str, Any]:
+    return {"kind": p.kind, "subject": p.subject, "service": p.service,
+            "severity": p.severity.value, "score": p.score, "title": p.title,
+            "explanation": p.explanation, "started_at": p.started_at, "value": p.value,
+            "detail": p.detail}
+
+
+def cause_json(c: Cause) -> dict[str, Any]:
+    return {"subject": c.subject, "score": c.score, "kinds": list(c.kinds),
+            "evidence": list(c.evidence), "first_seen": c.first_seen}
+
+
+class PredictionsApi:
+    def __init__(self, monitor: Monitor, query, json_response, error_response) -> None:
+        self.monitor = monitor
+        self.query, self.json, self.error = query, json_response, error_response
+
+    async def list(self, request: web.Request) -> web.Response:
+        self.query(request, {})
+        store = self.monitor.store
+        items = [p for p in store.predictions() if isinstance(p, Prediction)]
+        status = dict(store.prediction_status)
+        recent = status.pop("recent_anomalies", [])
+        if self.monitor.predictor is None:
+            status["disabled"] = "predictions.enabled is false in the configuration"
+        return self.json({
+            "ts": time.time(),
+            "status": status,
+            "anomalies": [prediction_json(p) for p in items if p.kind == "anomaly"],
+            "recent_anomalies": recent,
+            "forecasts": [prediction_json(p) for p in items if p.kind in FORECAST_KINDS],
+            "advice": [prediction_json(p) for p in items if p.kind == "capacity"],
+            "scores": {k: {"score": s, "flag": f, "rate": r}
+                       for k, (s, f, r) in sorted(store.anomaly_scores().items())},
+        })

@@ -1,0 +1,158 @@
+"""/api/containers and /api/kubernetes/*: reads from the store, actions (operator role).
+
+Reads never touch an engine; the log tail and actions go through WorkloadActions, which
+runs them in the source's threads and audits every attempt (denied ones here).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from ..engine.actions import ActionError
+from ..engine.incidents import Actor
+from ..model import SourceState
+from .auth import Denied, authorize
+from .incidents_api import MAX_BODY, BadBody
+
+if TYPE_CHECKING:
+    from ..runtime import Monitor
+
+KUBE_KINDS = ("pods", "deployments", "nodes", "events")
+NOT_CONFIGURED = {
+    "docker": "add a docker: section to services.yaml or set DOCKER_HOST",
+    "kubernetes": "add a kubernetes: section to services.yaml",
+}
+
+
+def _lines(raw: str) -> int:
+    value = int(raw)
+    if not 1 <= value <= 5000:
+        raise ValueError("must be between 1 and 5000")
+    return value
+
+
+class WorkloadsApi:
+    def __init__(self, monitor: Monitor, query, json_response, error_response) -> None:
+        self.monitor = monitor
+        self.query, self.json, self.error = query, json_response, error_response
+
+    def _source(self, name: str) -> dict[str, Any]:
+        """The source's state in the words the TUI uses: ok, or not available: why."""
+        configured = (self.monitor.docker_source if name == "docker"
+                      else self.monitor.kube_source) is not None
+        status = self.monitor.store.source(name)
+        if not configured:
+            return {"name": name, "available": False, "state": SourceState.NOT_CONFIGURED.value,
+                    "reason": NOT_CONFIGURED[name]}
+        if status is None:
+            return {"name": name, "available": False, "state": SourceState.STARTING.value,
+                    "reason": "connecting"}
+        return {"name": name, "available": status.state is SourceState.OK,
+                "state": status.state.value, "reason": status.reason,
+                "last_ok": status.last_ok, "retry_at": status.retry_at}
+
+    # ------------------------------------------------------------------ docker
+    async def containers(self, request: web.Request) -> web.Response:
+        self.query(request, {})
+        now = time.time()
+        items = sorted(self.monitor.store.docker.items("containers"), key=lambda c: c.name)
+        events = self.monitor.store.docker.recent_events(50)
+        return self.json({"source": self._source("docker"),
+                          "containers": [c.to_json(now) for c in items],
+                          "events": [e.to_json() for e in events]})
+
+    async def container(self, request: web.Request) -> web.Response:
+        self.query(request, {})
+        ref = request.match_info["id"]
+        c = self.monitor.actions.find_container(ref)
+        if c is None:
+            return self.error(404, f"no container {ref!r} (see /api/containers)")
+        return self.json(c.to_json(time.time()))
+
+    async def container_logs(self, request: web.Request) -> web.Response:
+        p = self.query(request, {"lines": _lines})
+        ref = request.match_info["id"]
+        try:
+            lines = await self.monitor.actions.container_logs(ref, p.get("lines"))
+        except ActionError as exc:
+            return self.error(exc.status, str(exc))
+        return self.json({"container": ref, "lines": lines})
+
+    async def container_action(self, request: web.Request) -> web.Response:
+        ref, action = request.match_info["id"], request.match_info["action"]
+        actor = await self._writer(request, f"container.{action}", ref)
+        try:
+            c = await self.monitor.actions.container(ref, action, actor)
+        except ActionError as exc:
+            return self.error(exc.status, str(exc))
+        return self.json({"container": c.name, "id": c.id, "action": action, "outcome": "ok"})
+
+    # ------------------------------------------------------------------ kubernetes
+    async def kube_list(self, request: web.Request) -> web.Response:
+        self.query(request, {})
+        kind = request.path.rstrip("/").rsplit("/", 1)[-1]  # one route per kind
+        now = time.time()
+        kube = self.monitor.store.kube
+        if kind == "events":
+            items = [e.to_json() for e in sorted(kube.items("events"), key=lambda e: -e.ts)]
+        else:
+            items = [o.to_json(now) for o in sorted(kube.items(kind), key=lambda o: o.name)]
+        namespace = self.monitor.config.kubernetes.namespace
+        return self.json({"source": self._source("kubernetes"), "namespace": namespace,
+                          kind: items})
+
+    async def kube_restart(self, request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        actor = await self._writer(request, "deployment.restart", name)
+        return await self._run(self.monitor.actions.restart_deployment(name, actor),
+                               {"deployment": name, "action": "restart"})
+
+    async def kube_scale(self, request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        actor = await self._writer(request, "deployment.scale", name)
+        body = await _body(request)
+        replicas = body.get("replicas")
+        if set(body) != {"replicas"} or isinstance(replicas, bool) \
+                or not isinstance(replicas, int):
+            raise BadBody('body must be {"replicas": <integer>}')
+        return await self._run(self.monitor.actions.scale(name, replicas, actor),
+                               {"deployment": name, "action": "scale", "replicas": replicas})
+
+    async def kube_delete_pod(self, request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        actor = await self._writer(request, "pod.delete", name)
+        return await self._run(self.monitor.actions.delete_pod(name, actor),
+                               {"pod": name, "action": "delete"})
+
+    async def _run(self, call: Any, answer: dict[str, Any]) -> web.Response:
+        try:
+            await call
+        except ActionError as exc:
+            return self.error(exc.status, str(exc))
+        return self.json({**answer, "outcome": "ok"})
+
+    async def _writer(self, request: web.Request, action: str, target: str) -> Actor:
+        source = request.remote or "unknown"
+        try:
+            key = authorize(request, self.monitor.config.api_keys, "operator")
+        except Denied as exc:
+            await self.monitor.engine.audit(Actor("anonymous", source), action, target,
+                                            f"denied: {exc.status}")
+            raise
+        return Actor(key.name, source)
+
+
+async def _body(request: web.Request) -> dict[str, Any]:
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        raise BadBody(f"body over {MAX_BODY} bytes")
+    try:
+        data = json.loads(await request.read())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadBody(f"body is not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise BadBody("body must be a JSON object")
+    return data

@@ -1,0 +1,435 @@
+"""The `d` (Docker) and `k` (Kubernetes) views: tables updated by row key, a detail pane
+with the log tail, and actions behind a confirmation. They read the store; the log tail
+and the actions go through the runtime's WorkloadActions (threads, timeouts, audit)."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import DataTable, Static
+
+from ..model import SourceState
+from ..units import format_bytes, format_duration
+from .render import ellipsize
+from .screens import MonitorScreen
+from .widgets import _same, bound_table_caches
+
+if TYPE_CHECKING:
+    from ..config import Config
+    from ..state import Store
+
+NOT_CONFIGURED = {
+    "docker": "not configured (add a docker: section to services.yaml or set DOCKER_HOST)",
+    "kubernetes": "not configured (add a kubernetes: section to services.yaml)",
+}
+
+
+def source_line(name: str, config: Config, store: Store | None, now: float,
+                palette: dict[str, str]) -> Text:
+    """`docker: not available: why` when off or failing; the engine's name when working."""
+    enabled = config.docker.enabled if name == "docker" else config.kubernetes.enabled
+    status = store.source(name) if store is not None else None
+    if not enabled:
+        return Text(f"{name}: not available: {NOT_CONFIGURED[name]}",
+                    style=palette.get("muted", ""))
+    if status is None:
+        return Text(f"{name}: connecting…", style=palette.get("muted", ""))
+    if status.state is not SourceState.OK:
+        text = f"{name}: not available: {status.reason}"
+        if status.retry_at is not None and status.retry_at > now:
+            text += f", retry in {status.retry_at - now:.0f} s"
+        return Text(text, style=f"bold {palette.get('status-down', '')}")
+    return Text(f"{name}: {status.reason}", style=palette.get("status-up", ""))
+
+
+def sync_table(table: DataTable, columns: tuple[str, ...], rows: dict[str, tuple[Any, ...]],
+               cache: dict[str, tuple[Any, ...]]) -> None:
+    """Add, change (cell by cell) and remove rows by key; never rebuild the table."""
+    for key in [k for k in cache if k not in rows]:
+        table.remove_row(key)
+        del cache[key]
+    for key, row in rows.items():
+        old = cache.get(key)
+        if old is None:
+            table.add_row(*row, key=key)
+        else:
+            for col, new, before in zip(columns, row, old, strict=True):
+                if not _same(new, before):
+                    table.update_cell(key, col, new)
+        cache[key] = row
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    """y does it, n or esc does not: every container and cluster action asks first."""
+
+    BINDINGS = [Binding("y", "answer(True)", "Yes", id="confirm_yes"),
+                Binding("n,escape", "answer(False)", "No", id="confirm_no")]
+    DEFAULT_CSS = """
+    ConfirmScreen { align: center middle; }
+    ConfirmScreen > Static { width: auto; max-width: 80; padding: 1 2;
+                             border: thick $warning; background: $surface; }
+    """
+
+    def __init__(self, question: str) -> None:
+        super().__init__()
+        self.question = question
+
+    def compose(self) -> ComposeResult:
+        text = Text(self.question + "\n\n", style="bold")
+        text.append("y confirm · n or esc cancel", style="dim")
+        yield Static(text, id="confirm")
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)
+
+
+class WorkloadScreen(MonitorScreen):
+    """Common parts: the source line, the confirmation, running an action off the UI."""
+
+    SOURCE = ""
+    TOPIC = ""
+    DEFAULT_CSS = """
+    .wl-source { height: 1; padding: 0 1; }
+    .wl-split { height: 1fr; }
+    .wl-table { width: 3fr; height: 1fr; border: round $primary;
+                border-title-color: $primary; }
+    .wl-detail { width: 2fr; height: 100%; border: round $secondary;
+                 border-title-color: $secondary; padding: 0 1; }
+    """
+
+    def refresh_data(self, topics: set[str] | None = None) -> None:
+        super().refresh_data(topics)
+        app = self.monitor_app
+        self.query_one(".wl-source", Static).update(
+            source_line(self.SOURCE, app.config, app.store, app.clock(), app.palette))
+        if topics is None or self.TOPIC in topics:
+            self.draw()
+
+    def draw(self) -> None:
+        raise NotImplementedError
+
+    def confirm(self, question: str, action: Any, done: str) -> None:
+        """Ask; on yes run ``action()`` (a coroutine function) in a worker and say how it
+        ended."""
+        monitor = self.monitor_app.monitor
+        if monitor is None:
+            self.notify("the monitor is still starting", timeout=2)
+            return
+
+        async def run() -> None:
+            from ..engine.actions import ActionError
+
+            try:
+                await action(monitor)
+            except ActionError as exc:
+                self.notify(str(exc), severity="error", timeout=6)
+            except Exception as exc:  # the view stays up whatever the engine says
+                self.notify(f"failed: {exc}", severity="error", timeout=6)
+            else:
+                self.notify(done, timeout=3)
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.run_worker(run(), group="workload-action", exit_on_error=False)
+
+        self.app.push_screen(ConfirmScreen(question), answered)
+
+    @staticmethod
+    def actor() -> Any:
+        from ..engine.incidents import Actor
+
+        return Actor("tui", "tui")
+
+
+# ----------------------------------------------------------------------------- docker
+DOCKER_COLUMNS = (("name", "container", 20), ("service", "service", 10),
+                  ("state", "state", 9), ("health", "health", 9), ("restarts", "rst", 4),
+                  ("cpu", "CPU", 6), ("mem", "memory", 19), ("uptime", "up", 7),
+                  ("image", "image", None))
+
+
+class DockerScreen(WorkloadScreen):
+    SOURCE, TOPIC = "docker", "containers"
+    BINDINGS = [Binding("r", "act('restart')", "Restart", id="container_restart"),
+                Binding("x", "act('stop')", "Stop", id="container_stop"),
+                Binding("u", "act('start')", "Start", id="container_start"),
+                Binding("l", "logs", "Logs", id="container_logs")]
+    selected: str | None = None
+
+    def body(self) -> ComposeResult:
+        yield Static(classes="wl-source")
+        with Horizontal(classes="wl-split"):
+            table = DataTable(id="containers", cursor_type="row", classes="wl-table")
+            table.border_title = "Containers"
+            bound_table_caches(table)
+            yield table
+            detail = Static(id="container-detail", classes="wl-detail")
+            detail.border_title = "Detail · log tail"
+            yield detail
+
+    def on_mount(self) -> None:
+        self._cells: dict[str, tuple[Any, ...]] = {}
+        self._logs: dict[str, list[str] | str] = {}
+        table = self.query_one("#containers", DataTable)
+        for key, label, width in DOCKER_COLUMNS:
+            table.add_column(label, key=key, width=width)
+        super().on_mount()
+
+    def _row(self, c: Any, now: float) -> tuple[Any, ...]:
+        colors = self.monitor_app.palette
+        style = colors.get("status-up", "") if c.running else \
+            f"bold {colors.get('status-down', '')}"
+        mem = "–" if c.memory_bytes is None else format_bytes(c.memory_bytes) + (
+            f"/{format_bytes(c.memory_limit)}" if c.memory_limit else "")
+        uptime = c.uptime(now)
+        return (ellipsize(c.name, 20), c.service or "–", Text(c.state, style=style),
+                c.health or "–", str(c.restart_count),
+                "–" if c.cpu_ratio is None else f"{c.cpu_ratio * 100:.0f}%", mem,
+                "–" if uptime is None else format_duration(int(uptime)), c.image)
+
+    def draw(self) -> None:
+        store = self.monitor_app.store
+        now = self.monitor_app.clock()
+        items = sorted(store.docker.items("containers"), key=lambda c: c.name) \
+            if store is not None else []
+        table = self.query_one("#containers", DataTable)
+        sync_table(table, tuple(k for k, _, _ in DOCKER_COLUMNS),
+                   {c.id: self._row(c, now) for c in items}, self._cells)
+        if self.selected not in self._cells:
+            self.selected = items[0].id if items else None
+        self._draw_detail()
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.data_table.id == "containers" and event.row_key.value:
+            self.selected = event.row_key.value
+            self._draw_detail()
+
+    def _container(self) -> Any:
+        store = self.monitor_app.store
+        return store.docker.get("containers", self.selected) \
+            if store is not None and self.selected else None
+
+    def _draw_detail(self) -> None:
+        box = self.query_one("#container-detail", Static)
+        c = self._container()
+        if c is None:
+            box.update(Text("no containers", style="dim"))
+            return
+        now = self.monitor_app.clock()
+        text = Text(f"{c.name}\n", style="bold")
+        text.append(f"{c.id[:12]} · {c.image}\n", style="dim")
+        text.append(f"state {c.state} ({c.status})")
+        if c.exit_code is not None:
+            text.append(f" · exit {c.exit_code}")
+        if c.oom_killed:
+            text.append(" · OOM killed", style="bold")
+        text.append(f"\nhealth {c.health or '–'} · restarts {c.restart_count}")
+        if (uptime := c.uptime(now)) is not None:
+            text.append(f" · up {format_duration(int(uptime))}")
+        text.append(f"\nservice {c.service or '– (not bound)'}")
+        if c.ports:
+            text.append(f"\nports {', '.join(c.ports)}")
+        if c.net_rx_bytes is not None:
+            text.append(f"\nnet rx {format_bytes(c.net_rx_bytes)} tx "
+                        f"{format_bytes(c.net_tx_bytes or 0)}")
+        if c.block_read_bytes is not None:
+            text.append(f"\nblock read {format_bytes(c.block_read_bytes)} write "
+                        f"{format_bytes(c.block_write_bytes or 0)}")
+        logs = self._logs.get(c.id)
+        text.append("\n\nlog tail", style="bold")
+        if logs is None:
+            text.append("  (l to fetch)", style="dim")
+        elif isinstance(logs, str):
+            text.append(f"\n{logs}", style="dim")
+        else:
+            text.append("\n" + ("\n".join(logs[-15:]) if logs else "(no output)"))
+        text.append("\n\nr restart · x stop · u start · l logs", style="dim")
+        box.update(text)
+
+    def action_logs(self) -> None:
+        c, monitor = self._container(), self.monitor_app.monitor
+        if c is None or monitor is None:
+            return
+
+        async def fetch() -> None:
+            from ..engine.actions import ActionError
+
+            try:
+                self._logs[c.id] = await monitor.actions.container_logs(c.id)
+            except ActionError as exc:
+                self._logs[c.id] = str(exc)
+            self._draw_detail()
+
+        self.run_worker(fetch(), group="container-logs", exclusive=True, exit_on_error=False)
+
+    def action_act(self, verb: str) -> None:
+        c = self._container()
+        if c is None:
+            self.notify("no container selected", timeout=2)
+            return
+        actor = self.actor()
+        self.confirm(f"{verb.capitalize()} container {c.name}?",
+                     lambda m: m.actions.container(c.id, verb, actor),
+                     f"container {c.name}: {verb} done")
+
+
+# ----------------------------------------------------------------------------- kubernetes
+POD_COLUMNS = (("name", "pod", 24), ("service", "service", 10), ("phase", "status", 16),
+               ("ready", "ready", 5), ("restarts", "rst", 4), ("last", "last exit", 20),
+               ("node", "node", 8), ("age", "age", None))
+DEPLOY_COLUMNS = (("name", "deployment", 20), ("ready", "ready", 6), ("updated", "updated", 7),
+                  ("desired", "desired", 7), ("service", "service", None))
+
+
+class KubernetesScreen(WorkloadScreen):
+    SOURCE, TOPIC = "kubernetes", "kubernetes"
+    BINDINGS = [Binding("r", "restart", "Rollout restart", id="deployment_restart"),
+                Binding("x", "delete_pod", "Delete pod", id="pod_delete"),
+                Binding("plus", "scale(1)", "Scale +1", id="deployment_scale_up"),
+                Binding("minus", "scale(-1)", "Scale −1", id="deployment_scale_down")]
+    DEFAULT_CSS = WorkloadScreen.DEFAULT_CSS + """
+    #pods { height: 3fr; }
+    #deployments { height: 2fr; }
+    """
+    pod: str | None = None
+    deployment: str | None = None
+
+    def body(self) -> ComposeResult:
+        yield Static(classes="wl-source")
+        with Horizontal(classes="wl-split"):
+            with Vertical(classes="wl-table"):
+                pods = DataTable(id="pods", cursor_type="row")
+                pods.border_title = "Pods"
+                bound_table_caches(pods)
+                yield pods
+                deps = DataTable(id="deployments", cursor_type="row")
+                deps.border_title = "Deployments"
+                bound_table_caches(deps)
+                yield deps
+            detail = Static(id="kube-detail", classes="wl-detail")
+            detail.border_title = "Detail · nodes · warnings"
+            yield detail
+
+    def on_mount(self) -> None:
+        self._pods: dict[str, tuple[Any, ...]] = {}
+        self._deps: dict[str, tuple[Any, ...]] = {}
+        for table_id, columns in (("#pods", POD_COLUMNS), ("#deployments", DEPLOY_COLUMNS)):
+            table = self.query_one(table_id, DataTable)
+            for key, label, width in columns:
+                table.add_column(label, key=key, width=width)
+        super().on_mount()
+
+    def draw(self) -> None:
+        store = self.monitor_app.store
+        if store is None:
+            return
+        now = self.monitor_app.clock()
+        colors = self.monitor_app.palette
+        pods = sorted(store.kube.items("pods"), key=lambda p: p.name)
+        rows = {}
+        for p in pods:
+            style = colors.get("status-up", "") if p.ready else \
+                f"bold {colors.get('status-down', '')}"
+            age = "–" if p.created is None else format_duration(int(max(0, now - p.created)))
+            rows[p.name] = (ellipsize(p.name, 24), p.service or "–",
+                            Text(p.waiting or p.phase, style=style),
+                            f"{p.ready_containers}/{p.containers}", str(p.restarts),
+                            ellipsize(p.last_termination or "", 20), p.node or "–", age)
+        sync_table(self.query_one("#pods", DataTable), tuple(k for k, _, _ in POD_COLUMNS),
+                   rows, self._pods)
+        deps = sorted(store.kube.items("deployments"), key=lambda d: d.name)
+        sync_table(self.query_one("#deployments", DataTable),
+                   tuple(k for k, _, _ in DEPLOY_COLUMNS),
+                   {d.name: (d.name, f"{d.ready}/{d.desired}", str(d.updated), str(d.desired),
+                             d.service or "–") for d in deps}, self._deps)
+        if self.pod not in self._pods:
+            self.pod = pods[0].name if pods else None
+        if self.deployment not in self._deps:
+            self.deployment = deps[0].name if deps else None
+        self._draw_detail()
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        key = event.row_key.value
+        if not key:
+            return
+        if event.data_table.id == "pods":
+            self.pod = key
+            pod = self.monitor_app.store.kube.get("pods", key)
+            if pod is not None and pod.owner in self._deps:
+                self.deployment = pod.owner
+        elif event.data_table.id == "deployments":
+            self.deployment = key
+        self._draw_detail()
+
+    def _draw_detail(self) -> None:
+        store = self.monitor_app.store
+        box = self.query_one("#kube-detail", Static)
+        text = Text()
+        pod = store.kube.get("pods", self.pod) if self.pod else None
+        if pod is not None:
+            text.append(f"pod {pod.name}\n", style="bold")
+            waiting = f" ({pod.waiting})" if pod.waiting else ""
+            text.append(f"{pod.phase}{waiting} · ready {pod.ready_containers}/{pod.containers} · "
+                        f"restarts {pod.restarts} · node {pod.node or '–'}\n")
+            if pod.last_termination:
+                text.append(f"last termination: {pod.last_termination}\n")
+        dep = store.kube.get("deployments", self.deployment) if self.deployment else None
+        if dep is not None:
+            text.append(f"deployment {dep.name}: ready {dep.ready}, updated {dep.updated}, "
+                        f"desired {dep.desired}\n", style="bold")
+        nodes = sorted(store.kube.items("nodes"), key=lambda n: n.name)
+        if nodes:
+            text.append("\nnodes\n", style="bold")
+        for n in nodes:
+            alloc = dict(n.allocatable)
+            flags = ", ".join(n.pressure) or "no pressure"
+            text.append(f"{n.name} {'Ready' if n.ready else 'NotReady'} · {flags} · "
+                        f"cpu {alloc.get('cpu', '?')} mem {alloc.get('memory', '?')}\n",
+                        style="" if n.ready and not n.pressure else "bold")
+        events = sorted(store.kube.items("events"), key=lambda e: -e.ts)[:8]
+        if events:
+            text.append("\nwarnings\n", style="bold")
+        for e in events:
+            when = time.strftime("%H:%M:%S", time.localtime(e.ts))
+            text.append(f"{when} {e.kind} {e.subject}: {e.message}\n")
+        if not text.plain:
+            text.append("nothing listed yet", style="dim")
+        text.append("\nr rollout restart · x delete pod · + / − scale", style="dim")
+        box.update(text)
+
+    def action_restart(self) -> None:
+        name = self.deployment
+        if name is None:
+            self.notify("no deployment selected", timeout=2)
+            return
+        actor = self.actor()
+        self.confirm(f"Rollout restart deployment {name}?",
+                     lambda m: m.actions.restart_deployment(name, actor),
+                     f"deployment {name}: restart requested")
+
+    def action_delete_pod(self) -> None:
+        name = self.pod
+        if name is None:
+            self.notify("no pod selected", timeout=2)
+            return
+        actor = self.actor()
+        self.confirm(f"Delete pod {name}? Its controller replaces it.",
+                     lambda m: m.actions.delete_pod(name, actor), f"pod {name}: deleted")
+
+    def action_scale(self, step: int) -> None:
+        store = self.monitor_app.store
+        dep = store.kube.get("deployments", self.deployment) if self.deployment else None
+        if dep is None:
+            self.notify("no deployment selected", timeout=2)
+            return
+        target = dep.desired + step
+        actor = self.actor()
+        self.confirm(f"Scale deployment {dep.name} from {dep.desired} to {target}?",
+                     lambda m: m.actions.scale(dep.name, target, actor),
+                     f"deployment {dep.name}: scaled to {target}")

@@ -1,0 +1,89 @@
+"""`devmentor-monitor detect`: the detector over a CSV, run as a real subprocess."""
+
+from __future__ import annotations
+
+import csv
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+CLI = [sys.executable, "-m", "devmentor_monitor.cli"]
+
+
+def _detect(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*CLI, "detect", *args], capture_output=True, text=True,
+                          timeout=60)
+
+
+def _write_series(path: Path, n: int = 600, jump_at: int = 450) -> None:
+    with path.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["timestamp", "value"])
+        for i in range(n):
+            value = 10.0 + math.sin(i / 7.0) + (25.0 if i >= jump_at else 0.0)
+            w.writerow([f"2024-01-01 00:{i // 60:02d}:{i % 60:02d}", f"{value:.4f}"])
+
+
+def test_detect_writes_one_score_per_row_and_flags_the_jump(tmp_path: Path) -> None:
+    src, out = tmp_path / "in.csv", tmp_path / "out.csv"
+    _write_series(src)
+    proc = _detect(str(src), "--output", str(out))
+    assert proc.returncode == 0, proc.stderr
+    with src.open() as f:
+        rows_in = list(csv.reader(f))
+    with out.open() as f:
+        rows_out = list(csv.reader(f))
+    assert rows_out[0] == ["timestamp", "value", "anomaly_score"]
+    assert len(rows_out) == len(rows_in)
+    assert [r[:2] for r in rows_out] == rows_in  # input columns unchanged
+    scores = [float(r[2]) for r in rows_out[1:]]
+    assert all(0.0 <= s <= 1.0 for s in scores)
+    assert max(range(len(scores)), key=scores.__getitem__) == 450
+
+
+def test_bad_value_names_file_and_line(tmp_path: Path) -> None:
+    src = tmp_path / "bad.csv"
+    src.write_text("timestamp,value\n2024-01-01 00:00:00,1.0\n2024-01-01 00:00:05,oops\n")
+    proc = _detect(str(src), "--output", str(tmp_path / "out.csv"))
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in proc.stderr
+    assert f"{src}:3:" in lines[0] and "'oops' is not a number" in lines[0]
+    assert not (tmp_path / "out.csv").exists()
+
+
+def test_missing_column_and_missing_file(tmp_path: Path) -> None:
+    src = tmp_path / "nocol.csv"
+    src.write_text("timestamp,val\n2024-01-01 00:00:00,1.0\n")
+    proc = _detect(str(src), "--output", str(tmp_path / "o.csv"))
+    assert proc.returncode == 2 and f"{src}:1: no 'value' column" in proc.stderr
+    proc = _detect(str(tmp_path / "absent.csv"), "--output", str(tmp_path / "o.csv"))
+    assert proc.returncode == 2 and "absent.csv: cannot read" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_usage_error_exits_2(tmp_path: Path) -> None:
+    proc = _detect(str(tmp_path / "x.csv"))  # no --output
+    assert proc.returncode == 2 and "--output" in proc.stderr
+
+
+def test_unwritable_output_exits_1(tmp_path: Path) -> None:
+    src = tmp_path / "in.csv"
+    _write_series(src, n=50, jump_at=40)
+    proc = _detect(str(src), "--output", str(tmp_path / "no" / "such" / "dir" / "o.csv"))
+    assert proc.returncode == 1 and "cannot write" in proc.stderr
+
+
+def test_detect_loads_neither_textual_nor_aiohttp(tmp_path: Path) -> None:
+    src, out = tmp_path / "in.csv", tmp_path / "out.csv"
+    _write_series(src, n=200, jump_at=180)
+    code = ("import sys\n"
+            "from devmentor_monitor.cli import main\n"
+            f"rc = main(['detect', {str(src)!r}, '--output', {str(out)!r}])\n"
+            "heavy = [m for m in ('textual', 'aiohttp', 'docker', 'kubernetes', 'redis')"
+            " if m in sys.modules]\n"
+            "print(rc, heavy)\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.stdout.strip() == "0 []", proc.stdout + proc.stderr
