@@ -113,6 +113,16 @@ METRICS: dict[str, MetricSpec] = {m.name: m for m in (
     _m("devmentor_deployment_replicas", "gauge", "",
        "Deployment replicas by state (desired, ready, updated, available).",
        ("namespace", "deployment", "state"), "replicas"),
+    _m("devmentor_anomaly_score", "gauge", "ratio",
+       "Live anomaly score of a series, 0..1, from its last sample (flagged at 0.3).",
+       ("series",), "anomaly score"),
+    _m("devmentor_anomaly_flag", "gauge", "",
+       "1 while the series is flagged anomalous (with hysteresis), else 0.",
+       ("series",), "anomalous"),
+    _m("devmentor_prediction_seconds_to_exhaustion", "gauge", "seconds",
+       "Forecast seconds until a resource runs out at its current trend (disk:<mount>, "
+       "memory, error_budget:<service>); absent when no trustworthy forecast.",
+       ("resource",), "time to exhaustion"),
 )}
 
 

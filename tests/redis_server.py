@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -47,7 +48,7 @@ class RedisServer:
         except redis.RedisError:
             return False
 
-    def client(self):  # noqa: ANN201 - redis.Redis, imported lazily
+    def client(self):
         import redis
 
         return redis.Redis(port=self.port, socket_timeout=5)
@@ -60,10 +61,8 @@ class RedisServer:
         """Kill by PID (SIGKILL: the test wants it gone now) and wait until it is."""
         if self.pid is None:
             return
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(self.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             try:

@@ -83,6 +83,7 @@ class _Series:
     onset_value: float = math.nan
     peak: float = 0.0
     marks: deque[tuple[float, float]] | None = None
+    window: deque[float] | None = None  # last 3 raw values, for a median-of-3 pre-filter
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +94,7 @@ class PastAnomaly:
     ended_at: float
     peak: float
     label: str
+    onset_value: float
 
 
 class PredictionEngine:
@@ -157,7 +159,8 @@ class PredictionEngine:
                   "recent_anomalies": [
                       {"series": a.series, "service": a.service, "label": a.label,
                        "started_at": a.started_at, "ended_at": a.ended_at,
-                       "peak_score": round(a.peak, 3)} for a in self.recent_anomalies(now)]}
+                       "peak_score": round(a.peak, 3), "onset_value": a.onset_value}
+                      for a in self.recent_anomalies(now)]}
         self.store.set_predictions(
             predictions,
             scores={k: (round(s.detector.score, 4), s.detector.flag, round(s.detector.rate, 4))
@@ -185,6 +188,13 @@ class PredictionEngine:
         return s
 
     def _update(self, s: _Series, ts: float, value: float) -> None:
+        if s.window is not None:
+            # Health-check latency is one probe each time: a lone slow probe (GC pause,
+            # scheduler hiccup) is noise, while a real slowdown lasts. The median of the
+            # last three drops lone spikes, so they do not teach the detector that 10x
+            # jumps are normal, at the price of one sample of delay.
+            s.window.append(value)
+            value = sorted(s.window)[len(s.window) // 2]
         r = s.detector.update(ts, value)
         s.last_ts, s.last_value = ts, value
         if r.flag:
@@ -196,7 +206,8 @@ class PredictionEngine:
                 s.marks = deque(maxlen=MARKS)
             s.marks.append((ts, value))
         elif s.onset is not None:
-            self._recent.append(PastAnomaly(s.key, s.service, s.onset, ts, s.peak, s.label))
+            self._recent.append(PastAnomaly(s.key, s.service, s.onset, ts, s.peak, s.label,
+                                            s.onset_value))
             s.onset = None
 
     def _feed_ring(self, s: _Series | None, ring: Any) -> None:
@@ -242,9 +253,11 @@ class PredictionEngine:
     def _feed_services(self, now: float) -> None:
         store = self.store
         for name in store.service_names():
-            self._feed_ring(self._get(f"latency:{name}", name, f"{name} latency", "s",
-                                      WHY["latency"].format(service=name)),
-                            store.latency_history(name))
+            s = self._get(f"latency:{name}", name, f"{name} latency", "s",
+                          WHY["latency"].format(service=name))
+            if s is not None and s.window is None:
+                s.window = deque(maxlen=3)
+            self._feed_ring(s, store.latency_history(name))
             last = store.last_check(name)
             if last is None or last.ts <= self._checks_seen.get(name, -math.inf):
                 continue
@@ -298,6 +311,7 @@ class PredictionEngine:
                 f"{s.label} unusual: {_fmt(value, s.unit)} (usually {_fmt(level, s.unit)})",
                 text, s.onset, value,
                 {"series": s.key, "baseline": level, "spread": spread,
+                 "onset_value": s.onset_value,
                  "score": round(s.detector.score, 4), "rate": round(s.detector.rate, 4),
                  "unit": s.unit}))
         return out

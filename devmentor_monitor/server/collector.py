@@ -40,7 +40,23 @@ class StoreCollector:
         yield from self._incidents()
         yield from self._host()
         yield from self._workloads()
+        yield from self._predictions()
         yield from self._events()
+
+    def _predictions(self) -> Iterator[Metric]:
+        """Live detector scores and forecast times, as the engine's last tick left them."""
+        score = family("devmentor_anomaly_score")
+        flag = family("devmentor_anomaly_flag")
+        for series, (value, flagged, _rate) in sorted(self.store.anomaly_scores().items()):
+            score.add_metric([series], value)
+            flag.add_metric([series], int(flagged))
+        eta = family("devmentor_prediction_seconds_to_exhaustion")
+        for metric, prefix in (("disk_exhaustion_s", ""), ("memory_exhaustion_s", "memory"),
+                               ("budget_exhaustion_s", "error_budget:")):
+            for subject, seconds in sorted(self.store.prediction_subjects(metric).items()):
+                resource = prefix if metric == "memory_exhaustion_s" else prefix + subject
+                eta.add_metric([resource], seconds)
+        yield from (score, flag, eta)
 
     def _events(self) -> Iterator[Metric]:
         log = self.store.event_log

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import os
 import random
 import re
@@ -33,6 +34,7 @@ BACKOFF = (1.0, 60.0)  # first retry after 1 s, doubling to a minute
 REINSPECT_EVERY = 12  # polls between inspects of an unchanged container (restart counts)
 STOP_TIMEOUT = 10  # seconds a stop/restart waits before SIGKILL
 EVENTS_AHEAD = 0.02  # seconds
+EVENTS_LOOKBACK = 5.0  # seconds
 
 
 class WorkloadSink(Sink, Protocol):
@@ -133,7 +135,7 @@ class DockerSource:
         self._inspect: dict[str, tuple[str, int, dict[str, Any]]] = {}  # id -> (state, age, data)
         self._dirty: set[str] = set()
         self._events_since: float | None = None
-        self._seen: deque[tuple[int, str, str]] = deque(maxlen=512)
+        self._seen: deque[tuple[int, str, str]] = deque(maxlen=4096)
         self._wake = asyncio.Event()
         self.engine = ""
         self.polls = 0
@@ -180,10 +182,8 @@ class DockerSource:
         self._wake.set()
 
     async def _connect(self) -> None:
-        if self._docker is None:
-            import docker  # lazily: only a configured docker source pays for the SDK
-
-            self._docker = docker
+        if self._docker is None:  # lazily, and off the loop: only a configured source pays
+            self._docker = await in_thread(lambda: importlib.import_module("docker"), 60)
         timeout = self.settings.timeout
 
         def connect() -> tuple[Any, str]:
@@ -230,7 +230,10 @@ class DockerSource:
         # `until` a moment ahead: podman answers nothing for an `until` not in the future,
         # and both engines return once it passes (20 ms of waiting per poll).
         until = time.time() + EVENTS_AHEAD
-        since = self._events_since if self._events_since is not None else until
+        # Windows overlap by EVENTS_LOOKBACK: an engine may write an event after a query
+        # that covered its timestamp; the seen-set drops the repeats.
+        since = (self._events_since if self._events_since is not None else until) \
+            - EVENTS_LOOKBACK
         out = []
         for e in api.events(since=f"{since:.6f}", until=f"{until:.6f}", decode=True,
                             filters={"type": "container"}):

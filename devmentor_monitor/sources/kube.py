@@ -216,6 +216,13 @@ def _api_message(exc: BaseException, default: str) -> str:
         return default
 
 
+def _import_sdk() -> Any:
+    import kubernetes
+    import kubernetes.watch
+
+    return kubernetes
+
+
 class KubeSource:
     """Lists and watches one namespace; actions patch, scale and delete there."""
 
@@ -249,18 +256,11 @@ class KubeSource:
                     await self._connect()
                     sink.source_status(status(self.name, True, self._describe()))
                 delay = BACKOFF[0]
-                async with asyncio.TaskGroup() as group:
-                    group.create_task(self._pods(sink))
-                    group.create_task(self._others(sink))
+                await self._both(sink)
             except asyncio.CancelledError:
                 self._stopping = True
                 raise
-            except BaseException as exc:
-                if isinstance(exc, BaseExceptionGroup):
-                    exc = exc.exceptions[0]
-                if isinstance(exc, KeyboardInterrupt | SystemExit | asyncio.CancelledError):
-                    self._stopping = True
-                    raise
+            except Exception as exc:
                 check_cancelled()
                 self.api = None
                 retry = delay * random.uniform(0.8, 1.2)
@@ -270,14 +270,25 @@ class KubeSource:
                 await asyncio.sleep(retry)
                 delay = min(delay * 2, BACKOFF[1])
 
+    async def _both(self, sink: KubeSink) -> None:
+        """The pod watch and the polled lists, until one fails (then both stop). Not a
+        TaskGroup: on 3.11 a failed child leaves the parent marked as cancelling."""
+        tasks = [asyncio.create_task(self._pods(sink)), asyncio.create_task(self._others(sink))]
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+            for t in done:
+                t.result()  # raises the failure
+        finally:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
     def _describe(self) -> str:
         return f"{self.host} namespace {self.namespace}"
 
     async def _connect(self) -> None:
-        if self._k8s is None:
-            import kubernetes  # lazily: only a configured kubernetes source pays for it
-
-            self._k8s = kubernetes
+        if self._k8s is None:  # lazily, and off the loop: the client takes ~0.5 s to import
+            self._k8s = await in_daemon(_import_sdk, 60)
         k8s, s = self._k8s, self.settings
 
         def connect() -> Any:

@@ -26,8 +26,13 @@ def downsample(ts: Sequence[float], vs: Sequence[float], n: int) -> tuple[list[f
 
 def line_chart(lines: Sequence[tuple[str, Sequence[float], Sequence[float]]], *, now: float,
                window: float, width: int, height: int, title: str, unit: str,
-               color: bool = True) -> Text:
-    """Draw ``(label, timestamps, values)`` lines against 'minutes ago' on the x axis."""
+               color: bool = True,
+               marks: Sequence[tuple[Sequence[float], Sequence[float]]] = ()) -> Text:
+    """Draw ``(label, timestamps, values)`` lines against 'minutes ago' on the x axis.
+
+    ``marks``: (timestamps, values) the anomaly detector flagged, drawn as ``x`` on top
+    (a shape, so they read in monochrome too).
+    """
     if width < 20 or height < 5:
         return Text(f"{title}: too small to draw")
     if not any(len(ts) > 1 for _, ts, _ in lines):
@@ -49,6 +54,13 @@ def line_chart(lines: Sequence[tuple[str, Sequence[float], Sequence[float]]], *,
         if color:
             kwargs["color"] = palette[i % len(palette)]
         plt.plot(xs, v, marker="braille", **kwargs)
+    mark_t = [t for ts, _ in marks for t in ts if t >= now - window]
+    if mark_t:
+        mark_v = [v for ts, vs in marks for t, v in zip(ts, vs, strict=True)
+                  if t >= now - window]
+        kwargs = {"color": "red"} if color else {}
+        plt.scatter([(x - now) / scale for x in mark_t], mark_v, marker="x",
+                    label="anomaly", **kwargs)
     plt.xlim(-window / scale, 0)
     if unit == "percent":
         plt.ylim(0, 100)

@@ -159,12 +159,14 @@ class ChartPane(AppWidget, Static):
         now = self.monitor_app.clock()
         since = now - self.window
         lines = []
+        marks: list[tuple[list[float], list[float]]] = []
         unit = ""
         if self.service_latency:
             names = [self.only_service] if self.only_service else store.service_names()
             for name in names:
                 ts, vs = store.latency_history(name).since(since)
                 lines.append((name, ts, [v * 1000 for v in vs]))
+                marks.append(_marks(store, f"latency:{name}", since, 1000.0))
             unit = "ms"
         else:
             for key in self.keys:
@@ -179,13 +181,23 @@ class ChartPane(AppWidget, Static):
                 else:
                     unit = spec.unit
                 lines.append((spec.label, ts, vs))
+                marks.append(_marks(store, key, since,
+                                    1 / 1024 if spec.unit == "bytes/s" else 1.0))
         width, height = self.size.width, self.size.height
         self.update(line_chart(lines, now=now, window=self.window, width=width,
                                height=height, title=self.title, unit=unit,
-                               color=self.monitor_app.theme != "monochrome"))
+                               color=self.monitor_app.theme != "monochrome",
+                               marks=marks))
 
     def on_resize(self) -> None:
         self.refresh_data()
+
+
+def _marks(store, series: str, since: float, factor: float
+           ) -> tuple[list[float], list[float]]:
+    """Flagged points of a series since ``since``, scaled like its line."""
+    points = [(t, v * factor) for t, v in store.anomaly_marks(series) if t >= since]
+    return [t for t, _ in points], [v for _, v in points]
 
 
 class MetricsScreen(MonitorScreen):
@@ -388,6 +400,12 @@ class IncidentsScreen(MonitorScreen):
         for e in inc.timeline:
             when = time.strftime("%H:%M:%S", time.localtime(e.ts))
             text.append(f"{when} {e.kind:<12} {e.actor:<8} {e.text}\n")
+        causes = store.root_causes(inc.id) if store is not None else []
+        if causes:
+            text.append("\nLikely causes (root-cause hints)\n", style="bold")
+            for c in causes[:5]:
+                text.append(f"{c.score:4.2f} {c.subject} ({', '.join(c.kinds)}): ")
+                text.append(f"{c.evidence[0] if c.evidence else ''}\n")
         text.append("\na acknowledge · r resolve", style="dim")
         box.update(text)
 
@@ -420,12 +438,16 @@ def incidents_screen() -> IncidentsScreen:
     return IncidentsScreen()
 
 
-def predictions_screen() -> NoticeScreen:
-    return NoticeScreen("Predictions", "predictions", "no predictions yet")
+def predictions_screen() -> MonitorScreen:
+    from .predictions import PredictionsScreen  # it builds on this module
+
+    return PredictionsScreen()
 
 
-def events_screen() -> NoticeScreen:
-    return NoticeScreen("Events", "events", "no events yet")
+def events_screen() -> MonitorScreen:
+    from .events_view import EventsScreen  # it builds on this module
+
+    return EventsScreen()
 
 
 def docker_screen() -> MonitorScreen:

@@ -289,10 +289,10 @@ DEPLOY_COLUMNS = (("name", "deployment", 20), ("ready", "ready", 6), ("updated",
 
 class KubernetesScreen(WorkloadScreen):
     SOURCE, TOPIC = "kubernetes", "kubernetes"
-    BINDINGS = [Binding("r", "restart", "Rollout restart", id="deployment_restart"),
-                Binding("x", "delete_pod", "Delete pod", id="pod_delete"),
-                Binding("plus", "scale(1)", "Scale +1", id="deployment_scale_up"),
-                Binding("minus", "scale(-1)", "Scale −1", id="deployment_scale_down")]
+    BINDINGS = [Binding("r", "restart", "Restart", id="deployment_restart"),
+                Binding("x", "delete_pod", "Delete", id="pod_delete"),
+                Binding("plus", "scale(1)", "Scale+", id="deployment_scale_up"),
+                Binding("minus", "scale(-1)", "Scale−", id="deployment_scale_down")]
     DEFAULT_CSS = WorkloadScreen.DEFAULT_CSS + """
     #pods { height: 3fr; }
     #deployments { height: 2fr; }

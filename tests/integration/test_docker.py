@@ -274,3 +274,38 @@ async def test_no_socket_is_an_explained_state(make_monitor, tmp_path: Path) -> 
     assert status.describe(time.time()).startswith(
         f"docker: unavailable: no socket at {tmp_path}/none.sock, retry in")
     assert monitor.self_check()[0] or "docker" not in " ".join(monitor.self_check()[1])
+
+
+def test_sdks_are_imported_only_when_configured(tmp_path: Path) -> None:
+    """Docker configured, Kubernetes not: the docker SDK loads, the kubernetes one never
+    (and with neither configured, test_cli_run proves neither loads)."""
+    import subprocess
+    import sys
+    import textwrap
+
+    cfg = tmp_path / "services.yaml"
+    cfg.write_text(yaml.safe_dump({
+        "docker": {"host": f"unix://{tmp_path}/none.sock", "interval": "0.2s"},
+        "storage": {"data_dir": str(tmp_path / "data")},
+        "services": [{"name": "auth", "url": "http://127.0.0.1:9/health"}]}))
+    code = textwrap.dedent(f"""
+        import asyncio, sys, time
+        from devmentor_monitor.config import load_config
+        from devmentor_monitor.runtime import Monitor
+        from devmentor_monitor.demo.fleet import free_port
+
+        async def main():
+            async with Monitor(load_config({str(cfg)!r}, env={{}}, port=free_port())) as m:
+                deadline = time.monotonic() + 10
+                while m.store.source("docker") is None and time.monotonic() < deadline:
+                    await asyncio.sleep(0.05)
+                print(m.store.source("docker").describe(time.time()))
+        asyncio.run(main())
+        print(",".join(m for m in ("docker", "kubernetes", "textual") if m in sys.modules))
+    """)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60, cwd=Path(__file__).resolve().parents[2])
+    assert done.returncode == 0, done.stderr
+    state, modules = done.stdout.strip().splitlines()
+    assert state.startswith(f"docker: unavailable: no socket at {tmp_path}/none.sock")
+    assert modules == "docker"

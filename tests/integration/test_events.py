@@ -10,7 +10,6 @@ import time
 from typing import Any
 
 import pytest
-
 from conftest import REPO
 
 pytestmark = pytest.mark.integration
