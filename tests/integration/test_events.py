@@ -40,7 +40,8 @@ def monitor(serve: Any, redis_server: Any, write_config: Any, fleet: Any, fast: 
             svc.update(interval="1h", timeout="1s")
     cfg = write_config(services,
                        auth={"keys": [{"name": "ops", "role": "operator", "key": KEY}]},
-                       events={"rules": [{"name": "deploy-failed", "type": "deploy.failed",
+                       events={"parser": "python",  # test_streams.py runs with hiredis
+                               "rules": [{"name": "deploy-failed", "type": "deploy.failed",
                                           "min_severity": "error", "severity": "high"}]})
     mon = serve("-c", str(cfg), env={"REDIS_URL": redis_server.url})
     mon.redis = redis_server
@@ -50,6 +51,7 @@ def monitor(serve: Any, redis_server: Any, write_config: Any, fleet: Any, fast: 
 def test_published_events_reach_the_api_and_the_disk(monitor: Any, wait: Any) -> None:
     r = monitor.redis.client()
     wait(lambda: redis_state(monitor)["state"] == "ok", 10, what="the subscriber")
+    assert "python parser" in redis_state(monitor)["reason"]
     for i in range(50):
         r.publish("devmentor:events", event("deploy.finished", "auth", data={"n": i}))
     r.publish("devmentor:deploys", event("config.changed", "memory"))  # via the pattern

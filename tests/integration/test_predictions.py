@@ -59,9 +59,11 @@ def test_gradual_latency_drift_is_flagged_before_the_threshold_alert_fires(
         if fired:
             break
     assert fired is not None, "the latency alert never fired"
-    onsets = [a for a in latency_onsets(proc.get("/api/predictions").json())
-              if a["started_at"] >= ramp_from]
-    assert onsets, "no anomaly flagged on auth's latency during the drift"
+    body = proc.get("/api/predictions").json()
+    onsets = [a for a in latency_onsets(body) if a["started_at"] >= ramp_from]
+    assert onsets, ("no anomaly flagged on auth's latency during the drift: "
+                    f"{latency_onsets(body)} from {ramp_from}, alert {fired}; "
+                    f"{body['scores']['latency:auth']}")
     first = onsets[0]
     # The order the issue asks for: anomaly flag first, threshold alert second ...
     assert first["started_at"] < fired["since"]

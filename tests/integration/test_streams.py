@@ -31,8 +31,10 @@ def monitor(serve: Any, redis_server: Any, write_config: Any, fleet: Any, fast: 
                        auth={"keys": [{"name": "ops", "role": "operator", "key": KEY}]},
                        events={"memory": 200})
     mon = serve("-c", str(cfg), env={"REDIS_URL": redis_server.url})
-    wait(lambda: any(s["name"] == "redis" and s["state"] == "ok"
-                     for s in mon.get("/health").json()["sources"]), 10, what="subscriber")
+    redis = wait(lambda: next((s for s in mon.get("/health").json()["sources"]
+                               if s["name"] == "redis" and s["state"] == "ok"), None), 10,
+                 what="subscriber")
+    assert "hiredis parser" in redis["reason"]  # the test extra installs it; auto picks it
     mon.redis = redis_server
     return mon
 

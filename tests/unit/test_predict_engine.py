@@ -96,7 +96,7 @@ def test_a_latency_step_is_flagged_within_a_few_samples_and_explained() -> None:
     assert a.service == "auth" and step_at <= a.started_at <= step_at + 30  # within 3
     assert "auth latency is 60.0 ms, usually 10" in a.explanation
     assert "Why it matters" in a.explanation
-    score, flagged, _ = store.anomaly_scores()["latency:auth"]
+    _, flagged, _ = store.anomaly_scores()["latency:auth"]
     assert flagged and not store.anomaly_scores()["latency:memory"][1]
     assert store.prediction_value("anomaly_score", "auth") == pytest.approx(a.score)
     assert store.anomaly_marks("latency:auth")[0] == (a.started_at, 0.060)
@@ -254,7 +254,7 @@ def test_event_rates_are_watched_series() -> None:
 
 
 def test_the_number_of_series_is_capped() -> None:
-    store, engine, clock = build("predictions: {max_series: 3}\n")
+    store, engine, _ = build("predictions: {max_series: 3}\n")
     store.record_system(sample(T0))
     store.record_check(CheckResult("auth", T0, True, 0.01, 200))
     engine.step(T0)
