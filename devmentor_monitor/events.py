@@ -57,6 +57,7 @@ class Event:
     data: dict[str, Any] = field(default_factory=dict)
     origin: str = "local"  # redis channel or stream, "docker", "monitor", "api"
     seq: int = 0  # assigned by the log: order of arrival
+    raw: bytes | str | None = field(default=None, repr=False)  # the wire JSON, as received
 
     @property
     def is_change(self) -> bool:
@@ -96,7 +97,9 @@ def parse_event(raw: bytes | str, origin: str, max_bytes: int) -> Event:
         raise Rejected("malformed_json", str(exc)[:120]) from None
     if type(obj) is not dict:
         raise Rejected("not_an_object", f"a JSON {type(obj).__name__}, not an object")
-    return event_from_dict(obj, origin)
+    event = event_from_dict(obj, origin)
+    event.raw = raw  # stored as is: no second serialisation on the way to disk
+    return event
 
 
 def event_from_dict(obj: dict[str, Any], origin: str) -> Event:

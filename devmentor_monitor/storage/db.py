@@ -50,8 +50,8 @@ CREATE TABLE IF NOT EXISTS notifications (
 CREATE INDEX IF NOT EXISTS notifications_pending ON notifications(state, next_at);
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY AUTOINCREMENT, ts REAL NOT NULL, type TEXT NOT NULL,
-    service TEXT NOT NULL, severity TEXT NOT NULL, message TEXT NOT NULL, data TEXT NOT NULL,
-    origin TEXT NOT NULL
+    service TEXT NOT NULL, severity TEXT NOT NULL, origin TEXT NOT NULL,
+    body TEXT NOT NULL  -- the event's JSON as it arrived (message and data are read from it)
 );
 CREATE INDEX IF NOT EXISTS events_ts ON events(ts);
 """
@@ -204,11 +204,10 @@ class Database:
     def save_events(self, events: list[Event]) -> None:
         with _transaction(self.conn):
             self.conn.executemany(
-                "INSERT INTO events (ts, type, service, severity, message, data, origin) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [(e.ts, e.type, e.service, e.severity.value, e.message,
-                  json.dumps(e.data, separators=(",", ":")) if e.data else "{}", e.origin)
-                 for e in events])
+                "INSERT INTO events (ts, type, service, severity, origin, body) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [(e.ts, e.type, e.service, e.severity.value, e.origin,
+                  e.raw if e.raw is not None else e.wire()) for e in events])
 
     def load_events(self, *, limit: int = 100, since: float | None = None,
                     until: float | None = None, type_prefix: str | None = None,
@@ -232,12 +231,16 @@ class Database:
             ok = [s.value for s in EventSeverity if s.rank >= min_severity.rank]
             where.append(f"severity IN ({','.join('?' * len(ok))})")
             args += ok
-        sql = "SELECT ts, type, service, severity, message, data, origin FROM events"
+        sql = "SELECT ts, type, service, severity, origin, body FROM events"
         if where:
             sql += " WHERE " + " AND ".join(where)
         rows = self.conn.execute(sql + " ORDER BY ts DESC, id DESC LIMIT ?", (*args, limit))
-        return [Event(r[0], r[1], r[2], EventSeverity(r[3]), r[4], json.loads(r[5]), r[6])
-                for r in rows]
+        out = []
+        for ts, etype, service, severity, origin, body in rows:
+            doc = json.loads(body)
+            out.append(Event(ts, etype, service, EventSeverity(severity),
+                             str(doc.get("message", "")), doc.get("data") or {}, origin))
+        return out
 
     def purge_events(self, before: float) -> int:
         with _transaction(self.conn):
