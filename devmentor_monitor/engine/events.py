@@ -14,6 +14,7 @@ views have it); the slower consequences run here, in order, on one task:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -28,8 +29,14 @@ from .incidents import MONITOR, IncidentEngine
 log = logging.getLogger("devmentor_monitor.events")
 TIMELINE_PER_MINUTE = 30
 FLUSH_EVERY = 0.5  # seconds between grouped writes of pub/sub events
-MAX_UNWRITTEN = 200_000  # events waiting for the disk; beyond it the oldest are dropped
+FLUSH_BYTES = 1 << 20  # ... or sooner, once this much waits
+MAX_UNWRITTEN_BYTES = 16 << 20  # events waiting for the disk; beyond it the oldest go
 HEALTH_REQUEST = "service.health.check"
+
+
+def _size(e: Event) -> int:
+    """Roughly what an event holds in memory until it is written."""
+    return 300 + (len(e.raw) if e.raw is not None else len(e.message))
 
 
 @dataclass
@@ -49,6 +56,8 @@ class EventProcessor:
         self.check_now = check_now
         self.clock = clock
         self._unwritten: list[Event] = []
+        self._unwritten_bytes = 0
+        self._flush_now = asyncio.Event()
         self._work: asyncio.Queue[list[Event]] = asyncio.Queue(maxsize=10_000)
         self._budgets: dict[str, _Budget] = {}
         self.written = 0
@@ -61,10 +70,18 @@ class EventProcessor:
     def accepted(self, batch: list[Event]) -> None:
         """Queue a batch that is already in the store; never blocks the caller."""
         self._unwritten.extend(batch)
-        if len(self._unwritten) > MAX_UNWRITTEN:
-            excess = len(self._unwritten) - MAX_UNWRITTEN
-            del self._unwritten[:excess]
-            self.unwritten_dropped += excess
+        self._unwritten_bytes += sum(_size(e) for e in batch)
+        if self._unwritten_bytes > FLUSH_BYTES:
+            self._flush_now.set()
+        if self._unwritten_bytes > MAX_UNWRITTEN_BYTES:  # the disk is behind: keep the newest
+            drop = 0
+            while self._unwritten_bytes > MAX_UNWRITTEN_BYTES // 2:
+                self._unwritten_bytes -= _size(self._unwritten[drop])
+                drop += 1
+            del self._unwritten[:drop]
+            self.unwritten_dropped += drop
+            log.warning("events not written: the disk is behind", extra={"fields": {
+                "dropped": drop, "dropped_total": self.unwritten_dropped}})
         if not self._interesting(batch):
             return
         try:
@@ -82,7 +99,7 @@ class EventProcessor:
 
     async def durable(self, batch: list[Event]) -> None:
         """Write a batch now (stream mode acknowledges it only after this returns)."""
-        pending, self._unwritten = self._unwritten, []
+        pending, self._unwritten, self._unwritten_bytes = self._unwritten, [], 0
         await self._write(pending)
         if self._interesting(batch):
             await self._work.put(batch)
@@ -104,14 +121,17 @@ class EventProcessor:
 
     async def _flush_loop(self) -> None:
         while True:
-            await asyncio.sleep(FLUSH_EVERY)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(FLUSH_EVERY):
+                    await self._flush_now.wait()
+            self._flush_now.clear()
             try:
                 await self.flush()
             except Exception as exc:
                 log.error("event write failed", exc_info=exc)
 
     async def flush(self) -> None:
-        pending, self._unwritten = self._unwritten, []
+        pending, self._unwritten, self._unwritten_bytes = self._unwritten, [], 0
         await self._write(pending)
 
     async def _write(self, events: list[Event]) -> None:

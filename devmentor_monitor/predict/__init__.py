@@ -6,6 +6,9 @@ HTTP API, the TUI and the `detect` CLI all share the same code:
 * `detector`: `DetectorBank` / `Detector`, online anomaly scores in [0, 1] with flags.
 * `forecast`: robust trend fits giving time to exhaustion, leak suspicion, error budget.
 * `rootcause`: ranking candidate causes of an incident, each with its evidence.
+* `capacity`: replica advice from CPU and latency load ratios (AUTO_SCALE_ENABLED).
+* `engine`: the live engine the runtime ticks: feeds every stored series to a detector,
+  refreshes forecasts and advice, ranks causes of open incidents, writes the store.
 * `detect_cli`: `devmentor-monitor detect FILE.csv --output OUT.csv` (NAB-style runs).
 
 Submodules are imported explicitly; importing this package loads nothing heavy.

@@ -29,7 +29,9 @@ def events_api(mon: Any, **params: Any) -> dict[str, Any]:
 
 
 def redis_state(mon: Any) -> dict[str, Any]:
-    return next(s for s in mon.get("/health").json()["sources"] if s["name"] == "redis")
+    """The subscriber's state in /health (none yet before its first connection attempt)."""
+    return next((s for s in mon.get("/health").json()["sources"] if s["name"] == "redis"),
+                {"state": None, "reason": "", "text": ""})
 
 
 @pytest.fixture
