@@ -36,7 +36,7 @@ def main() -> int:
         result["error"] = why
         emit(result)
         return 1
-    with tempfile.TemporaryDirectory(prefix="bench-podman-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="bench-podman-", ignore_cleanup_errors=True) as tmp:
         engine = Podman(Path(tmp))
         try:
             engine.import_busybox()

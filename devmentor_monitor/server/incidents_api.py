@@ -11,8 +11,8 @@ from aiohttp import web
 from ..engine.incidents import Actor, IncidentError
 from ..model import IncidentState, Severity
 from ..report import incident_json
-from ..units import parse_duration
 from .auth import Denied, authorize
+from .params import int_between, since
 from .predictions_api import cause_json
 
 if TYPE_CHECKING:
@@ -34,24 +34,6 @@ def _choice(values: tuple[str, ...]):
     return parse
 
 
-def _since(raw: str) -> float:
-    """A Unix time, or a duration meaning 'that long ago' (1h, 7d)."""
-    try:
-        return float(raw)
-    except ValueError:
-        pass
-    import time
-
-    return time.time() - parse_duration(raw)
-
-
-def _limit(raw: str) -> int:
-    value = int(raw)
-    if not 1 <= value <= 1000:
-        raise ValueError("must be between 1 and 1000")
-    return value
-
-
 class IncidentsApi:
     def __init__(self, monitor: Monitor, query, json_response, error_response) -> None:
         self.monitor = monitor
@@ -61,7 +43,7 @@ class IncidentsApi:
         p = self.query(request, {
             "state": _choice(tuple(s.value for s in IncidentState)),
             "service": str, "severity": _choice(tuple(s.value for s in Severity)),
-            "since": _since, "limit": _limit})
+            "since": since, "limit": int_between(1, 1000)})
         db = self.monitor.db
         found = await db.run(db.load_incidents, state=p.get("state"),
                              service=p.get("service"), severity=p.get("severity"),

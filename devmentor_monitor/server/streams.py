@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,7 +20,7 @@ from aiohttp import WSMsgType, web
 
 from ..events import EventSeverity
 from ..feed import TOPICS, Reader
-from ..units import parse_duration
+from .params import int_between, since
 
 if TYPE_CHECKING:
     from ..runtime import Monitor
@@ -55,21 +54,6 @@ def severity_param(raw: str) -> EventSeverity:
                          f"{', '.join(s.value for s in EventSeverity)}") from None
 
 
-def since_param(raw: str) -> float:
-    """An epoch time, or a duration back from now ('15m')."""
-    try:
-        return float(raw)
-    except ValueError:
-        return time.time() - parse_duration(raw)
-
-
-def limit_param(raw: str) -> int:
-    n = int(raw)
-    if not 1 <= n <= 1000:
-        raise ValueError("limit must be 1 to 1000")
-    return n
-
-
 class StreamsApi:
     def __init__(self, monitor: Monitor, query: Callable[..., dict[str, Any]],
                  json_response: Callable[..., web.Response]) -> None:
@@ -86,8 +70,8 @@ class StreamsApi:
     async def events(self, request: web.Request) -> web.Response:
         """Newest first, filtered; from memory, or from disk for older ranges."""
         q = self.query(request, {"type": str, "service": str, "severity": severity_param,
-                                 "since": since_param, "until": since_param,
-                                 "limit": limit_param})
+                                 "since": since, "until": since,
+                                 "limit": int_between(1, 1000)})
         limit = q.get("limit", 100)
         filters = {"type_prefix": q.get("type"), "service": q.get("service"),
                    "min_severity": q.get("severity")}

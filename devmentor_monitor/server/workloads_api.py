@@ -17,6 +17,7 @@ from ..engine.incidents import Actor
 from ..model import SourceState
 from .auth import Denied, authorize
 from .incidents_api import MAX_BODY, BadBody
+from .params import int_between
 
 if TYPE_CHECKING:
     from ..runtime import Monitor
@@ -26,13 +27,6 @@ NOT_CONFIGURED = {
     "docker": "add a docker: section to services.yaml or set DOCKER_HOST",
     "kubernetes": "add a kubernetes: section to services.yaml",
 }
-
-
-def _lines(raw: str) -> int:
-    value = int(raw)
-    if not 1 <= value <= 5000:
-        raise ValueError("must be between 1 and 5000")
-    return value
 
 
 class WorkloadsApi:
@@ -74,7 +68,7 @@ class WorkloadsApi:
         return self.json(c.to_json(time.time()))
 
     async def container_logs(self, request: web.Request) -> web.Response:
-        p = self.query(request, {"lines": _lines})
+        p = self.query(request, {"lines": int_between(1, 5000)})
         ref = request.match_info["id"]
         try:
             lines = await self.monitor.actions.container_logs(ref, p.get("lines"))
