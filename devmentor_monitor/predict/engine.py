@@ -44,6 +44,9 @@ from .forecast import (
 from .rootcause import Anomaly, Cause, Change, Restart, rank_causes
 
 MARKS = 120  # flagged points kept per series for chart marks
+DEPARTURE_RATIO = 2.0  # latency flagged when it stays above 2x its learnt level ...
+DEPARTURE_SPREADS = 6.0  # ... and 6 typical deviations above it ...
+DEPARTURE_SAMPLES = 3  # ... for 3 checks in a row (after the median-of-3 filter)
 RECENT = 200  # ended anomalies kept for root causes and the API
 RECENT_S = HOUR  # ... and for how long
 FIRST_FEED = 2000  # at most this many old points are fed when a series is first seen
@@ -84,6 +87,7 @@ class _Series:
     peak: float = 0.0
     marks: deque[tuple[float, float]] | None = None
     window: deque[float] | None = None  # last 3 raw values, for a median-of-3 pre-filter
+    departed: int = 0  # latency: consecutive samples far above the learnt level
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,13 +199,23 @@ class PredictionEngine:
             # jumps are normal, at the price of one sample of delay.
             s.window.append(value)
             value = sorted(s.window)[len(s.window) // 2]
+        level, spread, seen = s.detector.baseline  # before this sample moves it
         r = s.detector.update(ts, value)
         s.last_ts, s.last_value = ts, value
-        if r.flag:
+        flag = r.flag
+        if s.window is not None and seen >= self.settings.warmup:
+            # A slow drift teaches the detector as it goes; latency that stays at twice
+            # its learnt level (and well outside its usual spread) is a slowdown however
+            # gradually it came.
+            far = value > max(DEPARTURE_RATIO * level, level + DEPARTURE_SPREADS * spread)
+            s.departed = s.departed + 1 if far else 0
+            flag = flag or s.departed >= DEPARTURE_SAMPLES
+        if flag:
+            score = r.score if r.flag else max(r.score, s.detector.config.on)
             if s.onset is None:
-                s.onset, s.onset_value, s.peak = ts, value, r.score
+                s.onset, s.onset_value, s.peak = ts, value, score
             else:
-                s.peak = max(s.peak, r.score)
+                s.peak = max(s.peak, score)
             if s.marks is None:
                 s.marks = deque(maxlen=MARKS)
             s.marks.append((ts, value))

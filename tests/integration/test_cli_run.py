@@ -6,9 +6,9 @@ import json
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
-from conftest import REPO
-
+REPO = Path(__file__).resolve().parents[2]  # the checkout
 
 def run(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "devmentor_monitor", *args], cwd=REPO,

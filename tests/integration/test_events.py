@@ -7,10 +7,12 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import REPO
+
+REPO = Path(__file__).resolve().parents[2]  # the checkout
 
 pytestmark = pytest.mark.integration
 

@@ -6,14 +6,16 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import httpx
 import pytest
-from conftest import REPO
 
 OPERATOR = "op-key-0123456789abcdef"
 VIEWER = "view-key-0123456789abcdef"
 ADMIN = "admin-key-0123456789abcdef"
+REPO = Path(__file__).resolve().parents[2]  # the checkout
+
 KEYS = {"DEVMENTOR_API_KEYS": f"ops:operator:{OPERATOR},dash:viewer:{VIEWER},"
                               f"root:admin:{ADMIN}"}
 

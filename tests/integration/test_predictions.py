@@ -42,6 +42,11 @@ def test_gradual_latency_drift_is_flagged_before_the_threshold_alert_fires(
     wait(lambda: checks(proc) >= 160, 20, what="160 checks of auth (warm-up)")
     before = proc.get("/api/predictions").json()
     assert "latency:auth" in before["scores"] and before["status"]["series"] >= 2
+    # Start from quiet: a flag raised by a noisy probe during warm-up must have cleared
+    # (hysteresis), or the drift would only extend that earlier anomaly.
+    before = wait(lambda: (b := proc.get("/api/predictions").json())
+                  and not b["scores"]["latency:auth"]["flag"] and b, 15,
+                  what="no anomaly flagged on auth's latency before the ramp")
     ramp_from = before["ts"]
 
     control = fleet.urls["auth"].replace("/health", "/_demo")
