@@ -143,8 +143,8 @@ class Store:
         self._series: dict[str, Ring] = {}
         self._sources: dict[str, SourceStatus] = {}
         self._subs: list[Subscription] = []
-        # Filled by the engines (incidents now; predictions and events in later versions);
-        # views already read them, so an empty list is an honest "nothing yet".
+        # Filled by the engines (incidents, predictions) and the event intake; an empty
+        # list is an honest "nothing yet" for the views.
         self._incidents: dict[str, Incident] = {}
         self._alerts_firing: dict[str, int] = {}
         self._notification_counts: dict[tuple[str, str], int] = {}

@@ -7,10 +7,15 @@ Keys are compared in constant time and never logged or echoed.
 from __future__ import annotations
 
 import hmac
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 from ..config import ROLES, ApiKey
+from ..engine.incidents import Actor
+
+if TYPE_CHECKING:
+    from ..runtime import Monitor
 
 
 class Denied(Exception):
@@ -48,3 +53,15 @@ def authorize(request: web.Request, keys: tuple[ApiKey, ...], need: str) -> ApiK
     if rank(match.role) < rank(need):
         raise Denied(403, f"key {match.name!r} has the {match.role} role; this needs {need}")
     return match
+
+
+async def operator(request: web.Request, monitor: Monitor, action: str, target: str) -> Actor:
+    """The writer behind a request with at least the operator role; a refusal is audited."""
+    source = request.remote or "unknown"
+    try:
+        key = authorize(request, monitor.config.api_keys, "operator")
+    except Denied as exc:
+        await monitor.engine.audit(Actor("anonymous", source), action, target,
+                                   f"denied: {exc.status}")
+        raise
+    return Actor(key.name, source)

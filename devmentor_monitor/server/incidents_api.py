@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from ..engine.incidents import Actor, IncidentError
+from ..engine.incidents import IncidentError
 from ..model import IncidentState, Severity
 from ..report import incident_json
-from .auth import Denied, authorize
+from .auth import operator
 from .params import int_between, since
 from .predictions_api import cause_json
 
@@ -66,7 +66,7 @@ class IncidentsApi:
         return self.json(body)
 
     async def create(self, request: web.Request) -> web.Response:
-        actor = await self._writer(request, "incident.open", "new")
+        actor = await operator(request, self.monitor, "incident.open", "new")
         body = await self._body(request, required={"service", "description", "severity"},
                                 optional=set())
         service, description, severity = (body["service"], body["description"],
@@ -95,7 +95,7 @@ class IncidentsApi:
 
     async def _transition(self, request: web.Request, action: str, step) -> web.Response:
         incident_id = request.match_info["id"]
-        actor = await self._writer(request, action, incident_id)
+        actor = await operator(request, self.monitor, action, incident_id)
         body = await self._body(request, required=set(), optional={"comment"}, empty_ok=True)
         comment = body.get("comment", "")
         if not isinstance(comment, str) or len(comment) > MAX_DESCRIPTION:
@@ -106,15 +106,6 @@ class IncidentsApi:
             return self.error(exc.status, str(exc))
         return self.json(incident_json(inc))
 
-    async def _writer(self, request: web.Request, action: str, target: str) -> Actor:
-        source = request.remote or "unknown"
-        try:
-            key = authorize(request, self.monitor.config.api_keys, "operator")
-        except Denied as exc:
-            await self.monitor.engine.audit(Actor("anonymous", source), action, target,
-                                            f"denied: {exc.status}")
-            raise
-        return Actor(key.name, source)
 
     async def _body(self, request: web.Request, *, required: set[str], optional: set[str],
                     empty_ok: bool = False) -> dict[str, Any]:

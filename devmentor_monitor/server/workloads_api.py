@@ -13,9 +13,8 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from ..engine.actions import ActionError
-from ..engine.incidents import Actor
 from ..model import SourceState
-from .auth import Denied, authorize
+from .auth import operator
 from .incidents_api import MAX_BODY, BadBody
 from .params import int_between
 
@@ -78,7 +77,7 @@ class WorkloadsApi:
 
     async def container_action(self, request: web.Request) -> web.Response:
         ref, action = request.match_info["id"], request.match_info["action"]
-        actor = await self._writer(request, f"container.{action}", ref)
+        actor = await operator(request, self.monitor, f"container.{action}", ref)
         try:
             c = await self.monitor.actions.container(ref, action, actor)
         except ActionError as exc:
@@ -101,13 +100,13 @@ class WorkloadsApi:
 
     async def kube_restart(self, request: web.Request) -> web.Response:
         name = request.match_info["name"]
-        actor = await self._writer(request, "deployment.restart", name)
+        actor = await operator(request, self.monitor, "deployment.restart", name)
         return await self._run(self.monitor.actions.restart_deployment(name, actor),
                                {"deployment": name, "action": "restart"})
 
     async def kube_scale(self, request: web.Request) -> web.Response:
         name = request.match_info["name"]
-        actor = await self._writer(request, "deployment.scale", name)
+        actor = await operator(request, self.monitor, "deployment.scale", name)
         body = await _body(request)
         replicas = body.get("replicas")
         if set(body) != {"replicas"} or isinstance(replicas, bool) \
@@ -118,7 +117,7 @@ class WorkloadsApi:
 
     async def kube_delete_pod(self, request: web.Request) -> web.Response:
         name = request.match_info["name"]
-        actor = await self._writer(request, "pod.delete", name)
+        actor = await operator(request, self.monitor, "pod.delete", name)
         return await self._run(self.monitor.actions.delete_pod(name, actor),
                                {"pod": name, "action": "delete"})
 
@@ -129,15 +128,6 @@ class WorkloadsApi:
             return self.error(exc.status, str(exc))
         return self.json({**answer, "outcome": "ok"})
 
-    async def _writer(self, request: web.Request, action: str, target: str) -> Actor:
-        source = request.remote or "unknown"
-        try:
-            key = authorize(request, self.monitor.config.api_keys, "operator")
-        except Denied as exc:
-            await self.monitor.engine.audit(Actor("anonymous", source), action, target,
-                                            f"denied: {exc.status}")
-            raise
-        return Actor(key.name, source)
 
 
 async def _body(request: web.Request) -> dict[str, Any]:

@@ -11,7 +11,6 @@ import contextlib
 import statistics
 import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ import httpx
 import pytest
 import yaml
 from podman import IMAGE
+from polling import eventually
 
 from devmentor_monitor.config import load_config
 from devmentor_monitor.demo.fleet import free_port
@@ -29,17 +29,6 @@ pytestmark = pytest.mark.integration
 
 OPERATOR = "operator-key-0123456789"
 VIEWER = "viewer-key-0123456789ab"
-
-
-async def eventually(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
-    """Poll ``predicate`` on the event loop until truthy, or fail after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 @pytest.fixture

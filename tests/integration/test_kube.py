@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,7 @@ import httpx
 import pytest
 import yaml
 from kube_fake import NS, FakeKube, deployment, event, listing, node, pod, status_object
+from polling import eventually
 
 from devmentor_monitor.config import load_config
 from devmentor_monitor.demo.fleet import free_port
@@ -24,16 +25,6 @@ from devmentor_monitor.runtime import Monitor
 pytestmark = pytest.mark.integration
 
 OPERATOR = "operator-key-0123456789"
-
-
-async def eventually(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import logging
 import re
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from email import message_from_bytes
@@ -20,6 +20,7 @@ import pytest
 from aiohttp import web
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
+from polling import eventually
 
 from devmentor_monitor.demo.fleet import free_port
 from devmentor_monitor.logs import LogfmtFormatter
@@ -196,16 +197,6 @@ async def running(outbox: Outbox) -> AsyncIterator[Outbox]:
         await asyncio.gather(task, return_exceptions=True)
 
 
-async def until(predicate: Callable[[], Any], timeout: float = 5.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-
-
 def rows(db: Database) -> list[tuple]:
     """Read the file with a separate connection: what is on disk, not in a cache."""
     with sqlite3.connect(db.path) as conn:
@@ -222,7 +213,7 @@ async def test_webhook_payload_and_headers(db, receiver):
     inc = incident()
     async with running(outbox):
         assert await outbox.notify(inc, "open") == 1
-        await until(lambda: outbox.counts()[("ops", "sent")], what="the webhook")
+        await eventually(lambda: outbox.counts()[("ops", "sent")], what="the webhook")
     (req,) = receiver.requests
     assert req.path == f"/hook/{HOOK_TOKEN}"
     assert req.headers["X-Token"] == HEADER_SECRET
@@ -247,9 +238,9 @@ async def test_slack_payload(db, receiver):
     inc = incident(title="latency <p95> & errors")
     async with running(outbox):
         await outbox.notify(inc, "open")
-        await until(lambda: receiver.requests, what="slack")
+        await eventually(lambda: receiver.requests, what="slack")
         await outbox.notify(resolve(inc, after=240), "resolved")
-        await until(lambda: len(receiver.requests) == 2, what="slack resolved")
+        await eventually(lambda: len(receiver.requests) == 2, what="slack resolved")
     opened, resolved = receiver.bodies()
     assert receiver.requests[0].path == f"/services/{SLACK_TOKEN}"
     assert set(opened) == {"text", "blocks"}
@@ -276,7 +267,7 @@ async def test_pagerduty_trigger_escalate_acknowledge_resolve_share_one_dedup_ke
         inc.state, inc.acknowledged_by = IncidentState.ACKNOWLEDGED, "ana"
         await outbox.notify(inc, "acknowledged")
         await outbox.notify(resolve(inc), "resolved")
-        await until(lambda: len(receiver.requests) == 4, what="four PagerDuty events")
+        await eventually(lambda: len(receiver.requests) == 4, what="four PagerDuty events")
     trigger, escalation, ack, res = receiver.bodies("/v2/enqueue")
     assert {b["dedup_key"] for b in (trigger, escalation, ack, res)} == {"devmentor-inc-42"}
     assert {b["routing_key"] for b in (trigger, escalation, ack, res)} == {ROUTING_KEY}
@@ -311,7 +302,7 @@ async def test_pagerduty_severity_mapping(db, receiver, severity, pd):
     outbox = Outbox(db, [ch], settings(ch))
     async with running(outbox):
         await outbox.notify(incident(severity=severity), "open")
-        await until(lambda: receiver.requests, what="PagerDuty")
+        await eventually(lambda: receiver.requests, what="PagerDuty")
     assert receiver.bodies()[0]["payload"]["severity"] == pd
 
 
@@ -322,9 +313,9 @@ async def test_email_over_real_smtp(db, smtp):
     inc = incident("inc-7")
     async with running(outbox):
         await outbox.notify(inc, "open")
-        await until(lambda: box.messages, what="the opened email")
+        await eventually(lambda: box.messages, what="the opened email")
         await outbox.notify(resolve(inc, after=90), "resolved")
-        await until(lambda: outbox.counts()[("mail", "sent")] == 2, what="the resolved email")
+        await eventually(lambda: outbox.counts()[("mail", "sent")] == 2, what="the resolved email")
     (frm, to, opened), (_, _, resolved) = box.messages
     assert (frm, to) == ("monitor@devmentor.test", ["oncall@devmentor.test"])
     assert box.logins and all(ok for _, ok in box.logins)
@@ -347,7 +338,7 @@ async def test_email_wrong_password_fails_permanently_without_showing_it(db, smt
     outbox = Outbox(db, [ch], settings(ch))
     async with running(outbox):
         await outbox.notify(incident(), "open")
-        await until(lambda: outbox.counts()[("mail", "failed")] == 1, what="the give-up")
+        await eventually(lambda: outbox.counts()[("mail", "failed")] == 1, what="the give-up")
     assert box.messages == []
     assert outbox.last_errors == {"mail": "SMTP 535 authentication failed"}
     assert rows(db)[0][3:] == ("failed", 1, "SMTP 535 authentication failed")
@@ -369,7 +360,7 @@ async def test_rows_are_on_disk_when_notify_returns_and_survive_a_restart(tmp_pa
     second.open()
     try:
         async with running(Outbox(second, [ch], settings(ch))):
-            await until(lambda: rows(second)[0][3] == "sent", what="delivery after restart")
+            await eventually(lambda: rows(second)[0][3] == "sent", what="delivery after restart")
         assert receiver.bodies()[0]["incident_id"] == "inc-9"
         assert rows(second) == [("inc-9", "ops", "open", "sent", 1, None)]
     finally:
@@ -382,7 +373,7 @@ async def test_receiver_down_then_up_is_delivered_exactly_once(db):
     outbox = Outbox(db, [ch], settings(ch, retry_base=0.05, retry_max=0.2))
     async with running(outbox):
         await outbox.notify(incident(), "open")
-        await until(lambda: outbox.counts()[("ops", "retry")] >= 3, what="three retries")
+        await eventually(lambda: outbox.counts()[("ops", "retry")] >= 3, what="three retries")
         assert outbox.last_errors == {"ops": "connection refused"}
         (_, _, _, state, attempts, error), = rows(db)
         assert (state, error) == ("pending", "connection refused") and attempts >= 3
@@ -390,10 +381,10 @@ async def test_receiver_down_then_up_is_delivered_exactly_once(db):
         assert (status.healthy, status.last_error) == (False, "connection refused")
         await down.start()
         try:
-            await until(lambda: outbox.counts()[("ops", "sent")] == 1, what="the delivery")
+            await eventually(lambda: outbox.counts()[("ops", "sent")] == 1, what="the delivery")
             retries = outbox.counts()[("ops", "retry")]
             # nothing else is pending, so nothing more arrives
-            await until(lambda: rows(db)[0][3] == "sent", what="row marked sent")
+            await eventually(lambda: rows(db)[0][3] == "sent", what="row marked sent")
             assert len(down.requests) == 1
         finally:
             await down.stop()
@@ -419,7 +410,7 @@ async def test_gives_up_after_max_attempts(db, receiver):
     outbox = Outbox(db, [ch], settings(ch, max_attempts=3))
     async with running(outbox):
         await outbox.notify(incident(), "open")
-        await until(lambda: outbox.counts()[("ops", "failed")] == 1, what="the give-up")
+        await eventually(lambda: outbox.counts()[("ops", "failed")] == 1, what="the give-up")
     assert outbox.counts() == {("ops", "sent"): 0, ("ops", "retry"): 2, ("ops", "failed"): 1}
     assert len(receiver.requests) == 3
     assert rows(db)[0][3:] == ("failed", 3, "HTTP 503 Service Unavailable")
@@ -432,7 +423,7 @@ async def test_client_error_is_not_retried(db, receiver):
     outbox = Outbox(db, [ch], settings(ch))
     async with running(outbox):
         await outbox.notify(incident(), "open")
-        await until(lambda: outbox.counts()[("slack", "failed")] == 1, what="the give-up")
+        await eventually(lambda: outbox.counts()[("slack", "failed")] == 1, what="the give-up")
     assert len(receiver.requests) == 1
     assert outbox.last_errors == {"slack": "HTTP 400 Bad Request"}
 
@@ -446,7 +437,7 @@ async def test_one_incident_on_one_channel_goes_out_in_order(db, receiver):
     async with running(outbox):
         await outbox.notify(inc, "open")
         await outbox.notify(resolve(inc), "resolved")
-        await until(lambda: outbox.counts()[("pd", "sent")] == 2, what="both events")
+        await eventually(lambda: outbox.counts()[("pd", "sent")] == 2, what="both events")
     assert [b["event_action"] for b in receiver.bodies()] == [
         "trigger", "trigger", "trigger", "trigger", "resolve"]
     assert outbox.counts()[("pd", "retry")] == 3
@@ -459,7 +450,7 @@ async def test_a_retrying_incident_does_not_hold_up_another(db, receiver):
     async with running(outbox):
         await outbox.notify(incident("a"), "open")
         await outbox.notify(incident("b"), "open")
-        await until(lambda: len(receiver.requests) == 2, what="the healthy channel")
+        await eventually(lambda: len(receiver.requests) == 2, what="the healthy channel")
         assert outbox.counts()[("stuck", "sent")] == 0
     assert sorted(b["incident_id"] for b in receiver.bodies()) == ["a", "b"]
 
@@ -473,7 +464,7 @@ async def test_suppressed_is_not_sent_but_resolved_always_is(db, receiver):
         assert await outbox.escalate([inc], suppressed=lambda i: True) == []
         assert rows(db) == []
         assert await outbox.notify(resolve(inc), "resolved", suppressed=True) == 1
-        await until(lambda: receiver.requests, what="the resolved notification")
+        await eventually(lambda: receiver.requests, what="the resolved notification")
     assert [b["kind"] for b in receiver.bodies()] == ["resolved"]
 
 
@@ -496,7 +487,7 @@ async def test_alert_channels_selects_who_is_told(db, receiver, smtp):
     outbox = Outbox(db, chosen, s)
     async with running(outbox):
         assert await outbox.notify(incident(), "open") == 2
-        await until(lambda: receiver.requests and box.messages, what="slack and email")
+        await eventually(lambda: receiver.requests and box.messages, what="slack and email")
     assert [r.path for r in receiver.requests] == [f"/services/{SLACK_TOKEN}"]
     assert len(box.messages) == 1
     assert sorted({c for c, _ in outbox.counts()}) == ["mail", "slack"]
@@ -508,7 +499,7 @@ async def test_rows_for_a_channel_no_longer_active_fail_instead_of_looping(db, r
     other = slack(receiver)
     outbox = Outbox(db, [other], settings(other))  # ALERT_CHANNELS changed on restart
     async with running(outbox):
-        await until(lambda: rows(db)[0][3] == "failed", what="the orphan row to fail")
+        await eventually(lambda: rows(db)[0][3] == "failed", what="the orphan row to fail")
     assert receiver.requests == []
     assert "no longer configured" in rows(db)[0][5]
 
@@ -538,7 +529,7 @@ async def test_no_secret_in_logs_describe_or_status(db, receiver, smtp, caplog):
     outbox = Outbox(db, channels, settings(*channels, max_attempts=2))
     async with running(outbox):
         await outbox.notify(incident(), "open")
-        await until(lambda: outbox.counts()[("slack", "failed")] == 1
+        await eventually(lambda: outbox.counts()[("slack", "failed")] == 1
                     and outbox.counts()[("ops", "sent")] + outbox.counts()[("pd", "sent")] == 2
                     and box.messages, what="every channel to settle")
     text = logged(caplog)
@@ -561,8 +552,8 @@ async def test_run_stops_when_cancelled_as_it_is_woken(db, receiver):
         outbox = Outbox(db, [ch], settings(ch))
         task = asyncio.create_task(outbox.run())
         await outbox.notify(incident(f"inc-c{n}"), "open")
-        await until(lambda: outbox.counts()[("ops", "sent")] == 1, what="a send")
-        await until(lambda: outbox._waiting and not outbox._inflight, what="run() idle")
+        await eventually(lambda: outbox.counts()[("ops", "sent")] == 1, what="a send")
+        await eventually(lambda: outbox._waiting and not outbox._inflight, what="run() idle")
         outbox._wake.set()
         task.cancel()
         async with asyncio.timeout(2):

@@ -4,16 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from tui_data import T
+from tui_data import T, settle
 
 from devmentor_monitor.events import Event, EventSeverity, Rejected, parse_event
 from devmentor_monitor.tui.events_view import MAX_ROWS, EventsTable
-
-
-async def settle(pilot: Any) -> None:
-    await pilot.pause()
-    pilot.app.tick()
-    await pilot.pause()
 
 
 def publish(app: Any, *events: tuple[str, str, EventSeverity, str]) -> None:
@@ -30,45 +24,45 @@ async def test_tail_pause_severity_and_filter(app: Any, screen_text: Any) -> Non
     async with app.run_test(size=(140, 40)) as pilot:
         publish(app, ("deploy.finished", "auth", EventSeverity.INFO, "v2.14 rolled out"))
         await pilot.press("e")
-        await settle(pilot)
+        await settle(pilot, force=False)
         text = screen_text(app)
         assert "deploy.finished" in text and "v2.14 rolled out" in text
         assert " live " in text and "received" in text
 
         await pilot.press("space")  # pause: new events are counted, not shown
-        await settle(pilot)
+        await settle(pilot, force=False)
         publish(app, ("deploy.failed", "memory", EventSeverity.ERROR, "rollout of v9 failed"))
-        await settle(pilot)
+        await settle(pilot, force=False)
         assert "rollout of v9 failed" not in screen_text(app)
         assert "PAUSED" in screen_text(app) and "1 new" in screen_text(app)
         await pilot.press("space")
-        await settle(pilot)
+        await settle(pilot, force=False)
         assert "rollout of v9 failed" in screen_text(app)
         assert rows(app)[-1][2:4] == ["deploy.failed", "memory"]  # newest at the bottom
 
         await pilot.press("v")  # severity ≥ warning: the info events go
-        await settle(pilot)
+        await settle(pilot, force=False)
         shown = rows(app)
         assert {r[1] for r in shown} == {"error"}  # memory going down, and the failed deploy
         assert "deploy.failed" in [r[2] for r in shown]
         assert "deploy.finished" not in [r[2] for r in shown]
         assert "severity ≥ warning" in screen_text(app)
         await pilot.press("v", "v", "v")  # back to all
-        await settle(pilot)
+        await settle(pilot, force=False)
         assert "v2.14 rolled out" in screen_text(app)
 
         await pilot.press("slash", *"v9")
-        await settle(pilot)
+        await settle(pilot, force=False)
         assert [r[4] for r in rows(app)] == ["rollout of v9 failed"]
         await pilot.press("escape")
-        await settle(pilot)
+        await settle(pilot, force=False)
         assert "v2.14 rolled out" in screen_text(app)
 
 
 async def test_a_flood_is_capped_and_rejections_are_shown(app: Any, screen_text: Any) -> None:
     async with app.run_test(size=(140, 40)) as pilot:
         await pilot.press("e")
-        await settle(pilot)
+        await settle(pilot, force=False)
         publish(app, *[("load.tick", "auth", EventSeverity.INFO, f"n={i}")
                        for i in range(5000)])
         for raw in (b"{oops", b'{"type": "x"}'):
@@ -77,7 +71,7 @@ async def test_a_flood_is_capped_and_rejections_are_shown(app: Any, screen_text:
             except Rejected as exc:
                 app.monitor.event_rejected("redis:devmentor:events", exc, raw)
         ticks = app.ticks
-        await settle(pilot)
+        await settle(pilot, force=False)
         assert app.ticks == ticks + 1  # one redraw for the whole flood
         table = rows(app)
         assert len(table) <= MAX_ROWS and table[-1][4] == "n=4999"
@@ -88,7 +82,7 @@ async def test_a_flood_is_capped_and_rejections_are_shown(app: Any, screen_text:
 async def test_overview_ticker_shows_the_newest_events(app: Any, screen_text: Any) -> None:
     async with app.run_test(size=(160, 50)) as pilot:
         publish(app, ("deploy.finished", "project", EventSeverity.INFO, "v3 live"))
-        await settle(pilot)
+        await settle(pilot, force=False)
         ticker = next(line for line in screen_text(app).splitlines()
                       if "deploy.finished" in line)
         assert "project: v3 live" in ticker

@@ -3,20 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
 
-from tui_data import CONFIG_TEXT, HOSTNAME, T, frozen_monitor
+from tui_data import CONFIG_TEXT, HOSTNAME, T, frozen_monitor, settle
 
 from devmentor_monitor.config import parse_text
 from devmentor_monitor.engine.incidents import Actor
 from devmentor_monitor.model import IncidentState, Severity
 from devmentor_monitor.tui.app import MonitorApp
-
-
-async def settle(pilot: Any) -> None:
-    await pilot.pause()
-    pilot.app.tick(force=True)
-    await pilot.pause()
 
 
 async def test_acknowledge_and_resolve_from_the_incidents_view(tmp_path, utc,

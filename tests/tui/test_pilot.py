@@ -6,14 +6,13 @@ each assertion reads what the user would see on the screen.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 from rich.color import Color
 from textual.widgets import DataTable, Input
-from tui_data import DOWN_REASON, HOSTNAME, T
+from tui_data import DOWN_REASON, HOSTNAME, T, settle, until
 
 from devmentor_monitor.model import CheckResult
 from devmentor_monitor.tui.app import MonitorApp
@@ -38,21 +37,6 @@ def style_of(app: MonitorApp, word: str) -> Any:
 def hex_of(color: Color | None) -> str:
     assert color is not None
     return color.get_truecolor().hex.lower()
-
-
-async def settle(pilot: Any) -> None:
-    """Let pending messages run, force one redraw tick, let it paint."""
-    await pilot.pause()
-    pilot.app.tick(force=True)
-    await pilot.pause()
-
-
-async def until(pilot: Any, condition: Callable[[], Any], what: str, timeout: float = 5) -> None:
-    """Let the app run until ``condition()`` holds (for work done in Textual workers)."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await pilot.pause(0.02)
 
 
 # ----------------------------------------------------------------------------- overview

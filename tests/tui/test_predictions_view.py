@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from textual.widgets import DataTable
-from tui_data import T
+from tui_data import T, settle
 
 from devmentor_monitor.model import Incident, IncidentState, Prediction, Severity
 from devmentor_monitor.predict.rootcause import Cause
@@ -40,12 +40,6 @@ def publish(app: MonitorApp, predictions: list[Prediction], **kw: Any) -> None:
     app.monitor.store.set_predictions(
         predictions, scores=kw.get("scores", {}), values={}, marks=kw.get("marks", {}),
         root_causes=kw.get("root_causes", {}), status=kw.get("status", STATUS))
-
-
-async def settle(pilot: Any) -> None:
-    await pilot.pause()
-    pilot.app.tick(force=True)
-    await pilot.pause()
 
 
 async def test_p_lists_predictions_and_explains_the_selected_one(app: MonitorApp,

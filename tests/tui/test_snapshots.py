@@ -8,17 +8,11 @@ reason), host meters, 'no incidents', and at 80x24 nothing cut without an ellips
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import pytest
+from tui_data import settle
 
 from devmentor_monitor.tui.app import MonitorApp
-
-
-async def settle(pilot: Any) -> None:
-    await pilot.pause()
-    pilot.app.tick(force=True)
-    await pilot.pause()
 
 
 @pytest.mark.parametrize("size", [(80, 24), (160, 50)], ids=["80x24", "160x50"])

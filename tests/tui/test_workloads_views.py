@@ -3,12 +3,11 @@ and log tail, actions behind a confirmation, and the honest "not available: why"
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
 from textual.widgets import DataTable
-from tui_data import T
+from tui_data import T, settle, until
 
 from devmentor_monitor.model import Health, SourceState, SourceStatus
 from devmentor_monitor.sources.base import status
@@ -20,19 +19,6 @@ Text = Callable[[Any], str]
 WIDE = (160, 50)
 DOCKER = "docker: {host: unix:///run/none.sock, containers: {memory: devmentor-memory}}\n"
 KUBE = "kubernetes: {namespace: devmentor, selectors: {memory: app=memory}}\n"
-
-
-async def settle(pilot: Any) -> None:
-    await pilot.pause()
-    pilot.app.tick(force=True)
-    await pilot.pause()
-
-
-async def until(pilot: Any, condition: Callable[[], Any], what: str, timeout: float = 5) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await pilot.pause(0.02)
 
 
 def containers(memory_state: str = "running") -> list[ContainerInfo]:

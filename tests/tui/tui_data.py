@@ -8,6 +8,8 @@ TUI reads exactly what it would read from live sources.
 from __future__ import annotations
 
 import io
+import time
+from collections.abc import Callable
 from typing import Any
 
 from rich.console import Console
@@ -110,3 +112,18 @@ def render_text(app: Any) -> str:
     console.print(app.screen._compositor.render_update(
         full=True, screen_stack=app._background_screens))
     return console.export_text()
+
+
+async def until(pilot: Any, condition: Callable[[], Any], what: str, timeout: float = 5) -> None:
+    """Let the app run until ``condition()`` holds (for work done in Textual workers)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await pilot.pause(0.02)
+
+
+async def settle(pilot: Any, *, force: bool = True) -> None:
+    """Let pending messages run, run one redraw tick (forced: every pane), let it paint."""
+    await pilot.pause()
+    pilot.app.tick(force=force)
+    await pilot.pause()
