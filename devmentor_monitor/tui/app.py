@@ -43,8 +43,10 @@ class MonitorApp(App[int]):
     CSS_PATH = Path(__file__).with_name("monitor.tcss")  # absolute: subclasses work too
     TITLE = "devmentor-monitor"
     BINDINGS = bindings()
+    # The overview is the default screen, not a MODES entry: Textual re-parses the whole
+    # stylesheet for a mode's first screen (~10 ms before the first frame); on_mount adds
+    # the mode so that `o` can switch back to it.
     MODES = {
-        "overview": OverviewScreen,
         "metrics": MetricsScreen,
         "services": ServicesScreen,
         "incidents": incidents_screen,
@@ -75,19 +77,34 @@ class MonitorApp(App[int]):
         self._themes = load_themes()
         for t in self._themes.values():
             self.register_theme(t)
-        self.theme = initial_theme(theme, config.tui.theme, self._themes)
+        self._set_initial_theme(initial_theme(theme, config.tui.theme, self._themes))
         self.palette: dict[str, str] = {}
         self._update_colors()
         if config.tui.keys:
             self.set_keymap(dict(config.tui.keys))
         self.ticks = 0  # redraws done, for tests and the benchmark
 
+    def _set_initial_theme(self, name: str) -> None:
+        """Start in ``name`` without a theme change, which would re-parse the stylesheet
+        before the first frame; this does what the change would, bar the re-parse."""
+        self.set_reactive(MonitorApp.theme, name)
+        dark = self.current_theme.dark
+        self.set_class(dark, "-dark-mode", update=False)
+        self.set_class(not dark, "-light-mode", update=False)
+        self.set_class(True, f"-theme-{name}", update=False)
+        self._refresh_truecolor_filter(self.ansi_theme)
+        self.stylesheet.set_variables(self.get_css_variables())  # nothing is parsed yet
+
     @property
     def store(self) -> Store | None:
         return self.monitor.store if self.monitor is not None else self._store
 
     # ------------------------------------------------------------------ lifecycle
+    def get_default_screen(self) -> Screen:
+        return OverviewScreen()
+
     def on_mount(self) -> None:
+        self.add_mode("overview", OverviewScreen)
         self.set_interval(self.config.tui.refresh, self.tick)
         if self.store is not None:
             self._sub = self.store.subscribe()
