@@ -15,7 +15,6 @@ from typing import Any
 
 from .config import Config
 from .events import EventSeverity, Rejected, event_from_dict
-from .sources.redis_events import STREAM_FIELD
 
 STREAM_MAXLEN = 100_000  # approximate cap, so a stream nobody reads does not grow forever
 
@@ -49,6 +48,8 @@ def run(args: argparse.Namespace, cfg: Config, usage_error: type[Exception]) -> 
     except Rejected as exc:
         raise usage_error(f"not a valid event: {exc.detail}") from None
     import redis
+
+    from .sources.redis_events import STREAM_FIELD  # here: `ultra` never loads the subscriber
 
     client = redis.Redis.from_url(cfg.redis_url, socket_connect_timeout=5, socket_timeout=5)
     try:

@@ -10,16 +10,18 @@ import asyncio
 import math
 import time
 from collections import deque
-from collections.abc import Iterable
-from dataclasses import dataclass, replace
-from typing import Any
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
 
 from .config import SLO, Config, ServiceConfig
 from .events import Event, EventLog, Rejected
 from .feed import Feed
 from .history import Ring, WindowCounter
 from .model import CheckResult, Health, Incident, SourceStatus, SystemSample
-from .workloads import WorkloadState
+
+if TYPE_CHECKING:
+    from .workloads import WorkloadEvent
 
 HOUR, DAY, WEEK = 3600.0, 86400.0, 7 * 86400.0
 SLO_WINDOW = WEEK  # the longest window the counters keep
@@ -124,6 +126,49 @@ class Subscription:
 
     def close(self) -> None:
         self._store.unsubscribe(self)
+
+
+WORKLOAD_EVENTS_KEPT = 200  # per source; the platform event log keeps the long history
+
+
+@dataclass
+class WorkloadState:
+    """The latest containers or cluster objects of one source, and its recent events.
+
+    Owned by the Store; written only by the runtime. `changed` is the store's notifier.
+    Here rather than in workloads.py, so that the first frame need not build those types.
+    """
+
+    topic: str
+    changed: Callable[[str], None]
+    objects: dict[str, dict[str, Any]] = field(default_factory=dict)  # kind -> key -> object
+    events: deque[WorkloadEvent] = field(default_factory=lambda: deque(maxlen=WORKLOAD_EVENTS_KEPT))
+
+    def replace(self, kind: str, items: dict[str, Any]) -> None:
+        self.objects[kind] = dict(items)
+        self.changed(self.topic)
+
+    def put(self, kind: str, key: str, item: Any | None) -> None:
+        """One object added or changed (None: deleted), as a watch reports it."""
+        bucket = self.objects.setdefault(kind, {})
+        if item is None:
+            bucket.pop(key, None)
+        else:
+            bucket[key] = item
+        self.changed(self.topic)
+
+    def add_event(self, event: WorkloadEvent) -> None:
+        self.events.append(event)
+        self.changed(self.topic)
+
+    def items(self, kind: str) -> list[Any]:
+        return list(self.objects.get(kind, {}).values())
+
+    def get(self, kind: str, key: str) -> Any | None:
+        return self.objects.get(kind, {}).get(key)
+
+    def recent_events(self, limit: int = 50) -> list[WorkloadEvent]:
+        return list(self.events)[-limit:][::-1]
 
 
 class Store:

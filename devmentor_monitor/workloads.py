@@ -7,12 +7,8 @@ No I/O and no SDK types here, so every view can read them without importing an S
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
-
-EVENTS_KEPT = 200  # per source; the lead's event log (issue 5) keeps the long history
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,42 +129,3 @@ class WorkloadEvent:
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
-
-
-@dataclass
-class WorkloadState:
-    """The latest containers or cluster objects of one source, and its recent events.
-
-    Owned by the Store; written only by the runtime. `changed` is the store's notifier.
-    """
-
-    topic: str
-    changed: Callable[[str], None]
-    objects: dict[str, dict[str, Any]] = field(default_factory=dict)  # kind -> key -> object
-    events: deque[WorkloadEvent] = field(default_factory=lambda: deque(maxlen=EVENTS_KEPT))
-
-    def replace(self, kind: str, items: dict[str, Any]) -> None:
-        self.objects[kind] = dict(items)
-        self.changed(self.topic)
-
-    def put(self, kind: str, key: str, item: Any | None) -> None:
-        """One object added or changed (None: deleted), as a watch reports it."""
-        bucket = self.objects.setdefault(kind, {})
-        if item is None:
-            bucket.pop(key, None)
-        else:
-            bucket[key] = item
-        self.changed(self.topic)
-
-    def add_event(self, event: WorkloadEvent) -> None:
-        self.events.append(event)
-        self.changed(self.topic)
-
-    def items(self, kind: str) -> list[Any]:
-        return list(self.objects.get(kind, {}).values())
-
-    def get(self, kind: str, key: str) -> Any | None:
-        return self.objects.get(kind, {}).get(key)
-
-    def recent_events(self, limit: int = 50) -> list[WorkloadEvent]:
-        return list(self.events)[-limit:][::-1]

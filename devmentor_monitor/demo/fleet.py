@@ -16,7 +16,7 @@ import socket
 import time
 from dataclasses import asdict, dataclass, fields
 
-from aiohttp import web
+from ..aio import web
 
 
 @dataclass(slots=True)

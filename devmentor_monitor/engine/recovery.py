@@ -67,8 +67,9 @@ class RecoveryRunner:
         return f"{verdict}: {' '.join(recovery.command)}" + (f" → {tail}" if tail else "")
 
     async def _webhook(self, incident: Incident, recovery: Recovery) -> str:
-        import aiohttp
+        from ..aio import aiohttp, tls_ready
 
+        await tls_ready()
         body = {"incident": incident.id, "service": incident.service,
                 "severity": incident.severity.value, "title": incident.title}
         async with aiohttp.ClientSession() as session, \

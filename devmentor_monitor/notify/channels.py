@@ -20,8 +20,7 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import Any
 
-import aiohttp
-
+from ..aio import aiohttp
 from ..logs import mask
 from ..model import Incident
 from ..units import format_duration

@@ -20,8 +20,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-import aiohttp
-
+from ..aio import aiohttp, tls_ready
 from ..logs import mask
 from ..model import Incident, IncidentState
 from ..storage.db import Database
@@ -224,6 +223,7 @@ class Outbox:
                 raise DeliveryError("channel is no longer configured or not in ALERT_CHANNELS",
                                     permanent=True)
             note = Notification.from_dict(row["payload"])
+            await tls_ready()
             await SENDERS[channel.type](self._http(), channel, note)
         except DeliveryError as exc:
             await self._failed(row, name, attempts, mask(exc.reason), exc.permanent,

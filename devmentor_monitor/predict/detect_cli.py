@@ -13,7 +13,6 @@ a number: one line naming file and line); 1 when the output cannot be written.
 from __future__ import annotations
 
 import argparse
-import csv
 import math
 import sys
 from pathlib import Path
@@ -44,6 +43,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 def read_values(path: str, column: str) -> tuple[list[str], list[list[str]], list[float]]:
     """Header, rows and the parsed column; empty or 'nan' cells are missing samples (NaN)."""
+    import csv  # here: every other command starts without it
+
     try:
         with open(path, newline="", encoding="utf-8") as f:
             reader = csv.reader(f)
@@ -116,6 +117,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _write(stream: TextIO, header: list[str], rows: list[list[str]], scores: list[float]) -> None:
+    import csv
+
     writer = csv.writer(stream, lineterminator="\n")
     writer.writerow([*header, "anomaly_score"])
     for row, score in zip(rows, scores, strict=True):

@@ -11,9 +11,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from aiohttp import web
-
 from .. import __version__
+from ..aio import web
 from ..report import check_json, series_json, service_json, source_json, system_json
 from ..state import HOUR
 from ..units import parse_duration

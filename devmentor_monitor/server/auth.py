@@ -9,8 +9,7 @@ from __future__ import annotations
 import hmac
 from typing import TYPE_CHECKING
 
-from aiohttp import web
-
+from ..aio import web
 from ..config import ROLES, ApiKey
 from ..engine.incidents import Actor
 

@@ -6,8 +6,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from aiohttp import web
-
+from ..aio import web
 from ..engine.incidents import IncidentError
 from ..model import IncidentState, Severity
 from ..report import incident_json

@@ -8,8 +8,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from aiohttp import web
-
+from ..aio import web
 from ..model import Prediction
 
 if TYPE_CHECKING:

@@ -16,8 +16,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from aiohttp import WSMsgType, web
-
+from ..aio import WSMsgType, web
 from ..events import EventSeverity
 from ..feed import TOPICS, Reader
 from .params import int_between, since

@@ -10,8 +10,7 @@ import json
 import time
 from typing import TYPE_CHECKING, Any
 
-from aiohttp import web
-
+from ..aio import web
 from ..engine.actions import ActionError
 from ..model import SourceState
 from .auth import operator

@@ -109,9 +109,9 @@ class MonitorApp(App[int]):
         if self.store is not None:
             self._sub = self.store.subscribe()
         if self.start_runtime:
-            # After the first frame is on the terminal: the runtime's imports hold the GIL
+            # After the first frame is on the terminal: the runtime's imports block the loop
             # for ~0.3 s, and the driver's writer thread needs a moment to flush first.
-            self.set_timer(0.1, self._start_runtime)
+            self.call_after_refresh(self.set_timer, 0.1, self._start_runtime)
 
     def _start_runtime(self) -> None:
         self.run_worker(self._runtime_worker(), name="runtime", group="runtime",
