@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Group
 from rich.text import Text
 from textual.widgets import DataTable, Static
+from textual.widgets.data_table import ColumnKey, RowKey
 
 from ..model import Incident, SourceState
 from ..state import ServiceSummary, Store
@@ -117,6 +119,11 @@ def bound_table_caches(table: DataTable, rows: int = 60) -> None:
     table._line_cache = LRUCache(rows)
 
 
+def _drop(cache: Any, stale: Callable[[Any], bool]) -> None:
+    for key in [k for k in cache.keys() if stale(k)]:  # noqa: SIM118 - no __iter__
+        cache.discard(key)
+
+
 class ServicesTable(AppWidget, DataTable):
     """One row per service, updated cell by cell by row key (never rebuilt on a tick)."""
 
@@ -166,10 +173,37 @@ class ServicesTable(AppWidget, DataTable):
             if old is None:
                 self.add_row(*row, key=s.name)
             else:
-                for (col, _, _), new, before in zip(self.columns_shown, row, old, strict=True):
-                    if not _same(new, before):
-                        self.update_cell(s.name, col, new)
+                changed = {col: new for (col, _, _), new, before
+                           in zip(self.columns_shown, row, old, strict=True)
+                           if not _same(new, before)}
+                if changed:
+                    self._set_cells(s.name, changed)
             self._cells[s.name] = row
+
+    def _set_cells(self, row: str, changed: dict[str, object]) -> None:
+        """Change cells so that only they, and their row's lines, are drawn again.
+
+        DataTable.update_cell bumps a counter that is in every render-cache key, so one
+        changed cell redraws every cell of the table: with ages ticking each second that
+        was half the TUI's CPU (bench/tui_tick.py). Falls back to update_cell if a future
+        Textual lays out its caches differently.
+        """
+        caches = ("_data", "_row_locations", "_row_renderable_cache", "_cell_render_cache",
+                  "_row_render_cache", "_line_cache")
+        if not all(hasattr(self, name) for name in caches):
+            for col, value in changed.items():
+                self.update_cell(row, col, value)
+            return
+        key = RowKey(row)
+        cells = self._data[key]
+        for col, value in changed.items():
+            cells[ColumnKey(col)] = value
+        index = self._row_locations.get(key)
+        _drop(self._row_renderable_cache, lambda k: k[1] == index)
+        _drop(self._cell_render_cache, lambda k: k[0] == key and k[1] in changed)
+        _drop(self._row_render_cache, lambda k: k[0] == key)
+        self._line_cache.clear()  # screen lines; rebuilt from the cached rows
+        self.refresh()
 
 
 class SystemPane(AppWidget, Static):

@@ -12,11 +12,12 @@ from typing import Any
 import pytest
 from rich.color import Color
 from textual.widgets import DataTable, Input
-from tui_data import DOWN_REASON, HOSTNAME, T, settle, until
+from tui_data import DOWN_REASON, HOSTNAME, LATENCY, T, settle, until
 
 from devmentor_monitor.model import CheckResult
 from devmentor_monitor.tui.app import MonitorApp
 from devmentor_monitor.tui.keys import KEYS, VIEWS
+from devmentor_monitor.tui.render import ms
 from devmentor_monitor.tui.screens import ChartPane, HelpScreen, MetricsScreen
 from devmentor_monitor.tui.themes import ThemeError, load_themes
 
@@ -77,6 +78,27 @@ async def test_overview_redraws_when_the_store_changes(app: MonitorApp,
     memory = next(line for line in text.splitlines() if " memory " in line)
     assert "UP" in memory and "DOWN" not in memory and DOWN_REASON not in memory
     assert "services 5/5 up" in text
+
+
+async def test_every_later_change_reaches_its_cell_and_only_its_row(app: MonitorApp,
+                                                                   screen_text: Text) -> None:
+    """Rows redraw cell by cell (ServicesTable._set_cells); no stale cell survives a tick."""
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+
+        def rows() -> dict[str, str]:
+            lines = screen_text(app).splitlines()
+            return {name: next(x for x in lines if f" {name} " in x) for name in LATENCY}
+
+        before = rows()
+        for step, latency in enumerate((0.051, 0.077, 0.093), start=1):
+            app.monitor.check(CheckResult("auth", T + step, ok=True, latency=latency,
+                                          status_code=200))
+            app.tick()
+            await pilot.pause()
+            now = rows()
+            assert f" {ms(latency)} " in now["auth"], now["auth"]
+            assert all(now[n] == before[n] for n in LATENCY if n != "auth")
 
 
 # ----------------------------------------------------------------------------- views
