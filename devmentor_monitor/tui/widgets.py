@@ -81,6 +81,10 @@ class HeaderBar(AppWidget, Static):
             line.append("  │ ")
             line.append(status.describe(now), style=style)
         clock = time.strftime("%H:%M:%S", time.localtime(now))
+        if not self.size.width:  # not laid out yet: never paint a header cut to "…"
+            line.append(f"  {clock}")
+            self.update(line)
+            return
         width = max(0, self.size.width - len(clock) - 1)
         if line.cell_len > width:
             line.truncate(max(0, width - 1))
