@@ -33,7 +33,10 @@ ACTIONS = ("start", "stop", "restart")
 BACKOFF = (1.0, 60.0)  # first retry after 1 s, doubling to a minute
 REINSPECT_EVERY = 12  # polls between inspects of an unchanged container (restart counts)
 STOP_TIMEOUT = 10  # seconds a stop/restart waits before SIGKILL
-EVENTS_AHEAD = 0.02  # seconds
+# The events query's `until`, this far ahead. podman 4.3 needs ~50 ms to read its event
+# log and answers an empty list, not an error, if `until` passes first: at 20 ms every
+# poll came back empty and die events were never seen. The wait is in the poll's thread.
+EVENTS_AHEAD = 0.25  # seconds
 EVENTS_LOOKBACK = 5.0  # seconds
 
 
@@ -227,8 +230,8 @@ class DockerSource:
         return items, events
 
     def _events(self, api: Any) -> list[WorkloadEvent]:
-        # `until` a moment ahead: podman answers nothing for an `until` not in the future,
-        # and both engines return once it passes (20 ms of waiting per poll).
+        # `until` a moment ahead (EVENTS_AHEAD): podman answers nothing for an `until` it
+        # reaches before reading its log, and both engines return once it passes.
         until = time.time() + EVENTS_AHEAD
         # Windows overlap by EVENTS_LOOKBACK: an engine may write an event after a query
         # that covered its timestamp; the seen-set drops the repeats.
