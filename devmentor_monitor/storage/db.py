@@ -96,10 +96,21 @@ class Database:
         self._conn = conn
 
     def close(self) -> None:
+        """Close in the database thread, after the work already queued there.
+
+        A write submitted before a stop keeps running after its caller is cancelled;
+        closing the connection from another thread under it crashed the process.
+        """
+        try:
+            self._executor.submit(self._close_connection)
+        except RuntimeError:  # closed before: the executor takes no more work
+            self._close_connection()
+        self._executor.shutdown(wait=True)
+
+    def _close_connection(self) -> None:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
-        self._executor.shutdown(wait=True)
 
     async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run a method in the database thread (never on the event loop)."""
