@@ -91,10 +91,6 @@ def _lazy_contexts() -> list[LazyCAContext]:
     return [ctx for ctx in found if isinstance(ctx, LazyCAContext)]
 
 
-def ca_loaded() -> bool:
-    return all(ctx._ca_loaded for ctx in _lazy_contexts())
-
-
 async def tls_ready() -> None:
     """Load the CA store (once, in a thread) before the first TLS connection needs it."""
     pending = [ctx for ctx in _lazy_contexts() if not ctx._ca_loaded]
@@ -102,4 +98,4 @@ async def tls_ready() -> None:
         await asyncio.to_thread(lambda: [ctx.load_ca() for ctx in pending])
 
 
-__all__ = ["WSMsgType", "aiohttp", "ca_loaded", "tls_ready", "web"]
+__all__ = ["WSMsgType", "aiohttp", "tls_ready", "web"]

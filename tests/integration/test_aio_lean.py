@@ -16,6 +16,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from certs import self_signed
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -62,12 +63,7 @@ PROBE = textwrap.dedent("""
 
 @pytest.fixture
 def cert_pair(tmp_path: Path) -> tuple[Path, Path]:
-    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30",
-                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-                    "-keyout", str(key), "-out", str(cert)],
-                   check=True, capture_output=True, timeout=60)
-    return cert, key
+    return self_signed(tmp_path)
 
 
 def probe(cert: Path, key: Path, ca_file: Path) -> dict:
@@ -95,10 +91,7 @@ def test_tls_check_verifies_against_the_system_store_loaded_on_first_use(cert_pa
     trusted = probe(cert, key, ca_file=cert)
     assert trusted["check_ok"], trusted["check_error"]
     assert trusted["ca_after_check"] >= 1
-    other = tmp_path / "other.pem"  # a store that does not hold our certificate
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-                    "-subj", "/CN=other", "-keyout", str(tmp_path / "other.key"),
-                    "-out", str(other)], check=True, capture_output=True, timeout=60)
+    other, _ = self_signed(tmp_path, "other", cn="other", days=1)  # does not hold ours
     untrusted = probe(cert, key, ca_file=other)
     assert not untrusted["check_ok"]
     assert untrusted["check_error"].startswith("TLS:")

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-import subprocess
 import time
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from aiohttp import web
+from certs import self_signed
 
 from devmentor_monitor.config import ServiceConfig
 from devmentor_monitor.demo.fleet import free_port
@@ -162,11 +162,7 @@ async def test_check_now_jumps_the_queue():
 
 @pytest.fixture
 def tls_context(tmp_path: Path) -> tuple[ssl.SSLContext, Path]:
-    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30",
-                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-                    "-keyout", str(key), "-out", str(cert)],
-                   check=True, capture_output=True, timeout=60)
+    cert, key = self_signed(tmp_path)
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ctx.load_cert_chain(cert, key)
     return ctx, cert
