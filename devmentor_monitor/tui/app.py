@@ -150,6 +150,8 @@ class MonitorApp(App[int]):
         services table change every second, so they always redraw.
         """
         topics = self._sub.take() if self._sub is not None else set()
+        if not self.screen_stack:  # the timer can fire once more while the app shuts down
+            return
         screen = self.screen
         if isinstance(screen, MonitorScreen) and screen.ready:
             screen.refresh_data(None if force else topics)

