@@ -13,15 +13,19 @@ import logging
 import os
 import signal
 import sys
+import time
 from collections.abc import Coroutine, Sequence
 from dataclasses import asdict, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from . import __version__, emit
 from .config import Config, ConfigError, data_dir, load_config
-from .logs import mask, setup_logging
+from .logs import mask, mask_url, setup_logging
 from .predict import detect_cli
+
+if TYPE_CHECKING:
+    from .model import SystemSample
 
 PROG = "devmentor-monitor"
 log = logging.getLogger("devmentor_monitor.cli")
@@ -34,18 +38,33 @@ class UsageError(Exception):
 # --------------------------------------------------------------------------- parser
 
 
+# Each command lists only the options it uses (`emit --help` has no --demo). The top
+# level takes them all, for `--serve`; on a sub-command an option's default is SUPPRESS,
+# so `devmentor-monitor --port 3010 ultra` keeps the top-level value.
+
+
 def _common(parser: argparse.ArgumentParser, *, sub: bool) -> None:
-    """Options every run command takes; on sub-commands they must not reset top-level ones."""
+    """Options of every command that reads the services file: which file, how verbose."""
     d = argparse.SUPPRESS if sub else None
     parser.add_argument("-c", "--config", default=d, metavar="FILE",
                         help="services file (default: $SERVICES_CONFIG, else ./services.yaml)")
+    parser.add_argument("--log-level", default=d if sub else "info",
+                        choices=["debug", "info", "warning", "error"], help="log verbosity")
+
+
+def _demo_option(parser: argparse.ArgumentParser, *, sub: bool) -> None:
+    """For the commands that watch services: a simulated fleet can stand in for them."""
+    parser.add_argument("--demo", action="store_true",
+                        default=argparse.SUPPRESS if sub else False,
+                        help="watch a built-in fleet of simulated services on loopback")
+
+
+def _serving_options(parser: argparse.ArgumentParser, *, sub: bool) -> None:
+    """For the commands that run the exporter and keep incidents."""
+    d = argparse.SUPPRESS if sub else None
     parser.add_argument("--host", default=d, help="exporter bind address (default 127.0.0.1)")
     parser.add_argument("--port", type=_port, default=d,
                         help="exporter port (default $MONITORING_PORT, else 3006)")
-    parser.add_argument("--demo", action="store_true", default=d if sub else False,
-                        help="watch a built-in fleet of simulated services on loopback")
-    parser.add_argument("--log-level", default=d if sub else "info",
-                        choices=["debug", "info", "warning", "error"], help="log verbosity")
     parser.add_argument("--data-dir", default=d, metavar="DIR",
                         help="where incidents and the audit trail are kept "
                              "(default $XDG_STATE_HOME/devmentor-monitor)")
@@ -72,12 +91,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--serve", action="store_true",
                         help="run headless: pollers plus the HTTP exporter (/metrics, /api)")
-    _common(parser, sub=False)
+    for add in (_common, _demo_option, _serving_options):
+        add(parser, sub=False)
     subs = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     ultra = subs.add_parser("ultra", help="full-screen terminal dashboard",
                             description="Full-screen terminal dashboard.")
-    _common(ultra, sub=True)
+    for add in (_common, _demo_option, _serving_options):
+        add(ultra, sub=True)
     ultra.add_argument("--no-serve", action="store_true",
                        help="do not run the embedded HTTP exporter")
     ultra.add_argument("--theme", help="theme name from themes/ (default dark)")
@@ -86,6 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
                              description="Check every service once and the host, print a "
                                          "table, exit 1 if any service is down.")
     _common(status, sub=True)
+    _demo_option(status, sub=True)
     status.add_argument("--json", action="store_true", help="machine-readable output")
 
     config = subs.add_parser("config", help="configuration tools",
@@ -114,6 +136,13 @@ def build_parser() -> argparse.ArgumentParser:
 # --------------------------------------------------------------------------- commands
 
 
+def _serves(args: argparse.Namespace) -> bool:
+    """Whether this run listens: `--serve`, or `ultra` with its embedded exporter."""
+    if args.command == "ultra":
+        return not args.no_serve
+    return args.command is None and bool(getattr(args, "serve", False))
+
+
 def _load(args: argparse.Namespace) -> Config:
     cfg = load_config(getattr(args, "config", None), os.environ,
                       host=getattr(args, "host", None), port=getattr(args, "port", None))
@@ -121,7 +150,8 @@ def _load(args: argparse.Namespace) -> Config:
         cfg = replace(cfg, data_dir=args.data_dir)
     host = cfg.server.host
     loopback = host in ("localhost", "::1") or host.startswith("127.")
-    if not loopback and not cfg.api_keys and not getattr(args, "insecure", False):
+    if _serves(args) and not loopback and not cfg.api_keys \
+            and not getattr(args, "insecure", False):
         raise UsageError(f"refusing to serve on {host} with no API keys configured: anyone "
                          "who can reach it could write; add auth.keys (or "
                          "DEVMENTOR_API_KEYS), or pass --insecure")
@@ -177,23 +207,33 @@ async def _serve(cfg: Config, demo: bool) -> int:
     return 0
 
 
+STATUS_WINDOW = 0.5  # seconds `status` measures CPU and I/O rates over
+
+
+def _host_sample(window: float) -> SystemSample:
+    """Two reads ``window`` apart (in a worker thread, while the checks run): CPU, process
+    CPU and I/O rates are differences, and one read alone has nothing to differ from."""
+    from .sources.system import SystemReader
+
+    reader = SystemReader(processes_interval=0.0)
+    reader.read()
+    time.sleep(window)
+    return reader.read()
+
+
 async def _status(cfg: Config, demo: bool, as_json: bool) -> int:
     from .sources.health import HealthChecker
-    from .sources.system import SystemReader
     from .state import Store
 
     fleet = None
     if demo:
         fleet, cfg = await _with_demo(cfg, serving=False)
     try:
-        reader = SystemReader(processes_interval=0.0)
         checker = HealthChecker(cfg.health.max_in_flight)
-        started = asyncio.get_running_loop().time()
+        host = asyncio.create_task(asyncio.to_thread(_host_sample, STATUS_WINDOW))
         results = await asyncio.gather(*(checker.check(s) for s in cfg.services))
         await checker.close()
-        loop_time = asyncio.get_running_loop().time()
-        await asyncio.sleep(max(0.0, 0.5 - (loop_time - started)))  # cpu % needs a span
-        sample = await asyncio.to_thread(reader.read)  # cpu % since the reader was made
+        sample = await host
     finally:
         if fleet:
             await fleet.stop()
@@ -215,8 +255,7 @@ async def _status(cfg: Config, demo: bool, as_json: bool) -> int:
 
 def _config_check(args: argparse.Namespace) -> int:
     cfg = load_config(args.file or getattr(args, "config", None), os.environ)
-    data = asdict(cfg)
-    text = mask(json.dumps(data, indent=2, default=str))
+    text = mask(json.dumps(_shown_config(cfg), indent=2, default=str))
     secrets = [v for svc in cfg.services for _, v in svc.headers]  # usually credentials
     secrets += [k.key for k in cfg.api_keys]
     secrets += [v for ch in cfg.notifications.channels for v in ch.secrets]
@@ -227,6 +266,20 @@ def _config_check(args: argparse.Namespace) -> int:
         print("overridden by: " + ", ".join(cfg.overrides))
     print(text)
     return 0
+
+
+def _shown_config(cfg: Config) -> dict[str, Any]:
+    """The effective config with its URLs as every other read shows them (mask_url); a
+    recovery webhook's path is hidden too, since that is where its token lives."""
+    data = asdict(cfg)
+    for svc in data["services"]:
+        svc["url"] = mask_url(svc["url"])
+        recovery = svc["recovery"]
+        if recovery and recovery["webhook"]:
+            recovery["webhook"] = mask_url(recovery["webhook"], path=True)
+    if data["redis_url"]:
+        data["redis_url"] = mask_url(data["redis_url"])
+    return data
 
 
 async def _demo(args: argparse.Namespace) -> int:
@@ -306,17 +359,32 @@ def run(argv: Sequence[str] | None = None) -> int:
     return 2
 
 
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so the flush at exit does not fail on the closed pipe
+    again (the recipe in Python's signal module documentation)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         return run(argv)
     except ConfigError as exc:
-        print(f"{PROG}: config error: {mask(str(exc))}", file=sys.stderr)
+        for error in exc.errors:  # one line each, every one found
+            print(f"{PROG}: config error: {mask(str(error))}", file=sys.stderr)
+        if getattr(exc, "capped", False):
+            print(f"{PROG}: config error: stopped after {len(exc.errors)} errors; fix these "
+                  "and run again", file=sys.stderr)
         return 2
     except UsageError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `status --json | head`: the reader has all it wanted
+        _silence_stdout()
+        return 1
     except Exception as exc:  # the last line of defence: one sentence, no traceback
         from .storage.db import StorageError  # imported here: sqlite3 only when needed
 

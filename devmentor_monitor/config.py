@@ -2,23 +2,29 @@
 
 Precedence: the file, then the environment variables the platform documents,
 then command-line flags. Every error names the file (or variable), the line
-and the key, so `devmentor-monitor` can stop with one clear sentence.
+and the key, so `devmentor-monitor` can stop with one clear sentence per problem;
+a file's problems are all reported at once (up to MAX_ERRORS), not one per run.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shlex
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from .notify.settings import NotifySettings, active_channels, parse_notifications
 from .units import parse_duration
-from .yamlsource import ConfigError, Node, load_yaml
+from .yamlsource import MAX_BYTES, ConfigError, ConfigErrors, Node, load_yaml
+
+T = TypeVar("T")
+MAX_ERRORS = 20  # problems reported from one file; reading stops at the twentieth
+INHERITED_TIMEOUT_SHARE = 0.8  # an inherited timeout is cut to this share of the interval
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "services.yaml"
 MAX_HISTORY_POINTS = 1_000_000
@@ -259,25 +265,62 @@ class Config:
 
 
 class _Reader:
-    """Typed access to a Node tree; every failure raises a ConfigError with line and key."""
+    """Typed access to a Node tree; every failure raises a ConfigError with line and key.
 
-    def __init__(self, source: str) -> None:
+    With ``collect``, `attempt` notes a failure and lets the caller carry on with a
+    default, so one run finds every problem in the file; `done` then raises them all
+    together. Without it (a section read on its own), the first failure is raised."""
+
+    def __init__(self, source: str, *, collect: bool = False) -> None:
         self.source = source
+        self.collect = collect
+        self.errors: list[ConfigError] = []
 
     def fail(self, node: Node | None, key: str, message: str) -> ConfigError:
         return ConfigError(self.source, node.where if node else None, key, message)
 
+    def note(self, error: ConfigError) -> None:
+        """Keep a problem for the report; stop reading at MAX_ERRORS."""
+        if not self.collect or isinstance(error, ConfigErrors):
+            raise error  # reading one section, or the cap reached further down
+        if str(error) not in {str(e) for e in self.errors}:
+            self.errors.append(error)
+        if len(self.errors) >= MAX_ERRORS:
+            raise ConfigErrors(self.errors, capped=True)
+
+    @contextlib.contextmanager
+    def noting(self) -> Iterator[None]:
+        """Run a block; a ConfigError in it is noted, and reading goes on after it."""
+        try:
+            yield
+        except ConfigError as exc:
+            self.note(exc)
+
+    def attempt(self, read: Callable[[], T], default: T) -> T:
+        """``read()``, or ``default`` once its ConfigError is noted."""
+        with self.noting():
+            return read()
+        return default
+
+    def done(self, value: T | None) -> T:
+        """``value`` if nothing was wrong; otherwise every problem, raised at once."""
+        if len(self.errors) > 1:
+            raise ConfigErrors(self.errors)
+        if self.errors:
+            raise self.errors[0]
+        assert value is not None, "a failed read always notes an error"
+        return value
+
     def mapping(self, node: Node, key: str, allowed: set[str] | None) -> dict[str, Node]:
-        """A mapping whose keys are all in ``allowed`` (any keys when None)."""
+        """A mapping; keys outside ``allowed`` (None: any key is fine) are noted as
+        errors and the rest is read anyway."""
         if not isinstance(node.value, dict):
             raise self.fail(node, key, f"must be a mapping, got {_kind(node.value)}")
-        for name, child in node.value.items():
-            if allowed is None:
-                break
+        for name, child in node.value.items() if allowed is not None else ():
             if name not in allowed:
                 path = f"{key}.{name}" if key else name
                 hint = ", ".join(sorted(allowed))
-                raise self.fail(child, path, f"unknown key (allowed: {hint})")
+                self.note(self.fail(child, path, f"unknown key (allowed: {hint})"))
         return node.value
 
     def number(self, node: Node, key: str, *, positive: bool = False, lo: float | None = None,
@@ -332,20 +375,27 @@ class _Reader:
                             f"{_kind(node.value)}")
         seen: dict[str, int] = {}
         for i, item in enumerate(node.value):
-            key = f"{section}[{i}]"
-            m = self.mapping(item, key, None)
-            if "name" not in m:
-                raise self.fail(item, key, "missing required key 'name'")
-            name = self.string(m["name"], f"{key}.name")
-            if not _NAME.match(name):
-                raise self.fail(m["name"], f"{key}.name", f"{name!r} must be lower-case "
-                                "letters, digits, '-', '_' or '.'")
-            key = f"{section}.{name}"
-            if name in seen:
-                raise self.fail(m["name"], key, f"duplicate {what} (first defined on line "
-                                f"{seen[name]})")
-            seen[name] = m["name"].where
-            yield name, key, item, m
+            named = self.attempt(lambda i=i, item=item: self._named(section, what, i, item,
+                                                                     seen), None)
+            if named is not None:
+                yield named
+
+    def _named(self, section: str, what: str, i: int, item: Node, seen: dict[str, int]
+               ) -> tuple[str, str, Node, dict[str, Node]]:
+        key = f"{section}[{i}]"
+        m = self.mapping(item, key, None)
+        if "name" not in m:
+            raise self.fail(item, key, "missing required key 'name'")
+        name = self.string(m["name"], f"{key}.name")
+        if not _NAME.match(name):
+            raise self.fail(m["name"], f"{key}.name", f"{name!r} must be lower-case "
+                            "letters, digits, '-', '_' or '.'")
+        key = f"{section}.{name}"
+        if name in seen:
+            raise self.fail(m["name"], key, f"duplicate {what} (first defined on line "
+                            f"{seen[name]})")
+        seen[name] = m["name"].where
+        return name, key, item, m
 
     def url(self, node: Node, key: str, *, schemes: tuple[str, ...] = ("http", "https")) -> str:
         text = self.string(node, key)
@@ -401,77 +451,141 @@ def _section(r: _Reader, top: dict[str, Node], key: str, allowed: set[str]) -> d
 
 
 def _parse(root: Node, source: str) -> Config:
-    r = _Reader(source)
-    if root.value is None:
-        root = Node({}, 1)
-    top = r.mapping(root, "", _TOP_KEYS)
+    """Read every section; all the problems found are raised together at the end."""
+    r = _Reader(source, collect=True)
+    return r.done(r.attempt(lambda: _config(r, root, source), None))
 
+
+def _config(r: _Reader, root: Node, source: str) -> Config:
+    top = r.mapping(root if root.value is not None else Node({}, 1), "", _TOP_KEYS)
+    intervals = r.attempt(lambda: _intervals(r, top), Intervals())
+    health = r.attempt(lambda: _health(r, top, intervals), HealthSettings())
+    services, names = r.attempt(lambda: _services(r, top.get("services"), intervals, health),
+                                ((), set()))
+    s = _section_or_empty(r, top, "alerts", {"channels", "rules", "disable"})
+    return Config(
+        source=source,
+        server=r.attempt(lambda: _server(r, top), ServerSettings()),
+        intervals=intervals,
+        thresholds=_thresholds(r, top),
+        health=health,
+        history=r.attempt(lambda: _history(r, top), History()),
+        retention=r.attempt(lambda: _retention(r, top), Retention()),
+        scaling=r.attempt(lambda: _scaling(r, top), Scaling()),
+        tui=r.attempt(lambda: _tui(r, top), TuiSettings()),
+        redis_url=r.attempt(lambda: _redis_url(r, top), None),
+        events=r.attempt(lambda: _events(r, top), EventSettings()),
+        auto_discover=r.attempt(lambda: _discovery(r, top), False),
+        alert_channels=r.attempt(lambda: r.str_list(s["channels"], "alerts.channels"), ())
+        if "channels" in s else (),
+        services=services,
+        api_keys=r.attempt(lambda: _api_keys(r, _section(r, top, "auth", {"keys"}).get("keys")),
+                           ()),
+        rules=r.attempt(lambda: _rules(r, s["rules"]), None) if "rules" in s else None,
+        disabled_rules=r.attempt(lambda: r.str_list(s["disable"], "alerts.disable"), ())
+        if "disable" in s else (),
+        data_dir=r.attempt(lambda: _data_dir(r, top), None),
+        notifications=r.attempt(lambda: parse_notifications(r, top.get("notifications")),
+                                NotifySettings()),
+        docker=r.attempt(lambda: _docker(r, top, names), DockerSettings()),
+        kubernetes=r.attempt(lambda: _kubernetes(r, top, names), KubeSettings()),
+        predictions=r.attempt(lambda: _predictions(r, top), PredictionSettings()),
+    )
+
+
+def _section_or_empty(r: _Reader, top: dict[str, Node], key: str,
+                      allowed: set[str]) -> dict[str, Node]:
+    """A section whose keys are read one by one: when it is not a mapping, that is
+    noted and it reads as empty."""
+    return r.attempt(lambda: _section(r, top, key, allowed), {})
+
+
+def _server(r: _Reader, top: dict[str, Node]) -> ServerSettings:
     s = _section(r, top, "server", {"host", "port", "metrics_cache"})
-    server = ServerSettings(
+    return ServerSettings(
         host=r.string(s["host"], "server.host") if "host" in s else "127.0.0.1",
         port=r.integer(s["port"], "server.port", lo=1, hi=65535) if "port" in s else 3006,
         metrics_cache=r.duration(s["metrics_cache"], "server.metrics_cache")
         if "metrics_cache" in s else 1.0,
     )
 
+
+def _intervals(r: _Reader, top: dict[str, Node]) -> Intervals:
     s = _section(r, top, "intervals", {"health", "system", "processes"})
-    intervals = Intervals(**{k: r.duration(v, f"intervals.{k}") for k, v in s.items()})
+    return Intervals(**{k: r.duration(v, f"intervals.{k}") for k, v in s.items()})
 
-    s = _section(r, top, "thresholds", {"cpu", "memory", "disk", "latency"})
-    levels: dict[str, Level] = {}
-    for name, node in s.items():
-        pair = r.mapping(node, f"thresholds.{name}", {"warn", "alert"})
-        read: Callable[[Node, str], float]
-        if name == "latency":
-            read = r.duration
-        else:
-            def read(n: Node, k: str) -> float:
-                return r.number(n, k, lo=0, hi=100)
-        default = getattr(Thresholds(), name)
-        warn = read(pair["warn"], f"thresholds.{name}.warn") if "warn" in pair else default.warn
-        alert = read(pair["alert"], f"thresholds.{name}.alert") if "alert" in pair \
-            else default.alert
-        if warn > alert:
-            raise r.fail(node, f"thresholds.{name}", f"warn ({warn:g}) is above alert ({alert:g})")
-        levels[name] = Level(warn, alert)
-    thresholds = Thresholds(**levels)
 
+def _thresholds(r: _Reader, top: dict[str, Node]) -> Thresholds:
+    s = _section_or_empty(r, top, "thresholds", {"cpu", "memory", "disk", "latency"})
+    levels = {name: r.attempt(lambda name=name, node=node: _level(r, name, node),
+                              getattr(Thresholds(), name))
+              for name, node in s.items()}
+    return Thresholds(**levels)
+
+
+def _level(r: _Reader, name: str, node: Node) -> Level:
+    pair = r.mapping(node, f"thresholds.{name}", {"warn", "alert"})
+    read: Callable[[Node, str], float]
+    if name == "latency":
+        read = r.duration
+    else:
+        def read(n: Node, k: str) -> float:
+            return r.number(n, k, lo=0, hi=100)
+    default = getattr(Thresholds(), name)
+    warn = read(pair["warn"], f"thresholds.{name}.warn") if "warn" in pair else default.warn
+    alert = read(pair["alert"], f"thresholds.{name}.alert") if "alert" in pair \
+        else default.alert
+    if warn > alert:
+        raise r.fail(node, f"thresholds.{name}", f"warn ({warn:g}) is above alert ({alert:g})")
+    return Level(warn, alert)
+
+
+def _health(r: _Reader, top: dict[str, Node], intervals: Intervals) -> HealthSettings:
     s = _section(r, top, "health",
                  {"timeout", "failure_threshold", "success_threshold", "max_in_flight"})
-    health = HealthSettings(
-        timeout=r.duration(s["timeout"], "health.timeout") if "timeout" in s else 5.0,
+    timeout = 5.0
+    if "timeout" in s:
+        timeout = r.duration(s["timeout"], "health.timeout")
+        if timeout >= intervals.health:  # the pair every service without its own inherits
+            got = _show(s["timeout"].value)
+            raise r.fail(s["timeout"], "health.timeout", "must be shorter than "
+                         f"intervals.health ({intervals.health:g}s), got {got}")
+    return HealthSettings(
+        timeout=timeout,
         **{k: r.integer(s[k], f"health.{k}", positive=True)
            for k in ("failure_threshold", "success_threshold", "max_in_flight") if k in s},
     )
 
+
+def _history(r: _Reader, top: dict[str, Node]) -> History:
     s = _section(r, top, "history", {"system_points", "service_points", "recent_checks"})
-    history = History(**{k: r.integer(v, f"history.{k}", lo=2, hi=MAX_HISTORY_POINTS)
-                         for k, v in s.items()})
+    return History(**{k: r.integer(v, f"history.{k}", lo=2, hi=MAX_HISTORY_POINTS)
+                      for k, v in s.items()})
 
+
+def _retention(r: _Reader, top: dict[str, Node]) -> Retention:
     s = _section(r, top, "retention", {"events", "metrics", "incidents"})
-    retention = Retention(**{k: r.duration(v, f"retention.{k}") for k, v in s.items()})
+    return Retention(**{k: r.duration(v, f"retention.{k}") for k, v in s.items()})
 
+
+def _redis_url(r: _Reader, top: dict[str, Node]) -> str | None:
     s = _section(r, top, "redis", {"url"})
-    redis_url = None
-    if s.get("url") is not None and s["url"].value is not None:
-        redis_url = r.url(s["url"], "redis.url", schemes=("redis", "rediss", "unix"))
+    if s.get("url") is None or s["url"].value is None:
+        return None
+    return r.url(s["url"], "redis.url", schemes=("redis", "rediss", "unix"))
 
-    events = _events(r, top)
 
+def _discovery(r: _Reader, top: dict[str, Node]) -> bool:
     s = _section(r, top, "discovery", {"auto"})
-    auto_discover = r.boolean(s["auto"], "discovery.auto") if "auto" in s else False
+    return r.boolean(s["auto"], "discovery.auto") if "auto" in s else False
 
-    s = _section(r, top, "alerts", {"channels", "rules", "disable"})
-    channels = r.str_list(s["channels"], "alerts.channels") if "channels" in s else ()
-    rules = _rules(r, s["rules"]) if "rules" in s else None
-    disabled = r.str_list(s["disable"], "alerts.disable") if "disable" in s else ()
 
-    s = _section(r, top, "auth", {"keys"})
-    api_keys = _api_keys(r, s["keys"]) if "keys" in s else ()
-
+def _data_dir(r: _Reader, top: dict[str, Node]) -> str | None:
     s = _section(r, top, "storage", {"data_dir"})
-    data_dir = r.string(s["data_dir"], "storage.data_dir") if "data_dir" in s else None
+    return r.string(s["data_dir"], "storage.data_dir") if "data_dir" in s else None
 
+
+def _scaling(r: _Reader, top: dict[str, Node]) -> Scaling:
     s = _section(r, top, "scaling", {"enabled", "min_replicas", "max_replicas"})
     scaling = Scaling(
         enabled=r.boolean(s["enabled"], "scaling.enabled") if "enabled" in s else False,
@@ -480,30 +594,20 @@ def _parse(root: Node, source: str) -> Config:
     )
     if scaling.min_replicas > scaling.max_replicas:
         raise r.fail(top["scaling"], "scaling", "min_replicas is above max_replicas")
-    predictions = _predictions(r, top)
+    return scaling
 
+
+def _tui(r: _Reader, top: dict[str, Node]) -> TuiSettings:
     s = _section(r, top, "tui", {"theme", "refresh", "keys"})
     keys: tuple[tuple[str, str], ...] = ()
     if "keys" in s:
         km = r.mapping(s["keys"], "tui.keys", None)
         keys = tuple((k, r.string(v, f"tui.keys.{k}")) for k, v in km.items())
-    tui = TuiSettings(
+    return TuiSettings(
         theme=r.string(s["theme"], "tui.theme") if "theme" in s else "dark",
         refresh=r.duration(s["refresh"], "tui.refresh") if "refresh" in s else 1.0,
         keys=keys,
     )
-
-    notifications = parse_notifications(r, top.get("notifications"))
-    services = _services(r, top.get("services"), intervals, health)
-    docker = _docker(r, top, {s.name for s in services})
-    kubernetes = _kubernetes(r, top, {s.name for s in services})
-    return Config(source=source, server=server, intervals=intervals, thresholds=thresholds,
-                  health=health, history=history, retention=retention, scaling=scaling, tui=tui,
-                  redis_url=redis_url, events=events, auto_discover=auto_discover,
-                  alert_channels=channels,
-                  services=services, api_keys=api_keys, rules=rules, disabled_rules=disabled,
-                  data_dir=data_dir, notifications=notifications, docker=docker,
-                  kubernetes=kubernetes, predictions=predictions)
 
 
 def _predictions(r: _Reader, top: dict[str, Node]) -> PredictionSettings:
@@ -591,21 +695,8 @@ def _events(r: _Reader, top: dict[str, Node]) -> EventSettings:
 
     rules = []
     for name, key, item, m in r.named_items(s.get("rules"), "events.rules", "rule"):
-        r.mapping(item, key, {"name", "type", "min_severity", "services", "severity"})
-        if "type" not in m:
-            raise r.fail(item, key, "missing required key 'type'")
-        sev = m.get("min_severity")
-        inc = m.get("severity")
-        if sev is not None and r.string(sev, f"{key}.min_severity") not in EVENT_SEVERITIES:
-            raise r.fail(sev, f"{key}.min_severity",
-                         f"must be one of {', '.join(EVENT_SEVERITIES)}")
-        if inc is not None and r.string(inc, f"{key}.severity") not in SEVERITIES:
-            raise r.fail(inc, f"{key}.severity", f"must be one of {', '.join(SEVERITIES)}")
-        rules.append(EventRule(
-            name, r.string(m["type"], f"{key}.type"),
-            r.string(sev, "") if sev is not None else "error",
-            r.str_list(m["services"], f"{key}.services") if "services" in m else None,
-            r.string(inc, "") if inc is not None else "high"))
+        with r.noting():
+            rules.append(_event_rule(r, name, key, item, m))
     return EventSettings(
         channels=r.str_list(s["channels"], "events.channels") if "channels" in s else d.channels,
         patterns=r.str_list(s["patterns"], "events.patterns") if "patterns" in s else d.patterns,
@@ -624,6 +715,24 @@ def _events(r: _Reader, top: dict[str, Node]) -> EventSettings:
     )
 
 
+def _event_rule(r: _Reader, name: str, key: str, item: Node, m: dict[str, Node]) -> EventRule:
+    r.mapping(item, key, {"name", "type", "min_severity", "services", "severity"})
+    if "type" not in m:
+        raise r.fail(item, key, "missing required key 'type'")
+    sev = m.get("min_severity")
+    inc = m.get("severity")
+    if sev is not None and r.string(sev, f"{key}.min_severity") not in EVENT_SEVERITIES:
+        raise r.fail(sev, f"{key}.min_severity",
+                     f"must be one of {', '.join(EVENT_SEVERITIES)}")
+    if inc is not None and r.string(inc, f"{key}.severity") not in SEVERITIES:
+        raise r.fail(inc, f"{key}.severity", f"must be one of {', '.join(SEVERITIES)}")
+    return EventRule(
+        name, r.string(m["type"], f"{key}.type"),
+        r.string(sev, "") if sev is not None else "error",
+        r.str_list(m["services"], f"{key}.services") if "services" in m else None,
+        r.string(inc, "") if inc is not None else "high")
+
+
 RULE_METRICS = ("down", "latency", "error_rate", "cert_days", "burn_fast", "burn_slow", "cpu",
                 "memory", "disk", "load")
 # Fed by the prediction engine (predict/engine.py): seconds to exhaustion, anomaly score.
@@ -635,50 +744,60 @@ SEVERITIES = ("low", "medium", "high", "critical")
 def _rules(r: _Reader, node: Node) -> tuple[RuleConfig, ...]:
     out: list[RuleConfig] = []
     for name, key, item, m in r.named_items(node, "alerts.rules", "rule"):
-        r.mapping(item, key, {"name", "metric", "above", "below", "clear", "for",
-                              "severity", "services"})
-        if "metric" not in m:
-            raise r.fail(item, key, "missing required key 'metric'")
-        metric = r.string(m["metric"], f"{key}.metric")
-        if metric not in RULE_METRICS:
-            raise r.fail(m["metric"], f"{key}.metric",
-                         f"unknown metric {metric!r} (one of {', '.join(RULE_METRICS)})")
-        if ("above" in m) == ("below" in m):
-            raise r.fail(item, key, "give exactly one of 'above' or 'below'")
-        bound = "above" if "above" in m else "below"
-        severity = r.string(m["severity"], f"{key}.severity") if "severity" in m else "high"
-        if severity not in SEVERITIES:
-            raise r.fail(m["severity"], f"{key}.severity",
-                         f"must be one of {', '.join(SEVERITIES)}")
-        read = r.duration if metric == "latency" or metric.endswith("_s") else r.number
-        out.append(RuleConfig(
-            name=name, metric=metric, above=bound == "above",
-            threshold=read(m[bound], f"{key}.{bound}"),
-            clear=read(m["clear"], f"{key}.clear") if "clear" in m else None,
-            for_s=r.duration(m["for"], f"{key}.for", positive=False) if "for" in m else 0.0,
-            severity=severity,
-            services=r.str_list(m["services"], f"{key}.services") if "services" in m
-            else None))
+        with r.noting():
+            out.append(_rule(r, name, key, item, m))
     return tuple(out)
 
 
-def _api_keys(r: _Reader, node: Node) -> tuple[ApiKey, ...]:
+def _rule(r: _Reader, name: str, key: str, item: Node, m: dict[str, Node]) -> RuleConfig:
+    r.mapping(item, key, {"name", "metric", "above", "below", "clear", "for",
+                          "severity", "services"})
+    if "metric" not in m:
+        raise r.fail(item, key, "missing required key 'metric'")
+    metric = r.string(m["metric"], f"{key}.metric")
+    if metric not in RULE_METRICS:
+        raise r.fail(m["metric"], f"{key}.metric",
+                     f"unknown metric {metric!r} (one of {', '.join(RULE_METRICS)})")
+    if ("above" in m) == ("below" in m):
+        raise r.fail(item, key, "give exactly one of 'above' or 'below'")
+    bound = "above" if "above" in m else "below"
+    severity = r.string(m["severity"], f"{key}.severity") if "severity" in m else "high"
+    if severity not in SEVERITIES:
+        raise r.fail(m["severity"], f"{key}.severity",
+                     f"must be one of {', '.join(SEVERITIES)}")
+    read = r.duration if metric == "latency" or metric.endswith("_s") else r.number
+    return RuleConfig(
+        name=name, metric=metric, above=bound == "above",
+        threshold=read(m[bound], f"{key}.{bound}"),
+        clear=read(m["clear"], f"{key}.clear") if "clear" in m else None,
+        for_s=r.duration(m["for"], f"{key}.for", positive=False) if "for" in m else 0.0,
+        severity=severity,
+        services=r.str_list(m["services"], f"{key}.services") if "services" in m
+        else None)
+
+
+def _api_keys(r: _Reader, node: Node | None) -> tuple[ApiKey, ...]:
     out: list[ApiKey] = []
     for name, key, item, m in r.named_items(node, "auth.keys", "key"):
-        r.mapping(item, key, {"name", "key", "role"})
-        missing = {"key", "role"} - set(m)
-        if missing:
-            raise r.fail(item, key, f"missing {', '.join(sorted(missing))}")
-        role = r.string(m["role"], f"auth.keys.{name}.role")
-        if role not in ROLES:
-            raise r.fail(m["role"], f"auth.keys.{name}.role", f"must be one of "
-                         f"{', '.join(ROLES)}")
-        secret = r.string(m["key"], f"auth.keys.{name}.key")
-        if len(secret) < 16:
-            raise r.fail(m["key"], f"auth.keys.{name}.key", "too short: use at least 16 "
-                         "characters (e.g. `openssl rand -hex 16`)")
-        out.append(ApiKey(name, secret, role))
+        with r.noting():
+            out.append(_api_key(r, name, key, item, m))
     return tuple(out)
+
+
+def _api_key(r: _Reader, name: str, key: str, item: Node, m: dict[str, Node]) -> ApiKey:
+    r.mapping(item, key, {"name", "key", "role"})
+    missing = {"key", "role"} - set(m)
+    if missing:
+        raise r.fail(item, key, f"missing {', '.join(sorted(missing))}")
+    role = r.string(m["role"], f"auth.keys.{name}.role")
+    if role not in ROLES:
+        raise r.fail(m["role"], f"auth.keys.{name}.role", f"must be one of "
+                     f"{', '.join(ROLES)}")
+    secret = r.string(m["key"], f"auth.keys.{name}.key")
+    if len(secret) < 16:
+        raise r.fail(m["key"], f"auth.keys.{name}.key", "too short: use at least 16 "
+                     "characters (e.g. `openssl rand -hex 16`)")
+    return ApiKey(name, secret, role)
 
 
 def parse_api_keys_env(raw: str) -> tuple[ApiKey, ...]:
@@ -699,85 +818,118 @@ def parse_api_keys_env(raw: str) -> tuple[ApiKey, ...]:
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 
 
-def _services(r: _Reader, node: Node | None, intervals: Intervals,
-              health: HealthSettings) -> tuple[ServiceConfig, ...]:
-    out: list[ServiceConfig] = []
+def _services(r: _Reader, node: Node | None, intervals: Intervals, health: HealthSettings
+              ) -> tuple[tuple[ServiceConfig, ...], set[str]]:
+    """The services, and the names of all of them, even those with errors (so a problem
+    in one is not blamed again on everything that refers to it)."""
+    out: list[tuple[ServiceConfig, dict[str, Node]]] = []
+    names: set[str] = set()
     for name, key, item, m in r.named_items(node, "services", "service"):
-        r.mapping(item, key, _SERVICE_KEYS)  # unknown keys, named by the service
-        if "url" not in m:
-            raise r.fail(item, key, "missing required key 'url'")
-        expect_status: tuple[int, ...] = (200,)
-        body: tuple[tuple[str, Any], ...] = ()
-        if "expect" in m:
-            e = r.mapping(m["expect"], f"{key}.expect", {"status", "body"})
-            if "status" in e:
-                st = e["status"]
-                items = st.value if isinstance(st.value, list) else [st]
-                expect_status = tuple(r.integer(x, f"{key}.expect.status", lo=100, hi=599)
-                                      for x in items)
-            if "body" in e:
-                b = r.mapping(e["body"], f"{key}.expect.body", None)
-                body = tuple((path, _scalar_value(r, v, f"{key}.expect.body.{path}"))
-                             for path, v in b.items())
-        slo = None
-        if "slo" in m:
-            sm = r.mapping(m["slo"], f"{key}.slo", {"uptime", "response_time", "error_rate"})
-            missing = {"uptime", "response_time", "error_rate"} - set(sm)
-            if missing:
-                raise r.fail(m["slo"], f"{key}.slo", f"missing {', '.join(sorted(missing))}")
-            slo = SLO(
-                uptime=r.number(sm["uptime"], f"{key}.slo.uptime", lo=0, hi=100),
-                response_time=r.duration(sm["response_time"], f"{key}.slo.response_time"),
-                error_rate=r.number(sm["error_rate"], f"{key}.slo.error_rate", lo=0, hi=100),
-            )
-        headers: tuple[tuple[str, str], ...] = ()
-        if "headers" in m:
-            hm = r.mapping(m["headers"], f"{key}.headers", None)
-            headers = tuple((h, r.string(v, f"{key}.headers.{h}")) for h, v in hm.items())
-        recovery = _recovery(r, m["recovery"], f"{key}.recovery") if "recovery" in m \
-            else None
-        interval = r.duration(m["interval"], f"{key}.interval") if "interval" in m \
-            else intervals.health
-        timeout = r.duration(m["timeout"], f"{key}.timeout") if "timeout" in m \
-            else min(health.timeout, interval)
-        out.append(ServiceConfig(
-            name=name,
-            url=r.url(m["url"], f"{key}.url"),
-            interval=interval,
-            timeout=timeout,
-            expect_status=expect_status,
-            expect_body=body,
-            depends_on=r.str_list(m["depends_on"], f"{key}.depends_on")
-            if "depends_on" in m else (),
-            slo=slo,
-            failure_threshold=r.integer(m["failure_threshold"], f"{key}.failure_threshold",
-                                        positive=True)
-            if "failure_threshold" in m else health.failure_threshold,
-            success_threshold=r.integer(m["success_threshold"], f"{key}.success_threshold",
-                                        positive=True)
-            if "success_threshold" in m else health.success_threshold,
-            tls_verify=r.boolean(m["tls_verify"], f"{key}.tls_verify")
-            if "tls_verify" in m else True,
-            ca_file=r.string(m["ca_file"], f"{key}.ca_file") if "ca_file" in m else None,
-            headers=headers,
-            recovery=recovery,
-        ))
-    if node is None or not out:
-        return ()
-    names = {s.name for s in out}
-    for svc, item in zip(out, node.value, strict=True):
-        for dep in svc.depends_on:
-            if dep not in names or dep == svc.name:
-                why = "a service cannot depend on itself" if dep == svc.name \
-                    else f"unknown service {dep!r}"
-                raise r.fail(item.value["depends_on"], f"services.{svc.name}.depends_on", why)
-    cycle = _dependency_cycle(out)
+        names.add(name)
+        with r.noting():
+            out.append((_service(r, name, key, item, m, intervals, health), m))
+    for svc, m in out:
+        with r.noting():
+            _check_depends_on(r, svc, m, names)
+    cycle = _dependency_cycle([svc for svc, _ in out])
     if cycle:
-        first = next(item for svc, item in zip(out, node.value, strict=True)
-                     if svc.name == cycle[0])
-        raise r.fail(first.value["depends_on"], f"services.{cycle[0]}.depends_on",
-                     "dependency cycle: " + " -> ".join(cycle))
-    return tuple(out)
+        first = next(m for svc, m in out if svc.name == cycle[0])
+        r.note(r.fail(first["depends_on"], f"services.{cycle[0]}.depends_on",
+                      "dependency cycle: " + " -> ".join(cycle)))
+    return tuple(svc for svc, _ in out), names
+
+
+def _check_depends_on(r: _Reader, svc: ServiceConfig, m: dict[str, Node],
+                      names: set[str]) -> None:
+    for dep in svc.depends_on:
+        if dep not in names or dep == svc.name:
+            why = "a service cannot depend on itself" if dep == svc.name \
+                else f"unknown service {dep!r}"
+            raise r.fail(m["depends_on"], f"services.{svc.name}.depends_on", why)
+
+
+def _service(r: _Reader, name: str, key: str, item: Node, m: dict[str, Node],
+             intervals: Intervals, health: HealthSettings) -> ServiceConfig:
+    r.mapping(item, key, _SERVICE_KEYS)  # unknown keys, named by the service
+    if "url" not in m:
+        raise r.fail(item, key, "missing required key 'url'")
+    interval, timeout = _timing(r, key, m, intervals, health)
+    return ServiceConfig(
+        name=name,
+        url=r.url(m["url"], f"{key}.url"),
+        interval=interval,
+        timeout=timeout,
+        expect_status=_expect_status(r, key, m),
+        expect_body=_expect_body(r, key, m),
+        depends_on=r.str_list(m["depends_on"], f"{key}.depends_on")
+        if "depends_on" in m else (),
+        slo=_slo(r, m["slo"], f"{key}.slo") if "slo" in m else None,
+        failure_threshold=r.integer(m["failure_threshold"], f"{key}.failure_threshold",
+                                    positive=True)
+        if "failure_threshold" in m else health.failure_threshold,
+        success_threshold=r.integer(m["success_threshold"], f"{key}.success_threshold",
+                                    positive=True)
+        if "success_threshold" in m else health.success_threshold,
+        tls_verify=r.boolean(m["tls_verify"], f"{key}.tls_verify")
+        if "tls_verify" in m else True,
+        ca_file=r.string(m["ca_file"], f"{key}.ca_file") if "ca_file" in m else None,
+        headers=_headers(r, key, m),
+        recovery=_recovery(r, m["recovery"], f"{key}.recovery") if "recovery" in m else None,
+    )
+
+
+def _timing(r: _Reader, key: str, m: dict[str, Node], intervals: Intervals,
+            health: HealthSettings) -> tuple[float, float]:
+    """(interval, timeout), the timeout below the interval: a check that could outlast
+    its interval would silently stretch it to interval + timeout. An inherited timeout
+    is cut to fit; one written for the service must fit as written."""
+    interval = r.duration(m["interval"], f"{key}.interval") if "interval" in m \
+        else intervals.health
+    if "timeout" not in m:
+        return interval, min(health.timeout, interval * INHERITED_TIMEOUT_SHARE)
+    timeout = r.duration(m["timeout"], f"{key}.timeout")
+    if timeout >= interval:
+        origin = "" if "interval" in m else ", from intervals.health"
+        raise r.fail(m["timeout"], f"{key}.timeout", f"must be shorter than the interval "
+                     f"({interval:g}s{origin}), got {_show(m['timeout'].value)}")
+    return interval, timeout
+
+
+def _expect_status(r: _Reader, key: str, m: dict[str, Node]) -> tuple[int, ...]:
+    e = r.mapping(m["expect"], f"{key}.expect", {"status", "body"}) if "expect" in m else {}
+    if "status" not in e:
+        return (200,)
+    st = e["status"]
+    items = st.value if isinstance(st.value, list) else [st]
+    return tuple(r.integer(x, f"{key}.expect.status", lo=100, hi=599) for x in items)
+
+
+def _expect_body(r: _Reader, key: str, m: dict[str, Node]) -> tuple[tuple[str, Any], ...]:
+    e = r.mapping(m["expect"], f"{key}.expect", None) if "expect" in m else {}
+    if "body" not in e:
+        return ()
+    b = r.mapping(e["body"], f"{key}.expect.body", None)
+    return tuple((path, _scalar_value(r, v, f"{key}.expect.body.{path}"))
+                 for path, v in b.items())
+
+
+def _slo(r: _Reader, node: Node, key: str) -> SLO:
+    sm = r.mapping(node, key, {"uptime", "response_time", "error_rate"})
+    missing = {"uptime", "response_time", "error_rate"} - set(sm)
+    if missing:
+        raise r.fail(node, key, f"missing {', '.join(sorted(missing))}")
+    return SLO(
+        uptime=r.number(sm["uptime"], f"{key}.uptime", lo=0, hi=100),
+        response_time=r.duration(sm["response_time"], f"{key}.response_time"),
+        error_rate=r.number(sm["error_rate"], f"{key}.error_rate", lo=0, hi=100),
+    )
+
+
+def _headers(r: _Reader, key: str, m: dict[str, Node]) -> tuple[tuple[str, str], ...]:
+    if "headers" not in m:
+        return ()
+    hm = r.mapping(m["headers"], f"{key}.headers", None)
+    return tuple((h, r.string(v, f"{key}.headers.{h}")) for h, v in hm.items())
 
 
 def _dependency_cycle(services: list[ServiceConfig]) -> list[str] | None:
@@ -787,7 +939,7 @@ def _dependency_cycle(services: list[ServiceConfig]) -> list[str] | None:
 
     def visit(name: str, path: list[str]) -> list[str] | None:
         state[name] = 1
-        for dep in deps[name]:
+        for dep in deps.get(name, ()):  # a service with errors has no entry
             if state.get(dep) == 1:
                 return [*path[path.index(dep):], dep] if dep in path else [name, dep]
             if dep not in state and (found := visit(dep, [*path, dep])):
@@ -996,12 +1148,7 @@ def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = 
     env = os.environ if env is None else env
     file = config_path(str(path) if path else None, env)
     source = str(file)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(source, None, "", "file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(source, None, "", f"cannot read: {exc}") from None
+    text = _read(file, source)
     # The port is known before expansion, so ${MONITORING_PORT} in URLs follows --port.
     variables = dict(env)
     if "MONITORING_PORT" in env:  # checked before it lands in a URL and is blamed there
@@ -1024,6 +1171,20 @@ def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = 
         raise ConfigError(origin, None, "" if "ALERT_CHANNELS" in env else "alerts.channels",
                           str(exc)) from None
     return replace(cfg, overrides=cfg.overrides + tuple(flags))
+
+
+def _read(file: Path, source: str) -> str:
+    """The file's text, read no further than the size limit (it may be /dev/zero)."""
+    try:
+        with file.open("rb") as f:
+            raw = f.read(MAX_BYTES + 1)
+        if len(raw) > MAX_BYTES:
+            raise ConfigError(source, None, "", f"too large: over {MAX_BYTES:,} bytes")
+        return raw.decode("utf-8")
+    except FileNotFoundError:
+        raise ConfigError(source, None, "", "file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(source, None, "", f"cannot read: {exc}") from None
 
 
 def parse_text(text: str, source: str = "<text>") -> Config:

@@ -13,13 +13,16 @@ minute rates, the recent deploys and config changes that root-cause analysis rea
 from __future__ import annotations
 
 import json
+import math
 import re
 import time
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
+
+from . import boundedjson
 
 
 class EventSeverity(StrEnum):
@@ -36,8 +39,8 @@ class EventSeverity(StrEnum):
 _RANK = {EventSeverity.INFO: 0, EventSeverity.WARNING: 1, EventSeverity.ERROR: 2,
          EventSeverity.CRITICAL: 3}
 _SEVERITIES = {s.value: s for s in EventSeverity}
-REASONS = ("malformed_json", "oversized", "not_an_object", "missing_field", "wrong_type",
-           "bad_value")
+REASONS = ("malformed_json", "oversized", "too_deep", "not_an_object", "missing_field",
+           "wrong_type", "bad_value")
 REQUIRED = ("type", "service", "severity", "message", "ts")
 TYPE_RE = re.compile(r"[a-z][a-z0-9_-]*(\.[a-z0-9_-]+)*\Z")
 CHANGE_PREFIXES = ("deploy.", "config.")  # recorded as changes for root cause
@@ -88,16 +91,23 @@ class Rejected(Exception):
 
 
 def parse_event(raw: bytes | str, origin: str, max_bytes: int) -> Event:
-    """One wire message → Event, or Rejected saying exactly what is wrong with it."""
-    if len(raw) > max_bytes:
-        raise Rejected("oversized", f"{len(raw)} bytes, the limit is {max_bytes}")
+    """One wire message → Event, or Rejected saying exactly what is wrong with it.
+
+    Raises nothing else, whatever the bytes: the subscriber's loop must outlive any
+    message a publisher sends (a RecursionError here once dropped the connection).
+    """
     try:
-        obj = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise Rejected("malformed_json", str(exc)[:120]) from None
+        obj = boundedjson.loads(raw, max_bytes=max_bytes)
+    except boundedjson.JSONRejected as exc:
+        raise Rejected(exc.reason, exc.detail) from None
     if type(obj) is not dict:
         raise Rejected("not_an_object", f"a JSON {type(obj).__name__}, not an object")
-    event = event_from_dict(obj, origin)
+    try:
+        event = event_from_dict(obj, origin)
+    except Rejected:
+        raise
+    except Exception as exc:  # a case the checks miss is still a rejection, never a crash
+        raise Rejected("bad_value", f"{type(exc).__name__}: {exc}"[:120]) from None
     event.raw = raw  # stored as is: no second serialisation on the way to disk
     return event
 
@@ -135,16 +145,19 @@ def event_from_dict(obj: dict[str, Any], origin: str) -> Event:
 
 def _timestamp(ts: object) -> float:
     if type(ts) is float or type(ts) is int:
-        value = float(ts)
+        try:
+            value = float(ts)
+        except OverflowError:  # a 300-digit integer
+            value = math.inf
         if value > 1e11:  # milliseconds, as JavaScript's Date.now() sends
             value /= 1000.0
-        if value > 0:
+        if 0 < value < math.inf:  # NaN and Infinity (json accepts both) are not times
             return value
-        raise Rejected("bad_value", f"ts {ts!r} is not a time")
+        raise Rejected("bad_value", f"ts {str(ts)[:40]} is not a time")
     if isinstance(ts, str):
         try:
             return datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
-        except ValueError:
+        except (ValueError, OverflowError, OSError):
             raise Rejected("bad_value", f"ts {ts[:40]!r} is not ISO 8601") from None
     raise Rejected("wrong_type", f"ts must be a number or an ISO 8601 string, "
                                  f"not {type(ts).__name__}")
@@ -204,6 +217,7 @@ class EventLog:
         self.changes: deque[Event] = deque(maxlen=changes)
         self.rejections: deque[Rejection] = deque(maxlen=rejections)
         self.seq = 0
+        self.first_at: float | None = None  # when this process received its first event
         self.received: dict[str, int] = {}  # by type (at most max_keys, then "(other)")
         self.rejected: dict[str, int] = dict.fromkeys(REASONS, 0)
         self.max_keys = max_keys
@@ -212,6 +226,8 @@ class EventLog:
 
     def add(self, events: list[Event], now: float) -> list[Event]:
         """Number and keep a batch; returns the numbered events."""
+        if self.first_at is None and events:
+            self.first_at = now
         seq = self.seq
         by_type: dict[str, int] = {}
         by_service: dict[str, int] = {}
@@ -241,14 +257,17 @@ class EventLog:
 
     def query(self, limit: int = 100, *, type_prefix: str | None = None,
               service: str | None = None, min_severity: EventSeverity | None = None,
-              since: float | None = None, after_seq: int | None = None) -> list[Event]:
-        """Newest first, filtered."""
+              since: float | None = None, until: float | None = None,
+              after_seq: int | None = None) -> list[Event]:
+        """Newest first (by arrival), filtered; ``until`` is exclusive, as on disk."""
         out: list[Event] = []
         floor = min_severity.rank if min_severity is not None else 0
         for e in reversed(self.events):
             if after_seq is not None and e.seq <= after_seq:
                 break
             if since is not None and e.ts < since:
+                continue
+            if until is not None and e.ts >= until:
                 continue
             if type_prefix and not e.type.startswith(type_prefix):
                 continue
@@ -261,7 +280,40 @@ class EventLog:
                 break
         return out
 
+    def complete_since(self) -> float | None:
+        """From when memory holds every event received (None: it holds none yet).
+
+        Events from before this process started, or pushed out of the full ring, are
+        only on disk; a query reaching further back must read it too.
+        """
+        if not self.events:
+            return None
+        if len(self.events) < (self.events.maxlen or 0):
+            return self.first_at
+        return self.events[0].ts
+
     def rates(self, now: float | None = None) -> dict[str, dict[str, int]]:
         now = time.time() if now is None else now
         return {"by_type": self._by_type.per_minute(now),
                 "by_service": self._by_service.per_minute(now)}
+
+
+def merge_newest(memory: list[Event], disk: list[Event], limit: int) -> list[Event]:
+    """Memory's and disk's answers to one query as one: newest first, each event once.
+
+    Disk rows have no seq, so an event in both is recognised by what it says.
+    """
+    in_memory = Counter(_identity(e) for e in memory)
+    merged = list(memory)
+    for e in disk:
+        key = _identity(e)
+        if in_memory[key]:
+            in_memory[key] -= 1
+        else:
+            merged.append(e)
+    merged.sort(key=lambda e: e.ts, reverse=True)  # stable: memory's order among equal ts
+    return merged[:limit]
+
+
+def _identity(e: Event) -> tuple[float, str, str, str, str]:
+    return (e.ts, e.type, e.service, e.origin, e.message[:MAX_MESSAGE])

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .catalog import series_spec
+from .logs import mask_url
 from .model import CheckResult, Incident, SourceStatus, SystemSample
 from .state import ServiceSummary, Store
 
@@ -22,7 +23,7 @@ def service_json(s: ServiceSummary) -> dict[str, Any]:
     ms = lambda v: _r(v * 1000, 2) if v is not None else None  # noqa: E731
     return {
         "name": s.name,
-        "url": s.url,
+        "url": mask_url(s.url),  # every reader may see it: no password, no token
         "status": s.status.value,
         "since": s.since,
         "interval_s": s.interval,

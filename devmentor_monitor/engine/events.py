@@ -98,9 +98,18 @@ class EventProcessor:
         return False
 
     async def durable(self, batch: list[Event]) -> None:
-        """Write a batch now (stream mode acknowledges it only after this returns)."""
+        """Write the batch now, after the older unwritten events, in one transaction.
+
+        Stream mode acknowledges the batch once this returns, so it must be on disk by
+        then; if the write fails the backlog is kept and the source does not ack.
+        """
         pending, self._unwritten, self._unwritten_bytes = self._unwritten, [], 0
-        await self._write(pending)
+        try:
+            await self._write(pending + batch)
+        except Exception:  # rolled back (a cancelled write still completes in its thread)
+            self._unwritten[:0] = pending
+            self._unwritten_bytes += sum(_size(e) for e in pending)
+            raise
         if self._interesting(batch):
             await self._work.put(batch)
 

@@ -1,19 +1,23 @@
 """Incidents: opened by alerts or by hand, deduplicated, acknowledged, resolved, remembered.
 
 Every change is written to SQLite before the caller hears of it (so a 201 survives
-kill -9), then published to the store for the views, then handed to the outbox for
-notification. A dependent service's incident is linked under its dependency's and
-not notified on its own; resolved notifications always go out.
+kill -9), then published to the store for the views, state and timeline in one step
+(nobody reads `resolved` without its `resolved` entry), then handed to the outbox for
+notification. Changes to one incident are made one at a time, in order. A dependent
+service's incident is linked under its dependency's and not notified on its own;
+resolved notifications always go out.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import secrets
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from typing import Protocol
+from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import dataclass, replace
+from typing import Any, Protocol
 
 from ..model import AuditEntry, Incident, IncidentState, Severity, TimelineEntry
 from ..report import incident_json
@@ -59,6 +63,27 @@ def new_id(now: float) -> str:
     return f"inc-{int(now):x}-{secrets.token_hex(3)}"
 
 
+class KeyedLocks:
+    """One asyncio.Lock per key, forgotten once nobody holds or waits for it (so a
+    long-running monitor does not keep a lock for every incident it ever opened)."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._users: dict[str, int] = {}
+
+    @contextlib.asynccontextmanager
+    async def __call__(self, key: str) -> AsyncIterator[None]:
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        self._users[key] = self._users.get(key, 0) + 1
+        try:
+            async with lock:
+                yield
+        finally:
+            self._users[key] -= 1
+            if not self._users[key]:
+                del self._users[key], self._locks[key]
+
+
 class IncidentEngine:
     def __init__(self, store: Store, db: Database, notifier: Notifier | None = None,
                  clock: Callable[[], float] = time.time) -> None:
@@ -68,6 +93,7 @@ class IncidentEngine:
         self.clock = clock
         self.recovery = RecoveryRunner(clock)
         self._by_key: dict[tuple[str, str], str] = {}  # (service, rule) → open incident id
+        self._locked = KeyedLocks()  # per incident: one change at a time, in order
 
     async def load(self) -> int:
         """Bring open incidents back from disk after a restart."""
@@ -181,37 +207,52 @@ class IncidentEngine:
         return inc
 
     async def acknowledge(self, incident_id: str, actor: Actor, comment: str = "") -> Incident:
-        inc = self._open_incident(incident_id)
-        if inc.state is IncidentState.ACKNOWLEDGED:
-            raise IncidentError(409, f"incident {incident_id} is already acknowledged by "
-                                     f"{inc.acknowledged_by}")
-        now = self.clock()
-        inc.state = IncidentState.ACKNOWLEDGED
-        inc.acknowledged_at, inc.acknowledged_by, inc.updated_at = now, actor.name, now
-        text = "acknowledged" + (f": {comment}" if comment else "")
-        await self._save(inc, [TimelineEntry(now, "acknowledged", actor.name, text)])
+        async with self._locked(incident_id):  # checked and changed with nothing between
+            inc = self._open_incident(incident_id)
+            if inc.state is IncidentState.ACKNOWLEDGED:
+                raise IncidentError(409, f"incident {incident_id} is already acknowledged by "
+                                         f"{inc.acknowledged_by}")
+            now = self.clock()
+            text = "acknowledged" + (f": {comment}" if comment else "")
+            await self._persist(inc, [TimelineEntry(now, "acknowledged", actor.name, text)],
+                                state=IncidentState.ACKNOWLEDGED, acknowledged_at=now,
+                                acknowledged_by=actor.name, updated_at=now)
         await self.audit(actor, "incident.acknowledge", incident_id, "ok")
         await self._notify(inc, "acknowledged", suppressed=inc.parent_id is not None)
         return inc
 
     async def resolve(self, incident_id: str, actor: Actor, comment: str = "") -> Incident:
-        inc = self._open_incident(incident_id)
-        resolved = await self._resolve(inc, actor, "resolved" + (f": {comment}" if comment
-                                                                 else ""), self.clock())
+        text = "resolved" + (f": {comment}" if comment else "")
+        async with self._locked(incident_id):  # a second resolve finds it gone: 404
+            inc = self._open_incident(incident_id)
+            await self._persist_resolved(inc, actor, text, self.clock())
+        await self._resolved(inc, actor)
         await self.audit(actor, "incident.resolve", incident_id, "ok")
-        return resolved
+        return inc
 
     async def _resolve(self, inc: Incident, actor: Actor, text: str, now: float) -> Incident:
-        inc.state = IncidentState.RESOLVED
-        inc.resolved_at, inc.resolved_by, inc.updated_at = now, actor.name, now
+        async with self._locked(inc.id):
+            if not inc.is_open:  # resolved by hand meanwhile
+                return inc
+            await self._persist_resolved(inc, actor, text, now)
+        await self._resolved(inc, actor)
+        return inc
+
+    async def _persist_resolved(self, inc: Incident, actor: Actor, text: str,
+                                now: float) -> None:
+        ttr = now - inc.opened_at
+        await self._persist(inc, [TimelineEntry(now, "resolved", actor.name,
+                                                f"{text}; time to recover {ttr:.0f} s")],
+                            state=IncidentState.RESOLVED, resolved_at=now,
+                            resolved_by=actor.name, updated_at=now)
+
+    async def _resolved(self, inc: Incident, actor: Actor) -> None:
+        """After a resolve is on disk and shown: forget the alert key, log, notify."""
         ttr = inc.time_to_recover or 0.0
-        await self._save(inc, [TimelineEntry(now, "resolved", actor.name,
-                                             f"{text}; time to recover {ttr:.0f} s")])
         self._by_key.pop((inc.service, inc.rule), None)
         log.info("incident resolved", extra={"fields": {"id": inc.id, "by": actor.name,
                                                         "ttr_s": round(ttr, 1)}})
         await self._notify(inc, "resolved")  # resolved notifications always go out
-        return inc
 
     def _open_incident(self, incident_id: str) -> Incident:
         inc = self.store.incident(incident_id)
@@ -219,8 +260,20 @@ class IncidentEngine:
             raise IncidentError(404, f"no open incident {incident_id!r}")
         return inc
 
-    async def _save(self, inc: Incident, entries: list[TimelineEntry]) -> None:
-        await self.db.run(self.db.save_incident, inc, entries)  # on disk first
+    async def _save(self, inc: Incident, entries: list[TimelineEntry], **changes: Any) -> None:
+        """Change an incident, after any change to it already under way."""
+        async with self._locked(inc.id):
+            await self._persist(inc, entries, **changes)
+
+    async def _persist(self, inc: Incident, entries: list[TimelineEntry],
+                       **changes: Any) -> None:
+        """Write the incident as it is about to be, then apply ``changes`` and ``entries``
+        to the shared object with no await between, so a reader sees both or neither.
+        The caller holds the incident's lock."""
+        record = replace(inc, **changes)  # readers keep seeing `inc` unchanged meanwhile
+        await self.db.run(self.db.save_incident, record, entries)  # on disk first
+        for name, value in changes.items():
+            setattr(inc, name, value)
         inc.timeline.extend(entries)
         self.store.put_incident(inc)
         change = entries[0].kind if entries else "updated"  # opened, resolved, ...
@@ -237,8 +290,7 @@ class IncidentEngine:
         return max(found, key=lambda i: i.opened_at) if found else None
 
     async def add_timeline(self, inc: Incident, entries: list[TimelineEntry]) -> None:
-        inc.updated_at = max(inc.updated_at, entries[-1].ts)
-        await self._save(inc, entries)
+        await self._save(inc, entries, updated_at=max(inc.updated_at, entries[-1].ts))
 
     async def open_from_event(self, rule: str, severity: Severity, service: str,
                               title: str, text: str, now: float) -> Incident:

@@ -79,7 +79,7 @@ class RecoveryRunner:
 
 
 def _host(recovery: Recovery) -> str:
-    """Where a webhook goes, without its path or query (they often hold tokens)."""
+    """Where a webhook goes, without its user, password, path or query (tokens all)."""
     from urllib.parse import urlsplit
 
-    return urlsplit(recovery.webhook or "").netloc
+    return urlsplit(recovery.webhook or "").netloc.rpartition("@")[2]

@@ -119,21 +119,27 @@ def parse_notifications(r: _Reader, node: Node | None) -> NotifySettings:
 def _channels(r: _Reader, node: Node | None) -> tuple[ChannelSettings, ...]:
     out: list[ChannelSettings] = []
     for name, key, item, m in r.named_items(node, "notifications.channels", "channel"):
-        if "type" not in m:
-            raise r.fail(item, key, f"missing required key 'type' (one of {', '.join(TYPES)})")
-        kind = r.string(m["type"], f"{key}.type")
-        if kind not in TYPES:
-            raise r.fail(m["type"], f"{key}.type",
-                         f"must be one of {', '.join(TYPES)}, got {kind!r}")
-        r.mapping(item, key, _COMMON_KEYS | _TYPE_KEYS[kind])  # unknown keys, for this type
-        common = {
-            "name": name, "type": kind,
-            "timeout": r.duration(m["timeout"], f"{key}.timeout") if "timeout" in m else 10.0,
-            "events": _events(r, m["events"], f"{key}.events") if "events" in m
-            else DEFAULT_EVENTS[kind],
-        }
-        out.append(_PARSERS[kind](r, item, m, key, common))
+        with r.noting():  # the next channel is still checked
+            out.append(_channel(r, name, key, item, m))
     return tuple(out)
+
+
+def _channel(r: _Reader, name: str, key: str, item: Node, m: dict[str, Node]
+             ) -> ChannelSettings:
+    if "type" not in m:
+        raise r.fail(item, key, f"missing required key 'type' (one of {', '.join(TYPES)})")
+    kind = r.string(m["type"], f"{key}.type")
+    if kind not in TYPES:
+        raise r.fail(m["type"], f"{key}.type",
+                     f"must be one of {', '.join(TYPES)}, got {kind!r}")
+    r.mapping(item, key, _COMMON_KEYS | _TYPE_KEYS[kind])  # unknown keys, for this type
+    common = {
+        "name": name, "type": kind,
+        "timeout": r.duration(m["timeout"], f"{key}.timeout") if "timeout" in m else 10.0,
+        "events": _events(r, m["events"], f"{key}.events") if "events" in m
+        else DEFAULT_EVENTS[kind],
+    }
+    return _PARSERS[kind](r, item, m, key, common)
 
 
 def _events(r: _Reader, node: Node, key: str) -> tuple[str, ...]:

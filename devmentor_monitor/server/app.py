@@ -1,10 +1,12 @@
 """The embedded HTTP exporter: aiohttp in the monitor's own event loop.
 
-Read-only in this version; every error is JSON with the right status code.
+Every error is JSON with the right status code, protocol-level ones included
+(connections.GuardedHandler); connections are admitted by connections.Gate.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -15,12 +17,14 @@ from .. import __version__
 from ..aio import web
 from ..report import check_json, series_json, service_json, source_json, system_json
 from ..state import HOUR
-from ..units import parse_duration
-from .auth import Denied
+from .auth import DENIED_AUDIT, Denied, DeniedAudit
+from .connections import BACKLOG, Gate, connection_cap, fd_limit, head_received
 from .exposition import CachedExposition
-from .incidents_api import BadBody, IncidentsApi
+from .incidents_api import IncidentsApi
 from .openapi import openapi_document
+from .params import WINDOW, BadRequest, UnsupportedMediaType, query
 from .predictions_api import PredictionsApi
+from .responses import error_response, json_response
 from .streams import StreamsApi
 from .workloads_api import WorkloadsApi
 
@@ -30,35 +34,18 @@ if TYPE_CHECKING:
 log = logging.getLogger("devmentor_monitor.server")
 
 PROM_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-MAX_WINDOW = 7 * 86400.0
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None
-                  ) -> web.Response:
-    return web.Response(body=json.dumps(data, separators=(",", ":")).encode(), status=status,
-                        content_type="application/json", headers=headers)
-
-
-def error_response(status: int, message: str, headers: dict[str, str] | None = None
-                   ) -> web.Response:
-    from http import HTTPStatus
-
-    reason = HTTPStatus(status).phrase
-    return json_response({"error": {"status": status, "reason": reason, "message": message}},
-                         status=status, headers=headers)
-
-
-class BadRequest(Exception):
-    """A query parameter the API cannot use; becomes a 400 with this message."""
+__all__ = ["ROUTES", "ExporterServer", "build_app", "error_response", "json_response"]
 
 
 @web.middleware
 async def json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
-    except (BadRequest, BadBody) as exc:
+    except BadRequest as exc:
         return error_response(400, str(exc))
+    except UnsupportedMediaType as exc:
+        return error_response(415, str(exc))
     except Denied as exc:
         headers = {"WWW-Authenticate": 'Bearer realm="devmentor-monitor"'} \
             if exc.status == 401 else None
@@ -79,28 +66,6 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         return error_response(500, "internal error; see the monitor's log")
 
 
-def query(request: web.Request, allowed: dict[str, Callable[[str], Any]]) -> dict[str, Any]:
-    """Validate query parameters: unknown names and bad values are a 400, never ignored."""
-    out: dict[str, Any] = {}
-    for name, raw in request.query.items():
-        parse = allowed.get(name)
-        if parse is None:
-            known = ", ".join(sorted(allowed)) or "none"
-            raise BadRequest(f"unknown query parameter {name!r} (allowed: {known})")
-        try:
-            out[name] = parse(raw)
-        except ValueError as exc:
-            raise BadRequest(f"bad value for {name!r}: {exc}") from None
-    return out
-
-
-def window(raw: str) -> float:
-    seconds = parse_duration(raw)
-    if not 0 < seconds <= MAX_WINDOW:
-        raise ValueError(f"window must be between 1s and 7d, got {raw!r}")
-    return seconds
-
-
 class Api:
     """Handlers; they read the store and never write it."""
 
@@ -111,6 +76,7 @@ class Api:
                                            monitor.config.server.metrics_cache)
         self._services_body = b""
         self._services_key: tuple[int, int] = (-1, -1)
+        self.gate: Gate | None = None  # set by ExporterServer once it listens
 
     async def health(self, request: web.Request) -> web.Response:
         ok, problems = self.monitor.self_check()
@@ -119,6 +85,8 @@ class Api:
                 "uptime_s": round(now - self.monitor.started_at, 1),
                 "services": self.store.counts(),
                 "sources": [source_json(s, now) for s in self.store.sources()]}
+        if self.gate is not None:  # saturation is the gate working, not a failure
+            body["connections"] = self.gate.snapshot()
         return json_response(body, 200 if ok else 503)
 
     async def metrics(self, request: web.Request) -> web.Response:
@@ -137,7 +105,7 @@ class Api:
         return web.Response(body=self._services_body, content_type="application/json")
 
     async def service(self, request: web.Request) -> web.Response:
-        params = query(request, {"window": window})
+        params = query(request, {"window": WINDOW})
         name = request.match_info["name"]
         if not self.store.has_service(name):
             known = ", ".join(self.store.service_names())
@@ -160,7 +128,7 @@ class Api:
                                  f"known: {', '.join(known)}")
             return names
 
-        params = query(request, {"window": window, "series": series_list})
+        params = query(request, {"window": WINDOW, "series": series_list})
         now = time.time()
         body: dict[str, Any] = {"ts": now, "system": system_json(self.store.system)}
         if "window" in params or "series" in params:
@@ -185,7 +153,8 @@ class Api:
         return json_response({"rules": rules, "alerts": alerts})
 
     async def openapi(self, request: web.Request) -> web.Response:
-        return json_response(openapi_document())
+        query(request, {})
+        return json_response(openapi_document(self.monitor))
 
 
 ROUTES: list[tuple[str, str, str]] = [  # method, path, handler ("incidents." = IncidentsApi)
@@ -219,9 +188,13 @@ ROUTES: list[tuple[str, str, str]] = [  # method, path, handler ("incidents." = 
     ("DELETE", "/api/kubernetes/pods/{name}", "workloads.kube_delete_pod"),
 ]
 
+# Routed with a tighter pattern than documented: `logs` is a read with its own GET route,
+# so POST .../logs is a 405 (Allow: GET), never an action attempt to audit.
+_PATTERNS = {"/api/containers/{id}/{action}": "/api/containers/{id}/{action:(?!logs$)[^/]+}"}
+
 
 def build_app(monitor: Monitor) -> web.Application:
-    app = web.Application(middlewares=[json_errors], client_max_size=1 << 20)
+    app = web.Application(middlewares=[head_received, json_errors], client_max_size=1 << 20)
     api = Api(monitor)
     incidents = IncidentsApi(monitor, query, json_response, error_response)
     owners = {"": api, "incidents": incidents,
@@ -231,21 +204,24 @@ def build_app(monitor: Monitor) -> web.Application:
     for method, path, attr in ROUTES:
         owner, _, name = attr.rpartition(".")
         handler = getattr(owners[owner], name)
-        app.router.add_route(method, path, handler)
+        app.router.add_route(method, _PATTERNS.get(path, path), handler)
     app["api"] = api
     app["streams"] = owners["streams"]
+    app[DENIED_AUDIT] = DeniedAudit(monitor.db, monitor.clock)
     return app
 
 
 class ExporterServer:
-    """Starts and stops the aiohttp site; `url` is where it listens."""
+    """Listens through a Gate (connections.py): capped, with head and idle deadlines."""
 
     def __init__(self, monitor: Monitor) -> None:
         self.monitor = monitor
         self.host = monitor.config.server.host
         self.port = monitor.config.server.port
         self.app = build_app(monitor)
+        self.gate: Gate | None = None
         self._runner: web.AppRunner | None = None
+        self._listener: asyncio.AbstractServer | None = None
 
     @property
     def url(self) -> str:
@@ -256,15 +232,24 @@ class ExporterServer:
         self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False,
                                      shutdown_timeout=1.0)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
+        assert self._runner.server is not None
+        self.gate = Gate(self._runner.server, connection_cap(fd_limit()), access_log=None)
+        self.app["api"].gate = self.gate
         try:
-            await site.start()
+            self._listener = await asyncio.get_running_loop().create_server(
+                self.gate, self.host, self.port, reuse_address=True, backlog=BACKLOG)
         except OSError:
             await self._runner.cleanup()
             self._runner = None
             raise
 
     async def stop(self) -> None:
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
+        if self.gate is not None:
+            self.gate.close()
+        await self.app[DENIED_AUDIT].flush()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None

@@ -3,34 +3,25 @@
 
 from __future__ import annotations
 
-import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..aio import web
 from ..engine.incidents import IncidentError
 from ..model import IncidentState, Severity
 from ..report import incident_json
 from .auth import operator
-from .params import int_between, since
+from .params import LIMIT, BadRequest, choice, json_object, since, text
 from .predictions_api import cause_json
 
 if TYPE_CHECKING:
     from ..runtime import Monitor
 
-MAX_BODY = 64 * 1024
 MAX_DESCRIPTION = 2000
-
-
-class BadBody(Exception):
-    """A request body the API cannot use; becomes a 400 with this message."""
-
-
-def _choice(values: tuple[str, ...]):
-    def parse(raw: str) -> str:
-        if raw not in values:
-            raise ValueError(f"must be one of {', '.join(values)}, got {raw!r}")
-        return raw
-    return parse
+SEVERITIES = tuple(s.value for s in Severity)
+LIST_QUERY = {  # enforced by `list` and stated by /api/openapi.json
+    "state": choice((s.value for s in IncidentState), "open, acknowledged or resolved"),
+    "service": text, "severity": choice(SEVERITIES, "low, medium, high or critical"),
+    "since": since, "limit": LIMIT}
 
 
 class IncidentsApi:
@@ -39,10 +30,7 @@ class IncidentsApi:
         self.query, self.json, self.error = query, json_response, error_response
 
     async def list(self, request: web.Request) -> web.Response:
-        p = self.query(request, {
-            "state": _choice(tuple(s.value for s in IncidentState)),
-            "service": str, "severity": _choice(tuple(s.value for s in Severity)),
-            "since": since, "limit": int_between(1, 1000)})
+        p = self.query(request, LIST_QUERY)
         db = self.monitor.db
         found = await db.run(db.load_incidents, state=p.get("state"),
                              service=p.get("service"), severity=p.get("severity"),
@@ -66,19 +54,19 @@ class IncidentsApi:
 
     async def create(self, request: web.Request) -> web.Response:
         actor = await operator(request, self.monitor, "incident.open", "new")
-        body = await self._body(request, required={"service", "description", "severity"},
-                                optional=set())
+        body = await json_object(request,
+                                 required=frozenset({"service", "description", "severity"}))
         service, description, severity = (body["service"], body["description"],
                                           body["severity"])
         if not isinstance(service, str) or not self.monitor.store.has_service(service):
             known = ", ".join(self.monitor.store.service_names())
-            raise BadBody(f"unknown service {service!r}; known: {known}")
+            raise BadRequest(f"unknown service {service!r}; known: {known}")
         if not isinstance(description, str) or not description.strip():
-            raise BadBody("description must be a non-empty string")
+            raise BadRequest("description must be a non-empty string")
         if len(description) > MAX_DESCRIPTION:
-            raise BadBody(f"description is over {MAX_DESCRIPTION} characters")
-        if severity not in tuple(s.value for s in Severity):
-            raise BadBody(f"severity must be one of {', '.join(s.value for s in Severity)}")
+            raise BadRequest(f"description is over {MAX_DESCRIPTION} characters")
+        if severity not in SEVERITIES:
+            raise BadRequest(f"severity must be one of {', '.join(SEVERITIES)}")
         inc = await self.monitor.engine.open_manual(service, description.strip(),
                                                     Severity(severity), actor)
         # On disk before this answer: the engine awaited the SQLite commit.
@@ -95,36 +83,12 @@ class IncidentsApi:
     async def _transition(self, request: web.Request, action: str, step) -> web.Response:
         incident_id = request.match_info["id"]
         actor = await operator(request, self.monitor, action, incident_id)
-        body = await self._body(request, required=set(), optional={"comment"}, empty_ok=True)
+        body = await json_object(request, optional=frozenset({"comment"}), empty_ok=True)
         comment = body.get("comment", "")
         if not isinstance(comment, str) or len(comment) > MAX_DESCRIPTION:
-            raise BadBody("comment must be a string of at most 2000 characters")
+            raise BadRequest("comment must be a string of at most 2000 characters")
         try:
             inc = await step(incident_id, actor, comment)
         except IncidentError as exc:
             return self.error(exc.status, str(exc))
         return self.json(incident_json(inc))
-
-
-    async def _body(self, request: web.Request, *, required: set[str], optional: set[str],
-                    empty_ok: bool = False) -> dict[str, Any]:
-        if request.content_length is not None and request.content_length > MAX_BODY:
-            raise BadBody(f"body over {MAX_BODY} bytes")
-        raw = await request.read()
-        if not raw.strip() and empty_ok:
-            return {}
-        try:
-            data = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise BadBody(f"body is not JSON: {exc}") from None
-        if not isinstance(data, dict):
-            raise BadBody("body must be a JSON object")
-        unknown = set(data) - required - optional
-        if unknown:
-            raise BadBody(f"unknown field(s) {', '.join(sorted(unknown))}; expected "
-                          f"{', '.join(sorted(required | optional))}")
-        missing = required - set(data)
-        if missing:
-            raise BadBody(f"missing field(s) {', '.join(sorted(missing))}")
-        return data
-

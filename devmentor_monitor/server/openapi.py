@@ -1,24 +1,49 @@
-"""The OpenAPI 3.1 document for the embedded server; a test keeps it in step with the routes."""
+"""The OpenAPI 3.1 document for the embedded server; a test keeps it in step with the routes.
+
+Parameters and bodies are stated from the declarations the handlers enforce (params.Param,
+the models' enums, the configured replica range), so the document cannot drift from them.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import __version__
+from ..events import EventSeverity
+from ..feed import TOPICS
+from ..model import IncidentState, Severity
+from .incidents_api import LIST_QUERY, MAX_DESCRIPTION
+from .params import LIMIT, WINDOW, Param, choice, since, text
+from .workloads_api import CONTAINER_ACTIONS, LOGS_QUERY
+
+if TYPE_CHECKING:
+    from ..runtime import Monitor
 
 _ERROR = {"description": "Error", "content": {"application/json": {"schema": {
     "$ref": "#/components/schemas/Error"}}}}
+# /api/events is served by streams.py with these same parsers and enums.
+_EVENTS_QUERY = {"type": Param(str, text.schema, "type prefix, e.g. deploy."),
+                 "service": Param(str, text.schema, "service name"),
+                 "severity": choice((s.value for s in EventSeverity),
+                                    "at least: info, warning, error, critical"),
+                 "since": since,
+                 "until": Param(since.parse, since.schema,
+                                "Unix time, or a duration ago (reads from disk)"),
+                 "limit": Param(LIMIT.parse, LIMIT.schema, "1-1000, default 100")}
+_TOPIC = f"({'|'.join(TOPICS)})"
 
 
 def _json(description: str, schema: dict[str, Any]) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
-_WINDOW = {"name": "window", "in": "query", "required": False,
-           "description": "History window: a duration such as 5m, 1h, 24h (at most 7d).",
-           "schema": {"type": "string", "example": "1h"}}
+def _query(params: dict[str, Param]) -> list[dict[str, Any]]:
+    return [{"name": name, "in": "query", "required": False, "schema": p.schema,
+             **({"description": p.description} if p.description else {})}
+            for name, p in params.items()]
 
 
+_WINDOW = _query({"window": WINDOW})[0]
 _ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
 
 
@@ -26,23 +51,26 @@ def _transition(verb: str) -> dict[str, Any]:
     return {"summary": f"{verb} an incident (operator role)", "parameters": [_ID],
             "security": [{"apiKey": []}],
             "requestBody": {"required": False, "content": {"application/json": {"schema": {
-                "type": "object", "properties": {"comment": {"type": "string"}}}}}},
+                "type": "object", "additionalProperties": False, "properties": {
+                    "comment": {"type": "string", "maxLength": MAX_DESCRIPTION}}}}}},
             "responses": {"200": _json(f"{verb}d", {"$ref": "#/components/schemas/Incident"}),
                           "400": _ERROR, "401": _ERROR, "403": _ERROR, "404": _ERROR,
-                          "409": _ERROR}}
+                          "409": _ERROR, "415": _ERROR}}
 
 
-def _action(summary: str, params: list[dict[str, Any]], body: dict[str, Any] | None = None
-            ) -> dict[str, Any]:
-    """A container or cluster action: operator role, audited."""
+def _action(summary: str, params: list[dict[str, Any]], body: dict[str, Any] | None = None,
+            also: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A container or cluster action: operator role, audited; ``also``: more error codes."""
     op: dict[str, Any] = {
         "summary": f"{summary} (operator role, audited)", "parameters": params,
         "security": [{"apiKey": []}],
         "responses": {"200": _json("Done", {"type": "object"}), "400": _ERROR, "401": _ERROR,
-                      "403": _ERROR, "404": _ERROR, "502": _ERROR, "503": _ERROR}}
+                      "403": _ERROR, "404": _ERROR, "502": _ERROR, "503": _ERROR,
+                      **dict.fromkeys(also, _ERROR)}}
     if body is not None:
         op["requestBody"] = {"required": True, "content": {"application/json": {
             "schema": body}}}
+        op["responses"]["415"] = _ERROR
     return op
 
 
@@ -60,7 +88,7 @@ def _kube_list(kind: str) -> dict[str, Any]:
             "400": _ERROR}}}
 
 
-def _workload_paths() -> dict[str, Any]:
+def _workload_paths(replicas: tuple[int, int]) -> dict[str, Any]:
     cid = _path("id", "container id, unambiguous id prefix (6+) or name")
     deployment = _path("name", "deployment name")
     return {
@@ -78,15 +106,14 @@ def _workload_paths() -> dict[str, Any]:
                           "404": _ERROR}}},
         "/api/containers/{id}/logs": {"get": {
             "summary": "The last lines of a container's output, fetched on demand",
-            "parameters": [cid, {"name": "lines", "in": "query", "required": False,
-                                 "description": "1-5000, default docker.log_lines (50)",
-                                 "schema": {"type": "integer"}}],
+            "parameters": [cid, *_query(LOGS_QUERY)],
             "responses": {"200": _json("Log tail", {"type": "object"}), "400": _ERROR,
                           "404": _ERROR, "502": _ERROR, "503": _ERROR}}},
         "/api/containers/{id}/{action}": {"post": _action(
             "Start, stop or restart a container",
             [cid, {"name": "action", "in": "path", "required": True,
-                   "schema": {"type": "string", "enum": ["start", "stop", "restart"]}}])},
+                   "schema": {"type": "string", "enum": list(CONTAINER_ACTIONS)}}],
+            also=("405",))},
         "/api/kubernetes/pods": _kube_list("pods"),
         "/api/kubernetes/deployments": _kube_list("deployments"),
         "/api/kubernetes/nodes": _kube_list("nodes"),
@@ -97,7 +124,8 @@ def _workload_paths() -> dict[str, Any]:
         "/api/kubernetes/deployments/{name}/scale": {"post": _action(
             "Scale a deployment within MIN_REPLICAS..MAX_REPLICAS (400 outside)", [deployment],
             {"type": "object", "required": ["replicas"], "additionalProperties": False,
-             "properties": {"replicas": {"type": "integer"}}})},
+             "properties": {"replicas": {"type": "integer", "minimum": replicas[0],
+                                         "maximum": replicas[1]}}})},
         "/api/kubernetes/pods/{name}": {"delete": _action(
             "Delete a pod (its controller replaces it)", [_path("name", "pod name")])},
     }
@@ -105,20 +133,12 @@ def _workload_paths() -> dict[str, Any]:
 
 def _event_paths() -> dict[str, Any]:
     topics = {"name": "topics", "in": "query", "required": False,
-              "description": "Comma-separated: incidents, events, services, metrics",
-              "schema": {"type": "string"}}
+              "description": f"Comma-separated: {', '.join(TOPICS)}",
+              "schema": {"type": "string", "pattern": f"^{_TOPIC}(,{_TOPIC})*$"}}
     return {
         "/api/events": {"get": {
             "summary": "Platform events, newest first, with rejection counts and rates",
-            "parameters": [
-                {"name": n, "in": "query", "required": False, "schema": {"type": "string"},
-                 "description": d}
-                for n, d in (("type", "type prefix, e.g. deploy."),
-                             ("service", "service name"),
-                             ("severity", "at least: info, warning, error, critical"),
-                             ("since", "Unix time, or a duration ago (15m)"),
-                             ("until", "Unix time, or a duration ago (reads from disk)"),
-                             ("limit", "1-1000, default 100"))],
+            "parameters": _query(_EVENTS_QUERY),
             "responses": {"200": _json("Events", {"type": "object"}), "400": _ERROR}}},
         "/api/events/stream": {"get": {
             "summary": "Server-Sent Events: live messages of the chosen topics (default events)",
@@ -142,7 +162,10 @@ def _event_paths() -> dict[str, Any]:
     }
 
 
-def openapi_document() -> dict[str, Any]:
+def openapi_document(monitor: Monitor) -> dict[str, Any]:
+    """The document for this monitor: its services and replica range are stated too."""
+    services = monitor.store.service_names()
+    scaling = monitor.config.scaling
     return {
         "openapi": "3.1.0",
         "info": {"title": "devmentor-monitor", "version": __version__,
@@ -187,14 +210,7 @@ def openapi_document() -> dict[str, Any]:
             "/api/incidents": {
                 "get": {
                     "summary": "Incidents, newest first (open, acknowledged and resolved)",
-                    "parameters": [
-                        {"name": n, "in": "query", "required": False,
-                         "schema": {"type": "string"}, "description": d}
-                        for n, d in (("state", "open, acknowledged or resolved"),
-                                     ("service", "service name"),
-                                     ("severity", "low, medium, high or critical"),
-                                     ("since", "Unix time, or a duration ago (1h, 7d)"),
-                                     ("limit", "1-1000, default 200"))],
+                    "parameters": _query(LIST_QUERY),
                     "responses": {"200": _json("Incidents", {"type": "object"}),
                                   "400": _ERROR}},
                 "post": {
@@ -204,7 +220,8 @@ def openapi_document() -> dict[str, Any]:
                         "schema": {"$ref": "#/components/schemas/NewIncident"}}}},
                     "responses": {"201": _json("Opened, and on disk",
                                                {"$ref": "#/components/schemas/Incident"}),
-                                  "400": _ERROR, "401": _ERROR, "403": _ERROR}}},
+                                  "400": _ERROR, "401": _ERROR, "403": _ERROR,
+                                  "415": _ERROR}}},
             "/api/incidents/{id}": {"get": {
                 "summary": "One incident with its timeline",
                 "parameters": [_ID],
@@ -229,7 +246,7 @@ def openapi_document() -> dict[str, Any]:
             "/api/openapi.json": {"get": {
                 "summary": "This document",
                 "responses": {"200": _json("OpenAPI document", {"type": "object"})}}},
-            **_workload_paths(),
+            **_workload_paths((scaling.min_replicas, scaling.max_replicas)),
             **_event_paths(),
         },
         "components": {"securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer"}},
@@ -237,16 +254,17 @@ def openapi_document() -> dict[str, Any]:
             "NewIncident": {"type": "object", "required": ["service", "description",
                                                            "severity"],
                             "additionalProperties": False, "properties": {
-                "service": {"type": "string"}, "description": {"type": "string"},
-                "severity": {"type": "string",
-                             "enum": ["low", "medium", "high", "critical"]}}},
+                "service": {"type": "string", "enum": list(services)},
+                "description": {"type": "string", "minLength": 1,
+                                "maxLength": MAX_DESCRIPTION, "pattern": "\\S"},
+                "severity": {"type": "string", "enum": [s.value for s in Severity]}}},
             "Incident": {"type": "object", "required": ["id", "service", "state"],
                          "properties": {"id": {"type": "string"},
                                         "service": {"type": "string"},
-                                        "severity": {"type": "string"},
-                                        "state": {"type": "string",
-                                                  "enum": ["open", "acknowledged",
-                                                           "resolved"]},
+                                        "severity": {"type": "string", "enum": [
+                                            s.value for s in Severity]},
+                                        "state": {"type": "string", "enum": [
+                                            s.value for s in IncidentState]},
                                         "timeline": {"type": "array"},
                                         "root_causes": {"type": "array", "items": {
                                             "$ref": "#/components/schemas/Cause"}}}},

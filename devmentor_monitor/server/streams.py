@@ -16,8 +16,9 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .. import boundedjson
 from ..aio import WSMsgType, web
-from ..events import EventSeverity
+from ..events import Event, EventSeverity, merge_newest
 from ..feed import TOPICS, Reader
 from .params import int_between, since
 
@@ -29,6 +30,7 @@ WRITE_TIMEOUT = 10.0  # a client that takes no bytes for this long is gone
 HEARTBEAT = 15.0  # SSE comment / WS ping when nothing else was sent
 CLIENT_QUEUE = 1000  # messages kept per client before the oldest are dropped
 MAX_CLIENTS = 100
+WS_MAX_MESSAGE = 64 * 1024  # a client command; aiohttp closes the socket beyond it
 Writer = Callable[[str], Awaitable[None]]
 DASHBOARD = Path(__file__).with_name("dashboard.html")
 
@@ -67,27 +69,15 @@ class StreamsApi:
 
     # ------------------------------------------------------------------ queries
     async def events(self, request: web.Request) -> web.Response:
-        """Newest first, filtered; from memory, or from disk for older ranges."""
+        """Newest first, filtered; from memory, and from disk for what memory lacks."""
         q = self.query(request, {"type": str, "service": str, "severity": severity_param,
                                  "since": since, "until": since,
                                  "limit": int_between(1, 1000)})
-        limit = q.get("limit", 100)
-        filters = {"type_prefix": q.get("type"), "service": q.get("service"),
-                   "min_severity": q.get("severity")}
+        found, where = await self._find_events(
+            q.get("limit", 100), since=q.get("since"), until=q.get("until"),
+            type_prefix=q.get("type"), service=q.get("service"),
+            min_severity=q.get("severity"))
         log_ = self.store.event_log
-        oldest = log_.events[0].ts if log_.events else None
-        memory_covers = "until" not in q and (
-            len(log_.events) < (log_.events.maxlen or 0)
-            or (oldest is not None and q.get("since", oldest) >= oldest))
-        if memory_covers:
-            found = self.store.events(limit, since=q.get("since"), **filters)
-            where = "memory"
-        else:
-            db = self.monitor.db
-            await self.monitor.event_processor.flush()
-            found = await db.run(db.load_events, limit=limit, since=q.get("since"),
-                                 until=q.get("until"), **filters)
-            where = "disk"
         return self.json_response({
             "events": [e.to_dict() for e in found], "source": where,
             "received": sum(log_.received.values()), "rejected": log_.rejected,
@@ -95,6 +85,24 @@ class StreamsApi:
                 {"at": r.at, "origin": r.origin, "reason": r.reason, "detail": r.detail,
                  "sample": r.sample} for r in reversed(log_.rejections)],
             "rates_per_minute": log_.rates()})
+
+    async def _find_events(self, limit: int, **filters: Any) -> tuple[list[Event], str]:
+        """Memory where it holds the whole range, else memory merged with disk.
+
+        After a restart (or once the ring has wrapped) memory holds only part of the
+        range; the rest is read from disk, so no query depends on when we started.
+        """
+        found = self.store.events(limit, **filters)
+        complete = self.store.event_log.complete_since()
+        since = filters["since"]
+        if complete is not None and (
+                (since is not None and since >= complete)
+                or (len(found) == limit and min(e.ts for e in found) >= complete)):
+            return found, "memory"
+        db = self.monitor.db
+        await self.monitor.event_processor.flush()
+        older = await db.run(db.load_events, limit=limit, **filters)
+        return merge_newest(found, older, limit), "disk"
 
     # ------------------------------------------------------------------ SSE
     async def sse(self, request: web.Request) -> web.StreamResponse:
@@ -123,7 +131,7 @@ class StreamsApi:
     async def ws(self, request: web.Request) -> web.WebSocketResponse:
         q = self.query(request, {"topics": topics_param})
         self._admit()
-        sock = web.WebSocketResponse(heartbeat=HEARTBEAT, max_msg_size=64 * 1024)
+        sock = web.WebSocketResponse(heartbeat=HEARTBEAT, max_msg_size=WS_MAX_MESSAGE)
         await sock.prepare(request)
         reader = self.feed.open(q.get("topics", []), CLIENT_QUEUE)
         self.clients["ws"] += 1
@@ -225,9 +233,10 @@ def _ws_frames(batch: list[tuple[str, Any]], dropped: int) -> str:
 def _ws_command(text: str, current: set[str]) -> tuple[dict[str, Any], set[str] | None]:
     """{"subscribe": [...]} / {"unsubscribe": [...]} → (reply, new topic set or None)."""
     try:
-        cmd = json.loads(text)
-    except ValueError:
-        return {"type": "error", "error": "not JSON; send {\"subscribe\": [topics]}"}, None
+        cmd = boundedjson.loads(text, max_bytes=WS_MAX_MESSAGE)
+    except boundedjson.JSONRejected as exc:  # too deep or not JSON: an answer, not a close
+        return {"type": "error", "reason": exc.reason,
+                "error": f"{exc}; send {{\"subscribe\": [topics]}}"}, None
     if not isinstance(cmd, dict) or not ({"subscribe", "unsubscribe"} & set(cmd)):
         return {"type": "error", "error": "send {\"subscribe\": [topics]} or "
                                           "{\"unsubscribe\": [topics]}"}, None

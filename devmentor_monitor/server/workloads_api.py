@@ -6,21 +6,22 @@ runs them in the source's threads and audits every attempt (denied ones here).
 
 from __future__ import annotations
 
-import json
 import time
 from typing import TYPE_CHECKING, Any
 
 from ..aio import web
 from ..engine.actions import ActionError
 from ..model import SourceState
+from ..sources.docker import ACTIONS
 from .auth import operator
-from .incidents_api import MAX_BODY, BadBody
-from .params import int_between
+from .params import BadRequest, int_between, json_object
 
 if TYPE_CHECKING:
     from ..runtime import Monitor
 
 KUBE_KINDS = ("pods", "deployments", "nodes", "events")
+CONTAINER_ACTIONS = ACTIONS  # POST /api/containers/{id}/{action}
+LOGS_QUERY = {"lines": int_between(1, 5000, "1-5000, default docker.log_lines (50)")}
 NOT_CONFIGURED = {
     "docker": "add a docker: section to services.yaml or set DOCKER_HOST",
     "kubernetes": "add a kubernetes: section to services.yaml",
@@ -66,7 +67,7 @@ class WorkloadsApi:
         return self.json(c.to_json(time.time()))
 
     async def container_logs(self, request: web.Request) -> web.Response:
-        p = self.query(request, {"lines": int_between(1, 5000)})
+        p = self.query(request, LOGS_QUERY)
         ref = request.match_info["id"]
         try:
             lines = await self.monitor.actions.container_logs(ref, p.get("lines"))
@@ -76,6 +77,8 @@ class WorkloadsApi:
 
     async def container_action(self, request: web.Request) -> web.Response:
         ref, action = request.match_info["id"], request.match_info["action"]
+        if action not in CONTAINER_ACTIONS:
+            raise BadRequest(f"unknown action {action!r}; one of {', '.join(CONTAINER_ACTIONS)}")
         actor = await operator(request, self.monitor, f"container.{action}", ref)
         try:
             c = await self.monitor.actions.container(ref, action, actor)
@@ -106,11 +109,10 @@ class WorkloadsApi:
     async def kube_scale(self, request: web.Request) -> web.Response:
         name = request.match_info["name"]
         actor = await operator(request, self.monitor, "deployment.scale", name)
-        body = await _body(request)
-        replicas = body.get("replicas")
-        if set(body) != {"replicas"} or isinstance(replicas, bool) \
-                or not isinstance(replicas, int):
-            raise BadBody('body must be {"replicas": <integer>}')
+        body = await json_object(request, required=frozenset({"replicas"}))
+        replicas = body["replicas"]
+        if isinstance(replicas, bool) or not isinstance(replicas, int):
+            raise BadRequest('body must be {"replicas": <integer>}')
         return await self._run(self.monitor.actions.scale(name, replicas, actor),
                                {"deployment": name, "action": "scale", "replicas": replicas})
 
@@ -126,16 +128,3 @@ class WorkloadsApi:
         except ActionError as exc:
             return self.error(exc.status, str(exc))
         return self.json({**answer, "outcome": "ok"})
-
-
-
-async def _body(request: web.Request) -> dict[str, Any]:
-    if request.content_length is not None and request.content_length > MAX_BODY:
-        raise BadBody(f"body over {MAX_BODY} bytes")
-    try:
-        data = json.loads(await request.read())
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadBody(f"body is not JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise BadBody("body must be a JSON object")
-    return data

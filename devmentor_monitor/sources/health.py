@@ -20,6 +20,7 @@ from typing import Any
 
 from ..aio import aiohttp, tls_ready
 from ..config import ServiceConfig
+from ..logs import mask
 from ..model import CheckResult
 from .base import Sink, status
 
@@ -72,6 +73,7 @@ def describe_error(exc: BaseException, timeout: float) -> str:
         if isinstance(err, ConnectionResetError | aiohttp.ServerDisconnectedError):
             return "connection reset"
     text = " / ".join(dict.fromkeys(str(e) for e in chain if str(e))) or type(exc).__name__
+    text = mask(text)  # some errors quote the URL, with its password and token
     return text if len(text) <= 120 else text[:117] + "..."
 
 

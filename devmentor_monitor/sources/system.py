@@ -5,6 +5,7 @@ from __future__ import annotations
 import heapq
 import logging
 import time
+from typing import Any
 
 import psutil
 
@@ -29,12 +30,15 @@ class SystemReader:
         self._top: tuple[tuple[ProcInfo, ...], tuple[ProcInfo, ...]] = ((), ())
         self._top_at: float | None = None
         self._procs: dict[int, psutil.Process] = {}
-        psutil.cpu_percent(percpu=True)  # prime: the first call has no previous sample
+        # Our own previous CPU times, not psutil.cpu_percent's: that keeps one per thread,
+        # and reads made from a thread pool would each compare with a different past
+        # (or with nothing: 0.0 %, as `status` always showed).
+        self._cpu_prev = psutil.cpu_times(percpu=True)
 
     def read(self) -> SystemSample:
         now = time.time()
         mono = time.monotonic()
-        per_core = tuple(psutil.cpu_percent(percpu=True))
+        per_core = self._cpu_per_core()
         total = sum(per_core) / len(per_core) if per_core else 0.0
         vm = psutil.virtual_memory()
         sw = psutil.swap_memory()
@@ -71,6 +75,13 @@ class SystemReader:
             top_cpu=self._top[0], top_mem=self._top[1], top_ts=self._top_at,
         )
 
+    def _cpu_per_core(self) -> tuple[float, ...]:
+        """Busy percent of each core since the previous read."""
+        current = psutil.cpu_times(percpu=True)
+        previous, self._cpu_prev = self._cpu_prev, current
+        return tuple(busy_percent(old, new) for old, new in zip(previous, current,
+                                                                  strict=False))
+
     def _disks(self, now: float) -> tuple[DiskUsage, ...]:
         if not self._mounts or now - self._mounts_at >= PARTITIONS_EVERY:
             seen: set[str] = set()
@@ -106,6 +117,17 @@ class SystemReader:
         top_cpu = heapq.nlargest(self.top_n, infos, key=lambda p: p.cpu_percent)
         top_mem = heapq.nlargest(self.top_n, infos, key=lambda p: p.rss)
         return tuple(top_cpu), tuple(top_mem)
+
+
+def busy_percent(old: Any, new: Any) -> float:
+    """Share of the time between two psutil cpu_times readings not spent idle, as
+    psutil computes it (guest time is already counted in user and nice)."""
+    delta = {f: max(0.0, getattr(new, f) - getattr(old, f)) for f in new._fields}
+    total = sum(delta.values()) - delta.get("guest", 0.0) - delta.get("guest_nice", 0.0)
+    idle = delta.get("idle", 0.0) + delta.get("iowait", 0.0)
+    if total <= 0:
+        return 0.0
+    return round(min(100.0, max(0.0, 100.0 * (total - idle) / total)), 1)
 
 
 class SystemSource:

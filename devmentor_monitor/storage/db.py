@@ -38,7 +38,8 @@ CREATE TABLE IF NOT EXISTS timeline (
 CREATE INDEX IF NOT EXISTS timeline_incident ON timeline(incident_id, ts);
 CREATE TABLE IF NOT EXISTS audit (
     ts REAL NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, target TEXT NOT NULL,
-    source TEXT NOT NULL, outcome TEXT NOT NULL
+    source TEXT NOT NULL, outcome TEXT NOT NULL,
+    count INTEGER NOT NULL DEFAULT 1  -- refusals in one minute share a row (audit_denied)
 );
 CREATE INDEX IF NOT EXISTS audit_ts ON audit(ts);
 CREATE TABLE IF NOT EXISTS notifications (
@@ -86,6 +87,7 @@ class Database:
                 raise StorageError(f"{self.path}: written by a newer devmentor-monitor "
                                    f"(schema {version}); upgrade, or use another --data-dir")
             conn.executescript(SCHEMA)
+            _add_audit_count(conn)
             conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
             conn.execute("PRAGMA quick_check").fetchone()
         except sqlite3.DatabaseError as exc:
@@ -171,14 +173,39 @@ class Database:
 
     # ------------------------------------------------------------------ audit
     def audit(self, entry: AuditEntry) -> None:
-        self.conn.execute("INSERT INTO audit VALUES (?, ?, ?, ?, ?, ?)",
+        self.conn.execute("INSERT INTO audit (ts, actor, action, target, source, outcome) "
+                          "VALUES (?, ?, ?, ?, ?, ?)",
                           (entry.ts, entry.actor, entry.action, entry.target, entry.source,
                            entry.outcome))
 
+    def audit_denied(self, entry: AuditEntry, count: int, since: float) -> None:
+        """Add ``count`` refusals to the row for the same actor, source, action and outcome
+        written at or after ``since`` (the minute's start), or start that row.
+
+        A flood of refused writes costs one row per minute, not one per request.
+        """
+        conn = self.conn
+        with _transaction(conn):
+            row = conn.execute(
+                "SELECT rowid, target FROM audit WHERE ts >= ? AND actor = ? AND source = ? "
+                "AND action = ? AND outcome = ? ORDER BY ts DESC LIMIT 1",
+                (since, entry.actor, entry.source, entry.action, entry.outcome)).fetchone()
+            if row is None:
+                conn.execute("INSERT INTO audit (ts, actor, action, target, source, outcome, "
+                             "count) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                             (entry.ts, entry.actor, entry.action, entry.target, entry.source,
+                              entry.outcome, count))
+            else:
+                target = row[1] if row[1] == entry.target else "*"
+                conn.execute("UPDATE audit SET count = count + ?, target = ? WHERE rowid = ?",
+                             (count, target, row[0]))
+
     def load_audit(self, limit: int = 200) -> list[AuditEntry]:
-        rows = self.conn.execute("SELECT ts, actor, action, target, source, outcome FROM audit "
-                                 "ORDER BY ts DESC, rowid DESC LIMIT ?", (limit,)).fetchall()
-        return [AuditEntry(*r) for r in rows]
+        """Newest first; an aggregated row says how many it stands for: 'denied: 401 (x37)'."""
+        rows = self.conn.execute("SELECT ts, actor, action, target, source, outcome, count "
+                                 "FROM audit ORDER BY ts DESC, rowid DESC LIMIT ?",
+                                 (limit,)).fetchall()
+        return [AuditEntry(*r[:5], r[5] if r[6] == 1 else f"{r[5]} (x{r[6]})") for r in rows]
 
     # ------------------------------------------------------------------ notifications
     def enqueue(self, incident_id: str, channel: str, kind: str, payload: dict[str, Any],
@@ -271,6 +298,13 @@ class Database:
             conn.execute("DELETE FROM notifications WHERE state != 'pending' AND created_at < ?",
                          (incidents_before,))
         return len(ids)
+
+
+def _add_audit_count(conn: sqlite3.Connection) -> None:
+    """Files written before refusals were aggregated lack audit.count: add it (default 1)."""
+    columns = {r[1] for r in conn.execute("PRAGMA table_info(audit)")}
+    if "count" not in columns:
+        conn.execute("ALTER TABLE audit ADD COLUMN count INTEGER NOT NULL DEFAULT 1")
 
 
 class _transaction:

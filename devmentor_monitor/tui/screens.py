@@ -13,6 +13,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Input, Static
 
 from ..catalog import series_spec
+from ..logs import mask_url
 from .charts import RANGES, line_chart
 from .keys import KEYS
 from .render import age, ms, pct
@@ -288,7 +289,7 @@ class ServicesScreen(MonitorScreen):
         text = Text()
         text.append(f"{s.name}  ", style="bold")
         text.append(s.status.value.upper(), style=f"bold {colors.get(f'status-{s.status.value}')}")
-        text.append(f"  {s.url}\n", style="dim")
+        text.append(f"  {mask_url(s.url)}\n", style="dim")
         text.append(f"latency p50 {ms(s.latency_p50)}  p95 {ms(s.latency_p95)}  "
                     f"p99 {ms(s.latency_p99)}  (1 h)\n")
         text.append(f"uptime 1h {pct(s.uptime_1h)}  24h {pct(s.uptime_24h)}  "

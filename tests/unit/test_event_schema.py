@@ -7,7 +7,14 @@ import json
 
 import pytest
 
-from devmentor_monitor.events import EventLog, EventSeverity, Rejected, parse_event
+from devmentor_monitor.events import (
+    Event,
+    EventLog,
+    EventSeverity,
+    Rejected,
+    merge_newest,
+    parse_event,
+)
 from devmentor_monitor.feed import Feed
 from devmentor_monitor.sources.resp import PyReader, RespError, command, parse_url
 
@@ -39,6 +46,13 @@ def test_a_good_event_parses_with_ms_and_iso_times() -> None:
     (wire(ts="yesterday"), "bad_value", "ISO 8601"),
     (wire(data=[1]), "wrong_type", "data must be an object"),
     (wire(message="x" * 2000), "oversized", "limit is 1000"),
+    pytest.param(b"[" * 400 + b"]" * 400, "too_deep", "deeper than 64", id="deep-array"),
+    pytest.param(wire(data={"a": json.loads("[" * 70 + "]" * 70)}), "too_deep",
+                 "deeper than 64", id="deep-data"),
+    pytest.param(wire(ts=10**330), "bad_value", "not a time",
+                 id="huge-int-ts"),  # OverflowError before
+    pytest.param(b'{"type": "a.b", "service": "s", "severity": "info", "message": "m", '
+                 b'"ts": 1e400}', "bad_value", "not a time", id="infinite-ts"),  # was accepted
 ])
 def test_each_bad_message_has_its_reason(raw: bytes, reason: str, detail: str) -> None:
     with pytest.raises(Rejected) as err:
@@ -114,3 +128,29 @@ async def test_a_slow_reader_loses_its_oldest_messages_only() -> None:
     await asyncio.sleep(0)
     slow.close()
     assert await waiter == [] and feed.reader_count() == 1
+
+
+def test_a_20_kb_nested_array_is_rejected_not_raised() -> None:
+    with pytest.raises(Rejected) as err:
+        parse_event(b"[" * 10_000 + b"]" * 10_000, "redis:x", 65536)
+    assert err.value.reason == "too_deep"
+
+
+def test_memory_knows_from_when_it_holds_everything() -> None:
+    log = EventLog(capacity=3)
+    assert log.complete_since() is None  # holds nothing: ask the disk
+    log.add([parse_event(wire(ts=100 + i), "o", 1000) for i in range(2)], now=500.0)
+    assert log.complete_since() == 500.0  # since the first arrival of this process
+    log.add([parse_event(wire(ts=110 + i), "o", 1000) for i in range(2)], now=510.0)
+    assert log.complete_since() == 101.0  # wrapped: from its oldest event on
+    assert [e.ts for e in log.query(10, since=101, until=111)] == [110.0, 101.0]
+
+
+def test_memory_and_disk_merge_newest_first_each_once() -> None:
+    def ev(ts: float, seq: int = 0) -> Event:
+        return Event(ts, "deploy.finished", "auth", EventSeverity.INFO, f"m{ts}", seq=seq)
+
+    memory = [ev(5, 3), ev(4, 2), ev(3, 1)]  # the last three received
+    disk = [ev(5), ev(4), ev(3), ev(2), ev(1)]  # everything written, before and since
+    merged = merge_newest(memory, disk, 4)
+    assert [(e.ts, e.seq) for e in merged] == [(5, 3), (4, 2), (3, 1), (2, 0)]
