@@ -15,7 +15,7 @@ from typing import Any
 BENCH = Path(__file__).resolve().parent
 SCRIPTS = ("exporter_load", "health_checks", "serve_idle", "alert_eval", "incident_writes",
            "tui_load", "tui_tick", "detector_cost", "nab", "docker_poll", "kube_hang",
-           "events_ingest")
+           "events_ingest", "idle_connections")
 LIMIT_S = 180
 LIMITS_S = {"tui_load": 900, "events_ingest": 600}  # glances install; 4 ingest runs
 
