@@ -34,7 +34,7 @@ def latency_onsets(body: dict) -> list[dict]:
 
 def test_gradual_latency_drift_is_flagged_before_the_threshold_alert_fires(
         fleet, write_config, fast, serve, wait):
-    services = fast({"auth": fleet.urls["auth"]}, interval="0.1s", timeout="0.095s")
+    services = fast({"auth": fleet.urls["auth"]}, interval="0.15s", timeout="0.14s")
     cfg = write_config(services, alerts=RULES,
                        predictions={"interval": "0.1s", "warmup": 100})
     proc = serve("-c", str(cfg))
