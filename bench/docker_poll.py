@@ -1,6 +1,6 @@
 """Cost of one Docker poll with 50 running containers (podman's Docker API, busybox).
 
-Starts a private podman API service (tests/podman.py, the tests' own recipe), runs 50
+Starts a private podman API service (tests/support/podman.py, the tests' own recipe), runs 50
 idle containers, then times the source's blocking poll (events, list, inspect where
 needed, one stats call per running container) as the monitor's thread runs it: wall
 time and this process's CPU time per poll, median and max over POLLS polls. Prints JSON.
@@ -18,7 +18,7 @@ from typing import Any
 from _common import emit, host_info
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from podman import IMAGE, Podman, missing
+from support.podman import IMAGE, Podman, missing
 
 CONTAINERS = 50
 POLLS = 20

@@ -28,7 +28,7 @@ from typing import Any
 from _common import emit, free_port, host_info
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from idle_flood import IdleFlood, allow_fds
+from support.idle_flood import IdleFlood, allow_fds
 
 FD_LIMIT, IDLE, PROBES = 1024, 1000, 30
 TARGET = {"health_ok": PROBES, "incidents_against_monitor": 0, "emfile_in_log": False}

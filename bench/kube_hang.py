@@ -1,8 +1,9 @@
-"""Responsiveness while a Kubernetes API call hangs: the fake API server (tests/kube_fake.py)
-accepts every request and never answers. A Monitor with that cluster configured runs in
-this process; a probe measures event-loop lag every 10 ms for WINDOW_S seconds (the loop
-that also draws the TUI), and a small HTTP request to the monitor's API measures what an
-on-call engineer would feel. Prints JSON: lag p50/p99/max, API latency, source state.
+"""Responsiveness while a Kubernetes API call hangs: the fake API server
+(tests/support/kube_fake.py) accepts every request and never answers. A Monitor with that
+cluster configured runs in this process; a probe measures event-loop lag every 10 ms for
+WINDOW_S seconds (the loop that also draws the TUI), and a small HTTP request to the
+monitor's API measures what an on-call engineer would feel. Prints JSON: lag p50/p99/max,
+API latency, source state.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 from _common import emit, free_port, host_info
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from kube_fake import FakeKube
+from support.kube_fake import FakeKube
 
 WINDOW_S = 20
 TIMEOUT_S = 2

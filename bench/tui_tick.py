@@ -49,7 +49,7 @@ async def ticks(variant: str) -> list[float]:
     config = parse_text(data.CONFIG_TEXT)
     now = [data.T]
     monitor = data.frozen_monitor(config)
-    app = MonitorApp(config, monitor=monitor, start_runtime=False, clock=lambda: now[0],
+    app = MonitorApp(config, **data.views_of(monitor), clock=lambda: now[0],
                      hostname=data.HOSTNAME)
     costs: list[float] = []
     async with app.run_test(size=SIZE) as pilot:

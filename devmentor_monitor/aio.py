@@ -1,6 +1,7 @@
 """aiohttp, imported without the parts the monitor never uses at start-up.
 
-Every module of ours imports aiohttp from here (tests/unit/test_aio.py checks). A plain
+Every module of ours imports aiohttp from here (the "Only aio imports aiohttp" contract in
+pyproject.toml checks, as does tests/integration/test_aio_lean.py). A plain
 ``import aiohttp`` costs the TUI, measured in one process (tmux 160x50, `ultra --demo`):
 
 * two SSL client contexts, each loading the system CA store (~1.5 MiB RSS, ~0.1 s):
@@ -62,12 +63,12 @@ def _import_lean() -> None:
     saved_files = mimetypes.knownfiles
     os.environ["FROZENLIST_NO_EXTENSIONS"] = "1"
     mimetypes.knownfiles = []
-    ssl.SSLContext.set_default_verify_paths = defer  # type: ignore[method-assign]
+    ssl.SSLContext.set_default_verify_paths = defer  # type: ignore[method-assign,assignment]
     try:
         import aiohttp.web  # noqa: F401
     finally:
         if own_attr:
-            ssl.SSLContext.set_default_verify_paths = _real_default_paths  # type: ignore
+            ssl.SSLContext.set_default_verify_paths = _real_default_paths  # type: ignore[method-assign]
         else:
             del ssl.SSLContext.set_default_verify_paths
         mimetypes.knownfiles = saved_files
@@ -95,7 +96,11 @@ async def tls_ready() -> None:
     """Load the CA store (once, in a thread) before the first TLS connection needs it."""
     pending = [ctx for ctx in _lazy_contexts() if not ctx._ca_loaded]
     if pending:
-        await asyncio.to_thread(lambda: [ctx.load_ca() for ctx in pending])
+        def load_all() -> None:
+            for ctx in pending:
+                ctx.load_ca()
+
+        await asyncio.to_thread(load_all)
 
 
 __all__ = ["WSMsgType", "aiohttp", "tls_ready", "web"]

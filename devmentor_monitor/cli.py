@@ -25,7 +25,12 @@ from .logs import mask, mask_url, setup_logging
 from .predict import detect_cli
 
 if TYPE_CHECKING:
+    from .commands import Commands
+    from .demo.fleet import DemoFleet
     from .model import SystemSample
+    from .queries import Queries
+    from .runtime import Monitor
+    from .state import Store
 
 PROG = "devmentor-monitor"
 log = logging.getLogger("devmentor_monitor.cli")
@@ -164,7 +169,7 @@ def _is_self(url: str, cfg: Config) -> bool:
         and parts.port == cfg.server.port
 
 
-async def _with_demo(cfg: Config, *, serving: bool):
+async def _with_demo(cfg: Config, *, serving: bool) -> tuple[DemoFleet, Config]:
     """Start the simulated fleet; returns it and the config pointing at it."""
     from .demo.fleet import DemoFleet
     from .runtime import with_urls
@@ -307,6 +312,34 @@ async def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+class UltraRuntime:
+    """The dashboard's runtime: the same `Monitor` as `--serve` over the app's store (and
+    the demo fleet with --demo), built here so the TUI never imports the runtime. The app
+    calls `start` after its first frame: the runtime's imports wait until then."""
+
+    def __init__(self, config: Config, *, demo: bool, serve: bool) -> None:
+        self.config, self.demo, self.serve = config, demo, serve
+        self.monitor: Monitor | None = None
+        self._fleet: DemoFleet | None = None
+
+    async def start(self, store: Store) -> tuple[Commands, Queries]:
+        from .runtime import Monitor
+
+        config = self.config
+        if self.demo:
+            self._fleet, config = await _with_demo(config, serving=self.serve)
+        self.monitor = Monitor(config, serve=self.serve, store=store)
+        await self.monitor.start(require_server=False)
+        return self.monitor.commands, self.monitor.queries
+
+    async def stop(self) -> None:
+        if self.monitor is not None:
+            await self.monitor.stop()
+        if self._fleet is not None:
+            await self._fleet.stop()
+            self._fleet = None
+
+
 def _ultra(args: argparse.Namespace, cfg: Config) -> int:
     # The screen is the terminal now: log lines go to a file, never over the dashboard.
     log_path = data_dir(cfg) / "ultra.log"
@@ -318,10 +351,15 @@ def _ultra(args: argparse.Namespace, cfg: Config) -> int:
     setup_logging(getattr(args, "log_level", "info") or "info", stream=stream)
     try:
         from .tui.app import run_tui
+        from .tui.themes import ThemeError
     except ImportError:
         raise UsageError("`ultra` needs the TUI, which is not built yet; "
                          "use `--serve` or `status`") from None
-    return run_tui(cfg, demo=args.demo, serve=not args.no_serve, theme=args.theme)
+    runtime = UltraRuntime(cfg, demo=args.demo, serve=not args.no_serve)
+    try:
+        return run_tui(cfg, runtime, theme=args.theme)
+    except ThemeError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def run_fast(coro: Coroutine[Any, Any, int]) -> int:

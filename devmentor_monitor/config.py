@@ -8,22 +8,20 @@ a file's problems are all reported at once (up to MAX_ERRORS), not one per run.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import re
 import shlex
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from typing import Any
 
+from .config_env import apply_environment, env_int
+from .config_reader import Reader, show_value
+from .envexpand import expand
 from .notify.settings import NotifySettings, active_channels, parse_notifications
-from .units import parse_duration
-from .yamlsource import MAX_BYTES, ConfigError, ConfigErrors, Node, load_yaml
+from .yamlsource import MAX_BYTES, ConfigError, Node, load_yaml
 
-T = TypeVar("T")
-MAX_ERRORS = 20  # problems reported from one file; reading stops at the twentieth
 INHERITED_TIMEOUT_SHARE = 0.8  # an inherited timeout is cut to this share of the interval
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "services.yaml"
@@ -118,8 +116,11 @@ class ServerSettings:
 
 @dataclass(frozen=True, slots=True)
 class Retention:
+    """How long stored data is kept. `metrics` (METRICS_RETENTION) is parsed and checked
+    but nothing reads it yet: issue 16 (persisted metric history) will."""
+
     events: float = 7 * 86400.0
-    metrics: float = 30 * 86400.0
+    metrics: float = 30 * 86400.0  # unused until issue 16
     incidents: float = 90 * 86400.0  # resolved incidents, their timelines and the audit
 
 
@@ -261,176 +262,6 @@ class Config:
         return next((s for s in self.services if s.name == name), None)
 
 
-# --------------------------------------------------------------------------- readers
-
-
-class _Reader:
-    """Typed access to a Node tree; every failure raises a ConfigError with line and key.
-
-    With ``collect``, `attempt` notes a failure and lets the caller carry on with a
-    default, so one run finds every problem in the file; `done` then raises them all
-    together. Without it (a section read on its own), the first failure is raised."""
-
-    def __init__(self, source: str, *, collect: bool = False) -> None:
-        self.source = source
-        self.collect = collect
-        self.errors: list[ConfigError] = []
-
-    def fail(self, node: Node | None, key: str, message: str) -> ConfigError:
-        return ConfigError(self.source, node.where if node else None, key, message)
-
-    def note(self, error: ConfigError) -> None:
-        """Keep a problem for the report; stop reading at MAX_ERRORS."""
-        if not self.collect or isinstance(error, ConfigErrors):
-            raise error  # reading one section, or the cap reached further down
-        if str(error) not in {str(e) for e in self.errors}:
-            self.errors.append(error)
-        if len(self.errors) >= MAX_ERRORS:
-            raise ConfigErrors(self.errors, capped=True)
-
-    @contextlib.contextmanager
-    def noting(self) -> Iterator[None]:
-        """Run a block; a ConfigError in it is noted, and reading goes on after it."""
-        try:
-            yield
-        except ConfigError as exc:
-            self.note(exc)
-
-    def attempt(self, read: Callable[[], T], default: T) -> T:
-        """``read()``, or ``default`` once its ConfigError is noted."""
-        with self.noting():
-            return read()
-        return default
-
-    def done(self, value: T | None) -> T:
-        """``value`` if nothing was wrong; otherwise every problem, raised at once."""
-        if len(self.errors) > 1:
-            raise ConfigErrors(self.errors)
-        if self.errors:
-            raise self.errors[0]
-        assert value is not None, "a failed read always notes an error"
-        return value
-
-    def mapping(self, node: Node, key: str, allowed: set[str] | None) -> dict[str, Node]:
-        """A mapping; keys outside ``allowed`` (None: any key is fine) are noted as
-        errors and the rest is read anyway."""
-        if not isinstance(node.value, dict):
-            raise self.fail(node, key, f"must be a mapping, got {_kind(node.value)}")
-        for name, child in node.value.items() if allowed is not None else ():
-            if name not in allowed:
-                path = f"{key}.{name}" if key else name
-                hint = ", ".join(sorted(allowed))
-                self.note(self.fail(child, path, f"unknown key (allowed: {hint})"))
-        return node.value
-
-    def number(self, node: Node, key: str, *, positive: bool = False, lo: float | None = None,
-               hi: float | None = None, integer: bool = False) -> float:
-        value = node.value
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            want = "an integer" if integer else "a number"
-            raise self.fail(node, key, f"must be {want}, got {_show(value)}")
-        if integer and not isinstance(value, int):
-            raise self.fail(node, key, f"must be an integer, got {_show(value)}")
-        if positive and value <= 0:
-            raise self.fail(node, key, f"must be positive, got {_show(value)}")
-        if (lo is not None and value < lo) or (hi is not None and value > hi):
-            raise self.fail(node, key, f"must be between {lo:g} and {hi:g}, got {_show(value)}")
-        return value
-
-    def integer(self, node: Node, key: str, **kw: Any) -> int:
-        return int(self.number(node, key, integer=True, **kw))
-
-    def duration(self, node: Node, key: str, *, positive: bool = True) -> float:
-        try:
-            seconds = parse_duration(node.value)
-        except ValueError as exc:
-            raise self.fail(node, key, str(exc)) from None
-        if positive and seconds <= 0:
-            raise self.fail(node, key, f"must be a positive duration, got {_show(node.value)}")
-        return seconds
-
-    def string(self, node: Node, key: str) -> str:
-        if not isinstance(node.value, str) or not node.value.strip():
-            raise self.fail(node, key, f"must be a non-empty string, got {_show(node.value)}")
-        return node.value
-
-    def boolean(self, node: Node, key: str) -> bool:
-        if not isinstance(node.value, bool):
-            raise self.fail(node, key, f"must be true or false, got {_show(node.value)}")
-        return node.value
-
-    def str_list(self, node: Node, key: str) -> tuple[str, ...]:
-        if not isinstance(node.value, list):
-            raise self.fail(node, key, f"must be a list, got {_kind(node.value)}")
-        return tuple(self.string(item, f"{key}[{i}]") for i, item in enumerate(node.value))
-
-    def named_items(self, node: Node | None, section: str, what: str
-                    ) -> Iterator[tuple[str, str, Node, dict[str, Node]]]:
-        """Entries of a list of named mappings (services, channels), each with a
-        well-formed, unique `name`: yields (name, key path, item node, its mapping)."""
-        if node is None or node.value is None:
-            return
-        if not isinstance(node.value, list):
-            raise self.fail(node, section, f"must be a list of {what}s, got "
-                            f"{_kind(node.value)}")
-        seen: dict[str, int] = {}
-        for i, item in enumerate(node.value):
-            named = self.attempt(lambda i=i, item=item: self._named(section, what, i, item,
-                                                                     seen), None)
-            if named is not None:
-                yield named
-
-    def _named(self, section: str, what: str, i: int, item: Node, seen: dict[str, int]
-               ) -> tuple[str, str, Node, dict[str, Node]]:
-        key = f"{section}[{i}]"
-        m = self.mapping(item, key, None)
-        if "name" not in m:
-            raise self.fail(item, key, "missing required key 'name'")
-        name = self.string(m["name"], f"{key}.name")
-        if not _NAME.match(name):
-            raise self.fail(m["name"], f"{key}.name", f"{name!r} must be lower-case "
-                            "letters, digits, '-', '_' or '.'")
-        key = f"{section}.{name}"
-        if name in seen:
-            raise self.fail(m["name"], key, f"duplicate {what} (first defined on line "
-                            f"{seen[name]})")
-        seen[name] = m["name"].where
-        return name, key, item, m
-
-    def url(self, node: Node, key: str, *, schemes: tuple[str, ...] = ("http", "https")) -> str:
-        text = self.string(node, key)
-        problem = url_problem(text, schemes)
-        if problem:
-            raise self.fail(node, key, problem)
-        return text
-
-
-def url_problem(text: str, schemes: tuple[str, ...]) -> str | None:
-    """Why ``text`` is not a usable URL of one of ``schemes``, or None."""
-    try:
-        parts = urlsplit(text)
-        port = parts.port
-    except ValueError as exc:
-        return f"malformed URL {text!r}: {exc}"
-    if parts.scheme not in schemes:
-        return f"malformed URL {text!r}: scheme must be {' or '.join(schemes)}"
-    if not parts.hostname:
-        return f"malformed URL {text!r}: no host"
-    if port == 0:
-        return f"malformed URL {text!r}: port 0"
-    return None
-
-
-def _kind(value: object) -> str:
-    return {dict: "a mapping", list: "a list", type(None): "nothing"}.get(
-        type(value), type(value).__name__
-    )
-
-
-def _show(value: object) -> str:
-    return "nothing" if value is None else repr(value)
-
-
 # --------------------------------------------------------------------------- sections
 
 _TOP_KEYS = {"server", "intervals", "thresholds", "health", "history", "retention", "redis",
@@ -443,7 +274,7 @@ _SERVICE_KEYS = {"name", "url", "interval", "timeout", "expect", "depends_on", "
                  "recovery"}
 
 
-def _section(r: _Reader, top: dict[str, Node], key: str, allowed: set[str]) -> dict[str, Node]:
+def _section(r: Reader, top: dict[str, Node], key: str, allowed: set[str]) -> dict[str, Node]:
     node = top.get(key)
     if node is None or node.value is None:
         return {}
@@ -452,16 +283,17 @@ def _section(r: _Reader, top: dict[str, Node], key: str, allowed: set[str]) -> d
 
 def _parse(root: Node, source: str) -> Config:
     """Read every section; all the problems found are raised together at the end."""
-    r = _Reader(source, collect=True)
+    r = Reader(source, collect=True)
     return r.done(r.attempt(lambda: _config(r, root, source), None))
 
 
-def _config(r: _Reader, root: Node, source: str) -> Config:
+def _config(r: Reader, root: Node, source: str) -> Config:
     top = r.mapping(root if root.value is not None else Node({}, 1), "", _TOP_KEYS)
     intervals = r.attempt(lambda: _intervals(r, top), Intervals())
     health = r.attempt(lambda: _health(r, top, intervals), HealthSettings())
+    no_services: tuple[tuple[ServiceConfig, ...], set[str]] = ((), set())
     services, names = r.attempt(lambda: _services(r, top.get("services"), intervals, health),
-                                ((), set()))
+                                no_services)
     s = _section_or_empty(r, top, "alerts", {"channels", "rules", "disable"})
     return Config(
         source=source,
@@ -493,14 +325,14 @@ def _config(r: _Reader, root: Node, source: str) -> Config:
     )
 
 
-def _section_or_empty(r: _Reader, top: dict[str, Node], key: str,
+def _section_or_empty(r: Reader, top: dict[str, Node], key: str,
                       allowed: set[str]) -> dict[str, Node]:
     """A section whose keys are read one by one: when it is not a mapping, that is
     noted and it reads as empty."""
     return r.attempt(lambda: _section(r, top, key, allowed), {})
 
 
-def _server(r: _Reader, top: dict[str, Node]) -> ServerSettings:
+def _server(r: Reader, top: dict[str, Node]) -> ServerSettings:
     s = _section(r, top, "server", {"host", "port", "metrics_cache"})
     return ServerSettings(
         host=r.string(s["host"], "server.host") if "host" in s else "127.0.0.1",
@@ -510,20 +342,19 @@ def _server(r: _Reader, top: dict[str, Node]) -> ServerSettings:
     )
 
 
-def _intervals(r: _Reader, top: dict[str, Node]) -> Intervals:
+def _intervals(r: Reader, top: dict[str, Node]) -> Intervals:
     s = _section(r, top, "intervals", {"health", "system", "processes"})
     return Intervals(**{k: r.duration(v, f"intervals.{k}") for k, v in s.items()})
 
 
-def _thresholds(r: _Reader, top: dict[str, Node]) -> Thresholds:
+def _thresholds(r: Reader, top: dict[str, Node]) -> Thresholds:
     s = _section_or_empty(r, top, "thresholds", {"cpu", "memory", "disk", "latency"})
-    levels = {name: r.attempt(lambda name=name, node=node: _level(r, name, node),
-                              getattr(Thresholds(), name))
+    levels = {name: r.attempt(partial(_level, r, name, node), getattr(Thresholds(), name))
               for name, node in s.items()}
     return Thresholds(**levels)
 
 
-def _level(r: _Reader, name: str, node: Node) -> Level:
+def _level(r: Reader, name: str, node: Node) -> Level:
     pair = r.mapping(node, f"thresholds.{name}", {"warn", "alert"})
     read: Callable[[Node, str], float]
     if name == "latency":
@@ -540,14 +371,14 @@ def _level(r: _Reader, name: str, node: Node) -> Level:
     return Level(warn, alert)
 
 
-def _health(r: _Reader, top: dict[str, Node], intervals: Intervals) -> HealthSettings:
+def _health(r: Reader, top: dict[str, Node], intervals: Intervals) -> HealthSettings:
     s = _section(r, top, "health",
                  {"timeout", "failure_threshold", "success_threshold", "max_in_flight"})
     timeout = 5.0
     if "timeout" in s:
         timeout = r.duration(s["timeout"], "health.timeout")
         if timeout >= intervals.health:  # the pair every service without its own inherits
-            got = _show(s["timeout"].value)
+            got = show_value(s["timeout"].value)
             raise r.fail(s["timeout"], "health.timeout", "must be shorter than "
                          f"intervals.health ({intervals.health:g}s), got {got}")
     return HealthSettings(
@@ -557,35 +388,35 @@ def _health(r: _Reader, top: dict[str, Node], intervals: Intervals) -> HealthSet
     )
 
 
-def _history(r: _Reader, top: dict[str, Node]) -> History:
+def _history(r: Reader, top: dict[str, Node]) -> History:
     s = _section(r, top, "history", {"system_points", "service_points", "recent_checks"})
     return History(**{k: r.integer(v, f"history.{k}", lo=2, hi=MAX_HISTORY_POINTS)
                       for k, v in s.items()})
 
 
-def _retention(r: _Reader, top: dict[str, Node]) -> Retention:
+def _retention(r: Reader, top: dict[str, Node]) -> Retention:
     s = _section(r, top, "retention", {"events", "metrics", "incidents"})
     return Retention(**{k: r.duration(v, f"retention.{k}") for k, v in s.items()})
 
 
-def _redis_url(r: _Reader, top: dict[str, Node]) -> str | None:
+def _redis_url(r: Reader, top: dict[str, Node]) -> str | None:
     s = _section(r, top, "redis", {"url"})
     if s.get("url") is None or s["url"].value is None:
         return None
     return r.url(s["url"], "redis.url", schemes=("redis", "rediss", "unix"))
 
 
-def _discovery(r: _Reader, top: dict[str, Node]) -> bool:
+def _discovery(r: Reader, top: dict[str, Node]) -> bool:
     s = _section(r, top, "discovery", {"auto"})
     return r.boolean(s["auto"], "discovery.auto") if "auto" in s else False
 
 
-def _data_dir(r: _Reader, top: dict[str, Node]) -> str | None:
+def _data_dir(r: Reader, top: dict[str, Node]) -> str | None:
     s = _section(r, top, "storage", {"data_dir"})
     return r.string(s["data_dir"], "storage.data_dir") if "data_dir" in s else None
 
 
-def _scaling(r: _Reader, top: dict[str, Node]) -> Scaling:
+def _scaling(r: Reader, top: dict[str, Node]) -> Scaling:
     s = _section(r, top, "scaling", {"enabled", "min_replicas", "max_replicas"})
     scaling = Scaling(
         enabled=r.boolean(s["enabled"], "scaling.enabled") if "enabled" in s else False,
@@ -597,7 +428,7 @@ def _scaling(r: _Reader, top: dict[str, Node]) -> Scaling:
     return scaling
 
 
-def _tui(r: _Reader, top: dict[str, Node]) -> TuiSettings:
+def _tui(r: Reader, top: dict[str, Node]) -> TuiSettings:
     s = _section(r, top, "tui", {"theme", "refresh", "keys"})
     keys: tuple[tuple[str, str], ...] = ()
     if "keys" in s:
@@ -610,7 +441,7 @@ def _tui(r: _Reader, top: dict[str, Node]) -> TuiSettings:
     )
 
 
-def _predictions(r: _Reader, top: dict[str, Node]) -> PredictionSettings:
+def _predictions(r: Reader, top: dict[str, Node]) -> PredictionSettings:
     s = _section(r, top, "predictions", {"enabled", "interval", "warmup", "forecast_every",
                                          "forecast_window", "min_span", "max_series"})
     out: dict[str, Any] = {k: r.duration(s[k], f"predictions.{k}")
@@ -626,7 +457,7 @@ def _predictions(r: _Reader, top: dict[str, Node]) -> PredictionSettings:
     return PredictionSettings(**out)
 
 
-def _service_map(r: _Reader, node: Node, key: str, services: set[str]
+def _service_map(r: Reader, node: Node, key: str, services: set[str]
                  ) -> tuple[tuple[str, str], ...]:
     """service name -> string (container name, label selector); unknown services fail."""
     m = r.mapping(node, key, None)
@@ -636,7 +467,7 @@ def _service_map(r: _Reader, node: Node, key: str, services: set[str]
     return tuple((name, r.string(v, f"{key}.{name}")) for name, v in m.items())
 
 
-def _docker(r: _Reader, top: dict[str, Node], services: set[str]) -> DockerSettings:
+def _docker(r: Reader, top: dict[str, Node], services: set[str]) -> DockerSettings:
     if "docker" not in top:
         return DockerSettings()
     s = _section(r, top, "docker", {"enabled", "host", "interval", "timeout", "containers",
@@ -653,7 +484,7 @@ def _docker(r: _Reader, top: dict[str, Node], services: set[str]) -> DockerSetti
     )
 
 
-def _kubernetes(r: _Reader, top: dict[str, Node], services: set[str]) -> KubeSettings:
+def _kubernetes(r: Reader, top: dict[str, Node], services: set[str]) -> KubeSettings:
     if "kubernetes" not in top:
         return KubeSettings()
     s = _section(r, top, "kubernetes", {"enabled", "kubeconfig", "context", "in_cluster",
@@ -678,7 +509,7 @@ def _kubernetes(r: _Reader, top: dict[str, Node], services: set[str]) -> KubeSet
 EVENT_SEVERITIES = ("info", "warning", "error", "critical")
 
 
-def _events(r: _Reader, top: dict[str, Node]) -> EventSettings:
+def _events(r: Reader, top: dict[str, Node]) -> EventSettings:
     s = _section(r, top, "events", {"channels", "patterns", "mode", "stream", "group",
                                     "consumer", "publish_channel", "max_bytes", "memory",
                                     "parser", "rules"})
@@ -715,7 +546,7 @@ def _events(r: _Reader, top: dict[str, Node]) -> EventSettings:
     )
 
 
-def _event_rule(r: _Reader, name: str, key: str, item: Node, m: dict[str, Node]) -> EventRule:
+def _event_rule(r: Reader, name: str, key: str, item: Node, m: dict[str, Node]) -> EventRule:
     r.mapping(item, key, {"name", "type", "min_severity", "services", "severity"})
     if "type" not in m:
         raise r.fail(item, key, "missing required key 'type'")
@@ -733,15 +564,15 @@ def _event_rule(r: _Reader, name: str, key: str, item: Node, m: dict[str, Node])
         r.string(inc, "") if inc is not None else "high")
 
 
-RULE_METRICS = ("down", "latency", "error_rate", "cert_days", "burn_fast", "burn_slow", "cpu",
-                "memory", "disk", "load")
+RULE_METRICS: tuple[str, ...] = ("down", "latency", "error_rate", "cert_days", "burn_fast",
+                                 "burn_slow", "cpu", "memory", "disk", "load")
 # Fed by the prediction engine (predict/engine.py): seconds to exhaustion, anomaly score.
 RULE_METRICS += ("disk_exhaustion_s", "memory_exhaustion_s", "budget_exhaustion_s",
                  "anomaly_score")
 SEVERITIES = ("low", "medium", "high", "critical")
 
 
-def _rules(r: _Reader, node: Node) -> tuple[RuleConfig, ...]:
+def _rules(r: Reader, node: Node) -> tuple[RuleConfig, ...]:
     out: list[RuleConfig] = []
     for name, key, item, m in r.named_items(node, "alerts.rules", "rule"):
         with r.noting():
@@ -749,7 +580,7 @@ def _rules(r: _Reader, node: Node) -> tuple[RuleConfig, ...]:
     return tuple(out)
 
 
-def _rule(r: _Reader, name: str, key: str, item: Node, m: dict[str, Node]) -> RuleConfig:
+def _rule(r: Reader, name: str, key: str, item: Node, m: dict[str, Node]) -> RuleConfig:
     r.mapping(item, key, {"name", "metric", "above", "below", "clear", "for",
                           "severity", "services"})
     if "metric" not in m:
@@ -776,7 +607,7 @@ def _rule(r: _Reader, name: str, key: str, item: Node, m: dict[str, Node]) -> Ru
         else None)
 
 
-def _api_keys(r: _Reader, node: Node | None) -> tuple[ApiKey, ...]:
+def _api_keys(r: Reader, node: Node | None) -> tuple[ApiKey, ...]:
     out: list[ApiKey] = []
     for name, key, item, m in r.named_items(node, "auth.keys", "key"):
         with r.noting():
@@ -784,7 +615,7 @@ def _api_keys(r: _Reader, node: Node | None) -> tuple[ApiKey, ...]:
     return tuple(out)
 
 
-def _api_key(r: _Reader, name: str, key: str, item: Node, m: dict[str, Node]) -> ApiKey:
+def _api_key(r: Reader, name: str, key: str, item: Node, m: dict[str, Node]) -> ApiKey:
     r.mapping(item, key, {"name", "key", "role"})
     missing = {"key", "role"} - set(m)
     if missing:
@@ -815,10 +646,7 @@ def parse_api_keys_env(raw: str) -> tuple[ApiKey, ...]:
     return tuple(out)
 
 
-_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
-
-
-def _services(r: _Reader, node: Node | None, intervals: Intervals, health: HealthSettings
+def _services(r: Reader, node: Node | None, intervals: Intervals, health: HealthSettings
               ) -> tuple[tuple[ServiceConfig, ...], set[str]]:
     """The services, and the names of all of them, even those with errors (so a problem
     in one is not blamed again on everything that refers to it)."""
@@ -839,7 +667,7 @@ def _services(r: _Reader, node: Node | None, intervals: Intervals, health: Healt
     return tuple(svc for svc, _ in out), names
 
 
-def _check_depends_on(r: _Reader, svc: ServiceConfig, m: dict[str, Node],
+def _check_depends_on(r: Reader, svc: ServiceConfig, m: dict[str, Node],
                       names: set[str]) -> None:
     for dep in svc.depends_on:
         if dep not in names or dep == svc.name:
@@ -848,7 +676,7 @@ def _check_depends_on(r: _Reader, svc: ServiceConfig, m: dict[str, Node],
             raise r.fail(m["depends_on"], f"services.{svc.name}.depends_on", why)
 
 
-def _service(r: _Reader, name: str, key: str, item: Node, m: dict[str, Node],
+def _service(r: Reader, name: str, key: str, item: Node, m: dict[str, Node],
              intervals: Intervals, health: HealthSettings) -> ServiceConfig:
     r.mapping(item, key, _SERVICE_KEYS)  # unknown keys, named by the service
     if "url" not in m:
@@ -878,7 +706,7 @@ def _service(r: _Reader, name: str, key: str, item: Node, m: dict[str, Node],
     )
 
 
-def _timing(r: _Reader, key: str, m: dict[str, Node], intervals: Intervals,
+def _timing(r: Reader, key: str, m: dict[str, Node], intervals: Intervals,
             health: HealthSettings) -> tuple[float, float]:
     """(interval, timeout), the timeout below the interval: a check that could outlast
     its interval would silently stretch it to interval + timeout. An inherited timeout
@@ -891,11 +719,11 @@ def _timing(r: _Reader, key: str, m: dict[str, Node], intervals: Intervals,
     if timeout >= interval:
         origin = "" if "interval" in m else ", from intervals.health"
         raise r.fail(m["timeout"], f"{key}.timeout", f"must be shorter than the interval "
-                     f"({interval:g}s{origin}), got {_show(m['timeout'].value)}")
+                     f"({interval:g}s{origin}), got {show_value(m['timeout'].value)}")
     return interval, timeout
 
 
-def _expect_status(r: _Reader, key: str, m: dict[str, Node]) -> tuple[int, ...]:
+def _expect_status(r: Reader, key: str, m: dict[str, Node]) -> tuple[int, ...]:
     e = r.mapping(m["expect"], f"{key}.expect", {"status", "body"}) if "expect" in m else {}
     if "status" not in e:
         return (200,)
@@ -904,7 +732,7 @@ def _expect_status(r: _Reader, key: str, m: dict[str, Node]) -> tuple[int, ...]:
     return tuple(r.integer(x, f"{key}.expect.status", lo=100, hi=599) for x in items)
 
 
-def _expect_body(r: _Reader, key: str, m: dict[str, Node]) -> tuple[tuple[str, Any], ...]:
+def _expect_body(r: Reader, key: str, m: dict[str, Node]) -> tuple[tuple[str, Any], ...]:
     e = r.mapping(m["expect"], f"{key}.expect", None) if "expect" in m else {}
     if "body" not in e:
         return ()
@@ -913,7 +741,7 @@ def _expect_body(r: _Reader, key: str, m: dict[str, Node]) -> tuple[tuple[str, A
                  for path, v in b.items())
 
 
-def _slo(r: _Reader, node: Node, key: str) -> SLO:
+def _slo(r: Reader, node: Node, key: str) -> SLO:
     sm = r.mapping(node, key, {"uptime", "response_time", "error_rate"})
     missing = {"uptime", "response_time", "error_rate"} - set(sm)
     if missing:
@@ -925,7 +753,7 @@ def _slo(r: _Reader, node: Node, key: str) -> SLO:
     )
 
 
-def _headers(r: _Reader, key: str, m: dict[str, Node]) -> tuple[tuple[str, str], ...]:
+def _headers(r: Reader, key: str, m: dict[str, Node]) -> tuple[tuple[str, str], ...]:
     if "headers" not in m:
         return ()
     hm = r.mapping(m["headers"], f"{key}.headers", None)
@@ -957,7 +785,7 @@ RECOVERY_ACTIONS = ("docker.restart", "docker.start", "kubernetes.restart",
                     "kubernetes.scale-up")
 
 
-def _recovery(r: _Reader, node: Node, key: str) -> Recovery:
+def _recovery(r: Reader, node: Node, key: str) -> Recovery:
     m = r.mapping(node, key, {"command", "webhook", "action", "dry_run", "max_per_hour",
                               "timeout"})
     if sum(k in m for k in ("command", "webhook", "action")) != 1:
@@ -983,145 +811,13 @@ def _recovery(r: _Reader, node: Node, key: str) -> Recovery:
     )
 
 
-def _scalar_value(r: _Reader, node: Node, key: str) -> Any:
+def _scalar_value(r: Reader, node: Node, key: str) -> Any:
     if isinstance(node.value, dict | list):
         raise r.fail(node, key, "must be a plain value (string, number, true/false)")
     return node.value
 
 
-# --------------------------------------------------------------------------- environment
-
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off", ""}
-
-
-def _env_bool(name: str, raw: str) -> bool:
-    low = raw.strip().lower()
-    if low in _TRUE:
-        return True
-    if low in _FALSE:
-        return False
-    raise ConfigError(f"environment {name}", None, "", f"must be true or false, got {raw!r}")
-
-
-def _env_int(name: str, raw: str, lo: int, hi: int) -> int:
-    try:
-        value = int(raw.strip())
-    except ValueError:
-        value = lo - 1
-    if not lo <= value <= hi:
-        raise ConfigError(f"environment {name}", None, "",
-                          f"must be an integer from {lo} to {hi}, got {raw!r}")
-    return value
-
-
-def _env_duration(name: str, raw: str) -> float:
-    try:
-        seconds = parse_duration(raw)
-    except ValueError as exc:
-        raise ConfigError(f"environment {name}", None, "", str(exc)) from None
-    if seconds <= 0:
-        raise ConfigError(f"environment {name}", None, "",
-                          f"must be a positive duration, got {raw!r}")
-    return seconds
-
-
-def apply_environment(cfg: Config, env: Mapping[str, str]) -> Config:
-    """Apply the platform's documented variables on top of the file."""
-    applied: list[str] = []
-
-    def has(name: str) -> bool:
-        if name in env:
-            applied.append(name)
-            return True
-        return False
-
-    if has("MONITORING_PORT"):
-        cfg = replace(cfg, server=replace(
-            cfg.server, port=_env_int("MONITORING_PORT", env["MONITORING_PORT"], 1, 65535)))
-    if has("REDIS_URL"):
-        raw = env["REDIS_URL"].strip()
-        problem = url_problem(raw, ("redis", "rediss", "unix")) if raw else None
-        if problem:
-            raise ConfigError("environment REDIS_URL", None, "", problem)
-        cfg = replace(cfg, redis_url=raw or None)
-    if has("EVENT_RETENTION"):
-        cfg = replace(cfg, retention=replace(
-            cfg.retention, events=_env_duration("EVENT_RETENTION", env["EVENT_RETENTION"])))
-    if has("METRICS_RETENTION"):
-        cfg = replace(cfg, retention=replace(
-            cfg.retention, metrics=_env_duration("METRICS_RETENTION", env["METRICS_RETENTION"])))
-    if has("AUTO_DISCOVER"):
-        cfg = replace(cfg, auto_discover=_env_bool("AUTO_DISCOVER", env["AUTO_DISCOVER"]))
-    if has("ALERT_CHANNELS"):
-        chans = tuple(c.strip() for c in env["ALERT_CHANNELS"].split(",") if c.strip())
-        cfg = replace(cfg, alert_channels=chans)
-    if has("DEVMENTOR_API_KEYS"):
-        cfg = replace(cfg, api_keys=cfg.api_keys + parse_api_keys_env(env["DEVMENTOR_API_KEYS"]))
-    if env.get("DOCKER_HOST", "").strip() and has("DOCKER_HOST"):
-        cfg = replace(cfg, docker=replace(cfg.docker, enabled=True,
-                                          host=env["DOCKER_HOST"].strip()))
-    if env.get("KUBERNETES_SERVICE_HOST") and not cfg.kubernetes.enabled \
-            and has("KUBERNETES_SERVICE_HOST"):
-        cfg = replace(cfg, kubernetes=replace(cfg.kubernetes, enabled=True, in_cluster=True))
-    scaling = cfg.scaling
-    if has("AUTO_SCALE_ENABLED"):
-        scaling = replace(scaling, enabled=_env_bool("AUTO_SCALE_ENABLED",
-                                                     env["AUTO_SCALE_ENABLED"]))
-    if has("MIN_REPLICAS"):
-        scaling = replace(scaling, min_replicas=_env_int("MIN_REPLICAS", env["MIN_REPLICAS"],
-                                                         1, 10_000))
-    if has("MAX_REPLICAS"):
-        scaling = replace(scaling, max_replicas=_env_int("MAX_REPLICAS", env["MAX_REPLICAS"],
-                                                         1, 10_000))
-    if scaling.min_replicas > scaling.max_replicas:
-        raise ConfigError("environment MIN_REPLICAS/MAX_REPLICAS", None, "",
-                          f"MIN_REPLICAS ({scaling.min_replicas}) is above MAX_REPLICAS "
-                          f"({scaling.max_replicas})")
-    return replace(cfg, scaling=scaling,
-                   overrides=cfg.overrides + tuple(f"env {n}" for n in applied))
-
-
 # --------------------------------------------------------------------------- entry points
-
-_PLACEHOLDER = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)(?::-([^}]*))?\}")
-
-
-def expand(text: str, variables: Mapping[str, str], source: str) -> str:
-    """Replace ``${VAR}`` and ``${VAR:-default}`` in the file, as compose files do."""
-
-    def sub_at(match: re.Match[str], offset: int) -> str:
-        name, default = match.group(1), match.group(2)
-        if name in variables:
-            return variables[name]
-        if default is not None:
-            return default
-        line = text.count("\n", 0, offset + match.start()) + 1
-        raise ConfigError(source, line, name, "environment variable is not set and has no "
-                          "default (write ${" + name + ":-value})")
-
-    out = []
-    offset = 0
-    for line in text.splitlines(keepends=True):
-        code, comment = _split_comment(line)
-        out.append(_PLACEHOLDER.sub(lambda m, o=offset: sub_at(m, o), code) + comment)
-        offset += len(line)
-    return "".join(out)
-
-
-def _split_comment(line: str) -> tuple[str, str]:
-    """Split a YAML line into code and comment ('#' at the start or after a space,
-    outside quotes)."""
-    quote = ""
-    for i, ch in enumerate(line):
-        if quote:
-            if ch == quote:
-                quote = ""
-        elif ch in "'\"":
-            quote = ch
-        elif ch == "#" and (i == 0 or line[i - 1] in " \t"):
-            return line[:i], line[i:]
-    return line, ""
 
 
 def data_dir(config: Config) -> Path:
@@ -1152,7 +848,7 @@ def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = 
     # The port is known before expansion, so ${MONITORING_PORT} in URLs follows --port.
     variables = dict(env)
     if "MONITORING_PORT" in env:  # checked before it lands in a URL and is blamed there
-        _env_int("MONITORING_PORT", env["MONITORING_PORT"], 1, 65535)
+        env_int("MONITORING_PORT", env["MONITORING_PORT"], 1, 65535)
     if port is not None:
         variables["MONITORING_PORT"] = str(port)
     cfg = _parse(load_yaml(expand(text, variables, source), source), source)

@@ -43,7 +43,7 @@ class Reader:
                 return []
             self._ready.clear()
             await self._ready.wait()
-        out = []
+        out: list[tuple[str, Message]] = []
         queue = self.queue
         while queue and len(out) < limit:
             out.append(queue.popleft())

@@ -33,7 +33,7 @@ class Ring:
         self._vs[self._start] = value
         self._start = (self._start + 1) % self.capacity
 
-    def _ordered(self, seq: array) -> array:
+    def _ordered(self, seq: array[float]) -> array[float]:
         return seq[self._start:] + seq[: self._start] if self._start else seq
 
     def last(self) -> tuple[float, float] | None:

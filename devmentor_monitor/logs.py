@@ -6,6 +6,7 @@ import logging
 import re
 import sys
 import time
+from typing import TextIO
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 _URL = re.compile(r"[a-z][a-z0-9+.-]*://[^\s\"'<>]*[^\s\"'<>.,;:!?)\]}]", re.I)
@@ -97,7 +98,7 @@ class LogfmtFormatter(logging.Formatter):
         return " ".join(parts)
 
 
-def setup_logging(level: str = "info", stream=None) -> None:
+def setup_logging(level: str = "info", stream: TextIO | None = None) -> None:
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(LogfmtFormatter())
     root = logging.getLogger()

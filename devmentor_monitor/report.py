@@ -20,7 +20,9 @@ def check_json(c: CheckResult) -> dict[str, Any]:
 
 
 def service_json(s: ServiceSummary) -> dict[str, Any]:
-    ms = lambda v: _r(v * 1000, 2) if v is not None else None  # noqa: E731
+    def ms(v: float | None) -> float | None:
+        return _r(v * 1000, 2) if v is not None else None
+
     return {
         "name": s.name,
         "url": mask_url(s.url),  # every reader may see it: no password, no token

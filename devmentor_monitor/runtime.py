@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AsyncExitStack
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
+from .backoff import Backoff
+from .commands import Commands
 from .config import Config, data_dir
 from .engine.actions import WorkloadActions
 from .engine.events import EventProcessor
@@ -25,8 +27,8 @@ from .model import CheckResult, Health, Severity, SourceState, SourceStatus, Sys
 from .notify.outbox import Outbox
 from .notify.settings import active_channels
 from .predict.engine import PredictionEngine
+from .queries import Queries
 from .report import service_json, system_json
-from .sources.base import Source
 from .sources.health import HealthSource
 from .sources.system import SystemSource
 from .state import Store
@@ -41,6 +43,15 @@ log = logging.getLogger("devmentor_monitor.runtime")
 RESTART_BACKOFF = (1.0, 30.0)  # a crashed source restarts after 1 s, doubling up to 30 s
 
 
+class Supervised(Protocol):
+    """A source the monitor runs: each takes the monitor as its sink, whichever of the
+    sink protocols (sources.base.Sink, redis_events.EventSink ...) it declares."""
+
+    name: str
+
+    async def run(self, sink: Monitor) -> None: ...
+
+
 class Monitor:
     """Sources → store → views, in one event loop."""
 
@@ -50,7 +61,7 @@ class Monitor:
         self.store = store if store is not None else Store(config, clock=clock)
         self.health = HealthSource(config.services, config.health.max_in_flight)
         self.system_source = SystemSource(config.intervals.system, config.intervals.processes)
-        self.sources: list[Source] = [self.system_source, self.health]
+        self.sources: list[Supervised] = [self.system_source, self.health]
         self.serve = serve
         self.server: ExporterServer | None = None
         self.db = Database(data_dir(config) / "monitor.db")
@@ -79,10 +90,12 @@ class Monitor:
 
             self.kube_source = KubeSource(config.kubernetes, names, config.auto_discover)
             self.sources.append(self.kube_source)
-        self.actions = WorkloadActions(self)
+        self.actions = WorkloadActions(self.store, config.scaling, self.engine,
+                                       docker=self.docker_source, kube=self.kube_source)
         self.engine.recovery.actions = self.actions.recover
         self.clock = clock
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._running = AsyncExitStack()  # each started part's stop, undone in reverse
         self._stopped = asyncio.Event()
         self.started_at = time.time()
         self.event_processor = EventProcessor(self.engine, self.db, config.events.rules,
@@ -99,6 +112,9 @@ class Monitor:
             self.store.set_source(SourceStatus(
                 "redis", SourceState.NOT_CONFIGURED,
                 "in-process event bus only; set REDIS_URL to hear platform events"))
+        # What views get instead of the monitor: every write, and the reads from disk.
+        self.commands = Commands(self.engine, self.actions, self.db)
+        self.queries = Queries(self.db, self.event_processor, self.evaluator)
 
     # ------------------------------------------------------------------ Sink
     def check(self, result: CheckResult) -> None:
@@ -230,36 +246,59 @@ class Monitor:
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self, *, require_server: bool = True) -> None:
-        """Start the exporter (unless told not to) and the sources.
+        """Open the database, start the exporter (unless told not to), then the tasks.
 
         With ``require_server`` an unbindable port raises OSError before any source
         starts (headless: nothing to do without it); without, it becomes the
-        exporter's visible state and the rest runs (the TUI is still useful).
+        exporter's visible state and the rest runs (the TUI is still useful). Each part
+        started is paired with its stop, so a failure part-way leaves nothing running:
+        what had started is stopped, in reverse order, before the error is raised.
         """
         # Blocking calls (psutil) run in threads; two are plenty, and each extra thread
         # costs a malloc arena (RSS) for nothing.
         asyncio.get_running_loop().set_default_executor(
             ThreadPoolExecutor(max_workers=2, thread_name_prefix="blocking"))
-        if self.serve:
-            from .server.app import ExporterServer
+        async with AsyncExitStack() as stack:
+            await asyncio.to_thread(self.db.open)  # StorageError: a clear message, no start
+            stack.push_async_callback(asyncio.to_thread, self.db.close)
+            stack.push_async_callback(self.outbox.close)
+            await self.engine.load()
+            await self._start_server(stack, require_server)
+            stack.push_async_callback(self._cancel_tasks)
+            self._start_tasks()
+            self._running = stack.pop_all()  # started: stop() undoes it
+        log.info("monitor started", extra={"fields": {
+            "services": len(self.config.services),
+            "listen": self.server.url if self.server else "off",
+            "config": self.config.source}})
 
-            server = ExporterServer(self)
-            try:
-                await server.start()
-            except OSError as exc:
-                if require_server:
-                    raise
-                self.source_status(SourceStatus(
-                    "exporter", SourceState.UNAVAILABLE,
-                    f"cannot listen on {server.host}:{server.port}: {exc.strerror or exc}"))
-            else:
-                self.server = server
-                self.source_status(SourceStatus("exporter", SourceState.OK, server.url,
-                                                last_ok=time.time()))
-        else:
-            self.source_status(SourceStatus("exporter", SourceState.NOT_CONFIGURED, "--no-serve"))
-        await asyncio.to_thread(self.db.open)  # StorageError: a clear message, no start
-        await self.engine.load()
+    async def _start_server(self, stack: AsyncExitStack, require_server: bool) -> None:
+        if not self.serve:
+            self.source_status(SourceStatus("exporter", SourceState.NOT_CONFIGURED,
+                                            "--no-serve"))
+            return
+        from .server.app import ApiSettings, ExporterServer, build_app
+
+        settings = ApiSettings.from_config(self.config)
+        app = build_app(self.store, self.commands, self.queries, settings=settings,
+                        started_at=self.started_at, self_check=self.self_check,
+                        clock=self.clock)
+        server = ExporterServer(app, settings.host, settings.port)
+        try:
+            await server.start()
+        except OSError as exc:
+            if require_server:
+                raise
+            self.source_status(SourceStatus(
+                "exporter", SourceState.UNAVAILABLE,
+                f"cannot listen on {server.host}:{server.port}: {exc.strerror or exc}"))
+            return
+        self.server = server
+        stack.push_async_callback(server.stop)
+        self.source_status(SourceStatus("exporter", SourceState.OK, server.url,
+                                        last_ok=time.time()))
+
+    def _start_tasks(self) -> None:
         self._tasks["alerts"] = asyncio.create_task(self._alert_loop(), name="alerts")
         if self.predictor is not None:
             self._tasks["predictions"] = asyncio.create_task(self._predict_loop(),
@@ -272,32 +311,31 @@ class Monitor:
         for source in self.sources:
             self._tasks[source.name] = asyncio.create_task(
                 self._supervise(source), name=f"source:{source.name}")
-        log.info("monitor started", extra={"fields": {
-            "services": len(self.config.services),
-            "listen": self.server.url if self.server else "off",
-            "config": self.config.source}})
 
-    async def _supervise(self, source: Source) -> None:
+    async def _cancel_tasks(self) -> None:
+        for task in self._tasks.values():
+            task.cancel()
+        await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+        self._tasks.clear()
+
+    async def _supervise(self, source: Supervised) -> None:
         """Keep a source running: a bug in one source is state, not the end of the monitor."""
-        delay = RESTART_BACKOFF[0]
+        backoff = Backoff(*RESTART_BACKOFF, healthy_after=60.0)
         while True:
-            started = time.monotonic()
+            backoff.started()
             try:
                 await source.run(self)
                 return
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                if time.monotonic() - started > 60:
-                    delay = RESTART_BACKOFF[0]
-                retry = delay * random.uniform(0.8, 1.2)
+                retry = backoff.next()
                 log.error("source crashed", exc_info=exc, extra={"fields": {
                     "source": source.name, "retry_in_s": round(retry, 1)}})
                 self.source_status(SourceStatus(
                     source.name, SourceState.UNAVAILABLE,
                     f"crashed: {type(exc).__name__}: {exc}", retry_at=time.time() + retry))
                 await asyncio.sleep(retry)
-                delay = min(delay * 2, RESTART_BACKOFF[1])
 
     async def _alert_loop(self, interval: float = 1.0) -> None:
         """Evaluate the rules once a second over what changed; act on the transitions."""
@@ -359,14 +397,9 @@ class Monitor:
                     "rule": transition.alert.rule.name, "subject": transition.alert.subject}})
 
     async def stop(self) -> None:
-        for task in self._tasks.values():
-            task.cancel()
-        await asyncio.gather(*self._tasks.values(), return_exceptions=True)
-        self._tasks.clear()
-        if self.server is not None:
-            await self.server.stop()
-        await self.outbox.close()
-        await asyncio.to_thread(self.db.close)
+        """Undo what start did, in reverse: tasks, exporter, outbox, database."""
+        running, self._running = self._running, AsyncExitStack()
+        await running.aclose()
         self._stopped.set()
         log.info("monitor stopped")
 

@@ -1,6 +1,6 @@
 """The one store: latest values, bounded histories, derived service figures, change notices.
 
-Only the runtime writes here (rule 2 of DESIGN.md); views read summaries and
+Only the runtime (runtime.py) writes here; views read summaries and
 subscribe to coalesced change notifications instead of polling.
 """
 
@@ -176,7 +176,7 @@ class Store:
 
     SUMMARY_TTL = 1.0  # derived figures are recomputed at most once a second per service
 
-    def __init__(self, config: Config, clock=time.time) -> None:
+    def __init__(self, config: Config, clock: Callable[[], float] = time.time) -> None:
         self.config = config
         self.clock = clock
         self.started = clock()

@@ -205,4 +205,5 @@ def free_port(host: str = "127.0.0.1") -> int:
     """A port the OS says is free now (the caller binds it right after)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((host, 0))
-        return s.getsockname()[1]
+        port: int = s.getsockname()[1]
+        return port

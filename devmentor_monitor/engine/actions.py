@@ -8,14 +8,18 @@ sources do the I/O, in threads with timeouts.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Protocol
 
 from ..model import Incident, SourceState
 from ..workloads import ContainerInfo, DeploymentInfo
 from .incidents import ENGINE, Actor
 
 if TYPE_CHECKING:
-    from ..runtime import Monitor
+    from ..config import Scaling
+    from ..sources.docker import DockerSource
+    from ..sources.kube import KubeSource
+    from ..state import Store
 
 log = logging.getLogger("devmentor_monitor.actions")
 
@@ -28,26 +32,45 @@ class ActionError(Exception):
         self.status = status
 
 
+class AuditTrail(Protocol):
+    """Where every attempt is written (the incident engine's audit)."""
+
+    def audit(self, actor: Actor, action: str, target: str,
+              outcome: str) -> Awaitable[None]: ...
+
+
+def find_container(store: Store, ref: str) -> ContainerInfo | None:
+    """By full id, name, or an unambiguous id prefix of at least 6 characters."""
+    items: list[ContainerInfo] = store.docker.items("containers")
+    for c in items:
+        if ref in (c.id, c.name):
+            return c
+    found = [c for c in items if len(ref) >= 6 and c.id.startswith(ref)]
+    return found[0] if len(found) == 1 else None
+
+
 class WorkloadActions:
-    def __init__(self, monitor: Monitor) -> None:
-        self.monitor = monitor
+    """Given exactly what the actions use: the store (targets and source states), the
+    scaling limits, the audit trail and the two sources (None when not configured)."""
+
+    def __init__(self, store: Store, scaling: Scaling, audit: AuditTrail, *,
+                 docker: DockerSource | None = None, kube: KubeSource | None = None) -> None:
+        self.store = store
+        self.scaling = scaling
+        self.audit_trail = audit
+        self.docker_source = docker
+        self.kube_source = kube
 
     # ------------------------------------------------------------------ docker
     def find_container(self, ref: str) -> ContainerInfo | None:
-        """By full id, name, or an unambiguous id prefix of at least 6 characters."""
-        items: list[ContainerInfo] = self.monitor.store.docker.items("containers")
-        for c in items:
-            if ref in (c.id, c.name):
-                return c
-        found = [c for c in items if len(ref) >= 6 and c.id.startswith(ref)]
-        return found[0] if len(found) == 1 else None
+        return find_container(self.store, ref)
 
-    def _docker(self) -> Any:
-        source = self.monitor.docker_source
+    def _docker(self) -> DockerSource:
+        source = self.docker_source
         if source is None:
             raise ActionError(503, "docker: not available: not configured (add a docker: "
                                    "section to services.yaml or set DOCKER_HOST)")
-        status = self.monitor.store.source("docker")
+        status = self.store.source("docker")
         if status is None or status.state is not SourceState.OK:
             why = status.reason if status is not None else "connecting"
             raise ActionError(503, f"docker: not available: {why}")
@@ -89,14 +112,15 @@ class WorkloadActions:
             raise ActionError(502, str(exc)) from None
 
     # ------------------------------------------------------------------ kubernetes
-    def _kube(self) -> Any:
-        source = self.monitor.kube_source
+    def _kube(self) -> KubeSource:
+        source = self.kube_source
         if source is None:
             raise ActionError(503, "kubernetes: not available: not configured (add a "
                                    "kubernetes: section to services.yaml)")
         return source
 
-    async def _kube_call(self, actor: Actor, action: str, target: str, call: Any) -> None:
+    async def _kube_call(self, actor: Actor, action: str, target: str,
+                         call: Callable[[KubeSource], Awaitable[None]]) -> None:
         from ..sources.kube import KubeError
 
         try:
@@ -120,7 +144,7 @@ class WorkloadActions:
     async def scale(self, name: str, replicas: int, actor: Actor, *,
                     automatic: bool = False) -> None:
         """Scale within MIN_REPLICAS..MAX_REPLICAS; automatic only with AUTO_SCALE_ENABLED."""
-        scaling = self.monitor.config.scaling
+        scaling = self.scaling
         action = "deployment.scale"
         target = f"{name} to {replicas}"
         problem = None
@@ -142,7 +166,7 @@ class WorkloadActions:
         try:
             if action.startswith("docker."):
                 verb = action.removeprefix("docker.")
-                bound = [c for c in self.monitor.store.docker.items("containers")
+                bound = [c for c in self.store.docker.items("containers")
                          if c.service == service]
                 if not bound:
                     return f"failed: no container bound to {service}"
@@ -150,7 +174,7 @@ class WorkloadActions:
                     await self.container(c.id, verb, ENGINE)
                 return f"ok: {action} {', '.join(c.name for c in bound)}"
             deployments: list[DeploymentInfo] = [
-                d for d in self.monitor.store.kube.items("deployments") if d.service == service]
+                d for d in self.store.kube.items("deployments") if d.service == service]
             if not deployments:
                 return f"failed: no deployment bound to {service}"
             for d in deployments:
@@ -166,6 +190,6 @@ class WorkloadActions:
         log.info("workload action", extra={"fields": {
             "actor": actor.name, "action": action, "target": target, "outcome": outcome}})
         try:
-            await self.monitor.engine.audit(actor, action, target, outcome)
+            await self.audit_trail.audit(actor, action, target, outcome)
         except Exception as exc:  # the audit trail failing must not hide the action's result
             log.error("audit write failed", exc_info=exc)

@@ -24,8 +24,9 @@ FAST_BURN = (14.4, HOUR, 5 * MINUTE)
 SLOW_BURN = (6.0, 6 * HOUR, 30 * MINUTE)
 
 RULE_WINDOWS = (HOUR, FAST_BURN[2], SLOW_BURN[1], SLOW_BURN[2])  # error rate and burn rates
-SERVICE_METRICS = ("down", "latency", "error_rate", "cert_days", "burn_fast", "burn_slow")
-HOST_METRICS = ("cpu", "memory", "disk", "load")
+SERVICE_METRICS: tuple[str, ...] = ("down", "latency", "error_rate", "cert_days", "burn_fast",
+                                   "burn_slow")
+HOST_METRICS: tuple[str, ...] = ("cpu", "memory", "disk", "load")
 # From the prediction engine (predict/engine.py), read through Store.prediction_value.
 PREDICTED_SERVICE_METRICS = ("budget_exhaustion_s", "anomaly_score")
 PREDICTED_HOST_METRICS = ("disk_exhaustion_s", "memory_exhaustion_s")

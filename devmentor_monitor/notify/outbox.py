@@ -271,7 +271,7 @@ class Outbox:
         """Delay before attempt ``attempts + 1``: base·2^(attempts-1), capped, ±20 % jitter;
         never earlier than a server's Retry-After (itself capped at retry_max)."""
         s = self._settings
-        delay = min(s.retry_max, s.retry_base * 2 ** max(0, attempts - 1))
+        delay: float = min(s.retry_max, s.retry_base * 2 ** max(0, attempts - 1))
         delay *= 1 + 0.2 * (2 * self._rng() - 1)
         if retry_after is not None:
             delay = max(delay, min(retry_after, s.retry_max))

@@ -6,15 +6,13 @@ repr and every error message: a config error names the line and the key, never t
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Any
 from urllib.parse import urlsplit
 
+from ..config_reader import Reader
 from ..yamlsource import Node
-
-if TYPE_CHECKING:  # config imports this module; the reader type is only needed for hints
-    from ..config import _Reader
 
 TYPES = ("webhook", "slack", "pagerduty", "email")
 KINDS = ("open", "escalation", "acknowledged", "resolved")
@@ -87,7 +85,7 @@ class NotifySettings:
 # --------------------------------------------------------------------------- parsing
 
 
-def parse_notifications(r: _Reader, node: Node | None) -> NotifySettings:
+def parse_notifications(r: Reader, node: Node | None) -> NotifySettings:
     """Validate a top-level `notifications:` section (None or empty → no channels)."""
     if node is None or node.value is None:
         return NotifySettings()
@@ -116,7 +114,7 @@ def parse_notifications(r: _Reader, node: Node | None) -> NotifySettings:
                           retry_max=cap, max_attempts=attempts, monitor_url=monitor_url)
 
 
-def _channels(r: _Reader, node: Node | None) -> tuple[ChannelSettings, ...]:
+def _channels(r: Reader, node: Node | None) -> tuple[ChannelSettings, ...]:
     out: list[ChannelSettings] = []
     for name, key, item, m in r.named_items(node, "notifications.channels", "channel"):
         with r.noting():  # the next channel is still checked
@@ -124,7 +122,7 @@ def _channels(r: _Reader, node: Node | None) -> tuple[ChannelSettings, ...]:
     return tuple(out)
 
 
-def _channel(r: _Reader, name: str, key: str, item: Node, m: dict[str, Node]
+def _channel(r: Reader, name: str, key: str, item: Node, m: dict[str, Node]
              ) -> ChannelSettings:
     if "type" not in m:
         raise r.fail(item, key, f"missing required key 'type' (one of {', '.join(TYPES)})")
@@ -142,7 +140,7 @@ def _channel(r: _Reader, name: str, key: str, item: Node, m: dict[str, Node]
     return _PARSERS[kind](r, item, m, key, common)
 
 
-def _events(r: _Reader, node: Node, key: str) -> tuple[str, ...]:
+def _events(r: Reader, node: Node, key: str) -> tuple[str, ...]:
     names = r.str_list(node, key)
     for i, name in enumerate(names):
         if name not in KINDS:
@@ -151,7 +149,7 @@ def _events(r: _Reader, node: Node, key: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
-def _require(r: _Reader, item: Node, m: dict[str, Node], key: str, name: str,
+def _require(r: Reader, item: Node, m: dict[str, Node], key: str, name: str,
              why: str = "") -> Node:
     node = m.get(name)
     if node is None or node.value is None:
@@ -159,7 +157,7 @@ def _require(r: _Reader, item: Node, m: dict[str, Node], key: str, name: str,
     return node
 
 
-def _secret(r: _Reader, node: Node, key: str) -> str:
+def _secret(r: Reader, node: Node, key: str) -> str:
     """A secret string; the error never repeats the value."""
     if isinstance(node.value, int | float) and not isinstance(node.value, bool):
         raise r.fail(node, key, "must be a string (quote it; value not shown)")
@@ -168,7 +166,7 @@ def _secret(r: _Reader, node: Node, key: str) -> str:
     return node.value
 
 
-def _secret_url(r: _Reader, node: Node, key: str) -> str:
+def _secret_url(r: Reader, node: Node, key: str) -> str:
     """An http(s) URL that may carry a token; errors name the problem, not the URL."""
     text = _secret(r, node, key)
     try:
@@ -185,8 +183,8 @@ def _secret_url(r: _Reader, node: Node, key: str) -> str:
     return text.strip()
 
 
-def _webhook(r: _Reader, item: Node, m: dict[str, Node], key: str,
-             common: dict) -> ChannelSettings:
+def _webhook(r: Reader, item: Node, m: dict[str, Node], key: str,
+             common: dict[str, Any]) -> ChannelSettings:
     url = _secret_url(r, _require(r, item, m, key, "url"), f"{key}.url")
     headers: tuple[tuple[str, str], ...] = ()
     if "headers" in m and m["headers"].value is not None:
@@ -195,16 +193,16 @@ def _webhook(r: _Reader, item: Node, m: dict[str, Node], key: str,
     return ChannelSettings(url=url, headers=headers, **common)
 
 
-def _slack(r: _Reader, item: Node, m: dict[str, Node], key: str,
-           common: dict) -> ChannelSettings:
+def _slack(r: Reader, item: Node, m: dict[str, Node], key: str,
+           common: dict[str, Any]) -> ChannelSettings:
     url = _secret_url(r, _require(r, item, m, key, "url",
                                   " (the incoming-webhook URL, e.g. ${SLACK_WEBHOOK_URL})"),
                       f"{key}.url")
     return ChannelSettings(url=url, **common)
 
 
-def _pagerduty(r: _Reader, item: Node, m: dict[str, Node], key: str,
-               common: dict) -> ChannelSettings:
+def _pagerduty(r: Reader, item: Node, m: dict[str, Node], key: str,
+               common: dict[str, Any]) -> ChannelSettings:
     routing_key = _secret(r, _require(r, item, m, key, "routing_key",
                                       " (the integration key, e.g. ${PD_ROUTING_KEY})"),
                           f"{key}.routing_key")
@@ -212,8 +210,8 @@ def _pagerduty(r: _Reader, item: Node, m: dict[str, Node], key: str,
     return ChannelSettings(url=url, routing_key=routing_key.strip(), **common)
 
 
-def _email(r: _Reader, item: Node, m: dict[str, Node], key: str,
-           common: dict) -> ChannelSettings:
+def _email(r: Reader, item: Node, m: dict[str, Node], key: str,
+           common: dict[str, Any]) -> ChannelSettings:
     host = r.string(_require(r, item, m, key, "host"), f"{key}.host")
     sender = r.string(_require(r, item, m, key, "from"), f"{key}.from")
     to_node = _require(r, item, m, key, "to")
@@ -239,7 +237,9 @@ def _email(r: _Reader, item: Node, m: dict[str, Node], key: str,
                            username=username, password=password, starttls=starttls, **common)
 
 
-_PARSERS = {"webhook": _webhook, "slack": _slack, "pagerduty": _pagerduty, "email": _email}
+_Parser = Callable[[Reader, Node, dict[str, Node], str, dict[str, Any]], ChannelSettings]
+_PARSERS: dict[str, _Parser] = {"webhook": _webhook, "slack": _slack, "pagerduty": _pagerduty,
+                                "email": _email}
 
 
 # --------------------------------------------------------------------------- selection

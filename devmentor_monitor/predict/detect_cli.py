@@ -25,7 +25,8 @@ class InputError(Exception):
     """The input file cannot be used; the message names the file (and line)."""
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
+               ) -> argparse.ArgumentParser:
     """Register `detect` on the top-level sub-command parser."""
     parser = subparsers.add_parser(
         "detect", help="score a timestamp,value CSV with the anomaly detector",

@@ -77,6 +77,23 @@ _STATE = ("n", "prev", "m_long", "d_long", "ad_long", "m_mid", "m_short", "vol_s
 class DetectorBank:
     """`size` independent series advanced together; see the module docstring."""
 
+    # The _STATE arrays, set by __init__.
+    n: np.ndarray
+    prev: np.ndarray
+    m_long: np.ndarray
+    d_long: np.ndarray
+    ad_long: np.ndarray
+    m_mid: np.ndarray
+    m_short: np.ndarray
+    vol_short: np.ndarray
+    max_value: np.ndarray
+    max_shift: np.ndarray
+    max_drift: np.ndarray
+    max_vol: np.ndarray
+    held: np.ndarray
+    below: np.ndarray
+    rate: np.ndarray
+
     def __init__(self, size: int, config: DetectorConfig | None = None) -> None:
         global np
         if np is None:
@@ -187,7 +204,8 @@ class DetectorBank:
     def state_bytes_per_series(self) -> int:
         """Bytes of state each series holds (fixed: it never grows with samples)."""
         arrays = [getattr(self, name) for name in _STATE] + [self.flag, self.score]
-        return sum(a.nbytes for a in arrays) // max(self.size, 1)
+        total: int = sum(a.nbytes for a in arrays)
+        return total // max(self.size, 1)
 
 
 @dataclass(frozen=True, slots=True)

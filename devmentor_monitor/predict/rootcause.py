@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from .forecast import human_duration
 
@@ -78,7 +79,7 @@ def dependency_paths(service: str, depends_on: Mapping[str, Sequence[str]]
                      ) -> dict[str, tuple[str, ...]]:
     """Every transitive dependency of `service` -> the shortest path to it (BFS)."""
     paths: dict[str, tuple[str, ...]] = {}
-    queue = deque([(service, (service,))])
+    queue: deque[tuple[str, tuple[str, ...]]] = deque([(service, (service,))])
     while queue:
         node, path = queue.popleft()
         for dep in depends_on.get(node, ()):
@@ -91,9 +92,9 @@ def dependency_paths(service: str, depends_on: Mapping[str, Sequence[str]]
 def rank_causes(service: str, opened_at: float, *,
                 depends_on: Mapping[str, Sequence[str]],
                 health: Mapping[str, str],
-                anomalies: Iterable[Anomaly | tuple] = (),
-                changes: Iterable[Change | tuple] = (),
-                restarts: Iterable[Restart | tuple] = (),
+                anomalies: Iterable[Anomaly | tuple[Any, ...]] = (),
+                changes: Iterable[Change | tuple[Any, ...]] = (),
+                restarts: Iterable[Restart | tuple[Any, ...]] = (),
                 window_s: float = 30 * 60, limit: int = 10) -> list[Cause]:
     """Candidate causes of an incident on `service` opened at `opened_at`, best first.
 
@@ -159,8 +160,8 @@ def rank_causes(service: str, opened_at: float, *,
             f"{kind} on {where(rel[0])} {ago} before onset: {ch.message}", ch.ts)
 
     # 3. Restarts of the service or a dependency.
-    for item in restarts:
-        rs = item if isinstance(item, Restart) else Restart(*item)
+    for r_item in restarts:
+        rs = r_item if isinstance(r_item, Restart) else Restart(*r_item)
         rel, fresh = relation(rs.service), recency(rs.ts)
         if rel is None or fresh is None:
             continue
@@ -170,8 +171,8 @@ def rank_causes(service: str, opened_at: float, *,
             rs.ts)
 
     # 4. Anomalies that began shortly before onset.
-    for item in anomalies:
-        an = item if isinstance(item, Anomaly) else Anomaly(*item)
+    for a_item in anomalies:
+        an = a_item if isinstance(a_item, Anomaly) else Anomaly(*a_item)
         rel, fresh = relation(an.service), recency(an.started_at)
         if rel is None or fresh is None:
             continue

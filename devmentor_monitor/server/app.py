@@ -10,15 +10,18 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 from .. import __version__
 from ..aio import web
+from ..commands import Commands
+from ..queries import Queries
 from ..report import check_json, series_json, service_json, source_json, system_json
-from ..state import HOUR
+from ..state import HOUR, Store
 from .auth import DENIED_AUDIT, Denied, DeniedAudit
 from .connections import BACKLOG, Gate, connection_cap, fd_limit, head_received
+from .deps import COMMANDS, QUERIES, SETTINGS, STORE, ApiSettings, SelfCheck
 from .exposition import CachedExposition
 from .incidents_api import IncidentsApi
 from .openapi import openapi_document
@@ -28,14 +31,12 @@ from .responses import error_response, json_response
 from .streams import StreamsApi
 from .workloads_api import WorkloadsApi
 
-if TYPE_CHECKING:
-    from ..runtime import Monitor
-
 log = logging.getLogger("devmentor_monitor.server")
 
 PROM_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-__all__ = ["ROUTES", "ExporterServer", "build_app", "error_response", "json_response"]
+__all__ = ["API", "ROUTES", "STREAMS", "ApiSettings", "ExporterServer", "build_app",
+           "error_response", "json_response"]
 
 
 @web.middleware
@@ -67,22 +68,25 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
 
 
 class Api:
-    """Handlers; they read the store and never write it."""
+    """Handlers; they read the store (and the rules, through the queries), never write."""
 
-    def __init__(self, monitor: Monitor) -> None:
-        self.monitor = monitor
-        self.store = monitor.store
-        self.exposition = CachedExposition(monitor.store, monitor.started_at,
-                                           monitor.config.server.metrics_cache)
+    def __init__(self, store: Store, queries: Queries, settings: ApiSettings, *,
+                 started_at: float, self_check: SelfCheck) -> None:
+        self.store = store
+        self.queries = queries
+        self.settings = settings
+        self.started_at = started_at
+        self.self_check = self_check
+        self.exposition = CachedExposition(store, started_at, settings.metrics_cache)
         self._services_body = b""
         self._services_key: tuple[int, int] = (-1, -1)
         self.gate: Gate | None = None  # set by ExporterServer once it listens
 
     async def health(self, request: web.Request) -> web.Response:
-        ok, problems = self.monitor.self_check()
+        ok, problems = self.self_check()
         now = time.time()
         body = {"status": "ok" if ok else "fail", "problems": problems, "version": __version__,
-                "uptime_s": round(now - self.monitor.started_at, 1),
+                "uptime_s": round(now - self.started_at, 1),
                 "services": self.store.counts(),
                 "sources": [source_json(s, now) for s in self.store.sources()]}
         if self.gate is not None:  # saturation is the gate working, not a failure
@@ -141,20 +145,20 @@ class Api:
         """Every rule, and every alert it has raised with its state (inactive, pending,
         firing, resolved)."""
         query(request, {})
-        ev = self.monitor.evaluator
         rules = [{"name": r.name, "metric": r.metric, "op": ">" if r.above else "<",
                   "threshold": None if r.threshold < 0 else r.threshold,
                   "threshold_from_slo": r.threshold < 0, "clear": r.clear, "for_s": r.for_s,
                   "severity": r.severity.value, "description": r.description}
-                 for r in ev.rules]
+                 for r in self.queries.rules()]
         alerts = [{"rule": a.rule.name, "subject": a.subject, "state": a.state.value,
                    "since": a.since, "value": a.value, "threshold": a.threshold}
-                  for a in sorted(ev.alerts.values(), key=lambda a: (a.rule.name, a.subject))]
+                  for a in self.queries.alerts()]
         return json_response({"rules": rules, "alerts": alerts})
 
     async def openapi(self, request: web.Request) -> web.Response:
         query(request, {})
-        return json_response(openapi_document(self.monitor))
+        return json_response(openapi_document(self.store.service_names(),
+                                              self.settings.replicas))
 
 
 ROUTES: list[tuple[str, str, str]] = [  # method, path, handler ("incidents." = IncidentsApi)
@@ -193,32 +197,48 @@ ROUTES: list[tuple[str, str, str]] = [  # method, path, handler ("incidents." = 
 _PATTERNS = {"/api/containers/{id}/{action}": "/api/containers/{id}/{action:(?!logs$)[^/]+}"}
 
 
-def build_app(monitor: Monitor) -> web.Application:
+API = web.AppKey("api", Api)
+STREAMS = web.AppKey("streams", StreamsApi)
+
+
+def build_app(store: Store, commands: Commands, queries: Queries, *,
+              settings: ApiSettings, started_at: float, self_check: SelfCheck,
+              clock: Callable[[], float] = time.time) -> web.Application:
+    """The routed app over exactly these parts (see deps.py). Refusals counted in memory
+    are written at cleanup too (aiohttp's cleanup_ctx), however the app is run."""
     app = web.Application(middlewares=[head_received, json_errors], client_max_size=1 << 20)
-    api = Api(monitor)
-    incidents = IncidentsApi(monitor, query, json_response, error_response)
-    owners = {"": api, "incidents": incidents,
-              "workloads": WorkloadsApi(monitor, query, json_response, error_response),
-              "predictions": PredictionsApi(monitor, query, json_response, error_response),
-              "streams": StreamsApi(monitor, query, json_response)}
+    api = Api(store, queries, settings, started_at=started_at, self_check=self_check)
+    streams = StreamsApi(store, queries)
+    owners: dict[str, Any] = {
+        "": api, "incidents": IncidentsApi(store, commands, queries, settings),
+        "workloads": WorkloadsApi(store, commands, settings),
+        "predictions": PredictionsApi(store, enabled=settings.predictions),
+        "streams": streams}
     for method, path, attr in ROUTES:
         owner, _, name = attr.rpartition(".")
         handler = getattr(owners[owner], name)
         app.router.add_route(method, _PATTERNS.get(path, path), handler)
-    app["api"] = api
-    app["streams"] = owners["streams"]
-    app[DENIED_AUDIT] = DeniedAudit(monitor.db, monitor.clock)
+    app[STORE], app[COMMANDS], app[QUERIES], app[SETTINGS] = store, commands, queries, settings
+    app[API] = api
+    app[STREAMS] = streams
+    denied = DeniedAudit(commands.audit_denied, clock)
+    app[DENIED_AUDIT] = denied
+
+    async def flush_denied(_: web.Application) -> AsyncIterator[None]:
+        yield
+        await denied.flush()
+
+    app.cleanup_ctx.append(flush_denied)
     return app
 
 
 class ExporterServer:
     """Listens through a Gate (connections.py): capped, with head and idle deadlines."""
 
-    def __init__(self, monitor: Monitor) -> None:
-        self.monitor = monitor
-        self.host = monitor.config.server.host
-        self.port = monitor.config.server.port
-        self.app = build_app(monitor)
+    def __init__(self, app: web.Application, host: str, port: int) -> None:
+        self.host = host
+        self.port = port
+        self.app = app
         self.gate: Gate | None = None
         self._runner: web.AppRunner | None = None
         self._listener: asyncio.AbstractServer | None = None
@@ -234,7 +254,7 @@ class ExporterServer:
         await self._runner.setup()
         assert self._runner.server is not None
         self.gate = Gate(self._runner.server, connection_cap(fd_limit()), access_log=None)
-        self.app["api"].gate = self.gate
+        self.app[API].gate = self.gate
         try:
             self._listener = await asyncio.get_running_loop().create_server(
                 self.gate, self.host, self.port, reuse_address=True, backlog=BACKLOG)
@@ -244,12 +264,13 @@ class ExporterServer:
             raise
 
     async def stop(self) -> None:
+        """Stop listening, close the connections, write the counted refusals, clean up."""
         if self._listener is not None:
             self._listener.close()
             self._listener = None
         if self.gate is not None:
             self.gate.close()
-        await self.app[DENIED_AUDIT].flush()
+        await self.app[DENIED_AUDIT].flush()  # before waiting on connections, as ever
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from ..aio import web
@@ -19,8 +19,9 @@ from ..engine.incidents import Actor
 from ..model import AuditEntry
 
 if TYPE_CHECKING:
-    from ..runtime import Monitor
-    from ..storage.db import Database
+    from ..commands import Commands
+
+AuditWriter = Callable[[AuditEntry, int, float], Awaitable[None]]  # entry, count, window
 
 log = logging.getLogger("devmentor_monitor.server")
 AUDIT_WINDOW = 60.0  # one audit row per (actor, source, action, outcome) per minute
@@ -73,8 +74,8 @@ class DeniedAudit:
     and the rest are counted in memory and added to that row when the minute ends.
     """
 
-    def __init__(self, db: Database, clock: Callable[[], float]) -> None:
-        self.db, self.clock = db, clock
+    def __init__(self, write: AuditWriter, clock: Callable[[], float]) -> None:
+        self.write, self.clock = write, clock
         self._window = 0.0
         self._written: set[tuple[str, str, str, str]] = set()
         self._pending: dict[tuple[str, str, str, str], list[Any]] = {}  # → [count, target]
@@ -122,7 +123,7 @@ class DeniedAudit:
 
     async def _write(self, entry: AuditEntry, count: int, window: float) -> None:
         try:
-            await self.db.run(self.db.audit_denied, entry, count, window)
+            await self.write(entry, count, window)
         except Exception as exc:  # a refusal stays a 401/403, never a 500
             log.error("audit write failed", exc_info=exc)
 
@@ -130,17 +131,18 @@ class DeniedAudit:
 DENIED_AUDIT = web.AppKey("denied_audit", DeniedAudit)
 
 
-async def operator(request: web.Request, monitor: Monitor, action: str, target: str) -> Actor:
+async def operator(request: web.Request, keys: tuple[ApiKey, ...], commands: Commands,
+                   action: str, target: str) -> Actor:
     """The writer behind a request with at least the operator role; a refusal is audited."""
     source = request.remote or "unknown"
     try:
-        key = authorize(request, monitor.config.api_keys, "operator")
+        key = authorize(request, keys, "operator")
     except Denied as exc:
         actor, outcome = Actor("anonymous", source), f"denied: {exc.status}"
         audit = request.app.get(DENIED_AUDIT)
         if audit is not None:
             await audit.record(actor, action, target, outcome)
         else:
-            await monitor.engine.audit(actor, action, target, outcome)
+            await commands.audit(actor, action, target, outcome)
         raise
     return Actor(key.name, source)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TypeVar
 
 from prometheus_client.core import (
     CounterMetricFamily,
@@ -17,14 +18,28 @@ from ..catalog import METRICS
 from ..model import Health, SourceState
 from ..state import Store
 
-_FAMILIES = {"counter": CounterMetricFamily, "gauge": GaugeMetricFamily,
-             "summary": SummaryMetricFamily}
+_LATENCY = "devmentor_service_latency_seconds"
+_CHECKS = "devmentor_service_checks_total"
+F = TypeVar("F", CounterMetricFamily, GaugeMetricFamily, SummaryMetricFamily)
 
 
-def family(name: str) -> Metric:
+def _family(name: str, kind: str, cls: type[F]) -> F:
     """An empty metric family whose name, type, help and labels come from the catalog."""
     spec = METRICS[name]
-    return _FAMILIES[spec.kind](spec.name, spec.help, labels=list(spec.labels))
+    assert spec.kind == kind, f"{name} is a {spec.kind} in the catalog, not a {kind}"
+    return cls(spec.name, spec.help, labels=list(spec.labels))
+
+
+def gauge(name: str) -> GaugeMetricFamily:
+    return _family(name, "gauge", GaugeMetricFamily)
+
+
+def counter(name: str) -> CounterMetricFamily:
+    return _family(name, "counter", CounterMetricFamily)
+
+
+def summary(name: str) -> SummaryMetricFamily:
+    return _family(name, "summary", SummaryMetricFamily)
 
 
 class StoreCollector:
@@ -45,12 +60,12 @@ class StoreCollector:
 
     def _predictions(self) -> Iterator[Metric]:
         """Live detector scores and forecast times, as the engine's last tick left them."""
-        score = family("devmentor_anomaly_score")
-        flag = family("devmentor_anomaly_flag")
+        score = gauge("devmentor_anomaly_score")
+        flag = gauge("devmentor_anomaly_flag")
         for series, (value, flagged, _rate) in sorted(self.store.anomaly_scores().items()):
             score.add_metric([series], value)
             flag.add_metric([series], int(flagged))
-        eta = family("devmentor_prediction_seconds_to_exhaustion")
+        eta = gauge("devmentor_prediction_seconds_to_exhaustion")
         for metric, prefix in (("disk_exhaustion_s", ""), ("memory_exhaustion_s", "memory"),
                                ("budget_exhaustion_s", "error_budget:")):
             for subject, seconds in sorted(self.store.prediction_subjects(metric).items()):
@@ -60,23 +75,23 @@ class StoreCollector:
 
     def _events(self) -> Iterator[Metric]:
         log = self.store.event_log
-        received = family("devmentor_events_received_total")
+        received = counter("devmentor_events_received_total")
         for etype, n in sorted(log.received.items()):
             received.add_metric([etype], n)
-        rejected = family("devmentor_events_rejected_total")
+        rejected = counter("devmentor_events_rejected_total")
         for reason, n in sorted(log.rejected.items()):
             rejected.add_metric([reason], n)
-        readers = family("devmentor_live_readers")
+        readers = gauge("devmentor_live_readers")
         readers.add_metric([], self.store.feed.reader_count())
-        dropped = family("devmentor_live_messages_dropped_total")
+        dropped = counter("devmentor_live_messages_dropped_total")
         dropped.add_metric([], self.store.feed.dropped)
         yield from (received, rejected, readers, dropped)
 
     def _workloads(self) -> Iterator[Metric]:
         """Containers and Kubernetes objects as the last poll or watch left them."""
-        cpu = family("devmentor_container_cpu_ratio")
-        mem = family("devmentor_container_memory_bytes")
-        restarts = family("devmentor_container_restarts_total")
+        cpu = gauge("devmentor_container_cpu_ratio")
+        mem = gauge("devmentor_container_memory_bytes")
+        restarts = counter("devmentor_container_restarts_total")
         for c in self.store.docker.items("containers"):
             labels = [c.name, c.service or ""]
             if c.cpu_ratio is not None:
@@ -84,13 +99,13 @@ class StoreCollector:
             if c.memory_bytes is not None:
                 mem.add_metric(labels, c.memory_bytes)
             restarts.add_metric(labels, c.restart_count)
-        ready = family("devmentor_pod_ready")
-        pod_restarts = family("devmentor_pod_restarts_total")
+        ready = gauge("devmentor_pod_ready")
+        pod_restarts = counter("devmentor_pod_restarts_total")
         for p in self.store.kube.items("pods"):
             labels = [p.namespace, p.name, p.service or ""]
             ready.add_metric(labels, int(p.ready))
             pod_restarts.add_metric(labels, p.restarts)
-        replicas = family("devmentor_deployment_replicas")
+        replicas = gauge("devmentor_deployment_replicas")
         for d in self.store.kube.items("deployments"):
             for state, n in (("desired", d.desired), ("ready", d.ready),
                              ("updated", d.updated), ("available", d.available)):
@@ -98,30 +113,30 @@ class StoreCollector:
         yield from (cpu, mem, restarts, ready, pod_restarts, replicas)
 
     def _incidents(self) -> Iterator[Metric]:
-        open_ = family("devmentor_incidents_open")
+        open_ = gauge("devmentor_incidents_open")
         counts = dict.fromkeys(("low", "medium", "high", "critical"), 0)
         for inc in self.store.open_incidents():
             counts[inc.severity.value] += 1
         for severity, n in counts.items():
             open_.add_metric([severity], n)
         yield open_
-        firing = family("devmentor_alerts_firing")
+        firing = gauge("devmentor_alerts_firing")
         for rule, n in sorted(self.store.alerts_firing.items()):
             firing.add_metric([rule], n)
         yield firing
-        notes = family("devmentor_notifications_total")
+        notes = counter("devmentor_notifications_total")
         for (channel, result), n in sorted(self.store.notification_counts.items()):
             notes.add_metric([channel, result], n)
         yield notes
 
     def _monitor(self) -> Iterator[Metric]:
-        build = family("devmentor_build_info")
+        build = gauge("devmentor_build_info")
         build.add_metric([__version__], 1)
         yield build
-        start = family("devmentor_monitor_start_time_seconds")
+        start = gauge("devmentor_monitor_start_time_seconds")
         start.add_metric([], self.started)
         yield start
-        src = family("devmentor_source_up")
+        src = gauge("devmentor_source_up")
         for status in self.store.sources():
             src.add_metric([status.name, status.state.value],
                            1 if status.state is SourceState.OK else 0)
@@ -137,7 +152,8 @@ class StoreCollector:
                  "devmentor_service_cert_expiry_seconds",
                  "devmentor_service_last_check_timestamp_seconds",
                  "devmentor_service_http_status_code")
-        fam = {n: family(n) for n in names}
+        fam = {n: gauge(n) for n in names if n not in (_LATENCY, _CHECKS)}
+        latency, checks = summary(_LATENCY), counter(_CHECKS)
         for s in self.store.services():
             n = s.name
             if s.status is not Health.UNKNOWN:
@@ -146,15 +162,13 @@ class StoreCollector:
                     [n], 1 if s.status is Health.DEGRADED else 0)
             if s.latency is not None:
                 fam["devmentor_service_last_latency_seconds"].add_metric([n], s.latency)
-            summary = fam["devmentor_service_latency_seconds"]
-            summary.add_metric([n], count_value=s.latency_count, sum_value=s.latency_sum)
+            latency.add_metric([n], count_value=s.latency_count, sum_value=s.latency_sum)
             for q, v in (("0.5", s.latency_p50), ("0.95", s.latency_p95),
                          ("0.99", s.latency_p99)):
                 if v is not None:
                     # add_metric takes no quantiles; a summary's quantile samples are plain
-                    summary.samples.append(Sample(summary.name, {"service": n, "quantile": q},
+                    latency.samples.append(Sample(latency.name, {"service": n, "quantile": q},
                                                   v))
-            checks = fam["devmentor_service_checks_total"]
             checks.add_metric([n, "success"], s.checks_total - s.failures_total)
             checks.add_metric([n, "failure"], s.failures_total)
             for window, v in (("1h", s.uptime_1h), ("24h", s.uptime_24h), ("7d", s.uptime_7d)):
@@ -174,42 +188,43 @@ class StoreCollector:
                 if s.last.status_code is not None:
                     fam["devmentor_service_http_status_code"].add_metric(
                         [n], s.last.status_code)
-        yield from fam.values()
+        every: dict[str, Metric] = {**fam, _LATENCY: latency, _CHECKS: checks}
+        yield from (every[name] for name in names)  # in the order above, as ever
 
     def _host(self) -> Iterator[Metric]:
         s = self.store.system
         if s is None:
             return
-        cpu = family("devmentor_host_cpu_ratio")
+        cpu = gauge("devmentor_host_cpu_ratio")
         cpu.add_metric([], s.cpu_percent / 100)
-        core = family("devmentor_host_cpu_core_ratio")
+        core = gauge("devmentor_host_cpu_core_ratio")
         for i, v in enumerate(s.cpu_per_core):
             core.add_metric([str(i)], v / 100)
-        load = family("devmentor_host_load_average")
+        load = gauge("devmentor_host_load_average")
         for period, v in zip(("1m", "5m", "15m"), s.load, strict=True):
             load.add_metric([period], v)
-        mem = family("devmentor_host_memory_bytes")
+        mem = gauge("devmentor_host_memory_bytes")
         mem.add_metric(["total"], s.mem_total)
         mem.add_metric(["used"], s.mem_used)
         mem.add_metric(["available"], s.mem_available)
-        mem_ratio = family("devmentor_host_memory_ratio")
+        mem_ratio = gauge("devmentor_host_memory_ratio")
         mem_ratio.add_metric([], s.mem_percent / 100)
-        swap = family("devmentor_host_swap_bytes")
+        swap = gauge("devmentor_host_swap_bytes")
         swap.add_metric(["total"], s.swap_total)
         swap.add_metric(["used"], s.swap_used)
-        disk = family("devmentor_host_disk_bytes")
-        disk_ratio = family("devmentor_host_disk_ratio")
+        disk = gauge("devmentor_host_disk_bytes")
+        disk_ratio = gauge("devmentor_host_disk_ratio")
         for d in s.disks:
             disk.add_metric([d.mount, "total"], d.total)
             disk.add_metric([d.mount, "used"], d.used)
             disk_ratio.add_metric([d.mount], d.percent / 100)
-        dio = family("devmentor_host_disk_io_bytes_total")
+        dio = counter("devmentor_host_disk_io_bytes_total")
         dio.add_metric(["read"], s.disk_read_bytes)
         dio.add_metric(["write"], s.disk_write_bytes)
-        net = family("devmentor_host_network_bytes_total")
+        net = counter("devmentor_host_network_bytes_total")
         net.add_metric(["rx"], s.net_rx_bytes)
         net.add_metric(["tx"], s.net_tx_bytes)
-        procs = family("devmentor_host_processes")
+        procs = gauge("devmentor_host_processes")
         procs.add_metric([], s.process_count)
         yield from (cpu, core, load, mem, mem_ratio, swap, disk, disk_ratio, dio, net, procs)
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from http import HTTPStatus
 from typing import Any, cast
 
@@ -195,7 +196,9 @@ class Gate:
 
 
 @web.middleware
-async def head_received(request: web.Request, handler: Any) -> web.StreamResponse:
+async def head_received(request: web.Request,
+                        handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+                        ) -> web.StreamResponse:
     """A complete head arrived: the connection is no longer a candidate for eviction."""
     protocol = request.protocol
     if isinstance(protocol, GuardedHandler):

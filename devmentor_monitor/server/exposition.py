@@ -7,8 +7,12 @@ exporter nobody scrapes never pays for it.
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 from ..state import Store
+
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
 
 
 class CachedExposition:
@@ -18,7 +22,7 @@ class CachedExposition:
         self.store = store
         self.started = started
         self.ttl = ttl
-        self.registry = None
+        self.registry: CollectorRegistry | None = None
         self._body = b""
         self._version = -1
         self._at = 0.0
@@ -27,17 +31,19 @@ class CachedExposition:
     def body(self) -> bytes:
         now = time.monotonic()
         if self._version != self.store.version and (now - self._at >= self.ttl or not self._body):
-            if self.registry is None:
+            registry = self.registry
+            if registry is None:
                 from prometheus_client import CollectorRegistry
 
                 from .collector import StoreCollector
 
-                self.registry = CollectorRegistry(auto_describe=False)
-                self.registry.register(StoreCollector(self.store, self.started))
+                registry = CollectorRegistry(auto_describe=False)
+                registry.register(StoreCollector(self.store, self.started))
+                self.registry = registry
             from prometheus_client import generate_latest
 
             self._version = self.store.version
-            self._body = generate_latest(self.registry)
+            self._body = generate_latest(registry)
             self._at = now
             self.renders += 1
         return self._body

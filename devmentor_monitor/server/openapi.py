@@ -6,7 +6,8 @@ the models' enums, the configured replica range), so the document cannot drift f
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import Any
 
 from .. import __version__
 from ..events import EventSeverity
@@ -15,9 +16,6 @@ from ..model import IncidentState, Severity
 from .incidents_api import LIST_QUERY, MAX_DESCRIPTION
 from .params import LIMIT, WINDOW, Param, choice, since, text
 from .workloads_api import CONTAINER_ACTIONS, LOGS_QUERY
-
-if TYPE_CHECKING:
-    from ..runtime import Monitor
 
 _ERROR = {"description": "Error", "content": {"application/json": {"schema": {
     "$ref": "#/components/schemas/Error"}}}}
@@ -162,10 +160,8 @@ def _event_paths() -> dict[str, Any]:
     }
 
 
-def openapi_document(monitor: Monitor) -> dict[str, Any]:
-    """The document for this monitor: its services and replica range are stated too."""
-    services = monitor.store.service_names()
-    scaling = monitor.config.scaling
+def openapi_document(services: Sequence[str], replicas: tuple[int, int]) -> dict[str, Any]:
+    """The document for this monitor: its services and replica range (min, max) too."""
     return {
         "openapi": "3.1.0",
         "info": {"title": "devmentor-monitor", "version": __version__,
@@ -246,7 +242,7 @@ def openapi_document(monitor: Monitor) -> dict[str, Any]:
             "/api/openapi.json": {"get": {
                 "summary": "This document",
                 "responses": {"200": _json("OpenAPI document", {"type": "object"})}}},
-            **_workload_paths((scaling.min_replicas, scaling.max_replicas)),
+            **_workload_paths(replicas),
             **_event_paths(),
         },
         "components": {"securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer"}},

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from .. import boundedjson
@@ -94,7 +94,7 @@ WINDOW = duration_between(1.0, 7 * 86400.0, ("1s", "7d"),
                           "History window: a duration such as 5m, 1h, 24h (1s to 7d).")
 
 
-def query(request: web.Request, allowed: dict[str, Callable[[str], Any]]) -> dict[str, Any]:
+def query(request: web.Request, allowed: Mapping[str, Callable[[str], Any]]) -> dict[str, Any]:
     """Validate query parameters: unknown, repeated and bad ones are a 400, never ignored."""
     out: dict[str, Any] = {}
     for name in request.query:

@@ -10,10 +10,12 @@ from typing import TYPE_CHECKING, Any
 
 from ..aio import web
 from ..model import Prediction
+from .params import query
+from .responses import json_response
 
 if TYPE_CHECKING:
     from ..predict.rootcause import Cause
-    from ..runtime import Monitor
+    from ..state import Store
 
 FORECAST_KINDS = ("exhaustion", "leak", "error_budget")
 
@@ -31,17 +33,19 @@ def cause_json(c: Cause) -> dict[str, Any]:
 
 
 class PredictionsApi:
-    def __init__(self, monitor: Monitor, query, json_response, error_response) -> None:
-        self.monitor = monitor
-        self.query, self.json, self.error = query, json_response, error_response
+    """``enabled``: whether the prediction engine runs (if not, the answer says why)."""
+
+    def __init__(self, store: Store, *, enabled: bool) -> None:
+        self.store, self.enabled = store, enabled
+        self.query, self.json = query, json_response
 
     async def list(self, request: web.Request) -> web.Response:
         self.query(request, {})
-        store = self.monitor.store
+        store = self.store
         items = [p for p in store.predictions() if isinstance(p, Prediction)]
         status = dict(store.prediction_status)
         recent = status.pop("recent_anomalies", [])
-        if self.monitor.predictor is None:
+        if not self.enabled:
             status["disabled"] = "predictions.enabled is false in the configuration"
         return self.json({
             "ts": time.time(),

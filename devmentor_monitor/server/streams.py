@@ -20,10 +20,12 @@ from .. import boundedjson
 from ..aio import WSMsgType, web
 from ..events import Event, EventSeverity, merge_newest
 from ..feed import TOPICS, Reader
-from .params import int_between, since
+from .params import int_between, query, since
+from .responses import json_response
 
 if TYPE_CHECKING:
-    from ..runtime import Monitor
+    from ..queries import Queries
+    from ..state import Store
 
 log = logging.getLogger("devmentor_monitor.server")
 WRITE_TIMEOUT = 10.0  # a client that takes no bytes for this long is gone
@@ -56,11 +58,12 @@ def severity_param(raw: str) -> EventSeverity:
 
 
 class StreamsApi:
-    def __init__(self, monitor: Monitor, query: Callable[..., dict[str, Any]],
-                 json_response: Callable[..., web.Response]) -> None:
-        self.monitor = monitor
-        self.store = monitor.store
-        self.feed = monitor.store.feed
+    """Live feeds from the store; older events from disk through the queries."""
+
+    def __init__(self, store: Store, queries: Queries) -> None:
+        self.store = store
+        self.queries = queries
+        self.feed = store.feed
         self.query = query
         self.json_response = json_response
         self.clients: dict[str, int] = {"sse": 0, "ws": 0}
@@ -99,9 +102,7 @@ class StreamsApi:
                 (since is not None and since >= complete)
                 or (len(found) == limit and min(e.ts for e in found) >= complete)):
             return found, "memory"
-        db = self.monitor.db
-        await self.monitor.event_processor.flush()
-        older = await db.run(db.load_events, limit=limit, **filters)
+        older = await self.queries.events(limit, **filters)
         return merge_newest(found, older, limit), "disk"
 
     # ------------------------------------------------------------------ SSE

@@ -7,17 +7,21 @@ runs them in the source's threads and audits every attempt (denied ones here).
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
 
 from ..aio import web
-from ..engine.actions import ActionError
+from ..engine.actions import ActionError, find_container
 from ..model import SourceState
 from ..sources.docker import ACTIONS
 from .auth import operator
-from .params import BadRequest, int_between, json_object
+from .params import BadRequest, int_between, json_object, query
+from .responses import error_response, json_response
 
 if TYPE_CHECKING:
-    from ..runtime import Monitor
+    from ..commands import Commands
+    from ..state import Store
+    from .deps import ApiSettings
 
 KUBE_KINDS = ("pods", "deployments", "nodes", "events")
 CONTAINER_ACTIONS = ACTIONS  # POST /api/containers/{id}/{action}
@@ -29,15 +33,15 @@ NOT_CONFIGURED = {
 
 
 class WorkloadsApi:
-    def __init__(self, monitor: Monitor, query, json_response, error_response) -> None:
-        self.monitor = monitor
+    def __init__(self, store: Store, commands: Commands, settings: ApiSettings) -> None:
+        self.store, self.commands, self.settings = store, commands, settings
+        self.keys = settings.api_keys
         self.query, self.json, self.error = query, json_response, error_response
 
     def _source(self, name: str) -> dict[str, Any]:
         """The source's state in the words the TUI uses: ok, or not available: why."""
-        configured = (self.monitor.docker_source if name == "docker"
-                      else self.monitor.kube_source) is not None
-        status = self.monitor.store.source(name)
+        configured = self.settings.docker if name == "docker" else self.settings.kubernetes
+        status = self.store.source(name)
         if not configured:
             return {"name": name, "available": False, "state": SourceState.NOT_CONFIGURED.value,
                     "reason": NOT_CONFIGURED[name]}
@@ -52,8 +56,8 @@ class WorkloadsApi:
     async def containers(self, request: web.Request) -> web.Response:
         self.query(request, {})
         now = time.time()
-        items = sorted(self.monitor.store.docker.items("containers"), key=lambda c: c.name)
-        events = self.monitor.store.docker.recent_events(50)
+        items = sorted(self.store.docker.items("containers"), key=lambda c: c.name)
+        events = self.store.docker.recent_events(50)
         return self.json({"source": self._source("docker"),
                           "containers": [c.to_json(now) for c in items],
                           "events": [e.to_json() for e in events]})
@@ -61,7 +65,7 @@ class WorkloadsApi:
     async def container(self, request: web.Request) -> web.Response:
         self.query(request, {})
         ref = request.match_info["id"]
-        c = self.monitor.actions.find_container(ref)
+        c = find_container(self.store, ref)
         if c is None:
             return self.error(404, f"no container {ref!r} (see /api/containers)")
         return self.json(c.to_json(time.time()))
@@ -70,7 +74,7 @@ class WorkloadsApi:
         p = self.query(request, LOGS_QUERY)
         ref = request.match_info["id"]
         try:
-            lines = await self.monitor.actions.container_logs(ref, p.get("lines"))
+            lines = await self.commands.container_logs(ref, p.get("lines"))
         except ActionError as exc:
             return self.error(exc.status, str(exc))
         return self.json({"container": ref, "lines": lines})
@@ -79,9 +83,9 @@ class WorkloadsApi:
         ref, action = request.match_info["id"], request.match_info["action"]
         if action not in CONTAINER_ACTIONS:
             raise BadRequest(f"unknown action {action!r}; one of {', '.join(CONTAINER_ACTIONS)}")
-        actor = await operator(request, self.monitor, f"container.{action}", ref)
+        actor = await operator(request, self.keys, self.commands, f"container.{action}", ref)
         try:
-            c = await self.monitor.actions.container(ref, action, actor)
+            c = await self.commands.container(ref, action, actor)
         except ActionError as exc:
             return self.error(exc.status, str(exc))
         return self.json({"container": c.name, "id": c.id, "action": action, "outcome": "ok"})
@@ -91,38 +95,38 @@ class WorkloadsApi:
         self.query(request, {})
         kind = request.path.rstrip("/").rsplit("/", 1)[-1]  # one route per kind
         now = time.time()
-        kube = self.monitor.store.kube
+        kube = self.store.kube
         if kind == "events":
             items = [e.to_json() for e in sorted(kube.items("events"), key=lambda e: -e.ts)]
         else:
             items = [o.to_json(now) for o in sorted(kube.items(kind), key=lambda o: o.name)]
-        namespace = self.monitor.config.kubernetes.namespace
+        namespace = self.settings.namespace
         return self.json({"source": self._source("kubernetes"), "namespace": namespace,
                           kind: items})
 
     async def kube_restart(self, request: web.Request) -> web.Response:
         name = request.match_info["name"]
-        actor = await operator(request, self.monitor, "deployment.restart", name)
-        return await self._run(self.monitor.actions.restart_deployment(name, actor),
+        actor = await operator(request, self.keys, self.commands, "deployment.restart", name)
+        return await self._run(self.commands.restart_deployment(name, actor),
                                {"deployment": name, "action": "restart"})
 
     async def kube_scale(self, request: web.Request) -> web.Response:
         name = request.match_info["name"]
-        actor = await operator(request, self.monitor, "deployment.scale", name)
+        actor = await operator(request, self.keys, self.commands, "deployment.scale", name)
         body = await json_object(request, required=frozenset({"replicas"}))
         replicas = body["replicas"]
         if isinstance(replicas, bool) or not isinstance(replicas, int):
             raise BadRequest('body must be {"replicas": <integer>}')
-        return await self._run(self.monitor.actions.scale(name, replicas, actor),
+        return await self._run(self.commands.scale(name, replicas, actor),
                                {"deployment": name, "action": "scale", "replicas": replicas})
 
     async def kube_delete_pod(self, request: web.Request) -> web.Response:
         name = request.match_info["name"]
-        actor = await operator(request, self.monitor, "pod.delete", name)
-        return await self._run(self.monitor.actions.delete_pod(name, actor),
+        actor = await operator(request, self.keys, self.commands, "pod.delete", name)
+        return await self._run(self.commands.delete_pod(name, actor),
                                {"pod": name, "action": "delete"})
 
-    async def _run(self, call: Any, answer: dict[str, Any]) -> web.Response:
+    async def _run(self, call: Awaitable[None], answer: dict[str, Any]) -> web.Response:
         try:
             await call
         except ActionError as exc:

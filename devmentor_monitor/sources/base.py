@@ -28,8 +28,8 @@ class Source(Protocol):
         """Observe until cancelled. Must not raise for the source's own failures."""
 
 
-async def in_thread(fn: Callable[[], T], timeout: float) -> T:
-    """Run a blocking call off the event loop, bounded in time (rule 3 of DESIGN.md)."""
+async def in_thread(fn: Callable[[], T], timeout: float) -> T:  # noqa: ASYNC109 - bounds a thread
+    """Run a blocking call off the event loop, bounded in time: the loop never waits on it."""
     return await asyncio.wait_for(asyncio.to_thread(fn), timeout)
 
 

@@ -15,13 +15,13 @@ import asyncio
 import contextlib
 import importlib
 import os
-import random
 import re
 import time
 from collections import deque
 from datetime import datetime
 from typing import Any, Protocol
 
+from ..backoff import Backoff
 from ..config import DockerSettings
 from ..workloads import ContainerInfo, WorkloadEvent
 from .base import Sink, in_thread, status
@@ -145,8 +145,8 @@ class DockerSource:
         self.last_poll_s = 0.0
 
     # ------------------------------------------------------------------ the loop
-    async def run(self, sink: WorkloadSink) -> None:  # type: ignore[override]
-        delay = BACKOFF[0]
+    async def run(self, sink: WorkloadSink) -> None:
+        backoff = Backoff(*BACKOFF)
         timeout = self.settings.timeout
         while True:
             try:
@@ -160,14 +160,13 @@ class DockerSource:
             except Exception as exc:
                 check_cancelled()
                 self._drop_client()
-                retry = delay * random.uniform(0.8, 1.2)
+                retry = backoff.next()
                 sink.source_status(status(self.name, False, explain(exc, self.host, timeout),
                                           retry_at=time.time() + retry))
                 await self._sleep(retry)
-                delay = min(delay * 2, BACKOFF[1])
                 continue
             check_cancelled()
-            delay = BACKOFF[0]
+            backoff.reset()
             for ev in events:
                 sink.workload_event(ev)
             sink.containers(items)
@@ -332,7 +331,9 @@ class DockerSource:
         n = lines or self.settings.log_lines
 
         def tail() -> bytes:
-            return api.logs(container_id, stdout=True, stderr=True, tail=n, timestamps=False)
+            out: bytes = api.logs(container_id, stdout=True, stderr=True, tail=n,
+                                  timestamps=False)
+            return out
 
         try:
             raw = await in_thread(tail, self.settings.timeout * 2)

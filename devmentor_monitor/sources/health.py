@@ -83,7 +83,7 @@ def cert_days_left(ssl_object: ssl.SSLObject | None, now: float) -> float | None
         return None
     cert = ssl_object.getpeercert()
     not_after = cert.get("notAfter") if cert else None
-    if not_after:
+    if isinstance(not_after, str) and not_after:
         return (ssl.cert_time_to_seconds(not_after) - now) / 86400.0
     der = ssl_object.getpeercert(binary_form=True)
     if der is None:

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import random
 import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
+from ..backoff import Backoff
 from ..config import KubeSettings
 from ..workloads import DeploymentInfo, NodeInfo, PodInfo, WorkloadEvent
 from .base import Sink, status
@@ -53,7 +53,7 @@ class Gone(Exception):
     """The watch's resourceVersion expired (410): list again."""
 
 
-async def in_daemon(fn: Callable[[], T], timeout: float) -> T:
+async def in_daemon(fn: Callable[[], T], timeout: float) -> T:  # noqa: ASYNC109 - a thread
     """Like base.in_thread, but on a daemon thread: a call stuck past its timeout never
     holds up the executor or the process's exit."""
     loop = asyncio.get_running_loop()
@@ -248,14 +248,14 @@ class KubeSource:
         self.watch_events = 0
 
     # ------------------------------------------------------------------ the loop
-    async def run(self, sink: KubeSink) -> None:  # type: ignore[override]
-        delay = BACKOFF[0]
+    async def run(self, sink: KubeSink) -> None:
+        backoff = Backoff(*BACKOFF)
         while True:
             try:
                 if self.api is None:
                     await self._connect()
                     sink.source_status(status(self.name, True, self._describe()))
-                delay = BACKOFF[0]
+                backoff.reset()
                 await self._both(sink)
             except asyncio.CancelledError:
                 self._stopping = True
@@ -263,12 +263,11 @@ class KubeSource:
             except Exception as exc:
                 check_cancelled()
                 self.api = None
-                retry = delay * random.uniform(0.8, 1.2)
+                retry = backoff.next()
                 sink.source_status(status(self.name, False,
                                           explain(exc, self.host, self.settings.timeout),
                                           retry_at=time.time() + retry))
                 await asyncio.sleep(retry)
-                delay = min(delay * 2, BACKOFF[1])
 
     async def _both(self, sink: KubeSink) -> None:
         """The pod watch and the polled lists, until one fails (then both stop). Not a

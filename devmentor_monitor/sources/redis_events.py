@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import socket
 import time
 from typing import Any, Protocol
 
+from ..backoff import Backoff
 from ..config import EventSettings
 from ..events import Event, Rejected, parse_event
 from ..model import SourceState, SourceStatus
@@ -51,9 +51,9 @@ class RedisEventSource:
 
     # ------------------------------------------------------------------ supervision
     async def run(self, sink: EventSink) -> None:
-        delay = BACKOFF[0]
+        backoff = Backoff(*BACKOFF, healthy_after=60.0)
         while True:
-            started = time.monotonic()
+            backoff.started()
             try:
                 if self.settings.mode == "stream":
                     await self._stream(sink)
@@ -69,15 +69,12 @@ class RedisEventSource:
             except Exception as exc:  # redis-py's errors in stream mode
                 why = f"{type(exc).__name__}: {exc}"
             self.connected = False
-            if time.monotonic() - started > 60:
-                delay = BACKOFF[0]
-            retry = delay * random.uniform(0.8, 1.2)
+            retry = backoff.next()
             self.reconnects += 1
             sink.source_status(SourceStatus(
                 self.name, SourceState.UNAVAILABLE, f"{self.endpoint}: {why}",
                 retry_at=time.time() + retry, detail=self._detail()))
             await asyncio.sleep(retry)
-            delay = min(delay * 2, BACKOFF[1])
 
     def _detail(self) -> dict[str, Any]:
         s = self.settings
@@ -167,9 +164,11 @@ class RedisEventSource:
             self._connected(sink, f"reading stream {s.stream} as {s.group}/{consumer}")
             last = "0"  # first our own pending entries (delivered, never acknowledged)
             while True:
-                reply = await client.xreadgroup(s.group, consumer, {s.stream: last},
-                                                count=1000, block=1000)
-                entries = reply[0][1] if reply else []
+                # RESP2 shape, [[stream, [(id, fields), ...]]]: the client's declared
+                # return type also covers RESP3's dict, which this connection never gets.
+                reply: Any = await client.xreadgroup(s.group, consumer, {s.stream: last},
+                                                     count=1000, block=1000)
+                entries: list[tuple[Any, dict[Any, Any] | None]] = reply[0][1] if reply else []
                 if last == "0" and not entries:
                     last = ">"
                     continue

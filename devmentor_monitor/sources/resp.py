@@ -135,7 +135,7 @@ def _user(name: str | None) -> str | None:
     return unquote(name) if name else None
 
 
-async def connect(ep: Endpoint, timeout: float
+async def connect(ep: Endpoint, timeout: float  # noqa: ASYNC109 - connect + AUTH as one
                   ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     """Open the socket and authenticate; RespError or OSError say why not."""
     async with asyncio.timeout(timeout):

@@ -63,7 +63,7 @@ class SystemReader:
             self._top = self._scan_processes()
             self._top_at = now
         return SystemSample(
-            ts=now, cpu_percent=total, cpu_per_core=per_core, load=tuple(load),
+            ts=now, cpu_percent=total, cpu_per_core=per_core, load=(load[0], load[1], load[2]),
             mem_total=vm.total, mem_used=vm.total - vm.available, mem_available=vm.available,
             mem_percent=vm.percent, swap_total=sw.total, swap_used=sw.used,
             swap_percent=sw.percent, disks=self._disks(now),
@@ -122,7 +122,8 @@ class SystemReader:
 def busy_percent(old: Any, new: Any) -> float:
     """Share of the time between two psutil cpu_times readings not spent idle, as
     psutil computes it (guest time is already counted in user and nice)."""
-    delta = {f: max(0.0, getattr(new, f) - getattr(old, f)) for f in new._fields}
+    delta: dict[str, float] = {f: max(0.0, getattr(new, f) - getattr(old, f))
+                               for f in new._fields}
     total = sum(delta.values()) - delta.get("guest", 0.0) - delta.get("guest_nice", 0.0)
     idle = delta.get("idle", 0.0) + delta.get("iowait", 0.0)
     if total <= 0:

@@ -141,7 +141,8 @@ class Database:
     def load_incidents(self, *, state: str | None = None, service: str | None = None,
                        severity: str | None = None, since: float | None = None,
                        open_only: bool = False, limit: int = 500) -> list[Incident]:
-        where, args = [], []
+        where: list[str] = []
+        args: list[str | float] = []
         if open_only:
             where.append("state != 'resolved'")
         for column, value in (("state", state), ("service", service), ("severity", severity)):
@@ -205,7 +206,8 @@ class Database:
         rows = self.conn.execute("SELECT ts, actor, action, target, source, outcome, count "
                                  "FROM audit ORDER BY ts DESC, rowid DESC LIMIT ?",
                                  (limit,)).fetchall()
-        return [AuditEntry(*r[:5], r[5] if r[6] == 1 else f"{r[5]} (x{r[6]})") for r in rows]
+        return [AuditEntry(r[0], r[1], r[2], r[3], r[4],
+                           r[5] if r[6] == 1 else f"{r[5]} (x{r[6]})") for r in rows]
 
     # ------------------------------------------------------------------ notifications
     def enqueue(self, incident_id: str, channel: str, kind: str, payload: dict[str, Any],
@@ -252,7 +254,8 @@ class Database:
                     service: str | None = None, min_severity: EventSeverity | None = None
                     ) -> list[Event]:
         """Newest first, from disk (for ranges older than what memory holds)."""
-        where, args = [], []
+        where: list[str] = []
+        args: list[str | float] = []
         if since is not None:
             where.append("ts >= ?")
             args.append(since)

@@ -1,18 +1,18 @@
 """`devmentor-monitor ultra`: the Textual app attached to the in-process runtime.
 
-The app never does I/O of its own: it starts the same `Monitor` as `--serve` (after
-the first frame, so start-up feels instant), reads its store, and redraws at most
-once per refresh tick, whatever the data rate.
+The app never does I/O of its own and never builds the runtime: it is handed the store
+(read), and either the commands and queries or a `RuntimeStarter` that yields them once
+the runtime is up (cli.py builds it; it starts after the first frame, so start-up feels
+instant). It redraws at most once per refresh tick, whatever the data rate.
 """
 
 from __future__ import annotations
 
-import importlib
 import socket
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from textual.app import App, SystemCommand
 from textual.screen import Screen
@@ -35,8 +35,17 @@ from .screens import (
 from .themes import initial_theme, load_themes
 
 if TYPE_CHECKING:
-    from ..runtime import Monitor
+    from ..commands import Commands
+    from ..queries import Queries
     from ..state import Subscription
+
+
+class RuntimeStarter(Protocol):
+    """Starts the runtime over the app's store; its writes and reads come back."""
+
+    async def start(self, store: Store) -> tuple[Commands, Queries]: ...
+
+    async def stop(self) -> None: ...
 
 
 class MonitorApp(App[int]):
@@ -57,22 +66,21 @@ class MonitorApp(App[int]):
     }
     DEFAULT_MODE = "overview"
 
-    def __init__(self, config: Config, *, monitor: Monitor | None = None, demo: bool = False,
-                 serve: bool = True, theme: str | None = None, start_runtime: bool = True,
+    def __init__(self, config: Config, *, store: Store | None = None,
+                 commands: Commands | None = None, queries: Queries | None = None,
+                 runtime: RuntimeStarter | None = None, theme: str | None = None,
                  clock: Callable[[], float] = time.time, hostname: str | None = None) -> None:
         super().__init__()
         self.config = config
-        self.monitor = monitor
-        self.demo = demo
-        self.serve = serve
-        self.start_runtime = start_runtime
+        self.commands = commands  # None until the runtime is up: actions say "starting"
+        self.queries = queries
+        self.runtime = runtime
         self.clock = clock
         self.hostname = hostname or socket.gethostname()
-        self._fleet: Any = None
         self._sub: Subscription | None = None
         # The store exists before the first frame (it is cheap), so the first frame already
         # lists the services; the runtime that fills it starts right after.
-        self._store: Store | None = None if monitor is not None or not start_runtime \
+        self.store: Store | None = store if store is not None or runtime is None \
             else Store(config, clock=clock)
         self._themes = load_themes()
         for t in self._themes.values():
@@ -95,12 +103,8 @@ class MonitorApp(App[int]):
         self._refresh_truecolor_filter(self.ansi_theme)
         self.stylesheet.set_variables(self.get_css_variables())  # nothing is parsed yet
 
-    @property
-    def store(self) -> Store | None:
-        return self.monitor.store if self.monitor is not None else self._store
-
     # ------------------------------------------------------------------ lifecycle
-    def get_default_screen(self) -> Screen:
+    def get_default_screen(self) -> Screen[Any]:
         return OverviewScreen()
 
     def on_mount(self) -> None:
@@ -108,7 +112,7 @@ class MonitorApp(App[int]):
         self.set_interval(self.config.tui.refresh, self.tick)
         if self.store is not None:
             self._sub = self.store.subscribe()
-        if self.start_runtime:
+        if self.runtime is not None:
             # After the first frame is on the terminal: the runtime's imports block the loop
             # for ~0.3 s, and the driver's writer thread needs a moment to flush first.
             self.call_after_refresh(self.set_timer, 0.1, self._start_runtime)
@@ -120,23 +124,14 @@ class MonitorApp(App[int]):
     async def _runtime_worker(self) -> None:
         # The runtime's imports (aiohttp, psutil: ~0.3 s) come after the first frame. Not in
         # a thread: importing there while Textual imports widgets here froze the app.
-        runtime = importlib.import_module("devmentor_monitor.runtime")
-        config = self.config
-        if self.demo:
-            from ..cli import _with_demo
-
-            self._fleet, config = await _with_demo(config, serving=self.serve)
-        if self.monitor is None:
-            self.monitor = runtime.Monitor(config, serve=self.serve, store=self._store)
-        await self.monitor.start(require_server=False)
+        assert self.runtime is not None
+        assert self.store is not None
+        self.commands, self.queries = await self.runtime.start(self.store)
         self.tick(force=True)
 
     async def _stop_runtime(self) -> None:
-        if self.monitor is not None and self.start_runtime:
-            await self.monitor.stop()
-        if self._fleet is not None:
-            await self._fleet.stop()
-            self._fleet = None
+        if self.runtime is not None:
+            await self.runtime.stop()
 
     async def action_quit(self) -> None:
         await self._stop_runtime()
@@ -164,7 +159,7 @@ class MonitorApp(App[int]):
         if self.current_mode != view:
             self.switch_mode(view)
 
-    def action_back(self) -> None:
+    async def action_back(self) -> None:  # Textual's is a coroutine; it awaits ours
         screen = self.screen
         if isinstance(screen, HelpScreen):
             screen.dismiss(None)
@@ -209,7 +204,7 @@ class MonitorApp(App[int]):
             colors = {k: "" for k in colors}  # no colour at all: words and shapes only
         self.palette = colors
 
-    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         """Every key's action is also in the command palette, under its title."""
         for k in KEYS:
             if k.id in ("back",):
@@ -223,14 +218,8 @@ class MonitorApp(App[int]):
         return run
 
 
-def run_tui(config: Config, *, demo: bool, serve: bool, theme: str | None) -> int:
-    from .themes import ThemeError
-
-    try:
-        app = MonitorApp(config, demo=demo, serve=serve, theme=theme)
-    except ThemeError as exc:
-        from ..cli import UsageError
-
-        raise UsageError(str(exc)) from None
+def run_tui(config: Config, runtime: RuntimeStarter, *, theme: str | None) -> int:
+    """Run the app until it quits; an unknown theme raises ThemeError before any frame."""
+    app = MonitorApp(config, runtime=runtime, theme=theme)
     result = app.run()
     return 0 if result is None else int(result)

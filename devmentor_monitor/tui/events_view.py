@@ -9,7 +9,7 @@ minimum severity, `/` filters on type, service and message.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -31,7 +31,7 @@ SEVERITY_COLOR = {EventSeverity.INFO: "", EventSeverity.WARNING: "warning",
                   EventSeverity.ERROR: "error", EventSeverity.CRITICAL: "error"}
 
 
-class EventsTable(DataTable):
+class EventsTable(DataTable[Any]):
     """The tail: newest at the bottom, like `tail -f`."""
 
     filter_text = ""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,8 +42,9 @@ VIEWS = ("overview", "metrics", "services", "incidents", "predictions", "events"
          "kubernetes")
 
 
-def bindings() -> list[Binding]:
-    out = [Binding(k.key, k.action, k.title, show=k.show, id=k.id, priority=k.priority)
-           for k in KEYS]
+def bindings() -> list[BindingType]:
+    out: list[BindingType] = [
+        Binding(k.key, k.action, k.title, show=k.show, id=k.id, priority=k.priority)
+        for k in KEYS]
     out.append(Binding("ctrl+c", "quit", "Quit", show=False, priority=True, id="interrupt"))
     return out

@@ -8,6 +8,7 @@ the engine is doing, so an empty table reads as "warming up" or "all quiet", not
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -24,7 +25,7 @@ KIND_WORD = {"anomaly": "anomaly", "exhaustion": "full", "leak": "leak",
 EMPTY = "no predictions yet"
 
 
-def status_line(status: dict, now: float) -> str:
+def status_line(status: dict[str, Any], now: float) -> str:
     """What the engine is doing, in one line."""
     if not status:
         return "predictions: waiting for the engine's first tick"
@@ -61,7 +62,7 @@ class PredictionsScreen(MonitorScreen):
     def body(self) -> ComposeResult:
         yield Static(id="pred-status")
         with Horizontal(id="pred-split"):
-            table = DataTable(id="pred-list", cursor_type="row")
+            table: DataTable[Any] = DataTable(id="pred-list", cursor_type="row")
             table.border_title = "Predictions"
             bound_table_caches(table)
             yield table
@@ -137,7 +138,7 @@ class PredictionsScreen(MonitorScreen):
         text.append(p.explanation)
         box.update(text)
 
-    def _draw_recent(self, recent: list[dict]) -> None:
+    def _draw_recent(self, recent: list[dict[str, Any]]) -> None:
         box = self.query_one("#pred-recent", Static)
         if not recent:
             box.update(Text("none", style="dim"))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -31,10 +31,11 @@ from .widgets import (
 )
 
 if TYPE_CHECKING:
+    from ..state import Store
     from .app import MonitorApp
 
 
-class MonitorScreen(Screen):
+class MonitorScreen(Screen[None]):
     """Header, body, filter line and footer; `refresh_data` redraws every pane."""
 
     TITLE_TEXT = ""
@@ -144,7 +145,7 @@ class ChartPane(AppWidget, Static):
     """A chart of stored series over the screen's chosen range."""
 
     def __init__(self, title: str, keys: list[str] | None = None, service_latency: bool = False,
-                 **kw) -> None:
+                 **kw: Any) -> None:
         super().__init__(**kw)
         self.title = title
         self.keys = keys or []
@@ -194,7 +195,7 @@ class ChartPane(AppWidget, Static):
         self.refresh_data()
 
 
-def _marks(store, series: str, since: float, factor: float
+def _marks(store: Store, series: str, since: float, factor: float
            ) -> tuple[list[float], list[float]]:
     """Flagged points of a series since ``since``, scaled like its line."""
     points = [(t, v * factor) for t, v in store.anomaly_marks(series) if t >= since]
@@ -255,7 +256,7 @@ class ServicesScreen(MonitorScreen):
             with Vertical(id="svc-detail"):
                 yield Static(id="svc-summary")
                 yield ChartPane("Latency", service_latency=True, id="svc-chart")
-                checks = DataTable(id="svc-checks", cursor_type="none")
+                checks: DataTable[Any] = DataTable(id="svc-checks", cursor_type="none")
                 bound_table_caches(checks)
                 checks.border_title = "Recent checks"
                 yield checks
@@ -326,6 +327,7 @@ class NoticeScreen(MonitorScreen):
         self.title_text, self.reader, self.empty = title, reader, empty
 
     def body(self) -> ComposeResult:
+        pane: Static
         if self.reader:
             pane = NoticePane(self.reader, self.empty, id="notice")
         else:
@@ -336,7 +338,7 @@ class NoticeScreen(MonitorScreen):
 
 class IncidentsScreen(MonitorScreen):
     """Open incidents with their timelines; `a` acknowledges and `r` resolves, through the
-    same engine as the API (actor "tui")."""
+    same commands as the API (actor "tui")."""
 
     BINDINGS = [
         Binding("a", "acknowledge", "Ack", id="incident_ack"),
@@ -346,7 +348,7 @@ class IncidentsScreen(MonitorScreen):
 
     def body(self) -> ComposeResult:
         with Horizontal(id="inc-split"):
-            table = DataTable(id="inc-list", cursor_type="row")
+            table: DataTable[Any] = DataTable(id="inc-list", cursor_type="row")
             table.border_title = "Open incidents"
             bound_table_caches(table)
             yield table
@@ -417,13 +419,13 @@ class IncidentsScreen(MonitorScreen):
         await self._act("resolve")
 
     async def _act(self, verb: str) -> None:
-        monitor = self.monitor_app.monitor
-        if monitor is None or self.selected is None:
+        commands = self.monitor_app.commands
+        if commands is None or self.selected is None:
             self.notify("no incident selected", timeout=2)
             return
         from ..engine.incidents import Actor, IncidentError
 
-        step = getattr(monitor.engine, verb)
+        step = getattr(commands, verb)
         try:
             await step(self.selected, Actor("tui", "tui"), "from the dashboard")
         except IncidentError as exc:

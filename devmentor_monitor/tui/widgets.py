@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from rich.console import Group
 from rich.text import Text
@@ -36,7 +36,7 @@ class AppWidget:
 
     @property
     def monitor_app(self) -> MonitorApp:
-        return self.app  # type: ignore[attr-defined, return-value]
+        return cast("MonitorApp", self.app)  # type: ignore[attr-defined]
 
     @property
     def store(self) -> Store | None:
@@ -108,7 +108,7 @@ def _same(a: object, b: object) -> bool:
     return a == b
 
 
-def bound_table_caches(table: DataTable, rows: int = 60) -> None:
+def bound_table_caches(table: DataTable[Any], rows: int = 60) -> None:
     """Shrink DataTable's render caches (10,000 cells, 1,000 lines and rows by default).
 
     Every tick changes some cell (ages, sparklines), which starts a new cache generation
@@ -128,10 +128,10 @@ def _drop(cache: Any, stale: Callable[[Any], bool]) -> None:
         cache.discard(key)
 
 
-class ServicesTable(AppWidget, DataTable):
+class ServicesTable(AppWidget, DataTable[Any]):
     """One row per service, updated cell by cell by row key (never rebuilt on a tick)."""
 
-    def __init__(self, columns: tuple[str, ...] | None = None, **kw) -> None:
+    def __init__(self, columns: tuple[str, ...] | None = None, **kw: Any) -> None:
         super().__init__(cursor_type="row", zebra_stripes=False, **kw)
         bound_table_caches(self)
         self.columns_shown = [c for c in COLUMNS if columns is None or c[0] in columns]
@@ -309,7 +309,7 @@ def fit_lines(lines: list[Text], height: int, drop_order: tuple[str, ...]) -> li
 class NoticePane(AppWidget, Static):
     """A pane fed by a store reader; shows an honest empty state until data exists."""
 
-    def __init__(self, reader: str, empty: str, **kw) -> None:
+    def __init__(self, reader: str, empty: str, **kw: Any) -> None:
         super().__init__(**kw)
         self.reader = reader
         self.empty = empty

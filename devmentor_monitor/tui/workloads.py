@@ -1,10 +1,11 @@
 """The `d` (Docker) and `k` (Kubernetes) views: tables updated by row key, a detail pane
 with the log tail, and actions behind a confirmation. They read the store; the log tail
-and the actions go through the runtime's WorkloadActions (threads, timeouts, audit)."""
+and the actions go through the commands (WorkloadActions: threads, timeouts, audit)."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
@@ -21,6 +22,7 @@ from .screens import MonitorScreen
 from .widgets import _same, bound_table_caches
 
 if TYPE_CHECKING:
+    from ..commands import Commands
     from ..config import Config
     from ..state import Store
 
@@ -48,7 +50,7 @@ def source_line(name: str, config: Config, store: Store | None, now: float,
     return Text(f"{name}: {status.reason}", style=palette.get("status-up", ""))
 
 
-def sync_table(table: DataTable, columns: tuple[str, ...], rows: dict[str, tuple[Any, ...]],
+def sync_table(table: DataTable[Any], columns: tuple[str, ...], rows: dict[str, tuple[Any, ...]],
                cache: dict[str, tuple[Any, ...]]) -> None:
     """Add, change (cell by cell) and remove rows by key; never rebuild the table."""
     for key in [k for k in cache if k not in rows]:
@@ -114,11 +116,11 @@ class WorkloadScreen(MonitorScreen):
     def draw(self) -> None:
         raise NotImplementedError
 
-    def confirm(self, question: str, action: Any, done: str) -> None:
-        """Ask; on yes run ``action()`` (a coroutine function) in a worker and say how it
-        ended."""
-        monitor = self.monitor_app.monitor
-        if monitor is None:
+    def confirm(self, question: str, action: Callable[[Commands], Awaitable[object]],
+                done: str) -> None:
+        """Ask; on yes run ``action(commands)`` in a worker and say how it ended."""
+        commands = self.monitor_app.commands
+        if commands is None:
             self.notify("the monitor is still starting", timeout=2)
             return
 
@@ -126,7 +128,7 @@ class WorkloadScreen(MonitorScreen):
             from ..engine.actions import ActionError
 
             try:
-                await action(monitor)
+                await action(commands)
             except ActionError as exc:
                 self.notify(str(exc), severity="error", timeout=6)
             except Exception as exc:  # the view stays up whatever the engine says
@@ -165,7 +167,8 @@ class DockerScreen(WorkloadScreen):
     def body(self) -> ComposeResult:
         yield Static(classes="wl-source")
         with Horizontal(classes="wl-split"):
-            table = DataTable(id="containers", cursor_type="row", classes="wl-table")
+            table: DataTable[Any] = DataTable(id="containers", cursor_type="row",
+                                              classes="wl-table")
             table.border_title = "Containers"
             bound_table_caches(table)
             yield table
@@ -253,15 +256,15 @@ class DockerScreen(WorkloadScreen):
         box.update(text)
 
     def action_logs(self) -> None:
-        c, monitor = self._container(), self.monitor_app.monitor
-        if c is None or monitor is None:
+        c, commands = self._container(), self.monitor_app.commands
+        if c is None or commands is None:
             return
 
         async def fetch() -> None:
             from ..engine.actions import ActionError
 
             try:
-                self._logs[c.id] = await monitor.actions.container_logs(c.id)
+                self._logs[c.id] = await commands.container_logs(c.id)
             except ActionError as exc:
                 self._logs[c.id] = str(exc)
             self._draw_detail()
@@ -275,7 +278,7 @@ class DockerScreen(WorkloadScreen):
             return
         actor = self.actor()
         self.confirm(f"{verb.capitalize()} container {c.name}?",
-                     lambda m: m.actions.container(c.id, verb, actor),
+                     lambda cmd: cmd.container(c.id, verb, actor),
                      f"container {c.name}: {verb} done")
 
 
@@ -304,11 +307,11 @@ class KubernetesScreen(WorkloadScreen):
         yield Static(classes="wl-source")
         with Horizontal(classes="wl-split"):
             with Vertical(classes="wl-table"):
-                pods = DataTable(id="pods", cursor_type="row")
+                pods: DataTable[Any] = DataTable(id="pods", cursor_type="row")
                 pods.border_title = "Pods"
                 bound_table_caches(pods)
                 yield pods
-                deps = DataTable(id="deployments", cursor_type="row")
+                deps: DataTable[Any] = DataTable(id="deployments", cursor_type="row")
                 deps.border_title = "Deployments"
                 bound_table_caches(deps)
                 yield deps
@@ -360,7 +363,8 @@ class KubernetesScreen(WorkloadScreen):
             return
         if event.data_table.id == "pods":
             self.pod = key
-            pod = self.monitor_app.store.kube.get("pods", key)
+            store = self.monitor_app.store
+            pod = store.kube.get("pods", key) if store is not None else None
             if pod is not None and pod.owner in self._deps:
                 self.deployment = pod.owner
         elif event.data_table.id == "deployments":
@@ -369,6 +373,8 @@ class KubernetesScreen(WorkloadScreen):
 
     def _draw_detail(self) -> None:
         store = self.monitor_app.store
+        if store is None:
+            return
         box = self.query_one("#kube-detail", Static)
         text = Text()
         pod = store.kube.get("pods", self.pod) if self.pod else None
@@ -410,7 +416,7 @@ class KubernetesScreen(WorkloadScreen):
             return
         actor = self.actor()
         self.confirm(f"Rollout restart deployment {name}?",
-                     lambda m: m.actions.restart_deployment(name, actor),
+                     lambda cmd: cmd.restart_deployment(name, actor),
                      f"deployment {name}: restart requested")
 
     def action_delete_pod(self) -> None:
@@ -420,16 +426,17 @@ class KubernetesScreen(WorkloadScreen):
             return
         actor = self.actor()
         self.confirm(f"Delete pod {name}? Its controller replaces it.",
-                     lambda m: m.actions.delete_pod(name, actor), f"pod {name}: deleted")
+                     lambda cmd: cmd.delete_pod(name, actor), f"pod {name}: deleted")
 
     def action_scale(self, step: int) -> None:
         store = self.monitor_app.store
-        dep = store.kube.get("deployments", self.deployment) if self.deployment else None
+        dep = store.kube.get("deployments", self.deployment) \
+            if self.deployment and store is not None else None
         if dep is None:
             self.notify("no deployment selected", timeout=2)
             return
         target = dep.desired + step
         actor = self.actor()
         self.confirm(f"Scale deployment {dep.name} from {dep.desired} to {target}?",
-                     lambda m: m.actions.scale(dep.name, target, actor),
+                     lambda cmd: cmd.scale(dep.name, target, actor),
                      f"deployment {dep.name}: scaled to {target}")

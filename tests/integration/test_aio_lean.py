@@ -16,7 +16,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from certs import self_signed
+from support.certs import self_signed
+
+pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -94,12 +94,15 @@ def test_a_json_body_under_another_content_type_is_a_415(api, content_type):
 ])
 def test_protocol_errors_are_json_without_tracebacks(api, request_bytes):
     head, body = raw(api, request_bytes)
-    assert head.startswith(b"HTTP/1.") and b" 400 " in head.split(b"\r\n")[0]
+    assert head.startswith(b"HTTP/1.")
+    assert b" 400 " in head.split(b"\r\n")[0]
     assert b"content-type: application/json" in head.lower()
     error = json.loads(body)["error"]
-    assert error["status"] == 400 and error["message"].startswith("malformed HTTP request")
+    assert error["status"] == 400
+    assert error["message"].startswith("malformed HTTP request")
     log = stop(api)
-    assert "Traceback" not in log and "Error handling request" not in log
+    assert "Traceback" not in log
+    assert "Error handling request" not in log
 
 
 def test_denied_writes_are_audited_once_a_minute_with_a_count(api, tmp_path):
@@ -155,7 +158,8 @@ def test_openapi_states_the_enums_and_ranges_the_server_enforces(api):
 
 def test_the_log_tail_is_a_read_not_an_audited_action(api, tmp_path):
     r = httpx.post(api.url + "/api/containers/abc/logs", headers=AUTH, timeout=5)
-    assert r.status_code == 405 and r.headers["allow"] == "GET"
+    assert r.status_code == 405
+    assert r.headers["allow"] == "GET"
     assert httpx.post(api.url + "/api/containers/abc/logs", timeout=5).status_code == 405
     stop(api)
     with sqlite3.connect(Path(tmp_path, "data", "monitor.db")) as db:

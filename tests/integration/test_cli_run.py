@@ -5,8 +5,16 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
+
+import httpx
+import pytest
+from support import headless
+from support.waiting import wait_until
+
+from devmentor_monitor.demo.fleet import free_port
+
+pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]  # the checkout
 
@@ -20,7 +28,8 @@ def test_status_all_up_exits_0_and_prints_table(fleet, write_config, fast):
     assert done.returncode == 0, done.stderr
     for name in ("auth", "memory", "project"):
         assert name in done.stdout
-    assert "UP" in done.stdout and "DOWN" not in done.stdout
+    assert "UP" in done.stdout
+    assert "DOWN" not in done.stdout
     assert "3 up, 0 down" in done.stdout
 
 
@@ -54,23 +63,35 @@ def test_serve_demo_shows_live_data(serve, wait):
     assert proc.get("/api/services/monitoring").json()["url"].endswith(f":{proc.port}/health")
 
 
-def test_serve_path_never_imports_textual_or_unused_sdks():
-    code = textwrap.dedent("""
-        import asyncio, sys
-        from devmentor_monitor.cli import build_parser, _load
-        from devmentor_monitor.runtime import Monitor
-        from devmentor_monitor.demo.fleet import free_port
+# Headless entry points, each the real command in a fresh interpreter: none loads textual
+# (only `ultra` draws a screen), and none loads an SDK for something not configured.
+# `detect` is held to the same (and to no aiohttp) in tests/unit/test_detect_cli.py.
+HEAVY = (*headless.VIEW_ONLY, *headless.SDKS)
 
-        args = build_parser().parse_args(["--serve", "--port", str(free_port())])
-        async def main():
-            async with Monitor(_load(args)) as m:
-                await asyncio.sleep(0.3)
-        asyncio.run(main())
-        heavy = [m for m in ("textual", "docker", "kubernetes", "redis", "rich", "plotext")
-                 if m in sys.modules]
-        print(",".join(heavy))
-    """)
-    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
-                          text=True, timeout=30)
+
+def test_serve_path_never_imports_textual_or_unused_sdks(tmp_path):
+    port = free_port()
+    out = tmp_path / "modules.json"
+    proc = headless.start(["--serve", "--port", str(port)], out, headless.clean_env(tmp_path))
+    try:
+        wait_until(lambda: httpx.get(f"http://127.0.0.1:{port}/api/services", timeout=2)
+             .status_code == 200, 20, what="--serve to answer")
+    finally:
+        modules = headless.stop(proc, out)
+    assert headless.roots(modules, (*HEAVY, "rich", "plotext")) == []
+
+
+def test_status_never_imports_textual_or_unused_sdks(tmp_path):
+    done, modules = headless.run(["status", "--demo", "--json"], tmp_path / "modules.json",
+                                 headless.clean_env(tmp_path))
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == ""
+    assert headless.roots(modules, HEAVY) == []
+
+
+def test_emit_never_imports_textual_or_unused_sdks(tmp_path, redis_server):
+    env = headless.clean_env(tmp_path, REDIS_URL=redis_server.url)
+    done, modules = headless.run(["emit", "deploy.finished", "--service", "auth"],
+                                 tmp_path / "modules.json", env)
+    assert done.returncode == 0, done.stderr
+    assert headless.roots(modules, HEAVY) == ["redis"]  # what it publishes with
+

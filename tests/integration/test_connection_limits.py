@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
-from idle_flood import IdleFlood, allow_fds
+from support.idle_flood import IdleFlood, allow_fds
 
 from devmentor_monitor.demo.fleet import free_port
 

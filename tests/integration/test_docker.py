@@ -17,8 +17,8 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from podman import IMAGE
-from polling import eventually
+from support.podman import IMAGE
+from support.waiting import eventually
 
 from devmentor_monitor.config import load_config
 from devmentor_monitor.demo.fleet import free_port
@@ -103,18 +103,25 @@ async def test_containers_appear_with_correct_states(make_monitor, docker_client
     await eventually(lambda: (c := container(monitor, running.name)) and c.running
                      and c.memory_bytes is not None, 20, "the running container")
     up, down = container(monitor, running.name), container(monitor, exited.name)
-    assert up.image == IMAGE and up.service == "memory"  # bound by its label
-    assert up.started_at and 0 <= up.uptime(time.time()) < 120
-    assert up.memory_limit and up.restart_count == 0
-    assert down.exit_code == 3 and down.service is None
+    assert up.image == IMAGE
+    assert up.service == "memory"
+    assert up.started_at
+    assert 0 <= up.uptime(time.time()) < 120
+    assert up.memory_limit
+    assert up.restart_count == 0
+    assert down.exit_code == 3
+    assert down.service is None
     status = monitor.store.source("docker")
-    assert status.state is SourceState.OK and "API" in status.reason
+    assert status.state is SourceState.OK
+    assert "API" in status.reason
     body = (await api(monitor, "GET", "/api/containers")).json()
     assert body["source"]["available"] is True
     states = {c["name"]: c["state"] for c in body["containers"]}
-    assert states[running.name] == "running" and states[exited.name] == "exited"
+    assert states[running.name] == "running"
+    assert states[exited.name] == "exited"
     one = (await api(monitor, "GET", f"/api/containers/{running.id[:12]}")).json()
-    assert one["name"] == running.name and one["service"] == "memory"
+    assert one["name"] == running.name
+    assert one["service"] == "memory"
     assert (await api(monitor, "GET", "/api/containers/nope")).status_code == 404
 
 
@@ -166,7 +173,8 @@ async def test_restart_from_the_api_is_authorised_and_audited(make_monitor,
     assert (await api(monitor, "POST", path)).status_code == 401
     assert (await api(monitor, "POST", path, VIEWER)).status_code == 403
     bad = await api(monitor, "POST", f"/api/containers/{c.name}/explode", OPERATOR)
-    assert bad.status_code == 400 and "start, stop, restart" in bad.json()["error"]["message"]
+    assert bad.status_code == 400
+    assert "start, stop, restart" in bad.json()["error"]["message"]
     done = await api(monitor, "POST", path, OPERATOR)
     assert done.status_code == 200, done.text
     assert done.json()["outcome"] == "ok"
@@ -242,7 +250,8 @@ async def test_engine_gone_is_unavailable_and_recovers(make_monitor, docker_clie
             lambda: (s := monitor.store.source("docker")) and
             s.state is SourceState.UNAVAILABLE and s, 20, "docker unavailable")
         assert status.reason == f"no socket at {podman_engine.sock}"
-        assert status.retry_at is not None and status.retry_at > time.time() - 1
+        assert status.retry_at is not None
+        assert status.retry_at > time.time() - 1
         body = (await api(monitor, "GET", "/api/containers")).json()
         assert body["source"]["available"] is False
         assert body["source"]["reason"].startswith("no socket")

@@ -73,7 +73,8 @@ def test_published_events_reach_the_api_and_the_disk(monitor: Any, wait: Any) ->
     # on disk: an `until` range is read from SQLite
     on_disk = events_api(monitor, type="deploy.finished", until=f"{time.time() + 60:.0f}",
                          limit=1000)
-    assert on_disk["source"] == "disk" and len(on_disk["events"]) == 50
+    assert on_disk["source"] == "disk"
+    assert len(on_disk["events"]) == 50
     metrics = monitor.get("/metrics").text
     assert 'devmentor_events_received_total{type="deploy.finished"} 50.0' in metrics
 
@@ -97,9 +98,11 @@ def test_garbage_is_counted_and_rejected_and_the_monitor_keeps_serving(monitor: 
                                 "bad_value": 1, "wrong_type": 1, "oversized": 1,
                                 "too_deep": 0}
     last = body["recent_rejections"][0]
-    assert last["reason"] == "oversized" and "65536" in last["detail"]
+    assert last["reason"] == "oversized"
+    assert "65536" in last["detail"]
     missing = next(x for x in body["recent_rejections"] if x["reason"] == "missing_field")
-    assert "service" in missing["detail"] and missing["sample"].startswith('{"type"')
+    assert "service" in missing["detail"]
+    assert missing["sample"].startswith('{"type"')
     wait(lambda: events_api(monitor, service="project")["events"], 5, what="the good event")
     metrics = monitor.get("/metrics").text
     assert 'devmentor_events_rejected_total{reason="malformed_json"} 2.0' in metrics
@@ -113,7 +116,8 @@ def test_redis_dies_and_returns_without_a_monitor_restart(monitor: Any, wait: An
     server.stop()
     down = wait(lambda: (s := redis_state(monitor))["state"] == "unavailable" and s, 10,
                 what="redis shown unavailable")
-    assert str(server.port) in down["reason"] and "retry in" in down["text"]
+    assert str(server.port) in down["reason"]
+    assert "retry in" in down["text"]
     assert monitor.get("/api/services").status_code == 200  # still serving
     assert monitor.get("/metrics").status_code == 200
     server.start()  # same port
@@ -168,7 +172,8 @@ def test_events_correlate_with_incidents_and_request_checks(monitor: Any, wait: 
     inc = wait(lambda: next((i for i in monitor.get("/api/incidents").json()["incidents"]
                              if i["rule"] == "event:deploy-failed"), None), 10,
                what="an incident opened by the event rule")
-    assert inc["service"] == "memory" and inc["severity"] == "high"
+    assert inc["service"] == "memory"
+    assert inc["severity"] == "high"
     # a later event about the same service joins the incident's timeline
     r.publish("devmentor:events", event("memory.gc.pause", "memory", severity="warning",
                                         message="gc pause 900 ms"))
@@ -183,7 +188,8 @@ def test_events_correlate_with_incidents_and_request_checks(monitor: Any, wait: 
          and any(x["incident"]["id"] == inc["id"] for x in got), 10,
          what=f"the incident on devmentor:incidents (after {msg})")
     opened = next(x for x in got if x["incident"]["id"] == inc["id"])
-    assert opened["type"] == "incident.opened" and opened["incident"]["service"] == "memory"
+    assert opened["type"] == "incident.opened"
+    assert opened["incident"]["service"] == "memory"
     # service.health.check asks for a check now
     before = monitor.get("/api/services/project").json()["checks_total"]
     for _ in range(3):

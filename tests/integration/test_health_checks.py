@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-import time
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from aiohttp import web
-from certs import self_signed
+from support.certs import self_signed
+from support.http import HealthServer
+from support.waiting import eventually
 
 from devmentor_monitor.config import ServiceConfig
 from devmentor_monitor.demo.fleet import free_port
 from devmentor_monitor.model import CheckResult, SourceStatus, SystemSample
 from devmentor_monitor.sources.health import HealthChecker, HealthSource
+
+pytestmark = pytest.mark.integration
 
 
 class Recorder:
@@ -34,47 +36,6 @@ class Recorder:
         pass
 
 
-class Server:
-    """A tiny aiohttp server whose handlers count concurrency per path."""
-
-    def __init__(self, ssl_context: ssl.SSLContext | None = None) -> None:
-        self.port = free_port()
-        self.ssl = ssl_context
-        self.in_flight: dict[str, int] = {}
-        self.max_in_flight: dict[str, int] = {}
-        self.total_max = 0
-        self.delay = 0.0
-        self.body: dict = {"status": "ok", "checks": {"db": "up"}}
-        self.status = 200
-        self.runner: web.AppRunner | None = None
-
-    def url(self, path: str = "/health") -> str:
-        scheme = "https" if self.ssl else "http"
-        return f"{scheme}://127.0.0.1:{self.port}{path}"
-
-    async def handle(self, request: web.Request) -> web.Response:
-        path = request.path
-        self.in_flight[path] = self.in_flight.get(path, 0) + 1
-        self.max_in_flight[path] = max(self.max_in_flight.get(path, 0), self.in_flight[path])
-        self.total_max = max(self.total_max, sum(self.in_flight.values()))
-        try:
-            await asyncio.sleep(self.delay)
-            return web.json_response(self.body, status=self.status)
-        finally:
-            self.in_flight[path] -= 1
-
-    async def __aenter__(self) -> Server:
-        app = web.Application()
-        app.router.add_get("/{tail:.*}", self.handle)
-        self.runner = web.AppRunner(app, access_log=None)
-        await self.runner.setup()
-        await web.TCPSite(self.runner, "127.0.0.1", self.port, ssl_context=self.ssl).start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.runner.cleanup()
-
-
 def svc(url: str, **kw) -> ServiceConfig:
     base = ServiceConfig(name="api", url=url, interval=1.0, timeout=1.0,
                          expect_body=(("status", "ok"),))
@@ -83,10 +44,12 @@ def svc(url: str, **kw) -> ServiceConfig:
 
 async def test_body_conditions_and_status_are_checked():
     checker = HealthChecker(4)
-    async with Server() as server:
+    async with HealthServer() as server:
         ok = await checker.check(svc(server.url(), expect_body=(("status", "ok"),
                                                                 ("checks.db", "up"))))
-        assert ok.ok and ok.status_code == 200 and ok.latency > 0
+        assert ok.ok
+        assert ok.status_code == 200
+        assert ok.latency > 0
         server.body = {"status": "degraded", "checks": {}}
         bad = await checker.check(svc(server.url(), expect_body=(("status", "ok"),
                                                                  ("checks.db", "up"))))
@@ -101,10 +64,12 @@ async def test_body_conditions_and_status_are_checked():
 
 async def test_timeout_and_refused_are_reasons_not_exceptions():
     checker = HealthChecker(4)
-    async with Server() as server:
+    async with HealthServer() as server:
         server.delay = 1.0
         slow = await checker.check(svc(server.url(), timeout=0.2))
-        assert not slow.ok and slow.error == "timeout after 0.2 s" and slow.latency is None
+        assert not slow.ok
+        assert slow.error == "timeout after 0.2 s"
+        assert slow.latency is None
     refused = await checker.check(svc(f"http://127.0.0.1:{free_port()}/health"))
     assert refused.error == "connection refused"
     dns = await checker.check(svc("http://no-such-host.invalid/health"))
@@ -113,16 +78,14 @@ async def test_timeout_and_refused_are_reasons_not_exceptions():
 
 
 async def test_requests_in_flight_are_bounded():
-    async with Server() as server:
+    async with HealthServer() as server:
         server.delay = 0.05
         services = [svc(server.url(f"/s{i}/health"), name=f"s{i}", interval=0.2)
                     for i in range(30)]
         source = HealthSource(services, max_in_flight=3)
         sink = Recorder()
         task = asyncio.create_task(source.run(sink))
-        deadline = time.monotonic() + 10
-        while len(sink.results) < 60 and time.monotonic() < deadline:
-            await asyncio.sleep(0.02)
+        await eventually(lambda: len(sink.results) >= 60, 10, "60 results")
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
     assert len(sink.results) >= 60
@@ -130,14 +93,12 @@ async def test_requests_in_flight_are_bounded():
 
 
 async def test_checks_of_one_service_never_overlap():
-    async with Server() as server:
+    async with HealthServer() as server:
         server.delay = 0.5  # slower than the interval
         source = HealthSource([svc(server.url(), interval=0.1, timeout=2.0)], max_in_flight=10)
         sink = Recorder()
         task = asyncio.create_task(source.run(sink))
-        deadline = time.monotonic() + 10
-        while len(sink.results) < 3 and time.monotonic() < deadline:
-            await asyncio.sleep(0.02)
+        await eventually(lambda: len(sink.results) >= 3, 10, "3 results")
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
     assert len(sink.results) >= 3
@@ -145,16 +106,14 @@ async def test_checks_of_one_service_never_overlap():
 
 
 async def test_check_now_jumps_the_queue():
-    async with Server() as server:
+    async with HealthServer() as server:
         source = HealthSource([svc(server.url(), interval=3600)], max_in_flight=2)
         sink = Recorder()
         task = asyncio.create_task(source.run(sink))
-        deadline = time.monotonic() + 5
-        while not sink.results and time.monotonic() < deadline:
-            await asyncio.sleep(0.02)
-        assert source.check_now("api") and not source.check_now("nope")
-        while len(sink.results) < 2 and time.monotonic() < deadline:
-            await asyncio.sleep(0.02)
+        await eventually(lambda: sink.results, 5, "the first result")
+        assert source.check_now("api")
+        assert not source.check_now("nope")
+        await eventually(lambda: len(sink.results) >= 2, 5, "the second result")
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
     assert len(sink.results) == 2
@@ -171,12 +130,13 @@ def tls_context(tmp_path: Path) -> tuple[ssl.SSLContext, Path]:
 async def test_tls_certificate_days_left(tls_context):
     ctx, cert = tls_context
     checker = HealthChecker(2)
-    async with Server(ssl_context=ctx) as server:
+    async with HealthServer(ssl_context=ctx) as server:
         verified = await checker.check(svc(server.url(), ca_file=str(cert)))
         assert verified.ok, verified.error
         assert verified.cert_days == pytest.approx(30, abs=0.1)
         unverified = await checker.check(svc(server.url(), tls_verify=False))
         assert unverified.cert_days == pytest.approx(30, abs=0.1)
         untrusted = await checker.check(svc(server.url()))
-        assert not untrusted.ok and untrusted.error.startswith("TLS:")
+        assert not untrusted.ok
+        assert untrusted.error.startswith("TLS:")
     await checker.close()

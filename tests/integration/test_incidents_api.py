@@ -11,6 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+pytestmark = pytest.mark.integration
+
 OPERATOR = "op-key-0123456789abcdef"
 VIEWER = "view-key-0123456789abcdef"
 ADMIN = "admin-key-0123456789abcdef"
@@ -32,7 +34,8 @@ def test_outage_opens_an_incident_and_recovery_resolves_it(fleet, write_config, 
     fleet.stop("memory")
     opened = wait(lambda: proc.get("/api/incidents?state=open&service=memory").json()
                   ["incidents"], 8, what="an open incident for memory")
-    assert len(opened) == 1 and opened[0]["rule"] == "service_down"
+    assert len(opened) == 1
+    assert opened[0]["rule"] == "service_down"
     assert opened[0]["severity"] == "high"
     fleet.start("memory")
     incident_id = opened[0]["id"]
@@ -40,7 +43,8 @@ def test_outage_opens_an_incident_and_recovery_resolves_it(fleet, write_config, 
                 == "resolved" and i, 8, what="the incident resolved")
     assert done["time_to_recover_s"] > 0
     kinds = [e["kind"] for e in done["timeline"]]
-    assert kinds[0] == "opened" and kinds[-1] == "resolved"
+    assert kinds[0] == "opened"
+    assert kinds[-1] == "resolved"
     assert any(e["kind"] == "check" and "connection refused" in e["text"]
                for e in done["timeline"])
     # Still exactly one incident: the outage did not open one per failed check.
@@ -65,11 +69,13 @@ def test_manual_incident_survives_kill_9(fleet, write_config, fast, serve, wait)
 
     again = serve("-c", cfg, env=KEYS)
     got = again.get(f"/api/incidents/{incident_id}").json()
-    assert got["state"] == "open" and got["description"] == "Manual test"
+    assert got["state"] == "open"
+    assert got["description"] == "Manual test"
     assert got["timeline"][0]["actor"] == "ops"
     ack = httpx.post(again.url + f"/api/incidents/{incident_id}/acknowledge", timeout=5,
                      headers=bearer(OPERATOR), json={"comment": "looking"})
-    assert ack.status_code == 200 and ack.json()["acknowledged_by"] == "ops"
+    assert ack.status_code == 200
+    assert ack.json()["acknowledged_by"] == "ops"
     again.proc.send_signal(signal.SIGKILL)
     again.proc.wait(5)
 

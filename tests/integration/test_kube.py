@@ -1,4 +1,4 @@
-"""The Kubernetes source against a fake API server (tests/kube_fake.py): no real API
+"""The Kubernetes source against a fake API server (tests/support/kube_fake.py): no real API
 server can run on this machine, so the fake serves complete, real-shaped objects and the
 official client parses them with its own models."""
 
@@ -14,8 +14,8 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from kube_fake import NS, FakeKube, deployment, event, listing, node, pod, status_object
-from polling import eventually
+from support.kube_fake import NS, FakeKube, deployment, event, listing, node, pod, status_object
+from support.waiting import eventually
 
 from devmentor_monitor.config import load_config
 from devmentor_monitor.demo.fleet import free_port
@@ -87,7 +87,8 @@ def test_kube_objects_parse_with_the_official_models() -> None:
     parsed = client.deserialize(json.dumps(cases["V1PodList"]), "V1PodList",
                                 "application/json")
     status = parsed.items[0].status.container_statuses[0]
-    assert status.last_state.terminated.reason == "Error" and status.restart_count == 0
+    assert status.last_state.terminated.reason == "Error"
+    assert status.restart_count == 0
 
 
 async def test_lists_pods_deployments_nodes_and_warnings(fake: FakeKube, monitor_for) -> None:
@@ -96,7 +97,8 @@ async def test_lists_pods_deployments_nodes_and_warnings(fake: FakeKube, monitor
     await eventually(lambda: len(kube.items("pods")) == 2 and kube.items("events"), 15,
                      "the lists")
     status = m.store.source("kubernetes")
-    assert status.state is SourceState.OK and status.reason == f"{fake.url} namespace {NS}"
+    assert status.state is SourceState.OK
+    assert status.reason == f"{fake.url} namespace {NS}"
     bad = kube.get("pods", "memory-5d4f8b7c9-q9w7e")
     assert (bad.ready, bad.restarts, bad.node, bad.service, bad.owner) == \
         (False, 7, "node-1", "memory", "memory")
@@ -104,19 +106,23 @@ async def test_lists_pods_deployments_nodes_and_warnings(fake: FakeKube, monitor
     assert bad.last_termination == "OOMKilled (exit 137)"
     assert bad.created == 1714557600.0
     good = kube.get("pods", "auth-5d4f8b7c9-x2k8p")
-    assert good.ready and good.service == "auth"
+    assert good.ready
+    assert good.service == "auth"
     dep = kube.get("deployments", "memory")
     assert (dep.desired, dep.ready, dep.updated, dep.service) == (1, 0, 1, "memory")
     nodes = {n.name: n for n in kube.items("nodes")}
-    assert nodes["node-1"].ready and nodes["node-1"].pressure == ()
+    assert nodes["node-1"].ready
+    assert nodes["node-1"].pressure == ()
     assert nodes["node-2"].pressure == ("MemoryPressure",)
     assert dict(nodes["node-1"].allocatable)["memory"] == "15204764Ki"
     # the pod behind `memory` is not ready: its service is down whatever /health says
     await eventually(lambda: m.store.status("memory") is Health.DOWN, 10, "memory down")
     assert m.store.workload_down("memory").startswith("no ready pod (pod memory-5d4f8b7c9")
     body = (await api(m, "GET", "/api/kubernetes/events")).json()
-    assert body["events"][0]["kind"] == "BackOff" and body["events"][0]["service"] == "memory"
-    assert body["source"]["available"] and body["namespace"] == NS
+    assert body["events"][0]["kind"] == "BackOff"
+    assert body["events"][0]["service"] == "memory"
+    assert body["source"]["available"]
+    assert body["namespace"] == NS
     pods = (await api(m, "GET", "/api/kubernetes/pods")).json()["pods"]
     assert {p["name"] for p in pods} == set(fake.pods)
     nodes_json = (await api(m, "GET", "/api/kubernetes/nodes")).json()["nodes"]
@@ -154,7 +160,8 @@ async def test_watch_events_update_pods_without_a_relist(fake: FakeKube, monitor
                      "the deleted pod gone")
     relisted = fake.count("GET", f"/api/v1/namespaces/{NS}/pods?") - fake.count(
         "GET", f"/api/v1/namespaces/{NS}/pods?allowWatchBookmarks")
-    assert relisted == lists and m.kube_source.relists == 1
+    assert relisted == lists
+    assert m.kube_source.relists == 1
 
 
 async def test_expired_watch_410_relists(fake: FakeKube, monitor_for) -> None:
@@ -177,7 +184,8 @@ async def test_forbidden_is_not_available_forbidden(fake: FakeKube, monitor_for)
     assert status.reason.startswith('forbidden: pods is forbidden: User "system:')
     assert status.retry_at is not None
     body = (await api(m, "GET", "/api/kubernetes/pods")).json()
-    assert body["source"]["available"] is False and body["pods"] == []
+    assert body["source"]["available"] is False
+    assert body["pods"] == []
     fake.forbidden = False  # permissions fixed: it recovers by itself
     await eventually(lambda: m.store.source("kubernetes").state is SourceState.OK, 20,
                      "recovered")
@@ -189,7 +197,8 @@ async def test_actions_scale_restart_delete(fake: FakeKube, monitor_for) -> None
     r = await api(m, "POST", "/api/kubernetes/deployments/auth/scale", json={"replicas": 3})
     assert r.status_code == 200, r.text
     scale = [(p, b) for meth, p, b in fake.requests if meth == "PATCH" and p.endswith("/scale")]
-    assert scale and json.loads(scale[-1][1]) == {"spec": {"replicas": 3}}
+    assert scale
+    assert json.loads(scale[-1][1]) == {"spec": {"replicas": 3}}
     for wrong in (0, 6):
         r = await api(m, "POST", "/api/kubernetes/deployments/auth/scale",
                       json={"replicas": wrong})
@@ -211,7 +220,8 @@ async def test_actions_scale_restart_delete(fake: FakeKube, monitor_for) -> None
     assert r.status_code == 200, r.text
     assert fake.count("DELETE", f"/api/v1/namespaces/{NS}/pods/memory-5d4f8b7c9-q9w7e") == 1
     r = await api(m, "POST", "/api/kubernetes/deployments/nope/restart")
-    assert r.status_code == 404 and "not found" in r.json()["error"]["message"]
+    assert r.status_code == 404
+    assert "not found" in r.json()["error"]["message"]
     r = await api(m, "DELETE", "/api/kubernetes/pods/x", key=None)
     assert r.status_code == 401
     audit = await m.db.run(m.db.load_audit)
@@ -236,5 +246,6 @@ async def test_a_hung_api_times_out_without_blocking(fake: FakeKube, monitor_for
         status = m.store.source("kubernetes")
         if status is not None and status.state is SourceState.UNAVAILABLE:
             break
-    assert status is not None and status.reason == f"API timeout after 1 s ({fake.url})"
+    assert status is not None
+    assert status.reason == f"API timeout after 1 s ({fake.url})"
     assert max(lag) < 0.5, f"event loop stalled {max(lag):.3f} s"

@@ -10,17 +10,16 @@ import sqlite3
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import Message
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
-from polling import eventually
+from support.http import Receiver
+from support.waiting import eventually
 
 from devmentor_monitor.demo.fleet import free_port
 from devmentor_monitor.logs import LogfmtFormatter
@@ -46,51 +45,6 @@ ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 
 
 # --------------------------------------------------------------------------- receivers
-
-
-@dataclass
-class Received:
-    path: str
-    headers: dict[str, str]
-    body: dict[str, Any]
-
-
-@dataclass
-class Receiver:
-    """An aiohttp server on a loopback port that records every POST; it can be down,
-    or answer with chosen statuses for the next requests."""
-
-    port: int = field(default_factory=free_port)
-    requests: list[Received] = field(default_factory=list)
-    statuses: list[int] = field(default_factory=list)  # answered first, one per request
-    runner: web.AppRunner | None = None
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    async def _handle(self, request: web.Request) -> web.Response:
-        body = await request.json()
-        self.requests.append(Received(request.path_qs, dict(request.headers), body))
-        status = self.statuses.pop(0) if self.statuses else 202
-        headers = {"Retry-After": "0"} if status == 429 else None
-        return web.json_response({"status": "success" if status < 300 else "error"},
-                                 status=status, headers=headers)
-
-    async def start(self) -> None:
-        app = web.Application()
-        app.router.add_post("/{tail:.*}", self._handle)
-        self.runner = web.AppRunner(app)
-        await self.runner.setup()
-        await web.TCPSite(self.runner, "127.0.0.1", self.port).start()
-
-    async def stop(self) -> None:
-        if self.runner is not None:
-            await self.runner.cleanup()
-            self.runner = None
-
-    def bodies(self, prefix: str = "") -> list[dict[str, Any]]:
-        return [r.body for r in self.requests if r.path.startswith(prefix)]
 
 
 @pytest.fixture
@@ -318,7 +272,8 @@ async def test_email_over_real_smtp(db, smtp):
         await eventually(lambda: outbox.counts()[("mail", "sent")] == 2, what="the resolved email")
     (frm, to, opened), (_, _, resolved) = box.messages
     assert (frm, to) == ("monitor@devmentor.test", ["oncall@devmentor.test"])
-    assert box.logins and all(ok for _, ok in box.logins)
+    assert box.logins
+    assert all(ok for _, ok in box.logins)
     assert opened["Subject"] == "[CRITICAL] auth: service down (opened)"
     assert opened["To"] == "oncall@devmentor.test"
     assert opened["Message-ID"] == "<devmentor-inc-7@devmentor-monitor>"
@@ -376,7 +331,8 @@ async def test_receiver_down_then_up_is_delivered_exactly_once(db):
         await eventually(lambda: outbox.counts()[("ops", "retry")] >= 3, what="three retries")
         assert outbox.last_errors == {"ops": "connection refused"}
         (_, _, _, state, attempts, error), = rows(db)
-        assert (state, error) == ("pending", "connection refused") and attempts >= 3
+        assert (state, error) == ("pending", "connection refused")
+        assert attempts >= 3
         status = outbox.status()[0]
         assert (status.healthy, status.last_error) == (False, "connection refused")
         await down.start()
@@ -533,14 +489,16 @@ async def test_no_secret_in_logs_describe_or_status(db, receiver, smtp, caplog):
                     and outbox.counts()[("ops", "sent")] + outbox.counts()[("pd", "sent")] == 2
                     and box.messages, what="every channel to settle")
     text = logged(caplog)
-    assert "notification delivery failed" in text and "notification sent" in text
+    assert "notification delivery failed" in text
+    assert "notification sent" in text
     assert "reason=\"connection refused\"" in text or "reason=connection" in text
     shown = [text, *(describe(c) for c in channels), repr(channels), repr(outbox.status()),
              repr(outbox.last_errors), repr(outbox.counts())]
     for secret in SECRETS:
         for where in shown:
             assert secret not in where
-    assert "/services/" not in text and "/hook/" not in text  # no URL paths at all
+    assert "/services/" not in text
+    assert "/hook/" not in text
 
 
 async def test_run_stops_when_cancelled_as_it_is_woken(db, receiver):

@@ -10,8 +10,11 @@ import pytest
 
 from devmentor_monitor.demo.fleet import free_port
 
-pytestmark = pytest.mark.skipif(shutil.which("prometheus") is None,
-                                reason="prometheus not installed (scripts/setup --test does)")
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(shutil.which("prometheus") is None,
+                       reason="prometheus not installed (scripts/setup --test does)"),
+]
 
 
 def query(base: str, expr: str) -> list[dict]:
@@ -43,7 +46,8 @@ def test_prometheus_scrapes_the_exporter(fleet, write_config, fast, serve, wait,
         assert {s["metric"]["service"] for s in series} == {"auth", "memory", "project"}
         assert all(s["value"][1] == "1" for s in series)
         lat = query(base, 'devmentor_service_latency_seconds{quantile="0.95"}')
-        assert lat and float(lat[0]["value"][1]) > 0
+        assert lat
+        assert float(lat[0]["value"][1]) > 0
     finally:
         prom.terminate()
         try:

@@ -7,6 +7,8 @@ import time
 
 import pytest
 
+pytestmark = pytest.mark.integration
+
 
 def services_by_name(proc) -> dict:
     return {s["name"]: s for s in proc.get("/api/services").json()["services"]}

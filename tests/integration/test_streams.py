@@ -44,19 +44,22 @@ async def test_websocket_subscribes_and_receives_events_and_incidents(monitor: A
     async with aiohttp.ClientSession() as http, \
             http.ws_connect(monitor.url.replace("http", "ws") + "/ws?topics=events") as ws:
         hello = await ws.receive_json(timeout=5)
-        assert hello["type"] == "subscribed" and hello["topics"] == ["events"]
+        assert hello["type"] == "subscribed"
+        assert hello["topics"] == ["events"]
         await ws.send_str("not json")
         assert (await _reply(ws))["type"] == "error"
         await ws.send_json({"subscribe": ["nonsense"]})
         err = await _reply(ws)
-        assert err["type"] == "error" and "unknown topics" in err["error"]
+        assert err["type"] == "error"
+        assert "unknown topics" in err["error"]
         await ws.send_json({"subscribe": ["incidents"]})
         assert (await _reply(ws))["topics"] == ["events", "incidents"]
 
         r.publish("devmentor:events", event(1, "memory"))
         got = await _until(ws, lambda m: m["topic"] == "events"
                            and m["data"]["service"] == "memory")
-        assert got["data"]["type"] == "deploy.finished" and got["data"]["data"] == {"i": 1}
+        assert got["data"]["type"] == "deploy.finished"
+        assert got["data"]["data"] == {"i": 1}
 
         resp = await http.post(monitor.url + "/api/incidents",
                                headers={"Authorization": f"Bearer {KEY}"},
@@ -73,9 +76,9 @@ def gauge(monitor: Any, name: str) -> float:
                       if line.startswith(name + " ")))
 
 
-async def _reply(ws: Any, timeout: float = 5) -> dict[str, Any]:
+async def _reply(ws: Any, within: float = 5) -> dict[str, Any]:
     """The answer to a command: the next object, past any feed frames (arrays) before it."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         frame = await ws.receive_json(timeout=max(0.1, deadline - time.monotonic()))
         if isinstance(frame, dict):
@@ -83,8 +86,8 @@ async def _reply(ws: Any, timeout: float = 5) -> dict[str, Any]:
     raise AssertionError("no answer to the command")
 
 
-async def _until(ws: Any, match: Any, timeout: float = 10) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
+async def _until(ws: Any, match: Any, within: float = 10) -> dict[str, Any]:
+    deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         frame = await ws.receive_json(timeout=max(0.1, deadline - time.monotonic()))
         for item in frame if isinstance(frame, list) else [frame]:
@@ -95,7 +98,8 @@ async def _until(ws: Any, match: Any, timeout: float = 10) -> dict[str, Any]:
 
 def test_sse_streams_services_and_rejects_bad_topics(monitor: Any, fleet: Any) -> None:
     bad = monitor.get("/api/events/stream", params={"topics": "gossip"})
-    assert bad.status_code == 400 and "topics must be" in bad.json()["error"]["message"]
+    assert bad.status_code == 400
+    assert "topics must be" in bad.json()["error"]["message"]
     fleet.stop("memory")
     seen: list[dict[str, Any]] = []
     with httpx.stream("GET", monitor.url + "/api/events/stream",

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from tui_data import CONFIG_TEXT, HOSTNAME, T, frozen_monitor, render_text
+from tui_data import CONFIG_TEXT, HOSTNAME, T, frozen_monitor, render_text, views_of
 
 from devmentor_monitor.config import parse_text
 
@@ -34,14 +34,19 @@ def no_color_unset(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def make_app(utc: None, no_color_unset: None) -> Callable[..., Any]:
-    """Build a MonitorApp over frozen data; ``extra`` YAML is appended to the config."""
+    """Build a MonitorApp over frozen data; ``extra`` YAML is appended to the config.
+
+    The app gets the store, commands and queries; ``app.monitor`` is kept for the tests
+    only, which write more data through the runtime's own Sink methods."""
     from devmentor_monitor.tui.app import MonitorApp
 
     def make(extra: str = "", theme: str | None = None) -> MonitorApp:
         config = parse_text(CONFIG_TEXT + extra)
         monitor = frozen_monitor(config)
-        return MonitorApp(config, monitor=monitor, start_runtime=False, clock=lambda: T,
-                          hostname=HOSTNAME, theme=theme)
+        app = MonitorApp(config, **views_of(monitor), clock=lambda: T, hostname=HOSTNAME,
+                         theme=theme)
+        app.monitor = monitor  # type: ignore[attr-defined]
+        return app
 
     return make
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from tui_data import CONFIG_TEXT, HOSTNAME, T, frozen_monitor, settle
+from tui_data import CONFIG_TEXT, HOSTNAME, T, frozen_monitor, settle, views_of
 
 from devmentor_monitor.config import parse_text
 from devmentor_monitor.engine.incidents import Actor
@@ -18,8 +18,7 @@ async def test_acknowledge_and_resolve_from_the_incidents_view(tmp_path, utc,
     monitor = frozen_monitor(config)
     monitor.db.open()
     try:
-        app = MonitorApp(config, monitor=monitor, start_runtime=False, clock=lambda: T,
-                         hostname=HOSTNAME)
+        app = MonitorApp(config, **views_of(monitor), clock=lambda: T, hostname=HOSTNAME)
         async with app.run_test(size=(120, 40)) as pilot:
             await settle(pilot)
             assert "no incidents" in screen_text(app)

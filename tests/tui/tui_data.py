@@ -103,6 +103,11 @@ def frozen_monitor(config: Config, now: float = T) -> Monitor:
     return monitor
 
 
+def views_of(monitor: Monitor) -> dict[str, Any]:
+    """What the app is given: the monitor's store, commands and queries, never itself."""
+    return {"store": monitor.store, "commands": monitor.commands, "queries": monitor.queries}
+
+
 def render_text(app: Any) -> str:
     """The screen as plain text, exactly as the compositor would paint it."""
     width, height = app.size

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+from support.clock import FakeClock
 
 from devmentor_monitor.config import parse_text
 from devmentor_monitor.engine.incidents import ENGINE, Actor, IncidentEngine
@@ -19,8 +20,6 @@ from devmentor_monitor.model import CheckResult, Incident, IncidentState, Severi
 from devmentor_monitor.state import Store
 from devmentor_monitor.storage.db import Database
 
-T0 = 1_800_000_000.0
-
 CONFIG = """
 services:
   - name: auth
@@ -32,14 +31,6 @@ services:
     failure_threshold: 1
     depends_on: [auth]
 """
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def host(ts: float, cpu: float) -> SystemSample:
@@ -55,7 +46,7 @@ def check(service: str, ts: float, ok: bool) -> CheckResult:
 
 
 def test_flapping_around_the_threshold_fires_once():
-    clock = Clock()
+    clock = FakeClock()
     store = Store(parse_text(CONFIG), clock=clock)
     cpu = Rule("cpu_high", "cpu", True, 80.0, 75.0, 0.0, Severity.HIGH)
     ev = Evaluator([cpu], store)
@@ -74,7 +65,7 @@ def test_flapping_around_the_threshold_fires_once():
 
 
 def test_for_duration_and_pending_reset():
-    clock = Clock()
+    clock = FakeClock()
     store = Store(parse_text(CONFIG), clock=clock)
     ev = Evaluator([Rule("cpu_high", "cpu", True, 80.0, None, 30.0, Severity.HIGH)], store)
     store.record_system(host(clock.now, 90.0))
@@ -93,7 +84,7 @@ def test_for_duration_and_pending_reset():
 
 
 def test_burn_rate_maths_on_synthetic_history():
-    clock = Clock()
+    clock = FakeClock()
     store = Store(parse_text(CONFIG), clock=clock)
     # 99.9 % SLO: the budget is 0.1 % of checks. One check a second for an hour, 2 % failing.
     for i in range(3600):
@@ -107,7 +98,7 @@ def test_burn_rate_maths_on_synthetic_history():
 
 
 def test_burn_rate_needs_both_windows():
-    clock = Clock()
+    clock = FakeClock()
     store = Store(parse_text(CONFIG), clock=clock)
     # A clean hour, then 5 minutes of heavy failure: the 5 m window burns, the 1 h one not
     # enough (14.4x of a 0.1 % budget is 1.44 % of the hour's checks).
@@ -134,7 +125,7 @@ class Recorder:
 
 @pytest.fixture
 def engine(tmp_path):
-    clock = Clock()
+    clock = FakeClock()
     store = Store(parse_text(CONFIG), clock=clock)
     db = Database(tmp_path / "monitor.db")
     db.open()
@@ -165,7 +156,8 @@ async def test_dependency_down_links_and_suppresses(engine):
     assert store.open_incidents() == []
     assert ("memory", "resolved", False) in recorder.sent  # resolved always goes out
     saved = db.load_incident(memory.id)
-    assert saved.state is IncidentState.RESOLVED and saved.time_to_recover == 60
+    assert saved.state is IncidentState.RESOLVED
+    assert saved.time_to_recover == 60
     assert [e.kind for e in saved.timeline] == ["opened", "check", "linked", "resolved"]
 
 
@@ -191,12 +183,13 @@ async def test_lifecycle_and_dedup(engine):
     [t] = ev.evaluate(clock.now, {"auth"})
     first = await eng.on_transition(t)
     again = await eng.on_transition(replace(t, at=clock.now + 1))
-    assert first.id == again.id and len(store.open_incidents()) == 1
+    assert first.id == again.id
+    assert len(store.open_incidents()) == 1
     assert ENGINE.name == "monitor"
 
 
 def test_pending_service_alert_fires_on_the_clock_without_new_checks():
-    clock = Clock()
+    clock = FakeClock()
     store = Store(parse_text(CONFIG), clock=clock)
     slow = Rule("latency_slo", "latency", True, -1.0, None, 30.0, Severity.MEDIUM)
     ev = Evaluator([slow], store)
@@ -220,7 +213,7 @@ services:
     url: http://127.0.0.1:2/health
     recovery: {{command: "touch {marker}", dry_run: false, max_per_hour: 1}}
 """)
-    clock = Clock()
+    clock = FakeClock()
     store = Store(config, clock=clock)
     db = Database(tmp_path / "monitor.db")
     db.open()
@@ -231,7 +224,8 @@ services:
         assert not marker.exists()
         assert f"dry run: would run touch {marker}" in dry.timeline[-1].text
         real = await eng.open_manual("memory", "down", Severity.HIGH, ops)
-        assert marker.exists() and real.timeline[-1].text.startswith("ok: touch")
+        assert marker.exists()
+        assert real.timeline[-1].text.startswith("ok: touch")
         again = await eng.open_manual("memory", "down again", Severity.HIGH, ops)
         assert again.timeline[-1].text.startswith("skipped: 1 runs in the last hour")
         outcomes = [a.outcome for a in db.load_audit() if a.action == "recovery.run"]
@@ -280,7 +274,7 @@ services:
     url: http://127.0.0.1:1/health
     recovery: {{webhook: "http://127.0.0.1:{port}/restart/s3cret", dry_run: false}}
 """)
-    clock = Clock()
+    clock = FakeClock()
     db = Database(tmp_path / "monitor.db")
     db.open()
     try:

@@ -48,8 +48,10 @@ def test_bad_value_names_file_and_line(tmp_path: Path) -> None:
     proc = _detect(str(src), "--output", str(tmp_path / "out.csv"))
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in proc.stderr
-    assert f"{src}:3:" in lines[0] and "'oops' is not a number" in lines[0]
+    assert len(lines) == 1
+    assert "Traceback" not in proc.stderr
+    assert f"{src}:3:" in lines[0]
+    assert "'oops' is not a number" in lines[0]
     assert not (tmp_path / "out.csv").exists()
 
 
@@ -57,22 +59,26 @@ def test_missing_column_and_missing_file(tmp_path: Path) -> None:
     src = tmp_path / "nocol.csv"
     src.write_text("timestamp,val\n2024-01-01 00:00:00,1.0\n")
     proc = _detect(str(src), "--output", str(tmp_path / "o.csv"))
-    assert proc.returncode == 2 and f"{src}:1: no 'value' column" in proc.stderr
+    assert proc.returncode == 2
+    assert f"{src}:1: no 'value' column" in proc.stderr
     proc = _detect(str(tmp_path / "absent.csv"), "--output", str(tmp_path / "o.csv"))
-    assert proc.returncode == 2 and "absent.csv: cannot read" in proc.stderr
+    assert proc.returncode == 2
+    assert "absent.csv: cannot read" in proc.stderr
     assert "Traceback" not in proc.stderr
 
 
 def test_usage_error_exits_2(tmp_path: Path) -> None:
     proc = _detect(str(tmp_path / "x.csv"))  # no --output
-    assert proc.returncode == 2 and "--output" in proc.stderr
+    assert proc.returncode == 2
+    assert "--output" in proc.stderr
 
 
 def test_unwritable_output_exits_1(tmp_path: Path) -> None:
     src = tmp_path / "in.csv"
     _write_series(src, n=50, jump_at=40)
     proc = _detect(str(src), "--output", str(tmp_path / "no" / "such" / "dir" / "o.csv"))
-    assert proc.returncode == 1 and "cannot write" in proc.stderr
+    assert proc.returncode == 1
+    assert "cannot write" in proc.stderr
 
 
 def test_detect_loads_neither_textual_nor_aiohttp(tmp_path: Path) -> None:

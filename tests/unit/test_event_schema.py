@@ -30,7 +30,8 @@ def test_a_good_event_parses_with_ms_and_iso_times() -> None:
     e = parse_event(wire(ts=1_700_000_000_500, data={"v": 2}), "redis:x", 1000)
     assert (e.type, e.service, e.severity, e.data) == ("deploy.finished", "auth",
                                                        EventSeverity.INFO, {"v": 2})
-    assert e.ts == pytest.approx(1_700_000_000.5) and e.is_change
+    assert e.ts == pytest.approx(1_700_000_000.5)
+    assert e.is_change
     iso = parse_event(wire(ts="2026-11-22T05:00:00Z"), "redis:x", 1000)
     assert iso.ts == 1795323600.0
 
@@ -57,7 +58,8 @@ def test_a_good_event_parses_with_ms_and_iso_times() -> None:
 def test_each_bad_message_has_its_reason(raw: bytes, reason: str, detail: str) -> None:
     with pytest.raises(Rejected) as err:
         parse_event(raw, "redis:x", 1000)
-    assert err.value.reason == reason and detail in err.value.detail
+    assert err.value.reason == reason
+    assert detail in err.value.detail
 
 
 def test_the_log_is_bounded_numbered_and_counts() -> None:
@@ -65,9 +67,11 @@ def test_the_log_is_bounded_numbered_and_counts() -> None:
     batch = [parse_event(wire(type=f"t{i % 5}.x", service=f"s{i % 2}"), "o", 1000)
              for i in range(250)]
     log.add(batch, now=1000.0)
-    assert len(log.events) == 100 and log.seq == 250
+    assert len(log.events) == 100
+    assert log.seq == 250
     assert [e.seq for e in log.query(3)] == [250, 249, 248]
-    assert sum(log.received.values()) == 250 and "(other)" in log.received  # capped keys
+    assert sum(log.received.values()) == 250
+    assert "(other)" in log.received
     assert len(log.received) == 4
     assert log.rates(1000.0)["by_service"] == {"s0": 125, "s1": 125}
     assert log.rates(1070.0)["by_service"] == {}  # a minute later: nothing recent
@@ -76,7 +80,8 @@ def test_the_log_is_bounded_numbered_and_counts() -> None:
             parse_event(b"{", "o", 1000)
         except Rejected as exc:
             log.reject("o", exc, b"{" + bytes([i]), 1000.0)
-    assert log.rejected["malformed_json"] == 5 and len(log.rejections) == 3
+    assert log.rejected["malformed_json"] == 5
+    assert len(log.rejections) == 3
     assert log.rejections[-1].sample == "{?"  # unprintable bytes never reach the screen
 
 
@@ -90,7 +95,8 @@ def test_pure_python_reader_handles_split_pubsub_replies() -> None:
         while (reply := reader.gets()) is not False:
             out.append(reply)
     assert out[:4] == msgs
-    assert isinstance(out[4], RespError) and str(out[4]) == "ERR nope"
+    assert isinstance(out[4], RespError)
+    assert str(out[4]) == "ERR nope"
     assert out[5:] == [42, None]
 
 
@@ -109,7 +115,8 @@ def test_redis_urls_keep_their_secret_out_of_str() -> None:
     ep = parse_url("rediss://ops:s3cr%40t@cache.internal:6380/2")
     assert (ep.host, ep.port, ep.tls, ep.username, ep.password, ep.db) == (
         "cache.internal", 6380, True, "ops", "s3cr@t", 2)
-    assert "s3cr" not in str(ep) and str(ep) == "cache.internal:6380"
+    assert "s3cr" not in str(ep)
+    assert str(ep) == "cache.internal:6380"
 
 
 async def test_a_slow_reader_loses_its_oldest_messages_only() -> None:
@@ -122,12 +129,14 @@ async def test_a_slow_reader_loses_its_oldest_messages_only() -> None:
     for i in range(100):
         feed.publish("events", lambda i=i: {"i": i})
     assert [m["i"] for _, m in await slow.get_batch()] == list(range(90, 100))
-    assert slow.dropped == 90 and feed.dropped == 90
+    assert slow.dropped == 90
+    assert feed.dropped == 90
     assert len(await fast.get_batch(1000)) == 100
     waiter = asyncio.create_task(slow.get_batch())
     await asyncio.sleep(0)
     slow.close()
-    assert await waiter == [] and feed.reader_count() == 1
+    assert await waiter == []
+    assert feed.reader_count() == 1
 
 
 def test_a_20_kb_nested_array_is_rejected_not_raised() -> None:

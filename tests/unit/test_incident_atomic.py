@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
-from polling import eventually
+from support.waiting import eventually
 
 from devmentor_monitor.config import parse_text
 from devmentor_monitor.engine.incidents import Actor, IncidentEngine
@@ -79,10 +79,13 @@ async def test_no_reader_sees_a_state_before_its_timeline_entry(engine, kind):
     act = eng.acknowledge if kind == "acknowledged" else eng.resolve
     seen = await read_mid_write(eng, db, inc.id, lambda: act(inc.id, OPS, "on it"))
     assert consistent(seen), (seen.state, [e.kind for e in seen.timeline])
-    assert seen is not None and seen.state is IncidentState.OPEN  # not on disk yet: as it was
-    assert inc.state.value == kind and inc.timeline[-1].kind == kind  # on disk: both at once
+    assert seen is not None
+    assert seen.state is IncidentState.OPEN
+    assert inc.state.value == kind
+    assert inc.timeline[-1].kind == kind
     stored = await db.run(db.load_incident, inc.id)
-    assert stored is not None and stored.state.value == kind
+    assert stored is not None
+    assert stored.state.value == kind
     assert [e.kind for e in stored.timeline] == [e.kind for e in inc.timeline]
 
 
@@ -103,6 +106,7 @@ async def test_changes_to_one_incident_land_in_order_and_none_is_lost(engine):
     await asyncio.gather(resolve, add)
     db.save_incident = held.real  # type: ignore[method-assign]
     stored = await db.run(db.load_incident, inc.id)
-    assert stored is not None and stored.state is IncidentState.RESOLVED
+    assert stored is not None
+    assert stored.state is IncidentState.RESOLVED
     assert [e.kind for e in inc.timeline] == ["opened", "resolved", "event"]
     assert [e.kind for e in stored.timeline] == ["opened", "resolved", "event"]

@@ -6,7 +6,7 @@ import textwrap
 
 import pytest
 
-from devmentor_monitor.config import _Reader
+from devmentor_monitor.config_reader import Reader
 from devmentor_monitor.notify.settings import (
     PAGERDUTY_URL,
     ChannelSettings,
@@ -36,7 +36,7 @@ SECRETS = ("hooksecret", "abc123secret", SLACK_TOKEN, "XXXXsecretslacktoken",
 
 def parse(text: str) -> NotifySettings:
     root = load_yaml(textwrap.dedent(text), "services.yaml")
-    return parse_notifications(_Reader("services.yaml"), root.value.get("notifications"))
+    return parse_notifications(Reader("services.yaml"), root.value.get("notifications"))
 
 
 def error(text: str) -> ConfigError:

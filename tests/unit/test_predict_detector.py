@@ -52,7 +52,8 @@ def test_scores_stay_in_unit_interval_on_hostile_input() -> None:
              np.linspace(-1e9, 1e9, 500), rng.normal(0, 1e-12, 300), np.full(300, -7.0)]
     scores, _ = _run(np.concatenate(parts))
     assert np.all(np.isfinite(scores))
-    assert scores.min() >= 0.0 and scores.max() <= 1.0
+    assert scores.min() >= 0.0
+    assert scores.max() <= 1.0
     assert scores.max() > 0.5  # the jumps between parts do register
 
 
@@ -111,7 +112,8 @@ def test_flag_has_hysteresis() -> None:
     values = rng.normal(0, 1, 1200)
     values[1000] = 40.0  # one spike
     scores, flags = _run(values)
-    assert scores[1000] >= cfg.on and flags[1000]
+    assert scores[1000] >= cfg.on
+    assert flags[1000]
     # stays on while the following scores are low, for off_samples samples, then clears
     assert flags[1000:1000 + cfg.off_samples].all()
     assert not flags[1000 + cfg.off_samples + 5:].any()

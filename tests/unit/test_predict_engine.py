@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 
 import pytest
+from support.clock import FakeClock
 
 from devmentor_monitor.config import parse_text
 from devmentor_monitor.engine.rules import AlertState, Evaluator, default_rules
@@ -42,17 +43,9 @@ services:
 """
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def build(extra: str = "") -> tuple[Store, PredictionEngine, Clock]:
+def build(extra: str = "") -> tuple[Store, PredictionEngine, FakeClock]:
     config = parse_text(extra + CONFIG)
-    clock = Clock()
+    clock = FakeClock(T0)
     store = Store(config, clock=clock)
     return store, PredictionEngine(store, config, clock=clock), clock
 
@@ -93,11 +86,13 @@ def test_a_latency_step_is_flagged_within_a_few_samples_and_explained() -> None:
     anomalies = by_kind(store, "anomaly")
     assert [a.subject for a in anomalies] == ["latency:auth"]
     a = anomalies[0]
-    assert a.service == "auth" and step_at <= a.started_at <= step_at + 30  # within 3
+    assert a.service == "auth"
+    assert step_at <= a.started_at <= step_at + 30
     assert "auth latency is 60.0 ms, usually 10" in a.explanation
     assert "Why it matters" in a.explanation
     _, flagged, _ = store.anomaly_scores()["latency:auth"]
-    assert flagged and not store.anomaly_scores()["latency:memory"][1]
+    assert flagged
+    assert not store.anomaly_scores()["latency:memory"][1]
     assert store.prediction_value("anomaly_score", "auth") == pytest.approx(a.score)
     assert store.anomaly_marks("latency:auth")[0] == (a.started_at, 0.060)
 
@@ -127,7 +122,8 @@ def test_disk_filling_linearly_is_forecast_within_10_percent_and_feeds_the_rule(
     truth = (100 * GiB - (70 * GiB + rate * 1800)) / rate  # 2.5 h left
     assert forecast.value == pytest.approx(truth, rel=0.10)
     assert forecast.title.startswith("disk / full in 2 h")
-    assert "Why it matters" in forecast.explanation and forecast.severity is Severity.MEDIUM
+    assert "Why it matters" in forecast.explanation
+    assert forecast.severity is Severity.MEDIUM
     assert store.prediction_value("disk_exhaustion_s", "disk:/") == forecast.value
     rule = next(r for r in default_rules(store.config) if r.name == "disk_full_soon")
     evaluator = Evaluator([rule], store)
@@ -137,8 +133,10 @@ def test_disk_filling_linearly_is_forecast_within_10_percent_and_feeds_the_rule(
         store.record_system(sample(clock.now, disk_used=70 * GiB + rate * 15 * i))
         engine.step()
     [fired] = evaluator.evaluate(clock.now)
-    assert fired.state is AlertState.FIRING and fired.alert.subject == "disk:/"
-    assert fired.alert.service == "host" and fired.alert.value < 7200
+    assert fired.state is AlertState.FIRING
+    assert fired.alert.subject == "disk:/"
+    assert fired.alert.service == "host"
+    assert fired.alert.value < 7200
     assert next(p for p in by_kind(store, "exhaustion")
                 if p.subject == "disk:/").severity is Severity.HIGH  # critical: < 2 h
 
@@ -151,7 +149,8 @@ def test_steady_disk_and_memory_get_no_forecast() -> None:
         store.record_system(sample(clock.now, disk_used=60 * GiB + rng.random() * MiB,
                                    mem_available=8 * GiB - rng.random() * 64 * MiB))
         engine.step()
-    assert by_kind(store, "exhaustion") == [] and by_kind(store, "leak") == []
+    assert by_kind(store, "exhaustion") == []
+    assert by_kind(store, "leak") == []
     assert store.prediction_subjects("disk_exhaustion_s") == {}
 
 
@@ -162,7 +161,8 @@ def test_growing_process_rss_is_a_leak_suspect() -> None:
         store.record_system(sample(clock.now, rss=200 * MiB + i * 2 * MiB))
         engine.step()
     [leak] = by_kind(store, "leak")
-    assert leak.subject == "node (pid 7)" and leak.score > 0.9
+    assert leak.subject == "node (pid 7)"
+    assert leak.score > 0.9
     assert "possible memory leak" in leak.explanation
 
 
@@ -175,12 +175,14 @@ def test_failing_checks_forecast_the_error_budget() -> None:
                                        200 if ok else 500))
     engine.step()
     [budget] = by_kind(store, "error_budget")
-    assert budget.subject == "auth" and budget.severity is Severity.HIGH
-    assert "error budget" in budget.explanation and "burn rate" in budget.explanation
+    assert budget.subject == "auth"
+    assert budget.severity is Severity.HIGH
+    assert "error budget" in budget.explanation
+    assert "burn rate" in budget.explanation
     assert store.prediction_value("budget_exhaustion_s", "auth") == budget.value
 
 
-def _slow_auth(store: Store, engine: PredictionEngine, clock: Clock) -> None:
+def _slow_auth(store: Store, engine: PredictionEngine, clock: FakeClock) -> None:
     for i in range(60):
         clock.now = T0 + 5 * i
         store.record_check(CheckResult("auth", clock.now, True, 0.25, 200))
@@ -193,7 +195,8 @@ def test_capacity_advice_without_kubernetes_says_the_replica_count_is_unknown() 
                                  "max_replicas: 4}\n")
     _slow_auth(store, engine, clock)
     [advice] = by_kind(store, "capacity")
-    assert advice.subject == "auth" and advice.value == 3  # ceil(1 x 250/100)
+    assert advice.subject == "auth"
+    assert advice.value == 3
     assert "current replica count unknown" in advice.explanation
     assert "p95 latency 250 ms (5 min) against a 100 ms SLO" in advice.explanation
 
@@ -205,8 +208,10 @@ def test_capacity_advice_for_a_deployment_stays_within_max_replicas() -> None:
         "auth", "devmentor", desired=4, ready=4, updated=4, available=4, service="auth")})
     _slow_auth(store, engine, clock)
     [advice] = by_kind(store, "capacity")
-    assert advice.subject == "auth" and advice.detail["current"] == 4
-    assert advice.value == 6 and "kept within 2..6 replicas" in advice.explanation
+    assert advice.subject == "auth"
+    assert advice.detail["current"] == 4
+    assert advice.value == 6
+    assert "kept within 2..6 replicas" in advice.explanation
 
 
 def test_no_capacity_advice_when_scaling_is_off() -> None:
@@ -250,7 +255,8 @@ def test_event_rates_are_watched_series() -> None:
                                    "login")])
         engine.step()
     scores = store.anomaly_scores()
-    assert "events:type:user.login" in scores and "events:service:auth" in scores
+    assert "events:type:user.login" in scores
+    assert "events:service:auth" in scores
 
 
 def test_the_number_of_series_is_capped() -> None:

@@ -38,7 +38,8 @@ def test_linear_fill_predicts_time_to_full_within_10_percent(noise: float) -> No
     assert abs(fc.seconds_to_exhaustion - truth) <= 0.10 * truth
     assert fc.confidence > 0.9
     assert fc.explanation.startswith("disk / full in ")
-    assert "GiB/h" in fc.explanation and "fit over 29 m" in fc.explanation
+    assert "GiB/h" in fc.explanation
+    assert "fit over 29 m" in fc.explanation
 
 
 def test_outliers_do_not_bend_the_fit() -> None:
@@ -90,7 +91,8 @@ def test_trend_window_is_bounded() -> None:
     for i in range(10_000):
         window.add(float(i), float(i))
     ts, _ = window.series()
-    assert len(window) == 50 and ts[-1] == 9999.0
+    assert len(window) == 50
+    assert ts[-1] == 9999.0
 
 
 def test_leak_suspicion_needs_steady_growth() -> None:
@@ -98,7 +100,8 @@ def test_leak_suspicion_needs_steady_growth() -> None:
     rng = random.Random(4)
     leaking = [300 * 2**20 + i * 2**20 + rng.gauss(0, 2**19) for i in range(240)]
     sus = leak_suspicion("worker (pid 42)", ts, leaking)
-    assert sus is not None and sus.confidence > 0.8
+    assert sus is not None
+    assert sus.confidence > 0.8
     assert "possible memory leak" in sus.explanation
     sawtooth = [300 * 2**20 + (i % 20) * 2**22 for i in range(240)]  # GC cycles, no trend
     assert leak_suspicion("worker (pid 42)", ts, sawtooth) is None
@@ -109,7 +112,8 @@ def test_error_budget_exhaustion() -> None:
     assert fc is not None
     assert fc.seconds_to_exhaustion == pytest.approx(7.5 * 24 * HOUR)
     assert 0.85 < fc.confidence < 0.95
-    assert "auth" in fc.explanation and "7 d 12 h" in fc.explanation
+    assert "auth" in fc.explanation
+    assert "7 d 12 h" in fc.explanation
     assert error_budget_exhaustion("auth", 0.5, 0.0) is None
     assert error_budget_exhaustion("auth", 0.5, 3.0, errors=1) is None
     assert error_budget_exhaustion("auth", 0.0, 3.0).seconds_to_exhaustion == 0

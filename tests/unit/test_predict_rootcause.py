@@ -20,7 +20,8 @@ def test_root_of_a_failure_chain_outranks_its_dependents() -> None:
     causes = rank_causes("project", T0, depends_on=DEPS, health=health)
     assert causes[0].subject == "auth"
     by = {c.subject: c for c in causes}
-    assert by["auth"].score > by["memory"].score and by["auth"].score > by["ai-gateway"].score
+    assert by["auth"].score > by["memory"].score
+    assert by["auth"].score > by["ai-gateway"].score
     assert "root of the chain" in by["auth"].evidence[0]
     assert "project -> memory -> auth" in by["auth"].evidence[0]
 
@@ -40,7 +41,9 @@ def test_deploy_on_the_root_strengthens_it_and_a_deploy_on_the_service_ranks_hig
     memory = causes[0]
     assert set(memory.kinds) == {"dependency", "deploy"}
     assert any("deploy on dependency memory 4 m before onset" in e for e in memory.evidence)
-    assert "auth" not in subjects and "ai-gateway" not in subjects and "billing" not in subjects
+    assert "auth" not in subjects
+    assert "ai-gateway" not in subjects
+    assert "billing" not in subjects
 
 
 def test_deploy_of_the_service_alone_is_the_top_hint() -> None:

@@ -3,24 +3,15 @@
 from __future__ import annotations
 
 import pytest
+from support.clock import T0, FakeClock
 
 from devmentor_monitor.config import SLO, parse_text
 from devmentor_monitor.history import Ring, WindowCounter
 from devmentor_monitor.model import CheckResult, Health
 from devmentor_monitor.state import Store, percentile
 
-T0 = 1_800_000_000.0
 
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def make_store(extra: str = "", **svc: str) -> tuple[Store, Clock]:
+def make_store(extra: str = "", **svc: str) -> tuple[Store, FakeClock]:
     fields = "".join(f"\n    {k}: {v}" for k, v in svc.items())
     cfg = parse_text(f"""
 {extra}
@@ -28,11 +19,11 @@ services:
   - name: api
     url: http://127.0.0.1:1/health{fields}
 """)
-    clock = Clock()
+    clock = FakeClock()
     return Store(cfg, clock=clock), clock
 
 
-def check(clock: Clock, ok: bool, latency: float = 0.01, step: float = 10.0) -> CheckResult:
+def check(clock: FakeClock, ok: bool, latency: float = 0.01, step: float = 10.0) -> CheckResult:
     clock.now += step
     return CheckResult("api", clock.now, ok=ok, latency=latency if ok else None,
                        error=None if ok else "connection refused")
@@ -80,7 +71,8 @@ def test_uptime_windows_and_error_rate():
     assert s.error_rate_1h == 0.0
     assert s.uptime_24h == pytest.approx(100 * 22 / 23, abs=0.2)
     assert s.uptime_7d == pytest.approx(100 * 22 / 23, abs=0.2)
-    assert s.checks_total == 23 * 360 and s.failures_total == 360
+    assert s.checks_total == 23 * 360
+    assert s.failures_total == 360
 
 
 def test_error_budget_and_compliance():
@@ -115,7 +107,7 @@ def test_latency_percentiles_over_last_hour():
 def test_percentile_nearest_rank():
     assert percentile([1.0], 0.99) == 1.0
     assert percentile([1.0, 2.0, 3.0, 4.0], 0.5) == 2.0
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="no values"):
         percentile([], 0.5)
 
 

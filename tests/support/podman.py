@@ -1,6 +1,6 @@
 """A real Docker-API engine for tests and benchmarks: podman's API service on a unix socket.
 
-Follows ../shared/RECIPES.md: three config files in a private directory (runc, cgroupfs,
+The recipe: three config files in a private directory (runc, cgroupfs,
 no network, no registry), a busybox image built from the host's static busybox, and the
 service stopped by its own PID. `scripts/setup --test` installs podman, runc and busybox.
 """

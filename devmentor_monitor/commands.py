@@ -1,0 +1,69 @@
+"""Every write a view may ask for, in one object: incidents and workload actions, audited.
+
+Views (the HTTP API and the TUI) get this instead of the runtime, so what they can change
+is exactly what is listed here; the runtime builds it from its engine and actions.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .engine.actions import WorkloadActions
+from .engine.incidents import Actor, IncidentEngine
+
+if TYPE_CHECKING:
+    from .model import AuditEntry, Incident, Severity
+    from .storage.db import Database
+    from .workloads import ContainerInfo
+
+__all__ = ["Commands"]
+
+
+class Commands:
+    """Open, acknowledge and resolve incidents; act on containers and deployments.
+
+    Incident writes are on disk when they return; every workload action, allowed or
+    refused, is in the audit trail (WorkloadActions writes it).
+    """
+
+    def __init__(self, engine: IncidentEngine, workloads: WorkloadActions,
+                 db: Database) -> None:
+        self._engine = engine
+        self._workloads = workloads
+        self._db = db
+
+    # ------------------------------------------------------------------ incidents
+    async def open_incident(self, service: str, description: str, severity: Severity,
+                            actor: Actor) -> Incident:
+        return await self._engine.open_manual(service, description, severity, actor)
+
+    async def acknowledge(self, incident_id: str, actor: Actor, comment: str = "") -> Incident:
+        return await self._engine.acknowledge(incident_id, actor, comment)
+
+    async def resolve(self, incident_id: str, actor: Actor, comment: str = "") -> Incident:
+        return await self._engine.resolve(incident_id, actor, comment)
+
+    # ------------------------------------------------------------------ audit
+    async def audit(self, actor: Actor, action: str, target: str, outcome: str) -> None:
+        await self._engine.audit(actor, action, target, outcome)
+
+    async def audit_denied(self, entry: AuditEntry, count: int, since: float) -> None:
+        """Refusals counted per window (server.auth.DeniedAudit): one row with a count."""
+        await self._db.run(self._db.audit_denied, entry, count, since)
+
+    # ------------------------------------------------------------------ workloads
+    async def container(self, ref: str, action: str, actor: Actor) -> ContainerInfo:
+        return await self._workloads.container(ref, action, actor)
+
+    async def container_logs(self, ref: str, lines: int | None = None) -> list[str]:
+        """Not a write, but the same audited gateway to the Docker source's threads."""
+        return await self._workloads.container_logs(ref, lines)
+
+    async def restart_deployment(self, name: str, actor: Actor) -> None:
+        await self._workloads.restart_deployment(name, actor)
+
+    async def delete_pod(self, name: str, actor: Actor) -> None:
+        await self._workloads.delete_pod(name, actor)
+
+    async def scale(self, name: str, replicas: int, actor: Actor) -> None:
+        await self._workloads.scale(name, replicas, actor)

@@ -1,0 +1,52 @@
+"""What the HTTP app is built from, and the typed keys it keeps them under.
+
+The app gets the store (live state), the commands (every write), the queries (history on
+disk, the rules) and these few settings: never the runtime. Like prometheus_client's
+``registry=``, each part is handed in, so a test can build the app from a bare store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ..aio import web
+from ..commands import Commands
+from ..queries import Queries
+from ..state import Store
+
+if TYPE_CHECKING:
+    from ..config import ApiKey, Config
+
+SelfCheck = Callable[[], tuple[bool, list[str]]]  # → (healthy, problems) for /health
+
+
+@dataclass(frozen=True, slots=True)
+class ApiSettings:
+    """The configuration values the API reads, and nothing else of the config."""
+
+    host: str = "127.0.0.1"
+    port: int = 3006
+    metrics_cache: float = 1.0
+    api_keys: tuple[ApiKey, ...] = ()
+    namespace: str = "devmentor"
+    replicas: tuple[int, int] = (1, 10)  # scaling limits: min, max
+    docker: bool = False  # configured, so a source exists (its state says if it is up)
+    kubernetes: bool = False
+    predictions: bool = True
+
+    @classmethod
+    def from_config(cls, config: Config) -> ApiSettings:
+        return cls(host=config.server.host, port=config.server.port,
+                   metrics_cache=config.server.metrics_cache, api_keys=config.api_keys,
+                   namespace=config.kubernetes.namespace,
+                   replicas=(config.scaling.min_replicas, config.scaling.max_replicas),
+                   docker=config.docker.enabled, kubernetes=config.kubernetes.enabled,
+                   predictions=config.predictions.enabled)
+
+
+STORE = web.AppKey("store", Store)
+COMMANDS = web.AppKey("commands", Commands)
+QUERIES = web.AppKey("queries", Queries)
+SETTINGS = web.AppKey("settings", ApiSettings)

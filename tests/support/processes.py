@@ -1,0 +1,109 @@
+"""Real processes and servers for the fixtures in tests/conftest.py: a demo fleet in its
+own thread, `--serve` subprocesses on free ports, service entries that check fast."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from devmentor_monitor.demo.fleet import Behaviour, DemoFleet, free_port
+
+from .waiting import wait_until
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+class FleetThread:
+    """A DemoFleet running in its own thread and event loop, so sync tests can drive it."""
+
+    def __init__(self, names: list[str]) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.fleet = DemoFleet(names, seed=7)
+        for svc in self.fleet.services.values():  # steady and fast: tests assert on states
+            svc.behaviour = Behaviour(latency_ms=2, jitter=0.1, error_rate=0.0)
+        self._call(self.fleet.start())
+
+    def _call(self, coro: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(10)
+
+    @property
+    def urls(self) -> dict[str, str]:
+        return self.fleet.urls
+
+    def stop(self, name: str) -> None:
+        self._call(self.fleet[name].stop())
+
+    def start(self, name: str) -> None:
+        self._call(self.fleet[name].start())
+
+    def behave(self, name: str, **changes: Any) -> None:
+        self.loop.call_soon_threadsafe(self.fleet[name].behaviour.update, changes)
+
+    def close(self) -> None:
+        self._call(self.fleet.stop())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
+        self.loop.close()
+
+
+def fast_services(urls: dict[str, str], **overrides: Any) -> list[dict[str, Any]]:
+    """Service entries that check every 0.5 s, for tests that watch states change."""
+    base = {"interval": "0.5s", "timeout": "0.4s", "failure_threshold": 2,
+            "success_threshold": 1, "expect": {"status": 200, "body": {"status": "ok"}}}
+    return [{"name": n, "url": u, **base, **overrides} for n, u in urls.items()]
+
+
+class ServeProc:
+    """A `devmentor-monitor --serve` subprocess on a free port."""
+
+    def __init__(self, args: list[str], log: Path, env: dict[str, str] | None = None) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = log
+        cmd = [sys.executable, "-m", "devmentor_monitor", "--serve", "--port", str(self.port),
+               *args]
+        full_env = {k: v for k, v in os.environ.items()
+                    if k not in ("SERVICES_CONFIG", "MONITORING_PORT", "REDIS_URL")}
+        full_env["XDG_STATE_HOME"] = str(log.parent / "state")  # incidents DB per test
+        full_env.update(env or {})
+        self._log_file = log.open("wb")
+        self.proc = subprocess.Popen(cmd, stdout=self._log_file, stderr=subprocess.STDOUT,
+                                     env=full_env, cwd=REPO)
+
+    def get(self, path: str, **kw: Any) -> httpx.Response:
+        return httpx.get(self.url + path, timeout=5, **kw)
+
+    def wait_ready(self, timeout: float = 15) -> None:
+        def ready() -> bool:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"--serve exited {self.proc.returncode}:\n{self.output()}")
+            return self.get("/api/services").status_code == 200
+
+        wait_until(ready, timeout, what="--serve to answer")
+
+    def output(self) -> str:
+        self._log_file.flush()
+        return self.log.read_text(errors="replace")
+
+    def signal(self, sig: int) -> None:
+        self.proc.send_signal(sig)
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self._log_file.close()

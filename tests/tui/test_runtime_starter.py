@@ -1,0 +1,45 @@
+"""The app is handed a starter, never the runtime: it starts it after the first frame over
+the app's own store, takes the commands and queries it returns, and stops it on quit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tui_data import CONFIG_TEXT, HOSTNAME, T, until
+
+from devmentor_monitor.config import parse_text
+from devmentor_monitor.state import Store
+from devmentor_monitor.tui.app import MonitorApp
+
+
+class FakeStarter:
+    """Stands in for cli.UltraRuntime: records the calls, returns stand-in views."""
+
+    def __init__(self) -> None:
+        self.started_with: Store | None = None
+        self.stopped = 0
+        self.commands, self.queries = object(), object()
+
+    async def start(self, store: Store) -> tuple[Any, Any]:
+        self.started_with = store
+        return self.commands, self.queries
+
+    async def stop(self) -> None:
+        self.stopped += 1
+
+
+async def test_the_app_starts_and_stops_the_runtime_through_its_starter(utc: None) -> None:
+    starter = FakeStarter()
+    app = MonitorApp(parse_text(CONFIG_TEXT), runtime=starter, clock=lambda: T,
+                     hostname=HOSTNAME)
+    assert app.store is not None  # built before the first frame, for the runtime to fill
+    assert app.commands is None  # nothing to write through until the runtime is up
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.commands is not None, "the runtime to start")
+        assert starter.started_with is app.store
+        assert app.commands is starter.commands
+        assert app.queries is starter.queries
+        await pilot.press("q")
+        await pilot.pause()
+    assert starter.stopped == 1
+    assert app.return_code == 0
