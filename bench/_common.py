@@ -54,8 +54,13 @@ class Children:
 
     def start(self, name: str, cmd: list[str]) -> subprocess.Popen[bytes]:
         log = tempfile.TemporaryFile()  # noqa: SIM115 (closed in stop_all)
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                stderr=log, cwd=Path(__file__).resolve().parent.parent)
+        proc = subprocess.Popen(
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+            cwd=Path(__file__).resolve().parent.parent,
+        )
         self.procs.append((name, proc, log))
         return proc
 
@@ -90,8 +95,9 @@ def get(url: str, timeout: float = 5.0) -> bytes:
         return resp.read()
 
 
-def wait_http(url: str, proc: subprocess.Popen[bytes], kids: Children,
-              deadline_s: float = 30.0) -> None:
+def wait_http(
+    url: str, proc: subprocess.Popen[bytes], kids: Children, deadline_s: float = 30.0
+) -> None:
     """Poll until `url` answers 200; raise with the child's log if it dies or times out."""
     end = time.monotonic() + deadline_s
     while time.monotonic() < end:

@@ -29,8 +29,12 @@ EXTRA_ARGS = {"events_ingest": ["--rounds", "1"]}
 KEY_FIGURES = {
     "exporter_load": {"metrics.rps": 1, "api_services.rps": 1, "metrics.p99_ms": -1},
     "tui_load": {"ours.cpu_percent": -1, "ours.rss_mib_max": -1, "ours.first_frame_s": -1},
-    "events_ingest": {"python.best_per_s.ours": 1, "hiredis.best_per_s.ours": 1,
-                      "python.ours_vs_bare": 1, "hiredis.ours_vs_bare": 1},
+    "events_ingest": {
+        "python.best_per_s.ours": 1,
+        "hiredis.best_per_s.ours": 1,
+        "python.ours_vs_bare": 1,
+        "hiredis.ours_vs_bare": 1,
+    },
 }
 LIMIT_S = 900
 
@@ -50,9 +54,15 @@ def run(name: str, tree: Path | None) -> dict[str, float]:
     env = dict(os.environ)
     if tree is not None:
         env["PYTHONPATH"] = str(tree)
-    proc = subprocess.run([sys.executable, str(BENCH / f"{name}.py"), *EXTRA_ARGS.get(name, [])],
-                          capture_output=True, text=True, env=env, timeout=LIMIT_S,
-                          cwd=BENCH.parent, check=False)
+    proc = subprocess.run(
+        [sys.executable, str(BENCH / f"{name}.py"), *EXTRA_ARGS.get(name, [])],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=LIMIT_S,
+        cwd=BENCH.parent,
+        check=False,
+    )
     try:
         return flatten(json.loads(proc.stdout))
     except ValueError:
@@ -72,12 +82,16 @@ def compare(name: str, base: Path, rounds: int) -> dict[str, Any]:
         if not a or not b:
             continue
         ma, mb = statistics.median(a), statistics.median(b)
-        figures[key] = {"base": ma, "head": mb,
-                        "ratio": round(mb / ma, 3) if ma else None}
-    judged = {key: _no_regression(figures.get(key), better)
-              for key, better in KEY_FIGURES.get(name, {}).items()}
-    return {"key_figures_within_tolerance": judged,
-            "meets_target": all(v is True for v in judged.values()), "figures": figures}
+        figures[key] = {"base": ma, "head": mb, "ratio": round(mb / ma, 3) if ma else None}
+    judged = {
+        key: _no_regression(figures.get(key), better)
+        for key, better in KEY_FIGURES.get(name, {}).items()
+    }
+    return {
+        "key_figures_within_tolerance": judged,
+        "meets_target": all(v is True for v in judged.values()),
+        "figures": figures,
+    }
 
 
 def _no_regression(figure: dict[str, Any] | None, better: int) -> bool | None:
@@ -94,8 +108,16 @@ def main() -> int:
     ap.add_argument("benches", nargs="+")
     args = ap.parse_args()
     result = {name: compare(name, args.base.resolve(), args.rounds) for name in args.benches}
-    print(json.dumps({"target": f"each key figure within {TOLERANCE:.0%} of the base",
-                      "rounds": args.rounds, "benches": result}, indent=2))
+    print(
+        json.dumps(
+            {
+                "target": f"each key figure within {TOLERANCE:.0%} of the base",
+                "rounds": args.rounds,
+                "benches": result,
+            },
+            indent=2,
+        )
+    )
     return 0 if all(r["meets_target"] for r in result.values()) else 1
 
 

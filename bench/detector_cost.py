@@ -42,21 +42,25 @@ def single_rate(samples: int) -> float:
 
 
 def main() -> int:
-    banks = {str(n): round(bank_rate(n, steps))
-             for n, steps in ((10, 3000), (100, 2000), (1000, 1000), (10_000, 300))}
+    banks = {
+        str(n): round(bank_rate(n, steps))
+        for n, steps in ((10, 3000), (100, 2000), (1000, 1000), (10_000, 300))
+    }
     headline = int(banks["1000"])
-    emit({
-        "samples_per_s_per_core": headline,
-        "series_per_bank_for_headline": 1000,
-        "samples_per_s_by_bank_size": banks,
-        "single_series_update_samples_per_s": round(single_rate(50_000)),
-        "bytes_per_series": DetectorBank(1000).state_bytes_per_series(),
-        "single_series_state_bytes": Detector.state_bytes(),
-        "target_samples_per_s": TARGET,
-        "numpy": np.__version__,
-        "command": f"{Path(sys.executable).name} bench/detector_cost.py",
-        "host": host_info(),
-    })
+    emit(
+        {
+            "samples_per_s_per_core": headline,
+            "series_per_bank_for_headline": 1000,
+            "samples_per_s_by_bank_size": banks,
+            "single_series_update_samples_per_s": round(single_rate(50_000)),
+            "bytes_per_series": DetectorBank(1000).state_bytes_per_series(),
+            "single_series_state_bytes": Detector.state_bytes(),
+            "target_samples_per_s": TARGET,
+            "numpy": np.__version__,
+            "command": f"{Path(sys.executable).name} bench/detector_cost.py",
+            "host": host_info(),
+        }
+    )
     return 0 if headline >= TARGET else 1
 
 

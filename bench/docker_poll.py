@@ -44,11 +44,18 @@ def main() -> int:
             client = docker.DockerClient(base_url=engine.url, timeout=60)
             t0 = time.monotonic()
             for i in range(CONTAINERS):
-                client.containers.run(IMAGE, ["sleep", "3600"], detach=True,
-                                      network_mode="none", init=True, name=f"bench-{i}")
+                client.containers.run(
+                    IMAGE,
+                    ["sleep", "3600"],
+                    detach=True,
+                    network_mode="none",
+                    init=True,
+                    name=f"bench-{i}",
+                )
             result["start_50_s"] = round(time.monotonic() - t0, 1)
-            source = DockerSource(DockerSettings(enabled=True, host=engine.url, timeout=30),
-                                  (), False)
+            source = DockerSource(
+                DockerSettings(enabled=True, host=engine.url, timeout=30), (), False
+            )
             source._client = docker.DockerClient(base_url=engine.url, timeout=30)
             source._events_since = time.time()
             source.collect()  # the first poll inspects everything and has no CPU baseline
@@ -59,17 +66,22 @@ def main() -> int:
                 walls.append(time.perf_counter() - w0)
                 cpus.append(time.process_time() - c0)
             running = sum(c.running for c in items)
-            result.update({
-                "running_seen": running,
-                "poll_wall_ms": {"median": round(statistics.median(walls) * 1000, 1),
-                                 "max": round(max(walls) * 1000, 1)},
-                "poll_cpu_ms": {"median": round(statistics.median(cpus) * 1000, 1),
-                                "max": round(max(cpus) * 1000, 1)},
-                "per_container_wall_ms": round(statistics.median(walls) * 1000 / CONTAINERS,
-                                               2),
-                "note": "poll = events since last poll + list + stats per running container "
-                        "(+ inspect every 12th poll or on change); runs in one thread",
-            })
+            result.update(
+                {
+                    "running_seen": running,
+                    "poll_wall_ms": {
+                        "median": round(statistics.median(walls) * 1000, 1),
+                        "max": round(max(walls) * 1000, 1),
+                    },
+                    "poll_cpu_ms": {
+                        "median": round(statistics.median(cpus) * 1000, 1),
+                        "max": round(max(cpus) * 1000, 1),
+                    },
+                    "per_container_wall_ms": round(statistics.median(walls) * 1000 / CONTAINERS, 2),
+                    "note": "poll = events since last poll + list + stats per running container "
+                    "(+ inspect every 12th poll or on change); runs in one thread",
+                }
+            )
             ok = running == CONTAINERS
         finally:
             try:

@@ -36,10 +36,17 @@ from _common import Children, cli, emit, free_port, get, host_info, wait_http
 
 N = 200_000
 ROUNDS = 2
-PAYLOAD = json.dumps({"type": "deploy.finished", "service": "auth-service",
-                      "severity": "info", "message": "rolled out v2.14.3 to 3 of 3 pods in "
-                      "eu-west-1 after canary passed", "ts": 1763790000.123,
-                      "data": {"version": "2.14.3", "by": "ci"}}, separators=(",", ":"))
+PAYLOAD = json.dumps(
+    {
+        "type": "deploy.finished",
+        "service": "auth-service",
+        "severity": "info",
+        "message": "rolled out v2.14.3 to 3 of 3 pods in eu-west-1 after canary passed",
+        "ts": 1763790000.123,
+        "data": {"version": "2.14.3", "by": "ci"},
+    },
+    separators=(",", ":"),
+)
 TARGETS = {"python": 30_000, "hiredis": 75_000}
 WATCH_S = 8
 
@@ -72,15 +79,33 @@ asyncio.run(main())
 def publish(port: int, n: int) -> float:
     """Send n copies with redis-benchmark; returns its wall time."""
     t0 = time.monotonic()
-    subprocess.run(["redis-benchmark", "-p", str(port), "-n", str(n), "-P", "100", "-c", "2",
-                    "-q", "publish", "devmentor:events", PAYLOAD],
-                   check=True, capture_output=True, timeout=600)
+    subprocess.run(
+        [
+            "redis-benchmark",
+            "-p",
+            str(port),
+            "-n",
+            str(n),
+            "-P",
+            "100",
+            "-c",
+            "2",
+            "-q",
+            "publish",
+            "devmentor:events",
+            PAYLOAD,
+        ],
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
     return time.monotonic() - t0
 
 
 def bare_round(port: int, parser: str, n: int) -> dict[str, Any]:
-    proc = subprocess.Popen([sys.executable, "-c", BARE, str(port), str(n), parser],
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", BARE, str(port), str(n), parser], stdout=subprocess.PIPE, text=True
+    )
     try:
         assert proc.stdout is not None
         if proc.stdout.readline().strip() != "ready":
@@ -102,9 +127,25 @@ def received(url: str) -> int:
 def ours_round(url: str, port: int, n: int) -> dict[str, Any]:
     start = received(url)
     samples: list[tuple[float, int]] = []
-    pub = subprocess.Popen(["redis-benchmark", "-p", str(port), "-n", str(n), "-P", "100",
-                            "-c", "2", "-q", "publish", "devmentor:events", PAYLOAD],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    pub = subprocess.Popen(
+        [
+            "redis-benchmark",
+            "-p",
+            str(port),
+            "-n",
+            str(n),
+            "-P",
+            "100",
+            "-c",
+            "2",
+            "-q",
+            "publish",
+            "devmentor:events",
+            PAYLOAD,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 300
     try:
         while time.monotonic() < deadline:
@@ -124,15 +165,21 @@ def ours_round(url: str, port: int, n: int) -> dict[str, Any]:
     return {"received": last_c, "per_s": rate}
 
 
-def start_monitor(kids: Children, tmp: Path, redis_port: int, parser: str,
-                  extra: list[str] | None = None) -> tuple[str, subprocess.Popen[bytes]]:
+def start_monitor(
+    kids: Children, tmp: Path, redis_port: int, parser: str, extra: list[str] | None = None
+) -> tuple[str, subprocess.Popen[bytes]]:
     cfg = tmp / f"services-{parser}.yaml"
     cfg.write_text(f"events:\n  parser: {parser}\n  memory: 10000\nservices: []\n")
     port = free_port()
-    env_cmd = ["env", f"REDIS_URL=redis://127.0.0.1:{redis_port}",
-               f"XDG_STATE_HOME={tmp / ('state-' + parser)}"]
-    proc = kids.start(f"ours-{parser}", [*env_cmd, *cli(), "--serve", "-c", str(cfg),
-                                         "--port", str(port), *(extra or [])])
+    env_cmd = [
+        "env",
+        f"REDIS_URL=redis://127.0.0.1:{redis_port}",
+        f"XDG_STATE_HOME={tmp / ('state-' + parser)}",
+    ]
+    proc = kids.start(
+        f"ours-{parser}",
+        [*env_cmd, *cli(), "--serve", "-c", str(cfg), "--port", str(port), *(extra or [])],
+    )
     url = f"http://127.0.0.1:{port}"
     wait_http(url + "/api/events", proc, kids)
     deadline = time.monotonic() + 10
@@ -155,21 +202,41 @@ def tui_round(tmp: Path, redis_port: int, n: int) -> dict[str, Any]:
     cfg = tmp / "services-tui.yaml"
     cfg.write_text("services: []\n")
     port = free_port()
-    cmd = (f"env REDIS_URL=redis://127.0.0.1:{redis_port} XDG_STATE_HOME={tmp / 'state-tui'} "
-           f"{' '.join(cli())} ultra -c {cfg} --port {port}")
+    cmd = (
+        f"env REDIS_URL=redis://127.0.0.1:{redis_port} XDG_STATE_HOME={tmp / 'state-tui'} "
+        f"{' '.join(cli())} ultra -c {cfg} --port {port}"
+    )
     tmux = ["tmux", "-f", "/dev/null", "-L", sock]
     subprocess.run([*tmux, "new-session", "-d", "-x", "160", "-y", "50", cmd], check=True)
     try:
+
         def screen() -> str:
-            return subprocess.run([*tmux, "capture-pane", "-p"], capture_output=True,
-                                  text=True).stdout
+            return subprocess.run(
+                [*tmux, "capture-pane", "-p"], capture_output=True, text=True
+            ).stdout
 
         deadline = time.monotonic() + 20
         while "redis: ok" not in screen() and time.monotonic() < deadline:
             time.sleep(0.2)
-        pub = subprocess.Popen(["redis-benchmark", "-p", str(redis_port), "-n", str(n), "-P",
-                                "100", "-c", "2", "-q", "publish", "devmentor:events",
-                                PAYLOAD], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        pub = subprocess.Popen(
+            [
+                "redis-benchmark",
+                "-p",
+                str(redis_port),
+                "-n",
+                str(n),
+                "-P",
+                "100",
+                "-c",
+                "2",
+                "-q",
+                "publish",
+                "devmentor:events",
+                PAYLOAD,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         url = f"http://127.0.0.1:{port}"
         clocks: list[str] = []
         counts: list[int] = []
@@ -185,10 +252,13 @@ def tui_round(tmp: Path, redis_port: int, n: int) -> dict[str, Any]:
             time.sleep(max(0.0, t0 + len(clocks) - time.monotonic()))
         pub.wait(60)
         seconds = len(clocks)
-        return {"seconds_watched": seconds, "events_received_while_watched": counts[-1],
-                "received_per_second": [b - a for a, b in itertools.pairwise(counts)],
-                "distinct_clock_values": len(set(clocks)),
-                "redrawing_once_per_tick": seconds > 1 and len(set(clocks)) >= seconds - 1}
+        return {
+            "seconds_watched": seconds,
+            "events_received_while_watched": counts[-1],
+            "received_per_second": [b - a for a, b in itertools.pairwise(counts)],
+            "distinct_clock_values": len(set(clocks)),
+            "redrawing_once_per_tick": seconds > 1 and len(set(clocks)) >= seconds - 1,
+        }
     finally:
         subprocess.run([*tmux, "kill-server"], capture_output=True)
 
@@ -199,8 +269,12 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=ROUNDS)
     ap.add_argument("--tui", action="store_true", help="also check the TUI keeps redrawing")
     args = ap.parse_args()
-    result: dict[str, Any] = {"host": host_info(), "messages": args.n,
-                              "payload_bytes": len(PAYLOAD), "targets_per_s": TARGETS}
+    result: dict[str, Any] = {
+        "host": host_info(),
+        "messages": args.n,
+        "payload_bytes": len(PAYLOAD),
+        "targets_per_s": TARGETS,
+    }
     if shutil.which("redis-server") is None or shutil.which("redis-benchmark") is None:
         result["error"] = "redis-server / redis-benchmark not installed"
         emit(result)
@@ -208,12 +282,28 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="bench-events-"))
     redis_port = free_port()
     with Children() as kids:
-        kids.start("redis", ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1",
-                             "--save", "", "--appendonly", "no", "--dir", str(tmp),
-                             "--client-output-buffer-limit", "pubsub 0 0 0"])
+        kids.start(
+            "redis",
+            [
+                "redis-server",
+                "--port",
+                str(redis_port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(tmp),
+                "--client-output-buffer-limit",
+                "pubsub 0 0 0",
+            ],
+        )
         time.sleep(0.5)
         try:
             import hiredis  # noqa: F401
+
             parsers = ["python", "hiredis"]
         except ImportError:
             parsers = ["python"]
@@ -222,12 +312,19 @@ def main() -> int:
             url, proc = start_monitor(kids, tmp, redis_port, parser)
             rounds = []
             for _ in range(args.rounds):
-                rounds.append({"bare_redis_py": bare_round(redis_port, parser, args.n),
-                               "ours": ours_round(url, redis_port, args.n)})
+                rounds.append(
+                    {
+                        "bare_redis_py": bare_round(redis_port, parser, args.n),
+                        "ours": ours_round(url, redis_port, args.n),
+                    }
+                )
             best = {k: max(r[k]["per_s"] or 0 for r in rounds) for k in rounds[0]}
-            result[parser] = {"rounds": rounds, "best_per_s": best,
-                              "ours_vs_bare": round(best["ours"] / best["bare_redis_py"], 2),
-                              "meets_target": best["ours"] >= TARGETS[parser]}
+            result[parser] = {
+                "rounds": rounds,
+                "best_per_s": best,
+                "ours_vs_bare": round(best["ours"] / best["bare_redis_py"], 2),
+                "meets_target": best["ours"] >= TARGETS[parser],
+            }
             proc.terminate()
             proc.wait(10)
         if args.tui:

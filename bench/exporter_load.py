@@ -57,8 +57,9 @@ def parse_wrk(out: str) -> dict[str, Any]:
 
 def wrk(url: str) -> dict[str, Any]:
     cmd = ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{DURATION_S}s", "--latency", url]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=DURATION_S + 30,
-                         check=True).stdout
+    out = subprocess.run(
+        cmd, capture_output=True, text=True, timeout=DURATION_S + 30, check=True
+    ).stdout
     result = parse_wrk(out)
     result["body_bytes"] = len(get(url))
     return result
@@ -68,13 +69,17 @@ def main() -> int:
     if not have_wrk():
         emit({"error": "wrk not found on PATH (apt-get install wrk)"})
         return 1
-    result: dict[str, Any] = {"host": host_info(), "load": {
-        "tool": "wrk", "threads": 1, "connections": CONNECTIONS, "duration_s": DURATION_S}}
+    result: dict[str, Any] = {
+        "host": host_info(),
+        "load": {"tool": "wrk", "threads": 1, "connections": CONNECTIONS, "duration_s": DURATION_S},
+    }
     try:
         with Children() as kids:
             port = free_port()
-            mon = kids.start("monitor", [*cli(), "--serve", "--demo", "--port", str(port),
-                                         "--log-level", "warning"])
+            mon = kids.start(
+                "monitor",
+                [*cli(), "--serve", "--demo", "--port", str(port), "--log-level", "warning"],
+            )
             base = f"http://127.0.0.1:{port}"
             wait_http(f"{base}/api/services", mon, kids)
             result["metrics"] = wrk(f"{base}/metrics")
@@ -83,8 +88,7 @@ def main() -> int:
                 raise RuntimeError(f"monitor died under load: {kids.log_tail(mon)}")
 
             pport = free_port()
-            prom = kids.start("prometheus_client", [sys.executable, "-c", PROM_SERVER,
-                                                    str(pport)])
+            prom = kids.start("prometheus_client", [sys.executable, "-c", PROM_SERVER, str(pport)])
             wait_http(f"http://127.0.0.1:{pport}/metrics", prom, kids)
             result["prometheus_client_server"] = wrk(f"http://127.0.0.1:{pport}/metrics")
     except (RuntimeError, ValueError, OSError, subprocess.SubprocessError) as exc:
@@ -92,12 +96,14 @@ def main() -> int:
         emit(result)
         return 1
     prom_rps = result["prometheus_client_server"]["rps"]
-    result["ratio_vs_prometheus_client"] = round(result["metrics"]["rps"] / prom_rps, 2) \
-        if prom_rps else None
+    result["ratio_vs_prometheus_client"] = (
+        round(result["metrics"]["rps"] / prom_rps, 2) if prom_rps else None
+    )
     result["targets"] = TARGETS
-    result["meets_targets"] = (result["metrics"]["rps"] >= TARGETS["metrics_rps_min"]
-                               and result["metrics"].get("p99_ms", 1e9)
-                               <= TARGETS["metrics_p99_ms_max"])
+    result["meets_targets"] = (
+        result["metrics"]["rps"] >= TARGETS["metrics_rps_min"]
+        and result["metrics"].get("p99_ms", 1e9) <= TARGETS["metrics_p99_ms_max"]
+    )
     emit(result)
     return 0
 

@@ -26,15 +26,25 @@ TARGET = {"endpoints": ENDPOINTS, "interval_s": INTERVAL_S, "cpu_percent_max": 1
 
 def services_yaml(demo_port: int, mon_port: int) -> str:
     lines = [
-        "server:", "  host: 127.0.0.1", f"  port: {mon_port}",
-        "health:", "  timeout: 2s", "  max_in_flight: 10",
-        "history:", "  system_points: 100", "  service_points: 100", "  recent_checks: 5",
+        "server:",
+        "  host: 127.0.0.1",
+        f"  port: {mon_port}",
+        "health:",
+        "  timeout: 2s",
+        "  max_in_flight: 10",
+        "history:",
+        "  system_points: 100",
+        "  service_points: 100",
+        "  recent_checks: 5",
         "services:",
     ]
     for i in range(ENDPOINTS):
-        lines += [f"  - name: s{i}",
-                  f"    url: http://127.0.0.1:{demo_port}/svc/{i}/health",
-                  f"    interval: {INTERVAL_S}s", "    timeout: 2s"]
+        lines += [
+            f"  - name: s{i}",
+            f"    url: http://127.0.0.1:{demo_port}/svc/{i}/health",
+            f"    interval: {INTERVAL_S}s",
+            "    timeout: 2s",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -48,10 +58,11 @@ def checks_total(base: str) -> float:
 
 
 def failures_total(base: str) -> float:
-    return sum(float(line.rsplit(" ", 1)[1])
-               for line in get(f"{base}/metrics").decode().splitlines()
-               if line.startswith("devmentor_service_checks_total{")
-               and 'result="failure"' in line)
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in get(f"{base}/metrics").decode().splitlines()
+        if line.startswith("devmentor_service_checks_total{") and 'result="failure"' in line
+    )
 
 
 def main() -> int:
@@ -59,13 +70,35 @@ def main() -> int:
     try:
         with Children() as kids, tempfile.TemporaryDirectory() as tmp:
             demo_port, mon_port = free_port(), free_port()
-            demo = kids.start("demo", [*cli(), "demo", "--count", str(ENDPOINTS),
-                                       "--latency-ms", "2", "--port", str(demo_port)])
+            demo = kids.start(
+                "demo",
+                [
+                    *cli(),
+                    "demo",
+                    "--count",
+                    str(ENDPOINTS),
+                    "--latency-ms",
+                    "2",
+                    "--port",
+                    str(demo_port),
+                ],
+            )
             wait_http(f"http://127.0.0.1:{demo_port}/svc/0/health", demo, kids)
             cfg = Path(tmp) / "services.yaml"
             cfg.write_text(services_yaml(demo_port, mon_port))
-            mon = kids.start("monitor", [*cli(), "--serve", "-c", str(cfg), "--port",
-                                         str(mon_port), "--log-level", "warning"])
+            mon = kids.start(
+                "monitor",
+                [
+                    *cli(),
+                    "--serve",
+                    "-c",
+                    str(cfg),
+                    "--port",
+                    str(mon_port),
+                    "--log-level",
+                    "warning",
+                ],
+            )
             base = f"http://127.0.0.1:{mon_port}"
             wait_http(f"{base}/api/services", mon, kids, deadline_s=60)
             time.sleep(WARMUP_S)
@@ -87,17 +120,19 @@ def main() -> int:
         return 1
     checks = c1 - c0
     mon_cpu = m1 - m0
-    result.update({
-        "checks": int(checks),
-        "checks_per_s": round(checks / wall, 1),
-        "expected_checks_per_s": ENDPOINTS / INTERVAL_S,
-        "failures_total_at_end": int(failures),
-        "cpu_percent_of_one_core": round(100 * mon_cpu / wall, 1),
-        "cpu_ms_per_check": round(1000 * mon_cpu / checks, 3) if checks else None,
-        "demo_server_cpu_percent_of_one_core": round(100 * (d1 - d0) / wall, 1),
-        "target": TARGET,
-        "meets_target": 100 * mon_cpu / wall <= TARGET["cpu_percent_max"],
-    })
+    result.update(
+        {
+            "checks": int(checks),
+            "checks_per_s": round(checks / wall, 1),
+            "expected_checks_per_s": ENDPOINTS / INTERVAL_S,
+            "failures_total_at_end": int(failures),
+            "cpu_percent_of_one_core": round(100 * mon_cpu / wall, 1),
+            "cpu_ms_per_check": round(1000 * mon_cpu / checks, 3) if checks else None,
+            "demo_server_cpu_percent_of_one_core": round(100 * (d1 - d0) / wall, 1),
+            "target": TARGET,
+            "meets_target": 100 * mon_cpu / wall <= TARGET["cpu_percent_max"],
+        }
+    )
     emit(result)
     return 0
 

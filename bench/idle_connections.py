@@ -87,26 +87,36 @@ def measure(port: int, log: Path) -> dict[str, Any]:
     time.sleep(2)  # the old code recovers once released; an incident it opened stays
     _, incidents = get_json(base + "/api/incidents?service=monitoring", 5)
     refused = {id(c) for c in flood.refused}
-    lived = [c.closed_at - c.opened for c in flood.conns
-             if c.closed_at is not None and id(c) not in refused]
+    lived = [
+        c.closed_at - c.opened
+        for c in flood.conns
+        if c.closed_at is not None and id(c) not in refused
+    ]
     ok = [b for s, b in probes if s == 200 and isinstance(b, dict) and b["status"] == "ok"]
     return {
-        "health_ok": len(ok), "health_failures": sorted({str(s or b) for s, b in probes
-                                                         if s != 200}),
+        "health_ok": len(ok),
+        "health_failures": sorted({str(s or b) for s, b in probes if s != 200}),
         "probe_seconds": round(probe_s, 2),
         "connections_seen_by_health": ok[-1].get("connections") if ok else None,
-        "idle_connect_failed": flood.connect_failed, "refused_503": len(flood.refused),
+        "idle_connect_failed": flood.connect_failed,
+        "refused_503": len(flood.refused),
         "idle_still_open_after_10s": still_open,
         "idle_lifetime_median_s": round(statistics.median(lived), 2) if lived else None,
         "incidents_against_monitor": len(incidents["incidents"])
-        if isinstance(incidents, dict) else None,
+        if isinstance(incidents, dict)
+        else None,
         "emfile_in_log": "Too many open files" in log.read_text(errors="replace"),
     }
 
 
 def main() -> int:
-    result: dict[str, Any] = {"host": host_info(), "fd_limit": FD_LIMIT, "idle": IDLE,
-                              "probes": PROBES, "pythonpath": os.environ.get("PYTHONPATH")}
+    result: dict[str, Any] = {
+        "host": host_info(),
+        "fd_limit": FD_LIMIT,
+        "idle": IDLE,
+        "probes": PROBES,
+        "pythonpath": os.environ.get("PYTHONPATH"),
+    }
     if not allow_fds(4096):
         result["error"] = "cannot raise this process's open-file limit to 4096"
         emit(result)
@@ -117,10 +127,25 @@ def main() -> int:
         cfg.write_text(CONFIG % port)
         with log.open("wb") as out:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "devmentor_monitor", "--serve", "--demo", "--port",
-                 str(port), "-c", str(cfg), "--data-dir", str(Path(tmp, "data"))],
-                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, cwd=tmp,
-                preexec_fn=_limit)
+                [
+                    sys.executable,
+                    "-m",
+                    "devmentor_monitor",
+                    "--serve",
+                    "--demo",
+                    "--port",
+                    str(port),
+                    "-c",
+                    str(cfg),
+                    "--data-dir",
+                    str(Path(tmp, "data")),
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=tmp,
+                preexec_fn=_limit,
+            )
             try:
                 wait_ready(f"http://127.0.0.1:{port}", proc)
                 result.update(measure(port, log))
@@ -135,7 +160,8 @@ def main() -> int:
                     proc.wait(5)
     result["target"] = TARGET
     result["meets_target"] = "error" not in result and all(
-        result.get(k) == v for k, v in TARGET.items())
+        result.get(k) == v for k, v in TARGET.items()
+    )
     emit(result)
     return 0 if result["meets_target"] else 1
 

@@ -34,28 +34,55 @@ def main() -> int:
         port = free_port()
         data = Path(tmp) / "data"
         # The key comes in through the environment, as an operator would set it.
-        env_cmd = ["env", f"DEVMENTOR_API_KEYS=bench:operator:{KEY}", *cli(), "--serve",
-                   "--demo", "--port", str(port), "--data-dir", str(data),
-                   "--log-level", "warning"]
+        env_cmd = [
+            "env",
+            f"DEVMENTOR_API_KEYS=bench:operator:{KEY}",
+            *cli(),
+            "--serve",
+            "--demo",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(data),
+            "--log-level",
+            "warning",
+        ]
         proc = kids.start("serve", env_cmd)
         wait_http(f"http://127.0.0.1:{port}/api/services", proc, kids)
         script = Path(tmp) / "post.lua"
         script.write_text(LUA)
-        out = subprocess.run(["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{DURATION_S}s",
-                              "--latency", "-s", str(script),
-                              f"http://127.0.0.1:{port}/api/incidents"],
-                             capture_output=True, text=True, timeout=DURATION_S + 30,
-                             check=True).stdout
+        out = subprocess.run(
+            [
+                "wrk",
+                "-t1",
+                f"-c{CONNECTIONS}",
+                f"-d{DURATION_S}s",
+                "--latency",
+                "-s",
+                str(script),
+                f"http://127.0.0.1:{port}/api/incidents",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=DURATION_S + 30,
+            check=True,
+        ).stdout
         result = parse_wrk(out)
         kids.stop_all()
         with sqlite3.connect(data / "monitor.db") as db:
-            on_disk = db.execute("SELECT COUNT(*) FROM incidents WHERE rule = 'manual'"
-                                 ).fetchone()[0]
-    emit({"host": host_info(), "load": {"tool": "wrk", "connections": CONNECTIONS,
-                                        "duration_s": DURATION_S},
-          "post_incidents": result, "incidents_on_disk": on_disk,
-          "all_acknowledged_on_disk": on_disk >= result["requests"] - result["non_2xx"],
-          "durability": "WAL, synchronous=FULL: committed before the 201"})
+            on_disk = db.execute("SELECT COUNT(*) FROM incidents WHERE rule = 'manual'").fetchone()[
+                0
+            ]
+    emit(
+        {
+            "host": host_info(),
+            "load": {"tool": "wrk", "connections": CONNECTIONS, "duration_s": DURATION_S},
+            "post_incidents": result,
+            "incidents_on_disk": on_disk,
+            "all_acknowledged_on_disk": on_disk >= result["requests"] - result["non_2xx"],
+            "durability": "WAL, synchronous=FULL: committed before the 201",
+        }
+    )
     return 0
 
 

@@ -33,11 +33,19 @@ async def measure(tmp: Path, fake: FakeKube) -> dict[str, Any]:
     from devmentor_monitor.runtime import Monitor
 
     path = tmp / "services.yaml"
-    path.write_text(yaml.safe_dump({
-        "kubernetes": {"kubeconfig": str(fake.kubeconfig(tmp / "kubeconfig")),
-                       "timeout": f"{TIMEOUT_S}s", "interval": "1s"},
-        "storage": {"data_dir": str(tmp / "data")},
-        "services": [{"name": "auth", "url": "http://127.0.0.1:9/health"}]}))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "kubernetes": {
+                    "kubeconfig": str(fake.kubeconfig(tmp / "kubeconfig")),
+                    "timeout": f"{TIMEOUT_S}s",
+                    "interval": "1s",
+                },
+                "storage": {"data_dir": str(tmp / "data")},
+                "services": [{"name": "auth", "url": "http://127.0.0.1:9/health"}],
+            }
+        )
+    )
     monitor = Monitor(load_config(path, env={}, port=free_port()))
     await monitor.start()
     lags: list[float] = []
@@ -61,19 +69,24 @@ async def measure(tmp: Path, fake: FakeKube) -> dict[str, Any]:
         await monitor.stop()
     lags.sort()
     return {
-        "loop_lag_ms": {"p50": round(statistics.median(lags) * 1000, 2),
-                        "p99": round(lags[int(len(lags) * 0.99) - 1] * 1000, 2),
-                        "max": round(lags[-1] * 1000, 2), "samples": len(lags)},
-        "api_pods_ms": {"p50": round(statistics.median(api_ms), 2),
-                        "max": round(max(api_ms), 2), "requests": len(api_ms)},
+        "loop_lag_ms": {
+            "p50": round(statistics.median(lags) * 1000, 2),
+            "p99": round(lags[int(len(lags) * 0.99) - 1] * 1000, 2),
+            "max": round(lags[-1] * 1000, 2),
+            "samples": len(lags),
+        },
+        "api_pods_ms": {
+            "p50": round(statistics.median(api_ms), 2),
+            "max": round(max(api_ms), 2),
+            "requests": len(api_ms),
+        },
         "source": status.describe(time.time()) if status else None,
         "hung_requests_seen_by_fake": len(fake.requests),
     }
 
 
 def main() -> int:
-    result: dict[str, Any] = {"host": host_info(), "window_s": WINDOW_S,
-                              "api_timeout_s": TIMEOUT_S}
+    result: dict[str, Any] = {"host": host_info(), "window_s": WINDOW_S, "api_timeout_s": TIMEOUT_S}
     fake = FakeKube()
     fake.hang = True
     fake.start()

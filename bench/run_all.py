@@ -13,16 +13,33 @@ from pathlib import Path
 from typing import Any
 
 BENCH = Path(__file__).resolve().parent
-SCRIPTS = ("exporter_load", "health_checks", "serve_idle", "alert_eval", "incident_writes",
-           "tui_load", "tui_tick", "detector_cost", "nab", "docker_poll", "kube_hang",
-           "events_ingest", "idle_connections")
+SCRIPTS = (
+    "exporter_load",
+    "health_checks",
+    "serve_idle",
+    "alert_eval",
+    "incident_writes",
+    "tui_load",
+    "tui_tick",
+    "detector_cost",
+    "nab",
+    "docker_poll",
+    "kube_hang",
+    "events_ingest",
+    "idle_connections",
+)
 LIMIT_S = 180
 LIMITS_S = {"tui_load": 900, "events_ingest": 600}  # glances install; 4 ingest runs
 
 
 def run(name: str) -> tuple[dict[str, Any], bool]:
-    proc = subprocess.Popen([sys.executable, str(BENCH / f"{name}.py")], text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=BENCH.parent)
+    proc = subprocess.Popen(
+        [sys.executable, str(BENCH / f"{name}.py")],
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=BENCH.parent,
+    )
     limit = LIMITS_S.get(name, LIMIT_S)
     try:
         out, err = proc.communicate(timeout=limit)

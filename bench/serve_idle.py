@@ -25,8 +25,10 @@ def main() -> int:
     try:
         with Children() as kids:
             port = free_port()
-            mon = kids.start("monitor", [*cli(), "--serve", "--demo", "--port", str(port),
-                                         "--log-level", "warning"])
+            mon = kids.start(
+                "monitor",
+                [*cli(), "--serve", "--demo", "--port", str(port), "--log-level", "warning"],
+            )
             wait_http(f"http://127.0.0.1:{port}/api/services", mon, kids)
             time.sleep(WARMUP_S)
             proc = psutil.Process(mon.pid)
@@ -44,15 +46,17 @@ def main() -> int:
         result["error"] = str(exc)
         emit(result)
         return 1
-    result.update({
-        "cpu_percent_of_one_core": round(100 * cpu / wall, 2),
-        "rss_mib_max": round(max(rss) / MIB, 1),
-        "rss_mib_first": round(rss[0] / MIB, 1),
-        "rss_mib_last": round(rss[-1] / MIB, 1),
-        "threads": threads,
-        "target": TARGET,
-        "meets_target": max(rss) / MIB <= TARGET["rss_mib_max"],
-    })
+    result.update(
+        {
+            "cpu_percent_of_one_core": round(100 * cpu / wall, 2),
+            "rss_mib_max": round(max(rss) / MIB, 1),
+            "rss_mib_first": round(rss[0] / MIB, 1),
+            "rss_mib_last": round(rss[-1] / MIB, 1),
+            "threads": threads,
+            "target": TARGET,
+            "meets_target": max(rss) / MIB <= TARGET["rss_mib_max"],
+        }
+    )
     emit(result)
     return 0
 

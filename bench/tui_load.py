@@ -54,13 +54,22 @@ WARMUP_S = 5
 WINDOW_S = 60
 QUIT_DEADLINE_S = 10.0
 MIB = 1024 * 1024
-TARGETS: dict[str, Any] = {"cpu_percent_max": "<= glances in the same run",
-                           "rss_mib_max": 60, "first_frame_s_max": 0.5}
+TARGETS: dict[str, Any] = {
+    "cpu_percent_max": "<= glances in the same run",
+    "rss_mib_max": 60,
+    "first_frame_s_max": 0.5,
+}
 ROOT = Path(__file__).resolve().parent.parent
 GLANCES_VENV = ROOT / ".cache" / "glances-venv"
 GLANCES_SPEC = "glances>=4.5,<4.6"
-GLANCES_ARGS = ["-t", "1", "--disable-plugin", "cloud,ip,ports,wifi,containers",
-                "--disable-check-update", "--disable-autodiscover"]
+GLANCES_ARGS = [
+    "-t",
+    "1",
+    "--disable-plugin",
+    "cloud,ip,ports,wifi,containers",
+    "--disable-check-update",
+    "--disable-autodiscover",
+]
 HOST = socket.gethostname().split(".")[0][:8]
 SPARK_CHARS = set("▁▂▃▄▅▆▇█")
 PORT = "<port>"  # in a command: a fresh free port at each launch
@@ -122,16 +131,23 @@ class TmuxSession:
 
     def tmux(self, *args: str, check: bool = True) -> str:
         env = {k: v for k, v in os.environ.items() if k != "TMUX"}
-        out = subprocess.run(["tmux", "-f", "/dev/null", "-L", self.socket, *args], env=env,
-                             capture_output=True, text=True, timeout=10, check=check)
+        out = subprocess.run(
+            ["tmux", "-f", "/dev/null", "-L", self.socket, *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=check,
+        )
         return out.stdout
 
     def start(self, cmd: list[str]) -> None:
         cmd = [str(free_port()) if arg == PORT else arg for arg in cmd]
-        shell = (f"{shlex.join(['env', f'XDG_STATE_HOME={self.state_dir}', *cmd])}; "
-                 f"echo $? > {shlex.quote(str(self.rc_file))}")
-        self.tmux("new-session", "-d", "-x", str(WIDTH), "-y", str(HEIGHT), "-c", str(ROOT),
-                  shell)
+        shell = (
+            f"{shlex.join(['env', f'XDG_STATE_HOME={self.state_dir}', *cmd])}; "
+            f"echo $? > {shlex.quote(str(self.rc_file))}"
+        )
+        self.tmux("new-session", "-d", "-x", str(WIDTH), "-y", str(HEIGHT), "-c", str(ROOT), shell)
 
     def capture(self) -> str:
         return self.tmux("capture-pane", "-p", check=False)
@@ -146,8 +162,12 @@ class TmuxSession:
         """The pane's python process: the pane itself if it is python, else its descendant."""
         pane = psutil.Process(int(self.tmux("list-panes", "-F", "#{pane_pid}").split()[0]))
         tree = [pane, *pane.children(recursive=True)]
-        pythons = [p for p in tree if "python" in p.name().lower()
-                   or any("python" in Path(a).name for a in p.cmdline()[:1])]
+        pythons = [
+            p
+            for p in tree
+            if "python" in p.name().lower()
+            or any("python" in Path(a).name for a in p.cmdline()[:1])
+        ]
         self.proc = pythons[0] if pythons else max(tree, key=lambda p: p.memory_info().rss)
         return self.proc
 
@@ -168,12 +188,23 @@ def ensure_glances() -> tuple[str | None, str | None]:
     try:
         if not exe.exists():
             python3 = shutil.which("python3") or sys.executable
-            subprocess.run([python3, "-m", "venv", str(GLANCES_VENV)], check=True,
-                           capture_output=True, text=True, timeout=120)
-            subprocess.run([str(GLANCES_VENV / "bin" / "pip"), "install", "-q", GLANCES_SPEC],
-                           check=True, capture_output=True, text=True, timeout=600)
-        version = subprocess.run([str(exe), "--version"], check=True, capture_output=True,
-                                 text=True, timeout=60).stdout
+            subprocess.run(
+                [python3, "-m", "venv", str(GLANCES_VENV)],
+                check=True,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            subprocess.run(
+                [str(GLANCES_VENV / "bin" / "pip"), "install", "-q", GLANCES_SPEC],
+                check=True,
+                capture_output=True,
+                text=True,
+                timeout=600,
+            )
+        version = subprocess.run(
+            [str(exe), "--version"], check=True, capture_output=True, text=True, timeout=60
+        ).stdout
     except subprocess.CalledProcessError as exc:
         return None, f"glances install failed: {(exc.stderr or exc.stdout or '')[-800:]}"
     except (OSError, subprocess.SubprocessError) as exc:
@@ -193,8 +224,12 @@ def precompile() -> bool:
     dirs = list(spec.submodule_search_locations or []) if spec else []
     if not dirs:
         return False
-    done = subprocess.run([sys.executable, "-m", "compileall", "-q", *dirs],
-                          capture_output=True, timeout=120, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "compileall", "-q", *dirs],
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
     return done.returncode == 0
 
 
@@ -225,9 +260,12 @@ def wait_first_frame(session: TmuxSession, target: Target) -> dict[str, float]:
         n += 1
         time.sleep(max(0.0, t0 + n * POLL_S - time.monotonic()))
     code = session.exit_code()
-    why = f"exited with {code}" if code is not None else \
-        f"no {'header' if 'first_frame_s' not in times else 'values'} " \
+    why = (
+        f"exited with {code}"
+        if code is not None
+        else f"no {'header' if 'first_frame_s' not in times else 'values'} "
         f"after {FIRST_FRAME_DEADLINE_S:g} s"
+    )
     raise RuntimeError(f"{target.name}: {why}; screen:\n{screen[-1500:]}")
 
 
@@ -277,7 +315,7 @@ def startups(targets: list[Target], tmp: Path, sessions: list[TmuxSession]) -> N
     """
     samples: dict[str, dict[str, list[Any]]] = {t.name: {} for t in targets}
     for r in range(STARTS):
-        for t in targets[r % len(targets):] + targets[:r % len(targets)]:
+        for t in targets[r % len(targets) :] + targets[: r % len(targets)]:
             session = TmuxSession(f"{t.name}{r}", tmp)
             sessions.append(session)
             times = wait_first_frame(session, t)
@@ -304,16 +342,15 @@ def summarize(result: dict[str, Any]) -> None:
     result["ratios"] = {
         "ours_vs_glances_cpu": _ratio(ours.get("cpu_percent"), glances.get("cpu_percent")),
         "ours_vs_glances_rss": _ratio(ours.get("rss_mib_max"), glances.get("rss_mib_max")),
-        "ours_vs_glances_first_frame": _ratio(ours.get("first_frame_s"),
-                                              glances.get("first_frame_s")),
-        "ours_vs_floor_first_frame": _ratio(ours.get("first_frame_s"),
-                                            floor.get("first_frame_s")),
+        "ours_vs_glances_first_frame": _ratio(
+            ours.get("first_frame_s"), glances.get("first_frame_s")
+        ),
+        "ours_vs_floor_first_frame": _ratio(ours.get("first_frame_s"), floor.get("first_frame_s")),
         "ours_vs_floor_cpu": _ratio(ours.get("cpu_percent"), floor.get("cpu_percent")),
         "ours_vs_floor_rss": _ratio(ours.get("rss_mib_max"), floor.get("rss_mib_max")),
     }
     result["targets"] = TARGETS
-    cpu_ok = None if "cpu_percent" not in glances else \
-        ours["cpu_percent"] <= glances["cpu_percent"]
+    cpu_ok = None if "cpu_percent" not in glances else ours["cpu_percent"] <= glances["cpu_percent"]
     result["meets_targets"] = {
         "cpu_percent": cpu_ok,
         "rss_mib_max": ours["rss_mib_max"] <= TARGETS["rss_mib_max"],
@@ -323,9 +360,14 @@ def summarize(result: dict[str, Any]) -> None:
 
 def main() -> int:
     _sigterm_to_exit()
-    result: dict[str, Any] = {"host": host_info(), "terminal": f"tmux {WIDTH}x{HEIGHT}",
-                              "poll_s": POLL_S, "starts": STARTS, "warmup_s": WARMUP_S,
-                              "window_s": WINDOW_S}
+    result: dict[str, Any] = {
+        "host": host_info(),
+        "terminal": f"tmux {WIDTH}x{HEIGHT}",
+        "poll_s": POLL_S,
+        "starts": STARTS,
+        "warmup_s": WARMUP_S,
+        "window_s": WINDOW_S,
+    }
     if shutil.which("tmux") is None:
         result["error"] = "tmux not found on PATH"
         emit(result)
@@ -336,19 +378,30 @@ def main() -> int:
     floor_py = tmp / "floor_app.py"
     floor_py.write_text(FLOOR_APP)
     targets = [
-        Target("ours", [*cli(), "ultra", "--demo", "--port", PORT],
-               lambda s: _first_line(s).startswith(HOST) and "incidents:" in _first_line(s),
-               lambda s: re.search(r"\b(UP|SLOW|DOWN)\b", s) is not None),
-        Target("floor", [sys.executable, str(floor_py)],
-               lambda s: _first_line(s).startswith(HOST) and "floor" in _first_line(s),
-               lambda s: bool(SPARK_CHARS & set(s))),
+        Target(
+            "ours",
+            [*cli(), "ultra", "--demo", "--port", PORT],
+            lambda s: _first_line(s).startswith(HOST) and "incidents:" in _first_line(s),
+            lambda s: re.search(r"\b(UP|SLOW|DOWN)\b", s) is not None,
+        ),
+        Target(
+            "floor",
+            [sys.executable, str(floor_py)],
+            lambda s: _first_line(s).startswith(HOST) and "floor" in _first_line(s),
+            lambda s: bool(SPARK_CHARS & set(s)),
+        ),
     ]
     if glances_exe:
-        targets.insert(1, Target(
-            "glances", [glances_exe, *GLANCES_ARGS],
-            lambda s: _first_line(s).startswith(HOST) and "Uptime" in _first_line(s),
-            lambda s: re.search(r"CPU\s+\[[^\]]*\d%\]", s) is not None,
-            {"version": glances_note}))
+        targets.insert(
+            1,
+            Target(
+                "glances",
+                [glances_exe, *GLANCES_ARGS],
+                lambda s: _first_line(s).startswith(HOST) and "Uptime" in _first_line(s),
+                lambda s: re.search(r"CPU\s+\[[^\]]*\d%\]", s) is not None,
+                {"version": glances_note},
+            ),
+        )
     else:
         result["glances"] = {"available": False, "error": glances_note}
     sessions: list[TmuxSession] = []

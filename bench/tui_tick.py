@@ -49,8 +49,7 @@ async def ticks(variant: str) -> list[float]:
     config = parse_text(data.CONFIG_TEXT)
     now = [data.T]
     monitor = data.frozen_monitor(config)
-    app = MonitorApp(config, **data.views_of(monitor), clock=lambda: now[0],
-                     hostname=data.HOSTNAME)
+    app = MonitorApp(config, **data.views_of(monitor), clock=lambda: now[0], hostname=data.HOSTNAME)
     costs: list[float] = []
     async with app.run_test(size=SIZE) as pilot:
         app.tick(force=True)
@@ -58,8 +57,15 @@ async def ticks(variant: str) -> list[float]:
         for i in range(TICKS):
             now[0] += 1
             for name, latency in data.LATENCY.items():
-                monitor.check(CheckResult(name, now[0], ok=True, status_code=200,
-                                          latency=latency * (1 + 0.01 * (i % 7))))
+                monitor.check(
+                    CheckResult(
+                        name,
+                        now[0],
+                        ok=True,
+                        status_code=200,
+                        latency=latency * (1 + 0.01 * (i % 7)),
+                    )
+                )
             monitor.system(data.system_sample(now[0], 30.0 + (i * 13) % 20))
             start = time.process_time()
             app.tick()
@@ -74,13 +80,19 @@ def main() -> int:
         for variant in samples:
             samples[variant] += asyncio.run(ticks(variant))
     ServicesTable._set_cells = FAST  # type: ignore[method-assign]
-    result: dict[str, Any] = {"host": host_info(), "size": f"{SIZE[0]}x{SIZE[1]}",
-                              "ticks_per_variant": TICKS * ROUNDS}
+    result: dict[str, Any] = {
+        "host": host_info(),
+        "size": f"{SIZE[0]}x{SIZE[1]}",
+        "ticks_per_variant": TICKS * ROUNDS,
+    }
     for variant, costs in samples.items():
-        result[variant] = {"median_ms": round(statistics.median(costs) * 1000, 2),
-                           "p90_ms": round(statistics.quantiles(costs, n=10)[-1] * 1000, 2)}
-    result["cells_vs_update_cell"] = round(result["cells"]["median_ms"]
-                                           / result["update_cell"]["median_ms"], 2)
+        result[variant] = {
+            "median_ms": round(statistics.median(costs) * 1000, 2),
+            "p90_ms": round(statistics.quantiles(costs, n=10)[-1] * 1000, 2),
+        }
+    result["cells_vs_update_cell"] = round(
+        result["cells"]["median_ms"] / result["update_cell"]["median_ms"], 2
+    )
     emit(result)
     return 0
 

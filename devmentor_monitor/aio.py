@@ -87,8 +87,10 @@ from aiohttp import WSMsgType, web  # noqa: E402
 
 def _lazy_contexts() -> list[LazyCAContext]:
     connector = sys.modules.get("aiohttp.connector")
-    found = [getattr(connector, name, None) for name in
-             ("_SSL_CONTEXT_VERIFIED", "_SSL_CONTEXT_UNVERIFIED")]
+    found = [
+        getattr(connector, name, None)
+        for name in ("_SSL_CONTEXT_VERIFIED", "_SSL_CONTEXT_UNVERIFIED")
+    ]
     return [ctx for ctx in found if isinstance(ctx, LazyCAContext)]
 
 
@@ -96,6 +98,7 @@ async def tls_ready() -> None:
     """Load the CA store (once, in a thread) before the first TLS connection needs it."""
     pending = [ctx for ctx in _lazy_contexts() if not ctx._ca_loaded]
     if pending:
+
         def load_all() -> None:
             for ctx in pending:
                 ctx.load_ca()

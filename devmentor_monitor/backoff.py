@@ -33,8 +33,7 @@ class Backoff:
 
     def next(self) -> float:
         """The jittered delay before the next attempt; the one after doubles, up to cap."""
-        if self.healthy_after is not None \
-                and time.monotonic() - self._started > self.healthy_after:
+        if self.healthy_after is not None and time.monotonic() - self._started > self.healthy_after:
             self.reset()
         delay = self._delay * random.uniform(1 - JITTER, 1 + JITTER)
         self._delay = min(self._delay * 2, self.cap)

@@ -51,30 +51,51 @@ class UsageError(Exception):
 def _common(parser: argparse.ArgumentParser, *, sub: bool) -> None:
     """Options of every command that reads the services file: which file, how verbose."""
     d = argparse.SUPPRESS if sub else None
-    parser.add_argument("-c", "--config", default=d, metavar="FILE",
-                        help="services file (default: $SERVICES_CONFIG, else ./services.yaml)")
-    parser.add_argument("--log-level", default=d if sub else "info",
-                        choices=["debug", "info", "warning", "error"], help="log verbosity")
+    parser.add_argument(
+        "-c",
+        "--config",
+        default=d,
+        metavar="FILE",
+        help="services file (default: $SERVICES_CONFIG, else ./services.yaml)",
+    )
+    parser.add_argument(
+        "--log-level",
+        default=d if sub else "info",
+        choices=["debug", "info", "warning", "error"],
+        help="log verbosity",
+    )
 
 
 def _demo_option(parser: argparse.ArgumentParser, *, sub: bool) -> None:
     """For the commands that watch services: a simulated fleet can stand in for them."""
-    parser.add_argument("--demo", action="store_true",
-                        default=argparse.SUPPRESS if sub else False,
-                        help="watch a built-in fleet of simulated services on loopback")
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        default=argparse.SUPPRESS if sub else False,
+        help="watch a built-in fleet of simulated services on loopback",
+    )
 
 
 def _serving_options(parser: argparse.ArgumentParser, *, sub: bool) -> None:
     """For the commands that run the exporter and keep incidents."""
     d = argparse.SUPPRESS if sub else None
     parser.add_argument("--host", default=d, help="exporter bind address (default 127.0.0.1)")
-    parser.add_argument("--port", type=_port, default=d,
-                        help="exporter port (default $MONITORING_PORT, else 3006)")
-    parser.add_argument("--data-dir", default=d, metavar="DIR",
-                        help="where incidents and the audit trail are kept "
-                             "(default $XDG_STATE_HOME/devmentor-monitor)")
-    parser.add_argument("--insecure", action="store_true", default=d if sub else False,
-                        help="allow a non-loopback --host with no API keys configured")
+    parser.add_argument(
+        "--port", type=_port, default=d, help="exporter port (default $MONITORING_PORT, else 3006)"
+    )
+    parser.add_argument(
+        "--data-dir",
+        default=d,
+        metavar="DIR",
+        help="where incidents and the audit trail are kept "
+        "(default $XDG_STATE_HOME/devmentor-monitor)",
+    )
+    parser.add_argument(
+        "--insecure",
+        action="store_true",
+        default=d if sub else False,
+        help="allow a non-loopback --host with no API keys configured",
+    )
 
 
 def _port(text: str) -> int:
@@ -92,47 +113,74 @@ def build_parser() -> argparse.ArgumentParser:
         prog=PROG,
         description="Terminal monitor and headless exporter for the DevMentor platform.",
         epilog="Run `devmentor-monitor --serve --demo` to see it work with nothing else "
-               "running. Exit codes: 0 ok, 1 runtime failure or service down, 2 usage/config.")
+        "running. Exit codes: 0 ok, 1 runtime failure or service down, 2 usage/config.",
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_argument("--serve", action="store_true",
-                        help="run headless: pollers plus the HTTP exporter (/metrics, /api)")
+    parser.add_argument(
+        "--serve",
+        action="store_true",
+        help="run headless: pollers plus the HTTP exporter (/metrics, /api)",
+    )
     for add in (_common, _demo_option, _serving_options):
         add(parser, sub=False)
     subs = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    ultra = subs.add_parser("ultra", help="full-screen terminal dashboard",
-                            description="Full-screen terminal dashboard.")
+    ultra = subs.add_parser(
+        "ultra",
+        help="full-screen terminal dashboard",
+        description="Full-screen terminal dashboard.",
+    )
     for add in (_common, _demo_option, _serving_options):
         add(ultra, sub=True)
-    ultra.add_argument("--no-serve", action="store_true",
-                       help="do not run the embedded HTTP exporter")
+    ultra.add_argument(
+        "--no-serve", action="store_true", help="do not run the embedded HTTP exporter"
+    )
     ultra.add_argument("--theme", help="theme name from themes/ (default dark)")
 
-    status = subs.add_parser("status", help="check everything once, print a table, exit",
-                             description="Check every service once and the host, print a "
-                                         "table, exit 1 if any service is down.")
+    status = subs.add_parser(
+        "status",
+        help="check everything once, print a table, exit",
+        description="Check every service once and the host, print a "
+        "table, exit 1 if any service is down.",
+    )
     _common(status, sub=True)
     _demo_option(status, sub=True)
     status.add_argument("--json", action="store_true", help="machine-readable output")
 
-    config = subs.add_parser("config", help="configuration tools",
-                             description="Configuration tools.")
+    config = subs.add_parser(
+        "config", help="configuration tools", description="Configuration tools."
+    )
     config_subs = config.add_subparsers(dest="config_command", metavar="ACTION")
-    check = config_subs.add_parser("check", help="validate a file, print the effective config",
-                                   description="Validate a services file (with the "
-                                               "environment applied) and print the effective "
-                                               "configuration.")
+    check = config_subs.add_parser(
+        "check",
+        help="validate a file, print the effective config",
+        description="Validate a services file (with the "
+        "environment applied) and print the effective "
+        "configuration.",
+    )
     check.add_argument("file", nargs="?", help="file to check (default as for --config)")
 
-    demo = subs.add_parser("demo", help="run only the simulated fleet",
-                           description="Run simulated DevMentor services on loopback until "
-                                       "interrupted, and print their URLs.")
-    demo.add_argument("--count", type=int, default=0,
-                      help="serve N generic endpoints (/svc/<i>/health) on one port instead")
-    demo.add_argument("--latency-ms", type=float, default=2.0,
-                      help="latency of the generic endpoints (with --count)")
-    demo.add_argument("--port", type=_port, default=None,
-                      help="port for --count endpoints (default: a free one)")
+    demo = subs.add_parser(
+        "demo",
+        help="run only the simulated fleet",
+        description="Run simulated DevMentor services on loopback until "
+        "interrupted, and print their URLs.",
+    )
+    demo.add_argument(
+        "--count",
+        type=int,
+        default=0,
+        help="serve N generic endpoints (/svc/<i>/health) on one port instead",
+    )
+    demo.add_argument(
+        "--latency-ms",
+        type=float,
+        default=2.0,
+        help="latency of the generic endpoints (with --count)",
+    )
+    demo.add_argument(
+        "--port", type=_port, default=None, help="port for --count endpoints (default: a free one)"
+    )
     detect_cli.add_parser(subs)
     emit.add_parser(subs, _common)
     return parser
@@ -149,24 +197,31 @@ def _serves(args: argparse.Namespace) -> bool:
 
 
 def _load(args: argparse.Namespace) -> Config:
-    cfg = load_config(getattr(args, "config", None), os.environ,
-                      host=getattr(args, "host", None), port=getattr(args, "port", None))
+    cfg = load_config(
+        getattr(args, "config", None),
+        os.environ,
+        host=getattr(args, "host", None),
+        port=getattr(args, "port", None),
+    )
     if getattr(args, "data_dir", None):
         cfg = replace(cfg, data_dir=args.data_dir)
     host = cfg.server.host
     loopback = host in ("localhost", "::1") or host.startswith("127.")
-    if _serves(args) and not loopback and not cfg.api_keys \
-            and not getattr(args, "insecure", False):
-        raise UsageError(f"refusing to serve on {host} with no API keys configured: anyone "
-                         "who can reach it could write; add auth.keys (or "
-                         "DEVMENTOR_API_KEYS), or pass --insecure")
+    if _serves(args) and not loopback and not cfg.api_keys and not getattr(args, "insecure", False):
+        raise UsageError(
+            f"refusing to serve on {host} with no API keys configured: anyone "
+            "who can reach it could write; add auth.keys (or "
+            "DEVMENTOR_API_KEYS), or pass --insecure"
+        )
     return cfg
 
 
 def _is_self(url: str, cfg: Config) -> bool:
     parts = urlsplit(url)
-    return parts.hostname in {cfg.server.host, "localhost", "127.0.0.1"} \
+    return (
+        parts.hostname in {cfg.server.host, "localhost", "127.0.0.1"}
         and parts.port == cfg.server.port
+    )
 
 
 async def _with_demo(cfg: Config, *, serving: bool) -> tuple[DemoFleet, Config]:
@@ -196,8 +251,11 @@ async def _serve(cfg: Config, demo: bool) -> int:
         await monitor.start()
     except OSError as exc:
         reason = exc.strerror or str(exc)
-        print(f"{PROG}: error: cannot listen on {cfg.server.host}:{cfg.server.port}: {reason} "
-              "(use --port or MONITORING_PORT)", file=sys.stderr)
+        print(
+            f"{PROG}: error: cannot listen on {cfg.server.host}:{cfg.server.port}: {reason} "
+            "(use --port or MONITORING_PORT)",
+            file=sys.stderr,
+        )
         if fleet:
             await fleet.stop()
         return 1
@@ -249,8 +307,16 @@ async def _status(cfg: Config, demo: bool, as_json: bool) -> int:
     if as_json:
         from .report import service_json, system_json
 
-        print(json.dumps({"services": [service_json(s) for s in store.services()],
-                          "counts": store.counts(), "host": system_json(sample)}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "services": [service_json(s) for s in store.services()],
+                    "counts": store.counts(),
+                    "host": system_json(sample),
+                },
+                indent=2,
+            )
+        )
     else:
         from .status_table import print_status
 
@@ -299,8 +365,12 @@ async def _demo(args: argparse.Namespace) -> int:
         if args.port:
             many.port = args.port
         await many.start()
-        print(json.dumps({"count": args.count, "url_pattern": many.url(0).replace(
-            "/svc/0/", "/svc/{i}/")}), flush=True)
+        print(
+            json.dumps(
+                {"count": args.count, "url_pattern": many.url(0).replace("/svc/0/", "/svc/{i}/")}
+            ),
+            flush=True,
+        )
         await stop.wait()
         await many.stop()
         return 0
@@ -353,8 +423,9 @@ def _ultra(args: argparse.Namespace, cfg: Config) -> int:
         from .tui.app import run_tui
         from .tui.themes import ThemeError
     except ImportError:
-        raise UsageError("`ultra` needs the TUI, which is not built yet; "
-                         "use `--serve` or `status`") from None
+        raise UsageError(
+            "`ultra` needs the TUI, which is not built yet; use `--serve` or `status`"
+        ) from None
     runtime = UltraRuntime(cfg, demo=args.demo, serve=not args.no_serve)
     try:
         return run_tui(cfg, runtime, theme=args.theme)
@@ -412,8 +483,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         for error in exc.errors:  # one line each, every one found
             print(f"{PROG}: config error: {mask(str(error))}", file=sys.stderr)
         if getattr(exc, "capped", False):
-            print(f"{PROG}: config error: stopped after {len(exc.errors)} errors; fix these "
-                  "and run again", file=sys.stderr)
+            print(
+                f"{PROG}: config error: stopped after {len(exc.errors)} errors; fix these "
+                "and run again",
+                file=sys.stderr,
+            )
         return 2
     except UsageError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
@@ -430,8 +504,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{PROG}: storage error: {exc}", file=sys.stderr)
             return 1
         logging.getLogger(PROG).debug("internal error", exc_info=exc)
-        print(f"{PROG}: internal error: {type(exc).__name__}: {mask(str(exc))} "
-              "(run with --log-level debug for details)", file=sys.stderr)
+        print(
+            f"{PROG}: internal error: {type(exc).__name__}: {mask(str(exc))} "
+            "(run with --log-level debug for details)",
+            file=sys.stderr,
+        )
         return 1
 
 

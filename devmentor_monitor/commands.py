@@ -26,15 +26,15 @@ class Commands:
     refused, is in the audit trail (WorkloadActions writes it).
     """
 
-    def __init__(self, engine: IncidentEngine, workloads: WorkloadActions,
-                 db: Database) -> None:
+    def __init__(self, engine: IncidentEngine, workloads: WorkloadActions, db: Database) -> None:
         self._engine = engine
         self._workloads = workloads
         self._db = db
 
     # ------------------------------------------------------------------ incidents
-    async def open_incident(self, service: str, description: str, severity: Severity,
-                            actor: Actor) -> Incident:
+    async def open_incident(
+        self, service: str, description: str, severity: Severity, actor: Actor
+    ) -> Incident:
         return await self._engine.open_manual(service, description, severity, actor)
 
     async def acknowledge(self, incident_id: str, actor: Actor, comment: str = "") -> Incident:

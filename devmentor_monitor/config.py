@@ -264,14 +264,42 @@ class Config:
 
 # --------------------------------------------------------------------------- sections
 
-_TOP_KEYS = {"server", "intervals", "thresholds", "health", "history", "retention", "redis",
-             "events",
-             "discovery", "alerts", "scaling", "services", "tui", "auth", "storage",
-             "notifications", "docker", "kubernetes"}
+_TOP_KEYS = {
+    "server",
+    "intervals",
+    "thresholds",
+    "health",
+    "history",
+    "retention",
+    "redis",
+    "events",
+    "discovery",
+    "alerts",
+    "scaling",
+    "services",
+    "tui",
+    "auth",
+    "storage",
+    "notifications",
+    "docker",
+    "kubernetes",
+}
 _TOP_KEYS |= {"predictions"}
-_SERVICE_KEYS = {"name", "url", "interval", "timeout", "expect", "depends_on", "slo",
-                 "failure_threshold", "success_threshold", "tls_verify", "ca_file", "headers",
-                 "recovery"}
+_SERVICE_KEYS = {
+    "name",
+    "url",
+    "interval",
+    "timeout",
+    "expect",
+    "depends_on",
+    "slo",
+    "failure_threshold",
+    "success_threshold",
+    "tls_verify",
+    "ca_file",
+    "headers",
+    "recovery",
+}
 
 
 def _section(r: Reader, top: dict[str, Node], key: str, allowed: set[str]) -> dict[str, Node]:
@@ -292,8 +320,9 @@ def _config(r: Reader, root: Node, source: str) -> Config:
     intervals = r.attempt(lambda: _intervals(r, top), Intervals())
     health = r.attempt(lambda: _health(r, top, intervals), HealthSettings())
     no_services: tuple[tuple[ServiceConfig, ...], set[str]] = ((), set())
-    services, names = r.attempt(lambda: _services(r, top.get("services"), intervals, health),
-                                no_services)
+    services, names = r.attempt(
+        lambda: _services(r, top.get("services"), intervals, health), no_services
+    )
     s = _section_or_empty(r, top, "alerts", {"channels", "rules", "disable"})
     return Config(
         source=source,
@@ -309,24 +338,29 @@ def _config(r: Reader, root: Node, source: str) -> Config:
         events=r.attempt(lambda: _events(r, top), EventSettings()),
         auto_discover=r.attempt(lambda: _discovery(r, top), False),
         alert_channels=r.attempt(lambda: r.str_list(s["channels"], "alerts.channels"), ())
-        if "channels" in s else (),
+        if "channels" in s
+        else (),
         services=services,
-        api_keys=r.attempt(lambda: _api_keys(r, _section(r, top, "auth", {"keys"}).get("keys")),
-                           ()),
+        api_keys=r.attempt(
+            lambda: _api_keys(r, _section(r, top, "auth", {"keys"}).get("keys")), ()
+        ),
         rules=r.attempt(lambda: _rules(r, s["rules"]), None) if "rules" in s else None,
         disabled_rules=r.attempt(lambda: r.str_list(s["disable"], "alerts.disable"), ())
-        if "disable" in s else (),
+        if "disable" in s
+        else (),
         data_dir=r.attempt(lambda: _data_dir(r, top), None),
-        notifications=r.attempt(lambda: parse_notifications(r, top.get("notifications")),
-                                NotifySettings()),
+        notifications=r.attempt(
+            lambda: parse_notifications(r, top.get("notifications")), NotifySettings()
+        ),
         docker=r.attempt(lambda: _docker(r, top, names), DockerSettings()),
         kubernetes=r.attempt(lambda: _kubernetes(r, top, names), KubeSettings()),
         predictions=r.attempt(lambda: _predictions(r, top), PredictionSettings()),
     )
 
 
-def _section_or_empty(r: Reader, top: dict[str, Node], key: str,
-                      allowed: set[str]) -> dict[str, Node]:
+def _section_or_empty(
+    r: Reader, top: dict[str, Node], key: str, allowed: set[str]
+) -> dict[str, Node]:
     """A section whose keys are read one by one: when it is not a mapping, that is
     noted and it reads as empty."""
     return r.attempt(lambda: _section(r, top, key, allowed), {})
@@ -338,7 +372,8 @@ def _server(r: Reader, top: dict[str, Node]) -> ServerSettings:
         host=r.string(s["host"], "server.host") if "host" in s else "127.0.0.1",
         port=r.integer(s["port"], "server.port", lo=1, hi=65535) if "port" in s else 3006,
         metrics_cache=r.duration(s["metrics_cache"], "server.metrics_cache")
-        if "metrics_cache" in s else 1.0,
+        if "metrics_cache" in s
+        else 1.0,
     )
 
 
@@ -349,8 +384,10 @@ def _intervals(r: Reader, top: dict[str, Node]) -> Intervals:
 
 def _thresholds(r: Reader, top: dict[str, Node]) -> Thresholds:
     s = _section_or_empty(r, top, "thresholds", {"cpu", "memory", "disk", "latency"})
-    levels = {name: r.attempt(partial(_level, r, name, node), getattr(Thresholds(), name))
-              for name, node in s.items()}
+    levels = {
+        name: r.attempt(partial(_level, r, name, node), getattr(Thresholds(), name))
+        for name, node in s.items()
+    }
     return Thresholds(**levels)
 
 
@@ -360,38 +397,47 @@ def _level(r: Reader, name: str, node: Node) -> Level:
     if name == "latency":
         read = r.duration
     else:
+
         def read(n: Node, k: str) -> float:
             return r.number(n, k, lo=0, hi=100)
+
     default = getattr(Thresholds(), name)
     warn = read(pair["warn"], f"thresholds.{name}.warn") if "warn" in pair else default.warn
-    alert = read(pair["alert"], f"thresholds.{name}.alert") if "alert" in pair \
-        else default.alert
+    alert = read(pair["alert"], f"thresholds.{name}.alert") if "alert" in pair else default.alert
     if warn > alert:
         raise r.fail(node, f"thresholds.{name}", f"warn ({warn:g}) is above alert ({alert:g})")
     return Level(warn, alert)
 
 
 def _health(r: Reader, top: dict[str, Node], intervals: Intervals) -> HealthSettings:
-    s = _section(r, top, "health",
-                 {"timeout", "failure_threshold", "success_threshold", "max_in_flight"})
+    s = _section(
+        r, top, "health", {"timeout", "failure_threshold", "success_threshold", "max_in_flight"}
+    )
     timeout = 5.0
     if "timeout" in s:
         timeout = r.duration(s["timeout"], "health.timeout")
         if timeout >= intervals.health:  # the pair every service without its own inherits
             got = show_value(s["timeout"].value)
-            raise r.fail(s["timeout"], "health.timeout", "must be shorter than "
-                         f"intervals.health ({intervals.health:g}s), got {got}")
+            raise r.fail(
+                s["timeout"],
+                "health.timeout",
+                f"must be shorter than intervals.health ({intervals.health:g}s), got {got}",
+            )
     return HealthSettings(
         timeout=timeout,
-        **{k: r.integer(s[k], f"health.{k}", positive=True)
-           for k in ("failure_threshold", "success_threshold", "max_in_flight") if k in s},
+        **{
+            k: r.integer(s[k], f"health.{k}", positive=True)
+            for k in ("failure_threshold", "success_threshold", "max_in_flight")
+            if k in s
+        },
     )
 
 
 def _history(r: Reader, top: dict[str, Node]) -> History:
     s = _section(r, top, "history", {"system_points", "service_points", "recent_checks"})
-    return History(**{k: r.integer(v, f"history.{k}", lo=2, hi=MAX_HISTORY_POINTS)
-                      for k, v in s.items()})
+    return History(
+        **{k: r.integer(v, f"history.{k}", lo=2, hi=MAX_HISTORY_POINTS) for k, v in s.items()}
+    )
 
 
 def _retention(r: Reader, top: dict[str, Node]) -> Retention:
@@ -420,8 +466,11 @@ def _scaling(r: Reader, top: dict[str, Node]) -> Scaling:
     s = _section(r, top, "scaling", {"enabled", "min_replicas", "max_replicas"})
     scaling = Scaling(
         enabled=r.boolean(s["enabled"], "scaling.enabled") if "enabled" in s else False,
-        **{k: r.integer(s[k], f"scaling.{k}", positive=True)
-           for k in ("min_replicas", "max_replicas") if k in s},
+        **{
+            k: r.integer(s[k], f"scaling.{k}", positive=True)
+            for k in ("min_replicas", "max_replicas")
+            if k in s
+        },
     )
     if scaling.min_replicas > scaling.max_replicas:
         raise r.fail(top["scaling"], "scaling", "min_replicas is above max_replicas")
@@ -442,23 +491,37 @@ def _tui(r: Reader, top: dict[str, Node]) -> TuiSettings:
 
 
 def _predictions(r: Reader, top: dict[str, Node]) -> PredictionSettings:
-    s = _section(r, top, "predictions", {"enabled", "interval", "warmup", "forecast_every",
-                                         "forecast_window", "min_span", "max_series"})
-    out: dict[str, Any] = {k: r.duration(s[k], f"predictions.{k}")
-                           for k in ("interval", "forecast_every", "forecast_window",
-                                     "min_span") if k in s}
+    s = _section(
+        r,
+        top,
+        "predictions",
+        {
+            "enabled",
+            "interval",
+            "warmup",
+            "forecast_every",
+            "forecast_window",
+            "min_span",
+            "max_series",
+        },
+    )
+    out: dict[str, Any] = {
+        k: r.duration(s[k], f"predictions.{k}")
+        for k in ("interval", "forecast_every", "forecast_window", "min_span")
+        if k in s
+    }
     if "enabled" in s:
         out["enabled"] = r.boolean(s["enabled"], "predictions.enabled")
     if "warmup" in s:
         out["warmup"] = r.integer(s["warmup"], "predictions.warmup", lo=10, hi=100_000)
     if "max_series" in s:
-        out["max_series"] = r.integer(s["max_series"], "predictions.max_series", lo=1,
-                                      hi=100_000)
+        out["max_series"] = r.integer(s["max_series"], "predictions.max_series", lo=1, hi=100_000)
     return PredictionSettings(**out)
 
 
-def _service_map(r: Reader, node: Node, key: str, services: set[str]
-                 ) -> tuple[tuple[str, str], ...]:
+def _service_map(
+    r: Reader, node: Node, key: str, services: set[str]
+) -> tuple[tuple[str, str], ...]:
     """service name -> string (container name, label selector); unknown services fail."""
     m = r.mapping(node, key, None)
     for name, child in m.items():
@@ -470,39 +533,62 @@ def _service_map(r: Reader, node: Node, key: str, services: set[str]
 def _docker(r: Reader, top: dict[str, Node], services: set[str]) -> DockerSettings:
     if "docker" not in top:
         return DockerSettings()
-    s = _section(r, top, "docker", {"enabled", "host", "interval", "timeout", "containers",
-                                    "log_lines"})
+    s = _section(
+        r, top, "docker", {"enabled", "host", "interval", "timeout", "containers", "log_lines"}
+    )
     return DockerSettings(
         enabled=r.boolean(s["enabled"], "docker.enabled") if "enabled" in s else True,
         host=r.string(s["host"], "docker.host") if "host" in s else None,
         interval=r.duration(s["interval"], "docker.interval") if "interval" in s else 5.0,
         timeout=r.duration(s["timeout"], "docker.timeout") if "timeout" in s else 5.0,
         containers=_service_map(r, s["containers"], "docker.containers", services)
-        if "containers" in s else (),
+        if "containers" in s
+        else (),
         log_lines=r.integer(s["log_lines"], "docker.log_lines", lo=1, hi=10_000)
-        if "log_lines" in s else 50,
+        if "log_lines" in s
+        else 50,
     )
 
 
 def _kubernetes(r: Reader, top: dict[str, Node], services: set[str]) -> KubeSettings:
     if "kubernetes" not in top:
         return KubeSettings()
-    s = _section(r, top, "kubernetes", {"enabled", "kubeconfig", "context", "in_cluster",
-                                        "namespace", "interval", "timeout", "watch_timeout",
-                                        "selectors"})
+    s = _section(
+        r,
+        top,
+        "kubernetes",
+        {
+            "enabled",
+            "kubeconfig",
+            "context",
+            "in_cluster",
+            "namespace",
+            "interval",
+            "timeout",
+            "watch_timeout",
+            "selectors",
+        },
+    )
     return KubeSettings(
         enabled=r.boolean(s["enabled"], "kubernetes.enabled") if "enabled" in s else True,
         kubeconfig=r.string(s["kubeconfig"], "kubernetes.kubeconfig")
-        if "kubeconfig" in s else None,
+        if "kubeconfig" in s
+        else None,
         context=r.string(s["context"], "kubernetes.context") if "context" in s else None,
         in_cluster=r.boolean(s["in_cluster"], "kubernetes.in_cluster")
-        if "in_cluster" in s else False,
+        if "in_cluster" in s
+        else False,
         namespace=r.string(s["namespace"], "kubernetes.namespace")
-        if "namespace" in s else "devmentor",
-        **{k: r.duration(s[k], f"kubernetes.{k}") for k in ("interval", "timeout",
-                                                            "watch_timeout") if k in s},
+        if "namespace" in s
+        else "devmentor",
+        **{
+            k: r.duration(s[k], f"kubernetes.{k}")
+            for k in ("interval", "timeout", "watch_timeout")
+            if k in s
+        },
         selectors=_service_map(r, s["selectors"], "kubernetes.selectors", services)
-        if "selectors" in s else (),
+        if "selectors" in s
+        else (),
     )
 
 
@@ -510,9 +596,24 @@ EVENT_SEVERITIES = ("info", "warning", "error", "critical")
 
 
 def _events(r: Reader, top: dict[str, Node]) -> EventSettings:
-    s = _section(r, top, "events", {"channels", "patterns", "mode", "stream", "group",
-                                    "consumer", "publish_channel", "max_bytes", "memory",
-                                    "parser", "rules"})
+    s = _section(
+        r,
+        top,
+        "events",
+        {
+            "channels",
+            "patterns",
+            "mode",
+            "stream",
+            "group",
+            "consumer",
+            "publish_channel",
+            "max_bytes",
+            "memory",
+            "parser",
+            "rules",
+        },
+    )
     d = EventSettings()
 
     def choice(key: str, allowed: tuple[str, ...], default: str) -> str:
@@ -520,8 +621,9 @@ def _events(r: Reader, top: dict[str, Node]) -> EventSettings:
             return default
         value = r.string(s[key], f"events.{key}")
         if value not in allowed:
-            raise r.fail(s[key], f"events.{key}", f"must be one of {', '.join(allowed)}, "
-                                                  f"not {value!r}")
+            raise r.fail(
+                s[key], f"events.{key}", f"must be one of {', '.join(allowed)}, not {value!r}"
+            )
         return value
 
     rules = []
@@ -536,11 +638,14 @@ def _events(r: Reader, top: dict[str, Node]) -> EventSettings:
         group=r.string(s["group"], "events.group") if "group" in s else d.group,
         consumer=r.string(s["consumer"], "events.consumer") if "consumer" in s else None,
         publish_channel=r.string(s["publish_channel"], "events.publish_channel")
-        if "publish_channel" in s else d.publish_channel,
+        if "publish_channel" in s
+        else d.publish_channel,
         max_bytes=r.integer(s["max_bytes"], "events.max_bytes", lo=256, hi=16 << 20)
-        if "max_bytes" in s else d.max_bytes,
+        if "max_bytes" in s
+        else d.max_bytes,
         memory=r.integer(s["memory"], "events.memory", lo=10, hi=1_000_000)
-        if "memory" in s else d.memory,
+        if "memory" in s
+        else d.memory,
         parser=choice("parser", ("auto", "python", "hiredis"), d.parser),
         rules=tuple(rules),
     )
@@ -553,22 +658,32 @@ def _event_rule(r: Reader, name: str, key: str, item: Node, m: dict[str, Node]) 
     sev = m.get("min_severity")
     inc = m.get("severity")
     if sev is not None and r.string(sev, f"{key}.min_severity") not in EVENT_SEVERITIES:
-        raise r.fail(sev, f"{key}.min_severity",
-                     f"must be one of {', '.join(EVENT_SEVERITIES)}")
+        raise r.fail(sev, f"{key}.min_severity", f"must be one of {', '.join(EVENT_SEVERITIES)}")
     if inc is not None and r.string(inc, f"{key}.severity") not in SEVERITIES:
         raise r.fail(inc, f"{key}.severity", f"must be one of {', '.join(SEVERITIES)}")
     return EventRule(
-        name, r.string(m["type"], f"{key}.type"),
+        name,
+        r.string(m["type"], f"{key}.type"),
         r.string(sev, "") if sev is not None else "error",
         r.str_list(m["services"], f"{key}.services") if "services" in m else None,
-        r.string(inc, "") if inc is not None else "high")
+        r.string(inc, "") if inc is not None else "high",
+    )
 
 
-RULE_METRICS: tuple[str, ...] = ("down", "latency", "error_rate", "cert_days", "burn_fast",
-                                 "burn_slow", "cpu", "memory", "disk", "load")
+RULE_METRICS: tuple[str, ...] = (
+    "down",
+    "latency",
+    "error_rate",
+    "cert_days",
+    "burn_fast",
+    "burn_slow",
+    "cpu",
+    "memory",
+    "disk",
+    "load",
+)
 # Fed by the prediction engine (predict/engine.py): seconds to exhaustion, anomaly score.
-RULE_METRICS += ("disk_exhaustion_s", "memory_exhaustion_s", "budget_exhaustion_s",
-                 "anomaly_score")
+RULE_METRICS += ("disk_exhaustion_s", "memory_exhaustion_s", "budget_exhaustion_s", "anomaly_score")
 SEVERITIES = ("low", "medium", "high", "critical")
 
 
@@ -581,30 +696,35 @@ def _rules(r: Reader, node: Node) -> tuple[RuleConfig, ...]:
 
 
 def _rule(r: Reader, name: str, key: str, item: Node, m: dict[str, Node]) -> RuleConfig:
-    r.mapping(item, key, {"name", "metric", "above", "below", "clear", "for",
-                          "severity", "services"})
+    r.mapping(
+        item, key, {"name", "metric", "above", "below", "clear", "for", "severity", "services"}
+    )
     if "metric" not in m:
         raise r.fail(item, key, "missing required key 'metric'")
     metric = r.string(m["metric"], f"{key}.metric")
     if metric not in RULE_METRICS:
-        raise r.fail(m["metric"], f"{key}.metric",
-                     f"unknown metric {metric!r} (one of {', '.join(RULE_METRICS)})")
+        raise r.fail(
+            m["metric"],
+            f"{key}.metric",
+            f"unknown metric {metric!r} (one of {', '.join(RULE_METRICS)})",
+        )
     if ("above" in m) == ("below" in m):
         raise r.fail(item, key, "give exactly one of 'above' or 'below'")
     bound = "above" if "above" in m else "below"
     severity = r.string(m["severity"], f"{key}.severity") if "severity" in m else "high"
     if severity not in SEVERITIES:
-        raise r.fail(m["severity"], f"{key}.severity",
-                     f"must be one of {', '.join(SEVERITIES)}")
+        raise r.fail(m["severity"], f"{key}.severity", f"must be one of {', '.join(SEVERITIES)}")
     read = r.duration if metric == "latency" or metric.endswith("_s") else r.number
     return RuleConfig(
-        name=name, metric=metric, above=bound == "above",
+        name=name,
+        metric=metric,
+        above=bound == "above",
         threshold=read(m[bound], f"{key}.{bound}"),
         clear=read(m["clear"], f"{key}.clear") if "clear" in m else None,
         for_s=r.duration(m["for"], f"{key}.for", positive=False) if "for" in m else 0.0,
         severity=severity,
-        services=r.str_list(m["services"], f"{key}.services") if "services" in m
-        else None)
+        services=r.str_list(m["services"], f"{key}.services") if "services" in m else None,
+    )
 
 
 def _api_keys(r: Reader, node: Node | None) -> tuple[ApiKey, ...]:
@@ -622,12 +742,14 @@ def _api_key(r: Reader, name: str, key: str, item: Node, m: dict[str, Node]) -> 
         raise r.fail(item, key, f"missing {', '.join(sorted(missing))}")
     role = r.string(m["role"], f"auth.keys.{name}.role")
     if role not in ROLES:
-        raise r.fail(m["role"], f"auth.keys.{name}.role", f"must be one of "
-                     f"{', '.join(ROLES)}")
+        raise r.fail(m["role"], f"auth.keys.{name}.role", f"must be one of {', '.join(ROLES)}")
     secret = r.string(m["key"], f"auth.keys.{name}.key")
     if len(secret) < 16:
-        raise r.fail(m["key"], f"auth.keys.{name}.key", "too short: use at least 16 "
-                     "characters (e.g. `openssl rand -hex 16`)")
+        raise r.fail(
+            m["key"],
+            f"auth.keys.{name}.key",
+            "too short: use at least 16 characters (e.g. `openssl rand -hex 16`)",
+        )
     return ApiKey(name, secret, role)
 
 
@@ -639,15 +761,20 @@ def parse_api_keys_env(raw: str) -> tuple[ApiKey, ...]:
             continue
         pieces = part.split(":", 2)
         if len(pieces) != 3 or pieces[1] not in ROLES or len(pieces[2]) < 16:
-            raise ConfigError("environment DEVMENTOR_API_KEYS", None, "",
-                              f"entry {pieces[0]!r}: write name:role:key with a role of "
-                              f"{', '.join(ROLES)} and a key of at least 16 characters")
+            raise ConfigError(
+                "environment DEVMENTOR_API_KEYS",
+                None,
+                "",
+                f"entry {pieces[0]!r}: write name:role:key with a role of "
+                f"{', '.join(ROLES)} and a key of at least 16 characters",
+            )
         out.append(ApiKey(pieces[0], pieces[2], pieces[1]))
     return tuple(out)
 
 
-def _services(r: Reader, node: Node | None, intervals: Intervals, health: HealthSettings
-              ) -> tuple[tuple[ServiceConfig, ...], set[str]]:
+def _services(
+    r: Reader, node: Node | None, intervals: Intervals, health: HealthSettings
+) -> tuple[tuple[ServiceConfig, ...], set[str]]:
     """The services, and the names of all of them, even those with errors (so a problem
     in one is not blamed again on everything that refers to it)."""
     out: list[tuple[ServiceConfig, dict[str, Node]]] = []
@@ -662,22 +789,36 @@ def _services(r: Reader, node: Node | None, intervals: Intervals, health: Health
     cycle = _dependency_cycle([svc for svc, _ in out])
     if cycle:
         first = next(m for svc, m in out if svc.name == cycle[0])
-        r.note(r.fail(first["depends_on"], f"services.{cycle[0]}.depends_on",
-                      "dependency cycle: " + " -> ".join(cycle)))
+        r.note(
+            r.fail(
+                first["depends_on"],
+                f"services.{cycle[0]}.depends_on",
+                "dependency cycle: " + " -> ".join(cycle),
+            )
+        )
     return tuple(svc for svc, _ in out), names
 
 
-def _check_depends_on(r: Reader, svc: ServiceConfig, m: dict[str, Node],
-                      names: set[str]) -> None:
+def _check_depends_on(r: Reader, svc: ServiceConfig, m: dict[str, Node], names: set[str]) -> None:
     for dep in svc.depends_on:
         if dep not in names or dep == svc.name:
-            why = "a service cannot depend on itself" if dep == svc.name \
+            why = (
+                "a service cannot depend on itself"
+                if dep == svc.name
                 else f"unknown service {dep!r}"
+            )
             raise r.fail(m["depends_on"], f"services.{svc.name}.depends_on", why)
 
 
-def _service(r: Reader, name: str, key: str, item: Node, m: dict[str, Node],
-             intervals: Intervals, health: HealthSettings) -> ServiceConfig:
+def _service(
+    r: Reader,
+    name: str,
+    key: str,
+    item: Node,
+    m: dict[str, Node],
+    intervals: Intervals,
+    health: HealthSettings,
+) -> ServiceConfig:
     r.mapping(item, key, _SERVICE_KEYS)  # unknown keys, named by the service
     if "url" not in m:
         raise r.fail(item, key, "missing required key 'url'")
@@ -689,37 +830,43 @@ def _service(r: Reader, name: str, key: str, item: Node, m: dict[str, Node],
         timeout=timeout,
         expect_status=_expect_status(r, key, m),
         expect_body=_expect_body(r, key, m),
-        depends_on=r.str_list(m["depends_on"], f"{key}.depends_on")
-        if "depends_on" in m else (),
+        depends_on=r.str_list(m["depends_on"], f"{key}.depends_on") if "depends_on" in m else (),
         slo=_slo(r, m["slo"], f"{key}.slo") if "slo" in m else None,
-        failure_threshold=r.integer(m["failure_threshold"], f"{key}.failure_threshold",
-                                    positive=True)
-        if "failure_threshold" in m else health.failure_threshold,
-        success_threshold=r.integer(m["success_threshold"], f"{key}.success_threshold",
-                                    positive=True)
-        if "success_threshold" in m else health.success_threshold,
-        tls_verify=r.boolean(m["tls_verify"], f"{key}.tls_verify")
-        if "tls_verify" in m else True,
+        failure_threshold=r.integer(
+            m["failure_threshold"], f"{key}.failure_threshold", positive=True
+        )
+        if "failure_threshold" in m
+        else health.failure_threshold,
+        success_threshold=r.integer(
+            m["success_threshold"], f"{key}.success_threshold", positive=True
+        )
+        if "success_threshold" in m
+        else health.success_threshold,
+        tls_verify=r.boolean(m["tls_verify"], f"{key}.tls_verify") if "tls_verify" in m else True,
         ca_file=r.string(m["ca_file"], f"{key}.ca_file") if "ca_file" in m else None,
         headers=_headers(r, key, m),
         recovery=_recovery(r, m["recovery"], f"{key}.recovery") if "recovery" in m else None,
     )
 
 
-def _timing(r: Reader, key: str, m: dict[str, Node], intervals: Intervals,
-            health: HealthSettings) -> tuple[float, float]:
+def _timing(
+    r: Reader, key: str, m: dict[str, Node], intervals: Intervals, health: HealthSettings
+) -> tuple[float, float]:
     """(interval, timeout), the timeout below the interval: a check that could outlast
     its interval would silently stretch it to interval + timeout. An inherited timeout
     is cut to fit; one written for the service must fit as written."""
-    interval = r.duration(m["interval"], f"{key}.interval") if "interval" in m \
-        else intervals.health
+    interval = r.duration(m["interval"], f"{key}.interval") if "interval" in m else intervals.health
     if "timeout" not in m:
         return interval, min(health.timeout, interval * INHERITED_TIMEOUT_SHARE)
     timeout = r.duration(m["timeout"], f"{key}.timeout")
     if timeout >= interval:
         origin = "" if "interval" in m else ", from intervals.health"
-        raise r.fail(m["timeout"], f"{key}.timeout", f"must be shorter than the interval "
-                     f"({interval:g}s{origin}), got {show_value(m['timeout'].value)}")
+        raise r.fail(
+            m["timeout"],
+            f"{key}.timeout",
+            f"must be shorter than the interval "
+            f"({interval:g}s{origin}), got {show_value(m['timeout'].value)}",
+        )
     return interval, timeout
 
 
@@ -737,8 +884,7 @@ def _expect_body(r: Reader, key: str, m: dict[str, Node]) -> tuple[tuple[str, An
     if "body" not in e:
         return ()
     b = r.mapping(e["body"], f"{key}.expect.body", None)
-    return tuple((path, _scalar_value(r, v, f"{key}.expect.body.{path}"))
-                 for path, v in b.items())
+    return tuple((path, _scalar_value(r, v, f"{key}.expect.body.{path}")) for path, v in b.items())
 
 
 def _slo(r: Reader, node: Node, key: str) -> SLO:
@@ -769,7 +915,7 @@ def _dependency_cycle(services: list[ServiceConfig]) -> list[str] | None:
         state[name] = 1
         for dep in deps.get(name, ()):  # a service with errors has no entry
             if state.get(dep) == 1:
-                return [*path[path.index(dep):], dep] if dep in path else [name, dep]
+                return [*path[path.index(dep) :], dep] if dep in path else [name, dep]
             if dep not in state and (found := visit(dep, [*path, dep])):
                 return found
         state[name] = 2
@@ -781,19 +927,20 @@ def _dependency_cycle(services: list[ServiceConfig]) -> list[str] | None:
     return None
 
 
-RECOVERY_ACTIONS = ("docker.restart", "docker.start", "kubernetes.restart",
-                    "kubernetes.scale-up")
+RECOVERY_ACTIONS = ("docker.restart", "docker.start", "kubernetes.restart", "kubernetes.scale-up")
 
 
 def _recovery(r: Reader, node: Node, key: str) -> Recovery:
-    m = r.mapping(node, key, {"command", "webhook", "action", "dry_run", "max_per_hour",
-                              "timeout"})
+    m = r.mapping(node, key, {"command", "webhook", "action", "dry_run", "max_per_hour", "timeout"})
     if sum(k in m for k in ("command", "webhook", "action")) != 1:
         raise r.fail(node, key, "give exactly one of 'command', 'webhook' or 'action'")
     action = r.string(m["action"], f"{key}.action") if "action" in m else None
     if action is not None and action not in RECOVERY_ACTIONS:
-        raise r.fail(m["action"], f"{key}.action",
-                     f"unknown action {action!r} (one of {', '.join(RECOVERY_ACTIONS)})")
+        raise r.fail(
+            m["action"],
+            f"{key}.action",
+            f"unknown action {action!r} (one of {', '.join(RECOVERY_ACTIONS)})",
+        )
     command: tuple[str, ...] = ()
     if "command" in m:
         try:
@@ -806,7 +953,8 @@ def _recovery(r: Reader, node: Node, key: str) -> Recovery:
         action=action,
         dry_run=r.boolean(m["dry_run"], f"{key}.dry_run") if "dry_run" in m else True,
         max_per_hour=r.integer(m["max_per_hour"], f"{key}.max_per_hour", positive=True)
-        if "max_per_hour" in m else 3,
+        if "max_per_hour" in m
+        else 3,
         timeout=r.duration(m["timeout"], f"{key}.timeout") if "timeout" in m else 30.0,
     )
 
@@ -838,8 +986,13 @@ def config_path(explicit: str | None, env: Mapping[str, str]) -> Path:
     return DEFAULT_CONFIG
 
 
-def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = None,
-                *, host: str | None = None, port: int | None = None) -> Config:
+def load_config(
+    path: str | Path | None = None,
+    env: Mapping[str, str] | None = None,
+    *,
+    host: str | None = None,
+    port: int | None = None,
+) -> Config:
     """Read, expand, validate and override. Raises ConfigError on any problem."""
     env = os.environ if env is None else env
     file = config_path(str(path) if path else None, env)
@@ -864,8 +1017,9 @@ def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = 
         active_channels(cfg.notifications, cfg.alert_channels)
     except ValueError as exc:
         origin = "environment ALERT_CHANNELS" if "ALERT_CHANNELS" in env else source
-        raise ConfigError(origin, None, "" if "ALERT_CHANNELS" in env else "alerts.channels",
-                          str(exc)) from None
+        raise ConfigError(
+            origin, None, "" if "ALERT_CHANNELS" in env else "alerts.channels", str(exc)
+        ) from None
     return replace(cfg, overrides=cfg.overrides + tuple(flags))
 
 
@@ -888,5 +1042,4 @@ def parse_text(text: str, source: str = "<text>") -> Config:
     return _parse(load_yaml(text, source), source)
 
 
-__all__ = ["SLO", "Config", "ConfigError", "Level", "ServiceConfig", "load_config",
-           "parse_text"]
+__all__ = ["SLO", "Config", "ConfigError", "Level", "ServiceConfig", "load_config", "parse_text"]

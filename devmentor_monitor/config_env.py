@@ -38,8 +38,9 @@ def env_int(name: str, raw: str, lo: int, hi: int) -> int:
     except ValueError:
         value = lo - 1
     if not lo <= value <= hi:
-        raise ConfigError(f"environment {name}", None, "",
-                          f"must be an integer from {lo} to {hi}, got {raw!r}")
+        raise ConfigError(
+            f"environment {name}", None, "", f"must be an integer from {lo} to {hi}, got {raw!r}"
+        )
     return value
 
 
@@ -49,8 +50,9 @@ def _env_duration(name: str, raw: str) -> float:
     except ValueError as exc:
         raise ConfigError(f"environment {name}", None, "", str(exc)) from None
     if seconds <= 0:
-        raise ConfigError(f"environment {name}", None, "",
-                          f"must be a positive duration, got {raw!r}")
+        raise ConfigError(
+            f"environment {name}", None, "", f"must be a positive duration, got {raw!r}"
+        )
     return seconds
 
 
@@ -65,8 +67,12 @@ def apply_environment(cfg: Config, env: Mapping[str, str]) -> Config:
         return False
 
     if has("MONITORING_PORT"):
-        cfg = replace(cfg, server=replace(
-            cfg.server, port=env_int("MONITORING_PORT", env["MONITORING_PORT"], 1, 65535)))
+        cfg = replace(
+            cfg,
+            server=replace(
+                cfg.server, port=env_int("MONITORING_PORT", env["MONITORING_PORT"], 1, 65535)
+            ),
+        )
     if has("REDIS_URL"):
         raw = env["REDIS_URL"].strip()
         problem = url_problem(raw, ("redis", "rediss", "unix")) if raw else None
@@ -74,11 +80,19 @@ def apply_environment(cfg: Config, env: Mapping[str, str]) -> Config:
             raise ConfigError("environment REDIS_URL", None, "", problem)
         cfg = replace(cfg, redis_url=raw or None)
     if has("EVENT_RETENTION"):
-        cfg = replace(cfg, retention=replace(
-            cfg.retention, events=_env_duration("EVENT_RETENTION", env["EVENT_RETENTION"])))
+        cfg = replace(
+            cfg,
+            retention=replace(
+                cfg.retention, events=_env_duration("EVENT_RETENTION", env["EVENT_RETENTION"])
+            ),
+        )
     if has("METRICS_RETENTION"):
-        cfg = replace(cfg, retention=replace(
-            cfg.retention, metrics=_env_duration("METRICS_RETENTION", env["METRICS_RETENTION"])))
+        cfg = replace(
+            cfg,
+            retention=replace(
+                cfg.retention, metrics=_env_duration("METRICS_RETENTION", env["METRICS_RETENTION"])
+            ),
+        )
     if has("AUTO_DISCOVER"):
         cfg = replace(cfg, auto_discover=_env_bool("AUTO_DISCOVER", env["AUTO_DISCOVER"]))
     if has("ALERT_CHANNELS"):
@@ -87,31 +101,41 @@ def apply_environment(cfg: Config, env: Mapping[str, str]) -> Config:
     if has("DEVMENTOR_API_KEYS"):
         cfg = replace(cfg, api_keys=cfg.api_keys + _api_keys(env["DEVMENTOR_API_KEYS"]))
     if env.get("DOCKER_HOST", "").strip() and has("DOCKER_HOST"):
-        cfg = replace(cfg, docker=replace(cfg.docker, enabled=True,
-                                          host=env["DOCKER_HOST"].strip()))
-    if env.get("KUBERNETES_SERVICE_HOST") and not cfg.kubernetes.enabled \
-            and has("KUBERNETES_SERVICE_HOST"):
+        cfg = replace(
+            cfg, docker=replace(cfg.docker, enabled=True, host=env["DOCKER_HOST"].strip())
+        )
+    if (
+        env.get("KUBERNETES_SERVICE_HOST")
+        and not cfg.kubernetes.enabled
+        and has("KUBERNETES_SERVICE_HOST")
+    ):
         cfg = replace(cfg, kubernetes=replace(cfg.kubernetes, enabled=True, in_cluster=True))
     scaling = cfg.scaling
     if has("AUTO_SCALE_ENABLED"):
-        scaling = replace(scaling, enabled=_env_bool("AUTO_SCALE_ENABLED",
-                                                     env["AUTO_SCALE_ENABLED"]))
+        scaling = replace(
+            scaling, enabled=_env_bool("AUTO_SCALE_ENABLED", env["AUTO_SCALE_ENABLED"])
+        )
     if has("MIN_REPLICAS"):
-        scaling = replace(scaling, min_replicas=env_int("MIN_REPLICAS", env["MIN_REPLICAS"],
-                                                         1, 10_000))
+        scaling = replace(
+            scaling, min_replicas=env_int("MIN_REPLICAS", env["MIN_REPLICAS"], 1, 10_000)
+        )
     if has("MAX_REPLICAS"):
-        scaling = replace(scaling, max_replicas=env_int("MAX_REPLICAS", env["MAX_REPLICAS"],
-                                                         1, 10_000))
+        scaling = replace(
+            scaling, max_replicas=env_int("MAX_REPLICAS", env["MAX_REPLICAS"], 1, 10_000)
+        )
     if scaling.min_replicas > scaling.max_replicas:
-        raise ConfigError("environment MIN_REPLICAS/MAX_REPLICAS", None, "",
-                          f"MIN_REPLICAS ({scaling.min_replicas}) is above MAX_REPLICAS "
-                          f"({scaling.max_replicas})")
-    return replace(cfg, scaling=scaling,
-                   overrides=cfg.overrides + tuple(f"env {n}" for n in applied))
+        raise ConfigError(
+            "environment MIN_REPLICAS/MAX_REPLICAS",
+            None,
+            "",
+            f"MIN_REPLICAS ({scaling.min_replicas}) is above MAX_REPLICAS ({scaling.max_replicas})",
+        )
+    return replace(
+        cfg, scaling=scaling, overrides=cfg.overrides + tuple(f"env {n}" for n in applied)
+    )
 
 
 def _api_keys(raw: str) -> tuple[ApiKey, ...]:
     from .config import parse_api_keys_env  # config imports this module: read at call time
 
     return parse_api_keys_env(raw)
-

@@ -21,6 +21,7 @@ T = TypeVar("T")
 MAX_ERRORS = 20  # problems reported from one file; reading stops at the twentieth
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")  # service, rule, channel and key names
 
+
 class Reader:
     """Typed access to a Node tree; every failure raises a ConfigError with line and key.
 
@@ -80,8 +81,16 @@ class Reader:
                 self.note(self.fail(child, path, f"unknown key (allowed: {hint})"))
         return node.value
 
-    def number(self, node: Node, key: str, *, positive: bool = False, lo: float | None = None,
-               hi: float | None = None, integer: bool = False) -> float:
+    def number(
+        self,
+        node: Node,
+        key: str,
+        *,
+        positive: bool = False,
+        lo: float | None = None,
+        hi: float | None = None,
+        integer: bool = False,
+    ) -> float:
         value = node.value
         if isinstance(value, bool) or not isinstance(value, int | float):
             want = "an integer" if integer else "a number"
@@ -91,8 +100,9 @@ class Reader:
         if positive and value <= 0:
             raise self.fail(node, key, f"must be positive, got {show_value(value)}")
         if (lo is not None and value < lo) or (hi is not None and value > hi):
-            raise self.fail(node, key, f"must be between {lo:g} and {hi:g}, "
-                                       f"got {show_value(value)}")
+            raise self.fail(
+                node, key, f"must be between {lo:g} and {hi:g}, got {show_value(value)}"
+            )
         return value
 
     def integer(self, node: Node, key: str, **kw: Any) -> int:
@@ -122,35 +132,40 @@ class Reader:
             raise self.fail(node, key, f"must be a list, got {kind_of(node.value)}")
         return tuple(self.string(item, f"{key}[{i}]") for i, item in enumerate(node.value))
 
-    def named_items(self, node: Node | None, section: str, what: str
-                    ) -> Iterator[tuple[str, str, Node, dict[str, Node]]]:
+    def named_items(
+        self, node: Node | None, section: str, what: str
+    ) -> Iterator[tuple[str, str, Node, dict[str, Node]]]:
         """Entries of a list of named mappings (services, channels), each with a
         well-formed, unique `name`: yields (name, key path, item node, its mapping)."""
         if node is None or node.value is None:
             return
         if not isinstance(node.value, list):
-            raise self.fail(node, section, f"must be a list of {what}s, got "
-                            f"{kind_of(node.value)}")
+            raise self.fail(node, section, f"must be a list of {what}s, got {kind_of(node.value)}")
         seen: dict[str, int] = {}
         for i, item in enumerate(node.value):
             named = self.attempt(partial(self._named, section, what, i, item, seen), None)
             if named is not None:
                 yield named
 
-    def _named(self, section: str, what: str, i: int, item: Node, seen: dict[str, int]
-               ) -> tuple[str, str, Node, dict[str, Node]]:
+    def _named(
+        self, section: str, what: str, i: int, item: Node, seen: dict[str, int]
+    ) -> tuple[str, str, Node, dict[str, Node]]:
         key = f"{section}[{i}]"
         m = self.mapping(item, key, None)
         if "name" not in m:
             raise self.fail(item, key, "missing required key 'name'")
         name = self.string(m["name"], f"{key}.name")
         if not _NAME.match(name):
-            raise self.fail(m["name"], f"{key}.name", f"{name!r} must be lower-case "
-                            "letters, digits, '-', '_' or '.'")
+            raise self.fail(
+                m["name"],
+                f"{key}.name",
+                f"{name!r} must be lower-case letters, digits, '-', '_' or '.'",
+            )
         key = f"{section}.{name}"
         if name in seen:
-            raise self.fail(m["name"], key, f"duplicate {what} (first defined on line "
-                            f"{seen[name]})")
+            raise self.fail(
+                m["name"], key, f"duplicate {what} (first defined on line {seen[name]})"
+            )
         seen[name] = m["name"].where
         return name, key, item, m
 

@@ -20,18 +20,24 @@ STREAM_MAXLEN = 100_000  # approximate cap, so a stream nobody reads does not gr
 
 
 def add_parser(subs: Any, common: Any) -> None:
-    p = subs.add_parser("emit", help="publish one platform event to Redis",
-                        description="Publish one well-formed platform event (needs REDIS_URL "
-                                    "or redis.url).")
+    p = subs.add_parser(
+        "emit",
+        help="publish one platform event to Redis",
+        description="Publish one well-formed platform event (needs REDIS_URL or redis.url).",
+    )
     common(p, sub=True)
     p.add_argument("type", help="dotted event type, e.g. deploy.finished")
     p.add_argument("--service", required=True, help="the service it is about")
-    p.add_argument("--severity", default="info",
-                   choices=[s.value for s in EventSeverity], help="default info")
+    p.add_argument(
+        "--severity", default="info", choices=[s.value for s in EventSeverity], help="default info"
+    )
     p.add_argument("--message", default="", help="one line for people")
     p.add_argument("--data", default="{}", help="a JSON object with details")
-    p.add_argument("--stream", action="store_true",
-                   help="append to the events stream instead of publishing on the channel")
+    p.add_argument(
+        "--stream",
+        action="store_true",
+        help="append to the events stream instead of publishing on the channel",
+    )
 
 
 def run(args: argparse.Namespace, cfg: Config, usage_error: type[Exception]) -> int:
@@ -42,9 +48,17 @@ def run(args: argparse.Namespace, cfg: Config, usage_error: type[Exception]) -> 
     except ValueError as exc:
         raise usage_error(f"--data is not JSON: {exc}") from None
     try:
-        event = event_from_dict({"type": args.type, "service": args.service,
-                                 "severity": args.severity, "message": args.message or args.type,
-                                 "ts": time.time(), "data": data}, "emit")
+        event = event_from_dict(
+            {
+                "type": args.type,
+                "service": args.service,
+                "severity": args.severity,
+                "message": args.message or args.type,
+                "ts": time.time(),
+                "data": data,
+            },
+            "emit",
+        )
     except Rejected as exc:
         raise usage_error(f"not a valid event: {exc.detail}") from None
     import redis
@@ -54,10 +68,16 @@ def run(args: argparse.Namespace, cfg: Config, usage_error: type[Exception]) -> 
     client = redis.Redis.from_url(cfg.redis_url, socket_connect_timeout=5, socket_timeout=5)
     try:
         if args.stream or cfg.events.mode == "stream":
-            entry = client.xadd(cfg.events.stream, {STREAM_FIELD: event.wire()},
-                                maxlen=STREAM_MAXLEN, approximate=True)
-            print(f"appended {event.type} to stream {cfg.events.stream} as "
-                  f"{entry.decode() if isinstance(entry, bytes) else entry}")
+            entry = client.xadd(
+                cfg.events.stream,
+                {STREAM_FIELD: event.wire()},
+                maxlen=STREAM_MAXLEN,
+                approximate=True,
+            )
+            print(
+                f"appended {event.type} to stream {cfg.events.stream} as "
+                f"{entry.decode() if isinstance(entry, bytes) else entry}"
+            )
         else:
             channel = cfg.events.channels[0] if cfg.events.channels else "devmentor:events"
             heard = client.publish(channel, event.wire())

@@ -25,8 +25,12 @@ def expand(text: str, variables: Mapping[str, str], source: str) -> str:
         if default is not None:
             return default
         line = text.count("\n", 0, offset + match.start()) + 1
-        raise ConfigError(source, line, name, "environment variable is not set and has no "
-                          "default (write ${" + name + ":-value})")
+        raise ConfigError(
+            source,
+            line,
+            name,
+            "environment variable is not set and has no default (write ${" + name + ":-value})",
+        )
 
     out: list[str] = []
     offset = 0

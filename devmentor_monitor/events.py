@@ -36,11 +36,22 @@ class EventSeverity(StrEnum):
         return _RANK[self]
 
 
-_RANK = {EventSeverity.INFO: 0, EventSeverity.WARNING: 1, EventSeverity.ERROR: 2,
-         EventSeverity.CRITICAL: 3}
+_RANK = {
+    EventSeverity.INFO: 0,
+    EventSeverity.WARNING: 1,
+    EventSeverity.ERROR: 2,
+    EventSeverity.CRITICAL: 3,
+}
 _SEVERITIES = {s.value: s for s in EventSeverity}
-REASONS = ("malformed_json", "oversized", "too_deep", "not_an_object", "missing_field",
-           "wrong_type", "bad_value")
+REASONS = (
+    "malformed_json",
+    "oversized",
+    "too_deep",
+    "not_an_object",
+    "missing_field",
+    "wrong_type",
+    "bad_value",
+)
 REQUIRED = ("type", "service", "severity", "message", "ts")
 TYPE_RE = re.compile(r"[a-z][a-z0-9_-]*(\.[a-z0-9_-]+)*\Z")
 CHANGE_PREFIXES = ("deploy.", "config.")  # recorded as changes for root cause
@@ -67,15 +78,30 @@ class Event:
         return self.type.startswith(CHANGE_PREFIXES)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"seq": self.seq, "ts": self.ts, "type": self.type, "service": self.service,
-                "severity": self.severity.value, "message": self.message, "data": self.data,
-                "origin": self.origin}
+        return {
+            "seq": self.seq,
+            "ts": self.ts,
+            "type": self.type,
+            "service": self.service,
+            "severity": self.severity.value,
+            "message": self.message,
+            "data": self.data,
+            "origin": self.origin,
+        }
 
     def wire(self) -> bytes:
         """The JSON a publisher sends (no seq or origin: those are the receiver's)."""
-        return json.dumps({"type": self.type, "service": self.service,
-                           "severity": self.severity.value, "message": self.message,
-                           "ts": self.ts, "data": self.data}, separators=(",", ":")).encode()
+        return json.dumps(
+            {
+                "type": self.type,
+                "service": self.service,
+                "severity": self.severity.value,
+                "message": self.message,
+                "ts": self.ts,
+                "data": self.data,
+            },
+            separators=(",", ":"),
+        ).encode()
 
     def __str__(self) -> str:
         return f"{self.type} {self.service}: {self.message}"
@@ -122,15 +148,21 @@ def event_from_dict(obj: dict[str, Any], origin: str) -> Event:
     except KeyError:
         missing = [k for k in REQUIRED if k not in obj]
         raise Rejected("missing_field", f"no {', '.join(missing)}") from None
-    if type(etype) is not str or type(service) is not str or type(message) is not str \
-            or type(severity) is not str:
-        bad = next(k for k in ("type", "service", "severity", "message")
-                   if not isinstance(obj[k], str))
+    if (
+        type(etype) is not str
+        or type(service) is not str
+        or type(message) is not str
+        or type(severity) is not str
+    ):
+        bad = next(
+            k for k in ("type", "service", "severity", "message") if not isinstance(obj[k], str)
+        )
         raise Rejected("wrong_type", f"{bad} must be a string, not {type(obj[bad]).__name__}")
     sev = _SEVERITIES.get(severity)
     if sev is None:
-        raise Rejected("bad_value", f"severity {severity[:40]!r} is not one of "
-                                    f"{', '.join(_SEVERITIES)}")
+        raise Rejected(
+            "bad_value", f"severity {severity[:40]!r} is not one of {', '.join(_SEVERITIES)}"
+        )
     if len(etype) > MAX_TEXT or not TYPE_RE.match(etype):
         raise Rejected("bad_value", f"type {etype[:40]!r} is not a dotted lower-case name")
     if not service or len(service) > MAX_TEXT:
@@ -159,8 +191,9 @@ def _timestamp(ts: object) -> float:
             return datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
         except (ValueError, OverflowError, OSError):
             raise Rejected("bad_value", f"ts {ts[:40]!r} is not ISO 8601") from None
-    raise Rejected("wrong_type", f"ts must be a number or an ISO 8601 string, "
-                                 f"not {type(ts).__name__}")
+    raise Rejected(
+        "wrong_type", f"ts must be a number or an ISO 8601 string, not {type(ts).__name__}"
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,8 +244,9 @@ class _MinuteRates:
 class EventLog:
     """The last `capacity` events in memory, counted by type and service and reason."""
 
-    def __init__(self, capacity: int = 10_000, changes: int = 500, rejections: int = 20,
-                 max_keys: int = 200) -> None:
+    def __init__(
+        self, capacity: int = 10_000, changes: int = 500, rejections: int = 20, max_keys: int = 200
+    ) -> None:
         self.events: deque[Event] = deque(maxlen=capacity)
         self.changes: deque[Event] = deque(maxlen=changes)
         self.rejections: deque[Rejection] = deque(maxlen=rejections)
@@ -255,10 +289,17 @@ class EventLog:
         sample = "".join(c if c.isprintable() else "?" for c in text)
         self.rejections.append(Rejection(now, origin, exc.reason, exc.detail, sample))
 
-    def query(self, limit: int = 100, *, type_prefix: str | None = None,
-              service: str | None = None, min_severity: EventSeverity | None = None,
-              since: float | None = None, until: float | None = None,
-              after_seq: int | None = None) -> list[Event]:
+    def query(
+        self,
+        limit: int = 100,
+        *,
+        type_prefix: str | None = None,
+        service: str | None = None,
+        min_severity: EventSeverity | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        after_seq: int | None = None,
+    ) -> list[Event]:
         """Newest first (by arrival), filtered; ``until`` is exclusive, as on disk."""
         out: list[Event] = []
         floor = min_severity.rank if min_severity is not None else 0
@@ -294,8 +335,10 @@ class EventLog:
 
     def rates(self, now: float | None = None) -> dict[str, dict[str, int]]:
         now = time.time() if now is None else now
-        return {"by_type": self._by_type.per_minute(now),
-                "by_service": self._by_service.per_minute(now)}
+        return {
+            "by_type": self._by_type.per_minute(now),
+            "by_service": self._by_service.per_minute(now),
+        }
 
 
 def merge_newest(memory: list[Event], disk: list[Event], limit: int) -> list[Event]:

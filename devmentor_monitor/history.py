@@ -34,7 +34,7 @@ class Ring:
         self._start = (self._start + 1) % self.capacity
 
     def _ordered(self, seq: array[float]) -> array[float]:
-        return seq[self._start:] + seq[: self._start] if self._start else seq
+        return seq[self._start :] + seq[: self._start] if self._start else seq
 
     def last(self) -> tuple[float, float] | None:
         if not self._ts:
@@ -80,8 +80,7 @@ class WindowCounter:
         """(checks, up, failed) in the last ``window`` seconds (to bucket precision)."""
         return self.totals_many(now, (window,))[0]
 
-    def totals_many(self, now: float, windows: tuple[float, ...]
-                    ) -> list[tuple[int, int, int]]:
+    def totals_many(self, now: float, windows: tuple[float, ...]) -> list[tuple[int, int, int]]:
         """Several windows in one pass per bucket size (the alert rules ask for four).
 
         Minute buckets up to 3 h (5 m, 30 m, 1 h exact to the minute); hour buckets

@@ -10,18 +10,33 @@ from typing import TextIO
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 _URL = re.compile(r"[a-z][a-z0-9+.-]*://[^\s\"'<>]*[^\s\"'<>.,;:!?)\]}]", re.I)
-_SECRET_URL = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<pw>[^@/\s]+)@",
-                         re.I)
+_SECRET_URL = re.compile(
+    r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<pw>[^@/\s]+)@", re.I
+)
 _SECRET_KV = re.compile(
     r"(?P<k>(?:password|passwd|secret|token|api[_-]?key|authorization|routing[_-]?key)"
-    r"[\"']?\s*[=:]\s*[\"']?)(?!\*\*\*)(?P<v>[^\s\"',&]+)", re.I)
+    r"[\"']?\s*[=:]\s*[\"']?)(?!\*\*\*)(?P<v>[^\s\"',&]+)",
+    re.I,
+)
 _BARE = re.compile(r"^[A-Za-z0-9_./:@+-]+$")
 
 # Query parameters whose value is a credential: exact names, and words inside a name
 # (access_token, client_secret, X-Amz-Signature, private_key, ...).
 _SECRET_PARAMS = frozenset({"key", "sig", "pass", "pw", "code", "jwt", "sid"})
-_SECRET_WORDS = ("token", "secret", "passw", "pwd", "auth", "signature", "credential",
-                 "apikey", "api_key", "api-key", "private", "session")
+_SECRET_WORDS = (
+    "token",
+    "secret",
+    "passw",
+    "pwd",
+    "auth",
+    "signature",
+    "credential",
+    "apikey",
+    "api_key",
+    "api-key",
+    "private",
+    "session",
+)
 MASK = "***"
 
 
@@ -41,8 +56,9 @@ def mask_url(url: str, *, path: bool = False) -> str:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises on a malformed port, like every reader will
     except ValueError:  # still hide what can be found
-        head, q, query = _SECRET_URL.sub(lambda m: f"{m['scheme']}{m['user']}:{MASK}@",
-                                         url).partition("?")
+        head, q, query = _SECRET_URL.sub(
+            lambda m: f"{m['scheme']}{m['user']}:{MASK}@", url
+        ).partition("?")
         return head + q + _mask_params(query)
     netloc = parts.netloc
     if "@" in netloc:
@@ -68,8 +84,11 @@ def _mask_params(query: str) -> str:
 def secret_param(name: str) -> bool:
     """Whether a query parameter (or header) named so carries a credential."""
     low = unquote(name).strip().lower()
-    return low in _SECRET_PARAMS or low.endswith(("_key", "-key", ".key")) \
+    return (
+        low in _SECRET_PARAMS
+        or low.endswith(("_key", "-key", ".key"))
         or any(word in low for word in _SECRET_WORDS)
+    )
 
 
 def _quote(value: object) -> str:
@@ -84,9 +103,12 @@ class LogfmtFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         ts = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-        parts = [f"ts={ts}.{int(record.msecs):03d}Z", f"level={record.levelname.lower()}",
-                 f"logger={record.name.removeprefix('devmentor_monitor.')}",
-                 f"msg={_quote(record.getMessage())}"]
+        parts = [
+            f"ts={ts}.{int(record.msecs):03d}Z",
+            f"level={record.levelname.lower()}",
+            f"logger={record.name.removeprefix('devmentor_monitor.')}",
+            f"msg={_quote(record.getMessage())}",
+        ]
         for key, value in (getattr(record, "fields", None) or {}).items():
             parts.append(f"{key}={_quote(value)}")
         if record.exc_info and record.exc_info[1] is not None:

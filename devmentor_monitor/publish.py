@@ -36,8 +36,13 @@ class IncidentPublisher:
         try:
             while True:
                 batch = await self.reader.get_batch(100)
-                pending = [json.dumps({"type": f"incident.{m['change']}", "origin": INSTANCE,
-                                       **m}, separators=(",", ":")) for _, m in batch]
+                pending = [
+                    json.dumps(
+                        {"type": f"incident.{m['change']}", "origin": INSTANCE, **m},
+                        separators=(",", ":"),
+                    )
+                    for _, m in batch
+                ]
                 while pending:
                     try:
                         async with client.pipeline(transaction=False) as pipe:
@@ -52,8 +57,12 @@ class IncidentPublisher:
                     except Exception as exc:
                         self.failures += 1
                         if self.failures == 1 or self.failures % 100 == 0:
-                            log.warning("cannot publish incidents", extra={"fields": {
-                                "channel": self.channel, "error": str(exc)[:200]}})
+                            log.warning(
+                                "cannot publish incidents",
+                                extra={
+                                    "fields": {"channel": self.channel, "error": str(exc)[:200]}
+                                },
+                            )
                         await asyncio.sleep(delay * random.uniform(0.8, 1.2))
                         delay = min(delay * 2, 30.0)
         finally:

@@ -32,11 +32,23 @@ class Queries:
         await self._events.flush()
         return await self._db.run(self._db.load_events, limit=limit, **filters)
 
-    async def incidents(self, *, state: str | None = None, service: str | None = None,
-                        severity: str | None = None, since: float | None = None,
-                        limit: int = 500) -> list[Incident]:
-        return await self._db.run(self._db.load_incidents, state=state, service=service,
-                                  severity=severity, since=since, limit=limit)
+    async def incidents(
+        self,
+        *,
+        state: str | None = None,
+        service: str | None = None,
+        severity: str | None = None,
+        since: float | None = None,
+        limit: int = 500,
+    ) -> list[Incident]:
+        return await self._db.run(
+            self._db.load_incidents,
+            state=state,
+            service=service,
+            severity=severity,
+            since=since,
+            limit=limit,
+        )
 
     async def incident(self, incident_id: str) -> Incident | None:
         return await self._db.run(self._db.load_incident, incident_id)

@@ -15,8 +15,14 @@ def _r(value: float | None, digits: int = 4) -> float | None:
 
 
 def check_json(c: CheckResult) -> dict[str, Any]:
-    return {"ts": c.ts, "ok": c.ok, "latency_ms": _r(c.latency and c.latency * 1000, 2),
-            "status_code": c.status_code, "error": c.error, "cert_days": _r(c.cert_days, 2)}
+    return {
+        "ts": c.ts,
+        "ok": c.ok,
+        "latency_ms": _r(c.latency and c.latency * 1000, 2),
+        "status_code": c.status_code,
+        "error": c.error,
+        "cert_days": _r(c.cert_days, 2),
+    }
 
 
 def service_json(s: ServiceSummary) -> dict[str, Any]:
@@ -33,15 +39,20 @@ def service_json(s: ServiceSummary) -> dict[str, Any]:
         "last_check": check_json(s.last) if s.last else None,
         "consecutive_failures": s.consecutive_failures,
         "workload_down": s.workload_down,
-        "latency_ms": {"last": ms(s.latency), "p50": ms(s.latency_p50),
-                       "p95": ms(s.latency_p95), "p99": ms(s.latency_p99)},
-        "uptime_percent": {"1h": _r(s.uptime_1h), "24h": _r(s.uptime_24h),
-                           "7d": _r(s.uptime_7d)},
+        "latency_ms": {
+            "last": ms(s.latency),
+            "p50": ms(s.latency_p50),
+            "p95": ms(s.latency_p95),
+            "p99": ms(s.latency_p99),
+        },
+        "uptime_percent": {"1h": _r(s.uptime_1h), "24h": _r(s.uptime_24h), "7d": _r(s.uptime_7d)},
         "error_rate_percent_1h": _r(s.error_rate_1h),
         "checks_total": s.checks_total,
         "failures_total": s.failures_total,
         "cert_days": _r(s.cert_days, 2),
-        "slo": None if s.slo is None else {
+        "slo": None
+        if s.slo is None
+        else {
             "uptime_percent": s.slo.uptime,
             "response_time_ms": s.slo.response_time * 1000,
             "error_rate_percent": s.slo.error_rate,
@@ -53,8 +64,14 @@ def service_json(s: ServiceSummary) -> dict[str, Any]:
 
 
 def source_json(s: SourceStatus, now: float) -> dict[str, Any]:
-    return {"name": s.name, "state": s.state.value, "reason": s.reason,
-            "last_ok": s.last_ok, "retry_at": s.retry_at, "text": s.describe(now)}
+    return {
+        "name": s.name,
+        "state": s.state.value,
+        "reason": s.reason,
+        "last_ok": s.last_ok,
+        "retry_at": s.retry_at,
+        "text": s.describe(now),
+    }
 
 
 def system_json(s: SystemSample | None) -> dict[str, Any] | None:
@@ -65,19 +82,28 @@ def system_json(s: SystemSample | None) -> dict[str, Any] | None:
         "cpu_percent": _r(s.cpu_percent, 2),
         "cpu_per_core_percent": [_r(v, 2) for v in s.cpu_per_core],
         "load": list(s.load),
-        "memory": {"total_bytes": s.mem_total, "used_bytes": s.mem_used,
-                   "available_bytes": s.mem_available, "percent": s.mem_percent},
-        "swap": {"total_bytes": s.swap_total, "used_bytes": s.swap_used,
-                 "percent": s.swap_percent},
-        "disks": [{"mount": d.mount, "total_bytes": d.total, "used_bytes": d.used,
-                   "percent": d.percent} for d in s.disks],
+        "memory": {
+            "total_bytes": s.mem_total,
+            "used_bytes": s.mem_used,
+            "available_bytes": s.mem_available,
+            "percent": s.mem_percent,
+        },
+        "swap": {"total_bytes": s.swap_total, "used_bytes": s.swap_used, "percent": s.swap_percent},
+        "disks": [
+            {"mount": d.mount, "total_bytes": d.total, "used_bytes": d.used, "percent": d.percent}
+            for d in s.disks
+        ],
         "disk_io_bytes_per_s": {"read": _r(s.disk_read_rate, 1), "write": _r(s.disk_write_rate, 1)},
         "network_bytes_per_s": {"rx": _r(s.net_rx_rate, 1), "tx": _r(s.net_tx_rate, 1)},
         "processes": s.process_count,
-        "top_cpu": [{"pid": p.pid, "name": p.name, "cpu_percent": p.cpu_percent,
-                     "rss_bytes": p.rss} for p in s.top_cpu],
-        "top_memory": [{"pid": p.pid, "name": p.name, "cpu_percent": p.cpu_percent,
-                        "rss_bytes": p.rss} for p in s.top_mem],
+        "top_cpu": [
+            {"pid": p.pid, "name": p.name, "cpu_percent": p.cpu_percent, "rss_bytes": p.rss}
+            for p in s.top_cpu
+        ],
+        "top_memory": [
+            {"pid": p.pid, "name": p.name, "cpu_percent": p.cpu_percent, "rss_bytes": p.rss}
+            for p in s.top_mem
+        ],
     }
 
 
@@ -89,22 +115,35 @@ def series_json(store: Store, names: list[str], since: float) -> dict[str, Any]:
             continue
         spec = series_spec(name)
         ts, vs = ring.since(since)
-        out[name] = {"unit": spec.unit, "label": spec.label, "metric": spec.metric,
-                     "points": [[t, _r(v, 3)] for t, v in zip(ts, vs, strict=True)]}
+        out[name] = {
+            "unit": spec.unit,
+            "label": spec.label,
+            "metric": spec.metric,
+            "points": [[t, _r(v, 3)] for t, v in zip(ts, vs, strict=True)],
+        }
     return out
 
 
 def incident_json(inc: Incident, *, timeline: bool = True) -> dict[str, Any]:
     out: dict[str, Any] = {
-        "id": inc.id, "service": inc.service, "rule": inc.rule,
-        "severity": inc.severity.value, "state": inc.state.value, "title": inc.title,
-        "description": inc.description, "opened_at": inc.opened_at,
-        "updated_at": inc.updated_at, "acknowledged_at": inc.acknowledged_at,
-        "acknowledged_by": inc.acknowledged_by, "resolved_at": inc.resolved_at,
-        "resolved_by": inc.resolved_by, "time_to_recover_s": inc.time_to_recover,
+        "id": inc.id,
+        "service": inc.service,
+        "rule": inc.rule,
+        "severity": inc.severity.value,
+        "state": inc.state.value,
+        "title": inc.title,
+        "description": inc.description,
+        "opened_at": inc.opened_at,
+        "updated_at": inc.updated_at,
+        "acknowledged_at": inc.acknowledged_at,
+        "acknowledged_by": inc.acknowledged_by,
+        "resolved_at": inc.resolved_at,
+        "resolved_by": inc.resolved_by,
+        "time_to_recover_s": inc.time_to_recover,
         "parent_id": inc.parent_id,
     }
     if timeline:
-        out["timeline"] = [{"ts": e.ts, "kind": e.kind, "actor": e.actor, "text": e.text}
-                           for e in inc.timeline]
+        out["timeline"] = [
+            {"ts": e.ts, "kind": e.kind, "actor": e.actor, "text": e.text} for e in inc.timeline
+        ]
     return out

@@ -55,8 +55,14 @@ class Supervised(Protocol):
 class Monitor:
     """Sources → store → views, in one event loop."""
 
-    def __init__(self, config: Config, *, serve: bool = True,
-                 clock: Callable[[], float] = time.time, store: Store | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        serve: bool = True,
+        clock: Callable[[], float] = time.time,
+        store: Store | None = None,
+    ) -> None:
         self.config = config
         self.store = store if store is not None else Store(config, clock=clock)
         self.health = HealthSource(config.services, config.health.max_in_flight)
@@ -65,15 +71,20 @@ class Monitor:
         self.serve = serve
         self.server: ExporterServer | None = None
         self.db = Database(data_dir(config) / "monitor.db")
-        self.outbox = Outbox(self.db, active_channels(config.notifications,
-                                                      config.alert_channels),
-                             config.notifications, clock=clock)
+        self.outbox = Outbox(
+            self.db,
+            active_channels(config.notifications, config.alert_channels),
+            config.notifications,
+            clock=clock,
+        )
         self.engine = IncidentEngine(self.store, self.db, self.outbox, clock=clock)
         self.evaluator = Evaluator(build_rules(config), self.store)
         # Predictions (issue 7): anomaly scores, forecasts, advice, root-cause hints.
-        self.predictor: PredictionEngine | None = PredictionEngine(self.store, config,
-                                                                   clock=clock) \
-            if config.predictions.enabled else None
+        self.predictor: PredictionEngine | None = (
+            PredictionEngine(self.store, config, clock=clock)
+            if config.predictions.enabled
+            else None
+        )
         # Containers and clusters (issue 6): built only when configured, so neither SDK is
         # imported otherwise; actions are shared by the API, the TUI and recovery.
         self.docker_source: Any = None
@@ -90,28 +101,39 @@ class Monitor:
 
             self.kube_source = KubeSource(config.kubernetes, names, config.auto_discover)
             self.sources.append(self.kube_source)
-        self.actions = WorkloadActions(self.store, config.scaling, self.engine,
-                                       docker=self.docker_source, kube=self.kube_source)
+        self.actions = WorkloadActions(
+            self.store,
+            config.scaling,
+            self.engine,
+            docker=self.docker_source,
+            kube=self.kube_source,
+        )
         self.engine.recovery.actions = self.actions.recover
         self.clock = clock
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._running = AsyncExitStack()  # each started part's stop, undone in reverse
         self._stopped = asyncio.Event()
         self.started_at = time.time()
-        self.event_processor = EventProcessor(self.engine, self.db, config.events.rules,
-                                     self.health.check_now, clock)
+        self.event_processor = EventProcessor(
+            self.engine, self.db, config.events.rules, self.health.check_now, clock
+        )
         self.publisher: Any = None
         if config.redis_url:
             from .publish import IncidentPublisher
             from .sources.redis_events import RedisEventSource
 
             self.sources.append(RedisEventSource(config.redis_url, config.events))
-            self.publisher = IncidentPublisher(config.redis_url, config.events.publish_channel,
-                                               self.store.feed)
+            self.publisher = IncidentPublisher(
+                config.redis_url, config.events.publish_channel, self.store.feed
+            )
         else:
-            self.store.set_source(SourceStatus(
-                "redis", SourceState.NOT_CONFIGURED,
-                "in-process event bus only; set REDIS_URL to hear platform events"))
+            self.store.set_source(
+                SourceStatus(
+                    "redis",
+                    SourceState.NOT_CONFIGURED,
+                    "in-process event bus only; set REDIS_URL to hear platform events",
+                )
+            )
         # What views get instead of the monitor: every write, and the reads from disk.
         self.commands = Commands(self.engine, self.actions, self.db)
         self.queries = Queries(self.db, self.event_processor, self.evaluator)
@@ -119,17 +141,30 @@ class Monitor:
     # ------------------------------------------------------------------ Sink
     def check(self, result: CheckResult) -> None:
         changed = self.store.record_check(result)
-        self.store.feed.publish("services",
-                                lambda: service_json(self.store.service(result.service)))
+        self.store.feed.publish(
+            "services", lambda: service_json(self.store.service(result.service))
+        )
         if changed is not None:
-            self.emit("service.health.changed", result.service,
-                      EventSeverity.ERROR if changed is Health.DOWN else EventSeverity.INFO,
-                      f"now {changed.value}" + (f": {result.error}" if result.error else ""),
-                      status=changed.value)
+            self.emit(
+                "service.health.changed",
+                result.service,
+                EventSeverity.ERROR if changed is Health.DOWN else EventSeverity.INFO,
+                f"now {changed.value}" + (f": {result.error}" if result.error else ""),
+                status=changed.value,
+            )
             level = logging.WARNING if changed is Health.DOWN else logging.INFO
-            log.log(level, "service status changed", extra={"fields": {
-                "service": result.service, "status": changed.value,
-                "reason": result.error or "", "status_code": result.status_code}})
+            log.log(
+                level,
+                "service status changed",
+                extra={
+                    "fields": {
+                        "service": result.service,
+                        "status": changed.value,
+                        "reason": result.error or "",
+                        "status_code": result.status_code,
+                    }
+                },
+            )
 
     def system(self, sample: SystemSample) -> None:
         self.store.record_system(sample)
@@ -154,11 +189,11 @@ class Monitor:
     def event_rejected(self, origin: str, exc: Rejected, raw: bytes | str) -> None:
         self.store.reject_event(origin, exc, raw)
 
-    def emit(self, etype: str, service: str, severity: EventSeverity, message: str,
-             **data: object) -> None:
+    def emit(
+        self, etype: str, service: str, severity: EventSeverity, message: str, **data: object
+    ) -> None:
         """The monitor's own findings join the event log (the in-process bus)."""
-        self.events([Event(self.clock(), etype, service, severity, message, dict(data),
-                           "monitor")])
+        self.events([Event(self.clock(), etype, service, severity, message, dict(data), "monitor")])
 
     def containers(self, items: list[ContainerInfo]) -> None:
         """A full Docker poll: replace the containers; bound services follow their state."""
@@ -196,16 +231,32 @@ class Monitor:
         state = self.store.docker if event.source == "docker" else self.store.kube
         state.add_event(event)
         prefix = "container" if event.source == "docker" else "kubernetes"
-        self.events([Event(event.ts, f"{prefix}.{_dotted(event.kind)}",
-                           event.service or event.subject,
-                           EventSeverity.WARNING if event.warning else EventSeverity.INFO,
-                           f"{event.subject}: {event.message}" if event.message
-                           else event.subject,
-                           {"subject": event.subject}, event.source)])
+        self.events(
+            [
+                Event(
+                    event.ts,
+                    f"{prefix}.{_dotted(event.kind)}",
+                    event.service or event.subject,
+                    EventSeverity.WARNING if event.warning else EventSeverity.INFO,
+                    f"{event.subject}: {event.message}" if event.message else event.subject,
+                    {"subject": event.subject},
+                    event.source,
+                )
+            ]
+        )
         if event.warning:
-            log.info("workload event", extra={"fields": {
-                "source": event.source, "kind": event.kind, "subject": event.subject,
-                "service": event.service or "", "message": event.message}})
+            log.info(
+                "workload event",
+                extra={
+                    "fields": {
+                        "source": event.source,
+                        "kind": event.kind,
+                        "subject": event.subject,
+                        "service": event.service or "",
+                        "message": event.message,
+                    }
+                },
+            )
 
     def _pods_changed(self) -> None:
         down: dict[str, str] = {}
@@ -224,12 +275,15 @@ class Monitor:
         before = self._down_by[source]
         self._down_by[source] = down
         for service in set(before) | set(down):
-            reason = self._down_by["docker"].get(service) \
-                or self._down_by["kubernetes"].get(service)
+            reason = self._down_by["docker"].get(service) or self._down_by["kubernetes"].get(
+                service
+            )
             if reason != self.store.workload_down(service):
                 if reason:
-                    log.warning("service down: its workload stopped", extra={"fields": {
-                        "service": service, "reason": reason}})
+                    log.warning(
+                        "service down: its workload stopped",
+                        extra={"fields": {"service": service, "reason": reason}},
+                    )
                 self.store.set_workload_down(service, reason)
 
     def source_status(self, status: SourceStatus) -> None:
@@ -238,8 +292,10 @@ class Monitor:
             status.last_ok = previous.last_ok
         if previous is None or (previous.state, previous.reason) != (status.state, status.reason):
             if status.state is SourceState.UNAVAILABLE:
-                log.warning("source unavailable", extra={"fields": {
-                    "source": status.name, "reason": status.reason}})
+                log.warning(
+                    "source unavailable",
+                    extra={"fields": {"source": status.name, "reason": status.reason}},
+                )
             elif previous is not None and previous.state is SourceState.UNAVAILABLE:
                 log.info("source recovered", extra={"fields": {"source": status.name}})
         self.store.set_source(status)
@@ -257,7 +313,8 @@ class Monitor:
         # Blocking calls (psutil) run in threads; two are plenty, and each extra thread
         # costs a malloc arena (RSS) for nothing.
         asyncio.get_running_loop().set_default_executor(
-            ThreadPoolExecutor(max_workers=2, thread_name_prefix="blocking"))
+            ThreadPoolExecutor(max_workers=2, thread_name_prefix="blocking")
+        )
         async with AsyncExitStack() as stack:
             await asyncio.to_thread(self.db.open)  # StorageError: a clear message, no start
             stack.push_async_callback(asyncio.to_thread, self.db.close)
@@ -267,50 +324,67 @@ class Monitor:
             stack.push_async_callback(self._cancel_tasks)
             self._start_tasks()
             self._running = stack.pop_all()  # started: stop() undoes it
-        log.info("monitor started", extra={"fields": {
-            "services": len(self.config.services),
-            "listen": self.server.url if self.server else "off",
-            "config": self.config.source}})
+        log.info(
+            "monitor started",
+            extra={
+                "fields": {
+                    "services": len(self.config.services),
+                    "listen": self.server.url if self.server else "off",
+                    "config": self.config.source,
+                }
+            },
+        )
 
     async def _start_server(self, stack: AsyncExitStack, require_server: bool) -> None:
         if not self.serve:
-            self.source_status(SourceStatus("exporter", SourceState.NOT_CONFIGURED,
-                                            "--no-serve"))
+            self.source_status(SourceStatus("exporter", SourceState.NOT_CONFIGURED, "--no-serve"))
             return
         from .server.app import ApiSettings, ExporterServer, build_app
 
         settings = ApiSettings.from_config(self.config)
-        app = build_app(self.store, self.commands, self.queries, settings=settings,
-                        started_at=self.started_at, self_check=self.self_check,
-                        clock=self.clock)
+        app = build_app(
+            self.store,
+            self.commands,
+            self.queries,
+            settings=settings,
+            started_at=self.started_at,
+            self_check=self.self_check,
+            clock=self.clock,
+        )
         server = ExporterServer(app, settings.host, settings.port)
         try:
             await server.start()
         except OSError as exc:
             if require_server:
                 raise
-            self.source_status(SourceStatus(
-                "exporter", SourceState.UNAVAILABLE,
-                f"cannot listen on {server.host}:{server.port}: {exc.strerror or exc}"))
+            self.source_status(
+                SourceStatus(
+                    "exporter",
+                    SourceState.UNAVAILABLE,
+                    f"cannot listen on {server.host}:{server.port}: {exc.strerror or exc}",
+                )
+            )
             return
         self.server = server
         stack.push_async_callback(server.stop)
-        self.source_status(SourceStatus("exporter", SourceState.OK, server.url,
-                                        last_ok=time.time()))
+        self.source_status(
+            SourceStatus("exporter", SourceState.OK, server.url, last_ok=time.time())
+        )
 
     def _start_tasks(self) -> None:
         self._tasks["alerts"] = asyncio.create_task(self._alert_loop(), name="alerts")
         if self.predictor is not None:
-            self._tasks["predictions"] = asyncio.create_task(self._predict_loop(),
-                                                             name="predictions")
+            self._tasks["predictions"] = asyncio.create_task(
+                self._predict_loop(), name="predictions"
+            )
         self._tasks["notify"] = asyncio.create_task(self.outbox.run(), name="notify")
-        self._tasks["events"] = asyncio.create_task(self.event_processor.run(),
-                                                    name="events")
+        self._tasks["events"] = asyncio.create_task(self.event_processor.run(), name="events")
         if self.publisher is not None:
             self._tasks["publish"] = asyncio.create_task(self.publisher.run(), name="publish")
         for source in self.sources:
             self._tasks[source.name] = asyncio.create_task(
-                self._supervise(source), name=f"source:{source.name}")
+                self._supervise(source), name=f"source:{source.name}"
+            )
 
     async def _cancel_tasks(self) -> None:
         for task in self._tasks.values():
@@ -330,11 +404,19 @@ class Monitor:
                 raise
             except Exception as exc:
                 retry = backoff.next()
-                log.error("source crashed", exc_info=exc, extra={"fields": {
-                    "source": source.name, "retry_in_s": round(retry, 1)}})
-                self.source_status(SourceStatus(
-                    source.name, SourceState.UNAVAILABLE,
-                    f"crashed: {type(exc).__name__}: {exc}", retry_at=time.time() + retry))
+                log.error(
+                    "source crashed",
+                    exc_info=exc,
+                    extra={"fields": {"source": source.name, "retry_in_s": round(retry, 1)}},
+                )
+                self.source_status(
+                    SourceStatus(
+                        source.name,
+                        SourceState.UNAVAILABLE,
+                        f"crashed: {type(exc).__name__}: {exc}",
+                        retry_at=time.time() + retry,
+                    )
+                )
                 await asyncio.sleep(retry)
 
     async def _alert_loop(self, interval: float = 1.0) -> None:
@@ -344,11 +426,9 @@ class Monitor:
         try:
             while True:
                 topics = sub.take()
-                changed = {t.removeprefix("service:") for t in topics
-                           if t.startswith("service:")}
+                changed = {t.removeprefix("service:") for t in topics if t.startswith("service:")}
                 await self.evaluate(changed)
-                self.store.set_notifications(self.outbox.counts(),
-                                             dict(self.outbox.last_errors))
+                self.store.set_notifications(self.outbox.counts(), dict(self.outbox.last_errors))
                 if time.monotonic() >= housekeeping_at:  # once a minute
                     housekeeping_at = time.monotonic() + 60
                     await self._housekeeping()
@@ -368,8 +448,11 @@ class Monitor:
             except Exception as exc:
                 failures += 1
                 if failures in (1, 10) or failures % 600 == 0:  # log, but do not flood
-                    log.error("prediction step failed", exc_info=exc,
-                              extra={"fields": {"failures": failures}})
+                    log.error(
+                        "prediction step failed",
+                        exc_info=exc,
+                        extra={"fields": {"failures": failures}},
+                    )
             await asyncio.sleep(self.config.predictions.interval)
 
     async def _housekeeping(self) -> None:
@@ -378,8 +461,7 @@ class Monitor:
             await self.engine.escalate()
             cutoff = self.clock() - self.config.retention.incidents
             await self.db.run(self.db.purge, cutoff)
-            await self.db.run(self.db.purge_events,
-                              self.clock() - self.config.retention.events)
+            await self.db.run(self.db.purge_events, self.clock() - self.config.retention.events)
         except Exception as exc:
             log.error("housekeeping failed", exc_info=exc)
 
@@ -393,8 +475,16 @@ class Monitor:
             try:
                 await self.engine.on_transition(transition)
             except Exception as exc:  # a failed write is state, not the end of alerting
-                log.error("incident update failed", exc_info=exc, extra={"fields": {
-                    "rule": transition.alert.rule.name, "subject": transition.alert.subject}})
+                log.error(
+                    "incident update failed",
+                    exc_info=exc,
+                    extra={
+                        "fields": {
+                            "rule": transition.alert.rule.name,
+                            "subject": transition.alert.subject,
+                        }
+                    },
+                )
 
     async def stop(self) -> None:
         """Undo what start did, in reverse: tasks, exporter, outbox, database."""
@@ -436,8 +526,19 @@ def build_rules(config: Config) -> list[Rule]:
     if config.rules is None:
         rules = default_rules(config)
     else:
-        rules = [Rule(r.name, r.metric, r.above, r.threshold, r.clear, r.for_s,
-                      Severity(r.severity), r.services) for r in config.rules]
+        rules = [
+            Rule(
+                r.name,
+                r.metric,
+                r.above,
+                r.threshold,
+                r.clear,
+                r.for_s,
+                Severity(r.severity),
+                r.services,
+            )
+            for r in config.rules
+        ]
     return [r for r in rules if r.name not in config.disabled_rules]
 
 

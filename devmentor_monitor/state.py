@@ -241,8 +241,10 @@ class Store:
         if result.ok:
             rec.oks_in_row += 1
             rec.fails_in_row = 0
-            if before in (Health.UNKNOWN, Health.UP, Health.DEGRADED) \
-                    or rec.oks_in_row >= cfg.success_threshold:
+            if (
+                before in (Health.UNKNOWN, Health.UP, Health.DEGRADED)
+                or rec.oks_in_row >= cfg.success_threshold
+            ):
                 rec.status = self._up_or_degraded(cfg, result.latency)
         else:
             rec.failures += 1
@@ -254,8 +256,9 @@ class Store:
             rec.latency.append(result.ts, result.latency)
             rec.latency_count += 1
             rec.latency_sum += result.latency
-        rec.counter.add(result.ts, up=rec.status in (Health.UP, Health.DEGRADED),
-                        failed=not result.ok)
+        rec.counter.add(
+            result.ts, up=rec.status in (Health.UP, Health.DEGRADED), failed=not result.ok
+        )
         rec.summary = None
         changed = rec.status is not before
         if changed:
@@ -313,8 +316,7 @@ class Store:
     # ------------------------------------------------------------- readers
     def open_incidents(self) -> list[Incident]:
         """Open (and acknowledged) incidents, most severe first, then newest first."""
-        return sorted(self._incidents.values(),
-                      key=lambda i: (-i.severity.rank, -i.opened_at))
+        return sorted(self._incidents.values(), key=lambda i: (-i.severity.rank, -i.opened_at))
 
     @property
     def alerts_firing(self) -> dict[str, int]:
@@ -331,8 +333,9 @@ class Store:
         """Delivery attempts per (channel, result), and the last error per channel."""
         return dict(self._notification_counts)
 
-    def set_notifications(self, counts: dict[tuple[str, str], int],
-                          last_errors: dict[str, str]) -> None:
+    def set_notifications(
+        self, counts: dict[tuple[str, str], int], last_errors: dict[str, str]
+    ) -> None:
         if counts != self._notification_counts or last_errors != self.notification_errors:
             self._notification_counts = dict(counts)
             self.notification_errors = dict(last_errors)
@@ -353,12 +356,16 @@ class Store:
         """Current predictions. Empty until the prediction engine writes here."""
         return list(self._predictions)
 
-    def set_predictions(self, predictions: list[Any], *,
-                        scores: dict[str, tuple[float, bool, float]],
-                        values: dict[tuple[str, str], float],
-                        marks: dict[str, tuple[tuple[float, float], ...]],
-                        root_causes: dict[str, list[Any]],
-                        status: dict[str, Any]) -> None:
+    def set_predictions(
+        self,
+        predictions: list[Any],
+        *,
+        scores: dict[str, tuple[float, bool, float]],
+        values: dict[tuple[str, str], float],
+        marks: dict[str, tuple[tuple[float, float], ...]],
+        root_causes: dict[str, list[Any]],
+        status: dict[str, Any],
+    ) -> None:
         """Writer (the prediction engine, run by the runtime): everything it derived on
         one tick, replaced at once so readers never see half a tick."""
         self._predictions = list(predictions)
@@ -430,8 +437,9 @@ class Store:
         """(checks, up, failed) over ``window`` seconds, to the minute (hour past 24 h)."""
         return self._services[name].counter.totals(now, window)
 
-    def check_counts_many(self, name: str, now: float, windows: tuple[float, ...]
-                          ) -> list[tuple[int, int, int]]:
+    def check_counts_many(
+        self, name: str, now: float, windows: tuple[float, ...]
+    ) -> list[tuple[int, int, int]]:
         return self._services[name].counter.totals_many(now, windows)
 
     def dependents(self, name: str) -> list[str]:
@@ -462,8 +470,9 @@ class Store:
         if rec.summary is None or now - rec.summary_at >= self.SUMMARY_TTL:
             rec.summary = _summarise(rec, now)
             if name in self._workload_down:
-                rec.summary = replace(rec.summary, status=Health.DOWN,
-                                      workload_down=self._workload_down[name])
+                rec.summary = replace(
+                    rec.summary, status=Health.DOWN, workload_down=self._workload_down[name]
+                )
             rec.summary_at = now
         return rec.summary
 
@@ -506,15 +515,28 @@ def _summarise(rec: _ServiceRecord, now: float) -> ServiceSummary:
         )
     last = rec.last
     return ServiceSummary(
-        name=cfg.name, url=cfg.url, status=rec.status, since=rec.since, last=last,
+        name=cfg.name,
+        url=cfg.url,
+        status=rec.status,
+        since=rec.since,
+        last=last,
         consecutive_failures=rec.fails_in_row,
         latency=last.latency if last else None,
-        latency_p50=p50, latency_p95=p95, latency_p99=p99,
-        uptime_1h=_ratio(up_1h, total_1h), uptime_24h=_ratio(up_24h, total_24h),
-        uptime_7d=uptime_7d, error_rate_1h=error_rate,
-        checks_total=rec.checks, failures_total=rec.failures,
-        latency_count=rec.latency_count, latency_sum=rec.latency_sum,
+        latency_p50=p50,
+        latency_p95=p95,
+        latency_p99=p99,
+        uptime_1h=_ratio(up_1h, total_1h),
+        uptime_24h=_ratio(up_24h, total_24h),
+        uptime_7d=uptime_7d,
+        error_rate_1h=error_rate,
+        checks_total=rec.checks,
+        failures_total=rec.failures,
+        latency_count=rec.latency_count,
+        latency_sum=rec.latency_sum,
         cert_days=last.cert_days if last else None,
-        depends_on=cfg.depends_on, interval=cfg.interval, slo=cfg.slo,
-        slo_compliant=compliant, error_budget_remaining=budget,
+        depends_on=cfg.depends_on,
+        interval=cfg.interval,
+        slo=cfg.slo,
+        slo_compliant=compliant,
+        error_budget_remaining=budget,
     )

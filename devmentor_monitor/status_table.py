@@ -9,8 +9,12 @@ from .model import Health, SystemSample
 from .state import Store
 from .units import format_bytes
 
-STYLE = {Health.UP: "green", Health.DEGRADED: "yellow", Health.DOWN: "bold red",
-         Health.UNKNOWN: "dim"}
+STYLE = {
+    Health.UP: "green",
+    Health.DEGRADED: "yellow",
+    Health.DOWN: "bold red",
+    Health.UNKNOWN: "dim",
+}
 
 
 def print_status(store: Store, sample: SystemSample, console: Console | None = None) -> None:
@@ -31,15 +35,25 @@ def print_status(store: Store, sample: SystemSample, console: Console | None = N
     host = Table(title="host", title_justify="left", show_header=False)
     host.add_column("what")
     host.add_column("value")
-    host.add_row("cpu", f"{sample.cpu_percent:.1f} % of {len(sample.cpu_per_core)} cores, "
-                 f"load {sample.load[0]:.2f}")
-    host.add_row("memory", f"{format_bytes(sample.mem_used)} of {format_bytes(sample.mem_total)}"
-                 f" ({sample.mem_percent:.0f} %)")
+    host.add_row(
+        "cpu",
+        f"{sample.cpu_percent:.1f} % of {len(sample.cpu_per_core)} cores, "
+        f"load {sample.load[0]:.2f}",
+    )
+    host.add_row(
+        "memory",
+        f"{format_bytes(sample.mem_used)} of {format_bytes(sample.mem_total)}"
+        f" ({sample.mem_percent:.0f} %)",
+    )
     for d in sample.disks:
-        host.add_row(f"disk {d.mount}", f"{format_bytes(d.used)} of {format_bytes(d.total)} "
-                     f"({d.percent:.0f} %)")
+        host.add_row(
+            f"disk {d.mount}",
+            f"{format_bytes(d.used)} of {format_bytes(d.total)} ({d.percent:.0f} %)",
+        )
     host.add_row("processes", str(sample.process_count))
     console.print(host)
     counts = store.counts()
-    console.print(f"{counts['up'] + counts['degraded']} up, {counts['down']} down "
-                  f"of {len(store.service_names())} services")
+    console.print(
+        f"{counts['up'] + counts['degraded']} up, {counts['down']} down "
+        f"of {len(store.service_names())} services"
+    )

@@ -100,16 +100,20 @@ class _Converter:
         an alias): where an error inside a copy is reported."""
         ident = id(node)
         if ident in self.inside:
-            raise ConfigError(self.source, home, path, "recursive alias: an anchor "
-                              "contains an alias to itself")
+            raise ConfigError(
+                self.source, home, path, "recursive alias: an anchor contains an alias to itself"
+            )
         if depth > MAX_DEPTH:
-            raise ConfigError(self.source, home, path, f"nested deeper than {MAX_DEPTH} "
-                                                       "levels")
+            raise ConfigError(self.source, home, path, f"nested deeper than {MAX_DEPTH} levels")
         if ident in self.seen:
             self.copies += 1
             if self.copies > MAX_ALIAS_NODES:
-                raise ConfigError(self.source, home, path, "aliases expand to over "
-                                  f"{MAX_ALIAS_NODES:,} values (an alias bomb?)")
+                raise ConfigError(
+                    self.source,
+                    home,
+                    path,
+                    f"aliases expand to over {MAX_ALIAS_NODES:,} values (an alias bomb?)",
+                )
         else:
             home = node.start_mark.line + 1
         self.seen.add(ident)
@@ -136,8 +140,13 @@ class _Converter:
                 out[key] = child
             return Node(out, line)
         if isinstance(node, yaml.SequenceNode):
-            return Node([self.convert(n, f"{path}[{i}]", depth + 1, home)
-                         for i, n in enumerate(node.value)], line)
+            return Node(
+                [
+                    self.convert(n, f"{path}[{i}]", depth + 1, home)
+                    for i, n in enumerate(node.value)
+                ],
+                line,
+            )
         return Node(_scalar(node), line)
 
 

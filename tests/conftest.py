@@ -32,8 +32,7 @@ def fleet() -> Iterator[FleetThread]:
 def write_config(tmp_path: Path) -> Callable[..., Path]:
     """Write a services.yaml from Python data; returns its path."""
 
-    def write(services: list[dict[str, Any]], name: str = "services.yaml",
-              **top: Any) -> Path:
+    def write(services: list[dict[str, Any]], name: str = "services.yaml", **top: Any) -> Path:
         path = tmp_path / name
         path.write_text(yaml.safe_dump({**top, "services": services}, sort_keys=False))
         return path

@@ -54,8 +54,14 @@ PROFILES: dict[str, Behaviour] = {
 class DemoService:
     """One simulated service on its own loopback port."""
 
-    def __init__(self, name: str, behaviour: Behaviour, host: str = "127.0.0.1",
-                 port: int = 0, seed: int | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        behaviour: Behaviour,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        seed: int | None = None,
+    ) -> None:
         self.name = name
         self.behaviour = behaviour
         self.host = host
@@ -83,8 +89,9 @@ class DemoService:
             return
         if not self.port:
             self.port = free_port(self.host)
-        runner = web.AppRunner(self.app, access_log=None, handle_signals=False,
-                               shutdown_timeout=0.2)
+        runner = web.AppRunner(
+            self.app, access_log=None, handle_signals=False, shutdown_timeout=0.2
+        )
         await runner.setup()
         await web.TCPSite(runner, self.host, self.port, reuse_address=True).start()
         self._runner = runner
@@ -107,21 +114,29 @@ class DemoService:
     async def _health(self, request: web.Request) -> web.Response:
         self.requests += 1
         b = self.behaviour
-        delay = b.latency_ms / 1000 * math.exp(self._rng.gauss(0, b.jitter)) \
-            if b.latency_ms > 0 else 0
+        delay = (
+            b.latency_ms / 1000 * math.exp(self._rng.gauss(0, b.jitter)) if b.latency_ms > 0 else 0
+        )
         await asyncio.sleep(min(delay, 30))
         if self._in_outage():
-            return web.json_response({"status": "unavailable", "service": self.name},
-                                     status=503)
+            return web.json_response({"status": "unavailable", "service": self.name}, status=503)
         if self._rng.random() < b.error_rate:
-            return web.json_response({"status": "error", "service": self.name,
-                                      "error": "simulated failure"}, status=500)
-        return web.json_response({"status": "ok", "service": self.name, "version": "demo",
-                                  "uptime_s": round(time.monotonic() - self._born, 1)})
+            return web.json_response(
+                {"status": "error", "service": self.name, "error": "simulated failure"}, status=500
+            )
+        return web.json_response(
+            {
+                "status": "ok",
+                "service": self.name,
+                "version": "demo",
+                "uptime_s": round(time.monotonic() - self._born, 1),
+            }
+        )
 
     async def _show(self, request: web.Request) -> web.Response:
-        return web.json_response({"name": self.name, "requests": self.requests,
-                                  **asdict(self.behaviour)})
+        return web.json_response(
+            {"name": self.name, "requests": self.requests, **asdict(self.behaviour)}
+        )
 
     async def _change(self, request: web.Request) -> web.Response:
         try:
@@ -137,12 +152,17 @@ class DemoService:
 class DemoFleet:
     """A set of simulated services; `urls` maps service name → health URL."""
 
-    def __init__(self, names: list[str] | None = None, host: str = "127.0.0.1",
-                 seed: int | None = None) -> None:
+    def __init__(
+        self, names: list[str] | None = None, host: str = "127.0.0.1", seed: int | None = None
+    ) -> None:
         names = list(PROFILES) if names is None else names
         self.services = {
-            n: DemoService(n, _copy(PROFILES.get(n, Behaviour())), host,
-                           seed=None if seed is None else seed + i)
+            n: DemoService(
+                n,
+                _copy(PROFILES.get(n, Behaviour())),
+                host,
+                seed=None if seed is None else seed + i,
+            )
             for i, n in enumerate(names)
         }
 
@@ -188,8 +208,9 @@ class ManyEndpoints:
         app.router.add_get("/svc/{i}/health", self._health)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
-        await web.TCPSite(self._runner, self.host, self.port, reuse_address=True,
-                          backlog=1024).start()
+        await web.TCPSite(
+            self._runner, self.host, self.port, reuse_address=True, backlog=1024
+        ).start()
 
     async def stop(self) -> None:
         if self._runner is not None:

@@ -35,8 +35,7 @@ class ActionError(Exception):
 class AuditTrail(Protocol):
     """Where every attempt is written (the incident engine's audit)."""
 
-    def audit(self, actor: Actor, action: str, target: str,
-              outcome: str) -> Awaitable[None]: ...
+    def audit(self, actor: Actor, action: str, target: str, outcome: str) -> Awaitable[None]: ...
 
 
 def find_container(store: Store, ref: str) -> ContainerInfo | None:
@@ -53,8 +52,15 @@ class WorkloadActions:
     """Given exactly what the actions use: the store (targets and source states), the
     scaling limits, the audit trail and the two sources (None when not configured)."""
 
-    def __init__(self, store: Store, scaling: Scaling, audit: AuditTrail, *,
-                 docker: DockerSource | None = None, kube: KubeSource | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        scaling: Scaling,
+        audit: AuditTrail,
+        *,
+        docker: DockerSource | None = None,
+        kube: KubeSource | None = None,
+    ) -> None:
         self.store = store
         self.scaling = scaling
         self.audit_trail = audit
@@ -68,8 +74,11 @@ class WorkloadActions:
     def _docker(self) -> DockerSource:
         source = self.docker_source
         if source is None:
-            raise ActionError(503, "docker: not available: not configured (add a docker: "
-                                   "section to services.yaml or set DOCKER_HOST)")
+            raise ActionError(
+                503,
+                "docker: not available: not configured (add a docker: "
+                "section to services.yaml or set DOCKER_HOST)",
+            )
         status = self.store.source("docker")
         if status is None or status.state is not SourceState.OK:
             why = status.reason if status is not None else "connecting"
@@ -82,8 +91,7 @@ class WorkloadActions:
         target = ref
         try:
             if action not in ACTIONS:
-                raise ActionError(400, f"unknown action {action!r}; one of "
-                                       f"{', '.join(ACTIONS)}")
+                raise ActionError(400, f"unknown action {action!r}; one of {', '.join(ACTIONS)}")
             source = self._docker()
             c = self.find_container(ref)
             if c is None:
@@ -115,12 +123,16 @@ class WorkloadActions:
     def _kube(self) -> KubeSource:
         source = self.kube_source
         if source is None:
-            raise ActionError(503, "kubernetes: not available: not configured (add a "
-                                   "kubernetes: section to services.yaml)")
+            raise ActionError(
+                503,
+                "kubernetes: not available: not configured (add a "
+                "kubernetes: section to services.yaml)",
+            )
         return source
 
-    async def _kube_call(self, actor: Actor, action: str, target: str,
-                         call: Callable[[KubeSource], Awaitable[None]]) -> None:
+    async def _kube_call(
+        self, actor: Actor, action: str, target: str, call: Callable[[KubeSource], Awaitable[None]]
+    ) -> None:
         from ..sources.kube import KubeError
 
         try:
@@ -135,14 +147,16 @@ class WorkloadActions:
         await self._audit(actor, action, target, "ok")
 
     async def restart_deployment(self, name: str, actor: Actor) -> None:
-        await self._kube_call(actor, "deployment.restart", name,
-                              lambda s: s.restart_deployment(name))
+        await self._kube_call(
+            actor, "deployment.restart", name, lambda s: s.restart_deployment(name)
+        )
 
     async def delete_pod(self, name: str, actor: Actor) -> None:
         await self._kube_call(actor, "pod.delete", name, lambda s: s.delete_pod(name))
 
-    async def scale(self, name: str, replicas: int, actor: Actor, *,
-                    automatic: bool = False) -> None:
+    async def scale(
+        self, name: str, replicas: int, actor: Actor, *, automatic: bool = False
+    ) -> None:
         """Scale within MIN_REPLICAS..MAX_REPLICAS; automatic only with AUTO_SCALE_ENABLED."""
         scaling = self.scaling
         action = "deployment.scale"
@@ -151,9 +165,12 @@ class WorkloadActions:
         if automatic and not scaling.enabled:
             problem = ActionError(400, "automatic scaling is off (set AUTO_SCALE_ENABLED=true)")
         elif not scaling.min_replicas <= replicas <= scaling.max_replicas:
-            problem = ActionError(400, f"replicas must be within MIN_REPLICAS.."
-                                       f"MAX_REPLICAS ({scaling.min_replicas}.."
-                                       f"{scaling.max_replicas}), got {replicas}")
+            problem = ActionError(
+                400,
+                f"replicas must be within MIN_REPLICAS.."
+                f"MAX_REPLICAS ({scaling.min_replicas}.."
+                f"{scaling.max_replicas}), got {replicas}",
+            )
         if problem is not None:
             await self._audit(actor, action, target, f"denied: {problem}")
             raise problem
@@ -166,15 +183,15 @@ class WorkloadActions:
         try:
             if action.startswith("docker."):
                 verb = action.removeprefix("docker.")
-                bound = [c for c in self.store.docker.items("containers")
-                         if c.service == service]
+                bound = [c for c in self.store.docker.items("containers") if c.service == service]
                 if not bound:
                     return f"failed: no container bound to {service}"
                 for c in bound:
                     await self.container(c.id, verb, ENGINE)
                 return f"ok: {action} {', '.join(c.name for c in bound)}"
             deployments: list[DeploymentInfo] = [
-                d for d in self.store.kube.items("deployments") if d.service == service]
+                d for d in self.store.kube.items("deployments") if d.service == service
+            ]
             if not deployments:
                 return f"failed: no deployment bound to {service}"
             for d in deployments:
@@ -187,8 +204,17 @@ class WorkloadActions:
             return f"failed: {exc}"
 
     async def _audit(self, actor: Actor, action: str, target: str, outcome: str) -> None:
-        log.info("workload action", extra={"fields": {
-            "actor": actor.name, "action": action, "target": target, "outcome": outcome}})
+        log.info(
+            "workload action",
+            extra={
+                "fields": {
+                    "actor": actor.name,
+                    "action": action,
+                    "target": target,
+                    "outcome": outcome,
+                }
+            },
+        )
         try:
             await self.audit_trail.audit(actor, action, target, outcome)
         except Exception as exc:  # the audit trail failing must not hide the action's result

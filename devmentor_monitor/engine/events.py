@@ -47,9 +47,14 @@ class _Budget:
 
 
 class EventProcessor:
-    def __init__(self, engine: IncidentEngine, db: Database, rules: tuple[EventRule, ...],
-                 check_now: Callable[[str], bool], clock: Callable[[], float] = time.time
-                 ) -> None:
+    def __init__(
+        self,
+        engine: IncidentEngine,
+        db: Database,
+        rules: tuple[EventRule, ...],
+        check_now: Callable[[str], bool],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.engine = engine
         self.db = db
         self.rules = rules
@@ -80,8 +85,10 @@ class EventProcessor:
                 drop += 1
             del self._unwritten[:drop]
             self.unwritten_dropped += drop
-            log.warning("events not written: the disk is behind", extra={"fields": {
-                "dropped": drop, "dropped_total": self.unwritten_dropped}})
+            log.warning(
+                "events not written: the disk is behind",
+                extra={"fields": {"dropped": drop, "dropped_total": self.unwritten_dropped}},
+            )
         if not self._interesting(batch):
             return
         try:
@@ -158,15 +165,22 @@ class EventProcessor:
             for rule in self.rules:
                 if self._matches(rule, e):
                     await self.engine.open_from_event(
-                        rule.name, Severity(rule.severity), e.service,
-                        f"{e.service}: {e.type}", f"{e.type} ({e.severity.value}): {e.message}",
-                        now)
+                        rule.name,
+                        Severity(rule.severity),
+                        e.service,
+                        f"{e.service}: {e.type}",
+                        f"{e.type} ({e.severity.value}): {e.message}",
+                        now,
+                    )
             if e.origin == "monitor":  # its own findings are in the timeline already
                 continue
             inc = self.engine.open_incident_of(e.service)
             if inc is not None and self._spend(inc.id, now):
-                attach.setdefault(inc.id, []).append(TimelineEntry(
-                    e.ts, "event", MONITOR, f"{e.type} ({e.severity.value}): {e.message}"))
+                attach.setdefault(inc.id, []).append(
+                    TimelineEntry(
+                        e.ts, "event", MONITOR, f"{e.type} ({e.severity.value}): {e.message}"
+                    )
+                )
         for incident_id, entries in attach.items():
             inc = self.engine.store.incident(incident_id)
             if inc is not None:
@@ -177,8 +191,10 @@ class EventProcessor:
         minute = int(now // 60)
         if b.minute != minute:
             if b.skipped:
-                log.info("events not added to a timeline", extra={"fields": {
-                    "incident": incident_id, "skipped": b.skipped}})
+                log.info(
+                    "events not added to a timeline",
+                    extra={"fields": {"incident": incident_id, "skipped": b.skipped}},
+                )
             b.minute, b.used, b.skipped = minute, 0, 0
         if b.used >= TIMELINE_PER_MINUTE:
             b.skipped += 1
@@ -190,6 +206,8 @@ class EventProcessor:
 
     @staticmethod
     def _matches(rule: EventRule, e: Event) -> bool:
-        return (e.type.startswith(rule.type)
-                and e.severity.rank >= EventSeverity(rule.min_severity).rank
-                and (rule.services is None or e.service in rule.services))
+        return (
+            e.type.startswith(rule.type)
+            and e.severity.rank >= EventSeverity(rule.min_severity).rank
+            and (rule.services is None or e.service in rule.services)
+        )

@@ -31,12 +31,11 @@ MONITOR = "monitor"
 
 
 class Notifier(Protocol):
-    async def notify(self, incident: Incident, kind: str, *, suppressed: bool = False) -> int:
-        ...
+    async def notify(self, incident: Incident, kind: str, *, suppressed: bool = False) -> int: ...
 
-    async def escalate(self, incidents: Iterable[Incident],
-                       suppressed: Callable[[Incident], bool] | None = None) -> list[str]:
-        ...
+    async def escalate(
+        self, incidents: Iterable[Incident], suppressed: Callable[[Incident], bool] | None = None
+    ) -> list[str]: ...
 
 
 class IncidentError(Exception):
@@ -85,8 +84,13 @@ class KeyedLocks:
 
 
 class IncidentEngine:
-    def __init__(self, store: Store, db: Database, notifier: Notifier | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        store: Store,
+        db: Database,
+        notifier: Notifier | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.store = store
         self.db = db
         self.notifier = notifier
@@ -111,17 +115,24 @@ class IncidentEngine:
         key = (service, rule.name)
         value = "–" if alert.value is None else f"{alert.value:.4g}"
         if t.state is AlertState.FIRING:
-            text = (f"{rule.name} firing on {alert.subject}: {rule.description} "
-                    f"(value {value}, threshold {alert.threshold:.4g})")
+            text = (
+                f"{rule.name} firing on {alert.subject}: {rule.description} "
+                f"(value {value}, threshold {alert.threshold:.4g})"
+            )
             existing = self._by_key.get(key)
             if existing and (inc := self.store.incident(existing)) is not None:
                 entry = TimelineEntry(t.at, "updated", MONITOR, text)
                 await self._save(inc, [entry])
                 return inc
-            return await self._open(service, rule.name, self._severity(service, rule.name,
-                                                                       rule.severity),
-                                    f"{service}: {rule.name.replace('_', ' ')}",
-                                    text, ENGINE, t.at)
+            return await self._open(
+                service,
+                rule.name,
+                self._severity(service, rule.name, rule.severity),
+                f"{service}: {rule.name.replace('_', ' ')}",
+                text,
+                ENGINE,
+                t.at,
+            )
         incident_id = self._by_key.get(key)
         inc = self.store.incident(incident_id) if incident_id else None
         if inc is None:
@@ -145,28 +156,63 @@ class IncidentEngine:
         return None
 
     # ------------------------------------------------------------------ lifecycle
-    async def _open(self, service: str, rule: str, severity: Severity, title: str,
-                    description: str, actor: Actor, now: float) -> Incident:
+    async def _open(
+        self,
+        service: str,
+        rule: str,
+        severity: Severity,
+        title: str,
+        description: str,
+        actor: Actor,
+        now: float,
+    ) -> Incident:
         parent = self._parent(service)
-        inc = Incident(id=new_id(now), service=service, rule=rule, severity=severity,
-                       title=title, description=description, state=IncidentState.OPEN,
-                       opened_at=now, updated_at=now,
-                       parent_id=parent.id if parent else None)
+        inc = Incident(
+            id=new_id(now),
+            service=service,
+            rule=rule,
+            severity=severity,
+            title=title,
+            description=description,
+            state=IncidentState.OPEN,
+            opened_at=now,
+            updated_at=now,
+            parent_id=parent.id if parent else None,
+        )
         entries = [TimelineEntry(now, "opened", actor.name, description)]
         last = self.store.last_check(service) if self.store.has_service(service) else None
         if last is not None:
-            entries.append(TimelineEntry(now, "check", MONITOR,
-                                         "last check: " + ("ok" if last.ok else
-                                                           last.error or "failed")))
+            entries.append(
+                TimelineEntry(
+                    now,
+                    "check",
+                    MONITOR,
+                    "last check: " + ("ok" if last.ok else last.error or "failed"),
+                )
+            )
         if parent is not None:
-            entries.append(TimelineEntry(now, "linked", MONITOR,
-                                         f"caused by {parent.service}'s incident {parent.id}; "
-                                         "not notified separately"))
+            entries.append(
+                TimelineEntry(
+                    now,
+                    "linked",
+                    MONITOR,
+                    f"caused by {parent.service}'s incident {parent.id}; not notified separately",
+                )
+            )
         await self._save(inc, entries)
         if rule != "manual":
             self._by_key[(service, rule)] = inc.id
-        log.warning("incident opened", extra={"fields": {
-            "id": inc.id, "service": service, "rule": rule, "severity": severity.value}})
+        log.warning(
+            "incident opened",
+            extra={
+                "fields": {
+                    "id": inc.id,
+                    "service": service,
+                    "rule": rule,
+                    "severity": severity.value,
+                }
+            },
+        )
         await self._notify(inc, "open", suppressed=parent is not None)
         if parent is None:  # a linked incident's cause is its dependency: leave this one be
             await self._recover(inc)
@@ -187,22 +233,34 @@ class IncidentEngine:
         `notifications.escalate_after` is, and remembers, across restarts, what it sent)."""
         if self.notifier is None:
             return []
-        ids = await self.notifier.escalate(self.store.open_incidents(),
-                                           suppressed=lambda i: i.parent_id is not None)
+        ids = await self.notifier.escalate(
+            self.store.open_incidents(), suppressed=lambda i: i.parent_id is not None
+        )
         done = []
         for incident_id in ids:
             inc = self.store.incident(incident_id)
             if inc is not None:
-                await self._save(inc, [TimelineEntry(self.clock(), "escalated", MONITOR,
-                                                     "still unacknowledged: notified again")])
+                await self._save(
+                    inc,
+                    [
+                        TimelineEntry(
+                            self.clock(),
+                            "escalated",
+                            MONITOR,
+                            "still unacknowledged: notified again",
+                        )
+                    ],
+                )
                 done.append(inc)
         return done
 
-    async def open_manual(self, service: str, description: str, severity: Severity,
-                          actor: Actor) -> Incident:
+    async def open_manual(
+        self, service: str, description: str, severity: Severity, actor: Actor
+    ) -> Incident:
         now = self.clock()
-        inc = await self._open(service, "manual", severity, f"{service}: {description[:80]}",
-                               description, actor, now)
+        inc = await self._open(
+            service, "manual", severity, f"{service}: {description[:80]}", description, actor, now
+        )
         await self.audit(actor, "incident.open", inc.id, "ok")
         return inc
 
@@ -210,13 +268,19 @@ class IncidentEngine:
         async with self._locked(incident_id):  # checked and changed with nothing between
             inc = self._open_incident(incident_id)
             if inc.state is IncidentState.ACKNOWLEDGED:
-                raise IncidentError(409, f"incident {incident_id} is already acknowledged by "
-                                         f"{inc.acknowledged_by}")
+                raise IncidentError(
+                    409, f"incident {incident_id} is already acknowledged by {inc.acknowledged_by}"
+                )
             now = self.clock()
             text = "acknowledged" + (f": {comment}" if comment else "")
-            await self._persist(inc, [TimelineEntry(now, "acknowledged", actor.name, text)],
-                                state=IncidentState.ACKNOWLEDGED, acknowledged_at=now,
-                                acknowledged_by=actor.name, updated_at=now)
+            await self._persist(
+                inc,
+                [TimelineEntry(now, "acknowledged", actor.name, text)],
+                state=IncidentState.ACKNOWLEDGED,
+                acknowledged_at=now,
+                acknowledged_by=actor.name,
+                updated_at=now,
+            )
         await self.audit(actor, "incident.acknowledge", incident_id, "ok")
         await self._notify(inc, "acknowledged", suppressed=inc.parent_id is not None)
         return inc
@@ -238,20 +302,25 @@ class IncidentEngine:
         await self._resolved(inc, actor)
         return inc
 
-    async def _persist_resolved(self, inc: Incident, actor: Actor, text: str,
-                                now: float) -> None:
+    async def _persist_resolved(self, inc: Incident, actor: Actor, text: str, now: float) -> None:
         ttr = now - inc.opened_at
-        await self._persist(inc, [TimelineEntry(now, "resolved", actor.name,
-                                                f"{text}; time to recover {ttr:.0f} s")],
-                            state=IncidentState.RESOLVED, resolved_at=now,
-                            resolved_by=actor.name, updated_at=now)
+        await self._persist(
+            inc,
+            [TimelineEntry(now, "resolved", actor.name, f"{text}; time to recover {ttr:.0f} s")],
+            state=IncidentState.RESOLVED,
+            resolved_at=now,
+            resolved_by=actor.name,
+            updated_at=now,
+        )
 
     async def _resolved(self, inc: Incident, actor: Actor) -> None:
         """After a resolve is on disk and shown: forget the alert key, log, notify."""
         ttr = inc.time_to_recover or 0.0
         self._by_key.pop((inc.service, inc.rule), None)
-        log.info("incident resolved", extra={"fields": {"id": inc.id, "by": actor.name,
-                                                        "ttr_s": round(ttr, 1)}})
+        log.info(
+            "incident resolved",
+            extra={"fields": {"id": inc.id, "by": actor.name, "ttr_s": round(ttr, 1)}},
+        )
         await self._notify(inc, "resolved")  # resolved notifications always go out
 
     def _open_incident(self, incident_id: str) -> Incident:
@@ -265,8 +334,7 @@ class IncidentEngine:
         async with self._locked(inc.id):
             await self._persist(inc, entries, **changes)
 
-    async def _persist(self, inc: Incident, entries: list[TimelineEntry],
-                       **changes: Any) -> None:
+    async def _persist(self, inc: Incident, entries: list[TimelineEntry], **changes: Any) -> None:
         """Write the incident as it is about to be, then apply ``changes`` and ``entries``
         to the shared object with no await between, so a reader sees both or neither.
         The caller holds the incident's lock."""
@@ -277,8 +345,9 @@ class IncidentEngine:
         inc.timeline.extend(entries)
         self.store.put_incident(inc)
         change = entries[0].kind if entries else "updated"  # opened, resolved, ...
-        self.store.feed.publish("incidents", lambda: {
-            "change": change, "incident": incident_json(inc, timeline=False)})
+        self.store.feed.publish(
+            "incidents", lambda: {"change": change, "incident": incident_json(inc, timeline=False)}
+        )
 
     # ------------------------------------------------------------------ events
     def open_services(self) -> set[str]:
@@ -292,8 +361,9 @@ class IncidentEngine:
     async def add_timeline(self, inc: Incident, entries: list[TimelineEntry]) -> None:
         await self._save(inc, entries, updated_at=max(inc.updated_at, entries[-1].ts))
 
-    async def open_from_event(self, rule: str, severity: Severity, service: str,
-                              title: str, text: str, now: float) -> Incident:
+    async def open_from_event(
+        self, rule: str, severity: Severity, service: str, title: str, text: str, now: float
+    ) -> Incident:
         """An `events.rules` match: open an incident, or add to the one already open."""
         key = f"event:{rule}"
         existing = self._by_key.get((service, key))
@@ -307,5 +377,7 @@ class IncidentEngine:
             await self.notifier.notify(inc, kind, suppressed=suppressed)
 
     async def audit(self, actor: Actor, action: str, target: str, outcome: str) -> None:
-        await self.db.run(self.db.audit, AuditEntry(self.clock(), actor.name, action, target,
-                                                    actor.source, outcome))
+        await self.db.run(
+            self.db.audit,
+            AuditEntry(self.clock(), actor.name, action, target, actor.source, outcome),
+        )

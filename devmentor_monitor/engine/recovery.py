@@ -27,8 +27,11 @@ class RecoveryRunner:
 
     async def run(self, incident: Incident, recovery: Recovery) -> str:
         """Run (or pretend to) and return the outcome as one line for timeline and audit."""
-        what = " ".join(recovery.command) if recovery.command else (
-            recovery.action if recovery.action else f"POST {_host(recovery)}")
+        what = (
+            " ".join(recovery.command)
+            if recovery.command
+            else (recovery.action if recovery.action else f"POST {_host(recovery)}")
+        )
         if recovery.dry_run:
             return f"dry run: would run {what}"
         now = self.clock()
@@ -36,8 +39,10 @@ class RecoveryRunner:
         while runs and now - runs[0] > 3600:
             runs.popleft()
         if len(runs) >= recovery.max_per_hour:
-            return (f"skipped: {len(runs)} runs in the last hour "
-                    f"(max_per_hour {recovery.max_per_hour}): {what}")
+            return (
+                f"skipped: {len(runs)} runs in the last hour "
+                f"(max_per_hour {recovery.max_per_hour}): {what}"
+            )
         runs.append(now)
         try:
             if recovery.command:
@@ -45,8 +50,9 @@ class RecoveryRunner:
             if recovery.action:
                 if self.actions is None:
                     return f"failed: no container or cluster source for {what}"
-                return await asyncio.wait_for(self.actions(incident, recovery.action),
-                                              recovery.timeout)
+                return await asyncio.wait_for(
+                    self.actions(incident, recovery.action), recovery.timeout
+                )
             return await asyncio.wait_for(self._webhook(incident, recovery), recovery.timeout)
         except TimeoutError:
             return f"failed: timed out after {recovery.timeout:g} s: {what}"
@@ -55,8 +61,11 @@ class RecoveryRunner:
 
     async def _command(self, recovery: Recovery) -> str:
         proc = await asyncio.create_subprocess_exec(
-            *recovery.command, stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+            *recovery.command,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
         try:
             out, _ = await proc.communicate()
         except asyncio.CancelledError:
@@ -70,10 +79,16 @@ class RecoveryRunner:
         from ..aio import aiohttp, tls_ready
 
         await tls_ready()
-        body = {"incident": incident.id, "service": incident.service,
-                "severity": incident.severity.value, "title": incident.title}
-        async with aiohttp.ClientSession() as session, \
-                session.post(recovery.webhook or "", json=body) as resp:
+        body = {
+            "incident": incident.id,
+            "service": incident.service,
+            "severity": incident.severity.value,
+            "title": incident.title,
+        }
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(recovery.webhook or "", json=body) as resp,
+        ):
             verdict = "ok" if resp.status < 300 else "failed"
             return f"{verdict}: POST {_host(recovery)} → HTTP {resp.status}"
 

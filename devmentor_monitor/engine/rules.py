@@ -24,8 +24,14 @@ FAST_BURN = (14.4, HOUR, 5 * MINUTE)
 SLOW_BURN = (6.0, 6 * HOUR, 30 * MINUTE)
 
 RULE_WINDOWS = (HOUR, FAST_BURN[2], SLOW_BURN[1], SLOW_BURN[2])  # error rate and burn rates
-SERVICE_METRICS: tuple[str, ...] = ("down", "latency", "error_rate", "cert_days", "burn_fast",
-                                   "burn_slow")
+SERVICE_METRICS: tuple[str, ...] = (
+    "down",
+    "latency",
+    "error_rate",
+    "cert_days",
+    "burn_fast",
+    "burn_slow",
+)
 HOST_METRICS: tuple[str, ...] = ("cpu", "memory", "disk", "load")
 # From the prediction engine (predict/engine.py), read through Store.prediction_value.
 PREDICTED_SERVICE_METRICS = ("budget_exhaustion_s", "anomaly_score")
@@ -83,33 +89,122 @@ def default_rules(config: Config) -> list[Rule]:
     """The platform's thresholds and SLOs as rules (used when config lists none)."""
     t = config.thresholds
     return [
-        Rule("service_down", "down", True, 0.5, None, 0.0, Severity.HIGH,
-             description="the health check fails past its failure threshold"),
-        Rule("latency_slo", "latency", True, SLO_THRESHOLD, None, 5 * MINUTE, Severity.MEDIUM,
-             description="slower than the SLO response time for 5 minutes"),
-        Rule("error_rate_slo", "error_rate", True, SLO_THRESHOLD, None, 5 * MINUTE,
-             Severity.MEDIUM, description="error rate over the last hour above the SLO"),
-        Rule("cert_expiry", "cert_days", False, 14.0, 21.0, 0.0, Severity.MEDIUM,
-             description="TLS certificate expires within 14 days"),
-        Rule("burn_rate_fast", "burn_fast", True, FAST_BURN[0], None, 0.0, Severity.CRITICAL,
-             description="error budget burning 14.4x over 1 h and 5 m"),
-        Rule("burn_rate_slow", "burn_slow", True, SLOW_BURN[0], None, 0.0, Severity.HIGH,
-             description="error budget burning 6x over 6 h and 30 m"),
-        Rule("cpu_high", "cpu", True, t.cpu.alert, t.cpu.warn, 2 * MINUTE, Severity.HIGH,
-             description="host CPU above the alert level for 2 minutes"),
-        Rule("memory_high", "memory", True, t.memory.alert, t.memory.warn, 2 * MINUTE,
-             Severity.HIGH, description="host memory above the alert level for 2 minutes"),
-        Rule("disk_high", "disk", True, t.disk.alert, t.disk.warn, 5 * MINUTE, Severity.HIGH,
-             description="a disk above the alert level for 5 minutes"),
-        Rule("disk_full_soon", "disk_exhaustion_s", False, 2 * HOUR, 3 * HOUR, 0.0,
-             Severity.HIGH, description="a disk's trend fills it in under 2 hours"),
-        Rule("memory_full_soon", "memory_exhaustion_s", False, 2 * HOUR, 3 * HOUR, 0.0,
-             Severity.HIGH, description="memory use's trend exhausts it in under 2 hours"),
+        Rule(
+            "service_down",
+            "down",
+            True,
+            0.5,
+            None,
+            0.0,
+            Severity.HIGH,
+            description="the health check fails past its failure threshold",
+        ),
+        Rule(
+            "latency_slo",
+            "latency",
+            True,
+            SLO_THRESHOLD,
+            None,
+            5 * MINUTE,
+            Severity.MEDIUM,
+            description="slower than the SLO response time for 5 minutes",
+        ),
+        Rule(
+            "error_rate_slo",
+            "error_rate",
+            True,
+            SLO_THRESHOLD,
+            None,
+            5 * MINUTE,
+            Severity.MEDIUM,
+            description="error rate over the last hour above the SLO",
+        ),
+        Rule(
+            "cert_expiry",
+            "cert_days",
+            False,
+            14.0,
+            21.0,
+            0.0,
+            Severity.MEDIUM,
+            description="TLS certificate expires within 14 days",
+        ),
+        Rule(
+            "burn_rate_fast",
+            "burn_fast",
+            True,
+            FAST_BURN[0],
+            None,
+            0.0,
+            Severity.CRITICAL,
+            description="error budget burning 14.4x over 1 h and 5 m",
+        ),
+        Rule(
+            "burn_rate_slow",
+            "burn_slow",
+            True,
+            SLOW_BURN[0],
+            None,
+            0.0,
+            Severity.HIGH,
+            description="error budget burning 6x over 6 h and 30 m",
+        ),
+        Rule(
+            "cpu_high",
+            "cpu",
+            True,
+            t.cpu.alert,
+            t.cpu.warn,
+            2 * MINUTE,
+            Severity.HIGH,
+            description="host CPU above the alert level for 2 minutes",
+        ),
+        Rule(
+            "memory_high",
+            "memory",
+            True,
+            t.memory.alert,
+            t.memory.warn,
+            2 * MINUTE,
+            Severity.HIGH,
+            description="host memory above the alert level for 2 minutes",
+        ),
+        Rule(
+            "disk_high",
+            "disk",
+            True,
+            t.disk.alert,
+            t.disk.warn,
+            5 * MINUTE,
+            Severity.HIGH,
+            description="a disk above the alert level for 5 minutes",
+        ),
+        Rule(
+            "disk_full_soon",
+            "disk_exhaustion_s",
+            False,
+            2 * HOUR,
+            3 * HOUR,
+            0.0,
+            Severity.HIGH,
+            description="a disk's trend fills it in under 2 hours",
+        ),
+        Rule(
+            "memory_full_soon",
+            "memory_exhaustion_s",
+            False,
+            2 * HOUR,
+            3 * HOUR,
+            0.0,
+            Severity.HIGH,
+            description="memory use's trend exhausts it in under 2 hours",
+        ),
     ]
 
 
-def burn_rate(store: Store, service: str, window: float, now: float,
-              target_percent: float) -> float | None:
+def burn_rate(
+    store: Store, service: str, window: float, now: float, target_percent: float
+) -> float | None:
     """Failed share of checks in ``window`` over the budget share (1 - SLO)."""
     return _burn(store.check_counts(service, now, window), target_percent)
 
@@ -141,8 +236,7 @@ class Evaluator:
         self._counts.clear()
         names = self.store.service_names() if changed is None else changed
         # Pending alerts with no new data: their value stands, only the clock moved.
-        for key in [k for k in self._waiting
-                    if k[1] not in names and self.store.has_service(k[1])]:
+        for key in [k for k in self._waiting if k[1] not in names and self.store.has_service(k[1])]:
             alert = self.alerts[key]
             if now - alert.since >= alert.rule.for_s:
                 alert.state, alert.since = AlertState.FIRING, now
@@ -162,11 +256,15 @@ class Evaluator:
                     self._predicted_host(rule, now, out)
                 elif rule.metric == "disk":
                     for disk in sample.disks:
-                        self._step(rule, f"disk:{disk.mount}", disk.percent, rule.threshold,
-                                   now, out)
+                        self._step(
+                            rule, f"disk:{disk.mount}", disk.percent, rule.threshold, now, out
+                        )
                 else:
-                    value = {"cpu": sample.cpu_percent, "memory": sample.mem_percent,
-                             "load": sample.load[0]}[rule.metric]
+                    value = {
+                        "cpu": sample.cpu_percent,
+                        "memory": sample.mem_percent,
+                        "load": sample.load[0],
+                    }[rule.metric]
                     self._step(rule, HOST, value, rule.threshold, now, out)
         # Dependencies first: a dependent's incident can then be linked under theirs.
         out.sort(key=lambda t: self._depth(t.alert.service))
@@ -178,8 +276,7 @@ class Evaluator:
         deps = self.store.service_config(service).depends_on
         return 1 + max((self._depth(d, seen | {service}) for d in deps), default=-1)
 
-    def _service_value(self, rule: Rule, service: str, now: float
-                       ) -> tuple[float | None, float]:
+    def _service_value(self, rule: Rule, service: str, now: float) -> tuple[float | None, float]:
         store = self.store
         cfg = store.service_config(service)
         slo = cfg.slo
@@ -221,14 +318,22 @@ class Evaluator:
         counts = self._counts.get(key)
         if counts is None:
             windows = tuple({window, *RULE_WINDOWS})
-            for w, c in zip(windows, self.store.check_counts_many(service, now, windows),
-                            strict=True):
+            for w, c in zip(
+                windows, self.store.check_counts_many(service, now, windows), strict=True
+            ):
                 self._counts[(service, w)] = c
             counts = self._counts[key]
         return counts
 
-    def _step(self, rule: Rule, subject: str, value: float | None, threshold: float,
-              now: float, out: list[Transition]) -> None:
+    def _step(
+        self,
+        rule: Rule,
+        subject: str,
+        value: float | None,
+        threshold: float,
+        now: float,
+        out: list[Transition],
+    ) -> None:
         self.evaluations += 1
         key = (rule.name, subject)
         alert = self.alerts.get(key)

@@ -28,20 +28,33 @@ from .settings import ChannelSettings
 
 USER_AGENT = "devmentor-monitor"
 PD_SEVERITY = {"low": "info", "medium": "warning", "high": "error", "critical": "critical"}
-PD_ACTION = {"open": "trigger", "escalation": "trigger", "acknowledged": "acknowledge",
-             "resolved": "resolve"}
-_VERB = {"open": "opened", "escalation": "escalated", "acknowledged": "acknowledged",
-         "resolved": "resolved"}
-_SLACK_ICON = {"open": ":red_circle:", "escalation": ":rotating_light:",
-               "acknowledged": ":eyes:", "resolved": ":white_check_mark:"}
+PD_ACTION = {
+    "open": "trigger",
+    "escalation": "trigger",
+    "acknowledged": "acknowledge",
+    "resolved": "resolve",
+}
+_VERB = {
+    "open": "opened",
+    "escalation": "escalated",
+    "acknowledged": "acknowledged",
+    "resolved": "resolved",
+}
+_SLACK_ICON = {
+    "open": ":red_circle:",
+    "escalation": ":rotating_light:",
+    "acknowledged": ":eyes:",
+    "resolved": ":white_check_mark:",
+}
 _PERMANENT_HTTP = {400, 401, 403, 410, 413, 422}  # the same request will fail again
 
 
 class DeliveryError(Exception):
     """A send failed. ``reason`` is short and secret-free; ``permanent`` means do not retry."""
 
-    def __init__(self, reason: str, *, permanent: bool = False,
-                 retry_after: float | None = None) -> None:
+    def __init__(
+        self, reason: str, *, permanent: bool = False, retry_after: float | None = None
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.permanent = permanent
@@ -69,16 +82,31 @@ class Notification:
     monitor_url: str | None = None
 
     @classmethod
-    def from_incident(cls, incident: Incident, kind: str, *, now: float | None = None,
-                      monitor_url: str | None = None) -> Notification:
-        return cls(kind=kind, incident_id=incident.id, service=incident.service,
-                   severity=incident.severity.value, title=incident.title,
-                   description=incident.description, state=incident.state.value,
-                   rule=incident.rule, opened_at=incident.opened_at,
-                   ts=time.time() if now is None else now,
-                   acknowledged_by=incident.acknowledged_by, resolved_at=incident.resolved_at,
-                   time_to_recover=incident.time_to_recover,
-                   dedup_key=f"devmentor-{incident.id}", monitor_url=monitor_url)
+    def from_incident(
+        cls,
+        incident: Incident,
+        kind: str,
+        *,
+        now: float | None = None,
+        monitor_url: str | None = None,
+    ) -> Notification:
+        return cls(
+            kind=kind,
+            incident_id=incident.id,
+            service=incident.service,
+            severity=incident.severity.value,
+            title=incident.title,
+            description=incident.description,
+            state=incident.state.value,
+            rule=incident.rule,
+            opened_at=incident.opened_at,
+            ts=time.time() if now is None else now,
+            acknowledged_by=incident.acknowledged_by,
+            resolved_at=incident.resolved_at,
+            time_to_recover=incident.time_to_recover,
+            dedup_key=f"devmentor-{incident.id}",
+            monitor_url=monitor_url,
+        )
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Notification:
@@ -110,13 +138,16 @@ class Notification:
         return f"[{self.severity.upper()}] {self.service}: {self.title} ({self.status})"
 
     def body(self) -> str:
-        lines = [self.summary, "",
-                 f"Service:     {self.service}",
-                 f"Severity:    {self.severity}",
-                 f"State:       {self.state}",
-                 f"Incident:    {self.incident_id}",
-                 f"Rule:        {self.rule}",
-                 f"Opened:      {_iso(self.opened_at)}"]
+        lines = [
+            self.summary,
+            "",
+            f"Service:     {self.service}",
+            f"Severity:    {self.severity}",
+            f"State:       {self.state}",
+            f"Incident:    {self.incident_id}",
+            f"Rule:        {self.rule}",
+            f"Opened:      {_iso(self.opened_at)}",
+        ]
         if self.acknowledged_by:
             lines.append(f"Acknowledged by: {self.acknowledged_by}")
         if self.resolved_at is not None:
@@ -148,8 +179,12 @@ def _slack_escape(text: str) -> str:
 def slack_payload(n: Notification) -> dict[str, Any]:
     icon = _SLACK_ICON.get(n.kind, "")
     text = f"{icon} {_slack_escape(n.summary)}".strip()
-    facts = [f"*Service:* {_slack_escape(n.service)}", f"*Severity:* {n.severity}",
-             f"*State:* {n.state}", f"*Incident:* `{_slack_escape(n.incident_id)}`"]
+    facts = [
+        f"*Service:* {_slack_escape(n.service)}",
+        f"*Severity:* {n.severity}",
+        f"*State:* {n.state}",
+        f"*Incident:* `{_slack_escape(n.incident_id)}`",
+    ]
     if n.time_to_recover is not None and n.kind == "resolved":
         facts.append(f"*Recovered in:* {format_duration(max(0.0, n.time_to_recover))}")
     headline = f"{icon} *{_slack_escape(n.summary)}*"
@@ -158,19 +193,30 @@ def slack_payload(n: Notification) -> dict[str, Any]:
         {"type": "section", "fields": [{"type": "mrkdwn", "text": f} for f in facts]},
     ]
     if n.description:
-        blocks.append({"type": "section",
-                       "text": {"type": "mrkdwn", "text": _slack_escape(n.description[:2900])}})
+        blocks.append(
+            {
+                "type": "section",
+                "text": {"type": "mrkdwn", "text": _slack_escape(n.description[:2900])},
+            }
+        )
     if n.monitor_url:
-        blocks.append({"type": "context", "elements": [
-            {"type": "mrkdwn", "text": f"<{n.monitor_url}|Open the monitor>"}]})
+        blocks.append(
+            {
+                "type": "context",
+                "elements": [{"type": "mrkdwn", "text": f"<{n.monitor_url}|Open the monitor>"}],
+            }
+        )
     return {"text": text, "blocks": blocks}
 
 
 def pagerduty_payload(n: Notification, routing_key: str) -> dict[str, Any]:
     """Events API v2. Escalation re-triggers with the same dedup_key (PagerDuty merges it);
     acknowledge and resolve carry only the key, as the API documents."""
-    event: dict[str, Any] = {"routing_key": routing_key, "event_action": PD_ACTION[n.kind],
-                             "dedup_key": n.dedup_key}
+    event: dict[str, Any] = {
+        "routing_key": routing_key,
+        "event_action": PD_ACTION[n.kind],
+        "dedup_key": n.dedup_key,
+    }
     if event["event_action"] == "trigger":
         event["payload"] = {
             "summary": n.summary[:1024],
@@ -179,9 +225,14 @@ def pagerduty_payload(n: Notification, routing_key: str) -> dict[str, Any]:
             "timestamp": _iso(n.ts),
             "component": n.service,
             "class": n.rule,
-            "custom_details": {"incident_id": n.incident_id, "title": n.title,
-                               "description": n.description, "state": n.state,
-                               "kind": n.kind, "opened_at": _iso(n.opened_at)},
+            "custom_details": {
+                "incident_id": n.incident_id,
+                "title": n.title,
+                "description": n.description,
+                "state": n.state,
+                "kind": n.kind,
+                "opened_at": _iso(n.opened_at),
+            },
         }
         event["client"] = USER_AGENT
         if n.monitor_url:
@@ -213,20 +264,30 @@ def email_message(n: Notification, channel: ChannelSettings) -> EmailMessage:
 Sender = Callable[[aiohttp.ClientSession, ChannelSettings, Notification], Awaitable[None]]
 
 
-async def _post(session: aiohttp.ClientSession, channel: ChannelSettings,
-                payload: dict[str, Any], headers: dict[str, str] | None = None) -> None:
+async def _post(
+    session: aiohttp.ClientSession,
+    channel: ChannelSettings,
+    payload: dict[str, Any],
+    headers: dict[str, str] | None = None,
+) -> None:
     assert channel.url is not None
     all_headers = {"User-Agent": USER_AGENT, **(headers or {})}
     try:
-        async with session.post(channel.url, json=payload, headers=all_headers,
-                                allow_redirects=False,
-                                timeout=aiohttp.ClientTimeout(total=channel.timeout)) as resp:
+        async with session.post(
+            channel.url,
+            json=payload,
+            headers=all_headers,
+            allow_redirects=False,
+            timeout=aiohttp.ClientTimeout(total=channel.timeout),
+        ) as resp:
             await resp.read()
             if 200 <= resp.status < 300:
                 return
-            raise DeliveryError(f"HTTP {resp.status} {resp.reason or ''}".strip(),
-                                permanent=resp.status in _PERMANENT_HTTP,
-                                retry_after=_retry_after(resp.headers.get("Retry-After")))
+            raise DeliveryError(
+                f"HTTP {resp.status} {resp.reason or ''}".strip(),
+                permanent=resp.status in _PERMANENT_HTTP,
+                retry_after=_retry_after(resp.headers.get("Retry-After")),
+            )
     except DeliveryError:
         raise
     except TimeoutError:
@@ -267,8 +328,7 @@ def http_reason(exc: BaseException) -> str:
 
 
 def os_reason(exc: BaseException) -> str:
-    if isinstance(exc, ConnectionRefusedError) or getattr(exc, "errno", None) == \
-            errno.ECONNREFUSED:
+    if isinstance(exc, ConnectionRefusedError) or getattr(exc, "errno", None) == errno.ECONNREFUSED:
         return "connection refused"
     if isinstance(exc, TimeoutError | socket.timeout):
         return "timeout"
@@ -284,24 +344,28 @@ def os_reason(exc: BaseException) -> str:
     return mask(getattr(exc, "strerror", None) or type(exc).__name__)
 
 
-async def send_webhook(session: aiohttp.ClientSession, channel: ChannelSettings,
-                       n: Notification) -> None:
+async def send_webhook(
+    session: aiohttp.ClientSession, channel: ChannelSettings, n: Notification
+) -> None:
     await _post(session, channel, webhook_payload(n), dict(channel.headers))
 
 
-async def send_slack(session: aiohttp.ClientSession, channel: ChannelSettings,
-                     n: Notification) -> None:
+async def send_slack(
+    session: aiohttp.ClientSession, channel: ChannelSettings, n: Notification
+) -> None:
     await _post(session, channel, slack_payload(n))
 
 
-async def send_pagerduty(session: aiohttp.ClientSession, channel: ChannelSettings,
-                         n: Notification) -> None:
+async def send_pagerduty(
+    session: aiohttp.ClientSession, channel: ChannelSettings, n: Notification
+) -> None:
     assert channel.routing_key is not None
     await _post(session, channel, pagerduty_payload(n, channel.routing_key))
 
 
-async def send_email(session: aiohttp.ClientSession, channel: ChannelSettings,
-                     n: Notification) -> None:
+async def send_email(
+    session: aiohttp.ClientSession, channel: ChannelSettings, n: Notification
+) -> None:
     msg = email_message(n, channel)
     try:
         # smtplib blocks: it runs in a thread, bounded by its socket timeout, with a
@@ -315,8 +379,7 @@ async def send_email(session: aiohttp.ClientSession, channel: ChannelSettings,
 def _smtp_send(channel: ChannelSettings, msg: EmailMessage) -> None:
     assert channel.smtp_host is not None
     try:
-        with smtplib.SMTP(channel.smtp_host, channel.smtp_port,
-                          timeout=channel.timeout) as smtp:
+        with smtplib.SMTP(channel.smtp_host, channel.smtp_port, timeout=channel.timeout) as smtp:
             smtp.ehlo()
             if channel.starttls:
                 smtp.starttls(context=ssl.create_default_context())
@@ -326,17 +389,19 @@ def _smtp_send(channel: ChannelSettings, msg: EmailMessage) -> None:
             smtp.send_message(msg)
     except smtplib.SMTPRecipientsRefused as exc:
         codes = sorted({code for code, _ in exc.recipients.values()})
-        raise DeliveryError(f"SMTP recipients refused ({', '.join(map(str, codes))})",
-                            permanent=all(c >= 500 for c in codes)) from None
+        raise DeliveryError(
+            f"SMTP recipients refused ({', '.join(map(str, codes))})",
+            permanent=all(c >= 500 for c in codes),
+        ) from None
     except smtplib.SMTPAuthenticationError as exc:
-        raise DeliveryError(f"SMTP {exc.smtp_code} authentication failed",
-                            permanent=True) from None
+        raise DeliveryError(f"SMTP {exc.smtp_code} authentication failed", permanent=True) from None
     except smtplib.SMTPResponseException as exc:
-        raise DeliveryError(f"SMTP {exc.smtp_code} {_smtp_text(exc.smtp_error)}".strip(),
-                            permanent=exc.smtp_code >= 500) from None
+        raise DeliveryError(
+            f"SMTP {exc.smtp_code} {_smtp_text(exc.smtp_error)}".strip(),
+            permanent=exc.smtp_code >= 500,
+        ) from None
     except smtplib.SMTPNotSupportedError:
-        raise DeliveryError("SMTP server does not offer STARTTLS or AUTH",
-                            permanent=True) from None
+        raise DeliveryError("SMTP server does not offer STARTTLS or AUTH", permanent=True) from None
     except smtplib.SMTPServerDisconnected:
         raise DeliveryError("SMTP server disconnected") from None
     except smtplib.SMTPException as exc:
@@ -351,5 +416,9 @@ def _smtp_text(raw: bytes | str) -> str:
     return mask(first[:80])
 
 
-SENDERS: dict[str, Sender] = {"webhook": send_webhook, "slack": send_slack,
-                              "pagerduty": send_pagerduty, "email": send_email}
+SENDERS: dict[str, Sender] = {
+    "webhook": send_webhook,
+    "slack": send_slack,
+    "pagerduty": send_pagerduty,
+    "email": send_email,
+}

@@ -62,9 +62,16 @@ class ChannelStatus:
 class Outbox:
     """Queue notifications durably and deliver them. One aiohttp session per outbox."""
 
-    def __init__(self, db: Database, channels: Sequence[ChannelSettings],
-                 settings: NotifySettings, clock: Callable[[], float] = time.time,
-                 rng: Callable[[], float] = random.random, *, concurrency: int = 8) -> None:
+    def __init__(
+        self,
+        db: Database,
+        channels: Sequence[ChannelSettings],
+        settings: NotifySettings,
+        clock: Callable[[], float] = time.time,
+        rng: Callable[[], float] = random.random,
+        *,
+        concurrency: int = 8,
+    ) -> None:
         self._db = db
         self._channels = {c.name: c for c in channels}
         self._settings = settings
@@ -102,14 +109,16 @@ class Outbox:
         if not targets:
             return 0
         now = self._clock()
-        note = Notification.from_incident(incident, kind, now=now,
-                                          monitor_url=self._settings.monitor_url)
+        note = Notification.from_incident(
+            incident, kind, now=now, monitor_url=self._settings.monitor_url
+        )
         await self._db.run(self._enqueue_all, incident.id, targets, kind, note.to_dict(), now)
         self._wake.set()
         return len(targets)
 
-    def _enqueue_all(self, incident_id: str, targets: list[str], kind: str,
-                     payload: dict[str, Any], now: float) -> None:
+    def _enqueue_all(
+        self, incident_id: str, targets: list[str], kind: str, payload: dict[str, Any], now: float
+    ) -> None:
         conn = self._db.conn
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -120,8 +129,9 @@ class Outbox:
             raise
         conn.execute("COMMIT")
 
-    async def escalate(self, incidents: Iterable[Incident],
-                       suppressed: Callable[[Incident], bool] | None = None) -> list[str]:
+    async def escalate(
+        self, incidents: Iterable[Incident], suppressed: Callable[[Incident], bool] | None = None
+    ) -> list[str]:
         """Send "escalation" once for each open, unacknowledged incident older than
         `escalate_after`. Call it periodically with the open incidents; returns the ids
         escalated now. Remembered in the database, so a restart does not repeat it."""
@@ -133,8 +143,11 @@ class Outbox:
         now = self._clock()
         done: list[str] = []
         for inc in incidents:
-            if (inc.state is not IncidentState.OPEN or inc.id in self._escalated
-                    or now - inc.opened_at < after):
+            if (
+                inc.state is not IncidentState.OPEN
+                or inc.id in self._escalated
+                or now - inc.opened_at < after
+            ):
                 continue
             if suppressed is not None and suppressed(inc):
                 continue
@@ -144,8 +157,9 @@ class Outbox:
         return done
 
     def _load_escalated(self) -> set[str]:
-        rows = self._db.conn.execute("SELECT DISTINCT incident_id FROM notifications "
-                                     "WHERE kind = 'escalation'").fetchall()
+        rows = self._db.conn.execute(
+            "SELECT DISTINCT incident_id FROM notifications WHERE kind = 'escalation'"
+        ).fetchall()
         return {r[0] for r in rows}
 
     # ------------------------------------------------------------------ delivering
@@ -158,9 +172,10 @@ class Outbox:
                 try:
                     heads = await self._db.run(self._heads, 500)
                 except Exception as exc:  # the database is state too: say so, try again
-                    log.error("notification outbox cannot read the database",
-                              extra={"fields": {"error": type(exc).__name__,
-                                                "retry_in": "5s"}})
+                    log.error(
+                        "notification outbox cannot read the database",
+                        extra={"fields": {"error": type(exc).__name__, "retry_in": "5s"}},
+                    )
                     heads, wait = [], 5.0
                 now = self._clock()
                 for row in heads:
@@ -185,8 +200,18 @@ class Outbox:
 
     def _heads(self, limit: int) -> list[dict[str, Any]]:
         rows = self._db.conn.execute(_HEADS_SQL, (limit,)).fetchall()
-        return [{"id": r[0], "incident_id": r[1], "channel": r[2], "kind": r[3],
-                 "payload": json.loads(r[4]), "attempts": r[5], "next_at": r[6]} for r in rows]
+        return [
+            {
+                "id": r[0],
+                "incident_id": r[1],
+                "channel": r[2],
+                "kind": r[3],
+                "payload": json.loads(r[4]),
+                "attempts": r[5],
+                "next_at": r[6],
+            }
+            for r in rows
+        ]
 
     def _start(self, row: dict[str, Any]) -> None:
         task = asyncio.create_task(self._deliver(row), name=f"notify-{row['id']}")
@@ -202,8 +227,10 @@ class Outbox:
         try:
             await self._db.run(lambda: self._db.mark_notification(note_id, **kw))
         except Exception as exc:  # the row stays pending and is tried again
-            log.error("notification outbox cannot write the database",
-                      extra={"fields": {"id": note_id, "error": type(exc).__name__}})
+            log.error(
+                "notification outbox cannot write the database",
+                extra={"fields": {"id": note_id, "error": type(exc).__name__}},
+            )
 
     async def _stop_inflight(self) -> None:
         tasks = list(self._inflight.values())
@@ -215,43 +242,57 @@ class Outbox:
     async def _deliver(self, row: dict[str, Any]) -> None:
         name = row["channel"]
         attempts = int(row["attempts"]) + 1
-        fields = {"channel": name, "kind": row["kind"], "incident": row["incident_id"],
-                  "attempt": attempts}
+        fields = {
+            "channel": name,
+            "kind": row["kind"],
+            "incident": row["incident_id"],
+            "attempt": attempts,
+        }
         channel = self._channels.get(name)
         try:
             if channel is None:
-                raise DeliveryError("channel is no longer configured or not in ALERT_CHANNELS",
-                                    permanent=True)
+                raise DeliveryError(
+                    "channel is no longer configured or not in ALERT_CHANNELS", permanent=True
+                )
             note = Notification.from_dict(row["payload"])
             await tls_ready()
             await SENDERS[channel.type](self._http(), channel, note)
         except DeliveryError as exc:
-            await self._failed(row, name, attempts, mask(exc.reason), exc.permanent,
-                               exc.retry_after, fields)
+            await self._failed(
+                row, name, attempts, mask(exc.reason), exc.permanent, exc.retry_after, fields
+            )
             return
         except asyncio.CancelledError:
             raise  # stays pending; sent after the restart
         except Exception as exc:  # a bug, not the network: say what, never the values
-            await self._failed(row, name, attempts, f"internal error ({type(exc).__name__})",
-                               False, None, fields)
+            await self._failed(
+                row, name, attempts, f"internal error ({type(exc).__name__})", False, None, fields
+            )
             return
         now = self._clock()
-        await self._mark(row["id"], sent=True, attempts=attempts, error=None, next_at=None,
-                         now=now)
+        await self._mark(row["id"], sent=True, attempts=attempts, error=None, next_at=None, now=now)
         self._count(name, "sent")
         self.last_errors.pop(name, None)
         if (st := self._status.get(name)) is not None:
             st.last_error, st.last_sent_at = None, now
         log.info("notification sent", extra={"fields": fields})
 
-    async def _failed(self, row: dict[str, Any], name: str, attempts: int, reason: str,
-                      permanent: bool, retry_after: float | None,
-                      fields: dict[str, Any]) -> None:
+    async def _failed(
+        self,
+        row: dict[str, Any],
+        name: str,
+        attempts: int,
+        reason: str,
+        permanent: bool,
+        retry_after: float | None,
+        fields: dict[str, Any],
+    ) -> None:
         now = self._clock()
         give_up = permanent or attempts >= self._settings.max_attempts
         next_at = None if give_up else now + self.backoff(attempts, retry_after)
-        await self._mark(row["id"], sent=False, attempts=attempts, error=reason,
-                         next_at=next_at, now=now)
+        await self._mark(
+            row["id"], sent=False, attempts=attempts, error=reason, next_at=next_at, now=now
+        )
         result = "failed" if give_up else "retry"
         self._count(name, result)
         self.last_errors[name] = reason
@@ -259,13 +300,22 @@ class Outbox:
             st.last_error, st.last_error_at = reason, now
         if give_up:
             why = "permanent error" if permanent else f"after {attempts} attempts"
-            log.error("notification not delivered, giving up",
-                      extra={"fields": {**fields, "reason": reason, "why": why}})
+            log.error(
+                "notification not delivered, giving up",
+                extra={"fields": {**fields, "reason": reason, "why": why}},
+            )
         else:
             assert next_at is not None
-            log.warning("notification delivery failed, will retry",
-                        extra={"fields": {**fields, "reason": reason,
-                                          "retry_in": format_duration(next_at - now)}})
+            log.warning(
+                "notification delivery failed, will retry",
+                extra={
+                    "fields": {
+                        **fields,
+                        "reason": reason,
+                        "retry_in": format_duration(next_at - now),
+                    }
+                },
+            )
 
     def backoff(self, attempts: int, retry_after: float | None = None) -> float:
         """Delay before attempt ``attempts + 1``: base·2^(attempts-1), capped, ±20 % jitter;
@@ -291,7 +341,8 @@ class Outbox:
     def _http(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=self._concurrency * 2))
+                connector=aiohttp.TCPConnector(limit=self._concurrency * 2)
+            )
         return self._session
 
     async def close(self) -> None:

@@ -92,8 +92,9 @@ def parse_notifications(r: Reader, node: Node | None) -> NotifySettings:
     top = r.mapping(node, "notifications", _TOP_KEYS)
     escalate_after = 900.0
     if "escalate_after" in top:
-        escalate_after = r.duration(top["escalate_after"], "notifications.escalate_after",
-                                    positive=False)
+        escalate_after = r.duration(
+            top["escalate_after"], "notifications.escalate_after", positive=False
+        )
     base, cap, attempts = 2.0, 300.0, 10
     if "retry" in top and top["retry"].value is not None:
         rm = r.mapping(top["retry"], "notifications.retry", {"base", "max", "attempts"})
@@ -104,14 +105,21 @@ def parse_notifications(r: Reader, node: Node | None) -> NotifySettings:
         if "attempts" in rm:
             attempts = r.integer(rm["attempts"], "notifications.retry.attempts", lo=1, hi=1000)
         if base > cap:
-            raise r.fail(top["retry"], "notifications.retry",
-                         f"base ({base:g}s) is above max ({cap:g}s)")
+            raise r.fail(
+                top["retry"], "notifications.retry", f"base ({base:g}s) is above max ({cap:g}s)"
+            )
     monitor_url = None
     if "monitor_url" in top and top["monitor_url"].value is not None:
         monitor_url = r.url(top["monitor_url"], "notifications.monitor_url")
     channels = _channels(r, top.get("channels"))
-    return NotifySettings(channels=channels, escalate_after=escalate_after, retry_base=base,
-                          retry_max=cap, max_attempts=attempts, monitor_url=monitor_url)
+    return NotifySettings(
+        channels=channels,
+        escalate_after=escalate_after,
+        retry_base=base,
+        retry_max=cap,
+        max_attempts=attempts,
+        monitor_url=monitor_url,
+    )
 
 
 def _channels(r: Reader, node: Node | None) -> tuple[ChannelSettings, ...]:
@@ -122,19 +130,19 @@ def _channels(r: Reader, node: Node | None) -> tuple[ChannelSettings, ...]:
     return tuple(out)
 
 
-def _channel(r: Reader, name: str, key: str, item: Node, m: dict[str, Node]
-             ) -> ChannelSettings:
+def _channel(r: Reader, name: str, key: str, item: Node, m: dict[str, Node]) -> ChannelSettings:
     if "type" not in m:
         raise r.fail(item, key, f"missing required key 'type' (one of {', '.join(TYPES)})")
     kind = r.string(m["type"], f"{key}.type")
     if kind not in TYPES:
-        raise r.fail(m["type"], f"{key}.type",
-                     f"must be one of {', '.join(TYPES)}, got {kind!r}")
+        raise r.fail(m["type"], f"{key}.type", f"must be one of {', '.join(TYPES)}, got {kind!r}")
     r.mapping(item, key, _COMMON_KEYS | _TYPE_KEYS[kind])  # unknown keys, for this type
     common = {
-        "name": name, "type": kind,
+        "name": name,
+        "type": kind,
         "timeout": r.duration(m["timeout"], f"{key}.timeout") if "timeout" in m else 10.0,
-        "events": _events(r, m["events"], f"{key}.events") if "events" in m
+        "events": _events(r, m["events"], f"{key}.events")
+        if "events" in m
         else DEFAULT_EVENTS[kind],
     }
     return _PARSERS[kind](r, item, m, key, common)
@@ -144,13 +152,13 @@ def _events(r: Reader, node: Node, key: str) -> tuple[str, ...]:
     names = r.str_list(node, key)
     for i, name in enumerate(names):
         if name not in KINDS:
-            raise r.fail(node.value[i], f"{key}[{i}]",
-                         f"must be one of {', '.join(KINDS)}, got {name!r}")
+            raise r.fail(
+                node.value[i], f"{key}[{i}]", f"must be one of {', '.join(KINDS)}, got {name!r}"
+            )
     return tuple(dict.fromkeys(names))
 
 
-def _require(r: Reader, item: Node, m: dict[str, Node], key: str, name: str,
-             why: str = "") -> Node:
+def _require(r: Reader, item: Node, m: dict[str, Node], key: str, name: str, why: str = "") -> Node:
     node = m.get(name)
     if node is None or node.value is None:
         raise r.fail(item, key, f"missing required key '{name}'{why}")
@@ -183,8 +191,9 @@ def _secret_url(r: Reader, node: Node, key: str) -> str:
     return text.strip()
 
 
-def _webhook(r: Reader, item: Node, m: dict[str, Node], key: str,
-             common: dict[str, Any]) -> ChannelSettings:
+def _webhook(
+    r: Reader, item: Node, m: dict[str, Node], key: str, common: dict[str, Any]
+) -> ChannelSettings:
     url = _secret_url(r, _require(r, item, m, key, "url"), f"{key}.url")
     headers: tuple[tuple[str, str], ...] = ()
     if "headers" in m and m["headers"].value is not None:
@@ -193,53 +202,85 @@ def _webhook(r: Reader, item: Node, m: dict[str, Node], key: str,
     return ChannelSettings(url=url, headers=headers, **common)
 
 
-def _slack(r: Reader, item: Node, m: dict[str, Node], key: str,
-           common: dict[str, Any]) -> ChannelSettings:
-    url = _secret_url(r, _require(r, item, m, key, "url",
-                                  " (the incoming-webhook URL, e.g. ${SLACK_WEBHOOK_URL})"),
-                      f"{key}.url")
+def _slack(
+    r: Reader, item: Node, m: dict[str, Node], key: str, common: dict[str, Any]
+) -> ChannelSettings:
+    url = _secret_url(
+        r,
+        _require(r, item, m, key, "url", " (the incoming-webhook URL, e.g. ${SLACK_WEBHOOK_URL})"),
+        f"{key}.url",
+    )
     return ChannelSettings(url=url, **common)
 
 
-def _pagerduty(r: Reader, item: Node, m: dict[str, Node], key: str,
-               common: dict[str, Any]) -> ChannelSettings:
-    routing_key = _secret(r, _require(r, item, m, key, "routing_key",
-                                      " (the integration key, e.g. ${PD_ROUTING_KEY})"),
-                          f"{key}.routing_key")
+def _pagerduty(
+    r: Reader, item: Node, m: dict[str, Node], key: str, common: dict[str, Any]
+) -> ChannelSettings:
+    routing_key = _secret(
+        r,
+        _require(r, item, m, key, "routing_key", " (the integration key, e.g. ${PD_ROUTING_KEY})"),
+        f"{key}.routing_key",
+    )
     url = _secret_url(r, m["url"], f"{key}.url") if "url" in m else PAGERDUTY_URL
     return ChannelSettings(url=url, routing_key=routing_key.strip(), **common)
 
 
-def _email(r: Reader, item: Node, m: dict[str, Node], key: str,
-           common: dict[str, Any]) -> ChannelSettings:
+def _email(
+    r: Reader, item: Node, m: dict[str, Node], key: str, common: dict[str, Any]
+) -> ChannelSettings:
     host = r.string(_require(r, item, m, key, "host"), f"{key}.host")
     sender = r.string(_require(r, item, m, key, "from"), f"{key}.from")
     to_node = _require(r, item, m, key, "to")
-    to = (r.string(to_node, f"{key}.to"),) if isinstance(to_node.value, str) \
+    to = (
+        (r.string(to_node, f"{key}.to"),)
+        if isinstance(to_node.value, str)
         else r.str_list(to_node, f"{key}.to")
+    )
     if not to:
         raise r.fail(to_node, f"{key}.to", "must name at least one recipient")
     for i, addr in enumerate((sender, *to)):
         if "@" not in addr or any(c in addr for c in "\r\n"):
             what = f"{key}.from" if i == 0 else f"{key}.to"
-            raise r.fail(m["from"] if i == 0 else to_node, what,
-                         f"{addr!r} is not an email address")
-    username = r.string(m["username"], f"{key}.username") \
-        if "username" in m and m["username"].value is not None else None
-    password = _secret(r, m["password"], f"{key}.password") \
-        if "password" in m and m["password"].value is not None else None
+            raise r.fail(
+                m["from"] if i == 0 else to_node, what, f"{addr!r} is not an email address"
+            )
+    username = (
+        r.string(m["username"], f"{key}.username")
+        if "username" in m and m["username"].value is not None
+        else None
+    )
+    password = (
+        _secret(r, m["password"], f"{key}.password")
+        if "password" in m and m["password"].value is not None
+        else None
+    )
     if (username is None) != (password is None):
         raise r.fail(item, key, "username and password go together (give both or neither)")
     starttls = r.boolean(m["starttls"], f"{key}.starttls") if "starttls" in m else False
-    port = r.integer(m["port"], f"{key}.port", lo=1, hi=65535) if "port" in m \
+    port = (
+        r.integer(m["port"], f"{key}.port", lo=1, hi=65535)
+        if "port" in m
         else (587 if starttls else 25)
-    return ChannelSettings(smtp_host=host, smtp_port=port, smtp_from=sender, smtp_to=to,
-                           username=username, password=password, starttls=starttls, **common)
+    )
+    return ChannelSettings(
+        smtp_host=host,
+        smtp_port=port,
+        smtp_from=sender,
+        smtp_to=to,
+        username=username,
+        password=password,
+        starttls=starttls,
+        **common,
+    )
 
 
 _Parser = Callable[[Reader, Node, dict[str, Node], str, dict[str, Any]], ChannelSettings]
-_PARSERS: dict[str, _Parser] = {"webhook": _webhook, "slack": _slack, "pagerduty": _pagerduty,
-                                "email": _email}
+_PARSERS: dict[str, _Parser] = {
+    "webhook": _webhook,
+    "slack": _slack,
+    "pagerduty": _pagerduty,
+    "email": _email,
+}
 
 
 # --------------------------------------------------------------------------- selection
@@ -247,12 +288,12 @@ _PARSERS: dict[str, _Parser] = {"webhook": _webhook, "slack": _slack, "pagerduty
 
 def unknown_channels(settings: NotifySettings, names: Iterable[str]) -> tuple[str, ...]:
     """Entries of ALERT_CHANNELS that match no configured channel name or type."""
-    return tuple(n for n in names
-                 if not any(n in (c.name, c.type) for c in settings.channels))
+    return tuple(n for n in names if not any(n in (c.name, c.type) for c in settings.channels))
 
 
-def active_channels(settings: NotifySettings,
-                    alert_channels: Iterable[str] = ()) -> tuple[ChannelSettings, ...]:
+def active_channels(
+    settings: NotifySettings, alert_channels: Iterable[str] = ()
+) -> tuple[ChannelSettings, ...]:
     """The channels to use: all configured ones, or those ALERT_CHANNELS names.
 
     Each ALERT_CHANNELS entry is a channel name or a type ("slack,email"). An entry
@@ -265,8 +306,10 @@ def active_channels(settings: NotifySettings,
     if unknown:
         configured = ", ".join(f"{c.name} ({c.type})" for c in settings.channels) or "none"
         plural = "s" if len(unknown) > 1 else ""
-        raise ValueError(f"ALERT_CHANNELS names channel{plural} {', '.join(unknown)} that "
-                         f"notifications.channels does not configure (configured: {configured})")
+        raise ValueError(
+            f"ALERT_CHANNELS names channel{plural} {', '.join(unknown)} that "
+            f"notifications.channels does not configure (configured: {configured})"
+        )
     return tuple(c for c in settings.channels if c.name in wanted or c.type in wanted)
 
 

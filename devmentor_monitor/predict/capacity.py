@@ -41,8 +41,14 @@ class Advice:
     explanation: str
 
 
-def advise(subject: str, service: str | None, current: int | None, signals: list[Signal],
-           min_replicas: int, max_replicas: int) -> Advice | None:
+def advise(
+    subject: str,
+    service: str | None,
+    current: int | None,
+    signals: list[Signal],
+    min_replicas: int,
+    max_replicas: int,
+) -> Advice | None:
     """Advice when the replica count should change; None inside the tolerance band or
     without any signal."""
     if not signals:
@@ -60,13 +66,17 @@ def advise(subject: str, service: str | None, current: int | None, signals: list
         return None
     seen = "; ".join(s.text for s in signals)
     if current is None:
-        start = (f"{subject}: current replica count unknown (no Kubernetes deployment "
-                 f"found); counting from MIN_REPLICAS={base}, ")
+        start = (
+            f"{subject}: current replica count unknown (no Kubernetes deployment "
+            f"found); counting from MIN_REPLICAS={base}, "
+        )
     else:
         start = f"{subject}: {current} replica{'s' if current != 1 else ''} now, "
     verb = "scale out to" if suggested > base else "scale in to"
-    text = (f"{start}{verb} {suggested}: {top.name} load is {ratio:.2f}x its target "
-            f"({seen}); ceil({base} x {ratio:.2f}) = {wanted}")
+    text = (
+        f"{start}{verb} {suggested}: {top.name} load is {ratio:.2f}x its target "
+        f"({seen}); ceil({base} x {ratio:.2f}) = {wanted}"
+    )
     if wanted != suggested:
         text += f", kept within {min_replicas}..{max_replicas} replicas"
     return Advice(subject, service, current, suggested, round(ratio, 3), top.name, text)

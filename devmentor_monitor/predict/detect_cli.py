@@ -25,20 +25,29 @@ class InputError(Exception):
     """The input file cannot be used; the message names the file (and line)."""
 
 
-def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
-               ) -> argparse.ArgumentParser:
+def add_parser(
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> argparse.ArgumentParser:
     """Register `detect` on the top-level sub-command parser."""
     parser = subparsers.add_parser(
-        "detect", help="score a timestamp,value CSV with the anomaly detector",
+        "detect",
+        help="score a timestamp,value CSV with the anomaly detector",
         description="Run the streaming anomaly detector over a CSV with a `value` column "
-                    "(NAB format: timestamp,value) and write the input columns plus "
-                    "`anomaly_score` in [0, 1], one row per input row. Each score uses "
-                    "that row and the rows before it only.")
+        "(NAB format: timestamp,value) and write the input columns plus "
+        "`anomaly_score` in [0, 1], one row per input row. Each score uses "
+        "that row and the rows before it only.",
+    )
     parser.add_argument("file", metavar="FILE.csv", help="input CSV with a header row")
-    parser.add_argument("--output", "-o", required=True, metavar="OUT.csv",
-                        help="where to write the scored CSV ('-' for stdout)")
-    parser.add_argument("--column", default="value",
-                        help="name of the column to score (default: value)")
+    parser.add_argument(
+        "--output",
+        "-o",
+        required=True,
+        metavar="OUT.csv",
+        help="where to write the scored CSV ('-' for stdout)",
+    )
+    parser.add_argument(
+        "--column", default="value", help="name of the column to score (default: value)"
+    )
     return parser
 
 
@@ -63,8 +72,9 @@ def read_values(path: str, column: str) -> tuple[list[str], list[list[str]], lis
                     continue
                 line = reader.line_num
                 if len(row) <= col:
-                    raise InputError(f"{path}:{line}: {len(row)} fields, expected "
-                                     f"'{column}' in field {col + 1}")
+                    raise InputError(
+                        f"{path}:{line}: {len(row)} fields, expected '{column}' in field {col + 1}"
+                    )
                 values.append(_number(row[col], path, line))
                 rows.append(row)
     except OSError as exc:
@@ -111,8 +121,7 @@ def run(args: argparse.Namespace) -> int:
             with Path(args.output).open("w", newline="", encoding="utf-8") as f:
                 _write(f, header, rows, scores)
     except OSError as exc:
-        print(f"{PROG}: error: {args.output}: cannot write: {exc.strerror or exc}",
-              file=sys.stderr)
+        print(f"{PROG}: error: {args.output}: cannot write: {exc.strerror or exc}", file=sys.stderr)
         return 1
     return 0
 

@@ -70,8 +70,23 @@ class DetectorConfig:
 
 
 # Per-series state, one float64 array each.
-_STATE = ("n", "prev", "m_long", "d_long", "ad_long", "m_mid", "m_short", "vol_short",
-          "max_value", "max_shift", "max_drift", "max_vol", "held", "below", "rate")
+_STATE = (
+    "n",
+    "prev",
+    "m_long",
+    "d_long",
+    "ad_long",
+    "m_mid",
+    "m_short",
+    "vol_short",
+    "max_value",
+    "max_shift",
+    "max_drift",
+    "max_vol",
+    "held",
+    "below",
+    "rate",
+)
 
 
 class DetectorBank:
@@ -165,10 +180,10 @@ class DetectorBank:
         vol_short = self.vol_short + a_short * (z_diff - self.vol_short)
 
         # Each surprise against the largest of its kind seen recently; the best expert wins.
-        r = np.maximum(np.maximum(z_value / (self.max_value + _EPS),
-                                  z_shift / (self.max_shift + _EPS)),
-                       np.maximum(z_drift / (self.max_drift + _EPS),
-                                  vol_short / (self.max_vol + _EPS)))
+        r = np.maximum(
+            np.maximum(z_value / (self.max_value + _EPS), z_shift / (self.max_shift + _EPS)),
+            np.maximum(z_drift / (self.max_drift + _EPS), vol_short / (self.max_vol + _EPS)),
+        )
         raw = np.where(n < c.warmup, 0.0, 1.0 - 1.0 / np.maximum(r, 1.0))
         # Once per burst: a score that does not beat the recent (decaying) maximum of the
         # series' scores is damped, so one event is reported at its start, not on every row.
@@ -231,8 +246,14 @@ class Detector:
 
     def __init__(self, config: DetectorConfig | None = None) -> None:
         self.config = c = config or DetectorConfig()
-        self._a = (1.0 / c.long, 1.0 / c.mid, 1.0 / c.short, 0.5 ** (1.0 / c.memory),
-                   0.5 ** (1.0 / c.hold), 1.0 / c.rate_window)
+        self._a = (
+            1.0 / c.long,
+            1.0 / c.mid,
+            1.0 / c.short,
+            0.5 ** (1.0 / c.memory),
+            0.5 ** (1.0 / c.hold),
+            1.0 / c.rate_window,
+        )
         self._s = [0.0] * len(_STATE)  # same order as _STATE
         self.flag = False
         self.rate = 0.0
@@ -245,8 +266,23 @@ class Detector:
             return DetectorResult(ts, x, 0.0, self.flag, self.rate)
         c = self.config
         a_l, a_m, a_s, mem_decay, hold_decay, a_rate = self._a
-        (n, prev, m_long, d_long, ad_long, m_mid, m_short, vol_short,
-         max_value, max_shift, max_drift, max_vol, held, below, _rate) = self._s
+        (
+            n,
+            prev,
+            m_long,
+            d_long,
+            ad_long,
+            m_mid,
+            m_short,
+            vol_short,
+            max_value,
+            max_shift,
+            max_drift,
+            max_vol,
+            held,
+            below,
+            _rate,
+        ) = self._s
         learning = n < c.settle
         if n == 0:
             prev = x
@@ -270,8 +306,12 @@ class Detector:
         z_drift = abs(m_mid - m_long) / scale
         vol_short = vol_short + a_short * (z_diff - vol_short)
 
-        r = max(z_value / (max_value + _EPS), z_shift / (max_shift + _EPS),
-                z_drift / (max_drift + _EPS), vol_short / (max_vol + _EPS))
+        r = max(
+            z_value / (max_value + _EPS),
+            z_shift / (max_shift + _EPS),
+            z_drift / (max_drift + _EPS),
+            vol_short / (max_vol + _EPS),
+        )
         raw = 0.0 if n < c.warmup else 1.0 - 1.0 / max(r, 1.0)
         score = raw if raw > held else raw * c.damp
         held = max(held * hold_decay, raw)
@@ -289,8 +329,23 @@ class Detector:
         below = below + 1.0 if score < c.off else 0.0
         flag = score >= c.on or (self.flag and below < c.off_samples)
         rate = self.rate + a_rate * (float(flag) - self.rate)
-        self._s = [n + 1.0, x, m_long, d_long, ad_long, m_mid, m_short, vol_short,
-                   max_value, max_shift, max_drift, max_vol, held, below, rate]
+        self._s = [
+            n + 1.0,
+            x,
+            m_long,
+            d_long,
+            ad_long,
+            m_mid,
+            m_short,
+            vol_short,
+            max_value,
+            max_shift,
+            max_drift,
+            max_vol,
+            held,
+            below,
+            rate,
+        ]
         self.flag, self.rate, self.score = flag, rate, score
         return DetectorResult(ts, x, score, flag, rate)
 

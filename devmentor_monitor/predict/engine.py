@@ -104,15 +104,15 @@ class PastAnomaly:
 class PredictionEngine:
     """Feeds the detectors, fits the trends, ranks causes; see the module docstring."""
 
-    def __init__(self, store: Store, config: Config,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, store: Store, config: Config, clock: Callable[[], float] = time.time
+    ) -> None:
         self.store = store
         self.config = config
         self.settings = s = config.predictions
         self.clock = clock
         base = DetectorConfig()
-        self.detector_config = DetectorConfig(warmup=s.warmup, settle=min(base.settle,
-                                                                           s.warmup))
+        self.detector_config = DetectorConfig(warmup=s.warmup, settle=min(base.settle, s.warmup))
         self.policy = FitPolicy(min_span_s=s.min_span, max_points=FIT_POINTS)
         self._series: dict[str, _Series] = {}
         self.dropped = 0  # series not watched because of max_series
@@ -145,34 +145,51 @@ class PredictionEngine:
             self._forecast_at = now
             self._forecasts = self._forecast(now)
         anomalies = self._anomalies()
-        predictions = sorted(anomalies + self._forecasts,
-                             key=lambda p: (-p.severity.rank, -p.score, p.subject))
+        predictions = sorted(
+            anomalies + self._forecasts, key=lambda p: (-p.severity.rank, -p.score, p.subject)
+        )
         values = dict(self._values)
         for p in anomalies:
             if p.service is not None:
                 key = ("anomaly_score", p.service)
                 values[key] = max(values.get(key, 0.0), p.score)
         self._rank_open_incidents(now)
-        warming = sum(1 for s in self._series.values()
-                      if s.detector.baseline[2] < self.settings.warmup)
-        status = {"series": len(self._series), "warming_up": warming,
-                  "warmup_samples": self.settings.warmup, "flagged": len(anomalies),
-                  "series_dropped": self.dropped, "updated_at": now,
-                  "forecasts_at": self._forecast_at,
-                  "scaling_enabled": self.config.scaling.enabled,
-                  "recent_anomalies": [
-                      {"series": a.series, "service": a.service, "label": a.label,
-                       "started_at": a.started_at, "ended_at": a.ended_at,
-                       "peak_score": round(a.peak, 3), "onset_value": a.onset_value}
-                      for a in self.recent_anomalies(now)]}
+        warming = sum(
+            1 for s in self._series.values() if s.detector.baseline[2] < self.settings.warmup
+        )
+        status = {
+            "series": len(self._series),
+            "warming_up": warming,
+            "warmup_samples": self.settings.warmup,
+            "flagged": len(anomalies),
+            "series_dropped": self.dropped,
+            "updated_at": now,
+            "forecasts_at": self._forecast_at,
+            "scaling_enabled": self.config.scaling.enabled,
+            "recent_anomalies": [
+                {
+                    "series": a.series,
+                    "service": a.service,
+                    "label": a.label,
+                    "started_at": a.started_at,
+                    "ended_at": a.ended_at,
+                    "peak_score": round(a.peak, 3),
+                    "onset_value": a.onset_value,
+                }
+                for a in self.recent_anomalies(now)
+            ],
+        }
         self.store.set_predictions(
             predictions,
-            scores={k: (round(s.detector.score, 4), s.detector.flag, round(s.detector.rate, 4))
-                    for k, s in self._series.items()},
+            scores={
+                k: (round(s.detector.score, 4), s.detector.flag, round(s.detector.rate, 4))
+                for k, s in self._series.items()
+            },
             values=values,
             marks={k: tuple(s.marks) for k, s in self._series.items() if s.marks},
             root_causes={k: v for k, v in self._causes.items()},
-            status=status)
+            status=status,
+        )
         return predictions
 
     def recent_anomalies(self, now: float) -> list[PastAnomaly]:
@@ -180,15 +197,17 @@ class PredictionEngine:
         return [a for a in reversed(self._recent) if now - a.ended_at <= RECENT_S]
 
     # ------------------------------------------------------------------ series
-    def _get(self, key: str, service: str | None, label: str, unit: str,
-             why: str) -> _Series | None:
+    def _get(
+        self, key: str, service: str | None, label: str, unit: str, why: str
+    ) -> _Series | None:
         s = self._series.get(key)
         if s is None:
             if len(self._series) >= self.settings.max_series:
                 self.dropped += 1
                 return None
-            s = self._series[key] = _Series(key, service, label, unit, why,
-                                            Detector(self.detector_config))
+            s = self._series[key] = _Series(
+                key, service, label, unit, why, Detector(self.detector_config)
+            )
         return s
 
     def _update(self, s: _Series, ts: float, value: float) -> None:
@@ -220,8 +239,9 @@ class PredictionEngine:
                 s.marks = deque(maxlen=MARKS)
             s.marks.append((ts, value))
         elif s.onset is not None:
-            self._recent.append(PastAnomaly(s.key, s.service, s.onset, ts, s.peak, s.label,
-                                            s.onset_value))
+            self._recent.append(
+                PastAnomaly(s.key, s.service, s.onset, ts, s.peak, s.label, s.onset_value)
+            )
             s.onset = None
 
     def _feed_ring(self, s: _Series | None, ring: Any) -> None:
@@ -240,10 +260,17 @@ class PredictionEngine:
         store = self.store
         for key in store.series_names():
             spec = series_spec(key)
-            kind = "disk" if key.startswith("disk:") else \
-                "io" if key.startswith(("disk_", "net_")) else key
-            self._feed_ring(self._get(key, None, f"host {spec.label}", spec.unit,
-                                      WHY.get(kind, "")), store.series(key))
+            kind = (
+                "disk"
+                if key.startswith("disk:")
+                else "io"
+                if key.startswith(("disk_", "net_"))
+                else key
+            )
+            self._feed_ring(
+                self._get(key, None, f"host {spec.label}", spec.unit, WHY.get(kind, "")),
+                store.series(key),
+            )
         sample = store.system
         if sample is None or sample.ts <= self._sys_ts:
             return
@@ -251,9 +278,11 @@ class PredictionEngine:
         window = self.settings.forecast_window
         for d in sample.disks:
             self._windows.setdefault(f"disk:{d.mount}", TrendWindow(window)).add(
-                sample.ts, float(d.used))
+                sample.ts, float(d.used)
+            )
         self._windows.setdefault("memory", TrendWindow(window)).add(
-            sample.ts, float(sample.mem_total - sample.mem_available))
+            sample.ts, float(sample.mem_total - sample.mem_available)
+        )
         if sample.top_ts is not None and sample.top_ts != self._top_ts:
             self._top_ts = sample.top_ts
             for p in sample.top_mem:
@@ -267,8 +296,9 @@ class PredictionEngine:
     def _feed_services(self, now: float) -> None:
         store = self.store
         for name in store.service_names():
-            s = self._get(f"latency:{name}", name, f"{name} latency", "s",
-                          WHY["latency"].format(service=name))
+            s = self._get(
+                f"latency:{name}", name, f"{name} latency", "s", WHY["latency"].format(service=name)
+            )
             if s is not None and s.window is None:
                 s.window = deque(maxlen=3)
             self._feed_ring(s, store.latency_history(name))
@@ -277,8 +307,13 @@ class PredictionEngine:
                 continue
             self._checks_seen[name] = last.ts
             total, _, failed = store.check_counts(name, now, ERROR_WINDOW)
-            s = self._get(f"errors:{name}", name, f"{name} failed checks (5 min)", "percent",
-                          WHY["errors"].format(service=name))
+            s = self._get(
+                f"errors:{name}",
+                name,
+                f"{name} failed checks (5 min)",
+                "percent",
+                WHY["errors"].format(service=name),
+            )
             if s is not None and total:
                 self._update(s, last.ts, 100.0 * failed / total)
 
@@ -314,20 +349,36 @@ class PredictionEngine:
             value = s.last_value
             sev = Severity.MEDIUM if s.peak >= 0.7 else Severity.LOW
             since = time.strftime("%H:%M:%S", time.localtime(s.onset))
-            text = (f"{s.label} is {_fmt(value, s.unit)}, usually {_fmt(level, s.unit)} "
-                    f"± {_fmt(spread, s.unit)}; since {since} it has been more unusual than "
-                    f"anything it did recently (peak score {s.peak:.2f}, started at "
-                    f"{_fmt(s.onset_value, s.unit)})")
+            text = (
+                f"{s.label} is {_fmt(value, s.unit)}, usually {_fmt(level, s.unit)} "
+                f"± {_fmt(spread, s.unit)}; since {since} it has been more unusual than "
+                f"anything it did recently (peak score {s.peak:.2f}, started at "
+                f"{_fmt(s.onset_value, s.unit)})"
+            )
             if s.why:
                 text += f". Why it matters: {s.why}"
-            out.append(Prediction(
-                "anomaly", s.key, s.service, sev, round(s.peak, 3),
-                f"{s.label} unusual: {_fmt(value, s.unit)} (usually {_fmt(level, s.unit)})",
-                text, s.onset, value,
-                {"series": s.key, "baseline": level, "spread": spread,
-                 "onset_value": s.onset_value,
-                 "score": round(s.detector.score, 4), "rate": round(s.detector.rate, 4),
-                 "unit": s.unit}))
+            out.append(
+                Prediction(
+                    "anomaly",
+                    s.key,
+                    s.service,
+                    sev,
+                    round(s.peak, 3),
+                    f"{s.label} unusual: {_fmt(value, s.unit)} (usually {_fmt(level, s.unit)})",
+                    text,
+                    s.onset,
+                    value,
+                    {
+                        "series": s.key,
+                        "baseline": level,
+                        "spread": spread,
+                        "onset_value": s.onset_value,
+                        "score": round(s.detector.score, 4),
+                        "rate": round(s.detector.rate, 4),
+                        "unit": s.unit,
+                    },
+                )
+            )
         return out
 
     # ------------------------------------------------------------------ forecasts
@@ -345,38 +396,64 @@ class PredictionEngine:
                 continue
             ts, used = window.series()
             resource = f"disk {key[5:]}" if key.startswith("disk:") else "memory"
-            fc = time_to_exhaustion(resource, ts, used, capacity[key], unit="bytes",
-                                    policy=self.policy)
+            fc = time_to_exhaustion(
+                resource, ts, used, capacity[key], unit="bytes", policy=self.policy
+            )
             level = self._alarms.setdefault(key, ExhaustionAlarm()).update(
-                None if fc is None else fc.seconds_to_exhaustion)
+                None if fc is None else fc.seconds_to_exhaustion
+            )
             if fc is None:
                 self._first_seen.pop(("exhaustion", key), None)
                 continue
             metric = "memory_exhaustion_s" if key == "memory" else "disk_exhaustion_s"
             values[(metric, "host" if key == "memory" else key)] = fc.seconds_to_exhaustion
-            why = "writes will fail (logs, databases, uploads)" if key != "memory" else \
-                "the OOM killer will start ending processes"
-            out.append(Prediction(
-                "exhaustion", key, None, ALARM_RANK[level], fc.confidence,
-                f"{resource} full in {human_duration(fc.seconds_to_exhaustion)}",
-                f"{fc.explanation}. Why it matters: when it is full {why}",
-                self._first_seen.setdefault(("exhaustion", key), now),
-                fc.seconds_to_exhaustion,
-                {"resource": key, "used": fc.used, "capacity": fc.capacity,
-                 "rate_per_s": fc.rate, "fit_span_s": fc.fit_span_s, "alarm": level}))
+            why = (
+                "writes will fail (logs, databases, uploads)"
+                if key != "memory"
+                else "the OOM killer will start ending processes"
+            )
+            out.append(
+                Prediction(
+                    "exhaustion",
+                    key,
+                    None,
+                    ALARM_RANK[level],
+                    fc.confidence,
+                    f"{resource} full in {human_duration(fc.seconds_to_exhaustion)}",
+                    f"{fc.explanation}. Why it matters: when it is full {why}",
+                    self._first_seen.setdefault(("exhaustion", key), now),
+                    fc.seconds_to_exhaustion,
+                    {
+                        "resource": key,
+                        "used": fc.used,
+                        "capacity": fc.capacity,
+                        "rate_per_s": fc.rate,
+                        "fit_span_s": fc.fit_span_s,
+                        "alarm": level,
+                    },
+                )
+            )
         for key, window in self._procs.items():
             ts, rss = window.series()
             ts, rss = _thin(ts, rss, FIT_POINTS)
             leak = leak_suspicion(key, ts, rss, min_span_s=self.settings.min_span)
             if leak is None:
                 continue
-            out.append(Prediction(
-                "leak", key, None, Severity.MEDIUM, leak.confidence,
-                f"{key}: RSS +{format_bytes(leak.growth)}, possible leak",
-                f"{leak.explanation}. Why it matters: a leaking process grows until memory "
-                "runs out; restarting it buys time, the fix is in its code",
-                self._first_seen.setdefault(("leak", key), now), leak.rate,
-                {"process": key, "growth_bytes": leak.growth, "rate_per_s": leak.rate}))
+            out.append(
+                Prediction(
+                    "leak",
+                    key,
+                    None,
+                    Severity.MEDIUM,
+                    leak.confidence,
+                    f"{key}: RSS +{format_bytes(leak.growth)}, possible leak",
+                    f"{leak.explanation}. Why it matters: a leaking process grows until memory "
+                    "runs out; restarting it buys time, the fix is in its code",
+                    self._first_seen.setdefault(("leak", key), now),
+                    leak.rate,
+                    {"process": key, "growth_bytes": leak.growth, "rate_per_s": leak.rate},
+                )
+            )
         out += self._budgets(now, values)
         if self.config.scaling.enabled:
             out += self._advice(now)
@@ -394,27 +471,46 @@ class PredictionEngine:
                 continue
             burn = burn_rate(self.store, name, HOUR, now, slo.uptime)
             failed = self.store.check_counts(name, now, HOUR)[2]
-            fc = None if burn is None else error_budget_exhaustion(
-                name, summary.error_budget_remaining, burn, slo_window_s=SLO_WINDOW,
-                errors=failed)
+            fc = (
+                None
+                if burn is None
+                else error_budget_exhaustion(
+                    name,
+                    summary.error_budget_remaining,
+                    burn,
+                    slo_window_s=SLO_WINDOW,
+                    errors=failed,
+                )
+            )
             key = f"budget:{name}"
             shown = fc is not None and fc.seconds_to_exhaustion < SLO_WINDOW
             level = self._alarms.setdefault(key, ExhaustionAlarm()).update(
-                fc.seconds_to_exhaustion if shown and fc else None)
+                fc.seconds_to_exhaustion if shown and fc else None
+            )
             if not shown or fc is None:
                 self._first_seen.pop(("error_budget", name), None)
                 continue
             values[("budget_exhaustion_s", name)] = fc.seconds_to_exhaustion
-            out.append(Prediction(
-                "error_budget", name, name, ALARM_RANK[level], fc.confidence,
-                f"{name} error budget gone in {human_duration(fc.seconds_to_exhaustion)}",
-                f"{fc.explanation}, from {failed} failed checks in the last hour against a "
-                f"{slo.uptime:g} % SLO (7-day budget). Why it matters: once spent, the SLO "
-                "is missed for the week and risky deploys should wait",
-                self._first_seen.setdefault(("error_budget", name), now),
-                fc.seconds_to_exhaustion,
-                {"budget_remaining": fc.budget_remaining, "burn_rate": fc.burn_rate,
-                 "failed_checks_1h": failed}))
+            out.append(
+                Prediction(
+                    "error_budget",
+                    name,
+                    name,
+                    ALARM_RANK[level],
+                    fc.confidence,
+                    f"{name} error budget gone in {human_duration(fc.seconds_to_exhaustion)}",
+                    f"{fc.explanation}, from {failed} failed checks in the last hour against a "
+                    f"{slo.uptime:g} % SLO (7-day budget). Why it matters: once spent, the SLO "
+                    "is missed for the week and risky deploys should wait",
+                    self._first_seen.setdefault(("error_budget", name), now),
+                    fc.seconds_to_exhaustion,
+                    {
+                        "budget_remaining": fc.budget_remaining,
+                        "burn_rate": fc.burn_rate,
+                        "failed_checks_1h": failed,
+                    },
+                )
+            )
         return out
 
     # ------------------------------------------------------------------ capacity
@@ -424,7 +520,8 @@ class PredictionEngine:
         covered: set[str] = set()
         for d in _items(self.store, "kube", "deployments"):
             service = getattr(d, "service", None) or (
-                d.name if self.store.has_service(d.name) else None)
+                d.name if self.store.has_service(d.name) else None
+            )
             if service is None:
                 continue
             targets.append((d.name, service, getattr(d, "desired", None)))
@@ -433,10 +530,14 @@ class PredictionEngine:
         cpu = self._cpu_signals(now)
         out = []
         for subject, service, current in targets:
-            signals = [sig for sig in (cpu.get(service) or cpu.get(None),
-                                       self._latency_signal(service, now)) if sig]
-            advice = advise(subject, service, current, signals, scaling.min_replicas,
-                            scaling.max_replicas)
+            signals = [
+                sig
+                for sig in (cpu.get(service) or cpu.get(None), self._latency_signal(service, now))
+                if sig
+            ]
+            advice = advise(
+                subject, service, current, signals, scaling.min_replicas, scaling.max_replicas
+            )
             if advice is not None:
                 out.append(self._advice_prediction(advice, now))
         return out
@@ -444,14 +545,24 @@ class PredictionEngine:
     def _advice_prediction(self, a: Advice, now: float) -> Prediction:
         current = "?" if a.current is None else str(a.current)
         return Prediction(
-            "capacity", a.subject, a.service,
-            Severity.MEDIUM if a.ratio >= 1.5 else Severity.LOW, 1.0,
+            "capacity",
+            a.subject,
+            a.service,
+            Severity.MEDIUM if a.ratio >= 1.5 else Severity.LOW,
+            1.0,
             f"{a.subject}: replicas {current} -> {a.suggested} ({a.driver} {a.ratio:.2f}x)",
-            a.explanation, self._first_seen.setdefault(("capacity", a.subject), now),
+            a.explanation,
+            self._first_seen.setdefault(("capacity", a.subject), now),
             float(a.suggested),
-            {"current": a.current, "suggested": a.suggested, "ratio": a.ratio,
-             "driver": a.driver, "min_replicas": self.config.scaling.min_replicas,
-             "max_replicas": self.config.scaling.max_replicas})
+            {
+                "current": a.current,
+                "suggested": a.suggested,
+                "ratio": a.ratio,
+                "driver": a.driver,
+                "min_replicas": self.config.scaling.min_replicas,
+                "max_replicas": self.config.scaling.max_replicas,
+            },
+        )
 
     def _cpu_signals(self, now: float) -> dict[str | None, Signal]:
         """Per service from its containers' CPU when Docker reports it; else (key None)
@@ -464,19 +575,26 @@ class PredictionEngine:
                 per_service.setdefault(c.service, []).append(100.0 * c.cpu_ratio)
         for service, values in per_service.items():
             avg = sum(values) / len(values)
-            out[service] = Signal("CPU", avg / target, avg / target,
-                                  f"container CPU {avg:.0f} % of a core against a "
-                                  f"{target:g} % target")
+            out[service] = Signal(
+                "CPU",
+                avg / target,
+                avg / target,
+                f"container CPU {avg:.0f} % of a core against a {target:g} % target",
+            )
         ring = self.store.series("cpu")
         if ring is not None:
             ts, vs = ring.since(now - 900)
             if len(vs) >= 3:
-                recent = vs[-max(3, len(vs) // 5):]
+                recent = vs[-max(3, len(vs) // 5) :]
                 level = sum(recent) / len(recent)
                 projected, trend = _project(ts, vs, level, now)
-                out[None] = Signal("CPU", level / target, projected / target,
-                                   f"host CPU {level:.0f} % against a {target:g} % target"
-                                   + trend.format(unit="%", value=f"{projected:.0f}"))
+                out[None] = Signal(
+                    "CPU",
+                    level / target,
+                    projected / target,
+                    f"host CPU {level:.0f} % against a {target:g} % target"
+                    + trend.format(unit="%", value=f"{projected:.0f}"),
+                )
         return out
 
     def _latency_signal(self, service: str, now: float) -> Signal | None:
@@ -490,16 +608,21 @@ class PredictionEngine:
         p95 = percentile(sorted(recent), 0.95)
         projected, trend = _project(ts, vs, p95, now)
         target = slo.response_time
-        return Signal("latency", p95 / target, projected / target,
-                      f"p95 latency {p95 * 1000:.0f} ms (5 min) against a "
-                      f"{target * 1000:g} ms SLO"
-                      + trend.format(unit=" ms", value=f"{projected * 1000:.0f}"))
+        return Signal(
+            "latency",
+            p95 / target,
+            projected / target,
+            f"p95 latency {p95 * 1000:.0f} ms (5 min) against a "
+            f"{target * 1000:g} ms SLO" + trend.format(unit=" ms", value=f"{projected * 1000:.0f}"),
+        )
 
     # ------------------------------------------------------------------ root causes
     def _track_restarts(self, now: float) -> None:
         """Restart counters that went up, and restart-like workload events, as evidence."""
-        for kind, attr, source in (("containers", "restart_count", "docker"),
-                                   ("pods", "restarts", "kube")):
+        for kind, attr, source in (
+            ("containers", "restart_count", "docker"),
+            ("pods", "restarts", "kube"),
+        ):
             for obj in _items(self.store, source, kind):
                 service = getattr(obj, "service", None)
                 count = getattr(obj, attr, None)
@@ -510,8 +633,10 @@ class PredictionEngine:
                 self._restart_counts[key] = count
                 if before is not None and count > before and service:
                     why = getattr(obj, "last_termination", None) or (
-                        "OOM killed" if getattr(obj, "oom_killed", False) else
-                        f"restart count {before} -> {count}")
+                        "OOM killed"
+                        if getattr(obj, "oom_killed", False)
+                        else f"restart count {before} -> {count}"
+                    )
                     self._restarts.append(Restart(now, service, obj.name, why))
         newest = self._workload_event_ts
         for source in ("docker", "kube"):
@@ -522,8 +647,9 @@ class PredictionEngine:
                     continue
                 newest = max(newest, ts)
                 if getattr(e, "service", None) and str(e.kind).lower() in RESTART_KINDS:
-                    self._restarts.append(Restart(ts, e.service, e.subject,
-                                                  f"{e.kind}: {e.message}".strip(": ")))
+                    self._restarts.append(
+                        Restart(ts, e.service, e.subject, f"{e.kind}: {e.message}".strip(": "))
+                    )
         self._workload_event_ts = newest
         if len(self._restart_counts) > 4 * RECENT:  # objects come and go: forget old ones
             self._restart_counts.clear()
@@ -538,24 +664,43 @@ class PredictionEngine:
         changes = list(self._changes())
         restarts = list(self._restarts)
         for inc in incidents:
-            self._causes[inc.id] = self.causes_for(inc, depends_on, health, anomalies,
-                                                   changes, restarts)
+            self._causes[inc.id] = self.causes_for(
+                inc, depends_on, health, anomalies, changes, restarts
+            )
             self._causes.move_to_end(inc.id)
         while len(self._causes) > CAUSES_KEPT:
             self._causes.popitem(last=False)
 
-    def causes_for(self, inc: Incident, depends_on: dict[str, tuple[str, ...]],
-                   health: dict[str, str], anomalies: Iterable[Anomaly],
-                   changes: Iterable[Change], restarts: Iterable[Restart]) -> list[Cause]:
-        return rank_causes(inc.service, inc.opened_at, depends_on=depends_on, health=health,
-                           anomalies=anomalies, changes=changes, restarts=restarts, limit=5)
+    def causes_for(
+        self,
+        inc: Incident,
+        depends_on: dict[str, tuple[str, ...]],
+        health: dict[str, str],
+        anomalies: Iterable[Anomaly],
+        changes: Iterable[Change],
+        restarts: Iterable[Restart],
+    ) -> list[Cause]:
+        return rank_causes(
+            inc.service,
+            inc.opened_at,
+            depends_on=depends_on,
+            health=health,
+            anomalies=anomalies,
+            changes=changes,
+            restarts=restarts,
+            limit=5,
+        )
 
     def anomaly_onsets(self, now: float) -> list[Anomaly]:
         """Current and recent anomalies as root-cause evidence."""
-        out = [Anomaly(s.key, s.service, s.onset, s.peak)
-               for s in self._series.values() if s.onset is not None]
-        out += [Anomaly(a.series, a.service, a.started_at, a.peak)
-                for a in self.recent_anomalies(now)]
+        out = [
+            Anomaly(s.key, s.service, s.onset, s.peak)
+            for s in self._series.values()
+            if s.onset is not None
+        ]
+        out += [
+            Anomaly(a.series, a.service, a.started_at, a.peak) for a in self.recent_anomalies(now)
+        ]
         return out
 
     def _changes(self) -> Iterable[Change]:
@@ -589,8 +734,7 @@ class _Trend:
         return f", trending to {value}{unit} in 10 min"
 
 
-def _project(ts: list[float], vs: list[float], level: float,
-             now: float) -> tuple[float, _Trend]:
+def _project(ts: list[float], vs: list[float], level: float, now: float) -> tuple[float, _Trend]:
     """`level` moved LOOKAHEAD seconds along a confident Theil-Sen trend (never below it
     for a rise, never below zero)."""
     fit = theil_sen(ts, vs, max_points=FIT_POINTS) if len(ts) >= 10 else None

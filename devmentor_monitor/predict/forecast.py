@@ -48,8 +48,9 @@ class TrendFit:
     confidence: float  # 0..1, see the module docstring
 
 
-def _thin(ts: Sequence[float], values: Sequence[float],
-          max_points: int) -> tuple[list[float], list[float]]:
+def _thin(
+    ts: Sequence[float], values: Sequence[float], max_points: int
+) -> tuple[list[float], list[float]]:
     """At most `max_points` points: consecutive runs merged into their means."""
     n = len(ts)
     if n <= max_points:
@@ -69,8 +70,9 @@ def _median(xs: list[float]) -> float:
     return xs[k // 2] if k % 2 else 0.5 * (xs[k // 2 - 1] + xs[k // 2])
 
 
-def theil_sen(ts: Sequence[float], values: Sequence[float], *,
-              max_points: int = 120) -> TrendFit | None:
+def theil_sen(
+    ts: Sequence[float], values: Sequence[float], *, max_points: int = 120
+) -> TrendFit | None:
     """Theil-Sen fit with a confidence; None for fewer than 3 points or no time span."""
     if len(ts) != len(values):
         raise ValueError("ts and values differ in length")
@@ -78,8 +80,9 @@ def theil_sen(ts: Sequence[float], values: Sequence[float], *,
     n = len(t)
     if n < 3 or t[-1] - t[0] <= 0:
         return None
-    slopes = [(v[j] - v[i]) / (t[j] - t[i])
-              for i in range(n) for j in range(i + 1, n) if t[j] > t[i]]
+    slopes = [
+        (v[j] - v[i]) / (t[j] - t[i]) for i in range(n) for j in range(i + 1, n) if t[j] > t[i]
+    ]
     if not slopes:
         return None
     slope = _median(slopes)
@@ -148,9 +151,15 @@ class FitPolicy:
     max_points: int = 120
 
 
-def time_to_exhaustion(resource: str, ts: Sequence[float], used: Sequence[float],
-                       capacity: float, *, unit: str = "bytes",
-                       policy: FitPolicy | None = None) -> ExhaustionForecast | None:
+def time_to_exhaustion(
+    resource: str,
+    ts: Sequence[float],
+    used: Sequence[float],
+    capacity: float,
+    *,
+    unit: str = "bytes",
+    policy: FitPolicy | None = None,
+) -> ExhaustionForecast | None:
     """Forecast when `used` reaches `capacity`; None when the data cannot support it."""
     p = policy or FitPolicy()
     if len(ts) < p.min_points or capacity <= 0:
@@ -164,10 +173,21 @@ def time_to_exhaustion(resource: str, ts: Sequence[float], used: Sequence[float]
     seconds = (capacity - now_used) / fit.slope
     if seconds > p.max_horizon_s:
         return None
-    text = (f"{resource} full in {human_duration(seconds)} at {_rate(fit.slope, unit)} "
-            f"(fit over {human_duration(fit.span_s)}, confidence {fit.confidence:.2f})")
-    return ExhaustionForecast(resource, seconds, fit.slope, now_used, capacity,
-                              round(fit.confidence, 3), fit.span_s, fit.points, text)
+    text = (
+        f"{resource} full in {human_duration(seconds)} at {_rate(fit.slope, unit)} "
+        f"(fit over {human_duration(fit.span_s)}, confidence {fit.confidence:.2f})"
+    )
+    return ExhaustionForecast(
+        resource,
+        seconds,
+        fit.slope,
+        now_used,
+        capacity,
+        round(fit.confidence, 3),
+        fit.span_s,
+        fit.points,
+        text,
+    )
 
 
 class ExhaustionAlarm:
@@ -179,8 +199,13 @@ class ExhaustionAlarm:
     away).
     """
 
-    def __init__(self, warn_s: float = 8 * HOUR, critical_s: float = 2 * HOUR,
-                 clear_factor: float = 1.5, clear_updates: int = 3) -> None:
+    def __init__(
+        self,
+        warn_s: float = 8 * HOUR,
+        critical_s: float = 2 * HOUR,
+        clear_factor: float = 1.5,
+        clear_updates: int = 3,
+    ) -> None:
         if not 0 < critical_s < warn_s or clear_factor < 1:
             raise ValueError("need 0 < critical_s < warn_s and clear_factor >= 1")
         self.warn_s, self.critical_s = warn_s, critical_s
@@ -190,8 +215,7 @@ class ExhaustionAlarm:
 
     def update(self, seconds: float | None) -> str:
         eta = math.inf if seconds is None else seconds
-        target = "critical" if eta < self.critical_s else "warning" if eta < self.warn_s \
-            else "ok"
+        target = "critical" if eta < self.critical_s else "warning" if eta < self.warn_s else "ok"
         rank = {"ok": 0, "warning": 1, "critical": 2}
         if rank[target] >= rank[self.level]:
             self.level, self._calm = target, 0
@@ -201,8 +225,11 @@ class ExhaustionAlarm:
         if eta > threshold * self.clear_factor:
             self._calm += 1
             if self._calm >= self.clear_updates:
-                self.level = "warning" if self.level == "critical" and \
-                    eta < self.warn_s * self.clear_factor else target
+                self.level = (
+                    "warning"
+                    if self.level == "critical" and eta < self.warn_s * self.clear_factor
+                    else target
+                )
                 self._calm = 0
         else:
             self._calm = 0
@@ -224,10 +251,17 @@ class LeakSuspicion:
     explanation: str
 
 
-def leak_suspicion(process: str, ts: Sequence[float], rss: Sequence[float], *,
-                   min_points: int = 20, min_span_s: float = 15 * 60,
-                   min_confidence: float = 0.8, min_growth_fraction: float = 0.1,
-                   min_growth_bytes: float = 16 * 2**20) -> LeakSuspicion | None:
+def leak_suspicion(
+    process: str,
+    ts: Sequence[float],
+    rss: Sequence[float],
+    *,
+    min_points: int = 20,
+    min_span_s: float = 15 * 60,
+    min_confidence: float = 0.8,
+    min_growth_fraction: float = 0.1,
+    min_growth_bytes: float = 16 * 2**20,
+) -> LeakSuspicion | None:
     """Suspect a leak when RSS rose steadily (high confidence) and by a noticeable amount
     (at least `min_growth_fraction` of where it started and `min_growth_bytes`)."""
     if len(ts) < min_points:
@@ -237,14 +271,18 @@ def leak_suspicion(process: str, ts: Sequence[float], rss: Sequence[float], *,
         return None
     growth = fit.slope * fit.span_s
     start = fit.level - growth
-    if fit.confidence < min_confidence or growth < min_growth_bytes \
-            or growth < min_growth_fraction * max(start, 1.0):
+    if (
+        fit.confidence < min_confidence
+        or growth < min_growth_bytes
+        or growth < min_growth_fraction * max(start, 1.0)
+    ):
         return None
-    text = (f"{process}: RSS +{format_bytes(growth)} over {human_duration(fit.span_s)} "
-            f"({_rate(fit.slope, 'bytes')}), steady (confidence {fit.confidence:.2f}): "
-            "possible memory leak")
-    return LeakSuspicion(process, fit.slope, growth, round(fit.confidence, 3), fit.span_s,
-                         text)
+    text = (
+        f"{process}: RSS +{format_bytes(growth)} over {human_duration(fit.span_s)} "
+        f"({_rate(fit.slope, 'bytes')}), steady (confidence {fit.confidence:.2f}): "
+        "possible memory leak"
+    )
+    return LeakSuspicion(process, fit.slope, growth, round(fit.confidence, 3), fit.span_s, text)
 
 
 # --------------------------------------------------------------------------- error budget
@@ -262,9 +300,15 @@ class BudgetForecast:
     explanation: str
 
 
-def error_budget_exhaustion(service: str, budget_remaining: float, burn_rate: float, *,
-                            slo_window_s: float = 30 * 24 * HOUR, errors: int | None = None,
-                            min_errors: int = 3) -> BudgetForecast | None:
+def error_budget_exhaustion(
+    service: str,
+    budget_remaining: float,
+    burn_rate: float,
+    *,
+    slo_window_s: float = 30 * 24 * HOUR,
+    errors: int | None = None,
+    min_errors: int = 3,
+) -> BudgetForecast | None:
     """Time until the budget is spent: remaining x window / burn rate.
 
     `errors` is how many failed requests the burn rate was measured from; its Poisson
@@ -281,9 +325,11 @@ def error_budget_exhaustion(service: str, budget_remaining: float, burn_rate: fl
     if remaining == 0:
         text = f"{service}: error budget exhausted (burn rate {burn_rate:.1f}x)"
     else:
-        text = (f"{service}: error budget ({remaining:.0%} left) exhausted in "
-                f"{human_duration(seconds)} at burn rate {burn_rate:.1f}x "
-                f"(confidence {confidence:.2f})")
+        text = (
+            f"{service}: error budget ({remaining:.0%} left) exhausted in "
+            f"{human_duration(seconds)} at burn rate {burn_rate:.1f}x "
+            f"(confidence {confidence:.2f})"
+        )
     return BudgetForecast(service, seconds, remaining, burn_rate, round(confidence, 3), text)
 
 
@@ -293,8 +339,11 @@ def error_budget_exhaustion(service: str, budget_remaining: float, burn_rate: fl
 def human_duration(seconds: float) -> str:
     """`1 h 40 m`, `3 d 2 h`, `45 s`: two units at most, for explanations."""
     s = max(0, round(seconds))
-    for unit, size, sub, subsize in (("d", 86400, "h", 3600), ("h", 3600, "m", 60),
-                                     ("m", 60, "s", 1)):
+    for unit, size, sub, subsize in (
+        ("d", 86400, "h", 3600),
+        ("h", 3600, "m", 60),
+        ("m", 60, "s", 1),
+    ):
         if s >= size:
             whole, rest = divmod(s, size)
             part = rest // subsize

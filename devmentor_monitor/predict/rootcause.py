@@ -75,8 +75,9 @@ class Cause:
     first_seen: float | None  # earliest timestamp among the timed evidence
 
 
-def dependency_paths(service: str, depends_on: Mapping[str, Sequence[str]]
-                     ) -> dict[str, tuple[str, ...]]:
+def dependency_paths(
+    service: str, depends_on: Mapping[str, Sequence[str]]
+) -> dict[str, tuple[str, ...]]:
     """Every transitive dependency of `service` -> the shortest path to it (BFS)."""
     paths: dict[str, tuple[str, ...]] = {}
     queue: deque[tuple[str, tuple[str, ...]]] = deque([(service, (service,))])
@@ -89,13 +90,18 @@ def dependency_paths(service: str, depends_on: Mapping[str, Sequence[str]]
     return paths
 
 
-def rank_causes(service: str, opened_at: float, *,
-                depends_on: Mapping[str, Sequence[str]],
-                health: Mapping[str, str],
-                anomalies: Iterable[Anomaly | tuple[Any, ...]] = (),
-                changes: Iterable[Change | tuple[Any, ...]] = (),
-                restarts: Iterable[Restart | tuple[Any, ...]] = (),
-                window_s: float = 30 * 60, limit: int = 10) -> list[Cause]:
+def rank_causes(
+    service: str,
+    opened_at: float,
+    *,
+    depends_on: Mapping[str, Sequence[str]],
+    health: Mapping[str, str],
+    anomalies: Iterable[Anomaly | tuple[Any, ...]] = (),
+    changes: Iterable[Change | tuple[Any, ...]] = (),
+    restarts: Iterable[Restart | tuple[Any, ...]] = (),
+    window_s: float = 30 * 60,
+    limit: int = 10,
+) -> list[Cause]:
     """Candidate causes of an incident on `service` opened at `opened_at`, best first.
 
     Tuples are accepted in the field order of `Anomaly` (series, service, started_at,
@@ -118,11 +124,15 @@ def rank_causes(service: str, opened_at: float, *,
         chain = " -> ".join(paths[dep])
         if failing_below:
             weight *= W_INTERMEDIATE
-            text = (f"dependency {dep} is {state} ({chain}), but its own dependencies "
-                    f"{', '.join(failing_below)} are failing too")
+            text = (
+                f"dependency {dep} is {state} ({chain}), but its own dependencies "
+                f"{', '.join(failing_below)} are failing too"
+            )
         else:
-            text = (f"dependency {dep} is {state} ({chain}) and none of its own "
-                    "dependencies is failing: likely the root of the chain")
+            text = (
+                f"dependency {dep} is {state} ({chain}) and none of its own "
+                "dependencies is failing: likely the root of the chain"
+            )
         add(dep, weight, "dependency", text, None)
 
     def relation(subject: str | None) -> tuple[str, float] | None:
@@ -143,8 +153,11 @@ def rank_causes(service: str, opened_at: float, *,
         return 1.0 - 0.5 * age / window_s
 
     def where(subject: str) -> str:
-        return "the service itself" if subject == service else (
-            "the host" if subject == HOST else f"dependency {subject}")
+        return (
+            "the service itself"
+            if subject == service
+            else ("the host" if subject == HOST else f"dependency {subject}")
+        )
 
     # 2. Deploys and config changes before onset.
     for item in changes:
@@ -153,11 +166,15 @@ def rank_causes(service: str, opened_at: float, *,
         if rel is None or fresh is None:
             continue
         kind = ch.type.lower()
-        base = W_DEPLOY if "deploy" in kind else W_CONFIG if "config" in kind \
-            else W_OTHER_CHANGE
+        base = W_DEPLOY if "deploy" in kind else W_CONFIG if "config" in kind else W_OTHER_CHANGE
         ago = human_duration(opened_at - ch.ts)
-        add(rel[0], base * rel[1] * fresh, kind,
-            f"{kind} on {where(rel[0])} {ago} before onset: {ch.message}", ch.ts)
+        add(
+            rel[0],
+            base * rel[1] * fresh,
+            kind,
+            f"{kind} on {where(rel[0])} {ago} before onset: {ch.message}",
+            ch.ts,
+        )
 
     # 3. Restarts of the service or a dependency.
     for r_item in restarts:
@@ -166,9 +183,13 @@ def rank_causes(service: str, opened_at: float, *,
         if rel is None or fresh is None:
             continue
         ago = human_duration(opened_at - rs.ts)
-        add(rel[0], W_RESTART * rel[1] * fresh, "restart",
+        add(
+            rel[0],
+            W_RESTART * rel[1] * fresh,
+            "restart",
             f"{rs.container} of {where(rel[0])} restarted {ago} before onset ({rs.reason})",
-            rs.ts)
+            rs.ts,
+        )
 
     # 4. Anomalies that began shortly before onset.
     for a_item in anomalies:
@@ -178,9 +199,14 @@ def rank_causes(service: str, opened_at: float, *,
             continue
         strength = min(max(an.score, 0.0), 1.0)
         ago = human_duration(opened_at - an.started_at)
-        add(rel[0], W_ANOMALY * rel[1] * fresh * strength, "anomaly",
+        add(
+            rel[0],
+            W_ANOMALY * rel[1] * fresh * strength,
+            "anomaly",
             f"anomaly on {an.series} ({where(rel[0])}, score {strength:.2f}) began {ago} "
-            "before onset", an.started_at)
+            "before onset",
+            an.started_at,
+        )
 
     causes = []
     for subject, items in evidence.items():
@@ -190,7 +216,14 @@ def rank_causes(service: str, opened_at: float, *,
             miss *= 1.0 - weight
         times = [e[3] for e in items if e[3] is not None]
         kinds = tuple(dict.fromkeys(e[1] for e in items))
-        causes.append(Cause(subject, round(1.0 - miss, 4), kinds,
-                            tuple(e[2] for e in items), min(times) if times else None))
+        causes.append(
+            Cause(
+                subject,
+                round(1.0 - miss, 4),
+                kinds,
+                tuple(e[2] for e in items),
+                min(times) if times else None,
+            )
+        )
     causes.sort(key=lambda c: (-c.score, c.subject))
     return causes[:limit]

@@ -35,8 +35,16 @@ log = logging.getLogger("devmentor_monitor.server")
 
 PROM_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-__all__ = ["API", "ROUTES", "STREAMS", "ApiSettings", "ExporterServer", "build_app",
-           "error_response", "json_response"]
+__all__ = [
+    "API",
+    "ROUTES",
+    "STREAMS",
+    "ApiSettings",
+    "ExporterServer",
+    "build_app",
+    "error_response",
+    "json_response",
+]
 
 
 @web.middleware
@@ -48,16 +56,19 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
     except UnsupportedMediaType as exc:
         return error_response(415, str(exc))
     except Denied as exc:
-        headers = {"WWW-Authenticate": 'Bearer realm="devmentor-monitor"'} \
-            if exc.status == 401 else None
+        headers = (
+            {"WWW-Authenticate": 'Bearer realm="devmentor-monitor"'} if exc.status == 401 else None
+        )
         return error_response(exc.status, exc.message, headers=headers)
     except web.HTTPMethodNotAllowed as exc:
         allowed = ", ".join(sorted(exc.allowed_methods))
-        return error_response(405, f"{request.method} is not allowed on {request.path}; "
-                              f"use {allowed}", headers={"Allow": allowed})
+        return error_response(
+            405,
+            f"{request.method} is not allowed on {request.path}; use {allowed}",
+            headers={"Allow": allowed},
+        )
     except web.HTTPNotFound:
-        return error_response(404, f"no such endpoint: {request.path} "
-                              "(see /api/openapi.json)")
+        return error_response(404, f"no such endpoint: {request.path} (see /api/openapi.json)")
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
@@ -70,8 +81,15 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
 class Api:
     """Handlers; they read the store (and the rules, through the queries), never write."""
 
-    def __init__(self, store: Store, queries: Queries, settings: ApiSettings, *,
-                 started_at: float, self_check: SelfCheck) -> None:
+    def __init__(
+        self,
+        store: Store,
+        queries: Queries,
+        settings: ApiSettings,
+        *,
+        started_at: float,
+        self_check: SelfCheck,
+    ) -> None:
         self.store = store
         self.queries = queries
         self.settings = settings
@@ -85,17 +103,22 @@ class Api:
     async def health(self, request: web.Request) -> web.Response:
         ok, problems = self.self_check()
         now = time.time()
-        body = {"status": "ok" if ok else "fail", "problems": problems, "version": __version__,
-                "uptime_s": round(now - self.started_at, 1),
-                "services": self.store.counts(),
-                "sources": [source_json(s, now) for s in self.store.sources()]}
+        body = {
+            "status": "ok" if ok else "fail",
+            "problems": problems,
+            "version": __version__,
+            "uptime_s": round(now - self.started_at, 1),
+            "services": self.store.counts(),
+            "sources": [source_json(s, now) for s in self.store.sources()],
+        }
         if self.gate is not None:  # saturation is the gate working, not a failure
             body["connections"] = self.gate.snapshot()
         return json_response(body, 200 if ok else 503)
 
     async def metrics(self, request: web.Request) -> web.Response:
-        return web.Response(body=self.exposition.body(),
-                            headers={"Content-Type": PROM_CONTENT_TYPE})
+        return web.Response(
+            body=self.exposition.body(), headers={"Content-Type": PROM_CONTENT_TYPE}
+        )
 
     async def services(self, request: web.Request) -> web.Response:
         query(request, {})
@@ -103,8 +126,8 @@ class Api:
         if key != self._services_key:
             services = [service_json(s) for s in self.store.services()]
             self._services_body = json.dumps(
-                {"services": services, "counts": self.store.counts()},
-                separators=(",", ":")).encode()
+                {"services": services, "counts": self.store.counts()}, separators=(",", ":")
+            ).encode()
             self._services_key = key
         return web.Response(body=self._services_body, content_type="application/json")
 
@@ -118,8 +141,7 @@ class Api:
         ts, vs = self.store.latency_history(name).since(since)
         body = service_json(self.store.service(name))
         body["recent_checks"] = [check_json(c) for c in reversed(self.store.recent_checks(name))]
-        body["latency_history_ms"] = [[t, round(v * 1000, 2)] for t, v in zip(ts, vs,
-                                                                              strict=True)]
+        body["latency_history_ms"] = [[t, round(v * 1000, 2)] for t, v in zip(ts, vs, strict=True)]
         return json_response(body)
 
     async def metrics_api(self, request: web.Request) -> web.Response:
@@ -128,8 +150,9 @@ class Api:
             known = self.store.series_names()
             unknown = [n for n in names if n not in known]
             if unknown or not names:
-                raise ValueError(f"unknown series {', '.join(unknown) or '(empty)'}; "
-                                 f"known: {', '.join(known)}")
+                raise ValueError(
+                    f"unknown series {', '.join(unknown) or '(empty)'}; known: {', '.join(known)}"
+                )
             return names
 
         params = query(request, {"window": WINDOW, "series": series_list})
@@ -145,20 +168,36 @@ class Api:
         """Every rule, and every alert it has raised with its state (inactive, pending,
         firing, resolved)."""
         query(request, {})
-        rules = [{"name": r.name, "metric": r.metric, "op": ">" if r.above else "<",
-                  "threshold": None if r.threshold < 0 else r.threshold,
-                  "threshold_from_slo": r.threshold < 0, "clear": r.clear, "for_s": r.for_s,
-                  "severity": r.severity.value, "description": r.description}
-                 for r in self.queries.rules()]
-        alerts = [{"rule": a.rule.name, "subject": a.subject, "state": a.state.value,
-                   "since": a.since, "value": a.value, "threshold": a.threshold}
-                  for a in self.queries.alerts()]
+        rules = [
+            {
+                "name": r.name,
+                "metric": r.metric,
+                "op": ">" if r.above else "<",
+                "threshold": None if r.threshold < 0 else r.threshold,
+                "threshold_from_slo": r.threshold < 0,
+                "clear": r.clear,
+                "for_s": r.for_s,
+                "severity": r.severity.value,
+                "description": r.description,
+            }
+            for r in self.queries.rules()
+        ]
+        alerts = [
+            {
+                "rule": a.rule.name,
+                "subject": a.subject,
+                "state": a.state.value,
+                "since": a.since,
+                "value": a.value,
+                "threshold": a.threshold,
+            }
+            for a in self.queries.alerts()
+        ]
         return json_response({"rules": rules, "alerts": alerts})
 
     async def openapi(self, request: web.Request) -> web.Response:
         query(request, {})
-        return json_response(openapi_document(self.store.service_names(),
-                                              self.settings.replicas))
+        return json_response(openapi_document(self.store.service_names(), self.settings.replicas))
 
 
 ROUTES: list[tuple[str, str, str]] = [  # method, path, handler ("incidents." = IncidentsApi)
@@ -201,19 +240,28 @@ API = web.AppKey("api", Api)
 STREAMS = web.AppKey("streams", StreamsApi)
 
 
-def build_app(store: Store, commands: Commands, queries: Queries, *,
-              settings: ApiSettings, started_at: float, self_check: SelfCheck,
-              clock: Callable[[], float] = time.time) -> web.Application:
+def build_app(
+    store: Store,
+    commands: Commands,
+    queries: Queries,
+    *,
+    settings: ApiSettings,
+    started_at: float,
+    self_check: SelfCheck,
+    clock: Callable[[], float] = time.time,
+) -> web.Application:
     """The routed app over exactly these parts (see deps.py). Refusals counted in memory
     are written at cleanup too (aiohttp's cleanup_ctx), however the app is run."""
     app = web.Application(middlewares=[head_received, json_errors], client_max_size=1 << 20)
     api = Api(store, queries, settings, started_at=started_at, self_check=self_check)
     streams = StreamsApi(store, queries)
     owners: dict[str, Any] = {
-        "": api, "incidents": IncidentsApi(store, commands, queries, settings),
+        "": api,
+        "incidents": IncidentsApi(store, commands, queries, settings),
         "workloads": WorkloadsApi(store, commands, settings),
         "predictions": PredictionsApi(store, enabled=settings.predictions),
-        "streams": streams}
+        "streams": streams,
+    }
     for method, path, attr in ROUTES:
         owner, _, name = attr.rpartition(".")
         handler = getattr(owners[owner], name)
@@ -249,15 +297,17 @@ class ExporterServer:
         return f"http://{host}:{self.port}"
 
     async def start(self) -> None:
-        self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False,
-                                     shutdown_timeout=1.0)
+        self._runner = web.AppRunner(
+            self.app, access_log=None, handle_signals=False, shutdown_timeout=1.0
+        )
         await self._runner.setup()
         assert self._runner.server is not None
         self.gate = Gate(self._runner.server, connection_cap(fd_limit()), access_log=None)
         self.app[API].gate = self.gate
         try:
             self._listener = await asyncio.get_running_loop().create_server(
-                self.gate, self.host, self.port, reuse_address=True, backlog=BACKLOG)
+                self.gate, self.host, self.port, reuse_address=True, backlog=BACKLOG
+            )
         except OSError:
             await self._runner.cleanup()
             self._runner = None

@@ -52,8 +52,11 @@ def authorize(request: web.Request, keys: tuple[ApiKey, ...], need: str) -> ApiK
     token = presented_key(request)
     if token is None:
         hint = "" if keys else " (none are configured: set auth.keys or DEVMENTOR_API_KEYS)"
-        raise Denied(401, f"this endpoint needs an API key with the {need} role: send "
-                          f"'Authorization: Bearer <key>'{hint}")
+        raise Denied(
+            401,
+            f"this endpoint needs an API key with the {need} role: send "
+            f"'Authorization: Bearer <key>'{hint}",
+        )
     match = None
     for key in keys:  # compare with every key, so timing says nothing about which matched
         if hmac.compare_digest(key.key.encode(), token.encode()):
@@ -98,8 +101,9 @@ class DeniedAudit:
             self._schedule(window + AUDIT_WINDOW)
             return
         self._written.add(key)
-        entry = AuditEntry(now, key[0], key[2] if key[2] == "*" else action, target,
-                           key[1], outcome)
+        entry = AuditEntry(
+            now, key[0], key[2] if key[2] == "*" else action, target, key[1], outcome
+        )
         await self._write(entry, 1, window)
 
     def _schedule(self, at: float) -> None:
@@ -131,8 +135,9 @@ class DeniedAudit:
 DENIED_AUDIT = web.AppKey("denied_audit", DeniedAudit)
 
 
-async def operator(request: web.Request, keys: tuple[ApiKey, ...], commands: Commands,
-                   action: str, target: str) -> Actor:
+async def operator(
+    request: web.Request, keys: tuple[ApiKey, ...], commands: Commands, action: str, target: str
+) -> Actor:
     """The writer behind a request with at least the operator role; a refusal is audited."""
     source = request.remote or "unknown"
     try:

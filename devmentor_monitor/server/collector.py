@@ -66,8 +66,11 @@ class StoreCollector:
             score.add_metric([series], value)
             flag.add_metric([series], int(flagged))
         eta = gauge("devmentor_prediction_seconds_to_exhaustion")
-        for metric, prefix in (("disk_exhaustion_s", ""), ("memory_exhaustion_s", "memory"),
-                               ("budget_exhaustion_s", "error_budget:")):
+        for metric, prefix in (
+            ("disk_exhaustion_s", ""),
+            ("memory_exhaustion_s", "memory"),
+            ("budget_exhaustion_s", "error_budget:"),
+        ):
             for subject, seconds in sorted(self.store.prediction_subjects(metric).items()):
                 resource = prefix if metric == "memory_exhaustion_s" else prefix + subject
                 eta.add_metric([resource], seconds)
@@ -107,8 +110,12 @@ class StoreCollector:
             pod_restarts.add_metric(labels, p.restarts)
         replicas = gauge("devmentor_deployment_replicas")
         for d in self.store.kube.items("deployments"):
-            for state, n in (("desired", d.desired), ("ready", d.ready),
-                             ("updated", d.updated), ("available", d.available)):
+            for state, n in (
+                ("desired", d.desired),
+                ("ready", d.ready),
+                ("updated", d.updated),
+                ("available", d.available),
+            ):
                 replicas.add_metric([d.namespace, d.name, state], n)
         yield from (cpu, mem, restarts, ready, pod_restarts, replicas)
 
@@ -138,20 +145,26 @@ class StoreCollector:
         yield start
         src = gauge("devmentor_source_up")
         for status in self.store.sources():
-            src.add_metric([status.name, status.state.value],
-                           1 if status.state is SourceState.OK else 0)
+            src.add_metric(
+                [status.name, status.state.value], 1 if status.state is SourceState.OK else 0
+            )
         yield src
 
     def _services(self) -> Iterator[Metric]:
-        names = ("devmentor_service_up", "devmentor_service_degraded",
-                 "devmentor_service_last_latency_seconds",
-                 "devmentor_service_latency_seconds",
-                 "devmentor_service_checks_total", "devmentor_service_uptime_ratio",
-                 "devmentor_service_error_ratio", "devmentor_service_slo_compliant",
-                 "devmentor_service_error_budget_remaining_ratio",
-                 "devmentor_service_cert_expiry_seconds",
-                 "devmentor_service_last_check_timestamp_seconds",
-                 "devmentor_service_http_status_code")
+        names = (
+            "devmentor_service_up",
+            "devmentor_service_degraded",
+            "devmentor_service_last_latency_seconds",
+            "devmentor_service_latency_seconds",
+            "devmentor_service_checks_total",
+            "devmentor_service_uptime_ratio",
+            "devmentor_service_error_ratio",
+            "devmentor_service_slo_compliant",
+            "devmentor_service_error_budget_remaining_ratio",
+            "devmentor_service_cert_expiry_seconds",
+            "devmentor_service_last_check_timestamp_seconds",
+            "devmentor_service_http_status_code",
+        )
         fam = {n: gauge(n) for n in names if n not in (_LATENCY, _CHECKS)}
         latency, checks = summary(_LATENCY), counter(_CHECKS)
         for s in self.store.services():
@@ -159,16 +172,15 @@ class StoreCollector:
             if s.status is not Health.UNKNOWN:
                 fam["devmentor_service_up"].add_metric([n], 0 if s.status is Health.DOWN else 1)
                 fam["devmentor_service_degraded"].add_metric(
-                    [n], 1 if s.status is Health.DEGRADED else 0)
+                    [n], 1 if s.status is Health.DEGRADED else 0
+                )
             if s.latency is not None:
                 fam["devmentor_service_last_latency_seconds"].add_metric([n], s.latency)
             latency.add_metric([n], count_value=s.latency_count, sum_value=s.latency_sum)
-            for q, v in (("0.5", s.latency_p50), ("0.95", s.latency_p95),
-                         ("0.99", s.latency_p99)):
+            for q, v in (("0.5", s.latency_p50), ("0.95", s.latency_p95), ("0.99", s.latency_p99)):
                 if v is not None:
                     # add_metric takes no quantiles; a summary's quantile samples are plain
-                    latency.samples.append(Sample(latency.name, {"service": n, "quantile": q},
-                                                  v))
+                    latency.samples.append(Sample(latency.name, {"service": n, "quantile": q}, v))
             checks.add_metric([n, "success"], s.checks_total - s.failures_total)
             checks.add_metric([n, "failure"], s.failures_total)
             for window, v in (("1h", s.uptime_1h), ("24h", s.uptime_24h), ("7d", s.uptime_7d)):
@@ -180,14 +192,14 @@ class StoreCollector:
                 fam["devmentor_service_slo_compliant"].add_metric([n], int(s.slo_compliant))
             if s.error_budget_remaining is not None:
                 fam["devmentor_service_error_budget_remaining_ratio"].add_metric(
-                    [n], s.error_budget_remaining)
+                    [n], s.error_budget_remaining
+                )
             if s.cert_days is not None:
                 fam["devmentor_service_cert_expiry_seconds"].add_metric([n], s.cert_days * 86400)
             if s.last is not None:
                 fam["devmentor_service_last_check_timestamp_seconds"].add_metric([n], s.last.ts)
                 if s.last.status_code is not None:
-                    fam["devmentor_service_http_status_code"].add_metric(
-                        [n], s.last.status_code)
+                    fam["devmentor_service_http_status_code"].add_metric([n], s.last.status_code)
         every: dict[str, Metric] = {**fam, _LATENCY: latency, _CHECKS: checks}
         yield from (every[name] for name in names)  # in the order above, as ever
 
@@ -227,4 +239,3 @@ class StoreCollector:
         procs = gauge("devmentor_host_processes")
         procs.add_metric([], s.process_count)
         yield from (cpu, core, load, mem, mem_ratio, swap, disk, disk_ratio, dio, net, procs)
-

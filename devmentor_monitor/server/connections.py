@@ -67,8 +67,13 @@ class GuardedHandler(web.RequestHandler):
         self.gate.forget(self)
         super().connection_lost(exc)
 
-    def handle_error(self, request: Any, status: int = 500, exc: BaseException | None = None,
-                     message: str | None = None) -> web.StreamResponse:
+    def handle_error(
+        self,
+        request: Any,
+        status: int = 500,
+        exc: BaseException | None = None,
+        message: str | None = None,
+    ) -> web.StreamResponse:
         """A malformed request is the client's mistake: a JSON 400 and a counter, never a
         traceback in the log (a flood of them filled it, ~1 KB each)."""
         self.gate.head_received(self)
@@ -76,20 +81,26 @@ class GuardedHandler(web.RequestHandler):
             log.error("request failed", exc_info=exc)
         else:
             self.gate.stats["bad_requests"] += 1
-            log.debug("malformed request", extra={"fields": {
-                "remote": request.remote, "reason": _first_line(message or str(exc))}})
+            log.debug(
+                "malformed request",
+                extra={
+                    "fields": {"remote": request.remote, "reason": _first_line(message or str(exc))}
+                },
+            )
         if request.writer.output_size > 0:
             raise ConnectionError("the answer had started; cannot send an error after it")
-        text = HTTPStatus(status).description if status >= 500 else \
-            f"malformed HTTP request: {_first_line(message or str(exc))}"
+        text = (
+            HTTPStatus(status).description
+            if status >= 500
+            else f"malformed HTTP request: {_first_line(message or str(exc))}"
+        )
         resp = error_response(status, text)
         resp.force_close()
         return resp
 
 
 def _first_line(text: str) -> str:
-    return next((line.strip() for line in text.splitlines() if line.strip()), "")[:200] \
-        .rstrip(":")
+    return next((line.strip() for line in text.splitlines() if line.strip()), "")[:200].rstrip(":")
 
 
 class Refusal(asyncio.Protocol):
@@ -143,9 +154,12 @@ class Gate:
         return handler
 
     def busy_answer(self) -> bytes:
-        return raw_error(503, f"{len(self.open)} connections are open, the most this monitor "
-                              f"accepts; retry in {RETRY_AFTER} s",
-                         {"Retry-After": str(RETRY_AFTER)})
+        return raw_error(
+            503,
+            f"{len(self.open)} connections are open, the most this monitor "
+            f"accepts; retry in {RETRY_AFTER} s",
+            {"Retry-After": str(RETRY_AFTER)},
+        )
 
     def head_received(self, handler: GuardedHandler) -> None:
         self.waiting.pop(handler, None)
@@ -155,8 +169,12 @@ class Gate:
         self.waiting.pop(handler, None)
 
     def snapshot(self) -> dict[str, int]:
-        return {"open": len(self.open), "cap": self.cap, "waiting_for_request":
-                len(self.waiting), **self.stats}
+        return {
+            "open": len(self.open),
+            "cap": self.cap,
+            "waiting_for_request": len(self.waiting),
+            **self.stats,
+        }
 
     def _evict(self, now: float) -> bool:
         """Close the connection silent longest, if it has been silent EVICT_AFTER."""
@@ -196,9 +214,9 @@ class Gate:
 
 
 @web.middleware
-async def head_received(request: web.Request,
-                        handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-                        ) -> web.StreamResponse:
+async def head_received(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
     """A complete head arrived: the connection is no longer a candidate for eviction."""
     protocol = request.protocol
     if isinstance(protocol, GuardedHandler):

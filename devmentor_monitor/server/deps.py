@@ -38,12 +38,17 @@ class ApiSettings:
 
     @classmethod
     def from_config(cls, config: Config) -> ApiSettings:
-        return cls(host=config.server.host, port=config.server.port,
-                   metrics_cache=config.server.metrics_cache, api_keys=config.api_keys,
-                   namespace=config.kubernetes.namespace,
-                   replicas=(config.scaling.min_replicas, config.scaling.max_replicas),
-                   docker=config.docker.enabled, kubernetes=config.kubernetes.enabled,
-                   predictions=config.predictions.enabled)
+        return cls(
+            host=config.server.host,
+            port=config.server.port,
+            metrics_cache=config.server.metrics_cache,
+            api_keys=config.api_keys,
+            namespace=config.kubernetes.namespace,
+            replicas=(config.scaling.min_replicas, config.scaling.max_replicas),
+            docker=config.docker.enabled,
+            kubernetes=config.kubernetes.enabled,
+            predictions=config.predictions.enabled,
+        )
 
 
 STORE = web.AppKey("store", Store)

@@ -27,25 +27,32 @@ MAX_DESCRIPTION = 2000
 SEVERITIES = tuple(s.value for s in Severity)
 LIST_QUERY = {  # enforced by `list` and stated by /api/openapi.json
     "state": choice((s.value for s in IncidentState), "open, acknowledged or resolved"),
-    "service": text, "severity": choice(SEVERITIES, "low, medium, high or critical"),
-    "since": since, "limit": LIMIT}
+    "service": text,
+    "severity": choice(SEVERITIES, "low, medium, high or critical"),
+    "since": since,
+    "limit": LIMIT,
+}
 
 
 class IncidentsApi:
     """Open incidents from the store, the rest from disk; writes through the commands."""
 
-    def __init__(self, store: Store, commands: Commands, queries: Queries,
-                 settings: ApiSettings) -> None:
+    def __init__(
+        self, store: Store, commands: Commands, queries: Queries, settings: ApiSettings
+    ) -> None:
         self.store, self.commands, self.queries = store, commands, queries
         self.keys = settings.api_keys
         self.query, self.json, self.error = query, json_response, error_response
 
     async def list(self, request: web.Request) -> web.Response:
         p = self.query(request, LIST_QUERY)
-        found = await self.queries.incidents(state=p.get("state"),
-                                             service=p.get("service"),
-                                             severity=p.get("severity"),
-                                             since=p.get("since"), limit=p.get("limit", 200))
+        found = await self.queries.incidents(
+            state=p.get("state"),
+            service=p.get("service"),
+            severity=p.get("severity"),
+            since=p.get("since"),
+            limit=p.get("limit", 200),
+        )
         return self.json({"incidents": [incident_json(i, timeline=False) for i in found]})
 
     async def get(self, request: web.Request) -> web.Response:
@@ -58,16 +65,15 @@ class IncidentsApi:
             return self.error(404, f"no incident {incident_id!r}")
         body = incident_json(inc)
         # Ranked by the prediction engine while the incident was open (best first).
-        body["root_causes"] = [cause_json(c)
-                               for c in self.store.root_causes(incident_id)]
+        body["root_causes"] = [cause_json(c) for c in self.store.root_causes(incident_id)]
         return self.json(body)
 
     async def create(self, request: web.Request) -> web.Response:
         actor = await operator(request, self.keys, self.commands, "incident.open", "new")
-        body = await json_object(request,
-                                 required=frozenset({"service", "description", "severity"}))
-        service, description, severity = (body["service"], body["description"],
-                                          body["severity"])
+        body = await json_object(
+            request, required=frozenset({"service", "description", "severity"})
+        )
+        service, description, severity = (body["service"], body["description"], body["severity"])
         if not isinstance(service, str) or not self.store.has_service(service):
             known = ", ".join(self.store.service_names())
             raise BadRequest(f"unknown service {service!r}; known: {known}")
@@ -77,21 +83,21 @@ class IncidentsApi:
             raise BadRequest(f"description is over {MAX_DESCRIPTION} characters")
         if severity not in SEVERITIES:
             raise BadRequest(f"severity must be one of {', '.join(SEVERITIES)}")
-        inc = await self.commands.open_incident(service, description.strip(),
-                                                Severity(severity), actor)
+        inc = await self.commands.open_incident(
+            service, description.strip(), Severity(severity), actor
+        )
         # On disk before this answer: the engine awaited the SQLite commit.
-        return self.json(incident_json(inc), status=201,
-                         headers={"Location": f"/api/incidents/{inc.id}"})
+        return self.json(
+            incident_json(inc), status=201, headers={"Location": f"/api/incidents/{inc.id}"}
+        )
 
     async def acknowledge(self, request: web.Request) -> web.Response:
-        return await self._transition(request, "incident.acknowledge",
-                                      self.commands.acknowledge)
+        return await self._transition(request, "incident.acknowledge", self.commands.acknowledge)
 
     async def resolve(self, request: web.Request) -> web.Response:
         return await self._transition(request, "incident.resolve", self.commands.resolve)
 
-    async def _transition(self, request: web.Request, action: str,
-                          step: Step) -> web.Response:
+    async def _transition(self, request: web.Request, action: str, step: Step) -> web.Response:
         incident_id = request.match_info["id"]
         actor = await operator(request, self.keys, self.commands, action, incident_id)
         body = await json_object(request, optional=frozenset({"comment"}), empty_ok=True)

@@ -17,17 +17,21 @@ from .incidents_api import LIST_QUERY, MAX_DESCRIPTION
 from .params import LIMIT, WINDOW, Param, choice, since, text
 from .workloads_api import CONTAINER_ACTIONS, LOGS_QUERY
 
-_ERROR = {"description": "Error", "content": {"application/json": {"schema": {
-    "$ref": "#/components/schemas/Error"}}}}
+_ERROR = {
+    "description": "Error",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+}
 # /api/events is served by streams.py with these same parsers and enums.
-_EVENTS_QUERY = {"type": Param(str, text.schema, "type prefix, e.g. deploy."),
-                 "service": Param(str, text.schema, "service name"),
-                 "severity": choice((s.value for s in EventSeverity),
-                                    "at least: info, warning, error, critical"),
-                 "since": since,
-                 "until": Param(since.parse, since.schema,
-                                "Unix time, or a duration ago (reads from disk)"),
-                 "limit": Param(LIMIT.parse, LIMIT.schema, "1-1000, default 100")}
+_EVENTS_QUERY = {
+    "type": Param(str, text.schema, "type prefix, e.g. deploy."),
+    "service": Param(str, text.schema, "service name"),
+    "severity": choice(
+        (s.value for s in EventSeverity), "at least: info, warning, error, critical"
+    ),
+    "since": since,
+    "until": Param(since.parse, since.schema, "Unix time, or a duration ago (reads from disk)"),
+    "limit": Param(LIMIT.parse, LIMIT.schema, "1-1000, default 100"),
+}
 _TOPIC = f"({'|'.join(TOPICS)})"
 
 
@@ -36,9 +40,16 @@ def _json(description: str, schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def _query(params: dict[str, Param]) -> list[dict[str, Any]]:
-    return [{"name": name, "in": "query", "required": False, "schema": p.schema,
-             **({"description": p.description} if p.description else {})}
-            for name, p in params.items()]
+    return [
+        {
+            "name": name,
+            "in": "query",
+            "required": False,
+            "schema": p.schema,
+            **({"description": p.description} if p.description else {}),
+        }
+        for name, p in params.items()
+    ]
 
 
 _WINDOW = _query({"window": WINDOW})[0]
@@ -46,117 +57,251 @@ _ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"
 
 
 def _transition(verb: str) -> dict[str, Any]:
-    return {"summary": f"{verb} an incident (operator role)", "parameters": [_ID],
-            "security": [{"apiKey": []}],
-            "requestBody": {"required": False, "content": {"application/json": {"schema": {
-                "type": "object", "additionalProperties": False, "properties": {
-                    "comment": {"type": "string", "maxLength": MAX_DESCRIPTION}}}}}},
-            "responses": {"200": _json(f"{verb}d", {"$ref": "#/components/schemas/Incident"}),
-                          "400": _ERROR, "401": _ERROR, "403": _ERROR, "404": _ERROR,
-                          "409": _ERROR, "415": _ERROR}}
+    return {
+        "summary": f"{verb} an incident (operator role)",
+        "parameters": [_ID],
+        "security": [{"apiKey": []}],
+        "requestBody": {
+            "required": False,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "properties": {"comment": {"type": "string", "maxLength": MAX_DESCRIPTION}},
+                    }
+                }
+            },
+        },
+        "responses": {
+            "200": _json(f"{verb}d", {"$ref": "#/components/schemas/Incident"}),
+            "400": _ERROR,
+            "401": _ERROR,
+            "403": _ERROR,
+            "404": _ERROR,
+            "409": _ERROR,
+            "415": _ERROR,
+        },
+    }
 
 
-def _action(summary: str, params: list[dict[str, Any]], body: dict[str, Any] | None = None,
-            also: tuple[str, ...] = ()) -> dict[str, Any]:
+def _action(
+    summary: str,
+    params: list[dict[str, Any]],
+    body: dict[str, Any] | None = None,
+    also: tuple[str, ...] = (),
+) -> dict[str, Any]:
     """A container or cluster action: operator role, audited; ``also``: more error codes."""
     op: dict[str, Any] = {
-        "summary": f"{summary} (operator role, audited)", "parameters": params,
+        "summary": f"{summary} (operator role, audited)",
+        "parameters": params,
         "security": [{"apiKey": []}],
-        "responses": {"200": _json("Done", {"type": "object"}), "400": _ERROR, "401": _ERROR,
-                      "403": _ERROR, "404": _ERROR, "502": _ERROR, "503": _ERROR,
-                      **dict.fromkeys(also, _ERROR)}}
+        "responses": {
+            "200": _json("Done", {"type": "object"}),
+            "400": _ERROR,
+            "401": _ERROR,
+            "403": _ERROR,
+            "404": _ERROR,
+            "502": _ERROR,
+            "503": _ERROR,
+            **dict.fromkeys(also, _ERROR),
+        },
+    }
     if body is not None:
-        op["requestBody"] = {"required": True, "content": {"application/json": {
-            "schema": body}}}
+        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
         op["responses"]["415"] = _ERROR
     return op
 
 
 def _path(name: str, description: str) -> dict[str, Any]:
-    return {"name": name, "in": "path", "required": True, "description": description,
-            "schema": {"type": "string"}}
+    return {
+        "name": name,
+        "in": "path",
+        "required": True,
+        "description": description,
+        "schema": {"type": "string"},
+    }
 
 
 def _kube_list(kind: str) -> dict[str, Any]:
-    return {"get": {
-        "summary": f"Kubernetes {kind} in the configured namespace, with the source's state",
-        "responses": {"200": _json(kind.capitalize(), {"type": "object", "properties": {
-            "source": {"$ref": "#/components/schemas/WorkloadSource"},
-            "namespace": {"type": "string"}, kind: {"type": "array"}}}),
-            "400": _ERROR}}}
+    return {
+        "get": {
+            "summary": f"Kubernetes {kind} in the configured namespace, with the source's state",
+            "responses": {
+                "200": _json(
+                    kind.capitalize(),
+                    {
+                        "type": "object",
+                        "properties": {
+                            "source": {"$ref": "#/components/schemas/WorkloadSource"},
+                            "namespace": {"type": "string"},
+                            kind: {"type": "array"},
+                        },
+                    },
+                ),
+                "400": _ERROR,
+            },
+        }
+    }
 
 
 def _workload_paths(replicas: tuple[int, int]) -> dict[str, Any]:
     cid = _path("id", "container id, unambiguous id prefix (6+) or name")
     deployment = _path("name", "deployment name")
     return {
-        "/api/containers": {"get": {
-            "summary": "Containers with state, health, restarts, CPU, memory, I/O, and "
-                       "recent Docker events",
-            "responses": {"200": _json("Containers", {"type": "object", "properties": {
-                "source": {"$ref": "#/components/schemas/WorkloadSource"},
-                "containers": {"type": "array",
-                               "items": {"$ref": "#/components/schemas/Container"}},
-                "events": {"type": "array"}}}), "400": _ERROR}}},
-        "/api/containers/{id}": {"get": {
-            "summary": "One container", "parameters": [cid],
-            "responses": {"200": _json("Container", {"$ref": "#/components/schemas/Container"}),
-                          "404": _ERROR}}},
-        "/api/containers/{id}/logs": {"get": {
-            "summary": "The last lines of a container's output, fetched on demand",
-            "parameters": [cid, *_query(LOGS_QUERY)],
-            "responses": {"200": _json("Log tail", {"type": "object"}), "400": _ERROR,
-                          "404": _ERROR, "502": _ERROR, "503": _ERROR}}},
-        "/api/containers/{id}/{action}": {"post": _action(
-            "Start, stop or restart a container",
-            [cid, {"name": "action", "in": "path", "required": True,
-                   "schema": {"type": "string", "enum": list(CONTAINER_ACTIONS)}}],
-            also=("405",))},
+        "/api/containers": {
+            "get": {
+                "summary": "Containers with state, health, restarts, CPU, memory, I/O, and "
+                "recent Docker events",
+                "responses": {
+                    "200": _json(
+                        "Containers",
+                        {
+                            "type": "object",
+                            "properties": {
+                                "source": {"$ref": "#/components/schemas/WorkloadSource"},
+                                "containers": {
+                                    "type": "array",
+                                    "items": {"$ref": "#/components/schemas/Container"},
+                                },
+                                "events": {"type": "array"},
+                            },
+                        },
+                    ),
+                    "400": _ERROR,
+                },
+            }
+        },
+        "/api/containers/{id}": {
+            "get": {
+                "summary": "One container",
+                "parameters": [cid],
+                "responses": {
+                    "200": _json("Container", {"$ref": "#/components/schemas/Container"}),
+                    "404": _ERROR,
+                },
+            }
+        },
+        "/api/containers/{id}/logs": {
+            "get": {
+                "summary": "The last lines of a container's output, fetched on demand",
+                "parameters": [cid, *_query(LOGS_QUERY)],
+                "responses": {
+                    "200": _json("Log tail", {"type": "object"}),
+                    "400": _ERROR,
+                    "404": _ERROR,
+                    "502": _ERROR,
+                    "503": _ERROR,
+                },
+            }
+        },
+        "/api/containers/{id}/{action}": {
+            "post": _action(
+                "Start, stop or restart a container",
+                [
+                    cid,
+                    {
+                        "name": "action",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string", "enum": list(CONTAINER_ACTIONS)},
+                    },
+                ],
+                also=("405",),
+            )
+        },
         "/api/kubernetes/pods": _kube_list("pods"),
         "/api/kubernetes/deployments": _kube_list("deployments"),
         "/api/kubernetes/nodes": _kube_list("nodes"),
         "/api/kubernetes/events": _kube_list("events"),
-        "/api/kubernetes/deployments/{name}/restart": {"post": _action(
-            "Rollout restart: patch the pod template's kubectl.kubernetes.io/restartedAt",
-            [deployment])},
-        "/api/kubernetes/deployments/{name}/scale": {"post": _action(
-            "Scale a deployment within MIN_REPLICAS..MAX_REPLICAS (400 outside)", [deployment],
-            {"type": "object", "required": ["replicas"], "additionalProperties": False,
-             "properties": {"replicas": {"type": "integer", "minimum": replicas[0],
-                                         "maximum": replicas[1]}}})},
-        "/api/kubernetes/pods/{name}": {"delete": _action(
-            "Delete a pod (its controller replaces it)", [_path("name", "pod name")])},
+        "/api/kubernetes/deployments/{name}/restart": {
+            "post": _action(
+                "Rollout restart: patch the pod template's kubectl.kubernetes.io/restartedAt",
+                [deployment],
+            )
+        },
+        "/api/kubernetes/deployments/{name}/scale": {
+            "post": _action(
+                "Scale a deployment within MIN_REPLICAS..MAX_REPLICAS (400 outside)",
+                [deployment],
+                {
+                    "type": "object",
+                    "required": ["replicas"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "replicas": {
+                            "type": "integer",
+                            "minimum": replicas[0],
+                            "maximum": replicas[1],
+                        }
+                    },
+                },
+            )
+        },
+        "/api/kubernetes/pods/{name}": {
+            "delete": _action(
+                "Delete a pod (its controller replaces it)", [_path("name", "pod name")]
+            )
+        },
     }
 
 
 def _event_paths() -> dict[str, Any]:
-    topics = {"name": "topics", "in": "query", "required": False,
-              "description": f"Comma-separated: {', '.join(TOPICS)}",
-              "schema": {"type": "string", "pattern": f"^{_TOPIC}(,{_TOPIC})*$"}}
+    topics = {
+        "name": "topics",
+        "in": "query",
+        "required": False,
+        "description": f"Comma-separated: {', '.join(TOPICS)}",
+        "schema": {"type": "string", "pattern": f"^{_TOPIC}(,{_TOPIC})*$"},
+    }
     return {
-        "/api/events": {"get": {
-            "summary": "Platform events, newest first, with rejection counts and rates",
-            "parameters": _query(_EVENTS_QUERY),
-            "responses": {"200": _json("Events", {"type": "object"}), "400": _ERROR}}},
-        "/api/events/stream": {"get": {
-            "summary": "Server-Sent Events: live messages of the chosen topics (default events)",
-            "parameters": [topics],
-            "responses": {"200": {"description": "text/event-stream; event names are the "
-                                                 "topics, plus 'dropped' when this client "
-                                                 "fell behind",
-                                  "content": {"text/event-stream": {
-                                      "schema": {"type": "string"}}}},
-                          "400": _ERROR, "503": _ERROR}}},
-        "/ws": {"get": {
-            "summary": "WebSocket: send {\"subscribe\": [topics]}; receive JSON arrays of "
-                       "{topic, data}",
-            "parameters": [topics],
-            "responses": {"101": {"description": "Switching to the WebSocket protocol"},
-                          "400": _ERROR, "503": _ERROR}}},
-        "/dashboard": {"get": {
-            "summary": "A read-only HTML status page, updated live over SSE",
-            "responses": {"200": {"description": "HTML", "content": {"text/html": {
-                "schema": {"type": "string"}}}}}}},
+        "/api/events": {
+            "get": {
+                "summary": "Platform events, newest first, with rejection counts and rates",
+                "parameters": _query(_EVENTS_QUERY),
+                "responses": {"200": _json("Events", {"type": "object"}), "400": _ERROR},
+            }
+        },
+        "/api/events/stream": {
+            "get": {
+                "summary": "Server-Sent Events: live messages of the chosen topics"
+                " (default events)",
+                "parameters": [topics],
+                "responses": {
+                    "200": {
+                        "description": "text/event-stream; event names are the "
+                        "topics, plus 'dropped' when this client "
+                        "fell behind",
+                        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+                    },
+                    "400": _ERROR,
+                    "503": _ERROR,
+                },
+            }
+        },
+        "/ws": {
+            "get": {
+                "summary": 'WebSocket: send {"subscribe": [topics]}; receive JSON arrays of '
+                "{topic, data}",
+                "parameters": [topics],
+                "responses": {
+                    "101": {"description": "Switching to the WebSocket protocol"},
+                    "400": _ERROR,
+                    "503": _ERROR,
+                },
+            }
+        },
+        "/dashboard": {
+            "get": {
+                "summary": "A read-only HTML status page, updated live over SSE",
+                "responses": {
+                    "200": {
+                        "description": "HTML",
+                        "content": {"text/html": {"schema": {"type": "string"}}},
+                    }
+                },
+            }
+        },
     }
 
 
@@ -164,145 +309,300 @@ def openapi_document(services: Sequence[str], replicas: tuple[int, int]) -> dict
     """The document for this monitor: its services and replica range (min, max) too."""
     return {
         "openapi": "3.1.0",
-        "info": {"title": "devmentor-monitor", "version": __version__,
-                 "description": "Health, metrics and service state of the DevMentor platform, "
-                                "served by the monitor while it runs."},
+        "info": {
+            "title": "devmentor-monitor",
+            "version": __version__,
+            "description": "Health, metrics and service state of the DevMentor platform, "
+            "served by the monitor while it runs.",
+        },
         "paths": {
-            "/health": {"get": {
-                "summary": "The monitor's own health",
-                "responses": {"200": _json("Monitor healthy", {"type": "object"}),
-                              "503": _json("A source stopped or the host is not sampled",
-                                           {"type": "object"})}}},
-            "/metrics": {"get": {
-                "summary": "Prometheus text exposition (devmentor_* metrics)",
-                "responses": {"200": {"description": "Prometheus text format 0.0.4",
-                                      "content": {"text/plain": {"schema": {"type": "string"}}}}}}},
-            "/api/services": {"get": {
-                "summary": "Every watched service with status, latency, uptime and SLO",
-                "responses": {"200": _json("Services", {"type": "object", "properties": {
-                    "services": {"type": "array",
-                                 "items": {"$ref": "#/components/schemas/Service"}},
-                    "counts": {"type": "object"}}}),
-                    "400": _ERROR}}},
-            "/api/services/{name}": {"get": {
-                "summary": "One service with its recent checks and latency history",
-                "parameters": [{"name": "name", "in": "path", "required": True,
-                                "schema": {"type": "string"}}, _WINDOW],
-                "responses": {"200": _json("Service", {"$ref": "#/components/schemas/Service"}),
-                              "400": _ERROR, "404": _ERROR}}},
-            "/api/metrics": {"get": {
-                "summary": "Current host metrics; with window or series, their history",
-                "parameters": [_WINDOW, {
-                    "name": "series", "in": "query", "required": False,
-                    "description": "Comma-separated series keys (cpu, memory, net_rx, "
-                                   "disk:/, ...); default all.",
-                    "schema": {"type": "string"}}],
-                "responses": {"200": _json("Metrics", {"type": "object"}), "400": _ERROR}}},
-            "/api/alerts": {"get": {
-                "summary": "Alert rules and each alert's state (inactive, pending, firing, "
-                           "resolved)",
-                "responses": {"200": _json("Rules and alerts", {"type": "object"}),
-                              "400": _ERROR}}},
+            "/health": {
+                "get": {
+                    "summary": "The monitor's own health",
+                    "responses": {
+                        "200": _json("Monitor healthy", {"type": "object"}),
+                        "503": _json(
+                            "A source stopped or the host is not sampled", {"type": "object"}
+                        ),
+                    },
+                }
+            },
+            "/metrics": {
+                "get": {
+                    "summary": "Prometheus text exposition (devmentor_* metrics)",
+                    "responses": {
+                        "200": {
+                            "description": "Prometheus text format 0.0.4",
+                            "content": {"text/plain": {"schema": {"type": "string"}}},
+                        }
+                    },
+                }
+            },
+            "/api/services": {
+                "get": {
+                    "summary": "Every watched service with status, latency, uptime and SLO",
+                    "responses": {
+                        "200": _json(
+                            "Services",
+                            {
+                                "type": "object",
+                                "properties": {
+                                    "services": {
+                                        "type": "array",
+                                        "items": {"$ref": "#/components/schemas/Service"},
+                                    },
+                                    "counts": {"type": "object"},
+                                },
+                            },
+                        ),
+                        "400": _ERROR,
+                    },
+                }
+            },
+            "/api/services/{name}": {
+                "get": {
+                    "summary": "One service with its recent checks and latency history",
+                    "parameters": [
+                        {
+                            "name": "name",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "string"},
+                        },
+                        _WINDOW,
+                    ],
+                    "responses": {
+                        "200": _json("Service", {"$ref": "#/components/schemas/Service"}),
+                        "400": _ERROR,
+                        "404": _ERROR,
+                    },
+                }
+            },
+            "/api/metrics": {
+                "get": {
+                    "summary": "Current host metrics; with window or series, their history",
+                    "parameters": [
+                        _WINDOW,
+                        {
+                            "name": "series",
+                            "in": "query",
+                            "required": False,
+                            "description": "Comma-separated series keys (cpu, memory, net_rx, "
+                            "disk:/, ...); default all.",
+                            "schema": {"type": "string"},
+                        },
+                    ],
+                    "responses": {"200": _json("Metrics", {"type": "object"}), "400": _ERROR},
+                }
+            },
+            "/api/alerts": {
+                "get": {
+                    "summary": "Alert rules and each alert's state (inactive, pending, firing, "
+                    "resolved)",
+                    "responses": {
+                        "200": _json("Rules and alerts", {"type": "object"}),
+                        "400": _ERROR,
+                    },
+                }
+            },
             "/api/incidents": {
                 "get": {
                     "summary": "Incidents, newest first (open, acknowledged and resolved)",
                     "parameters": _query(LIST_QUERY),
-                    "responses": {"200": _json("Incidents", {"type": "object"}),
-                                  "400": _ERROR}},
+                    "responses": {"200": _json("Incidents", {"type": "object"}), "400": _ERROR},
+                },
                 "post": {
                     "summary": "Open an incident by hand (operator role)",
                     "security": [{"apiKey": []}],
-                    "requestBody": {"required": True, "content": {"application/json": {
-                        "schema": {"$ref": "#/components/schemas/NewIncident"}}}},
-                    "responses": {"201": _json("Opened, and on disk",
-                                               {"$ref": "#/components/schemas/Incident"}),
-                                  "400": _ERROR, "401": _ERROR, "403": _ERROR,
-                                  "415": _ERROR}}},
-            "/api/incidents/{id}": {"get": {
-                "summary": "One incident with its timeline",
-                "parameters": [_ID],
-                "responses": {"200": _json("Incident", {"$ref": "#/components/schemas/Incident"}),
-                              "404": _ERROR}}},
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {"$ref": "#/components/schemas/NewIncident"}
+                            }
+                        },
+                    },
+                    "responses": {
+                        "201": _json(
+                            "Opened, and on disk", {"$ref": "#/components/schemas/Incident"}
+                        ),
+                        "400": _ERROR,
+                        "401": _ERROR,
+                        "403": _ERROR,
+                        "415": _ERROR,
+                    },
+                },
+            },
+            "/api/incidents/{id}": {
+                "get": {
+                    "summary": "One incident with its timeline",
+                    "parameters": [_ID],
+                    "responses": {
+                        "200": _json("Incident", {"$ref": "#/components/schemas/Incident"}),
+                        "404": _ERROR,
+                    },
+                }
+            },
             "/api/incidents/{id}/acknowledge": {"post": _transition("Acknowledge")},
             "/api/incidents/{id}/resolve": {"post": _transition("Resolve")},
-            "/api/predictions": {"get": {
-                "summary": "Current anomalies (and those ended in the last hour), forecasts "
-                           "(disk, memory, leaks, error budgets) and capacity advice, each "
-                           "with its explanation; per-series anomaly scores",
-                "responses": {"200": _json("Predictions", {"type": "object", "properties": {
-                    "status": {"type": "object"},
-                    "anomalies": {"type": "array",
-                                  "items": {"$ref": "#/components/schemas/Prediction"}},
-                    "recent_anomalies": {"type": "array"},
-                    "forecasts": {"type": "array",
-                                  "items": {"$ref": "#/components/schemas/Prediction"}},
-                    "advice": {"type": "array",
-                               "items": {"$ref": "#/components/schemas/Prediction"}},
-                    "scores": {"type": "object"}}}), "400": _ERROR}}},
-            "/api/openapi.json": {"get": {
-                "summary": "This document",
-                "responses": {"200": _json("OpenAPI document", {"type": "object"})}}},
+            "/api/predictions": {
+                "get": {
+                    "summary": "Current anomalies (and those ended in the last hour), forecasts "
+                    "(disk, memory, leaks, error budgets) and capacity advice, each "
+                    "with its explanation; per-series anomaly scores",
+                    "responses": {
+                        "200": _json(
+                            "Predictions",
+                            {
+                                "type": "object",
+                                "properties": {
+                                    "status": {"type": "object"},
+                                    "anomalies": {
+                                        "type": "array",
+                                        "items": {"$ref": "#/components/schemas/Prediction"},
+                                    },
+                                    "recent_anomalies": {"type": "array"},
+                                    "forecasts": {
+                                        "type": "array",
+                                        "items": {"$ref": "#/components/schemas/Prediction"},
+                                    },
+                                    "advice": {
+                                        "type": "array",
+                                        "items": {"$ref": "#/components/schemas/Prediction"},
+                                    },
+                                    "scores": {"type": "object"},
+                                },
+                            },
+                        ),
+                        "400": _ERROR,
+                    },
+                }
+            },
+            "/api/openapi.json": {
+                "get": {
+                    "summary": "This document",
+                    "responses": {"200": _json("OpenAPI document", {"type": "object"})},
+                }
+            },
             **_workload_paths(replicas),
             **_event_paths(),
         },
-        "components": {"securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer"}},
-                       "schemas": {
-            "NewIncident": {"type": "object", "required": ["service", "description",
-                                                           "severity"],
-                            "additionalProperties": False, "properties": {
-                "service": {"type": "string", "enum": list(services)},
-                "description": {"type": "string", "minLength": 1,
-                                "maxLength": MAX_DESCRIPTION, "pattern": "\\S"},
-                "severity": {"type": "string", "enum": [s.value for s in Severity]}}},
-            "Incident": {"type": "object", "required": ["id", "service", "state"],
-                         "properties": {"id": {"type": "string"},
-                                        "service": {"type": "string"},
-                                        "severity": {"type": "string", "enum": [
-                                            s.value for s in Severity]},
-                                        "state": {"type": "string", "enum": [
-                                            s.value for s in IncidentState]},
-                                        "timeline": {"type": "array"},
-                                        "root_causes": {"type": "array", "items": {
-                                            "$ref": "#/components/schemas/Cause"}}}},
-            "Prediction": {"type": "object", "required": ["kind", "subject", "explanation"],
-                           "properties": {
-                "kind": {"type": "string", "enum": ["anomaly", "exhaustion", "leak",
-                                                   "error_budget", "capacity"]},
-                "subject": {"type": "string"}, "service": {"type": ["string", "null"]},
-                "severity": {"type": "string"}, "score": {"type": "number"},
-                "title": {"type": "string"}, "explanation": {"type": "string"},
-                "started_at": {"type": "number"}, "value": {"type": ["number", "null"]},
-                "detail": {"type": "object"}}},
-            "Cause": {"type": "object", "properties": {
-                "subject": {"type": "string"}, "score": {"type": "number"},
-                "kinds": {"type": "array", "items": {"type": "string"}},
-                "evidence": {"type": "array", "items": {"type": "string"}},
-                "first_seen": {"type": ["number", "null"]}}},
-            "WorkloadSource": {"type": "object", "properties": {
-                "name": {"type": "string"}, "available": {"type": "boolean"},
-                "state": {"type": "string"}, "reason": {"type": "string"}}},
-            "Container": {"type": "object", "required": ["id", "name", "state"],
-                          "properties": {
-                "id": {"type": "string"}, "name": {"type": "string"},
-                "image": {"type": "string"}, "state": {"type": "string"},
-                "health": {"type": ["string", "null"]}, "restart_count": {"type": "integer"},
-                "cpu_percent": {"type": ["number", "null"]},
-                "memory_bytes": {"type": ["integer", "null"]},
-                "memory_limit": {"type": ["integer", "null"]},
-                "service": {"type": ["string", "null"]},
-                "uptime_s": {"type": ["number", "null"]}}},
-            "Error": {"type": "object", "required": ["error"], "properties": {"error": {
-                "type": "object", "properties": {"status": {"type": "integer"},
-                                                 "reason": {"type": "string"},
-                                                 "message": {"type": "string"}}}}},
-            "Service": {"type": "object", "required": ["name", "status"], "properties": {
-                "name": {"type": "string"},
-                "url": {"type": "string"},
-                "status": {"type": "string", "enum": ["unknown", "up", "degraded", "down"]},
-                "latency_ms": {"type": "object"},
-                "uptime_percent": {"type": "object"},
-                "error_rate_percent_1h": {"type": ["number", "null"]},
-                "slo": {"type": ["object", "null"]},
-                "last_check": {"type": ["object", "null"]}}},
-        }},
+        "components": {
+            "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer"}},
+            "schemas": {
+                "NewIncident": {
+                    "type": "object",
+                    "required": ["service", "description", "severity"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "service": {"type": "string", "enum": list(services)},
+                        "description": {
+                            "type": "string",
+                            "minLength": 1,
+                            "maxLength": MAX_DESCRIPTION,
+                            "pattern": "\\S",
+                        },
+                        "severity": {"type": "string", "enum": [s.value for s in Severity]},
+                    },
+                },
+                "Incident": {
+                    "type": "object",
+                    "required": ["id", "service", "state"],
+                    "properties": {
+                        "id": {"type": "string"},
+                        "service": {"type": "string"},
+                        "severity": {"type": "string", "enum": [s.value for s in Severity]},
+                        "state": {"type": "string", "enum": [s.value for s in IncidentState]},
+                        "timeline": {"type": "array"},
+                        "root_causes": {
+                            "type": "array",
+                            "items": {"$ref": "#/components/schemas/Cause"},
+                        },
+                    },
+                },
+                "Prediction": {
+                    "type": "object",
+                    "required": ["kind", "subject", "explanation"],
+                    "properties": {
+                        "kind": {
+                            "type": "string",
+                            "enum": ["anomaly", "exhaustion", "leak", "error_budget", "capacity"],
+                        },
+                        "subject": {"type": "string"},
+                        "service": {"type": ["string", "null"]},
+                        "severity": {"type": "string"},
+                        "score": {"type": "number"},
+                        "title": {"type": "string"},
+                        "explanation": {"type": "string"},
+                        "started_at": {"type": "number"},
+                        "value": {"type": ["number", "null"]},
+                        "detail": {"type": "object"},
+                    },
+                },
+                "Cause": {
+                    "type": "object",
+                    "properties": {
+                        "subject": {"type": "string"},
+                        "score": {"type": "number"},
+                        "kinds": {"type": "array", "items": {"type": "string"}},
+                        "evidence": {"type": "array", "items": {"type": "string"}},
+                        "first_seen": {"type": ["number", "null"]},
+                    },
+                },
+                "WorkloadSource": {
+                    "type": "object",
+                    "properties": {
+                        "name": {"type": "string"},
+                        "available": {"type": "boolean"},
+                        "state": {"type": "string"},
+                        "reason": {"type": "string"},
+                    },
+                },
+                "Container": {
+                    "type": "object",
+                    "required": ["id", "name", "state"],
+                    "properties": {
+                        "id": {"type": "string"},
+                        "name": {"type": "string"},
+                        "image": {"type": "string"},
+                        "state": {"type": "string"},
+                        "health": {"type": ["string", "null"]},
+                        "restart_count": {"type": "integer"},
+                        "cpu_percent": {"type": ["number", "null"]},
+                        "memory_bytes": {"type": ["integer", "null"]},
+                        "memory_limit": {"type": ["integer", "null"]},
+                        "service": {"type": ["string", "null"]},
+                        "uptime_s": {"type": ["number", "null"]},
+                    },
+                },
+                "Error": {
+                    "type": "object",
+                    "required": ["error"],
+                    "properties": {
+                        "error": {
+                            "type": "object",
+                            "properties": {
+                                "status": {"type": "integer"},
+                                "reason": {"type": "string"},
+                                "message": {"type": "string"},
+                            },
+                        }
+                    },
+                },
+                "Service": {
+                    "type": "object",
+                    "required": ["name", "status"],
+                    "properties": {
+                        "name": {"type": "string"},
+                        "url": {"type": "string"},
+                        "status": {"type": "string", "enum": ["unknown", "up", "degraded", "down"]},
+                        "latency_ms": {"type": "object"},
+                        "uptime_percent": {"type": "object"},
+                        "error_rate_percent_1h": {"type": ["number", "null"]},
+                        "slo": {"type": ["object", "null"]},
+                        "last_check": {"type": ["object", "null"]},
+                    },
+                },
+            },
+        },
     }

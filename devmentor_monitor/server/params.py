@@ -35,8 +35,9 @@ class UnsupportedMediaType(Exception):
 class Param:
     """A query parameter's parser (ValueError on a bad value) and its OpenAPI schema."""
 
-    def __init__(self, parse: Callable[[str], Any], schema: dict[str, Any],
-                 description: str = "") -> None:
+    def __init__(
+        self, parse: Callable[[str], Any], schema: dict[str, Any], description: str = ""
+    ) -> None:
         self.parse, self.schema, self.description = parse, schema, description
 
     def __call__(self, raw: str) -> Any:
@@ -50,6 +51,7 @@ def choice(values: Iterable[str], description: str = "") -> Param:
         if raw not in allowed:
             raise ValueError(f"must be one of {', '.join(allowed)}, got {raw!r}")
         return raw
+
     return Param(parse, {"type": "string", "enum": list(allowed)}, description)
 
 
@@ -61,13 +63,15 @@ def int_between(lo: int, hi: int, description: str = "") -> Param:
         if not lo <= value <= hi:
             raise ValueError(f"must be between {lo} and {hi}")
         return value
-    return Param(parse, {"type": "integer", "minimum": lo, "maximum": hi},
-                 description or f"{lo}-{hi}")
+
+    return Param(
+        parse, {"type": "integer", "minimum": lo, "maximum": hi}, description or f"{lo}-{hi}"
+    )
 
 
-def duration_between(lo: float, hi: float, words: tuple[str, str],
-                     description: str = "") -> Param:
+def duration_between(lo: float, hi: float, words: tuple[str, str], description: str = "") -> Param:
     """A duration such as 5m or 1h, from ``lo`` to ``hi`` seconds (``words`` spells them)."""
+
     def parse(raw: str) -> float:
         if not re.fullmatch(_DURATION, raw, re.ASCII):
             raise ValueError(f"malformed duration {raw!r} (use e.g. 10s, 500ms, 5m, 7d)")
@@ -75,6 +79,7 @@ def duration_between(lo: float, hi: float, words: tuple[str, str],
         if not lo <= seconds <= hi:
             raise ValueError(f"must be between {words[0]} and {words[1]}, got {raw!r}")
         return seconds
+
     return Param(parse, {"type": "string", "pattern": f"^{_DURATION}$"}, description)
 
 
@@ -86,12 +91,16 @@ def _since(raw: str) -> float:
     raise ValueError("expected a Unix time (1700000000) or a duration ago (15m, 1h, 7d)")
 
 
-since = Param(_since, {"type": "string", "pattern": f"^({_UNIX_TIME}|{_DURATION})$"},
-              "Unix time, or a duration ago (15m, 1h, 7d)")
+since = Param(
+    _since,
+    {"type": "string", "pattern": f"^({_UNIX_TIME}|{_DURATION})$"},
+    "Unix time, or a duration ago (15m, 1h, 7d)",
+)
 text = Param(str, {"type": "string"})
 LIMIT = int_between(1, 1000, "1-1000")
-WINDOW = duration_between(1.0, 7 * 86400.0, ("1s", "7d"),
-                          "History window: a duration such as 5m, 1h, 24h (1s to 7d).")
+WINDOW = duration_between(
+    1.0, 7 * 86400.0, ("1s", "7d"), "History window: a duration such as 5m, 1h, 24h (1s to 7d)."
+)
 
 
 def query(request: web.Request, allowed: Mapping[str, Callable[[str], Any]]) -> dict[str, Any]:
@@ -116,12 +125,17 @@ def query(request: web.Request, allowed: Mapping[str, Callable[[str], Any]]) -> 
 
 def _is_json(content_type: str) -> bool:
     return content_type == "application/json" or (
-        content_type.startswith("application/") and content_type.endswith("+json"))
+        content_type.startswith("application/") and content_type.endswith("+json")
+    )
 
 
-async def json_object(request: web.Request, *, required: frozenset[str] = frozenset(),
-                      optional: frozenset[str] = frozenset(), empty_ok: bool = False
-                      ) -> dict[str, Any]:
+async def json_object(
+    request: web.Request,
+    *,
+    required: frozenset[str] = frozenset(),
+    optional: frozenset[str] = frozenset(),
+    empty_ok: bool = False,
+) -> dict[str, Any]:
     """The body as a JSON object with exactly these fields; 415, or 400 saying what is wrong.
 
     Decoding is bounded (boundedjson): a deeply nested body is a 400, not a RecursionError.
@@ -147,8 +161,10 @@ async def json_object(request: web.Request, *, required: frozenset[str] = frozen
         raise BadRequest("body must be a JSON object")
     unknown = set(data) - required - optional
     if unknown:
-        raise BadRequest(f"unknown field(s) {', '.join(sorted(unknown))}; expected "
-                         f"{', '.join(sorted(required | optional))}")
+        raise BadRequest(
+            f"unknown field(s) {', '.join(sorted(unknown))}; expected "
+            f"{', '.join(sorted(required | optional))}"
+        )
     missing = required - set(data)
     if missing:
         raise BadRequest(f"missing field(s) {', '.join(sorted(missing))}")

@@ -21,15 +21,28 @@ FORECAST_KINDS = ("exhaustion", "leak", "error_budget")
 
 
 def prediction_json(p: Prediction) -> dict[str, Any]:
-    return {"kind": p.kind, "subject": p.subject, "service": p.service,
-            "severity": p.severity.value, "score": p.score, "title": p.title,
-            "explanation": p.explanation, "started_at": p.started_at, "value": p.value,
-            "detail": p.detail}
+    return {
+        "kind": p.kind,
+        "subject": p.subject,
+        "service": p.service,
+        "severity": p.severity.value,
+        "score": p.score,
+        "title": p.title,
+        "explanation": p.explanation,
+        "started_at": p.started_at,
+        "value": p.value,
+        "detail": p.detail,
+    }
 
 
 def cause_json(c: Cause) -> dict[str, Any]:
-    return {"subject": c.subject, "score": c.score, "kinds": list(c.kinds),
-            "evidence": list(c.evidence), "first_seen": c.first_seen}
+    return {
+        "subject": c.subject,
+        "score": c.score,
+        "kinds": list(c.kinds),
+        "evidence": list(c.evidence),
+        "first_seen": c.first_seen,
+    }
 
 
 class PredictionsApi:
@@ -47,13 +60,17 @@ class PredictionsApi:
         recent = status.pop("recent_anomalies", [])
         if not self.enabled:
             status["disabled"] = "predictions.enabled is false in the configuration"
-        return self.json({
-            "ts": time.time(),
-            "status": status,
-            "anomalies": [prediction_json(p) for p in items if p.kind == "anomaly"],
-            "recent_anomalies": recent,
-            "forecasts": [prediction_json(p) for p in items if p.kind in FORECAST_KINDS],
-            "advice": [prediction_json(p) for p in items if p.kind == "capacity"],
-            "scores": {k: {"score": s, "flag": f, "rate": r}
-                       for k, (s, f, r) in sorted(store.anomaly_scores().items())},
-        })
+        return self.json(
+            {
+                "ts": time.time(),
+                "status": status,
+                "anomalies": [prediction_json(p) for p in items if p.kind == "anomaly"],
+                "recent_anomalies": recent,
+                "forecasts": [prediction_json(p) for p in items if p.kind in FORECAST_KINDS],
+                "advice": [prediction_json(p) for p in items if p.kind == "capacity"],
+                "scores": {
+                    k: {"score": s, "flag": f, "rate": r}
+                    for k, (s, f, r) in sorted(store.anomaly_scores().items())
+                },
+            }
+        )

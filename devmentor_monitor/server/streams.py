@@ -53,8 +53,9 @@ def severity_param(raw: str) -> EventSeverity:
     try:
         return EventSeverity(raw)
     except ValueError:
-        raise ValueError(f"severity must be one of "
-                         f"{', '.join(s.value for s in EventSeverity)}") from None
+        raise ValueError(
+            f"severity must be one of {', '.join(s.value for s in EventSeverity)}"
+        ) from None
 
 
 class StreamsApi:
@@ -73,21 +74,45 @@ class StreamsApi:
     # ------------------------------------------------------------------ queries
     async def events(self, request: web.Request) -> web.Response:
         """Newest first, filtered; from memory, and from disk for what memory lacks."""
-        q = self.query(request, {"type": str, "service": str, "severity": severity_param,
-                                 "since": since, "until": since,
-                                 "limit": int_between(1, 1000)})
+        q = self.query(
+            request,
+            {
+                "type": str,
+                "service": str,
+                "severity": severity_param,
+                "since": since,
+                "until": since,
+                "limit": int_between(1, 1000),
+            },
+        )
         found, where = await self._find_events(
-            q.get("limit", 100), since=q.get("since"), until=q.get("until"),
-            type_prefix=q.get("type"), service=q.get("service"),
-            min_severity=q.get("severity"))
+            q.get("limit", 100),
+            since=q.get("since"),
+            until=q.get("until"),
+            type_prefix=q.get("type"),
+            service=q.get("service"),
+            min_severity=q.get("severity"),
+        )
         log_ = self.store.event_log
-        return self.json_response({
-            "events": [e.to_dict() for e in found], "source": where,
-            "received": sum(log_.received.values()), "rejected": log_.rejected,
-            "recent_rejections": [
-                {"at": r.at, "origin": r.origin, "reason": r.reason, "detail": r.detail,
-                 "sample": r.sample} for r in reversed(log_.rejections)],
-            "rates_per_minute": log_.rates()})
+        return self.json_response(
+            {
+                "events": [e.to_dict() for e in found],
+                "source": where,
+                "received": sum(log_.received.values()),
+                "rejected": log_.rejected,
+                "recent_rejections": [
+                    {
+                        "at": r.at,
+                        "origin": r.origin,
+                        "reason": r.reason,
+                        "detail": r.detail,
+                        "sample": r.sample,
+                    }
+                    for r in reversed(log_.rejections)
+                ],
+                "rates_per_minute": log_.rates(),
+            }
+        )
 
     async def _find_events(self, limit: int, **filters: Any) -> tuple[list[Event], str]:
         """Memory where it holds the whole range, else memory merged with disk.
@@ -99,8 +124,9 @@ class StreamsApi:
         complete = self.store.event_log.complete_since()
         since = filters["since"]
         if complete is not None and (
-                (since is not None and since >= complete)
-                or (len(found) == limit and min(e.ts for e in found) >= complete)):
+            (since is not None and since >= complete)
+            or (len(found) == limit and min(e.ts for e in found) >= complete)
+        ):
             return found, "memory"
         older = await self.queries.events(limit, **filters)
         return merge_newest(found, older, limit), "disk"
@@ -110,9 +136,13 @@ class StreamsApi:
         q = self.query(request, {"topics": topics_param})
         topics = q.get("topics", ["events"])
         self._admit()
-        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream",
-                                           "Cache-Control": "no-cache",
-                                           "X-Accel-Buffering": "no"})
+        resp = web.StreamResponse(
+            headers={
+                "Content-Type": "text/event-stream",
+                "Cache-Control": "no-cache",
+                "X-Accel-Buffering": "no",
+            }
+        )
         await resp.prepare(request)
         reader = self.feed.open(topics, CLIENT_QUEUE)
         self.clients["sse"] += 1
@@ -142,8 +172,15 @@ class StreamsApi:
 
         pump = asyncio.create_task(self._pump(reader, _ws_frames, send, None))
         try:
-            await send(_dumps({"type": "subscribed", "topics": sorted(reader.topics),
-                               "available": list(TOPICS)}))
+            await send(
+                _dumps(
+                    {
+                        "type": "subscribed",
+                        "topics": sorted(reader.topics),
+                        "available": list(TOPICS),
+                    }
+                )
+            )
             async for msg in sock:
                 if msg.type is not WSMsgType.TEXT:
                     continue
@@ -173,15 +210,21 @@ class StreamsApi:
     def _admit(self) -> None:
         if sum(self.clients.values()) >= MAX_CLIENTS:
             raise web.HTTPServiceUnavailable(
-                text=f"{MAX_CLIENTS} live clients already connected; try again later")
+                text=f"{MAX_CLIENTS} live clients already connected; try again later"
+            )
 
     @staticmethod
     async def _send(write: Writer, text: str) -> None:
         async with asyncio.timeout(WRITE_TIMEOUT):
             await write(text)
 
-    async def _pump(self, reader: Reader, frames: Callable[[list[Any], int], str],
-                    write: Writer, heartbeat: Callable[[], Awaitable[None]] | None) -> None:
+    async def _pump(
+        self,
+        reader: Reader,
+        frames: Callable[[list[Any], int], str],
+        write: Writer,
+        heartbeat: Callable[[], Awaitable[None]] | None,
+    ) -> None:
         """Feed → socket until the client goes away or stops taking bytes."""
         dropped_seen = 0
         try:
@@ -201,8 +244,10 @@ class StreamsApi:
                 await self._send(write, frames(batch, dropped))
         except TimeoutError:
             self.disconnected_slow += 1
-            log.info("live client disconnected: it took no data for "
-                     f"{WRITE_TIMEOUT:g} s", extra={"fields": {"dropped": reader.dropped}})
+            log.info(
+                f"live client disconnected: it took no data for {WRITE_TIMEOUT:g} s",
+                extra={"fields": {"dropped": reader.dropped}},
+            )
         except (ConnectionError, RuntimeError):
             pass  # the client went away
 
@@ -211,11 +256,16 @@ class StreamsApi:
         self.query(request, {})
         if self._dashboard is None:
             self._dashboard = DASHBOARD.read_bytes()
-        return web.Response(body=self._dashboard, content_type="text/html", charset="utf-8",
-                            headers={"Content-Security-Policy":
-                                     "default-src 'self'; style-src 'unsafe-inline'; "
-                                     "script-src 'unsafe-inline'",
-                                     "Cache-Control": "no-cache"})
+        return web.Response(
+            body=self._dashboard,
+            content_type="text/html",
+            charset="utf-8",
+            headers={
+                "Content-Security-Policy": "default-src 'self'; style-src 'unsafe-inline'; "
+                "script-src 'unsafe-inline'",
+                "Cache-Control": "no-cache",
+            },
+        )
 
 
 def _sse_frames(batch: list[tuple[str, Any]], dropped: int) -> str:
@@ -236,11 +286,16 @@ def _ws_command(text: str, current: set[str]) -> tuple[dict[str, Any], set[str] 
     try:
         cmd = boundedjson.loads(text, max_bytes=WS_MAX_MESSAGE)
     except boundedjson.JSONRejected as exc:  # too deep or not JSON: an answer, not a close
-        return {"type": "error", "reason": exc.reason,
-                "error": f"{exc}; send {{\"subscribe\": [topics]}}"}, None
+        return {
+            "type": "error",
+            "reason": exc.reason,
+            "error": f'{exc}; send {{"subscribe": [topics]}}',
+        }, None
     if not isinstance(cmd, dict) or not ({"subscribe", "unsubscribe"} & set(cmd)):
-        return {"type": "error", "error": "send {\"subscribe\": [topics]} or "
-                                          "{\"unsubscribe\": [topics]}"}, None
+        return {
+            "type": "error",
+            "error": 'send {"subscribe": [topics]} or {"unsubscribe": [topics]}',
+        }, None
     topics = set(current)
     for verb in ("subscribe", "unsubscribe"):
         names = cmd.get(verb, [])
@@ -248,7 +303,9 @@ def _ws_command(text: str, current: set[str]) -> tuple[dict[str, Any], set[str] 
             return {"type": "error", "error": f"{verb} takes a list of topic names"}, None
         unknown = [n for n in names if n not in TOPICS]
         if unknown:
-            return {"type": "error", "error": f"unknown topics {unknown}; available: "
-                                              f"{', '.join(TOPICS)}"}, None
+            return {
+                "type": "error",
+                "error": f"unknown topics {unknown}; available: {', '.join(TOPICS)}",
+            }, None
         topics = topics | set(names) if verb == "subscribe" else topics - set(names)
     return {"type": "subscribed", "topics": sorted(topics)}, topics

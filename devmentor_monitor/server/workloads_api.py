@@ -43,14 +43,27 @@ class WorkloadsApi:
         configured = self.settings.docker if name == "docker" else self.settings.kubernetes
         status = self.store.source(name)
         if not configured:
-            return {"name": name, "available": False, "state": SourceState.NOT_CONFIGURED.value,
-                    "reason": NOT_CONFIGURED[name]}
+            return {
+                "name": name,
+                "available": False,
+                "state": SourceState.NOT_CONFIGURED.value,
+                "reason": NOT_CONFIGURED[name],
+            }
         if status is None:
-            return {"name": name, "available": False, "state": SourceState.STARTING.value,
-                    "reason": "connecting"}
-        return {"name": name, "available": status.state is SourceState.OK,
-                "state": status.state.value, "reason": status.reason,
-                "last_ok": status.last_ok, "retry_at": status.retry_at}
+            return {
+                "name": name,
+                "available": False,
+                "state": SourceState.STARTING.value,
+                "reason": "connecting",
+            }
+        return {
+            "name": name,
+            "available": status.state is SourceState.OK,
+            "state": status.state.value,
+            "reason": status.reason,
+            "last_ok": status.last_ok,
+            "retry_at": status.retry_at,
+        }
 
     # ------------------------------------------------------------------ docker
     async def containers(self, request: web.Request) -> web.Response:
@@ -58,9 +71,13 @@ class WorkloadsApi:
         now = time.time()
         items = sorted(self.store.docker.items("containers"), key=lambda c: c.name)
         events = self.store.docker.recent_events(50)
-        return self.json({"source": self._source("docker"),
-                          "containers": [c.to_json(now) for c in items],
-                          "events": [e.to_json() for e in events]})
+        return self.json(
+            {
+                "source": self._source("docker"),
+                "containers": [c.to_json(now) for c in items],
+                "events": [e.to_json() for e in events],
+            }
+        )
 
     async def container(self, request: web.Request) -> web.Response:
         self.query(request, {})
@@ -101,14 +118,16 @@ class WorkloadsApi:
         else:
             items = [o.to_json(now) for o in sorted(kube.items(kind), key=lambda o: o.name)]
         namespace = self.settings.namespace
-        return self.json({"source": self._source("kubernetes"), "namespace": namespace,
-                          kind: items})
+        return self.json(
+            {"source": self._source("kubernetes"), "namespace": namespace, kind: items}
+        )
 
     async def kube_restart(self, request: web.Request) -> web.Response:
         name = request.match_info["name"]
         actor = await operator(request, self.keys, self.commands, "deployment.restart", name)
-        return await self._run(self.commands.restart_deployment(name, actor),
-                               {"deployment": name, "action": "restart"})
+        return await self._run(
+            self.commands.restart_deployment(name, actor), {"deployment": name, "action": "restart"}
+        )
 
     async def kube_scale(self, request: web.Request) -> web.Response:
         name = request.match_info["name"]
@@ -117,14 +136,17 @@ class WorkloadsApi:
         replicas = body["replicas"]
         if isinstance(replicas, bool) or not isinstance(replicas, int):
             raise BadRequest('body must be {"replicas": <integer>}')
-        return await self._run(self.commands.scale(name, replicas, actor),
-                               {"deployment": name, "action": "scale", "replicas": replicas})
+        return await self._run(
+            self.commands.scale(name, replicas, actor),
+            {"deployment": name, "action": "scale", "replicas": replicas},
+        )
 
     async def kube_delete_pod(self, request: web.Request) -> web.Response:
         name = request.match_info["name"]
         actor = await operator(request, self.keys, self.commands, "pod.delete", name)
-        return await self._run(self.commands.delete_pod(name, actor),
-                               {"pod": name, "action": "delete"})
+        return await self._run(
+            self.commands.delete_pod(name, actor), {"pod": name, "action": "delete"}
+        )
 
     async def _run(self, call: Awaitable[None], answer: dict[str, Any]) -> web.Response:
         try:

@@ -45,8 +45,9 @@ async def every(interval: float, tick: Callable[[], Awaitable[None]]) -> None:
         await asyncio.sleep(next_at - now)
 
 
-def status(name: str, ok: bool, reason: str = "", retry_at: float | None = None,
-           **detail: object) -> SourceStatus:
+def status(
+    name: str, ok: bool, reason: str = "", retry_at: float | None = None, **detail: object
+) -> SourceStatus:
     return SourceStatus(
         name=name,
         state=SourceState.OK if ok else SourceState.UNAVAILABLE,

@@ -62,8 +62,11 @@ def explain(exc: BaseException, host: str, timeout: float) -> str:
         e = e.__cause__ or e.__context__
     text = " ".join(str(x) for x in chain)
     path = host.removeprefix("unix://")
-    if isinstance(exc, TimeoutError) or "timed out" in text.lower() or "timeout" in \
-            type(exc).__name__.lower():
+    if (
+        isinstance(exc, TimeoutError)
+        or "timed out" in text.lower()
+        or "timeout" in type(exc).__name__.lower()
+    ):
         return f"API timeout after {timeout:g} s ({host})"
     if any(isinstance(x, PermissionError) for x in chain) or "Permission denied" in text:
         return f"permission denied on {path}"
@@ -95,8 +98,11 @@ def _ports(raw: list[dict[str, Any]] | None) -> tuple[str, ...]:
     out = []
     for p in raw or []:
         private = f"{p.get('PrivatePort')}/{p.get('Type', 'tcp')}"
-        out.append(f"{p.get('IP') or '0.0.0.0'}:{p['PublicPort']}->{private}"
-                   if p.get("PublicPort") else private)
+        out.append(
+            f"{p.get('IP') or '0.0.0.0'}:{p['PublicPort']}->{private}"
+            if p.get("PublicPort")
+            else private
+        )
     return tuple(out)
 
 
@@ -125,8 +131,9 @@ class DockerSource:
 
     name = "docker"
 
-    def __init__(self, settings: DockerSettings, services: tuple[str, ...],
-                 auto_discover: bool) -> None:
+    def __init__(
+        self, settings: DockerSettings, services: tuple[str, ...], auto_discover: bool
+    ) -> None:
         self.settings = settings
         self.host = settings.host or default_host()
         self.services = set(services)
@@ -161,8 +168,14 @@ class DockerSource:
                 check_cancelled()
                 self._drop_client()
                 retry = backoff.next()
-                sink.source_status(status(self.name, False, explain(exc, self.host, timeout),
-                                          retry_at=time.time() + retry))
+                sink.source_status(
+                    status(
+                        self.name,
+                        False,
+                        explain(exc, self.host, timeout),
+                        retry_at=time.time() + retry,
+                    )
+                )
                 await self._sleep(retry)
                 continue
             check_cancelled()
@@ -170,8 +183,15 @@ class DockerSource:
             for ev in events:
                 sink.workload_event(ev)
             sink.containers(items)
-            sink.source_status(status(self.name, True, self.engine, containers=len(items),
-                                      running=sum(c.running for c in items)))
+            sink.source_status(
+                status(
+                    self.name,
+                    True,
+                    self.engine,
+                    containers=len(items),
+                    running=sum(c.running for c in items),
+                )
+            )
             await self._sleep(self.settings.interval)
 
     async def _sleep(self, seconds: float) -> None:
@@ -195,8 +215,11 @@ class DockerSource:
             except Exception:
                 client.close()
                 raise
-            return client, f"{v.get('Platform', {}).get('Name') or 'engine'} " \
-                           f"{v.get('Version', '?')} (API {v.get('ApiVersion', '?')})"
+            return (
+                client,
+                f"{v.get('Platform', {}).get('Name') or 'engine'} "
+                f"{v.get('Version', '?')} (API {v.get('ApiVersion', '?')})",
+            )
 
         self._client, self.engine = await in_thread(connect, timeout * 2)
         if self._events_since is None:
@@ -234,11 +257,11 @@ class DockerSource:
         until = time.time() + EVENTS_AHEAD
         # Windows overlap by EVENTS_LOOKBACK: an engine may write an event after a query
         # that covered its timestamp; the seen-set drops the repeats.
-        since = (self._events_since if self._events_since is not None else until) \
-            - EVENTS_LOOKBACK
+        since = (self._events_since if self._events_since is not None else until) - EVENTS_LOOKBACK
         out = []
-        for e in api.events(since=f"{since:.6f}", until=f"{until:.6f}", decode=True,
-                            filters={"type": "container"}):
+        for e in api.events(
+            since=f"{since:.6f}", until=f"{until:.6f}", decode=True, filters={"type": "container"}
+        ):
             action = str(e.get("Action") or e.get("status") or "")
             kind = action.split(":", 1)[0]
             key = (int(e.get("timeNano") or e.get("time", 0)), str(e.get("id")), action)
@@ -255,12 +278,20 @@ class DockerSource:
             if kind == "die":
                 message = f"die (exit {attrs.get('exitCode', '?')})"
             elif kind == "health_status":
-                message = action if ":" in action else \
-                    f"health_status: {attrs.get('health_status', '?')}"
-            out.append(WorkloadEvent(
-                ts=key[0] / 1e9 if key[0] > 1e12 else float(key[0]), source="docker",
-                kind=kind, subject=name, message=message, service=self._bind(name, attrs),
-                warning=kind in ("die", "oom") or "unhealthy" in action))
+                message = (
+                    action if ":" in action else f"health_status: {attrs.get('health_status', '?')}"
+                )
+            out.append(
+                WorkloadEvent(
+                    ts=key[0] / 1e9 if key[0] > 1e12 else float(key[0]),
+                    source="docker",
+                    kind=kind,
+                    subject=name,
+                    message=message,
+                    service=self._bind(name, attrs),
+                    warning=kind in ("die", "oom") or "unhealthy" in action,
+                )
+            )
         self._events_since = until
         return out
 
@@ -280,8 +311,12 @@ class DockerSource:
         if isinstance(state, dict):  # very old engines
             state = state.get("Status", "unknown")
         cached = self._inspect.get(cid)
-        if cached is None or cached[0] != state or cached[1] >= REINSPECT_EVERY \
-                or cid in self._dirty:
+        if (
+            cached is None
+            or cached[0] != state
+            or cached[1] >= REINSPECT_EVERY
+            or cid in self._dirty
+        ):
             data = api.inspect_container(cid)
             self._dirty.discard(cid)
             self._inspect[cid] = (state, 0, data)
@@ -307,17 +342,28 @@ class DockerSource:
         else:
             self._cpu.pop(cid, None)
         return ContainerInfo(
-            id=cid, name=name, image=c.get("Image") or "", state=state,
-            status=c.get("Status") or state, health=health,
+            id=cid,
+            name=name,
+            image=c.get("Image") or "",
+            state=state,
+            status=c.get("Status") or state,
+            health=health,
             restart_count=int(data.get("RestartCount") or 0),
             exit_code=st.get("ExitCode") if state != "running" else None,
             oom_killed=bool(st.get("OOMKilled")),
             started_at=parse_time(st.get("StartedAt")),
             created=float(c["Created"]) if isinstance(c.get("Created"), int | float) else None,
-            ports=_ports(c.get("Ports")), labels=tuple(sorted(labels.items())),
-            service=self._bind(name, labels), cpu_ratio=cpu, memory_bytes=mem,
-            memory_limit=limit, net_rx_bytes=rx, net_tx_bytes=tx, block_read_bytes=rd,
-            block_write_bytes=wr)
+            ports=_ports(c.get("Ports")),
+            labels=tuple(sorted(labels.items())),
+            service=self._bind(name, labels),
+            cpu_ratio=cpu,
+            memory_bytes=mem,
+            memory_limit=limit,
+            net_rx_bytes=rx,
+            net_tx_bytes=tx,
+            block_read_bytes=rd,
+            block_write_bytes=wr,
+        )
 
     # ------------------------------------------------------------------ on demand
     def _require(self) -> Any:
@@ -331,15 +377,13 @@ class DockerSource:
         n = lines or self.settings.log_lines
 
         def tail() -> bytes:
-            out: bytes = api.logs(container_id, stdout=True, stderr=True, tail=n,
-                                  timestamps=False)
+            out: bytes = api.logs(container_id, stdout=True, stderr=True, tail=n, timestamps=False)
             return out
 
         try:
             raw = await in_thread(tail, self.settings.timeout * 2)
         except Exception as exc:
-            raise DockerError(f"logs: {explain(exc, self.host, self.settings.timeout)}") \
-                from None
+            raise DockerError(f"logs: {explain(exc, self.host, self.settings.timeout)}") from None
         return raw.decode(errors="replace").splitlines()[-n:]
 
     async def act(self, container_id: str, action: str) -> None:

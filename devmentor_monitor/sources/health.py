@@ -125,11 +125,15 @@ class HealthChecker:
             tls: bool | ssl.SSLContext = svc.tls_verify
             if svc.tls_verify and svc.ca_file:
                 tls = ssl.create_default_context(cafile=svc.ca_file)
-            connector = aiohttp.TCPConnector(limit=self.max_in_flight, ssl=tls,
-                                             ttl_dns_cache=60, enable_cleanup_closed=True)
+            connector = aiohttp.TCPConnector(
+                limit=self.max_in_flight, ssl=tls, ttl_dns_cache=60, enable_cleanup_closed=True
+            )
             session = aiohttp.ClientSession(
-                connector=connector, headers={"User-Agent": "devmentor-monitor"},
-                auto_decompress=True, cookie_jar=aiohttp.DummyCookieJar())
+                connector=connector,
+                headers={"User-Agent": "devmentor-monitor"},
+                auto_decompress=True,
+                cookie_jar=aiohttp.DummyCookieJar(),
+            )
             self._sessions[key] = session
         return session
 
@@ -142,15 +146,20 @@ class HealthChecker:
             ts = time.time()
             start = time.perf_counter()
             try:
-                async with session.get(svc.url, timeout=timeout, allow_redirects=False,
-                                       headers=dict(svc.headers) or None) as response:
+                async with session.get(
+                    svc.url,
+                    timeout=timeout,
+                    allow_redirects=False,
+                    headers=dict(svc.headers) or None,
+                ) as response:
                     ssl_object = _ssl_object(response)
                     body = await response.read()
                     latency = time.perf_counter() - start
                     status, reason = response.status, response.reason or ""
             except (aiohttp.ClientError, OSError, TimeoutError, ValueError) as exc:
-                return CheckResult(svc.name, ts, ok=False, latency=None,
-                                   error=describe_error(exc, svc.timeout))
+                return CheckResult(
+                    svc.name, ts, ok=False, latency=None, error=describe_error(exc, svc.timeout)
+                )
         problems = []
         if status not in svc.expect_status:
             want = "/".join(str(s) for s in svc.expect_status)
@@ -160,9 +169,15 @@ class HealthChecker:
             cert_days = cert_days_left(ssl_object, ts)
         except (ValueError, ssl.SSLError, ImportError):
             cert_days = None
-        return CheckResult(svc.name, ts, ok=not problems, latency=latency,
-                           status_code=status, error="; ".join(problems) or None,
-                           cert_days=cert_days)
+        return CheckResult(
+            svc.name,
+            ts,
+            ok=not problems,
+            latency=latency,
+            status_code=status,
+            error="; ".join(problems) or None,
+            cert_days=cert_days,
+        )
 
     async def close(self) -> None:
         for session in self._sessions.values():
@@ -200,8 +215,7 @@ class HealthSource:
         # Spread the first checks (10 ms apart, at most over the shortest interval): each
         # service keeps its phase, so 1,000 endpoints never fire as one burst.
         spread = min(min(s.interval for s in self.services), 0.01 * len(self.services))
-        self._due = [(now + spread * i / len(self.services), i)
-                     for i in range(len(self.services))]
+        self._due = [(now + spread * i / len(self.services), i) for i in range(len(self.services))]
         heapq.heapify(self._due)
         in_flight: dict[int, asyncio.Task[None]] = {}
         try:

@@ -125,16 +125,25 @@ def pod_info(pod: Any, service: str | None) -> PodInfo:
     statuses = (st.container_statuses if st else None) or []
     conditions = {c.type: c.status for c in ((st.conditions if st else None) or [])}
     ready_n = sum(1 for c in statuses if c.ready)
-    ready = conditions.get("Ready") == "True" if "Ready" in conditions \
+    ready = (
+        conditions.get("Ready") == "True"
+        if "Ready" in conditions
         else bool(statuses) and ready_n == len(statuses)
+    )
     last = None
     for c in statuses:
         term = c.last_state.terminated if c.last_state else None
         if term is not None:
             last = f"{term.reason or 'Terminated'} (exit {term.exit_code})"
     phase = (st.phase if st else None) or "Unknown"
-    waiting = next((c.state.waiting.reason for c in statuses  # what kubectl shows instead
-                    if c.state and c.state.waiting and c.state.waiting.reason), None)
+    waiting = next(
+        (
+            c.state.waiting.reason
+            for c in statuses  # what kubectl shows instead
+            if c.state and c.state.waiting and c.state.waiting.reason
+        ),
+        None,
+    )
     labels = dict(meta.labels or {})
     owner = None
     for ref in meta.owner_references or []:
@@ -144,45 +153,67 @@ def pod_info(pod: Any, service: str | None) -> PodInfo:
         elif ref.kind in ("StatefulSet", "DaemonSet", "Deployment"):
             owner = ref.name
     return PodInfo(
-        name=meta.name, namespace=meta.namespace or "", phase=phase, ready=ready,
+        name=meta.name,
+        namespace=meta.namespace or "",
+        phase=phase,
+        ready=ready,
         ready_containers=ready_n,
         containers=len(statuses) or len((spec.containers if spec else None) or []),
         restarts=sum(c.restart_count or 0 for c in statuses),
-        node=spec.node_name if spec else None, created=_ts(meta.creation_timestamp),
-        last_termination=last, waiting=waiting, labels=tuple(sorted(labels.items())), owner=owner,
-        service=service)
+        node=spec.node_name if spec else None,
+        created=_ts(meta.creation_timestamp),
+        last_termination=last,
+        waiting=waiting,
+        labels=tuple(sorted(labels.items())),
+        owner=owner,
+        service=service,
+    )
 
 
 def deployment_info(d: Any, service: str | None) -> DeploymentInfo:
     st = d.status
     selector = (d.spec.selector.match_labels if d.spec and d.spec.selector else None) or {}
     return DeploymentInfo(
-        name=d.metadata.name, namespace=d.metadata.namespace or "",
+        name=d.metadata.name,
+        namespace=d.metadata.namespace or "",
         desired=d.spec.replicas if d.spec and d.spec.replicas is not None else 1,
         ready=(st.ready_replicas if st else None) or 0,
         updated=(st.updated_replicas if st else None) or 0,
         available=(st.available_replicas if st else None) or 0,
         labels=tuple(sorted((d.metadata.labels or {}).items())),
-        selector=tuple(sorted(selector.items())), service=service)
+        selector=tuple(sorted(selector.items())),
+        service=service,
+    )
 
 
 def node_info(n: Any) -> NodeInfo:
-    conditions = {c.type: c.status for c in ((n.status.conditions if n.status else None)
-                                             or [])}
+    conditions = {c.type: c.status for c in ((n.status.conditions if n.status else None) or [])}
     return NodeInfo(
-        name=n.metadata.name, ready=conditions.get("Ready") == "True",
+        name=n.metadata.name,
+        ready=conditions.get("Ready") == "True",
         pressure=tuple(p for p in PRESSURES if conditions.get(p) == "True"),
-        allocatable=tuple(sorted(((n.status.allocatable if n.status else None)
-                                  or {}).items())))
+        allocatable=tuple(sorted(((n.status.allocatable if n.status else None) or {}).items())),
+    )
 
 
 def event_info(e: Any, service: str | None) -> WorkloadEvent:
     obj = e.involved_object
-    ts = _ts(e.last_timestamp) or _ts(e.event_time) or _ts(e.first_timestamp) \
-        or _ts(e.metadata.creation_timestamp) or time.time()
-    return WorkloadEvent(ts=ts, source="kubernetes", kind=e.reason or "Warning",
-                         subject=f"{obj.kind}/{obj.name}", message=(e.message or "")[:500],
-                         service=service, warning=e.type == "Warning")
+    ts = (
+        _ts(e.last_timestamp)
+        or _ts(e.event_time)
+        or _ts(e.first_timestamp)
+        or _ts(e.metadata.creation_timestamp)
+        or time.time()
+    )
+    return WorkloadEvent(
+        ts=ts,
+        source="kubernetes",
+        kind=e.reason or "Warning",
+        subject=f"{obj.kind}/{obj.name}",
+        message=(e.message or "")[:500],
+        service=service,
+        warning=e.type == "Warning",
+    )
 
 
 def explain(exc: BaseException, host: str, timeout: float) -> str:
@@ -228,8 +259,9 @@ class KubeSource:
 
     name = "kubernetes"
 
-    def __init__(self, settings: KubeSettings, services: tuple[str, ...],
-                 auto_discover: bool) -> None:
+    def __init__(
+        self, settings: KubeSettings, services: tuple[str, ...], auto_discover: bool
+    ) -> None:
         self.settings = settings
         self.namespace = settings.namespace
         selectors = dict(settings.selectors)
@@ -264,9 +296,14 @@ class KubeSource:
                 check_cancelled()
                 self.api = None
                 retry = backoff.next()
-                sink.source_status(status(self.name, False,
-                                          explain(exc, self.host, self.settings.timeout),
-                                          retry_at=time.time() + retry))
+                sink.source_status(
+                    status(
+                        self.name,
+                        False,
+                        explain(exc, self.host, self.settings.timeout),
+                        retry_at=time.time() + retry,
+                    )
+                )
                 await asyncio.sleep(retry)
 
     async def _both(self, sink: KubeSink) -> None:
@@ -295,8 +332,9 @@ class KubeSource:
             if s.in_cluster:
                 k8s.config.load_incluster_config(client_configuration=cfg)
             else:
-                k8s.config.load_kube_config(config_file=s.kubeconfig, context=s.context,
-                                            client_configuration=cfg)
+                k8s.config.load_kube_config(
+                    config_file=s.kubeconfig, context=s.context, client_configuration=cfg
+                )
             cfg.retries = 0  # our own backoff retries; urllib3's would triple each timeout
             api = k8s.client.ApiClient(cfg)
             self.host = api.configuration.host
@@ -329,10 +367,12 @@ class KubeSource:
 
     async def _list_pods(self, sink: KubeSink) -> str:
         t = self.settings.timeout
-        pods = await self._call(lambda: self.core.list_namespaced_pod(
-            self.namespace, _request_timeout=t))
-        items = {p.metadata.name: pod_info(p, self._service(p.metadata.labels or {}))
-                 for p in pods.items}
+        pods = await self._call(
+            lambda: self.core.list_namespaced_pod(self.namespace, _request_timeout=t)
+        )
+        items = {
+            p.metadata.name: pod_info(p, self._service(p.metadata.labels or {})) for p in pods.items
+        }
         self.relists += 1
         self._pod_service = {name: info.service for name, info in items.items()}
         sink.kube_list("pods", items)
@@ -354,10 +394,14 @@ class KubeSource:
             w = self._k8s.watch.Watch()
             last = rv
             try:
-                for ev in w.stream(self.core.list_namespaced_pod, self.namespace,
-                                   resource_version=rv, timeout_seconds=window,
-                                   allow_watch_bookmarks=True,
-                                   _request_timeout=(t, window + t)):
+                for ev in w.stream(
+                    self.core.list_namespaced_pod,
+                    self.namespace,
+                    resource_version=rv,
+                    timeout_seconds=window,
+                    allow_watch_bookmarks=True,
+                    _request_timeout=(t, window + t),
+                ):
                     if self._stopping:
                         w.stop()
                         break
@@ -365,8 +409,11 @@ class KubeSource:
                     last = w.resource_version or last
                     if ev["type"] == "BOOKMARK":
                         continue
-                    info = None if ev["type"] == "DELETED" else \
-                        pod_info(pod, self._service(pod.metadata.labels or {}))
+                    info = (
+                        None
+                        if ev["type"] == "DELETED"
+                        else pod_info(pod, self._service(pod.metadata.labels or {}))
+                    )
                     loop.call_soon_threadsafe(deliver, ev["type"], pod.metadata.name, info)
             except ApiException as exc:
                 if exc.status == 410:
@@ -381,20 +428,35 @@ class KubeSource:
         t = self.settings.timeout
         while True:
             check_cancelled()
-            deps = await self._call(lambda: self.apps.list_namespaced_deployment(
-                self.namespace, _request_timeout=t))
-            sink.kube_list("deployments", {
-                d.metadata.name: deployment_info(d, self._service(
-                    (d.spec.template.metadata.labels if d.spec and d.spec.template
-                     and d.spec.template.metadata else None) or {}))
-                for d in deps.items})
+            deps = await self._call(
+                lambda: self.apps.list_namespaced_deployment(self.namespace, _request_timeout=t)
+            )
+            sink.kube_list(
+                "deployments",
+                {
+                    d.metadata.name: deployment_info(
+                        d,
+                        self._service(
+                            (
+                                d.spec.template.metadata.labels
+                                if d.spec and d.spec.template and d.spec.template.metadata
+                                else None
+                            )
+                            or {}
+                        ),
+                    )
+                    for d in deps.items
+                },
+            )
             nodes = await self._call(lambda: self.core.list_node(_request_timeout=t))
             sink.kube_list("nodes", {n.metadata.name: node_info(n) for n in nodes.items})
-            events = await self._call(lambda: self.core.list_namespaced_event(
-                self.namespace, field_selector="type=Warning", _request_timeout=t))
+            events = await self._call(
+                lambda: self.core.list_namespaced_event(
+                    self.namespace, field_selector="type=Warning", _request_timeout=t
+                )
+            )
             self._events(sink, events.items)
-            sink.source_status(status(self.name, True, self._describe(),
-                                      namespace=self.namespace))
+            sink.source_status(status(self.name, True, self._describe(), namespace=self.namespace))
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.settings.interval)
@@ -425,8 +487,7 @@ class KubeSource:
             return await self._call(fn)
         except ApiException as exc:
             if exc.status == 404:
-                raise KubeError(404, f"{what} not found in namespace {self.namespace}") \
-                    from None
+                raise KubeError(404, f"{what} not found in namespace {self.namespace}") from None
             raise KubeError(502, explain(exc, self.host, self.settings.timeout)) from None
         except Exception as exc:
             raise KubeError(502, explain(exc, self.host, self.settings.timeout)) from None
@@ -437,17 +498,33 @@ class KubeSource:
         """What `kubectl rollout restart` does: stamp the pod template, pods roll."""
         stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         body = {"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: stamp}}}}}
-        await self._act(f"deployment {name!r}", lambda: self.apps.patch_namespaced_deployment(
-            name, self.namespace, body, _request_timeout=self.settings.timeout,
-            _content_type="application/strategic-merge-patch+json"))
+        await self._act(
+            f"deployment {name!r}",
+            lambda: self.apps.patch_namespaced_deployment(
+                name,
+                self.namespace,
+                body,
+                _request_timeout=self.settings.timeout,
+                _content_type="application/strategic-merge-patch+json",
+            ),
+        )
 
     async def delete_pod(self, name: str) -> None:
-        await self._act(f"pod {name!r}", lambda: self.core.delete_namespaced_pod(
-            name, self.namespace, _request_timeout=self.settings.timeout))
+        await self._act(
+            f"pod {name!r}",
+            lambda: self.core.delete_namespaced_pod(
+                name, self.namespace, _request_timeout=self.settings.timeout
+            ),
+        )
 
     async def scale(self, name: str, replicas: int) -> None:
-        await self._act(f"deployment {name!r}",
-                        lambda: self.apps.patch_namespaced_deployment_scale(
-                            name, self.namespace, {"spec": {"replicas": replicas}},
-                            _request_timeout=self.settings.timeout,
-                            _content_type="application/merge-patch+json"))
+        await self._act(
+            f"deployment {name!r}",
+            lambda: self.apps.patch_namespaced_deployment_scale(
+                name,
+                self.namespace,
+                {"spec": {"replicas": replicas}},
+                _request_timeout=self.settings.timeout,
+                _content_type="application/merge-patch+json",
+            ),
+        )

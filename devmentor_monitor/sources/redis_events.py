@@ -71,23 +71,48 @@ class RedisEventSource:
             self.connected = False
             retry = backoff.next()
             self.reconnects += 1
-            sink.source_status(SourceStatus(
-                self.name, SourceState.UNAVAILABLE, f"{self.endpoint}: {why}",
-                retry_at=time.time() + retry, detail=self._detail()))
+            sink.source_status(
+                SourceStatus(
+                    self.name,
+                    SourceState.UNAVAILABLE,
+                    f"{self.endpoint}: {why}",
+                    retry_at=time.time() + retry,
+                    detail=self._detail(),
+                )
+            )
             await asyncio.sleep(retry)
 
     def _detail(self) -> dict[str, Any]:
         s = self.settings
-        return {"mode": s.mode, "parser": self.parser, "reconnects": self.reconnects,
-                "channels": list(s.channels), "patterns": list(s.patterns)}
+        return {
+            "mode": s.mode,
+            "parser": self.parser,
+            "reconnects": self.reconnects,
+            "channels": list(s.channels),
+            "patterns": list(s.patterns),
+        }
 
     def _connected(self, sink: EventSink, what: str) -> None:
         self.connected = True
-        sink.source_status(SourceStatus(self.name, SourceState.OK,
-                                        f"{self.endpoint}: {what}", last_ok=time.time(),
-                                        detail=self._detail()))
-        log.info("event subscriber connected", extra={"fields": {
-            "redis": str(self.endpoint), "mode": self.settings.mode, "parser": self.parser}})
+        sink.source_status(
+            SourceStatus(
+                self.name,
+                SourceState.OK,
+                f"{self.endpoint}: {what}",
+                last_ok=time.time(),
+                detail=self._detail(),
+            )
+        )
+        log.info(
+            "event subscriber connected",
+            extra={
+                "fields": {
+                    "redis": str(self.endpoint),
+                    "mode": self.settings.mode,
+                    "parser": self.parser,
+                }
+            },
+        )
 
     # ------------------------------------------------------------------ pub/sub
     async def _pubsub(self, sink: EventSink) -> None:
@@ -102,14 +127,18 @@ class RedisEventSource:
                 subs.append(resp.command("PSUBSCRIBE", *s.patterns))
             writer.write(b"".join(subs))
             await writer.drain()
-            self._connected(sink, f"subscribed ({len(s.channels)} channels, "
-                                  f"{len(s.patterns)} patterns, {self.parser} parser)")
+            self._connected(
+                sink,
+                f"subscribed ({len(s.channels)} channels, "
+                f"{len(s.patterns)} patterns, {self.parser} parser)",
+            )
             await self._read_pubsub(reader, parser, sink)
         finally:
             writer.close()
 
-    async def _read_pubsub(self, reader: asyncio.StreamReader, parser: resp.Reader,
-                           sink: EventSink) -> None:
+    async def _read_pubsub(
+        self, reader: asyncio.StreamReader, parser: resp.Reader, sink: EventSink
+    ) -> None:
         channels = {c.encode() for c in self.settings.channels}
         skip = self.settings.publish_channel.encode()  # our own incidents, not events
         max_bytes = self.settings.max_bytes
@@ -152,8 +181,9 @@ class RedisEventSource:
         s = self.settings
         self.parser = "redis-py"
         consumer = s.consumer or socket.gethostname()
-        client = aioredis.from_url(self.url, socket_connect_timeout=CONNECT_TIMEOUT,
-                                   socket_keepalive=True)
+        client = aioredis.from_url(
+            self.url, socket_connect_timeout=CONNECT_TIMEOUT, socket_keepalive=True
+        )
         origin = f"stream:{s.stream}"
         try:
             try:
@@ -166,8 +196,9 @@ class RedisEventSource:
             while True:
                 # RESP2 shape, [[stream, [(id, fields), ...]]]: the client's declared
                 # return type also covers RESP3's dict, which this connection never gets.
-                reply: Any = await client.xreadgroup(s.group, consumer, {s.stream: last},
-                                                     count=1000, block=1000)
+                reply: Any = await client.xreadgroup(
+                    s.group, consumer, {s.stream: last}, count=1000, block=1000
+                )
                 entries: list[tuple[Any, dict[Any, Any] | None]] = reply[0][1] if reply else []
                 if last == "0" and not entries:
                     last = ">"
@@ -178,9 +209,11 @@ class RedisEventSource:
                 for _id, fields in entries:
                     raw = fields.get(STREAM_FIELD) if fields else None
                     if raw is None:
-                        sink.event_rejected(origin, Rejected(
-                            "missing_field", "stream entry has no 'event' field"),
-                            repr(fields)[:80])
+                        sink.event_rejected(
+                            origin,
+                            Rejected("missing_field", "stream entry has no 'event' field"),
+                            repr(fields)[:80],
+                        )
                         continue
                     try:
                         batch.append(parse_event(raw, origin, s.max_bytes))

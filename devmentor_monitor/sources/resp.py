@@ -54,15 +54,15 @@ class PyReader:
             return None, -1
         kind = buf[pos]
         if kind == 36:  # $ bulk string
-            n = int(buf[pos + 1:end])
+            n = int(buf[pos + 1 : end])
             if n < 0:
                 return None, end + 2
             stop = end + 2 + n
             if stop + 2 > len(buf):
                 return None, -1
-            return bytes(buf[end + 2:stop]), stop + 2
+            return bytes(buf[end + 2 : stop]), stop + 2
         if kind == 42:  # * array
-            n = int(buf[pos + 1:end])
+            n = int(buf[pos + 1 : end])
             pos = end + 2
             items = []
             for _ in range(n):
@@ -72,11 +72,11 @@ class PyReader:
                 items.append(item)
             return items, pos
         if kind == 58:  # : integer
-            return int(buf[pos + 1:end]), end + 2
+            return int(buf[pos + 1 : end]), end + 2
         if kind == 43:  # + simple string
-            return bytes(buf[pos + 1:end]), end + 2
+            return bytes(buf[pos + 1 : end]), end + 2
         if kind == 45:  # - error
-            return RespError(buf[pos + 1:end].decode("utf-8", "replace")), end + 2
+            return RespError(buf[pos + 1 : end].decode("utf-8", "replace")), end + 2
         raise RespError(f"unexpected reply type {chr(kind)!r} from the server")
 
 
@@ -89,8 +89,10 @@ def make_reader(parser: str) -> tuple[Reader, str]:
             return hiredis.Reader(replyError=RespError), "hiredis"
         except ImportError:
             if parser == "hiredis":
-                raise RespError("events.parser is hiredis but hiredis is not installed "
-                                "(pip install 'devmentor-monitor[fast]')") from None
+                raise RespError(
+                    "events.parser is hiredis but hiredis is not installed "
+                    "(pip install 'devmentor-monitor[fast]')"
+                ) from None
     return PyReader(), "python"
 
 
@@ -122,34 +124,47 @@ def parse_url(url: str) -> Endpoint:
     parts = urlsplit(url)
     db = 0
     if parts.scheme == "unix":
-        return Endpoint(None, 0, parts.path, False, _user(parts.username),
-                        unquote(parts.password) if parts.password else None, db)
+        return Endpoint(
+            None,
+            0,
+            parts.path,
+            False,
+            _user(parts.username),
+            unquote(parts.password) if parts.password else None,
+            db,
+        )
     if parts.path.strip("/"):
         db = int(parts.path.strip("/"))
-    return Endpoint(parts.hostname or "127.0.0.1", parts.port or 6379, None,
-                    parts.scheme == "rediss", _user(parts.username),
-                    unquote(parts.password) if parts.password else None, db)
+    return Endpoint(
+        parts.hostname or "127.0.0.1",
+        parts.port or 6379,
+        None,
+        parts.scheme == "rediss",
+        _user(parts.username),
+        unquote(parts.password) if parts.password else None,
+        db,
+    )
 
 
 def _user(name: str | None) -> str | None:
     return unquote(name) if name else None
 
 
-async def connect(ep: Endpoint, timeout: float  # noqa: ASYNC109 - connect + AUTH as one
-                  ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+async def connect(
+    ep: Endpoint,
+    timeout: float,  # noqa: ASYNC109 - connect + AUTH as one
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     """Open the socket and authenticate; RespError or OSError say why not."""
     async with asyncio.timeout(timeout):
         if ep.path:
             reader, writer = await asyncio.open_unix_connection(ep.path, limit=1 << 20)
         else:
             ctx = ssl.create_default_context() if ep.tls else None
-            reader, writer = await asyncio.open_connection(ep.host, ep.port, ssl=ctx,
-                                                           limit=1 << 20)
+            reader, writer = await asyncio.open_connection(ep.host, ep.port, ssl=ctx, limit=1 << 20)
         try:
             setup = []
             if ep.password is not None:
-                setup.append(command("AUTH", *([ep.username] if ep.username else []),
-                                     ep.password))
+                setup.append(command("AUTH", *([ep.username] if ep.username else []), ep.password))
             if ep.db:
                 setup.append(command("SELECT", str(ep.db)))
             if setup:

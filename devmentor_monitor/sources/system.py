@@ -54,33 +54,49 @@ class SystemReader:
         if self._prev is not None:
             dt = mono - self._prev[0]
             if dt > 0:
-                for key, cur, old in zip(("dr", "dw", "rx", "tx"),
-                                         (d_read, d_write, n_rx, n_tx), self._prev[1:],
-                                         strict=True):
+                for key, cur, old in zip(
+                    ("dr", "dw", "rx", "tx"),
+                    (d_read, d_write, n_rx, n_tx),
+                    self._prev[1:],
+                    strict=True,
+                ):
                     rates[key] = max(0.0, (cur - old) / dt)  # counters can reset
         self._prev = (mono, d_read, d_write, n_rx, n_tx)
         if self._top_at is None or now - self._top_at >= self.processes_interval:
             self._top = self._scan_processes()
             self._top_at = now
         return SystemSample(
-            ts=now, cpu_percent=total, cpu_per_core=per_core, load=(load[0], load[1], load[2]),
-            mem_total=vm.total, mem_used=vm.total - vm.available, mem_available=vm.available,
-            mem_percent=vm.percent, swap_total=sw.total, swap_used=sw.used,
-            swap_percent=sw.percent, disks=self._disks(now),
-            disk_read_bytes=d_read, disk_write_bytes=d_write,
-            net_rx_bytes=n_rx, net_tx_bytes=n_tx,
-            disk_read_rate=rates["dr"], disk_write_rate=rates["dw"],
-            net_rx_rate=rates["rx"], net_tx_rate=rates["tx"],
+            ts=now,
+            cpu_percent=total,
+            cpu_per_core=per_core,
+            load=(load[0], load[1], load[2]),
+            mem_total=vm.total,
+            mem_used=vm.total - vm.available,
+            mem_available=vm.available,
+            mem_percent=vm.percent,
+            swap_total=sw.total,
+            swap_used=sw.used,
+            swap_percent=sw.percent,
+            disks=self._disks(now),
+            disk_read_bytes=d_read,
+            disk_write_bytes=d_write,
+            net_rx_bytes=n_rx,
+            net_tx_bytes=n_tx,
+            disk_read_rate=rates["dr"],
+            disk_write_rate=rates["dw"],
+            net_rx_rate=rates["rx"],
+            net_tx_rate=rates["tx"],
             process_count=len(psutil.pids()),
-            top_cpu=self._top[0], top_mem=self._top[1], top_ts=self._top_at,
+            top_cpu=self._top[0],
+            top_mem=self._top[1],
+            top_ts=self._top_at,
         )
 
     def _cpu_per_core(self) -> tuple[float, ...]:
         """Busy percent of each core since the previous read."""
         current = psutil.cpu_times(percpu=True)
         previous, self._cpu_prev = self._cpu_prev, current
-        return tuple(busy_percent(old, new) for old, new in zip(previous, current,
-                                                                  strict=False))
+        return tuple(busy_percent(old, new) for old, new in zip(previous, current, strict=False))
 
     def _disks(self, now: float) -> tuple[DiskUsage, ...]:
         if not self._mounts or now - self._mounts_at >= PARTITIONS_EVERY:
@@ -122,8 +138,7 @@ class SystemReader:
 def busy_percent(old: Any, new: Any) -> float:
     """Share of the time between two psutil cpu_times readings not spent idle, as
     psutil computes it (guest time is already counted in user and nice)."""
-    delta: dict[str, float] = {f: max(0.0, getattr(new, f) - getattr(old, f))
-                               for f in new._fields}
+    delta: dict[str, float] = {f: max(0.0, getattr(new, f) - getattr(old, f)) for f in new._fields}
     total = sum(delta.values()) - delta.get("guest", 0.0) - delta.get("guest_nice", 0.0)
     idle = delta.get("idle", 0.0) + delta.get("iowait", 0.0)
     if total <= 0:
@@ -146,17 +161,29 @@ class SystemSource:
             try:
                 if self._reader is None:
                     self._reader = await in_thread(
-                        lambda: SystemReader(self.processes_interval), self.interval)
+                        lambda: SystemReader(self.processes_interval), self.interval
+                    )
                 sample = await in_thread(self._reader.read, self.interval)
             except TimeoutError:
-                sink.source_status(status(self.name, False, f"psutil took over "
-                                          f"{self.interval:g} s",
-                                          retry_at=time.time() + self.interval))
+                sink.source_status(
+                    status(
+                        self.name,
+                        False,
+                        f"psutil took over {self.interval:g} s",
+                        retry_at=time.time() + self.interval,
+                    )
+                )
                 return
             except Exception as exc:  # psutil or OS failure: state, not a crash
                 log.warning("system source failed: %s", exc)
-                sink.source_status(status(self.name, False, str(exc) or type(exc).__name__,
-                                          retry_at=time.time() + self.interval))
+                sink.source_status(
+                    status(
+                        self.name,
+                        False,
+                        str(exc) or type(exc).__name__,
+                        retry_at=time.time() + self.interval,
+                    )
+                )
                 return
             sink.system(sample)
             sink.source_status(status(self.name, True, interval=self.interval))

@@ -56,9 +56,22 @@ CREATE TABLE IF NOT EXISTS events (
 );
 CREATE INDEX IF NOT EXISTS events_ts ON events(ts);
 """
-_INCIDENT_COLUMNS = ("id", "service", "rule", "severity", "title", "description", "state",
-                     "opened_at", "updated_at", "acknowledged_at", "acknowledged_by",
-                     "resolved_at", "resolved_by", "parent_id")
+_INCIDENT_COLUMNS = (
+    "id",
+    "service",
+    "rule",
+    "severity",
+    "title",
+    "description",
+    "state",
+    "opened_at",
+    "updated_at",
+    "acknowledged_at",
+    "acknowledged_by",
+    "resolved_at",
+    "resolved_by",
+    "parent_id",
+)
 
 
 class StorageError(Exception):
@@ -84,8 +97,10 @@ class Database:
             conn.execute("PRAGMA busy_timeout=5000")
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
-                raise StorageError(f"{self.path}: written by a newer devmentor-monitor "
-                                   f"(schema {version}); upgrade, or use another --data-dir")
+                raise StorageError(
+                    f"{self.path}: written by a newer devmentor-monitor "
+                    f"(schema {version}); upgrade, or use another --data-dir"
+                )
             conn.executescript(SCHEMA)
             _add_audit_count(conn)
             conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
@@ -93,8 +108,10 @@ class Database:
         except sqlite3.DatabaseError as exc:
             raise StorageError(_explain(self.path, exc)) from None
         except OSError as exc:
-            raise StorageError(f"{self.path}: cannot create its folder: "
-                               f"{exc.strerror or exc}; choose another --data-dir") from None
+            raise StorageError(
+                f"{self.path}: cannot create its folder: "
+                f"{exc.strerror or exc}; choose another --data-dir"
+            ) from None
         self._conn = conn
 
     def close(self) -> None:
@@ -117,7 +134,8 @@ class Database:
     async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run a method in the database thread (never on the event loop)."""
         return await asyncio.get_running_loop().run_in_executor(
-            self._executor, functools.partial(fn, *args, **kwargs))
+            self._executor, functools.partial(fn, *args, **kwargs)
+        )
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -128,19 +146,44 @@ class Database:
     # ------------------------------------------------------------------ incidents
     def save_incident(self, inc: Incident, new_entries: list[TimelineEntry]) -> None:
         """Insert or update an incident and append timeline entries, in one transaction."""
-        row = (inc.id, inc.service, inc.rule, inc.severity.value, inc.title, inc.description,
-               inc.state.value, inc.opened_at, inc.updated_at, inc.acknowledged_at,
-               inc.acknowledged_by, inc.resolved_at, inc.resolved_by, inc.parent_id)
+        row = (
+            inc.id,
+            inc.service,
+            inc.rule,
+            inc.severity.value,
+            inc.title,
+            inc.description,
+            inc.state.value,
+            inc.opened_at,
+            inc.updated_at,
+            inc.acknowledged_at,
+            inc.acknowledged_by,
+            inc.resolved_at,
+            inc.resolved_by,
+            inc.parent_id,
+        )
         conn = self.conn
         with _transaction(conn):
-            conn.execute(f"INSERT OR REPLACE INTO incidents ({', '.join(_INCIDENT_COLUMNS)}) "
-                         f"VALUES ({', '.join('?' * len(_INCIDENT_COLUMNS))})", row)
-            conn.executemany("INSERT INTO timeline VALUES (?, ?, ?, ?, ?)",
-                             [(inc.id, e.ts, e.kind, e.actor, e.text) for e in new_entries])
+            conn.execute(
+                f"INSERT OR REPLACE INTO incidents ({', '.join(_INCIDENT_COLUMNS)}) "
+                f"VALUES ({', '.join('?' * len(_INCIDENT_COLUMNS))})",
+                row,
+            )
+            conn.executemany(
+                "INSERT INTO timeline VALUES (?, ?, ?, ?, ?)",
+                [(inc.id, e.ts, e.kind, e.actor, e.text) for e in new_entries],
+            )
 
-    def load_incidents(self, *, state: str | None = None, service: str | None = None,
-                       severity: str | None = None, since: float | None = None,
-                       open_only: bool = False, limit: int = 500) -> list[Incident]:
+    def load_incidents(
+        self,
+        *,
+        state: str | None = None,
+        service: str | None = None,
+        severity: str | None = None,
+        since: float | None = None,
+        open_only: bool = False,
+        limit: int = 500,
+    ) -> list[Incident]:
         where: list[str] = []
         args: list[str | float] = []
         if open_only:
@@ -160,24 +203,33 @@ class Database:
         return [self._incident(r) for r in rows]
 
     def load_incident(self, incident_id: str) -> Incident | None:
-        row = self.conn.execute(f"SELECT {', '.join(_INCIDENT_COLUMNS)} FROM incidents "
-                                "WHERE id = ?", (incident_id,)).fetchone()
+        row = self.conn.execute(
+            f"SELECT {', '.join(_INCIDENT_COLUMNS)} FROM incidents WHERE id = ?", (incident_id,)
+        ).fetchone()
         return self._incident(row) if row else None
 
     def _incident(self, row: tuple[Any, ...]) -> Incident:
         d = dict(zip(_INCIDENT_COLUMNS, row, strict=True))
-        timeline = [TimelineEntry(ts, kind, actor, text) for ts, kind, actor, text in
-                    self.conn.execute("SELECT ts, kind, actor, text FROM timeline WHERE "
-                                      "incident_id = ? ORDER BY ts, rowid", (d["id"],))]
-        return Incident(**{**d, "severity": Severity(d["severity"]),
-                           "state": IncidentState(d["state"])}, timeline=timeline)
+        timeline = [
+            TimelineEntry(ts, kind, actor, text)
+            for ts, kind, actor, text in self.conn.execute(
+                "SELECT ts, kind, actor, text FROM timeline WHERE "
+                "incident_id = ? ORDER BY ts, rowid",
+                (d["id"],),
+            )
+        ]
+        return Incident(
+            **{**d, "severity": Severity(d["severity"]), "state": IncidentState(d["state"])},
+            timeline=timeline,
+        )
 
     # ------------------------------------------------------------------ audit
     def audit(self, entry: AuditEntry) -> None:
-        self.conn.execute("INSERT INTO audit (ts, actor, action, target, source, outcome) "
-                          "VALUES (?, ?, ?, ?, ?, ?)",
-                          (entry.ts, entry.actor, entry.action, entry.target, entry.source,
-                           entry.outcome))
+        self.conn.execute(
+            "INSERT INTO audit (ts, actor, action, target, source, outcome) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (entry.ts, entry.actor, entry.action, entry.target, entry.source, entry.outcome),
+        )
 
     def audit_denied(self, entry: AuditEntry, count: int, since: float) -> None:
         """Add ``count`` refusals to the row for the same actor, source, action and outcome
@@ -190,54 +242,98 @@ class Database:
             row = conn.execute(
                 "SELECT rowid, target FROM audit WHERE ts >= ? AND actor = ? AND source = ? "
                 "AND action = ? AND outcome = ? ORDER BY ts DESC LIMIT 1",
-                (since, entry.actor, entry.source, entry.action, entry.outcome)).fetchone()
+                (since, entry.actor, entry.source, entry.action, entry.outcome),
+            ).fetchone()
             if row is None:
-                conn.execute("INSERT INTO audit (ts, actor, action, target, source, outcome, "
-                             "count) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                             (entry.ts, entry.actor, entry.action, entry.target, entry.source,
-                              entry.outcome, count))
+                conn.execute(
+                    "INSERT INTO audit (ts, actor, action, target, source, outcome, "
+                    "count) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        entry.ts,
+                        entry.actor,
+                        entry.action,
+                        entry.target,
+                        entry.source,
+                        entry.outcome,
+                        count,
+                    ),
+                )
             else:
                 target = row[1] if row[1] == entry.target else "*"
-                conn.execute("UPDATE audit SET count = count + ?, target = ? WHERE rowid = ?",
-                             (count, target, row[0]))
+                conn.execute(
+                    "UPDATE audit SET count = count + ?, target = ? WHERE rowid = ?",
+                    (count, target, row[0]),
+                )
 
     def load_audit(self, limit: int = 200) -> list[AuditEntry]:
         """Newest first; an aggregated row says how many it stands for: 'denied: 401 (x37)'."""
-        rows = self.conn.execute("SELECT ts, actor, action, target, source, outcome, count "
-                                 "FROM audit ORDER BY ts DESC, rowid DESC LIMIT ?",
-                                 (limit,)).fetchall()
-        return [AuditEntry(r[0], r[1], r[2], r[3], r[4],
-                           r[5] if r[6] == 1 else f"{r[5]} (x{r[6]})") for r in rows]
+        rows = self.conn.execute(
+            "SELECT ts, actor, action, target, source, outcome, count "
+            "FROM audit ORDER BY ts DESC, rowid DESC LIMIT ?",
+            (limit,),
+        ).fetchall()
+        return [
+            AuditEntry(r[0], r[1], r[2], r[3], r[4], r[5] if r[6] == 1 else f"{r[5]} (x{r[6]})")
+            for r in rows
+        ]
 
     # ------------------------------------------------------------------ notifications
-    def enqueue(self, incident_id: str, channel: str, kind: str, payload: dict[str, Any],
-                now: float) -> int:
+    def enqueue(
+        self, incident_id: str, channel: str, kind: str, payload: dict[str, Any], now: float
+    ) -> int:
         cur = self.conn.execute(
             "INSERT INTO notifications (incident_id, channel, kind, payload, next_at, state, "
             "created_at) VALUES (?, ?, ?, ?, ?, 'pending', ?)",
-            (incident_id, channel, kind, json.dumps(payload), now, now))
+            (incident_id, channel, kind, json.dumps(payload), now, now),
+        )
         return int(cur.lastrowid or 0)
 
     def due_notifications(self, now: float, limit: int = 100) -> list[dict[str, Any]]:
         rows = self.conn.execute(
             "SELECT id, incident_id, channel, kind, payload, attempts FROM notifications "
             "WHERE state = 'pending' AND next_at <= ? ORDER BY next_at LIMIT ?",
-            (now, limit)).fetchall()
-        return [{"id": r[0], "incident_id": r[1], "channel": r[2], "kind": r[3],
-                 "payload": json.loads(r[4]), "attempts": r[5]} for r in rows]
+            (now, limit),
+        ).fetchall()
+        return [
+            {
+                "id": r[0],
+                "incident_id": r[1],
+                "channel": r[2],
+                "kind": r[3],
+                "payload": json.loads(r[4]),
+                "attempts": r[5],
+            }
+            for r in rows
+        ]
 
-    def mark_notification(self, note_id: int, *, sent: bool, attempts: int, error: str | None,
-                          next_at: float | None, now: float) -> None:
+    def mark_notification(
+        self,
+        note_id: int,
+        *,
+        sent: bool,
+        attempts: int,
+        error: str | None,
+        next_at: float | None,
+        now: float,
+    ) -> None:
         state = "sent" if sent else ("pending" if next_at is not None else "failed")
         self.conn.execute(
             "UPDATE notifications SET state = ?, attempts = ?, last_error = ?, next_at = ?, "
             "sent_at = ? WHERE id = ?",
-            (state, attempts, error, next_at if next_at is not None else now,
-             now if sent else None, note_id))
+            (
+                state,
+                attempts,
+                error,
+                next_at if next_at is not None else now,
+                now if sent else None,
+                note_id,
+            ),
+        )
 
     def notification_counts(self) -> dict[tuple[str, str], int]:
-        rows = self.conn.execute("SELECT channel, state, COUNT(*) FROM notifications "
-                                 "GROUP BY channel, state").fetchall()
+        rows = self.conn.execute(
+            "SELECT channel, state, COUNT(*) FROM notifications GROUP BY channel, state"
+        ).fetchall()
         return {(c, s): n for c, s, n in rows}
 
     # ------------------------------------------------------------------ events
@@ -246,13 +342,29 @@ class Database:
             self.conn.executemany(
                 "INSERT INTO events (ts, type, service, severity, origin, body) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
-                [(e.ts, e.type, e.service, e.severity.value, e.origin,
-                  e.raw if e.raw is not None else e.wire()) for e in events])
+                [
+                    (
+                        e.ts,
+                        e.type,
+                        e.service,
+                        e.severity.value,
+                        e.origin,
+                        e.raw if e.raw is not None else e.wire(),
+                    )
+                    for e in events
+                ],
+            )
 
-    def load_events(self, *, limit: int = 100, since: float | None = None,
-                    until: float | None = None, type_prefix: str | None = None,
-                    service: str | None = None, min_severity: EventSeverity | None = None
-                    ) -> list[Event]:
+    def load_events(
+        self,
+        *,
+        limit: int = 100,
+        since: float | None = None,
+        until: float | None = None,
+        type_prefix: str | None = None,
+        service: str | None = None,
+        min_severity: EventSeverity | None = None,
+    ) -> list[Event]:
         """Newest first, from disk (for ranges older than what memory holds)."""
         where: list[str] = []
         args: list[str | float] = []
@@ -279,8 +391,17 @@ class Database:
         out = []
         for ts, etype, service, severity, origin, body in rows:
             doc = json.loads(body)
-            out.append(Event(ts, etype, service, EventSeverity(severity),
-                             str(doc.get("message", "")), doc.get("data") or {}, origin))
+            out.append(
+                Event(
+                    ts,
+                    etype,
+                    service,
+                    EventSeverity(severity),
+                    str(doc.get("message", "")),
+                    doc.get("data") or {},
+                    origin,
+                )
+            )
         return out
 
     def purge_events(self, before: float) -> int:
@@ -292,14 +413,20 @@ class Database:
         """Forget resolved incidents (and their timelines) resolved before the cut-off."""
         conn = self.conn
         with _transaction(conn):
-            ids = [r[0] for r in conn.execute(
-                "SELECT id FROM incidents WHERE state = 'resolved' AND resolved_at < ?",
-                (incidents_before,))]
+            ids = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT id FROM incidents WHERE state = 'resolved' AND resolved_at < ?",
+                    (incidents_before,),
+                )
+            ]
             conn.executemany("DELETE FROM timeline WHERE incident_id = ?", [(i,) for i in ids])
             conn.executemany("DELETE FROM incidents WHERE id = ?", [(i,) for i in ids])
             conn.execute("DELETE FROM audit WHERE ts < ?", (incidents_before,))
-            conn.execute("DELETE FROM notifications WHERE state != 'pending' AND created_at < ?",
-                         (incidents_before,))
+            conn.execute(
+                "DELETE FROM notifications WHERE state != 'pending' AND created_at < ?",
+                (incidents_before,),
+            )
         return len(ids)
 
 
@@ -326,9 +453,10 @@ class _transaction:
 def _explain(path: Path, exc: sqlite3.DatabaseError) -> str:
     text = str(exc)
     if "not a database" in text or "malformed" in text:
-        return (f"{path}: not a usable SQLite database ({text}); move it aside to start "
-                "afresh, or choose another --data-dir")
+        return (
+            f"{path}: not a usable SQLite database ({text}); move it aside to start "
+            "afresh, or choose another --data-dir"
+        )
     if "readonly" in text or "unable to open" in text or "permission" in text.lower():
         return f"{path}: cannot write ({text}); check permissions or choose another --data-dir"
     return f"{path}: {text}"
-

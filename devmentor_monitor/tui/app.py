@@ -66,10 +66,18 @@ class MonitorApp(App[int]):
     }
     DEFAULT_MODE = "overview"
 
-    def __init__(self, config: Config, *, store: Store | None = None,
-                 commands: Commands | None = None, queries: Queries | None = None,
-                 runtime: RuntimeStarter | None = None, theme: str | None = None,
-                 clock: Callable[[], float] = time.time, hostname: str | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        store: Store | None = None,
+        commands: Commands | None = None,
+        queries: Queries | None = None,
+        runtime: RuntimeStarter | None = None,
+        theme: str | None = None,
+        clock: Callable[[], float] = time.time,
+        hostname: str | None = None,
+    ) -> None:
         super().__init__()
         self.config = config
         self.commands = commands  # None until the runtime is up: actions say "starting"
@@ -80,8 +88,9 @@ class MonitorApp(App[int]):
         self._sub: Subscription | None = None
         # The store exists before the first frame (it is cheap), so the first frame already
         # lists the services; the runtime that fills it starts right after.
-        self.store: Store | None = store if store is not None or runtime is None \
-            else Store(config, clock=clock)
+        self.store: Store | None = (
+            store if store is not None or runtime is None else Store(config, clock=clock)
+        )
         self._themes = load_themes()
         for t in self._themes.values():
             self.register_theme(t)
@@ -118,8 +127,13 @@ class MonitorApp(App[int]):
             self.call_after_refresh(self.set_timer, 0.1, self._start_runtime)
 
     def _start_runtime(self) -> None:
-        self.run_worker(self._runtime_worker(), name="runtime", group="runtime",
-                        exclusive=True, exit_on_error=False)
+        self.run_worker(
+            self._runtime_worker(),
+            name="runtime",
+            group="runtime",
+            exclusive=True,
+            exit_on_error=False,
+        )
 
     async def _runtime_worker(self) -> None:
         # The runtime's imports (aiohttp, psutil: ~0.3 s) come after the first frame. Not in
@@ -197,8 +211,11 @@ class MonitorApp(App[int]):
         theme = self._themes.get(self.theme)
         if theme is None:
             return
-        colors = {"success": theme.success or "", "warning": theme.warning or "",
-                  "error": theme.error or ""}
+        colors = {
+            "success": theme.success or "",
+            "warning": theme.warning or "",
+            "error": theme.error or "",
+        }
         colors.update(theme.variables)
         if theme.name == "monochrome":
             colors = {k: "" for k in colors}  # no colour at all: words and shapes only

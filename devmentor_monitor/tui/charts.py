@@ -10,8 +10,7 @@ RANGES: dict[str, float] = {"5m": 300.0, "1h": 3600.0, "24h": 86400.0}
 MAX_POINTS = 240  # more points than columns only costs time
 
 
-def downsample(ts: Sequence[float], vs: Sequence[float], n: int) -> tuple[list[float],
-                                                                         list[float]]:
+def downsample(ts: Sequence[float], vs: Sequence[float], n: int) -> tuple[list[float], list[float]]:
     """Keep at most ``n`` points, taking the max of each bucket so spikes stay visible."""
     if len(ts) <= n:
         return list(ts), list(vs)
@@ -24,10 +23,18 @@ def downsample(ts: Sequence[float], vs: Sequence[float], n: int) -> tuple[list[f
     return out_t, out_v
 
 
-def line_chart(lines: Sequence[tuple[str, Sequence[float], Sequence[float]]], *, now: float,
-               window: float, width: int, height: int, title: str, unit: str,
-               color: bool = True,
-               marks: Sequence[tuple[Sequence[float], Sequence[float]]] = ()) -> Text:
+def line_chart(
+    lines: Sequence[tuple[str, Sequence[float], Sequence[float]]],
+    *,
+    now: float,
+    window: float,
+    width: int,
+    height: int,
+    title: str,
+    unit: str,
+    color: bool = True,
+    marks: Sequence[tuple[Sequence[float], Sequence[float]]] = (),
+) -> Text:
     """Draw ``(label, timestamps, values)`` lines against 'minutes ago' on the x axis.
 
     ``marks``: (timestamps, values) the anomaly detector flagged, drawn as ``x`` on top
@@ -56,11 +63,11 @@ def line_chart(lines: Sequence[tuple[str, Sequence[float], Sequence[float]]], *,
         plt.plot(xs, v, marker="braille", **kwargs)
     mark_t = [t for ts, _ in marks for t in ts if t >= now - window]
     if mark_t:
-        mark_v = [v for ts, vs in marks for t, v in zip(ts, vs, strict=True)
-                  if t >= now - window]
+        mark_v = [v for ts, vs in marks for t, v in zip(ts, vs, strict=True) if t >= now - window]
         kwargs = {"color": "red"} if color else {}
-        plt.scatter([(x - now) / scale for x in mark_t], mark_v, marker="x",
-                    label="anomaly", **kwargs)
+        plt.scatter(
+            [(x - now) / scale for x in mark_t], mark_v, marker="x", label="anomaly", **kwargs
+        )
     plt.xlim(-window / scale, 0)
     if unit == "percent":
         plt.ylim(0, 100)

@@ -25,10 +25,18 @@ if TYPE_CHECKING:
     from ..state import Store
 
 MAX_ROWS = 500
-LEVELS: tuple[EventSeverity | None, ...] = (None, EventSeverity.WARNING, EventSeverity.ERROR,
-                                            EventSeverity.CRITICAL)
-SEVERITY_COLOR = {EventSeverity.INFO: "", EventSeverity.WARNING: "warning",
-                  EventSeverity.ERROR: "error", EventSeverity.CRITICAL: "error"}
+LEVELS: tuple[EventSeverity | None, ...] = (
+    None,
+    EventSeverity.WARNING,
+    EventSeverity.ERROR,
+    EventSeverity.CRITICAL,
+)
+SEVERITY_COLOR = {
+    EventSeverity.INFO: "",
+    EventSeverity.WARNING: "warning",
+    EventSeverity.ERROR: "error",
+    EventSeverity.CRITICAL: "error",
+}
 
 
 class EventsTable(DataTable[Any]):
@@ -70,9 +78,13 @@ class EventsScreen(MonitorScreen):
 
     def on_mount(self) -> None:
         table = self.query_one(EventsTable)
-        for key, label, width in (("time", "time", 8), ("severity", "severity", 8),
-                                  ("type", "type", 26), ("service", "service", 14),
-                                  ("message", "message", None)):
+        for key, label, width in (
+            ("time", "time", 8),
+            ("severity", "severity", 8),
+            ("type", "type", 26),
+            ("service", "service", 14),
+            ("message", "message", None),
+        ):
             table.add_column(label, key=key, width=width)
         super().on_mount()
 
@@ -128,9 +140,14 @@ class EventsScreen(MonitorScreen):
             if not self._wanted(e):
                 continue
             sev = Text(e.severity.value, style=colors.get(SEVERITY_COLOR[e.severity], ""))
-            table.add_row(time.strftime("%H:%M:%S", time.localtime(e.ts)), sev,
-                          ellipsize(e.type, 26), ellipsize(e.service, 14), e.message,
-                          key=str(e.seq))
+            table.add_row(
+                time.strftime("%H:%M:%S", time.localtime(e.ts)),
+                sev,
+                ellipsize(e.type, 26),
+                ellipsize(e.service, 14),
+                e.message,
+                key=str(e.seq),
+            )
             self._rows.append(e.seq)
         while len(self._rows) > MAX_ROWS:
             table.remove_row(str(self._rows.pop(0)))
@@ -165,7 +182,10 @@ class EventsScreen(MonitorScreen):
             return
         text = Text(", ".join(f"{k} {v}" for k, v in log.rejected.items() if v) + "\n")
         for r in list(log.rejections)[-3:][::-1]:
-            text.append(f"{time.strftime('%H:%M:%S', time.localtime(r.at))} {r.origin}: "
-                        f"{r.reason}: {r.detail} ", style="")
+            text.append(
+                f"{time.strftime('%H:%M:%S', time.localtime(r.at))} {r.origin}: "
+                f"{r.reason}: {r.detail} ",
+                style="",
+            )
             text.append(repr(r.sample)[:60] + "\n", style="dim")
         rejected.update(text)

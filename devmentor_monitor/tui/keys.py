@@ -20,31 +20,63 @@ class Key:
 
 KEYS: tuple[Key, ...] = (
     Key("overview", "o", "show('overview')", "Overview", "Services, host, incidents at a glance"),
-    Key("metrics", "m", "show('metrics')", "Metrics", "Charts over time: CPU, memory, disk, "
-        "network, latency"),
+    Key(
+        "metrics",
+        "m",
+        "show('metrics')",
+        "Metrics",
+        "Charts over time: CPU, memory, disk, network, latency",
+    ),
     Key("services", "s", "show('services')", "Services", "One service in detail"),
     Key("incidents", "i", "show('incidents')", "Incidents", "Open and recent incidents"),
-    Key("predictions", "p", "show('predictions')", "Predictions", "Anomalies and forecasts",
-        show=False),
+    Key(
+        "predictions",
+        "p",
+        "show('predictions')",
+        "Predictions",
+        "Anomalies and forecasts",
+        show=False,
+    ),
     Key("events", "e", "show('events')", "Events", "Platform event log", show=False),
     Key("docker", "d", "show('docker')", "Docker", "Containers", show=False),
-    Key("kubernetes", "k", "show('kubernetes')", "Kubernetes", "Pods, deployments, nodes",
-        show=False),
+    Key(
+        "kubernetes",
+        "k",
+        "show('kubernetes')",
+        "Kubernetes",
+        "Pods, deployments, nodes",
+        show=False,
+    ),
     Key("filter", "slash", "filter", "Filter", "Filter the current table"),
     Key("theme", "t", "cycle_theme", "Theme", "Cycle the colour theme"),
     Key("help", "question_mark", "help", "Help", "List every key"),
     Key("quit", "q", "quit", "Quit", "Leave the monitor"),
-    Key("back", "escape", "back", "Back", "Close the filter or help, or return to the overview",
-        show=False, priority=True),
+    Key(
+        "back",
+        "escape",
+        "back",
+        "Back",
+        "Close the filter or help, or return to the overview",
+        show=False,
+        priority=True,
+    ),
 )
 
-VIEWS = ("overview", "metrics", "services", "incidents", "predictions", "events", "docker",
-         "kubernetes")
+VIEWS = (
+    "overview",
+    "metrics",
+    "services",
+    "incidents",
+    "predictions",
+    "events",
+    "docker",
+    "kubernetes",
+)
 
 
 def bindings() -> list[BindingType]:
     out: list[BindingType] = [
-        Binding(k.key, k.action, k.title, show=k.show, id=k.id, priority=k.priority)
-        for k in KEYS]
+        Binding(k.key, k.action, k.title, show=k.show, id=k.id, priority=k.priority) for k in KEYS
+    ]
     out.append(Binding("ctrl+c", "quit", "Quit", show=False, priority=True, id="interrupt"))
     return out

@@ -20,8 +20,13 @@ from .render import age
 from .screens import MonitorScreen
 from .widgets import SEVERITY_WORD, bound_table_caches
 
-KIND_WORD = {"anomaly": "anomaly", "exhaustion": "full", "leak": "leak",
-             "error_budget": "budget", "capacity": "scale"}
+KIND_WORD = {
+    "anomaly": "anomaly",
+    "exhaustion": "full",
+    "leak": "leak",
+    "error_budget": "budget",
+    "capacity": "scale",
+}
 EMPTY = "no predictions yet"
 
 
@@ -32,13 +37,15 @@ def status_line(status: dict[str, Any], now: float) -> str:
     parts = [f"watching {status.get('series', 0)} series"]
     warming = status.get("warming_up", 0)
     if warming:
-        parts.append(f"{warming} still learning (first {status.get('warmup_samples')} "
-                     "samples score 0)")
+        parts.append(
+            f"{warming} still learning (first {status.get('warmup_samples')} samples score 0)"
+        )
     parts.append(f"{status.get('flagged', 0)} flagged")
     if status.get("series_dropped"):
         parts.append(f"{status['series_dropped']} series over predictions.max_series")
-    parts.append("capacity advice " + ("on" if status.get("scaling_enabled") else
-                                       "off (AUTO_SCALE_ENABLED)"))
+    parts.append(
+        "capacity advice " + ("on" if status.get("scaling_enabled") else "off (AUTO_SCALE_ENABLED)")
+    )
     updated = status.get("updated_at")
     if updated is not None:
         parts.append(f"updated {age(now - updated)}")
@@ -76,9 +83,13 @@ class PredictionsScreen(MonitorScreen):
 
     def on_mount(self) -> None:
         table = self.query_one("#pred-list", DataTable)
-        for key, label, width in (("sev", "sev", 5), ("kind", "kind", 8),
-                                  ("subject", "subject", 18), ("since", "since", 6),
-                                  ("title", "title", None)):
+        for key, label, width in (
+            ("sev", "sev", 5),
+            ("kind", "kind", 8),
+            ("subject", "subject", 18),
+            ("since", "since", 6),
+            ("title", "title", None),
+        ):
             table.add_column(label, key=key, width=width)
         super().on_mount()
 
@@ -114,10 +125,18 @@ class PredictionsScreen(MonitorScreen):
             if key in keys:
                 continue
             keys.append(key)
-            sev = Text(SEVERITY_WORD[p.severity.value],
-                       style=f"bold {palette.get(f'severity-{p.severity.value}', '')}")
-            table.add_row(sev, KIND_WORD.get(p.kind, p.kind), p.subject,
-                          age(now - p.started_at).removesuffix(" ago"), p.title, key=key)
+            sev = Text(
+                SEVERITY_WORD[p.severity.value],
+                style=f"bold {palette.get(f'severity-{p.severity.value}', '')}",
+            )
+            table.add_row(
+                sev,
+                KIND_WORD.get(p.kind, p.kind),
+                p.subject,
+                age(now - p.started_at).removesuffix(" ago"),
+                p.title,
+                key=key,
+            )
         if self.selected in keys:
             table.move_cursor(row=keys.index(self.selected))
         else:
@@ -133,8 +152,9 @@ class PredictionsScreen(MonitorScreen):
             return
         text = Text(f"{p.title}\n", style="bold")
         score = "score" if p.kind == "anomaly" else "confidence"
-        text.append(f"{p.kind} · {p.subject} · {p.severity.value} · {score} {p.score:.2f}\n\n",
-                    style="dim")
+        text.append(
+            f"{p.kind} · {p.subject} · {p.severity.value} · {score} {p.score:.2f}\n\n", style="dim"
+        )
         text.append(p.explanation)
         box.update(text)
 

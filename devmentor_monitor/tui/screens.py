@@ -86,8 +86,7 @@ class MonitorScreen(Screen[None]):
             box.display = True
         else:
             # Disabled while closed, so it never takes the focus (and keys) from the view.
-            box = Input(placeholder="filter: type to narrow the table, esc to close",
-                        id="filter")
+            box = Input(placeholder="filter: type to narrow the table, esc to close", id="filter")
             self.mount(box, before="#keys")
         box.focus()
         return True
@@ -144,8 +143,9 @@ class OverviewScreen(MonitorScreen):
 class ChartPane(AppWidget, Static):
     """A chart of stored series over the screen's chosen range."""
 
-    def __init__(self, title: str, keys: list[str] | None = None, service_latency: bool = False,
-                 **kw: Any) -> None:
+    def __init__(
+        self, title: str, keys: list[str] | None = None, service_latency: bool = False, **kw: Any
+    ) -> None:
         super().__init__(**kw)
         self.title = title
         self.keys = keys or []
@@ -183,20 +183,29 @@ class ChartPane(AppWidget, Static):
                 else:
                     unit = spec.unit
                 lines.append((spec.label, ts, vs))
-                marks.append(_marks(store, key, since,
-                                    1 / 1024 if spec.unit == "bytes/s" else 1.0))
+                marks.append(_marks(store, key, since, 1 / 1024 if spec.unit == "bytes/s" else 1.0))
         width, height = self.size.width, self.size.height
-        self.update(line_chart(lines, now=now, window=self.window, width=width,
-                               height=height, title=self.title, unit=unit,
-                               color=self.monitor_app.theme != "monochrome",
-                               marks=marks))
+        self.update(
+            line_chart(
+                lines,
+                now=now,
+                window=self.window,
+                width=width,
+                height=height,
+                title=self.title,
+                unit=unit,
+                color=self.monitor_app.theme != "monochrome",
+                marks=marks,
+            )
+        )
 
     def on_resize(self) -> None:
         self.refresh_data()
 
 
-def _marks(store: Store, series: str, since: float, factor: float
-           ) -> tuple[list[float], list[float]]:
+def _marks(
+    store: Store, series: str, since: float, factor: float
+) -> tuple[list[float], list[float]]:
     """Flagged points of a series since ``since``, scaled like its line."""
     points = [(t, v * factor) for t, v in store.anomaly_marks(series) if t >= since]
     return [t for t, _ in points], [v for _, v in points]
@@ -282,8 +291,11 @@ class ServicesScreen(MonitorScreen):
             return
         if topics is not None and not any(t.startswith("service:") for t in topics):
             return
-        name = self.selected if self.selected and store.has_service(self.selected) \
+        name = (
+            self.selected
+            if self.selected and store.has_service(self.selected)
             else store.service_names()[0]
+        )
         s = store.service(name)
         colors = self.monitor_app.palette
         now = self.monitor_app.clock()
@@ -291,16 +303,21 @@ class ServicesScreen(MonitorScreen):
         text.append(f"{s.name}  ", style="bold")
         text.append(s.status.value.upper(), style=f"bold {colors.get(f'status-{s.status.value}')}")
         text.append(f"  {mask_url(s.url)}\n", style="dim")
-        text.append(f"latency p50 {ms(s.latency_p50)}  p95 {ms(s.latency_p95)}  "
-                    f"p99 {ms(s.latency_p99)}  (1 h)\n")
-        text.append(f"uptime 1h {pct(s.uptime_1h)}  24h {pct(s.uptime_24h)}  "
-                    f"7d {pct(s.uptime_7d)}  errors {pct(s.error_rate_1h)}\n")
+        text.append(
+            f"latency p50 {ms(s.latency_p50)}  p95 {ms(s.latency_p95)}  "
+            f"p99 {ms(s.latency_p99)}  (1 h)\n"
+        )
+        text.append(
+            f"uptime 1h {pct(s.uptime_1h)}  24h {pct(s.uptime_24h)}  "
+            f"7d {pct(s.uptime_7d)}  errors {pct(s.error_rate_1h)}\n"
+        )
         if s.slo:
             verdict = {True: "met", False: "MISSED", None: "no data"}[s.slo_compliant]
-            budget = "–" if s.error_budget_remaining is None else \
-                f"{s.error_budget_remaining:.1%}"
-            text.append(f"SLO {s.slo.uptime:g} % / {s.slo.response_time * 1000:g} ms / "
-                        f"{s.slo.error_rate:g} % errors: {verdict}; budget left {budget}\n")
+            budget = "–" if s.error_budget_remaining is None else f"{s.error_budget_remaining:.1%}"
+            text.append(
+                f"SLO {s.slo.uptime:g} % / {s.slo.response_time * 1000:g} ms / "
+                f"{s.slo.error_rate:g} % errors: {verdict}; budget left {budget}\n"
+            )
         else:
             text.append("no SLO configured\n", style="dim")
         if s.depends_on:
@@ -315,8 +332,13 @@ class ServicesScreen(MonitorScreen):
         checks = self.query_one("#svc-checks", DataTable)
         checks.clear()
         for c in reversed(store.recent_checks(name)[-15:]):
-            checks.add_row(age(now - c.ts), "ok" if c.ok else "FAIL", ms(c.latency),
-                           str(c.status_code or "–"), c.error or "")
+            checks.add_row(
+                age(now - c.ts),
+                "ok" if c.ok else "FAIL",
+                ms(c.latency),
+                str(c.status_code or "–"),
+                c.error or "",
+            )
 
 
 class NoticeScreen(MonitorScreen):
@@ -358,9 +380,13 @@ class IncidentsScreen(MonitorScreen):
 
     def on_mount(self) -> None:
         table = self.query_one("#inc-list", DataTable)
-        for key, label, width in (("sev", "sev", 5), ("service", "service", 12),
-                                  ("state", "state", 6), ("age", "age", 6),
-                                  ("title", "title", None)):
+        for key, label, width in (
+            ("sev", "sev", 5),
+            ("service", "service", 12),
+            ("state", "state", 6),
+            ("age", "age", 6),
+            ("title", "title", None),
+        ):
             table.add_column(label, key=key, width=width)
         super().on_mount()
 
@@ -378,11 +404,18 @@ class IncidentsScreen(MonitorScreen):
         palette = self.monitor_app.palette
         table.clear()
         for inc in incidents:
-            sev = Text(SEVERITY_WORD[inc.severity.value],
-                       style=f"bold {palette.get(f'severity-{inc.severity.value}', '')}")
-            table.add_row(sev, inc.service, "ack" if inc.acknowledged_by else "open",
-                          age(now - inc.opened_at).removesuffix(" ago"), inc.title,
-                          key=inc.id)
+            sev = Text(
+                SEVERITY_WORD[inc.severity.value],
+                style=f"bold {palette.get(f'severity-{inc.severity.value}', '')}",
+            )
+            table.add_row(
+                sev,
+                inc.service,
+                "ack" if inc.acknowledged_by else "open",
+                age(now - inc.opened_at).removesuffix(" ago"),
+                inc.title,
+                key=inc.id,
+            )
         ids = [i.id for i in incidents]
         if self.selected in ids:
             table.move_cursor(row=ids.index(self.selected))
@@ -398,8 +431,9 @@ class IncidentsScreen(MonitorScreen):
             box.update(Text("no incidents", style="dim"))
             return
         text = Text(f"{inc.title}\n", style="bold")
-        text.append(f"{inc.id} · {inc.severity.value} · {inc.state.value} · rule {inc.rule}\n",
-                    style="dim")
+        text.append(
+            f"{inc.id} · {inc.severity.value} · {inc.state.value} · rule {inc.rule}\n", style="dim"
+        )
         for e in inc.timeline:
             when = time.strftime("%H:%M:%S", time.localtime(e.ts))
             text.append(f"{when} {e.kind:<12} {e.actor:<8} {e.text}\n")
@@ -485,5 +519,3 @@ class HelpScreen(ModalScreen[None]):
 
     def action_dismiss(self) -> None:  # type: ignore[override]
         self.dismiss(None)
-
-

@@ -63,21 +63,25 @@ class HeaderBar(AppWidget, Static):
         line.append(f"  up {format_duration(max(0, int(now - store.started)))}")
         incidents = len(store.open_incidents())
         line.append("  incidents: ")
-        line.append(str(incidents) if incidents else "none",
-                    style=colors.get("severity-high", "") if incidents else "")
+        line.append(
+            str(incidents) if incidents else "none",
+            style=colors.get("severity-high", "") if incidents else "",
+        )
         counts = store.counts()
         line.append(f"  services {counts['up'] + counts['degraded']}/{sum(counts.values())} up")
         if counts["down"]:
             line.append(f" · {counts['down']} down", style=f"bold {colors.get('status-down')}")
         for channel, reason in sorted(store.notification_errors.items()):
             line.append("  │ ")
-            line.append(f"notify {channel}: failing: {reason}",
-                        style=colors.get("status-down", ""))
+            line.append(f"notify {channel}: failing: {reason}", style=colors.get("status-down", ""))
         for status in sorted(store.sources(), key=lambda s: s.name):
             if status.state is SourceState.OK:
                 continue
-            style = colors.get("muted", "") if status.state is SourceState.NOT_CONFIGURED \
+            style = (
+                colors.get("muted", "")
+                if status.state is SourceState.NOT_CONFIGURED
                 else colors.get("status-down", "")
+            )
             line.append("  │ ")
             line.append(status.describe(now), style=style)
         clock = time.strftime("%H:%M:%S", time.localtime(now))
@@ -95,9 +99,15 @@ class HeaderBar(AppWidget, Static):
 
 # key, label, width: fixed widths, so the table fits an 80-column pane and never
 # silently hides a column (long values end in an ellipsis instead).
-COLUMNS = (("service", "service", 12), ("status", "status", 6), ("latency", "latency", 12),
-           ("trend", "trend", 6), ("uptime", "up 24h", 7), ("budget", "budget", 6),
-           ("checked", "age", 6))
+COLUMNS = (
+    ("service", "service", 12),
+    ("status", "status", 6),
+    ("latency", "latency", 12),
+    ("trend", "trend", 6),
+    ("uptime", "up 24h", 7),
+    ("budget", "budget", 6),
+    ("checked", "age", 6),
+)
 TREND = 6
 
 
@@ -152,15 +162,27 @@ class ServicesTable(AppWidget, DataTable[Any]):
     def _row(self, s: ServiceSummary, now: float, store: Store) -> tuple[object, ...]:
         colors = self.monitor_app.palette
         trend = sparkline(store.latency_history(s.name).values_since(now - 600), TREND)
-        budget = "–" if s.error_budget_remaining is None else (
-            "spent" if s.error_budget_remaining <= 0 else f"{s.error_budget_remaining:.0%}")
+        budget = (
+            "–"
+            if s.error_budget_remaining is None
+            else ("spent" if s.error_budget_remaining <= 0 else f"{s.error_budget_remaining:.0%}")
+        )
         checked = age(now - s.last.ts).removesuffix(" ago") if s.last else "never"
-        latency = ms(s.latency) if s.last and s.last.ok else (
-            short_reason(s.last.error, 12) if s.last else "–")
+        latency = (
+            ms(s.latency)
+            if s.last and s.last.ok
+            else (short_reason(s.last.error, 12) if s.last else "–")
+        )
         uptime = "–" if s.uptime_24h is None else f"{s.uptime_24h:.2f}%"
-        values = {"service": Text(ellipsize(s.name, 12)),
-                  "status": status_text(s.status, colors), "latency": latency,
-                  "trend": trend, "uptime": uptime, "budget": budget, "checked": checked}
+        values = {
+            "service": Text(ellipsize(s.name, 12)),
+            "status": status_text(s.status, colors),
+            "latency": latency,
+            "trend": trend,
+            "uptime": uptime,
+            "budget": budget,
+            "checked": checked,
+        }
         return tuple(values[key] for key, _, _ in self.columns_shown)
 
     def refresh_data(self) -> None:
@@ -169,17 +191,22 @@ class ServicesTable(AppWidget, DataTable[Any]):
             return
         now = self.monitor_app.clock()
         for s in store.services():
-            if self.filter_text and self.filter_text not in s.name.lower() \
-                    and self.filter_text not in s.status.value:
+            if (
+                self.filter_text
+                and self.filter_text not in s.name.lower()
+                and self.filter_text not in s.status.value
+            ):
                 continue
             row = self._row(s, now, store)
             old = self._cells.get(s.name)
             if old is None:
                 self.add_row(*row, key=s.name)
             else:
-                changed = {col: new for (col, _, _), new, before
-                           in zip(self.columns_shown, row, old, strict=True)
-                           if not _same(new, before)}
+                changed = {
+                    col: new
+                    for (col, _, _), new, before in zip(self.columns_shown, row, old, strict=True)
+                    if not _same(new, before)
+                }
                 if changed:
                     self._set_cells(s.name, changed)
             self._cells[s.name] = row
@@ -192,8 +219,14 @@ class ServicesTable(AppWidget, DataTable[Any]):
         was half the TUI's CPU (bench/tui_tick.py). Falls back to update_cell if a future
         Textual lays out its caches differently.
         """
-        caches = ("_data", "_row_locations", "_row_renderable_cache", "_cell_render_cache",
-                  "_row_render_cache", "_line_cache")
+        caches = (
+            "_data",
+            "_row_locations",
+            "_row_renderable_cache",
+            "_cell_render_cache",
+            "_row_render_cache",
+            "_line_cache",
+        )
         if not all(hasattr(self, name) for name in caches):
             for col, value in changed.items():
                 self.update_cell(row, col, value)
@@ -236,8 +269,11 @@ class SystemPane(AppWidget, Static):
             return
         meter = max(6, min(30, width - 34))
         cpu_hist = store.series("cpu")
-        spark = sparkline(cpu_hist.values_since(now - 300), max(4, width - meter - 24)) \
-            if cpu_hist else ""
+        spark = (
+            sparkline(cpu_hist.values_since(now - 300), max(4, width - meter - 24))
+            if cpu_hist
+            else ""
+        )
         line = Text("CPU  ")
         line.append_text(bar(sample.cpu_percent, meter, th.cpu, colors))
         line.append(f" {sample.cpu_percent:5.1f} % ")
@@ -254,11 +290,16 @@ class SystemPane(AppWidget, Static):
             cores.append_text(bar(value, core_w - 9, th.cpu, colors))
             cores.append(f" {value:3.0f}%  ")
         lines.append(cores)
-        lines.append(Text(f"load {sample.load[0]:.2f} {sample.load[1]:.2f} "
-                          f"{sample.load[2]:.2f}   processes {sample.process_count}"))
+        lines.append(
+            Text(
+                f"load {sample.load[0]:.2f} {sample.load[1]:.2f} "
+                f"{sample.load[2]:.2f}   processes {sample.process_count}"
+            )
+        )
         for label, percent, used, total in (
-                ("MEM ", sample.mem_percent, sample.mem_used, sample.mem_total),
-                ("SWP ", sample.swap_percent, sample.swap_used, sample.swap_total)):
+            ("MEM ", sample.mem_percent, sample.mem_used, sample.mem_total),
+            ("SWP ", sample.swap_percent, sample.swap_used, sample.swap_total),
+        ):
             line = Text(f"{label} ")
             line.append_text(bar(percent, meter, th.memory, colors))
             line.append(f" {percent:5.1f} % {format_bytes(used)} / {format_bytes(total)}")
@@ -266,18 +307,25 @@ class SystemPane(AppWidget, Static):
         for disk in sample.disks:
             line = Text(f"DSK  {ellipsize(disk.mount, 10)} ")
             line.append_text(bar(disk.percent, max(4, meter - 11), th.disk, colors))
-            line.append(f" {disk.percent:5.1f} % {format_bytes(disk.used)} / "
-                        f"{format_bytes(disk.total)}")
+            line.append(
+                f" {disk.percent:5.1f} % {format_bytes(disk.used)} / {format_bytes(disk.total)}"
+            )
             lines.append(line)
-        lines.append(Text(f"NET  rx {rate(sample.net_rx_rate)}  tx {rate(sample.net_tx_rate)}"
-                          f"   IO r {rate(sample.disk_read_rate)} "
-                          f"w {rate(sample.disk_write_rate)}"))
+        lines.append(
+            Text(
+                f"NET  rx {rate(sample.net_rx_rate)}  tx {rate(sample.net_tx_rate)}"
+                f"   IO r {rate(sample.disk_read_rate)} "
+                f"w {rate(sample.disk_write_rate)}"
+            )
+        )
         if sample.top_cpu:
-            top = "  ".join(f"{ellipsize(p.name, 14)} {p.cpu_percent:.0f}%"
-                            for p in sample.top_cpu[:3])
+            top = "  ".join(
+                f"{ellipsize(p.name, 14)} {p.cpu_percent:.0f}%" for p in sample.top_cpu[:3]
+            )
             lines.append(Text(ellipsize(f"TOP  cpu: {top}", width)))
-            top = "  ".join(f"{ellipsize(p.name, 14)} {format_bytes(p.rss)}"
-                            for p in sample.top_mem[:3])
+            top = "  ".join(
+                f"{ellipsize(p.name, 14)} {format_bytes(p.rss)}" for p in sample.top_mem[:3]
+            )
             lines.append(Text(ellipsize(f"     mem: {top}", width)))
         for line in lines:
             line.truncate(width, overflow="ellipsis")
@@ -328,8 +376,10 @@ SEVERITY_WORD = {"critical": "CRIT", "high": "HIGH", "medium": "MED", "low": "LO
 
 def incident_line(inc: Incident, now: float, palette: dict[str, str], width: int) -> Text:
     """`CRIT auth: service down · 3m · ack ops` in the theme's severity colour."""
-    line = Text(f"{SEVERITY_WORD[inc.severity.value]:<4} ",
-                style=f"bold {palette.get(f'severity-{inc.severity.value}', '')}")
+    line = Text(
+        f"{SEVERITY_WORD[inc.severity.value]:<4} ",
+        style=f"bold {palette.get(f'severity-{inc.severity.value}', '')}",
+    )
     line.append(inc.title)
     line.append(f" · {age(now - inc.opened_at).removesuffix(' ago')}", style="dim")
     if inc.acknowledged_by:
@@ -364,14 +414,13 @@ class EventTicker(AppWidget, Static):
         store = self.store
         events = store.events(5) if store is not None else []
         if events:
-            self.update(Text(ellipsize(" · ".join(str(e) for e in events),
-                                       self.content_size.width)))
+            self.update(
+                Text(ellipsize(" · ".join(str(e) for e in events), self.content_size.width))
+            )
             return
         redis = store.source("redis") if store is not None else None
         why = f" ({redis.describe(self.monitor_app.clock())})" if redis else ""
-        self.update(Text(ellipsize(f"events: none yet{why}", self.content_size.width),
-                         style="dim"))
-
+        self.update(Text(ellipsize(f"events: none yet{why}", self.content_size.width), style="dim"))
 
 
 class KeyHints(Static):

@@ -32,14 +32,16 @@ NOT_CONFIGURED = {
 }
 
 
-def source_line(name: str, config: Config, store: Store | None, now: float,
-                palette: dict[str, str]) -> Text:
+def source_line(
+    name: str, config: Config, store: Store | None, now: float, palette: dict[str, str]
+) -> Text:
     """`docker: not available: why` when off or failing; the engine's name when working."""
     enabled = config.docker.enabled if name == "docker" else config.kubernetes.enabled
     status = store.source(name) if store is not None else None
     if not enabled:
-        return Text(f"{name}: not available: {NOT_CONFIGURED[name]}",
-                    style=palette.get("muted", ""))
+        return Text(
+            f"{name}: not available: {NOT_CONFIGURED[name]}", style=palette.get("muted", "")
+        )
     if status is None:
         return Text(f"{name}: connecting…", style=palette.get("muted", ""))
     if status.state is not SourceState.OK:
@@ -50,8 +52,12 @@ def source_line(name: str, config: Config, store: Store | None, now: float,
     return Text(f"{name}: {status.reason}", style=palette.get("status-up", ""))
 
 
-def sync_table(table: DataTable[Any], columns: tuple[str, ...], rows: dict[str, tuple[Any, ...]],
-               cache: dict[str, tuple[Any, ...]]) -> None:
+def sync_table(
+    table: DataTable[Any],
+    columns: tuple[str, ...],
+    rows: dict[str, tuple[Any, ...]],
+    cache: dict[str, tuple[Any, ...]],
+) -> None:
     """Add, change (cell by cell) and remove rows by key; never rebuild the table."""
     for key in [k for k in cache if k not in rows]:
         table.remove_row(key)
@@ -70,8 +76,10 @@ def sync_table(table: DataTable[Any], columns: tuple[str, ...], rows: dict[str, 
 class ConfirmScreen(ModalScreen[bool]):
     """y does it, n or esc does not: every container and cluster action asks first."""
 
-    BINDINGS = [Binding("y", "answer(True)", "Yes", id="confirm_yes"),
-                Binding("n,escape", "answer(False)", "No", id="confirm_no")]
+    BINDINGS = [
+        Binding("y", "answer(True)", "Yes", id="confirm_yes"),
+        Binding("n,escape", "answer(False)", "No", id="confirm_no"),
+    ]
     DEFAULT_CSS = """
     ConfirmScreen { align: center middle; }
     ConfirmScreen > Static { width: auto; max-width: 80; padding: 1 2;
@@ -109,15 +117,17 @@ class WorkloadScreen(MonitorScreen):
         super().refresh_data(topics)
         app = self.monitor_app
         self.query_one(".wl-source", Static).update(
-            source_line(self.SOURCE, app.config, app.store, app.clock(), app.palette))
+            source_line(self.SOURCE, app.config, app.store, app.clock(), app.palette)
+        )
         if topics is None or self.TOPIC in topics:
             self.draw()
 
     def draw(self) -> None:
         raise NotImplementedError
 
-    def confirm(self, question: str, action: Callable[[Commands], Awaitable[object]],
-                done: str) -> None:
+    def confirm(
+        self, question: str, action: Callable[[Commands], Awaitable[object]], done: str
+    ) -> None:
         """Ask; on yes run ``action(commands)`` in a worker and say how it ended."""
         commands = self.monitor_app.commands
         if commands is None:
@@ -150,25 +160,35 @@ class WorkloadScreen(MonitorScreen):
 
 
 # ----------------------------------------------------------------------------- docker
-DOCKER_COLUMNS = (("name", "container", 20), ("service", "service", 10),
-                  ("state", "state", 9), ("health", "health", 9), ("restarts", "rst", 4),
-                  ("cpu", "CPU", 6), ("mem", "memory", 19), ("uptime", "up", 7),
-                  ("image", "image", None))
+DOCKER_COLUMNS = (
+    ("name", "container", 20),
+    ("service", "service", 10),
+    ("state", "state", 9),
+    ("health", "health", 9),
+    ("restarts", "rst", 4),
+    ("cpu", "CPU", 6),
+    ("mem", "memory", 19),
+    ("uptime", "up", 7),
+    ("image", "image", None),
+)
 
 
 class DockerScreen(WorkloadScreen):
     SOURCE, TOPIC = "docker", "containers"
-    BINDINGS = [Binding("r", "act('restart')", "Restart", id="container_restart"),
-                Binding("x", "act('stop')", "Stop", id="container_stop"),
-                Binding("u", "act('start')", "Start", id="container_start"),
-                Binding("l", "logs", "Logs", id="container_logs")]
+    BINDINGS = [
+        Binding("r", "act('restart')", "Restart", id="container_restart"),
+        Binding("x", "act('stop')", "Stop", id="container_stop"),
+        Binding("u", "act('start')", "Start", id="container_start"),
+        Binding("l", "logs", "Logs", id="container_logs"),
+    ]
     selected: str | None = None
 
     def body(self) -> ComposeResult:
         yield Static(classes="wl-source")
         with Horizontal(classes="wl-split"):
-            table: DataTable[Any] = DataTable(id="containers", cursor_type="row",
-                                              classes="wl-table")
+            table: DataTable[Any] = DataTable(
+                id="containers", cursor_type="row", classes="wl-table"
+            )
             table.border_title = "Containers"
             bound_table_caches(table)
             yield table
@@ -186,24 +206,43 @@ class DockerScreen(WorkloadScreen):
 
     def _row(self, c: Any, now: float) -> tuple[Any, ...]:
         colors = self.monitor_app.palette
-        style = colors.get("status-up", "") if c.running else \
-            f"bold {colors.get('status-down', '')}"
-        mem = "–" if c.memory_bytes is None else format_bytes(c.memory_bytes) + (
-            f"/{format_bytes(c.memory_limit)}" if c.memory_limit else "")
+        style = (
+            colors.get("status-up", "") if c.running else f"bold {colors.get('status-down', '')}"
+        )
+        mem = (
+            "–"
+            if c.memory_bytes is None
+            else format_bytes(c.memory_bytes)
+            + (f"/{format_bytes(c.memory_limit)}" if c.memory_limit else "")
+        )
         uptime = c.uptime(now)
-        return (ellipsize(c.name, 20), c.service or "–", Text(c.state, style=style),
-                c.health or "–", str(c.restart_count),
-                "–" if c.cpu_ratio is None else f"{c.cpu_ratio * 100:.0f}%", mem,
-                "–" if uptime is None else format_duration(int(uptime)), c.image)
+        return (
+            ellipsize(c.name, 20),
+            c.service or "–",
+            Text(c.state, style=style),
+            c.health or "–",
+            str(c.restart_count),
+            "–" if c.cpu_ratio is None else f"{c.cpu_ratio * 100:.0f}%",
+            mem,
+            "–" if uptime is None else format_duration(int(uptime)),
+            c.image,
+        )
 
     def draw(self) -> None:
         store = self.monitor_app.store
         now = self.monitor_app.clock()
-        items = sorted(store.docker.items("containers"), key=lambda c: c.name) \
-            if store is not None else []
+        items = (
+            sorted(store.docker.items("containers"), key=lambda c: c.name)
+            if store is not None
+            else []
+        )
         table = self.query_one("#containers", DataTable)
-        sync_table(table, tuple(k for k, _, _ in DOCKER_COLUMNS),
-                   {c.id: self._row(c, now) for c in items}, self._cells)
+        sync_table(
+            table,
+            tuple(k for k, _, _ in DOCKER_COLUMNS),
+            {c.id: self._row(c, now) for c in items},
+            self._cells,
+        )
         if self.selected not in self._cells:
             self.selected = items[0].id if items else None
         self._draw_detail()
@@ -215,8 +254,11 @@ class DockerScreen(WorkloadScreen):
 
     def _container(self) -> Any:
         store = self.monitor_app.store
-        return store.docker.get("containers", self.selected) \
-            if store is not None and self.selected else None
+        return (
+            store.docker.get("containers", self.selected)
+            if store is not None and self.selected
+            else None
+        )
 
     def _draw_detail(self) -> None:
         box = self.query_one("#container-detail", Static)
@@ -239,11 +281,14 @@ class DockerScreen(WorkloadScreen):
         if c.ports:
             text.append(f"\nports {', '.join(c.ports)}")
         if c.net_rx_bytes is not None:
-            text.append(f"\nnet rx {format_bytes(c.net_rx_bytes)} tx "
-                        f"{format_bytes(c.net_tx_bytes or 0)}")
+            text.append(
+                f"\nnet rx {format_bytes(c.net_rx_bytes)} tx {format_bytes(c.net_tx_bytes or 0)}"
+            )
         if c.block_read_bytes is not None:
-            text.append(f"\nblock read {format_bytes(c.block_read_bytes)} write "
-                        f"{format_bytes(c.block_write_bytes or 0)}")
+            text.append(
+                f"\nblock read {format_bytes(c.block_read_bytes)} write "
+                f"{format_bytes(c.block_write_bytes or 0)}"
+            )
         logs = self._logs.get(c.id)
         text.append("\n\nlog tail", style="bold")
         if logs is None:
@@ -277,29 +322,48 @@ class DockerScreen(WorkloadScreen):
             self.notify("no container selected", timeout=2)
             return
         actor = self.actor()
-        self.confirm(f"{verb.capitalize()} container {c.name}?",
-                     lambda cmd: cmd.container(c.id, verb, actor),
-                     f"container {c.name}: {verb} done")
+        self.confirm(
+            f"{verb.capitalize()} container {c.name}?",
+            lambda cmd: cmd.container(c.id, verb, actor),
+            f"container {c.name}: {verb} done",
+        )
 
 
 # ----------------------------------------------------------------------------- kubernetes
-POD_COLUMNS = (("name", "pod", 24), ("service", "service", 10), ("phase", "status", 16),
-               ("ready", "ready", 5), ("restarts", "rst", 4), ("last", "last exit", 20),
-               ("node", "node", 8), ("age", "age", None))
-DEPLOY_COLUMNS = (("name", "deployment", 20), ("ready", "ready", 6), ("updated", "updated", 7),
-                  ("desired", "desired", 7), ("service", "service", None))
+POD_COLUMNS = (
+    ("name", "pod", 24),
+    ("service", "service", 10),
+    ("phase", "status", 16),
+    ("ready", "ready", 5),
+    ("restarts", "rst", 4),
+    ("last", "last exit", 20),
+    ("node", "node", 8),
+    ("age", "age", None),
+)
+DEPLOY_COLUMNS = (
+    ("name", "deployment", 20),
+    ("ready", "ready", 6),
+    ("updated", "updated", 7),
+    ("desired", "desired", 7),
+    ("service", "service", None),
+)
 
 
 class KubernetesScreen(WorkloadScreen):
     SOURCE, TOPIC = "kubernetes", "kubernetes"
-    BINDINGS = [Binding("r", "restart", "Restart", id="deployment_restart"),
-                Binding("x", "delete_pod", "Delete", id="pod_delete"),
-                Binding("plus", "scale(1)", "Scale+", id="deployment_scale_up"),
-                Binding("minus", "scale(-1)", "Scale−", id="deployment_scale_down")]
-    DEFAULT_CSS = WorkloadScreen.DEFAULT_CSS + """
+    BINDINGS = [
+        Binding("r", "restart", "Restart", id="deployment_restart"),
+        Binding("x", "delete_pod", "Delete", id="pod_delete"),
+        Binding("plus", "scale(1)", "Scale+", id="deployment_scale_up"),
+        Binding("minus", "scale(-1)", "Scale−", id="deployment_scale_down"),
+    ]
+    DEFAULT_CSS = (
+        WorkloadScreen.DEFAULT_CSS
+        + """
     #pods { height: 3fr; }
     #deployments { height: 2fr; }
     """
+    )
     pod: str | None = None
     deployment: str | None = None
 
@@ -337,20 +401,42 @@ class KubernetesScreen(WorkloadScreen):
         pods = sorted(store.kube.items("pods"), key=lambda p: p.name)
         rows = {}
         for p in pods:
-            style = colors.get("status-up", "") if p.ready else \
-                f"bold {colors.get('status-down', '')}"
+            style = (
+                colors.get("status-up", "") if p.ready else f"bold {colors.get('status-down', '')}"
+            )
             age = "–" if p.created is None else format_duration(int(max(0, now - p.created)))
-            rows[p.name] = (ellipsize(p.name, 24), p.service or "–",
-                            Text(p.waiting or p.phase, style=style),
-                            f"{p.ready_containers}/{p.containers}", str(p.restarts),
-                            ellipsize(p.last_termination or "", 20), p.node or "–", age)
-        sync_table(self.query_one("#pods", DataTable), tuple(k for k, _, _ in POD_COLUMNS),
-                   rows, self._pods)
+            rows[p.name] = (
+                ellipsize(p.name, 24),
+                p.service or "–",
+                Text(p.waiting or p.phase, style=style),
+                f"{p.ready_containers}/{p.containers}",
+                str(p.restarts),
+                ellipsize(p.last_termination or "", 20),
+                p.node or "–",
+                age,
+            )
+        sync_table(
+            self.query_one("#pods", DataTable),
+            tuple(k for k, _, _ in POD_COLUMNS),
+            rows,
+            self._pods,
+        )
         deps = sorted(store.kube.items("deployments"), key=lambda d: d.name)
-        sync_table(self.query_one("#deployments", DataTable),
-                   tuple(k for k, _, _ in DEPLOY_COLUMNS),
-                   {d.name: (d.name, f"{d.ready}/{d.desired}", str(d.updated), str(d.desired),
-                             d.service or "–") for d in deps}, self._deps)
+        sync_table(
+            self.query_one("#deployments", DataTable),
+            tuple(k for k, _, _ in DEPLOY_COLUMNS),
+            {
+                d.name: (
+                    d.name,
+                    f"{d.ready}/{d.desired}",
+                    str(d.updated),
+                    str(d.desired),
+                    d.service or "–",
+                )
+                for d in deps
+            },
+            self._deps,
+        )
         if self.pod not in self._pods:
             self.pod = pods[0].name if pods else None
         if self.deployment not in self._deps:
@@ -381,23 +467,30 @@ class KubernetesScreen(WorkloadScreen):
         if pod is not None:
             text.append(f"pod {pod.name}\n", style="bold")
             waiting = f" ({pod.waiting})" if pod.waiting else ""
-            text.append(f"{pod.phase}{waiting} · ready {pod.ready_containers}/{pod.containers} · "
-                        f"restarts {pod.restarts} · node {pod.node or '–'}\n")
+            text.append(
+                f"{pod.phase}{waiting} · ready {pod.ready_containers}/{pod.containers} · "
+                f"restarts {pod.restarts} · node {pod.node or '–'}\n"
+            )
             if pod.last_termination:
                 text.append(f"last termination: {pod.last_termination}\n")
         dep = store.kube.get("deployments", self.deployment) if self.deployment else None
         if dep is not None:
-            text.append(f"deployment {dep.name}: ready {dep.ready}, updated {dep.updated}, "
-                        f"desired {dep.desired}\n", style="bold")
+            text.append(
+                f"deployment {dep.name}: ready {dep.ready}, updated {dep.updated}, "
+                f"desired {dep.desired}\n",
+                style="bold",
+            )
         nodes = sorted(store.kube.items("nodes"), key=lambda n: n.name)
         if nodes:
             text.append("\nnodes\n", style="bold")
         for n in nodes:
             alloc = dict(n.allocatable)
             flags = ", ".join(n.pressure) or "no pressure"
-            text.append(f"{n.name} {'Ready' if n.ready else 'NotReady'} · {flags} · "
-                        f"cpu {alloc.get('cpu', '?')} mem {alloc.get('memory', '?')}\n",
-                        style="" if n.ready and not n.pressure else "bold")
+            text.append(
+                f"{n.name} {'Ready' if n.ready else 'NotReady'} · {flags} · "
+                f"cpu {alloc.get('cpu', '?')} mem {alloc.get('memory', '?')}\n",
+                style="" if n.ready and not n.pressure else "bold",
+            )
         events = sorted(store.kube.items("events"), key=lambda e: -e.ts)[:8]
         if events:
             text.append("\nwarnings\n", style="bold")
@@ -415,9 +508,11 @@ class KubernetesScreen(WorkloadScreen):
             self.notify("no deployment selected", timeout=2)
             return
         actor = self.actor()
-        self.confirm(f"Rollout restart deployment {name}?",
-                     lambda cmd: cmd.restart_deployment(name, actor),
-                     f"deployment {name}: restart requested")
+        self.confirm(
+            f"Rollout restart deployment {name}?",
+            lambda cmd: cmd.restart_deployment(name, actor),
+            f"deployment {name}: restart requested",
+        )
 
     def action_delete_pod(self) -> None:
         name = self.pod
@@ -425,18 +520,26 @@ class KubernetesScreen(WorkloadScreen):
             self.notify("no pod selected", timeout=2)
             return
         actor = self.actor()
-        self.confirm(f"Delete pod {name}? Its controller replaces it.",
-                     lambda cmd: cmd.delete_pod(name, actor), f"pod {name}: deleted")
+        self.confirm(
+            f"Delete pod {name}? Its controller replaces it.",
+            lambda cmd: cmd.delete_pod(name, actor),
+            f"pod {name}: deleted",
+        )
 
     def action_scale(self, step: int) -> None:
         store = self.monitor_app.store
-        dep = store.kube.get("deployments", self.deployment) \
-            if self.deployment and store is not None else None
+        dep = (
+            store.kube.get("deployments", self.deployment)
+            if self.deployment and store is not None
+            else None
+        )
         if dep is None:
             self.notify("no deployment selected", timeout=2)
             return
         target = dep.desired + step
         actor = self.actor()
-        self.confirm(f"Scale deployment {dep.name} from {dep.desired} to {target}?",
-                     lambda cmd: cmd.scale(dep.name, target, actor),
-                     f"deployment {dep.name}: scaled to {target}")
+        self.confirm(
+            f"Scale deployment {dep.name} from {dep.desired} to {target}?",
+            lambda cmd: cmd.scale(dep.name, target, actor),
+            f"deployment {dep.name}: scaled to {target}",
+        )

@@ -71,8 +71,14 @@ def cert_pair(tmp_path: Path) -> tuple[Path, Path]:
 def probe(cert: Path, key: Path, ca_file: Path) -> dict:
     env = {**os.environ, "SSL_CERT_FILE": str(ca_file)}
     env.pop("SSL_CERT_DIR", None)
-    done = subprocess.run([sys.executable, "-c", PROBE, str(cert), str(key)], cwd=REPO,
-                          env=env, capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, str(cert), str(key)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -105,9 +111,13 @@ def test_no_module_imports_aiohttp_except_through_aio():
         if path.name == "aio.py":
             continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
-                [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level \
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom) and not node.level
                 else []
+            )
             if any(n == "aiohttp" or n.startswith("aiohttp.") for n in names):
                 offenders.append(f"{path.relative_to(REPO)}:{node.lineno}")
     assert offenders == []

@@ -21,9 +21,16 @@ import pytest
 
 pytestmark = pytest.mark.integration
 KEY = "fuzz-key-0123456789abcdef"
-CHECKS = ("not_a_server_error", "status_code_conformance", "content_type_conformance",
-          "response_headers_conformance", "response_schema_conformance",
-          "negative_data_rejection", "unsupported_method", "allow_header_conformance")
+CHECKS = (
+    "not_a_server_error",
+    "status_code_conformance",
+    "content_type_conformance",
+    "response_headers_conformance",
+    "response_schema_conformance",
+    "negative_data_rejection",
+    "unsupported_method",
+    "allow_header_conformance",
+)
 CONFIG = """\
 [[operations]]
 include-path-regex = "^/api/(containers|kubernetes)/"
@@ -36,17 +43,42 @@ def test_schemathesis_finds_no_server_errors_or_schema_violations(serve, wait, t
     wait(lambda: proc.get("/api/incidents").status_code == 200, 10, what="the database")
     config, report = tmp_path / "schemathesis.toml", tmp_path / "report.json"
     config.write_text(CONFIG)
-    cmd = [str(Path(sys.executable).parent / "schemathesis"), "--config-file", str(config),
-           "run", f"{proc.url}/api/openapi.json", "-H", f"Authorization: Bearer {KEY}",
-           "--checks", ",".join(CHECKS), "--phases", "examples,coverage,fuzzing",
-           "--max-examples", "25", "--max-time", "40", "--seed", "12", "--workers", "1",
-           "--exclude-path", "/api/events/stream", "--exclude-path", "/ws",
-           "--report", "json", "--report-json-path", str(report)]
+    cmd = [
+        str(Path(sys.executable).parent / "schemathesis"),
+        "--config-file",
+        str(config),
+        "run",
+        f"{proc.url}/api/openapi.json",
+        "-H",
+        f"Authorization: Bearer {KEY}",
+        "--checks",
+        ",".join(CHECKS),
+        "--phases",
+        "examples,coverage,fuzzing",
+        "--max-examples",
+        "25",
+        "--max-time",
+        "40",
+        "--seed",
+        "12",
+        "--workers",
+        "1",
+        "--exclude-path",
+        "/api/events/stream",
+        "--exclude-path",
+        "/ws",
+        "--report",
+        "json",
+        "--report-json-path",
+        str(report),
+    ]
     run = subprocess.run(cmd, capture_output=True, text=True, timeout=110)
     result = json.loads(report.read_text())
-    print(f"schemathesis: {result['test_cases']['generated']} cases on "
-          f"{result['operations']['tested']} operations in {result['running_time']:.0f} s, "
-          f"{len(result['failures'])} failures, {len(result['errors'])} errors")
+    print(
+        f"schemathesis: {result['test_cases']['generated']} cases on "
+        f"{result['operations']['tested']} operations in {result['running_time']:.0f} s, "
+        f"{len(result['failures'])} failures, {len(result['errors'])} errors"
+    )
     assert run.returncode == 0, run.stdout[-6000:]
     assert result["failures"] == []
     assert result["errors"] == []

@@ -50,21 +50,41 @@ def stop(proc) -> str:
 
 
 def test_deeply_nested_bodies_are_a_400_not_a_500(api):
-    incident = httpx.post(api.url + "/api/incidents", headers=AUTH, timeout=5, json={
-        "service": "auth", "description": "deep", "severity": "low"}).json()
+    incident = httpx.post(
+        api.url + "/api/incidents",
+        headers=AUTH,
+        timeout=5,
+        json={"service": "auth", "description": "deep", "severity": "low"},
+    ).json()
     for path in ("/api/incidents", f"/api/incidents/{incident['id']}/acknowledge"):
-        r = httpx.post(api.url + path, content=DEEP, timeout=5,
-                       headers={**AUTH, "Content-Type": "application/json"})
+        r = httpx.post(
+            api.url + path,
+            content=DEEP,
+            timeout=5,
+            headers={**AUTH, "Content-Type": "application/json"},
+        )
         assert r.status_code == 400, r.text
         assert "too_deep" in r.json()["error"]["message"]
     assert httpx.get(api.url + f"/api/incidents/{incident['id']}").json()["state"] == "open"
     assert "Traceback" not in stop(api)
 
 
-@pytest.mark.parametrize("query", [
-    "since=nan", "since=inf", "since=-inf", "since=1e309", "since=1" + "0" * 400,
-    "since=%D9%A3", "since=1_000", "limit=%D9%A3", "limit=1&limit=2",
-    "state=open&state=resolved", "severity=low&severity=high"])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "since=nan",
+        "since=inf",
+        "since=-inf",
+        "since=1e309",
+        "since=1" + "0" * 400,
+        "since=%D9%A3",
+        "since=1_000",
+        "limit=%D9%A3",
+        "limit=1&limit=2",
+        "state=open&state=resolved",
+        "severity=low&severity=high",
+    ],
+)
 def test_non_finite_and_repeated_parameters_are_rejected(api, query):
     for path in ("/api/incidents", "/api/events"):
         if "state=" in query and path == "/api/events":
@@ -74,8 +94,9 @@ def test_non_finite_and_repeated_parameters_are_rejected(api, query):
         assert r.json()["error"]["status"] == 400
 
 
-@pytest.mark.parametrize("content_type", [
-    "text/plain", "application/x-www-form-urlencoded", "application/xml", None])
+@pytest.mark.parametrize(
+    "content_type", ["text/plain", "application/x-www-form-urlencoded", "application/xml", None]
+)
 def test_a_json_body_under_another_content_type_is_a_415(api, content_type):
     body = json.dumps({"service": "auth", "description": "x", "severity": "low"}).encode()
     headers = {**AUTH, **({"Content-Type": content_type} if content_type else {})}
@@ -85,13 +106,16 @@ def test_a_json_body_under_another_content_type_is_a_415(api, content_type):
     assert httpx.get(api.url + "/api/incidents").json()["incidents"] == []
 
 
-@pytest.mark.parametrize("request_bytes", [
-    b"GET /a b c HTTP/1.1\r\nHost: x\r\n\r\n",
-    b"GET /health HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n",
-    b"GET /health HTTP/1.1\r\nBad Header\r\n\r\n",
-    b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 10_000 + b"\r\n\r\n",
-    b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n",  # TLS to a plain port
-])
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        b"GET /a b c HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"GET /health HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n",
+        b"GET /health HTTP/1.1\r\nBad Header\r\n\r\n",
+        b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 10_000 + b"\r\n\r\n",
+        b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n",  # TLS to a plain port
+    ],
+)
 def test_protocol_errors_are_json_without_tracebacks(api, request_bytes):
     head, body = raw(api, request_bytes)
     assert head.startswith(b"HTTP/1.")
@@ -110,18 +134,26 @@ def test_denied_writes_are_audited_once_a_minute_with_a_count(api, tmp_path):
         for i in range(300):
             assert client.post(f"/api/incidents/inc-{i}/acknowledge").status_code == 401
         for _ in range(50):
-            r = client.post("/api/incidents/inc-x/resolve",
-                            headers={"Authorization": f"Bearer {VIEWER}"})
+            r = client.post(
+                "/api/incidents/inc-x/resolve", headers={"Authorization": f"Bearer {VIEWER}"}
+            )
             assert r.status_code == 403
     stop(api)
     with sqlite3.connect(Path(tmp_path, "data", "monitor.db")) as db:
-        rows = dict(db.execute("SELECT action || ' ' || outcome, count(*) FROM audit "
-                               "WHERE outcome LIKE 'denied%' GROUP BY 1").fetchall())
+        rows = dict(
+            db.execute(
+                "SELECT action || ' ' || outcome, count(*) FROM audit "
+                "WHERE outcome LIKE 'denied%' GROUP BY 1"
+            ).fetchall()
+        )
         # one row a minute (the run may cross a minute), standing for every refusal
         assert set(rows) == {"incident.acknowledge denied: 401", "incident.resolve denied: 403"}
         assert max(rows.values()) <= 2, f"{rows} rows for 350 refusals"
-        totals = dict(db.execute("SELECT action, sum(count) FROM audit WHERE outcome LIKE "
-                                 "'denied%' GROUP BY action").fetchall())
+        totals = dict(
+            db.execute(
+                "SELECT action, sum(count) FROM audit WHERE outcome LIKE 'denied%' GROUP BY action"
+            ).fetchall()
+        )
     assert totals == {"incident.acknowledge": 300, "incident.resolve": 50}
 
 
@@ -129,27 +161,47 @@ def test_openapi_states_the_enums_and_ranges_the_server_enforces(api):
     doc = httpx.get(api.url + "/api/openapi.json", timeout=5).json()
 
     def param(path: str, name: str, method: str = "get") -> dict:
-        return next(p["schema"] for p in doc["paths"][path][method]["parameters"]
-                    if p["name"] == name)
+        return next(
+            p["schema"] for p in doc["paths"][path][method]["parameters"] if p["name"] == name
+        )
 
-    checks = [("/api/incidents", "severity"), ("/api/incidents", "state"),
-              ("/api/incidents", "limit"), ("/api/events", "severity"),
-              ("/api/events", "limit"), ("/api/metrics", "window")]
+    checks = [
+        ("/api/incidents", "severity"),
+        ("/api/incidents", "state"),
+        ("/api/incidents", "limit"),
+        ("/api/events", "severity"),
+        ("/api/events", "limit"),
+        ("/api/metrics", "window"),
+    ]
     for path, name in checks:
         schema = param(path, name)
         assert schema.get("enum") or "maximum" in schema or "pattern" in schema, (path, name)
-        good = schema["enum"][-1] if "enum" in schema else \
-            str(schema["maximum"]) if "maximum" in schema else "5m"
-        bad = "nope" if "enum" in schema else \
-            str(schema["maximum"] + 1) if "maximum" in schema else "5 minutes"
+        good = (
+            schema["enum"][-1]
+            if "enum" in schema
+            else str(schema["maximum"])
+            if "maximum" in schema
+            else "5m"
+        )
+        bad = (
+            "nope"
+            if "enum" in schema
+            else str(schema["maximum"] + 1)
+            if "maximum" in schema
+            else "5 minutes"
+        )
         assert httpx.get(f"{api.url}{path}?{name}={good}").status_code == 200, (path, good)
         assert httpx.get(f"{api.url}{path}?{name}={bad}").status_code == 400, (path, bad)
     assert param("/api/containers/{id}/logs", "lines") == {
-        "type": "integer", "minimum": 1, "maximum": 5000}
+        "type": "integer",
+        "minimum": 1,
+        "maximum": 5000,
+    }
     assert param("/api/events/stream", "topics")["pattern"].startswith("^(incidents|")
     scale = doc["paths"]["/api/kubernetes/deployments/{name}/scale"]["post"]
-    replicas = scale["requestBody"]["content"]["application/json"]["schema"][
-        "properties"]["replicas"]
+    replicas = scale["requestBody"]["content"]["application/json"]["schema"]["properties"][
+        "replicas"
+    ]
     assert (replicas["minimum"], replicas["maximum"]) == (1, 10)
     new = doc["components"]["schemas"]["NewIncident"]["properties"]
     assert new["severity"]["enum"] == ["low", "medium", "high", "critical"]

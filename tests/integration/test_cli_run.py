@@ -18,9 +18,15 @@ pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]  # the checkout
 
+
 def run(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "devmentor_monitor", *args], cwd=REPO,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "devmentor_monitor", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def test_status_all_up_exits_0_and_prints_table(fleet, write_config, fast):
@@ -55,8 +61,11 @@ def test_status_demo_needs_nothing_running():
 
 def test_serve_demo_shows_live_data(serve, wait):
     proc = serve("--demo")
-    services = wait(lambda: (s := proc.get("/api/services").json())["counts"]["unknown"] == 0
-                    and s, 15, what="every demo service checked")["services"]
+    services = wait(
+        lambda: (s := proc.get("/api/services").json())["counts"]["unknown"] == 0 and s,
+        15,
+        what="every demo service checked",
+    )["services"]
     statuses = {s["name"]: s["status"] for s in services}
     assert set(statuses) == {"auth", "memory", "ai-gateway", "project", "monitoring"}
     assert statuses["monitoring"] == "up"  # the monitor checks its own /health
@@ -74,24 +83,30 @@ def test_serve_path_never_imports_textual_or_unused_sdks(tmp_path):
     out = tmp_path / "modules.json"
     proc = headless.start(["--serve", "--port", str(port)], out, headless.clean_env(tmp_path))
     try:
-        wait_until(lambda: httpx.get(f"http://127.0.0.1:{port}/api/services", timeout=2)
-             .status_code == 200, 20, what="--serve to answer")
+        wait_until(
+            lambda: (
+                httpx.get(f"http://127.0.0.1:{port}/api/services", timeout=2).status_code == 200
+            ),
+            20,
+            what="--serve to answer",
+        )
     finally:
         modules = headless.stop(proc, out)
     assert headless.roots(modules, (*HEAVY, "rich", "plotext")) == []
 
 
 def test_status_never_imports_textual_or_unused_sdks(tmp_path):
-    done, modules = headless.run(["status", "--demo", "--json"], tmp_path / "modules.json",
-                                 headless.clean_env(tmp_path))
+    done, modules = headless.run(
+        ["status", "--demo", "--json"], tmp_path / "modules.json", headless.clean_env(tmp_path)
+    )
     assert done.returncode == 0, done.stderr
     assert headless.roots(modules, HEAVY) == []
 
 
 def test_emit_never_imports_textual_or_unused_sdks(tmp_path, redis_server):
     env = headless.clean_env(tmp_path, REDIS_URL=redis_server.url)
-    done, modules = headless.run(["emit", "deploy.finished", "--service", "auth"],
-                                 tmp_path / "modules.json", env)
+    done, modules = headless.run(
+        ["emit", "deploy.finished", "--service", "auth"], tmp_path / "modules.json", env
+    )
     assert done.returncode == 0, done.stderr
     assert headless.roots(modules, HEAVY) == ["redis"]  # what it publishes with
-

@@ -36,14 +36,24 @@ def _limit_fds() -> None:
 
 def _config(tmp_path: Path, port: int) -> Path:
     """The demo fleet (in the monitor's process, as `--demo` runs it) and its own /health."""
-    own = {"name": "monitoring", "url": f"http://127.0.0.1:{port}/health",
-           "expect": {"status": 200, "body": {"status": "ok"}}}
-    services = [{"name": n, "url": "http://127.0.0.1:9/health"}
-                for n in ("auth", "memory", "project")] + [own]
+    own = {
+        "name": "monitoring",
+        "url": f"http://127.0.0.1:{port}/health",
+        "expect": {"status": 200, "body": {"status": "ok"}},
+    }
+    services = [
+        {"name": n, "url": "http://127.0.0.1:9/health"} for n in ("auth", "memory", "project")
+    ] + [own]
     path = tmp_path / "services.yaml"
-    path.write_text(yaml.safe_dump({
-        "intervals": {"health": "0.5s", "system": "1s"},
-        "health": {"timeout": "0.4s", "failure_threshold": 2}, "services": services}))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "intervals": {"health": "0.5s", "system": "1s"},
+                "health": {"timeout": "0.4s", "failure_threshold": 2},
+                "services": services,
+            }
+        )
+    )
     return path
 
 
@@ -52,9 +62,24 @@ def limited_serve(tmp_path):
     port = free_port()
     log = (tmp_path / "serve.log").open("wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "devmentor_monitor", "--serve", "--demo", "--port", str(port),
-         "-c", str(_config(tmp_path, port)), "--data-dir", str(tmp_path / "d")],
-        stdout=log, stderr=subprocess.STDOUT, cwd=REPO, preexec_fn=_limit_fds)
+        [
+            sys.executable,
+            "-m",
+            "devmentor_monitor",
+            "--serve",
+            "--demo",
+            "--port",
+            str(port),
+            "-c",
+            str(_config(tmp_path, port)),
+            "--data-dir",
+            str(tmp_path / "d"),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=REPO,
+        preexec_fn=_limit_fds,
+    )
     yield proc, f"http://127.0.0.1:{port}", port, tmp_path / "serve.log"
     proc.terminate()
     try:
@@ -85,9 +110,15 @@ def test_a_thousand_idle_connections_do_not_take_the_monitor_down(limited_serve,
     proc, url, port, log = limited_serve
     if not allow_fds(4096):
         pytest.skip("cannot raise this test's own open-file limit for 1,000 sockets")
-    wait(lambda: (h := _health(url)) and any(s["name"] == "system" for s in h["sources"])
-         and httpx.get(url + "/api/services/monitoring", timeout=2).json()["status"] == "up",
-         15, what="a healthy monitor that sees itself up")
+    wait(
+        lambda: (
+            (h := _health(url))
+            and any(s["name"] == "system" for s in h["sources"])
+            and httpx.get(url + "/api/services/monitoring", timeout=2).json()["status"] == "up"
+        ),
+        15,
+        what="a healthy monitor that sees itself up",
+    )
 
     flood = IdleFlood(port, 1000)
     flood.open()

@@ -28,10 +28,21 @@ class Browser:
             pytest.fail("chromium is not installed (scripts/setup --test installs it)")
         self.port = free_port()
         self.proc = subprocess.Popen(
-            [exe, "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
-             "--disable-extensions", "--remote-allow-origins=*",
-             f"--remote-debugging-port={self.port}", f"--user-data-dir={profile}",
-             "about:blank"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                exe,
+                "--headless=new",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                "--disable-extensions",
+                "--remote-allow-origins=*",
+                f"--remote-debugging-port={self.port}",
+                f"--user-data-dir={profile}",
+                "about:blank",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         self._ids = itertools.count(1)
         self.ws: Any = None
         self.http: Any = None
@@ -53,9 +64,15 @@ class Browser:
 
     async def evaluate(self, expression: str) -> Any:
         call_id = next(self._ids)
-        await self.ws.send_str(json.dumps({"id": call_id, "method": "Runtime.evaluate",
-                                           "params": {"expression": expression,
-                                                      "returnByValue": True}}))
+        await self.ws.send_str(
+            json.dumps(
+                {
+                    "id": call_id,
+                    "method": "Runtime.evaluate",
+                    "params": {"expression": expression, "returnByValue": True},
+                }
+            )
+        )
         while True:
             msg = json.loads((await self.ws.receive(timeout=10)).data)
             if msg.get("id") == call_id:
@@ -66,7 +83,7 @@ class Browser:
         value = None
         while time.monotonic() < deadline:
             value = await self.evaluate(expression)
-            if (want(value) if callable(want) else value == want):
+            if want(value) if callable(want) else value == want:
                 return value
             await asyncio.sleep(0.1)
         raise AssertionError(f"timed out waiting for {what}; last value {value!r}")
@@ -85,7 +102,8 @@ class Browser:
 
 
 async def test_dashboard_renders_and_turns_a_service_down_live(
-        serve: Any, write_config: Any, fleet: Any, fast: Any, tmp_path: Path) -> None:
+    serve: Any, write_config: Any, fleet: Any, fast: Any, tmp_path: Path
+) -> None:
     mon = serve("-c", str(write_config(fast(fleet.urls))))
     page = mon.get("/dashboard")
     assert page.status_code == 200
@@ -97,19 +115,25 @@ async def test_dashboard_renders_and_turns_a_service_down_live(
         await browser.open(mon.url + "/dashboard")
         status = "document.querySelector('#svc-memory')?.dataset.status"
         await browser.until(status, "up", 30, "memory shown up")
-        rows = await browser.evaluate("[...document.querySelectorAll('#services tbody tr')]"
-                                      ".map(r => r.id)")
+        rows = await browser.evaluate(
+            "[...document.querySelectorAll('#services tbody tr')].map(r => r.id)"
+        )
         assert rows == ["svc-auth", "svc-memory", "svc-project"]
-        await browser.until("document.querySelector('#live').className", "ok", 10,
-                            "the live SSE connection")
-        await browser.until("document.querySelector('#host').textContent",
-                            lambda t: t and "CPU" in t and "%" in t, 20, "host metrics")
+        await browser.until(
+            "document.querySelector('#live').className", "ok", 10, "the live SSE connection"
+        )
+        await browser.until(
+            "document.querySelector('#host').textContent",
+            lambda t: t and "CPU" in t and "%" in t,
+            20,
+            "host metrics",
+        )
         fleet.stop("memory")
         await browser.until(status, "down", 15, "memory turned down without a reload")
-        text = await browser.evaluate(
-            "document.querySelector('#svc-memory .status').textContent")
+        text = await browser.evaluate("document.querySelector('#svc-memory .status').textContent")
         assert text.startswith("down (")  # with the reason
-        assert await browser.evaluate("performance.getEntriesByType('navigation').length") \
-            == 1  # updated in place, never reloaded
+        assert (
+            await browser.evaluate("performance.getEntriesByType('navigation').length") == 1
+        )  # updated in place, never reloaded
     finally:
         await browser.close()

@@ -37,22 +37,25 @@ class Recorder:
 
 
 def svc(url: str, **kw) -> ServiceConfig:
-    base = ServiceConfig(name="api", url=url, interval=1.0, timeout=1.0,
-                         expect_body=(("status", "ok"),))
+    base = ServiceConfig(
+        name="api", url=url, interval=1.0, timeout=1.0, expect_body=(("status", "ok"),)
+    )
     return replace(base, **kw)
 
 
 async def test_body_conditions_and_status_are_checked():
     checker = HealthChecker(4)
     async with HealthServer() as server:
-        ok = await checker.check(svc(server.url(), expect_body=(("status", "ok"),
-                                                                ("checks.db", "up"))))
+        ok = await checker.check(
+            svc(server.url(), expect_body=(("status", "ok"), ("checks.db", "up")))
+        )
         assert ok.ok
         assert ok.status_code == 200
         assert ok.latency > 0
         server.body = {"status": "degraded", "checks": {}}
-        bad = await checker.check(svc(server.url(), expect_body=(("status", "ok"),
-                                                                 ("checks.db", "up"))))
+        bad = await checker.check(
+            svc(server.url(), expect_body=(("status", "ok"), ("checks.db", "up")))
+        )
         assert not bad.ok
         assert "body.status is 'degraded', want 'ok'" in bad.error
         assert "body.checks.db missing" in bad.error
@@ -80,8 +83,7 @@ async def test_timeout_and_refused_are_reasons_not_exceptions():
 async def test_requests_in_flight_are_bounded():
     async with HealthServer() as server:
         server.delay = 0.05
-        services = [svc(server.url(f"/s{i}/health"), name=f"s{i}", interval=0.2)
-                    for i in range(30)]
+        services = [svc(server.url(f"/s{i}/health"), name=f"s{i}", interval=0.2) for i in range(30)]
         source = HealthSource(services, max_in_flight=3)
         sink = Recorder()
         task = asyncio.create_task(source.run(sink))

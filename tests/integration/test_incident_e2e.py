@@ -13,30 +13,52 @@ pytestmark = pytest.mark.integration
 def test_demo_outage_opens_notifies_resolves_notifies(write_config, serve, wait):
     receiver = Receiver.in_thread()
     try:
-        base = {"url": "http://127.0.0.1:1/health", "interval": "0.5s", "timeout": "0.4s",
-                "failure_threshold": 2, "expect": {"status": 200}}
+        base = {
+            "url": "http://127.0.0.1:1/health",
+            "interval": "0.5s",
+            "timeout": "0.4s",
+            "failure_threshold": 2,
+            "expect": {"status": 200},
+        }
         cfg = write_config(
             [{"name": n, **base} for n in ("auth", "memory", "project")],
-            notifications={"channels": [{"name": "ops", "type": "webhook",
-                                         "url": receiver.base + "/hook"}],
-                           "retry": {"base": "0.1s", "max": "1s"}})
+            notifications={
+                "channels": [{"name": "ops", "type": "webhook", "url": receiver.base + "/hook"}],
+                "retry": {"base": "0.1s", "max": "1s"},
+            },
+        )
         proc = serve("-c", str(cfg), "--demo")
-        project = wait(lambda: next((s for s in proc.get("/api/services").json()["services"]
-                                     if s["name"] == "project" and s["status"] == "up"),
-                                    None), 10, what="project up")
+        project = wait(
+            lambda: next(
+                (
+                    s
+                    for s in proc.get("/api/services").json()["services"]
+                    if s["name"] == "project" and s["status"] == "up"
+                ),
+                None,
+            ),
+            10,
+            what="project up",
+        )
         control = project["url"].replace("/health", "/_demo")
         httpx.post(control, json={"down": True}, timeout=5).raise_for_status()
 
-        opened = wait(lambda: [b for b in receiver.bodies() if b["kind"] == "open"], 10,
-                      what="the open webhook")
+        opened = wait(
+            lambda: [b for b in receiver.bodies() if b["kind"] == "open"],
+            10,
+            what="the open webhook",
+        )
         incident = proc.get("/api/incidents?state=open").json()["incidents"]
         assert [i["service"] for i in incident] == ["project"]
         assert opened[0]["incident_id"] == incident[0]["id"]
         assert opened[0]["service"] == "project"
 
         httpx.post(control, json={"down": False}, timeout=5).raise_for_status()
-        resolved = wait(lambda: [b for b in receiver.bodies() if b["kind"] == "resolved"], 10,
-                        what="the resolved webhook")
+        resolved = wait(
+            lambda: [b for b in receiver.bodies() if b["kind"] == "resolved"],
+            10,
+            what="the resolved webhook",
+        )
         assert resolved[0]["incident_id"] == incident[0]["id"]
         got = proc.get(f"/api/incidents/{incident[0]['id']}").json()
         assert got["state"] == "resolved"

@@ -63,14 +63,19 @@ class Mailbox:
         self.logins: list[tuple[str, bool]] = []
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos),
-                              message_from_bytes(envelope.content)))
+        self.messages.append(
+            (envelope.mail_from, list(envelope.rcpt_tos), message_from_bytes(envelope.content))
+        )
         return "250 OK"
 
-    def authenticate(self, server: Any, session: Any, envelope: Any, mechanism: str,
-                     auth_data: Any) -> AuthResult:
-        ok = (isinstance(auth_data, LoginPassword) and auth_data.login == b"monitor"
-              and auth_data.password == PASSWORD.encode())
+    def authenticate(
+        self, server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
+    ) -> AuthResult:
+        ok = (
+            isinstance(auth_data, LoginPassword)
+            and auth_data.login == b"monitor"
+            and auth_data.password == PASSWORD.encode()
+        )
         self.logins.append((mechanism, ok))
         return AuthResult(success=ok, handled=False)  # a failure answers 535
 
@@ -79,8 +84,9 @@ class Mailbox:
 def smtp() -> Iterator[tuple[Mailbox, int]]:
     box = Mailbox()
     port = free_port()
-    ctl = Controller(box, hostname="127.0.0.1", port=port, authenticator=box.authenticate,
-                     auth_require_tls=False)
+    ctl = Controller(
+        box, hostname="127.0.0.1", port=port, authenticator=box.authenticate, auth_require_tls=False
+    )
     ctl.start()
     yield box, port
     ctl.stop()
@@ -99,9 +105,17 @@ def db(tmp_path: Path) -> Iterator[Database]:
 
 def incident(inc_id: str = "inc-1", *, opened_ago: float = 60.0, **changes: Any) -> Incident:
     t = time.time() - opened_ago
-    inc = Incident(id=inc_id, service="auth", rule="health", severity=Severity.CRITICAL,
-                   title="service down", description="3 checks failed: connection refused",
-                   state=IncidentState.OPEN, opened_at=t, updated_at=t)
+    inc = Incident(
+        id=inc_id,
+        service="auth",
+        rule="health",
+        severity=Severity.CRITICAL,
+        title="service down",
+        description="3 checks failed: connection refused",
+        state=IncidentState.OPEN,
+        opened_at=t,
+        updated_at=t,
+    )
     for k, v in changes.items():
         setattr(inc, k, v)
     return inc
@@ -115,30 +129,50 @@ def resolve(inc: Incident, after: float = 240.0) -> Incident:
 
 
 def webhook(r: Receiver, name: str = "ops") -> ChannelSettings:
-    return ChannelSettings(name=name, type="webhook", url=f"{r.base}/hook/{HOOK_TOKEN}",
-                           headers=(("X-Token", HEADER_SECRET),), timeout=2)
+    return ChannelSettings(
+        name=name,
+        type="webhook",
+        url=f"{r.base}/hook/{HOOK_TOKEN}",
+        headers=(("X-Token", HEADER_SECRET),),
+        timeout=2,
+    )
 
 
 def slack(r: Receiver) -> ChannelSettings:
-    return ChannelSettings(name="slack", type="slack",
-                           url=f"{r.base}/services/{SLACK_TOKEN}", timeout=2)
+    return ChannelSettings(
+        name="slack", type="slack", url=f"{r.base}/services/{SLACK_TOKEN}", timeout=2
+    )
 
 
 def pagerduty(r: Receiver) -> ChannelSettings:
-    return ChannelSettings(name="pd", type="pagerduty", url=f"{r.base}/v2/enqueue",
-                           routing_key=ROUTING_KEY, timeout=2,
-                           events=("open", "escalation", "acknowledged", "resolved"))
+    return ChannelSettings(
+        name="pd",
+        type="pagerduty",
+        url=f"{r.base}/v2/enqueue",
+        routing_key=ROUTING_KEY,
+        timeout=2,
+        events=("open", "escalation", "acknowledged", "resolved"),
+    )
 
 
 def email(port: int, password: str = PASSWORD) -> ChannelSettings:
-    return ChannelSettings(name="mail", type="email", smtp_host="127.0.0.1", smtp_port=port,
-                           smtp_from="monitor@devmentor.test", smtp_to=("oncall@devmentor.test",),
-                           username="monitor", password=password, timeout=2)
+    return ChannelSettings(
+        name="mail",
+        type="email",
+        smtp_host="127.0.0.1",
+        smtp_port=port,
+        smtp_from="monitor@devmentor.test",
+        smtp_to=("oncall@devmentor.test",),
+        username="monitor",
+        password=password,
+        timeout=2,
+    )
 
 
 def settings(*channels: ChannelSettings, **kw: Any) -> NotifySettings:
-    return NotifySettings(channels=channels, **{"retry_base": 0.05, "retry_max": 0.4,
-                                                "max_attempts": 10, **kw})
+    return NotifySettings(
+        channels=channels, **{"retry_base": 0.05, "retry_max": 0.4, "max_attempts": 10, **kw}
+    )
 
 
 @asynccontextmanager
@@ -154,8 +188,10 @@ async def running(outbox: Outbox) -> AsyncIterator[Outbox]:
 def rows(db: Database) -> list[tuple]:
     """Read the file with a separate connection: what is on disk, not in a cache."""
     with sqlite3.connect(db.path) as conn:
-        return conn.execute("SELECT incident_id, channel, kind, state, attempts, last_error "
-                            "FROM notifications ORDER BY id").fetchall()
+        return conn.execute(
+            "SELECT incident_id, channel, kind, state, attempts, last_error "
+            "FROM notifications ORDER BY id"
+        ).fetchall()
 
 
 # --------------------------------------------------------------------------- payloads
@@ -175,11 +211,20 @@ async def test_webhook_payload_and_headers(db, receiver):
     body = req.body
     assert abs(body.pop("ts") - time.time()) < 10
     assert body == {
-        "kind": "open", "incident_id": "inc-1", "service": "auth", "severity": "critical",
-        "title": "service down", "description": "3 checks failed: connection refused",
-        "state": "open", "rule": "health", "opened_at": inc.opened_at,
-        "acknowledged_by": None, "resolved_at": None, "time_to_recover": None,
-        "dedup_key": "devmentor-inc-1", "monitor_url": "http://127.0.0.1:3006/dashboard",
+        "kind": "open",
+        "incident_id": "inc-1",
+        "service": "auth",
+        "severity": "critical",
+        "title": "service down",
+        "description": "3 checks failed: connection refused",
+        "state": "open",
+        "rule": "health",
+        "opened_at": inc.opened_at,
+        "acknowledged_by": None,
+        "resolved_at": None,
+        "time_to_recover": None,
+        "dedup_key": "devmentor-inc-1",
+        "monitor_url": "http://127.0.0.1:3006/dashboard",
         "summary": "[CRITICAL] auth: service down (opened)",
     }
     assert outbox.counts() == {("ops", "sent"): 1, ("ops", "retry"): 0, ("ops", "failed"): 0}
@@ -198,15 +243,21 @@ async def test_slack_payload(db, receiver):
     opened, resolved = receiver.bodies()
     assert receiver.requests[0].path == f"/services/{SLACK_TOKEN}"
     assert set(opened) == {"text", "blocks"}
-    assert opened["text"] == ":red_circle: [CRITICAL] auth: latency &lt;p95&gt; &amp; errors " \
-                             "(opened)"
-    assert opened["blocks"][0] == {"type": "section", "text": {
-        "type": "mrkdwn",
-        "text": ":red_circle: *[CRITICAL] auth: latency &lt;p95&gt; &amp; errors (opened)*"}}
+    assert (
+        opened["text"] == ":red_circle: [CRITICAL] auth: latency &lt;p95&gt; &amp; errors (opened)"
+    )
+    assert opened["blocks"][0] == {
+        "type": "section",
+        "text": {
+            "type": "mrkdwn",
+            "text": ":red_circle: *[CRITICAL] auth: latency &lt;p95&gt; &amp; errors (opened)*",
+        },
+    }
     assert {"type": "mrkdwn", "text": "*Service:* auth"} in opened["blocks"][1]["fields"]
     assert opened["blocks"][2]["text"]["text"] == "3 checks failed: connection refused"
-    assert resolved["text"] == (":white_check_mark: [CRITICAL] auth: latency &lt;p95&gt; "
-                                "&amp; errors (resolved after 4m)")
+    assert resolved["text"] == (
+        ":white_check_mark: [CRITICAL] auth: latency &lt;p95&gt; &amp; errors (resolved after 4m)"
+    )
     assert {"type": "mrkdwn", "text": "*Recovered in:* 4m"} in resolved["blocks"][1]["fields"]
 
 
@@ -226,31 +277,57 @@ async def test_pagerduty_trigger_escalate_acknowledge_resolve_share_one_dedup_ke
     assert {b["dedup_key"] for b in (trigger, escalation, ack, res)} == {"devmentor-inc-42"}
     assert {b["routing_key"] for b in (trigger, escalation, ack, res)} == {ROUTING_KEY}
     assert [b["event_action"] for b in (trigger, escalation, ack, res)] == [
-        "trigger", "trigger", "acknowledge", "resolve"]
+        "trigger",
+        "trigger",
+        "acknowledge",
+        "resolve",
+    ]
     assert ISO.match(trigger["payload"].pop("timestamp"))
     assert trigger == {
-        "routing_key": ROUTING_KEY, "event_action": "trigger", "dedup_key": "devmentor-inc-42",
+        "routing_key": ROUTING_KEY,
+        "event_action": "trigger",
+        "dedup_key": "devmentor-inc-42",
         "client": "devmentor-monitor",
         "payload": {
-            "summary": "[CRITICAL] auth: service down (opened)", "source": "auth",
-            "severity": "critical", "component": "auth", "class": "health",
-            "custom_details": {"incident_id": "inc-42", "title": "service down",
-                               "description": "3 checks failed: connection refused",
-                               "state": "open", "kind": "open",
-                               "opened_at": trigger["payload"]["custom_details"]["opened_at"]},
+            "summary": "[CRITICAL] auth: service down (opened)",
+            "source": "auth",
+            "severity": "critical",
+            "component": "auth",
+            "class": "health",
+            "custom_details": {
+                "incident_id": "inc-42",
+                "title": "service down",
+                "description": "3 checks failed: connection refused",
+                "state": "open",
+                "kind": "open",
+                "opened_at": trigger["payload"]["custom_details"]["opened_at"],
+            },
         },
     }
     assert escalation["payload"]["summary"].startswith(
-        "[CRITICAL] auth: service down (unacknowledged for 11m")
-    assert ack == {"routing_key": ROUTING_KEY, "event_action": "acknowledge",
-                   "dedup_key": "devmentor-inc-42"}
-    assert res == {"routing_key": ROUTING_KEY, "event_action": "resolve",
-                   "dedup_key": "devmentor-inc-42"}
+        "[CRITICAL] auth: service down (unacknowledged for 11m"
+    )
+    assert ack == {
+        "routing_key": ROUTING_KEY,
+        "event_action": "acknowledge",
+        "dedup_key": "devmentor-inc-42",
+    }
+    assert res == {
+        "routing_key": ROUTING_KEY,
+        "event_action": "resolve",
+        "dedup_key": "devmentor-inc-42",
+    }
 
 
-@pytest.mark.parametrize(("severity", "pd"), [
-    (Severity.LOW, "info"), (Severity.MEDIUM, "warning"), (Severity.HIGH, "error"),
-    (Severity.CRITICAL, "critical")])
+@pytest.mark.parametrize(
+    ("severity", "pd"),
+    [
+        (Severity.LOW, "info"),
+        (Severity.MEDIUM, "warning"),
+        (Severity.HIGH, "error"),
+        (Severity.CRITICAL, "critical"),
+    ],
+)
 async def test_pagerduty_severity_mapping(db, receiver, severity, pd):
     ch = pagerduty(receiver)
     outbox = Outbox(db, [ch], settings(ch))
@@ -330,7 +407,7 @@ async def test_receiver_down_then_up_is_delivered_exactly_once(db):
         await outbox.notify(incident(), "open")
         await eventually(lambda: outbox.counts()[("ops", "retry")] >= 3, what="three retries")
         assert outbox.last_errors == {"ops": "connection refused"}
-        (_, _, _, state, attempts, error), = rows(db)
+        ((_, _, _, state, attempts, error),) = rows(db)
         assert (state, error) == ("pending", "connection refused")
         assert attempts >= 3
         status = outbox.status()[0]
@@ -354,7 +431,8 @@ def test_backoff_is_exponential_capped_and_jittered(db):
     for rng, factor in ((lambda: 0.0, 0.8), (lambda: 0.5, 1.0), (lambda: 1.0, 1.2)):
         ob = Outbox(db, [], s, rng=rng)
         assert [round(ob.backoff(n), 6) for n in (1, 2, 3, 8, 9, 20)] == [
-            round(v * factor, 6) for v in (2, 4, 8, 256, 300, 300)]
+            round(v * factor, 6) for v in (2, 4, 8, 256, 300, 300)
+        ]
     ob = Outbox(db, [], s, rng=lambda: 0.5)
     assert ob.backoff(1, retry_after=30) == 30  # a server's Retry-After wins
     assert ob.backoff(1, retry_after=9999) == 300  # within retry_max
@@ -395,7 +473,12 @@ async def test_one_incident_on_one_channel_goes_out_in_order(db, receiver):
         await outbox.notify(resolve(inc), "resolved")
         await eventually(lambda: outbox.counts()[("pd", "sent")] == 2, what="both events")
     assert [b["event_action"] for b in receiver.bodies()] == [
-        "trigger", "trigger", "trigger", "trigger", "resolve"]
+        "trigger",
+        "trigger",
+        "trigger",
+        "trigger",
+        "resolve",
+    ]
     assert outbox.counts()[("pd", "retry")] == 3
 
 
@@ -485,15 +568,26 @@ async def test_no_secret_in_logs_describe_or_status(db, receiver, smtp, caplog):
     outbox = Outbox(db, channels, settings(*channels, max_attempts=2))
     async with running(outbox):
         await outbox.notify(incident(), "open")
-        await eventually(lambda: outbox.counts()[("slack", "failed")] == 1
-                    and outbox.counts()[("ops", "sent")] + outbox.counts()[("pd", "sent")] == 2
-                    and box.messages, what="every channel to settle")
+        await eventually(
+            lambda: (
+                outbox.counts()[("slack", "failed")] == 1
+                and outbox.counts()[("ops", "sent")] + outbox.counts()[("pd", "sent")] == 2
+                and box.messages
+            ),
+            what="every channel to settle",
+        )
     text = logged(caplog)
     assert "notification delivery failed" in text
     assert "notification sent" in text
-    assert "reason=\"connection refused\"" in text or "reason=connection" in text
-    shown = [text, *(describe(c) for c in channels), repr(channels), repr(outbox.status()),
-             repr(outbox.last_errors), repr(outbox.counts())]
+    assert 'reason="connection refused"' in text or "reason=connection" in text
+    shown = [
+        text,
+        *(describe(c) for c in channels),
+        repr(channels),
+        repr(outbox.status()),
+        repr(outbox.last_errors),
+        repr(outbox.counts()),
+    ]
     for secret in SECRETS:
         for where in shown:
             assert secret not in where

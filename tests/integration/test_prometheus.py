@@ -12,8 +12,10 @@ from devmentor_monitor.demo.fleet import free_port
 
 pytestmark = [
     pytest.mark.integration,
-    pytest.mark.skipif(shutil.which("prometheus") is None,
-                       reason="prometheus not installed (scripts/setup --test does)"),
+    pytest.mark.skipif(
+        shutil.which("prometheus") is None,
+        reason="prometheus not installed (scripts/setup --test does)",
+    ),
 ]
 
 
@@ -29,20 +31,31 @@ def test_prometheus_scrapes_the_exporter(fleet, write_config, fast, serve, wait,
     (tmp_path / "prometheus.yml").write_text(
         "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
         "scrape_configs:\n  - job_name: devmentor\n    static_configs:\n"
-        f"      - targets: ['127.0.0.1:{proc.port}']\n")
+        f"      - targets: ['127.0.0.1:{proc.port}']\n"
+    )
     log = (tmp_path / "prometheus.log").open("wb")
     prom = subprocess.Popen(
-        ["prometheus", f"--config.file={tmp_path / 'prometheus.yml'}",
-         f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-         f"--web.listen-address=127.0.0.1:{prom_port}"],
-        stdout=log, stderr=subprocess.STDOUT)
+        [
+            "prometheus",
+            f"--config.file={tmp_path / 'prometheus.yml'}",
+            f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+            f"--web.listen-address=127.0.0.1:{prom_port}",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     base = f"http://127.0.0.1:{prom_port}"
     try:
-        up = wait(lambda: query(base, 'up{job="devmentor"}'), 30, interval=0.5,
-                  what="a first scrape")
+        up = wait(
+            lambda: query(base, 'up{job="devmentor"}'), 30, interval=0.5, what="a first scrape"
+        )
         assert up[0]["value"][1] == "1"
-        series = wait(lambda: query(base, "devmentor_service_up"), 15, interval=0.5,
-                      what="devmentor_service_up in Prometheus")
+        series = wait(
+            lambda: query(base, "devmentor_service_up"),
+            15,
+            interval=0.5,
+            what="devmentor_service_up in Prometheus",
+        )
         assert {s["metric"]["service"] for s in series} == {"auth", "memory", "project"}
         assert all(s["value"][1] == "1" for s in series)
         lat = query(base, 'devmentor_service_latency_seconds{quantile="0.95"}')

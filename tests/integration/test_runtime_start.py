@@ -19,9 +19,17 @@ pytestmark = pytest.mark.integration
 
 
 def monitor_on(tmp_path: Path, port: int) -> Monitor:
-    doc = {"storage": {"data_dir": str(tmp_path / "data")},
-           "services": [{"name": "auth", "url": f"http://127.0.0.1:{free_port()}/health",
-                         "interval": "0.5s", "timeout": "0.4s"}]}
+    doc = {
+        "storage": {"data_dir": str(tmp_path / "data")},
+        "services": [
+            {
+                "name": "auth",
+                "url": f"http://127.0.0.1:{free_port()}/health",
+                "interval": "0.5s",
+                "timeout": "0.4s",
+            }
+        ],
+    }
     path = tmp_path / "services.yaml"
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
     return Monitor(load_config(path, env={}, port=port))
@@ -43,8 +51,12 @@ def assert_nothing_left(monitor: Monitor, port: int) -> None:
     assert not any(t.is_alive() for t in db._executor._threads)  # and its thread ended
     assert monitor._tasks == {}
     others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-    assert not [t for t in others if not t.done() and t.get_name().startswith(
-        ("source:", "alerts", "notify", "events", "predictions"))]
+    assert not [
+        t
+        for t in others
+        if not t.done()
+        and t.get_name().startswith(("source:", "alerts", "notify", "events", "predictions"))
+    ]
     probe = socket.socket()  # nothing of ours listens on the port: it binds at once
     try:
         probe.bind(("127.0.0.1", port))
@@ -52,9 +64,9 @@ def assert_nothing_left(monitor: Monitor, port: int) -> None:
         probe.close()
 
 
-async def test_a_taken_port_stops_what_had_started(tmp_path: Path,
-                                                   taken_port: tuple[socket.socket, int]
-                                                   ) -> None:
+async def test_a_taken_port_stops_what_had_started(
+    tmp_path: Path, taken_port: tuple[socket.socket, int]
+) -> None:
     blocker, port = taken_port
     monitor = monitor_on(tmp_path, port)
     with pytest.raises(OSError, match=r"(?i)address already in use"):
@@ -65,7 +77,8 @@ async def test_a_taken_port_stops_what_had_started(tmp_path: Path,
 
 
 async def test_a_failure_after_the_tasks_started_stops_them_and_the_server(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     port = free_port()
     monitor = monitor_on(tmp_path, port)
     started = monitor._start_tasks

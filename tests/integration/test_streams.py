@@ -19,21 +19,40 @@ MIB = 1024 * 1024
 
 
 def event(i: int, service: str = "auth", size: int = 0) -> bytes:
-    return json.dumps({"type": "deploy.finished", "service": service, "severity": "info",
-                       "message": f"event {i} " + "x" * size, "ts": time.time(),
-                       "data": {"i": i}}).encode()
+    return json.dumps(
+        {
+            "type": "deploy.finished",
+            "service": service,
+            "severity": "info",
+            "message": f"event {i} " + "x" * size,
+            "ts": time.time(),
+            "data": {"i": i},
+        }
+    ).encode()
 
 
 @pytest.fixture
-def monitor(serve: Any, redis_server: Any, write_config: Any, fleet: Any, fast: Any,
-            wait: Any) -> Any:
-    cfg = write_config(fast(fleet.urls),
-                       auth={"keys": [{"name": "ops", "role": "operator", "key": KEY}]},
-                       events={"memory": 200})
+def monitor(
+    serve: Any, redis_server: Any, write_config: Any, fleet: Any, fast: Any, wait: Any
+) -> Any:
+    cfg = write_config(
+        fast(fleet.urls),
+        auth={"keys": [{"name": "ops", "role": "operator", "key": KEY}]},
+        events={"memory": 200},
+    )
     mon = serve("-c", str(cfg), env={"REDIS_URL": redis_server.url})
-    redis = wait(lambda: next((s for s in mon.get("/health").json()["sources"]
-                               if s["name"] == "redis" and s["state"] == "ok"), None), 10,
-                 what="subscriber")
+    redis = wait(
+        lambda: next(
+            (
+                s
+                for s in mon.get("/health").json()["sources"]
+                if s["name"] == "redis" and s["state"] == "ok"
+            ),
+            None,
+        ),
+        10,
+        what="subscriber",
+    )
     assert "hiredis parser" in redis["reason"]  # the test extra installs it; auto picks it
     mon.redis = redis_server
     return mon
@@ -41,8 +60,10 @@ def monitor(serve: Any, redis_server: Any, write_config: Any, fleet: Any, fast: 
 
 async def test_websocket_subscribes_and_receives_events_and_incidents(monitor: Any) -> None:
     r = monitor.redis.client()
-    async with aiohttp.ClientSession() as http, \
-            http.ws_connect(monitor.url.replace("http", "ws") + "/ws?topics=events") as ws:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.ws_connect(monitor.url.replace("http", "ws") + "/ws?topics=events") as ws,
+    ):
         hello = await ws.receive_json(timeout=5)
         assert hello["type"] == "subscribed"
         assert hello["topics"] == ["events"]
@@ -56,15 +77,17 @@ async def test_websocket_subscribes_and_receives_events_and_incidents(monitor: A
         assert (await _reply(ws))["topics"] == ["events", "incidents"]
 
         r.publish("devmentor:events", event(1, "memory"))
-        got = await _until(ws, lambda m: m["topic"] == "events"
-                           and m["data"]["service"] == "memory")
+        got = await _until(
+            ws, lambda m: m["topic"] == "events" and m["data"]["service"] == "memory"
+        )
         assert got["data"]["type"] == "deploy.finished"
         assert got["data"]["data"] == {"i": 1}
 
-        resp = await http.post(monitor.url + "/api/incidents",
-                               headers={"Authorization": f"Bearer {KEY}"},
-                               json={"service": "auth", "description": "login errors",
-                                     "severity": "high"})
+        resp = await http.post(
+            monitor.url + "/api/incidents",
+            headers={"Authorization": f"Bearer {KEY}"},
+            json={"service": "auth", "description": "login errors", "severity": "high"},
+        )
         assert resp.status == 201
         inc = await _until(ws, lambda m: m["topic"] == "incidents")
         assert inc["data"]["change"] == "opened"
@@ -72,8 +95,13 @@ async def test_websocket_subscribes_and_receives_events_and_incidents(monitor: A
 
 
 def gauge(monitor: Any, name: str) -> float:
-    return float(next(line.split()[-1] for line in monitor.get("/metrics").text.splitlines()
-                      if line.startswith(name + " ")))
+    return float(
+        next(
+            line.split()[-1]
+            for line in monitor.get("/metrics").text.splitlines()
+            if line.startswith(name + " ")
+        )
+    )
 
 
 async def _reply(ws: Any, within: float = 5) -> dict[str, Any]:
@@ -102,8 +130,9 @@ def test_sse_streams_services_and_rejects_bad_topics(monitor: Any, fleet: Any) -
     assert "topics must be" in bad.json()["error"]["message"]
     fleet.stop("memory")
     seen: list[dict[str, Any]] = []
-    with httpx.stream("GET", monitor.url + "/api/events/stream",
-                      params={"topics": "services"}, timeout=10) as resp:
+    with httpx.stream(
+        "GET", monitor.url + "/api/events/stream", params={"topics": "services"}, timeout=10
+    ) as resp:
         assert resp.headers["content-type"].startswith("text/event-stream")
         name = None
         for line in resp.iter_lines():
@@ -116,20 +145,23 @@ def test_sse_streams_services_and_rejects_bad_topics(monitor: Any, fleet: Any) -
     assert seen[-1]["last_check"]["error"]  # says why
 
 
-def test_a_stuck_client_costs_bounded_memory_and_is_disconnected(monitor: Any,
-                                                                 wait: Any) -> None:
+def test_a_stuck_client_costs_bounded_memory_and_is_disconnected(monitor: Any, wait: Any) -> None:
     r = monitor.redis.client()
     proc = psutil.Process(monitor.proc.pid)
     base = gauge(monitor, "devmentor_live_readers")  # the Redis incident publisher's
     stuck = socket.create_connection(("127.0.0.1", monitor.port))
     stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     stuck.sendall(b"GET /api/events/stream?topics=events HTTP/1.1\r\nHost: x\r\n\r\n")
-    wait(lambda: gauge(monitor, "devmentor_live_readers") == base + 1, 5,
-         what="the stuck client connected")
+    wait(
+        lambda: gauge(monitor, "devmentor_live_readers") == base + 1,
+        5,
+        what="the stuck client connected",
+    )
     rss_mid = 0
     sent = 0
-    with httpx.stream("GET", monitor.url + "/api/events/stream", params={"topics": "events"},
-                      timeout=30) as fast:
+    with httpx.stream(
+        "GET", monitor.url + "/api/events/stream", params={"topics": "events"}, timeout=30
+    ) as fast:
         lines = fast.iter_lines()
         for burst in range(30):  # 30,000 events of ~2 KB: 60 MB pushed at the stuck client
             pipe = r.pipeline(transaction=False)
@@ -153,7 +185,10 @@ def test_a_stuck_client_costs_bounded_memory_and_is_disconnected(monitor: Any,
     dropped = gauge(monitor, "devmentor_live_messages_dropped_total")
     assert dropped > 20_000  # the stuck client's queue kept only its newest messages
     # it never took a byte for WRITE_TIMEOUT seconds: the monitor hung up on it
-    wait(lambda: gauge(monitor, "devmentor_live_readers") == base, 30,
-         what="the stuck client disconnected")
+    wait(
+        lambda: gauge(monitor, "devmentor_live_readers") == base,
+        30,
+        what="the stuck client disconnected",
+    )
     stuck.close()
     assert monitor.get("/api/services").status_code == 200

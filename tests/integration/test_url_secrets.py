@@ -37,8 +37,14 @@ def config(fleet, write_config, fast) -> tuple[Path, str]:
 def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k not in ("SERVICES_CONFIG", "REDIS_URL")}
     env["XDG_STATE_HOME"] = str(cwd / "state")
-    return subprocess.run([sys.executable, "-m", "devmentor_monitor", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "devmentor_monitor", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def assert_clean(text: str, plain: str) -> None:
@@ -50,8 +56,11 @@ def assert_clean(text: str, plain: str) -> None:
 def test_api_services_hide_password_and_token(config, serve, wait):
     path, plain = config
     proc = serve("-c", str(path))
-    wait(lambda: proc.get("/api/services/auth").json()["status"] == "up", 10,
-         what="auth checked up (the credentials did not get in the way)")
+    wait(
+        lambda: proc.get("/api/services/auth").json()["status"] == "up",
+        10,
+        what="auth checked up (the credentials did not get in the way)",
+    )
     listing = proc.get("/api/services")
     one = proc.get("/api/services/auth")
     assert listing.json()["services"][0]["url"] == shown(plain)
@@ -79,15 +88,20 @@ def test_config_check_hides_password_token_and_webhook_path(config, tmp_path):
     assert '"webhook": "https://hooks.example.test/***"' in done.stdout
 
 
-@pytest.mark.parametrize(("url", "expected"), [
-    ("http://u:p@h:1/x?token=t&a=1", "http://u:***@h:1/x?token=***&a=1"),
-    ("https://tok@h/x", "https://***@h/x"),
-    ("http://h/x?access_token=1&X-Amz-Signature=2&api_key=3&sig=4&page=5",
-     "http://h/x?access_token=***&X-Amz-Signature=***&api_key=***&sig=***&page=5"),
-    ("http://h/x?client_secret=1#id_token=2", "http://h/x?client_secret=***#id_token=***"),
-    ("redis://:s3cret@localhost:6379/0", "redis://:***@localhost:6379/0"),
-    ("http://h:bad/x?token=1", "http://h:bad/x?token=***"),
-])
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("http://u:p@h:1/x?token=t&a=1", "http://u:***@h:1/x?token=***&a=1"),
+        ("https://tok@h/x", "https://***@h/x"),
+        (
+            "http://h/x?access_token=1&X-Amz-Signature=2&api_key=3&sig=4&page=5",
+            "http://h/x?access_token=***&X-Amz-Signature=***&api_key=***&sig=***&page=5",
+        ),
+        ("http://h/x?client_secret=1#id_token=2", "http://h/x?client_secret=***#id_token=***"),
+        ("redis://:s3cret@localhost:6379/0", "redis://:***@localhost:6379/0"),
+        ("http://h:bad/x?token=1", "http://h:bad/x?token=***"),
+    ],
+)
 def test_mask_url(url, expected):
     from devmentor_monitor.logs import mask, mask_url
 

@@ -34,8 +34,11 @@ SDKS = ("docker", "kubernetes", "redis")
 
 def clean_env(tmp: Path, **extra: str) -> dict[str, str]:
     """The test process's environment without the monitor's own settings."""
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("SERVICES_CONFIG", "MONITORING_PORT", "REDIS_URL")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("SERVICES_CONFIG", "MONITORING_PORT", "REDIS_URL")
+    }
     env["XDG_STATE_HOME"] = str(tmp / "state")
     env.update(extra)
     return env
@@ -45,16 +48,29 @@ def start(args: list[str], out: Path, env: dict[str, str]) -> subprocess.Popen[s
     """Start a long-running entry point (`--serve`); its output goes to ``out``.log."""
     env = {**env, "DEVMENTOR_MODULES_OUT": str(out)}
     with out.with_suffix(".log").open("w") as log:
-        return subprocess.Popen([sys.executable, "-c", _ENTRY, *args], cwd=REPO, env=env,
-                                stdout=log, stderr=subprocess.STDOUT, text=True)
+        return subprocess.Popen(
+            [sys.executable, "-c", _ENTRY, *args],
+            cwd=REPO,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
 
 
-def run(args: list[str], out: Path, env: dict[str, str],
-        timeout: float = 60) -> tuple[subprocess.CompletedProcess[str], set[str]]:
+def run(
+    args: list[str], out: Path, env: dict[str, str], timeout: float = 60
+) -> tuple[subprocess.CompletedProcess[str], set[str]]:
     """Run to completion; the result and the modules loaded."""
     env = {**env, "DEVMENTOR_MODULES_OUT": str(out)}
-    done = subprocess.run([sys.executable, "-c", _ENTRY, *args], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    done = subprocess.run(
+        [sys.executable, "-c", _ENTRY, *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     return done, loaded(out)
 
 

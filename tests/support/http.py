@@ -46,8 +46,9 @@ class Receiver:
         self.requests.append(Received(request.path_qs, dict(request.headers), body))
         status = self.statuses.pop(0) if self.statuses else 202
         headers = {"Retry-After": "0"} if status == 429 else None
-        return web.json_response({"status": "success" if status < 300 else "error"},
-                                 status=status, headers=headers)
+        return web.json_response(
+            {"status": "success" if status < 300 else "error"}, status=status, headers=headers
+        )
 
     async def start(self) -> None:
         app = web.Application()

@@ -25,175 +25,339 @@ NS = "devmentor"
 CREATED = "2024-05-01T10:00:00Z"
 
 
-def meta(name: str, namespace: str | None = NS, rv: str = "1000", **extra: Any
-         ) -> dict[str, Any]:
-    m: dict[str, Any] = {"name": name, "uid": f"uid-{name}", "resourceVersion": rv,
-                         "creationTimestamp": CREATED, **extra}
+def meta(name: str, namespace: str | None = NS, rv: str = "1000", **extra: Any) -> dict[str, Any]:
+    m: dict[str, Any] = {
+        "name": name,
+        "uid": f"uid-{name}",
+        "resourceVersion": rv,
+        "creationTimestamp": CREATED,
+        **extra,
+    }
     if namespace:
         m["namespace"] = namespace
     return m
 
 
-def pod(name: str, app: str, *, ready: bool = True, restarts: int = 0, phase: str = "Running",
-        node: str = "node-1", last_reason: str | None = None, rv: str = "1000",
-        waiting: str | None = None) -> dict[str, Any]:
+def pod(
+    name: str,
+    app: str,
+    *,
+    ready: bool = True,
+    restarts: int = 0,
+    phase: str = "Running",
+    node: str = "node-1",
+    last_reason: str | None = None,
+    rv: str = "1000",
+    waiting: str | None = None,
+) -> dict[str, Any]:
     hash_ = "5d4f8b7c9"
     state: dict[str, Any] = {"running": {"startedAt": "2024-05-01T10:00:05Z"}}
     if waiting:
-        state = {"waiting": {"reason": waiting, "message": "back-off 5m0s restarting "
-                                                          "failed container"}}
+        state = {
+            "waiting": {"reason": waiting, "message": "back-off 5m0s restarting failed container"}
+        }
     last_state: dict[str, Any] = {}
     if last_reason:
-        last_state = {"terminated": {"exitCode": 137, "reason": last_reason,
-                                     "startedAt": "2024-05-01T10:00:01Z",
-                                     "finishedAt": "2024-05-01T10:00:04Z",
-                                     "containerID": "containerd://0f1e2d"}}
+        last_state = {
+            "terminated": {
+                "exitCode": 137,
+                "reason": last_reason,
+                "startedAt": "2024-05-01T10:00:01Z",
+                "finishedAt": "2024-05-01T10:00:04Z",
+                "containerID": "containerd://0f1e2d",
+            }
+        }
     cond = "True" if ready else "False"
     return {
-        "apiVersion": "v1", "kind": "Pod",
-        "metadata": meta(name, rv=rv, generateName=f"{app}-{hash_}-",
-                         labels={"app": app, "pod-template-hash": hash_},
-                         ownerReferences=[{"apiVersion": "apps/v1", "kind": "ReplicaSet",
-                                           "name": f"{app}-{hash_}", "uid": f"uid-rs-{app}",
-                                           "controller": True,
-                                           "blockOwnerDeletion": True}]),
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": meta(
+            name,
+            rv=rv,
+            generateName=f"{app}-{hash_}-",
+            labels={"app": app, "pod-template-hash": hash_},
+            ownerReferences=[
+                {
+                    "apiVersion": "apps/v1",
+                    "kind": "ReplicaSet",
+                    "name": f"{app}-{hash_}",
+                    "uid": f"uid-rs-{app}",
+                    "controller": True,
+                    "blockOwnerDeletion": True,
+                }
+            ],
+        ),
         "spec": {
-            "containers": [{"name": app, "image": f"registry.local/devmentor/{app}:1.4.2",
-                            "imagePullPolicy": "IfNotPresent",
-                            "ports": [{"containerPort": 3002, "protocol": "TCP"}],
-                            "resources": {"limits": {"memory": "256Mi"},
-                                          "requests": {"cpu": "100m", "memory": "128Mi"}},
-                            "terminationMessagePath": "/dev/termination-log",
-                            "terminationMessagePolicy": "File"}],
-            "dnsPolicy": "ClusterFirst", "nodeName": node, "restartPolicy": "Always",
-            "schedulerName": "default-scheduler", "serviceAccountName": "default",
-            "terminationGracePeriodSeconds": 30},
+            "containers": [
+                {
+                    "name": app,
+                    "image": f"registry.local/devmentor/{app}:1.4.2",
+                    "imagePullPolicy": "IfNotPresent",
+                    "ports": [{"containerPort": 3002, "protocol": "TCP"}],
+                    "resources": {
+                        "limits": {"memory": "256Mi"},
+                        "requests": {"cpu": "100m", "memory": "128Mi"},
+                    },
+                    "terminationMessagePath": "/dev/termination-log",
+                    "terminationMessagePolicy": "File",
+                }
+            ],
+            "dnsPolicy": "ClusterFirst",
+            "nodeName": node,
+            "restartPolicy": "Always",
+            "schedulerName": "default-scheduler",
+            "serviceAccountName": "default",
+            "terminationGracePeriodSeconds": 30,
+        },
         "status": {
-            "phase": phase, "hostIP": "10.0.0.11", "podIP": "10.244.1.7",
-            "qosClass": "Burstable", "startTime": CREATED,
+            "phase": phase,
+            "hostIP": "10.0.0.11",
+            "podIP": "10.244.1.7",
+            "qosClass": "Burstable",
+            "startTime": CREATED,
             "conditions": [
                 {"type": "Initialized", "status": "True", "lastTransitionTime": CREATED},
                 {"type": "Ready", "status": cond, "lastTransitionTime": CREATED},
                 {"type": "ContainersReady", "status": cond, "lastTransitionTime": CREATED},
-                {"type": "PodScheduled", "status": "True", "lastTransitionTime": CREATED}],
-            "containerStatuses": [{
-                "name": app, "ready": ready, "restartCount": restarts, "started": ready,
-                "image": f"registry.local/devmentor/{app}:1.4.2",
-                "imageID": f"registry.local/devmentor/{app}@sha256:" + "ab" * 32,
-                "containerID": "containerd://9a8b7c", "state": state,
-                "lastState": last_state}]},
+                {"type": "PodScheduled", "status": "True", "lastTransitionTime": CREATED},
+            ],
+            "containerStatuses": [
+                {
+                    "name": app,
+                    "ready": ready,
+                    "restartCount": restarts,
+                    "started": ready,
+                    "image": f"registry.local/devmentor/{app}:1.4.2",
+                    "imageID": f"registry.local/devmentor/{app}@sha256:" + "ab" * 32,
+                    "containerID": "containerd://9a8b7c",
+                    "state": state,
+                    "lastState": last_state,
+                }
+            ],
+        },
     }
 
 
-def deployment(app: str, *, desired: int = 2, ready: int = 2, updated: int = 2,
-               rv: str = "1000") -> dict[str, Any]:
+def deployment(
+    app: str, *, desired: int = 2, ready: int = 2, updated: int = 2, rv: str = "1000"
+) -> dict[str, Any]:
     return {
-        "apiVersion": "apps/v1", "kind": "Deployment",
-        "metadata": meta(app, rv=rv, generation=3, labels={"app": app},
-                         annotations={"deployment.kubernetes.io/revision": "3"}),
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": meta(
+            app,
+            rv=rv,
+            generation=3,
+            labels={"app": app},
+            annotations={"deployment.kubernetes.io/revision": "3"},
+        ),
         "spec": {
-            "replicas": desired, "revisionHistoryLimit": 10, "progressDeadlineSeconds": 600,
+            "replicas": desired,
+            "revisionHistoryLimit": 10,
+            "progressDeadlineSeconds": 600,
             "selector": {"matchLabels": {"app": app}},
-            "strategy": {"type": "RollingUpdate",
-                         "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}},
+            "strategy": {
+                "type": "RollingUpdate",
+                "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"},
+            },
             "template": {
                 "metadata": {"labels": {"app": app}},
-                "spec": {"containers": [{"name": app,
-                                         "image": f"registry.local/devmentor/{app}:1.4.2"}],
-                         "restartPolicy": "Always"}}},
+                "spec": {
+                    "containers": [{"name": app, "image": f"registry.local/devmentor/{app}:1.4.2"}],
+                    "restartPolicy": "Always",
+                },
+            },
+        },
         "status": {
-            "observedGeneration": 3, "replicas": desired, "updatedReplicas": updated,
-            "readyReplicas": ready, "availableReplicas": ready,
+            "observedGeneration": 3,
+            "replicas": desired,
+            "updatedReplicas": updated,
+            "readyReplicas": ready,
+            "availableReplicas": ready,
             "conditions": [
-                {"type": "Available", "status": "True" if ready else "False",
-                 "reason": "MinimumReplicasAvailable",
-                 "message": "Deployment has minimum availability.",
-                 "lastUpdateTime": CREATED, "lastTransitionTime": CREATED},
-                {"type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable",
-                 "message": f'ReplicaSet "{app}-5d4f8b7c9" has successfully progressed.',
-                 "lastUpdateTime": CREATED, "lastTransitionTime": CREATED}]},
+                {
+                    "type": "Available",
+                    "status": "True" if ready else "False",
+                    "reason": "MinimumReplicasAvailable",
+                    "message": "Deployment has minimum availability.",
+                    "lastUpdateTime": CREATED,
+                    "lastTransitionTime": CREATED,
+                },
+                {
+                    "type": "Progressing",
+                    "status": "True",
+                    "reason": "NewReplicaSetAvailable",
+                    "message": f'ReplicaSet "{app}-5d4f8b7c9" has successfully progressed.',
+                    "lastUpdateTime": CREATED,
+                    "lastTransitionTime": CREATED,
+                },
+            ],
+        },
     }
 
 
 def node(name: str, *, ready: bool = True, memory_pressure: bool = False) -> dict[str, Any]:
     def cond(kind: str, status: bool, reason: str, message: str) -> dict[str, Any]:
-        return {"type": kind, "status": "True" if status else "False", "reason": reason,
-                "message": message, "lastHeartbeatTime": CREATED,
-                "lastTransitionTime": CREATED}
+        return {
+            "type": kind,
+            "status": "True" if status else "False",
+            "reason": reason,
+            "message": message,
+            "lastHeartbeatTime": CREATED,
+            "lastTransitionTime": CREATED,
+        }
 
     return {
-        "apiVersion": "v1", "kind": "Node",
-        "metadata": meta(name, namespace=None,
-                         labels={"kubernetes.io/hostname": name, "kubernetes.io/os": "linux"}),
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": meta(
+            name,
+            namespace=None,
+            labels={"kubernetes.io/hostname": name, "kubernetes.io/os": "linux"},
+        ),
         "spec": {"podCIDR": "10.244.1.0/24", "podCIDRs": ["10.244.1.0/24"]},
         "status": {
-            "capacity": {"cpu": "4", "memory": "16331164Ki", "pods": "110",
-                         "ephemeral-storage": "102625208Ki"},
-            "allocatable": {"cpu": "3800m", "memory": "15204764Ki", "pods": "110",
-                            "ephemeral-storage": "94580335255"},
+            "capacity": {
+                "cpu": "4",
+                "memory": "16331164Ki",
+                "pods": "110",
+                "ephemeral-storage": "102625208Ki",
+            },
+            "allocatable": {
+                "cpu": "3800m",
+                "memory": "15204764Ki",
+                "pods": "110",
+                "ephemeral-storage": "94580335255",
+            },
             "conditions": [
-                cond("MemoryPressure", memory_pressure,
-                     "KubeletHasInsufficientMemory" if memory_pressure
-                     else "KubeletHasSufficientMemory", "kubelet memory"),
+                cond(
+                    "MemoryPressure",
+                    memory_pressure,
+                    "KubeletHasInsufficientMemory"
+                    if memory_pressure
+                    else "KubeletHasSufficientMemory",
+                    "kubelet memory",
+                ),
                 cond("DiskPressure", False, "KubeletHasNoDiskPressure", "no disk pressure"),
                 cond("PIDPressure", False, "KubeletHasSufficientPID", "sufficient PID"),
-                cond("Ready", ready, "KubeletReady" if ready else "KubeletNotReady",
-                     "kubelet is posting ready status")],
-            "addresses": [{"type": "InternalIP", "address": "10.0.0.11"},
-                          {"type": "Hostname", "address": name}],
-            "nodeInfo": {"architecture": "amd64", "bootID": "b", "containerRuntimeVersion":
-                         "containerd://1.7.13", "kernelVersion": "6.1.0-18-amd64",
-                         "kubeProxyVersion": "v1.30.2", "kubeletVersion": "v1.30.2",
-                         "machineID": "m", "operatingSystem": "linux",
-                         "osImage": "Debian GNU/Linux 12 (bookworm)", "systemUUID": "u"}},
+                cond(
+                    "Ready",
+                    ready,
+                    "KubeletReady" if ready else "KubeletNotReady",
+                    "kubelet is posting ready status",
+                ),
+            ],
+            "addresses": [
+                {"type": "InternalIP", "address": "10.0.0.11"},
+                {"type": "Hostname", "address": name},
+            ],
+            "nodeInfo": {
+                "architecture": "amd64",
+                "bootID": "b",
+                "containerRuntimeVersion": "containerd://1.7.13",
+                "kernelVersion": "6.1.0-18-amd64",
+                "kubeProxyVersion": "v1.30.2",
+                "kubeletVersion": "v1.30.2",
+                "machineID": "m",
+                "operatingSystem": "linux",
+                "osImage": "Debian GNU/Linux 12 (bookworm)",
+                "systemUUID": "u",
+            },
+        },
     }
 
 
 def event(name: str, pod_name: str, reason: str, message: str) -> dict[str, Any]:
     return {
-        "apiVersion": "v1", "kind": "Event",
+        "apiVersion": "v1",
+        "kind": "Event",
         "metadata": meta(name),
-        "involvedObject": {"apiVersion": "v1", "kind": "Pod", "name": pod_name,
-                           "namespace": NS, "uid": f"uid-{pod_name}",
-                           "resourceVersion": "1000", "fieldPath": "spec.containers{auth}"},
-        "reason": reason, "message": message, "type": "Warning", "count": 4,
+        "involvedObject": {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "name": pod_name,
+            "namespace": NS,
+            "uid": f"uid-{pod_name}",
+            "resourceVersion": "1000",
+            "fieldPath": "spec.containers{auth}",
+        },
+        "reason": reason,
+        "message": message,
+        "type": "Warning",
+        "count": 4,
         "source": {"component": "kubelet", "host": "node-1"},
-        "firstTimestamp": CREATED, "lastTimestamp": "2024-05-01T10:05:00Z",
-        "reportingComponent": "kubelet", "reportingInstance": "node-1",
+        "firstTimestamp": CREATED,
+        "lastTimestamp": "2024-05-01T10:05:00Z",
+        "reportingComponent": "kubelet",
+        "reportingInstance": "node-1",
     }
 
 
-def listing(kind: str, api_version: str, items: list[dict[str, Any]], rv: str
-            ) -> dict[str, Any]:
-    return {"apiVersion": api_version, "kind": kind, "metadata": {"resourceVersion": rv},
-            "items": items}
+def listing(kind: str, api_version: str, items: list[dict[str, Any]], rv: str) -> dict[str, Any]:
+    return {
+        "apiVersion": api_version,
+        "kind": kind,
+        "metadata": {"resourceVersion": rv},
+        "items": items,
+    }
 
 
 def status_object(code: int, reason: str, message: str) -> dict[str, Any]:
-    return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-            "message": message, "reason": reason, "code": code}
+    return {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": message,
+        "reason": reason,
+        "code": code,
+    }
 
 
-VERSION = {"major": "1", "minor": "30", "gitVersion": "v1.30.2",
-           "gitCommit": "39683505b630ff2121012f3c5b16215a1449d5ed", "gitTreeState": "clean",
-           "buildDate": "2024-06-11T20:21:00Z", "goVersion": "go1.22.4", "compiler": "gc",
-           "platform": "linux/amd64"}
+VERSION = {
+    "major": "1",
+    "minor": "30",
+    "gitVersion": "v1.30.2",
+    "gitCommit": "39683505b630ff2121012f3c5b16215a1449d5ed",
+    "gitTreeState": "clean",
+    "buildDate": "2024-06-11T20:21:00Z",
+    "goVersion": "go1.22.4",
+    "compiler": "gc",
+    "platform": "linux/amd64",
+}
 
 
 class FakeKube:
     """The fake server's state; handlers run on its own loop in a thread."""
 
     def __init__(self) -> None:
-        self.pods = {p["metadata"]["name"]: p for p in (
-            pod("auth-5d4f8b7c9-x2k8p", "auth"),
-            pod("memory-5d4f8b7c9-q9w7e", "memory", ready=False, restarts=7,
-                last_reason="OOMKilled", waiting="CrashLoopBackOff"))}
-        self.deployments = {d["metadata"]["name"]: d for d in (
-            deployment("auth"), deployment("memory", desired=1, ready=0, updated=1))}
+        self.pods = {
+            p["metadata"]["name"]: p
+            for p in (
+                pod("auth-5d4f8b7c9-x2k8p", "auth"),
+                pod(
+                    "memory-5d4f8b7c9-q9w7e",
+                    "memory",
+                    ready=False,
+                    restarts=7,
+                    last_reason="OOMKilled",
+                    waiting="CrashLoopBackOff",
+                ),
+            )
+        }
+        self.deployments = {
+            d["metadata"]["name"]: d
+            for d in (deployment("auth"), deployment("memory", desired=1, ready=0, updated=1))
+        }
         self.nodes = [node("node-1"), node("node-2", memory_pressure=True)]
-        self.events = [event("memory.17c1", "memory-5d4f8b7c9-q9w7e", "BackOff",
-                             "Back-off restarting failed container memory in pod "
-                             "memory-5d4f8b7c9-q9w7e")]
+        self.events = [
+            event(
+                "memory.17c1",
+                "memory-5d4f8b7c9-q9w7e",
+                "BackOff",
+                "Back-off restarting failed container memory in pod memory-5d4f8b7c9-q9w7e",
+            )
+        ]
         self.rv = 1000
         self.forbidden = False
         self.hang = False
@@ -226,6 +390,7 @@ class FakeKube:
 
     def push(self, kind: str, obj: dict[str, Any]) -> None:
         """Send a watch event (ADDED, MODIFIED, DELETED, ERROR) to every open pod watch."""
+
         def go() -> None:
             if kind != "ERROR":
                 self.rv += 1
@@ -247,12 +412,23 @@ class FakeKube:
         return sum(1 for m, p, _ in self.requests if m == method and p.startswith(prefix))
 
     def kubeconfig(self, path: Path) -> Path:
-        path.write_text(json.dumps({
-            "apiVersion": "v1", "kind": "Config", "current-context": "fake",
-            "clusters": [{"name": "fake", "cluster": {"server": self.url}}],
-            "users": [{"name": "tester", "user": {"token": "test-token-not-secret"}}],
-            "contexts": [{"name": "fake", "context": {"cluster": "fake", "user": "tester",
-                                                      "namespace": NS}}]}))
+        path.write_text(
+            json.dumps(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Config",
+                    "current-context": "fake",
+                    "clusters": [{"name": "fake", "cluster": {"server": self.url}}],
+                    "users": [{"name": "tester", "user": {"token": "test-token-not-secret"}}],
+                    "contexts": [
+                        {
+                            "name": "fake",
+                            "context": {"cluster": "fake", "user": "tester", "namespace": NS},
+                        }
+                    ],
+                }
+            )
+        )
         return path
 
     # ------------------------------------------------------------------ server
@@ -280,13 +456,20 @@ class FakeKube:
         self.content_types.append(request.headers.get("Content-Type", ""))
         if self.hang:  # never answers (until the server stops)
             await self._released.wait()
-            return web.json_response(status_object(503, "ServiceUnavailable", "stopping"),
-                                     status=503)
+            return web.json_response(
+                status_object(503, "ServiceUnavailable", "stopping"), status=503
+            )
         if self.forbidden and request.path.startswith("/api"):
-            return web.json_response(status_object(
-                403, "Forbidden", 'pods is forbidden: User "system:serviceaccount:devmentor:'
-                'monitor" cannot list resource "pods" in API group "" in the namespace '
-                '"devmentor"'), status=403)
+            return web.json_response(
+                status_object(
+                    403,
+                    "Forbidden",
+                    'pods is forbidden: User "system:serviceaccount:devmentor:'
+                    'monitor" cannot list resource "pods" in API group "" in the namespace '
+                    '"devmentor"',
+                ),
+                status=403,
+            )
         return await handler(request)
 
     async def _version(self, request: web.Request) -> web.Response:
@@ -295,17 +478,21 @@ class FakeKube:
     async def _pods(self, request: web.Request) -> web.StreamResponse:
         if request.query.get("watch") in ("true", "1"):
             return await self._watch(request)
-        return web.json_response(listing("PodList", "v1", list(self.pods.values()),
-                                         str(self.rv)))
+        return web.json_response(listing("PodList", "v1", list(self.pods.values()), str(self.rv)))
 
     async def _watch(self, request: web.Request) -> web.StreamResponse:
         resp = web.StreamResponse(headers={"Content-Type": "application/json"})
         await resp.prepare(request)
         if self.expire_next_watch:
             self.expire_next_watch = False
-            line = {"type": "ERROR", "object": status_object(
-                410, "Expired", f"too old resource version: "
-                f"{request.query.get('resourceVersion')} ({self.rv})")}
+            line = {
+                "type": "ERROR",
+                "object": status_object(
+                    410,
+                    "Expired",
+                    f"too old resource version: {request.query.get('resourceVersion')} ({self.rv})",
+                ),
+            }
             await resp.write(json.dumps(line).encode() + b"\n")
             return resp
         q: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
@@ -325,8 +512,9 @@ class FakeKube:
         return resp
 
     async def _deployments(self, request: web.Request) -> web.Response:
-        return web.json_response(listing("DeploymentList", "apps/v1",
-                                         list(self.deployments.values()), str(self.rv)))
+        return web.json_response(
+            listing("DeploymentList", "apps/v1", list(self.deployments.values()), str(self.rv))
+        )
 
     async def _nodes(self, request: web.Request) -> web.Response:
         return web.json_response(listing("NodeList", "v1", self.nodes, str(self.rv)))
@@ -338,8 +526,9 @@ class FakeKube:
         return web.json_response(listing("EventList", "v1", items, str(self.rv)))
 
     def _missing(self, kind: str, name: str) -> web.Response:
-        return web.json_response(status_object(404, "NotFound",
-                                               f'{kind} "{name}" not found'), status=404)
+        return web.json_response(
+            status_object(404, "NotFound", f'{kind} "{name}" not found'), status=404
+        )
 
     async def _patch(self, request: web.Request) -> web.Response:
         name = request.match_info["name"]
@@ -359,11 +548,15 @@ class FakeKube:
             return self._missing("deployments.apps", name)
         replicas = (await request.json())["spec"]["replicas"]
         d["spec"]["replicas"] = replicas
-        return web.json_response({
-            "apiVersion": "autoscaling/v1", "kind": "Scale",
-            "metadata": meta(name, rv=str(self.rv)),
-            "spec": {"replicas": replicas},
-            "status": {"replicas": d["status"]["replicas"], "selector": f"app={name}"}})
+        return web.json_response(
+            {
+                "apiVersion": "autoscaling/v1",
+                "kind": "Scale",
+                "metadata": meta(name, rv=str(self.rv)),
+                "spec": {"replicas": replicas},
+                "status": {"replicas": d["status"]["replicas"], "selector": f"app={name}"},
+            }
+        )
 
     async def _delete_pod(self, request: web.Request) -> web.Response:
         name = request.match_info["name"]

@@ -58,17 +58,20 @@ class Podman:
         root.mkdir(parents=True, exist_ok=True)
         (root / "containers.conf").write_text(CONTAINERS_CONF)
         (root / "storage.conf").write_text(
-            f'[storage]\ndriver = "overlay"\ngraphroot = "{root}/root"\n'
-            f'runroot = "{root}/run"\n')
+            f'[storage]\ndriver = "overlay"\ngraphroot = "{root}/root"\nrunroot = "{root}/run"\n'
+        )
         (root / "registries.conf").write_text(REGISTRIES_CONF)
-        self.env = {**os.environ,
-                    "CONTAINERS_CONF": str(root / "containers.conf"),
-                    "CONTAINERS_STORAGE_CONF": str(root / "storage.conf"),
-                    "CONTAINERS_REGISTRIES_CONF": str(root / "registries.conf")}
+        self.env = {
+            **os.environ,
+            "CONTAINERS_CONF": str(root / "containers.conf"),
+            "CONTAINERS_STORAGE_CONF": str(root / "storage.conf"),
+            "CONTAINERS_REGISTRIES_CONF": str(root / "registries.conf"),
+        }
 
     def podman(self, *args: str, timeout: float = 60) -> str:
-        done = subprocess.run(["podman", *args], env=self.env, capture_output=True, text=True,
-                              timeout=timeout)
+        done = subprocess.run(
+            ["podman", *args], env=self.env, capture_output=True, text=True, timeout=timeout
+        )
         if done.returncode != 0:
             raise RuntimeError(f"podman {' '.join(args)}: {done.stderr.strip()}")
         return done.stdout
@@ -81,8 +84,9 @@ class Podman:
         for d in ("bin", "etc", "tmp", "proc", "sys", "dev", "root"):
             (rootfs / d).mkdir(parents=True, exist_ok=True)
         shutil.copy(BUSYBOX, rootfs / "bin" / "busybox")
-        applets = subprocess.run([BUSYBOX, "--list"], capture_output=True, text=True,
-                                 check=True).stdout.split()
+        applets = subprocess.run(
+            [BUSYBOX, "--list"], capture_output=True, text=True, check=True
+        ).stdout.split()
         for name in applets:
             link = rootfs / "bin" / name
             if name != "busybox" and not link.exists():
@@ -101,8 +105,13 @@ class Podman:
         self.sock.unlink(missing_ok=True)
         log = (self.root / "service.log").open("ab")
         self.proc = subprocess.Popen(
-            ["podman", "system", "service", "--time=0", self.url], env=self.env,
-            stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
+            ["podman", "system", "service", "--time=0", self.url],
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+        )
         log.close()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -144,8 +153,9 @@ class Podman:
     def unmount(self) -> None:
         """Undo the storage driver's own mounts under the root, so the directory can go."""
         mounts = Path("/proc/mounts").read_text().splitlines()
-        for target in sorted({m.split()[1] for m in mounts
-                              if m.split()[1].startswith(str(self.root))}, reverse=True):
+        for target in sorted(
+            {m.split()[1] for m in mounts if m.split()[1].startswith(str(self.root))}, reverse=True
+        ):
             subprocess.run(["umount", "-l", target], capture_output=True, check=False)
 
     def remove_all(self) -> None:

@@ -58,8 +58,13 @@ class FleetThread:
 
 def fast_services(urls: dict[str, str], **overrides: Any) -> list[dict[str, Any]]:
     """Service entries that check every 0.5 s, for tests that watch states change."""
-    base = {"interval": "0.5s", "timeout": "0.4s", "failure_threshold": 2,
-            "success_threshold": 1, "expect": {"status": 200, "body": {"status": "ok"}}}
+    base = {
+        "interval": "0.5s",
+        "timeout": "0.4s",
+        "failure_threshold": 2,
+        "success_threshold": 1,
+        "expect": {"status": 200, "body": {"status": "ok"}},
+    }
     return [{"name": n, "url": u, **base, **overrides} for n, u in urls.items()]
 
 
@@ -70,15 +75,26 @@ class ServeProc:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
-        cmd = [sys.executable, "-m", "devmentor_monitor", "--serve", "--port", str(self.port),
-               *args]
-        full_env = {k: v for k, v in os.environ.items()
-                    if k not in ("SERVICES_CONFIG", "MONITORING_PORT", "REDIS_URL")}
+        cmd = [
+            sys.executable,
+            "-m",
+            "devmentor_monitor",
+            "--serve",
+            "--port",
+            str(self.port),
+            *args,
+        ]
+        full_env = {
+            k: v
+            for k, v in os.environ.items()
+            if k not in ("SERVICES_CONFIG", "MONITORING_PORT", "REDIS_URL")
+        }
         full_env["XDG_STATE_HOME"] = str(log.parent / "state")  # incidents DB per test
         full_env.update(env or {})
         self._log_file = log.open("wb")
-        self.proc = subprocess.Popen(cmd, stdout=self._log_file, stderr=subprocess.STDOUT,
-                                     env=full_env, cwd=REPO)
+        self.proc = subprocess.Popen(
+            cmd, stdout=self._log_file, stderr=subprocess.STDOUT, env=full_env, cwd=REPO
+        )
 
     def get(self, path: str, **kw: Any) -> httpx.Response:
         return httpx.get(self.url + path, timeout=5, **kw)

@@ -27,11 +27,31 @@ class RedisServer:
             raise RuntimeError("redis-server is not installed (scripts/setup --test installs it)")
         pidfile = self.dir / "redis.pid"
         pidfile.unlink(missing_ok=True)
-        subprocess.run([exe, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                        "--appendonly", "no", "--daemonize", "yes", "--dir", str(self.dir),
-                        "--pidfile", str(pidfile), "--logfile", str(self.dir / "redis.log"),
-                        "--client-output-buffer-limit", "pubsub 0 0 0"],
-                       check=True, timeout=10)
+        subprocess.run(
+            [
+                exe,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--daemonize",
+                "yes",
+                "--dir",
+                str(self.dir),
+                "--pidfile",
+                str(pidfile),
+                "--logfile",
+                str(self.dir / "redis.log"),
+                "--client-output-buffer-limit",
+                "pubsub 0 0 0",
+            ],
+            check=True,
+            timeout=10,
+        )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             if pidfile.exists() and pidfile.read_text().strip() and self.ping():

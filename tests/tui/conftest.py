@@ -43,8 +43,9 @@ def make_app(utc: None, no_color_unset: None) -> Callable[..., Any]:
     def make(extra: str = "", theme: str | None = None) -> MonitorApp:
         config = parse_text(CONFIG_TEXT + extra)
         monitor = frozen_monitor(config)
-        app = MonitorApp(config, **views_of(monitor), clock=lambda: T, hostname=HOSTNAME,
-                         theme=theme)
+        app = MonitorApp(
+            config, **views_of(monitor), clock=lambda: T, hostname=HOSTNAME, theme=theme
+        )
         app.monitor = monitor  # type: ignore[attr-defined]
         return app
 

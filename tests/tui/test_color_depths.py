@@ -26,18 +26,24 @@ def colour_codes(screen: str) -> set[str]:
 @pytest.mark.parametrize(("term", "deep"), [("xterm-256color", True), ("xterm", False)])
 def test_renders_within_the_terminals_colours(tmp_path, write_config, wait, term, deep):
     down_url = f"http://127.0.0.1:{free_port()}/health"  # nothing listens: DOWN at once
-    cfg = write_config([{"name": "gone", "url": down_url, "interval": "0.5s",
-                         "timeout": "0.3s"}])
+    cfg = write_config([{"name": "gone", "url": down_url, "interval": "0.5s", "timeout": "0.3s"}])
     sock = str(tmp_path / "tmux.sock")  # -S: the socket dies with tmp_path
-    cmd = (f"env TERM={term} COLORTERM= NO_COLOR= XDG_STATE_HOME={tmp_path} "
-           f"{sys.executable} -m devmentor_monitor ultra --no-serve -c {cfg}")
+    cmd = (
+        f"env TERM={term} COLORTERM= NO_COLOR= XDG_STATE_HOME={tmp_path} "
+        f"{sys.executable} -m devmentor_monitor ultra --no-serve -c {cfg}"
+    )
     tmux = ["tmux", "-S", sock]
-    subprocess.run([*tmux, "-f", "/dev/null", "new-session", "-d", "-x", "100", "-y", "30",
-                    cmd], check=True, cwd=REPO)
+    subprocess.run(
+        [*tmux, "-f", "/dev/null", "new-session", "-d", "-x", "100", "-y", "30", cmd],
+        check=True,
+        cwd=REPO,
+    )
     try:
+
         def screen() -> str:
-            return subprocess.run([*tmux, "capture-pane", "-e", "-p"], capture_output=True,
-                                  text=True, check=True).stdout
+            return subprocess.run(
+                [*tmux, "capture-pane", "-e", "-p"], capture_output=True, text=True, check=True
+            ).stdout
 
         def down_shown() -> str | None:
             text = screen()

@@ -34,13 +34,17 @@ class Pane:
     def __init__(self, command: str, env: dict[str, str], socket: Path) -> None:
         self.socket = str(socket)
         self.env = env
-        self._tmux("new-session", "-d", "-s", "ultra", "-x", str(WIDTH), "-y", str(HEIGHT),
-                   command)
+        self._tmux("new-session", "-d", "-s", "ultra", "-x", str(WIDTH), "-y", str(HEIGHT), command)
 
     def _tmux(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(["tmux", "-S", self.socket, "-f", "/dev/null", *args],
-                              capture_output=True, text=True, env=self.env, timeout=10,
-                              check=check)
+        return subprocess.run(
+            ["tmux", "-S", self.socket, "-f", "/dev/null", *args],
+            capture_output=True,
+            text=True,
+            env=self.env,
+            timeout=10,
+            check=check,
+        )
 
     def capture(self) -> str:
         """The visible screen as text ('' once the session is gone)."""
@@ -51,8 +55,9 @@ class Pane:
         self._tmux("send-keys", "-t", "ultra", *keys)
 
     def size(self) -> tuple[int, int]:
-        out = self._tmux("display-message", "-p", "-t", "ultra",
-                         "#{pane_width} #{pane_height}").stdout.split()
+        out = self._tmux(
+            "display-message", "-p", "-t", "ultra", "#{pane_width} #{pane_height}"
+        ).stdout.split()
         return int(out[0]), int(out[1])
 
     def kill(self) -> None:
@@ -61,8 +66,11 @@ class Pane:
 
 @pytest.fixture
 def pane_env(tmp_path: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("SERVICES_CONFIG", "MONITORING_PORT", "REDIS_URL", "NO_COLOR", "TMUX")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("SERVICES_CONFIG", "MONITORING_PORT", "REDIS_URL", "NO_COLOR", "TMUX")
+    }
     env.update(XDG_STATE_HOME=str(tmp_path / "state"), TERM="xterm-256color")
     return env
 
@@ -83,17 +91,36 @@ def row(screen: str, name: str) -> str:
     return ""
 
 
-def test_ultra_in_tmux(fleet: Any, write_config: Callable[..., Path],
-                       fast: Callable[..., list[dict[str, Any]]], wait: Callable[..., Any],
-                       pane_env: dict[str, str], panes: list[Pane], tmp_path: Path) -> None:
+def test_ultra_in_tmux(
+    fleet: Any,
+    write_config: Callable[..., Path],
+    fast: Callable[..., list[dict[str, Any]]],
+    wait: Callable[..., Any],
+    pane_env: dict[str, str],
+    panes: list[Pane],
+    tmp_path: Path,
+) -> None:
     config = write_config(fast(fleet.urls))  # checks every 0.5 s, DOWN after 2 failures
     port = free_port()
     exit_file = tmp_path / "exit-code"
-    cmd = " ".join(shlex.quote(a) for a in (
-        sys.executable, "-m", "devmentor_monitor", "ultra", "-c", str(config),
-        "--port", str(port)))
-    pane = Pane(f"cd {shlex.quote(str(REPO))} && {cmd}; echo $? > {exit_file}", pane_env,
-                tmp_path / "tmux.sock")
+    cmd = " ".join(
+        shlex.quote(a)
+        for a in (
+            sys.executable,
+            "-m",
+            "devmentor_monitor",
+            "ultra",
+            "-c",
+            str(config),
+            "--port",
+            str(port),
+        )
+    )
+    pane = Pane(
+        f"cd {shlex.quote(str(REPO))} && {cmd}; echo $? > {exit_file}",
+        pane_env,
+        tmp_path / "tmux.sock",
+    )
     panes.append(pane)
     assert pane.size() == (WIDTH, HEIGHT)
     names = list(fleet.urls)  # auth, memory, project
@@ -105,12 +132,15 @@ def test_ultra_in_tmux(fleet: Any, write_config: Callable[..., Path],
     def overview_live() -> bool:
         screen = pane.capture()
         rows = [row(screen, n) for n in names]
-        return (all(re.search(r"\bUP\b.*\d+(\.\d+)? ms", r) for r in rows)
-                and f"services {len(names)}/{len(names)} up" in screen
-                and re.search(r"CPU .*\d+\.\d %", screen) is not None
-                and re.search(r"MEM .*\d+\.\d %", screen) is not None
-                and "─ Services ─" in screen and "─ Host ─" in screen
-                and "no incidents" in screen)
+        return (
+            all(re.search(r"\bUP\b.*\d+(\.\d+)? ms", r) for r in rows)
+            and f"services {len(names)}/{len(names)} up" in screen
+            and re.search(r"CPU .*\d+\.\d %", screen) is not None
+            and re.search(r"MEM .*\d+\.\d %", screen) is not None
+            and "─ Services ─" in screen
+            and "─ Host ─" in screen
+            and "no incidents" in screen
+        )
 
     try:
         wait(overview_live, 20, interval=0.2, what="the live overview")
@@ -125,8 +155,12 @@ def test_ultra_in_tmux(fleet: Any, write_config: Callable[..., Path],
     # 2. m: the metrics view, with its range line and charts.
     pane.press("m")
     try:
-        wait(lambda: "range:" in (s := pane.capture()) and "CPU" in s and "Memory" in s,
-             5, interval=0.1, what="the metrics view")
+        wait(
+            lambda: "range:" in (s := pane.capture()) and "CPU" in s and "Memory" in s,
+            5,
+            interval=0.1,
+            what="the metrics view",
+        )
     except AssertionError as exc:
         raise AssertionError(fail(str(exc))) from None
     assert "─ Host ─" not in pane.capture()
@@ -138,8 +172,12 @@ def test_ultra_in_tmux(fleet: Any, write_config: Callable[..., Path],
     fleet.stop("memory")
     started = time.monotonic()
     try:
-        wait(lambda: re.search(r"\bDOWN\b", row(pane.capture(), "memory")), 6, interval=0.1,
-             what="memory to show DOWN")
+        wait(
+            lambda: re.search(r"\bDOWN\b", row(pane.capture(), "memory")),
+            6,
+            interval=0.1,
+            what="memory to show DOWN",
+        )
     except AssertionError as exc:
         raise AssertionError(fail(str(exc))) from None
     took = time.monotonic() - started
@@ -159,8 +197,12 @@ def test_ultra_in_tmux(fleet: Any, write_config: Callable[..., Path],
     # 4. q exits with code 0 and stops the exporter.
     pane.press("q")
     try:
-        wait(lambda: exit_file.exists() and exit_file.read_text().strip(), 10, interval=0.1,
-             what="the monitor to exit")
+        wait(
+            lambda: exit_file.exists() and exit_file.read_text().strip(),
+            10,
+            interval=0.1,
+            what="the monitor to exit",
+        )
     except AssertionError as exc:
         raise AssertionError(fail(str(exc))) from None
     assert exit_file.read_text().strip() == "0"

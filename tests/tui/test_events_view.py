@@ -11,8 +11,12 @@ from devmentor_monitor.tui.events_view import MAX_ROWS, EventsTable
 
 
 def publish(app: Any, *events: tuple[str, str, EventSeverity, str]) -> None:
-    app.monitor.events([Event(T, etype, service, sev, message, {}, "redis:devmentor:events")
-                        for etype, service, sev, message in events])
+    app.monitor.events(
+        [
+            Event(T, etype, service, sev, message, {}, "redis:devmentor:events")
+            for etype, service, sev, message in events
+        ]
+    )
 
 
 def rows(app: Any) -> list[list[str]]:
@@ -59,16 +63,14 @@ async def test_tail_pause_severity_and_filter(app: Any, screen_text: Any) -> Non
         assert "v2.14 rolled out" in screen_text(app)
 
 
-async def test_a_flood_is_capped_and_rejections_are_shown(make_app: Any,
-                                                          screen_text: Any) -> None:
+async def test_a_flood_is_capped_and_rejections_are_shown(make_app: Any, screen_text: Any) -> None:
     # The periodic tick off (1 h): on a loaded machine the flood takes over a second, and
     # the 1 s timer's own redraws would be counted as the flood's.
     app = make_app("tui:\n  refresh: 1h\n")
     async with app.run_test(size=(140, 40)) as pilot:
         await pilot.press("e")
         await settle(pilot, force=False)
-        publish(app, *[("load.tick", "auth", EventSeverity.INFO, f"n={i}")
-                       for i in range(5000)])
+        publish(app, *[("load.tick", "auth", EventSeverity.INFO, f"n={i}") for i in range(5000)])
         for raw in (b"{oops", b'{"type": "x"}'):
             try:
                 parse_event(raw, "redis:devmentor:events", 65536)
@@ -87,6 +89,5 @@ async def test_overview_ticker_shows_the_newest_events(app: Any, screen_text: An
     async with app.run_test(size=(160, 50)) as pilot:
         publish(app, ("deploy.finished", "project", EventSeverity.INFO, "v3 live"))
         await settle(pilot, force=False)
-        ticker = next(line for line in screen_text(app).splitlines()
-                      if "deploy.finished" in line)
+        ticker = next(line for line in screen_text(app).splitlines() if "deploy.finished" in line)
         assert "project: v3 live" in ticker

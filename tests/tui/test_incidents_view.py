@@ -12,8 +12,9 @@ from devmentor_monitor.model import IncidentState, Severity
 from devmentor_monitor.tui.app import MonitorApp
 
 
-async def test_acknowledge_and_resolve_from_the_incidents_view(tmp_path, utc,
-                                                               no_color_unset, screen_text):
+async def test_acknowledge_and_resolve_from_the_incidents_view(
+    tmp_path, utc, no_color_unset, screen_text
+):
     config = replace(parse_text(CONFIG_TEXT), data_dir=str(tmp_path))
     monitor = frozen_monitor(config)
     monitor.db.open()
@@ -22,8 +23,9 @@ async def test_acknowledge_and_resolve_from_the_incidents_view(tmp_path, utc,
         async with app.run_test(size=(120, 40)) as pilot:
             await settle(pilot)
             assert "no incidents" in screen_text(app)
-            inc = await monitor.engine.open_manual("auth", "login errors spiking",
-                                                   Severity.CRITICAL, Actor("ops", "test"))
+            inc = await monitor.engine.open_manual(
+                "auth", "login errors spiking", Severity.CRITICAL, Actor("ops", "test")
+            )
             await settle(pilot)
             overview = screen_text(app)
             assert "CRIT auth: login errors spiking" in overview  # the overview's pane
@@ -44,7 +46,9 @@ async def test_acknowledge_and_resolve_from_the_incidents_view(tmp_path, utc,
             assert monitor.db.load_incident(inc.id).state is IncidentState.RESOLVED
             assert "no incidents" in screen_text(app)
             assert [a.action for a in monitor.db.load_audit()][:2] == [
-                "incident.resolve", "incident.acknowledge"]
+                "incident.resolve",
+                "incident.acknowledge",
+            ]
     finally:
         monitor.db.close()
 
@@ -52,8 +56,7 @@ async def test_acknowledge_and_resolve_from_the_incidents_view(tmp_path, utc,
 async def test_failing_notification_channel_shows_in_the_header(make_app, screen_text):
     app = make_app()
     async with app.run_test(size=(160, 50)) as pilot:
-        app.store.set_notifications({("ops", "retry"): 3}, {"ops": "HTTP 503 Service "
-                                                                 "Unavailable"})
+        app.store.set_notifications({("ops", "retry"): 3}, {"ops": "HTTP 503 Service Unavailable"})
         await settle(pilot)
         header = screen_text(app).splitlines()[0]
         assert "notify ops: failing: HTTP 503" in header
@@ -66,8 +69,9 @@ async def test_a_dead_source_says_why_and_the_rest_keeps_updating(make_app, scre
     async with app.run_test(size=(160, 50)) as pilot:
         await settle(pilot)
         monitor = app.monitor
-        monitor.source_status(SourceStatus("system", SourceState.UNAVAILABLE,
-                                           "psutil took over 5 s", retry_at=T + 5))
+        monitor.source_status(
+            SourceStatus("system", SourceState.UNAVAILABLE, "psutil took over 5 s", retry_at=T + 5)
+        )
         # ... while health checks go on arriving: memory recovers.
         monitor.check(CheckResult("memory", T, ok=True, latency=0.02, status_code=200))
         await settle(pilot)

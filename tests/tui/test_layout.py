@@ -51,15 +51,17 @@ def hidden_columns(app: MonitorApp) -> dict[str, int]:
     return {str(t.id): t.max_scroll_x for t in app.screen.query(DataTable) if t.max_scroll_x}
 
 
-
-
-@pytest.mark.parametrize("size", [
-    (80, 24),
-    (120, 40),
-    (160, 50),
-])
-async def test_overview_services_table_fits_its_pane(app: MonitorApp,
-                                                     size: tuple[int, int]) -> None:
+@pytest.mark.parametrize(
+    "size",
+    [
+        (80, 24),
+        (120, 40),
+        (160, 50),
+    ],
+)
+async def test_overview_services_table_fits_its_pane(
+    app: MonitorApp, size: tuple[int, int]
+) -> None:
     async with app.run_test(size=size) as pilot:
         await show(pilot)
         assert hidden_columns(app) == {}
@@ -79,8 +81,7 @@ async def test_help_fits_at_80x24(app: MonitorApp, screen_text: Text) -> None:
         assert "ctrl+c" in text and "ctrl+p" in text and "close this" in text
 
 
-async def test_footer_shows_quit_and_help_at_80_columns(app: MonitorApp,
-                                                        screen_text: Text) -> None:
+async def test_footer_shows_quit_and_help_at_80_columns(app: MonitorApp, screen_text: Text) -> None:
     async with app.run_test(size=SMALL) as pilot:
         for key in ("o", "s", "m"):
             await show(pilot, key)

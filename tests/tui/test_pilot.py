@@ -43,8 +43,9 @@ def hex_of(color: Color | None) -> str:
 # ----------------------------------------------------------------------------- overview
 
 
-async def test_overview_shows_services_host_and_empty_incidents(app: MonitorApp,
-                                                                screen_text: Text) -> None:
+async def test_overview_shows_services_host_and_empty_incidents(
+    app: MonitorApp, screen_text: Text
+) -> None:
     async with app.run_test(size=WIDE) as pilot:
         await settle(pilot)
         assert app.current_mode == "overview"
@@ -66,8 +67,7 @@ async def test_overview_shows_services_host_and_empty_incidents(app: MonitorApp,
     assert "no incidents" in text and "no predictions yet" in text
 
 
-async def test_overview_redraws_when_the_store_changes(app: MonitorApp,
-                                                       screen_text: Text) -> None:
+async def test_overview_redraws_when_the_store_changes(app: MonitorApp, screen_text: Text) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         assert "DOWN" in screen_text(app)
@@ -80,8 +80,9 @@ async def test_overview_redraws_when_the_store_changes(app: MonitorApp,
     assert "services 5/5 up" in text
 
 
-async def test_every_later_change_reaches_its_cell_and_only_its_row(app: MonitorApp,
-                                                                   screen_text: Text) -> None:
+async def test_every_later_change_reaches_its_cell_and_only_its_row(
+    app: MonitorApp, screen_text: Text
+) -> None:
     """Rows redraw cell by cell (ServicesTable._set_cells); no stale cell survives a tick."""
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
@@ -92,8 +93,9 @@ async def test_every_later_change_reaches_its_cell_and_only_its_row(app: Monitor
 
         before = rows()
         for step, latency in enumerate((0.051, 0.077, 0.093), start=1):
-            app.monitor.check(CheckResult("auth", T + step, ok=True, latency=latency,
-                                          status_code=200))
+            app.monitor.check(
+                CheckResult("auth", T + step, ok=True, latency=latency, status_code=200)
+            )
             app.tick()
             await pilot.pause()
             now = rows()
@@ -119,13 +121,21 @@ VIEW_KEYS = {k.id: k.key for k in KEYS if k.id in VIEWS}
 
 def test_every_view_has_its_key() -> None:
     assert set(VIEW_KEYS) == set(VIEWS) == set(VIEW_TEXT)
-    assert VIEW_KEYS == {"overview": "o", "metrics": "m", "services": "s", "incidents": "i",
-                         "predictions": "p", "events": "e", "docker": "d",
-                         "kubernetes": "k"}
+    assert VIEW_KEYS == {
+        "overview": "o",
+        "metrics": "m",
+        "services": "s",
+        "incidents": "i",
+        "predictions": "p",
+        "events": "e",
+        "docker": "d",
+        "kubernetes": "k",
+    }
 
 
-async def test_each_key_opens_its_view_and_escape_returns(app: MonitorApp,
-                                                          screen_text: Text) -> None:
+async def test_each_key_opens_its_view_and_escape_returns(
+    app: MonitorApp, screen_text: Text
+) -> None:
     """m s i p e d k pressed on the overview, esc back each time; then o from metrics."""
 
     async def check(view: str) -> None:
@@ -212,8 +222,9 @@ async def test_metrics_view_charts_and_range_keys(app: MonitorApp, screen_text: 
 # ----------------------------------------------------------------------------- services
 
 
-async def test_services_view_details_the_selected_service(app: MonitorApp,
-                                                          screen_text: Text) -> None:
+async def test_services_view_details_the_selected_service(
+    app: MonitorApp, screen_text: Text
+) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("s")
         await settle(pilot)
@@ -235,10 +246,10 @@ def table_rows(app: MonitorApp, table_id: str) -> list[str]:
     return [str(key.value) for key in table.rows]
 
 
-@pytest.mark.parametrize(("view", "table_id"), [("services", "svc-list"),
-                                                ("overview", "services")])
-async def test_filter_narrows_the_services_table(app: MonitorApp, screen_text: Text,
-                                                  view: str, table_id: str) -> None:
+@pytest.mark.parametrize(("view", "table_id"), [("services", "svc-list"), ("overview", "services")])
+async def test_filter_narrows_the_services_table(
+    app: MonitorApp, screen_text: Text, view: str, table_id: str
+) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press(VIEW_KEYS[view])
         await settle(pilot)
@@ -267,8 +278,7 @@ async def test_filter_matches_status_words(app: MonitorApp) -> None:
         assert app.screen.query_one("#svc-list", DataTable).has_focus  # enter: back to table
 
 
-async def test_filter_on_a_view_without_a_table_says_so(app: MonitorApp,
-                                                        screen_text: Text) -> None:
+async def test_filter_on_a_view_without_a_table_says_so(app: MonitorApp, screen_text: Text) -> None:
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await pilot.press("m", "slash")  # the metrics view has charts, no table
         await until(pilot, lambda: "nothing to filter" in screen_text(app), "the toast")
@@ -339,8 +349,6 @@ async def test_t_cycles_every_theme(app: MonitorApp, screen_text: Text) -> None:
         await until(pilot, lambda: "theme: dark" in screen_text(app), "the theme toast")
 
 
-
-
 async def test_theme_switch_recolours_status_words(app: MonitorApp) -> None:
     """Status words take the theme's colour; after `t` they take the new theme's colour."""
     themes = load_themes()
@@ -367,8 +375,9 @@ async def test_theme_chosen_on_another_view_applies_to_overview(app: MonitorApp)
         assert hex_of(style_of(app, "DOWN").color) == "#d70000"
 
 
-async def test_no_color_starts_in_monochrome(make_app: Callable[..., MonitorApp],
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_no_color_starts_in_monochrome(
+    make_app: Callable[..., MonitorApp], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("NO_COLOR", "1")
     app = make_app()
     assert app.theme == "monochrome"
@@ -390,8 +399,9 @@ async def test_theme_from_config_and_flag(make_app: Callable[..., MonitorApp]) -
 # ----------------------------------------------------------------------------- remapping
 
 
-async def test_keys_remap_from_config(make_app: Callable[..., MonitorApp],
-                                      screen_text: Text) -> None:
+async def test_keys_remap_from_config(
+    make_app: Callable[..., MonitorApp], screen_text: Text
+) -> None:
     app = make_app('tui: {keys: {metrics: "M", quit: "x"}}\n')
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("m")

@@ -20,30 +20,65 @@ Text = Callable[[Any], str]
 SIZE = (160, 45)
 
 DISK = Prediction(
-    "exhaustion", "disk:/var/lib/docker", None, Severity.HIGH, 0.97,
+    "exhaustion",
+    "disk:/var/lib/docker",
+    None,
+    Severity.HIGH,
+    0.97,
     "disk /var/lib/docker full in 1 h 30 m",
     "disk /var/lib/docker full in 1 h 30 m at +13.3 GiB/h (fit over 30 m, confidence "
-    "0.97). Why it matters: when it is full writes will fail", T - 600, 5400.0)
+    "0.97). Why it matters: when it is full writes will fail",
+    T - 600,
+    5400.0,
+)
 LATENCY = Prediction(
-    "anomaly", "latency:ai-gateway", "ai-gateway", Severity.MEDIUM, 0.81,
+    "anomaly",
+    "latency:ai-gateway",
+    "ai-gateway",
+    Severity.MEDIUM,
+    0.81,
     "ai-gateway latency unusual: 2400 ms (usually 450 ms)",
     "ai-gateway latency is 2400 ms, usually 450 ms ± 60 ms. Why it matters: requests to "
-    "ai-gateway are slowing before its latency alert fires", T - 120, 2.4)
-STATUS = {"series": 21, "warming_up": 0, "warmup_samples": 150, "flagged": 1,
-          "series_dropped": 0, "updated_at": T - 1, "scaling_enabled": False,
-          "recent_anomalies": [{"series": "cpu", "service": None, "label": "host CPU",
-                                "started_at": T - 900, "ended_at": T - 840,
-                                "peak_score": 0.66, "onset_value": 91.0}]}
+    "ai-gateway are slowing before its latency alert fires",
+    T - 120,
+    2.4,
+)
+STATUS = {
+    "series": 21,
+    "warming_up": 0,
+    "warmup_samples": 150,
+    "flagged": 1,
+    "series_dropped": 0,
+    "updated_at": T - 1,
+    "scaling_enabled": False,
+    "recent_anomalies": [
+        {
+            "series": "cpu",
+            "service": None,
+            "label": "host CPU",
+            "started_at": T - 900,
+            "ended_at": T - 840,
+            "peak_score": 0.66,
+            "onset_value": 91.0,
+        }
+    ],
+}
 
 
 def publish(app: MonitorApp, predictions: list[Prediction], **kw: Any) -> None:
     app.monitor.store.set_predictions(
-        predictions, scores=kw.get("scores", {}), values={}, marks=kw.get("marks", {}),
-        root_causes=kw.get("root_causes", {}), status=kw.get("status", STATUS))
+        predictions,
+        scores=kw.get("scores", {}),
+        values={},
+        marks=kw.get("marks", {}),
+        root_causes=kw.get("root_causes", {}),
+        status=kw.get("status", STATUS),
+    )
 
 
-async def test_p_lists_predictions_and_explains_the_selected_one(app: MonitorApp,
-                                                                 screen_text: Text) -> None:
+async def test_p_lists_predictions_and_explains_the_selected_one(
+    app: MonitorApp, screen_text: Text
+) -> None:
     publish(app, [DISK, LATENCY])
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
@@ -80,12 +115,28 @@ async def test_p_says_so_when_there_is_nothing(app: MonitorApp, screen_text: Tex
 
 
 async def test_incident_detail_shows_root_causes(app: MonitorApp, screen_text: Text) -> None:
-    inc = Incident("inc-1", "ai-gateway", "service_down", Severity.HIGH,
-                   "ai-gateway: service down", "", IncidentState.OPEN, T - 60, T - 60)
+    inc = Incident(
+        "inc-1",
+        "ai-gateway",
+        "service_down",
+        Severity.HIGH,
+        "ai-gateway: service down",
+        "",
+        IncidentState.OPEN,
+        T - 60,
+        T - 60,
+    )
     app.monitor.store.put_incident(inc)
-    cause = Cause("memory", 0.87, ("dependency", "deploy.finished"),
-                  ("dependency memory is down (ai-gateway -> memory) and none of its own "
-                   "dependencies is failing: likely the root of the chain",), T - 300)
+    cause = Cause(
+        "memory",
+        0.87,
+        ("dependency", "deploy.finished"),
+        (
+            "dependency memory is down (ai-gateway -> memory) and none of its own "
+            "dependencies is failing: likely the root of the chain",
+        ),
+        T - 300,
+    )
     publish(app, [], root_causes={"inc-1": [cause]})
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("i")

@@ -30,8 +30,7 @@ class FakeStarter:
 
 async def test_the_app_starts_and_stops_the_runtime_through_its_starter(utc: None) -> None:
     starter = FakeStarter()
-    app = MonitorApp(parse_text(CONFIG_TEXT), runtime=starter, clock=lambda: T,
-                     hostname=HOSTNAME)
+    app = MonitorApp(parse_text(CONFIG_TEXT), runtime=starter, clock=lambda: T, hostname=HOSTNAME)
     assert app.store is not None  # built before the first frame, for the runtime to fill
     assert app.commands is None  # nothing to write through until the runtime is up
     async with app.run_test(size=(120, 40)) as pilot:

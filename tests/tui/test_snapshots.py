@@ -16,13 +16,14 @@ from devmentor_monitor.tui.app import MonitorApp
 
 
 @pytest.mark.parametrize("size", [(80, 24), (160, 50)], ids=["80x24", "160x50"])
-def test_overview(snap_compare: Callable[..., bool], app: MonitorApp,
-                  size: tuple[int, int]) -> None:
+def test_overview(
+    snap_compare: Callable[..., bool], app: MonitorApp, size: tuple[int, int]
+) -> None:
     assert snap_compare(app, terminal_size=size, run_before=settle)
 
 
-def test_overview_monochrome(snap_compare: Callable[..., bool],
-                             make_app: Callable[..., MonitorApp]) -> None:
+def test_overview_monochrome(
+    snap_compare: Callable[..., bool], make_app: Callable[..., MonitorApp]
+) -> None:
     """NO_COLOR users read statuses from words and meters from shapes."""
-    assert snap_compare(make_app(theme="monochrome"), terminal_size=(80, 24),
-                        run_before=settle)
+    assert snap_compare(make_app(theme="monochrome"), terminal_size=(80, 24), run_before=settle)

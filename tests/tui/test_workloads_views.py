@@ -23,16 +23,33 @@ KUBE = "kubernetes: {namespace: devmentor, selectors: {memory: app=memory}}\n"
 
 def containers(memory_state: str = "running") -> list[ContainerInfo]:
     return [
-        ContainerInfo(id="a" * 64, name="devmentor-auth", image="localhost/busybox:local",
-                      state="running", status="Up 2 hours", health="healthy",
-                      restart_count=1, started_at=T - 7200, service="auth", cpu_ratio=0.42,
-                      memory_bytes=64 * 1024 ** 2, memory_limit=512 * 1024 ** 2,
-                      ports=("0.0.0.0:3002->3002/tcp",)),
-        ContainerInfo(id="b" * 64, name="devmentor-memory", image="localhost/busybox:local",
-                      state=memory_state, status="Exited (137) 5 seconds ago",
-                      restart_count=4, exit_code=137 if memory_state != "running" else None,
-                      oom_killed=memory_state != "running", service="memory",
-                      started_at=T - 60),
+        ContainerInfo(
+            id="a" * 64,
+            name="devmentor-auth",
+            image="localhost/busybox:local",
+            state="running",
+            status="Up 2 hours",
+            health="healthy",
+            restart_count=1,
+            started_at=T - 7200,
+            service="auth",
+            cpu_ratio=0.42,
+            memory_bytes=64 * 1024**2,
+            memory_limit=512 * 1024**2,
+            ports=("0.0.0.0:3002->3002/tcp",),
+        ),
+        ContainerInfo(
+            id="b" * 64,
+            name="devmentor-memory",
+            image="localhost/busybox:local",
+            state=memory_state,
+            status="Exited (137) 5 seconds ago",
+            restart_count=4,
+            exit_code=137 if memory_state != "running" else None,
+            oom_killed=memory_state != "running",
+            service="memory",
+            started_at=T - 60,
+        ),
     ]
 
 
@@ -45,12 +62,18 @@ async def test_docker_view_not_configured_says_why(app: MonitorApp, screen_text:
     assert "no containers" in text
 
 
-async def test_docker_view_unavailable_shows_reason_and_retry(make_app: Callable[..., Any],
-                                                              screen_text: Text) -> None:
+async def test_docker_view_unavailable_shows_reason_and_retry(
+    make_app: Callable[..., Any], screen_text: Text
+) -> None:
     app = make_app(DOCKER)
-    app.monitor.source_status(SourceStatus("docker", SourceState.UNAVAILABLE,
-                                           "permission denied on /run/docker.sock",
-                                           retry_at=T + 8))
+    app.monitor.source_status(
+        SourceStatus(
+            "docker",
+            SourceState.UNAVAILABLE,
+            "permission denied on /run/docker.sock",
+            retry_at=T + 8,
+        )
+    )
     async with app.run_test(size=WIDE) as pilot:
         await pilot.press("d")
         await settle(pilot)
@@ -58,8 +81,9 @@ async def test_docker_view_unavailable_shows_reason_and_retry(make_app: Callable
     assert "docker: not available: permission denied on /run/docker.sock, retry in 8 s" in text
 
 
-async def test_docker_view_rows_detail_logs_and_red_service(make_app: Callable[..., Any],
-                                                            screen_text: Text) -> None:
+async def test_docker_view_rows_detail_logs_and_red_service(
+    make_app: Callable[..., Any], screen_text: Text
+) -> None:
     app = make_app(DOCKER)
     monitor = app.monitor
     monitor.source_status(status("docker", True, "podman 4.3.1 (API 1.41)"))
@@ -95,8 +119,9 @@ async def test_docker_view_rows_detail_logs_and_red_service(make_app: Callable[.
     assert "DOWN" in row
 
 
-async def test_docker_action_needs_confirmation(make_app: Callable[..., Any],
-                                                screen_text: Text) -> None:
+async def test_docker_action_needs_confirmation(
+    make_app: Callable[..., Any], screen_text: Text
+) -> None:
     app = make_app(DOCKER)
     monitor = app.monitor
     monitor.source_status(status("docker", True, "podman 4.3.1 (API 1.41)"))
@@ -136,17 +161,60 @@ async def test_kubernetes_view(make_app: Callable[..., Any], screen_text: Text) 
     app = make_app(KUBE)
     monitor = app.monitor
     monitor.source_status(status("kubernetes", True, "https://k8s:6443 namespace devmentor"))
-    monitor.kube_list("pods", {p.name: p for p in (
-        PodInfo("auth-7d9-x2k8p", "devmentor", "Running", True, 1, 1, 0, "node-1", T - 3600,
-                owner="auth", service="auth"),
-        PodInfo("memory-5d4-q9w7e", "devmentor", "Running", False, 0, 1, 7,
-                "node-1", T - 600, "OOMKilled (exit 137)", waiting="CrashLoopBackOff",
-                owner="memory", service="memory"))})
-    monitor.kube_list("deployments", {d.name: d for d in (
-        DeploymentInfo("auth", "devmentor", 2, 2, 2, 2, service="auth"),
-        DeploymentInfo("memory", "devmentor", 1, 0, 1, 0, service="memory"))})
-    monitor.kube_list("nodes", {"node-1": NodeInfo("node-1", True, ("MemoryPressure",),
-                                                   (("cpu", "3800m"), ("memory", "15Gi")))})
+    monitor.kube_list(
+        "pods",
+        {
+            p.name: p
+            for p in (
+                PodInfo(
+                    "auth-7d9-x2k8p",
+                    "devmentor",
+                    "Running",
+                    True,
+                    1,
+                    1,
+                    0,
+                    "node-1",
+                    T - 3600,
+                    owner="auth",
+                    service="auth",
+                ),
+                PodInfo(
+                    "memory-5d4-q9w7e",
+                    "devmentor",
+                    "Running",
+                    False,
+                    0,
+                    1,
+                    7,
+                    "node-1",
+                    T - 600,
+                    "OOMKilled (exit 137)",
+                    waiting="CrashLoopBackOff",
+                    owner="memory",
+                    service="memory",
+                ),
+            )
+        },
+    )
+    monitor.kube_list(
+        "deployments",
+        {
+            d.name: d
+            for d in (
+                DeploymentInfo("auth", "devmentor", 2, 2, 2, 2, service="auth"),
+                DeploymentInfo("memory", "devmentor", 1, 0, 1, 0, service="memory"),
+            )
+        },
+    )
+    monitor.kube_list(
+        "nodes",
+        {
+            "node-1": NodeInfo(
+                "node-1", True, ("MemoryPressure",), (("cpu", "3800m"), ("memory", "15Gi"))
+            )
+        },
+    )
     calls: list[tuple[str, int]] = []
 
     async def scale(name: str, replicas: int) -> None:
@@ -170,11 +238,11 @@ async def test_kubernetes_view(make_app: Callable[..., Any], screen_text: Text) 
     assert calls == [("auth", 3)]
 
 
-async def test_kubernetes_view_forbidden(make_app: Callable[..., Any],
-                                         screen_text: Text) -> None:
+async def test_kubernetes_view_forbidden(make_app: Callable[..., Any], screen_text: Text) -> None:
     app = make_app(KUBE)
-    app.monitor.source_status(SourceStatus("kubernetes", SourceState.UNAVAILABLE,
-                                           "forbidden: pods is forbidden"))
+    app.monitor.source_status(
+        SourceStatus("kubernetes", SourceState.UNAVAILABLE, "forbidden: pods is forbidden")
+    )
     async with app.run_test(size=WIDE) as pilot:
         await pilot.press("k")
         await settle(pilot)

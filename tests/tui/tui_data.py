@@ -51,33 +51,51 @@ services:
 """
 
 # Steady latencies (seconds) per service; ai-gateway is slower than its 2 s SLO: SLOW.
-LATENCY = {"auth": 0.012, "memory": 0.008, "ai-gateway": 2.4, "project": 0.031,
-           "monitoring": 0.003}
+LATENCY = {"auth": 0.012, "memory": 0.008, "ai-gateway": 2.4, "project": 0.031, "monitoring": 0.003}
 DOWN_REASON = "connection refused"
-GiB = 1024 ** 3
+GiB = 1024**3
 
-TOP_CPU = (ProcInfo(101, "postgres", 23.0, 812 * 1024 ** 2),
-           ProcInfo(202, "node", 11.0, 420 * 1024 ** 2),
-           ProcInfo(303, "python3", 4.0, 96 * 1024 ** 2))
-TOP_MEM = (ProcInfo(101, "postgres", 23.0, 812 * 1024 ** 2),
-           ProcInfo(202, "node", 11.0, 420 * 1024 ** 2),
-           ProcInfo(404, "redis-server", 1.0, 210 * 1024 ** 2))
+TOP_CPU = (
+    ProcInfo(101, "postgres", 23.0, 812 * 1024**2),
+    ProcInfo(202, "node", 11.0, 420 * 1024**2),
+    ProcInfo(303, "python3", 4.0, 96 * 1024**2),
+)
+TOP_MEM = (
+    ProcInfo(101, "postgres", 23.0, 812 * 1024**2),
+    ProcInfo(202, "node", 11.0, 420 * 1024**2),
+    ProcInfo(404, "redis-server", 1.0, 210 * 1024**2),
+)
 
 
 def system_sample(ts: float, cpu: float) -> SystemSample:
     return SystemSample(
-        ts=ts, cpu_percent=cpu,
+        ts=ts,
+        cpu_percent=cpu,
         cpu_per_core=(cpu + 10, cpu - 10, cpu + 5, cpu - 5),
         load=(1.25, 0.98, 0.75),
-        mem_total=16 * GiB, mem_used=9 * GiB, mem_available=7 * GiB, mem_percent=56.25,
-        swap_total=2 * GiB, swap_used=GiB // 8, swap_percent=6.25,
-        disks=(DiskUsage("/", 100 * GiB, 62 * GiB, 62.0),
-               DiskUsage("/var/lib/docker", 200 * GiB, 180 * GiB, 90.0)),
-        disk_read_bytes=10_000_000, disk_write_bytes=20_000_000,
-        net_rx_bytes=30_000_000, net_tx_bytes=40_000_000,
-        disk_read_rate=12_288.0, disk_write_rate=65_536.0,
-        net_rx_rate=131_072.0, net_tx_rate=24_576.0,
-        process_count=231, top_cpu=TOP_CPU, top_mem=TOP_MEM, top_ts=ts,
+        mem_total=16 * GiB,
+        mem_used=9 * GiB,
+        mem_available=7 * GiB,
+        mem_percent=56.25,
+        swap_total=2 * GiB,
+        swap_used=GiB // 8,
+        swap_percent=6.25,
+        disks=(
+            DiskUsage("/", 100 * GiB, 62 * GiB, 62.0),
+            DiskUsage("/var/lib/docker", 200 * GiB, 180 * GiB, 90.0),
+        ),
+        disk_read_bytes=10_000_000,
+        disk_write_bytes=20_000_000,
+        net_rx_bytes=30_000_000,
+        net_tx_bytes=40_000_000,
+        disk_read_rate=12_288.0,
+        disk_write_rate=65_536.0,
+        net_rx_rate=131_072.0,
+        net_tx_rate=24_576.0,
+        process_count=231,
+        top_cpu=TOP_CPU,
+        top_mem=TOP_MEM,
+        top_ts=ts,
     )
 
 
@@ -90,11 +108,11 @@ def frozen_monitor(config: Config, now: float = T) -> Monitor:
         wobble = 1.0 + 0.1 * ((i * 7) % 5 - 2)  # deterministic, so the trend is not flat
         for name, latency in LATENCY.items():
             if name == "memory" and i >= 17:  # the last three checks failed: DOWN
-                monitor.check(CheckResult(name, ts, ok=False, latency=None,
-                                          error=DOWN_REASON))
+                monitor.check(CheckResult(name, ts, ok=False, latency=None, error=DOWN_REASON))
             else:
-                monitor.check(CheckResult(name, ts, ok=True, latency=latency * wobble,
-                                          status_code=200))
+                monitor.check(
+                    CheckResult(name, ts, ok=True, latency=latency * wobble, status_code=200)
+                )
     for i in range(60):  # a host sample every 10 s
         monitor.system(system_sample(now - 602 + 10 * (i + 1), 30.0 + (i * 13) % 20))
     for name in ("system", "health"):
@@ -111,11 +129,19 @@ def views_of(monitor: Monitor) -> dict[str, Any]:
 def render_text(app: Any) -> str:
     """The screen as plain text, exactly as the compositor would paint it."""
     width, height = app.size
-    console = Console(width=width, height=height, file=io.StringIO(), force_terminal=True,
-                      color_system="truecolor", record=True, legacy_windows=False,
-                      safe_box=False)
-    console.print(app.screen._compositor.render_update(
-        full=True, screen_stack=app._background_screens))
+    console = Console(
+        width=width,
+        height=height,
+        file=io.StringIO(),
+        force_terminal=True,
+        color_system="truecolor",
+        record=True,
+        legacy_windows=False,
+        safe_box=False,
+    )
+    console.print(
+        app.screen._compositor.render_update(full=True, screen_stack=app._background_screens)
+    )
     return console.export_text()
 
 

@@ -34,15 +34,30 @@ services:
 
 
 def host(ts: float, cpu: float) -> SystemSample:
-    return SystemSample(ts=ts, cpu_percent=cpu, cpu_per_core=(cpu,), load=(0.1, 0.1, 0.1),
-                        mem_total=100, mem_used=10, mem_available=90, mem_percent=10.0,
-                        swap_total=0, swap_used=0, swap_percent=0.0, disks=(),
-                        disk_read_bytes=0, disk_write_bytes=0, net_rx_bytes=0, net_tx_bytes=0)
+    return SystemSample(
+        ts=ts,
+        cpu_percent=cpu,
+        cpu_per_core=(cpu,),
+        load=(0.1, 0.1, 0.1),
+        mem_total=100,
+        mem_used=10,
+        mem_available=90,
+        mem_percent=10.0,
+        swap_total=0,
+        swap_used=0,
+        swap_percent=0.0,
+        disks=(),
+        disk_read_bytes=0,
+        disk_write_bytes=0,
+        net_rx_bytes=0,
+        net_tx_bytes=0,
+    )
 
 
 def check(service: str, ts: float, ok: bool) -> CheckResult:
-    return CheckResult(service, ts, ok=ok, latency=0.01 if ok else None,
-                       error=None if ok else "connection refused")
+    return CheckResult(
+        service, ts, ok=ok, latency=0.01 if ok else None, error=None if ok else "connection refused"
+    )
 
 
 def test_flapping_around_the_threshold_fires_once():
@@ -175,8 +190,11 @@ async def test_lifecycle_and_dedup(engine):
     assert saved.state is IncidentState.RESOLVED
     assert (saved.acknowledged_by, saved.resolved_by) == ("ops", "ops")
     assert [e.kind for e in saved.timeline] == ["opened", "acknowledged", "resolved"]
-    assert [a.action for a in db.load_audit()] == ["incident.resolve", "incident.acknowledge",
-                                                   "incident.open"]
+    assert [a.action for a in db.load_audit()] == [
+        "incident.resolve",
+        "incident.acknowledge",
+        "incident.open",
+    ]
     # The same alert firing twice updates one incident instead of opening another.
     ev = Evaluator([r for r in default_rules(store.config) if r.name == "service_down"], store)
     store.record_check(check("auth", clock.now, ok=False))
@@ -234,7 +252,6 @@ services:
         db.close()
 
 
-
 async def test_retention_purges_old_resolved_incidents_only(engine):
     eng, _, clock, _, db = engine
     ops = Actor("ops", "test")
@@ -280,8 +297,9 @@ services:
     try:
         eng = IncidentEngine(Store(config, clock=clock), db, None, clock=clock)
         inc = await eng.open_manual("auth", "down", Severity.HIGH, Actor("ops", "test"))
-        assert got == [{"incident": inc.id, "service": "auth", "severity": "high",
-                        "title": inc.title}]
+        assert got == [
+            {"incident": inc.id, "service": "auth", "severity": "high", "title": inc.title}
+        ]
         outcome = inc.timeline[-1].text
         assert outcome == f"ok: POST 127.0.0.1:{port} → HTTP 202"
         assert "s3cret" not in outcome  # the path (often a token) is never recorded

@@ -12,9 +12,18 @@ from pathlib import Path
 import pytest
 
 PROG = "devmentor-monitor"
-ENV_VARS = ("SERVICES_CONFIG", "MONITORING_PORT", "REDIS_URL", "EVENT_RETENTION",
-            "METRICS_RETENTION", "AUTO_DISCOVER", "ALERT_CHANNELS", "AUTO_SCALE_ENABLED",
-            "MIN_REPLICAS", "MAX_REPLICAS")
+ENV_VARS = (
+    "SERVICES_CONFIG",
+    "MONITORING_PORT",
+    "REDIS_URL",
+    "EVENT_RETENTION",
+    "METRICS_RETENTION",
+    "AUTO_DISCOVER",
+    "ALERT_CHANNELS",
+    "AUTO_SCALE_ENABLED",
+    "MIN_REPLICAS",
+    "MAX_REPLICAS",
+)
 
 GOOD = """\
 server:
@@ -31,8 +40,10 @@ services:
 """
 
 BAD_FILES = {
-    "semantic": ("services:\n  - name: auth\n    url: http://x/\n    interval: 0s\n",
-                 "bad.yaml:4: services.auth.interval: "),
+    "semantic": (
+        "services:\n  - name: auth\n    url: http://x/\n    interval: 0s\n",
+        "bad.yaml:4: services.auth.interval: ",
+    ),
     "syntax": ("server:\n  port: 3006\n bad: 1\n", "bad.yaml:3: YAML syntax error"),
 }
 
@@ -40,8 +51,14 @@ BAD_FILES = {
 def run(tmp_path: Path, *args: str, **extra_env: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k not in ENV_VARS}
     env.update(extra_env)
-    return subprocess.run([sys.executable, "-m", "devmentor_monitor", *args], cwd=tmp_path,
-                          env=env, capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "devmentor_monitor", *args],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def write(tmp_path: Path, name: str, text: str) -> None:
@@ -49,15 +66,19 @@ def write(tmp_path: Path, name: str, text: str) -> None:
 
 
 def effective(stdout: str) -> dict:
-    return json.loads(stdout[stdout.index("\n{") + 1:])
+    return json.loads(stdout[stdout.index("\n{") + 1 :])
 
 
 @pytest.mark.parametrize("kind", sorted(BAD_FILES))
-@pytest.mark.parametrize("args", [
-    ("--serve", "-c", "bad.yaml"),
-    ("status", "-c", "bad.yaml"),
-    ("config", "check", "bad.yaml"),
-], ids=["serve", "status", "config-check"])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--serve", "-c", "bad.yaml"),
+        ("status", "-c", "bad.yaml"),
+        ("config", "check", "bad.yaml"),
+    ],
+    ids=["serve", "status", "config-check"],
+)
 def test_bad_file_exits_2_with_one_line(tmp_path, args, kind):
     text, where = BAD_FILES[kind]
     write(tmp_path, "bad.yaml", text)
@@ -109,10 +130,13 @@ def test_bad_environment_value_exits_2(tmp_path):
     assert proc.stderr.strip().startswith(f"{PROG}: config error: environment MONITORING_PORT:")
 
 
-@pytest.mark.parametrize(("flag", "expected"), [
-    ("--version", f"{PROG} 0.1.0"),
-    ("--help", f"usage: {PROG}"),
-])
+@pytest.mark.parametrize(
+    ("flag", "expected"),
+    [
+        ("--version", f"{PROG} 0.1.0"),
+        ("--help", f"usage: {PROG}"),
+    ],
+)
 def test_version_and_help(tmp_path, flag, expected):
     proc = run(tmp_path, flag)
     assert proc.returncode == 0
@@ -120,10 +144,13 @@ def test_version_and_help(tmp_path, flag, expected):
     assert proc.stderr == ""
 
 
-@pytest.mark.parametrize(("text", "extra_env"), [
-    ("redis:\n  url: http://:s3cret@localhost:6379\n", {}),
-    ("services: []\n", {"REDIS_URL": "redis://:s3cret@localhost:0"}),
-])
+@pytest.mark.parametrize(
+    ("text", "extra_env"),
+    [
+        ("redis:\n  url: http://:s3cret@localhost:6379\n", {}),
+        ("services: []\n", {"REDIS_URL": "redis://:s3cret@localhost:0"}),
+    ],
+)
 def test_config_error_does_not_leak_password(tmp_path, text, extra_env):
     write(tmp_path, "bad.yaml", text)
     proc = run(tmp_path, "config", "check", "bad.yaml", **extra_env)
@@ -151,10 +178,18 @@ auth:
   keys: [{name: ops, key: "0p3r4t0r-k3y-0123456789", role: operator}]
 services: []
 """)
-    done = subprocess.run([sys.executable, "-m", "devmentor_monitor", "config", "check",
-                           str(cfg)], capture_output=True, text=True, timeout=30)
+    done = subprocess.run(
+        [sys.executable, "-m", "devmentor_monitor", "config", "check", str(cfg)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert done.returncode == 0, done.stderr
-    for secret in ("sekr1tT0ken", "R0utingKeyR0utingKey", "pa55w0rdpa55",
-                   "0p3r4t0r-k3y-0123456789"):
+    for secret in (
+        "sekr1tT0ken",
+        "R0utingKeyR0utingKey",
+        "pa55w0rdpa55",
+        "0p3r4t0r-k3y-0123456789",
+    ):
         assert secret not in done.stdout
     assert "hooks.slack.com" in done.stdout  # where it goes is still shown

@@ -18,8 +18,11 @@ COMMAND = [sys.executable, "-m", "devmentor_monitor"]
 
 
 def env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items()
-            if k not in ("SERVICES_CONFIG", "MONITORING_PORT", "REDIS_URL")}
+    return {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("SERVICES_CONFIG", "MONITORING_PORT", "REDIS_URL")
+    }
 
 
 @pytest.fixture
@@ -39,8 +42,13 @@ def busy_core() -> Iterator[None]:
 
 
 def test_status_reports_cpu_measured_over_a_window(no_services, busy_core):
-    done = subprocess.run([*COMMAND, "status", "--json", "-c", str(no_services)], env=env(),
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [*COMMAND, "status", "--json", "-c", str(no_services)],
+        env=env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     host = json.loads(done.stdout)["host"]
     cores = len(host["cpu_per_core_percent"])
@@ -53,9 +61,14 @@ def test_status_json_into_a_closed_pipe_exits_quietly(no_services):
     read_end, write_end = os.pipe()
     os.close(read_end)  # like `| head` that has already gone: nobody will read
     try:
-        done = subprocess.run([*COMMAND, "status", "--json", "-c", str(no_services)],
-                              env=env(), stdout=write_end, stderr=subprocess.PIPE, text=True,
-                              timeout=60)
+        done = subprocess.run(
+            [*COMMAND, "status", "--json", "-c", str(no_services)],
+            env=env(),
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+        )
     finally:
         os.close(write_end)
     assert done.stderr == ""
@@ -63,8 +76,9 @@ def test_status_json_into_a_closed_pipe_exits_quietly(no_services):
 
 
 def help_options(*command: str) -> set[str]:
-    done = subprocess.run([*COMMAND, *command, "--help"], env=env(), capture_output=True,
-                          text=True, timeout=60)
+    done = subprocess.run(
+        [*COMMAND, *command, "--help"], env=env(), capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 0, done.stderr
     return {word.rstrip(",") for word in done.stdout.split() if word.startswith("--")}
 
@@ -72,12 +86,16 @@ def help_options(*command: str) -> set[str]:
 SERVING = {"--host", "--port", "--data-dir", "--insecure"}
 
 
-@pytest.mark.parametrize(("command", "has", "has_not"), [
-    (("emit",), {"--config", "--log-level", "--service"}, SERVING | {"--demo"}),
-    (("status",), {"--config", "--demo", "--json"}, SERVING),
-    (("ultra",), {"--config", "--demo", "--no-serve"} | SERVING, set()),
-    ((), {"--serve", "--config", "--demo"} | SERVING, set()),
-], ids=["emit", "status", "ultra", "top"])
+@pytest.mark.parametrize(
+    ("command", "has", "has_not"),
+    [
+        (("emit",), {"--config", "--log-level", "--service"}, SERVING | {"--demo"}),
+        (("status",), {"--config", "--demo", "--json"}, SERVING),
+        (("ultra",), {"--config", "--demo", "--no-serve"} | SERVING, set()),
+        ((), {"--serve", "--config", "--demo"} | SERVING, set()),
+    ],
+    ids=["emit", "status", "ultra", "top"],
+)
 def test_help_lists_the_options_each_command_takes(command, has, has_not):
     options = help_options(*command)
     assert has <= options, has - options
@@ -87,8 +105,13 @@ def test_help_lists_the_options_each_command_takes(command, has, has_not):
 def test_top_level_options_still_reach_the_command(tmp_path, no_services):
     """Options written before the command keep applying to it: `-c FILE status`."""
     (tmp_path / "elsewhere").mkdir()
-    done = subprocess.run([*COMMAND, "-c", str(no_services), "--log-level", "error", "status",
-                           "--json"], env=env(), capture_output=True, text=True, timeout=60,
-                          cwd=tmp_path / "elsewhere")
+    done = subprocess.run(
+        [*COMMAND, "-c", str(no_services), "--log-level", "error", "status", "--json"],
+        env=env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path / "elsewhere",
+    )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["services"] == []

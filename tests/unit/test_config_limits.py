@@ -17,8 +17,8 @@ from devmentor_monitor.config import ConfigError, load_config
 
 PROG = "devmentor-monitor"
 LAUGHS = ["a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]"] + [
-    f"{n}: &{n} [{', '.join([f'*{p}'] * 9)}]" for p, n in zip("abcdefgh", "bcdefghi",
-                                                                strict=True)]
+    f"{n}: &{n} [{', '.join([f'*{p}'] * 9)}]" for p, n in zip("abcdefgh", "bcdefghi", strict=True)
+]
 BOMB = "\n".join(LAUGHS) + "\n"  # 9^9 = 387 million strings once expanded, in ~370 bytes
 
 
@@ -44,9 +44,15 @@ def test_alias_bomb_is_refused_in_bounded_time_and_memory(tmp_path):
     write(tmp_path, BOMB, "bomb.yaml")
     env = {k: v for k, v in os.environ.items() if k != "SERVICES_CONFIG"}
     started = time.monotonic()
-    done = subprocess.run([sys.executable, "-m", "devmentor_monitor", "config", "check",
-                           "bomb.yaml"], cwd=tmp_path, env=env, capture_output=True,
-                          text=True, timeout=30, preexec_fn=limited_memory)
+    done = subprocess.run(
+        [sys.executable, "-m", "devmentor_monitor", "config", "check", "bomb.yaml"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        preexec_fn=limited_memory,
+    )
     assert time.monotonic() - started < 10
     assert done.returncode == 2, done.stderr
     lines = done.stderr.strip().splitlines()
@@ -55,11 +61,18 @@ def test_alias_bomb_is_refused_in_bounded_time_and_memory(tmp_path):
     assert "aliases expand to over 10,000 values" in lines[0]
 
 
-@pytest.mark.parametrize(("text", "line", "key"), [
-    ("a: &a [*a]\n", 1, "a[0]"),
-    ("services: &s\n  - name: x\n    url: http://h/\n    depends_on: *s\n", 2,
-     "services[0].depends_on"),
-], ids=["flow", "block"])
+@pytest.mark.parametrize(
+    ("text", "line", "key"),
+    [
+        ("a: &a [*a]\n", 1, "a[0]"),
+        (
+            "services: &s\n  - name: x\n    url: http://h/\n    depends_on: *s\n",
+            2,
+            "services[0].depends_on",
+        ),
+    ],
+    ids=["flow", "block"],
+)
 def test_recursive_alias_is_a_config_error_with_its_line(tmp_path, text, line, key):
     (got,) = errors(write(tmp_path, text))
     assert got[:2] == (line, key)
@@ -68,9 +81,13 @@ def test_recursive_alias_is_a_config_error_with_its_line(tmp_path, text, line, k
 
 def test_recursive_alias_via_the_cli_exits_2_not_internal_error(tmp_path):
     write(tmp_path, "a: &a [*a]\n", "loop.yaml")
-    done = subprocess.run([sys.executable, "-m", "devmentor_monitor", "config", "check",
-                           "loop.yaml"], cwd=tmp_path, capture_output=True, text=True,
-                          timeout=30)
+    done = subprocess.run(
+        [sys.executable, "-m", "devmentor_monitor", "config", "check", "loop.yaml"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert done.returncode == 2
     assert done.stderr.startswith(f"{PROG}: config error: loop.yaml:1: a[0]: recursive alias")
     assert "internal error" not in done.stderr
@@ -87,16 +104,36 @@ def test_deep_nesting_and_oversized_files_are_refused(tmp_path):
 SVC = "services:\n  - name: auth\n    url: http://127.0.0.1:1/health\n"
 
 
-@pytest.mark.parametrize(("text", "line", "key", "message"), [
-    (SVC + "    interval: 2s\n    timeout: 3s\n", 5, "services.auth.timeout",
-     "must be shorter than the interval (2s), got '3s'"),
-    (SVC + "    interval: 2s\n    timeout: 2s\n", 5, "services.auth.timeout",
-     "must be shorter than the interval (2s), got '2s'"),
-    (SVC + "    timeout: 15s\n", 4, "services.auth.timeout",
-     "must be shorter than the interval (10s, from intervals.health), got '15s'"),
-    ("intervals:\n  health: 2s\nhealth:\n  timeout: 5s\n" + SVC, 4, "health.timeout",
-     "must be shorter than intervals.health (2s), got '5s'"),
-], ids=["above", "equal", "default-interval", "defaults"])
+@pytest.mark.parametrize(
+    ("text", "line", "key", "message"),
+    [
+        (
+            SVC + "    interval: 2s\n    timeout: 3s\n",
+            5,
+            "services.auth.timeout",
+            "must be shorter than the interval (2s), got '3s'",
+        ),
+        (
+            SVC + "    interval: 2s\n    timeout: 2s\n",
+            5,
+            "services.auth.timeout",
+            "must be shorter than the interval (2s), got '2s'",
+        ),
+        (
+            SVC + "    timeout: 15s\n",
+            4,
+            "services.auth.timeout",
+            "must be shorter than the interval (10s, from intervals.health), got '15s'",
+        ),
+        (
+            "intervals:\n  health: 2s\nhealth:\n  timeout: 5s\n" + SVC,
+            4,
+            "health.timeout",
+            "must be shorter than intervals.health (2s), got '5s'",
+        ),
+    ],
+    ids=["above", "equal", "default-interval", "defaults"],
+)
 def test_timeout_must_be_shorter_than_the_interval(tmp_path, text, line, key, message):
     assert errors(write(tmp_path, text)) == [(line, key, message)]
 
@@ -132,32 +169,48 @@ thresholds:
 def test_every_error_in_a_file_is_reported_at_once(tmp_path):
     got = errors(write(tmp_path, MANY))
     assert [(line, key) for line, key, _ in got] == [
-        (2, "server.port"), (3, "bogus"), (7, "services.auth.timeout"),
-        (9, "services.memory.url"), (13, "services.project.interval"), (18, "thresholds.cpu"),
+        (2, "server.port"),
+        (3, "bogus"),
+        (7, "services.auth.timeout"),
+        (9, "services.memory.url"),
+        (13, "services.project.interval"),
+        (18, "thresholds.cpu"),
     ]  # in file order; `fine` is not blamed for depending on services with errors
 
 
 def test_the_cli_prints_each_error_on_its_own_line_in_the_usual_format(tmp_path):
     write(tmp_path, MANY, "bad.yaml")
-    done = subprocess.run([sys.executable, "-m", "devmentor_monitor", "config", "check",
-                           "bad.yaml"], cwd=tmp_path, capture_output=True, text=True,
-                          timeout=30)
+    done = subprocess.run(
+        [sys.executable, "-m", "devmentor_monitor", "config", "check", "bad.yaml"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 6, done.stderr
-    assert lines[4] == (f"{PROG}: config error: bad.yaml:13: services.project.interval: "
-                        "must be a positive duration, got '0s'")
+    assert lines[4] == (
+        f"{PROG}: config error: bad.yaml:13: services.project.interval: "
+        "must be a positive duration, got '0s'"
+    )
     assert done.stdout == ""
 
 
 def test_errors_are_capped(tmp_path):
-    text = "services:\n" + "".join(f"  - name: s{i}\n    url: http://h/\n    interval: 0s\n"
-                                   for i in range(30))
+    text = "services:\n" + "".join(
+        f"  - name: s{i}\n    url: http://h/\n    interval: 0s\n" for i in range(30)
+    )
     path = write(tmp_path, text)
     got = errors(path)
     assert len(got) == 20 and got[-1][1] == "services.s19.interval"
-    done = subprocess.run([sys.executable, "-m", "devmentor_monitor", "config", "check",
-                           str(path)], capture_output=True, text=True, timeout=30)
+    done = subprocess.run(
+        [sys.executable, "-m", "devmentor_monitor", "config", "check", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     lines = done.stderr.strip().splitlines()
-    assert len(lines) == 21 and lines[-1].endswith("stopped after 20 errors; fix these and "
-                                                   "run again")
+    assert len(lines) == 21 and lines[-1].endswith(
+        "stopped after 20 errors; fix these and run again"
+    )

@@ -42,8 +42,13 @@ SCENARIO = textwrap.dedent("""
 
 
 def test_close_waits_for_queued_writes_and_never_crashes(tmp_path: Path) -> None:
-    done = subprocess.run([sys.executable, "-c", SCENARIO, str(tmp_path / "monitor.db")],
-                          cwd=REPO, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", SCENARIO, str(tmp_path / "monitor.db")],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, f"exit {done.returncode}: {done.stderr[-2000:]}"
     saved, failed = map(int, done.stdout.split())
     assert (saved, failed) == (300, 0)

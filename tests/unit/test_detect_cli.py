@@ -12,8 +12,7 @@ CLI = [sys.executable, "-m", "devmentor_monitor.cli"]
 
 
 def _detect(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*CLI, "detect", *args], capture_output=True, text=True,
-                          timeout=60)
+    return subprocess.run([*CLI, "detect", *args], capture_output=True, text=True, timeout=60)
 
 
 def _write_series(path: Path, n: int = 600, jump_at: int = 450) -> None:
@@ -84,12 +83,13 @@ def test_unwritable_output_exits_1(tmp_path: Path) -> None:
 def test_detect_loads_neither_textual_nor_aiohttp(tmp_path: Path) -> None:
     src, out = tmp_path / "in.csv", tmp_path / "out.csv"
     _write_series(src, n=200, jump_at=180)
-    code = ("import sys\n"
-            "from devmentor_monitor.cli import main\n"
-            f"rc = main(['detect', {str(src)!r}, '--output', {str(out)!r}])\n"
-            "heavy = [m for m in ('textual', 'aiohttp', 'docker', 'kubernetes', 'redis')"
-            " if m in sys.modules]\n"
-            "print(rc, heavy)\n")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=60)
+    code = (
+        "import sys\n"
+        "from devmentor_monitor.cli import main\n"
+        f"rc = main(['detect', {str(src)!r}, '--output', {str(out)!r}])\n"
+        "heavy = [m for m in ('textual', 'aiohttp', 'docker', 'kubernetes', 'redis')"
+        " if m in sys.modules]\n"
+        "print(rc, heavy)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.stdout.strip() == "0 []", proc.stdout + proc.stderr

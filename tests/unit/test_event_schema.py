@@ -20,41 +20,62 @@ from devmentor_monitor.sources.resp import PyReader, RespError, command, parse_u
 
 
 def wire(**kw: object) -> bytes:
-    body = {"type": "deploy.finished", "service": "auth", "severity": "info",
-            "message": "v2", "ts": 1_700_000_000}
+    body = {
+        "type": "deploy.finished",
+        "service": "auth",
+        "severity": "info",
+        "message": "v2",
+        "ts": 1_700_000_000,
+    }
     body.update(kw)
     return json.dumps({k: v for k, v in body.items() if v is not ...}).encode()
 
 
 def test_a_good_event_parses_with_ms_and_iso_times() -> None:
     e = parse_event(wire(ts=1_700_000_000_500, data={"v": 2}), "redis:x", 1000)
-    assert (e.type, e.service, e.severity, e.data) == ("deploy.finished", "auth",
-                                                       EventSeverity.INFO, {"v": 2})
+    assert (e.type, e.service, e.severity, e.data) == (
+        "deploy.finished",
+        "auth",
+        EventSeverity.INFO,
+        {"v": 2},
+    )
     assert e.ts == pytest.approx(1_700_000_000.5)
     assert e.is_change
     iso = parse_event(wire(ts="2026-11-22T05:00:00Z"), "redis:x", 1000)
     assert iso.ts == 1795323600.0
 
 
-@pytest.mark.parametrize(("raw", "reason", "detail"), [
-    (b"{oops", "malformed_json", "Expecting"),
-    (b"[1]", "not_an_object", "list"),
-    (wire(service=...), "missing_field", "no service"),
-    (wire(service=7), "wrong_type", "service must be a string"),
-    (wire(severity="fatal"), "bad_value", "severity 'fatal'"),
-    (wire(type="Deploy Finished"), "bad_value", "dotted lower-case"),
-    (wire(ts=[1]), "wrong_type", "ts must be"),
-    (wire(ts="yesterday"), "bad_value", "ISO 8601"),
-    (wire(data=[1]), "wrong_type", "data must be an object"),
-    (wire(message="x" * 2000), "oversized", "limit is 1000"),
-    pytest.param(b"[" * 400 + b"]" * 400, "too_deep", "deeper than 64", id="deep-array"),
-    pytest.param(wire(data={"a": json.loads("[" * 70 + "]" * 70)}), "too_deep",
-                 "deeper than 64", id="deep-data"),
-    pytest.param(wire(ts=10**330), "bad_value", "not a time",
-                 id="huge-int-ts"),  # OverflowError before
-    pytest.param(b'{"type": "a.b", "service": "s", "severity": "info", "message": "m", '
-                 b'"ts": 1e400}', "bad_value", "not a time", id="infinite-ts"),  # was accepted
-])
+@pytest.mark.parametrize(
+    ("raw", "reason", "detail"),
+    [
+        (b"{oops", "malformed_json", "Expecting"),
+        (b"[1]", "not_an_object", "list"),
+        (wire(service=...), "missing_field", "no service"),
+        (wire(service=7), "wrong_type", "service must be a string"),
+        (wire(severity="fatal"), "bad_value", "severity 'fatal'"),
+        (wire(type="Deploy Finished"), "bad_value", "dotted lower-case"),
+        (wire(ts=[1]), "wrong_type", "ts must be"),
+        (wire(ts="yesterday"), "bad_value", "ISO 8601"),
+        (wire(data=[1]), "wrong_type", "data must be an object"),
+        (wire(message="x" * 2000), "oversized", "limit is 1000"),
+        pytest.param(b"[" * 400 + b"]" * 400, "too_deep", "deeper than 64", id="deep-array"),
+        pytest.param(
+            wire(data={"a": json.loads("[" * 70 + "]" * 70)}),
+            "too_deep",
+            "deeper than 64",
+            id="deep-data",
+        ),
+        pytest.param(
+            wire(ts=10**330), "bad_value", "not a time", id="huge-int-ts"
+        ),  # OverflowError before
+        pytest.param(
+            b'{"type": "a.b", "service": "s", "severity": "info", "message": "m", "ts": 1e400}',
+            "bad_value",
+            "not a time",
+            id="infinite-ts",
+        ),  # was accepted
+    ],
+)
 def test_each_bad_message_has_its_reason(raw: bytes, reason: str, detail: str) -> None:
     with pytest.raises(Rejected) as err:
         parse_event(raw, "redis:x", 1000)
@@ -64,8 +85,9 @@ def test_each_bad_message_has_its_reason(raw: bytes, reason: str, detail: str) -
 
 def test_the_log_is_bounded_numbered_and_counts() -> None:
     log = EventLog(capacity=100, changes=5, rejections=3, max_keys=3)
-    batch = [parse_event(wire(type=f"t{i % 5}.x", service=f"s{i % 2}"), "o", 1000)
-             for i in range(250)]
+    batch = [
+        parse_event(wire(type=f"t{i % 5}.x", service=f"s{i % 2}"), "o", 1000) for i in range(250)
+    ]
     log.add(batch, now=1000.0)
     assert len(log.events) == 100
     assert log.seq == 250
@@ -91,7 +113,7 @@ def test_pure_python_reader_handles_split_pubsub_replies() -> None:
     reader = PyReader()
     out = []
     for i in range(0, len(raw), 7):  # fed in awkward 7-byte pieces
-        reader.feed(raw[i:i + 7])
+        reader.feed(raw[i : i + 7])
         while (reply := reader.gets()) is not False:
             out.append(reply)
     assert out[:4] == msgs
@@ -102,8 +124,9 @@ def test_pure_python_reader_handles_split_pubsub_replies() -> None:
 
 def test_both_readers_agree() -> None:
     hiredis = pytest.importorskip("hiredis")
-    raw = b"".join(command("pmessage", "devmentor:*", f"devmentor:{i}", "é" * i)
-                   for i in range(100))
+    raw = b"".join(
+        command("pmessage", "devmentor:*", f"devmentor:{i}", "é" * i) for i in range(100)
+    )
     ours, theirs = PyReader(), hiredis.Reader()
     ours.feed(raw)
     theirs.feed(raw)
@@ -114,7 +137,13 @@ def test_both_readers_agree() -> None:
 def test_redis_urls_keep_their_secret_out_of_str() -> None:
     ep = parse_url("rediss://ops:s3cr%40t@cache.internal:6380/2")
     assert (ep.host, ep.port, ep.tls, ep.username, ep.password, ep.db) == (
-        "cache.internal", 6380, True, "ops", "s3cr@t", 2)
+        "cache.internal",
+        6380,
+        True,
+        "ops",
+        "s3cr@t",
+        2,
+    )
     assert "s3cr" not in str(ep)
     assert str(ep) == "cache.internal:6380"
 

@@ -53,8 +53,9 @@ def consistent(inc: Incident | None) -> bool:
     return inc.state.value in [e.kind for e in inc.timeline]
 
 
-async def read_mid_write(engine: IncidentEngine, db: Database, incident_id: str,
-                         change: Callable[[], Awaitable[Any]]) -> Incident | None:
+async def read_mid_write(
+    engine: IncidentEngine, db: Database, incident_id: str, change: Callable[[], Awaitable[Any]]
+) -> Incident | None:
     """Start ``change``, read the incident while its write is on its way to disk, finish."""
     held = HeldSave(db)
     db.save_incident = held  # type: ignore[method-assign]
@@ -62,9 +63,14 @@ async def read_mid_write(engine: IncidentEngine, db: Database, incident_id: str,
         task = asyncio.create_task(change())
         await eventually(held.saving.is_set, 5, what="the write to start")
         seen = engine.store.incident(incident_id)
-        snapshot = None if seen is None else Incident(**{
-            f: getattr(seen, f) for f in Incident.__dataclass_fields__ if f != "timeline"},
-            timeline=list(seen.timeline))
+        snapshot = (
+            None
+            if seen is None
+            else Incident(
+                **{f: getattr(seen, f) for f in Incident.__dataclass_fields__ if f != "timeline"},
+                timeline=list(seen.timeline),
+            )
+        )
         held.go.set()
         await task
     finally:

@@ -30,8 +30,14 @@ notifications:
     - {{name: pd, type: pagerduty, routing_key: "R0UTINGKEYsecret"}}
     - {{name: mail, type: email, host: 127.0.0.1, port: 2525, from: monitor@x.io, to: [oncall@x.io, sre@x.io], username: u, password: "p4ssw0rdsecret", starttls: false}}
 """  # noqa: E501
-SECRETS = ("hooksecret", "abc123secret", SLACK_TOKEN, "XXXXsecretslacktoken",
-           "R0UTINGKEYsecret", "p4ssw0rdsecret")
+SECRETS = (
+    "hooksecret",
+    "abc123secret",
+    SLACK_TOKEN,
+    "XXXXsecretslacktoken",
+    "R0UTINGKEYsecret",
+    "p4ssw0rdsecret",
+)
 
 
 def parse(text: str) -> NotifySettings:
@@ -50,15 +56,22 @@ def test_full_section_parses():
     assert (s.escalate_after, s.retry_base, s.retry_max, s.max_attempts) == (900, 2, 300, 10)
     assert s.monitor_url == "http://127.0.0.1:3006/dashboard"
     ops, slack, pd, mail = s.channels
-    assert (ops.name, ops.type, ops.url) == ("ops", "webhook",
-                                             "https://hooks.example/x?token=hooksecret")
+    assert (ops.name, ops.type, ops.url) == (
+        "ops",
+        "webhook",
+        "https://hooks.example/x?token=hooksecret",
+    )
     assert ops.headers == (("X-Token", "abc123secret"),)
     assert slack.url == f"https://hooks.slack.com/services/{SLACK_TOKEN}"
     assert (pd.routing_key, pd.url) == ("R0UTINGKEYsecret", PAGERDUTY_URL)
     assert pd.events == ("open", "escalation", "acknowledged", "resolved")
     assert slack.events == ("open", "escalation", "resolved")
     assert (mail.smtp_host, mail.smtp_port, mail.smtp_from, mail.smtp_to) == (
-        "127.0.0.1", 2525, "monitor@x.io", ("oncall@x.io", "sre@x.io"))
+        "127.0.0.1",
+        2525,
+        "monitor@x.io",
+        ("oncall@x.io", "sre@x.io"),
+    )
     assert (mail.username, mail.password, mail.starttls) == ("u", "p4ssw0rdsecret", False)
     assert all(c.timeout == 10.0 for c in s.channels)
 
@@ -89,136 +102,237 @@ def test_defaults_and_options():
     assert mail.events == ("open", "resolved")
 
 
-@pytest.mark.parametrize(("text", "line", "key", "words"), [
-    ("""\
+@pytest.mark.parametrize(
+    ("text", "line", "key", "words"),
+    [
+        (
+            """\
      notifications:
        channels:
          - name: ops
            type: webhook
            url: https://h.example/x
            colour: red
-     """, 6, "notifications.channels.ops.colour", "unknown key"),
-    ("""\
+     """,
+            6,
+            "notifications.channels.ops.colour",
+            "unknown key",
+        ),
+        (
+            """\
      notifications:
        channels:
          - name: s
            type: slack
            routing_key: abc
            url: https://h.example/x
-     """, 5, "notifications.channels.s.routing_key", "unknown key"),
-    ("""\
+     """,
+            5,
+            "notifications.channels.s.routing_key",
+            "unknown key",
+        ),
+        (
+            """\
      notifications:
        retry: {base: 1s, jitter: 3}
-     """, 2, "notifications.retry.jitter", "unknown key"),
-    ("""\
+     """,
+            2,
+            "notifications.retry.jitter",
+            "unknown key",
+        ),
+        (
+            """\
      notifications:
        retries: 3
-     """, 2, "notifications.retries", "unknown key"),
-    ("""\
+     """,
+            2,
+            "notifications.retries",
+            "unknown key",
+        ),
+        (
+            """\
      notifications:
        channels:
          - name: s
            type: slack
-     """, 3, "notifications.channels.s", "missing required key 'url'"),
-    ("""\
+     """,
+            3,
+            "notifications.channels.s",
+            "missing required key 'url'",
+        ),
+        (
+            """\
      notifications:
        channels:
          - {name: pd, type: pagerduty}
-     """, 3, "notifications.channels.pd", "missing required key 'routing_key'"),
-    ("""\
+     """,
+            3,
+            "notifications.channels.pd",
+            "missing required key 'routing_key'",
+        ),
+        (
+            """\
      notifications:
        channels:
          - {name: m, type: email, host: h, from: a@b.c}
-     """, 3, "notifications.channels.m", "missing required key 'to'"),
-    ("""\
+     """,
+            3,
+            "notifications.channels.m",
+            "missing required key 'to'",
+        ),
+        (
+            """\
      notifications:
        channels:
          - {name: m, type: email, host: h, from: a@b.c, to: []}
-     """, 3, "notifications.channels.m.to", "at least one"),
-    ("""\
+     """,
+            3,
+            "notifications.channels.m.to",
+            "at least one",
+        ),
+        (
+            """\
      notifications:
        channels:
          - {name: t, type: teams, url: "https://x.example/"}
-     """, 3, "notifications.channels.t.type", "must be one of webhook, slack, pagerduty, email"),
-    ("""\
+     """,
+            3,
+            "notifications.channels.t.type",
+            "must be one of webhook, slack, pagerduty, email",
+        ),
+        (
+            """\
      notifications:
        channels:
          - {name: a, type: slack, url: "https://x.example/1"}
          - {name: a, type: webhook, url: "https://x.example/2"}
-     """, 4, "notifications.channels.a", "duplicate channel (first defined on line 3)"),
-    ("""\
+     """,
+            4,
+            "notifications.channels.a",
+            "duplicate channel (first defined on line 3)",
+        ),
+        (
+            """\
      notifications:
        channels:
          - {type: slack, url: "https://x.example/1"}
-     """, 3, "notifications.channels[0]", "missing required key 'name'"),
-    ("""\
+     """,
+            3,
+            "notifications.channels[0]",
+            "missing required key 'name'",
+        ),
+        (
+            """\
      notifications:
        channels:
          - {name: Ops, type: slack, url: "https://x.example/1"}
-     """, 3, "notifications.channels[0].name", "lower-case"),
-    ("""\
+     """,
+            3,
+            "notifications.channels[0].name",
+            "lower-case",
+        ),
+        (
+            """\
      notifications:
        channels:
          - {name: a, type: slack, url: "https://x.example/1", events: [open, paged]}
-     """, 3, "notifications.channels.a.events[1]", "must be one of open, escalation"),
-    ("""\
+     """,
+            3,
+            "notifications.channels.a.events[1]",
+            "must be one of open, escalation",
+        ),
+        (
+            """\
      notifications:
        retry:
          base: 10m
          max: 1m
-     """, 2, "notifications.retry", "base (600s) is above max (60s)"),
-    ("""\
+     """,
+            2,
+            "notifications.retry",
+            "base (600s) is above max (60s)",
+        ),
+        (
+            """\
      notifications:
        retry: {attempts: 0}
-     """, 2, "notifications.retry.attempts", "between 1 and 1000"),
-    ("""\
+     """,
+            2,
+            "notifications.retry.attempts",
+            "between 1 and 1000",
+        ),
+        (
+            """\
      notifications:
        escalate_after: soon
-     """, 2, "notifications.escalate_after", "malformed duration"),
-    ("""\
+     """,
+            2,
+            "notifications.escalate_after",
+            "malformed duration",
+        ),
+        (
+            """\
      notifications:
        channels:
          - {name: m, type: email, host: h, from: a@b.c, to: x@y.z, username: u}
-     """, 3, "notifications.channels.m", "username and password go together"),
-    ("""\
+     """,
+            3,
+            "notifications.channels.m",
+            "username and password go together",
+        ),
+        (
+            """\
      notifications:
        channels:
          - {name: m, type: email, host: h, from: a@b.c, to: nobody}
-     """, 3, "notifications.channels.m.to", "not an email address"),
-    ("""\
+     """,
+            3,
+            "notifications.channels.m.to",
+            "not an email address",
+        ),
+        (
+            """\
      notifications:
        channels: {name: a}
-     """, 2, "notifications.channels", "must be a list"),
-])
+     """,
+            2,
+            "notifications.channels",
+            "must be a list",
+        ),
+    ],
+)
 def test_errors_name_line_and_key(text, line, key, words):
     exc = error(text)
     assert (exc.source, exc.line, exc.key) == ("services.yaml", line, key), str(exc)
     assert words in exc.message
 
 
-@pytest.mark.parametrize("text", [
-    # a malformed URL carrying a token: the message says what is wrong, not the URL
-    """\
+@pytest.mark.parametrize(
+    "text",
+    [
+        # a malformed URL carrying a token: the message says what is wrong, not the URL
+        """\
     notifications:
       channels:
         - {name: s, type: slack, url: "ftp://hooks.slack.com/services/T0/B0/SECRETVALUE"}
     """,
-    """\
+        """\
     notifications:
       channels:
         - {name: s, type: slack, url: "https:///services/T0/B0/SECRETVALUE"}
     """,
-    """\
+        """\
     notifications:
       channels:
         - {name: m, type: email, host: h, from: a@b.c, to: x@y.z, username: u, password: 123456}
     """,
-    """\
+        """\
     notifications:
       channels:
         - {name: pd, type: pagerduty, routing_key: 987654321}
     """,
-])
+    ],
+)
 def test_errors_never_repeat_secret_values(text):
     exc = error(text)
     assert "SECRETVALUE" not in str(exc)
@@ -256,8 +370,9 @@ def test_active_channels_unknown_entry_is_a_clear_error():
     with pytest.raises(ValueError) as info:
         active_channels(s, ("slack", "teams"))
     msg = str(info.value)
-    assert msg.startswith("ALERT_CHANNELS names channel teams that notifications.channels "
-                          "does not configure")
+    assert msg.startswith(
+        "ALERT_CHANNELS names channel teams that notifications.channels does not configure"
+    )
     assert "ops (webhook)" in msg
     for secret in SECRETS:
         assert secret not in msg

@@ -48,8 +48,14 @@ def test_pure_gaussian_noise_produces_few_flags() -> None:
 
 def test_scores_stay_in_unit_interval_on_hostile_input() -> None:
     rng = np.random.default_rng(5)
-    parts = [np.zeros(300), np.full(200, 1e12), rng.standard_cauchy(1000) * 1e6,
-             np.linspace(-1e9, 1e9, 500), rng.normal(0, 1e-12, 300), np.full(300, -7.0)]
+    parts = [
+        np.zeros(300),
+        np.full(200, 1e12),
+        rng.standard_cauchy(1000) * 1e6,
+        np.linspace(-1e9, 1e9, 500),
+        rng.normal(0, 1e-12, 300),
+        np.full(300, -7.0),
+    ]
     scores, _ = _run(np.concatenate(parts))
     assert np.all(np.isfinite(scores))
     assert scores.min() >= 0.0
@@ -115,8 +121,8 @@ def test_flag_has_hysteresis() -> None:
     assert scores[1000] >= cfg.on
     assert flags[1000]
     # stays on while the following scores are low, for off_samples samples, then clears
-    assert flags[1000:1000 + cfg.off_samples].all()
-    assert not flags[1000 + cfg.off_samples + 5:].any()
+    assert flags[1000 : 1000 + cfg.off_samples].all()
+    assert not flags[1000 + cfg.off_samples + 5 :].any()
 
 
 def test_warmup_scores_are_zero() -> None:

@@ -28,8 +28,8 @@ from devmentor_monitor.state import Store
 from devmentor_monitor.workloads import DeploymentInfo
 
 T0 = 1_700_000_000.0
-GiB = 1024 ** 3
-MiB = 1024 ** 2
+GiB = 1024**3
+MiB = 1024**2
 
 CONFIG = """
 services:
@@ -50,16 +50,34 @@ def build(extra: str = "") -> tuple[Store, PredictionEngine, FakeClock]:
     return store, PredictionEngine(store, config, clock=clock), clock
 
 
-def sample(ts: float, *, disk_used: float = 50 * GiB, mem_available: float = 8 * GiB,
-           rss: float = 100 * MiB, cpu: float = 30.0) -> SystemSample:
+def sample(
+    ts: float,
+    *,
+    disk_used: float = 50 * GiB,
+    mem_available: float = 8 * GiB,
+    rss: float = 100 * MiB,
+    cpu: float = 30.0,
+) -> SystemSample:
     return SystemSample(
-        ts=ts, cpu_percent=cpu, cpu_per_core=(cpu,), load=(1.0, 1.0, 1.0),
-        mem_total=16 * GiB, mem_used=int(16 * GiB - mem_available),
-        mem_available=int(mem_available), mem_percent=50.0, swap_total=0, swap_used=0,
-        swap_percent=0.0, disks=(DiskUsage("/", 100 * GiB, int(disk_used),
-                                           disk_used / GiB),),
-        disk_read_bytes=0, disk_write_bytes=0, net_rx_bytes=0, net_tx_bytes=0,
-        top_mem=(ProcInfo(7, "node", 1.0, int(rss)),), top_ts=ts)
+        ts=ts,
+        cpu_percent=cpu,
+        cpu_per_core=(cpu,),
+        load=(1.0, 1.0, 1.0),
+        mem_total=16 * GiB,
+        mem_used=int(16 * GiB - mem_available),
+        mem_available=int(mem_available),
+        mem_percent=50.0,
+        swap_total=0,
+        swap_used=0,
+        swap_percent=0.0,
+        disks=(DiskUsage("/", 100 * GiB, int(disk_used), disk_used / GiB),),
+        disk_read_bytes=0,
+        disk_write_bytes=0,
+        net_rx_bytes=0,
+        net_tx_bytes=0,
+        top_mem=(ProcInfo(7, "node", 1.0, int(rss)),),
+        top_ts=ts,
+    )
 
 
 def by_kind(store: Store, kind: str) -> list:
@@ -76,8 +94,9 @@ def test_a_latency_step_is_flagged_within_a_few_samples_and_explained() -> None:
             step_at = clock.now
         latency = 0.010 * (1 + 0.1 * rng.gauss(0, 1)) if i < 300 else 0.060
         store.record_check(CheckResult("auth", clock.now, True, latency, 200))
-        store.record_check(CheckResult("memory", clock.now, True,
-                                       0.005 * (1 + 0.1 * rng.gauss(0, 1)), 200))
+        store.record_check(
+            CheckResult("memory", clock.now, True, 0.005 * (1 + 0.1 * rng.gauss(0, 1)), 200)
+        )
         engine.step()
         if i == 299:  # noise alone: nothing flagged
             assert by_kind(store, "anomaly") == []
@@ -103,8 +122,9 @@ def test_pure_noise_produces_few_flags() -> None:
     flagged = 0
     for i in range(3000):
         clock.now = T0 + 5 * i
-        store.record_check(CheckResult("auth", clock.now, True,
-                                       0.02 * (1 + 0.2 * rng.gauss(0, 1)), 200))
+        store.record_check(
+            CheckResult("auth", clock.now, True, 0.02 * (1 + 0.2 * rng.gauss(0, 1)), 200)
+        )
         if i % 10 == 9:
             engine.step()
             flagged += store.anomaly_scores()["latency:auth"][1]
@@ -137,8 +157,10 @@ def test_disk_filling_linearly_is_forecast_within_10_percent_and_feeds_the_rule(
     assert fired.alert.subject == "disk:/"
     assert fired.alert.service == "host"
     assert fired.alert.value < 7200
-    assert next(p for p in by_kind(store, "exhaustion")
-                if p.subject == "disk:/").severity is Severity.HIGH  # critical: < 2 h
+    assert (
+        next(p for p in by_kind(store, "exhaustion") if p.subject == "disk:/").severity
+        is Severity.HIGH
+    )  # critical: < 2 h
 
 
 def test_steady_disk_and_memory_get_no_forecast() -> None:
@@ -146,8 +168,13 @@ def test_steady_disk_and_memory_get_no_forecast() -> None:
     rng = random.Random(5)
     for i in range(121):
         clock.now = T0 + 15 * i
-        store.record_system(sample(clock.now, disk_used=60 * GiB + rng.random() * MiB,
-                                   mem_available=8 * GiB - rng.random() * 64 * MiB))
+        store.record_system(
+            sample(
+                clock.now,
+                disk_used=60 * GiB + rng.random() * MiB,
+                mem_available=8 * GiB - rng.random() * 64 * MiB,
+            )
+        )
         engine.step()
     assert by_kind(store, "exhaustion") == []
     assert by_kind(store, "leak") == []
@@ -171,8 +198,9 @@ def test_failing_checks_forecast_the_error_budget() -> None:
     for i in range(120):
         clock.now = T0 + 30 * i
         ok = i % 4 != 0  # a quarter fail: far above auth's 0.1 % budget
-        store.record_check(CheckResult("auth", clock.now, ok, 0.01 if ok else None,
-                                       200 if ok else 500))
+        store.record_check(
+            CheckResult("auth", clock.now, ok, 0.01 if ok else None, 200 if ok else 500)
+        )
     engine.step()
     [budget] = by_kind(store, "error_budget")
     assert budget.subject == "auth"
@@ -191,8 +219,7 @@ def _slow_auth(store: Store, engine: PredictionEngine, clock: FakeClock) -> None
 
 
 def test_capacity_advice_without_kubernetes_says_the_replica_count_is_unknown() -> None:
-    store, engine, clock = build("scaling: {enabled: true, min_replicas: 1, "
-                                 "max_replicas: 4}\n")
+    store, engine, clock = build("scaling: {enabled: true, min_replicas: 1, max_replicas: 4}\n")
     _slow_auth(store, engine, clock)
     [advice] = by_kind(store, "capacity")
     assert advice.subject == "auth"
@@ -202,10 +229,15 @@ def test_capacity_advice_without_kubernetes_says_the_replica_count_is_unknown() 
 
 
 def test_capacity_advice_for_a_deployment_stays_within_max_replicas() -> None:
-    store, engine, clock = build("scaling: {enabled: true, min_replicas: 2, "
-                                 "max_replicas: 6}\n")
-    store.kube.replace("deployments", {"auth": DeploymentInfo(
-        "auth", "devmentor", desired=4, ready=4, updated=4, available=4, service="auth")})
+    store, engine, clock = build("scaling: {enabled: true, min_replicas: 2, max_replicas: 6}\n")
+    store.kube.replace(
+        "deployments",
+        {
+            "auth": DeploymentInfo(
+                "auth", "devmentor", desired=4, ready=4, updated=4, available=4, service="auth"
+            )
+        },
+    )
     _slow_auth(store, engine, clock)
     [advice] = by_kind(store, "capacity")
     assert advice.subject == "auth"
@@ -224,12 +256,12 @@ def test_an_incident_gets_ranked_causes_from_dependencies_deploys_and_anomalies(
     store, engine, clock = build()
     for i in range(200):
         clock.now = T0 + 10 * i
-        store.record_check(CheckResult("auth", clock.now, True, 0.010 + 0.0005 * (i % 3),
-                                       200))
+        store.record_check(CheckResult("auth", clock.now, True, 0.010 + 0.0005 * (i % 3), 200))
         engine.step()
     deploy_at = clock.now - 120
-    store.record_events([Event(deploy_at, "deploy.finished", "auth", EventSeverity.INFO,
-                               "auth v2.3.1 rolled out")])
+    store.record_events(
+        [Event(deploy_at, "deploy.finished", "auth", EventSeverity.INFO, "auth v2.3.1 rolled out")]
+    )
     for i in range(200, 206):  # auth slows down, then fails
         clock.now = T0 + 10 * i
         store.record_check(CheckResult("auth", clock.now, True, 0.300, 200))
@@ -237,8 +269,17 @@ def test_an_incident_gets_ranked_causes_from_dependencies_deploys_and_anomalies(
     for _ in range(3):
         clock.now += 10
         store.record_check(CheckResult("auth", clock.now, False, None, error="refused"))
-    incident = Incident("inc-1", "memory", "service_down", Severity.HIGH, "memory down",
-                        "", IncidentState.OPEN, clock.now, clock.now)
+    incident = Incident(
+        "inc-1",
+        "memory",
+        "service_down",
+        Severity.HIGH,
+        "memory down",
+        "",
+        IncidentState.OPEN,
+        clock.now,
+        clock.now,
+    )
     store.put_incident(incident)
     engine.step()
     causes = store.root_causes("inc-1")
@@ -251,8 +292,7 @@ def test_event_rates_are_watched_series() -> None:
     store, engine, clock = build()
     for i in range(30):
         clock.now = T0 + 10 * i
-        store.record_events([Event(clock.now, "user.login", "auth", EventSeverity.INFO,
-                                   "login")])
+        store.record_events([Event(clock.now, "user.login", "auth", EventSeverity.INFO, "login")])
         engine.step()
     scores = store.anomaly_scores()
     assert "events:type:user.login" in scores

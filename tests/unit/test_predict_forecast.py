@@ -20,8 +20,14 @@ from devmentor_monitor.predict.forecast import (
 GIB = 2**30
 
 
-def _fill(rate_per_h: float, minutes: int = 30, step_s: float = 10.0, start: float = 50 * GIB,
-          noise: float = 0.0, seed: int = 1) -> tuple[list[float], list[float]]:
+def _fill(
+    rate_per_h: float,
+    minutes: int = 30,
+    step_s: float = 10.0,
+    start: float = 50 * GIB,
+    noise: float = 0.0,
+    seed: int = 1,
+) -> tuple[list[float], list[float]]:
     rng = random.Random(seed)
     ts = [1_700_000_000 + i * step_s for i in range(int(minutes * 60 / step_s))]
     used = [start + rate_per_h * (t - ts[0]) / HOUR + rng.gauss(0, noise) for t in ts]

@@ -11,8 +11,12 @@ from devmentor_monitor.predict.rootcause import (
 )
 
 T0 = 1_700_000_000.0
-DEPS = {"project": ("memory", "ai-gateway"), "memory": ("auth",), "ai-gateway": ("auth",),
-        "auth": ()}
+DEPS = {
+    "project": ("memory", "ai-gateway"),
+    "memory": ("auth",),
+    "ai-gateway": ("auth",),
+    "auth": (),
+}
 
 
 def test_root_of_a_failure_chain_outranks_its_dependents() -> None:
@@ -49,12 +53,18 @@ def test_deploy_on_the_root_strengthens_it_and_a_deploy_on_the_service_ranks_hig
 def test_deploy_of_the_service_alone_is_the_top_hint() -> None:
     health = dict.fromkeys(DEPS, "up")
     causes = rank_causes(
-        "auth", T0, depends_on=DEPS, health=health,
+        "auth",
+        T0,
+        depends_on=DEPS,
+        health=health,
         changes=[(T0 - 300, "deploy", "auth", "auth v9")],
         restarts=[Restart(T0 - 200, "auth", "auth-7f9c", "OOMKilled")],
-        anomalies=[Anomaly("auth latency", "auth", T0 - 100, 0.9),
-                   Anomaly("host cpu", None, T0 - 50, 0.8),
-                   Anomaly("auth latency", "auth", T0 - 7200, 1.0)])
+        anomalies=[
+            Anomaly("auth latency", "auth", T0 - 100, 0.9),
+            Anomaly("host cpu", None, T0 - 50, 0.8),
+            Anomaly("auth latency", "auth", T0 - 7200, 1.0),
+        ],
+    )
     assert causes[0].subject == "auth"
     assert causes[0].kinds == ("deploy", "restart", "anomaly")
     assert len(causes[0].evidence) == 3  # the 2 h old anomaly is ignored
@@ -64,10 +74,12 @@ def test_deploy_of_the_service_alone_is_the_top_hint() -> None:
 
 def test_recent_evidence_counts_more_than_old() -> None:
     health = dict.fromkeys(DEPS, "up")
-    near = rank_causes("auth", T0, depends_on=DEPS, health=health,
-                       changes=[(T0 - 60, "deploy", "auth", "v1")])
-    far = rank_causes("auth", T0, depends_on=DEPS, health=health,
-                      changes=[(T0 - 1700, "deploy", "auth", "v1")])
+    near = rank_causes(
+        "auth", T0, depends_on=DEPS, health=health, changes=[(T0 - 60, "deploy", "auth", "v1")]
+    )
+    far = rank_causes(
+        "auth", T0, depends_on=DEPS, health=health, changes=[(T0 - 1700, "deploy", "auth", "v1")]
+    )
     assert near[0].score > far[0].score
 
 

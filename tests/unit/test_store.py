@@ -25,8 +25,13 @@ services:
 
 def check(clock: FakeClock, ok: bool, latency: float = 0.01, step: float = 10.0) -> CheckResult:
     clock.now += step
-    return CheckResult("api", clock.now, ok=ok, latency=latency if ok else None,
-                       error=None if ok else "connection refused")
+    return CheckResult(
+        "api",
+        clock.now,
+        ok=ok,
+        latency=latency if ok else None,
+        error=None if ok else "connection refused",
+    )
 
 
 def test_down_only_after_failure_threshold_and_up_after_success_threshold():
@@ -76,8 +81,9 @@ def test_uptime_windows_and_error_rate():
 
 
 def test_error_budget_and_compliance():
-    store, clock = make_store(failure_threshold="1",
-                              slo="{uptime: 99.0, response_time: 200ms, error_rate: 5}")
+    store, clock = make_store(
+        failure_threshold="1", slo="{uptime: 99.0, response_time: 200ms, error_rate: 5}"
+    )
     for i in range(1000):  # 5 of 1000 checks down: 0.5 % of a 1 % budget spent
         store.record_check(check(clock, i % 200 != 0, step=1))
     s = store.service("api")
