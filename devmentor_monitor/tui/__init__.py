@@ -1,1 +1,2 @@
-"""The full-screen dashboard. The only package that imports textual (DESIGN.md, rule 1)."""
+"""The full-screen dashboard. The only package that imports textual (an import contract
+in pyproject.toml holds every other module to it)."""
