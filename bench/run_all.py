@@ -27,6 +27,7 @@ SCRIPTS = (
     "kube_hang",
     "events_ingest",
     "idle_connections",
+    "poison_events",
 )
 LIMIT_S = 180
 LIMITS_S = {"tui_load": 900, "events_ingest": 600}  # glances install; 4 ingest runs
