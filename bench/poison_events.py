@@ -24,12 +24,18 @@ from _common import emit, host_info
 TESTS = Path(__file__).resolve().parent.parent / "tests"
 sys.path[:0] = [str(TESTS), str(TESTS / "integration")]
 
+from support import processes  # noqa: E402
 from support.processes import FleetThread, ServeProc, fast_services  # noqa: E402
 from support.redis_server import RedisServer  # noqa: E402
 from support.waiting import wait_until  # noqa: E402
 from test_event_loss import events_api, lost_around_poison  # noqa: E402
 
+import devmentor_monitor  # noqa: E402
+
 ROUNDS = 10
+# `--serve` runs as `python -m devmentor_monitor` from this folder: the tree whose package
+# this process imported (so PYTHONPATH=<old tree> measures the old code end to end).
+processes.REPO = Path(devmentor_monitor.__file__).resolve().parent.parent
 TARGETS = {"lost_total_max": 0, "rejected_too_deep": ROUNDS}
 
 
@@ -61,8 +67,6 @@ def main() -> int:
         mon.close()
         redis.stop()
         fleet.close()
-    import devmentor_monitor
-
     result = {
         "host": host_info(),
         "package": str(Path(devmentor_monitor.__file__).parent),
