@@ -7,7 +7,7 @@ from rich.table import Table
 
 from .model import Health, SystemSample
 from .state import Store
-from .units import format_bytes
+from .units import format_bytes, format_percent
 
 STYLE = {
     Health.UP: "green",
@@ -37,18 +37,18 @@ def print_status(store: Store, sample: SystemSample, console: Console | None = N
     host.add_column("value")
     host.add_row(
         "cpu",
-        f"{sample.cpu_percent:.1f} % of {len(sample.cpu_per_core)} cores, "
+        f"{format_percent(sample.cpu_percent, 1)} of {len(sample.cpu_per_core)} cores, "
         f"load {sample.load[0]:.2f}",
     )
     host.add_row(
         "memory",
         f"{format_bytes(sample.mem_used)} of {format_bytes(sample.mem_total)}"
-        f" ({sample.mem_percent:.0f} %)",
+        f" ({format_percent(sample.mem_percent, 0)})",
     )
     for d in sample.disks:
         host.add_row(
             f"disk {d.mount}",
-            f"{format_bytes(d.used)} of {format_bytes(d.total)} ({d.percent:.0f} %)",
+            f"{format_bytes(d.used)} of {format_bytes(d.total)} ({format_percent(d.percent, 0)})",
         )
     host.add_row("processes", str(sample.process_count))
     console.print(host)

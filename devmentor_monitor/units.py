@@ -1,4 +1,8 @@
-"""Parsing and formatting of durations and sizes, shared by config, API and views."""
+"""Parsing of durations, and the one place that formats durations, bytes and percents.
+
+Shared by config, API, notifications, predictions and views; pure functions, no imports
+beyond the standard library.
+"""
 
 from __future__ import annotations
 
@@ -49,3 +53,45 @@ def format_bytes(value: float) -> str:
             return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1024
     return f"{value:.1f} PiB"  # pragma: no cover
+
+
+def human_duration(seconds: float) -> str:
+    """`1 h 40 m`, `3 d 2 h`, `45 s`: two units at most, for explanations."""
+    s = max(0, round(seconds))
+    for unit, size, sub, subsize in (
+        ("d", 86400, "h", 3600),
+        ("h", 3600, "m", 60),
+        ("m", 60, "s", 1),
+    ):
+        if s >= size:
+            whole, rest = divmod(s, size)
+            part = rest // subsize
+            return f"{whole} {unit} {part} {sub}" if part else f"{whole} {unit}"
+    return f"{s} s"
+
+
+def format_age(seconds: float | None) -> str:
+    """`5m ago`, `now`, `never`: how long since something happened."""
+    if seconds is None:
+        return "never"
+    if seconds < 1:
+        return "now"
+    return f"{format_duration(round(seconds))} ago"
+
+
+def format_rate(bytes_per_s: float | None) -> str:
+    """`1.5 MiB/s`, or `–` when unknown."""
+    return "–" if bytes_per_s is None else f"{format_bytes(bytes_per_s)}/s"
+
+
+def format_ms(seconds: float | None) -> str:
+    """A latency in milliseconds: `12 ms`, `1.5 ms`, or `–` when unknown."""
+    if seconds is None:
+        return "–"
+    value = seconds * 1000
+    return f"{value:.0f} ms" if value >= 10 else f"{value:.1f} ms"
+
+
+def format_percent(value: float | None, digits: int = 2) -> str:
+    """`99.95 %`, or `–` when unknown."""
+    return "–" if value is None else f"{value:.{digits}f} %"

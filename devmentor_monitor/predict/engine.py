@@ -27,7 +27,7 @@ from ..catalog import series_spec
 from ..config import Config
 from ..model import Incident, Prediction, Severity
 from ..state import HOUR, SLO_WINDOW, Store, percentile
-from ..units import format_bytes
+from ..units import format_bytes, format_percent, format_rate, human_duration
 from .capacity import Advice, Signal, advise
 from .detector import Detector, DetectorConfig
 from .forecast import (
@@ -36,7 +36,6 @@ from .forecast import (
     TrendWindow,
     _thin,
     error_budget_exhaustion,
-    human_duration,
     leak_suspicion,
     theil_sen,
     time_to_exhaustion,
@@ -750,9 +749,9 @@ def _fmt(value: float, unit: str) -> str:
     if unit == "s":
         return f"{value * 1000:.1f} ms" if value < 0.1 else f"{value * 1000:.0f} ms"
     if unit == "percent":
-        return f"{value:.1f} %"
+        return format_percent(value, 1)
     if unit == "bytes/s":
-        return f"{format_bytes(value)}/s"
+        return format_rate(value)
     if unit == "events/min":
         return f"{value:.0f}/min"
     return f"{value:.3g}"

@@ -27,7 +27,7 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..units import format_bytes
+from ..units import format_bytes, human_duration
 
 HOUR = 3600.0
 
@@ -334,21 +334,6 @@ def error_budget_exhaustion(
 
 
 # --------------------------------------------------------------------------- wording
-
-
-def human_duration(seconds: float) -> str:
-    """`1 h 40 m`, `3 d 2 h`, `45 s`: two units at most, for explanations."""
-    s = max(0, round(seconds))
-    for unit, size, sub, subsize in (
-        ("d", 86400, "h", 3600),
-        ("h", 3600, "m", 60),
-        ("m", 60, "s", 1),
-    ):
-        if s >= size:
-            whole, rest = divmod(s, size)
-            part = rest // subsize
-            return f"{whole} {unit} {part} {sub}" if part else f"{whole} {unit}"
-    return f"{s} s"
 
 
 def _rate(per_second: float, unit: str) -> str:

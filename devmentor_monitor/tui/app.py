@@ -19,20 +19,19 @@ from textual.screen import Screen
 
 from ..config import Config
 from ..state import Store
+from .events_view import EventsScreen
 from .keys import KEYS, VIEWS, bindings
+from .predictions import PredictionsScreen
 from .screens import (
     HelpScreen,
+    IncidentsScreen,
     MetricsScreen,
     MonitorScreen,
     OverviewScreen,
     ServicesScreen,
-    docker_screen,
-    events_screen,
-    incidents_screen,
-    kubernetes_screen,
-    predictions_screen,
 )
 from .themes import initial_theme, load_themes
+from .workloads import ConfirmScreen, DockerScreen, KubernetesScreen
 
 if TYPE_CHECKING:
     from ..commands import Commands
@@ -58,11 +57,11 @@ class MonitorApp(App[int]):
     MODES = {
         "metrics": MetricsScreen,
         "services": ServicesScreen,
-        "incidents": incidents_screen,
-        "predictions": predictions_screen,
-        "events": events_screen,
-        "docker": docker_screen,
-        "kubernetes": kubernetes_screen,
+        "incidents": IncidentsScreen,
+        "predictions": PredictionsScreen,
+        "events": EventsScreen,
+        "docker": DockerScreen,
+        "kubernetes": KubernetesScreen,
     }
     DEFAULT_MODE = "overview"
 
@@ -178,8 +177,6 @@ class MonitorApp(App[int]):
         if isinstance(screen, HelpScreen):
             screen.dismiss(None)
             return
-        from .workloads import ConfirmScreen
-
         if isinstance(screen, ConfirmScreen):  # esc on a confirmation: cancel it
             screen.dismiss(False)
             return

@@ -16,9 +16,9 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Static
 
 from ..model import Prediction
-from .render import age
+from ..units import format_age
 from .screens import MonitorScreen
-from .widgets import SEVERITY_WORD, bound_table_caches
+from .widgets import SEVERITY_WORD, bound_table_caches, sync_rows
 
 KIND_WORD = {
     "anomaly": "anomaly",
@@ -48,8 +48,11 @@ def status_line(status: dict[str, Any], now: float) -> str:
     )
     updated = status.get("updated_at")
     if updated is not None:
-        parts.append(f"updated {age(now - updated)}")
+        parts.append(f"updated {format_age(now - updated)}")
     return " · ".join(parts)
+
+
+COLUMNS = ("sev", "kind", "subject", "since", "title")
 
 
 class PredictionsScreen(MonitorScreen):
@@ -65,6 +68,10 @@ class PredictionsScreen(MonitorScreen):
                    padding: 0 1; overflow-y: auto; }
     """
     selected: str | None = None
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._rows: dict[str, tuple[Any, ...]] = {}  # predictions shown, by key
 
     def body(self) -> ComposeResult:
         yield Static(id="pred-status")
@@ -118,29 +125,30 @@ class PredictionsScreen(MonitorScreen):
         items = self._items()
         table = self.query_one("#pred-list", DataTable)
         palette = self.monitor_app.palette
-        table.clear()
-        keys = []
+        rows: dict[str, tuple[Any, ...]] = {}
         for p in items:
             key = self._key(p)
-            if key in keys:
+            if key in rows:
                 continue
-            keys.append(key)
             sev = Text(
                 SEVERITY_WORD[p.severity.value],
                 style=f"bold {palette.get(f'severity-{p.severity.value}', '')}",
             )
-            table.add_row(
+            rows[key] = (
                 sev,
                 KIND_WORD.get(p.kind, p.kind),
                 p.subject,
-                age(now - p.started_at).removesuffix(" ago"),
+                format_age(now - p.started_at).removesuffix(" ago"),
                 p.title,
-                key=key,
             )
+        sync_rows(table, COLUMNS, rows, self._rows)
+        keys = list(rows)
         if self.selected in keys:
             table.move_cursor(row=keys.index(self.selected))
         else:
             self.selected = keys[0] if keys else None
+            if keys:
+                table.move_cursor(row=0)  # where a rebuilt table would put it
         self._draw_detail(items)
         self._draw_recent(status.get("recent_anomalies") or [])
 

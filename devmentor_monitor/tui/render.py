@@ -1,4 +1,6 @@
-"""Small text renderers (bars, sparklines, ages, rates) used by the panes. Pure functions."""
+"""Small rich renderers (bars, sparklines, status words, ellipses) used by the panes.
+
+Pure functions. Durations, bytes and percents are formatted in ``units``."""
 
 from __future__ import annotations
 
@@ -8,7 +10,6 @@ from rich.text import Text
 
 from ..config import Level
 from ..model import Health
-from ..units import format_bytes, format_duration
 
 SPARKS = "▁▂▃▄▅▆▇█"
 
@@ -40,29 +41,6 @@ def bar(percent: float, width: int, level: Level, colors: Mapping[str, str]) -> 
     text = Text("█" * filled, style=level_style(percent, level, colors))
     text.append("░" * (width - filled), style=colors.get("meter-empty", "grey37"))
     return text
-
-
-def age(seconds: float | None) -> str:
-    if seconds is None:
-        return "never"
-    if seconds < 1:
-        return "now"
-    return f"{format_duration(round(seconds))} ago"
-
-
-def rate(bytes_per_s: float | None) -> str:
-    return "–" if bytes_per_s is None else f"{format_bytes(bytes_per_s)}/s"
-
-
-def ms(seconds: float | None) -> str:
-    if seconds is None:
-        return "–"
-    value = seconds * 1000
-    return f"{value:.0f} ms" if value >= 10 else f"{value:.1f} ms"
-
-
-def pct(value: float | None, digits: int = 2) -> str:
-    return "–" if value is None else f"{value:.{digits}f} %"
 
 
 def status_text(status: Health, colors: Mapping[str, str]) -> Text:

@@ -14,9 +14,9 @@ from textual.widgets import DataTable, Input, Static
 
 from ..catalog import series_spec
 from ..logs import mask_url
+from ..units import format_age, format_ms, format_percent
 from .charts import RANGES, line_chart
 from .keys import KEYS
-from .render import age, ms, pct
 from .widgets import (
     SEVERITY_WORD,
     AppWidget,
@@ -28,11 +28,15 @@ from .widgets import (
     ServicesTable,
     SystemPane,
     bound_table_caches,
+    sync_rows,
 )
 
 if TYPE_CHECKING:
     from ..state import Store
     from .app import MonitorApp
+
+CHECK_COLUMNS = ("when", "result", "latency", "HTTP", "detail")
+INCIDENT_COLUMNS = ("sev", "service", "state", "age", "title")
 
 
 class MonitorScreen(Screen[None]):
@@ -257,6 +261,11 @@ class MetricsScreen(MonitorScreen):
 class ServicesScreen(MonitorScreen):
     """Pick a service on the left; its latency, SLO and recent checks on the right."""
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._checks: dict[str, tuple[Any, ...]] = {}  # recent checks shown, by key
+        self._checks_of: str | None = None  # the service they belong to
+
     def body(self) -> ComposeResult:
         with Horizontal(id="svc-split"):
             table = ServicesTable(id="svc-list", columns=("service", "status"))
@@ -274,7 +283,7 @@ class ServicesScreen(MonitorScreen):
 
     def on_mount(self) -> None:
         checks = self.query_one("#svc-checks", DataTable)
-        for col in ("when", "result", "latency", "HTTP", "detail"):
+        for col in CHECK_COLUMNS:
             checks.add_column(col, key=col)
         self.query_one("#svc-chart", ChartPane).window = RANGES["1h"]
         super().on_mount()
@@ -304,12 +313,12 @@ class ServicesScreen(MonitorScreen):
         text.append(s.status.value.upper(), style=f"bold {colors.get(f'status-{s.status.value}')}")
         text.append(f"  {mask_url(s.url)}\n", style="dim")
         text.append(
-            f"latency p50 {ms(s.latency_p50)}  p95 {ms(s.latency_p95)}  "
-            f"p99 {ms(s.latency_p99)}  (1 h)\n"
+            f"latency p50 {format_ms(s.latency_p50)}  p95 {format_ms(s.latency_p95)}  "
+            f"p99 {format_ms(s.latency_p99)}  (1 h)\n"
         )
         text.append(
-            f"uptime 1h {pct(s.uptime_1h)}  24h {pct(s.uptime_24h)}  "
-            f"7d {pct(s.uptime_7d)}  errors {pct(s.error_rate_1h)}\n"
+            f"uptime 1h {format_percent(s.uptime_1h)}  24h {format_percent(s.uptime_24h)}  "
+            f"7d {format_percent(s.uptime_7d)}  errors {format_percent(s.error_rate_1h)}\n"
         )
         if s.slo:
             verdict = {True: "met", False: "MISSED", None: "no data"}[s.slo_compliant]
@@ -330,15 +339,23 @@ class ServicesScreen(MonitorScreen):
         chart.title = f"{name} latency"
         chart.refresh_data()
         checks = self.query_one("#svc-checks", DataTable)
-        checks.clear()
+        if name != self._checks_of:  # another service: none of its rows are shown
+            checks.clear()
+            self._checks.clear()
+            self._checks_of = name
+        rows: dict[str, tuple[Any, ...]] = {}
         for c in reversed(store.recent_checks(name)[-15:]):
-            checks.add_row(
-                age(now - c.ts),
+            key = repr(c.ts)
+            while key in rows:  # two checks in one clock tick
+                key += "'"
+            rows[key] = (
+                format_age(now - c.ts),
                 "ok" if c.ok else "FAIL",
-                ms(c.latency),
+                format_ms(c.latency),
                 str(c.status_code or "–"),
                 c.error or "",
             )
+        sync_rows(checks, CHECK_COLUMNS, rows, self._checks)
 
 
 class NoticeScreen(MonitorScreen):
@@ -367,6 +384,10 @@ class IncidentsScreen(MonitorScreen):
         Binding("r", "resolve", "Resolve", id="incident_resolve"),
     ]
     selected: str | None = None
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._rows: dict[str, tuple[Any, ...]] = {}  # incidents shown, by id
 
     def body(self) -> ComposeResult:
         with Horizontal(id="inc-split"):
@@ -402,25 +423,26 @@ class IncidentsScreen(MonitorScreen):
         incidents = store.open_incidents() if store is not None else []
         now = self.monitor_app.clock()
         palette = self.monitor_app.palette
-        table.clear()
+        rows: dict[str, tuple[Any, ...]] = {}
         for inc in incidents:
             sev = Text(
                 SEVERITY_WORD[inc.severity.value],
                 style=f"bold {palette.get(f'severity-{inc.severity.value}', '')}",
             )
-            table.add_row(
+            rows[inc.id] = (
                 sev,
                 inc.service,
                 "ack" if inc.acknowledged_by else "open",
-                age(now - inc.opened_at).removesuffix(" ago"),
+                format_age(now - inc.opened_at).removesuffix(" ago"),
                 inc.title,
-                key=inc.id,
             )
+        sync_rows(table, INCIDENT_COLUMNS, rows, self._rows)
         ids = [i.id for i in incidents]
         if self.selected in ids:
             table.move_cursor(row=ids.index(self.selected))
         elif ids:
             self.selected = ids[0]
+            table.move_cursor(row=0)  # where a rebuilt table would put it
         self._draw_timeline()
 
     def _draw_timeline(self) -> None:
@@ -469,34 +491,6 @@ class IncidentsScreen(MonitorScreen):
         else:
             self.notify(f"incident {verb}d", timeout=2)
             self.refresh_data()
-
-
-def incidents_screen() -> IncidentsScreen:
-    return IncidentsScreen()
-
-
-def predictions_screen() -> MonitorScreen:
-    from .predictions import PredictionsScreen  # it builds on this module
-
-    return PredictionsScreen()
-
-
-def events_screen() -> MonitorScreen:
-    from .events_view import EventsScreen  # it builds on this module
-
-    return EventsScreen()
-
-
-def docker_screen() -> MonitorScreen:
-    from .workloads import DockerScreen
-
-    return DockerScreen()
-
-
-def kubernetes_screen() -> MonitorScreen:
-    from .workloads import KubernetesScreen
-
-    return KubernetesScreen()
 
 
 class HelpScreen(ModalScreen[None]):

@@ -8,13 +8,14 @@ from typing import TYPE_CHECKING, Any, cast
 
 from rich.console import Group
 from rich.text import Text
+from textual._two_way_dict import TwoWayDict
 from textual.widgets import DataTable, Static
 from textual.widgets.data_table import ColumnKey, RowKey
 
 from ..model import Incident, SourceState
 from ..state import ServiceSummary, Store
-from ..units import format_bytes, format_duration
-from .render import age, bar, ellipsize, ms, rate, short_reason, sparkline, status_text
+from ..units import format_age, format_bytes, format_duration, format_ms, format_rate
+from .render import bar, ellipsize, short_reason, sparkline, status_text
 
 if TYPE_CHECKING:
     from .app import MonitorApp
@@ -167,9 +168,9 @@ class ServicesTable(AppWidget, DataTable[Any]):
             if s.error_budget_remaining is None
             else ("spent" if s.error_budget_remaining <= 0 else f"{s.error_budget_remaining:.0%}")
         )
-        checked = age(now - s.last.ts).removesuffix(" ago") if s.last else "never"
+        checked = format_age(now - s.last.ts).removesuffix(" ago") if s.last else "never"
         latency = (
-            ms(s.latency)
+            format_ms(s.latency)
             if s.last and s.last.ok
             else (short_reason(s.last.error, 12) if s.last else "–")
         )
@@ -190,57 +191,114 @@ class ServicesTable(AppWidget, DataTable[Any]):
         if store is None:
             return
         now = self.monitor_app.clock()
-        for s in store.services():
-            if (
-                self.filter_text
-                and self.filter_text not in s.name.lower()
-                and self.filter_text not in s.status.value
-            ):
-                continue
-            row = self._row(s, now, store)
-            old = self._cells.get(s.name)
-            if old is None:
-                self.add_row(*row, key=s.name)
-            else:
-                changed = {
-                    col: new
-                    for (col, _, _), new, before in zip(self.columns_shown, row, old, strict=True)
-                    if not _same(new, before)
-                }
-                if changed:
-                    self._set_cells(s.name, changed)
-            self._cells[s.name] = row
+        rows = {
+            s.name: self._row(s, now, store)
+            for s in store.services()
+            if not self.filter_text
+            or self.filter_text in s.name.lower()
+            or self.filter_text in s.status.value
+        }
+        columns = tuple(key for key, _, _ in self.columns_shown)
+        sync_rows(self, columns, rows, self._cells, change_cells=self._set_cells)
 
     def _set_cells(self, row: str, changed: dict[str, object]) -> None:
-        """Change cells so that only they, and their row's lines, are drawn again.
+        set_cells(self, row, changed)  # a method, so bench/tui_tick.py can swap it
 
-        DataTable.update_cell bumps a counter that is in every render-cache key, so one
-        changed cell redraws every cell of the table: with ages ticking each second that
-        was half the TUI's CPU (bench/tui_tick.py). Falls back to update_cell if a future
-        Textual lays out its caches differently.
-        """
-        caches = (
-            "_data",
-            "_row_locations",
-            "_row_renderable_cache",
-            "_cell_render_cache",
-            "_row_render_cache",
-            "_line_cache",
-        )
-        if not all(hasattr(self, name) for name in caches):
-            for col, value in changed.items():
-                self.update_cell(row, col, value)
-            return
-        key = RowKey(row)
-        cells = self._data[key]
+
+def set_cells(table: DataTable[Any], row: str, changed: dict[str, object]) -> None:
+    """Change cells so that only they, and their row's lines, are drawn again.
+
+    DataTable.update_cell bumps a counter that is in every render-cache key, so one
+    changed cell redraws every cell of the table: with ages ticking each second that
+    was half the TUI's CPU (bench/tui_tick.py). Cells of auto-width columns still go
+    through update_cell, which resizes the column as a rebuilt table would. Falls back to
+    update_cell if a future Textual lays out its caches differently.
+    """
+    caches = (
+        "_data",
+        "_row_locations",
+        "_row_renderable_cache",
+        "_cell_render_cache",
+        "_row_render_cache",
+        "_line_cache",
+    )
+    auto = {col for col in changed if _auto_width(table, col)}
+    if auto or not all(hasattr(table, name) for name in caches):
         for col, value in changed.items():
-            cells[ColumnKey(col)] = value
-        index = self._row_locations.get(key)
-        _drop(self._row_renderable_cache, lambda k: k[1] == index)
-        _drop(self._cell_render_cache, lambda k: k[0] == key and k[1] in changed)
-        _drop(self._row_render_cache, lambda k: k[0] == key)
-        self._line_cache.clear()  # screen lines; rebuilt from the cached rows
-        self.refresh()
+            table.update_cell(row, col, value, update_width=col in auto)
+        return
+    key = RowKey(row)
+    cells = table._data[key]
+    for col, value in changed.items():
+        cells[ColumnKey(col)] = value
+    index = table._row_locations.get(key)
+    _drop(table._row_renderable_cache, lambda k: k[1] == index)
+    _drop(table._cell_render_cache, lambda k: k[0] == key and k[1] in changed)
+    _drop(table._row_render_cache, lambda k: k[0] == key)
+    table._line_cache.clear()  # screen lines; rebuilt from the cached rows
+    table.refresh()
+
+
+def _auto_width(table: DataTable[Any], col: str) -> bool:
+    column = table.columns.get(ColumnKey(col))
+    return column is not None and column.auto_width
+
+
+def sync_rows(
+    table: DataTable[Any],
+    columns: tuple[str, ...],
+    rows: dict[str, tuple[Any, ...]],
+    cache: dict[str, tuple[Any, ...]],
+    *,
+    change_cells: Callable[[str, dict[str, object]], None] | None = None,
+    reorder: bool = True,
+) -> None:
+    """Show ``rows`` (row key to cells, in order) without rebuilding the table.
+
+    Rows are added, removed, and changed cell by cell (`set_cells`, or ``change_cells``)
+    by row key, so the
+    rows that did not change, the cursor and the scroll position stay as they were.
+    ``cache`` holds the cells last shown, per key; clear it with the table. With
+    ``reorder`` the rows end in the order of ``rows``, as a rebuilt table would show
+    them; without it, new rows go to the end.
+    """
+    removed = [key for key in cache if key not in rows]
+    for key in removed:
+        table.remove_row(key)
+        del cache[key]
+    for key, row in rows.items():
+        old = cache.get(key)
+        if old is None:
+            table.add_row(*row, key=key)
+        else:
+            changed = {
+                col: new
+                for col, new, before in zip(columns, row, old, strict=True)
+                if not _same(new, before)
+            }
+            if changed:
+                if change_cells is None:
+                    set_cells(table, key, changed)
+                else:
+                    change_cells(key, changed)
+        cache[key] = row
+    if removed and rows:
+        # A rebuilt table would narrow auto-width columns to the rows left: re-measure.
+        first = next(iter(rows))
+        for col, value in zip(columns, rows[first], strict=True):
+            if _auto_width(table, col):
+                table.update_cell(first, col, value, update_width=True)
+    if reorder:
+        _reorder(table, list(rows))
+
+
+def _reorder(table: DataTable[Any], order: list[str]) -> None:
+    """Put the rows in ``order`` as DataTable.sort does (it can only sort by cell values)."""
+    if [row.key.value for row in table.ordered_rows] == order:
+        return
+    table._row_locations = TwoWayDict({RowKey(key): i for i, key in enumerate(order)})
+    table._update_count += 1
+    table.refresh()
 
 
 class SystemPane(AppWidget, Static):
@@ -313,9 +371,9 @@ class SystemPane(AppWidget, Static):
             lines.append(line)
         lines.append(
             Text(
-                f"NET  rx {rate(sample.net_rx_rate)}  tx {rate(sample.net_tx_rate)}"
-                f"   IO r {rate(sample.disk_read_rate)} "
-                f"w {rate(sample.disk_write_rate)}"
+                f"NET  rx {format_rate(sample.net_rx_rate)}  tx {format_rate(sample.net_tx_rate)}"
+                f"   IO r {format_rate(sample.disk_read_rate)} "
+                f"w {format_rate(sample.disk_write_rate)}"
             )
         )
         if sample.top_cpu:
@@ -381,7 +439,7 @@ def incident_line(inc: Incident, now: float, palette: dict[str, str], width: int
         style=f"bold {palette.get(f'severity-{inc.severity.value}', '')}",
     )
     line.append(inc.title)
-    line.append(f" · {age(now - inc.opened_at).removesuffix(' ago')}", style="dim")
+    line.append(f" · {format_age(now - inc.opened_at).removesuffix(' ago')}", style="dim")
     if inc.acknowledged_by:
         line.append(f" · ack {inc.acknowledged_by}", style="dim")
     if inc.parent_id:

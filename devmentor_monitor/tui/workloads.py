@@ -19,7 +19,7 @@ from ..model import SourceState
 from ..units import format_bytes, format_duration
 from .render import ellipsize
 from .screens import MonitorScreen
-from .widgets import _same, bound_table_caches
+from .widgets import bound_table_caches, sync_rows
 
 if TYPE_CHECKING:
     from ..commands import Commands
@@ -50,27 +50,6 @@ def source_line(
             text += f", retry in {status.retry_at - now:.0f} s"
         return Text(text, style=f"bold {palette.get('status-down', '')}")
     return Text(f"{name}: {status.reason}", style=palette.get("status-up", ""))
-
-
-def sync_table(
-    table: DataTable[Any],
-    columns: tuple[str, ...],
-    rows: dict[str, tuple[Any, ...]],
-    cache: dict[str, tuple[Any, ...]],
-) -> None:
-    """Add, change (cell by cell) and remove rows by key; never rebuild the table."""
-    for key in [k for k in cache if k not in rows]:
-        table.remove_row(key)
-        del cache[key]
-    for key, row in rows.items():
-        old = cache.get(key)
-        if old is None:
-            table.add_row(*row, key=key)
-        else:
-            for col, new, before in zip(columns, row, old, strict=True):
-                if not _same(new, before):
-                    table.update_cell(key, col, new)
-        cache[key] = row
 
 
 class ConfirmScreen(ModalScreen[bool]):
@@ -237,11 +216,12 @@ class DockerScreen(WorkloadScreen):
             else []
         )
         table = self.query_one("#containers", DataTable)
-        sync_table(
+        sync_rows(
             table,
             tuple(k for k, _, _ in DOCKER_COLUMNS),
             {c.id: self._row(c, now) for c in items},
             self._cells,
+            reorder=False,  # as before: new containers, pods and deployments go to the end
         )
         if self.selected not in self._cells:
             self.selected = items[0].id if items else None
@@ -415,14 +395,15 @@ class KubernetesScreen(WorkloadScreen):
                 p.node or "–",
                 age,
             )
-        sync_table(
+        sync_rows(
             self.query_one("#pods", DataTable),
             tuple(k for k, _, _ in POD_COLUMNS),
             rows,
             self._pods,
+            reorder=False,
         )
         deps = sorted(store.kube.items("deployments"), key=lambda d: d.name)
-        sync_table(
+        sync_rows(
             self.query_one("#deployments", DataTable),
             tuple(k for k, _, _ in DEPLOY_COLUMNS),
             {
@@ -436,6 +417,7 @@ class KubernetesScreen(WorkloadScreen):
                 for d in deps
             },
             self._deps,
+            reorder=False,
         )
         if self.pod not in self._pods:
             self.pod = pods[0].name if pods else None

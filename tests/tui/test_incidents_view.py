@@ -81,3 +81,53 @@ async def test_a_dead_source_says_why_and_the_rest_keeps_updating(make_app, scre
         assert any(why in ln for ln in host_lines), "the host pane must say why"
         memory = next(line for line in text.splitlines() if "│ memory " in line)
         assert "UP" in memory
+
+
+async def test_incidents_update_by_row_key_without_rebuilding_the_table(
+    tmp_path, utc, no_color_unset
+):
+    """A tick where one incident changes changes that row only: the table is not cleared,
+    the other rows are the same rows, and the cursor stays on the incident it was on."""
+    from textual.widgets import DataTable
+
+    config = replace(parse_text(CONFIG_TEXT), data_dir=str(tmp_path))
+    monitor = frozen_monitor(config)
+    monitor.db.open()
+    try:
+        app = MonitorApp(config, **views_of(monitor), clock=lambda: T, hostname=HOSTNAME)
+        async with app.run_test(size=(120, 40)) as pilot:
+            actor = Actor("ops", "test")
+            incs = [
+                await monitor.engine.open_manual(svc, f"{svc} trouble", Severity.HIGH, actor)
+                for svc in ("auth", "payments", "search")
+            ]
+            await pilot.press("i")
+            await settle(pilot)
+            table = app.screen.query_one("#inc-list", DataTable)
+            await pilot.press("down")
+            await settle(pilot)
+            selected = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+            rows_before = {key.value: row for key, row in table.rows.items()}
+            assert len(rows_before) == 3
+            clears = 0
+            clear = table.clear
+
+            def counting_clear(*args, **kw):
+                nonlocal clears
+                clears += 1
+                return clear(*args, **kw)
+
+            table.clear = counting_clear
+            changed = next(i.id for i in incs if i.id != selected)
+            await monitor.engine.acknowledge(changed, actor)
+            await settle(pilot)
+
+            assert clears == 0
+            assert table.get_cell(changed, "state") == "ack"
+            rows_after = {key.value: row for key, row in table.rows.items()}
+            assert rows_after.keys() == rows_before.keys()
+            assert all(rows_after[k] is rows_before[k] for k in rows_before)
+            cursor = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+            assert cursor == selected
+    finally:
+        monitor.db.close()

@@ -17,9 +17,9 @@ from tui_data import DOWN_REASON, HOSTNAME, LATENCY, T, settle, until
 from devmentor_monitor.model import CheckResult
 from devmentor_monitor.tui.app import MonitorApp
 from devmentor_monitor.tui.keys import KEYS, VIEWS
-from devmentor_monitor.tui.render import ms
 from devmentor_monitor.tui.screens import ChartPane, HelpScreen, MetricsScreen
 from devmentor_monitor.tui.themes import ThemeError, load_themes
+from devmentor_monitor.units import format_ms as ms
 
 Text = Callable[[Any], str]
 WIDE = (160, 50)  # the wide layout, where every column fits
@@ -466,3 +466,20 @@ async def test_palette_runs_the_actions(app: MonitorApp) -> None:
         await run("Quit")
         assert not app.is_running
     assert app.return_value == 0
+
+
+async def test_recent_checks_update_by_row_key(app: Any) -> None:
+    """A new check adds one row on top; the rows already shown stay, the table is kept."""
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.press("s")
+        await settle(pilot)
+        checks = app.screen.query_one("#svc-checks", DataTable)
+        before = {key.value: row for key, row in checks.rows.items()}
+        assert before
+        name = app.screen.selected or app.store.service_names()[0]
+        app.monitor.check(CheckResult(name, T + 0.5, ok=True, latency=0.009, status_code=200))
+        await settle(pilot)
+        after = {key.value: row for key, row in checks.rows.items()}
+        kept = [k for k in before if k in after]
+        assert kept and all(after[k] is before[k] for k in kept)
+        assert checks.ordered_rows[0].key.value == repr(T + 0.5)  # newest first
