@@ -15,9 +15,11 @@ import signal
 import sys
 import time
 from collections.abc import Coroutine, Sequence
-from dataclasses import asdict, replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
+
+import msgspec
+from msgspec.structs import replace
 
 from . import __version__, emit
 from .config import Config, ConfigError, data_dir, load_config
@@ -339,10 +341,19 @@ def _config_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _fields(value: Any) -> Any:
+    """A Struct as nested dicts keyed by field name (not by the file's key names)."""
+    if isinstance(value, msgspec.Struct):
+        return {name: _fields(getattr(value, name)) for name in value.__struct_fields__}
+    if isinstance(value, tuple):
+        return [_fields(v) for v in value]
+    return value
+
+
 def _shown_config(cfg: Config) -> dict[str, Any]:
     """The effective config with its URLs as every other read shows them (mask_url); a
     recovery webhook's path is hidden too, since that is where its token lives."""
-    data = asdict(cfg)
+    data: dict[str, Any] = _fields(cfg)
     for svc in data["services"]:
         svc["url"] = mask_url(svc["url"])
         recovery = svc["recovery"]

@@ -11,13 +11,32 @@ from __future__ import annotations
 import os
 import shlex
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal, TypeVar, cast, get_args
+
+import msgspec
+from msgspec import Meta
+from msgspec.structs import replace
 
 from .config_env import apply_environment, env_int
-from .config_reader import Reader, show_value
+from .config_reader import (
+    AnyDuration,
+    Duration,
+    Fields,
+    NotInFile,
+    Nullable,
+    Percent,
+    Positive,
+    Reader,
+    ScalarMap,
+    StrMap,
+    Url,
+    choice,
+    read_struct,
+    reads,
+    show_value,
+)
 from .envexpand import expand
 from .notify.settings import NotifySettings, active_channels, parse_notifications
 from .yamlsource import MAX_BYTES, ConfigError, Node, load_yaml
@@ -26,215 +45,337 @@ INHERITED_TIMEOUT_SHARE = 0.8  # an inherited timeout is cut to this share of th
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "services.yaml"
 MAX_HISTORY_POINTS = 1_000_000
+_SHOWN = "must be one of {choices}, not {value!r}"
+Points = Annotated[int, Meta(ge=2, le=MAX_HISTORY_POINTS)]
+Port = Annotated[int, Meta(ge=1, le=65535)]
 
 
-@dataclass(frozen=True, slots=True)
-class Level:
-    """A warn / alert pair for one host or latency threshold."""
-
-    warn: float
-    alert: float
+class Section(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A section of services.yaml, declared once: its fields are the keys allowed, each
+    field's type says how it is read (config_reader.read_struct) and its default what an
+    absent key means."""
 
 
-@dataclass(frozen=True, slots=True)
-class Thresholds:
+class Intervals(Section, frozen=True):
+    health: Duration = 10.0
+    """How often each service is checked (unless it sets its own interval)."""
+    system: Duration = 5.0
+    """How often host metrics are sampled."""
+    processes: Duration = 15.0
+    """How often the process list is read."""
+
+
+class HealthSettings(Section, frozen=True):
+    timeout: Duration = 5.0
+    """A check's timeout, for every service without its own; below intervals.health."""
+    failure_threshold: Positive = 3
+    """Failed checks in a row before a service is down."""
+    success_threshold: Positive = 1
+    """Passed checks in a row before a down service is up again."""
+    max_in_flight: Positive = 10
+    """Health checks running at once."""
+
+
+class Level(Section, frozen=True):
+    """A warn / alert pair for one host threshold, in percent."""
+
+    warn: Percent
+    """Warn at or above this."""
+    alert: Percent
+    """Alert at or above this; not below warn."""
+
+
+class LatencyLevel(Level, frozen=True):
+    """A warn / alert pair for latency, as durations."""
+
+    warn: Duration
+    """Warn at or above this."""
+    alert: Duration
+    """Alert at or above this; not below warn."""
+
+
+class Thresholds(Section, frozen=True):
     cpu: Level = Level(70, 80)
+    """Host CPU, percent."""
     memory: Level = Level(80, 90)
+    """Host memory, percent."""
     disk: Level = Level(75, 85)
-    latency: Level = Level(0.050, 0.100)  # seconds
+    """Host disk, percent."""
+    latency: LatencyLevel = LatencyLevel(0.050, 0.100)
+    """A service's check latency."""
 
 
-@dataclass(frozen=True, slots=True)
-class SLO:
+class SLO(Section, frozen=True):
     """Service-level objective; percentages as written in the platform docs."""
 
-    uptime: float  # percent, e.g. 99.9
-    response_time: float  # seconds, compared with p95 latency over 1 h
-    error_rate: float  # percent of failed checks
+    uptime: Percent
+    """Percent, e.g. 99.9."""
+    response_time: Duration
+    """Compared with p95 latency over 1 h."""
+    error_rate: Percent
+    """Percent of failed checks."""
 
 
-@dataclass(frozen=True, slots=True)
-class Recovery:
-    """What to run when an incident opens for a service: a command or a webhook."""
-
-    command: tuple[str, ...] = ()  # argv, split like a shell would; no shell involved
-    webhook: str | None = None
-    action: str | None = None  # a container/cluster action, one of RECOVERY_ACTIONS
-    dry_run: bool = True  # the default: say what would run, run nothing
-    max_per_hour: int = 3
-    timeout: float = 30.0
+RecoveryAction = Literal[
+    "docker.restart", "docker.start", "kubernetes.restart", "kubernetes.scale-up"
+]
+RECOVERY_ACTIONS: tuple[str, ...] = get_args(RecoveryAction)
 
 
-@dataclass(frozen=True, slots=True)
-class ServiceConfig:
+class Recovery(Section, frozen=True):
+    """What to run when an incident opens for a service: a command, a webhook or an action
+    (exactly one)."""
+
+    command: Annotated[tuple[str, ...], Meta(extra={"read": "argv"})] = ()
+    """Argv, split like a shell would; no shell involved."""
+    webhook: Url | None = None
+    """Called with a POST."""
+    action: (
+        Annotated[RecoveryAction, choice("unknown action {value!r} (one of {choices})")] | None
+    ) = None
+    """A container/cluster action."""
+    dry_run: bool = True
+    """The default: say what would run, run nothing."""
+    max_per_hour: Positive = 3
+    """Runs at most, per service and hour."""
+    timeout: Duration = 30.0
+    """A run is stopped after this long."""
+
+
+class ServiceConfig(Section, frozen=True):
     name: str
-    url: str
-    interval: float
-    timeout: float
-    expect_status: tuple[int, ...] = (200,)
-    expect_body: tuple[tuple[str, Any], ...] = ()
+    """Unique: lower-case letters, digits, '-', '_' or '.'."""
+    url: Url
+    """The health endpoint checked."""
+    interval: Duration = Intervals().health
+    """Default: intervals.health."""
+    timeout: Duration = HealthSettings().timeout
+    """Default: health.timeout, cut to below the interval; below the interval."""
+    expect_status: Annotated[tuple[int, ...], Meta(extra={"read": "status"})] = msgspec.field(
+        default=(200,), name="expect.status"
+    )
+    """A status, or a list of them, counted as up."""
+    expect_body: ScalarMap = msgspec.field(default=(), name="expect.body")
+    """JSON path -> the value expected there."""
     depends_on: tuple[str, ...] = ()
+    """Services this one needs (no cycles)."""
     slo: SLO | None = None
-    failure_threshold: int = 3
-    success_threshold: int = 1
+    """The service-level objective, if any."""
+    failure_threshold: Positive = HealthSettings().failure_threshold
+    """Default: health.failure_threshold."""
+    success_threshold: Positive = HealthSettings().success_threshold
+    """Default: health.success_threshold."""
     tls_verify: bool = True
+    """Verify the server's certificate."""
     ca_file: str | None = None
-    headers: tuple[tuple[str, str], ...] = ()
-    recovery: Recovery | None = None
+    """A CA bundle to verify it with."""
+    headers: StrMap = ()
+    """Sent with every check (often credentials: config check masks them)."""
+    recovery: Annotated[Recovery | None, Meta(extra={"read": "recovery"})] = None
+    """What to run when an incident opens."""
 
 
-@dataclass(frozen=True, slots=True)
-class HealthSettings:
-    timeout: float = 5.0
-    failure_threshold: int = 3
-    success_threshold: int = 1
-    max_in_flight: int = 10
-
-
-@dataclass(frozen=True, slots=True)
-class Intervals:
-    health: float = 10.0
-    system: float = 5.0
-    processes: float = 15.0
-
-
-@dataclass(frozen=True, slots=True)
-class History:
+class History(Section, frozen=True):
     """Ring-buffer sizes: memory is bounded by these, whatever the run time."""
 
-    system_points: int = 17_280  # 24 h at 5 s
-    service_points: int = 8_640  # 24 h at 10 s
-    recent_checks: int = 50
+    system_points: Points = 17_280
+    """Host samples kept: 24 h at 5 s."""
+    service_points: Points = 8_640
+    """Checks kept per service: 24 h at 10 s."""
+    recent_checks: Points = 50
+    """Checks listed as recent per service."""
 
 
-@dataclass(frozen=True, slots=True)
-class ServerSettings:
+class ServerSettings(Section, frozen=True):
     host: str = "127.0.0.1"
-    port: int = 3006
-    metrics_cache: float = 1.0  # seconds a rendered /metrics body is reused
+    """Address the HTTP API and /metrics listen on."""
+    port: Port = 3006
+    """Port the HTTP API and /metrics listen on (MONITORING_PORT, --port)."""
+    metrics_cache: Duration = 1.0
+    """Seconds a rendered /metrics body is reused."""
 
 
-@dataclass(frozen=True, slots=True)
-class Retention:
+class Retention(Section, frozen=True):
     """How long stored data is kept. `metrics` (METRICS_RETENTION) is parsed and checked
     but nothing reads it yet: issue 16 (persisted metric history) will."""
 
-    events: float = 7 * 86400.0
-    metrics: float = 30 * 86400.0  # unused until issue 16
-    incidents: float = 90 * 86400.0  # resolved incidents, their timelines and the audit
+    events: Duration = 7 * 86400.0
+    """Stored events."""
+    metrics: Duration = 30 * 86400.0
+    """Unused until issue 16."""
+    incidents: Duration = 90 * 86400.0
+    """Resolved incidents, their timelines and the audit."""
 
 
-@dataclass(frozen=True, slots=True)
-class Scaling:
+class Scaling(Section, frozen=True):
     enabled: bool = False
-    min_replicas: int = 1
-    max_replicas: int = 10
+    """Whether scaling advice is given."""
+    min_replicas: Positive = 1
+    """Fewest replicas advised."""
+    max_replicas: Positive = 10
+    """Most replicas advised; not below min_replicas."""
 
 
-@dataclass(frozen=True, slots=True)
-class PredictionSettings:
+class PredictionSettings(Section, frozen=True):
     """The `predictions:` section: live anomaly detection, forecasts, advice, root causes."""
 
     enabled: bool = True
-    interval: float = 1.0  # the engine's tick; every stored sample is fed, however many
-    warmup: int = 150  # samples a live series only learns from (its scores are 0)
-    forecast_every: float = 10.0  # trend fits: disk, memory, leaks, error budgets, advice
-    forecast_window: float = 1800.0  # how far back the trend fits look
-    min_span: float = 300.0  # a fit needs at least this much history to be shown
-    max_series: int = 256  # series watched at most (event types add series at run time)
+    """Whether the prediction engine runs."""
+    interval: Duration = 1.0
+    """The engine's tick; every stored sample is fed, however many."""
+    warmup: Annotated[int, Meta(ge=10, le=100_000)] = 150
+    """Samples a live series only learns from (its scores are 0)."""
+    forecast_every: Duration = 10.0
+    """Trend fits: disk, memory, leaks, error budgets, advice."""
+    forecast_window: Duration = 1800.0
+    """How far back the trend fits look."""
+    min_span: Duration = 300.0
+    """A fit needs at least this much history to be shown."""
+    max_series: Annotated[int, Meta(ge=1, le=100_000)] = 256
+    """Series watched at most (event types add series at run time)."""
 
 
-@dataclass(frozen=True, slots=True)
-class DockerSettings:
+class DockerSettings(Section, frozen=True):
     """The `docker:` section; a section present (or DOCKER_HOST set) enables the source."""
 
     enabled: bool = False
-    host: str | None = None  # None: DOCKER_HOST, else the SDK's default socket
-    interval: float = 5.0
-    timeout: float = 5.0  # every SDK call, bounded
-    containers: tuple[tuple[str, str], ...] = ()  # service -> container name (discovery)
-    log_lines: int = 50
+    """Whether the Docker source runs; true when the section is written."""
+    host: str | None = None
+    """None: DOCKER_HOST, else the SDK's default socket."""
+    interval: Duration = 5.0
+    """How often containers are listed."""
+    timeout: Duration = 5.0
+    """Every SDK call, bounded."""
+    containers: StrMap = ()
+    """Service -> container name (else discovery)."""
+    log_lines: Annotated[int, Meta(ge=1, le=10_000)] = 50
+    """Log lines fetched for a container."""
 
 
-@dataclass(frozen=True, slots=True)
-class KubeSettings:
+class KubeSettings(Section, frozen=True):
     """The `kubernetes:` section; a section present (or running in a pod) enables it."""
 
     enabled: bool = False
-    kubeconfig: str | None = None  # None: KUBECONFIG or ~/.kube/config
+    """Whether the Kubernetes source runs; true when the section is written."""
+    kubeconfig: str | None = None
+    """None: KUBECONFIG or ~/.kube/config."""
     context: str | None = None
+    """The kubeconfig context; None: its current one."""
     in_cluster: bool = False
+    """Use the pod's service account."""
     namespace: str = "devmentor"
-    interval: float = 15.0  # deployments, nodes, events are listed this often
-    timeout: float = 10.0  # every API call, bounded
-    watch_timeout: float = 60.0  # a pod watch is reopened (from its resourceVersion) this often
-    selectors: tuple[tuple[str, str], ...] = ()  # service -> label selector; default app=<name>
+    """The namespace watched."""
+    interval: Duration = 15.0
+    """Deployments, nodes, events are listed this often."""
+    timeout: Duration = 10.0
+    """Every API call, bounded."""
+    watch_timeout: Duration = 60.0
+    """A pod watch is reopened (from its resourceVersion) this often."""
+    selectors: StrMap = ()
+    """Service -> label selector; default app=<name>."""
 
 
-@dataclass(frozen=True, slots=True)
-class EventRule:
+EventSeverity = Literal["info", "warning", "error", "critical"]
+EVENT_SEVERITIES: tuple[str, ...] = get_args(EventSeverity)
+Severity = Literal["low", "medium", "high", "critical"]
+SEVERITIES: tuple[str, ...] = get_args(Severity)
+
+
+class EventRule(Section, frozen=True):
     """`events.rules`: an event of this type (prefix) and severity opens an incident."""
 
     name: str
-    type: str  # a type prefix: "deploy.failed", "security."
-    min_severity: str = "error"  # info, warning, error, critical
+    """Unique among the rules."""
+    type: str
+    """A type prefix: "deploy.failed", "security."."""
+    min_severity: EventSeverity = "error"
+    """The least severe event that opens one."""
     services: tuple[str, ...] | None = None
-    severity: str = "high"  # of the incident
+    """Only events about these services; None: any."""
+    severity: Severity = "high"
+    """Of the incident."""
 
 
-@dataclass(frozen=True, slots=True)
-class EventSettings:
+class EventSettings(Section, frozen=True):
     """The `events:` section: where platform events come from and where incidents go."""
 
     channels: tuple[str, ...] = ("devmentor:events",)
+    """Pub/sub channels subscribed to."""
     patterns: tuple[str, ...] = ("devmentor:*",)
-    mode: str = "pubsub"  # or "stream": durable, resumes from the consumer group's last id
+    """Pub/sub patterns subscribed to."""
+    mode: Annotated[Literal["pubsub", "stream"], choice(_SHOWN)] = "pubsub"
+    """Or "stream": durable, resumes from the consumer group's last id."""
     stream: str = "devmentor:events:stream"
+    """The stream read in stream mode."""
     group: str = "devmentor-monitor"
-    consumer: str | None = None  # None: the host name (stable across restarts)
+    """The consumer group in stream mode."""
+    consumer: str | None = None
+    """None: the host name (stable across restarts)."""
     publish_channel: str = "devmentor:incidents"
-    max_bytes: int = 64 * 1024
-    memory: int = 10_000  # events kept in memory for the views and the API
-    parser: str = "auto"  # auto (hiredis when installed), python, hiredis
+    """Where incidents are published."""
+    max_bytes: Annotated[int, Meta(ge=256, le=16 << 20)] = 64 * 1024
+    """Larger events are dropped."""
+    memory: Annotated[int, Meta(ge=10, le=1_000_000)] = 10_000
+    """Events kept in memory for the views and the API."""
+    parser: Annotated[Literal["auto", "python", "hiredis"], choice(_SHOWN)] = "auto"
+    """auto (hiredis when installed), python, hiredis."""
     rules: tuple[EventRule, ...] = ()
+    """Events that open incidents."""
 
 
-ROLES = ("viewer", "operator", "admin")
+Role = Literal["viewer", "operator", "admin"]
+ROLES: tuple[str, ...] = get_args(Role)
 
 
-@dataclass(frozen=True, slots=True)
-class ApiKey:
+class ApiKey(Section, frozen=True):
     """A named key with a role; the key itself is never shown (config check masks it)."""
 
     name: str
-    key: str = field(repr=False)
-    role: str
+    """Names the key in the audit."""
+    key: Annotated[str, Meta(extra={"read": "api_key"})]
+    """At least 16 characters."""
+    role: Role
+    """What the key may do."""
+
+    def __repr__(self) -> str:
+        return f"ApiKey(name={self.name!r}, role={self.role!r})"
 
 
-@dataclass(frozen=True, slots=True)
-class RuleConfig:
+class RuleConfig(Section, frozen=True):
     """An alert rule as written in `alerts.rules` (engine/rules.py makes it a Rule)."""
 
     name: str
+    """Unique among the rules."""
     metric: str
-    above: bool
-    threshold: float
-    clear: float | None
-    for_s: float
-    severity: str
-    services: tuple[str, ...] | None
+    """One of RULE_METRICS."""
+    above: Annotated[bool, NotInFile]
+    """Written as the key: `above: X` fires above X, `below: X` below it."""
+    threshold: Annotated[float, NotInFile]
+    """The X: a number, or a duration for latency and the *_s metrics."""
+    clear: float | None = None
+    """Resolves past this (read like the threshold); None: at the threshold."""
+    for_s: AnyDuration = msgspec.field(default=0.0, name="for")
+    """The condition must hold this long."""
+    severity: Severity = "high"
+    """Of the incident."""
+    services: tuple[str, ...] | None = None
+    """Only these services; None: all."""
 
 
-@dataclass(frozen=True, slots=True)
-class TuiSettings:
+class TuiSettings(Section, frozen=True):
     theme: str = "dark"
-    refresh: float = 1.0  # the screen is redrawn at most once per this many seconds
-    keys: tuple[tuple[str, str], ...] = ()  # binding id -> key(s), e.g. ("metrics", "M")
+    """The colour theme."""
+    refresh: Duration = 1.0
+    """The screen is redrawn at most once per this many seconds."""
+    keys: StrMap = ()
+    """Binding id -> key(s), e.g. ("metrics", "M")."""
 
 
-@dataclass(frozen=True, slots=True)
-class Config:
-    source: str
+class Config(Section, frozen=True):
+    """The whole of services.yaml; a dotted name is a key one mapping down."""
+
+    source: Annotated[str, NotInFile]
+    """The file read."""
     server: ServerSettings = ServerSettings()
     intervals: Intervals = Intervals()
     thresholds: Thresholds = Thresholds()
@@ -244,69 +385,35 @@ class Config:
     scaling: Scaling = Scaling()
     predictions: PredictionSettings = PredictionSettings()
     tui: TuiSettings = TuiSettings()
-    api_keys: tuple[ApiKey, ...] = ()
-    rules: tuple[RuleConfig, ...] | None = None  # None: the built-in rules
-    disabled_rules: tuple[str, ...] = ()
-    data_dir: str | None = None  # None: $XDG_STATE_HOME/devmentor-monitor
-    notifications: NotifySettings = field(default_factory=NotifySettings)
-    redis_url: str | None = None
+    api_keys: tuple[ApiKey, ...] = msgspec.field(default=(), name="auth.keys")
+    """API keys and their roles."""
+    rules: tuple[RuleConfig, ...] | None = msgspec.field(default=None, name="alerts.rules")
+    """None: the built-in rules."""
+    disabled_rules: tuple[str, ...] = msgspec.field(default=(), name="alerts.disable")
+    """Built-in rules turned off, by name."""
+    data_dir: str | None = msgspec.field(default=None, name="storage.data_dir")
+    """None: $XDG_STATE_HOME/devmentor-monitor."""
+    notifications: NotifySettings = NotifySettings()
+    redis_url: Annotated[
+        str | None, Meta(extra={"read": "url", "schemes": ("redis", "rediss", "unix")}), Nullable
+    ] = msgspec.field(default=None, name="redis.url")
+    """Where events come from; None: no event source."""
     events: EventSettings = EventSettings()
-    auto_discover: bool = False
+    auto_discover: bool = msgspec.field(default=False, name="discovery.auto")
+    """Find services on the host without listing them."""
     docker: DockerSettings = DockerSettings()
     kubernetes: KubeSettings = KubeSettings()
-    alert_channels: tuple[str, ...] = ()
+    alert_channels: tuple[str, ...] = msgspec.field(default=(), name="alerts.channels")
+    """Notification channels used (names or types); none: all."""
     services: tuple[ServiceConfig, ...] = ()
-    overrides: tuple[str, ...] = field(default=())  # "MONITORING_PORT=3010", "--port"
+    overrides: Annotated[tuple[str, ...], NotInFile] = ()
+    """What the environment and flags changed: "MONITORING_PORT=3010", "--port"."""
 
     def service(self, name: str) -> ServiceConfig | None:
         return next((s for s in self.services if s.name == name), None)
 
 
-# --------------------------------------------------------------------------- sections
-
-_TOP_KEYS = {
-    "server",
-    "intervals",
-    "thresholds",
-    "health",
-    "history",
-    "retention",
-    "redis",
-    "events",
-    "discovery",
-    "alerts",
-    "scaling",
-    "services",
-    "tui",
-    "auth",
-    "storage",
-    "notifications",
-    "docker",
-    "kubernetes",
-}
-_TOP_KEYS |= {"predictions"}
-_SERVICE_KEYS = {
-    "name",
-    "url",
-    "interval",
-    "timeout",
-    "expect",
-    "depends_on",
-    "slo",
-    "failure_threshold",
-    "success_threshold",
-    "tls_verify",
-    "ca_file",
-    "headers",
-    "recovery",
-}
-
-
-def _section(r: Reader, top: dict[str, Node], key: str, allowed: set[str]) -> dict[str, Node]:
-    node = top.get(key)
-    if node is None or node.value is None:
-        return {}
-    return r.mapping(node, key, allowed)
+# --------------------------------------------------------------------------- reading
 
 
 def _parse(root: Node, source: str) -> Config:
@@ -316,358 +423,157 @@ def _parse(root: Node, source: str) -> Config:
 
 
 def _config(r: Reader, root: Node, source: str) -> Config:
-    top = r.mapping(root if root.value is not None else Node({}, 1), "", _TOP_KEYS)
-    intervals = r.attempt(lambda: _intervals(r, top), Intervals())
-    health = r.attempt(lambda: _health(r, top, intervals), HealthSettings())
+    """Each section's problems are noted on their own, and it reads as its defaults."""
+    top = Fields(r, Config, root if root.value is not None else Node({}, 1), "")
+
+    def section(name: str, read: Callable[[Node | None], Any] | None = None) -> Any:
+        default = top.fields[name].default
+        if read is None and isinstance(default, msgspec.Struct):
+            return r.attempt(lambda: read_struct(r, type(default), top.node(name), name), default)
+        if read is None:
+            return r.attempt(lambda: top.read(name), default)
+        return r.attempt(lambda: read(top.node(name)), default)
+
+    intervals: Intervals = section("intervals")
+    health: HealthSettings = section("health", lambda n: _health(r, n, intervals))
     no_services: tuple[tuple[ServiceConfig, ...], set[str]] = ((), set())
     services, names = r.attempt(
-        lambda: _services(r, top.get("services"), intervals, health), no_services
+        lambda: _services(r, top.node("services"), intervals, health), no_services
     )
-    s = _section_or_empty(r, top, "alerts", {"channels", "rules", "disable"})
     return Config(
         source=source,
-        server=r.attempt(lambda: _server(r, top), ServerSettings()),
+        server=section("server"),
         intervals=intervals,
-        thresholds=_thresholds(r, top),
+        thresholds=section("thresholds", lambda n: _thresholds(r, n)),
         health=health,
-        history=r.attempt(lambda: _history(r, top), History()),
-        retention=r.attempt(lambda: _retention(r, top), Retention()),
-        scaling=r.attempt(lambda: _scaling(r, top), Scaling()),
-        tui=r.attempt(lambda: _tui(r, top), TuiSettings()),
-        redis_url=r.attempt(lambda: _redis_url(r, top), None),
-        events=r.attempt(lambda: _events(r, top), EventSettings()),
-        auto_discover=r.attempt(lambda: _discovery(r, top), False),
-        alert_channels=r.attempt(lambda: r.str_list(s["channels"], "alerts.channels"), ())
-        if "channels" in s
-        else (),
+        history=section("history"),
+        retention=section("retention"),
+        scaling=section("scaling", lambda n: _scaling(r, n)),
+        tui=section("tui"),
+        redis_url=section("redis_url"),
+        events=section("events", lambda n: _events(r, n)),
+        auto_discover=section("auto_discover"),
+        alert_channels=section("alert_channels"),
         services=services,
-        api_keys=r.attempt(
-            lambda: _api_keys(r, _section(r, top, "auth", {"keys"}).get("keys")), ()
+        api_keys=section("api_keys", lambda n: _named(r, n, "auth.keys", "key", ApiKey)),
+        rules=section("rules", lambda n: None if n is None else _rules(r, n)),
+        disabled_rules=section("disabled_rules"),
+        data_dir=section("data_dir"),
+        notifications=section("notifications", lambda n: parse_notifications(r, n)),
+        docker=section("docker", lambda n: _workloads(r, n, DockerSettings, "containers", names)),
+        kubernetes=section(
+            "kubernetes", lambda n: _workloads(r, n, KubeSettings, "selectors", names)
         ),
-        rules=r.attempt(lambda: _rules(r, s["rules"]), None) if "rules" in s else None,
-        disabled_rules=r.attempt(lambda: r.str_list(s["disable"], "alerts.disable"), ())
-        if "disable" in s
-        else (),
-        data_dir=r.attempt(lambda: _data_dir(r, top), None),
-        notifications=r.attempt(
-            lambda: parse_notifications(r, top.get("notifications")), NotifySettings()
-        ),
-        docker=r.attempt(lambda: _docker(r, top, names), DockerSettings()),
-        kubernetes=r.attempt(lambda: _kubernetes(r, top, names), KubeSettings()),
-        predictions=r.attempt(lambda: _predictions(r, top), PredictionSettings()),
+        predictions=section("predictions"),
     )
 
 
-def _section_or_empty(
-    r: Reader, top: dict[str, Node], key: str, allowed: set[str]
-) -> dict[str, Node]:
-    """A section whose keys are read one by one: when it is not a mapping, that is
-    noted and it reads as empty."""
-    return r.attempt(lambda: _section(r, top, key, allowed), {})
-
-
-def _server(r: Reader, top: dict[str, Node]) -> ServerSettings:
-    s = _section(r, top, "server", {"host", "port", "metrics_cache"})
-    return ServerSettings(
-        host=r.string(s["host"], "server.host") if "host" in s else "127.0.0.1",
-        port=r.integer(s["port"], "server.port", lo=1, hi=65535) if "port" in s else 3006,
-        metrics_cache=r.duration(s["metrics_cache"], "server.metrics_cache")
-        if "metrics_cache" in s
-        else 1.0,
-    )
-
-
-def _intervals(r: Reader, top: dict[str, Node]) -> Intervals:
-    s = _section(r, top, "intervals", {"health", "system", "processes"})
-    return Intervals(**{k: r.duration(v, f"intervals.{k}") for k, v in s.items()})
-
-
-def _thresholds(r: Reader, top: dict[str, Node]) -> Thresholds:
-    s = _section_or_empty(r, top, "thresholds", {"cpu", "memory", "disk", "latency"})
+def _thresholds(r: Reader, node: Node | None) -> Thresholds:
+    """Each level's problem is noted on its own; that level keeps its default."""
+    f = Fields(r, Thresholds, node, "thresholds")
+    d = Thresholds()
     levels = {
-        name: r.attempt(partial(_level, r, name, node), getattr(Thresholds(), name))
-        for name, node in s.items()
+        name: r.attempt(partial(_level, r, name, child, getattr(d, name)), getattr(d, name))
+        for name in f.fields
+        if (child := f.node(name)) is not None
     }
     return Thresholds(**levels)
 
 
-def _level(r: Reader, name: str, node: Node) -> Level:
-    pair = r.mapping(node, f"thresholds.{name}", {"warn", "alert"})
-    read: Callable[[Node, str], float]
-    if name == "latency":
-        read = r.duration
-    else:
-
-        def read(n: Node, k: str) -> float:
-            return r.number(n, k, lo=0, hi=100)
-
-    default = getattr(Thresholds(), name)
-    warn = read(pair["warn"], f"thresholds.{name}.warn") if "warn" in pair else default.warn
-    alert = read(pair["alert"], f"thresholds.{name}.alert") if "alert" in pair else default.alert
-    if warn > alert:
-        raise r.fail(node, f"thresholds.{name}", f"warn ({warn:g}) is above alert ({alert:g})")
-    return Level(warn, alert)
-
-
-def _health(r: Reader, top: dict[str, Node], intervals: Intervals) -> HealthSettings:
-    s = _section(
-        r, top, "health", {"timeout", "failure_threshold", "success_threshold", "max_in_flight"}
+def _level(r: Reader, name: str, node: Node, default: Level) -> Level:
+    r.mapping(node, f"thresholds.{name}", None)
+    level = read_struct(
+        r, type(default), node, f"thresholds.{name}", defaults=msgspec.structs.asdict(default)
     )
-    timeout = 5.0
-    if "timeout" in s:
-        timeout = r.duration(s["timeout"], "health.timeout")
-        if timeout >= intervals.health:  # the pair every service without its own inherits
-            got = show_value(s["timeout"].value)
-            raise r.fail(
-                s["timeout"],
-                "health.timeout",
-                f"must be shorter than intervals.health ({intervals.health:g}s), got {got}",
-            )
-    return HealthSettings(
-        timeout=timeout,
-        **{
-            k: r.integer(s[k], f"health.{k}", positive=True)
-            for k in ("failure_threshold", "success_threshold", "max_in_flight")
-            if k in s
-        },
-    )
+    if level.warn > level.alert:
+        raise r.fail(
+            node, f"thresholds.{name}", f"warn ({level.warn:g}) is above alert ({level.alert:g})"
+        )
+    return level
 
 
-def _history(r: Reader, top: dict[str, Node]) -> History:
-    s = _section(r, top, "history", {"system_points", "service_points", "recent_checks"})
-    return History(
-        **{k: r.integer(v, f"history.{k}", lo=2, hi=MAX_HISTORY_POINTS) for k, v in s.items()}
-    )
+def _health(r: Reader, node: Node | None, intervals: Intervals) -> HealthSettings:
+    health = read_struct(r, HealthSettings, node, "health")
+    written = node.value.get("timeout") if node is not None and node.value else None
+    if written is not None and health.timeout >= intervals.health:  # inherited by services
+        raise r.fail(
+            written,
+            "health.timeout",
+            f"must be shorter than intervals.health ({intervals.health:g}s), "
+            f"got {show_value(written.value)}",
+        )
+    return health
 
 
-def _retention(r: Reader, top: dict[str, Node]) -> Retention:
-    s = _section(r, top, "retention", {"events", "metrics", "incidents"})
-    return Retention(**{k: r.duration(v, f"retention.{k}") for k, v in s.items()})
-
-
-def _redis_url(r: Reader, top: dict[str, Node]) -> str | None:
-    s = _section(r, top, "redis", {"url"})
-    if s.get("url") is None or s["url"].value is None:
-        return None
-    return r.url(s["url"], "redis.url", schemes=("redis", "rediss", "unix"))
-
-
-def _discovery(r: Reader, top: dict[str, Node]) -> bool:
-    s = _section(r, top, "discovery", {"auto"})
-    return r.boolean(s["auto"], "discovery.auto") if "auto" in s else False
-
-
-def _data_dir(r: Reader, top: dict[str, Node]) -> str | None:
-    s = _section(r, top, "storage", {"data_dir"})
-    return r.string(s["data_dir"], "storage.data_dir") if "data_dir" in s else None
-
-
-def _scaling(r: Reader, top: dict[str, Node]) -> Scaling:
-    s = _section(r, top, "scaling", {"enabled", "min_replicas", "max_replicas"})
-    scaling = Scaling(
-        enabled=r.boolean(s["enabled"], "scaling.enabled") if "enabled" in s else False,
-        **{
-            k: r.integer(s[k], f"scaling.{k}", positive=True)
-            for k in ("min_replicas", "max_replicas")
-            if k in s
-        },
-    )
+def _scaling(r: Reader, node: Node | None) -> Scaling:
+    scaling = read_struct(r, Scaling, node, "scaling")
     if scaling.min_replicas > scaling.max_replicas:
-        raise r.fail(top["scaling"], "scaling", "min_replicas is above max_replicas")
+        raise r.fail(node, "scaling", "min_replicas is above max_replicas")
     return scaling
 
 
-def _tui(r: Reader, top: dict[str, Node]) -> TuiSettings:
-    s = _section(r, top, "tui", {"theme", "refresh", "keys"})
-    keys: tuple[tuple[str, str], ...] = ()
-    if "keys" in s:
-        km = r.mapping(s["keys"], "tui.keys", None)
-        keys = tuple((k, r.string(v, f"tui.keys.{k}")) for k, v in km.items())
-    return TuiSettings(
-        theme=r.string(s["theme"], "tui.theme") if "theme" in s else "dark",
-        refresh=r.duration(s["refresh"], "tui.refresh") if "refresh" in s else 1.0,
-        keys=keys,
-    )
+W = TypeVar("W", DockerSettings, KubeSettings)
 
 
-def _predictions(r: Reader, top: dict[str, Node]) -> PredictionSettings:
-    s = _section(
-        r,
-        top,
-        "predictions",
-        {
-            "enabled",
-            "interval",
-            "warmup",
-            "forecast_every",
-            "forecast_window",
-            "min_span",
-            "max_series",
-        },
-    )
-    out: dict[str, Any] = {
-        k: r.duration(s[k], f"predictions.{k}")
-        for k in ("interval", "forecast_every", "forecast_window", "min_span")
-        if k in s
-    }
-    if "enabled" in s:
-        out["enabled"] = r.boolean(s["enabled"], "predictions.enabled")
-    if "warmup" in s:
-        out["warmup"] = r.integer(s["warmup"], "predictions.warmup", lo=10, hi=100_000)
-    if "max_series" in s:
-        out["max_series"] = r.integer(s["max_series"], "predictions.max_series", lo=1, hi=100_000)
-    return PredictionSettings(**out)
-
-
-def _service_map(
-    r: Reader, node: Node, key: str, services: set[str]
-) -> tuple[tuple[str, str], ...]:
-    """service name -> string (container name, label selector); unknown services fail."""
-    m = r.mapping(node, key, None)
-    for name, child in m.items():
+def _workloads(
+    r: Reader, node: Node | None, cls: type[W], service_map: str, services: set[str]
+) -> W:
+    """docker / kubernetes: a section written is enabled unless it says otherwise; its
+    map of service names (containers, selectors) names only known services."""
+    if node is None:
+        return cls()
+    section = "docker" if cls is DockerSettings else "kubernetes"
+    settings = read_struct(r, cls, node, section, defaults={"enabled": True})
+    written = node.value.get(service_map) if isinstance(node.value, dict) else None
+    for name, child in written.value.items() if written is not None else ():
         if name not in services:
-            raise r.fail(child, f"{key}.{name}", f"unknown service {name!r}")
-    return tuple((name, r.string(v, f"{key}.{name}")) for name, v in m.items())
+            raise r.fail(child, f"{section}.{service_map}.{name}", f"unknown service {name!r}")
+    return settings
 
 
-def _docker(r: Reader, top: dict[str, Node], services: set[str]) -> DockerSettings:
-    if "docker" not in top:
-        return DockerSettings()
-    s = _section(
-        r, top, "docker", {"enabled", "host", "interval", "timeout", "containers", "log_lines"}
-    )
-    return DockerSettings(
-        enabled=r.boolean(s["enabled"], "docker.enabled") if "enabled" in s else True,
-        host=r.string(s["host"], "docker.host") if "host" in s else None,
-        interval=r.duration(s["interval"], "docker.interval") if "interval" in s else 5.0,
-        timeout=r.duration(s["timeout"], "docker.timeout") if "timeout" in s else 5.0,
-        containers=_service_map(r, s["containers"], "docker.containers", services)
-        if "containers" in s
-        else (),
-        log_lines=r.integer(s["log_lines"], "docker.log_lines", lo=1, hi=10_000)
-        if "log_lines" in s
-        else 50,
-    )
+def _events(r: Reader, node: Node | None) -> EventSettings:
+    s = {} if node is None or node.value is None else r.mapping(node, "events", None)
+    rules = _named(r, s.get("rules"), "events.rules", "rule", EventRule)
+    return read_struct(r, EventSettings, node, "events", rules=rules)
 
 
-def _kubernetes(r: Reader, top: dict[str, Node], services: set[str]) -> KubeSettings:
-    if "kubernetes" not in top:
-        return KubeSettings()
-    s = _section(
-        r,
-        top,
-        "kubernetes",
-        {
-            "enabled",
-            "kubeconfig",
-            "context",
-            "in_cluster",
-            "namespace",
-            "interval",
-            "timeout",
-            "watch_timeout",
-            "selectors",
-        },
-    )
-    return KubeSettings(
-        enabled=r.boolean(s["enabled"], "kubernetes.enabled") if "enabled" in s else True,
-        kubeconfig=r.string(s["kubeconfig"], "kubernetes.kubeconfig")
-        if "kubeconfig" in s
-        else None,
-        context=r.string(s["context"], "kubernetes.context") if "context" in s else None,
-        in_cluster=r.boolean(s["in_cluster"], "kubernetes.in_cluster")
-        if "in_cluster" in s
-        else False,
-        namespace=r.string(s["namespace"], "kubernetes.namespace")
-        if "namespace" in s
-        else "devmentor",
-        **{
-            k: r.duration(s[k], f"kubernetes.{k}")
-            for k in ("interval", "timeout", "watch_timeout")
-            if k in s
-        },
-        selectors=_service_map(r, s["selectors"], "kubernetes.selectors", services)
-        if "selectors" in s
-        else (),
-    )
+N = TypeVar("N", EventRule, ApiKey)
 
 
-EVENT_SEVERITIES = ("info", "warning", "error", "critical")
-
-
-def _events(r: Reader, top: dict[str, Node]) -> EventSettings:
-    s = _section(
-        r,
-        top,
-        "events",
-        {
-            "channels",
-            "patterns",
-            "mode",
-            "stream",
-            "group",
-            "consumer",
-            "publish_channel",
-            "max_bytes",
-            "memory",
-            "parser",
-            "rules",
-        },
-    )
-    d = EventSettings()
-
-    def choice(key: str, allowed: tuple[str, ...], default: str) -> str:
-        if key not in s:
-            return default
-        value = r.string(s[key], f"events.{key}")
-        if value not in allowed:
-            raise r.fail(
-                s[key], f"events.{key}", f"must be one of {', '.join(allowed)}, not {value!r}"
-            )
-        return value
-
-    rules = []
-    for name, key, item, m in r.named_items(s.get("rules"), "events.rules", "rule"):
+def _named(r: Reader, node: Node | None, section: str, what: str, cls: type[N]) -> tuple[N, ...]:
+    """A list of named entries, each read by its declaration; each one's problem is noted
+    on its own."""
+    out: list[N] = []
+    for name, key, item, _ in r.named_items(node, section, what):
+        missing = "missing {}" if cls is ApiKey else "missing required key '{}'"
         with r.noting():
-            rules.append(_event_rule(r, name, key, item, m))
-    return EventSettings(
-        channels=r.str_list(s["channels"], "events.channels") if "channels" in s else d.channels,
-        patterns=r.str_list(s["patterns"], "events.patterns") if "patterns" in s else d.patterns,
-        mode=choice("mode", ("pubsub", "stream"), d.mode),
-        stream=r.string(s["stream"], "events.stream") if "stream" in s else d.stream,
-        group=r.string(s["group"], "events.group") if "group" in s else d.group,
-        consumer=r.string(s["consumer"], "events.consumer") if "consumer" in s else None,
-        publish_channel=r.string(s["publish_channel"], "events.publish_channel")
-        if "publish_channel" in s
-        else d.publish_channel,
-        max_bytes=r.integer(s["max_bytes"], "events.max_bytes", lo=256, hi=16 << 20)
-        if "max_bytes" in s
-        else d.max_bytes,
-        memory=r.integer(s["memory"], "events.memory", lo=10, hi=1_000_000)
-        if "memory" in s
-        else d.memory,
-        parser=choice("parser", ("auto", "python", "hiredis"), d.parser),
-        rules=tuple(rules),
-    )
+            out.append(read_struct(r, cls, item, key, missing=missing, name=name))
+    return tuple(out)
 
 
-def _event_rule(r: Reader, name: str, key: str, item: Node, m: dict[str, Node]) -> EventRule:
-    r.mapping(item, key, {"name", "type", "min_severity", "services", "severity"})
-    if "type" not in m:
-        raise r.fail(item, key, "missing required key 'type'")
-    sev = m.get("min_severity")
-    inc = m.get("severity")
-    if sev is not None and r.string(sev, f"{key}.min_severity") not in EVENT_SEVERITIES:
-        raise r.fail(sev, f"{key}.min_severity", f"must be one of {', '.join(EVENT_SEVERITIES)}")
-    if inc is not None and r.string(inc, f"{key}.severity") not in SEVERITIES:
-        raise r.fail(inc, f"{key}.severity", f"must be one of {', '.join(SEVERITIES)}")
-    return EventRule(
-        name,
-        r.string(m["type"], f"{key}.type"),
-        r.string(sev, "") if sev is not None else "error",
-        r.str_list(m["services"], f"{key}.services") if "services" in m else None,
-        r.string(inc, "") if inc is not None else "high",
-    )
+@reads("api_key")
+def _api_key(r: Reader, node: Node, key: str, meta: Meta, extra: dict[str, Any]) -> str:
+    secret = r.string(node, key)
+    if len(secret) < 16:
+        raise r.fail(
+            node, key, "too short: use at least 16 characters (e.g. `openssl rand -hex 16`)"
+        )
+    return secret
+
+
+@reads("argv")
+def _argv(r: Reader, node: Node, key: str, meta: Meta, extra: dict[str, Any]) -> tuple[str, ...]:
+    try:
+        return tuple(shlex.split(r.string(node, key)))
+    except ValueError as exc:
+        raise r.fail(node, key, f"cannot split: {exc}") from None
+
+
+@reads("status")
+def _status(r: Reader, node: Node, key: str, meta: Meta, extra: dict[str, Any]) -> tuple[int, ...]:
+    """An HTTP status, or a list of them."""
+    items = node.value if isinstance(node.value, list) else [node]
+    return tuple(r.integer(x, key, lo=100, hi=599) for x in items)
 
 
 RULE_METRICS: tuple[str, ...] = (
@@ -684,7 +590,6 @@ RULE_METRICS: tuple[str, ...] = (
 )
 # Fed by the prediction engine (predict/engine.py): seconds to exhaustion, anomaly score.
 RULE_METRICS += ("disk_exhaustion_s", "memory_exhaustion_s", "budget_exhaustion_s", "anomaly_score")
-SEVERITIES = ("low", "medium", "high", "critical")
 
 
 def _rules(r: Reader, node: Node) -> tuple[RuleConfig, ...]:
@@ -696,9 +601,7 @@ def _rules(r: Reader, node: Node) -> tuple[RuleConfig, ...]:
 
 
 def _rule(r: Reader, name: str, key: str, item: Node, m: dict[str, Node]) -> RuleConfig:
-    r.mapping(
-        item, key, {"name", "metric", "above", "below", "clear", "for", "severity", "services"}
-    )
+    f = Fields(r, RuleConfig, item, key, also=("above", "below"))
     if "metric" not in m:
         raise r.fail(item, key, "missing required key 'metric'")
     metric = r.string(m["metric"], f"{key}.metric")
@@ -711,9 +614,7 @@ def _rule(r: Reader, name: str, key: str, item: Node, m: dict[str, Node]) -> Rul
     if ("above" in m) == ("below" in m):
         raise r.fail(item, key, "give exactly one of 'above' or 'below'")
     bound = "above" if "above" in m else "below"
-    severity = r.string(m["severity"], f"{key}.severity") if "severity" in m else "high"
-    if severity not in SEVERITIES:
-        raise r.fail(m["severity"], f"{key}.severity", f"must be one of {', '.join(SEVERITIES)}")
+    severity = f.read("severity")
     read = r.duration if metric == "latency" or metric.endswith("_s") else r.number
     return RuleConfig(
         name=name,
@@ -721,36 +622,10 @@ def _rule(r: Reader, name: str, key: str, item: Node, m: dict[str, Node]) -> Rul
         above=bound == "above",
         threshold=read(m[bound], f"{key}.{bound}"),
         clear=read(m["clear"], f"{key}.clear") if "clear" in m else None,
-        for_s=r.duration(m["for"], f"{key}.for", positive=False) if "for" in m else 0.0,
+        for_s=f.read("for_s"),
         severity=severity,
-        services=r.str_list(m["services"], f"{key}.services") if "services" in m else None,
+        services=f.read("services"),
     )
-
-
-def _api_keys(r: Reader, node: Node | None) -> tuple[ApiKey, ...]:
-    out: list[ApiKey] = []
-    for name, key, item, m in r.named_items(node, "auth.keys", "key"):
-        with r.noting():
-            out.append(_api_key(r, name, key, item, m))
-    return tuple(out)
-
-
-def _api_key(r: Reader, name: str, key: str, item: Node, m: dict[str, Node]) -> ApiKey:
-    r.mapping(item, key, {"name", "key", "role"})
-    missing = {"key", "role"} - set(m)
-    if missing:
-        raise r.fail(item, key, f"missing {', '.join(sorted(missing))}")
-    role = r.string(m["role"], f"auth.keys.{name}.role")
-    if role not in ROLES:
-        raise r.fail(m["role"], f"auth.keys.{name}.role", f"must be one of {', '.join(ROLES)}")
-    secret = r.string(m["key"], f"auth.keys.{name}.key")
-    if len(secret) < 16:
-        raise r.fail(
-            m["key"],
-            f"auth.keys.{name}.key",
-            "too short: use at least 16 characters (e.g. `openssl rand -hex 16`)",
-        )
-    return ApiKey(name, secret, role)
 
 
 def parse_api_keys_env(raw: str) -> tuple[ApiKey, ...]:
@@ -768,7 +643,7 @@ def parse_api_keys_env(raw: str) -> tuple[ApiKey, ...]:
                 f"entry {pieces[0]!r}: write name:role:key with a role of "
                 f"{', '.join(ROLES)} and a key of at least 16 characters",
             )
-        out.append(ApiKey(pieces[0], pieces[2], pieces[1]))
+        out.append(ApiKey(pieces[0], pieces[2], cast(Role, pieces[1])))
     return tuple(out)
 
 
@@ -819,33 +694,23 @@ def _service(
     intervals: Intervals,
     health: HealthSettings,
 ) -> ServiceConfig:
-    r.mapping(item, key, _SERVICE_KEYS)  # unknown keys, named by the service
-    if "url" not in m:
-        raise r.fail(item, key, "missing required key 'url'")
-    interval, timeout = _timing(r, key, m, intervals, health)
-    return ServiceConfig(
+    def timing(_: Fields) -> dict[str, float]:
+        interval, timeout = _timing(r, key, m, intervals, health)
+        return {"interval": interval, "timeout": timeout}
+
+    inherited = {
+        "failure_threshold": health.failure_threshold,
+        "success_threshold": health.success_threshold,
+    }
+    return read_struct(
+        r,
+        ServiceConfig,
+        item,
+        key,
+        missing="missing required key '{}'",
+        defaults=inherited,
+        then=timing,
         name=name,
-        url=r.url(m["url"], f"{key}.url"),
-        interval=interval,
-        timeout=timeout,
-        expect_status=_expect_status(r, key, m),
-        expect_body=_expect_body(r, key, m),
-        depends_on=r.str_list(m["depends_on"], f"{key}.depends_on") if "depends_on" in m else (),
-        slo=_slo(r, m["slo"], f"{key}.slo") if "slo" in m else None,
-        failure_threshold=r.integer(
-            m["failure_threshold"], f"{key}.failure_threshold", positive=True
-        )
-        if "failure_threshold" in m
-        else health.failure_threshold,
-        success_threshold=r.integer(
-            m["success_threshold"], f"{key}.success_threshold", positive=True
-        )
-        if "success_threshold" in m
-        else health.success_threshold,
-        tls_verify=r.boolean(m["tls_verify"], f"{key}.tls_verify") if "tls_verify" in m else True,
-        ca_file=r.string(m["ca_file"], f"{key}.ca_file") if "ca_file" in m else None,
-        headers=_headers(r, key, m),
-        recovery=_recovery(r, m["recovery"], f"{key}.recovery") if "recovery" in m else None,
     )
 
 
@@ -870,40 +735,15 @@ def _timing(
     return interval, timeout
 
 
-def _expect_status(r: Reader, key: str, m: dict[str, Node]) -> tuple[int, ...]:
-    e = r.mapping(m["expect"], f"{key}.expect", {"status", "body"}) if "expect" in m else {}
-    if "status" not in e:
-        return (200,)
-    st = e["status"]
-    items = st.value if isinstance(st.value, list) else [st]
-    return tuple(r.integer(x, f"{key}.expect.status", lo=100, hi=599) for x in items)
+@reads("recovery")
+def _recovery(r: Reader, node: Node, key: str, meta: Meta, extra: dict[str, Any]) -> Recovery:
+    def one_of(f: Fields) -> dict[str, Any]:
+        if sum(f.node(k) is not None for k in ("command", "webhook", "action")) != 1:
+            raise r.fail(node, key, "give exactly one of 'command', 'webhook' or 'action'")
+        return {}
 
-
-def _expect_body(r: Reader, key: str, m: dict[str, Node]) -> tuple[tuple[str, Any], ...]:
-    e = r.mapping(m["expect"], f"{key}.expect", None) if "expect" in m else {}
-    if "body" not in e:
-        return ()
-    b = r.mapping(e["body"], f"{key}.expect.body", None)
-    return tuple((path, _scalar_value(r, v, f"{key}.expect.body.{path}")) for path, v in b.items())
-
-
-def _slo(r: Reader, node: Node, key: str) -> SLO:
-    sm = r.mapping(node, key, {"uptime", "response_time", "error_rate"})
-    missing = {"uptime", "response_time", "error_rate"} - set(sm)
-    if missing:
-        raise r.fail(node, key, f"missing {', '.join(sorted(missing))}")
-    return SLO(
-        uptime=r.number(sm["uptime"], f"{key}.uptime", lo=0, hi=100),
-        response_time=r.duration(sm["response_time"], f"{key}.response_time"),
-        error_rate=r.number(sm["error_rate"], f"{key}.error_rate", lo=0, hi=100),
-    )
-
-
-def _headers(r: Reader, key: str, m: dict[str, Node]) -> tuple[tuple[str, str], ...]:
-    if "headers" not in m:
-        return ()
-    hm = r.mapping(m["headers"], f"{key}.headers", None)
-    return tuple((h, r.string(v, f"{key}.headers.{h}")) for h, v in hm.items())
+    r.mapping(node, key, None)
+    return read_struct(r, Recovery, node, key, then=one_of)
 
 
 def _dependency_cycle(services: list[ServiceConfig]) -> list[str] | None:
@@ -925,44 +765,6 @@ def _dependency_cycle(services: list[ServiceConfig]) -> list[str] | None:
         if name not in state and (found := visit(name, [name])):
             return found
     return None
-
-
-RECOVERY_ACTIONS = ("docker.restart", "docker.start", "kubernetes.restart", "kubernetes.scale-up")
-
-
-def _recovery(r: Reader, node: Node, key: str) -> Recovery:
-    m = r.mapping(node, key, {"command", "webhook", "action", "dry_run", "max_per_hour", "timeout"})
-    if sum(k in m for k in ("command", "webhook", "action")) != 1:
-        raise r.fail(node, key, "give exactly one of 'command', 'webhook' or 'action'")
-    action = r.string(m["action"], f"{key}.action") if "action" in m else None
-    if action is not None and action not in RECOVERY_ACTIONS:
-        raise r.fail(
-            m["action"],
-            f"{key}.action",
-            f"unknown action {action!r} (one of {', '.join(RECOVERY_ACTIONS)})",
-        )
-    command: tuple[str, ...] = ()
-    if "command" in m:
-        try:
-            command = tuple(shlex.split(r.string(m["command"], f"{key}.command")))
-        except ValueError as exc:
-            raise r.fail(m["command"], f"{key}.command", f"cannot split: {exc}") from None
-    return Recovery(
-        command=command,
-        webhook=r.url(m["webhook"], f"{key}.webhook") if "webhook" in m else None,
-        action=action,
-        dry_run=r.boolean(m["dry_run"], f"{key}.dry_run") if "dry_run" in m else True,
-        max_per_hour=r.integer(m["max_per_hour"], f"{key}.max_per_hour", positive=True)
-        if "max_per_hour" in m
-        else 3,
-        timeout=r.duration(m["timeout"], f"{key}.timeout") if "timeout" in m else 30.0,
-    )
-
-
-def _scalar_value(r: Reader, node: Node, key: str) -> Any:
-    if isinstance(node.value, dict | list):
-        raise r.fail(node, key, "must be a plain value (string, number, true/false)")
-    return node.value
 
 
 # --------------------------------------------------------------------------- entry points

@@ -9,8 +9,9 @@ config.config_path. An error names the variable: "environment MONITORING_PORT: .
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
 from typing import TYPE_CHECKING
+
+from msgspec.structs import replace
 
 from .config_reader import url_problem
 from .units import parse_duration

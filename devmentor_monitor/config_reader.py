@@ -8,16 +8,22 @@ MAX_ERRORS) so one run reports every problem in a file.
 from __future__ import annotations
 
 import contextlib
+import functools
 import re
 from collections.abc import Callable, Iterator
 from functools import partial
-from typing import Any, TypeVar
+from types import UnionType
+from typing import Annotated, Any, Literal, TypeVar, Union, get_args, get_origin
 from urllib.parse import urlsplit
+
+import msgspec
+from msgspec import Meta
 
 from .units import parse_duration
 from .yamlsource import ConfigError, ConfigErrors, Node
 
 T = TypeVar("T")
+S = TypeVar("S", bound=msgspec.Struct)
 MAX_ERRORS = 20  # problems reported from one file; reading stops at the twentieth
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")  # service, rule, channel and key names
 
@@ -201,3 +207,241 @@ def kind_of(value: object) -> str:
 
 def show_value(value: object) -> str:
     return "nothing" if value is None else repr(value)
+
+
+# --------------------------------------------------------------------------- declared sections
+# A section is declared once, as a frozen msgspec Struct: each field's type (with `Meta`
+# bounds and the markers below) says how it is read, its default what an absent key means,
+# and its name the key (`msgspec.field(name="retry.base")`: a key one mapping down).
+# `read_struct` reads a Node mapping by that declaration with the Reader's checks above,
+# so every message, line and key is the Reader's own.
+
+
+def _kind(read: str, **extra: Any) -> Meta:
+    return Meta(extra={"read": read, **extra})
+
+
+Duration = Annotated[float, Meta(gt=0, extra={"read": "duration"})]
+"""A positive duration: "10s", "250ms", "7d" or seconds."""
+AnyDuration = Annotated[float, Meta(ge=0, extra={"read": "duration"})]
+"""A duration that may be 0."""
+Positive = Annotated[int, Meta(gt=0)]
+Percent = Annotated[float, Meta(ge=0, le=100)]
+Url = Annotated[str, _kind("url")]
+"""An http(s) URL."""
+StrMap = tuple[tuple[str, str], ...]
+"""A mapping of names to non-empty strings, kept in file order."""
+ScalarMap = Annotated[tuple[tuple[str, Any], ...], _kind("scalars")]
+"""A mapping of names to plain values (string, number, true/false)."""
+Nullable = Meta(extra={"null": True})
+"""On an optional field: a key written empty (null) reads as None, not as an error."""
+
+
+NotInFile = Meta(extra={"file": False})
+"""On a field the file does not write (where the config came from, overrides)."""
+
+
+class Fields:
+    """One mapping node read by a Struct's declaration: unknown keys are noted at once;
+    each field is then read when asked for, so a caller may read them in its own order
+    and collect each one's problem on its own."""
+
+    def __init__(
+        self,
+        r: Reader,
+        cls: type[msgspec.Struct],
+        node: Node | None,
+        key: str,
+        only: Callable[[dict[str, Any]], bool] | None = None,
+        also: tuple[str, ...] = (),
+    ) -> None:
+        """``only``: given a field's Meta extras, whether this node may write it; ``also``:
+        keys read by the caller that are not fields (alert rules' above / below)."""
+        self.r, self.key, self.at = r, key, node
+        self.fields = {
+            f.name: f
+            for f in _declared(cls)
+            if NotInFile not in _metas(f.type) and (only is None or only(_extra(f.type)))
+        }
+        names = [f.encode_name for f in self.fields.values()]
+        self.empty = node is None or node.value is None
+        self.m = (
+            {}
+            if node is None or self.empty
+            else r.mapping(node, key, {n.partition(".")[0] for n in names} | set(also))
+        )
+        self.names = names
+        self._groups: dict[str, dict[str, Node]] = {}
+
+    def node(self, name: str) -> Node | None:
+        """The node written for field ``name`` (None: not written)."""
+        group, _, sub = self.fields[name].encode_name.rpartition(".")
+        if not group:
+            return self.m.get(sub)
+        if group not in self._groups:
+            inner = self.m.get(group)
+            allowed = {n.partition(".")[2] for n in self.names if n.startswith(group + ".")}
+            self._groups[group] = (
+                {}
+                if inner is None or inner.value is None
+                else self.r.mapping(inner, _join(self.key, group), allowed)
+            )
+        return self._groups[group].get(sub)
+
+    def missing(self, template: str, skip: Any = ()) -> None:
+        """Raise if a field without a default is not written: ``template`` gets the names."""
+        absent = sorted(
+            f.encode_name
+            for f in self.fields.values()
+            if f.default is msgspec.NODEFAULT
+            and f.default_factory is msgspec.NODEFAULT
+            and f.name not in skip
+            and self.node(f.name) is None
+        )
+        if absent:
+            raise self.r.fail(self.at, self.key, template.format(", ".join(absent)))
+
+    def read(self, name: str, default: Any = msgspec.NODEFAULT) -> Any:
+        """Field ``name`` as written, or ``default`` (else the declared one) when absent."""
+        f = self.fields[name]
+        child = self.node(name)
+        if default is msgspec.NODEFAULT:
+            default = f.default
+        if child is None or (child.value is None and Nullable in _metas(f.type)):
+            return default
+        return read_typed(self.r, f.type, child, _join(self.key, f.encode_name))
+
+
+def read_struct(
+    r: Reader,
+    cls: type[S],
+    node: Node | None,
+    key: str,
+    *,
+    defaults: dict[str, Any] | None = None,
+    missing: str = "missing {}",
+    then: Callable[[Fields], dict[str, Any]] | None = None,
+    **given: Any,
+) -> S:
+    """A `cls` from a mapping node (None or empty: the declared defaults, or ``defaults``).
+    Unknown keys are noted; a field without a default that is not written raises
+    ``missing``; ``then`` (given the Fields) computes fields or checks before any is read;
+    the rest are read in declaration order and the first bad one raises. ``given`` fields
+    are not read from the file (the caller computed them)."""
+    values = {**(defaults or {}), **given}
+    if node is None or node.value is None:
+        return cls(**values)
+    fields = Fields(r, cls, node, key)
+    fields.missing(missing, skip=given)
+    fixed = set(given)
+    if then is not None:
+        computed = then(fields)
+        values.update(computed)
+        fixed.update(computed)
+    for name in fields.fields:
+        if name not in fixed and fields.node(name) is not None:
+            values[name] = fields.read(name)
+    return cls(**values)
+
+
+@functools.cache
+def _declared(cls: type[msgspec.Struct]) -> tuple[msgspec.structs.FieldInfo, ...]:
+    """A Struct's fields with their types resolved, once per class (resolving is slow)."""
+    return msgspec.structs.fields(cls)
+
+
+def _join(key: str, name: str) -> str:
+    return f"{key}.{name}" if key else name
+
+
+def _metas(tp: Any) -> tuple[Any, ...]:
+    return get_args(tp)[1:] if get_origin(tp) is Annotated else ()
+
+
+def _extra(tp: Any) -> dict[str, Any]:
+    return {k: v for x in _metas(tp) if isinstance(x, Meta) for k, v in (x.extra or {}).items()}
+
+
+def read_typed(r: Reader, tp: Any, node: Node, key: str) -> Any:
+    """One value read by its declared type."""
+    metas: list[Meta] = []
+    if get_origin(tp) is Annotated:
+        tp, *extras = get_args(tp)
+        metas = [x for x in extras if isinstance(x, Meta)]
+    extra = {k: v for x in metas for k, v in (x.extra or {}).items()}
+    meta = next((x for x in metas if x.ge is not None or x.gt is not None), Meta())
+    if "read" in extra:
+        return _READS[extra["read"]](r, node, key, meta, extra)
+    origin, args = get_origin(tp), get_args(tp)
+    if origin is Union or isinstance(tp, UnionType):  # X | None: None is the default
+        return read_typed(r, next(a for a in args if a is not type(None)), node, key)
+    if tp is bool:
+        return r.boolean(node, key)
+    if tp is int:
+        return r.integer(node, key, positive=meta.gt == 0, **_bounds(meta))
+    if tp is float:
+        return r.number(node, key, positive=meta.gt == 0, **_bounds(meta))
+    if tp is str:
+        return r.string(node, key)
+    if origin is Literal:
+        value = r.string(node, key)
+        if value not in args:
+            message = extra.get("choice", "must be one of {choices}")
+            raise r.fail(node, key, message.format(choices=", ".join(args), value=value))
+        return value
+    if isinstance(tp, type) and issubclass(tp, msgspec.Struct):
+        r.mapping(node, key, None)  # written empty is an error here, not the defaults
+        return read_struct(r, tp, node, key)
+    if origin is tuple and args == (str, ...):
+        return r.str_list(node, key)
+    if origin is tuple and args[0] == tuple[str, str]:
+        return tuple((k, r.string(v, f"{key}.{k}")) for k, v in r.mapping(node, key, None).items())
+    raise TypeError(f"{key}: no reader for {tp!r}")  # a declaration error, found by the tests
+
+
+def choice(message: str) -> Meta:
+    """On a Literal: the error's wording, with {choices} and {value}."""
+    return Meta(extra={"choice": message})
+
+
+def _bounds(meta: Meta) -> dict[str, Any]:
+    return {"lo": meta.ge, "hi": meta.le} if meta.ge is not None and meta.le is not None else {}
+
+
+def _read_duration(r: Reader, node: Node, key: str, meta: Meta, extra: dict[str, Any]) -> float:
+    return r.duration(node, key, positive=meta.gt == 0)
+
+
+def _read_url(r: Reader, node: Node, key: str, meta: Meta, extra: dict[str, Any]) -> str:
+    return r.url(node, key, schemes=extra.get("schemes", ("http", "https")))
+
+
+def _read_scalars(
+    r: Reader, node: Node, key: str, meta: Meta, extra: dict[str, Any]
+) -> tuple[tuple[str, Any], ...]:
+    out = []
+    for name, child in r.mapping(node, key, None).items():
+        if isinstance(child.value, dict | list):
+            raise r.fail(
+                child, f"{key}.{name}", "must be a plain value (string, number, true/false)"
+            )
+        out.append((name, child.value))
+    return tuple(out)
+
+
+Read = Callable[[Reader, Node, str, Meta, dict[str, Any]], Any]
+_READS: dict[str, Read] = {
+    "duration": _read_duration,
+    "url": _read_url,
+    "scalars": _read_scalars,
+}
+
+
+def reads(name: str) -> Callable[[Read], Read]:
+    """Register a reader for values declared with ``Meta(extra={"read": name})``."""
+
+    def register(read: Read) -> Read:
+        _READS[name] = read
+        return read
+
+    return register

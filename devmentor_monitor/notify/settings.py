@@ -7,11 +7,21 @@ repr and every error message: a config error names the line and the key, never t
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from ..config_reader import Reader
+import msgspec
+from msgspec import Meta
+
+from ..config_reader import (
+    AnyDuration,
+    Duration,
+    Fields,
+    Nullable,
+    Reader,
+    read_struct,
+    reads,
+)
 from ..yamlsource import Node
 
 TYPES = ("webhook", "slack", "pagerduty", "email")
@@ -26,34 +36,57 @@ DEFAULT_EVENTS = {
     "email": ("open", "escalation", "resolved"),
 }
 
-_COMMON_KEYS = {"name", "type", "timeout", "events"}
-_TYPE_KEYS = {
-    "webhook": {"url", "headers"},
-    "slack": {"url"},
-    "pagerduty": {"routing_key", "url"},
-    "email": {"host", "port", "from", "to", "username", "password", "starttls"},
-}
-_TOP_KEYS = {"escalate_after", "retry", "channels", "monitor_url"}
+_SECRET = frozenset({"url", "headers", "routing_key", "password"})
 
 
-@dataclass(frozen=True, slots=True)
-class ChannelSettings:
+def _for(*types: str, read: str | None = None) -> Meta:
+    """A channel key only these channel types may write (and how it is read)."""
+    return Meta(extra={"for": types} | ({"read": read} if read else {}))
+
+
+class ChannelSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """One configured destination. Fields holding secrets are left out of repr()."""
 
     name: str
-    type: str  # webhook | slack | pagerduty | email
-    url: str | None = field(default=None, repr=False)
-    headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)
-    routing_key: str | None = field(default=None, repr=False)
-    smtp_host: str | None = None
-    smtp_port: int = 25
-    smtp_from: str | None = None
-    smtp_to: tuple[str, ...] = ()
-    username: str | None = None
-    password: str | None = field(default=None, repr=False)
-    starttls: bool = False
-    timeout: float = 10.0
-    events: tuple[str, ...] = ("open", "escalation", "resolved")
+    """Unique among the channels."""
+    type: str
+    """webhook | slack | pagerduty | email."""
+    url: Annotated[str | None, _for("webhook", "slack", "pagerduty", read="secret_url")] = None
+    """Where to post; PagerDuty: its events API."""
+    headers: Annotated[tuple[tuple[str, str], ...], _for("webhook", read="secrets"), Nullable] = ()
+    """Sent with every post (secret values)."""
+    routing_key: Annotated[str | None, _for("pagerduty", read="secret")] = None
+    """The PagerDuty integration key."""
+    smtp_host: Annotated[str | None, _for("email")] = msgspec.field(default=None, name="host")
+    """The SMTP server."""
+    smtp_port: Annotated[int, Meta(ge=1, le=65535), _for("email")] = msgspec.field(
+        default=25, name="port"
+    )
+    """Default: 587 with starttls, else 25."""
+    smtp_from: Annotated[str | None, _for("email")] = msgspec.field(default=None, name="from")
+    """The sender's address."""
+    smtp_to: Annotated[tuple[str, ...], _for("email", read="one_or_many")] = msgspec.field(
+        default=(), name="to"
+    )
+    """An address or a list of them."""
+    username: Annotated[str | None, _for("email"), Nullable] = None
+    """SMTP login; goes with password."""
+    password: Annotated[str | None, _for("email", read="secret"), Nullable] = None
+    """SMTP password; goes with username."""
+    starttls: Annotated[bool, _for("email")] = False
+    """Upgrade the connection with STARTTLS."""
+    timeout: Duration = 10.0
+    """A send is given up after this long (and retried)."""
+    events: Annotated[tuple[str, ...], Meta(extra={"read": "kinds"})] = (
+        "open",
+        "escalation",
+        "resolved",
+    )
+    """What is sent; default by type (DEFAULT_EVENTS)."""
+
+    def __repr__(self) -> str:  # secrets (url, headers, routing_key, password) left out
+        shown = [f"{k}={getattr(self, k)!r}" for k in self.__struct_fields__ if k not in _SECRET]
+        return f"ChannelSettings({', '.join(shown)})"
 
     def wants(self, kind: str) -> bool:
         return kind in self.events
@@ -69,14 +102,23 @@ class ChannelSettings:
         return tuple(out)
 
 
-@dataclass(frozen=True, slots=True)
-class NotifySettings:
+class NotifySettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The `notifications:` section."""
+
     channels: tuple[ChannelSettings, ...] = ()
-    escalate_after: float = 900.0  # seconds an incident may stay unacknowledged; 0 = never
-    retry_base: float = 2.0
-    retry_max: float = 300.0
-    max_attempts: int = 10
-    monitor_url: str | None = None  # link put into notifications (the dashboard), optional
+    """Where notifications go."""
+    escalate_after: AnyDuration = 900.0
+    """An incident unacknowledged this long is escalated; 0 = never."""
+    retry_base: Duration = msgspec.field(default=2.0, name="retry.base")
+    """The first retry's wait; it doubles up to retry.max."""
+    retry_max: Duration = msgspec.field(default=300.0, name="retry.max")
+    """The longest wait between retries."""
+    max_attempts: Annotated[int, Meta(ge=1, le=1000)] = msgspec.field(
+        default=10, name="retry.attempts"
+    )
+    """Sends tried at most."""
+    monitor_url: Annotated[str | None, Meta(extra={"read": "url"}), Nullable] = None
+    """A link put into notifications (the dashboard), optional."""
 
     def channel(self, name: str) -> ChannelSettings | None:
         return next((c for c in self.channels if c.name == name), None)
@@ -87,39 +129,17 @@ class NotifySettings:
 
 def parse_notifications(r: Reader, node: Node | None) -> NotifySettings:
     """Validate a top-level `notifications:` section (None or empty → no channels)."""
-    if node is None or node.value is None:
-        return NotifySettings()
-    top = r.mapping(node, "notifications", _TOP_KEYS)
-    escalate_after = 900.0
-    if "escalate_after" in top:
-        escalate_after = r.duration(
-            top["escalate_after"], "notifications.escalate_after", positive=False
+    settings = read_struct(r, NotifySettings, node, "notifications", channels=())
+    if settings.retry_base > settings.retry_max:
+        assert node is not None
+        base, cap = settings.retry_base, settings.retry_max
+        raise r.fail(
+            node.value["retry"], "notifications.retry", f"base ({base:g}s) is above max ({cap:g}s)"
         )
-    base, cap, attempts = 2.0, 300.0, 10
-    if "retry" in top and top["retry"].value is not None:
-        rm = r.mapping(top["retry"], "notifications.retry", {"base", "max", "attempts"})
-        if "base" in rm:
-            base = r.duration(rm["base"], "notifications.retry.base")
-        if "max" in rm:
-            cap = r.duration(rm["max"], "notifications.retry.max")
-        if "attempts" in rm:
-            attempts = r.integer(rm["attempts"], "notifications.retry.attempts", lo=1, hi=1000)
-        if base > cap:
-            raise r.fail(
-                top["retry"], "notifications.retry", f"base ({base:g}s) is above max ({cap:g}s)"
-            )
-    monitor_url = None
-    if "monitor_url" in top and top["monitor_url"].value is not None:
-        monitor_url = r.url(top["monitor_url"], "notifications.monitor_url")
-    channels = _channels(r, top.get("channels"))
-    return NotifySettings(
-        channels=channels,
-        escalate_after=escalate_after,
-        retry_base=base,
-        retry_max=cap,
-        max_attempts=attempts,
-        monitor_url=monitor_url,
-    )
+    if node is None or node.value is None:
+        return settings
+    channels = _channels(r, node.value.get("channels"))
+    return msgspec.structs.replace(settings, channels=channels)
 
 
 def _channels(r: Reader, node: Node | None) -> tuple[ChannelSettings, ...]:
@@ -136,19 +156,27 @@ def _channel(r: Reader, name: str, key: str, item: Node, m: dict[str, Node]) -> 
     kind = r.string(m["type"], f"{key}.type")
     if kind not in TYPES:
         raise r.fail(m["type"], f"{key}.type", f"must be one of {', '.join(TYPES)}, got {kind!r}")
-    r.mapping(item, key, _COMMON_KEYS | _TYPE_KEYS[kind])  # unknown keys, for this type
+    f = Fields(  # unknown keys, for this type
+        r, ChannelSettings, item, key, only=lambda meta: kind in meta.get("for", (kind,))
+    )
     common = {
         "name": name,
         "type": kind,
-        "timeout": r.duration(m["timeout"], f"{key}.timeout") if "timeout" in m else 10.0,
-        "events": _events(r, m["events"], f"{key}.events")
-        if "events" in m
-        else DEFAULT_EVENTS[kind],
+        "timeout": f.read("timeout"),
+        "events": f.read("events", DEFAULT_EVENTS[kind]),
     }
-    return _PARSERS[kind](r, item, m, key, common)
+    return _PARSERS[kind](r, item, f, key, common)
 
 
-def _events(r: Reader, node: Node, key: str) -> tuple[str, ...]:
+def _require(r: Reader, item: Node, f: Fields, key: str, name: str, why: str = "") -> Any:
+    node = f.node(name)
+    if node is None or node.value is None:
+        raise r.fail(item, key, f"missing required key '{f.fields[name].encode_name}'{why}")
+    return f.read(name)
+
+
+@reads("kinds")
+def _kinds(r: Reader, node: Node, key: str, meta: Meta, extra: dict[str, Any]) -> tuple[str, ...]:
     names = r.str_list(node, key)
     for i, name in enumerate(names):
         if name not in KINDS:
@@ -158,14 +186,15 @@ def _events(r: Reader, node: Node, key: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
-def _require(r: Reader, item: Node, m: dict[str, Node], key: str, name: str, why: str = "") -> Node:
-    node = m.get(name)
-    if node is None or node.value is None:
-        raise r.fail(item, key, f"missing required key '{name}'{why}")
-    return node
+@reads("one_or_many")
+def _one_or_many(
+    r: Reader, node: Node, key: str, meta: Meta, extra: dict[str, Any]
+) -> tuple[str, ...]:
+    return (r.string(node, key),) if isinstance(node.value, str) else r.str_list(node, key)
 
 
-def _secret(r: Reader, node: Node, key: str) -> str:
+@reads("secret")
+def _secret(r: Reader, node: Node, key: str, meta: Meta, extra: dict[str, Any]) -> str:
     """A secret string; the error never repeats the value."""
     if isinstance(node.value, int | float) and not isinstance(node.value, bool):
         raise r.fail(node, key, "must be a string (quote it; value not shown)")
@@ -174,9 +203,18 @@ def _secret(r: Reader, node: Node, key: str) -> str:
     return node.value
 
 
-def _secret_url(r: Reader, node: Node, key: str) -> str:
+@reads("secrets")
+def _secrets(
+    r: Reader, node: Node, key: str, meta: Meta, extra: dict[str, Any]
+) -> tuple[tuple[str, str], ...]:
+    hm = r.mapping(node, key, None)
+    return tuple((h, _secret(r, v, f"{key}.{h}", meta, extra)) for h, v in hm.items())
+
+
+@reads("secret_url")
+def _secret_url(r: Reader, node: Node, key: str, meta: Meta, extra: dict[str, Any]) -> str:
     """An http(s) URL that may carry a token; errors name the problem, not the URL."""
-    text = _secret(r, node, key)
+    text: str = _secret(r, node, key, meta, extra)
     try:
         parts = urlsplit(text.strip())
         port = parts.port
@@ -191,80 +229,47 @@ def _secret_url(r: Reader, node: Node, key: str) -> str:
     return text.strip()
 
 
-def _webhook(
-    r: Reader, item: Node, m: dict[str, Node], key: str, common: dict[str, Any]
-) -> ChannelSettings:
-    url = _secret_url(r, _require(r, item, m, key, "url"), f"{key}.url")
-    headers: tuple[tuple[str, str], ...] = ()
-    if "headers" in m and m["headers"].value is not None:
-        hm = r.mapping(m["headers"], f"{key}.headers", None)
-        headers = tuple((h, _secret(r, v, f"{key}.headers.{h}")) for h, v in hm.items())
-    return ChannelSettings(url=url, headers=headers, **common)
+def _webhook(r: Reader, item: Node, f: Fields, key: str, common: dict[str, Any]) -> ChannelSettings:
+    url = _require(r, item, f, key, "url")
+    return ChannelSettings(url=url, headers=f.read("headers"), **common)
 
 
-def _slack(
-    r: Reader, item: Node, m: dict[str, Node], key: str, common: dict[str, Any]
-) -> ChannelSettings:
-    url = _secret_url(
-        r,
-        _require(r, item, m, key, "url", " (the incoming-webhook URL, e.g. ${SLACK_WEBHOOK_URL})"),
-        f"{key}.url",
-    )
-    return ChannelSettings(url=url, **common)
+def _slack(r: Reader, item: Node, f: Fields, key: str, common: dict[str, Any]) -> ChannelSettings:
+    hint = " (the incoming-webhook URL, e.g. ${SLACK_WEBHOOK_URL})"
+    return ChannelSettings(url=_require(r, item, f, key, "url", hint), **common)
 
 
 def _pagerduty(
-    r: Reader, item: Node, m: dict[str, Node], key: str, common: dict[str, Any]
+    r: Reader, item: Node, f: Fields, key: str, common: dict[str, Any]
 ) -> ChannelSettings:
-    routing_key = _secret(
-        r,
-        _require(r, item, m, key, "routing_key", " (the integration key, e.g. ${PD_ROUTING_KEY})"),
-        f"{key}.routing_key",
-    )
-    url = _secret_url(r, m["url"], f"{key}.url") if "url" in m else PAGERDUTY_URL
+    hint = " (the integration key, e.g. ${PD_ROUTING_KEY})"
+    routing_key: str = _require(r, item, f, key, "routing_key", hint)
+    url = f.read("url", PAGERDUTY_URL)
     return ChannelSettings(url=url, routing_key=routing_key.strip(), **common)
 
 
-def _email(
-    r: Reader, item: Node, m: dict[str, Node], key: str, common: dict[str, Any]
-) -> ChannelSettings:
-    host = r.string(_require(r, item, m, key, "host"), f"{key}.host")
-    sender = r.string(_require(r, item, m, key, "from"), f"{key}.from")
-    to_node = _require(r, item, m, key, "to")
-    to = (
-        (r.string(to_node, f"{key}.to"),)
-        if isinstance(to_node.value, str)
-        else r.str_list(to_node, f"{key}.to")
-    )
+def _email(r: Reader, item: Node, f: Fields, key: str, common: dict[str, Any]) -> ChannelSettings:
+    host = _require(r, item, f, key, "smtp_host")
+    sender = _require(r, item, f, key, "smtp_from")
+    to = _require(r, item, f, key, "smtp_to")
+    to_node = f.node("smtp_to")
     if not to:
         raise r.fail(to_node, f"{key}.to", "must name at least one recipient")
     for i, addr in enumerate((sender, *to)):
         if "@" not in addr or any(c in addr for c in "\r\n"):
             what = f"{key}.from" if i == 0 else f"{key}.to"
             raise r.fail(
-                m["from"] if i == 0 else to_node, what, f"{addr!r} is not an email address"
+                f.node("smtp_from") if i == 0 else to_node,
+                what,
+                f"{addr!r} is not an email address",
             )
-    username = (
-        r.string(m["username"], f"{key}.username")
-        if "username" in m and m["username"].value is not None
-        else None
-    )
-    password = (
-        _secret(r, m["password"], f"{key}.password")
-        if "password" in m and m["password"].value is not None
-        else None
-    )
+    username, password = f.read("username"), f.read("password")
     if (username is None) != (password is None):
         raise r.fail(item, key, "username and password go together (give both or neither)")
-    starttls = r.boolean(m["starttls"], f"{key}.starttls") if "starttls" in m else False
-    port = (
-        r.integer(m["port"], f"{key}.port", lo=1, hi=65535)
-        if "port" in m
-        else (587 if starttls else 25)
-    )
+    starttls = f.read("starttls")
     return ChannelSettings(
         smtp_host=host,
-        smtp_port=port,
+        smtp_port=f.read("smtp_port", 587 if starttls else 25),
         smtp_from=sender,
         smtp_to=to,
         username=username,
@@ -274,7 +279,7 @@ def _email(
     )
 
 
-_Parser = Callable[[Reader, Node, dict[str, Node], str, dict[str, Any]], ChannelSettings]
+_Parser = Callable[[Reader, Node, Fields, str, dict[str, Any]], ChannelSettings]
 _PARSERS: dict[str, _Parser] = {
     "webhook": _webhook,
     "slack": _slack,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from msgspec.structs import replace
 from support.certs import self_signed
 from support.http import HealthServer
 from support.waiting import eventually

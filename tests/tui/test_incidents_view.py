@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
+from msgspec.structs import replace
 from tui_data import CONFIG_TEXT, HOSTNAME, T, frozen_monitor, settle, views_of
 
 from devmentor_monitor.config import parse_text
