@@ -1,5 +1,5 @@
 """`python -m devmentor_monitor` is the same as the console script."""
 
-from .cli import main
+from devmentor_monitor.cli import main
 
 raise SystemExit(main())

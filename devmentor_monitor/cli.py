@@ -21,18 +21,18 @@ from urllib.parse import urlsplit
 import msgspec
 from msgspec.structs import replace
 
-from . import __version__, emit
-from .config import Config, ConfigError, data_dir, load_config
-from .logs import mask, mask_url, setup_logging
-from .predict import detect_cli
+from devmentor_monitor import __version__, emit
+from devmentor_monitor.config import Config, ConfigError, data_dir, load_config
+from devmentor_monitor.logs import mask, mask_url, setup_logging
+from devmentor_monitor.predict import detect_cli
 
 if TYPE_CHECKING:
-    from .commands import Commands
-    from .demo.fleet import DemoFleet
-    from .model import SystemSample
-    from .queries import Queries
-    from .runtime import Monitor
-    from .state import Store
+    from devmentor_monitor.commands import Commands
+    from devmentor_monitor.demo.fleet import DemoFleet
+    from devmentor_monitor.model import SystemSample
+    from devmentor_monitor.queries import Queries
+    from devmentor_monitor.runtime import Monitor
+    from devmentor_monitor.state import Store
 
 PROG = "devmentor-monitor"
 log = logging.getLogger("devmentor_monitor.cli")
@@ -228,8 +228,8 @@ def _is_self(url: str, cfg: Config) -> bool:
 
 async def _with_demo(cfg: Config, *, serving: bool) -> tuple[DemoFleet, Config]:
     """Start the simulated fleet; returns it and the config pointing at it."""
-    from .demo.fleet import DemoFleet
-    from .runtime import with_urls
+    from devmentor_monitor.demo.fleet import DemoFleet
+    from devmentor_monitor.runtime import with_urls
 
     names = [s.name for s in cfg.services if not (serving and _is_self(s.url, cfg))]
     fleet = DemoFleet(names)
@@ -238,7 +238,7 @@ async def _with_demo(cfg: Config, *, serving: bool) -> tuple[DemoFleet, Config]:
 
 
 async def _serve(cfg: Config, demo: bool) -> int:
-    from .runtime import Monitor
+    from devmentor_monitor.runtime import Monitor
 
     fleet = None
     if demo:
@@ -278,7 +278,7 @@ STATUS_WINDOW = 0.5  # seconds `status` measures CPU and I/O rates over
 def _host_sample(window: float) -> SystemSample:
     """Two reads ``window`` apart (in a worker thread, while the checks run): CPU, process
     CPU and I/O rates are differences, and one read alone has nothing to differ from."""
-    from .sources.system import SystemReader
+    from devmentor_monitor.sources.system import SystemReader
 
     reader = SystemReader(processes_interval=0.0)
     reader.read()
@@ -287,8 +287,8 @@ def _host_sample(window: float) -> SystemSample:
 
 
 async def _status(cfg: Config, demo: bool, as_json: bool) -> int:
-    from .sources.health import HealthChecker
-    from .state import Store
+    from devmentor_monitor.sources.health import HealthChecker
+    from devmentor_monitor.state import Store
 
     fleet = None
     if demo:
@@ -307,7 +307,7 @@ async def _status(cfg: Config, demo: bool, as_json: bool) -> int:
         store.record_check(result)
     store.record_system(sample)
     if as_json:
-        from .report import service_json, system_json
+        from devmentor_monitor.report import service_json, system_json
 
         print(
             json.dumps(
@@ -320,7 +320,7 @@ async def _status(cfg: Config, demo: bool, as_json: bool) -> int:
             )
         )
     else:
-        from .status_table import print_status
+        from devmentor_monitor.status_table import print_status
 
         print_status(store, sample)
     return 1 if store.any_down() else 0
@@ -365,7 +365,7 @@ def _shown_config(cfg: Config) -> dict[str, Any]:
 
 
 async def _demo(args: argparse.Namespace) -> int:
-    from .demo.fleet import DemoFleet, ManyEndpoints
+    from devmentor_monitor.demo.fleet import DemoFleet, ManyEndpoints
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -404,7 +404,7 @@ class UltraRuntime:
         self._fleet: DemoFleet | None = None
 
     async def start(self, store: Store) -> tuple[Commands, Queries]:
-        from .runtime import Monitor
+        from devmentor_monitor.runtime import Monitor
 
         config = self.config
         if self.demo:
@@ -431,8 +431,8 @@ def _ultra(args: argparse.Namespace, cfg: Config) -> int:
         stream = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the process
     setup_logging(getattr(args, "log_level", "info") or "info", stream=stream)
     try:
-        from .tui.app import run_tui
-        from .tui.themes import ThemeError
+        from devmentor_monitor.tui.app import run_tui
+        from devmentor_monitor.tui.themes import ThemeError
     except ImportError:
         raise UsageError(
             "`ultra` needs the TUI, which is not built yet; use `--serve` or `status`"
@@ -509,7 +509,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _silence_stdout()
         return 1
     except Exception as exc:  # the last line of defence: one sentence, no traceback
-        from .storage.db import StorageError  # imported here: sqlite3 only when needed
+        from devmentor_monitor.storage.db import StorageError  # imported here: sqlite3 only when needed
 
         if isinstance(exc, StorageError):
             print(f"{PROG}: storage error: {exc}", file=sys.stderr)

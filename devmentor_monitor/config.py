@@ -19,27 +19,11 @@ import msgspec
 from msgspec import Meta
 from msgspec.structs import replace
 
-from .config_env import apply_environment, env_int
-from .config_reader import (
-    AnyDuration,
-    Duration,
-    Fields,
-    NotInFile,
-    Nullable,
-    Percent,
-    Positive,
-    Reader,
-    ScalarMap,
-    StrMap,
-    Url,
-    choice,
-    read_struct,
-    reads,
-    show_value,
-)
-from .envexpand import expand
-from .notify.settings import NotifySettings, active_channels, parse_notifications
-from .yamlsource import MAX_BYTES, ConfigError, Node, load_yaml
+from devmentor_monitor.config_env import apply_environment, env_int
+from devmentor_monitor.config_reader import AnyDuration, Duration, Fields, NotInFile, Nullable, Percent, Positive, Reader, ScalarMap, StrMap, Url, choice, read_struct, reads, show_value
+from devmentor_monitor.envexpand import expand
+from devmentor_monitor.notify.settings import NotifySettings, active_channels, parse_notifications
+from devmentor_monitor.yamlsource import MAX_BYTES, ConfigError, Node, load_yaml
 
 INHERITED_TIMEOUT_SHARE = 0.8  # an inherited timeout is cut to this share of the interval
 

@@ -22,7 +22,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from . import boundedjson
+from devmentor_monitor import boundedjson
 
 
 class EventSeverity(StrEnum):

@@ -14,7 +14,7 @@ import os
 import random
 import socket
 
-from .feed import Feed
+from devmentor_monitor.feed import Feed
 
 log = logging.getLogger("devmentor_monitor.publish")
 INSTANCE = f"{socket.gethostname()}:{os.getpid()}"

@@ -10,11 +10,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .engine.events import EventProcessor
-    from .engine.rules import Alert, Evaluator, Rule
-    from .events import Event
-    from .model import AuditEntry, Incident
-    from .storage.db import Database
+    from devmentor_monitor.engine.events import EventProcessor
+    from devmentor_monitor.engine.rules import Alert, Evaluator, Rule
+    from devmentor_monitor.events import Event
+    from devmentor_monitor.model import AuditEntry, Incident
+    from devmentor_monitor.storage.db import Database
 
 __all__ = ["Queries"]
 

@@ -16,28 +16,28 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from msgspec.structs import replace
 
-from .backoff import Backoff
-from .commands import Commands
-from .config import Config, data_dir
-from .engine.actions import WorkloadActions
-from .engine.events import EventProcessor
-from .engine.incidents import IncidentEngine
-from .engine.rules import Evaluator, Rule, default_rules
-from .events import Event, EventSeverity, Rejected
-from .model import CheckResult, Health, Severity, SourceState, SourceStatus, SystemSample
-from .notify.outbox import Outbox
-from .notify.settings import active_channels
-from .predict.engine import PredictionEngine
-from .queries import Queries
-from .report import service_json, system_json
-from .sources.health import HealthSource
-from .sources.system import SystemSource
-from .state import Store
-from .storage.db import Database
-from .workloads import ContainerInfo, WorkloadEvent
+from devmentor_monitor.backoff import Backoff
+from devmentor_monitor.commands import Commands
+from devmentor_monitor.config import Config, data_dir
+from devmentor_monitor.engine.actions import WorkloadActions
+from devmentor_monitor.engine.events import EventProcessor
+from devmentor_monitor.engine.incidents import IncidentEngine
+from devmentor_monitor.engine.rules import Evaluator, Rule, default_rules
+from devmentor_monitor.events import Event, EventSeverity, Rejected
+from devmentor_monitor.model import CheckResult, Health, Severity, SourceState, SourceStatus, SystemSample
+from devmentor_monitor.notify.outbox import Outbox
+from devmentor_monitor.notify.settings import active_channels
+from devmentor_monitor.predict.engine import PredictionEngine
+from devmentor_monitor.queries import Queries
+from devmentor_monitor.report import service_json, system_json
+from devmentor_monitor.sources.health import HealthSource
+from devmentor_monitor.sources.system import SystemSource
+from devmentor_monitor.state import Store
+from devmentor_monitor.storage.db import Database
+from devmentor_monitor.workloads import ContainerInfo, WorkloadEvent
 
 if TYPE_CHECKING:
-    from .server.app import ExporterServer
+    from devmentor_monitor.server.app import ExporterServer
 
 log = logging.getLogger("devmentor_monitor.runtime")
 
@@ -93,12 +93,12 @@ class Monitor:
         self._down_by: dict[str, dict[str, str]] = {"docker": {}, "kubernetes": {}}
         names = tuple(s.name for s in config.services)
         if config.docker.enabled:
-            from .sources.docker import DockerSource
+            from devmentor_monitor.sources.docker import DockerSource
 
             self.docker_source = DockerSource(config.docker, names, config.auto_discover)
             self.sources.append(self.docker_source)
         if config.kubernetes.enabled:
-            from .sources.kube import KubeSource
+            from devmentor_monitor.sources.kube import KubeSource
 
             self.kube_source = KubeSource(config.kubernetes, names, config.auto_discover)
             self.sources.append(self.kube_source)
@@ -120,8 +120,8 @@ class Monitor:
         )
         self.publisher: Any = None
         if config.redis_url:
-            from .publish import IncidentPublisher
-            from .sources.redis_events import RedisEventSource
+            from devmentor_monitor.publish import IncidentPublisher
+            from devmentor_monitor.sources.redis_events import RedisEventSource
 
             self.sources.append(RedisEventSource(config.redis_url, config.events))
             self.publisher = IncidentPublisher(
@@ -340,7 +340,7 @@ class Monitor:
         if not self.serve:
             self.source_status(SourceStatus("exporter", SourceState.NOT_CONFIGURED, "--no-serve"))
             return
-        from .server.app import ApiSettings, ExporterServer, build_app
+        from devmentor_monitor.server.app import ApiSettings, ExporterServer, build_app
 
         settings = ApiSettings.from_config(self.config)
         app = build_app(

@@ -14,14 +14,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from .config import SLO, Config, ServiceConfig
-from .events import Event, EventLog, Rejected
-from .feed import Feed
-from .history import Ring, WindowCounter
-from .model import CheckResult, Health, Incident, SourceStatus, SystemSample
+from devmentor_monitor.config import SLO, Config, ServiceConfig
+from devmentor_monitor.events import Event, EventLog, Rejected
+from devmentor_monitor.feed import Feed
+from devmentor_monitor.history import Ring, WindowCounter
+from devmentor_monitor.model import CheckResult, Health, Incident, SourceStatus, SystemSample
 
 if TYPE_CHECKING:
-    from .workloads import WorkloadEvent
+    from devmentor_monitor.workloads import WorkloadEvent
 
 HOUR, DAY, WEEK = 3600.0, 86400.0, 7 * 86400.0
 SLO_WINDOW = WEEK  # the longest window the counters keep

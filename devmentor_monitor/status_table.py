@@ -5,9 +5,9 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-from .model import Health, SystemSample
-from .state import Store
-from .units import format_bytes, format_percent
+from devmentor_monitor.model import Health, SystemSample
+from devmentor_monitor.state import Store
+from devmentor_monitor.units import format_bytes, format_percent
 
 STYLE = {
     Health.UP: "green",

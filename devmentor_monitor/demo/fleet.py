@@ -16,7 +16,7 @@ import socket
 import time
 from dataclasses import asdict, dataclass, fields
 
-from ..aio import web
+from devmentor_monitor.aio import web
 
 
 @dataclass(slots=True)

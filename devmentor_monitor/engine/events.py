@@ -20,11 +20,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..config import EventRule
-from ..events import Event, EventSeverity
-from ..model import Severity, TimelineEntry
-from ..storage.db import Database
-from .incidents import MONITOR, IncidentEngine
+from devmentor_monitor.config import EventRule
+from devmentor_monitor.events import Event, EventSeverity
+from devmentor_monitor.model import Severity, TimelineEntry
+from devmentor_monitor.storage.db import Database
+from devmentor_monitor.engine.incidents import MONITOR, IncidentEngine
 
 log = logging.getLogger("devmentor_monitor.events")
 TIMELINE_PER_MINUTE = 30

@@ -19,12 +19,12 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
-from ..model import AuditEntry, Incident, IncidentState, Severity, TimelineEntry
-from ..report import incident_json
-from ..state import Store
-from ..storage.db import Database
-from .recovery import RecoveryRunner
-from .rules import HOST, AlertState, Transition
+from devmentor_monitor.model import AuditEntry, Incident, IncidentState, Severity, TimelineEntry
+from devmentor_monitor.report import incident_json
+from devmentor_monitor.state import Store
+from devmentor_monitor.storage.db import Database
+from devmentor_monitor.engine.recovery import RecoveryRunner
+from devmentor_monitor.engine.rules import HOST, AlertState, Transition
 
 log = logging.getLogger("devmentor_monitor.incidents")
 MONITOR = "monitor"

@@ -11,8 +11,8 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 
-from ..config import Recovery
-from ..model import Incident
+from devmentor_monitor.config import Recovery
+from devmentor_monitor.model import Incident
 
 OUTPUT_TAIL = 300
 
@@ -76,7 +76,7 @@ class RecoveryRunner:
         return f"{verdict}: {' '.join(recovery.command)}" + (f" → {tail}" if tail else "")
 
     async def _webhook(self, incident: Incident, recovery: Recovery) -> str:
-        from ..aio import aiohttp, tls_ready
+        from devmentor_monitor.aio import aiohttp, tls_ready
 
         await tls_ready()
         body = {

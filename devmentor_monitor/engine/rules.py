@@ -12,9 +12,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from ..config import Config
-from ..model import Health, Severity
-from ..state import HOUR, Store
+from devmentor_monitor.config import Config
+from devmentor_monitor.model import Health, Severity
+from devmentor_monitor.state import HOUR, Store
 
 MINUTE = 60.0
 HOST = "host"  # the subject (and incident service) of host-wide rules

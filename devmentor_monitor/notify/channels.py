@@ -20,11 +20,11 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import Any
 
-from ..aio import aiohttp
-from ..logs import mask
-from ..model import Incident
-from ..units import format_duration
-from .settings import ChannelSettings
+from devmentor_monitor.aio import aiohttp
+from devmentor_monitor.logs import mask
+from devmentor_monitor.model import Incident
+from devmentor_monitor.units import format_duration
+from devmentor_monitor.notify.settings import ChannelSettings
 
 USER_AGENT = "devmentor-monitor"
 PD_SEVERITY = {"low": "info", "medium": "warning", "high": "error", "critical": "critical"}

@@ -20,13 +20,13 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from ..aio import aiohttp, tls_ready
-from ..logs import mask
-from ..model import Incident, IncidentState
-from ..storage.db import Database
-from ..units import format_duration
-from .channels import SENDERS, DeliveryError, Notification
-from .settings import KINDS, ChannelSettings, NotifySettings, describe
+from devmentor_monitor.aio import aiohttp, tls_ready
+from devmentor_monitor.logs import mask
+from devmentor_monitor.model import Incident, IncidentState
+from devmentor_monitor.storage.db import Database
+from devmentor_monitor.units import format_duration
+from devmentor_monitor.notify.channels import SENDERS, DeliveryError, Notification
+from devmentor_monitor.notify.settings import KINDS, ChannelSettings, NotifySettings, describe
 
 log = logging.getLogger("devmentor_monitor.notify")
 RESULTS = ("sent", "retry", "failed")

@@ -13,16 +13,8 @@ from urllib.parse import urlsplit
 import msgspec
 from msgspec import Meta
 
-from ..config_reader import (
-    AnyDuration,
-    Duration,
-    Fields,
-    Nullable,
-    Reader,
-    read_struct,
-    reads,
-)
-from ..yamlsource import Node
+from devmentor_monitor.config_reader import AnyDuration, Duration, Fields, Nullable, Reader, read_struct, reads
+from devmentor_monitor.yamlsource import Node
 
 TYPES = ("webhook", "slack", "pagerduty", "email")
 KINDS = ("open", "escalation", "acknowledged", "resolved")

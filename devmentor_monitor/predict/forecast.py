@@ -27,7 +27,7 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..units import format_bytes, human_duration
+from devmentor_monitor.units import format_bytes, human_duration
 
 HOUR = 3600.0
 

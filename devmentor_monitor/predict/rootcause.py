@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..units import human_duration
+from devmentor_monitor.units import human_duration
 
 HOST = "host"  # subject of anomalies that belong to no service
 

@@ -13,13 +13,13 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from ..aio import web
-from ..config import ROLES, ApiKey
-from ..engine.incidents import Actor
-from ..model import AuditEntry
+from devmentor_monitor.aio import web
+from devmentor_monitor.config import ROLES, ApiKey
+from devmentor_monitor.engine.incidents import Actor
+from devmentor_monitor.model import AuditEntry
 
 if TYPE_CHECKING:
-    from ..commands import Commands
+    from devmentor_monitor.commands import Commands
 
 AuditWriter = Callable[[AuditEntry, int, float], Awaitable[None]]  # entry, count, window
 

@@ -13,10 +13,10 @@ from prometheus_client.core import (
 )
 from prometheus_client.samples import Sample
 
-from .. import __version__
-from ..catalog import METRICS
-from ..model import Health, SourceState
-from ..state import Store
+from devmentor_monitor import __version__
+from devmentor_monitor.catalog import METRICS
+from devmentor_monitor.model import Health, SourceState
+from devmentor_monitor.state import Store
 
 _LATENCY = "devmentor_service_latency_seconds"
 _CHECKS = "devmentor_service_checks_total"

@@ -24,8 +24,8 @@ from collections.abc import Awaitable, Callable
 from http import HTTPStatus
 from typing import Any, cast
 
-from ..aio import web
-from .responses import error_response, raw_error
+from devmentor_monitor.aio import web
+from devmentor_monitor.server.responses import error_response, raw_error
 
 log = logging.getLogger("devmentor_monitor.server")
 

@@ -11,13 +11,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ..aio import web
-from ..commands import Commands
-from ..queries import Queries
-from ..state import Store
+from devmentor_monitor.aio import web
+from devmentor_monitor.commands import Commands
+from devmentor_monitor.queries import Queries
+from devmentor_monitor.state import Store
 
 if TYPE_CHECKING:
-    from ..config import ApiKey, Config
+    from devmentor_monitor.config import ApiKey, Config
 
 SelfCheck = Callable[[], tuple[bool, list[str]]]  # → (healthy, problems) for /health
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from ..state import Store
+from devmentor_monitor.state import Store
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
@@ -35,7 +35,7 @@ class CachedExposition:
             if registry is None:
                 from prometheus_client import CollectorRegistry
 
-                from .collector import StoreCollector
+                from devmentor_monitor.server.collector import StoreCollector
 
                 registry = CollectorRegistry(auto_describe=False)
                 registry.register(StoreCollector(self.store, self.started))

@@ -9,13 +9,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .. import __version__
-from ..events import EventSeverity
-from ..feed import TOPICS
-from ..model import IncidentState, Severity
-from .incidents_api import LIST_QUERY, MAX_DESCRIPTION
-from .params import LIMIT, WINDOW, Param, choice, since, text
-from .workloads_api import CONTAINER_ACTIONS, LOGS_QUERY
+from devmentor_monitor import __version__
+from devmentor_monitor.events import EventSeverity
+from devmentor_monitor.feed import TOPICS
+from devmentor_monitor.model import IncidentState, Severity
+from devmentor_monitor.server.incidents_api import LIST_QUERY, MAX_DESCRIPTION
+from devmentor_monitor.server.params import LIMIT, WINDOW, Param, choice, since, text
+from devmentor_monitor.server.workloads_api import CONTAINER_ACTIONS, LOGS_QUERY
 
 _ERROR = {
     "description": "Error",

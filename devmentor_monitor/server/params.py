@@ -14,9 +14,9 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from .. import boundedjson
-from ..aio import web
-from ..units import parse_duration
+from devmentor_monitor import boundedjson
+from devmentor_monitor.aio import web
+from devmentor_monitor.units import parse_duration
 
 MAX_BODY = 64 * 1024
 BODY_TIMEOUT = 10.0

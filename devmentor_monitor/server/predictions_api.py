@@ -8,14 +8,14 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from ..aio import web
-from ..model import Prediction
-from .params import query
-from .responses import json_response
+from devmentor_monitor.aio import web
+from devmentor_monitor.model import Prediction
+from devmentor_monitor.server.params import query
+from devmentor_monitor.server.responses import json_response
 
 if TYPE_CHECKING:
-    from ..predict.rootcause import Cause
-    from ..state import Store
+    from devmentor_monitor.predict.rootcause import Cause
+    from devmentor_monitor.state import Store
 
 FORECAST_KINDS = ("exhaustion", "leak", "error_budget")
 

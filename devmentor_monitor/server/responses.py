@@ -6,7 +6,7 @@ import json
 from http import HTTPStatus
 from typing import Any
 
-from ..aio import web
+from devmentor_monitor.aio import web
 
 
 def json_response(

@@ -16,16 +16,16 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .. import boundedjson
-from ..aio import WSMsgType, web
-from ..events import Event, EventSeverity, merge_newest
-from ..feed import TOPICS, Reader
-from .params import int_between, query, since
-from .responses import json_response
+from devmentor_monitor import boundedjson
+from devmentor_monitor.aio import WSMsgType, web
+from devmentor_monitor.events import Event, EventSeverity, merge_newest
+from devmentor_monitor.feed import TOPICS, Reader
+from devmentor_monitor.server.params import int_between, query, since
+from devmentor_monitor.server.responses import json_response
 
 if TYPE_CHECKING:
-    from ..queries import Queries
-    from ..state import Store
+    from devmentor_monitor.queries import Queries
+    from devmentor_monitor.state import Store
 
 log = logging.getLogger("devmentor_monitor.server")
 WRITE_TIMEOUT = 10.0  # a client that takes no bytes for this long is gone

@@ -10,7 +10,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Protocol, TypeVar
 
-from ..model import CheckResult, SourceState, SourceStatus, SystemSample
+from devmentor_monitor.model import CheckResult, SourceState, SourceStatus, SystemSample
 
 T = TypeVar("T")
 

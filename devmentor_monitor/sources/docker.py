@@ -21,11 +21,11 @@ from collections import deque
 from datetime import datetime
 from typing import Any, Protocol
 
-from ..backoff import Backoff
-from ..config import DockerSettings
-from ..workloads import ContainerInfo, WorkloadEvent
-from .base import Sink, in_thread, status
-from .kube import check_cancelled
+from devmentor_monitor.backoff import Backoff
+from devmentor_monitor.config import DockerSettings
+from devmentor_monitor.workloads import ContainerInfo, WorkloadEvent
+from devmentor_monitor.sources.base import Sink, in_thread, status
+from devmentor_monitor.sources.kube import check_cancelled
 
 SERVICE_LABEL = "devmentor.service"
 EVENT_KINDS = ("start", "die", "oom", "health_status")

@@ -18,11 +18,11 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from ..aio import aiohttp, tls_ready
-from ..config import ServiceConfig
-from ..logs import mask
-from ..model import CheckResult
-from .base import Sink, status
+from devmentor_monitor.aio import aiohttp, tls_ready
+from devmentor_monitor.config import ServiceConfig
+from devmentor_monitor.logs import mask
+from devmentor_monitor.model import CheckResult
+from devmentor_monitor.sources.base import Sink, status
 
 
 def body_mismatches(body: bytes, expect: Sequence[tuple[str, Any]]) -> list[str]:

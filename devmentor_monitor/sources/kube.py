@@ -16,10 +16,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
-from ..backoff import Backoff
-from ..config import KubeSettings
-from ..workloads import DeploymentInfo, NodeInfo, PodInfo, WorkloadEvent
-from .base import Sink, status
+from devmentor_monitor.backoff import Backoff
+from devmentor_monitor.config import KubeSettings
+from devmentor_monitor.workloads import DeploymentInfo, NodeInfo, PodInfo, WorkloadEvent
+from devmentor_monitor.sources.base import Sink, status
 
 T = TypeVar("T")
 BACKOFF = (1.0, 60.0)

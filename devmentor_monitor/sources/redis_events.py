@@ -19,11 +19,11 @@ import socket
 import time
 from typing import Any, Protocol
 
-from ..backoff import Backoff
-from ..config import EventSettings
-from ..events import Event, Rejected, parse_event
-from ..model import SourceState, SourceStatus
-from . import resp
+from devmentor_monitor.backoff import Backoff
+from devmentor_monitor.config import EventSettings
+from devmentor_monitor.events import Event, Rejected, parse_event
+from devmentor_monitor.model import SourceState, SourceStatus
+from devmentor_monitor.sources import resp
 
 log = logging.getLogger("devmentor_monitor.events")
 BACKOFF = (0.5, 30.0)

@@ -9,8 +9,8 @@ from typing import Any
 
 import psutil
 
-from ..model import DiskUsage, ProcInfo, SystemSample
-from .base import Sink, every, in_thread, status
+from devmentor_monitor.model import DiskUsage, ProcInfo, SystemSample
+from devmentor_monitor.sources.base import Sink, every, in_thread, status
 
 log = logging.getLogger(__name__)
 

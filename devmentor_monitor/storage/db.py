@@ -16,8 +16,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ..events import Event, EventSeverity
-from ..model import AuditEntry, Incident, IncidentState, Severity, TimelineEntry
+from devmentor_monitor.events import Event, EventSeverity
+from devmentor_monitor.model import AuditEntry, Incident, IncidentState, Severity, TimelineEntry
 
 T = TypeVar("T")
 SCHEMA_VERSION = 1

@@ -17,26 +17,19 @@ from typing import TYPE_CHECKING, Any, Protocol
 from textual.app import App, SystemCommand
 from textual.screen import Screen
 
-from ..config import Config
-from ..state import Store
-from .events_view import EventsScreen
-from .keys import KEYS, VIEWS, bindings
-from .predictions import PredictionsScreen
-from .screens import (
-    HelpScreen,
-    IncidentsScreen,
-    MetricsScreen,
-    MonitorScreen,
-    OverviewScreen,
-    ServicesScreen,
-)
-from .themes import initial_theme, load_themes
-from .workloads import ConfirmScreen, DockerScreen, KubernetesScreen
+from devmentor_monitor.config import Config
+from devmentor_monitor.state import Store
+from devmentor_monitor.tui.events_view import EventsScreen
+from devmentor_monitor.tui.keys import KEYS, VIEWS, bindings
+from devmentor_monitor.tui.predictions import PredictionsScreen
+from devmentor_monitor.tui.screens import HelpScreen, IncidentsScreen, MetricsScreen, MonitorScreen, OverviewScreen, ServicesScreen
+from devmentor_monitor.tui.themes import initial_theme, load_themes
+from devmentor_monitor.tui.workloads import ConfirmScreen, DockerScreen, KubernetesScreen
 
 if TYPE_CHECKING:
-    from ..commands import Commands
-    from ..queries import Queries
-    from ..state import Subscription
+    from devmentor_monitor.commands import Commands
+    from devmentor_monitor.queries import Queries
+    from devmentor_monitor.state import Subscription
 
 
 class RuntimeStarter(Protocol):

@@ -8,8 +8,8 @@ from collections.abc import Mapping, Sequence
 
 from rich.text import Text
 
-from ..config import Level
-from ..model import Health
+from devmentor_monitor.config import Level
+from devmentor_monitor.model import Health
 
 SPARKS = "▁▂▃▄▅▆▇█"
 

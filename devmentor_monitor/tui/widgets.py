@@ -12,13 +12,13 @@ from textual._two_way_dict import TwoWayDict
 from textual.widgets import DataTable, Static
 from textual.widgets.data_table import ColumnKey, RowKey
 
-from ..model import Incident, SourceState
-from ..state import ServiceSummary, Store
-from ..units import format_age, format_bytes, format_duration, format_ms, format_rate
-from .render import bar, ellipsize, short_reason, sparkline, status_text
+from devmentor_monitor.model import Incident, SourceState
+from devmentor_monitor.state import ServiceSummary, Store
+from devmentor_monitor.units import format_age, format_bytes, format_duration, format_ms, format_rate
+from devmentor_monitor.tui.render import bar, ellipsize, short_reason, sparkline, status_text
 
 if TYPE_CHECKING:
-    from .app import MonitorApp
+    from devmentor_monitor.tui.app import MonitorApp
 
 
 class AppWidget:

@@ -10,8 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .processes import REPO
-from .waiting import wait_until
+from support.processes import REPO
+from support.waiting import wait_until
 
 # The console script's body, behind an exit hook that records what was imported.
 _ENTRY = """

@@ -16,7 +16,7 @@ import httpx
 
 from devmentor_monitor.demo.fleet import Behaviour, DemoFleet, free_port
 
-from .waiting import wait_until
+from support.waiting import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 
