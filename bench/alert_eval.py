@@ -13,10 +13,10 @@ import time
 
 from _common import emit
 
-from devmentor_monitor.config import parse_text
-from devmentor_monitor.engine.rules import Evaluator, default_rules
+from devmentor_monitor.config.schema import parse_text
+from devmentor_monitor.incidents.rules import Evaluator, default_rules
 from devmentor_monitor.model import CheckResult, SystemSample
-from devmentor_monitor.state import Store
+from devmentor_monitor.store import Store
 
 SERVICES = 1000
 SERVICE_RULES = (

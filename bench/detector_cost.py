@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from _common import emit, host_info
 
-from devmentor_monitor.predict.detector import Detector, DetectorBank
+from devmentor_monitor.predictions.detector import Detector, DetectorBank
 
 TARGET = 200_000
 

@@ -27,8 +27,8 @@ POLLS = 20
 def main() -> int:
     import docker
 
-    from devmentor_monitor.config import DockerSettings
-    from devmentor_monitor.sources.docker import DockerSource
+    from devmentor_monitor.config.schema import DockerSettings
+    from devmentor_monitor.workloads.docker_source import DockerSource
 
     result: dict[str, Any] = {"host": host_info(), "containers": CONTAINERS, "polls": POLLS}
     why = missing()

@@ -29,7 +29,7 @@ async def measure(tmp: Path, fake: FakeKube) -> dict[str, Any]:
     import httpx
     import yaml
 
-    from devmentor_monitor.config import load_config
+    from devmentor_monitor.config.schema import load_config
     from devmentor_monitor.runtime import Monitor
 
     path = tmp / "services.yaml"

@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT / "tests" / "tui"))
 
 import tui_data as data  # noqa: E402
 
-from devmentor_monitor.config import parse_text  # noqa: E402
+from devmentor_monitor.config.schema import parse_text  # noqa: E402
 from devmentor_monitor.model import CheckResult  # noqa: E402
 from devmentor_monitor.tui.app import MonitorApp  # noqa: E402
 from devmentor_monitor.tui.widgets import ServicesTable  # noqa: E402

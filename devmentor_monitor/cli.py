@@ -21,10 +21,11 @@ from urllib.parse import urlsplit
 import msgspec
 from msgspec.structs import replace
 
-from devmentor_monitor import __version__, emit
-from devmentor_monitor.config import Config, ConfigError, data_dir, load_config
+from devmentor_monitor import __version__
+from devmentor_monitor.config.schema import Config, ConfigError, data_dir, load_config
+from devmentor_monitor.events import emit_cli as emit
 from devmentor_monitor.logs import mask, mask_url, setup_logging
-from devmentor_monitor.predict import detect_cli
+from devmentor_monitor.predictions import detect_cli
 
 if TYPE_CHECKING:
     from devmentor_monitor.commands import Commands
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
     from devmentor_monitor.model import SystemSample
     from devmentor_monitor.queries import Queries
     from devmentor_monitor.runtime import Monitor
-    from devmentor_monitor.state import Store
+    from devmentor_monitor.store import Store
 
 PROG = "devmentor-monitor"
 log = logging.getLogger("devmentor_monitor.cli")
@@ -278,7 +279,7 @@ STATUS_WINDOW = 0.5  # seconds `status` measures CPU and I/O rates over
 def _host_sample(window: float) -> SystemSample:
     """Two reads ``window`` apart (in a worker thread, while the checks run): CPU, process
     CPU and I/O rates are differences, and one read alone has nothing to differ from."""
-    from devmentor_monitor.sources.system import SystemReader
+    from devmentor_monitor.system.sampler import SystemReader
 
     reader = SystemReader(processes_interval=0.0)
     reader.read()
@@ -287,8 +288,8 @@ def _host_sample(window: float) -> SystemSample:
 
 
 async def _status(cfg: Config, demo: bool, as_json: bool) -> int:
-    from devmentor_monitor.sources.health import HealthChecker
-    from devmentor_monitor.state import Store
+    from devmentor_monitor.health.checker import HealthChecker
+    from devmentor_monitor.store import Store
 
     fleet = None
     if demo:
@@ -307,7 +308,7 @@ async def _status(cfg: Config, demo: bool, as_json: bool) -> int:
         store.record_check(result)
     store.record_system(sample)
     if as_json:
-        from devmentor_monitor.report import service_json, system_json
+        from devmentor_monitor.json_shapes import service_json, system_json
 
         print(
             json.dumps(
@@ -509,7 +510,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         _silence_stdout()
         return 1
     except Exception as exc:  # the last line of defence: one sentence, no traceback
-        from devmentor_monitor.storage.db import StorageError  # imported here: sqlite3 only when needed
+        from devmentor_monitor.storage.db import (
+            StorageError,  # imported here: sqlite3 only when needed
+        )
 
         if isinstance(exc, StorageError):
             print(f"{PROG}: storage error: {exc}", file=sys.stderr)

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from devmentor_monitor.engine.actions import WorkloadActions
-from devmentor_monitor.engine.incidents import Actor, IncidentEngine
+from devmentor_monitor.incidents.engine import Actor, IncidentEngine
+from devmentor_monitor.workloads.actions import WorkloadActions
 
 if TYPE_CHECKING:
     from devmentor_monitor.model import AuditEntry, Incident, Severity
     from devmentor_monitor.storage.db import Database
-    from devmentor_monitor.workloads import ContainerInfo
+    from devmentor_monitor.workloads.model import ContainerInfo
 
 __all__ = ["Commands"]
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from devmentor_monitor.engine.events import EventProcessor
-    from devmentor_monitor.engine.rules import Alert, Evaluator, Rule
-    from devmentor_monitor.events import Event
+    from devmentor_monitor.events.model import Event
+    from devmentor_monitor.events.processor import EventProcessor
+    from devmentor_monitor.incidents.rules import Alert, Evaluator, Rule
     from devmentor_monitor.model import AuditEntry, Incident
     from devmentor_monitor.storage.db import Database
 

@@ -18,23 +18,30 @@ from msgspec.structs import replace
 
 from devmentor_monitor.backoff import Backoff
 from devmentor_monitor.commands import Commands
-from devmentor_monitor.config import Config, data_dir
-from devmentor_monitor.engine.actions import WorkloadActions
-from devmentor_monitor.engine.events import EventProcessor
-from devmentor_monitor.engine.incidents import IncidentEngine
-from devmentor_monitor.engine.rules import Evaluator, Rule, default_rules
-from devmentor_monitor.events import Event, EventSeverity, Rejected
-from devmentor_monitor.model import CheckResult, Health, Severity, SourceState, SourceStatus, SystemSample
+from devmentor_monitor.config.schema import Config, data_dir
+from devmentor_monitor.events.model import Event, EventSeverity, Rejected
+from devmentor_monitor.events.processor import EventProcessor
+from devmentor_monitor.health.checker import HealthSource
+from devmentor_monitor.incidents.engine import IncidentEngine
+from devmentor_monitor.incidents.rules import Evaluator, Rule, default_rules
+from devmentor_monitor.json_shapes import service_json, system_json
+from devmentor_monitor.model import (
+    CheckResult,
+    Health,
+    Severity,
+    SourceState,
+    SourceStatus,
+    SystemSample,
+)
 from devmentor_monitor.notify.outbox import Outbox
 from devmentor_monitor.notify.settings import active_channels
-from devmentor_monitor.predict.engine import PredictionEngine
+from devmentor_monitor.predictions.engine import PredictionEngine
 from devmentor_monitor.queries import Queries
-from devmentor_monitor.report import service_json, system_json
-from devmentor_monitor.sources.health import HealthSource
-from devmentor_monitor.sources.system import SystemSource
-from devmentor_monitor.state import Store
 from devmentor_monitor.storage.db import Database
-from devmentor_monitor.workloads import ContainerInfo, WorkloadEvent
+from devmentor_monitor.store import Store
+from devmentor_monitor.system.sampler import SystemSource
+from devmentor_monitor.workloads.actions import WorkloadActions
+from devmentor_monitor.workloads.model import ContainerInfo, WorkloadEvent
 
 if TYPE_CHECKING:
     from devmentor_monitor.server.app import ExporterServer
@@ -93,12 +100,12 @@ class Monitor:
         self._down_by: dict[str, dict[str, str]] = {"docker": {}, "kubernetes": {}}
         names = tuple(s.name for s in config.services)
         if config.docker.enabled:
-            from devmentor_monitor.sources.docker import DockerSource
+            from devmentor_monitor.workloads.docker_source import DockerSource
 
             self.docker_source = DockerSource(config.docker, names, config.auto_discover)
             self.sources.append(self.docker_source)
         if config.kubernetes.enabled:
-            from devmentor_monitor.sources.kube import KubeSource
+            from devmentor_monitor.workloads.kube_source import KubeSource
 
             self.kube_source = KubeSource(config.kubernetes, names, config.auto_discover)
             self.sources.append(self.kube_source)
@@ -120,8 +127,8 @@ class Monitor:
         )
         self.publisher: Any = None
         if config.redis_url:
-            from devmentor_monitor.publish import IncidentPublisher
-            from devmentor_monitor.sources.redis_events import RedisEventSource
+            from devmentor_monitor.events.publisher import IncidentPublisher
+            from devmentor_monitor.events.redis_source import RedisEventSource
 
             self.sources.append(RedisEventSource(config.redis_url, config.events))
             self.publisher = IncidentPublisher(

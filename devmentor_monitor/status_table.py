@@ -6,7 +6,7 @@ from rich.console import Console
 from rich.table import Table
 
 from devmentor_monitor.model import Health, SystemSample
-from devmentor_monitor.state import Store
+from devmentor_monitor.store import Store
 from devmentor_monitor.units import format_bytes, format_percent
 
 STYLE = {

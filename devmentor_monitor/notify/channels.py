@@ -23,8 +23,8 @@ from typing import Any
 from devmentor_monitor.aio import aiohttp
 from devmentor_monitor.logs import mask
 from devmentor_monitor.model import Incident
-from devmentor_monitor.units import format_duration
 from devmentor_monitor.notify.settings import ChannelSettings
+from devmentor_monitor.units import format_duration
 
 USER_AGENT = "devmentor-monitor"
 PD_SEVERITY = {"low": "info", "medium": "warning", "high": "error", "critical": "critical"}

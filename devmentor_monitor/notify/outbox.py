@@ -23,10 +23,10 @@ from typing import Any
 from devmentor_monitor.aio import aiohttp, tls_ready
 from devmentor_monitor.logs import mask
 from devmentor_monitor.model import Incident, IncidentState
-from devmentor_monitor.storage.db import Database
-from devmentor_monitor.units import format_duration
 from devmentor_monitor.notify.channels import SENDERS, DeliveryError, Notification
 from devmentor_monitor.notify.settings import KINDS, ChannelSettings, NotifySettings, describe
+from devmentor_monitor.storage.db import Database
+from devmentor_monitor.units import format_duration
 
 log = logging.getLogger("devmentor_monitor.notify")
 RESULTS = ("sent", "retry", "failed")

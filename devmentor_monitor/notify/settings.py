@@ -13,8 +13,16 @@ from urllib.parse import urlsplit
 import msgspec
 from msgspec import Meta
 
-from devmentor_monitor.config_reader import AnyDuration, Duration, Fields, Nullable, Reader, read_struct, reads
-from devmentor_monitor.yamlsource import Node
+from devmentor_monitor.config.reader import (
+    AnyDuration,
+    Duration,
+    Fields,
+    Nullable,
+    Reader,
+    read_struct,
+    reads,
+)
+from devmentor_monitor.config.yaml_lines import Node
 
 TYPES = ("webhook", "slack", "pagerduty", "email")
 KINDS = ("open", "escalation", "acknowledged", "resolved")

@@ -16,11 +16,22 @@ from typing import Any
 from devmentor_monitor import __version__
 from devmentor_monitor.aio import web
 from devmentor_monitor.commands import Commands
+from devmentor_monitor.json_shapes import (
+    check_json,
+    series_json,
+    service_json,
+    source_json,
+    system_json,
+)
 from devmentor_monitor.queries import Queries
-from devmentor_monitor.report import check_json, series_json, service_json, source_json, system_json
-from devmentor_monitor.state import HOUR, Store
 from devmentor_monitor.server.auth import DENIED_AUDIT, Denied, DeniedAudit
-from devmentor_monitor.server.connections import BACKLOG, Gate, connection_cap, fd_limit, head_received
+from devmentor_monitor.server.connections import (
+    BACKLOG,
+    Gate,
+    connection_cap,
+    fd_limit,
+    head_received,
+)
 from devmentor_monitor.server.deps import COMMANDS, QUERIES, SETTINGS, STORE, ApiSettings, SelfCheck
 from devmentor_monitor.server.exposition import CachedExposition
 from devmentor_monitor.server.incidents_api import IncidentsApi
@@ -30,6 +41,7 @@ from devmentor_monitor.server.predictions_api import PredictionsApi
 from devmentor_monitor.server.responses import error_response, json_response
 from devmentor_monitor.server.streams import StreamsApi
 from devmentor_monitor.server.workloads_api import WorkloadsApi
+from devmentor_monitor.store import HOUR, Store
 
 log = logging.getLogger("devmentor_monitor.server")
 

@@ -14,8 +14,8 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from devmentor_monitor.aio import web
-from devmentor_monitor.config import ROLES, ApiKey
-from devmentor_monitor.engine.incidents import Actor
+from devmentor_monitor.config.schema import ROLES, ApiKey
+from devmentor_monitor.incidents.engine import Actor
 from devmentor_monitor.model import AuditEntry
 
 if TYPE_CHECKING:

@@ -14,9 +14,9 @@ from prometheus_client.core import (
 from prometheus_client.samples import Sample
 
 from devmentor_monitor import __version__
-from devmentor_monitor.catalog import METRICS
+from devmentor_monitor.metric_specs import METRICS
 from devmentor_monitor.model import Health, SourceState
-from devmentor_monitor.state import Store
+from devmentor_monitor.store import Store
 
 _LATENCY = "devmentor_service_latency_seconds"
 _CHECKS = "devmentor_service_checks_total"

@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING
 from devmentor_monitor.aio import web
 from devmentor_monitor.commands import Commands
 from devmentor_monitor.queries import Queries
-from devmentor_monitor.state import Store
+from devmentor_monitor.store import Store
 
 if TYPE_CHECKING:
-    from devmentor_monitor.config import ApiKey, Config
+    from devmentor_monitor.config.schema import ApiKey, Config
 
 SelfCheck = Callable[[], tuple[bool, list[str]]]  # → (healthy, problems) for /health
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from devmentor_monitor.state import Store
+from devmentor_monitor.store import Store
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry

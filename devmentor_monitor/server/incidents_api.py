@@ -7,19 +7,27 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from devmentor_monitor.aio import web
-from devmentor_monitor.engine.incidents import Actor, IncidentError
+from devmentor_monitor.incidents.engine import Actor, IncidentError
+from devmentor_monitor.json_shapes import incident_json
 from devmentor_monitor.model import Incident, IncidentState, Severity
-from devmentor_monitor.report import incident_json
 from devmentor_monitor.server.auth import operator
-from devmentor_monitor.server.params import LIMIT, BadRequest, choice, json_object, query, since, text
+from devmentor_monitor.server.params import (
+    LIMIT,
+    BadRequest,
+    choice,
+    json_object,
+    query,
+    since,
+    text,
+)
 from devmentor_monitor.server.predictions_api import cause_json
 from devmentor_monitor.server.responses import error_response, json_response
 
 if TYPE_CHECKING:
     from devmentor_monitor.commands import Commands
     from devmentor_monitor.queries import Queries
-    from devmentor_monitor.state import Store
     from devmentor_monitor.server.deps import ApiSettings
+    from devmentor_monitor.store import Store
 
 Step = Callable[[str, Actor, str], Awaitable[Incident]]  # acknowledge or resolve
 

@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from devmentor_monitor import __version__
-from devmentor_monitor.events import EventSeverity
-from devmentor_monitor.feed import TOPICS
+from devmentor_monitor.bus import TOPICS
+from devmentor_monitor.events.model import EventSeverity
 from devmentor_monitor.model import IncidentState, Severity
 from devmentor_monitor.server.incidents_api import LIST_QUERY, MAX_DESCRIPTION
 from devmentor_monitor.server.params import LIMIT, WINDOW, Param, choice, since, text

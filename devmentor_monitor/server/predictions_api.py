@@ -14,8 +14,8 @@ from devmentor_monitor.server.params import query
 from devmentor_monitor.server.responses import json_response
 
 if TYPE_CHECKING:
-    from devmentor_monitor.predict.rootcause import Cause
-    from devmentor_monitor.state import Store
+    from devmentor_monitor.predictions.rootcause import Cause
+    from devmentor_monitor.store import Store
 
 FORECAST_KINDS = ("exhaustion", "leak", "error_budget")
 

@@ -18,14 +18,14 @@ from typing import TYPE_CHECKING, Any
 
 from devmentor_monitor import boundedjson
 from devmentor_monitor.aio import WSMsgType, web
-from devmentor_monitor.events import Event, EventSeverity, merge_newest
-from devmentor_monitor.feed import TOPICS, Reader
+from devmentor_monitor.bus import TOPICS, Reader
+from devmentor_monitor.events.model import Event, EventSeverity, merge_newest
 from devmentor_monitor.server.params import int_between, query, since
 from devmentor_monitor.server.responses import json_response
 
 if TYPE_CHECKING:
     from devmentor_monitor.queries import Queries
-    from devmentor_monitor.state import Store
+    from devmentor_monitor.store import Store
 
 log = logging.getLogger("devmentor_monitor.server")
 WRITE_TIMEOUT = 10.0  # a client that takes no bytes for this long is gone

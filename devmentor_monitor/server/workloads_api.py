@@ -11,17 +11,17 @@ from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
 
 from devmentor_monitor.aio import web
-from devmentor_monitor.engine.actions import ActionError, find_container
 from devmentor_monitor.model import SourceState
-from devmentor_monitor.sources.docker import ACTIONS
 from devmentor_monitor.server.auth import operator
 from devmentor_monitor.server.params import BadRequest, int_between, json_object, query
 from devmentor_monitor.server.responses import error_response, json_response
+from devmentor_monitor.workloads.actions import ActionError, find_container
+from devmentor_monitor.workloads.docker_source import ACTIONS
 
 if TYPE_CHECKING:
     from devmentor_monitor.commands import Commands
-    from devmentor_monitor.state import Store
     from devmentor_monitor.server.deps import ApiSettings
+    from devmentor_monitor.store import Store
 
 KUBE_KINDS = ("pods", "deployments", "nodes", "events")
 CONTAINER_ACTIONS = ACTIONS  # POST /api/containers/{id}/{action}

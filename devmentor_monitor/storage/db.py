@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from devmentor_monitor.events import Event, EventSeverity
+from devmentor_monitor.events.model import Event, EventSeverity
 from devmentor_monitor.model import AuditEntry, Incident, IncidentState, Severity, TimelineEntry
 
 T = TypeVar("T")

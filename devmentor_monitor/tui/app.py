@@ -17,19 +17,26 @@ from typing import TYPE_CHECKING, Any, Protocol
 from textual.app import App, SystemCommand
 from textual.screen import Screen
 
-from devmentor_monitor.config import Config
-from devmentor_monitor.state import Store
+from devmentor_monitor.config.schema import Config
+from devmentor_monitor.store import Store
 from devmentor_monitor.tui.events_view import EventsScreen
 from devmentor_monitor.tui.keys import KEYS, VIEWS, bindings
 from devmentor_monitor.tui.predictions import PredictionsScreen
-from devmentor_monitor.tui.screens import HelpScreen, IncidentsScreen, MetricsScreen, MonitorScreen, OverviewScreen, ServicesScreen
+from devmentor_monitor.tui.screens import (
+    HelpScreen,
+    IncidentsScreen,
+    MetricsScreen,
+    MonitorScreen,
+    OverviewScreen,
+    ServicesScreen,
+)
 from devmentor_monitor.tui.themes import initial_theme, load_themes
 from devmentor_monitor.tui.workloads import ConfirmScreen, DockerScreen, KubernetesScreen
 
 if TYPE_CHECKING:
     from devmentor_monitor.commands import Commands
     from devmentor_monitor.queries import Queries
-    from devmentor_monitor.state import Subscription
+    from devmentor_monitor.store import Subscription
 
 
 class RuntimeStarter(Protocol):

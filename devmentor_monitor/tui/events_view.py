@@ -16,13 +16,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
-from devmentor_monitor.events import Event, EventSeverity
+from devmentor_monitor.events.model import Event, EventSeverity
 from devmentor_monitor.tui.render import ellipsize
 from devmentor_monitor.tui.screens import MonitorScreen
 from devmentor_monitor.tui.widgets import bound_table_caches
 
 if TYPE_CHECKING:
-    from devmentor_monitor.state import Store
+    from devmentor_monitor.store import Store
 
 MAX_ROWS = 500
 LEVELS: tuple[EventSeverity | None, ...] = (

@@ -16,9 +16,9 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Static
 
 from devmentor_monitor.model import Prediction
-from devmentor_monitor.units import format_age
 from devmentor_monitor.tui.screens import MonitorScreen
 from devmentor_monitor.tui.widgets import SEVERITY_WORD, bound_table_caches, sync_rows
+from devmentor_monitor.units import format_age
 
 KIND_WORD = {
     "anomaly": "anomaly",

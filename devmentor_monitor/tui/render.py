@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 
 from rich.text import Text
 
-from devmentor_monitor.config import Level
+from devmentor_monitor.config.schema import Level
 from devmentor_monitor.model import Health
 
 SPARKS = "▁▂▃▄▅▆▇█"

@@ -12,15 +12,27 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Input, Static
 
-from devmentor_monitor.catalog import series_spec
 from devmentor_monitor.logs import mask_url
-from devmentor_monitor.units import format_age, format_ms, format_percent
+from devmentor_monitor.metric_specs import series_spec
 from devmentor_monitor.tui.charts import RANGES, line_chart
 from devmentor_monitor.tui.keys import KEYS
-from devmentor_monitor.tui.widgets import SEVERITY_WORD, AppWidget, EventTicker, HeaderBar, IncidentsPane, KeyHints, NoticePane, ServicesTable, SystemPane, bound_table_caches, sync_rows
+from devmentor_monitor.tui.widgets import (
+    SEVERITY_WORD,
+    AppWidget,
+    EventTicker,
+    HeaderBar,
+    IncidentsPane,
+    KeyHints,
+    NoticePane,
+    ServicesTable,
+    SystemPane,
+    bound_table_caches,
+    sync_rows,
+)
+from devmentor_monitor.units import format_age, format_ms, format_percent
 
 if TYPE_CHECKING:
-    from devmentor_monitor.state import Store
+    from devmentor_monitor.store import Store
     from devmentor_monitor.tui.app import MonitorApp
 
 CHECK_COLUMNS = ("when", "result", "latency", "HTTP", "detail")
@@ -467,7 +479,7 @@ class IncidentsScreen(MonitorScreen):
         if commands is None or self.selected is None:
             self.notify("no incident selected", timeout=2)
             return
-        from devmentor_monitor.engine.incidents import Actor, IncidentError
+        from devmentor_monitor.incidents.engine import Actor, IncidentError
 
         step = getattr(commands, verb)
         try:

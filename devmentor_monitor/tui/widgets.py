@@ -13,9 +13,15 @@ from textual.widgets import DataTable, Static
 from textual.widgets.data_table import ColumnKey, RowKey
 
 from devmentor_monitor.model import Incident, SourceState
-from devmentor_monitor.state import ServiceSummary, Store
-from devmentor_monitor.units import format_age, format_bytes, format_duration, format_ms, format_rate
+from devmentor_monitor.store import ServiceSummary, Store
 from devmentor_monitor.tui.render import bar, ellipsize, short_reason, sparkline, status_text
+from devmentor_monitor.units import (
+    format_age,
+    format_bytes,
+    format_duration,
+    format_ms,
+    format_rate,
+)
 
 if TYPE_CHECKING:
     from devmentor_monitor.tui.app import MonitorApp

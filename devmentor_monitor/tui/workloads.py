@@ -16,15 +16,15 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
 
 from devmentor_monitor.model import SourceState
-from devmentor_monitor.units import format_bytes, format_duration
 from devmentor_monitor.tui.render import ellipsize
 from devmentor_monitor.tui.screens import MonitorScreen
 from devmentor_monitor.tui.widgets import bound_table_caches, sync_rows
+from devmentor_monitor.units import format_bytes, format_duration
 
 if TYPE_CHECKING:
     from devmentor_monitor.commands import Commands
-    from devmentor_monitor.config import Config
-    from devmentor_monitor.state import Store
+    from devmentor_monitor.config.schema import Config
+    from devmentor_monitor.store import Store
 
 NOT_CONFIGURED = {
     "docker": "not configured (add a docker: section to services.yaml or set DOCKER_HOST)",
@@ -114,7 +114,7 @@ class WorkloadScreen(MonitorScreen):
             return
 
         async def run() -> None:
-            from devmentor_monitor.engine.actions import ActionError
+            from devmentor_monitor.workloads.actions import ActionError
 
             try:
                 await action(commands)
@@ -133,7 +133,7 @@ class WorkloadScreen(MonitorScreen):
 
     @staticmethod
     def actor() -> Any:
-        from devmentor_monitor.engine.incidents import Actor
+        from devmentor_monitor.incidents.engine import Actor
 
         return Actor("tui", "tui")
 
@@ -286,7 +286,7 @@ class DockerScreen(WorkloadScreen):
             return
 
         async def fetch() -> None:
-            from devmentor_monitor.engine.actions import ActionError
+            from devmentor_monitor.workloads.actions import ActionError
 
             try:
                 self._logs[c.id] = await commands.container_logs(c.id)

@@ -27,8 +27,8 @@ PROBE = textwrap.dedent("""
     import devmentor_monitor.aio as aio
     import aiohttp.connector as connector
     from aiohttp import web
-    from devmentor_monitor.config import ServiceConfig
-    from devmentor_monitor.sources.health import HealthChecker
+    from devmentor_monitor.config.schema import ServiceConfig
+    from devmentor_monitor.health.checker import HealthChecker
 
     report = {
         "ca_at_import": connector._SSL_CONTEXT_VERIFIED.cert_store_stats()["x509_ca"],

@@ -20,7 +20,7 @@ import yaml
 from support.podman import IMAGE
 from support.waiting import eventually
 
-from devmentor_monitor.config import load_config
+from devmentor_monitor.config.schema import load_config
 from devmentor_monitor.demo.fleet import free_port
 from devmentor_monitor.model import Health, Incident, IncidentState, Severity, SourceState
 from devmentor_monitor.runtime import Monitor
@@ -370,7 +370,7 @@ def test_sdks_are_imported_only_when_configured(tmp_path: Path) -> None:
     )
     code = textwrap.dedent(f"""
         import asyncio, sys, time
-        from devmentor_monitor.config import load_config
+        from devmentor_monitor.config.schema import load_config
         from devmentor_monitor.runtime import Monitor
         from devmentor_monitor.demo.fleet import free_port
 

@@ -12,10 +12,10 @@ from support.certs import self_signed
 from support.http import HealthServer
 from support.waiting import eventually
 
-from devmentor_monitor.config import ServiceConfig
+from devmentor_monitor.config.schema import ServiceConfig
 from devmentor_monitor.demo.fleet import free_port
+from devmentor_monitor.health.checker import HealthChecker, HealthSource
 from devmentor_monitor.model import CheckResult, SourceStatus, SystemSample
-from devmentor_monitor.sources.health import HealthChecker, HealthSource
 
 pytestmark = pytest.mark.integration
 

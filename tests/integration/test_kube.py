@@ -17,7 +17,7 @@ import yaml
 from support.kube_fake import NS, FakeKube, deployment, event, listing, node, pod, status_object
 from support.waiting import eventually
 
-from devmentor_monitor.config import load_config
+from devmentor_monitor.config.schema import load_config
 from devmentor_monitor.demo.fleet import free_port
 from devmentor_monitor.model import Health, SourceState
 from devmentor_monitor.runtime import Monitor

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from devmentor_monitor.config import load_config
+from devmentor_monitor.config.schema import load_config
 from devmentor_monitor.demo.fleet import free_port
 from devmentor_monitor.runtime import Monitor
 

@@ -15,7 +15,6 @@ from typing import Any
 import httpx
 
 from devmentor_monitor.demo.fleet import Behaviour, DemoFleet, free_port
-
 from support.waiting import wait_until
 
 REPO = Path(__file__).resolve().parents[2]

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from tui_data import CONFIG_TEXT, HOSTNAME, T, frozen_monitor, render_text, views_of
 
-from devmentor_monitor.config import parse_text
+from devmentor_monitor.config.schema import parse_text
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from typing import Any
 
 from tui_data import T, settle
 
-from devmentor_monitor.events import Event, EventSeverity, Rejected, parse_event
+from devmentor_monitor.events.model import Event, EventSeverity, Rejected, parse_event
 from devmentor_monitor.tui.events_view import MAX_ROWS, EventsTable
 
 

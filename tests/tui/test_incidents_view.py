@@ -5,8 +5,8 @@ from __future__ import annotations
 from msgspec.structs import replace
 from tui_data import CONFIG_TEXT, HOSTNAME, T, frozen_monitor, settle, views_of
 
-from devmentor_monitor.config import parse_text
-from devmentor_monitor.engine.incidents import Actor
+from devmentor_monitor.config.schema import parse_text
+from devmentor_monitor.incidents.engine import Actor
 from devmentor_monitor.model import IncidentState, Severity
 from devmentor_monitor.tui.app import MonitorApp
 

@@ -13,7 +13,7 @@ from textual.widgets import DataTable
 from tui_data import T, settle
 
 from devmentor_monitor.model import Incident, IncidentState, Prediction, Severity
-from devmentor_monitor.predict.rootcause import Cause
+from devmentor_monitor.predictions.rootcause import Cause
 from devmentor_monitor.tui.app import MonitorApp
 
 Text = Callable[[Any], str]

@@ -7,8 +7,8 @@ from typing import Any
 
 from tui_data import CONFIG_TEXT, HOSTNAME, T, until
 
-from devmentor_monitor.config import parse_text
-from devmentor_monitor.state import Store
+from devmentor_monitor.config.schema import parse_text
+from devmentor_monitor.store import Store
 from devmentor_monitor.tui.app import MonitorApp
 
 

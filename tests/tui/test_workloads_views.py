@@ -13,7 +13,7 @@ from devmentor_monitor.model import Health, SourceState, SourceStatus
 from devmentor_monitor.sources.base import status
 from devmentor_monitor.tui.app import MonitorApp
 from devmentor_monitor.tui.workloads import ConfirmScreen
-from devmentor_monitor.workloads import ContainerInfo, DeploymentInfo, NodeInfo, PodInfo
+from devmentor_monitor.workloads.model import ContainerInfo, DeploymentInfo, NodeInfo, PodInfo
 
 Text = Callable[[Any], str]
 WIDE = (160, 50)

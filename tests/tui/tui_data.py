@@ -14,7 +14,7 @@ from typing import Any
 
 from rich.console import Console
 
-from devmentor_monitor.config import Config
+from devmentor_monitor.config.schema import Config
 from devmentor_monitor.model import (
     CheckResult,
     DiskUsage,

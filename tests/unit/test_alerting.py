@@ -7,9 +7,9 @@ from dataclasses import replace
 import pytest
 from support.clock import FakeClock
 
-from devmentor_monitor.config import parse_text
-from devmentor_monitor.engine.incidents import ENGINE, Actor, IncidentEngine
-from devmentor_monitor.engine.rules import (
+from devmentor_monitor.config.schema import parse_text
+from devmentor_monitor.incidents.engine import ENGINE, Actor, IncidentEngine
+from devmentor_monitor.incidents.rules import (
     AlertState,
     Evaluator,
     Rule,
@@ -17,8 +17,8 @@ from devmentor_monitor.engine.rules import (
     default_rules,
 )
 from devmentor_monitor.model import CheckResult, Incident, IncidentState, Severity, SystemSample
-from devmentor_monitor.state import Store
 from devmentor_monitor.storage.db import Database
+from devmentor_monitor.store import Store
 
 CONFIG = """
 services:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from devmentor_monitor.config import DEFAULT_CONFIG, ConfigError, load_config
+from devmentor_monitor.config.schema import DEFAULT_CONFIG, ConfigError, load_config
 
 REPO = Path(__file__).resolve().parents[2]
 

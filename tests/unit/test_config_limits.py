@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from devmentor_monitor.config import ConfigError, load_config
+from devmentor_monitor.config.schema import ConfigError, load_config
 
 PROG = "devmentor-monitor"
 LAUGHS = ["a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]"] + [

@@ -7,7 +7,8 @@ import json
 
 import pytest
 
-from devmentor_monitor.events import (
+from devmentor_monitor.bus import Feed
+from devmentor_monitor.events.model import (
     Event,
     EventLog,
     EventSeverity,
@@ -15,8 +16,7 @@ from devmentor_monitor.events import (
     merge_newest,
     parse_event,
 )
-from devmentor_monitor.feed import Feed
-from devmentor_monitor.sources.resp import PyReader, RespError, command, parse_url
+from devmentor_monitor.events.resp import PyReader, RespError, command, parse_url
 
 
 def wire(**kw: object) -> bytes:

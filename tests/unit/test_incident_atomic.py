@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 from support.waiting import eventually
 
-from devmentor_monitor.config import parse_text
-from devmentor_monitor.engine.incidents import Actor, IncidentEngine
+from devmentor_monitor.config.schema import parse_text
+from devmentor_monitor.incidents.engine import Actor, IncidentEngine
 from devmentor_monitor.model import Incident, IncidentState, Severity, TimelineEntry
-from devmentor_monitor.state import Store
 from devmentor_monitor.storage.db import Database
+from devmentor_monitor.store import Store
 
 CONFIG = "services:\n  - name: auth\n    url: http://127.0.0.1:1/health\n"
 OPS = Actor("ops", "test")

@@ -6,7 +6,8 @@ import textwrap
 
 import pytest
 
-from devmentor_monitor.config_reader import Reader
+from devmentor_monitor.config.reader import Reader
+from devmentor_monitor.config.yaml_lines import ConfigError, load_yaml
 from devmentor_monitor.notify.settings import (
     PAGERDUTY_URL,
     ChannelSettings,
@@ -16,7 +17,6 @@ from devmentor_monitor.notify.settings import (
     parse_notifications,
     unknown_channels,
 )
-from devmentor_monitor.yamlsource import ConfigError, load_yaml
 
 SLACK_TOKEN = "T000/B000/XXXXsecretslacktoken"
 FULL = f"""\

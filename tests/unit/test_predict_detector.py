@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from devmentor_monitor.predict.detector import Detector, DetectorBank, DetectorConfig
+from devmentor_monitor.predictions.detector import Detector, DetectorBank, DetectorConfig
 
 
 def _run(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

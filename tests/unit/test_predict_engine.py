@@ -11,9 +11,9 @@ import random
 import pytest
 from support.clock import FakeClock
 
-from devmentor_monitor.config import parse_text
-from devmentor_monitor.engine.rules import AlertState, Evaluator, default_rules
-from devmentor_monitor.events import Event, EventSeverity
+from devmentor_monitor.config.schema import parse_text
+from devmentor_monitor.events.model import Event, EventSeverity
+from devmentor_monitor.incidents.rules import AlertState, Evaluator, default_rules
 from devmentor_monitor.model import (
     CheckResult,
     DiskUsage,
@@ -23,9 +23,9 @@ from devmentor_monitor.model import (
     Severity,
     SystemSample,
 )
-from devmentor_monitor.predict.engine import PredictionEngine
-from devmentor_monitor.state import Store
-from devmentor_monitor.workloads import DeploymentInfo
+from devmentor_monitor.predictions.engine import PredictionEngine
+from devmentor_monitor.store import Store
+from devmentor_monitor.workloads.model import DeploymentInfo
 
 T0 = 1_700_000_000.0
 GiB = 1024**3

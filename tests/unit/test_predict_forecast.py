@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from devmentor_monitor.predict.forecast import (
+from devmentor_monitor.predictions.forecast import (
     HOUR,
     ExhaustionAlarm,
     TrendWindow,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from devmentor_monitor.predict.rootcause import (
+from devmentor_monitor.predictions.rootcause import (
     Anomaly,
     Change,
     Restart,

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from support.clock import T0, FakeClock
 
-from devmentor_monitor.config import SLO, parse_text
-from devmentor_monitor.history import Ring, WindowCounter
+from devmentor_monitor.config.schema import SLO, parse_text
 from devmentor_monitor.model import CheckResult, Health
-from devmentor_monitor.state import Store, percentile
+from devmentor_monitor.rings import Ring, WindowCounter
+from devmentor_monitor.store import Store, percentile
 
 
 def make_store(extra: str = "", **svc: str) -> tuple[Store, FakeClock]:
@@ -159,7 +159,7 @@ async def test_subscribers_get_coalesced_topics():
 
 
 def test_slo_dataclass_values_from_shipped_config():
-    from devmentor_monitor.config import load_config
+    from devmentor_monitor.config.schema import load_config
 
     cfg = load_config(env={})
     assert cfg.service("auth").slo == SLO(99.9, 0.2, 0.1)

@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING
 
 from msgspec.structs import replace
 
-from devmentor_monitor.config_reader import url_problem
+from devmentor_monitor.config.reader import url_problem
+from devmentor_monitor.config.yaml_lines import ConfigError
 from devmentor_monitor.units import parse_duration
-from devmentor_monitor.yamlsource import ConfigError
 
 if TYPE_CHECKING:  # config imports this module to apply it
-    from devmentor_monitor.config import ApiKey, Config
+    from devmentor_monitor.config.schema import ApiKey, Config
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -137,6 +137,8 @@ def apply_environment(cfg: Config, env: Mapping[str, str]) -> Config:
 
 
 def _api_keys(raw: str) -> tuple[ApiKey, ...]:
-    from devmentor_monitor.config import parse_api_keys_env  # config imports this module: read at call time
+    from devmentor_monitor.config.schema import (
+        parse_api_keys_env,  # config imports this module: read at call time
+    )
 
     return parse_api_keys_env(raw)

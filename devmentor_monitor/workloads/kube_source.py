@@ -17,9 +17,9 @@ from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
 from devmentor_monitor.backoff import Backoff
-from devmentor_monitor.config import KubeSettings
-from devmentor_monitor.workloads import DeploymentInfo, NodeInfo, PodInfo, WorkloadEvent
+from devmentor_monitor.config.schema import KubeSettings
 from devmentor_monitor.sources.base import Sink, status
+from devmentor_monitor.workloads.model import DeploymentInfo, NodeInfo, PodInfo, WorkloadEvent
 
 T = TypeVar("T")
 BACKOFF = (1.0, 60.0)

@@ -12,9 +12,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from devmentor_monitor.config import Config
+from devmentor_monitor.config.schema import Config
 from devmentor_monitor.model import Health, Severity
-from devmentor_monitor.state import HOUR, Store
+from devmentor_monitor.store import HOUR, Store
 
 MINUTE = 60.0
 HOST = "host"  # the subject (and incident service) of host-wide rules

@@ -101,7 +101,7 @@ def _number(text: str, path: str, line: int) -> float:
 
 def score_values(values: list[float]) -> list[float]:
     """The live detector over a whole series, one sample at a time."""
-    from devmentor_monitor.predict.detector import Detector
+    from devmentor_monitor.predictions.detector import Detector
 
     det = Detector()
     return [det.update(float(i), v).score for i, v in enumerate(values)]

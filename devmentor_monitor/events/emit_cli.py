@@ -13,8 +13,8 @@ import sys
 import time
 from typing import Any
 
-from devmentor_monitor.config import Config
-from devmentor_monitor.events import EventSeverity, Rejected, event_from_dict
+from devmentor_monitor.config.schema import Config
+from devmentor_monitor.events.model import EventSeverity, Rejected, event_from_dict
 
 STREAM_MAXLEN = 100_000  # approximate cap, so a stream nobody reads does not grow forever
 
@@ -63,7 +63,9 @@ def run(args: argparse.Namespace, cfg: Config, usage_error: type[Exception]) -> 
         raise usage_error(f"not a valid event: {exc.detail}") from None
     import redis
 
-    from devmentor_monitor.sources.redis_events import STREAM_FIELD  # here: `ultra` never loads the subscriber
+    from devmentor_monitor.events.redis_source import (
+        STREAM_FIELD,  # here: `ultra` never loads the subscriber
+    )
 
     client = redis.Redis.from_url(cfg.redis_url, socket_connect_timeout=5, socket_timeout=5)
     try:

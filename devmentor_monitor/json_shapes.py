@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from devmentor_monitor.catalog import series_spec
 from devmentor_monitor.logs import mask_url
+from devmentor_monitor.metric_specs import series_spec
 from devmentor_monitor.model import CheckResult, Incident, SourceStatus, SystemSample
-from devmentor_monitor.state import ServiceSummary, Store
+from devmentor_monitor.store import ServiceSummary, Store
 
 
 def _r(value: float | None, digits: int = 4) -> float | None:

@@ -22,10 +22,10 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from devmentor_monitor.backoff import Backoff
-from devmentor_monitor.config import DockerSettings
-from devmentor_monitor.workloads import ContainerInfo, WorkloadEvent
+from devmentor_monitor.config.schema import DockerSettings
 from devmentor_monitor.sources.base import Sink, in_thread, status
-from devmentor_monitor.sources.kube import check_cancelled
+from devmentor_monitor.workloads.kube_source import check_cancelled
+from devmentor_monitor.workloads.model import ContainerInfo, WorkloadEvent
 
 SERVICE_LABEL = "devmentor.service"
 EVENT_KINDS = ("start", "die", "oom", "health_status")

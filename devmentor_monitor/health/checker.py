@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from devmentor_monitor.aio import aiohttp, tls_ready
-from devmentor_monitor.config import ServiceConfig
+from devmentor_monitor.config.schema import ServiceConfig
 from devmentor_monitor.logs import mask
 from devmentor_monitor.model import CheckResult
 from devmentor_monitor.sources.base import Sink, status

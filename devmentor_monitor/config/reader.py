@@ -19,8 +19,8 @@ from urllib.parse import urlsplit
 import msgspec
 from msgspec import Meta
 
+from devmentor_monitor.config.yaml_lines import ConfigError, ConfigErrors, Node
 from devmentor_monitor.units import parse_duration
-from devmentor_monitor.yamlsource import ConfigError, ConfigErrors, Node
 
 T = TypeVar("T")
 S = TypeVar("S", bound=msgspec.Struct)

@@ -19,15 +19,31 @@ import msgspec
 from msgspec import Meta
 from msgspec.structs import replace
 
-from devmentor_monitor.config_env import apply_environment, env_int
-from devmentor_monitor.config_reader import AnyDuration, Duration, Fields, NotInFile, Nullable, Percent, Positive, Reader, ScalarMap, StrMap, Url, choice, read_struct, reads, show_value
-from devmentor_monitor.envexpand import expand
+from devmentor_monitor.config.env import apply_environment, env_int
+from devmentor_monitor.config.expand import expand
+from devmentor_monitor.config.reader import (
+    AnyDuration,
+    Duration,
+    Fields,
+    NotInFile,
+    Nullable,
+    Percent,
+    Positive,
+    Reader,
+    ScalarMap,
+    StrMap,
+    Url,
+    choice,
+    read_struct,
+    reads,
+    show_value,
+)
+from devmentor_monitor.config.yaml_lines import MAX_BYTES, ConfigError, Node, load_yaml
 from devmentor_monitor.notify.settings import NotifySettings, active_channels, parse_notifications
-from devmentor_monitor.yamlsource import MAX_BYTES, ConfigError, Node, load_yaml
 
 INHERITED_TIMEOUT_SHARE = 0.8  # an inherited timeout is cut to this share of the interval
 
-DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "services.yaml"
+DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "services.yaml"
 MAX_HISTORY_POINTS = 1_000_000
 _SHOWN = "must be one of {choices}, not {value!r}"
 Points = Annotated[int, Meta(ge=2, le=MAX_HISTORY_POINTS)]

@@ -23,15 +23,24 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from devmentor_monitor.catalog import series_spec
-from devmentor_monitor.config import Config
+from devmentor_monitor.config.schema import Config
+from devmentor_monitor.metric_specs import series_spec
 from devmentor_monitor.model import Incident, Prediction, Severity
-from devmentor_monitor.state import HOUR, SLO_WINDOW, Store, percentile
+from devmentor_monitor.predictions.capacity import Advice, Signal, advise
+from devmentor_monitor.predictions.detector import Detector, DetectorConfig
+from devmentor_monitor.predictions.forecast import (
+    ExhaustionAlarm,
+    FitPolicy,
+    TrendWindow,
+    _thin,
+    error_budget_exhaustion,
+    leak_suspicion,
+    theil_sen,
+    time_to_exhaustion,
+)
+from devmentor_monitor.predictions.rootcause import Anomaly, Cause, Change, Restart, rank_causes
+from devmentor_monitor.store import HOUR, SLO_WINDOW, Store, percentile
 from devmentor_monitor.units import format_bytes, format_percent, format_rate, human_duration
-from devmentor_monitor.predict.capacity import Advice, Signal, advise
-from devmentor_monitor.predict.detector import Detector, DetectorConfig
-from devmentor_monitor.predict.forecast import ExhaustionAlarm, FitPolicy, TrendWindow, _thin, error_budget_exhaustion, leak_suspicion, theil_sen, time_to_exhaustion
-from devmentor_monitor.predict.rootcause import Anomaly, Cause, Change, Restart, rank_causes
 
 MARKS = 120  # flagged points kept per series for chart marks
 DEPARTURE_RATIO = 2.0  # latency flagged when it stays above 2x its learnt level ...
@@ -451,7 +460,9 @@ class PredictionEngine:
         return out
 
     def _budgets(self, now: float, values: dict[tuple[str, str], float]) -> list[Prediction]:
-        from devmentor_monitor.engine.rules import burn_rate  # rules imports the store; keep startup light
+        from devmentor_monitor.incidents.rules import (
+            burn_rate,  # rules imports the store; keep startup light
+        )
 
         out = []
         for name in self.store.service_names():

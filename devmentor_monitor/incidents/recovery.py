@@ -11,7 +11,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 
-from devmentor_monitor.config import Recovery
+from devmentor_monitor.config.schema import Recovery
 from devmentor_monitor.model import Incident
 
 OUTPUT_TAIL = 300

@@ -10,7 +10,7 @@ import re
 from collections.abc import Mapping
 from functools import partial
 
-from devmentor_monitor.yamlsource import ConfigError
+from devmentor_monitor.config.yaml_lines import ConfigError
 
 _PLACEHOLDER = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)(?::-([^}]*))?\}")
 

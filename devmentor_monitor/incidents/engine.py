@@ -19,12 +19,12 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
+from devmentor_monitor.incidents.recovery import RecoveryRunner
+from devmentor_monitor.incidents.rules import HOST, AlertState, Transition
+from devmentor_monitor.json_shapes import incident_json
 from devmentor_monitor.model import AuditEntry, Incident, IncidentState, Severity, TimelineEntry
-from devmentor_monitor.report import incident_json
-from devmentor_monitor.state import Store
 from devmentor_monitor.storage.db import Database
-from devmentor_monitor.engine.recovery import RecoveryRunner
-from devmentor_monitor.engine.rules import HOST, AlertState, Transition
+from devmentor_monitor.store import Store
 
 log = logging.getLogger("devmentor_monitor.incidents")
 MONITOR = "monitor"

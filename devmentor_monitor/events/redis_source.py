@@ -20,12 +20,12 @@ import time
 from typing import Any, Protocol
 
 from devmentor_monitor.backoff import Backoff
-from devmentor_monitor.config import EventSettings
-from devmentor_monitor.events import Event, Rejected, parse_event
+from devmentor_monitor.config.schema import EventSettings
+from devmentor_monitor.events import resp
+from devmentor_monitor.events.model import Event, Rejected, parse_event
 from devmentor_monitor.model import SourceState, SourceStatus
-from devmentor_monitor.sources import resp
 
-log = logging.getLogger("devmentor_monitor.events")
+log = logging.getLogger(__name__)
 BACKOFF = (0.5, 30.0)
 CONNECT_TIMEOUT = 5.0
 STREAM_FIELD = b"event"  # `emit` writes the JSON event under this field

@@ -11,17 +11,17 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Protocol
 
+from devmentor_monitor.incidents.engine import ENGINE, Actor
 from devmentor_monitor.model import Incident, SourceState
-from devmentor_monitor.workloads import ContainerInfo, DeploymentInfo
-from devmentor_monitor.engine.incidents import ENGINE, Actor
+from devmentor_monitor.workloads.model import ContainerInfo, DeploymentInfo
 
 if TYPE_CHECKING:
-    from devmentor_monitor.config import Scaling
-    from devmentor_monitor.sources.docker import DockerSource
-    from devmentor_monitor.sources.kube import KubeSource
-    from devmentor_monitor.state import Store
+    from devmentor_monitor.config.schema import Scaling
+    from devmentor_monitor.store import Store
+    from devmentor_monitor.workloads.docker_source import DockerSource
+    from devmentor_monitor.workloads.kube_source import KubeSource
 
-log = logging.getLogger("devmentor_monitor.actions")
+log = logging.getLogger(__name__)
 
 
 class ActionError(Exception):
@@ -86,7 +86,7 @@ class WorkloadActions:
         return source
 
     async def container(self, ref: str, action: str, actor: Actor) -> ContainerInfo:
-        from devmentor_monitor.sources.docker import ACTIONS, DockerError
+        from devmentor_monitor.workloads.docker_source import ACTIONS, DockerError
 
         target = ref
         try:
@@ -108,7 +108,7 @@ class WorkloadActions:
         return c
 
     async def container_logs(self, ref: str, lines: int | None = None) -> list[str]:
-        from devmentor_monitor.sources.docker import DockerError
+        from devmentor_monitor.workloads.docker_source import DockerError
 
         source = self._docker()
         c = self.find_container(ref)
@@ -133,7 +133,7 @@ class WorkloadActions:
     async def _kube_call(
         self, actor: Actor, action: str, target: str, call: Callable[[KubeSource], Awaitable[None]]
     ) -> None:
-        from devmentor_monitor.sources.kube import KubeError
+        from devmentor_monitor.workloads.kube_source import KubeError
 
         try:
             source = self._kube()

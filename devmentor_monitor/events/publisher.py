@@ -14,9 +14,9 @@ import os
 import random
 import socket
 
-from devmentor_monitor.feed import Feed
+from devmentor_monitor.bus import Feed
 
-log = logging.getLogger("devmentor_monitor.publish")
+log = logging.getLogger(__name__)
 INSTANCE = f"{socket.gethostname()}:{os.getpid()}"
 
 

@@ -14,14 +14,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from devmentor_monitor.config import SLO, Config, ServiceConfig
-from devmentor_monitor.events import Event, EventLog, Rejected
-from devmentor_monitor.feed import Feed
-from devmentor_monitor.history import Ring, WindowCounter
+from devmentor_monitor.bus import Feed
+from devmentor_monitor.config.schema import SLO, Config, ServiceConfig
+from devmentor_monitor.events.model import Event, EventLog, Rejected
 from devmentor_monitor.model import CheckResult, Health, Incident, SourceStatus, SystemSample
+from devmentor_monitor.rings import Ring, WindowCounter
 
 if TYPE_CHECKING:
-    from devmentor_monitor.workloads import WorkloadEvent
+    from devmentor_monitor.workloads.model import WorkloadEvent
 
 HOUR, DAY, WEEK = 3600.0, 86400.0, 7 * 86400.0
 SLO_WINDOW = WEEK  # the longest window the counters keep

@@ -20,13 +20,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from devmentor_monitor.config import EventRule
-from devmentor_monitor.events import Event, EventSeverity
+from devmentor_monitor.config.schema import EventRule
+from devmentor_monitor.events.model import Event, EventSeverity
+from devmentor_monitor.incidents.engine import MONITOR, IncidentEngine
 from devmentor_monitor.model import Severity, TimelineEntry
 from devmentor_monitor.storage.db import Database
-from devmentor_monitor.engine.incidents import MONITOR, IncidentEngine
 
-log = logging.getLogger("devmentor_monitor.events")
+log = logging.getLogger(__name__)
 TIMELINE_PER_MINUTE = 30
 FLUSH_EVERY = 0.5  # seconds between grouped writes of pub/sub events
 FLUSH_BYTES = 1 << 20  # ... or sooner, once this much waits
