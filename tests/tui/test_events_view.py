@@ -30,15 +30,18 @@ async def test_tail_pause_severity_and_filter(app: Any, screen_text: Any) -> Non
         await pilot.press("e")
         await settle(pilot, force=False)
         text = screen_text(app)
-        assert "deploy.finished" in text and "v2.14 rolled out" in text
-        assert " live " in text and "received" in text
+        assert "deploy.finished" in text
+        assert "v2.14 rolled out" in text
+        assert " live " in text
+        assert "received" in text
 
         await pilot.press("space")  # pause: new events are counted, not shown
         await settle(pilot, force=False)
         publish(app, ("deploy.failed", "memory", EventSeverity.ERROR, "rollout of v9 failed"))
         await settle(pilot, force=False)
         assert "rollout of v9 failed" not in screen_text(app)
-        assert "PAUSED" in screen_text(app) and "1 new" in screen_text(app)
+        assert "PAUSED" in screen_text(app)
+        assert "1 new" in screen_text(app)
         await pilot.press("space")
         await settle(pilot, force=False)
         assert "rollout of v9 failed" in screen_text(app)
@@ -80,9 +83,11 @@ async def test_a_flood_is_capped_and_rejections_are_shown(make_app: Any, screen_
         await settle(pilot, force=False)
         assert app.ticks == ticks + 1  # one redraw for the whole flood
         table = rows(app)
-        assert len(table) <= MAX_ROWS and table[-1][4] == "n=4999"
+        assert len(table) <= MAX_ROWS
+        assert table[-1][4] == "n=4999"
         text = screen_text(app)
-        assert "malformed_json 1" in text and "missing_field 1" in text
+        assert "malformed_json 1" in text
+        assert "missing_field 1" in text
 
 
 async def test_overview_ticker_shows_the_newest_events(app: Any, screen_text: Any) -> None:

@@ -30,9 +30,11 @@ async def test_overview_at_80x24_keeps_what_matters(app: MonitorApp, screen_text
         await show(pilot)
         text = screen_text(app)
     lines = text.splitlines()
-    assert len(lines) == 24 and all(len(line) <= 80 for line in lines)
+    assert len(lines) == 24
+    assert all(len(line) <= 80 for line in lines)
     header = lines[0]
-    assert header.startswith(f" {HOSTNAME} ") and header.endswith("22:13:20")
+    assert header.startswith(f" {HOSTNAME} ")
+    assert header.endswith("22:13:20")
     # the header's source list does not fit: it ends in an ellipsis, not mid-word
     assert re.search(r"… +22:13:20$", header), header
     for name in LATENCY:  # every service: whole name and a status word
@@ -40,10 +42,14 @@ async def test_overview_at_80x24_keeps_what_matters(app: MonitorApp, screen_text
         assert row is not None, name
         assert re.search(r"\b(UP|DOWN|SLOW)\b", row), row
     memory = next(line for line in lines if "│ memory " in line)
-    assert "DOWN" in memory and "refused" in memory  # the short form of DOWN_REASON
-    assert "CPU " in text and "MEM " in text and "%" in text  # host meters
+    assert "DOWN" in memory
+    assert "refused" in memory
+    assert "CPU " in text
+    assert "MEM " in text
+    assert "%" in text
     assert "no incidents" in text
-    assert "q Quit" in lines[-1] and "? Help" in lines[-1]  # the footer
+    assert "q Quit" in lines[-1]
+    assert "? Help" in lines[-1]
 
 
 def hidden_columns(app: MonitorApp) -> dict[str, int]:
@@ -78,7 +84,9 @@ async def test_help_fits_at_80x24(app: MonitorApp, screen_text: Text) -> None:
         await show(pilot, "question_mark")
         assert isinstance(app.screen, HelpScreen)
         text = screen_text(app)
-        assert "ctrl+c" in text and "ctrl+p" in text and "close this" in text
+        assert "ctrl+c" in text
+        assert "ctrl+p" in text
+        assert "close this" in text
 
 
 async def test_footer_shows_quit_and_help_at_80_columns(app: MonitorApp, screen_text: Text) -> None:
@@ -86,4 +94,5 @@ async def test_footer_shows_quit_and_help_at_80_columns(app: MonitorApp, screen_
         for key in ("o", "s", "m"):
             await show(pilot, key)
             footer = screen_text(app).splitlines()[-1]
-            assert "q Quit" in footer and "? Help" in footer, (key, footer)
+            assert "q Quit" in footer, (key, footer)
+            assert "? Help" in footer, (key, footer)

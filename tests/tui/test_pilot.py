@@ -51,20 +51,26 @@ async def test_overview_shows_services_host_and_empty_incidents(
         assert app.current_mode == "overview"
         text = screen_text(app)
     lines = text.splitlines()
-    assert HOSTNAME in lines[0] and "22:13:20" in lines[0]  # host and the frozen clock
-    assert "services 4/5 up" in lines[0] and "1 down" in lines[0]
+    assert HOSTNAME in lines[0]
+    assert "22:13:20" in lines[0]
+    assert "services 4/5 up" in lines[0]
+    assert "1 down" in lines[0]
 
     def row(name: str) -> str:
         return next(line for line in lines if f" {name} " in line and "│" in line)
 
-    assert "UP" in row("auth") and "13 ms" in row("auth")
-    assert "DOWN" in row("memory") and "refused" in row("memory")  # short DOWN_REASON
+    assert "UP" in row("auth")
+    assert "13 ms" in row("auth")
+    assert "DOWN" in row("memory")
+    assert "refused" in row("memory")
     assert "SLOW" in row("ai-gateway")
-    assert "UP" in row("project") and "UP" in row("monitoring")
+    assert "UP" in row("project")
+    assert "UP" in row("monitoring")
     assert " 4s " in row("auth")  # age of the last check
     for meter in ("CPU ", "MEM ", "SWP ", "DSK  /", "NET  rx", "load 1.25", "postgres"):
         assert meter in text, meter
-    assert "no incidents" in text and "no predictions yet" in text
+    assert "no incidents" in text
+    assert "no predictions yet" in text
 
 
 async def test_overview_redraws_when_the_store_changes(app: MonitorApp, screen_text: Text) -> None:
@@ -76,7 +82,9 @@ async def test_overview_redraws_when_the_store_changes(app: MonitorApp, screen_t
         await pilot.pause()
         text = screen_text(app)
     memory = next(line for line in text.splitlines() if " memory " in line)
-    assert "UP" in memory and "DOWN" not in memory and DOWN_REASON not in memory
+    assert "UP" in memory
+    assert "DOWN" not in memory
+    assert DOWN_REASON not in memory
     assert "services 5/5 up" in text
 
 
@@ -155,7 +163,8 @@ async def test_each_key_opens_its_view_and_escape_returns(
             await pilot.press("escape")
             await check("overview")
         await pilot.press("escape")  # on the overview: stays, still running
-        assert app.current_mode == "overview" and app.is_running
+        assert app.current_mode == "overview"
+        assert app.is_running
         await pilot.press("m")
         await check("metrics")
         await pilot.press("o")
@@ -204,7 +213,8 @@ async def test_metrics_view_charts_and_range_keys(app: MonitorApp, screen_text: 
         assert isinstance(screen, MetricsScreen)
         assert screen.range_name == "5m"  # untouched by the 2 and r above
         text = screen_text(app)
-        assert "CPU (percent)" in text and "min ago" in text
+        assert "CPU (percent)" in text
+        assert "min ago" in text
         assert "waiting for data" not in text.split("Memory")[0]  # the CPU chart has points
         for key, expected in steps:
             await pilot.press(key)
@@ -229,13 +239,16 @@ async def test_services_view_details_the_selected_service(
         await pilot.press("s")
         await settle(pilot)
         text = screen_text(app)
-        assert "auth  UP" in text and "p95" in text and "SLO 99.9 %" in text
+        assert "auth  UP" in text
+        assert "p95" in text
+        assert "SLO 99.9 %" in text
         await pilot.press("down")  # auth -> memory
         await settle(pilot)
         text = screen_text(app)
     assert "memory  DOWN" in text
     assert "depends on auth" in text
-    assert "FAIL" in text and DOWN_REASON in text  # the recent checks table
+    assert "FAIL" in text
+    assert DOWN_REASON in text
 
 
 # ----------------------------------------------------------------------------- filter
@@ -256,7 +269,8 @@ async def test_filter_narrows_the_services_table(
         assert len(table_rows(app, table_id)) == 5
         await pilot.press("slash")
         box = app.screen.query_one("#filter", Input)
-        assert box.display and box.has_focus
+        assert box.display
+        assert box.has_focus
         await pilot.press("m", "e", "m")  # letters go to the box, not to the view keys
         await settle(pilot)
         assert app.current_mode == view
@@ -265,7 +279,8 @@ async def test_filter_narrows_the_services_table(
         assert "│ ai-gateway" not in screen_text(app)  # the table row (the ticker may say it)
         await pilot.press("escape")  # first esc: close the filter, stay on the view
         assert app.current_mode == view
-        assert not box.display and box.value == ""
+        assert not box.display
+        assert box.value == ""
         assert len(table_rows(app, table_id)) == 5
         await settle(pilot)
         assert "│ ai-gateway" in screen_text(app)
@@ -298,11 +313,14 @@ async def test_help_lists_every_key_and_closes(app: MonitorApp, screen_text: Tex
             for key in KEYS:
                 shown = key.key.replace("question_mark", "?").replace("slash", "/")
                 assert f"{shown:<10}{key.title}" in text, key.id
-            assert "ctrl+c" in text and "ctrl+p" in text and "1 / 2 / 3" in text
+            assert "ctrl+c" in text
+            assert "ctrl+p" in text
+            assert "1 / 2 / 3" in text
             await pilot.press(close)
             await pilot.pause()
             assert not isinstance(app.screen, HelpScreen), close
-            assert app.is_running and app.current_mode == "overview", close  # q: help only
+            assert app.is_running, close  # q: help only
+            assert app.current_mode == "overview", close
 
 
 # ----------------------------------------------------------------------------- quit
@@ -414,7 +432,8 @@ async def test_keys_remap_from_config(
         await pilot.press("question_mark")
         await pilot.pause()
         text = screen_text(app)
-        assert "M         Metrics" in text and "x         Quit" in text
+        assert "M         Metrics" in text
+        assert "x         Quit" in text
         await pilot.press("escape", "x")
         await pilot.pause()
         assert not app.is_running
@@ -481,5 +500,6 @@ async def test_recent_checks_update_by_row_key(app: Any) -> None:
         await settle(pilot)
         after = {key.value: row for key, row in checks.rows.items()}
         kept = [k for k in before if k in after]
-        assert kept and all(after[k] is before[k] for k in kept)
+        assert kept
+        assert all(after[k] is before[k] for k in kept)
         assert checks.ordered_rows[0].key.value == repr(T + 0.5)  # newest first

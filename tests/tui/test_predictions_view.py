@@ -87,8 +87,10 @@ async def test_p_lists_predictions_and_explains_the_selected_one(
         assert app.current_mode == "predictions"
         text = screen_text(app)
         assert "watching 21 series · 1 flagged · capacity advice off" in text
-        assert "disk:/var/lib/docker" in text and "latency:ai-gateway" in text
-        assert "HIGH" in text and "MED" in text
+        assert "disk:/var/lib/docker" in text
+        assert "latency:ai-gateway" in text
+        assert "HIGH" in text
+        assert "MED" in text
         assert "writes will fail" in text  # the first (most severe) one's explanation
         assert "host CPU (peak 0.66)" in text  # anomalies ended in the last hour
         table = app.screen.query_one("#pred-list", DataTable)
@@ -96,7 +98,8 @@ async def test_p_lists_predictions_and_explains_the_selected_one(
         await pilot.press("down")
         await settle(pilot)
         text = screen_text(app)
-        assert "usually 450 ms ± 60 ms" in text and "writes will fail" not in text
+        assert "usually 450 ms ± 60 ms" in text
+        assert "writes will fail" not in text
         # The overview's pane lists them too, most severe first.
         await pilot.press("o")
         await settle(pilot)

@@ -100,7 +100,9 @@ async def test_docker_view_rows_detail_logs_and_red_service(
         assert table.row_count == 2
         text = screen_text(app)
         assert "docker: podman 4.3.1 (API 1.41)" in text
-        assert "devmentor-auth" in text and "42%" in text and "healthy" in text
+        assert "devmentor-auth" in text
+        assert "42%" in text
+        assert "healthy" in text
         assert "64.0 MiB/512.0 MiB" in text
         assert "0.0.0.0:3002->3002/tcp" in text  # detail of the first (selected) row
         await pilot.press("l")
@@ -147,7 +149,8 @@ async def test_docker_action_needs_confirmation(
         assert "Restart container devmentor-auth?" in screen_text(app)
         await pilot.press("escape")  # cancelled: nothing happens
         await pilot.pause()
-        assert not isinstance(app.screen, ConfirmScreen) and app.current_mode == "docker"
+        assert not isinstance(app.screen, ConfirmScreen)
+        assert app.current_mode == "docker"
         assert calls == []
         await pilot.press("r")
         await pilot.pause()
@@ -227,8 +230,10 @@ async def test_kubernetes_view(make_app: Callable[..., Any], screen_text: Text) 
         await settle(pilot)
         text = screen_text(app)
         assert "kubernetes: https://k8s:6443 namespace devmentor" in text
-        assert "CrashLoopBackOff" in text and "OOMKilled (exit 137)" in text
-        assert "MemoryPressure" in text and "0/1" in text
+        assert "CrashLoopBackOff" in text
+        assert "OOMKilled (exit 137)" in text
+        assert "MemoryPressure" in text
+        assert "0/1" in text
         assert monitor.store.status("memory") is Health.DOWN
         await pilot.press("plus")
         await pilot.pause()

@@ -403,7 +403,8 @@ def test_alert_channels_must_name_configured_channels(tmp_path):
     )
     err = config_error(path, env={"ALERT_CHANNELS": "slack,pagerduty"})
     assert err.source == "environment ALERT_CHANNELS"
-    assert "pagerduty" in err.message and "does not configure" in err.message
+    assert "pagerduty" in err.message
+    assert "does not configure" in err.message
 
 
 def test_alert_rules_and_api_keys_from_the_file(tmp_path):

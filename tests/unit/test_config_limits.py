@@ -96,7 +96,8 @@ def test_recursive_alias_via_the_cli_exits_2_not_internal_error(tmp_path):
 def test_deep_nesting_and_oversized_files_are_refused(tmp_path):
     deep = "a: " + "[" * 500 + "]" * 500 + "\n"
     (got,) = errors(write(tmp_path, deep))
-    assert got[0] == 1 and "nested deeper than 64 levels" in got[2]
+    assert got[0] == 1
+    assert "nested deeper than 64 levels" in got[2]
     big = write(tmp_path, "# padding\n" * 110_000, "big.yaml")  # 1.1 MB of comments
     assert errors(big) == [(None, "", "too large: over 1,048,576 bytes")]
 
@@ -141,7 +142,9 @@ def test_timeout_must_be_shorter_than_the_interval(tmp_path, text, line, key, me
 def test_an_inherited_timeout_is_cut_below_a_short_interval(tmp_path):
     cfg = load_config(write(tmp_path, SVC + "    interval: 1s\n"), env={})
     svc = cfg.service("auth")
-    assert svc is not None and svc.interval == 1.0 and svc.timeout < svc.interval
+    assert svc is not None
+    assert svc.interval == 1.0
+    assert svc.timeout < svc.interval
 
 
 MANY = """\
@@ -203,7 +206,8 @@ def test_errors_are_capped(tmp_path):
     )
     path = write(tmp_path, text)
     got = errors(path)
-    assert len(got) == 20 and got[-1][1] == "services.s19.interval"
+    assert len(got) == 20
+    assert got[-1][1] == "services.s19.interval"
     done = subprocess.run(
         [sys.executable, "-m", "devmentor_monitor", "config", "check", str(path)],
         capture_output=True,
@@ -211,6 +215,5 @@ def test_errors_are_capped(tmp_path):
         timeout=30,
     )
     lines = done.stderr.strip().splitlines()
-    assert len(lines) == 21 and lines[-1].endswith(
-        "stopped after 20 errors; fix these and run again"
-    )
+    assert len(lines) == 21
+    assert lines[-1].endswith("stopped after 20 errors; fix these and run again")

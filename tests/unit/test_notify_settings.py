@@ -367,7 +367,7 @@ def test_active_channels_by_name_or_type():
 
 def test_active_channels_unknown_entry_is_a_clear_error():
     s = parse(FULL)
-    with pytest.raises(ValueError) as info:
+    with pytest.raises(ValueError, match="ALERT_CHANNELS names channel teams") as info:
         active_channels(s, ("slack", "teams"))
     msg = str(info.value)
     assert msg.startswith(
