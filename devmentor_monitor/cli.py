@@ -308,7 +308,7 @@ async def _status(cfg: Config, demo: bool, as_json: bool) -> int:
         store.record_check(result)
     store.record_system(sample)
     if as_json:
-        from devmentor_monitor.json_shapes import service_json, system_json
+        from devmentor_monitor.server.shapes import service_json, system_json
 
         print(
             json.dumps(

@@ -24,7 +24,6 @@ from devmentor_monitor.events.processor import EventProcessor
 from devmentor_monitor.health.checker import HealthSource
 from devmentor_monitor.incidents.engine import IncidentEngine
 from devmentor_monitor.incidents.rules import Evaluator, Rule, default_rules
-from devmentor_monitor.json_shapes import service_json, system_json
 from devmentor_monitor.model import (
     CheckResult,
     Health,
@@ -131,8 +130,13 @@ class Monitor:
             from devmentor_monitor.events.redis_source import RedisEventSource
 
             self.sources.append(RedisEventSource(config.redis_url, config.events))
+            from devmentor_monitor.server.shapes import incident_change_json
+
             self.publisher = IncidentPublisher(
-                config.redis_url, config.events.publish_channel, self.store.feed
+                config.redis_url,
+                config.events.publish_channel,
+                self.store.bus,
+                incident_change_json,
             )
         else:
             self.store.set_source(
@@ -149,9 +153,7 @@ class Monitor:
     # ------------------------------------------------------------------ Sink
     def check(self, result: CheckResult) -> None:
         changed = self.store.record_check(result)
-        self.store.feed.publish(
-            "services", lambda: service_json(self.store.service(result.service))
-        )
+        self.store.bus.publish("services", lambda: self.store.service(result.service))
         if changed is not None:
             self.emit(
                 "service.health.changed",
@@ -176,22 +178,18 @@ class Monitor:
 
     def system(self, sample: SystemSample) -> None:
         self.store.record_system(sample)
-        self.store.feed.publish("metrics", lambda: system_json(sample) or {})
+        self.store.bus.publish("metrics", lambda: sample)
 
     def events(self, batch: list[Event]) -> None:
-        """Accepted platform events: in the store (and the live feed) now, the rest queued."""
+        """Accepted platform events: in the store (and on the bus) now, the rest queued."""
         self.store.record_events(batch)
-        feed = self.store.feed
-        if feed.wants("events"):
-            feed.publish_many("events", (e.to_dict() for e in batch))
+        self.store.bus.publish_many("events", batch)
         self.event_processor.accepted(batch)
 
     async def events_durable(self, batch: list[Event]) -> None:
         """Stream mode: the batch is on disk when this returns (then the source acks)."""
         self.store.record_events(batch)
-        feed = self.store.feed
-        if feed.wants("events"):
-            feed.publish_many("events", (e.to_dict() for e in batch))
+        self.store.bus.publish_many("events", batch)
         await self.event_processor.durable(batch)
 
     def event_rejected(self, origin: str, exc: Rejected, raw: bytes | str) -> None:
@@ -429,7 +427,7 @@ class Monitor:
 
     async def _alert_loop(self, interval: float = 1.0) -> None:
         """Evaluate the rules once a second over what changed; act on the transitions."""
-        sub = self.store.subscribe()
+        sub = self.store.bus.subscribe()
         housekeeping_at = 0.0
         try:
             while True:

@@ -1,12 +1,11 @@
 """The one store: latest values, bounded histories, derived service figures, change notices.
 
 Only the runtime (runtime.py) writes here; views read summaries and
-subscribe to coalesced change notifications instead of polling.
+subscribe to coalesced change notifications on `store.bus` instead of polling.
 """
 
 from __future__ import annotations
 
-import asyncio
 import math
 import time
 from collections import deque
@@ -14,7 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from devmentor_monitor.bus import Feed
+from devmentor_monitor.bus import SERVICE, Bus
 from devmentor_monitor.config.schema import SLO, Config, ServiceConfig
 from devmentor_monitor.events.model import Event, EventLog, Rejected
 from devmentor_monitor.model import CheckResult, Health, Incident, SourceStatus, SystemSample
@@ -103,31 +102,6 @@ class _ServiceRecord:
         self.summary_at = 0.0
 
 
-class Subscription:
-    """Coalesced change notices: topics pile up in a set until the view takes them."""
-
-    def __init__(self, store: Store) -> None:
-        self._store = store
-        self._topics: set[str] = set()
-        self._event = asyncio.Event()
-
-    def notify(self, topic: str) -> None:
-        self._topics.add(topic)
-        self._event.set()
-
-    async def wait(self) -> set[str]:
-        await self._event.wait()
-        return self.take()
-
-    def take(self) -> set[str]:
-        topics, self._topics = self._topics, set()
-        self._event.clear()
-        return topics
-
-    def close(self) -> None:
-        self._store.unsubscribe(self)
-
-
 WORKLOAD_EVENTS_KEPT = 200  # per source; the platform event log keeps the long history
 
 
@@ -187,7 +161,6 @@ class Store:
         self._system: SystemSample | None = None
         self._series: dict[str, Ring] = {}
         self._sources: dict[str, SourceStatus] = {}
-        self._subs: list[Subscription] = []
         # Filled by the engines (incidents, predictions) and the event intake; an empty
         # list is an honest "nothing yet" for the views.
         self._incidents: dict[str, Incident] = {}
@@ -203,7 +176,9 @@ class Store:
         self._root_causes: dict[str, list[Any]] = {}
         self.prediction_status: dict[str, Any] = {}
         self.event_log = EventLog(capacity=config.events.memory)
-        self.feed = Feed()  # message by message, for live streams and the Redis publisher
+        # Change notices for redraws and typed messages for live streams and the Redis
+        # publisher (bus.py).
+        self.bus = Bus()
         # Containers and cluster objects (issue 6), written by the runtime only; a service
         # whose bound container/pod is stopped is DOWN whatever its health check says.
         self.docker = WorkloadState("containers", self._changed)
@@ -211,19 +186,9 @@ class Store:
         self._workload_down: dict[str, str] = {}
 
     # ------------------------------------------------------------- notifications
-    def subscribe(self) -> Subscription:
-        sub = Subscription(self)
-        self._subs.append(sub)
-        return sub
-
-    def unsubscribe(self, sub: Subscription) -> None:
-        if sub in self._subs:
-            self._subs.remove(sub)
-
     def _changed(self, topic: str) -> None:
         self.version += 1
-        for sub in self._subs:
-            sub.notify(topic)
+        self.bus.notify(topic)
 
     # ------------------------------------------------------------- writers
     def add_service(self, cfg: ServiceConfig) -> None:
@@ -263,7 +228,7 @@ class Store:
         changed = rec.status is not before
         if changed:
             rec.since = result.ts
-        self._changed(f"service:{cfg.name}")
+        self._changed(SERVICE + cfg.name)
         return rec.status if changed else None
 
     def _up_or_degraded(self, cfg: ServiceConfig, latency: float | None) -> Health:
@@ -304,7 +269,7 @@ class Store:
         else:
             self._workload_down[name] = reason
         self._services[name].summary = None
-        self._changed(f"service:{name}")
+        self._changed(SERVICE + name)
 
     def workload_down(self, name: str) -> str | None:
         return self._workload_down.get(name)

@@ -1,8 +1,9 @@
 """Incident changes → Redis (`events.publish_channel`, default devmentor:incidents).
 
 Other monitor instances and the platform's tools hear what this one found. Messages
-wait in a bounded feed reader while Redis is away (oldest dropped, counted) and go
-out in order once it is back.
+wait in a bounded bus reader while Redis is away (oldest dropped, counted) and go
+out in order once it is back. Each goes out as JSON: the incident's shape is handed in
+(server/shapes.py's, the same as the API's), the envelope is made here.
 """
 
 from __future__ import annotations
@@ -13,20 +14,34 @@ import logging
 import os
 import random
 import socket
+from collections.abc import Callable
+from typing import Any
 
-from devmentor_monitor.bus import Feed
+from devmentor_monitor.bus import Bus, IncidentChange
 
 log = logging.getLogger(__name__)
 INSTANCE = f"{socket.gethostname()}:{os.getpid()}"
 
 
 class IncidentPublisher:
-    def __init__(self, url: str, channel: str, feed: Feed, maxlen: int = 1000) -> None:
+    def __init__(
+        self,
+        url: str,
+        channel: str,
+        bus: Bus,
+        shape: Callable[[IncidentChange], dict[str, Any]],
+        maxlen: int = 1000,
+    ) -> None:
         self.url = url
         self.channel = channel
-        self.reader = feed.open(["incidents"], maxlen)
+        self.shape = shape  # {"change": ..., "incident": {...}}
+        self.reader = bus.open(["incidents"], maxlen)
         self.published = 0
         self.failures = 0
+
+    def serialise(self, change: IncidentChange) -> str:
+        body = {"type": f"incident.{change.change}", "origin": INSTANCE, **self.shape(change)}
+        return json.dumps(body, separators=(",", ":"))
 
     async def run(self) -> None:
         import redis.asyncio as aioredis
@@ -36,13 +51,7 @@ class IncidentPublisher:
         try:
             while True:
                 batch = await self.reader.get_batch(100)
-                pending = [
-                    json.dumps(
-                        {"type": f"incident.{m['change']}", "origin": INSTANCE, **m},
-                        separators=(",", ":"),
-                    )
-                    for _, m in batch
-                ]
+                pending = [self.serialise(m) for _, m in batch if isinstance(m, IncidentChange)]
                 while pending:
                     try:
                         async with client.pipeline(transaction=False) as pipe:

@@ -19,9 +19,9 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
+from devmentor_monitor.bus import IncidentChange
 from devmentor_monitor.incidents.recovery import RecoveryRunner
 from devmentor_monitor.incidents.rules import HOST, AlertState, Transition
-from devmentor_monitor.json_shapes import incident_json
 from devmentor_monitor.model import AuditEntry, Incident, IncidentState, Severity, TimelineEntry
 from devmentor_monitor.storage.db import Database
 from devmentor_monitor.store import Store
@@ -345,9 +345,8 @@ class IncidentEngine:
         inc.timeline.extend(entries)
         self.store.put_incident(inc)
         change = entries[0].kind if entries else "updated"  # opened, resolved, ...
-        self.store.feed.publish(
-            "incidents", lambda: {"change": change, "incident": incident_json(inc, timeline=False)}
-        )
+        # A copy as it is now: `inc` is changed in place by the next change.
+        self.store.bus.publish("incidents", lambda: IncidentChange(change, replace(inc)))
 
     # ------------------------------------------------------------------ events
     def open_services(self) -> set[str]:

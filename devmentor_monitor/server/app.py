@@ -16,13 +16,6 @@ from typing import Any
 from devmentor_monitor import __version__
 from devmentor_monitor.aio import web
 from devmentor_monitor.commands import Commands
-from devmentor_monitor.json_shapes import (
-    check_json,
-    series_json,
-    service_json,
-    source_json,
-    system_json,
-)
 from devmentor_monitor.queries import Queries
 from devmentor_monitor.server.auth import DENIED_AUDIT, Denied, DeniedAudit
 from devmentor_monitor.server.connections import (
@@ -39,6 +32,13 @@ from devmentor_monitor.server.openapi import openapi_document
 from devmentor_monitor.server.params import WINDOW, BadRequest, UnsupportedMediaType, query
 from devmentor_monitor.server.predictions_api import PredictionsApi
 from devmentor_monitor.server.responses import error_response, json_response
+from devmentor_monitor.server.shapes import (
+    check_json,
+    series_json,
+    service_json,
+    source_json,
+    system_json,
+)
 from devmentor_monitor.server.streams import StreamsApi
 from devmentor_monitor.server.workloads_api import WorkloadsApi
 from devmentor_monitor.store import HOUR, Store

@@ -85,9 +85,9 @@ class StoreCollector:
         for reason, n in sorted(log.rejected.items()):
             rejected.add_metric([reason], n)
         readers = gauge("devmentor_live_readers")
-        readers.add_metric([], self.store.feed.reader_count())
+        readers.add_metric([], self.store.bus.reader_count())
         dropped = counter("devmentor_live_messages_dropped_total")
-        dropped.add_metric([], self.store.feed.dropped)
+        dropped.add_metric([], self.store.bus.dropped)
         yield from (received, rejected, readers, dropped)
 
     def _workloads(self) -> Iterator[Metric]:

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING
 
 from devmentor_monitor.aio import web
 from devmentor_monitor.incidents.engine import Actor, IncidentError
-from devmentor_monitor.json_shapes import incident_json
 from devmentor_monitor.model import Incident, IncidentState, Severity
 from devmentor_monitor.server.auth import operator
 from devmentor_monitor.server.params import (
@@ -22,6 +21,7 @@ from devmentor_monitor.server.params import (
 )
 from devmentor_monitor.server.predictions_api import cause_json
 from devmentor_monitor.server.responses import error_response, json_response
+from devmentor_monitor.server.shapes import incident_json
 
 if TYPE_CHECKING:
     from devmentor_monitor.commands import Commands

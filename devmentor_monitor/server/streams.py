@@ -1,6 +1,6 @@
 """Events over HTTP: `GET /api/events`, the SSE stream, the WebSocket, and `/dashboard`.
 
-Every live client reads from its own bounded feed reader (feed.py): a client that
+Every live client reads from its own bounded bus reader (bus.py): a client that
 reads slowly loses its oldest messages (counted, and told so in a `dropped` message);
 a client whose socket accepts nothing for WRITE_TIMEOUT seconds is disconnected. So a
 stuck browser costs a fixed amount of memory and never slows the monitor.
@@ -22,8 +22,10 @@ from devmentor_monitor.bus import TOPICS, Reader
 from devmentor_monitor.events.model import Event, EventSeverity, merge_newest
 from devmentor_monitor.server.params import int_between, query, since
 from devmentor_monitor.server.responses import json_response
+from devmentor_monitor.server.shapes import message_json
 
 if TYPE_CHECKING:
+    from devmentor_monitor.bus import Message
     from devmentor_monitor.queries import Queries
     from devmentor_monitor.store import Store
 
@@ -64,7 +66,7 @@ class StreamsApi:
     def __init__(self, store: Store, queries: Queries) -> None:
         self.store = store
         self.queries = queries
-        self.feed = store.feed
+        self.bus = store.bus
         self.query = query
         self.json_response = json_response
         self.clients: dict[str, int] = {"sse": 0, "ws": 0}
@@ -144,7 +146,7 @@ class StreamsApi:
             }
         )
         await resp.prepare(request)
-        reader = self.feed.open(topics, CLIENT_QUEUE)
+        reader = self.bus.open(topics, CLIENT_QUEUE)
         self.clients["sse"] += 1
 
         async def write(text: str) -> None:
@@ -164,7 +166,7 @@ class StreamsApi:
         self._admit()
         sock = web.WebSocketResponse(heartbeat=HEARTBEAT, max_msg_size=WS_MAX_MESSAGE)
         await sock.prepare(request)
-        reader = self.feed.open(q.get("topics", []), CLIENT_QUEUE)
+        reader = self.bus.open(q.get("topics", []), CLIENT_QUEUE)
         self.clients["ws"] += 1
 
         async def send(text: str) -> None:
@@ -186,7 +188,7 @@ class StreamsApi:
                     continue
                 reply, topics = _ws_command(msg.data, set(reader.topics))
                 if topics is not None and topics != set(reader.topics):
-                    new = self.feed.open(topics, CLIENT_QUEUE)
+                    new = self.bus.open(topics, CLIENT_QUEUE)
                     new.queue.extend(reader.queue)
                     reader.close()
                     reader = new
@@ -221,11 +223,11 @@ class StreamsApi:
     async def _pump(
         self,
         reader: Reader,
-        frames: Callable[[list[Any], int], str],
+        frames: Callable[[list[tuple[str, Message]], int], str],
         write: Writer,
         heartbeat: Callable[[], Awaitable[None]] | None,
     ) -> None:
-        """Feed → socket until the client goes away or stops taking bytes."""
+        """Bus reader → socket until the client goes away or stops taking bytes."""
         dropped_seen = 0
         try:
             while True:
@@ -268,16 +270,16 @@ class StreamsApi:
         )
 
 
-def _sse_frames(batch: list[tuple[str, Any]], dropped: int) -> str:
+def _sse_frames(batch: list[tuple[str, Message]], dropped: int) -> str:
     out = [f"event: dropped\ndata: {_dumps({'dropped': dropped})}\n\n"] if dropped else []
-    out += [f"event: {topic}\ndata: {_dumps(msg)}\n\n" for topic, msg in batch]
+    out += [f"event: {topic}\ndata: {_dumps(message_json(msg))}\n\n" for topic, msg in batch]
     return "".join(out)
 
 
-def _ws_frames(batch: list[tuple[str, Any]], dropped: int) -> str:
+def _ws_frames(batch: list[tuple[str, Message]], dropped: int) -> str:
     """One WebSocket text frame per batch: a JSON array of {topic, data}."""
     items = [{"topic": "dropped", "data": {"dropped": dropped}}] if dropped else []
-    items += [{"topic": topic, "data": msg} for topic, msg in batch]
+    items += [{"topic": topic, "data": message_json(msg)} for topic, msg in batch]
     return _dumps(items)
 
 

@@ -34,9 +34,9 @@ from devmentor_monitor.tui.themes import initial_theme, load_themes
 from devmentor_monitor.tui.workloads import ConfirmScreen, DockerScreen, KubernetesScreen
 
 if TYPE_CHECKING:
+    from devmentor_monitor.bus import Subscription
     from devmentor_monitor.commands import Commands
     from devmentor_monitor.queries import Queries
-    from devmentor_monitor.store import Subscription
 
 
 class RuntimeStarter(Protocol):
@@ -119,7 +119,7 @@ class MonitorApp(App[int]):
         self.add_mode("overview", OverviewScreen)
         self.set_interval(self.config.tui.refresh, self.tick)
         if self.store is not None:
-            self._sub = self.store.subscribe()
+            self._sub = self.store.bus.subscribe()
         if self.runtime is not None:
             # After the first frame is on the terminal: the runtime's imports block the loop
             # for ~0.3 s, and the driver's writer thread needs a moment to flush first.

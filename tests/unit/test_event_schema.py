@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from devmentor_monitor.bus import Feed
+from devmentor_monitor.bus import Bus
 from devmentor_monitor.events.model import (
     Event,
     EventLog,
@@ -149,7 +149,7 @@ def test_redis_urls_keep_their_secret_out_of_str() -> None:
 
 
 async def test_a_slow_reader_loses_its_oldest_messages_only() -> None:
-    feed = Feed()
+    feed = Bus()
     slow = feed.open(["events"], maxlen=10)
     fast = feed.open(["events", "incidents"], maxlen=1000)
     built = []

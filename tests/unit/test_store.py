@@ -148,7 +148,7 @@ def test_window_counter_forgets_old_buckets():
 
 async def test_subscribers_get_coalesced_topics():
     store, clock = make_store()
-    sub = store.subscribe()
+    sub = store.bus.subscribe()
     for _ in range(50):
         store.record_check(check(clock, True))
     assert await sub.wait() == {"service:api"}

@@ -1,13 +1,22 @@
-"""Plain-JSON shapes of the store, shared by the HTTP API and `status --json`."""
+"""Plain-JSON shapes of the store and of the bus's messages.
+
+Used by the HTTP API, the live streams (streams.py), `status --json` and, handed to it
+by the runtime, the Redis incident publisher. No aiohttp here: `status` imports this.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from devmentor_monitor.bus import IncidentChange
+from devmentor_monitor.events.model import Event
 from devmentor_monitor.logs import mask_url
 from devmentor_monitor.metric_specs import series_spec
 from devmentor_monitor.model import CheckResult, Incident, SourceStatus, SystemSample
 from devmentor_monitor.store import ServiceSummary, Store
+
+if TYPE_CHECKING:
+    from devmentor_monitor.bus import Message
 
 
 def _r(value: float | None, digits: int = 4) -> float | None:
@@ -147,3 +156,19 @@ def incident_json(inc: Incident, *, timeline: bool = True) -> dict[str, Any]:
             {"ts": e.ts, "kind": e.kind, "actor": e.actor, "text": e.text} for e in inc.timeline
         ]
     return out
+
+
+def incident_change_json(c: IncidentChange) -> dict[str, Any]:
+    """An "incidents" message: on the live streams, and in the Redis publisher's body."""
+    return {"change": c.change, "incident": incident_json(c.incident, timeline=False)}
+
+
+def message_json(message: Message) -> dict[str, Any]:
+    """One bus message as the live streams send it."""
+    if isinstance(message, IncidentChange):
+        return incident_change_json(message)
+    if isinstance(message, Event):
+        return message.to_dict()
+    if isinstance(message, ServiceSummary):
+        return service_json(message)
+    return system_json(message) or {}
