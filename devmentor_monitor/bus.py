@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING, TypeAlias
 
 if TYPE_CHECKING:
     from devmentor_monitor.events.model import Event
-    from devmentor_monitor.model import Incident, SystemSample
+    from devmentor_monitor.incidents.model import Incident
+    from devmentor_monitor.model import SystemSample
     from devmentor_monitor.store import ServiceSummary
 
 # The topics, declared once. Streams carry one typed message per change; every topic

@@ -12,7 +12,8 @@ from devmentor_monitor.incidents.engine import Actor, IncidentEngine
 from devmentor_monitor.workloads.actions import WorkloadActions
 
 if TYPE_CHECKING:
-    from devmentor_monitor.model import AuditEntry, Incident, Severity
+    from devmentor_monitor.incidents.model import Incident, Severity
+    from devmentor_monitor.model import AuditEntry
     from devmentor_monitor.storage.db import Database
     from devmentor_monitor.workloads.model import ContainerInfo
 

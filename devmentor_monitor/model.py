@@ -1,9 +1,13 @@
-"""Plain domain types shared by sources, the store and every view. No I/O here."""
+"""Plain domain types shared by sources, the store and every view. No I/O here.
+
+Incident types live in `incidents/model.py`."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+
+from devmentor_monitor.incidents.model import Severity
 
 
 class Health(StrEnum):
@@ -99,62 +103,6 @@ class SourceStatus:
         if self.retry_at is not None and self.retry_at > now:
             text += f", retry in {self.retry_at - now:.0f} s"
         return text
-
-
-class Severity(StrEnum):
-    """Incident severity, in the platform's words (`POST /api/incidents` takes these)."""
-
-    LOW = "low"
-    MEDIUM = "medium"
-    HIGH = "high"
-    CRITICAL = "critical"
-
-    @property
-    def rank(self) -> int:
-        return ("low", "medium", "high", "critical").index(self.value)
-
-
-class IncidentState(StrEnum):
-    OPEN = "open"
-    ACKNOWLEDGED = "acknowledged"
-    RESOLVED = "resolved"
-
-
-@dataclass(frozen=True, slots=True)
-class TimelineEntry:
-    """One line of an incident's story: a state change, a check, an event, who did what."""
-
-    ts: float
-    kind: str  # opened, updated, acknowledged, resolved, check, event, notified, linked, ...
-    actor: str  # "monitor" for the engine, else the API key's name
-    text: str
-
-
-@dataclass(slots=True)
-class Incident:
-    id: str
-    service: str
-    rule: str  # the alert rule that opened it, or "manual"
-    severity: Severity
-    title: str
-    description: str
-    state: IncidentState
-    opened_at: float
-    updated_at: float
-    acknowledged_at: float | None = None
-    acknowledged_by: str | None = None
-    resolved_at: float | None = None
-    resolved_by: str | None = None
-    parent_id: str | None = None  # set when a dependency's incident explains this one
-    timeline: list[TimelineEntry] = field(default_factory=list)
-
-    @property
-    def is_open(self) -> bool:
-        return self.state is not IncidentState.RESOLVED
-
-    @property
-    def time_to_recover(self) -> float | None:
-        return None if self.resolved_at is None else self.resolved_at - self.opened_at
 
 
 @dataclass(frozen=True, slots=True)

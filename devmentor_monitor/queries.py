@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from devmentor_monitor.events.model import Event
     from devmentor_monitor.events.processor import EventProcessor
+    from devmentor_monitor.incidents.model import Incident
     from devmentor_monitor.incidents.rules import Alert, Evaluator, Rule
-    from devmentor_monitor.model import AuditEntry, Incident
+    from devmentor_monitor.model import AuditEntry
     from devmentor_monitor.storage.db import Database
 
 __all__ = ["Queries"]

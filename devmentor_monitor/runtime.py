@@ -23,15 +23,9 @@ from devmentor_monitor.events.model import Event, EventSeverity, Rejected
 from devmentor_monitor.events.processor import EventProcessor
 from devmentor_monitor.health.checker import HealthSource
 from devmentor_monitor.incidents.engine import IncidentEngine
+from devmentor_monitor.incidents.model import Severity
 from devmentor_monitor.incidents.rules import Evaluator, Rule, default_rules
-from devmentor_monitor.model import (
-    CheckResult,
-    Health,
-    Severity,
-    SourceState,
-    SourceStatus,
-    SystemSample,
-)
+from devmentor_monitor.model import CheckResult, Health, SourceState, SourceStatus, SystemSample
 from devmentor_monitor.notify.outbox import Outbox
 from devmentor_monitor.notify.settings import active_channels
 from devmentor_monitor.predictions.engine import PredictionEngine

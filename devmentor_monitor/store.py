@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 from devmentor_monitor.bus import SERVICE, Bus
 from devmentor_monitor.config.schema import SLO, Config, ServiceConfig
 from devmentor_monitor.events.model import Event, EventLog, Rejected
-from devmentor_monitor.model import CheckResult, Health, Incident, SourceStatus, SystemSample
+from devmentor_monitor.incidents.model import Incident
+from devmentor_monitor.model import CheckResult, Health, SourceStatus, SystemSample
 from devmentor_monitor.rings import Ring, WindowCounter
 
 if TYPE_CHECKING:
@@ -280,7 +281,8 @@ class Store:
 
     # ------------------------------------------------------------- readers
     def open_incidents(self) -> list[Incident]:
-        """Open (and acknowledged) incidents, most severe first, then newest first."""
+        """Open (and acknowledged) incidents, most severe first, then newest first.
+        Frozen records: a change puts a new one, so what a reader holds stays as read."""
         return sorted(self._incidents.values(), key=lambda i: (-i.severity.rank, -i.opened_at))
 
     @property
@@ -307,10 +309,12 @@ class Store:
             self._changed("notifications")
 
     def incident(self, incident_id: str) -> Incident | None:
+        """The open incident as last written (a frozen record), or None."""
         return self._incidents.get(incident_id)
 
     def put_incident(self, incident: Incident) -> None:
-        """Writer (the incident engine): an incident changed; resolved ones leave the set."""
+        """Writer (the incident engine): an incident's new record, replacing the one
+        before; resolved ones leave the set."""
         if incident.is_open:
             self._incidents[incident.id] = incident
         else:

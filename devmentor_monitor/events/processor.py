@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from devmentor_monitor.config.schema import EventRule
 from devmentor_monitor.events.model import Event, EventSeverity
 from devmentor_monitor.incidents.engine import MONITOR, IncidentEngine
-from devmentor_monitor.model import Severity, TimelineEntry
+from devmentor_monitor.incidents.model import Severity, TimelineEntry
 from devmentor_monitor.storage.db import Database
 
 log = logging.getLogger(__name__)

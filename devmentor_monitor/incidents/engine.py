@@ -1,11 +1,12 @@
 """Incidents: opened by alerts or by hand, deduplicated, acknowledged, resolved, remembered.
 
-Every change is written to SQLite before the caller hears of it (so a 201 survives
-kill -9), then published to the store for the views, state and timeline in one step
-(nobody reads `resolved` without its `resolved` entry), then handed to the outbox for
-notification. Changes to one incident are made one at a time, in order. A dependent
-service's incident is linked under its dependency's and not notified on its own;
-resolved notifications always go out.
+Incidents are frozen records: every change is `dataclasses.replace` of the incident as
+last written, and this engine is the one writer. A change is written to SQLite before the
+caller hears of it (so a 201 survives kill -9), then put in the store for the views, state
+and timeline in one new record (nobody reads `resolved` without its `resolved` entry),
+then handed to the outbox for notification. Changes to one incident are made one at a
+time, in order, each on the one before. A dependent service's incident is linked under
+its dependency's and not notified on its own; resolved notifications always go out.
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from devmentor_monitor.bus import IncidentChange
+from devmentor_monitor.incidents.model import Incident, IncidentState, Severity, TimelineEntry
 from devmentor_monitor.incidents.recovery import RecoveryRunner
 from devmentor_monitor.incidents.rules import HOST, AlertState, Transition
-from devmentor_monitor.model import AuditEntry, Incident, IncidentState, Severity, TimelineEntry
+from devmentor_monitor.model import AuditEntry
 from devmentor_monitor.storage.db import Database
 from devmentor_monitor.store import Store
 
@@ -64,7 +66,15 @@ def new_id(now: float) -> str:
 
 class KeyedLocks:
     """One asyncio.Lock per key, forgotten once nobody holds or waits for it (so a
-    long-running monitor does not keep a lock for every incident it ever opened)."""
+    long-running monitor does not keep a lock for every incident it ever opened).
+
+    Incidents are frozen, so the lock guards no object: it orders the changes to one
+    incident. A change reads the incident as last written, awaits the database write,
+    then puts the new record in the store; without the lock a second change could read
+    the same record during that await, so two acknowledges would both pass the check, and
+    the later put or row would drop the other's timeline entry or write an older state
+    over a newer one. Under it, store and disk see each incident's changes in one order,
+    each built on the one before."""
 
     def __init__(self) -> None:
         self._locks: dict[str, asyncio.Lock] = {}
@@ -122,8 +132,7 @@ class IncidentEngine:
             existing = self._by_key.get(key)
             if existing and (inc := self.store.incident(existing)) is not None:
                 entry = TimelineEntry(t.at, "updated", MONITOR, text)
-                await self._save(inc, [entry])
-                return inc
+                return await self._save(inc, [entry])
             return await self._open(
                 service,
                 rule.name,
@@ -199,7 +208,8 @@ class IncidentEngine:
                     f"caused by {parent.service}'s incident {parent.id}; not notified separately",
                 )
             )
-        await self._save(inc, entries)
+        async with self._locked(inc.id):  # new: nothing else knows its id yet
+            inc = await self._persist(inc, entries)
         if rule != "manual":
             self._by_key[(service, rule)] = inc.id
         log.warning(
@@ -215,18 +225,19 @@ class IncidentEngine:
         )
         await self._notify(inc, "open", suppressed=parent is not None)
         if parent is None:  # a linked incident's cause is its dependency: leave this one be
-            await self._recover(inc)
+            inc = await self._recover(inc)
         return inc
 
-    async def _recover(self, inc: Incident) -> None:
+    async def _recover(self, inc: Incident) -> Incident:
         if not self.store.has_service(inc.service):
-            return
+            return inc
         recovery = self.store.service_config(inc.service).recovery
         if recovery is None:
-            return
+            return inc
         outcome = await self.recovery.run(inc, recovery)
-        await self._save(inc, [TimelineEntry(self.clock(), "recovery", MONITOR, outcome)])
+        inc = await self._save(inc, [TimelineEntry(self.clock(), "recovery", MONITOR, outcome)])
         await self.audit(ENGINE, "recovery.run", inc.id, outcome)
+        return inc
 
     async def escalate(self) -> list[Incident]:
         """Notify again about incidents left unacknowledged (the outbox knows how long
@@ -240,7 +251,7 @@ class IncidentEngine:
         for incident_id in ids:
             inc = self.store.incident(incident_id)
             if inc is not None:
-                await self._save(
+                inc = await self._save(
                     inc,
                     [
                         TimelineEntry(
@@ -273,7 +284,7 @@ class IncidentEngine:
                 )
             now = self.clock()
             text = "acknowledged" + (f": {comment}" if comment else "")
-            await self._persist(
+            inc = await self._persist(
                 inc,
                 [TimelineEntry(now, "acknowledged", actor.name, text)],
                 state=IncidentState.ACKNOWLEDGED,
@@ -289,22 +300,25 @@ class IncidentEngine:
         text = "resolved" + (f": {comment}" if comment else "")
         async with self._locked(incident_id):  # a second resolve finds it gone: 404
             inc = self._open_incident(incident_id)
-            await self._persist_resolved(inc, actor, text, self.clock())
+            inc = await self._persist_resolved(inc, actor, text, self.clock())
         await self._resolved(inc, actor)
         await self.audit(actor, "incident.resolve", incident_id, "ok")
         return inc
 
     async def _resolve(self, inc: Incident, actor: Actor, text: str, now: float) -> Incident:
         async with self._locked(inc.id):
+            inc = await self._latest(inc)
             if not inc.is_open:  # resolved by hand meanwhile
                 return inc
-            await self._persist_resolved(inc, actor, text, now)
+            inc = await self._persist_resolved(inc, actor, text, now)
         await self._resolved(inc, actor)
         return inc
 
-    async def _persist_resolved(self, inc: Incident, actor: Actor, text: str, now: float) -> None:
+    async def _persist_resolved(
+        self, inc: Incident, actor: Actor, text: str, now: float
+    ) -> Incident:
         ttr = now - inc.opened_at
-        await self._persist(
+        return await self._persist(
             inc,
             [TimelineEntry(now, "resolved", actor.name, f"{text}; time to recover {ttr:.0f} s")],
             state=IncidentState.RESOLVED,
@@ -329,24 +343,38 @@ class IncidentEngine:
             raise IncidentError(404, f"no open incident {incident_id!r}")
         return inc
 
-    async def _save(self, inc: Incident, entries: list[TimelineEntry], **changes: Any) -> None:
-        """Change an incident, after any change to it already under way."""
-        async with self._locked(inc.id):
-            await self._persist(inc, entries, **changes)
+    async def _latest(self, inc: Incident) -> Incident:
+        """The incident as last written. ``inc`` may have been read before an await, and
+        a change may have landed since; a resolved one has left the store, so it is read
+        back from disk (where every change lands first). The caller holds its lock."""
+        current = self.store.incident(inc.id)
+        if current is not None:
+            return current
+        if inc.is_open:  # out of the store though open when read: resolved meanwhile
+            on_disk = await self.db.run(self.db.load_incident, inc.id)
+            if on_disk is not None:
+                return on_disk
+        return inc
 
-    async def _persist(self, inc: Incident, entries: list[TimelineEntry], **changes: Any) -> None:
-        """Write the incident as it is about to be, then apply ``changes`` and ``entries``
-        to the shared object with no await between, so a reader sees both or neither.
-        The caller holds the incident's lock."""
-        record = replace(inc, **changes)  # readers keep seeing `inc` unchanged meanwhile
+    async def _save(self, inc: Incident, entries: list[TimelineEntry], **changes: Any) -> Incident:
+        """Change an incident, after any change to it already under way, and return the
+        new record."""
+        async with self._locked(inc.id):
+            return await self._persist(await self._latest(inc), entries, **changes)
+
+    async def _persist(
+        self, inc: Incident, entries: list[TimelineEntry], **changes: Any
+    ) -> Incident:
+        """Write ``inc`` with ``changes`` and ``entries`` to disk, then put that one new
+        record in the store, so a reader sees state and timeline together or neither
+        (readers keep seeing the old record until then), and return it. ``inc`` is the
+        incident as last written; the caller holds its lock."""
+        record = replace(inc, **changes, timeline=(*inc.timeline, *entries))
         await self.db.run(self.db.save_incident, record, entries)  # on disk first
-        for name, value in changes.items():
-            setattr(inc, name, value)
-        inc.timeline.extend(entries)
-        self.store.put_incident(inc)
+        self.store.put_incident(record)
         change = entries[0].kind if entries else "updated"  # opened, resolved, ...
-        # A copy as it is now: `inc` is changed in place by the next change.
-        self.store.bus.publish("incidents", lambda: IncidentChange(change, replace(inc)))
+        self.store.bus.publish("incidents", lambda: IncidentChange(change, record))
+        return record
 
     # ------------------------------------------------------------------ events
     def open_services(self) -> set[str]:
@@ -357,8 +385,11 @@ class IncidentEngine:
         found = [i for i in self.store.open_incidents() if i.service == service]
         return max(found, key=lambda i: i.opened_at) if found else None
 
-    async def add_timeline(self, inc: Incident, entries: list[TimelineEntry]) -> None:
-        await self._save(inc, entries, updated_at=max(inc.updated_at, entries[-1].ts))
+    async def add_timeline(self, inc: Incident, entries: list[TimelineEntry]) -> Incident:
+        async with self._locked(inc.id):
+            inc = await self._latest(inc)
+            updated_at = max(inc.updated_at, entries[-1].ts)
+            return await self._persist(inc, entries, updated_at=updated_at)
 
     async def open_from_event(
         self, rule: str, severity: Severity, service: str, title: str, text: str, now: float
@@ -367,8 +398,7 @@ class IncidentEngine:
         key = f"event:{rule}"
         existing = self._by_key.get((service, key))
         if existing and (inc := self.store.incident(existing)) is not None:
-            await self.add_timeline(inc, [TimelineEntry(now, "event", MONITOR, text)])
-            return inc
+            return await self.add_timeline(inc, [TimelineEntry(now, "event", MONITOR, text)])
         return await self._open(service, key, severity, title, text, ENGINE, now)
 
     async def _notify(self, inc: Incident, kind: str, *, suppressed: bool = False) -> None:

@@ -12,7 +12,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 
 from devmentor_monitor.config.schema import Recovery
-from devmentor_monitor.model import Incident
+from devmentor_monitor.incidents.model import Incident
 
 OUTPUT_TAIL = 300
 

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from devmentor_monitor.config.schema import Config
-from devmentor_monitor.model import Health, Severity
+from devmentor_monitor.incidents.model import Severity
+from devmentor_monitor.model import Health
 from devmentor_monitor.store import HOUR, Store
 
 MINUTE = 60.0

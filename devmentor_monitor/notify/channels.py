@@ -21,8 +21,8 @@ from email.utils import formatdate, make_msgid
 from typing import Any
 
 from devmentor_monitor.aio import aiohttp
+from devmentor_monitor.incidents.model import Incident
 from devmentor_monitor.logs import mask
-from devmentor_monitor.model import Incident
 from devmentor_monitor.notify.settings import ChannelSettings
 from devmentor_monitor.units import format_duration
 

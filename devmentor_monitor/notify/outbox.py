@@ -21,8 +21,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from devmentor_monitor.aio import aiohttp, tls_ready
+from devmentor_monitor.incidents.model import Incident, IncidentState
 from devmentor_monitor.logs import mask
-from devmentor_monitor.model import Incident, IncidentState
 from devmentor_monitor.notify.channels import SENDERS, DeliveryError, Notification
 from devmentor_monitor.notify.settings import KINDS, ChannelSettings, NotifySettings, describe
 from devmentor_monitor.storage.db import Database

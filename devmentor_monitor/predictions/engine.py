@@ -24,8 +24,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from devmentor_monitor.config.schema import Config
+from devmentor_monitor.incidents.model import Incident, Severity
 from devmentor_monitor.metric_specs import series_spec
-from devmentor_monitor.model import Incident, Prediction, Severity
+from devmentor_monitor.model import Prediction
 from devmentor_monitor.predictions.capacity import Advice, Signal, advise
 from devmentor_monitor.predictions.detector import Detector, DetectorConfig
 from devmentor_monitor.predictions.forecast import (

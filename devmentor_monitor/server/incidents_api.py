@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from devmentor_monitor.aio import web
 from devmentor_monitor.incidents.engine import Actor, IncidentError
-from devmentor_monitor.model import Incident, IncidentState, Severity
+from devmentor_monitor.incidents.model import Incident, IncidentState, Severity
 from devmentor_monitor.server.auth import operator
 from devmentor_monitor.server.params import (
     LIMIT,

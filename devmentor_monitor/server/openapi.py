@@ -12,7 +12,7 @@ from typing import Any
 from devmentor_monitor import __version__
 from devmentor_monitor.bus import TOPICS
 from devmentor_monitor.events.model import EventSeverity
-from devmentor_monitor.model import IncidentState, Severity
+from devmentor_monitor.incidents.model import IncidentState, Severity
 from devmentor_monitor.server.incidents_api import LIST_QUERY, MAX_DESCRIPTION
 from devmentor_monitor.server.params import LIMIT, WINDOW, Param, choice, since, text
 from devmentor_monitor.server.workloads_api import CONTAINER_ACTIONS, LOGS_QUERY

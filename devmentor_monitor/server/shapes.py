@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING, Any
 
 from devmentor_monitor.bus import IncidentChange
 from devmentor_monitor.events.model import Event
+from devmentor_monitor.incidents.model import Incident
 from devmentor_monitor.logs import mask_url
 from devmentor_monitor.metric_specs import series_spec
-from devmentor_monitor.model import CheckResult, Incident, SourceStatus, SystemSample
+from devmentor_monitor.model import CheckResult, SourceStatus, SystemSample
 from devmentor_monitor.store import ServiceSummary, Store
 
 if TYPE_CHECKING:

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from devmentor_monitor.events.model import Event, EventSeverity
-from devmentor_monitor.model import AuditEntry, Incident, IncidentState, Severity, TimelineEntry
+from devmentor_monitor.incidents.model import Incident, IncidentState, Severity, TimelineEntry
+from devmentor_monitor.model import AuditEntry
 
 T = TypeVar("T")
 SCHEMA_VERSION = 1
@@ -210,14 +211,14 @@ class Database:
 
     def _incident(self, row: tuple[Any, ...]) -> Incident:
         d = dict(zip(_INCIDENT_COLUMNS, row, strict=True))
-        timeline = [
+        timeline = tuple(
             TimelineEntry(ts, kind, actor, text)
             for ts, kind, actor, text in self.conn.execute(
                 "SELECT ts, kind, actor, text FROM timeline WHERE "
                 "incident_id = ? ORDER BY ts, rowid",
                 (d["id"],),
             )
-        ]
+        )
         return Incident(
             **{**d, "severity": Severity(d["severity"]), "state": IncidentState(d["state"])},
             timeline=timeline,

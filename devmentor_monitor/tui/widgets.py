@@ -12,7 +12,8 @@ from textual._two_way_dict import TwoWayDict
 from textual.widgets import DataTable, Static
 from textual.widgets.data_table import ColumnKey, RowKey
 
-from devmentor_monitor.model import Incident, SourceState
+from devmentor_monitor.incidents.model import Incident
+from devmentor_monitor.model import SourceState
 from devmentor_monitor.store import ServiceSummary, Store
 from devmentor_monitor.tui.render import bar, ellipsize, short_reason, sparkline, status_text
 from devmentor_monitor.units import (

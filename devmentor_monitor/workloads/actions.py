@@ -12,7 +12,8 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Protocol
 
 from devmentor_monitor.incidents.engine import ENGINE, Actor
-from devmentor_monitor.model import Incident, SourceState
+from devmentor_monitor.incidents.model import Incident
+from devmentor_monitor.model import SourceState
 from devmentor_monitor.workloads.model import ContainerInfo, DeploymentInfo
 
 if TYPE_CHECKING:

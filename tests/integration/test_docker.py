@@ -22,7 +22,8 @@ from support.waiting import eventually
 
 from devmentor_monitor.config.schema import load_config
 from devmentor_monitor.demo.fleet import free_port
-from devmentor_monitor.model import Health, Incident, IncidentState, Severity, SourceState
+from devmentor_monitor.incidents.model import Incident, IncidentState, Severity
+from devmentor_monitor.model import Health, SourceState
 from devmentor_monitor.runtime import Monitor
 
 pytestmark = pytest.mark.integration

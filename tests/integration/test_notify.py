@@ -10,6 +10,7 @@ import sqlite3
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from email import message_from_bytes
 from email.message import Message
 from pathlib import Path
@@ -22,8 +23,8 @@ from support.http import Receiver
 from support.waiting import eventually
 
 from devmentor_monitor.demo.fleet import free_port
+from devmentor_monitor.incidents.model import Incident, IncidentState, Severity
 from devmentor_monitor.logs import LogfmtFormatter
-from devmentor_monitor.model import Incident, IncidentState, Severity
 from devmentor_monitor.notify.outbox import Outbox
 from devmentor_monitor.notify.settings import (
     ChannelSettings,
@@ -116,16 +117,16 @@ def incident(inc_id: str = "inc-1", *, opened_ago: float = 60.0, **changes: Any)
         opened_at=t,
         updated_at=t,
     )
-    for k, v in changes.items():
-        setattr(inc, k, v)
-    return inc
+    return replace(inc, **changes)
 
 
 def resolve(inc: Incident, after: float = 240.0) -> Incident:
-    inc.state = IncidentState.RESOLVED
-    inc.resolved_at = inc.opened_at + after
-    inc.resolved_by = "monitor"
-    return inc
+    return replace(
+        inc,
+        state=IncidentState.RESOLVED,
+        resolved_at=inc.opened_at + after,
+        resolved_by="monitor",
+    )
 
 
 def webhook(r: Receiver, name: str = "ops") -> ChannelSettings:
@@ -269,7 +270,7 @@ async def test_pagerduty_trigger_escalate_acknowledge_resolve_share_one_dedup_ke
         await outbox.notify(inc, "open")
         assert await outbox.escalate([inc]) == ["inc-42"]
         assert await outbox.escalate([inc]) == []  # once only
-        inc.state, inc.acknowledged_by = IncidentState.ACKNOWLEDGED, "ana"
+        inc = replace(inc, state=IncidentState.ACKNOWLEDGED, acknowledged_by="ana")
         await outbox.notify(inc, "acknowledged")
         await outbox.notify(resolve(inc), "resolved")
         await eventually(lambda: len(receiver.requests) == 4, what="four PagerDuty events")

@@ -7,7 +7,7 @@ from tui_data import CONFIG_TEXT, HOSTNAME, T, frozen_monitor, settle, views_of
 
 from devmentor_monitor.config.schema import parse_text
 from devmentor_monitor.incidents.engine import Actor
-from devmentor_monitor.model import IncidentState, Severity
+from devmentor_monitor.incidents.model import IncidentState, Severity
 from devmentor_monitor.tui.app import MonitorApp
 
 

@@ -12,7 +12,8 @@ from typing import Any
 from textual.widgets import DataTable
 from tui_data import T, settle
 
-from devmentor_monitor.model import Incident, IncidentState, Prediction, Severity
+from devmentor_monitor.incidents.model import Incident, IncidentState, Severity
+from devmentor_monitor.model import Prediction
 from devmentor_monitor.predictions.rootcause import Cause
 from devmentor_monitor.tui.app import MonitorApp
 

@@ -9,6 +9,7 @@ from support.clock import FakeClock
 
 from devmentor_monitor.config.schema import parse_text
 from devmentor_monitor.incidents.engine import ENGINE, Actor, IncidentEngine
+from devmentor_monitor.incidents.model import Incident, IncidentState, Severity
 from devmentor_monitor.incidents.rules import (
     AlertState,
     Evaluator,
@@ -16,7 +17,7 @@ from devmentor_monitor.incidents.rules import (
     burn_rate,
     default_rules,
 )
-from devmentor_monitor.model import CheckResult, Incident, IncidentState, Severity, SystemSample
+from devmentor_monitor.model import CheckResult, SystemSample
 from devmentor_monitor.storage.db import Database
 from devmentor_monitor.store import Store
 

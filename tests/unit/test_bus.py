@@ -7,7 +7,7 @@ from dataclasses import replace
 
 from devmentor_monitor.bus import Bus, IncidentChange
 from devmentor_monitor.events.publisher import INSTANCE, IncidentPublisher
-from devmentor_monitor.model import Incident, IncidentState, Severity
+from devmentor_monitor.incidents.model import Incident, IncidentState, Severity
 from devmentor_monitor.server.shapes import incident_change_json, incident_json, message_json
 
 
@@ -23,8 +23,8 @@ async def test_notices_and_messages_share_one_bus() -> None:
     reader = bus.open(["incidents"])
     inc = incident()
     bus.notify("incidents")
-    bus.publish("incidents", lambda: IncidentChange("opened", replace(inc)))
-    inc.state = IncidentState.ACKNOWLEDGED  # changed in place later: the message keeps "open"
+    bus.publish("incidents", lambda: IncidentChange("opened", inc))
+    replace(inc, state=IncidentState.ACKNOWLEDGED)  # a later change is a new record
     assert sub.take() == {"incidents"}
     [(topic, message)] = await reader.get_batch()
     assert topic == "incidents"

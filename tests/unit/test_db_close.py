@@ -18,7 +18,7 @@ REPO = Path(__file__).resolve().parents[2]
 SCENARIO = textwrap.dedent("""
     import sys, threading
     from pathlib import Path
-    from devmentor_monitor.model import Incident, IncidentState, Severity, TimelineEntry
+    from devmentor_monitor.incidents.model import Incident, IncidentState, Severity, TimelineEntry
     from devmentor_monitor.storage.db import Database
 
     path = Path(sys.argv[1])

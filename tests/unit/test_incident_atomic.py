@@ -5,6 +5,7 @@ was; once it is on disk, they see the new state and its timeline entry at once."
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import threading
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
@@ -14,7 +15,7 @@ from support.waiting import eventually
 
 from devmentor_monitor.config.schema import parse_text
 from devmentor_monitor.incidents.engine import Actor, IncidentEngine
-from devmentor_monitor.model import Incident, IncidentState, Severity, TimelineEntry
+from devmentor_monitor.incidents.model import Incident, IncidentState, Severity, TimelineEntry
 from devmentor_monitor.storage.db import Database
 from devmentor_monitor.store import Store
 
@@ -55,27 +56,20 @@ def consistent(inc: Incident | None) -> bool:
 
 async def read_mid_write(
     engine: IncidentEngine, db: Database, incident_id: str, change: Callable[[], Awaitable[Any]]
-) -> Incident | None:
-    """Start ``change``, read the incident while its write is on its way to disk, finish."""
+) -> tuple[Incident | None, Any]:
+    """Start ``change``, read the incident while its write is on its way to disk, finish;
+    return what was read and what ``change`` returned."""
     held = HeldSave(db)
     db.save_incident = held  # type: ignore[method-assign]
     try:
         task = asyncio.create_task(change())
         await eventually(held.saving.is_set, 5, what="the write to start")
-        seen = engine.store.incident(incident_id)
-        snapshot = (
-            None
-            if seen is None
-            else Incident(
-                **{f: getattr(seen, f) for f in Incident.__dataclass_fields__ if f != "timeline"},
-                timeline=list(seen.timeline),
-            )
-        )
+        seen = engine.store.incident(incident_id)  # frozen: it stays as it was read
         held.go.set()
-        await task
+        result = await task
     finally:
         db.save_incident = held.real  # type: ignore[method-assign]
-    return snapshot
+    return seen, result
 
 
 @pytest.mark.parametrize("kind", ["acknowledged", "resolved"])
@@ -83,7 +77,7 @@ async def test_no_reader_sees_a_state_before_its_timeline_entry(engine, kind):
     eng, db = engine
     inc = await eng.open_manual("auth", "down", Severity.HIGH, OPS)
     act = eng.acknowledge if kind == "acknowledged" else eng.resolve
-    seen = await read_mid_write(eng, db, inc.id, lambda: act(inc.id, OPS, "on it"))
+    seen, inc = await read_mid_write(eng, db, inc.id, lambda: act(inc.id, OPS, "on it"))
     assert consistent(seen), (seen.state, [e.kind for e in seen.timeline])
     assert seen is not None
     assert seen.state is IncidentState.OPEN
@@ -109,10 +103,34 @@ async def test_changes_to_one_incident_land_in_order_and_none_is_lost(engine):
     add = asyncio.create_task(eng.add_timeline(inc, [entry]))
     await asyncio.sleep(0)  # one turn of the loop (not a wait): `add` starts and queues
     held.go.set()
-    await asyncio.gather(resolve, add)
+    _, inc = await asyncio.gather(resolve, add)  # the incident as the last change left it
     db.save_incident = held.real  # type: ignore[method-assign]
     stored = await db.run(db.load_incident, inc.id)
     assert stored is not None
     assert stored.state is IncidentState.RESOLVED
     assert [e.kind for e in inc.timeline] == ["opened", "resolved", "event"]
     assert [e.kind for e in stored.timeline] == ["opened", "resolved", "event"]
+
+
+async def test_the_store_hands_out_frozen_records_and_a_change_makes_a_new_one(engine):
+    """A reader cannot edit the store's incident, and an acknowledge puts a new record
+    in the store while the one read before it stays as it was."""
+    eng, _db = engine
+    opened = await eng.open_manual("auth", "down", Severity.HIGH, OPS)
+    before = eng.store.incident(opened.id)
+    assert before is not None
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        before.state = IncidentState.RESOLVED  # type: ignore[misc]
+    with pytest.raises(AttributeError):  # a tuple: no append
+        before.timeline.append(TimelineEntry(0.0, "event", "reader", "x"))  # type: ignore[attr-defined]
+
+    acked = await eng.acknowledge(opened.id, OPS, "on it")
+
+    after = eng.store.incident(opened.id)
+    assert after is acked
+    assert after is not before
+    assert after.state is IncidentState.ACKNOWLEDGED
+    assert [e.kind for e in after.timeline] == ["opened", "acknowledged"]
+    assert before.state is IncidentState.OPEN  # what was read stays as read
+    assert before.acknowledged_by is None
+    assert [e.kind for e in before.timeline] == ["opened"]

@@ -13,16 +13,9 @@ from support.clock import FakeClock
 
 from devmentor_monitor.config.schema import parse_text
 from devmentor_monitor.events.model import Event, EventSeverity
+from devmentor_monitor.incidents.model import Incident, IncidentState, Severity
 from devmentor_monitor.incidents.rules import AlertState, Evaluator, default_rules
-from devmentor_monitor.model import (
-    CheckResult,
-    DiskUsage,
-    Incident,
-    IncidentState,
-    ProcInfo,
-    Severity,
-    SystemSample,
-)
+from devmentor_monitor.model import CheckResult, DiskUsage, ProcInfo, SystemSample
 from devmentor_monitor.predictions.engine import PredictionEngine
 from devmentor_monitor.store import Store
 from devmentor_monitor.workloads.model import DeploymentInfo
