@@ -1,4 +1,5 @@
-"""Notifications: webhook, Slack, PagerDuty Events v2 and email, through a durable outbox.
+"""Notifications: webhook, Slack, PagerDuty Events v2, email, Alertmanager and apprise,
+through a durable outbox.
 
 The runtime builds an `Outbox` from `NotifySettings` (the `notifications:` section) and
 the channels ALERT_CHANNELS selects, calls `notify()` on incident changes and

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import logging
+import re
 import smtplib
 import socket
 import ssl
@@ -19,6 +21,7 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from devmentor_monitor.aio import aiohttp
 from devmentor_monitor.incidents.model import Incident
@@ -47,6 +50,13 @@ _SLACK_ICON = {
     "resolved": ":white_check_mark:",
 }
 _PERMANENT_HTTP = {400, 401, 403, 410, 413, 422}  # the same request will fail again
+# Alertmanager forgets an alert that is not re-sent within its resolve_timeout (5m by
+# default) and resolves it on its own. Prometheus re-sends on every evaluation; the outbox
+# posts once, so a firing alert says how long it holds: until our resolved post ends it,
+# or this long if that never comes (the monitor gone for good).
+ALERTMANAGER_HOLD = 7 * 86400.0
+ALERTMANAGER_PATH = "/api/v2/alerts"
+_APPRISE_TYPE = {"open": "failure", "escalation": "failure", "acknowledged": "info"}
 
 
 class DeliveryError(Exception):
@@ -240,6 +250,68 @@ def pagerduty_payload(n: Notification, routing_key: str) -> dict[str, Any]:
     return event
 
 
+def alertmanager_alerts(n: Notification) -> list[dict[str, Any]]:
+    """`POST /api/v2/alerts` body: one alert, identified by its labels.
+
+    Every kind posts the same labels, so Alertmanager keeps one alert per incident:
+    - open: firing, endsAt ALERTMANAGER_HOLD ahead (see there);
+    - escalation: the same labels again, still firing, with an `escalation` annotation.
+      The severity label is not raised: a changed label is a second alert, which our
+      resolved post would not end. Alertmanager's routes and repeat_interval decide who
+      hears about it again; the re-post refreshes the alert's hold and annotations.
+    - acknowledged (only if `events:` lists it): the same labels, an `acknowledged_by`
+      annotation; silences are Alertmanager's way to quiet an alert;
+    - resolved: the same labels with endsAt set, so Alertmanager resolves it.
+    """
+    labels = {
+        "alertname": n.rule or "incident",
+        "service": n.service,
+        "severity": n.severity,
+        "incident": n.incident_id,
+        "instance": _instance(n.monitor_url),
+    }
+    annotations = {"summary": n.summary, "title": n.title, "state": n.state}
+    if n.description:
+        annotations["description"] = n.description
+    if n.kind == "escalation":
+        annotations["escalation"] = n.status
+    if n.acknowledged_by:
+        annotations["acknowledged_by"] = n.acknowledged_by
+    if n.time_to_recover is not None and n.kind == "resolved":
+        annotations["recovered_in"] = format_duration(max(0.0, n.time_to_recover))
+    ends = (
+        max(n.opened_at, n.resolved_at if n.resolved_at is not None else n.ts)
+        if n.kind == "resolved"
+        else max(n.ts, n.opened_at) + ALERTMANAGER_HOLD
+    )
+    alert: dict[str, Any] = {
+        "labels": labels,
+        "annotations": annotations,
+        "startsAt": _rfc3339(n.opened_at),
+        "endsAt": _rfc3339(ends),
+    }
+    if n.monitor_url:
+        alert["generatorURL"] = n.monitor_url
+    return [alert]
+
+
+def _instance(monitor_url: str | None) -> str:
+    """The `instance` label: which monitor raised it. Derived from config (not the host
+    name, which a restarted container changes) so open and resolved carry the same one."""
+    if monitor_url:
+        try:
+            parts = urlsplit(monitor_url)
+            if parts.hostname:
+                return f"{parts.hostname}:{parts.port}" if parts.port else parts.hostname
+        except ValueError:
+            pass
+    return USER_AGENT
+
+
+def _rfc3339(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 def email_message(n: Notification, channel: ChannelSettings) -> EmailMessage:
     msg = EmailMessage()
     msg["Subject"] = " ".join(n.subject.split())  # a title with a newline stays one header
@@ -267,14 +339,16 @@ Sender = Callable[[aiohttp.ClientSession, ChannelSettings, Notification], Awaita
 async def _post(
     session: aiohttp.ClientSession,
     channel: ChannelSettings,
-    payload: dict[str, Any],
+    payload: dict[str, Any] | list[Any],
     headers: dict[str, str] | None = None,
+    url: str | None = None,
 ) -> None:
-    assert channel.url is not None
+    url = url or channel.url
+    assert url is not None
     all_headers = {"User-Agent": USER_AGENT, **(headers or {})}
     try:
         async with session.post(
-            channel.url,
+            url,
             json=payload,
             headers=all_headers,
             allow_redirects=False,
@@ -363,6 +437,98 @@ async def send_pagerduty(
     await _post(session, channel, pagerduty_payload(n, channel.routing_key))
 
 
+async def send_alertmanager(
+    session: aiohttp.ClientSession, channel: ChannelSettings, n: Notification
+) -> None:
+    assert channel.url is not None
+    await _post(session, channel, alertmanager_alerts(n), url=alertmanager_url(channel.url))
+
+
+def alertmanager_url(base: str) -> str:
+    """The alerts endpoint under a base URL (which may have a path prefix of its own)."""
+    parts = urlsplit(base)
+    path = parts.path.rstrip("/")
+    if not path.endswith(ALERTMANAGER_PATH):
+        path += ALERTMANAGER_PATH
+    return urlunsplit(parts._replace(path=path))
+
+
+async def send_apprise(
+    session: aiohttp.ClientSession, channel: ChannelSettings, n: Notification
+) -> None:
+    # apprise blocks (requests, smtplib...), and its first Apprise().add() loads ~190
+    # plugins (a third of a second): all of it runs in one worker thread via
+    # asyncio.to_thread. apprise's async_notify was not used: the Apprise object would
+    # still be built on the event loop, and it sends through apprise's own process-wide
+    # executors, which no one shuts down. notify(timeout=) bounds the send (checked:
+    # a server that never answers gives TIMEOUT after ~1.4 s at timeout 1 s); the
+    # backstop here covers a plugin that ignores it (its thread then finishes in the
+    # background, as with email).
+    try:
+        async with asyncio.timeout(channel.timeout * 3):
+            await asyncio.to_thread(_apprise_send, channel, n)
+    except TimeoutError:
+        raise DeliveryError(f"timeout after {format_duration(channel.timeout)}") from None
+
+
+def _quiet_apprise() -> None:
+    """apprise's logger stops at itself: its debug and warning lines carry URLs and
+    tokens; what went wrong comes back as the DeliveryError instead. urllib3 (under
+    requests, which apprise sends with) logs each request's path at debug level, and
+    the path is often the token: it is held to warnings, as logs.py does for httpx."""
+    log = logging.getLogger("apprise")
+    if log.propagate:
+        log.addHandler(logging.NullHandler())  # not Python's last-resort stderr handler
+        log.propagate = False
+        logging.getLogger("urllib3").setLevel(logging.WARNING)
+
+
+def _apprise_send(channel: ChannelSettings, n: Notification) -> None:
+    _quiet_apprise()
+    import apprise  # on first use: not at start-up (headless sys.modules tests)
+
+    assert channel.url is not None
+    obj = apprise.Apprise()
+    scheme = channel.url.partition("://")[0].lower()
+    if not obj.add(channel.url):
+        raise DeliveryError(f"apprise cannot use this {scheme}:// URL", permanent=True)
+    try:
+        result = obj.notify(
+            body=n.body(),
+            title=n.subject,
+            notify_type=_APPRISE_TYPE.get(n.kind, "success"),
+            timeout=channel.timeout,
+        )
+    except Exception as exc:  # a plugin's own bug: name it, never its message
+        raise DeliveryError(f"apprise {scheme}: internal error ({type(exc).__name__})") from None
+    if result:
+        return
+    if result.status == apprise.AppriseResultStatus.TIMEOUT:
+        raise DeliveryError(f"timeout after {format_duration(channel.timeout)}")
+    service = next((r.name for r in result), None) or scheme
+    raise apprise_error(
+        service, [e.message for e in result.logs() if e.level in ("WARNING", "ERROR")]
+    )
+
+
+_HTTP_CODE = re.compile(r"\berror=(\d{3})\b")
+
+
+def apprise_error(service: str, messages: list[str]) -> DeliveryError:
+    """A DeliveryError from apprise's log lines, without repeating them (they may name a
+    chat id, a topic or a token): an HTTP status, a connection error, or just the service."""
+    text = " ".join(messages)
+    if m := _HTTP_CODE.search(text):
+        code = int(m[1])
+        return DeliveryError(f"{service}: HTTP {code}", permanent=code in _PERMANENT_HTTP)
+    low = text.lower()
+    if "connection error" in low or "connection refused" in low:
+        return DeliveryError(f"{service}: connection error")
+    if "timed out" in low or "timeout" in low:
+        return DeliveryError(f"{service}: timeout")
+    return DeliveryError(f"{service}: not delivered")
+
+
 async def send_email(
     session: aiohttp.ClientSession, channel: ChannelSettings, n: Notification
 ) -> None:
@@ -421,4 +587,6 @@ SENDERS: dict[str, Sender] = {
     "slack": send_slack,
     "pagerduty": send_pagerduty,
     "email": send_email,
+    "alertmanager": send_alertmanager,
+    "apprise": send_apprise,
 }

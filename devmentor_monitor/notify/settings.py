@@ -6,6 +6,7 @@ repr and every error message: a config error names the line and the key, never t
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -24,7 +25,7 @@ from devmentor_monitor.config.reader import (
 )
 from devmentor_monitor.config.yaml_lines import Node
 
-TYPES = ("webhook", "slack", "pagerduty", "email")
+TYPES = ("webhook", "slack", "pagerduty", "email", "alertmanager", "apprise")
 KINDS = ("open", "escalation", "acknowledged", "resolved")
 PAGERDUTY_URL = "https://events.pagerduty.com/v2/enqueue"
 # What each channel type is sent unless `events:` says otherwise. PagerDuty also gets
@@ -34,7 +35,10 @@ DEFAULT_EVENTS = {
     "slack": ("open", "escalation", "resolved"),
     "pagerduty": ("open", "escalation", "acknowledged", "resolved"),
     "email": ("open", "escalation", "resolved"),
+    "alertmanager": ("open", "escalation", "resolved"),
+    "apprise": ("open", "escalation", "resolved"),
 }
+_APPRISE_URL = re.compile(r"^[a-z][a-z0-9+.-]*://\S+$", re.I)
 
 _SECRET = frozenset({"url", "headers", "routing_key", "password"})
 
@@ -50,9 +54,13 @@ class ChannelSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     name: str
     """Unique among the channels."""
     type: str
-    """webhook | slack | pagerduty | email."""
-    url: Annotated[str | None, _for("webhook", "slack", "pagerduty", read="secret_url")] = None
-    """Where to post; PagerDuty: its events API."""
+    """webhook | slack | pagerduty | email | alertmanager | apprise."""
+    url: Annotated[
+        str | None,
+        _for("webhook", "slack", "pagerduty", "alertmanager", "apprise", read="secret_url"),
+    ] = None
+    """Where to post; PagerDuty: its events API; Alertmanager: its base URL; apprise: an
+    apprise URL (tgram://..., ntfy://..., json://...), all of it secret."""
     headers: Annotated[tuple[tuple[str, str], ...], _for("webhook", read="secrets"), Nullable] = ()
     """Sent with every post (secret values)."""
     routing_key: Annotated[str | None, _for("pagerduty", read="secret")] = None
@@ -96,6 +104,8 @@ class ChannelSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         """Every secret this channel holds (for tests and for scrubbing text)."""
         out = [v for v in (self.routing_key, self.password) if v]
         out += [v for _, v in self.headers if v]
+        if self.url and self.type == "apprise":  # tokens sit anywhere after the scheme
+            out.append(self.url.partition("://")[2])
         if self.url:
             parts = urlsplit(self.url)
             out += [p for p in (parts.path.strip("/"), parts.query, parts.password) if p]
@@ -248,6 +258,27 @@ def _pagerduty(
     return ChannelSettings(url=url, routing_key=routing_key.strip(), **common)
 
 
+def _alertmanager(
+    r: Reader, item: Node, f: Fields, key: str, common: dict[str, Any]
+) -> ChannelSettings:
+    hint = " (the Alertmanager's base URL, e.g. http://alertmanager:9093)"
+    return ChannelSettings(url=_require(r, item, f, key, "url", hint), **common)
+
+
+def _apprise(r: Reader, item: Node, f: Fields, key: str, common: dict[str, Any]) -> ChannelSettings:
+    """Any apprise URL: its scheme names the service; whether apprise knows that scheme is
+    found at the first send (importing apprise here would cost every start-up)."""
+    node = f.node("url")
+    if node is None or node.value is None:
+        hint = " (an apprise URL, e.g. ${APPRISE_URL} = tgram://bottoken/chatid)"
+        raise r.fail(item, key, f"missing required key 'url'{hint}")
+    text = _secret(r, node, f"{key}.url", Meta(), {}).strip()
+    if not _APPRISE_URL.match(text):
+        why = "malformed apprise URL: expected scheme://... (value not shown)"
+        raise r.fail(node, f"{key}.url", why)
+    return ChannelSettings(url=text, **common)
+
+
 def _email(r: Reader, item: Node, f: Fields, key: str, common: dict[str, Any]) -> ChannelSettings:
     host = _require(r, item, f, key, "smtp_host")
     sender = _require(r, item, f, key, "smtp_from")
@@ -285,6 +316,8 @@ _PARSERS: dict[str, _Parser] = {
     "slack": _slack,
     "pagerduty": _pagerduty,
     "email": _email,
+    "alertmanager": _alertmanager,
+    "apprise": _apprise,
 }
 
 
@@ -325,6 +358,8 @@ def describe(channel: ChannelSettings) -> str:
         port = "" if channel.smtp_port == 25 else f":{channel.smtp_port}"
         tls = ", starttls" if channel.starttls else ""
         return f"{label} → {', '.join(channel.smtp_to)} via {channel.smtp_host}{port}{tls}"
+    if channel.type == "apprise":  # after the scheme, even the "host" may be a token
+        return f"{label} → {(channel.url or '?').partition('://')[0].lower()}://"
     return f"{label} → {_host(channel.url)}"
 
 

@@ -198,7 +198,7 @@ def test_defaults_and_options():
      """,
             3,
             "notifications.channels.t.type",
-            "must be one of webhook, slack, pagerduty, email",
+            "must be one of webhook, slack, pagerduty, email, alertmanager, apprise",
         ),
         (
             """\
@@ -299,6 +299,87 @@ def test_defaults_and_options():
             "notifications.channels",
             "must be a list",
         ),
+        (
+            """\
+     notifications:
+       channels:
+         - name: am
+           type: alertmanager
+     """,
+            3,
+            "notifications.channels.am",
+            "missing required key 'url' (the Alertmanager's base URL",
+        ),
+        (
+            """\
+     notifications:
+       channels:
+         - name: am
+           type: alertmanager
+           url: http://127.0.0.1:9093
+           headers: {X-Scope: team}
+     """,
+            6,
+            "notifications.channels.am.headers",
+            "unknown key",
+        ),
+        (
+            """\
+     notifications:
+       channels:
+         - {name: am, type: alertmanager, url: "127.0.0.1:9093"}
+     """,
+            3,
+            "notifications.channels.am.url",
+            "malformed URL",
+        ),
+        (
+            """\
+     notifications:
+       channels:
+         - name: push
+           type: apprise
+           events: [open]
+     """,
+            3,
+            "notifications.channels.push",
+            "missing required key 'url' (an apprise URL",
+        ),
+        (
+            """\
+     notifications:
+       channels:
+         - name: push
+           type: apprise
+           url: tgram://bottoken/chat
+           routing_key: abc
+     """,
+            6,
+            "notifications.channels.push.routing_key",
+            "unknown key",
+        ),
+        (
+            """\
+     notifications:
+       channels:
+         - name: push
+           type: apprise
+           url: "just words"
+     """,
+            5,
+            "notifications.channels.push.url",
+            "malformed apprise URL",
+        ),
+        (
+            """\
+     notifications:
+       channels:
+         - {name: push, type: apprise, url: 12345}
+     """,
+            3,
+            "notifications.channels.push.url",
+            "must be a string",
+        ),
     ],
 )
 def test_errors_name_line_and_key(text, line, key, words):
@@ -330,6 +411,16 @@ def test_errors_name_line_and_key(text, line, key, words):
     notifications:
       channels:
         - {name: pd, type: pagerduty, routing_key: 987654321}
+    """,
+        """\
+    notifications:
+      channels:
+        - {name: p, type: apprise, url: "tgram:/SECRETVALUE/123456"}
+    """,
+        """\
+    notifications:
+      channels:
+        - {name: am, type: alertmanager, url: "ftp://u:SECRETVALUE@am.example"}
     """,
     ],
 )
@@ -378,6 +469,38 @@ def test_active_channels_unknown_entry_is_a_clear_error():
         assert secret not in msg
     with pytest.raises(ValueError, match="configured: none"):
         active_channels(NotifySettings(), ("slack",))
+
+
+def test_alertmanager_and_apprise_channels():
+    s = parse("""\
+        notifications:
+          channels:
+            - name: am
+              type: alertmanager
+              url: "http://monitor:AMpassSECRET@alertmanager.internal:9093/"
+            - name: push
+              type: apprise
+              url: " tgram://123456:BOTtokenSECRET/-100200300 "
+              events: [open, resolved]
+        """)
+    am, push = s.channels
+    assert (am.type, am.url, am.events) == (
+        "alertmanager",
+        "http://monitor:AMpassSECRET@alertmanager.internal:9093/",
+        ("open", "escalation", "resolved"),
+    )
+    assert (push.type, push.url, push.events) == (
+        "apprise",
+        "tgram://123456:BOTtokenSECRET/-100200300",
+        ("open", "resolved"),
+    )
+    shown = " ".join([repr(s), describe(am), describe(push)])
+    assert "SECRET" not in shown
+    assert describe(am) == "am (alertmanager) → alertmanager.internal:9093"
+    assert describe(push) == "push (apprise) → tgram://"
+    assert "AMpassSECRET" in am.secrets
+    assert any("BOTtokenSECRET" in x for x in push.secrets)
+    assert [c.name for c in active_channels(s, ("apprise",))] == ["push"]
 
 
 def test_channel_settings_are_frozen():
