@@ -11,6 +11,7 @@ import subprocess
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from support.waiting import eventually, wait_until
 
 from devmentor_monitor.aio import aiohttp
 from devmentor_monitor.demo.fleet import free_port
-from devmentor_monitor.model import Incident, IncidentState, Severity
+from devmentor_monitor.incidents.model import Incident, IncidentState, Severity
 from devmentor_monitor.notify.channels import SENDERS, DeliveryError, Notification
 from devmentor_monitor.notify.outbox import Outbox
 from devmentor_monitor.notify.settings import ChannelSettings, NotifySettings, describe
@@ -131,10 +132,12 @@ def incident(inc_id: str = "inc-1", *, opened_ago: float = 60.0) -> Incident:
 
 
 def resolve(inc: Incident, after: float = 50.0) -> Incident:
-    inc.state = IncidentState.RESOLVED
-    inc.resolved_at = inc.opened_at + after
-    inc.resolved_by = "monitor"
-    return inc
+    return replace(
+        inc,
+        state=IncidentState.RESOLVED,
+        resolved_at=inc.opened_at + after,
+        resolved_by="monitor",
+    )
 
 
 def settings(*channels: ChannelSettings, **kw: Any) -> NotifySettings:
