@@ -371,6 +371,31 @@ class TuiSettings(Section, frozen=True):
     """Binding id -> key(s), e.g. ("metrics", "M")."""
 
 
+# --------------------------------------------------------------------------- alerting
+
+
+class FlappingSettings(Section, frozen=True):
+    """`alerting.flapping`: Nagios' percent state change over the last `window` checks."""
+
+    window: Annotated[int, Meta(ge=3, le=1000)] = 21
+    """Check results looked at (their transitions are weighted 0.8 oldest … 1.2 newest)."""
+    high: Annotated[float, Meta(ge=0, le=1)] = 0.3
+    """Starts flapping above this share of weighted state changes (0 … 1)."""
+    low: Annotated[float, Meta(ge=0, le=1)] = 0.1
+    """Stops flapping below this share; below high (hysteresis)."""
+    min_checks: Annotated[int, Meta(ge=2, le=1000)] = 10
+    """Results needed before a service can be flapping; at most window."""
+    severity: Severity = "medium"
+    """Of the flapping signal."""
+
+
+class AlertingSettings(Section, frozen=True):
+    """The `alerting:` section."""
+
+    flapping: FlappingSettings = FlappingSettings()
+    """Flap detection."""
+
+
 class Config(Section, frozen=True):
     """The whole of services.yaml; a dotted name is a key one mapping down."""
 
@@ -405,6 +430,8 @@ class Config(Section, frozen=True):
     kubernetes: KubeSettings = KubeSettings()
     alert_channels: tuple[str, ...] = msgspec.field(default=(), name="alerts.channels")
     """Notification channels used (names or types); none: all."""
+    alerting: AlertingSettings = AlertingSettings()
+    """Flapping, maintenance windows and the route tree."""
     services: tuple[ServiceConfig, ...] = ()
     overrides: Annotated[tuple[str, ...], NotInFile] = ()
     """What the environment and flags changed: "MONITORING_PORT=3010", "--port"."""
@@ -465,6 +492,7 @@ def _config(r: Reader, root: Node, source: str) -> Config:
             "kubernetes", lambda n: _workloads(r, n, KubeSettings, "selectors", names)
         ),
         predictions=section("predictions"),
+        alerting=section("alerting", lambda n: _alerting(r, n)),
     )
 
 
@@ -765,6 +793,29 @@ def _dependency_cycle(services: list[ServiceConfig]) -> list[str] | None:
         if name not in state and (found := visit(name, [name])):
             return found
     return None
+
+
+def _alerting(r: Reader, node: Node | None) -> AlertingSettings:
+    """`alerting:`; each part's problem is noted on its own, and it keeps its default."""
+    f = Fields(r, AlertingSettings, node, "alerting")
+    flapping = r.attempt(partial(_flapping, r, f.node("flapping")), FlappingSettings())
+    return AlertingSettings(flapping=flapping)
+
+
+def _flapping(r: Reader, node: Node | None) -> FlappingSettings:
+    if node is None:
+        return FlappingSettings()
+    r.mapping(node, "alerting.flapping", None)
+    s = read_struct(r, FlappingSettings, node, "alerting.flapping")
+    if s.low >= s.high:
+        raise r.fail(node, "alerting.flapping", f"low ({s.low:g}) must be below high ({s.high:g})")
+    if s.min_checks > s.window:
+        raise r.fail(
+            node,
+            "alerting.flapping",
+            f"min_checks ({s.min_checks}) must not exceed window ({s.window})",
+        )
+    return s
 
 
 # --------------------------------------------------------------------------- entry points
