@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar, cast, get_args
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 from msgspec import Meta
@@ -39,6 +40,14 @@ from devmentor_monitor.config.reader import (
     show_value,
 )
 from devmentor_monitor.config.yaml_lines import MAX_BYTES, ConfigError, Node, load_yaml
+from devmentor_monitor.incidents.silences import (
+    Maintenance,
+    Silence,
+    compile_label_regex,
+    matchers_from,
+    parse_clock,
+    parse_instant,
+)
 from devmentor_monitor.notify.settings import NotifySettings, active_channels, parse_notifications
 
 INHERITED_TIMEOUT_SHARE = 0.8  # an inherited timeout is cut to this share of the interval
@@ -389,11 +398,56 @@ class FlappingSettings(Section, frozen=True):
     """Of the flapping signal."""
 
 
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WEEKDAYS: tuple[str, ...] = get_args(Weekday)
+LabelRegexes = Annotated[StrMap, Meta(extra={"read": "label_regexes"})]
+"""Label name -> an anchored regex (re.fullmatch), checked when read."""
+
+
+class MaintenanceOnce(Section, frozen=True):
+    """`at:` a one-off maintenance window."""
+
+    start: Annotated[float, Meta(extra={"read": "instant"})]
+    """An ISO date-time with its UTC offset: 2026-03-01T02:00:00Z."""
+    end: Annotated[float, Meta(extra={"read": "instant"})]
+    """Likewise; after start."""
+
+
+class MaintenanceEvery(Section, frozen=True):
+    """`every:` a recurring maintenance window."""
+
+    from_: Annotated[int, Meta(extra={"read": "clock"})] = msgspec.field(name="from")
+    """Opens at this time of day, "HH:MM" (minutes after midnight once read)."""
+    to: Annotated[int, Meta(extra={"read": "clock"})]
+    """Closes at this time of day; at or before from: on the next day."""
+    days: Annotated[tuple[str, ...], Meta(extra={"read": "weekdays"})] = WEEKDAYS
+    """The days it opens on: mon … sun; default every day."""
+    tz: Annotated[str, Meta(extra={"read": "tz"})] = "UTC"
+    """The IANA time zone the times are in: Europe/Paris."""
+
+
+class MaintenanceWindow(Section, frozen=True):
+    """`alerting.maintenance[]`: matching alerts are silenced while it is open."""
+
+    name: str
+    """Unique among the windows; the silence is made by "maintenance:<name>"."""
+    match: StrMap = ()
+    """Label -> value the alert must have: service: auth."""
+    match_re: LabelRegexes = ()
+    """Label -> anchored regex the value must match."""
+    at: MaintenanceOnce | None = None
+    """A one-off window (give at or every)."""
+    every: MaintenanceEvery | None = None
+    """A recurring window (give at or every)."""
+
+
 class AlertingSettings(Section, frozen=True):
     """The `alerting:` section."""
 
     flapping: FlappingSettings = FlappingSettings()
     """Flap detection."""
+    maintenance: tuple[MaintenanceWindow, ...] = ()
+    """Maintenance windows: virtual silences."""
 
 
 class Config(Section, frozen=True):
@@ -799,7 +853,9 @@ def _alerting(r: Reader, node: Node | None) -> AlertingSettings:
     """`alerting:`; each part's problem is noted on its own, and it keeps its default."""
     f = Fields(r, AlertingSettings, node, "alerting")
     flapping = r.attempt(partial(_flapping, r, f.node("flapping")), FlappingSettings())
-    return AlertingSettings(flapping=flapping)
+    no_windows: tuple[MaintenanceWindow, ...] = ()
+    maintenance = r.attempt(partial(_maintenance, r, f.node("maintenance")), no_windows)
+    return AlertingSettings(flapping=flapping, maintenance=maintenance)
 
 
 def _flapping(r: Reader, node: Node | None) -> FlappingSettings:
@@ -816,6 +872,102 @@ def _flapping(r: Reader, node: Node | None) -> FlappingSettings:
             f"min_checks ({s.min_checks}) must not exceed window ({s.window})",
         )
     return s
+
+
+def _maintenance(r: Reader, node: Node | None) -> tuple[MaintenanceWindow, ...]:
+    """Each window's problem is noted on its own."""
+    out: list[MaintenanceWindow] = []
+    for name, key, item, m in r.named_items(node, "alerting.maintenance", "maintenance window"):
+        with r.noting():
+            out.append(_maintenance_window(r, name, key, item, m))
+    return tuple(out)
+
+
+def _maintenance_window(
+    r: Reader, name: str, key: str, item: Node, m: dict[str, Node]
+) -> MaintenanceWindow:
+    def checks(f: Fields) -> dict[str, Any]:
+        if (f.node("at") is None) == (f.node("every") is None):
+            raise r.fail(item, key, "give exactly one of 'at' or 'every'")
+        if f.node("match") is None and f.node("match_re") is None:
+            raise r.fail(item, key, "give 'match' or 'match_re': what the window silences")
+        return {}
+
+    w = read_struct(
+        r, MaintenanceWindow, item, key, missing="missing required key '{}'", then=checks, name=name
+    )
+    if w.at is not None and w.at.end <= w.at.start:
+        raise r.fail(m["at"], f"{key}.at", "end must be after start")
+    if w.every is not None and w.every.from_ == w.every.to:
+        raise r.fail(m["every"], f"{key}.every", "from and to must differ")
+    try:
+        Maintenance.from_config(w)
+        Silence("check", matchers_from(w.match, w.match_re), 0.0, 1.0, "config", "", 0.0)
+    except ValueError as exc:
+        raise r.fail(item, key, str(exc)) from None
+    return w
+
+
+@reads("label_regexes")
+def _label_regexes(
+    r: Reader, node: Node, key: str, meta: Meta, extra: dict[str, Any]
+) -> tuple[tuple[str, str], ...]:
+    out = []
+    for label, child in r.mapping(node, key, None).items():
+        pattern = r.string(child, f"{key}.{label}")
+        try:
+            compile_label_regex(pattern)
+        except ValueError as exc:
+            raise r.fail(child, f"{key}.{label}", str(exc)) from None
+        out.append((label, pattern))
+    return tuple(out)
+
+
+@reads("instant")
+def _instant(r: Reader, node: Node, key: str, meta: Meta, extra: dict[str, Any]) -> float:
+    try:
+        return parse_instant(node.value)
+    except ValueError as exc:
+        raise r.fail(node, key, str(exc)) from None
+
+
+@reads("clock")
+def _clock(r: Reader, node: Node, key: str, meta: Meta, extra: dict[str, Any]) -> int:
+    if isinstance(node.value, int) and not isinstance(node.value, bool):
+        # YAML 1.1 reads an unquoted 02:00 as sexagesimal 120.
+        raise r.fail(node, key, f'write the time of day in quotes: "HH:MM", got {node.value}')
+    try:
+        return parse_clock(r.string(node, key))
+    except ValueError as exc:
+        raise r.fail(node, key, str(exc)) from None
+
+
+@reads("tz")
+def _tz(r: Reader, node: Node, key: str, meta: Meta, extra: dict[str, Any]) -> str:
+    name = r.string(node, key)
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise r.fail(
+            node, key, f"unknown time zone {name!r} (an IANA name: Europe/Paris)"
+        ) from None
+    return name
+
+
+@reads("weekdays")
+def _weekdays(
+    r: Reader, node: Node, key: str, meta: Meta, extra: dict[str, Any]
+) -> tuple[str, ...]:
+    days = r.str_list(node, key) if isinstance(node.value, list) else (r.string(node, key),)
+    for i, day in enumerate(days):
+        if day.lower() not in WEEKDAYS:
+            where = node.value[i] if isinstance(node.value, list) else node
+            raise r.fail(
+                where, f"{key}[{i}]", f"unknown day {day!r} (one of {', '.join(WEEKDAYS)})"
+            )
+    if not days:
+        raise r.fail(node, key, "name at least one day")
+    return tuple(d.lower() for d in days)
 
 
 # --------------------------------------------------------------------------- entry points

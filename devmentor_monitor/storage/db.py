@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 from devmentor_monitor.events.model import Event, EventSeverity
 from devmentor_monitor.incidents.model import Incident, IncidentState, Severity, TimelineEntry
+from devmentor_monitor.incidents.silences import Matcher, Silence
 from devmentor_monitor.model import AuditEntry
 
 T = TypeVar("T")
@@ -50,6 +51,12 @@ CREATE TABLE IF NOT EXISTS notifications (
     sent_at REAL
 );
 CREATE INDEX IF NOT EXISTS notifications_pending ON notifications(state, next_at);
+CREATE TABLE IF NOT EXISTS silences (
+    id TEXT PRIMARY KEY, matchers TEXT NOT NULL,  -- JSON: [{name, value, isRegex, isEqual}]
+    starts_at REAL NOT NULL, ends_at REAL NOT NULL, created_by TEXT NOT NULL,
+    comment TEXT NOT NULL, created_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS silences_ends ON silences(ends_at);
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY AUTOINCREMENT, ts REAL NOT NULL, type TEXT NOT NULL,
     service TEXT NOT NULL, severity TEXT NOT NULL, origin TEXT NOT NULL,
@@ -429,6 +436,52 @@ class Database:
                 (incidents_before,),
             )
         return len(ids)
+
+    # ------------------------------------------------------------------ silences
+    def save_silence(self, silence: Silence) -> None:
+        """Insert or replace a silence (by id)."""
+        self.conn.execute(
+            "INSERT OR REPLACE INTO silences (id, matchers, starts_at, ends_at, created_by, "
+            "comment, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                silence.id,
+                json.dumps([m.to_json() for m in silence.matchers]),
+                silence.starts_at,
+                silence.ends_at,
+                silence.created_by,
+                silence.comment,
+                silence.created_at,
+            ),
+        )
+
+    def expire_silence(self, silence_id: str, now: float) -> bool:
+        """End a silence at ``now`` (Alertmanager: ends_at = now; one not started yet
+        starts then too). False if there is no such silence or it had ended already."""
+        cur = self.conn.execute(
+            "UPDATE silences SET ends_at = ?, starts_at = MIN(starts_at, ?) "
+            "WHERE id = ? AND ends_at > ?",
+            (now, now, silence_id, now),
+        )
+        return cur.rowcount > 0
+
+    def load_silences(self, *, ended_after: float | None = None) -> list[Silence]:
+        """Every silence (or those ending after ``ended_after``), newest first."""
+        sql = (
+            "SELECT id, matchers, starts_at, ends_at, created_by, comment, created_at FROM silences"
+        )
+        args: tuple[float, ...] = ()
+        if ended_after is not None:
+            sql += " WHERE ends_at > ?"
+            args = (ended_after,)
+        rows = self.conn.execute(sql + " ORDER BY created_at DESC, id", args).fetchall()
+        return [
+            Silence(r[0], tuple(Matcher.from_json(m) for m in json.loads(r[1])), *r[2:])
+            for r in rows
+        ]
+
+    def purge_silences(self, ended_before: float) -> int:
+        """Forget silences that ended before the cut-off (retention.incidents)."""
+        return self.conn.execute("DELETE FROM silences WHERE ends_at < ?", (ended_before,)).rowcount
 
 
 def _add_audit_count(conn: sqlite3.Connection) -> None:
