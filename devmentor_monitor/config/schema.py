@@ -35,6 +35,7 @@ from devmentor_monitor.config.reader import (
     StrMap,
     Url,
     choice,
+    kind_of,
     read_struct,
     reads,
     show_value,
@@ -441,6 +442,30 @@ class MaintenanceWindow(Section, frozen=True):
     """A recurring window (give at or every)."""
 
 
+class RouteConfig(Section, frozen=True):
+    """`alerting.route` and its `routes`: the routing tree (notify/routes.py). A setting
+    left out is inherited from the parent route."""
+
+    match: StrMap = ()
+    """Label -> value the alert must have: severity: critical (not on the root)."""
+    match_re: LabelRegexes = ()
+    """Label -> anchored regex the value must match (not on the root)."""
+    channels: tuple[str, ...] | None = None
+    """notifications.channels names; the root's default: every active channel."""
+    continue_: bool = msgspec.field(default=False, name="continue")
+    """Also try the next sibling routes after this one matched (not on the root)."""
+    group_by: tuple[str, ...] | None = None
+    """Labels whose values make one group (one incident); root default [service]."""
+    group_wait: AnyDuration | None = None
+    """Wait before a group's first notification; root default 5s."""
+    group_interval: Duration | None = None
+    """Wait before notifying a group's later changes; root default 1m."""
+    repeat_interval: AnyDuration | None = None
+    """Re-send an unchanged open group this often; root default 0 (never)."""
+    routes: Annotated[tuple[RouteConfig, ...], Meta(extra={"read": "routes"})] = ()
+    """Child routes, tried in order."""
+
+
 class AlertingSettings(Section, frozen=True):
     """The `alerting:` section."""
 
@@ -448,6 +473,8 @@ class AlertingSettings(Section, frozen=True):
     """Flap detection."""
     maintenance: tuple[MaintenanceWindow, ...] = ()
     """Maintenance windows: virtual silences."""
+    route: RouteConfig | None = None
+    """The routing tree; None: every active channel gets every alert."""
 
 
 class Config(Section, frozen=True):
@@ -521,6 +548,9 @@ def _config(r: Reader, root: Node, source: str) -> Config:
     services, names = r.attempt(
         lambda: _services(r, top.node("services"), intervals, health), no_services
     )
+    noted = len(r.errors)
+    notifications: NotifySettings = section("notifications", lambda n: parse_notifications(r, n))
+    channel_names = {c.name for c in notifications.channels} if len(r.errors) == noted else None
     return Config(
         source=source,
         server=section("server"),
@@ -540,13 +570,13 @@ def _config(r: Reader, root: Node, source: str) -> Config:
         rules=section("rules", lambda n: None if n is None else _rules(r, n)),
         disabled_rules=section("disabled_rules"),
         data_dir=section("data_dir"),
-        notifications=section("notifications", lambda n: parse_notifications(r, n)),
+        notifications=notifications,
         docker=section("docker", lambda n: _workloads(r, n, DockerSettings, "containers", names)),
         kubernetes=section(
             "kubernetes", lambda n: _workloads(r, n, KubeSettings, "selectors", names)
         ),
         predictions=section("predictions"),
-        alerting=section("alerting", lambda n: _alerting(r, n)),
+        alerting=section("alerting", lambda n: _alerting(r, n, channel_names)),
     )
 
 
@@ -849,13 +879,64 @@ def _dependency_cycle(services: list[ServiceConfig]) -> list[str] | None:
     return None
 
 
-def _alerting(r: Reader, node: Node | None) -> AlertingSettings:
-    """`alerting:`; each part's problem is noted on its own, and it keeps its default."""
+def _alerting(r: Reader, node: Node | None, channels: set[str] | None) -> AlertingSettings:
+    """`alerting:`; each part's problem is noted on its own, and it keeps its default.
+    ``channels``: the configured channel names (None: unknown, notifications is wrong)."""
     f = Fields(r, AlertingSettings, node, "alerting")
     flapping = r.attempt(partial(_flapping, r, f.node("flapping")), FlappingSettings())
     no_windows: tuple[MaintenanceWindow, ...] = ()
     maintenance = r.attempt(partial(_maintenance, r, f.node("maintenance")), no_windows)
-    return AlertingSettings(flapping=flapping, maintenance=maintenance)
+    route = r.attempt(partial(_route, r, f.node("route"), channels), None)
+    return AlertingSettings(flapping=flapping, maintenance=maintenance, route=route)
+
+
+def _route(r: Reader, node: Node | None, channels: set[str] | None) -> RouteConfig | None:
+    if node is None or node.value is None:
+        return None
+    m = r.mapping(node, "alerting.route", None)
+    for key in ("match", "match_re", "continue"):
+        if key in m:
+            raise r.fail(
+                m[key],
+                f"alerting.route.{key}",
+                "the root route matches every alert; put it on one of its routes",
+            )
+    route = read_struct(r, RouteConfig, node, "alerting.route")
+    if channels is not None:
+        _check_route_channels(r, route, node, "alerting.route", channels)
+    return route
+
+
+def _check_route_channels(
+    r: Reader, route: RouteConfig, node: Node, key: str, channels: set[str]
+) -> None:
+    """Every channel a route names is configured; the first one that is not raises."""
+    m = node.value
+    for i, name in enumerate(route.channels or ()):
+        if name not in channels:
+            known = ", ".join(sorted(channels)) or "none"
+            raise r.fail(
+                m["channels"].value[i],
+                f"{key}.channels[{i}]",
+                f"unknown channel {name!r} (notifications.channels configures: {known})",
+            )
+    for i, (child, child_node) in enumerate(
+        zip(route.routes, m.get("routes", Node([], 0)).value, strict=False)
+    ):
+        _check_route_channels(r, child, child_node, f"{key}.routes[{i}]", channels)
+
+
+@reads("routes")
+def _routes(
+    r: Reader, node: Node, key: str, meta: Meta, extra: dict[str, Any]
+) -> tuple[RouteConfig, ...]:
+    if not isinstance(node.value, list):
+        raise r.fail(node, key, f"must be a list of routes, got {kind_of(node.value)}")
+    out = []
+    for i, item in enumerate(node.value):
+        r.mapping(item, f"{key}[{i}]", None)
+        out.append(read_struct(r, RouteConfig, item, f"{key}[{i}]"))
+    return tuple(out)
 
 
 def _flapping(r: Reader, node: Node | None) -> FlappingSettings:
