@@ -22,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from devmentor_monitor.incidents.silences import compile_label_regex
 from devmentor_monitor.notify.settings import active_channels
 
 if TYPE_CHECKING:
@@ -31,16 +32,6 @@ DEFAULT_GROUP_BY = ("service",)
 DEFAULT_GROUP_WAIT = 5.0  # Alertmanager: 30 s; failure_threshold already waits some checks
 DEFAULT_GROUP_INTERVAL = 60.0
 DEFAULT_REPEAT_INTERVAL = 0.0  # off: notifications.escalate_after is the reminder
-MAX_REGEX = 1000  # characters in one match_re regex
-
-
-def _compile(pattern: str) -> re.Pattern[str]:
-    if len(pattern) > MAX_REGEX:
-        raise ValueError(f"regex is {len(pattern)} characters long; at most {MAX_REGEX}")
-    try:
-        return re.compile(pattern)
-    except re.error as exc:
-        raise ValueError(f"bad regex {pattern!r}: {exc}") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +80,7 @@ class Route:
     _patterns: tuple[tuple[str, re.Pattern[str]], ...] = field(default=(), repr=False)
 
     def __post_init__(self) -> None:
-        patterns = tuple((k, _compile(v)) for k, v in self.match_re.items())
+        patterns = tuple((k, compile_label_regex(v)) for k, v in self.match_re.items())
         object.__setattr__(self, "_patterns", patterns)
 
     def matches(self, labels: Mapping[str, str]) -> bool:
