@@ -6,7 +6,6 @@ subscribe to coalesced change notifications on `store.bus` instead of polling.
 
 from __future__ import annotations
 
-import math
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -16,15 +15,15 @@ from typing import TYPE_CHECKING, Any
 from devmentor_monitor.bus import SERVICE, Bus
 from devmentor_monitor.config.schema import SLO, Config, ServiceConfig
 from devmentor_monitor.events.model import Event, EventLog, Rejected
+from devmentor_monitor.health.percentiles import latency_percentiles
+from devmentor_monitor.health.slo import DAY, HOUR, WEEK, slo_figures
+from devmentor_monitor.health.state_machine import HealthRules, HealthState, transition
 from devmentor_monitor.incidents.model import Incident
 from devmentor_monitor.model import CheckResult, Health, SourceStatus, SystemSample
 from devmentor_monitor.rings import Ring, WindowCounter
 
 if TYPE_CHECKING:
     from devmentor_monitor.workloads.model import WorkloadEvent
-
-HOUR, DAY, WEEK = 3600.0, 86400.0, 7 * 86400.0
-SLO_WINDOW = WEEK  # the longest window the counters keep
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,40 +57,30 @@ class ServiceSummary:
     workload_down: str | None = None  # its bound container/pod is not running: why
 
 
-def percentile(sorted_values: list[float], q: float) -> float:
-    """Nearest-rank percentile of already sorted values (q in 0..1)."""
-    if not sorted_values:
-        raise ValueError("no values")
-    rank = math.ceil(q * len(sorted_values))  # 1-based nearest rank
-    return sorted_values[min(len(sorted_values), max(1, rank)) - 1]
-
-
 class _ServiceRecord:
     __slots__ = (
         "cfg",
         "checks",
         "counter",
-        "fails_in_row",
         "failures",
+        "health",
         "last",
         "latency",
         "latency_count",
         "latency_sum",
-        "oks_in_row",
         "recent",
+        "rules",
         "since",
-        "status",
         "summary",
         "summary_at",
     )
 
-    def __init__(self, cfg: ServiceConfig, points: int, recent: int) -> None:
+    def __init__(self, cfg: ServiceConfig, rules: HealthRules, points: int, recent: int) -> None:
         self.cfg = cfg
-        self.status = Health.UNKNOWN
+        self.rules = rules
+        self.health = HealthState()
         self.since: float | None = None
         self.last: CheckResult | None = None
-        self.fails_in_row = 0
-        self.oks_in_row = 0
         self.checks = 0
         self.failures = 0
         self.latency_count = 0
@@ -194,7 +183,12 @@ class Store:
     # ------------------------------------------------------------- writers
     def add_service(self, cfg: ServiceConfig) -> None:
         h = self.config.history
-        self._services[cfg.name] = _ServiceRecord(cfg, h.service_points, h.recent_checks)
+        rules = HealthRules(
+            cfg.failure_threshold,
+            cfg.success_threshold,
+            cfg.slo.response_time if cfg.slo else self.config.thresholds.latency.alert,
+        )
+        self._services[cfg.name] = _ServiceRecord(cfg, rules, h.service_points, h.recent_checks)
 
     def record_check(self, result: CheckResult) -> Health | None:
         """Apply one check; returns the new status when it changed."""
@@ -203,38 +197,22 @@ class Store:
         rec.last = result
         rec.checks += 1
         rec.recent.append(result)
-        before = rec.status
-        if result.ok:
-            rec.oks_in_row += 1
-            rec.fails_in_row = 0
-            if (
-                before in (Health.UNKNOWN, Health.UP, Health.DEGRADED)
-                or rec.oks_in_row >= cfg.success_threshold
-            ):
-                rec.status = self._up_or_degraded(cfg, result.latency)
-        else:
+        before = rec.health.status
+        rec.health = transition(rec.health, result.ok, result.latency, rec.rules)
+        if not result.ok:
             rec.failures += 1
-            rec.fails_in_row += 1
-            rec.oks_in_row = 0
-            if before is Health.UNKNOWN or rec.fails_in_row >= cfg.failure_threshold:
-                rec.status = Health.DOWN
         if result.latency is not None:
             rec.latency.append(result.ts, result.latency)
             rec.latency_count += 1
             rec.latency_sum += result.latency
-        rec.counter.add(
-            result.ts, up=rec.status in (Health.UP, Health.DEGRADED), failed=not result.ok
-        )
+        status = rec.health.status
+        rec.counter.add(result.ts, up=status in (Health.UP, Health.DEGRADED), failed=not result.ok)
         rec.summary = None
-        changed = rec.status is not before
+        changed = status is not before
         if changed:
             rec.since = result.ts
         self._changed(SERVICE + cfg.name)
-        return rec.status if changed else None
-
-    def _up_or_degraded(self, cfg: ServiceConfig, latency: float | None) -> Health:
-        limit = cfg.slo.response_time if cfg.slo else self.config.thresholds.latency.alert
-        return Health.DEGRADED if latency is not None and latency > limit else Health.UP
+        return status if changed else None
 
     def record_system(self, sample: SystemSample) -> None:
         self._system = sample
@@ -397,7 +375,7 @@ class Store:
         return self._sources.get(name)
 
     def status(self, name: str) -> Health:
-        return Health.DOWN if name in self._workload_down else self._services[name].status
+        return Health.DOWN if name in self._workload_down else self._services[name].health.status
 
     def last_check(self, name: str) -> CheckResult | None:
         return self._services[name].last
@@ -456,48 +434,32 @@ class Store:
         return any(self.status(n) is Health.DOWN for n in names)
 
 
-def _ratio(part: int, whole: int) -> float | None:
-    return None if whole == 0 else 100.0 * part / whole
-
-
 def _summarise(rec: _ServiceRecord, now: float) -> ServiceSummary:
     cfg = rec.cfg
-    lat = sorted(rec.latency.values_since(now - HOUR))
-    p50 = percentile(lat, 0.50) if lat else None
-    p95 = percentile(lat, 0.95) if lat else None
-    p99 = percentile(lat, 0.99) if lat else None
-    total_1h, up_1h, failed_1h = rec.counter.totals(now, HOUR)
-    total_24h, up_24h, _ = rec.counter.totals(now, DAY)
-    total_7d, up_7d, _ = rec.counter.totals(now, WEEK)
-    uptime_7d = _ratio(up_7d, total_7d)
-    error_rate = _ratio(failed_1h, total_1h)
-    compliant: bool | None = None
-    budget: float | None = None
-    if cfg.slo and uptime_7d is not None:
-        allowed = 100.0 - cfg.slo.uptime
-        spent = 100.0 - uptime_7d
-        budget = (1.0 - spent / allowed) if allowed > 0 else (1.0 if spent == 0 else -1.0)
-        compliant = (
-            uptime_7d >= cfg.slo.uptime
-            and (p95 is None or p95 <= cfg.slo.response_time)
-            and (error_rate is None or error_rate <= cfg.slo.error_rate)
-        )
+    p50, p95, p99 = latency_percentiles(sorted(rec.latency.values_since(now - HOUR)))
+    figures = slo_figures(
+        rec.counter.totals(now, HOUR),
+        rec.counter.totals(now, DAY),
+        rec.counter.totals(now, WEEK),
+        p95,
+        cfg.slo,
+    )
     last = rec.last
     return ServiceSummary(
         name=cfg.name,
         url=cfg.url,
-        status=rec.status,
+        status=rec.health.status,
         since=rec.since,
         last=last,
-        consecutive_failures=rec.fails_in_row,
+        consecutive_failures=rec.health.fails_in_row,
         latency=last.latency if last else None,
         latency_p50=p50,
         latency_p95=p95,
         latency_p99=p99,
-        uptime_1h=_ratio(up_1h, total_1h),
-        uptime_24h=_ratio(up_24h, total_24h),
-        uptime_7d=uptime_7d,
-        error_rate_1h=error_rate,
+        uptime_1h=figures.uptime_1h,
+        uptime_24h=figures.uptime_24h,
+        uptime_7d=figures.uptime_7d,
+        error_rate_1h=figures.error_rate_1h,
         checks_total=rec.checks,
         failures_total=rec.failures,
         latency_count=rec.latency_count,
@@ -506,6 +468,6 @@ def _summarise(rec: _ServiceRecord, now: float) -> ServiceSummary:
         depends_on=cfg.depends_on,
         interval=cfg.interval,
         slo=cfg.slo,
-        slo_compliant=compliant,
-        error_budget_remaining=budget,
+        slo_compliant=figures.compliant,
+        error_budget_remaining=figures.budget,
     )

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from devmentor_monitor.config.schema import Config
+from devmentor_monitor.health.slo import HOUR
 from devmentor_monitor.incidents.model import Severity
 from devmentor_monitor.model import Health
-from devmentor_monitor.store import HOUR, Store
+from devmentor_monitor.store import Store
 
 MINUTE = 60.0
 HOST = "host"  # the subject (and incident service) of host-wide rules

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from devmentor_monitor.config.schema import Config
+from devmentor_monitor.health.percentiles import percentile
+from devmentor_monitor.health.slo import HOUR, SLO_WINDOW
 from devmentor_monitor.incidents.model import Incident, Severity
 from devmentor_monitor.metric_specs import series_spec
 from devmentor_monitor.model import Prediction
@@ -40,7 +42,7 @@ from devmentor_monitor.predictions.forecast import (
     time_to_exhaustion,
 )
 from devmentor_monitor.predictions.rootcause import Anomaly, Cause, Change, Restart, rank_causes
-from devmentor_monitor.store import HOUR, SLO_WINDOW, Store, percentile
+from devmentor_monitor.store import Store
 from devmentor_monitor.units import format_bytes, format_percent, format_rate, human_duration
 
 MARKS = 120  # flagged points kept per series for chart marks

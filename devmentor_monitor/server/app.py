@@ -16,6 +16,7 @@ from typing import Any
 from devmentor_monitor import __version__
 from devmentor_monitor.aio import web
 from devmentor_monitor.commands import Commands
+from devmentor_monitor.health.slo import HOUR
 from devmentor_monitor.queries import Queries
 from devmentor_monitor.server.auth import DENIED_AUDIT, Denied, DeniedAudit
 from devmentor_monitor.server.connections import (
@@ -41,7 +42,7 @@ from devmentor_monitor.server.shapes import (
 )
 from devmentor_monitor.server.streams import StreamsApi
 from devmentor_monitor.server.workloads_api import WorkloadsApi
-from devmentor_monitor.store import HOUR, Store
+from devmentor_monitor.store import Store
 
 log = logging.getLogger("devmentor_monitor.server")
 

@@ -6,9 +6,10 @@ import pytest
 from support.clock import T0, FakeClock
 
 from devmentor_monitor.config.schema import SLO, parse_text
+from devmentor_monitor.health.percentiles import percentile
 from devmentor_monitor.model import CheckResult, Health
 from devmentor_monitor.rings import Ring, WindowCounter
-from devmentor_monitor.store import Store, percentile
+from devmentor_monitor.store import Store
 
 
 def make_store(extra: str = "", **svc: str) -> tuple[Store, FakeClock]:
