@@ -7,8 +7,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from devmentor_monitor.incidents.model import Severity
-
 
 class Health(StrEnum):
     """A service's state after failure/success thresholds are applied."""
@@ -115,26 +113,3 @@ class AuditEntry:
     target: str
     source: str  # remote address, "tui", or "monitor"
     outcome: str  # ok, denied, failed: reason
-
-
-@dataclass(frozen=True, slots=True)
-class Prediction:
-    """One thing the prediction engine sees coming, explained for a person on call.
-
-    kind: anomaly, exhaustion (disk/memory), leak, error_budget, capacity. `title` is the
-    one-line summary (panes, lists); `explanation` says what was seen and why it matters.
-    """
-
-    kind: str
-    subject: str  # series key, resource ("disk:/", "memory"), process, service, deployment
-    service: str | None  # the service it concerns; None for the host
-    severity: Severity
-    score: float  # 0..1: anomaly score, or the forecast's confidence
-    title: str
-    explanation: str
-    started_at: float  # when it was first seen (anomaly onset, first forecast)
-    value: float | None = None  # seconds to exhaustion, suggested replicas, current value
-    detail: dict[str, object] = field(default_factory=dict, compare=False)
-
-    def __str__(self) -> str:
-        return f"{self.severity.value.upper():<8} {self.title}"

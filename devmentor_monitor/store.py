@@ -23,6 +23,8 @@ from devmentor_monitor.model import CheckResult, Health, SourceStatus, SystemSam
 from devmentor_monitor.rings import Ring, WindowCounter
 
 if TYPE_CHECKING:
+    from devmentor_monitor.predictions.model import Prediction, PredictionStatus
+    from devmentor_monitor.predictions.rootcause import Cause
     from devmentor_monitor.workloads.model import WorkloadEvent
 
 
@@ -157,14 +159,14 @@ class Store:
         self._alerts_firing: dict[str, int] = {}
         self._notification_counts: dict[tuple[str, str], int] = {}
         self.notification_errors: dict[str, str] = {}
-        self._predictions: list[object] = []
+        self._predictions: list[Prediction] = []
         # Written with the predictions (predict/engine.py): per-series detector output,
         # rule values, flagged points for chart marks, root causes per open incident.
         self._anomaly_scores: dict[str, tuple[float, bool, float]] = {}
         self._prediction_values: dict[tuple[str, str], float] = {}
         self._anomaly_marks: dict[str, tuple[tuple[float, float], ...]] = {}
-        self._root_causes: dict[str, list[Any]] = {}
-        self.prediction_status: dict[str, Any] = {}
+        self._root_causes: dict[str, list[Cause]] = {}
+        self.prediction_status: PredictionStatus = {}
         self.event_log = EventLog(capacity=config.events.memory)
         # Change notices for redraws and typed messages for live streams and the Redis
         # publisher (bus.py).
@@ -299,19 +301,19 @@ class Store:
             self._incidents.pop(incident.id, None)
         self._changed("incidents")
 
-    def predictions(self) -> list[object]:
+    def predictions(self) -> list[Prediction]:
         """Current predictions. Empty until the prediction engine writes here."""
         return list(self._predictions)
 
     def set_predictions(
         self,
-        predictions: list[Any],
+        predictions: list[Prediction],
         *,
         scores: dict[str, tuple[float, bool, float]],
         values: dict[tuple[str, str], float],
         marks: dict[str, tuple[tuple[float, float], ...]],
-        root_causes: dict[str, list[Any]],
-        status: dict[str, Any],
+        root_causes: dict[str, list[Cause]],
+        status: PredictionStatus,
     ) -> None:
         """Writer (the prediction engine, run by the runtime): everything it derived on
         one tick, replaced at once so readers never see half a tick."""
@@ -338,8 +340,8 @@ class Store:
         """Recent flagged (ts, value) points of one series, for marks on charts."""
         return self._anomaly_marks.get(series, ())
 
-    def root_causes(self, incident_id: str) -> list[Any]:
-        """Ranked candidate causes (predict.rootcause.Cause) of an incident, best first."""
+    def root_causes(self, incident_id: str) -> list[Cause]:
+        """Ranked candidate causes of an incident, best first."""
         return list(self._root_causes.get(incident_id, ()))
 
     def events(self, limit: int = 50, **filters: Any) -> list[Event]:

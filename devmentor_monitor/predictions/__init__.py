@@ -3,6 +3,7 @@
 Pure computation on plain numbers (no I/O, no asyncio, no textual), so the runtime, the
 HTTP API, the TUI and the `detect` CLI all share the same code:
 
+* `model`: `Prediction` and the engine's `PredictionStatus`, what the store holds.
 * `detector`: `DetectorBank` / `Detector`, online anomaly scores in [0, 1] with flags.
 * `forecast`: robust trend fits giving time to exhaustion, leak suspicion, error budget.
 * `rootcause`: ranking candidate causes of an incident, each with its evidence.

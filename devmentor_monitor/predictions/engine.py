@@ -28,7 +28,6 @@ from devmentor_monitor.health.percentiles import percentile
 from devmentor_monitor.health.slo import HOUR, SLO_WINDOW
 from devmentor_monitor.incidents.model import Incident, Severity
 from devmentor_monitor.metric_specs import series_spec
-from devmentor_monitor.model import Prediction
 from devmentor_monitor.predictions.capacity import Advice, Signal, advise
 from devmentor_monitor.predictions.detector import Detector, DetectorConfig
 from devmentor_monitor.predictions.forecast import (
@@ -41,6 +40,7 @@ from devmentor_monitor.predictions.forecast import (
     theil_sen,
     time_to_exhaustion,
 )
+from devmentor_monitor.predictions.model import Prediction, PredictionStatus
 from devmentor_monitor.predictions.rootcause import Anomaly, Cause, Change, Restart, rank_causes
 from devmentor_monitor.store import Store
 from devmentor_monitor.units import format_bytes, format_percent, format_rate, human_duration
@@ -159,7 +159,7 @@ class PredictionEngine:
         warming = sum(
             1 for s in self._series.values() if s.detector.baseline[2] < self.settings.warmup
         )
-        status = {
+        status: PredictionStatus = {
             "series": len(self._series),
             "warming_up": warming,
             "warmup_samples": self.settings.warmup,

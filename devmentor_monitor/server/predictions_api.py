@@ -9,7 +9,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from devmentor_monitor.aio import web
-from devmentor_monitor.model import Prediction
+from devmentor_monitor.predictions.model import Prediction
 from devmentor_monitor.server.params import query
 from devmentor_monitor.server.responses import json_response
 
@@ -55,8 +55,8 @@ class PredictionsApi:
     async def list(self, request: web.Request) -> web.Response:
         self.query(request, {})
         store = self.store
-        items = [p for p in store.predictions() if isinstance(p, Prediction)]
-        status = dict(store.prediction_status)
+        items = store.predictions()
+        status: dict[str, Any] = dict(store.prediction_status)
         recent = status.pop("recent_anomalies", [])
         if not self.enabled:
             status["disabled"] = "predictions.enabled is false in the configuration"

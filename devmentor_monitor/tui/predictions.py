@@ -15,7 +15,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Static
 
-from devmentor_monitor.model import Prediction
+from devmentor_monitor.predictions.model import Prediction, PredictionStatus, RecentAnomaly
 from devmentor_monitor.tui.screens import MonitorScreen
 from devmentor_monitor.tui.widgets import SEVERITY_WORD, bound_table_caches, sync_rows
 from devmentor_monitor.units import format_age
@@ -30,7 +30,7 @@ KIND_WORD = {
 EMPTY = "no predictions yet"
 
 
-def status_line(status: dict[str, Any], now: float) -> str:
+def status_line(status: PredictionStatus, now: float) -> str:
     """What the engine is doing, in one line."""
     if not status:
         return "predictions: waiting for the engine's first tick"
@@ -102,8 +102,7 @@ class PredictionsScreen(MonitorScreen):
 
     def _items(self) -> list[Prediction]:
         store = self.monitor_app.store
-        items = store.predictions() if store is not None else []
-        return [p for p in items if isinstance(p, Prediction)]
+        return store.predictions() if store is not None else []
 
     @staticmethod
     def _key(p: Prediction) -> str:
@@ -118,7 +117,7 @@ class PredictionsScreen(MonitorScreen):
         super().refresh_data(topics)
         store = self.monitor_app.store
         now = self.monitor_app.clock()
-        status = dict(store.prediction_status) if store is not None else {}
+        status: PredictionStatus = store.prediction_status if store is not None else {}
         self.query_one("#pred-status", Static).update(Text(status_line(status, now)))
         if topics is not None and "predictions" not in topics:
             return
@@ -166,7 +165,7 @@ class PredictionsScreen(MonitorScreen):
         text.append(p.explanation)
         box.update(text)
 
-    def _draw_recent(self, recent: list[dict[str, Any]]) -> None:
+    def _draw_recent(self, recent: list[RecentAnomaly]) -> None:
         box = self.query_one("#pred-recent", Static)
         if not recent:
             box.update(Text("none", style="dim"))

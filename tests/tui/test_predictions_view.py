@@ -13,7 +13,7 @@ from textual.widgets import DataTable
 from tui_data import T, settle
 
 from devmentor_monitor.incidents.model import Incident, IncidentState, Severity
-from devmentor_monitor.model import Prediction
+from devmentor_monitor.predictions.model import Prediction
 from devmentor_monitor.predictions.rootcause import Cause
 from devmentor_monitor.tui.app import MonitorApp
 
