@@ -57,7 +57,7 @@ async def ticks(variant: str) -> list[float]:
         for i in range(TICKS):
             now[0] += 1
             for name, latency in data.LATENCY.items():
-                monitor.check(
+                monitor.intake.observe(
                     CheckResult(
                         name,
                         now[0],
@@ -66,7 +66,7 @@ async def ticks(variant: str) -> list[float]:
                         latency=latency * (1 + 0.01 * (i % 7)),
                     )
                 )
-            monitor.system(data.system_sample(now[0], 30.0 + (i * 13) % 20))
+            monitor.intake.observe(data.system_sample(now[0], 30.0 + (i * 13) % 20))
             start = time.process_time()
             app.tick()
             await pilot.pause()

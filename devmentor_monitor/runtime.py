@@ -1,7 +1,7 @@
 """Builds and runs everything. `Monitor` is shared by the TUI and headless `--serve`.
 
-The runtime is the only writer of the store: sources hand it observations
-(it is their Sink), and views read the store it owns.
+The runtime owns the intake (intake.py), the only writer of the store: sources hand it
+observations, and views read the store.
 """
 
 from __future__ import annotations
@@ -19,22 +19,22 @@ from msgspec.structs import replace
 from devmentor_monitor.backoff import Backoff
 from devmentor_monitor.commands import Commands
 from devmentor_monitor.config.schema import Config, data_dir
-from devmentor_monitor.events.model import Event, EventSeverity, Rejected
 from devmentor_monitor.events.processor import EventProcessor
 from devmentor_monitor.health.checker import HealthSource
 from devmentor_monitor.incidents.engine import IncidentEngine
 from devmentor_monitor.incidents.model import Severity
 from devmentor_monitor.incidents.rules import Evaluator, Rule, default_rules
-from devmentor_monitor.model import CheckResult, Health, SourceState, SourceStatus, SystemSample
+from devmentor_monitor.intake import StoreIntake
+from devmentor_monitor.model import SourceState, SourceStatus
 from devmentor_monitor.notify.outbox import Outbox
 from devmentor_monitor.notify.settings import active_channels
+from devmentor_monitor.observations import Intake
 from devmentor_monitor.predictions.engine import PredictionEngine
 from devmentor_monitor.queries import Queries
 from devmentor_monitor.storage.db import Database
 from devmentor_monitor.store import Store
 from devmentor_monitor.system.sampler import SystemSource
 from devmentor_monitor.workloads.actions import WorkloadActions
-from devmentor_monitor.workloads.model import ContainerInfo, WorkloadEvent
 
 if TYPE_CHECKING:
     from devmentor_monitor.server.app import ExporterServer
@@ -45,12 +45,11 @@ RESTART_BACKOFF = (1.0, 30.0)  # a crashed source restarts after 1 s, doubling u
 
 
 class Supervised(Protocol):
-    """A source the monitor runs: each takes the monitor as its sink, whichever of the
-    sink protocols (sources.base.Sink, redis_events.EventSink ...) it declares."""
+    """A source the monitor runs: it hands what it observes to the intake."""
 
     name: str
 
-    async def run(self, sink: Monitor) -> None: ...
+    async def run(self, intake: Intake) -> None: ...
 
 
 class Monitor:
@@ -90,7 +89,6 @@ class Monitor:
         # imported otherwise; actions are shared by the API, the TUI and recovery.
         self.docker_source: Any = None
         self.kube_source: Any = None
-        self._down_by: dict[str, dict[str, str]] = {"docker": {}, "kubernetes": {}}
         names = tuple(s.name for s in config.services)
         if config.docker.enabled:
             from devmentor_monitor.workloads.docker_source import DockerSource
@@ -118,6 +116,7 @@ class Monitor:
         self.event_processor = EventProcessor(
             self.engine, self.db, config.events.rules, self.health.check_now, clock
         )
+        self.intake = StoreIntake(self.store, clock=clock, events=self.event_processor)
         self.publisher: Any = None
         if config.redis_url:
             from devmentor_monitor.events.publisher import IncidentPublisher
@@ -143,162 +142,6 @@ class Monitor:
         # What views get instead of the monitor: every write, and the reads from disk.
         self.commands = Commands(self.engine, self.actions, self.db)
         self.queries = Queries(self.db, self.event_processor, self.evaluator)
-
-    # ------------------------------------------------------------------ Sink
-    def check(self, result: CheckResult) -> None:
-        changed = self.store.record_check(result)
-        self.store.bus.publish("services", lambda: self.store.service(result.service))
-        if changed is not None:
-            self.emit(
-                "service.health.changed",
-                result.service,
-                EventSeverity.ERROR if changed is Health.DOWN else EventSeverity.INFO,
-                f"now {changed.value}" + (f": {result.error}" if result.error else ""),
-                status=changed.value,
-            )
-            level = logging.WARNING if changed is Health.DOWN else logging.INFO
-            log.log(
-                level,
-                "service status changed",
-                extra={
-                    "fields": {
-                        "service": result.service,
-                        "status": changed.value,
-                        "reason": result.error or "",
-                        "status_code": result.status_code,
-                    }
-                },
-            )
-
-    def system(self, sample: SystemSample) -> None:
-        self.store.record_system(sample)
-        self.store.bus.publish("metrics", lambda: sample)
-
-    def events(self, batch: list[Event]) -> None:
-        """Accepted platform events: in the store (and on the bus) now, the rest queued."""
-        self.store.record_events(batch)
-        self.store.bus.publish_many("events", batch)
-        self.event_processor.accepted(batch)
-
-    async def events_durable(self, batch: list[Event]) -> None:
-        """Stream mode: the batch is on disk when this returns (then the source acks)."""
-        self.store.record_events(batch)
-        self.store.bus.publish_many("events", batch)
-        await self.event_processor.durable(batch)
-
-    def event_rejected(self, origin: str, exc: Rejected, raw: bytes | str) -> None:
-        self.store.reject_event(origin, exc, raw)
-
-    def emit(
-        self, etype: str, service: str, severity: EventSeverity, message: str, **data: object
-    ) -> None:
-        """The monitor's own findings join the event log (the in-process bus)."""
-        self.events([Event(self.clock(), etype, service, severity, message, dict(data), "monitor")])
-
-    def containers(self, items: list[ContainerInfo]) -> None:
-        """A full Docker poll: replace the containers; bound services follow their state."""
-        self.store.docker.replace("containers", {c.id: c for c in items})
-        down: dict[str, str] = {}
-        bound: dict[str, list[ContainerInfo]] = {}
-        for c in items:
-            if c.service:
-                bound.setdefault(c.service, []).append(c)
-        for service, cs in bound.items():
-            if not any(c.running for c in cs):
-                c = cs[0]
-                code = f" (exit {c.exit_code})" if c.exit_code is not None else ""
-                down[service] = f"container {c.name} {c.state}{code}"
-        self._workloads_down("docker", down)
-
-    def kube_list(self, kind: str, items: dict[str, Any]) -> None:
-        """A full Kubernetes list (pods, deployments, nodes, events) replaces that kind."""
-        self.store.kube.replace(kind, items)
-        if kind == "pods":
-            self._pods_changed()
-
-    def kube_put(self, kind: str, key: str, item: Any | None) -> None:
-        """One object from a watch: added/modified (item) or deleted (None)."""
-        self.store.kube.put(kind, key, item)
-        if kind == "pods":
-            self._pods_changed()
-
-    def workload_event(self, event: WorkloadEvent) -> None:
-        """A container or cluster event (start, die, oom, health_status, Warning ...).
-
-        Kept in the source's ring in the store; the platform event log (issue 5) can take
-        them from here too.
-        """
-        state = self.store.docker if event.source == "docker" else self.store.kube
-        state.add_event(event)
-        prefix = "container" if event.source == "docker" else "kubernetes"
-        self.events(
-            [
-                Event(
-                    event.ts,
-                    f"{prefix}.{_dotted(event.kind)}",
-                    event.service or event.subject,
-                    EventSeverity.WARNING if event.warning else EventSeverity.INFO,
-                    f"{event.subject}: {event.message}" if event.message else event.subject,
-                    {"subject": event.subject},
-                    event.source,
-                )
-            ]
-        )
-        if event.warning:
-            log.info(
-                "workload event",
-                extra={
-                    "fields": {
-                        "source": event.source,
-                        "kind": event.kind,
-                        "subject": event.subject,
-                        "service": event.service or "",
-                        "message": event.message,
-                    }
-                },
-            )
-
-    def _pods_changed(self) -> None:
-        down: dict[str, str] = {}
-        by_service: dict[str, list[Any]] = {}
-        for pod in self.store.kube.items("pods"):
-            if pod.service:
-                by_service.setdefault(pod.service, []).append(pod)
-        for service, pods in by_service.items():
-            if not any(p.ready for p in pods):
-                p = pods[0]
-                why = f": {p.last_termination}" if p.last_termination else ""
-                down[service] = f"no ready pod (pod {p.name} {p.phase}{why})"
-        self._workloads_down("kubernetes", down)
-
-    def _workloads_down(self, source: str, down: dict[str, str]) -> None:
-        before = self._down_by[source]
-        self._down_by[source] = down
-        for service in set(before) | set(down):
-            reason = self._down_by["docker"].get(service) or self._down_by["kubernetes"].get(
-                service
-            )
-            if reason != self.store.workload_down(service):
-                if reason:
-                    log.warning(
-                        "service down: its workload stopped",
-                        extra={"fields": {"service": service, "reason": reason}},
-                    )
-                self.store.set_workload_down(service, reason)
-
-    def source_status(self, status: SourceStatus) -> None:
-        previous = self.store.source(status.name)
-        if status.last_ok is None and previous is not None:
-            status.last_ok = previous.last_ok
-        if previous is None or (previous.state, previous.reason) != (status.state, status.reason):
-            if status.state is SourceState.UNAVAILABLE:
-                log.warning(
-                    "source unavailable",
-                    extra={"fields": {"source": status.name, "reason": status.reason}},
-                )
-            elif previous is not None and previous.state is SourceState.UNAVAILABLE:
-                log.info("source recovered", extra={"fields": {"source": status.name}})
-        self.store.set_source(status)
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self, *, require_server: bool = True) -> None:
@@ -337,7 +180,7 @@ class Monitor:
 
     async def _start_server(self, stack: AsyncExitStack, require_server: bool) -> None:
         if not self.serve:
-            self.source_status(SourceStatus("exporter", SourceState.NOT_CONFIGURED, "--no-serve"))
+            self.intake.observe(SourceStatus("exporter", SourceState.NOT_CONFIGURED, "--no-serve"))
             return
         from devmentor_monitor.server.app import ApiSettings, ExporterServer, build_app
 
@@ -357,7 +200,7 @@ class Monitor:
         except OSError as exc:
             if require_server:
                 raise
-            self.source_status(
+            self.intake.observe(
                 SourceStatus(
                     "exporter",
                     SourceState.UNAVAILABLE,
@@ -367,7 +210,7 @@ class Monitor:
             return
         self.server = server
         stack.push_async_callback(server.stop)
-        self.source_status(
+        self.intake.observe(
             SourceStatus("exporter", SourceState.OK, server.url, last_ok=time.time())
         )
 
@@ -398,7 +241,7 @@ class Monitor:
         while True:
             backoff.started()
             try:
-                await source.run(self)
+                await source.run(self.intake)
                 return
             except asyncio.CancelledError:
                 raise
@@ -409,7 +252,7 @@ class Monitor:
                     exc_info=exc,
                     extra={"fields": {"source": source.name, "retry_in_s": round(retry, 1)}},
                 )
-                self.source_status(
+                self.intake.observe(
                     SourceStatus(
                         source.name,
                         SourceState.UNAVAILABLE,
@@ -513,12 +356,6 @@ class Monitor:
         if now - self.started_at > grace and (sample is None or now - sample.ts > grace):
             problems.append(f"no host sample in {grace:g} s")
         return not problems, problems
-
-
-def _dotted(kind: str) -> str:
-    """A Docker action or Kubernetes reason as an event type part: 'BackOff' → 'backoff'."""
-    out = "".join(c if c.isalnum() or c in "_-" else "_" for c in kind.lower())
-    return out or "event"
 
 
 def build_rules(config: Config) -> list[Rule]:

@@ -17,25 +17,19 @@ import asyncio
 import logging
 import socket
 import time
-from typing import Any, Protocol
+from typing import Any
 
 from devmentor_monitor.backoff import Backoff
 from devmentor_monitor.config.schema import EventSettings
 from devmentor_monitor.events import resp
 from devmentor_monitor.events.model import Event, Rejected, parse_event
 from devmentor_monitor.model import SourceState, SourceStatus
+from devmentor_monitor.observations import EventRejected, EventsAccepted, Intake
 
 log = logging.getLogger(__name__)
 BACKOFF = (0.5, 30.0)
 CONNECT_TIMEOUT = 5.0
 STREAM_FIELD = b"event"  # `emit` writes the JSON event under this field
-
-
-class EventSink(Protocol):
-    def source_status(self, status: SourceStatus) -> None: ...
-    def events(self, batch: list[Event]) -> None: ...
-    def event_rejected(self, origin: str, exc: Rejected, raw: bytes | str) -> None: ...
-    async def events_durable(self, batch: list[Event]) -> None: ...
 
 
 class RedisEventSource:
@@ -50,15 +44,15 @@ class RedisEventSource:
         self.reconnects = 0
 
     # ------------------------------------------------------------------ supervision
-    async def run(self, sink: EventSink) -> None:
+    async def run(self, intake: Intake) -> None:
         backoff = Backoff(*BACKOFF, healthy_after=60.0)
         while True:
             backoff.started()
             try:
                 if self.settings.mode == "stream":
-                    await self._stream(sink)
+                    await self._stream(intake)
                 else:
-                    await self._pubsub(sink)
+                    await self._pubsub(intake)
                 why = "the server closed the connection"
             except asyncio.CancelledError:
                 raise
@@ -71,7 +65,7 @@ class RedisEventSource:
             self.connected = False
             retry = backoff.next()
             self.reconnects += 1
-            sink.source_status(
+            intake.observe(
                 SourceStatus(
                     self.name,
                     SourceState.UNAVAILABLE,
@@ -92,9 +86,9 @@ class RedisEventSource:
             "patterns": list(s.patterns),
         }
 
-    def _connected(self, sink: EventSink, what: str) -> None:
+    def _connected(self, intake: Intake, what: str) -> None:
         self.connected = True
-        sink.source_status(
+        intake.observe(
             SourceStatus(
                 self.name,
                 SourceState.OK,
@@ -115,7 +109,7 @@ class RedisEventSource:
         )
 
     # ------------------------------------------------------------------ pub/sub
-    async def _pubsub(self, sink: EventSink) -> None:
+    async def _pubsub(self, intake: Intake) -> None:
         s = self.settings
         parser, self.parser = resp.make_reader(s.parser)
         reader, writer = await resp.connect(self.endpoint, CONNECT_TIMEOUT)
@@ -128,16 +122,16 @@ class RedisEventSource:
             writer.write(b"".join(subs))
             await writer.drain()
             self._connected(
-                sink,
+                intake,
                 f"subscribed ({len(s.channels)} channels, "
                 f"{len(s.patterns)} patterns, {self.parser} parser)",
             )
-            await self._read_pubsub(reader, parser, sink)
+            await self._read_pubsub(reader, parser, intake)
         finally:
             writer.close()
 
     async def _read_pubsub(
-        self, reader: asyncio.StreamReader, parser: resp.Reader, sink: EventSink
+        self, reader: asyncio.StreamReader, parser: resp.Reader, intake: Intake
     ) -> None:
         channels = {c.encode() for c in self.settings.channels}
         skip = self.settings.publish_channel.encode()  # our own incidents, not events
@@ -169,12 +163,12 @@ class RedisEventSource:
                 try:
                     batch.append(parse_event(payload, origin, max_bytes))
                 except Rejected as exc:
-                    sink.event_rejected(origin, exc, payload)
+                    intake.observe(EventRejected(origin, exc, payload))
             if batch:
-                sink.events(batch)
+                intake.observe(EventsAccepted(batch))
 
     # ------------------------------------------------------------------ streams
-    async def _stream(self, sink: EventSink) -> None:
+    async def _stream(self, intake: Intake) -> None:
         import redis.asyncio as aioredis
         from redis.exceptions import ResponseError
 
@@ -191,7 +185,7 @@ class RedisEventSource:
             except ResponseError as exc:
                 if "BUSYGROUP" not in str(exc):
                     raise
-            self._connected(sink, f"reading stream {s.stream} as {s.group}/{consumer}")
+            self._connected(intake, f"reading stream {s.stream} as {s.group}/{consumer}")
             last = "0"  # first our own pending entries (delivered, never acknowledged)
             while True:
                 # RESP2 shape, [[stream, [(id, fields), ...]]]: the client's declared
@@ -209,18 +203,20 @@ class RedisEventSource:
                 for _id, fields in entries:
                     raw = fields.get(STREAM_FIELD) if fields else None
                     if raw is None:
-                        sink.event_rejected(
-                            origin,
-                            Rejected("missing_field", "stream entry has no 'event' field"),
-                            repr(fields)[:80],
+                        intake.observe(
+                            EventRejected(
+                                origin,
+                                Rejected("missing_field", "stream entry has no 'event' field"),
+                                repr(fields)[:80],
+                            )
                         )
                         continue
                     try:
                         batch.append(parse_event(raw, origin, s.max_bytes))
                     except Rejected as exc:
-                        sink.event_rejected(origin, exc, raw)
+                        intake.observe(EventRejected(origin, exc, raw))
                 if batch:
-                    await sink.events_durable(batch)  # on disk before the ack
+                    await intake.observe_durable(EventsAccepted(batch))  # on disk before the ack
                 await client.xack(s.stream, s.group, *[i for i, _ in entries])
         finally:
             await client.aclose()

@@ -22,7 +22,8 @@ from devmentor_monitor.aio import aiohttp, tls_ready
 from devmentor_monitor.config.schema import ServiceConfig
 from devmentor_monitor.logs import mask
 from devmentor_monitor.model import CheckResult
-from devmentor_monitor.sources.base import Sink, status
+from devmentor_monitor.observations import Intake
+from devmentor_monitor.sources.base import status
 
 
 def body_mismatches(body: bytes, expect: Sequence[tuple[str, Any]]) -> list[str]:
@@ -186,7 +187,7 @@ class HealthChecker:
 
 
 class HealthSource:
-    """Schedules checks for every service; results go to the sink (the runtime)."""
+    """Schedules checks for every service; results go to the intake."""
 
     name = "health"
 
@@ -207,8 +208,8 @@ class HealthSource:
                 return True
         return False
 
-    async def run(self, sink: Sink) -> None:
-        sink.source_status(status(self.name, True, services=len(self.services)))
+    async def run(self, intake: Intake) -> None:
+        intake.observe(status(self.name, True, services=len(self.services)))
         if not self.services:
             await asyncio.Event().wait()
         now = time.monotonic()
@@ -224,14 +225,14 @@ class HealthSource:
                 for i in list(self._urgent):
                     self._urgent.discard(i)
                     if i not in in_flight:
-                        in_flight[i] = asyncio.create_task(self._one(i, sink, in_flight))
+                        in_flight[i] = asyncio.create_task(self._one(i, intake, in_flight))
                 while self._due and self._due[0][0] <= now:
                     _, i = heapq.heappop(self._due)
                     svc = self.services[i]
                     jitter = random.uniform(-0.02, 0.02) * svc.interval
                     heapq.heappush(self._due, (now + svc.interval + jitter, i))
                     if i not in in_flight:  # never two checks of one service at once
-                        in_flight[i] = asyncio.create_task(self._one(i, sink, in_flight))
+                        in_flight[i] = asyncio.create_task(self._one(i, intake, in_flight))
                 delay = self._due[0][0] - time.monotonic() if self._due else 3600.0
                 self._wake.clear()
                 # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel
@@ -245,10 +246,10 @@ class HealthSource:
             await asyncio.gather(*in_flight.values(), return_exceptions=True)
             await self.checker.close()
 
-    async def _one(self, i: int, sink: Sink, in_flight: dict[int, asyncio.Task[None]]) -> None:
+    async def _one(self, i: int, intake: Intake, in_flight: dict[int, asyncio.Task[None]]) -> None:
         try:
             result = await self.checker.check(self.services[i])
             self.checks_done += 1
-            sink.check(result)
+            intake.observe(result)
         finally:
             in_flight.pop(i, None)

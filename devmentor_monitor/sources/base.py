@@ -1,6 +1,6 @@
-"""What every source has in common: it observes and hands results to a sink.
-
-Sources never touch the store; the runtime is the sink and the only writer.
+"""What every source has in common: it observes and hands typed observations to the
+intake (observations.py). Sources never touch the store; the runtime's intake is the only
+writer.
 """
 
 from __future__ import annotations
@@ -10,21 +10,16 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Protocol, TypeVar
 
-from devmentor_monitor.model import CheckResult, SourceState, SourceStatus, SystemSample
+from devmentor_monitor.model import SourceState, SourceStatus
+from devmentor_monitor.observations import Intake
 
 T = TypeVar("T")
-
-
-class Sink(Protocol):
-    def check(self, result: CheckResult) -> None: ...
-    def system(self, sample: SystemSample) -> None: ...
-    def source_status(self, status: SourceStatus) -> None: ...
 
 
 class Source(Protocol):
     name: str
 
-    async def run(self, sink: Sink) -> None:
+    async def run(self, intake: Intake) -> None:
         """Observe until cancelled. Must not raise for the source's own failures."""
 
 

@@ -10,7 +10,8 @@ from typing import Any
 import psutil
 
 from devmentor_monitor.model import DiskUsage, ProcInfo, SystemSample
-from devmentor_monitor.sources.base import Sink, every, in_thread, status
+from devmentor_monitor.observations import Intake
+from devmentor_monitor.sources.base import every, in_thread, status
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +157,7 @@ class SystemSource:
         self.processes_interval = processes_interval
         self._reader: SystemReader | None = None
 
-    async def run(self, sink: Sink) -> None:
+    async def run(self, intake: Intake) -> None:
         async def tick() -> None:
             try:
                 if self._reader is None:
@@ -165,7 +166,7 @@ class SystemSource:
                     )
                 sample = await in_thread(self._reader.read, self.interval)
             except TimeoutError:
-                sink.source_status(
+                intake.observe(
                     status(
                         self.name,
                         False,
@@ -176,7 +177,7 @@ class SystemSource:
                 return
             except Exception as exc:  # psutil or OS failure: state, not a crash
                 log.warning("system source failed: %s", exc)
-                sink.source_status(
+                intake.observe(
                     status(
                         self.name,
                         False,
@@ -185,7 +186,7 @@ class SystemSource:
                     )
                 )
                 return
-            sink.system(sample)
-            sink.source_status(status(self.name, True, interval=self.interval))
+            intake.observe(sample)
+            intake.observe(status(self.name, True, interval=self.interval))
 
         await every(self.interval, tick)

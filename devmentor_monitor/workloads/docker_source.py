@@ -19,11 +19,12 @@ import re
 import time
 from collections import deque
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from devmentor_monitor.backoff import Backoff
 from devmentor_monitor.config.schema import DockerSettings
-from devmentor_monitor.sources.base import Sink, in_thread, status
+from devmentor_monitor.observations import ContainersListed, Intake
+from devmentor_monitor.sources.base import in_thread, status
 from devmentor_monitor.workloads.kube_source import check_cancelled
 from devmentor_monitor.workloads.model import ContainerInfo, WorkloadEvent
 
@@ -38,11 +39,6 @@ STOP_TIMEOUT = 10  # seconds a stop/restart waits before SIGKILL
 # poll came back empty and die events were never seen. The wait is in the poll's thread.
 EVENTS_AHEAD = 0.25  # seconds
 EVENTS_LOOKBACK = 5.0  # seconds
-
-
-class WorkloadSink(Sink, Protocol):
-    def containers(self, items: list[ContainerInfo]) -> None: ...
-    def workload_event(self, event: WorkloadEvent) -> None: ...
 
 
 class DockerError(Exception):
@@ -152,7 +148,7 @@ class DockerSource:
         self.last_poll_s = 0.0
 
     # ------------------------------------------------------------------ the loop
-    async def run(self, sink: WorkloadSink) -> None:
+    async def run(self, intake: Intake) -> None:
         backoff = Backoff(*BACKOFF)
         timeout = self.settings.timeout
         while True:
@@ -168,7 +164,7 @@ class DockerSource:
                 check_cancelled()
                 self._drop_client()
                 retry = backoff.next()
-                sink.source_status(
+                intake.observe(
                     status(
                         self.name,
                         False,
@@ -181,9 +177,9 @@ class DockerSource:
             check_cancelled()
             backoff.reset()
             for ev in events:
-                sink.workload_event(ev)
-            sink.containers(items)
-            sink.source_status(
+                intake.observe(ev)
+            intake.observe(ContainersListed(items))
+            intake.observe(
                 status(
                     self.name,
                     True,

@@ -14,23 +14,18 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from devmentor_monitor.backoff import Backoff
 from devmentor_monitor.config.schema import KubeSettings
-from devmentor_monitor.sources.base import Sink, status
+from devmentor_monitor.observations import Intake, KubeChanged, KubeListed
+from devmentor_monitor.sources.base import status
 from devmentor_monitor.workloads.model import DeploymentInfo, NodeInfo, PodInfo, WorkloadEvent
 
 T = TypeVar("T")
 BACKOFF = (1.0, 60.0)
 PRESSURES = ("MemoryPressure", "DiskPressure", "PIDPressure")
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
-
-
-class KubeSink(Sink, Protocol):
-    def kube_list(self, kind: str, items: dict[str, Any]) -> None: ...
-    def kube_put(self, kind: str, key: str, item: Any | None) -> None: ...
-    def workload_event(self, event: WorkloadEvent) -> None: ...
 
 
 class KubeError(Exception):
@@ -280,15 +275,15 @@ class KubeSource:
         self.watch_events = 0
 
     # ------------------------------------------------------------------ the loop
-    async def run(self, sink: KubeSink) -> None:
+    async def run(self, intake: Intake) -> None:
         backoff = Backoff(*BACKOFF)
         while True:
             try:
                 if self.api is None:
                     await self._connect()
-                    sink.source_status(status(self.name, True, self._describe()))
+                    intake.observe(status(self.name, True, self._describe()))
                 backoff.reset()
-                await self._both(sink)
+                await self._both(intake)
             except asyncio.CancelledError:
                 self._stopping = True
                 raise
@@ -296,7 +291,7 @@ class KubeSource:
                 check_cancelled()
                 self.api = None
                 retry = backoff.next()
-                sink.source_status(
+                intake.observe(
                     status(
                         self.name,
                         False,
@@ -306,10 +301,10 @@ class KubeSource:
                 )
                 await asyncio.sleep(retry)
 
-    async def _both(self, sink: KubeSink) -> None:
+    async def _both(self, intake: Intake) -> None:
         """The pod watch and the polled lists, until one fails (then both stop). Not a
         TaskGroup: on 3.11 a failed child leaves the parent marked as cancelling."""
-        tasks = [asyncio.create_task(self._pods(sink)), asyncio.create_task(self._others(sink))]
+        tasks = [asyncio.create_task(self._pods(intake)), asyncio.create_task(self._others(intake))]
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
             for t in done:
@@ -355,17 +350,17 @@ class KubeSource:
         return None
 
     # ------------------------------------------------------------------ pods: list + watch
-    async def _pods(self, sink: KubeSink) -> None:
+    async def _pods(self, intake: Intake) -> None:
         while True:
-            rv = await self._list_pods(sink)
+            rv = await self._list_pods(intake)
             while True:
                 check_cancelled()
                 try:
-                    rv = await self._watch_pods(sink, rv)
+                    rv = await self._watch_pods(intake, rv)
                 except Gone:
                     break  # relist: the watch's resourceVersion is too old
 
-    async def _list_pods(self, sink: KubeSink) -> str:
+    async def _list_pods(self, intake: Intake) -> str:
         t = self.settings.timeout
         pods = await self._call(
             lambda: self.core.list_namespaced_pod(self.namespace, _request_timeout=t)
@@ -375,10 +370,10 @@ class KubeSource:
         }
         self.relists += 1
         self._pod_service = {name: info.service for name, info in items.items()}
-        sink.kube_list("pods", items)
+        intake.observe(KubeListed("pods", items))
         return pods.metadata.resource_version or ""
 
-    async def _watch_pods(self, sink: KubeSink, rv: str) -> str:
+    async def _watch_pods(self, intake: Intake, rv: str) -> str:
         """One watch window (watch_timeout long); returns the last resourceVersion."""
         loop = asyncio.get_running_loop()
         window = max(1, int(self.settings.watch_timeout))
@@ -388,7 +383,7 @@ class KubeSource:
         def deliver(kind: str, name: str, info: PodInfo | None) -> None:
             self.watch_events += 1
             self._pod_service[name] = info.service if info else None
-            sink.kube_put("pods", name, info)
+            intake.observe(KubeChanged("pods", name, info))
 
         def watch() -> str:
             w = self._k8s.watch.Watch()
@@ -424,44 +419,48 @@ class KubeSource:
         return await in_daemon(watch, window + 2 * t)
 
     # ------------------------------------------------------------------ the rest: polled
-    async def _others(self, sink: KubeSink) -> None:
+    async def _others(self, intake: Intake) -> None:
         t = self.settings.timeout
         while True:
             check_cancelled()
             deps = await self._call(
                 lambda: self.apps.list_namespaced_deployment(self.namespace, _request_timeout=t)
             )
-            sink.kube_list(
-                "deployments",
-                {
-                    d.metadata.name: deployment_info(
-                        d,
-                        self._service(
-                            (
-                                d.spec.template.metadata.labels
-                                if d.spec and d.spec.template and d.spec.template.metadata
-                                else None
-                            )
-                            or {}
-                        ),
-                    )
-                    for d in deps.items
-                },
+            intake.observe(
+                KubeListed(
+                    "deployments",
+                    {
+                        d.metadata.name: deployment_info(
+                            d,
+                            self._service(
+                                (
+                                    d.spec.template.metadata.labels
+                                    if d.spec and d.spec.template and d.spec.template.metadata
+                                    else None
+                                )
+                                or {}
+                            ),
+                        )
+                        for d in deps.items
+                    },
+                )
             )
             nodes = await self._call(lambda: self.core.list_node(_request_timeout=t))
-            sink.kube_list("nodes", {n.metadata.name: node_info(n) for n in nodes.items})
+            intake.observe(
+                KubeListed("nodes", {n.metadata.name: node_info(n) for n in nodes.items})
+            )
             events = await self._call(
                 lambda: self.core.list_namespaced_event(
                     self.namespace, field_selector="type=Warning", _request_timeout=t
                 )
             )
-            self._events(sink, events.items)
-            sink.source_status(status(self.name, True, self._describe(), namespace=self.namespace))
+            self._events(intake, events.items)
+            intake.observe(status(self.name, True, self._describe(), namespace=self.namespace))
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.settings.interval)
 
-    def _events(self, sink: KubeSink, items: list[Any]) -> None:
+    def _events(self, intake: Intake, items: list[Any]) -> None:
         pods = self._pod_service
         current: dict[str, WorkloadEvent] = {}
         for e in items:
@@ -471,9 +470,9 @@ class KubeSource:
             key = e.metadata.uid or f"{e.metadata.name}/{e.count}"
             current[key] = info
             if key not in self._seen_events:
-                sink.workload_event(info)
+                intake.observe(info)
         self._seen_events = set(current)
-        sink.kube_list("events", current)
+        intake.observe(KubeListed("events", current))
 
     def poll_soon(self) -> None:
         self._wake.set()

@@ -112,7 +112,7 @@ class NodeInfo:
 
 @dataclass(frozen=True, slots=True)
 class WorkloadEvent:
-    """A container or cluster event, as handed to the runtime (Sink.workload_event).
+    """A container or cluster event, as handed to the intake (observations.py).
 
     source: "docker" or "kubernetes"; kind: start, die, oom, health_status (Docker) or the
     Kubernetes event's reason (BackOff, FailedScheduling, ...); subject: container name,

@@ -15,24 +15,23 @@ from support.waiting import eventually
 from devmentor_monitor.config.schema import ServiceConfig
 from devmentor_monitor.demo.fleet import free_port
 from devmentor_monitor.health.checker import HealthChecker, HealthSource
-from devmentor_monitor.model import CheckResult, SourceStatus, SystemSample
+from devmentor_monitor.model import CheckResult
+from devmentor_monitor.observations import EventsAccepted, Observation
 
 pytestmark = pytest.mark.integration
 
 
 class Recorder:
-    """A Sink that keeps what it is given."""
+    """An intake that keeps the check results it is given."""
 
     def __init__(self) -> None:
         self.results: list[CheckResult] = []
 
-    def check(self, result: CheckResult) -> None:
-        self.results.append(result)
+    def observe(self, obs: Observation) -> None:
+        if isinstance(obs, CheckResult):
+            self.results.append(obs)
 
-    def system(self, sample: SystemSample) -> None:  # pragma: no cover - not used here
-        pass
-
-    def source_status(self, status: SourceStatus) -> None:
+    async def observe_durable(self, obs: EventsAccepted) -> None:  # pragma: no cover
         pass
 
 

@@ -37,7 +37,7 @@ def make_app(utc: None, no_color_unset: None) -> Callable[..., Any]:
     """Build a MonitorApp over frozen data; ``extra`` YAML is appended to the config.
 
     The app gets the store, commands and queries; ``app.monitor`` is kept for the tests
-    only, which write more data through the runtime's own Sink methods."""
+    only, which write more data through the runtime's intake."""
     from devmentor_monitor.tui.app import MonitorApp
 
     def make(extra: str = "", theme: str | None = None) -> MonitorApp:

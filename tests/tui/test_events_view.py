@@ -7,15 +7,18 @@ from typing import Any
 from tui_data import T, settle
 
 from devmentor_monitor.events.model import Event, EventSeverity, Rejected, parse_event
+from devmentor_monitor.observations import EventRejected, EventsAccepted
 from devmentor_monitor.tui.events_view import MAX_ROWS, EventsTable
 
 
 def publish(app: Any, *events: tuple[str, str, EventSeverity, str]) -> None:
-    app.monitor.events(
-        [
-            Event(T, etype, service, sev, message, {}, "redis:devmentor:events")
-            for etype, service, sev, message in events
-        ]
+    app.monitor.intake.observe(
+        EventsAccepted(
+            [
+                Event(T, etype, service, sev, message, {}, "redis:devmentor:events")
+                for etype, service, sev, message in events
+            ]
+        )
     )
 
 
@@ -78,7 +81,7 @@ async def test_a_flood_is_capped_and_rejections_are_shown(make_app: Any, screen_
             try:
                 parse_event(raw, "redis:devmentor:events", 65536)
             except Rejected as exc:
-                app.monitor.event_rejected("redis:devmentor:events", exc, raw)
+                app.monitor.intake.observe(EventRejected("redis:devmentor:events", exc, raw))
         ticks = app.ticks
         await settle(pilot, force=False)
         assert app.ticks == ticks + 1  # one redraw for the whole flood

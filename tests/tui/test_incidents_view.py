@@ -69,11 +69,11 @@ async def test_a_dead_source_says_why_and_the_rest_keeps_updating(make_app, scre
     async with app.run_test(size=(160, 50)) as pilot:
         await settle(pilot)
         monitor = app.monitor
-        monitor.source_status(
+        monitor.intake.observe(
             SourceStatus("system", SourceState.UNAVAILABLE, "psutil took over 5 s", retry_at=T + 5)
         )
         # ... while health checks go on arriving: memory recovers.
-        monitor.check(CheckResult("memory", T, ok=True, latency=0.02, status_code=200))
+        monitor.intake.observe(CheckResult("memory", T, ok=True, latency=0.02, status_code=200))
         await settle(pilot)
         text = screen_text(app)
         why = "system: unavailable: psutil took over 5 s"

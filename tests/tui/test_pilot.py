@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 from rich.color import Color
+from support.waiting import until
 from textual.widgets import DataTable, Input
-from tui_data import DOWN_REASON, HOSTNAME, LATENCY, T, settle, until
+from tui_data import DOWN_REASON, HOSTNAME, LATENCY, T, settle
 
 from devmentor_monitor.model import CheckResult
 from devmentor_monitor.tui.app import MonitorApp
@@ -77,7 +78,9 @@ async def test_overview_redraws_when_the_store_changes(app: MonitorApp, screen_t
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         assert "DOWN" in screen_text(app)
-        app.monitor.check(CheckResult("memory", T, ok=True, latency=0.009, status_code=200))
+        app.monitor.intake.observe(
+            CheckResult("memory", T, ok=True, latency=0.009, status_code=200)
+        )
         app.tick()  # what the refresh interval calls: the store changed, so it redraws
         await pilot.pause()
         text = screen_text(app)
@@ -101,7 +104,7 @@ async def test_every_later_change_reaches_its_cell_and_only_its_row(
 
         before = rows()
         for step, latency in enumerate((0.051, 0.077, 0.093), start=1):
-            app.monitor.check(
+            app.monitor.intake.observe(
                 CheckResult("auth", T + step, ok=True, latency=latency, status_code=200)
             )
             app.tick()
@@ -496,7 +499,9 @@ async def test_recent_checks_update_by_row_key(app: Any) -> None:
         before = {key.value: row for key, row in checks.rows.items()}
         assert before
         name = app.screen.selected or app.store.service_names()[0]
-        app.monitor.check(CheckResult(name, T + 0.5, ok=True, latency=0.009, status_code=200))
+        app.monitor.intake.observe(
+            CheckResult(name, T + 0.5, ok=True, latency=0.009, status_code=200)
+        )
         await settle(pilot)
         after = {key.value: row for key, row in checks.rows.items()}
         kept = [k for k in before if k in after]

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tui_data import CONFIG_TEXT, HOSTNAME, T, until
+from support.waiting import until
+from tui_data import CONFIG_TEXT, HOSTNAME, T
 
 from devmentor_monitor.config.schema import parse_text
 from devmentor_monitor.store import Store

@@ -6,10 +6,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from support.waiting import until
 from textual.widgets import DataTable
-from tui_data import T, settle, until
+from tui_data import T, settle
 
 from devmentor_monitor.model import Health, SourceState, SourceStatus
+from devmentor_monitor.observations import ContainersListed, KubeListed
 from devmentor_monitor.sources.base import status
 from devmentor_monitor.tui.app import MonitorApp
 from devmentor_monitor.tui.workloads import ConfirmScreen
@@ -66,7 +68,7 @@ async def test_docker_view_unavailable_shows_reason_and_retry(
     make_app: Callable[..., Any], screen_text: Text
 ) -> None:
     app = make_app(DOCKER)
-    app.monitor.source_status(
+    app.monitor.intake.observe(
         SourceStatus(
             "docker",
             SourceState.UNAVAILABLE,
@@ -86,8 +88,8 @@ async def test_docker_view_rows_detail_logs_and_red_service(
 ) -> None:
     app = make_app(DOCKER)
     monitor = app.monitor
-    monitor.source_status(status("docker", True, "podman 4.3.1 (API 1.41)"))
-    monitor.containers(containers())
+    monitor.intake.observe(status("docker", True, "podman 4.3.1 (API 1.41)"))
+    monitor.intake.observe(ContainersListed(containers()))
 
     async def logs(container_id: str, lines: int | None = None) -> list[str]:
         return [f"{container_id[:3]} line {i}" for i in range(3)]
@@ -108,7 +110,7 @@ async def test_docker_view_rows_detail_logs_and_red_service(
         await pilot.press("l")
         await until(pilot, lambda: "aaa line 2" in screen_text(app), "the log tail")
         # the memory container stops: row updated in place, its service turns DOWN
-        monitor.containers(containers("exited"))
+        monitor.intake.observe(ContainersListed(containers("exited")))
         await settle(pilot)
         assert table.row_count == 2
         text = screen_text(app)
@@ -126,8 +128,8 @@ async def test_docker_action_needs_confirmation(
 ) -> None:
     app = make_app(DOCKER)
     monitor = app.monitor
-    monitor.source_status(status("docker", True, "podman 4.3.1 (API 1.41)"))
-    monitor.containers(containers())
+    monitor.intake.observe(status("docker", True, "podman 4.3.1 (API 1.41)"))
+    monitor.intake.observe(ContainersListed(containers()))
     calls: list[tuple[str, str]] = []
 
     async def act(container_id: str, action: str) -> None:
@@ -163,60 +165,66 @@ async def test_docker_action_needs_confirmation(
 async def test_kubernetes_view(make_app: Callable[..., Any], screen_text: Text) -> None:
     app = make_app(KUBE)
     monitor = app.monitor
-    monitor.source_status(status("kubernetes", True, "https://k8s:6443 namespace devmentor"))
-    monitor.kube_list(
-        "pods",
-        {
-            p.name: p
-            for p in (
-                PodInfo(
-                    "auth-7d9-x2k8p",
-                    "devmentor",
-                    "Running",
-                    True,
-                    1,
-                    1,
-                    0,
-                    "node-1",
-                    T - 3600,
-                    owner="auth",
-                    service="auth",
-                ),
-                PodInfo(
-                    "memory-5d4-q9w7e",
-                    "devmentor",
-                    "Running",
-                    False,
-                    0,
-                    1,
-                    7,
-                    "node-1",
-                    T - 600,
-                    "OOMKilled (exit 137)",
-                    waiting="CrashLoopBackOff",
-                    owner="memory",
-                    service="memory",
-                ),
-            )
-        },
+    monitor.intake.observe(status("kubernetes", True, "https://k8s:6443 namespace devmentor"))
+    monitor.intake.observe(
+        KubeListed(
+            "pods",
+            {
+                p.name: p
+                for p in (
+                    PodInfo(
+                        "auth-7d9-x2k8p",
+                        "devmentor",
+                        "Running",
+                        True,
+                        1,
+                        1,
+                        0,
+                        "node-1",
+                        T - 3600,
+                        owner="auth",
+                        service="auth",
+                    ),
+                    PodInfo(
+                        "memory-5d4-q9w7e",
+                        "devmentor",
+                        "Running",
+                        False,
+                        0,
+                        1,
+                        7,
+                        "node-1",
+                        T - 600,
+                        "OOMKilled (exit 137)",
+                        waiting="CrashLoopBackOff",
+                        owner="memory",
+                        service="memory",
+                    ),
+                )
+            },
+        )
     )
-    monitor.kube_list(
-        "deployments",
-        {
-            d.name: d
-            for d in (
-                DeploymentInfo("auth", "devmentor", 2, 2, 2, 2, service="auth"),
-                DeploymentInfo("memory", "devmentor", 1, 0, 1, 0, service="memory"),
-            )
-        },
+    monitor.intake.observe(
+        KubeListed(
+            "deployments",
+            {
+                d.name: d
+                for d in (
+                    DeploymentInfo("auth", "devmentor", 2, 2, 2, 2, service="auth"),
+                    DeploymentInfo("memory", "devmentor", 1, 0, 1, 0, service="memory"),
+                )
+            },
+        )
     )
-    monitor.kube_list(
-        "nodes",
-        {
-            "node-1": NodeInfo(
-                "node-1", True, ("MemoryPressure",), (("cpu", "3800m"), ("memory", "15Gi"))
-            )
-        },
+    monitor.intake.observe(
+        KubeListed(
+            "nodes",
+            {
+                "node-1": NodeInfo(
+                    "node-1", True, ("MemoryPressure",), (("cpu", "3800m"), ("memory", "15Gi"))
+                )
+            },
+        )
     )
     calls: list[tuple[str, int]] = []
 
@@ -245,7 +253,7 @@ async def test_kubernetes_view(make_app: Callable[..., Any], screen_text: Text) 
 
 async def test_kubernetes_view_forbidden(make_app: Callable[..., Any], screen_text: Text) -> None:
     app = make_app(KUBE)
-    app.monitor.source_status(
+    app.monitor.intake.observe(
         SourceStatus("kubernetes", SourceState.UNAVAILABLE, "forbidden: pods is forbidden")
     )
     async with app.run_test(size=WIDE) as pilot:

@@ -1,20 +1,20 @@
-"""Frozen data for the TUI tests: a Monitor that is never started, its store filled by hand.
+"""Frozen data for the TUI tests: a runtime that is never started, its store filled by hand.
 
 Every timestamp, value, process and the clock are fixed, so screens render the same way on
-every run (snapshots depend on it). The runtime's own writer methods fill the store, so the
-TUI reads exactly what it would read from live sources.
+every run (snapshots depend on it). The runtime's own intake fills the store, so the TUI
+reads exactly what it would read from live sources. The runtime is there for the commands
+and queries the app gets (and its own source statuses), never started.
 """
 
 from __future__ import annotations
 
 import io
-import time
-from collections.abc import Callable
 from typing import Any
 
 from rich.console import Console
 
 from devmentor_monitor.config.schema import Config
+from devmentor_monitor.intake import StoreIntake
 from devmentor_monitor.model import (
     CheckResult,
     DiskUsage,
@@ -24,6 +24,7 @@ from devmentor_monitor.model import (
     SystemSample,
 )
 from devmentor_monitor.runtime import Monitor
+from devmentor_monitor.store import Store
 
 # 2023-11-14 22:13:20 UTC. With TZ=UTC (the `utc` fixture) the header clock shows 22:13:20.
 T = 1_700_000_000.0
@@ -99,25 +100,32 @@ def system_sample(ts: float, cpu: float) -> SystemSample:
     )
 
 
-def frozen_monitor(config: Config, now: float = T) -> Monitor:
-    """A Monitor (never started) holding 10 minutes of fixed history ending at ``now``."""
-    monitor = Monitor(config, serve=False, clock=lambda: now)
-    monitor.store.started = now - 3725  # the header says "up 1h2m"
+def fill(store: Store, intake: StoreIntake, now: float = T) -> None:
+    """10 minutes of fixed history ending at ``now``, handed to ``intake`` (which writes
+    ``store``) as live sources would hand it."""
+    store.started = now - 3725  # the header says "up 1h2m"
     for i in range(20):  # a check every 30 s for the last 10 minutes
         ts = now - 604 + 30 * (i + 1)  # the last one 4 s ago
         wobble = 1.0 + 0.1 * ((i * 7) % 5 - 2)  # deterministic, so the trend is not flat
         for name, latency in LATENCY.items():
             if name == "memory" and i >= 17:  # the last three checks failed: DOWN
-                monitor.check(CheckResult(name, ts, ok=False, latency=None, error=DOWN_REASON))
+                intake.observe(CheckResult(name, ts, ok=False, latency=None, error=DOWN_REASON))
             else:
-                monitor.check(
+                intake.observe(
                     CheckResult(name, ts, ok=True, latency=latency * wobble, status_code=200)
                 )
     for i in range(60):  # a host sample every 10 s
-        monitor.system(system_sample(now - 602 + 10 * (i + 1), 30.0 + (i * 13) % 20))
+        intake.observe(system_sample(now - 602 + 10 * (i + 1), 30.0 + (i * 13) % 20))
     for name in ("system", "health"):
-        monitor.source_status(SourceStatus(name, SourceState.OK, last_ok=now))
-    monitor.source_status(SourceStatus("exporter", SourceState.NOT_CONFIGURED, "--no-serve"))
+        intake.observe(SourceStatus(name, SourceState.OK, last_ok=now))
+    intake.observe(SourceStatus("exporter", SourceState.NOT_CONFIGURED, "--no-serve"))
+
+
+def frozen_monitor(config: Config, now: float = T) -> Monitor:
+    """A runtime (never started) holding the frozen history; tests add more data through
+    its intake (``monitor.intake.observe``), as live sources would."""
+    monitor = Monitor(config, serve=False, clock=lambda: now)
+    fill(monitor.store, monitor.intake, now)
     return monitor
 
 
@@ -143,14 +151,6 @@ def render_text(app: Any) -> str:
         app.screen._compositor.render_update(full=True, screen_stack=app._background_screens)
     )
     return console.export_text()
-
-
-async def until(pilot: Any, condition: Callable[[], Any], what: str, timeout: float = 5) -> None:
-    """Let the app run until ``condition()`` holds (for work done in Textual workers)."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await pilot.pause(0.02)
 
 
 async def settle(pilot: Any, *, force: bool = True) -> None:

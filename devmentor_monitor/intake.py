@@ -1,0 +1,238 @@
+"""The intake: the one writer of the store. Sources hand it observations
+(observations.py); it writes the store, feeds live streams and tells the engines.
+
+Owned by the runtime (runtime.py), which hands it to every source it runs. It holds no
+more than it needs to derive a service's state from its workloads.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any, Protocol, assert_never
+
+from devmentor_monitor.events.model import Event, EventSeverity
+from devmentor_monitor.model import (
+    CheckResult,
+    Health,
+    SourceState,
+    SourceStatus,
+    SystemSample,
+)
+from devmentor_monitor.observations import (
+    ContainersListed,
+    EventRejected,
+    EventsAccepted,
+    KubeChanged,
+    KubeListed,
+    Observation,
+)
+from devmentor_monitor.store import Store
+from devmentor_monitor.workloads.model import ContainerInfo, WorkloadEvent
+
+log = logging.getLogger("devmentor_monitor.runtime")  # the runtime's voice, as before
+
+
+class EventEngine(Protocol):
+    """What the intake tells about accepted events (events/processor.py)."""
+
+    def accepted(self, batch: list[Event]) -> None: ...
+    async def durable(self, batch: list[Event]) -> None: ...
+
+
+class StoreIntake:
+    """Observations in, store writes out; ``events``: the engine told of accepted events
+    (None: they go to the store only, as in the TUI tests' frozen data)."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        clock: Callable[[], float] = time.time,
+        events: EventEngine | None = None,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.event_engine = events
+        self._down_by: dict[str, dict[str, str]] = {"docker": {}, "kubernetes": {}}
+
+    def observe(self, obs: Observation) -> None:
+        match obs:
+            case EventsAccepted(batch):
+                self._events(batch)
+                if self.event_engine is not None:
+                    self.event_engine.accepted(batch)
+            case CheckResult():
+                self._check(obs)
+            case SystemSample():
+                self._system(obs)
+            case SourceStatus():
+                self._source_status(obs)
+            case EventRejected(origin, reason, raw):
+                self.store.reject_event(origin, reason, raw)
+            case WorkloadEvent():
+                self._workload_event(obs)
+            case ContainersListed(items):
+                self._containers(items)
+            case KubeListed(kind, items):
+                self.store.kube.replace(kind, items)
+                if kind == "pods":
+                    self._pods_changed()
+            case KubeChanged(kind, key, item):
+                self.store.kube.put(kind, key, item)
+                if kind == "pods":
+                    self._pods_changed()
+            case _:
+                assert_never(obs)
+
+    async def observe_durable(self, obs: EventsAccepted) -> None:
+        """Stream mode: the batch is on disk when this returns (then the source acks)."""
+        self._events(obs.batch)
+        if self.event_engine is not None:
+            await self.event_engine.durable(obs.batch)
+
+    def emit(
+        self, etype: str, service: str, severity: EventSeverity, message: str, **data: object
+    ) -> None:
+        """The monitor's own findings join the event log (the in-process bus)."""
+        self.observe(
+            EventsAccepted(
+                [Event(self.clock(), etype, service, severity, message, dict(data), "monitor")]
+            )
+        )
+
+    # ------------------------------------------------------------------ per kind
+    def _events(self, batch: list[Event]) -> None:
+        """Accepted platform events: in the store (and the bus) now."""
+        self.store.record_events(batch)
+        self.store.bus.publish_many("events", batch)
+
+    def _check(self, result: CheckResult) -> None:
+        store = self.store
+        changed = store.record_check(result)
+        store.bus.publish("services", lambda: store.service(result.service))
+        if changed is not None:
+            self.emit(
+                "service.health.changed",
+                result.service,
+                EventSeverity.ERROR if changed is Health.DOWN else EventSeverity.INFO,
+                f"now {changed.value}" + (f": {result.error}" if result.error else ""),
+                status=changed.value,
+            )
+            level = logging.WARNING if changed is Health.DOWN else logging.INFO
+            log.log(
+                level,
+                "service status changed",
+                extra={
+                    "fields": {
+                        "service": result.service,
+                        "status": changed.value,
+                        "reason": result.error or "",
+                        "status_code": result.status_code,
+                    }
+                },
+            )
+
+    def _system(self, sample: SystemSample) -> None:
+        self.store.record_system(sample)
+        self.store.bus.publish("metrics", lambda: sample)
+
+    def _source_status(self, status: SourceStatus) -> None:
+        previous = self.store.source(status.name)
+        if status.last_ok is None and previous is not None:
+            status = replace(status, last_ok=previous.last_ok)
+        if previous is None or (previous.state, previous.reason) != (status.state, status.reason):
+            if status.state is SourceState.UNAVAILABLE:
+                log.warning(
+                    "source unavailable",
+                    extra={"fields": {"source": status.name, "reason": status.reason}},
+                )
+            elif previous is not None and previous.state is SourceState.UNAVAILABLE:
+                log.info("source recovered", extra={"fields": {"source": status.name}})
+        self.store.set_source(status)
+
+    def _containers(self, items: list[ContainerInfo]) -> None:
+        """A full Docker poll: replace the containers; bound services follow their state."""
+        self.store.docker.replace("containers", {c.id: c for c in items})
+        down: dict[str, str] = {}
+        bound: dict[str, list[ContainerInfo]] = {}
+        for c in items:
+            if c.service:
+                bound.setdefault(c.service, []).append(c)
+        for service, cs in bound.items():
+            if not any(c.running for c in cs):
+                c = cs[0]
+                code = f" (exit {c.exit_code})" if c.exit_code is not None else ""
+                down[service] = f"container {c.name} {c.state}{code}"
+        self._workloads_down("docker", down)
+
+    def _workload_event(self, event: WorkloadEvent) -> None:
+        """A container or cluster event (start, die, oom, health_status, Warning ...):
+        kept in the source's ring in the store, and in the platform event log."""
+        state = self.store.docker if event.source == "docker" else self.store.kube
+        state.add_event(event)
+        prefix = "container" if event.source == "docker" else "kubernetes"
+        self.observe(
+            EventsAccepted(
+                [
+                    Event(
+                        event.ts,
+                        f"{prefix}.{_dotted(event.kind)}",
+                        event.service or event.subject,
+                        EventSeverity.WARNING if event.warning else EventSeverity.INFO,
+                        f"{event.subject}: {event.message}" if event.message else event.subject,
+                        {"subject": event.subject},
+                        event.source,
+                    )
+                ]
+            )
+        )
+        if event.warning:
+            log.info(
+                "workload event",
+                extra={
+                    "fields": {
+                        "source": event.source,
+                        "kind": event.kind,
+                        "subject": event.subject,
+                        "service": event.service or "",
+                        "message": event.message,
+                    }
+                },
+            )
+
+    def _pods_changed(self) -> None:
+        down: dict[str, str] = {}
+        by_service: dict[str, list[Any]] = {}
+        for pod in self.store.kube.items("pods"):
+            if pod.service:
+                by_service.setdefault(pod.service, []).append(pod)
+        for service, pods in by_service.items():
+            if not any(p.ready for p in pods):
+                p = pods[0]
+                why = f": {p.last_termination}" if p.last_termination else ""
+                down[service] = f"no ready pod (pod {p.name} {p.phase}{why})"
+        self._workloads_down("kubernetes", down)
+
+    def _workloads_down(self, source: str, down: dict[str, str]) -> None:
+        before = self._down_by[source]
+        self._down_by[source] = down
+        for service in set(before) | set(down):
+            reason = self._down_by["docker"].get(service) or self._down_by["kubernetes"].get(
+                service
+            )
+            if reason != self.store.workload_down(service):
+                if reason:
+                    log.warning(
+                        "service down: its workload stopped",
+                        extra={"fields": {"service": service, "reason": reason}},
+                    )
+                self.store.set_workload_down(service, reason)
+
+
+def _dotted(kind: str) -> str:
+    """A Docker action or Kubernetes reason as an event type part: 'BackOff' → 'backoff'."""
+    out = "".join(c if c.isalnum() or c in "_-" else "_" for c in kind.lower())
+    return out or "event"

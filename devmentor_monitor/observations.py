@@ -1,0 +1,80 @@
+"""What sources observe, as typed records, and the one intake they hand them to.
+
+A source calls ``intake.observe(record)`` for every observation: a `CheckResult`, a
+`SystemSample`, a `SourceStatus`, a `WorkloadEvent`, or one of the batch records below.
+Batches stay batches (one record per read, never one per event). Stream mode hands its
+batch to ``observe_durable``, which returns once the batch is on disk, so the source may
+acknowledge it. The runtime's `intake.StoreIntake` implements `Intake`; sources never
+see the store.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeAlias
+
+from devmentor_monitor.events.model import Event, Rejected
+from devmentor_monitor.model import CheckResult, SourceStatus, SystemSample
+from devmentor_monitor.workloads.model import ContainerInfo, WorkloadEvent
+
+
+@dataclass(frozen=True, slots=True)
+class EventsAccepted:
+    """Platform events parsed from one read, in arrival order (the list is not copied)."""
+
+    batch: list[Event]
+
+
+@dataclass(frozen=True, slots=True)
+class EventRejected:
+    """A message that was not an event, with why, where from and (a prefix of) what."""
+
+    origin: str
+    reason: Rejected
+    raw: bytes | str
+
+
+@dataclass(frozen=True, slots=True)
+class ContainersListed:
+    """A full Docker poll: these are all the containers there are."""
+
+    items: list[ContainerInfo]
+
+
+@dataclass(frozen=True, slots=True)
+class KubeListed:
+    """A full Kubernetes list of one kind (pods, deployments, nodes, events), by key."""
+
+    kind: str
+    items: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class KubeChanged:
+    """One object from a watch: added or modified (item), or deleted (None)."""
+
+    kind: str
+    key: str
+    item: Any | None
+
+
+Observation: TypeAlias = (
+    CheckResult
+    | SystemSample
+    | SourceStatus
+    | WorkloadEvent
+    | EventsAccepted
+    | EventRejected
+    | ContainersListed
+    | KubeListed
+    | KubeChanged
+)
+
+
+class Intake(Protocol):
+    """Where sources hand what they observe. Never raises for a source's observation."""
+
+    def observe(self, obs: Observation) -> None: ...
+
+    async def observe_durable(self, obs: EventsAccepted) -> None:
+        """Like ``observe``, returning once the events are on disk (then the source acks)."""
