@@ -160,7 +160,7 @@ class Store:
         self._notification_counts: dict[tuple[str, str], int] = {}
         self.notification_errors: dict[str, str] = {}
         self._predictions: list[Prediction] = []
-        # Written with the predictions (predict/engine.py): per-series detector output,
+        # Written with the predictions (predictions/engine.py): per-series detector output,
         # rule values, flagged points for chart marks, root causes per open incident.
         self._anomaly_scores: dict[str, tuple[float, bool, float]] = {}
         self._prediction_values: dict[tuple[str, str], float] = {}

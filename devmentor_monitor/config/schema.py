@@ -62,7 +62,7 @@ Port = Annotated[int, Meta(ge=1, le=65535)]
 
 class Section(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """A section of services.yaml, declared once: its fields are the keys allowed, each
-    field's type says how it is read (config_reader.read_struct) and its default what an
+    field's type says how it is read (config/reader.read_struct) and its default what an
     absent key means."""
 
 
@@ -352,7 +352,7 @@ class ApiKey(Section, frozen=True):
 
 
 class RuleConfig(Section, frozen=True):
-    """An alert rule as written in `alerts.rules` (engine/rules.py makes it a Rule)."""
+    """An alert rule as written in `alerts.rules` (incidents/rules.py makes it a Rule)."""
 
     name: str
     """Unique among the rules."""
@@ -700,7 +700,7 @@ RULE_METRICS: tuple[str, ...] = (
     "disk",
     "load",
 )
-# Fed by the prediction engine (predict/engine.py): seconds to exhaustion, anomaly score.
+# Fed by the prediction engine (predictions/engine.py): seconds to exhaustion, anomaly score.
 RULE_METRICS += ("disk_exhaustion_s", "memory_exhaustion_s", "budget_exhaustion_s", "anomaly_score")
 
 

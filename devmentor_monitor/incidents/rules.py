@@ -35,7 +35,7 @@ SERVICE_METRICS: tuple[str, ...] = (
     "burn_slow",
 )
 HOST_METRICS: tuple[str, ...] = ("cpu", "memory", "disk", "load")
-# From the prediction engine (predict/engine.py), read through Store.prediction_value.
+# From the prediction engine (predictions/engine.py), read through Store.prediction_value.
 PREDICTED_SERVICE_METRICS = ("budget_exhaustion_s", "anomaly_score")
 PREDICTED_HOST_METRICS = ("disk_exhaustion_s", "memory_exhaustion_s")
 SERVICE_METRICS += PREDICTED_SERVICE_METRICS
