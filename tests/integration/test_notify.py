@@ -6,10 +6,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import sqlite3
 import time
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
 from dataclasses import replace
 from email import message_from_bytes
 from email.message import Message
@@ -20,15 +18,15 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from support.http import Receiver
+from support.notifying import incident, resolve, rows, running, settings
 from support.waiting import eventually
 
 from devmentor_monitor.demo.fleet import free_port
-from devmentor_monitor.incidents.model import Incident, IncidentState, Severity
+from devmentor_monitor.incidents.model import IncidentState, Severity
 from devmentor_monitor.logs import LogfmtFormatter
 from devmentor_monitor.notify.outbox import Outbox
 from devmentor_monitor.notify.settings import (
     ChannelSettings,
-    NotifySettings,
     active_channels,
     describe,
 )
@@ -104,31 +102,6 @@ def db(tmp_path: Path) -> Iterator[Database]:
 # --------------------------------------------------------------------------- helpers
 
 
-def incident(inc_id: str = "inc-1", *, opened_ago: float = 60.0, **changes: Any) -> Incident:
-    t = time.time() - opened_ago
-    inc = Incident(
-        id=inc_id,
-        service="auth",
-        rule="health",
-        severity=Severity.CRITICAL,
-        title="service down",
-        description="3 checks failed: connection refused",
-        state=IncidentState.OPEN,
-        opened_at=t,
-        updated_at=t,
-    )
-    return replace(inc, **changes)
-
-
-def resolve(inc: Incident, after: float = 240.0) -> Incident:
-    return replace(
-        inc,
-        state=IncidentState.RESOLVED,
-        resolved_at=inc.opened_at + after,
-        resolved_by="monitor",
-    )
-
-
 def webhook(r: Receiver, name: str = "ops") -> ChannelSettings:
     return ChannelSettings(
         name=name,
@@ -168,31 +141,6 @@ def email(port: int, password: str = PASSWORD) -> ChannelSettings:
         password=password,
         timeout=2,
     )
-
-
-def settings(*channels: ChannelSettings, **kw: Any) -> NotifySettings:
-    return NotifySettings(
-        channels=channels, **{"retry_base": 0.05, "retry_max": 0.4, "max_attempts": 10, **kw}
-    )
-
-
-@asynccontextmanager
-async def running(outbox: Outbox) -> AsyncIterator[Outbox]:
-    task = asyncio.create_task(outbox.run())
-    try:
-        yield outbox
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-
-
-def rows(db: Database) -> list[tuple]:
-    """Read the file with a separate connection: what is on disk, not in a cache."""
-    with sqlite3.connect(db.path) as conn:
-        return conn.execute(
-            "SELECT incident_id, channel, kind, state, attempts, last_error "
-            "FROM notifications ORDER BY id"
-        ).fetchall()
 
 
 # --------------------------------------------------------------------------- payloads

@@ -3,15 +3,11 @@ package) and real HTTP receivers on loopback, a real SQLite outbox in tmp_path."
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import shutil
-import sqlite3
 import subprocess
 import time
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
-from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -20,14 +16,14 @@ import httpx
 import pytest
 from support import headless
 from support.http import Receiver
+from support.notifying import incident, resolve, rows, running, settings
 from support.waiting import eventually, wait_until
 
 from devmentor_monitor.aio import aiohttp
 from devmentor_monitor.demo.fleet import free_port
-from devmentor_monitor.incidents.model import Incident, IncidentState, Severity
 from devmentor_monitor.notify.channels import SENDERS, DeliveryError, Notification
 from devmentor_monitor.notify.outbox import Outbox
-from devmentor_monitor.notify.settings import ChannelSettings, NotifySettings, describe
+from devmentor_monitor.notify.settings import ChannelSettings, describe
 from devmentor_monitor.storage.db import Database
 
 pytestmark = pytest.mark.integration
@@ -116,54 +112,6 @@ def db(tmp_path: Path) -> Iterator[Database]:
 # --------------------------------------------------------------------------- helpers
 
 
-def incident(inc_id: str = "inc-1", *, opened_ago: float = 60.0) -> Incident:
-    t = time.time() - opened_ago
-    return Incident(
-        id=inc_id,
-        service="auth",
-        rule="service_down",
-        severity=Severity.CRITICAL,
-        title="service down",
-        description="3 checks failed: connection refused",
-        state=IncidentState.OPEN,
-        opened_at=t,
-        updated_at=t,
-    )
-
-
-def resolve(inc: Incident, after: float = 50.0) -> Incident:
-    return replace(
-        inc,
-        state=IncidentState.RESOLVED,
-        resolved_at=inc.opened_at + after,
-        resolved_by="monitor",
-    )
-
-
-def settings(*channels: ChannelSettings, **kw: Any) -> NotifySettings:
-    return NotifySettings(
-        channels=channels, **{"retry_base": 0.05, "retry_max": 0.4, "max_attempts": 10, **kw}
-    )
-
-
-@asynccontextmanager
-async def running(outbox: Outbox) -> AsyncIterator[Outbox]:
-    task = asyncio.create_task(outbox.run())
-    try:
-        yield outbox
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-
-
-def rows(db: Database) -> list[tuple[Any, ...]]:
-    with sqlite3.connect(db.path) as conn:
-        return conn.execute(
-            "SELECT incident_id, channel, kind, state, attempts, last_error "
-            "FROM notifications ORDER BY id"
-        ).fetchall()
-
-
 def ts(text: str) -> float:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
@@ -180,7 +128,7 @@ async def test_alertmanager_receives_then_resolves(db, alertmanager):
     channel = ChannelSettings(name="am", type="alertmanager", url=alertmanager.base, timeout=3)
     monitor = "http://127.0.0.1:3006/dashboard"
     outbox = Outbox(db, [channel], settings(channel, monitor_url=monitor))
-    inc = incident()
+    inc = incident(rule="service_down")
     async with running(outbox):
         assert await outbox.notify(inc, "open") == 1
         await eventually(lambda: rows(db)[-1][3] == "sent", 10, "the open to be delivered")
@@ -212,7 +160,7 @@ async def test_alertmanager_receives_then_resolves(db, alertmanager):
             "the escalation annotation on the one alert",
         )
 
-        await outbox.notify(resolve(inc), "resolved")
+        await outbox.notify(resolve(inc, after=50.0), "resolved")
         await eventually(lambda: rows(db)[-1][3] == "sent", 10, "the resolved to be delivered")
 
         def resolved() -> bool:
@@ -236,7 +184,7 @@ async def test_alertmanager_url_with_credentials_and_prefix(db, alertmanager):
     channel = ChannelSettings(name="am", type="alertmanager", url=url, timeout=3)
     outbox = Outbox(db, [channel], settings(channel))
     async with running(outbox):
-        await outbox.notify(incident("inc-2"), "open")
+        await outbox.notify(incident("inc-2", rule="service_down"), "open")
         await eventually(lambda: ours(alertmanager, "inc-2"), 10, "the alert")
     (alert,) = ours(alertmanager, "inc-2")
     assert alert["labels"]["instance"] == "devmentor-monitor"  # no monitor_url configured
@@ -247,7 +195,7 @@ async def test_alertmanager_url_with_credentials_and_prefix(db, alertmanager):
 
 
 async def test_alertmanager_errors_map_to_delivery_errors(receiver):
-    note = Notification.from_incident(incident(), "open")
+    note = Notification.from_incident(incident(rule="service_down"), "open")
     channel = ChannelSettings(name="am", type="alertmanager", url=receiver.base, timeout=2)
     dead = ChannelSettings(
         name="am", type="alertmanager", url=f"http://127.0.0.1:{free_port()}", timeout=2
@@ -274,11 +222,11 @@ async def test_apprise_json_delivers_to_a_loopback_endpoint(db, receiver):
     url = f"json://127.0.0.1:{receiver.port}/hook/{TOKEN}"
     channel = ChannelSettings(name="push", type="apprise", url=url, timeout=3)
     outbox = Outbox(db, [channel], settings(channel))
-    inc = incident()
+    inc = incident(rule="service_down")
     async with running(outbox):
         await outbox.notify(inc, "open")
         await eventually(lambda: rows(db)[-1][3] == "sent", 15, "the apprise send")
-        await outbox.notify(resolve(inc), "resolved")
+        await outbox.notify(resolve(inc, after=50.0), "resolved")
         await eventually(lambda: rows(db)[-1][3] == "sent", 15, "the resolved send")
     opened, done = receiver.requests
     assert opened.path == f"/hook/{TOKEN}"
@@ -299,7 +247,7 @@ async def test_apprise_dead_endpoint_reason_has_no_url(db, caplog):
     port = free_port()  # nothing listens
     url = f"json://127.0.0.1:{port}/hook/{TOKEN}"
     channel = ChannelSettings(name="push", type="apprise", url=url, timeout=2)
-    note = Notification.from_incident(incident(), "open")
+    note = Notification.from_incident(incident(rule="service_down"), "open")
     with pytest.raises(DeliveryError) as info:
         await SENDERS["apprise"](None, channel, note)  # type: ignore[arg-type]
     assert info.value.reason == "JSON: connection error"
@@ -307,7 +255,7 @@ async def test_apprise_dead_endpoint_reason_has_no_url(db, caplog):
 
     outbox = Outbox(db, [channel], settings(channel, max_attempts=2))
     async with running(outbox):
-        await outbox.notify(incident(), "open")
+        await outbox.notify(incident(rule="service_down"), "open")
         await eventually(lambda: rows(db)[-1][3] == "failed", 15, "the outbox to give up")
     (row,) = rows(db)
     assert row[4:] == (2, "JSON: connection error")
@@ -318,7 +266,7 @@ async def test_apprise_dead_endpoint_reason_has_no_url(db, caplog):
 
 async def test_apprise_http_error_and_unknown_scheme(receiver, caplog):
     caplog.set_level(logging.DEBUG)
-    note = Notification.from_incident(incident(), "open")
+    note = Notification.from_incident(incident(rule="service_down"), "open")
     receiver.statuses = [503, 401]
     channel = ChannelSettings(
         name="push", type="apprise", url=f"json://127.0.0.1:{receiver.port}/{TOKEN}", timeout=2
