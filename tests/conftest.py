@@ -6,12 +6,13 @@ Everything real: HTTP servers bind free loopback ports, processes are stopped by
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from support.http import Receiver
 from support.processes import FleetThread, ServeProc, fast_services
 from support.waiting import wait_until
 
@@ -26,6 +27,15 @@ def fleet() -> Iterator[FleetThread]:
     ft = FleetThread(["auth", "memory", "project"])
     yield ft
     ft.close()
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    """A webhook receiver on loopback that keeps every request."""
+    r = Receiver()
+    await r.start()
+    yield r
+    await r.stop()
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from support.processes import stop_process
 
 from devmentor_monitor.demo.fleet import free_port
 
@@ -93,12 +94,7 @@ class Browser:
             await self.ws.close()
         if self.http is not None:
             await self.http.close()
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5)
+        stop_process(self.proc)
 
 
 async def test_dashboard_renders_and_turns_a_service_down_live(

@@ -4,10 +4,8 @@ package) and real HTTP receivers on loopback, a real SQLite outbox in tmp_path."
 from __future__ import annotations
 
 import logging
-import shutil
-import subprocess
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -15,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 from support import headless
-from support.http import Receiver
+from support.alertmanager import ALERTMANAGER, Alertmanager
 from support.notifying import incident, resolve, rows, running, settings
 from support.waiting import eventually, wait_until
 
@@ -30,7 +28,6 @@ pytestmark = pytest.mark.integration
 
 TOKEN = "apprisetokenSECRET"
 AM_PASSWORD = "ampasswordSECRET"
-ALERTMANAGER = shutil.which("prometheus-alertmanager")
 needs_alertmanager = pytest.mark.skipif(
     ALERTMANAGER is None,
     reason="prometheus-alertmanager not installed (scripts/setup --test does)",
@@ -40,65 +37,11 @@ needs_alertmanager = pytest.mark.skipif(
 # --------------------------------------------------------------------------- servers
 
 
-class Alertmanager:
-    """`prometheus-alertmanager` on a free loopback port, gossip off; stopped by PID."""
-
-    def __init__(self, tmp: Path) -> None:
-        assert ALERTMANAGER is not None
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        cfg = tmp / "am.yml"
-        cfg.write_text("route: {receiver: r}\nreceivers: [{name: r}]\n")
-        self.log_path = tmp / "alertmanager.log"
-        self._log = self.log_path.open("wb")
-        self.proc = subprocess.Popen(
-            [
-                ALERTMANAGER,
-                f"--config.file={cfg}",
-                f"--storage.path={tmp / 'am-data'}",
-                f"--web.listen-address=127.0.0.1:{self.port}",
-                "--cluster.listen-address=",
-            ],
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-        )
-
-        def ready() -> bool:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"alertmanager exited:\n{self.log_path.read_text()}")
-            return httpx.get(f"{self.base}/api/v2/status", timeout=2).status_code == 200
-
-        wait_until(ready, 15, what="alertmanager to answer")
-
-    def alerts(self, **params: str) -> list[dict[str, Any]]:
-        r = httpx.get(f"{self.base}/api/v2/alerts", params=params, timeout=5)
-        r.raise_for_status()
-        return list(r.json())
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        self._log.close()
-
-
 @pytest.fixture
 def alertmanager(tmp_path: Path) -> Iterator[Alertmanager]:
     am = Alertmanager(tmp_path)
     yield am
     am.stop()
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    r = Receiver()
-    await r.start()
-    yield r
-    await r.stop()
 
 
 @pytest.fixture

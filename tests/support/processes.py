@@ -20,6 +20,17 @@ from support.waiting import wait_until
 REPO = Path(__file__).resolve().parents[2]
 
 
+def stop_process(proc: subprocess.Popen[Any], grace: float = 10) -> None:
+    """SIGTERM by PID, then SIGKILL if it has not gone after ``grace`` seconds."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
 class FleetThread:
     """A DemoFleet running in its own thread and event loop, so sync tests can drive it."""
 
@@ -114,11 +125,5 @@ class ServeProc:
         self.proc.send_signal(sig)
 
     def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        stop_process(self.proc, grace=5)
         self._log_file.close()
