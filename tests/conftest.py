@@ -16,6 +16,8 @@ from support.http import Receiver
 from support.processes import FleetThread, ServeProc, fast_services
 from support.waiting import wait_until
 
+from devmentor_monitor.storage.db import Database
+
 
 @pytest.fixture
 def wait() -> Callable[..., Any]:
@@ -36,6 +38,15 @@ async def receiver() -> AsyncIterator[Receiver]:
     await r.start()
     yield r
     await r.stop()
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[Database]:
+    """An open SQLite database in the test's directory."""
+    d = Database(tmp_path / "monitor.db")
+    d.open()
+    yield d
+    d.close()
 
 
 @pytest.fixture

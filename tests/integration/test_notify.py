@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from dataclasses import replace
 from email import message_from_bytes
 from email.message import Message
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -81,14 +80,6 @@ def smtp() -> Iterator[tuple[Mailbox, int]]:
     ctl.start()
     yield box, port
     ctl.stop()
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    d = Database(tmp_path / "monitor.db")
-    d.open()
-    yield d
-    d.close()
 
 
 # --------------------------------------------------------------------------- helpers

@@ -22,7 +22,6 @@ from devmentor_monitor.demo.fleet import free_port
 from devmentor_monitor.notify.channels import SENDERS, DeliveryError, Notification
 from devmentor_monitor.notify.outbox import Outbox
 from devmentor_monitor.notify.settings import ChannelSettings, describe
-from devmentor_monitor.storage.db import Database
 
 pytestmark = pytest.mark.integration
 
@@ -42,14 +41,6 @@ def alertmanager(tmp_path: Path) -> Iterator[Alertmanager]:
     am = Alertmanager(tmp_path)
     yield am
     am.stop()
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    d = Database(tmp_path / "monitor.db")
-    d.open()
-    yield d
-    d.close()
 
 
 # --------------------------------------------------------------------------- helpers
