@@ -17,7 +17,12 @@ from devmentor_monitor.config.schema import SLO, Config, ServiceConfig
 from devmentor_monitor.events.model import Event, EventLog, Rejected
 from devmentor_monitor.health.percentiles import latency_percentiles
 from devmentor_monitor.health.slo import DAY, HOUR, WEEK, slo_figures
-from devmentor_monitor.health.state_machine import HealthRules, HealthState, transition
+from devmentor_monitor.health.state_machine import (
+    HealthRules,
+    HealthState,
+    confirmed_down,
+    transition,
+)
 from devmentor_monitor.incidents.model import Incident
 from devmentor_monitor.model import CheckResult, Health, SourceStatus, SystemSample
 from devmentor_monitor.rings import Ring, WindowCounter
@@ -65,6 +70,7 @@ class _ServiceRecord:
         "checks",
         "counter",
         "failures",
+        "first_at",
         "health",
         "last",
         "latency",
@@ -82,6 +88,7 @@ class _ServiceRecord:
         self.rules = rules
         self.health = HealthState()
         self.since: float | None = None
+        self.first_at: float | None = None  # the first check's time: how far windows reach
         self.last: CheckResult | None = None
         self.checks = 0
         self.failures = 0
@@ -197,6 +204,8 @@ class Store:
         rec = self._services[result.service]
         cfg = rec.cfg
         rec.last = result
+        if rec.first_at is None:
+            rec.first_at = result.ts
         rec.checks += 1
         rec.recent.append(result)
         before = rec.health.status
@@ -378,6 +387,18 @@ class Store:
 
     def status(self, name: str) -> Health:
         return Health.DOWN if name in self._workload_down else self._services[name].health.status
+
+    def down_confirmed(self, name: str) -> bool:
+        """Down with enough evidence to page: `failure_threshold` failed checks in a row,
+        or its container/pod stopped. `status` may show DOWN sooner (a first check that
+        fails at start-up); alert rules wait for this."""
+        rec = self._services[name]
+        return name in self._workload_down or confirmed_down(rec.health, rec.rules)
+
+    def first_check_at(self, name: str) -> float | None:
+        """When this process first checked the service (None: not yet). The check counters
+        live in memory, so a window reaches no further back than this."""
+        return self._services[name].first_at
 
     def last_check(self, name: str) -> CheckResult | None:
         return self._services[name].last

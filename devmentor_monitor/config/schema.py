@@ -50,6 +50,7 @@ from devmentor_monitor.incidents.silences import (
     parse_instant,
 )
 from devmentor_monitor.notify.settings import NotifySettings, active_channels, parse_notifications
+from devmentor_monitor.units import format_duration
 
 INHERITED_TIMEOUT_SHARE = 0.8  # an inherited timeout is cut to this share of the interval
 
@@ -399,6 +400,51 @@ class FlappingSettings(Section, frozen=True):
     """Of the flapping signal."""
 
 
+MAX_BURN_WINDOW = 7 * 86400.0  # the check counters keep a week (rings.WindowCounter)
+MIN_BURN_WINDOW = 60.0  # ... in minute buckets: a shorter window is one bucket anyway
+
+
+class BurnPair(Section, frozen=True):
+    """`alerting.burn_rate.pairs[]`: a long and a short window that must both burn faster
+    than `factor` (Google SRE workbook, multiwindow multi-burn-rate alerts). Each pair
+    makes the rule burn_rate_<name> on the metric burn_<name>."""
+
+    name: str
+    """Unique among the pairs: fast makes the rule burn_rate_fast."""
+    factor: Annotated[float, Meta(gt=0)]
+    """Burn rate both windows must exceed; 1 spends the budget exactly over the SLO
+    period, 14.4 spends 2 % of a 30-day budget in one hour."""
+    long: Duration
+    """The long window: the burn is significant (1m … 7d)."""
+    short: Duration
+    """The short window, below long: the burn still goes on; it resets the alert soon
+    after the errors stop."""
+    severity: Severity = "high"
+    """Of the alert."""
+
+
+DEFAULT_BURN_PAIRS = (
+    BurnPair("fast", 14.4, 3600.0, 300.0, "critical"),
+    BurnPair("slow", 6.0, 6 * 3600.0, 1800.0, "high"),
+)
+
+BurnPairs = Annotated[tuple[BurnPair, ...], Meta(extra={"read": "burn_pairs"})]
+
+
+class BurnRateSettings(Section, frozen=True):
+    """`alerting.burn_rate`: error-budget burn alerts on every service with an SLO."""
+
+    pairs: BurnPairs = DEFAULT_BURN_PAIRS
+    """The window pairs; default fast (14.4x over 1h and 5m, critical) and slow (6x over
+    6h and 30m, high). An empty list turns burn-rate alerts off."""
+    min_coverage: Annotated[float, Meta(ge=0, le=1)] = 0.25
+    """A window is evaluated only once the service's checks span this share of it (0 … 1):
+    0.25 keeps a long window at least 3x its short one (1h/5m, 6h/30m) from start-up on."""
+    min_checks: Annotated[int, Meta(ge=1, le=100_000)] = 10
+    """... and once it holds at least this many checks (one failure in 3 is no burn
+    rate); a service checked less often than window/min_checks is not evaluated on it."""
+
+
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[str, ...] = get_args(Weekday)
 LabelRegexes = Annotated[StrMap, Meta(extra={"read": "label_regexes"})]
@@ -469,6 +515,8 @@ class RouteConfig(Section, frozen=True):
 class AlertingSettings(Section, frozen=True):
     """The `alerting:` section."""
 
+    burn_rate: BurnRateSettings = BurnRateSettings()
+    """Multiwindow, multi-burn-rate alerts."""
     flapping: FlappingSettings = FlappingSettings()
     """Flap detection."""
     maintenance: tuple[MaintenanceWindow, ...] = ()
@@ -512,7 +560,7 @@ class Config(Section, frozen=True):
     alert_channels: tuple[str, ...] = msgspec.field(default=(), name="alerts.channels")
     """Notification channels used (names or types); none: all."""
     alerting: AlertingSettings = AlertingSettings()
-    """Flapping, maintenance windows and the route tree."""
+    """Burn rates, flapping, maintenance windows and the route tree."""
     services: tuple[ServiceConfig, ...] = ()
     overrides: Annotated[tuple[str, ...], NotInFile] = ()
     """What the environment and flags changed: "MONITORING_PORT=3010", "--port"."""
@@ -551,6 +599,8 @@ def _config(r: Reader, root: Node, source: str) -> Config:
     noted = len(r.errors)
     notifications: NotifySettings = section("notifications", lambda n: parse_notifications(r, n))
     channel_names = {c.name for c in notifications.channels} if len(r.errors) == noted else None
+    alerting: AlertingSettings = section("alerting", lambda n: _alerting(r, n, channel_names))
+    metrics = rule_metrics(alerting.burn_rate)
     return Config(
         source=source,
         server=section("server"),
@@ -567,7 +617,7 @@ def _config(r: Reader, root: Node, source: str) -> Config:
         alert_channels=section("alert_channels"),
         services=services,
         api_keys=section("api_keys", lambda n: _named(r, n, "auth.keys", "key", ApiKey)),
-        rules=section("rules", lambda n: None if n is None else _rules(r, n)),
+        rules=section("rules", lambda n: None if n is None else _rules(r, n, metrics)),
         disabled_rules=section("disabled_rules"),
         data_dir=section("data_dir"),
         notifications=notifications,
@@ -576,7 +626,7 @@ def _config(r: Reader, root: Node, source: str) -> Config:
             "kubernetes", lambda n: _workloads(r, n, KubeSettings, "selectors", names)
         ),
         predictions=section("predictions"),
-        alerting=section("alerting", lambda n: _alerting(r, n, channel_names)),
+        alerting=alerting,
     )
 
 
@@ -693,8 +743,6 @@ RULE_METRICS: tuple[str, ...] = (
     "latency",
     "error_rate",
     "cert_days",
-    "burn_fast",
-    "burn_slow",
     "cpu",
     "memory",
     "disk",
@@ -704,24 +752,36 @@ RULE_METRICS: tuple[str, ...] = (
 RULE_METRICS += ("disk_exhaustion_s", "memory_exhaustion_s", "budget_exhaustion_s", "anomaly_score")
 
 
-def _rules(r: Reader, node: Node) -> tuple[RuleConfig, ...]:
+def burn_metric(pair: str) -> str:
+    """The rule metric of a burn-rate pair: burn_fast for the pair fast."""
+    return f"burn_{pair}"
+
+
+def rule_metrics(burn: BurnRateSettings) -> tuple[str, ...]:
+    """What a rule may watch: RULE_METRICS and one burn_<name> per configured pair."""
+    return RULE_METRICS + tuple(burn_metric(p.name) for p in burn.pairs)
+
+
+def _rules(r: Reader, node: Node, metrics: tuple[str, ...]) -> tuple[RuleConfig, ...]:
     out: list[RuleConfig] = []
     for name, key, item, m in r.named_items(node, "alerts.rules", "rule"):
         with r.noting():
-            out.append(_rule(r, name, key, item, m))
+            out.append(_rule(r, name, key, item, m, metrics))
     return tuple(out)
 
 
-def _rule(r: Reader, name: str, key: str, item: Node, m: dict[str, Node]) -> RuleConfig:
+def _rule(
+    r: Reader, name: str, key: str, item: Node, m: dict[str, Node], metrics: tuple[str, ...]
+) -> RuleConfig:
     f = Fields(r, RuleConfig, item, key, also=("above", "below"))
     if "metric" not in m:
         raise r.fail(item, key, "missing required key 'metric'")
     metric = r.string(m["metric"], f"{key}.metric")
-    if metric not in RULE_METRICS:
+    if metric not in metrics:
         raise r.fail(
             m["metric"],
             f"{key}.metric",
-            f"unknown metric {metric!r} (one of {', '.join(RULE_METRICS)})",
+            f"unknown metric {metric!r} (one of {', '.join(metrics)})",
         )
     if ("above" in m) == ("below" in m):
         raise r.fail(item, key, "give exactly one of 'above' or 'below'")
@@ -887,7 +947,49 @@ def _alerting(r: Reader, node: Node | None, channels: set[str] | None) -> Alerti
     no_windows: tuple[MaintenanceWindow, ...] = ()
     maintenance = r.attempt(partial(_maintenance, r, f.node("maintenance")), no_windows)
     route = r.attempt(partial(_route, r, f.node("route"), channels), None)
-    return AlertingSettings(flapping=flapping, maintenance=maintenance, route=route)
+    burn_rate = r.attempt(partial(_burn_rate, r, f.node("burn_rate")), BurnRateSettings())
+    return AlertingSettings(
+        burn_rate=burn_rate, flapping=flapping, maintenance=maintenance, route=route
+    )
+
+
+def _burn_rate(r: Reader, node: Node | None) -> BurnRateSettings:
+    if node is None:
+        return BurnRateSettings()
+    r.mapping(node, "alerting.burn_rate", None)
+    return read_struct(r, BurnRateSettings, node, "alerting.burn_rate")
+
+
+@reads("burn_pairs")
+def _burn_pairs(
+    r: Reader, node: Node, key: str, meta: Meta, extra: dict[str, Any]
+) -> tuple[BurnPair, ...]:
+    """Each pair's problem is noted on its own."""
+    out: list[BurnPair] = []
+    for name, pair_key, item, m in r.named_items(node, key, "burn-rate pair"):
+        with r.noting():
+            out.append(_burn_pair(r, name, pair_key, item, m))
+    return tuple(out)
+
+
+def _burn_pair(r: Reader, name: str, key: str, item: Node, m: dict[str, Node]) -> BurnPair:
+    p = read_struct(r, BurnPair, item, key, missing="missing required key '{}'", name=name)
+    for window, seconds in (("long", p.long), ("short", p.short)):
+        if not MIN_BURN_WINDOW <= seconds <= MAX_BURN_WINDOW:
+            raise r.fail(
+                m[window],
+                f"{key}.{window}",
+                f"must be between 1m and 7d (what the check counters keep), "
+                f"got {format_duration(seconds)}",
+            )
+    if p.short >= p.long:
+        raise r.fail(
+            m["short"],
+            f"{key}.short",
+            f"must be shorter than long ({format_duration(p.long)}), "
+            f"got {format_duration(p.short)}",
+        )
+    return p
 
 
 def _route(r: Reader, node: Node | None, channels: set[str] | None) -> RouteConfig | None:

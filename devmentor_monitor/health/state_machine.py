@@ -32,6 +32,12 @@ def up_or_degraded(latency: float | None, limit: float) -> Health:
     return Health.DEGRADED if latency is not None and latency > limit else Health.UP
 
 
+def confirmed_down(state: HealthState, rules: HealthRules) -> bool:
+    """Enough evidence to page: `failure_threshold` failed checks in a row. A first failed
+    check shows DOWN at once (`transition`) but is not yet confirmed."""
+    return state.fails_in_row >= rules.failure_threshold
+
+
 def transition(
     state: HealthState, ok: bool, latency: float | None, rules: HealthRules
 ) -> HealthState:

@@ -4,6 +4,17 @@ Each (rule, subject) pair moves inactive → pending → firing → resolved. A 
 flaps around the threshold keeps a firing alert firing until it drops past the clear
 level, so it opens one incident, not twenty. Evaluation is incremental: a tick looks
 only at services whose checks changed and at alerts that are waiting on a timer.
+
+No paging before the evidence: a value of None means "not enough data to say" for the
+down rule (failing, but fewer than `failure_threshold` checks in a row; or down and not
+yet `success_threshold` good ones) and for burn rates (a window not yet covered). A
+firing alert on such a metric holds on None; it resolves only on a value that clears.
+
+Burn rates follow the Google SRE workbook's multiwindow, multi-burn-rate alerts: each
+`alerting.burn_rate.pairs` entry fires only while both its long and its short window
+burn the error budget faster than its factor, and the short window resets it soon after
+the errors stop. A window counts only once the service's checks cover `min_coverage` of
+it and it holds `min_checks` checks, so one failed check after start-up is no burn rate.
 """
 
 from __future__ import annotations
@@ -12,27 +23,22 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from devmentor_monitor.config.schema import Config
+from devmentor_monitor.config.schema import BurnPair, BurnRateSettings, Config, burn_metric
 from devmentor_monitor.health.slo import HOUR
 from devmentor_monitor.incidents.model import Severity
 from devmentor_monitor.model import Health
 from devmentor_monitor.store import Store
+from devmentor_monitor.units import format_duration
 
 MINUTE = 60.0
 HOST = "host"  # the subject (and incident service) of host-wide rules
 
-# Google SRE workbook, multi-window multi-burn-rate alerts on a 30-day budget.
-FAST_BURN = (14.4, HOUR, 5 * MINUTE)
-SLOW_BURN = (6.0, 6 * HOUR, 30 * MINUTE)
-
-RULE_WINDOWS = (HOUR, FAST_BURN[2], SLOW_BURN[1], SLOW_BURN[2])  # error rate and burn rates
+# Per service; plus burn_<name> for each alerting.burn_rate pair (burn_fast, burn_slow).
 SERVICE_METRICS: tuple[str, ...] = (
     "down",
     "latency",
     "error_rate",
     "cert_days",
-    "burn_fast",
-    "burn_slow",
 )
 HOST_METRICS: tuple[str, ...] = ("cpu", "memory", "disk", "load")
 # From the prediction engine (predictions/engine.py), read through Store.prediction_value.
@@ -131,26 +137,7 @@ def default_rules(config: Config) -> list[Rule]:
             Severity.MEDIUM,
             description="TLS certificate expires within 14 days",
         ),
-        Rule(
-            "burn_rate_fast",
-            "burn_fast",
-            True,
-            FAST_BURN[0],
-            None,
-            0.0,
-            Severity.CRITICAL,
-            description="error budget burning 14.4x over 1 h and 5 m",
-        ),
-        Rule(
-            "burn_rate_slow",
-            "burn_slow",
-            True,
-            SLOW_BURN[0],
-            None,
-            0.0,
-            Severity.HIGH,
-            description="error budget burning 6x over 6 h and 30 m",
-        ),
+        *burn_rules(config.alerting.burn_rate),
         Rule(
             "cpu_high",
             "cpu",
@@ -204,6 +191,26 @@ def default_rules(config: Config) -> list[Rule]:
     ]
 
 
+def burn_rules(settings: BurnRateSettings) -> list[Rule]:
+    """One rule per burn-rate pair: burn_rate_<name> on the metric burn_<name>."""
+    return [
+        Rule(
+            f"burn_rate_{p.name}",
+            burn_metric(p.name),
+            True,
+            p.factor,
+            None,
+            0.0,
+            Severity(p.severity),
+            description=(
+                f"error budget burning {p.factor:g}x over both {format_duration(p.long)} "
+                f"and {format_duration(p.short)}"
+            ),
+        )
+        for p in settings.pairs
+    ]
+
+
 def burn_rate(
     store: Store, service: str, window: float, now: float, target_percent: float
 ) -> float | None:
@@ -219,6 +226,21 @@ def _burn(counts: tuple[int, int, int], target_percent: float) -> float | None:
     return (failed / total) / budget
 
 
+def window_burn(
+    counts: tuple[int, int, int],
+    window: float,
+    span: float,
+    target_percent: float,
+    settings: BurnRateSettings,
+) -> float | None:
+    """The burn rate over one window, or None while the window has too little data: the
+    checks ``span`` (now - first check) less than `min_coverage` of it, or fewer than
+    `min_checks` checks in it."""
+    if span < settings.min_coverage * window or counts[0] < settings.min_checks:
+        return None
+    return _burn(counts, target_percent)
+
+
 class Evaluator:
     """Evaluates every rule against the store; returns the transitions to act on."""
 
@@ -226,7 +248,15 @@ class Evaluator:
         self.rules = list(rules)
         self.store = store
         self.alerts: dict[tuple[str, str], Alert] = {}
-        self._service_rules = [r for r in self.rules if r.metric in SERVICE_METRICS]
+        self.burn = store.config.alerting.burn_rate
+        self._pairs: dict[str, BurnPair] = {burn_metric(p.name): p for p in self.burn.pairs}
+        # Metrics whose None is "not enough evidence yet": a firing alert holds on it.
+        self._held = {"down", *self._pairs}
+        # Every window a service's rules read, fetched in one pass per service and tick.
+        self._windows = tuple({HOUR, *(w for p in self.burn.pairs for w in (p.long, p.short))})
+        self._service_rules = [
+            r for r in self.rules if r.metric in SERVICE_METRICS or r.metric in self._pairs
+        ]
         self._host_rules = [r for r in self.rules if r.metric in HOST_METRICS]
         self._waiting: set[tuple[str, str]] = set()  # pending alerts: their `for` timers
         self._counts: dict[tuple[str, float], tuple[int, int, int]] = {}  # per evaluate()
@@ -284,7 +314,7 @@ class Evaluator:
         slo = cfg.slo
         threshold = rule.threshold
         if rule.metric == "down":
-            return (1.0 if store.status(service) is Health.DOWN else 0.0), threshold
+            return _down_value(store, service), threshold
         if rule.metric == "cert_days":
             last = store.last_check(service)
             return (last.cert_days if last else None), threshold
@@ -304,14 +334,23 @@ class Evaluator:
             return (100.0 * failed / total if total else None), threshold
         if rule.metric in PREDICTED_SERVICE_METRICS:
             return store.prediction_value(rule.metric, service), threshold
-        if slo is None:  # burn rates need an SLO
+        pair = self._pairs.get(rule.metric)
+        if slo is None or pair is None:  # burn rates need an SLO
             return None, threshold
-        _, long_w, short_w = FAST_BURN if rule.metric == "burn_fast" else SLOW_BURN
-        long_rate = _burn(self._window(service, now, long_w), slo.uptime)
-        short_rate = _burn(self._window(service, now, short_w), slo.uptime)
-        if long_rate is None or short_rate is None:
+        first = store.first_check_at(service)
+        span = 0.0 if first is None else now - first
+        long_rate = window_burn(
+            self._window(service, now, pair.long), pair.long, span, slo.uptime, self.burn
+        )
+        if long_rate is None:
             return None, threshold
-        return min(long_rate, short_rate), threshold  # both windows must burn
+        short_rate = window_burn(
+            self._window(service, now, pair.short), pair.short, span, slo.uptime, self.burn
+        )
+        if short_rate is None:
+            return None, threshold
+        # Both windows must burn; once the errors stop, the short one drops first.
+        return min(long_rate, short_rate), threshold
 
     def _window(self, service: str, now: float, window: float) -> tuple[int, int, int]:
         """Check counts over a window. The first ask for a service reads every window
@@ -319,7 +358,7 @@ class Evaluator:
         key = (service, window)
         counts = self._counts.get(key)
         if counts is None:
-            windows = tuple({window, *RULE_WINDOWS})
+            windows = tuple({window, *self._windows})
             for w, c in zip(
                 windows, self.store.check_counts_many(service, now, windows), strict=True
             ):
@@ -343,6 +382,8 @@ class Evaluator:
             if value is None or not _beyond(rule.above, value, threshold):
                 return  # the common case: nothing to track
             alert = self.alerts[key] = Alert(rule, subject, since=now)
+        if value is None and alert.state is AlertState.FIRING and rule.metric in self._held:
+            return  # no evidence either way: it stands until a value clears it
         alert.value, alert.threshold = value, threshold
         firing = alert.state is AlertState.FIRING
         level = threshold if not firing or rule.clear is None else rule.clear
@@ -376,6 +417,17 @@ class Evaluator:
 
     def firing(self) -> list[Alert]:
         return [a for a in self.alerts.values() if a.state is AlertState.FIRING]
+
+
+def _down_value(store: Store, service: str) -> float | None:
+    """1 once down is confirmed (failure_threshold checks, or its workload down), 0 while
+    up or degraded, None in between: unknown, failing but not yet confirmed, or down and
+    not yet success_threshold good checks. Shown DOWN is not the same as paged DOWN."""
+    if store.down_confirmed(service):
+        return 1.0
+    if store.status(service) in (Health.UP, Health.DEGRADED):
+        return 0.0
+    return None
 
 
 def _beyond(above: bool, value: float, level: float) -> bool:

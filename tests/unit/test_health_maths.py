@@ -12,7 +12,12 @@ from devmentor_monitor.health.slo import (
     slo_compliant,
     slo_figures,
 )
-from devmentor_monitor.health.state_machine import HealthRules, HealthState, transition
+from devmentor_monitor.health.state_machine import (
+    HealthRules,
+    HealthState,
+    confirmed_down,
+    transition,
+)
 from devmentor_monitor.model import Health
 
 RULES = HealthRules(failure_threshold=3, success_threshold=2, latency_limit=0.1)
@@ -30,6 +35,17 @@ def run(checks: list[tuple[bool, float | None]], rules: HealthRules = RULES) -> 
 def test_first_result_decides():
     assert run([(True, 0.01)]) == [Health.UP]
     assert run([(False, None)]) == [Health.DOWN]
+
+
+def test_a_first_failure_shows_down_but_is_confirmed_only_at_failure_threshold():
+    state = HealthState()
+    confirmed = []
+    for _ in range(3):
+        state = transition(state, False, None, RULES)
+        confirmed.append((state.status, confirmed_down(state, RULES)))
+    assert confirmed == [(Health.DOWN, False), (Health.DOWN, False), (Health.DOWN, True)]
+    state = transition(state, True, 0.01, RULES)  # 1 of 2 successes: down, not confirmed
+    assert (state.status, confirmed_down(state, RULES)) == (Health.DOWN, False)
 
 
 def test_down_after_failure_threshold_up_after_success_threshold():

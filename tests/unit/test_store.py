@@ -47,6 +47,25 @@ def test_down_only_after_failure_threshold_and_up_after_success_threshold():
     assert store.record_check(check(clock, True)) is Health.UP
 
 
+def test_down_confirmed_needs_failure_threshold_or_a_stopped_workload():
+    store, clock = make_store(failure_threshold="3")
+    assert store.first_check_at("api") is None
+    assert store.record_check(check(clock, False)) is Health.DOWN  # cold start: shown at once
+    first = clock.now
+    assert store.service("api").status is Health.DOWN
+    assert not store.down_confirmed("api")
+    store.record_check(check(clock, False))
+    assert not store.down_confirmed("api")
+    store.record_check(check(clock, False))
+    assert store.down_confirmed("api")
+    assert store.first_check_at("api") == first
+    store.record_check(check(clock, True))
+    assert store.status("api") is Health.UP
+    assert not store.down_confirmed("api")
+    store.set_workload_down("api", "container exited")
+    assert store.down_confirmed("api")
+
+
 def test_a_success_resets_the_failure_count():
     store, clock = make_store(failure_threshold="2")
     store.record_check(check(clock, True))
