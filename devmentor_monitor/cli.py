@@ -1,4 +1,5 @@
-"""Command line: `--serve`, `ultra`, `status`, `config check`, `demo`, `detect`.
+"""Command line: `--serve`, `ultra`, `status`, `config check`, `demo`, `detect`, `emit`,
+`silence`.
 
 Exit codes: 0 ok, 1 runtime failure (or a service down for `status`), 2 usage or config.
 No traceback reaches the user: errors are one sentence on stderr.
@@ -21,7 +22,7 @@ from urllib.parse import urlsplit
 import msgspec
 from msgspec.structs import replace
 
-from devmentor_monitor import __version__
+from devmentor_monitor import __version__, silence_cli
 from devmentor_monitor.config.schema import Config, ConfigError, data_dir, load_config
 from devmentor_monitor.events import emit_cli as emit
 from devmentor_monitor.logs import mask, mask_url, setup_logging
@@ -186,6 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     detect_cli.add_parser(subs)
     emit.add_parser(subs, _common)
+    silence_cli.add_parser(subs, _common)
     return parser
 
 
@@ -467,6 +469,8 @@ def run(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(_demo(args))
     if args.command == "detect":
         return detect_cli.run(args)
+    if args.command == "silence":  # a client of the running monitor: the config gives its port
+        return silence_cli.run(args, lambda: _load(args), UsageError)
     cfg = _load(args)
     if args.command == "status":
         return asyncio.run(_status(cfg, args.demo, args.json))

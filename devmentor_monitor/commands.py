@@ -1,4 +1,5 @@
-"""Every write a view may ask for, in one object: incidents and workload actions, audited.
+"""Every write a view may ask for, in one object: incidents, silences and workload actions,
+audited.
 
 Views (the HTTP API and the TUI) get this instead of the runtime, so what they can change
 is exactly what is listed here; the runtime builds it from its engine and actions.
@@ -12,7 +13,11 @@ from devmentor_monitor.incidents.engine import Actor, IncidentEngine
 from devmentor_monitor.workloads.actions import WorkloadActions
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from devmentor_monitor.incidents.model import Incident, Severity
+    from devmentor_monitor.incidents.silence_book import SilenceBook
+    from devmentor_monitor.incidents.silences import Matcher, Silence
     from devmentor_monitor.model import AuditEntry
     from devmentor_monitor.storage.db import Database
     from devmentor_monitor.workloads.model import ContainerInfo
@@ -21,16 +26,24 @@ __all__ = ["Commands"]
 
 
 class Commands:
-    """Open, acknowledge and resolve incidents; act on containers and deployments.
+    """Open, acknowledge and resolve incidents; create and expire silences; act on
+    containers and deployments.
 
-    Incident writes are on disk when they return; every workload action, allowed or
-    refused, is in the audit trail (WorkloadActions writes it).
+    Incident and silence writes are on disk when they return; every workload action,
+    allowed or refused, is in the audit trail (WorkloadActions writes it).
     """
 
-    def __init__(self, engine: IncidentEngine, workloads: WorkloadActions, db: Database) -> None:
+    def __init__(
+        self,
+        engine: IncidentEngine,
+        workloads: WorkloadActions,
+        db: Database,
+        silences: SilenceBook,
+    ) -> None:
         self._engine = engine
         self._workloads = workloads
         self._db = db
+        self._silences = silences
 
     # ------------------------------------------------------------------ incidents
     async def open_incident(
@@ -43,6 +56,32 @@ class Commands:
 
     async def resolve(self, incident_id: str, actor: Actor, comment: str = "") -> Incident:
         return await self._engine.resolve(incident_id, actor, comment)
+
+    # ------------------------------------------------------------------ silences
+    async def silence_add(
+        self,
+        matchers: Sequence[Matcher],
+        *,
+        comment: str,
+        actor: Actor,
+        ends_at: float | None = None,
+        duration: float | None = None,
+        starts_at: float | None = None,
+    ) -> Silence:
+        """Mute what all ``matchers`` match until ``ends_at`` or for ``duration`` seconds;
+        SilenceError(400) on a bad one. On disk and audited when it returns."""
+        return await self._silences.add(
+            matchers,
+            comment=comment,
+            actor=actor,
+            ends_at=ends_at,
+            duration=duration,
+            starts_at=starts_at,
+        )
+
+    async def silence_expire(self, silence_id: str, actor: Actor) -> Silence:
+        """End a silence now; SilenceError 404 (unknown) or 409 (ended, or from config)."""
+        return await self._silences.expire(silence_id, actor)
 
     # ------------------------------------------------------------------ audit
     async def audit(self, actor: Actor, action: str, target: str, outcome: str) -> None:

@@ -24,6 +24,8 @@ from devmentor_monitor.health.checker import HealthSource
 from devmentor_monitor.incidents.engine import IncidentEngine
 from devmentor_monitor.incidents.model import Severity
 from devmentor_monitor.incidents.rules import Evaluator, Rule, default_rules
+from devmentor_monitor.incidents.silence_book import SilenceBook
+from devmentor_monitor.incidents.silences import Maintenance, Silences
 from devmentor_monitor.intake import StoreIntake
 from devmentor_monitor.model import SourceState, SourceStatus
 from devmentor_monitor.notify.outbox import Outbox
@@ -79,6 +81,13 @@ class Monitor:
         )
         self.engine = IncidentEngine(self.store, self.db, self.outbox, clock=clock)
         self.evaluator = Evaluator(build_rules(config), self.store)
+        # The live silences (issue 14): loaded from the database at start, plus the config's
+        # maintenance windows. The book is their one writer (API, TUI, CLI through the
+        # commands); whatever decides paging reads `self.silences`, the same object.
+        self.silences = Silences(
+            maintenance=[Maintenance.from_config(w) for w in config.alerting.maintenance]
+        )
+        self.silence_book = SilenceBook(self.silences, self.db, clock=clock)
         # Predictions (issue 7): anomaly scores, forecasts, advice, root-cause hints.
         self.predictor: PredictionEngine | None = (
             PredictionEngine(self.store, config, clock=clock)
@@ -140,8 +149,8 @@ class Monitor:
                 )
             )
         # What views get instead of the monitor: every write, and the reads from disk.
-        self.commands = Commands(self.engine, self.actions, self.db)
-        self.queries = Queries(self.db, self.event_processor, self.evaluator)
+        self.commands = Commands(self.engine, self.actions, self.db, self.silence_book)
+        self.queries = Queries(self.db, self.event_processor, self.evaluator, self.silence_book)
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self, *, require_server: bool = True) -> None:
@@ -163,6 +172,7 @@ class Monitor:
             stack.push_async_callback(asyncio.to_thread, self.db.close)
             stack.push_async_callback(self.outbox.close)
             await self.engine.load()
+            await self.silence_book.load()
             await self._start_server(stack, require_server)
             stack.push_async_callback(self._cancel_tasks)
             self._start_tasks()
@@ -304,6 +314,7 @@ class Monitor:
             await self.engine.escalate()
             cutoff = self.clock() - self.config.retention.incidents
             await self.db.run(self.db.purge, cutoff)
+            await self.silence_book.purge(cutoff)
             await self.db.run(self.db.purge_events, self.clock() - self.config.retention.events)
         except Exception as exc:
             log.error("housekeeping failed", exc_info=exc)

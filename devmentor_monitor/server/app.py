@@ -40,6 +40,7 @@ from devmentor_monitor.server.shapes import (
     source_json,
     system_json,
 )
+from devmentor_monitor.server.silences_api import SilencesApi
 from devmentor_monitor.server.streams import StreamsApi
 from devmentor_monitor.server.workloads_api import WorkloadsApi
 from devmentor_monitor.store import Store
@@ -225,6 +226,10 @@ ROUTES: list[tuple[str, str, str]] = [  # method, path, handler ("incidents." = 
     ("GET", "/api/incidents/{id}", "incidents.get"),
     ("POST", "/api/incidents/{id}/acknowledge", "incidents.acknowledge"),
     ("POST", "/api/incidents/{id}/resolve", "incidents.resolve"),
+    ("GET", "/api/silences", "silences.list"),
+    ("POST", "/api/silences", "silences.create"),
+    ("GET", "/api/silences/{id}", "silences.get"),
+    ("DELETE", "/api/silences/{id}", "silences.expire"),
     ("GET", "/api/openapi.json", "openapi"),
     ("GET", "/api/predictions", "predictions.list"),
     ("GET", "/api/events", "streams.events"),
@@ -271,6 +276,7 @@ def build_app(
     owners: dict[str, Any] = {
         "": api,
         "incidents": IncidentsApi(store, commands, queries, settings),
+        "silences": SilencesApi(commands, queries, settings, clock),
         "workloads": WorkloadsApi(store, commands, settings),
         "predictions": PredictionsApi(store, enabled=settings.predictions),
         "streams": streams,

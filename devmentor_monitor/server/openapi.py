@@ -13,8 +13,12 @@ from devmentor_monitor import __version__
 from devmentor_monitor.bus import TOPICS
 from devmentor_monitor.events.model import EventSeverity
 from devmentor_monitor.incidents.model import IncidentState, Severity
+from devmentor_monitor.incidents.silence_book import MAX_COMMENT
+from devmentor_monitor.incidents.silences import MAX_MATCHERS, MAX_REGEX
 from devmentor_monitor.server.incidents_api import LIST_QUERY, MAX_DESCRIPTION
 from devmentor_monitor.server.params import LIMIT, WINDOW, Param, choice, since, text
+from devmentor_monitor.server.silences_api import DATE_TIME, DURATION, LABEL_NAME
+from devmentor_monitor.server.silences_api import LIST_QUERY as SILENCES_QUERY
 from devmentor_monitor.server.workloads_api import CONTAINER_ACTIONS, LOGS_QUERY
 
 _ERROR = {
@@ -242,6 +246,136 @@ def _workload_paths(replicas: tuple[int, int]) -> dict[str, Any]:
             "delete": _action(
                 "Delete a pod (its controller replaces it)", [_path("name", "pod name")]
             )
+        },
+    }
+
+
+def _silence_paths() -> dict[str, Any]:
+    sid = _path("id", "silence id (as listed), or a maintenance window's")
+    silence = {"$ref": "#/components/schemas/Silence"}
+    return {
+        "/api/silences": {
+            "get": {
+                "summary": "Pending and active silences, newest first, then the maintenance "
+                "windows open now (expired=true: expired ones too)",
+                "parameters": _query(SILENCES_QUERY),
+                "responses": {
+                    "200": _json(
+                        "Silences",
+                        {
+                            "type": "object",
+                            "required": ["silences"],
+                            "properties": {"silences": {"type": "array", "items": silence}},
+                        },
+                    ),
+                    "400": _ERROR,
+                },
+            },
+            "post": {
+                "summary": "Create a silence (operator role, audited): what all its matchers "
+                "match sends no notification until it ends; the creator is the key's name",
+                "security": [{"apiKey": []}],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/NewSilence"}}
+                    },
+                },
+                "responses": {
+                    "201": _json("Created, and on disk", silence),
+                    "400": _ERROR,
+                    "401": _ERROR,
+                    "403": _ERROR,
+                    "415": _ERROR,
+                },
+            },
+        },
+        "/api/silences/{id}": {
+            "get": {
+                "summary": "One silence",
+                "parameters": [sid],
+                "responses": {"200": _json("Silence", silence), "404": _ERROR},
+            },
+            "delete": {
+                "summary": "Expire a silence now (operator role, audited); 409 if it had "
+                "ended or is a maintenance window from the config",
+                "parameters": [sid],
+                "security": [{"apiKey": []}],
+                "responses": {
+                    "200": _json("Expired", silence),
+                    "400": _ERROR,
+                    "401": _ERROR,
+                    "403": _ERROR,
+                    "404": _ERROR,
+                    "409": _ERROR,
+                },
+            },
+        },
+    }
+
+
+def _silence_schemas() -> dict[str, Any]:
+    date_time = {"type": "string", "format": "date-time", "pattern": f"^{DATE_TIME}$"}
+    matcher = {
+        "type": "object",
+        "required": ["name", "value"],
+        "additionalProperties": False,
+        "description": "Alertmanager API v2: name = value, != (isEqual false), =~ (isRegex, "
+        "anchored) or !~. Labels: service, rule, severity (and kind, subject, team).",
+        "properties": {
+            "name": {"type": "string", "pattern": f"^{LABEL_NAME}$"},
+            "value": {"type": "string", "maxLength": MAX_REGEX},
+            "isRegex": {"type": "boolean", "default": False},
+            "isEqual": {"type": "boolean", "default": True},
+        },
+    }
+    matchers = {"type": "array", "minItems": 1, "maxItems": MAX_MATCHERS, "items": matcher}
+    return {
+        "Matcher": matcher,
+        "NewSilence": {
+            "type": "object",
+            "required": ["matchers", "comment"],
+            "additionalProperties": False,
+            "oneOf": [{"required": ["endsAt"]}, {"required": ["duration"]}],
+            "properties": {
+                "matchers": matchers,
+                "startsAt": {**date_time, "description": "default now"},
+                "endsAt": date_time,
+                "duration": {**DURATION.schema, "description": DURATION.description},
+                "comment": {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": MAX_COMMENT,
+                    "pattern": "\\S",
+                },
+            },
+        },
+        "Silence": {
+            "type": "object",
+            "required": [
+                "id",
+                "status",
+                "matchers",
+                "startsAt",
+                "endsAt",
+                "createdBy",
+                "comment",
+            ],
+            "properties": {
+                "id": {"type": "string"},
+                "status": {
+                    "type": "object",
+                    "properties": {
+                        "state": {"type": "string", "enum": ["pending", "active", "expired"]}
+                    },
+                },
+                "matchers": {"type": "array", "items": matcher},
+                "startsAt": {"type": "string", "format": "date-time"},
+                "endsAt": {"type": "string", "format": "date-time"},
+                "createdBy": {"type": "string"},
+                "comment": {"type": "string"},
+                "createdAt": {"type": "string", "format": "date-time"},
+            },
         },
     }
 
@@ -484,12 +618,14 @@ def openapi_document(services: Sequence[str], replicas: tuple[int, int]) -> dict
                     "responses": {"200": _json("OpenAPI document", {"type": "object"})},
                 }
             },
+            **_silence_paths(),
             **_workload_paths(replicas),
             **_event_paths(),
         },
         "components": {
             "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer"}},
             "schemas": {
+                **_silence_schemas(),
                 "NewIncident": {
                     "type": "object",
                     "required": ["service", "description", "severity"],

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 from devmentor_monitor.bus import IncidentChange
 from devmentor_monitor.events.model import Event
 from devmentor_monitor.incidents.model import Incident
+from devmentor_monitor.incidents.silence_book import iso, silence_state
+from devmentor_monitor.incidents.silences import Silence
 from devmentor_monitor.logs import mask_url
 from devmentor_monitor.metric_specs import series_spec
 from devmentor_monitor.model import CheckResult, SourceStatus, SystemSample
@@ -157,6 +159,21 @@ def incident_json(inc: Incident, *, timeline: bool = True) -> dict[str, Any]:
             {"ts": e.ts, "kind": e.kind, "actor": e.actor, "text": e.text} for e in inc.timeline
         ]
     return out
+
+
+def silence_json(s: Silence, now: float) -> dict[str, Any]:
+    """Alertmanager API v2's GettableSilence (what `POST /api/silences` takes, plus id,
+    status, createdBy and createdAt), times in ISO 8601 UTC."""
+    return {
+        "id": s.id,
+        "status": {"state": silence_state(s, now)},
+        "matchers": [m.to_json() for m in s.matchers],
+        "startsAt": iso(s.starts_at),
+        "endsAt": iso(s.ends_at),
+        "createdBy": s.created_by,
+        "comment": s.comment,
+        "createdAt": iso(s.created_at),
+    }
 
 
 def incident_change_json(c: IncidentChange) -> dict[str, Any]:
