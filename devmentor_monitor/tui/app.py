@@ -30,6 +30,7 @@ from devmentor_monitor.tui.screens import (
     OverviewScreen,
     ServicesScreen,
 )
+from devmentor_monitor.tui.silence import SilenceScreen, open_silence
 from devmentor_monitor.tui.themes import initial_theme, load_themes
 from devmentor_monitor.tui.workloads import ConfirmScreen, DockerScreen, KubernetesScreen
 
@@ -180,6 +181,9 @@ class MonitorApp(App[int]):
         if isinstance(screen, ConfirmScreen):  # esc on a confirmation: cancel it
             screen.dismiss(False)
             return
+        if isinstance(screen, SilenceScreen):  # esc on the silence form: cancel it
+            screen.dismiss(None)
+            return
         if isinstance(screen, MonitorScreen) and screen.close_filter():
             return
         self.action_show("overview")
@@ -188,6 +192,14 @@ class MonitorApp(App[int]):
         screen = self.screen
         if isinstance(screen, MonitorScreen):
             screen.open_filter()
+
+    def action_silence(self) -> None:
+        """`S`: silence the service selected on the Services or Incidents view."""
+        screen = self.screen
+        if isinstance(screen, SilenceScreen):
+            return
+        target = screen.silence_target() if isinstance(screen, MonitorScreen) else None
+        open_silence(self, target)
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):

@@ -25,7 +25,7 @@ KEYS: tuple[Key, ...] = (
         "m",
         "show('metrics')",
         "Metrics",
-        "Charts over time: CPU, memory, disk, network, latency",
+        "Host and latency charts over time",
     ),
     Key("services", "s", "show('services')", "Services", "One service in detail"),
     Key("incidents", "i", "show('incidents')", "Incidents", "Open and recent incidents"),
@@ -46,6 +46,14 @@ KEYS: tuple[Key, ...] = (
         "Kubernetes",
         "Pods, deployments, nodes",
         show=False,
+    ),
+    Key(
+        "silence",
+        "S",
+        "silence",
+        "Silence",
+        "Mute the selected service's alerts",
+        show=False,  # each of those views says so in its detail pane
     ),
     Key("filter", "slash", "filter", "Filter", "Filter the current table"),
     Key("theme", "t", "cycle_theme", "Theme", "Cycle the colour theme"),

@@ -16,6 +16,7 @@ from devmentor_monitor.logs import mask_url
 from devmentor_monitor.metric_specs import series_spec
 from devmentor_monitor.tui.charts import RANGES, line_chart
 from devmentor_monitor.tui.keys import KEYS
+from devmentor_monitor.tui.silence import silenced_line
 from devmentor_monitor.tui.widgets import (
     SEVERITY_WORD,
     AppWidget,
@@ -57,6 +58,10 @@ class MonitorScreen(Screen[None]):
 
     def body(self) -> ComposeResult:
         yield from ()
+
+    def silence_target(self) -> str | None:
+        """The service `S` would silence on this view (None: this view has none)."""
+        return None
 
     ready = False  # set once mounted: a tick must not draw into a half-built screen
 
@@ -281,6 +286,14 @@ class ServicesScreen(MonitorScreen):
 
     selected: str | None = None
 
+    def silence_target(self) -> str | None:
+        store = self.monitor_app.store
+        if store is None or not store.service_names():
+            return None
+        if self.selected and store.has_service(self.selected):
+            return self.selected
+        return store.service_names()[0]
+
     def on_mount(self) -> None:
         checks = self.query_one("#svc-checks", DataTable)
         for col in CHECK_COLUMNS:
@@ -333,6 +346,12 @@ class ServicesScreen(MonitorScreen):
             text.append(f"depends on {', '.join(s.depends_on)}\n")
         if s.cert_days is not None:
             text.append(f"TLS certificate expires in {s.cert_days:.0f} days\n")
+        queries = self.monitor_app.queries
+        silence = queries.silence_for({"service": s.name}) if queries is not None else None
+        if silence is not None:
+            text.append(silenced_line(silence) + "\n", style=f"bold {colors.get('warning', '')}")
+        else:
+            text.append("S silence this service\n", style="dim")
         self.query_one("#svc-summary", Static).update(text)
         chart = self.query_one("#svc-chart", ChartPane)
         chart.only_service = name
@@ -411,6 +430,11 @@ class IncidentsScreen(MonitorScreen):
             table.add_column(label, key=key, width=width)
         super().on_mount()
 
+    def silence_target(self) -> str | None:
+        store = self.monitor_app.store
+        inc = store.incident(self.selected) if store is not None and self.selected else None
+        return inc.service if inc is not None else None
+
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.data_table.id == "inc-list" and event.row_key.value:
             self.selected = event.row_key.value
@@ -456,6 +480,12 @@ class IncidentsScreen(MonitorScreen):
         text.append(
             f"{inc.id} · {inc.severity.value} · {inc.state.value} · rule {inc.rule}\n", style="dim"
         )
+        queries = self.monitor_app.queries
+        labels = {"service": inc.service, "rule": inc.rule, "severity": inc.severity.value}
+        silence = queries.silence_for(labels) if queries is not None else None
+        if silence is not None:
+            warning = self.monitor_app.palette.get("warning", "")
+            text.append(silenced_line(silence) + "\n", style=f"bold {warning}")
         for e in inc.timeline:
             when = time.strftime("%H:%M:%S", time.localtime(e.ts))
             text.append(f"{when} {e.kind:<12} {e.actor:<8} {e.text}\n")
@@ -465,7 +495,7 @@ class IncidentsScreen(MonitorScreen):
             for c in causes[:5]:
                 text.append(f"{c.score:4.2f} {c.subject} ({', '.join(c.kinds)}): ")
                 text.append(f"{c.evidence[0] if c.evidence else ''}\n")
-        text.append("\na acknowledge · r resolve", style="dim")
+        text.append("\na acknowledge · r resolve · S silence", style="dim")
         box.update(text)
 
     async def action_acknowledge(self) -> None:
