@@ -22,9 +22,10 @@ from urllib.parse import urlsplit
 import msgspec
 from msgspec.structs import replace
 
-from devmentor_monitor import __version__, silence_cli
+from devmentor_monitor import __version__
 from devmentor_monitor.config.schema import Config, ConfigError, data_dir, load_config
 from devmentor_monitor.events import emit_cli as emit
+from devmentor_monitor.incidents import silence_cli
 from devmentor_monitor.logs import mask, mask_url, setup_logging
 from devmentor_monitor.predictions import detect_cli
 
