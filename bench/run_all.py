@@ -28,6 +28,7 @@ SCRIPTS = (
     "events_ingest",
     "idle_connections",
     "poison_events",
+    "alert_replay",
 )
 LIMIT_S = 180
 LIMITS_S = {"tui_load": 900, "events_ingest": 600}  # glances install; 4 ingest runs

@@ -27,19 +27,22 @@ class Behaviour:
     outage_every: float = 0.0  # seconds between scheduled outages; 0 = none
     outage_for: float = 0.0  # seconds each outage lasts (503)
     down: bool = False  # answer 503 until changed
+    alternate: bool = False  # flap: 503 on every other /health, the first one included
 
     def update(self, changes: dict[str, object]) -> None:
         names = {f.name: f.type for f in fields(self)}
         for key, value in changes.items():
             if key not in names:
                 raise ValueError(f"unknown setting {key!r} (known: {', '.join(names)})")
-            if key == "down":
+            if key in _SWITCHES:
                 if not isinstance(value, bool):
-                    raise ValueError("down must be true or false")
+                    raise ValueError(f"{key} must be true or false")
             elif isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
                 raise ValueError(f"{key} must be a non-negative number")
             setattr(self, key, value)
 
+
+_SWITCHES = frozenset({"down", "alternate"})
 
 # Profiles of the platform's services, chosen so the demo shows every state over time.
 PROFILES: dict[str, Behaviour] = {
@@ -67,6 +70,7 @@ class DemoService:
         self.host = host
         self.port = port
         self.requests = 0
+        self._alternated = 0  # /health answers while alternating; odd ones fail
         self._rng = random.Random(seed)
         self._born = time.monotonic()
         self._runner: web.AppRunner | None = None
@@ -106,6 +110,10 @@ class DemoService:
         b = self.behaviour
         if b.down:
             return True
+        if b.alternate:
+            self._alternated += 1
+            return self._alternated % 2 == 1
+        self._alternated = 0
         if b.outage_every > 0 and b.outage_for > 0:
             age = time.monotonic() - self._born
             return age % b.outage_every >= b.outage_every - b.outage_for

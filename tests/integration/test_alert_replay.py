@@ -1,0 +1,91 @@
+"""Issue 14's scripted outages as tests: the scenarios of bench/alert_replay.py
+(tests/support/replay.py) against a real `--serve` with 2 s checks, four stub services with
+depends_on edges and a real webhook receiver, asserting the issue's targets.
+
+The cascade run gives two scenarios (cascade, then recovery); it runs once per module and
+both tests read it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from support import replay
+
+pytestmark = pytest.mark.integration
+
+
+def today(why: str) -> pytest.MarkDecorator:
+    """Fails on the tree this was written against (main @ ff61e16); drop it when it passes."""
+    return pytest.mark.xfail(strict=False, reason=f"issue 14: {why}")
+
+
+@pytest.fixture(scope="module")
+def replayed(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], dict[str, Any]]:
+    """The figures of a scenario, running its run once per module."""
+    done: dict[str, dict[str, dict[str, Any]]] = {}
+
+    def get(scenario: str) -> dict[str, Any]:
+        run = next(r for r, names in replay.RUNS.items() if scenario in names)
+        if run not in done:
+            tmp: Path = tmp_path_factory.mktemp(run)
+            done[run] = replay.run(run, tmp)
+        return done[run][scenario]
+
+    return get
+
+
+def check(replayed: Callable[[str], dict[str, Any]], scenario: str) -> None:
+    figures = replayed(scenario)
+    missed = replay.failures(scenario, figures)
+    assert not missed, "\n".join([*missed, f"figures: {figures}"])
+
+
+@pytest.mark.timeout(150)
+def test_quiet_start_pages_nobody(replayed):
+    check(replayed, "quiet")
+
+
+@pytest.mark.timeout(150)
+@today("cold start pages 3 (down + both burn rules) from check 1-2; 12 incidents")
+def test_cold_start_pages_once_per_down_root_after_the_threshold(replayed):
+    check(replayed, "cold_start")
+
+
+@pytest.mark.timeout(150)
+@today("7 pages (burn fast/slow per service + service_down), dependents not named")
+def test_cascade_is_one_page_naming_the_dependents(replayed):
+    check(replayed, "cascade")
+
+
+@pytest.mark.timeout(150)
+@today("6 burn-rate incidents stay open after recovery, never resolved")
+def test_recovery_resolves_within_one_interval_and_leaves_nothing_open(replayed):
+    check(replayed, "recovery")
+
+
+@pytest.mark.timeout(150)
+@today("the burn-rate rules page twice on a flapping service")
+def test_flapping_below_the_failure_threshold_pages_at_most_once(replayed):
+    check(replayed, "flapping")
+
+
+@pytest.mark.timeout(150)
+@today("no flap detection: each down/up pages and resolves (12 pages)")
+def test_flapping_at_failure_threshold_1_pages_at_most_once(replayed):
+    check(replayed, "flapping_ft1")
+
+
+@pytest.mark.timeout(150)
+@today("the burn-rate incidents paged before the restart never resolve")
+def test_restart_mid_outage_does_not_page_again_and_still_resolves(replayed):
+    check(replayed, "restart")
+
+
+@pytest.mark.timeout(150)
+@today("POST /api/silences does not exist (404)")
+def test_silenced_outage_pages_nobody(replayed):
+    check(replayed, "silence")
