@@ -36,6 +36,38 @@ class TimelineEntry:
     text: str
 
 
+SIGNAL_FIRING = "firing"
+SIGNAL_CLEARED = "cleared"
+
+
+@dataclass(frozen=True, slots=True)
+class Signal:
+    """One thing that fires inside an incident: a rule on a subject (down, latency, a burn
+    rate, an anomaly, a platform event, flapping ...). Its service is the incident's own,
+    or a dependent's when the incident inhibits it (incidents/inhibit.py)."""
+
+    rule: str
+    subject: str
+    service: str
+    kind: str  # down | latency | error_rate | burn_rate | anomaly | event | flapping | ...
+    severity: Severity
+    outage: bool  # an outage signal holds its incident open (incidents/signals.py)
+    state: str  # SIGNAL_FIRING or SIGNAL_CLEARED
+    first_at: float
+    last_at: float
+    value: float | None = None
+    threshold: float | None = None
+    labels: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.rule, self.subject)
+
+    @property
+    def firing(self) -> bool:
+        return self.state == SIGNAL_FIRING
+
+
 @dataclass(frozen=True, slots=True)
 class Incident:
     """One incident as last written. The incident engine makes each change with
@@ -56,6 +88,18 @@ class Incident:
     resolved_by: str | None = None
     parent_id: str | None = None  # set when a dependency's incident explains this one
     timeline: tuple[TimelineEntry, ...] = ()
+    # Grouping, inhibition and paging (incidents/engine.py, dispatch.py): persisted.
+    group_key: str = ""  # the alerting.group_by label values: one open incident per key
+    signals: tuple[Signal, ...] = ()
+    dependents: tuple[str, ...] = ()  # services whose signals it inhibits, named when paged
+    page_at: float | None = None  # its first notification is due (after group_wait)
+    paged_at: float | None = None  # when it paged (None: never; then no resolved either)
+    paged_channels: tuple[str, ...] = ()  # where it paged (empty: every channel)
+    notified_rank: int = -1  # severity rank last notified (a rise above it escalates)
+    notified_at: float | None = None  # last notification (group_interval counts from it)
+    silenced_by: str | None = None  # the silence that mutes it now
+    flapping: bool = False  # paged while its service was flapping
+    closing_note: str = ""  # what still fired when it resolved (a burn outliving it)
 
     @property
     def is_open(self) -> bool:

@@ -17,12 +17,32 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from devmentor_monitor.events.model import Event, EventSeverity
-from devmentor_monitor.incidents.model import Incident, IncidentState, Severity, TimelineEntry
+from devmentor_monitor.incidents.flapping import FlapSnapshot
+from devmentor_monitor.incidents.model import (
+    Incident,
+    IncidentState,
+    Severity,
+    Signal,
+    TimelineEntry,
+)
 from devmentor_monitor.incidents.silences import Matcher, Silence
 from devmentor_monitor.model import AuditEntry
 
 T = TypeVar("T")
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: incident grouping and paging columns, signals, alert_state, flap_state
+# Columns added to `incidents` by version 2 (a version 1 file gets them by ALTER TABLE).
+_INCIDENT_V2 = (
+    ("group_key", "TEXT NOT NULL DEFAULT ''"),
+    ("dependents", "TEXT NOT NULL DEFAULT '[]'"),  # JSON list of service names
+    ("page_at", "REAL"),
+    ("paged_at", "REAL"),
+    ("paged_channels", "TEXT NOT NULL DEFAULT '[]'"),  # JSON list of channel names
+    ("notified_rank", "INTEGER NOT NULL DEFAULT -1"),
+    ("notified_at", "REAL"),
+    ("silenced_by", "TEXT"),
+    ("flapping", "INTEGER NOT NULL DEFAULT 0"),
+    ("closing_note", "TEXT NOT NULL DEFAULT ''"),
+)
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS incidents (
     id TEXT PRIMARY KEY, service TEXT NOT NULL, rule TEXT NOT NULL, severity TEXT NOT NULL,
@@ -30,6 +50,20 @@ CREATE TABLE IF NOT EXISTS incidents (
     opened_at REAL NOT NULL, updated_at REAL NOT NULL,
     acknowledged_at REAL, acknowledged_by TEXT, resolved_at REAL, resolved_by TEXT,
     parent_id TEXT
+);
+CREATE TABLE IF NOT EXISTS signals (
+    incident_id TEXT NOT NULL, rule TEXT NOT NULL, subject TEXT NOT NULL,
+    service TEXT NOT NULL, kind TEXT NOT NULL, severity TEXT NOT NULL, outage INTEGER NOT NULL,
+    state TEXT NOT NULL, first_at REAL NOT NULL, last_at REAL NOT NULL, value REAL,
+    threshold REAL, labels TEXT NOT NULL,  -- JSON: [[name, value], ...]
+    PRIMARY KEY (incident_id, rule, subject)
+);
+CREATE TABLE IF NOT EXISTS alert_state (  -- pending and firing alerts (rules.Evaluator)
+    rule TEXT NOT NULL, subject TEXT NOT NULL, state TEXT NOT NULL, since REAL NOT NULL,
+    value REAL, threshold REAL NOT NULL, PRIMARY KEY (rule, subject)
+);
+CREATE TABLE IF NOT EXISTS flap_state (  -- incidents.flapping.FlapDetector snapshots
+    service TEXT PRIMARY KEY, history TEXT NOT NULL, flapping INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS incidents_state ON incidents(state);
 CREATE INDEX IF NOT EXISTS incidents_opened ON incidents(opened_at);
@@ -79,6 +113,21 @@ _INCIDENT_COLUMNS = (
     "resolved_at",
     "resolved_by",
     "parent_id",
+    *(name for name, _ in _INCIDENT_V2),
+)
+_SIGNAL_COLUMNS = (
+    "rule",
+    "subject",
+    "service",
+    "kind",
+    "severity",
+    "outage",
+    "state",
+    "first_at",
+    "last_at",
+    "value",
+    "threshold",
+    "labels",
 )
 
 
@@ -111,6 +160,7 @@ class Database:
                 )
             conn.executescript(SCHEMA)
             _add_audit_count(conn)
+            _add_incident_v2(conn)
             conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
             conn.execute("PRAGMA quick_check").fetchone()
         except sqlite3.DatabaseError as exc:
@@ -169,6 +219,16 @@ class Database:
             inc.resolved_at,
             inc.resolved_by,
             inc.parent_id,
+            inc.group_key,
+            json.dumps(list(inc.dependents)),
+            inc.page_at,
+            inc.paged_at,
+            json.dumps(list(inc.paged_channels)),
+            inc.notified_rank,
+            inc.notified_at,
+            inc.silenced_by,
+            int(inc.flapping),
+            inc.closing_note,
         )
         conn = self.conn
         with _transaction(conn):
@@ -176,6 +236,29 @@ class Database:
                 f"INSERT OR REPLACE INTO incidents ({', '.join(_INCIDENT_COLUMNS)}) "
                 f"VALUES ({', '.join('?' * len(_INCIDENT_COLUMNS))})",
                 row,
+            )
+            conn.execute("DELETE FROM signals WHERE incident_id = ?", (inc.id,))
+            conn.executemany(
+                f"INSERT INTO signals (incident_id, {', '.join(_SIGNAL_COLUMNS)}) "
+                f"VALUES ({', '.join('?' * (1 + len(_SIGNAL_COLUMNS)))})",
+                [
+                    (
+                        inc.id,
+                        s.rule,
+                        s.subject,
+                        s.service,
+                        s.kind,
+                        s.severity.value,
+                        int(s.outage),
+                        s.state,
+                        s.first_at,
+                        s.last_at,
+                        s.value,
+                        s.threshold,
+                        json.dumps([list(p) for p in s.labels]),
+                    )
+                    for s in inc.signals
+                ],
             )
             conn.executemany(
                 "INSERT INTO timeline VALUES (?, ?, ?, ?, ?)",
@@ -226,9 +309,39 @@ class Database:
                 (d["id"],),
             )
         )
+        rows = self.conn.execute(
+            f"SELECT {', '.join(_SIGNAL_COLUMNS)} FROM signals WHERE incident_id = ? "
+            "ORDER BY first_at, rowid",
+            (d["id"],),
+        ).fetchall()
+        signals = tuple(
+            Signal(
+                r[0],
+                r[1],
+                r[2],
+                r[3],
+                Severity(r[4]),
+                bool(r[5]),
+                r[6],
+                r[7],
+                r[8],
+                r[9],
+                r[10],
+                tuple((str(k), str(v)) for k, v in json.loads(r[11])),
+            )
+            for r in rows
+        )
         return Incident(
-            **{**d, "severity": Severity(d["severity"]), "state": IncidentState(d["state"])},
+            **{
+                **d,
+                "severity": Severity(d["severity"]),
+                "state": IncidentState(d["state"]),
+                "dependents": tuple(json.loads(d["dependents"])),
+                "paged_channels": tuple(json.loads(d["paged_channels"])),
+                "flapping": bool(d["flapping"]),
+            },
             timeline=timeline,
+            signals=signals,
         )
 
     # ------------------------------------------------------------------ audit
@@ -429,6 +542,7 @@ class Database:
                 )
             ]
             conn.executemany("DELETE FROM timeline WHERE incident_id = ?", [(i,) for i in ids])
+            conn.executemany("DELETE FROM signals WHERE incident_id = ?", [(i,) for i in ids])
             conn.executemany("DELETE FROM incidents WHERE id = ?", [(i,) for i in ids])
             conn.execute("DELETE FROM audit WHERE ts < ?", (incidents_before,))
             conn.execute(
@@ -482,6 +596,51 @@ class Database:
     def purge_silences(self, ended_before: float) -> int:
         """Forget silences that ended before the cut-off (retention.incidents)."""
         return self.conn.execute("DELETE FROM silences WHERE ends_at < ?", (ended_before,)).rowcount
+
+    # ------------------------------------------------------------------ alert state
+    def save_alert_states(
+        self,
+        upserts: list[tuple[str, str, str, float, float | None, float]],
+        deletes: list[tuple[str, str]],
+    ) -> None:
+        """Write pending/firing alerts ((rule, subject, state, since, value, threshold))
+        and forget the ones that went quiet, in one transaction."""
+        conn = self.conn
+        with _transaction(conn):
+            conn.executemany(
+                "INSERT OR REPLACE INTO alert_state (rule, subject, state, since, value, "
+                "threshold) VALUES (?, ?, ?, ?, ?, ?)",
+                upserts,
+            )
+            conn.executemany("DELETE FROM alert_state WHERE rule = ? AND subject = ?", deletes)
+
+    def load_alert_states(self) -> list[tuple[str, str, str, float, float | None, float]]:
+        rows = self.conn.execute(
+            "SELECT rule, subject, state, since, value, threshold FROM alert_state"
+        ).fetchall()
+        return [(r[0], r[1], r[2], r[3], r[4], r[5]) for r in rows]
+
+    def save_flap_states(self, snapshots: dict[str, FlapSnapshot]) -> None:
+        """Replace the flap detector's persisted state with ``snapshots``."""
+        conn = self.conn
+        with _transaction(conn):
+            conn.execute("DELETE FROM flap_state")
+            conn.executemany(
+                "INSERT INTO flap_state (service, history, flapping) VALUES (?, ?, ?)",
+                [(name, s.history, int(s.flapping)) for name, s in snapshots.items()],
+            )
+
+    def load_flap_states(self) -> dict[str, FlapSnapshot]:
+        rows = self.conn.execute("SELECT service, history, flapping FROM flap_state").fetchall()
+        return {r[0]: FlapSnapshot(r[1], bool(r[2])) for r in rows}
+
+
+def _add_incident_v2(conn: sqlite3.Connection) -> None:
+    """Files written by schema 1 lack the grouping and paging columns: add them."""
+    columns = {r[1] for r in conn.execute("PRAGMA table_info(incidents)")}
+    for name, decl in _INCIDENT_V2:
+        if name not in columns:
+            conn.execute(f"ALTER TABLE incidents ADD COLUMN {name} {decl}")
 
 
 def _add_audit_count(conn: sqlite3.Connection) -> None:
