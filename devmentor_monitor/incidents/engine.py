@@ -4,9 +4,15 @@ Incidents are frozen records: every change is `dataclasses.replace` of the incid
 last written, and this engine is the one writer. A change is written to SQLite before the
 caller hears of it (so a 201 survives kill -9), then put in the store for the views, state
 and timeline in one new record (nobody reads `resolved` without its `resolved` entry),
-then handed to the outbox for notification. Changes to one incident are made one at a
-time, in order, each on the one before. A dependent service's incident is linked under
-its dependency's and not notified on its own; resolved notifications always go out.
+then handed to the dispatcher (incidents/dispatch.py) for notification. Changes to one
+incident are made one at a time, in order, each on the one before.
+
+One incident per problem: everything that fires for one group (`alerting.group_by`,
+default the service) while its incident is open joins it as a signal (incidents/signals.py).
+A dependent service's signals join its dependency's incident while that one has a firing
+outage signal (incidents/inhibit.py), and are not notified on their own. An incident
+resolves when its holding signals have cleared (its outage signals; without any, all its
+signals); what still fires then goes in its closing note.
 """
 
 from __future__ import annotations
@@ -16,28 +22,38 @@ import contextlib
 import logging
 import secrets
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from typing import Any
 
 from devmentor_monitor.bus import IncidentChange
-from devmentor_monitor.incidents.model import Incident, IncidentState, Severity, TimelineEntry
+from devmentor_monitor.incidents.dispatch import NotificationDispatcher, Notifier
+from devmentor_monitor.incidents.inhibit import Inhibitor
+from devmentor_monitor.incidents.model import (
+    SIGNAL_CLEARED,
+    Incident,
+    IncidentState,
+    Severity,
+    Signal,
+    TimelineEntry,
+)
 from devmentor_monitor.incidents.recovery import RecoveryRunner
 from devmentor_monitor.incidents.rules import HOST, AlertState, Transition
+from devmentor_monitor.incidents.signals import (
+    EVENT_PREFIX,
+    clears,
+    from_transition,
+    group_key,
+    make_signal,
+    signal_group,
+)
 from devmentor_monitor.model import AuditEntry
+from devmentor_monitor.notify.routes import DEFAULT_GROUP_BY
 from devmentor_monitor.storage.db import Database
 from devmentor_monitor.store import Store
 
 log = logging.getLogger("devmentor_monitor.incidents")
 MONITOR = "monitor"
-
-
-class Notifier(Protocol):
-    async def notify(self, incident: Incident, kind: str, *, suppressed: bool = False) -> int: ...
-
-    async def escalate(
-        self, incidents: Iterable[Incident], suppressed: Callable[[Incident], bool] | None = None
-    ) -> list[str]: ...
 
 
 class IncidentError(Exception):
@@ -100,53 +116,71 @@ class IncidentEngine:
         db: Database,
         notifier: Notifier | None = None,
         clock: Callable[[], float] = time.time,
+        *,
+        group_by: Sequence[str] = DEFAULT_GROUP_BY,
+        group_wait: float = 0.0,
     ) -> None:
+        """``group_wait``: when no route is set (tests, and the defaults before the
+        runtime configures the dispatcher), how long a new incident waits to page."""
         self.store = store
         self.db = db
         self.notifier = notifier
         self.clock = clock
         self.recovery = RecoveryRunner(clock)
-        self._by_key: dict[tuple[str, str], str] = {}  # (service, rule) → open incident id
+        self.group_by = tuple(group_by)
+        self.inhibitor = Inhibitor(store)
+        self.dispatcher = NotificationDispatcher(
+            self, notifier, self.inhibitor, clock=clock, group_wait=group_wait
+        )
+        self._by_group: dict[str, str] = {}  # group key → open incident id
+        self._home: dict[tuple[str, str], str] = {}  # signal (rule, subject) → incident id
         self._locked = KeyedLocks()  # per incident: one change at a time, in order
 
     async def load(self) -> int:
-        """Bring open incidents back from disk after a restart."""
+        """Bring open incidents back from disk after a restart: their groups, signals
+        and paging state (the dispatcher resumes a page that was due, never repeats one)."""
         for inc in await self.db.run(self.db.load_incidents, open_only=True):
+            if not inc.group_key and inc.rule != "manual":  # written before grouping
+                inc = replace(inc, group_key=group_key({"service": inc.service}, self.group_by))
+                if inc.paged_at is None:  # it notified the old way, at once
+                    inc = replace(inc, paged_at=inc.opened_at, notified_rank=inc.severity.rank)
             self.store.put_incident(inc)
-            if inc.rule != "manual":
-                self._by_key[(inc.service, inc.rule)] = inc.id
-        return len(self._by_key)
+            if inc.group_key:
+                self._by_group[inc.group_key] = inc.id
+            for sig in inc.signals:
+                self._home[sig.key] = inc.id
+        return len(self.store.open_incidents())
 
-    # ------------------------------------------------------------------ alerts
+    def incident_of_group(self, key: str) -> Incident | None:
+        incident_id = self._by_group.get(key)
+        return self.store.incident(incident_id) if incident_id else None
+
+    # ------------------------------------------------------------------ signals
     async def on_transition(self, t: Transition) -> Incident | None:
+        """A rule's transition, as a signal."""
         alert = t.alert
-        rule = alert.rule
-        service = alert.service
-        key = (service, rule.name)
-        value = "–" if alert.value is None else f"{alert.value:.4g}"
-        if t.state is AlertState.FIRING:
-            text = (
-                f"{rule.name} firing on {alert.subject}: {rule.description} "
-                f"(value {value}, threshold {alert.threshold:.4g})"
-            )
-            existing = self._by_key.get(key)
-            if existing and (inc := self.store.incident(existing)) is not None:
-                entry = TimelineEntry(t.at, "updated", MONITOR, text)
-                return await self._save(inc, [entry])
-            return await self._open(
-                service,
-                rule.name,
-                self._severity(service, rule.name, rule.severity),
-                f"{service}: {rule.name.replace('_', ' ')}",
-                text,
-                ENGINE,
-                t.at,
-            )
-        incident_id = self._by_key.get(key)
-        inc = self.store.incident(incident_id) if incident_id else None
-        if inc is None:
-            return None
-        return await self._resolve(inc, ENGINE, f"condition cleared (value {value})", t.at)
+        return await self.on_signal(
+            from_transition(t, self._severity(alert.service, alert.rule.name, alert.rule.severity))
+        )
+
+    def order(self, transitions: Sequence[Transition]) -> list[Transition]:
+        """The order to act on one evaluation's transitions in: what cleared first,
+        dependents before their dependencies (so a root resolving does not reopen a
+        dependent that recovered in the same tick), then what fired, dependencies first
+        (so a dependent's signal finds its root's incident)."""
+
+        def depth(t: Transition) -> int:
+            return len(self.inhibitor.dependencies(t.alert.service))
+
+        cleared = [t for t in transitions if t.state is not AlertState.FIRING]
+        fired = [t for t in transitions if t.state is AlertState.FIRING]
+        return sorted(cleared, key=depth, reverse=True) + sorted(fired, key=depth)
+
+    async def on_signal(self, sig: Signal) -> Incident | None:
+        """A signal fired or cleared: join, open, update or resolve an incident."""
+        if sig.firing:
+            return await self._fire(sig)
+        return await self._clear(sig)
 
     def _severity(self, service: str, rule: str, default: Severity) -> Severity:
         """Critical when a service that others depend on is down."""
@@ -154,15 +188,214 @@ class IncidentEngine:
             return Severity.CRITICAL
         return default
 
-    def _parent(self, service: str) -> Incident | None:
-        """The open 'service_down' incident of a dependency, if one explains this one."""
-        if service == HOST or not self.store.has_service(service):
+    async def _fire(
+        self, sig: Signal, *, title: str | None = None, text: str | None = None
+    ) -> Incident:
+        home_id = self._home.get(sig.key)
+        home = self.store.incident(home_id) if home_id else None
+        if home is not None:
+            inc = await self._attach(home, sig, text)
+        elif (root := self.inhibitor.root_for(sig.service)) is not None:
+            inc = await self._attach(root, sig, text)
+        elif (grouped := self.incident_of_group(signal_group(sig, self.group_by))) is not None:
+            inc = await self._attach(grouped, sig, text)
+        else:
+            inc = await self._open_signal(sig, title, text)
+        if inc.is_open and sig.outage and sig.service == inc.service:
+            inc = await self._merge_dependents(inc)
+        return inc
+
+    async def _attach(self, inc: Incident, sig: Signal, text: str | None = None) -> Incident:
+        """Put ``sig`` in ``inc`` (new, or firing again), with a timeline entry when it is
+        news; a dependent's signal lists its service among the dependents."""
+        opened: Incident | None = None
+        async with self._locked(inc.id):
+            inc = await self._latest(inc)
+            if not inc.is_open:  # resolved meanwhile: start afresh
+                opened = None
+            else:
+                opened = inc
+                before = next((s for s in inc.signals if s.key == sig.key), None)
+                entries: list[TimelineEntry] = []
+                changes: dict[str, Any] = {}
+                own = sig.service == inc.service
+                if before is None:
+                    merged = sig
+                    entries.append(TimelineEntry(sig.last_at, "signal", MONITOR, _fired(sig, text)))
+                else:
+                    merged = replace(sig, first_at=before.first_at)
+                    if not before.firing:
+                        entries.append(
+                            TimelineEntry(sig.last_at, "signal", MONITOR, _fired(sig, text))
+                        )
+                    elif sig.kind == "event":
+                        entries.append(
+                            TimelineEntry(sig.last_at, "event", MONITOR, text or _fired(sig))
+                        )
+                if not own and sig.service not in inc.dependents:
+                    changes["dependents"] = (*inc.dependents, sig.service)
+                if not own and not any(s.service == sig.service for s in inc.signals):
+                    entries.append(
+                        TimelineEntry(
+                            sig.last_at,
+                            "linked",
+                            MONITOR,
+                            f"{sig.service} depends on {inc.service}: its signals join this "
+                            "incident and are not notified separately",
+                        )
+                    )
+                if own and sig.severity.rank > inc.severity.rank:
+                    changes["severity"] = sig.severity
+                    entries.append(
+                        TimelineEntry(
+                            sig.last_at,
+                            "severity",
+                            MONITOR,
+                            f"severity rose from {inc.severity.value} to {sig.severity.value}",
+                        )
+                    )
+                if before is None:
+                    signals = (*inc.signals, merged)
+                else:  # keep its place
+                    signals = tuple(merged if s.key == sig.key else s for s in inc.signals)
+                updated_at = max(inc.updated_at, sig.last_at) if entries else inc.updated_at
+                opened = await self._persist(
+                    inc, entries, signals=signals, updated_at=updated_at, **changes
+                )
+        if opened is None:
+            self._home.pop(sig.key, None)
+            return await self._fire(sig, text=text)
+        self._home[sig.key] = opened.id
+        return opened
+
+    async def _open_signal(self, sig: Signal, title: str | None, text: str | None) -> Incident:
+        description = text or _fired(sig)
+        inc = await self._open(
+            sig.service,
+            sig.rule,
+            sig.severity,
+            title or f"{sig.service}: {sig.rule.replace('_', ' ')}",
+            description,
+            ENGINE,
+            sig.first_at,
+            signal=sig,
+        )
+        return inc
+
+    async def _merge_dependents(self, root: Incident) -> Incident:
+        """Dependents' incidents still unpaged when their root opens join it, and close
+        ("merged into …") without a notification."""
+        for other in self.store.open_incidents():
+            if (
+                other.id == root.id
+                or other.paged_at is not None
+                or other.rule == "manual"
+                or not self.inhibitor.depends_on(other.service, root.service)
+            ):
+                continue
+            now = self.clock()
+            async with self._locked(other.id):
+                other = await self._latest(other)
+                if not other.is_open or other.paged_at is not None:
+                    continue
+                other = await self._persist(
+                    other,
+                    [
+                        TimelineEntry(
+                            now,
+                            "resolved",
+                            MONITOR,
+                            f"merged into {root.service}'s incident {root.id}: "
+                            f"{other.service} depends on {root.service}",
+                        )
+                    ],
+                    state=IncidentState.RESOLVED,
+                    resolved_at=now,
+                    resolved_by=MONITOR,
+                    updated_at=now,
+                )
+            if self._by_group.get(other.group_key) == other.id:
+                del self._by_group[other.group_key]
+            for sig in other.signals:
+                self._home.pop(sig.key, None)
+                if sig.firing:
+                    root = await self._attach(root, sig)
+            log.info(
+                "incident merged",
+                extra={"fields": {"id": other.id, "into": root.id, "service": other.service}},
+            )
+        return root
+
+    async def _clear(self, sig: Signal) -> Incident | None:
+        home_id = self._home.get(sig.key)
+        inc = self.store.incident(home_id) if home_id else None
+        if inc is None:
+            self._home.pop(sig.key, None)
             return None
-        for dep in self.store.service_config(service).depends_on:
-            incident_id = self._by_key.get((dep, "service_down"))
-            if incident_id and (inc := self.store.incident(incident_id)) is not None:
+        resolving = False
+        async with self._locked(inc.id):
+            inc = await self._latest(inc)
+            if not inc.is_open:
                 return inc
-        return None
+            before = next((s for s in inc.signals if s.key == sig.key), None)
+            if before is None or not before.firing:
+                return inc
+            cleared = replace(before, state=SIGNAL_CLEARED, last_at=sig.last_at, value=sig.value)
+            signals = tuple(cleared if s.key == sig.key else s for s in inc.signals)
+            value = "–" if sig.value is None else f"{sig.value:.4g}"
+            entry = TimelineEntry(
+                sig.last_at,
+                "cleared",
+                MONITOR,
+                f"{sig.rule} cleared on {sig.subject} (value {value})",
+            )
+            if self._holding_cleared(inc, signals):
+                note = self._closing_note(inc, signals)
+                text = f"condition cleared (value {value})"
+                inc = await self._persist_resolved(
+                    replace(inc, signals=signals, closing_note=note),
+                    ENGINE,
+                    text + (f"; {note}" if note else ""),
+                    sig.last_at,
+                    [entry],
+                )
+                resolving = True
+            else:
+                inc = await self._persist(inc, [entry], signals=signals, updated_at=sig.last_at)
+        if resolving:
+            await self._resolved(inc, ENGINE)
+        return inc
+
+    def _own(self, inc: Incident, signals: Sequence[Signal]) -> list[Signal]:
+        return [
+            s
+            for s in signals
+            if s.service == inc.service
+            and (not inc.group_key or signal_group(s, self.group_by) == inc.group_key)
+        ]
+
+    def _holding_cleared(self, inc: Incident, signals: Sequence[Signal]) -> bool:
+        """Have the incident's holding signals all cleared? Holding: its own outage
+        signals that clear by themselves; without any, its own signals that do."""
+        own = [s for s in self._own(inc, signals) if clears(s.kind)]
+        holding = [s for s in own if s.outage] or own
+        return bool(holding) and not any(s.firing for s in holding)
+
+    def _closing_note(self, inc: Incident, signals: Sequence[Signal]) -> str:
+        """What of its own still fires as it resolves (a burn outliving the outage)."""
+        still = [s for s in self._own(inc, signals) if s.firing and clears(s.kind)]
+        if not still:
+            return ""
+        parts = []
+        for s in still:
+            value = "" if s.value is None else f" at {s.value:.3g}"
+            limit = "" if s.threshold is None else f" (threshold {s.threshold:.3g})"
+            parts.append(f"{s.rule}{value}{limit}")
+        return (
+            "still firing at resolve, not holding it open: "
+            + "; ".join(parts)
+            + f"; see the service {inc.service}"
+        )
 
     # ------------------------------------------------------------------ lifecycle
     async def _open(
@@ -174,8 +407,11 @@ class IncidentEngine:
         description: str,
         actor: Actor,
         now: float,
+        *,
+        signal: Signal | None = None,
     ) -> Incident:
-        parent = self._parent(service)
+        labels = dict(signal.labels) if signal is not None else {"service": service}
+        key = group_key(labels, self.group_by) if signal is not None else ""
         inc = Incident(
             id=new_id(now),
             service=service,
@@ -186,7 +422,14 @@ class IncidentEngine:
             state=IncidentState.OPEN,
             opened_at=now,
             updated_at=now,
-            parent_id=parent.id if parent else None,
+            group_key=key,
+            signals=(signal,) if signal is not None else (),
+        )
+        inc = replace(
+            inc,
+            page_at=now
+            if signal is None
+            else self.dispatcher.page_at(self.dispatcher.labels(inc), now),
         )
         entries = [TimelineEntry(now, "opened", actor.name, description)]
         last = self.store.last_check(service) if self.store.has_service(service) else None
@@ -199,19 +442,12 @@ class IncidentEngine:
                     "last check: " + ("ok" if last.ok else last.error or "failed"),
                 )
             )
-        if parent is not None:
-            entries.append(
-                TimelineEntry(
-                    now,
-                    "linked",
-                    MONITOR,
-                    f"caused by {parent.service}'s incident {parent.id}; not notified separately",
-                )
-            )
         async with self._locked(inc.id):  # new: nothing else knows its id yet
             inc = await self._persist(inc, entries)
-        if rule != "manual":
-            self._by_key[(service, rule)] = inc.id
+        if key:
+            self._by_group[key] = inc.id
+        if signal is not None:
+            self._home[signal.key] = inc.id
         log.warning(
             "incident opened",
             extra={
@@ -223,10 +459,9 @@ class IncidentEngine:
                 }
             },
         )
-        await self._notify(inc, "open", suppressed=parent is not None)
-        if parent is None:  # a linked incident's cause is its dependency: leave this one be
-            inc = await self._recover(inc)
-        return inc
+        if inc.page_at is not None and inc.page_at <= now:
+            inc = await self.dispatcher.consider(inc, now)
+        return await self._recover(inc)
 
     async def _recover(self, inc: Incident) -> Incident:
         if not self.store.has_service(inc.service):
@@ -245,7 +480,11 @@ class IncidentEngine:
         if self.notifier is None:
             return []
         ids = await self.notifier.escalate(
-            self.store.open_incidents(), suppressed=lambda i: i.parent_id is not None
+            self.store.open_incidents(),
+            # never paged, silenced, or explained by a parent: no reminder either
+            suppressed=lambda i: (
+                i.paged_at is None or i.silenced_by is not None or i.parent_id is not None
+            ),
         )
         done = []
         for incident_id in ids:
@@ -293,7 +532,7 @@ class IncidentEngine:
                 updated_at=now,
             )
         await self.audit(actor, "incident.acknowledge", incident_id, "ok")
-        await self._notify(inc, "acknowledged", suppressed=inc.parent_id is not None)
+        await self.dispatcher.acknowledged(inc)
         return inc
 
     async def resolve(self, incident_id: str, actor: Actor, comment: str = "") -> Incident:
@@ -315,12 +554,20 @@ class IncidentEngine:
         return inc
 
     async def _persist_resolved(
-        self, inc: Incident, actor: Actor, text: str, now: float
+        self,
+        inc: Incident,
+        actor: Actor,
+        text: str,
+        now: float,
+        before: list[TimelineEntry] | None = None,
     ) -> Incident:
         ttr = now - inc.opened_at
         return await self._persist(
             inc,
-            [TimelineEntry(now, "resolved", actor.name, f"{text}; time to recover {ttr:.0f} s")],
+            [
+                *(before or []),
+                TimelineEntry(now, "resolved", actor.name, f"{text}; time to recover {ttr:.0f} s"),
+            ],
             state=IncidentState.RESOLVED,
             resolved_at=now,
             resolved_by=actor.name,
@@ -328,14 +575,27 @@ class IncidentEngine:
         )
 
     async def _resolved(self, inc: Incident, actor: Actor) -> None:
-        """After a resolve is on disk and shown: forget the alert key, log, notify."""
+        """After a resolve is on disk and shown: forget its group and signals, log,
+        notify (resolved goes out for anything that paged). A dependent's signal still
+        firing is a problem of its own now: it opens (or joins) another incident."""
         ttr = inc.time_to_recover or 0.0
-        self._by_key.pop((inc.service, inc.rule), None)
+        if inc.group_key and self._by_group.get(inc.group_key) == inc.id:
+            del self._by_group[inc.group_key]
+        for sig in inc.signals:
+            if self._home.get(sig.key) == inc.id:
+                del self._home[sig.key]
         log.info(
             "incident resolved",
             extra={"fields": {"id": inc.id, "by": actor.name, "ttr_s": round(ttr, 1)}},
         )
-        await self._notify(inc, "resolved")  # resolved notifications always go out
+        await self.dispatcher.resolved(inc)
+        now = self.clock()
+        for sig in inc.signals:
+            if sig.firing and sig.service != inc.service and clears(sig.kind):
+                try:
+                    await self._fire(replace(sig, first_at=now, last_at=now))
+                except Exception as exc:  # one failed write must not lose the rest
+                    log.error("dependent signal not reopened", exc_info=exc)
 
     def _open_incident(self, incident_id: str) -> Incident:
         inc = self.store.incident(incident_id)
@@ -362,6 +622,10 @@ class IncidentEngine:
         async with self._locked(inc.id):
             return await self._persist(await self._latest(inc), entries, **changes)
 
+    async def save(self, inc: Incident, entries: list[TimelineEntry], **changes: Any) -> Incident:
+        """`_save`, for the dispatcher (paging state, silences)."""
+        return await self._save(inc, entries, **changes)
+
     async def _persist(
         self, inc: Incident, entries: list[TimelineEntry], **changes: Any
     ) -> Incident:
@@ -372,18 +636,30 @@ class IncidentEngine:
         record = replace(inc, **changes, timeline=(*inc.timeline, *entries))
         await self.db.run(self.db.save_incident, record, entries)  # on disk first
         self.store.put_incident(record)
-        change = entries[0].kind if entries else "updated"  # opened, resolved, ...
+        kinds = [e.kind for e in entries]
+        change = next(  # opened, acknowledged, resolved, ... (what changed most)
+            (k for k in ("opened", "resolved", "acknowledged") if k in kinds),
+            kinds[0] if kinds else "updated",
+        )
         self.store.bus.publish("incidents", lambda: IncidentChange(change, record))
         return record
 
     # ------------------------------------------------------------------ events
     def open_services(self) -> set[str]:
-        return {i.service for i in self.store.open_incidents()}
+        """Services with an open incident, theirs or a dependency's that inhibits them."""
+        out = set()
+        for inc in self.store.open_incidents():
+            out.add(inc.service)
+            out.update(inc.dependents)
+        return out
 
     def open_incident_of(self, service: str) -> Incident | None:
-        """The service's newest open incident (events about it join its timeline)."""
+        """The service's newest open incident, else the incident that inhibits it (events
+        about it join that timeline)."""
         found = [i for i in self.store.open_incidents() if i.service == service]
-        return max(found, key=lambda i: i.opened_at) if found else None
+        if found:
+            return max(found, key=lambda i: i.opened_at)
+        return self.inhibitor.root_for(service)
 
     async def add_timeline(self, inc: Incident, entries: list[TimelineEntry]) -> Incident:
         async with self._locked(inc.id):
@@ -394,19 +670,23 @@ class IncidentEngine:
     async def open_from_event(
         self, rule: str, severity: Severity, service: str, title: str, text: str, now: float
     ) -> Incident:
-        """An `events.rules` match: open an incident, or add to the one already open."""
-        key = f"event:{rule}"
-        existing = self._by_key.get((service, key))
-        if existing and (inc := self.store.incident(existing)) is not None:
-            return await self.add_timeline(inc, [TimelineEntry(now, "event", MONITOR, text)])
-        return await self._open(service, key, severity, title, text, ENGINE, now)
-
-    async def _notify(self, inc: Incident, kind: str, *, suppressed: bool = False) -> None:
-        if self.notifier is not None:
-            await self.notifier.notify(inc, kind, suppressed=suppressed)
+        """An `events.rules` match: a signal of its service. It joins the service's open
+        incident (or its dependency's), or opens one. An event does not clear: an incident
+        it alone opened stays open until resolved by hand."""
+        sig = make_signal(f"{EVENT_PREFIX}{rule}", service, service, severity, True, now)
+        return await self._fire(sig, title=title, text=text)
 
     async def audit(self, actor: Actor, action: str, target: str, outcome: str) -> None:
         await self.db.run(
             self.db.audit,
             AuditEntry(self.clock(), actor.name, action, target, actor.source, outcome),
         )
+
+
+def _fired(sig: Signal, text: str | None = None) -> str:
+    if text:
+        return text
+    value = "–" if sig.value is None else f"{sig.value:.4g}"
+    limit = "" if sig.threshold is None else f", threshold {sig.threshold:.4g}"
+    what = f"{sig.kind}, {sig.severity.value}; value {value}{limit}"
+    return f"{sig.rule} firing on {sig.subject} ({what})"

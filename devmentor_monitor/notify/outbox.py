@@ -92,8 +92,16 @@ class Outbox:
         return tuple(self._channels.values())
 
     # ------------------------------------------------------------------ producing
-    async def notify(self, incident: Incident, kind: str, *, suppressed: bool = False) -> int:
-        """Queue ``kind`` for every channel that wants it; durable when this returns.
+    async def notify(
+        self,
+        incident: Incident,
+        kind: str,
+        *,
+        suppressed: bool = False,
+        channels: Sequence[str] | None = None,
+    ) -> int:
+        """Queue ``kind`` for every channel that wants it (of ``channels``, the routed
+        ones, if given); durable when this returns.
 
         Suppressed incidents (maintenance, explained by a parent) are not announced,
         except "resolved", which always goes out so no one is left with an open page.
@@ -105,7 +113,11 @@ class Outbox:
             self._escalated.discard(incident.id)
         if suppressed and kind != "resolved":
             return 0
-        targets = [c.name for c in self._channels.values() if c.wants(kind)]
+        targets = [
+            c.name
+            for c in self._channels.values()
+            if c.wants(kind) and (channels is None or c.name in channels)
+        ]
         if not targets:
             return 0
         now = self._clock()
@@ -152,7 +164,9 @@ class Outbox:
             if suppressed is not None and suppressed(inc):
                 continue
             self._escalated.add(inc.id)
-            await self.notify(inc, "escalation")
+            # Where it paged (incidents/dispatch.py); "*" or none: every channel.
+            paged = tuple(c for c in inc.paged_channels if c != "*") or None
+            await self.notify(inc, "escalation", channels=paged)
             done.append(inc.id)
         return done
 

@@ -151,30 +151,44 @@ def engine(tmp_path):
     db.close()
 
 
-async def test_dependency_down_links_and_suppresses(engine):
+async def test_dependency_down_joins_the_dependency_incident(engine):
+    """Issue 14: a dependent's down joins its dependency's incident (listed among its
+    dependents) instead of opening one of its own; one page, one resolved."""
     eng, store, clock, recorder, db = engine
     ev = Evaluator([r for r in default_rules(store.config) if r.name == "service_down"], store)
     store.record_check(check("auth", clock.now, ok=False))
     store.record_check(check("memory", clock.now, ok=False))
-    for t in ev.evaluate(clock.now, {"auth", "memory"}):
+    for t in eng.order(ev.evaluate(clock.now, {"auth", "memory"})):
         await eng.on_transition(t)
-    by_service = {i.service: i for i in store.open_incidents()}
-    auth, memory = by_service["auth"], by_service["memory"]
+    [auth] = store.open_incidents()
+    assert auth.service == "auth"
     assert auth.severity is Severity.CRITICAL  # memory depends on auth
-    assert memory.parent_id == auth.id
-    assert ("auth", "open", False) in recorder.sent
-    assert ("memory", "open", True) in recorder.sent  # linked: not notified on its own
+    assert auth.dependents == ("memory",)
+    assert {(s.service, s.rule) for s in auth.signals} == {
+        ("auth", "service_down"),
+        ("memory", "service_down"),
+    }
+    assert recorder.sent == [("auth", "open", False)]  # memory is not notified on its own
     clock.now += 60
     store.record_check(check("memory", clock.now, ok=True))
     store.record_check(check("auth", clock.now, ok=True))
-    for t in ev.evaluate(clock.now, {"auth", "memory"}):
+    for t in eng.order(ev.evaluate(clock.now, {"auth", "memory"})):
         await eng.on_transition(t)
     assert store.open_incidents() == []
-    assert ("memory", "resolved", False) in recorder.sent  # resolved always goes out
-    saved = db.load_incident(memory.id)
+    assert recorder.sent == [("auth", "open", False), ("auth", "resolved", False)]
+    saved = db.load_incident(auth.id)
     assert saved.state is IncidentState.RESOLVED
     assert saved.time_to_recover == 60
-    assert [e.kind for e in saved.timeline] == ["opened", "check", "linked", "resolved"]
+    assert [e.kind for e in saved.timeline] == [
+        "opened",
+        "check",
+        "notified",
+        "signal",
+        "linked",
+        "cleared",
+        "cleared",
+        "resolved",
+    ]
 
 
 async def test_lifecycle_and_dedup(engine):
@@ -190,7 +204,8 @@ async def test_lifecycle_and_dedup(engine):
     saved = db.load_incident(inc.id)
     assert saved.state is IncidentState.RESOLVED
     assert (saved.acknowledged_by, saved.resolved_by) == ("ops", "ops")
-    assert [e.kind for e in saved.timeline] == ["opened", "acknowledged", "resolved"]
+    # issue 14: the dispatcher says when and where it paged
+    assert [e.kind for e in saved.timeline] == ["opened", "notified", "acknowledged", "resolved"]
     assert [a.action for a in db.load_audit()] == [
         "incident.resolve",
         "incident.acknowledge",
