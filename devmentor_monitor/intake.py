@@ -52,10 +52,13 @@ class StoreIntake:
         *,
         clock: Callable[[], float] = time.time,
         events: EventEngine | None = None,
+        checks: Callable[[CheckResult], None] | None = None,
     ) -> None:
+        """``checks``: told every check result as it is recorded (flap detection)."""
         self.store = store
         self.clock = clock
         self.event_engine = events
+        self.check_hook = checks
         self._down_by: dict[str, dict[str, str]] = {"docker": {}, "kubernetes": {}}
 
     def observe(self, obs: Observation) -> None:
@@ -113,6 +116,8 @@ class StoreIntake:
         store = self.store
         changed = store.record_check(result)
         store.bus.publish("services", lambda: store.service(result.service))
+        if self.check_hook is not None:
+            self.check_hook(result)
         if changed is not None:
             self.emit(
                 "service.health.changed",

@@ -21,14 +21,19 @@ from devmentor_monitor.commands import Commands
 from devmentor_monitor.config.schema import Config, data_dir
 from devmentor_monitor.events.processor import EventProcessor
 from devmentor_monitor.health.checker import HealthSource
+from devmentor_monitor.incidents.alert_state import AlertStateKeeper
+from devmentor_monitor.incidents.dispatch import with_defaults
 from devmentor_monitor.incidents.engine import IncidentEngine
+from devmentor_monitor.incidents.flapping import FlapChange, FlapDetector
 from devmentor_monitor.incidents.model import Severity
 from devmentor_monitor.incidents.rules import Evaluator, Rule, default_rules
+from devmentor_monitor.incidents.signals import FLAPPING_RULE, make_signal
 from devmentor_monitor.incidents.silence_book import SilenceBook
 from devmentor_monitor.incidents.silences import Maintenance, Silences
 from devmentor_monitor.intake import StoreIntake
-from devmentor_monitor.model import SourceState, SourceStatus
+from devmentor_monitor.model import CheckResult, SourceState, SourceStatus
 from devmentor_monitor.notify.outbox import Outbox
+from devmentor_monitor.notify.routes import routes_from_config
 from devmentor_monitor.notify.settings import active_channels
 from devmentor_monitor.observations import Intake
 from devmentor_monitor.predictions.engine import PredictionEngine
@@ -79,14 +84,28 @@ class Monitor:
             config.notifications,
             clock=clock,
         )
-        self.engine = IncidentEngine(self.store, self.db, self.outbox, clock=clock)
-        self.evaluator = Evaluator(build_rules(config), self.store)
-        # The live silences (issue 14): loaded from the database at start, plus the config's
-        # maintenance windows. The book is their one writer (API, TUI, CLI through the
-        # commands); whatever decides paging reads `self.silences`, the same object.
-        self.silences = Silences(
-            maintenance=[Maintenance.from_config(w) for w in config.alerting.maintenance]
+        alerting = config.alerting
+        self.engine = IncidentEngine(
+            self.store, self.db, self.outbox, clock=clock, group_by=alerting.group_by
         )
+        self.evaluator = Evaluator(build_rules(config), self.store)
+        # Issue 14: paging by route and group timers, silences (loaded from the database
+        # at start), maintenance windows, flap detection, alert state kept across restarts.
+        self.silences = Silences(
+            maintenance=[Maintenance.from_config(w) for w in alerting.maintenance]
+        )
+        self.flaps = FlapDetector.from_settings(alerting.flapping)
+        self._flap_changes: list[FlapChange] = []
+        dispatcher = self.engine.dispatcher
+        dispatcher.route = with_defaults(
+            routes_from_config(config),
+            alerting.group_wait,
+            alerting.group_interval,
+            alerting.repeat_interval,
+        )
+        dispatcher.silences = self.silences
+        dispatcher.flaps = self.flaps
+        self.alert_state = AlertStateKeeper(self.evaluator, self.db)
         self.silence_book = SilenceBook(self.silences, self.db, clock=clock)
         # Predictions (issue 7): anomaly scores, forecasts, advice, root-cause hints.
         self.predictor: PredictionEngine | None = (
@@ -125,7 +144,9 @@ class Monitor:
         self.event_processor = EventProcessor(
             self.engine, self.db, config.events.rules, self.health.check_now, clock
         )
-        self.intake = StoreIntake(self.store, clock=clock, events=self.event_processor)
+        self.intake = StoreIntake(
+            self.store, clock=clock, events=self.event_processor, checks=self._checked
+        )
         self.publisher: Any = None
         if config.redis_url:
             from devmentor_monitor.events.publisher import IncidentPublisher
@@ -172,7 +193,8 @@ class Monitor:
             stack.push_async_callback(asyncio.to_thread, self.db.close)
             stack.push_async_callback(self.outbox.close)
             await self.engine.load()
-            await self.silence_book.load()
+            await self._load_alerting()
+            stack.push_async_callback(self._save_flaps)
             await self._start_server(stack, require_server)
             stack.push_async_callback(self._cancel_tasks)
             self._start_tasks()
@@ -187,6 +209,56 @@ class Monitor:
                 }
             },
         )
+
+    async def _load_alerting(self) -> None:
+        """Silences, flap state and pending/firing alerts as the last run left them."""
+        await self.silence_book.load()
+        self.flaps.restore(await self.db.run(self.db.load_flap_states))
+        restored = await self.alert_state.restore()
+        if restored:
+            log.info("alert state restored", extra={"fields": {"alerts": restored}})
+
+    async def _save_flaps(self) -> None:
+        try:
+            await self.db.run(self.db.save_flap_states, self.flaps.snapshot())
+        except Exception as exc:  # at stop: say so, and stop anyway
+            log.error("flap state not saved", exc_info=exc)
+
+    def _checked(self, result: CheckResult) -> None:
+        """Every check result feeds flap detection; a start or stop is acted on by the
+        alert loop."""
+        if not self.store.has_service(result.service):
+            return
+        change = self.flaps.observe(result.service, result.ok)
+        if change is not None:
+            self._flap_changes.append(change)
+
+    async def _flapping(self) -> None:
+        """A service that started (stopped) flapping: its flapping signal fires (clears)."""
+        changes, self._flap_changes = self._flap_changes, []
+        if not changes:
+            return
+        severity = Severity(self.config.alerting.flapping.severity)
+        now = self.clock()
+        for change in changes:
+            log.warning(
+                "service flapping" if change.flapping else "service no longer flapping",
+                extra={"fields": {"service": change.service, "change": round(change.change, 2)}},
+            )
+            await self.engine.on_signal(
+                make_signal(
+                    FLAPPING_RULE,
+                    change.service,
+                    change.service,
+                    severity,
+                    change.flapping,
+                    now,
+                    metric="flapping",
+                    value=change.change,
+                    threshold=self.config.alerting.flapping.high,
+                )
+            )
+        await self._save_flaps()
 
     async def _start_server(self, stack: AsyncExitStack, require_server: bool) -> None:
         if not self.serve:
@@ -281,6 +353,7 @@ class Monitor:
                 topics = sub.take()
                 changed = {t.removeprefix("service:") for t in topics if t.startswith("service:")}
                 await self.evaluate(changed)
+                await self._dispatch()
                 self.store.set_notifications(self.outbox.counts(), dict(self.outbox.last_errors))
                 if time.monotonic() >= housekeeping_at:  # once a minute
                     housekeeping_at = time.monotonic() + 60
@@ -312,6 +385,7 @@ class Monitor:
         """Escalate unacknowledged incidents; forget what retention says to forget."""
         try:
             await self.engine.escalate()
+            await self._save_flaps()
             cutoff = self.clock() - self.config.retention.incidents
             await self.db.run(self.db.purge, cutoff)
             await self.silence_book.purge(cutoff)
@@ -319,13 +393,22 @@ class Monitor:
         except Exception as exc:
             log.error("housekeeping failed", exc_info=exc)
 
+    async def _dispatch(self) -> None:
+        """After the rules: flapping signals, notifications due, alert state to disk."""
+        try:
+            await self._flapping()
+            await self.engine.dispatcher.tick(self.clock())
+            await self.alert_state.sync()
+        except Exception as exc:  # state, not the end of alerting
+            log.error("alert dispatch failed", exc_info=exc)
+
     async def evaluate(self, changed: set[str] | None = None) -> None:
         transitions = self.evaluator.evaluate(self.clock(), changed)
         firing = dict.fromkeys((r.name for r in self.evaluator.rules), 0)
         for alert in self.evaluator.firing():
             firing[alert.rule.name] += 1
         self.store.set_alerts_firing(firing)
-        for transition in transitions:
+        for transition in self.engine.order(transitions):
             try:
                 await self.engine.on_transition(transition)
             except Exception as exc:  # a failed write is state, not the end of alerting

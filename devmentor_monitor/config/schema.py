@@ -523,6 +523,15 @@ class AlertingSettings(Section, frozen=True):
     """Maintenance windows: virtual silences."""
     route: RouteConfig | None = None
     """The routing tree; None: every active channel gets every alert."""
+    group_by: tuple[str, ...] = ("service",)
+    """Labels whose values make one group, one incident (service, rule, severity, kind,
+    subject)."""
+    group_wait: AnyDuration = 5.0
+    """Wait before a new incident's first notification (the route root's overrides it)."""
+    group_interval: Duration = 60.0
+    """Wait before notifying an incident's later change, a severity rise."""
+    repeat_interval: AnyDuration = 0.0
+    """Notify an open, unacknowledged incident again this often; 0: never."""
 
 
 class Config(Section, frozen=True):
@@ -942,15 +951,19 @@ def _dependency_cycle(services: list[ServiceConfig]) -> list[str] | None:
 def _alerting(r: Reader, node: Node | None, channels: set[str] | None) -> AlertingSettings:
     """`alerting:`; each part's problem is noted on its own, and it keeps its default.
     ``channels``: the configured channel names (None: unknown, notifications is wrong)."""
-    f = Fields(r, AlertingSettings, node, "alerting")
-    flapping = r.attempt(partial(_flapping, r, f.node("flapping")), FlappingSettings())
-    no_windows: tuple[MaintenanceWindow, ...] = ()
-    maintenance = r.attempt(partial(_maintenance, r, f.node("maintenance")), no_windows)
-    route = r.attempt(partial(_route, r, f.node("route"), channels), None)
-    burn_rate = r.attempt(partial(_burn_rate, r, f.node("burn_rate")), BurnRateSettings())
-    return AlertingSettings(
-        burn_rate=burn_rate, flapping=flapping, maintenance=maintenance, route=route
-    )
+
+    def parts(f: Fields) -> dict[str, Any]:
+        no_windows: tuple[MaintenanceWindow, ...] = ()
+        return {
+            "flapping": r.attempt(partial(_flapping, r, f.node("flapping")), FlappingSettings()),
+            "maintenance": r.attempt(partial(_maintenance, r, f.node("maintenance")), no_windows),
+            "route": r.attempt(partial(_route, r, f.node("route"), channels), None),
+            "burn_rate": r.attempt(partial(_burn_rate, r, f.node("burn_rate")), BurnRateSettings()),
+        }
+
+    if node is None or node.value is None:
+        return AlertingSettings()
+    return read_struct(r, AlertingSettings, node, "alerting", then=parts)
 
 
 def _burn_rate(r: Reader, node: Node | None) -> BurnRateSettings:
