@@ -150,6 +150,10 @@ class NotificationDispatcher:
         silence = self.silences.match(self.labels(inc), now)
         return None if silence is None else silence.id
 
+    def paged_while_flapping(self, service: str) -> None:
+        """An incident restored at start paged while ``service`` was flapping."""
+        self._flap_paged.add(service)
+
     # ------------------------------------------------------------------ ticking
     async def tick(self, now: float | None = None) -> None:
         """Send what is due for every open incident (the alert loop calls this each second)."""

@@ -149,6 +149,8 @@ class IncidentEngine:
                 self._by_group[inc.group_key] = inc.id
             for sig in inc.signals:
                 self._home[sig.key] = inc.id
+            if inc.flapping and inc.paged_at is not None:
+                self.dispatcher.paged_while_flapping(inc.service)
         return len(self.store.open_incidents())
 
     def incident_of_group(self, key: str) -> Incident | None:
@@ -224,7 +226,7 @@ class IncidentEngine:
                     entries.append(TimelineEntry(sig.last_at, "signal", MONITOR, _fired(sig, text)))
                 else:
                     merged = replace(sig, first_at=before.first_at)
-                    if not before.firing:
+                    if not before.firing and not _flapping(inc):  # flapping: not each flip
                         entries.append(
                             TimelineEntry(sig.last_at, "signal", MONITOR, _fired(sig, text))
                         )
@@ -349,6 +351,7 @@ class IncidentEngine:
                 MONITOR,
                 f"{sig.rule} cleared on {sig.subject} (value {value})",
             )
+            quiet = _flapping(inc) and sig.kind != "flapping"  # not each flip in the timeline
             if self._holding_cleared(inc, signals):
                 note = self._closing_note(inc, signals)
                 text = f"condition cleared (value {value})"
@@ -361,7 +364,9 @@ class IncidentEngine:
                 )
                 resolving = True
             else:
-                inc = await self._persist(inc, [entry], signals=signals, updated_at=sig.last_at)
+                inc = await self._persist(
+                    inc, [] if quiet else [entry], signals=signals, updated_at=sig.last_at
+                )
         if resolving:
             await self._resolved(inc, ENGINE)
         return inc
@@ -690,3 +695,8 @@ def _fired(sig: Signal, text: str | None = None) -> str:
     limit = "" if sig.threshold is None else f", threshold {sig.threshold:.4g}"
     what = f"{sig.kind}, {sig.severity.value}; value {value}{limit}"
     return f"{sig.rule} firing on {sig.subject} ({what})"
+
+
+def _flapping(inc: Incident) -> bool:
+    """Is the incident's service flapping (its flapping signal firing)?"""
+    return any(s.kind == "flapping" and s.firing for s in inc.signals)

@@ -149,6 +149,8 @@ async def test_a_flapping_service_pages_at_most_once(r: Rig):
     [inc] = r.open()  # held open by the flapping signal: no resolve/reopen cycles
     assert inc.flapping
     assert any(s.kind == "flapping" and s.firing for s in inc.signals)
+    # Each flip is not a timeline entry while it flaps.
+    assert len([e for e in inc.timeline if e.kind in ("signal", "cleared")]) <= 2
 
 
 async def test_outbox_queues_only_the_routed_channels(tmp_path):
