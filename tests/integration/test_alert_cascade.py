@@ -74,3 +74,54 @@ def test_a_cascade_pages_once_naming_the_dependents(write_config, fast, serve, w
     finally:
         receiver.close()
         fleet.close()
+
+
+def test_a_restart_mid_outage_neither_pages_again_nor_forgets(write_config, fast, serve, wait):
+    fleet = FleetThread(["auth", "billing"])
+    receiver = Receiver.in_thread()
+    try:
+        cfg = write_config(
+            fast(fleet.urls),
+            notifications={
+                "channels": [{"name": "ops", "type": "webhook", "url": receiver.base + "/hook"}],
+                "retry": {"base": "0.1s", "max": "1s"},
+            },
+            alerting={"group_wait": "1s"},
+        )
+        proc = serve("-c", str(cfg))
+        wait(
+            lambda: all(s["status"] == "up" for s in proc.get("/api/services").json()["services"]),
+            10,
+            what="all up",
+        )
+        fleet.stop("auth")
+        [page] = wait(
+            lambda: [b for b in receiver.bodies() if b["kind"] == "open"], 15, what="the page"
+        )
+        proc.close()  # SIGTERM in the middle of the outage
+
+        again = serve("-c", str(cfg))
+        wait(
+            lambda: next(
+                s["status"] == "down"
+                for s in again.get("/api/services").json()["services"]
+                if s["name"] == "auth"
+            ),
+            10,
+            what="auth seen down again",
+        )
+        time.sleep(4)  # several checks and dispatcher ticks after the restart
+        assert [b["kind"] for b in receiver.bodies()] == ["open"]  # no second page
+        [inc] = again.get("/api/incidents?state=open").json()["incidents"]
+        assert inc["id"] == page["incident_id"]  # not forgotten
+
+        fleet.start("auth")
+        resolved = wait(
+            lambda: [b for b in receiver.bodies() if b["kind"] == "resolved"],
+            15,
+            what="the resolved after the restart",
+        )
+        assert resolved[0]["incident_id"] == page["incident_id"]
+    finally:
+        receiver.close()
+        fleet.close()

@@ -145,3 +145,35 @@ async def test_a_flapping_service_pages_at_most_once(tmp_path, clock):
         assert again.monitor.flaps.state("auth").flapping  # the snapshot came back
     finally:
         await again.close()
+
+
+def test_alerting_group_settings_reach_the_dispatcher(tmp_path):
+    base = (
+        f'storage: {{data_dir: "{tmp_path}"}}\n'
+        "notifications: {channels: [{name: ops, type: webhook, url: 'http://127.0.0.1:9/'}]}\n"
+        "services: [{name: auth, url: 'http://127.0.0.1:1/health'}]\n"
+    )
+    plain = Monitor(parse_text(base), serve=False)
+    assert plain.engine.group_by == ("service",)
+    timing = plain.engine.dispatcher.timing({"service": "auth"})
+    assert (timing.channels, timing.group_wait, timing.group_interval) == (("ops",), 5.0, 60.0)
+    assert timing.repeat_interval == 0.0
+
+    tuned = Monitor(
+        parse_text(
+            base + "alerting:\n  group_by: [service, kind]\n  group_wait: 1s\n"
+            "  repeat_interval: 4h\n  route: {group_wait: 3s}\n"
+        ),
+        serve=False,
+    )
+    assert tuned.engine.group_by == ("service", "kind")
+    timing = tuned.engine.dispatcher.timing({"service": "auth"})
+    assert timing.group_wait == 3.0  # the route root's wins
+    assert timing.repeat_interval == 4 * 3600.0
+
+
+def test_unknown_alerting_keys_are_reported():
+    with pytest.raises(Exception, match="group_wiat"):
+        parse_text(
+            "alerting: {group_wiat: 1s}\nservices: [{name: a, url: 'http://127.0.0.1:1/'}]\n"
+        )
