@@ -144,6 +144,11 @@ class IncidentEngine:
                 inc = replace(inc, group_key=group_key({"service": inc.service}, self.group_by))
                 if inc.paged_at is None:  # it notified the old way, at once
                     inc = replace(inc, paged_at=inc.opened_at, notified_rank=inc.severity.rank)
+                if not inc.signals:  # its rule firing again, then clearing, resolves it
+                    sig = make_signal(
+                        inc.rule, inc.service, inc.service, inc.severity, True, inc.opened_at
+                    )
+                    inc = replace(inc, signals=(sig,))
             self.store.put_incident(inc)
             if inc.group_key:
                 self._by_group[inc.group_key] = inc.id

@@ -187,6 +187,12 @@ async def test_an_incident_from_before_grouping_is_not_paged_again(tmp_path):
         assert inc.group_key == "service=auth"
         await r2.tick(10)
         assert r2.recorder.sent == []
+        # Its rule fires again (the restarted evaluator), then clears: it resolves.
+        await r2.fire("service_down", "auth")
+        assert r2.recorder.sent == []
+        await r2.clear("service_down", "auth")
+        assert r2.open() == []
+        assert r2.recorder.kinds() == [("auth", "resolved")]
     finally:
         r2.close()
 
