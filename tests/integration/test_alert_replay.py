@@ -18,11 +18,6 @@ from support import replay
 pytestmark = pytest.mark.integration
 
 
-def today(why: str) -> pytest.MarkDecorator:
-    """Fails on the tree this was written against (main @ ff61e16); drop it when it passes."""
-    return pytest.mark.xfail(strict=False, reason=f"issue 14: {why}")
-
-
 @pytest.fixture(scope="module")
 def replayed(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], dict[str, Any]]:
     """The figures of a scenario, running its run once per module."""
@@ -50,42 +45,35 @@ def test_quiet_start_pages_nobody(replayed):
 
 
 @pytest.mark.timeout(150)
-@today("cold start pages 3 (down + both burn rules) from check 1-2; 12 incidents")
 def test_cold_start_pages_once_per_down_root_after_the_threshold(replayed):
     check(replayed, "cold_start")
 
 
 @pytest.mark.timeout(150)
-@today("7 pages (burn fast/slow per service + service_down), dependents not named")
 def test_cascade_is_one_page_naming_the_dependents(replayed):
     check(replayed, "cascade")
 
 
 @pytest.mark.timeout(150)
-@today("6 burn-rate incidents stay open after recovery, never resolved")
 def test_recovery_resolves_within_one_interval_and_leaves_nothing_open(replayed):
     check(replayed, "recovery")
 
 
 @pytest.mark.timeout(150)
-@today("the burn-rate rules page twice on a flapping service")
 def test_flapping_below_the_failure_threshold_pages_at_most_once(replayed):
     check(replayed, "flapping")
 
 
 @pytest.mark.timeout(150)
-@today("no flap detection: each down/up pages and resolves (12 pages)")
 def test_flapping_at_failure_threshold_1_pages_at_most_once(replayed):
     check(replayed, "flapping_ft1")
 
 
 @pytest.mark.timeout(150)
-@today("the burn-rate incidents paged before the restart never resolve")
 def test_restart_mid_outage_does_not_page_again_and_still_resolves(replayed):
     check(replayed, "restart")
 
 
 @pytest.mark.timeout(150)
-@today("POST /api/silences does not exist (404)")
 def test_silenced_outage_pages_nobody(replayed):
     check(replayed, "silence")
