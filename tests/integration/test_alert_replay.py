@@ -8,8 +8,8 @@ both tests read it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from pathlib import Path
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -19,18 +19,22 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def replayed(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], dict[str, Any]]:
-    """The figures of a scenario, running its run once per module."""
-    done: dict[str, dict[str, dict[str, Any]]] = {}
+def replayed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str], dict[str, Any]]]:
+    """The figures of a scenario. Every run starts at the first call, all at once in
+    threads as the bench does (each has its own ports and processes), so the module takes
+    about as long as its slowest run rather than the sum (~70 s against ~4.5 min)."""
+    pool = ThreadPoolExecutor(max_workers=len(replay.RUNS))
+    futures: dict[str, Future[dict[str, dict[str, Any]]]] = {}
 
     def get(scenario: str) -> dict[str, Any]:
+        if not futures:
+            for name in replay.RUNS:
+                futures[name] = pool.submit(replay.run, name, tmp_path_factory.mktemp(name))
         run = next(r for r, names in replay.RUNS.items() if scenario in names)
-        if run not in done:
-            tmp: Path = tmp_path_factory.mktemp(run)
-            done[run] = replay.run(run, tmp)
-        return done[run][scenario]
+        return futures[run].result()[scenario]
 
-    return get
+    yield get
+    pool.shutdown(wait=True)
 
 
 def check(replayed: Callable[[str], dict[str, Any]], scenario: str) -> None:
