@@ -22,7 +22,6 @@ from devmentor_monitor.config.schema import Config, data_dir
 from devmentor_monitor.events.processor import EventProcessor
 from devmentor_monitor.health.checker import HealthSource
 from devmentor_monitor.incidents.alert_state import AlertStateKeeper
-from devmentor_monitor.incidents.dispatch import with_defaults
 from devmentor_monitor.incidents.engine import IncidentEngine
 from devmentor_monitor.incidents.flapping import FlapChange, FlapDetector
 from devmentor_monitor.incidents.model import Severity
@@ -33,7 +32,7 @@ from devmentor_monitor.incidents.silences import Maintenance, Silences
 from devmentor_monitor.intake import StoreIntake
 from devmentor_monitor.model import CheckResult, SourceState, SourceStatus
 from devmentor_monitor.notify.outbox import Outbox
-from devmentor_monitor.notify.routes import routes_from_config
+from devmentor_monitor.notify.routes import DEFAULT_GROUP_BY, routes_from_config
 from devmentor_monitor.notify.settings import active_channels
 from devmentor_monitor.observations import Intake
 from devmentor_monitor.predictions.engine import PredictionEngine
@@ -85,8 +84,13 @@ class Monitor:
             clock=clock,
         )
         alerting = config.alerting
+        route = routes_from_config(config)  # grouping and paging timings: one declaration
         self.engine = IncidentEngine(
-            self.store, self.db, self.outbox, clock=clock, group_by=alerting.group_by
+            self.store,
+            self.db,
+            self.outbox,
+            clock=clock,
+            group_by=route.group_by or DEFAULT_GROUP_BY,
         )
         self.evaluator = Evaluator(build_rules(config), self.store)
         # Issue 14: paging by route and group timers, silences (loaded from the database
@@ -97,12 +101,7 @@ class Monitor:
         self.flaps = FlapDetector.from_settings(alerting.flapping)
         self._flap_changes: list[FlapChange] = []
         dispatcher = self.engine.dispatcher
-        dispatcher.route = with_defaults(
-            routes_from_config(config),
-            alerting.group_wait,
-            alerting.group_interval,
-            alerting.repeat_interval,
-        )
+        dispatcher.route = route
         dispatcher.silences = self.silences
         dispatcher.flaps = self.flaps
         self.alert_state = AlertStateKeeper(self.evaluator, self.db)

@@ -501,7 +501,8 @@ class RouteConfig(Section, frozen=True):
     continue_: bool = msgspec.field(default=False, name="continue")
     """Also try the next sibling routes after this one matched (not on the root)."""
     group_by: tuple[str, ...] | None = None
-    """Labels whose values make one group (one incident); root default [service]."""
+    """Labels whose values make one group, one incident (service, rule, severity, kind);
+    root only, default [service]."""
     group_wait: AnyDuration | None = None
     """Wait before a group's first notification; root default 5s."""
     group_interval: Duration | None = None
@@ -523,15 +524,6 @@ class AlertingSettings(Section, frozen=True):
     """Maintenance windows: virtual silences."""
     route: RouteConfig | None = None
     """The routing tree; None: every active channel gets every alert."""
-    group_by: tuple[str, ...] = ("service",)
-    """Labels whose values make one group, one incident (service, rule, severity, kind,
-    subject)."""
-    group_wait: AnyDuration = 5.0
-    """Wait before a new incident's first notification (the route root's overrides it)."""
-    group_interval: Duration = 60.0
-    """Wait before notifying an incident's later change, a severity rise."""
-    repeat_interval: AnyDuration = 0.0
-    """Notify an open, unacknowledged incident again this often; 0: never."""
 
 
 class Config(Section, frozen=True):
@@ -1049,7 +1041,14 @@ def _routes(
         raise r.fail(node, key, f"must be a list of routes, got {kind_of(node.value)}")
     out = []
     for i, item in enumerate(node.value):
-        r.mapping(item, f"{key}[{i}]", None)
+        m = r.mapping(item, f"{key}[{i}]", None)
+        if "group_by" in m:
+            raise r.fail(
+                m["group_by"],
+                f"{key}[{i}].group_by",
+                "grouping is one for all routes (an incident is one group): "
+                "set group_by on alerting.route itself",
+            )
         out.append(read_struct(r, RouteConfig, item, f"{key}[{i}]"))
     return tuple(out)
 

@@ -82,20 +82,6 @@ class Timing:
     repeat_interval: float
 
 
-def with_defaults(
-    route: Route, group_wait: float, group_interval: float, repeat_interval: float
-) -> Route:
-    """``route`` with the `alerting.group_*` settings where its root leaves them unset."""
-    return replace(
-        route,
-        group_wait=group_wait if route.group_wait is None else route.group_wait,
-        group_interval=group_interval if route.group_interval is None else route.group_interval,
-        repeat_interval=(
-            repeat_interval if route.repeat_interval is None else route.repeat_interval
-        ),
-    )
-
-
 class NotificationDispatcher:
     def __init__(
         self,
@@ -300,4 +286,4 @@ def _with_details(inc: Incident) -> Incident:
     return replace(inc, description="\n".join([inc.description, "", *extra]).strip())
 
 
-__all__ = ["EVERY_CHANNEL", "NotificationDispatcher", "Notifier", "Timing", "with_defaults"]
+__all__ = ["EVERY_CHANNEL", "NotificationDispatcher", "Notifier", "Timing"]

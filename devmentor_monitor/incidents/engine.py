@@ -7,7 +7,7 @@ and timeline in one new record (nobody reads `resolved` without its `resolved` e
 then handed to the dispatcher (incidents/dispatch.py) for notification. Changes to one
 incident are made one at a time, in order, each on the one before.
 
-One incident per problem: everything that fires for one group (`alerting.group_by`,
+One incident per problem: everything that fires for one group (`alerting.route.group_by`,
 default the service) while its incident is open joins it as a signal (incidents/signals.py).
 A dependent service's signals join its dependency's incident while that one has a firing
 outage signal (incidents/inhibit.py), and are not notified on their own. An incident

@@ -89,7 +89,7 @@ class Incident:
     parent_id: str | None = None  # set when a dependency's incident explains this one
     timeline: tuple[TimelineEntry, ...] = ()
     # Grouping, inhibition and paging (incidents/engine.py, dispatch.py): persisted.
-    group_key: str = ""  # the alerting.group_by label values: one open incident per key
+    group_key: str = ""  # the alerting.route.group_by label values: one open incident per key
     signals: tuple[Signal, ...] = ()
     dependents: tuple[str, ...] = ()  # services whose signals it inhibits, named when paged
     page_at: float | None = None  # its first notification is due (after group_wait)

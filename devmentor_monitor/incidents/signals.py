@@ -11,7 +11,7 @@ from the rule's name and metric, so the rules need no extra attribute:
   hold it open only when it has no outage signal (a burn-only incident ends when its burn
   clears).
 
-Signals with the same `alerting.group_by` label values (default: the service) make one
+Signals with the same `alerting.route.group_by` label values (default: the service) make one
 incident: `group_key`. No I/O here.
 """
 

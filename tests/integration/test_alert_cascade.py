@@ -27,7 +27,7 @@ def test_a_cascade_pages_once_naming_the_dependents(write_config, fast, serve, w
                 "channels": [{"name": "ops", "type": "webhook", "url": receiver.base + "/hook"}],
                 "retry": {"base": "0.1s", "max": "1s"},
             },
-            alerting={"group_wait": "2s", "group_interval": "1m"},
+            alerting={"route": {"group_wait": "2s", "group_interval": "1m"}},
         )
         proc = serve("-c", str(cfg))
         wait(
@@ -86,7 +86,7 @@ def test_a_restart_mid_outage_neither_pages_again_nor_forgets(write_config, fast
                 "channels": [{"name": "ops", "type": "webhook", "url": receiver.base + "/hook"}],
                 "retry": {"base": "0.1s", "max": "1s"},
             },
-            alerting={"group_wait": "1s"},
+            alerting={"route": {"group_wait": "1s"}},
         )
         proc = serve("-c", str(cfg))
         wait(

@@ -19,7 +19,7 @@ from devmentor_monitor.runtime import Monitor
 
 CONFIG = """
 storage: {{data_dir: "{dir}"}}
-alerting: {{group_wait: 5s}}
+alerting: {{route: {{group_wait: 5s}}}}
 notifications:
   channels:
     - {{name: ops, type: webhook, url: "http://127.0.0.1:9/hook"}}
@@ -147,7 +147,7 @@ async def test_a_flapping_service_pages_at_most_once(tmp_path, clock):
         await again.close()
 
 
-def test_alerting_group_settings_reach_the_dispatcher(tmp_path):
+def test_the_route_roots_grouping_and_timings_reach_the_engine_and_dispatcher(tmp_path):
     base = (
         f'storage: {{data_dir: "{tmp_path}"}}\n'
         "notifications: {channels: [{name: ops, type: webhook, url: 'http://127.0.0.1:9/'}]}\n"
@@ -161,14 +161,14 @@ def test_alerting_group_settings_reach_the_dispatcher(tmp_path):
 
     tuned = Monitor(
         parse_text(
-            base + "alerting:\n  group_by: [service, kind]\n  group_wait: 1s\n"
-            "  repeat_interval: 4h\n  route: {group_wait: 3s}\n"
+            base + "alerting:\n  route: {group_by: [service, kind], group_wait: 3s,"
+            " repeat_interval: 4h}\n"
         ),
         serve=False,
     )
     assert tuned.engine.group_by == ("service", "kind")
     timing = tuned.engine.dispatcher.timing({"service": "auth"})
-    assert timing.group_wait == 3.0  # the route root's wins
+    assert timing.group_wait == 3.0
     assert timing.repeat_interval == 4 * 3600.0
 
 

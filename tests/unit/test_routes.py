@@ -166,6 +166,7 @@ ROUTED = (
     + """\
 alerting:
   route:
+    group_by: [service, kind]
     group_wait: 10s
     repeat_interval: 4h
     routes:
@@ -175,7 +176,6 @@ alerting:
         group_wait: 0s
       - match: {team: payments}
         channels: [hook]
-        group_by: [service, kind]
       - match_re: {service: "auth|memory"}
         channels: [chat]
         routes:
@@ -259,6 +259,12 @@ R = CHANNELS + "alerting:\n  route:\n"  # the route's first key is on line 14
             15,
             "alerting.route.routes[0].group_wait",
             "duration",
+        ),
+        (
+            R + "    routes:\n      - match: {severity: low}\n        group_by: [rule]\n",
+            16,
+            "alerting.route.routes[0].group_by",
+            "set group_by on alerting.route itself",
         ),
         (
             R + "    routes:\n      - continue: maybe\n",
