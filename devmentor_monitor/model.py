@@ -113,3 +113,17 @@ class AuditEntry:
     target: str
     source: str  # remote address, "tui", or "monitor"
     outcome: str  # ok, denied, failed: reason
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationRecord:
+    """One notification of an incident, as the outbox keeps it (the notifications table):
+    where, what kind (open, escalation, acknowledged, resolved), how it stands."""
+
+    channel: str
+    kind: str
+    state: str  # pending, sent or failed
+    created_at: float
+    sent_at: float | None
+    attempts: int
+    last_error: str | None

@@ -8,25 +8,32 @@ engines.
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 
+from devmentor_monitor.incidents.explain import AlertReasons, alert_reasons, why_paged
+from devmentor_monitor.incidents.flapping import FlapState
+from devmentor_monitor.incidents.signals import kind_of, labels_for
+
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
     from devmentor_monitor.events.model import Event
     from devmentor_monitor.events.processor import EventProcessor
+    from devmentor_monitor.incidents.flapping import FlapDetector
     from devmentor_monitor.incidents.model import Incident
-    from devmentor_monitor.incidents.rules import Alert, Evaluator, Rule
+    from devmentor_monitor.incidents.rules import Alert, BurnReading, Evaluator, Rule
     from devmentor_monitor.incidents.silence_book import SilenceBook
     from devmentor_monitor.incidents.silences import Silence
-    from devmentor_monitor.model import AuditEntry
+    from devmentor_monitor.model import AuditEntry, NotificationRecord
     from devmentor_monitor.storage.db import Database
 
 __all__ = ["Queries"]
 
 
 class Queries:
-    """Reads from SQLite (in its thread), the rule evaluator and the live silences."""
+    """Reads from SQLite (in its thread), the rule evaluator, the live silences and the
+    flap detector."""
 
     def __init__(
         self,
@@ -34,11 +41,15 @@ class Queries:
         events: EventProcessor,
         evaluator: Evaluator,
         silences: SilenceBook,
+        flaps: FlapDetector | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._db = db
         self._events = events
         self._evaluator = evaluator
         self._silences = silences
+        self._flaps = flaps
+        self._clock = clock
 
     async def events(self, limit: int, **filters: Any) -> list[Event]:
         """Newest first, from disk; events still queued for disk are written first."""
@@ -66,6 +77,10 @@ class Queries:
     async def incident(self, incident_id: str) -> Incident | None:
         return await self._db.run(self._db.load_incident, incident_id)
 
+    async def notifications(self, incident_id: str) -> list[NotificationRecord]:
+        """Who was notified of an incident and when (the outbox's rows, oldest first)."""
+        return await self._db.run(self._db.load_notifications, incident_id)
+
     async def audit(self, limit: int = 200) -> list[AuditEntry]:
         return await self._db.run(self._db.load_audit, limit)
 
@@ -87,3 +102,52 @@ class Queries:
     def silence_for(self, labels: Mapping[str, str]) -> Silence | None:
         """The silence in force now that matches ``labels`` ({service, rule, severity})."""
         return self._silences.match(labels)
+
+    def flap_state(self, service: str) -> FlapState:
+        """Flapping or not, and the percent state change (0.0 … 1.0) it is judged on."""
+        if self._flaps is None:
+            return FlapState(False, 0.0, 0)
+        return self._flaps.state(service)
+
+    def burn_rates(self, service: str) -> list[BurnReading]:
+        """The service's burn rate per `alerting.burn_rate` pair, now."""
+        return self._evaluator.burn_rates(service, self._clock())
+
+    def why_paged(self, inc: Incident) -> str:
+        """incidents/explain.py's one line, with what the views cannot see themselves."""
+        store = self._evaluator.store
+        parent = store.incident(inc.parent_id) if inc.parent_id else None
+        threshold = (
+            store.service_config(inc.service).failure_threshold
+            if store.has_service(inc.service)
+            else None
+        )
+        return why_paged(
+            inc,
+            self._clock(),
+            silence=self.silence(inc.silenced_by) if inc.silenced_by else None,
+            parent_service=parent.service if parent is not None else None,
+            failure_threshold=threshold,
+            flapping=self.flap_state(inc.service).flapping,
+        )
+
+    def alert_reasons(self, alert: Alert) -> AlertReasons:
+        """The open incident holding the alert's signal, the incident inhibiting it, the
+        silence muting it."""
+        rule = alert.rule
+        labels = dict(
+            labels_for(
+                alert.service,
+                rule.name,
+                rule.severity,
+                kind_of(rule.name, rule.metric),
+                alert.subject,
+            )
+        )
+        return alert_reasons(
+            (rule.name, alert.subject),
+            labels,
+            self._evaluator.store.open_incidents(),
+            self.silence_for,
+            self.silence,
+        )

@@ -170,7 +170,14 @@ class Monitor:
             )
         # What views get instead of the monitor: every write, and the reads from disk.
         self.commands = Commands(self.engine, self.actions, self.db, self.silence_book)
-        self.queries = Queries(self.db, self.event_processor, self.evaluator, self.silence_book)
+        self.queries = Queries(
+            self.db,
+            self.event_processor,
+            self.evaluator,
+            self.silence_book,
+            flaps=self.flaps,
+            clock=clock,
+        )
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self, *, require_server: bool = True) -> None:

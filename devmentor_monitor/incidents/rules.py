@@ -87,6 +87,27 @@ class Alert:
 
 
 @dataclass(frozen=True, slots=True)
+class BurnReading:
+    """A service's burn rate for one `alerting.burn_rate` pair: over its long and its short
+    window (None: not enough data there yet), against the factor both must exceed."""
+
+    name: str
+    factor: float
+    long_window: float
+    short_window: float
+    long_rate: float | None
+    short_rate: float | None
+
+    @property
+    def burning(self) -> bool:
+        return (
+            self.long_rate is not None
+            and self.short_rate is not None
+            and min(self.long_rate, self.short_rate) > self.factor
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Transition:
     alert: Alert
     state: AlertState  # FIRING or RESOLVED
@@ -351,6 +372,32 @@ class Evaluator:
             return None, threshold
         # Both windows must burn; once the errors stop, the short one drops first.
         return min(long_rate, short_rate), threshold
+
+    def burn_rates(self, service: str, now: float) -> list[BurnReading]:
+        """The service's burn rate per pair now, for views (empty without an SLO). Reads
+        the store's check counts in one pass; the per-tick cache is left alone."""
+        if not self.store.has_service(service) or not self.burn.pairs:
+            return []
+        slo = self.store.service_config(service).slo
+        if slo is None:
+            return []
+        first = self.store.first_check_at(service)
+        span = 0.0 if first is None else now - first
+        windows = tuple({w for p in self.burn.pairs for w in (p.long, p.short)})
+        counts = dict(
+            zip(windows, self.store.check_counts_many(service, now, windows), strict=True)
+        )
+        return [
+            BurnReading(
+                p.name,
+                p.factor,
+                p.long,
+                p.short,
+                window_burn(counts[p.long], p.long, span, slo.uptime, self.burn),
+                window_burn(counts[p.short], p.short, span, slo.uptime, self.burn),
+            )
+            for p in self.burn.pairs
+        ]
 
     def _window(self, service: str, now: float, window: float) -> tuple[int, int, int]:
         """Check counts over a window. The first ask for a service reads every window

@@ -34,6 +34,7 @@ from devmentor_monitor.server.params import WINDOW, BadRequest, UnsupportedMedia
 from devmentor_monitor.server.predictions_api import PredictionsApi
 from devmentor_monitor.server.responses import error_response, json_response
 from devmentor_monitor.server.shapes import (
+    alert_json,
     check_json,
     series_json,
     service_json,
@@ -138,7 +139,11 @@ class Api:
         query(request, {})
         key = (self.store.version, int(time.monotonic()))  # at most one render per second
         if key != self._services_key:
-            services = [service_json(s) for s in self.store.services()]
+            q = self.queries
+            services = [
+                service_json(s, q.flap_state(s.name), q.burn_rates(s.name))
+                for s in self.store.services()
+            ]
             self._services_body = json.dumps(
                 {"services": services, "counts": self.store.counts()}, separators=(",", ":")
             ).encode()
@@ -153,7 +158,8 @@ class Api:
             return error_response(404, f"no service named {name!r}; known: {known}")
         since = time.time() - params.get("window", HOUR)
         ts, vs = self.store.latency_history(name).since(since)
-        body = service_json(self.store.service(name))
+        q = self.queries
+        body = service_json(self.store.service(name), q.flap_state(name), q.burn_rates(name))
         body["recent_checks"] = [check_json(c) for c in reversed(self.store.recent_checks(name))]
         body["latency_history_ms"] = [[t, round(v * 1000, 2)] for t, v in zip(ts, vs, strict=True)]
         return json_response(body)
@@ -180,7 +186,8 @@ class Api:
 
     async def alerts(self, request: web.Request) -> web.Response:
         """Every rule, and every alert it has raised with its state (inactive, pending,
-        firing, resolved)."""
+        firing, resolved), the incident holding it and why it is quiet (silenced,
+        inhibited by a dependency's incident, flapping)."""
         query(request, {})
         rules = [
             {
@@ -196,16 +203,9 @@ class Api:
             }
             for r in self.queries.rules()
         ]
+        q = self.queries
         alerts = [
-            {
-                "rule": a.rule.name,
-                "subject": a.subject,
-                "state": a.state.value,
-                "since": a.since,
-                "value": a.value,
-                "threshold": a.threshold,
-            }
-            for a in self.queries.alerts()
+            alert_json(a, q.alert_reasons(a), q.flap_state(a.service).flapping) for a in q.alerts()
         ]
         return json_response({"rules": rules, "alerts": alerts})
 

@@ -21,7 +21,7 @@ from devmentor_monitor.server.params import (
 )
 from devmentor_monitor.server.predictions_api import cause_json
 from devmentor_monitor.server.responses import error_response, json_response
-from devmentor_monitor.server.shapes import incident_json
+from devmentor_monitor.server.shapes import incident_detail_json, incident_json
 
 if TYPE_CHECKING:
     from devmentor_monitor.commands import Commands
@@ -64,6 +64,8 @@ class IncidentsApi:
         return self.json({"incidents": [incident_json(i, timeline=False) for i in found]})
 
     async def get(self, request: web.Request) -> web.Response:
+        """The incident with its signals, dependents, silence, who was notified when and
+        why it paged (or did not)."""
         self.query(request, {})
         incident_id = request.match_info["id"]
         inc = self.store.incident(incident_id)
@@ -71,7 +73,12 @@ class IncidentsApi:
             inc = await self.queries.incident(incident_id)
         if inc is None:
             return self.error(404, f"no incident {incident_id!r}")
-        body = incident_json(inc)
+        body = incident_detail_json(
+            inc,
+            notifications=await self.queries.notifications(inc.id),
+            why_paged=self.queries.why_paged(inc),
+            silence=self.queries.silence(inc.silenced_by) if inc.silenced_by else None,
+        )
         # Ranked by the prediction engine while the incident was open (best first).
         body["root_causes"] = [cause_json(c) for c in self.store.root_causes(incident_id)]
         return self.json(body)

@@ -39,6 +39,12 @@ _EVENTS_QUERY = {
 _TOPIC = f"({'|'.join(TOPICS)})"
 
 
+_SILENCED_BY = {  # the silence muting it, or null
+    "type": ["object", "null"],
+    "properties": {"id": {"type": "string"}, "comment": {"type": "string"}},
+}
+
+
 def _json(description: str, schema: dict[str, Any]) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
@@ -532,9 +538,23 @@ def openapi_document(services: Sequence[str], replicas: tuple[int, int]) -> dict
             "/api/alerts": {
                 "get": {
                     "summary": "Alert rules and each alert's state (inactive, pending, firing, "
-                    "resolved)",
+                    "resolved), the incident holding it and why it is quiet (silenced, "
+                    "inhibited by a dependency's incident, flapping)",
                     "responses": {
-                        "200": _json("Rules and alerts", {"type": "object"}),
+                        "200": _json(
+                            "Rules and alerts",
+                            {
+                                "type": "object",
+                                "required": ["rules", "alerts"],
+                                "properties": {
+                                    "rules": {"type": "array", "items": {"type": "object"}},
+                                    "alerts": {
+                                        "type": "array",
+                                        "items": {"$ref": "#/components/schemas/Alert"},
+                                    },
+                                },
+                            },
+                        ),
                         "400": _ERROR,
                     },
                 }
@@ -569,10 +589,11 @@ def openapi_document(services: Sequence[str], replicas: tuple[int, int]) -> dict
             },
             "/api/incidents/{id}": {
                 "get": {
-                    "summary": "One incident with its timeline",
+                    "summary": "One incident with its timeline, signals, dependents, "
+                    "silence, who was notified when, and why it paged (or did not)",
                     "parameters": [_ID],
                     "responses": {
-                        "200": _json("Incident", {"$ref": "#/components/schemas/Incident"}),
+                        "200": _json("Incident", {"$ref": "#/components/schemas/IncidentDetail"}),
                         "404": _ERROR,
                     },
                 }
@@ -656,6 +677,109 @@ def openapi_document(services: Sequence[str], replicas: tuple[int, int]) -> dict
                         },
                     },
                 },
+                "IncidentDetail": {
+                    "allOf": [
+                        {"$ref": "#/components/schemas/Incident"},
+                        {
+                            "type": "object",
+                            "required": [
+                                "signals",
+                                "dependents",
+                                "silenced_by",
+                                "flapping",
+                                "notifications",
+                                "why_paged",
+                            ],
+                            "properties": {
+                                "signals": {
+                                    "type": "array",
+                                    "items": {"$ref": "#/components/schemas/Signal"},
+                                },
+                                "dependents": {"type": "array", "items": {"type": "string"}},
+                                "silenced_by": _SILENCED_BY,
+                                "flapping": {"type": "boolean"},
+                                "closing_note": {"type": "string"},
+                                "group_key": {"type": "string"},
+                                "page_at": {"type": ["number", "null"]},
+                                "paged_at": {"type": ["number", "null"]},
+                                "paged_channels": {"type": "array", "items": {"type": "string"}},
+                                "notifications": {
+                                    "type": "array",
+                                    "items": {"$ref": "#/components/schemas/Notification"},
+                                },
+                                "why_paged": {"type": "string"},
+                            },
+                        },
+                    ]
+                },
+                "Signal": {
+                    "type": "object",
+                    "required": ["kind", "rule", "service", "severity", "state"],
+                    "properties": {
+                        "kind": {"type": "string"},
+                        "rule": {"type": "string"},
+                        "subject": {"type": "string"},
+                        "service": {"type": "string"},
+                        "severity": {"type": "string", "enum": [s.value for s in Severity]},
+                        "state": {"type": "string", "enum": ["firing", "cleared"]},
+                        "outage": {"type": "boolean"},
+                        "first_at": {"type": "number"},
+                        "last_at": {"type": "number"},
+                        "value": {"type": ["number", "null"]},
+                        "threshold": {"type": ["number", "null"]},
+                    },
+                },
+                "Notification": {
+                    "type": "object",
+                    "required": ["channel", "kind", "state"],
+                    "properties": {
+                        "channel": {"type": "string"},
+                        "kind": {"type": "string"},
+                        "state": {"type": "string", "enum": ["pending", "sent", "failed"]},
+                        "created_at": {"type": "number"},
+                        "sent_at": {"type": ["number", "null"]},
+                        "attempts": {"type": "integer"},
+                        "last_error": {"type": ["string", "null"]},
+                    },
+                },
+                "Alert": {
+                    "type": "object",
+                    "required": ["rule", "subject", "state"],
+                    "properties": {
+                        "rule": {"type": "string"},
+                        "subject": {"type": "string"},
+                        "state": {
+                            "type": "string",
+                            "enum": ["inactive", "pending", "firing", "resolved"],
+                        },
+                        "since": {"type": "number"},
+                        "value": {"type": ["number", "null"]},
+                        "threshold": {"type": ["number", "null"]},
+                        "service": {"type": "string"},
+                        "incident": {"type": ["string", "null"]},
+                        "silenced_by": _SILENCED_BY,
+                        "inhibited_by": {
+                            "type": ["object", "null"],
+                            "properties": {
+                                "incident": {"type": "string"},
+                                "service": {"type": "string"},
+                            },
+                        },
+                        "flapping": {"type": "boolean"},
+                    },
+                },
+                "BurnRate": {
+                    "type": "object",
+                    "properties": {
+                        "pair": {"type": "string"},
+                        "factor": {"type": "number"},
+                        "long_window_s": {"type": "number"},
+                        "short_window_s": {"type": "number"},
+                        "long": {"type": ["number", "null"]},
+                        "short": {"type": ["number", "null"]},
+                        "burning": {"type": "boolean"},
+                    },
+                },
                 "Prediction": {
                     "type": "object",
                     "required": ["kind", "subject", "explanation"],
@@ -737,6 +861,12 @@ def openapi_document(services: Sequence[str], replicas: tuple[int, int]) -> dict
                         "error_rate_percent_1h": {"type": ["number", "null"]},
                         "slo": {"type": ["object", "null"]},
                         "last_check": {"type": ["object", "null"]},
+                        "flapping": {"type": "boolean"},
+                        "flap_change_percent": {"type": "number"},
+                        "burn_rates": {
+                            "type": "array",
+                            "items": {"$ref": "#/components/schemas/BurnRate"},
+                        },
                     },
                 },
             },

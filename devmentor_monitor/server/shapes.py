@@ -6,16 +6,20 @@ by the runtime, the Redis incident publisher. No aiohttp here: `status` imports 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from devmentor_monitor.bus import IncidentChange
 from devmentor_monitor.events.model import Event
-from devmentor_monitor.incidents.model import Incident
+from devmentor_monitor.incidents.explain import AlertReasons
+from devmentor_monitor.incidents.flapping import FlapState
+from devmentor_monitor.incidents.model import Incident, Signal
+from devmentor_monitor.incidents.rules import Alert, BurnReading
 from devmentor_monitor.incidents.silence_book import iso, silence_state
 from devmentor_monitor.incidents.silences import Silence
 from devmentor_monitor.logs import mask_url
 from devmentor_monitor.metric_specs import series_spec
-from devmentor_monitor.model import CheckResult, SourceStatus, SystemSample
+from devmentor_monitor.model import CheckResult, NotificationRecord, SourceStatus, SystemSample
 from devmentor_monitor.store import ServiceSummary, Store
 
 if TYPE_CHECKING:
@@ -37,11 +41,18 @@ def check_json(c: CheckResult) -> dict[str, Any]:
     }
 
 
-def service_json(s: ServiceSummary) -> dict[str, Any]:
+def service_json(
+    s: ServiceSummary,
+    flap: FlapState | None = None,
+    burn: Sequence[BurnReading] | None = None,
+) -> dict[str, Any]:
+    """A service; with ``flap`` and ``burn`` (the API's reads through the queries) also
+    whether it flaps and its burn rates."""
+
     def ms(v: float | None) -> float | None:
         return _r(v * 1000, 2) if v is not None else None
 
-    return {
+    out: dict[str, Any] = {
         "name": s.name,
         "url": mask_url(s.url),  # every reader may see it: no password, no token
         "status": s.status.value,
@@ -72,6 +83,24 @@ def service_json(s: ServiceSummary) -> dict[str, Any]:
             "error_budget_remaining": _r(s.error_budget_remaining),
             "window": "7d",
         },
+    }
+    if flap is not None:
+        out["flapping"] = flap.flapping
+        out["flap_change_percent"] = _r(flap.change * 100, 1)
+    if burn is not None:
+        out["burn_rates"] = [burn_json(b) for b in burn]
+    return out
+
+
+def burn_json(b: BurnReading) -> dict[str, Any]:
+    return {
+        "pair": b.name,
+        "factor": b.factor,
+        "long_window_s": b.long_window,
+        "short_window_s": b.short_window,
+        "long": _r(b.long_rate, 3),
+        "short": _r(b.short_rate, 3),
+        "burning": b.burning,
     }
 
 
@@ -159,6 +188,89 @@ def incident_json(inc: Incident, *, timeline: bool = True) -> dict[str, Any]:
             {"ts": e.ts, "kind": e.kind, "actor": e.actor, "text": e.text} for e in inc.timeline
         ]
     return out
+
+
+def signal_json(sig: Signal) -> dict[str, Any]:
+    return {
+        "kind": sig.kind,
+        "rule": sig.rule,
+        "subject": sig.subject,
+        "service": sig.service,
+        "severity": sig.severity.value,
+        "state": sig.state,
+        "outage": sig.outage,
+        "first_at": sig.first_at,
+        "last_at": sig.last_at,
+        "value": _r(sig.value),
+        "threshold": _r(sig.threshold),
+    }
+
+
+def notification_json(n: NotificationRecord) -> dict[str, Any]:
+    return {
+        "channel": n.channel,
+        "kind": n.kind,
+        "state": n.state,
+        "created_at": n.created_at,
+        "sent_at": n.sent_at,
+        "attempts": n.attempts,
+        "last_error": mask_url(n.last_error) if n.last_error else None,
+    }
+
+
+def silenced_by_json(silence_id: str | None, silence: Silence | None) -> dict[str, Any] | None:
+    """{id, comment} of the silence muting something (comment "" when it is gone)."""
+    if silence is not None:
+        return {"id": silence.id, "comment": silence.comment}
+    return None if silence_id is None else {"id": silence_id, "comment": ""}
+
+
+def incident_detail_json(
+    inc: Incident,
+    *,
+    notifications: Sequence[NotificationRecord],
+    why_paged: str,
+    silence: Silence | None,
+) -> dict[str, Any]:
+    """`GET /api/incidents/{id}`: the incident with its timeline, signals, dependents,
+    silence, paging state, who was notified when and why it paged (or did not)."""
+    out = incident_json(inc)
+    out.update(
+        signals=[signal_json(sig) for sig in inc.signals],
+        dependents=list(inc.dependents),
+        silenced_by=silenced_by_json(inc.silenced_by, silence),
+        flapping=inc.flapping,
+        closing_note=inc.closing_note,
+        group_key=inc.group_key,
+        page_at=inc.page_at,
+        paged_at=inc.paged_at,
+        paged_channels=list(inc.paged_channels),
+        notifications=[notification_json(n) for n in notifications],
+        why_paged=why_paged,
+    )
+    return out
+
+
+def alert_json(a: Alert, reasons: AlertReasons, flapping: bool) -> dict[str, Any]:
+    """One alert of /api/alerts: its state and why it is quiet (silenced, inhibited)."""
+    inhibitor = reasons.inhibited_by
+    return {
+        "rule": a.rule.name,
+        "subject": a.subject,
+        "state": a.state.value,
+        "since": a.since,
+        "value": a.value,
+        "threshold": a.threshold,
+        "service": a.service,
+        "incident": None if reasons.incident is None else reasons.incident.id,
+        "silenced_by": None
+        if reasons.silence is None
+        else silenced_by_json(reasons.silence.id, reasons.silence),
+        "inhibited_by": None
+        if inhibitor is None
+        else {"incident": inhibitor.id, "service": inhibitor.service},
+        "flapping": flapping,
+    }
 
 
 def silence_json(s: Silence, now: float) -> dict[str, Any]:

@@ -26,7 +26,7 @@ from devmentor_monitor.incidents.model import (
     TimelineEntry,
 )
 from devmentor_monitor.incidents.silences import Matcher, Silence
-from devmentor_monitor.model import AuditEntry
+from devmentor_monitor.model import AuditEntry, NotificationRecord
 
 T = TypeVar("T")
 SCHEMA_VERSION = 2  # 2: incident grouping and paging columns, signals, alert_state, flap_state
@@ -85,6 +85,7 @@ CREATE TABLE IF NOT EXISTS notifications (
     sent_at REAL
 );
 CREATE INDEX IF NOT EXISTS notifications_pending ON notifications(state, next_at);
+CREATE INDEX IF NOT EXISTS notifications_incident ON notifications(incident_id);
 CREATE TABLE IF NOT EXISTS silences (
     id TEXT PRIMARY KEY, matchers TEXT NOT NULL,  -- JSON: [{name, value, isRegex, isEqual}]
     starts_at REAL NOT NULL, ends_at REAL NOT NULL, created_by TEXT NOT NULL,
@@ -450,6 +451,15 @@ class Database:
                 note_id,
             ),
         )
+
+    def load_notifications(self, incident_id: str, limit: int = 200) -> list[NotificationRecord]:
+        """An incident's notifications, oldest first."""
+        rows = self.conn.execute(
+            "SELECT channel, kind, state, created_at, sent_at, attempts, last_error "
+            "FROM notifications WHERE incident_id = ? ORDER BY created_at, id LIMIT ?",
+            (incident_id, limit),
+        ).fetchall()
+        return [NotificationRecord(*r) for r in rows]
 
     def notification_counts(self) -> dict[tuple[str, str], int]:
         rows = self.conn.execute(
