@@ -347,6 +347,21 @@ class ServicesScreen(MonitorScreen):
         if s.cert_days is not None:
             text.append(f"TLS certificate expires in {s.cert_days:.0f} days\n")
         queries = self.monitor_app.queries
+        if queries is not None:
+            flap = queries.flap_state(s.name)
+            if flap.flapping:
+                text.append(
+                    f"FLAPPING ({flap.change:.0%} state change over its last "
+                    f"{flap.results} checks)\n",
+                    style=f"bold {colors.get('warning', '')}",
+                )
+            burns = [
+                f"{b.name} {_rate(b.long_rate)}/{_rate(b.short_rate)} (>{b.factor:g}x)"
+                + (" BURNING" if b.burning else "")
+                for b in queries.burn_rates(s.name)
+            ]
+            if burns:
+                text.append("burn rate long/short: " + "  ".join(burns) + "\n")
         silence = queries.silence_for({"service": s.name}) if queries is not None else None
         if silence is not None:
             text.append(silenced_line(silence) + "\n", style=f"bold {colors.get('warning', '')}")
@@ -375,6 +390,10 @@ class ServicesScreen(MonitorScreen):
                 c.error or "",
             )
         sync_rows(checks, CHECK_COLUMNS, rows, self._checks)
+
+
+def _rate(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2g}x"
 
 
 class NoticeScreen(MonitorScreen):
@@ -415,7 +434,7 @@ class IncidentsScreen(MonitorScreen):
             bound_table_caches(table)
             yield table
             timeline = Static(id="inc-timeline")
-            timeline.border_title = "Timeline"
+            timeline.border_title = "Incident"
             yield timeline
 
     def on_mount(self) -> None:
@@ -481,11 +500,47 @@ class IncidentsScreen(MonitorScreen):
             f"{inc.id} · {inc.severity.value} · {inc.state.value} · rule {inc.rule}\n", style="dim"
         )
         queries = self.monitor_app.queries
+        warning = self.monitor_app.palette.get("warning", "")
         labels = {"service": inc.service, "rule": inc.rule, "severity": inc.severity.value}
         silence = queries.silence_for(labels) if queries is not None else None
+        if silence is None and inc.silenced_by and queries is not None:
+            silence = queries.silence(inc.silenced_by)
         if silence is not None:
-            warning = self.monitor_app.palette.get("warning", "")
             text.append(silenced_line(silence) + "\n", style=f"bold {warning}")
+        elif inc.silenced_by:
+            text.append(f"silenced by {inc.silenced_by}\n", style=f"bold {warning}")
+        else:
+            text.append("not silenced\n", style="dim")
+        if queries is not None:
+            text.append("why this paged: ", style="bold")
+            text.append(queries.why_paged(inc) + "\n")
+            flap = queries.flap_state(inc.service)
+            if flap.flapping or inc.flapping:
+                text.append(
+                    f"{inc.service} {'is flapping' if flap.flapping else 'paged while flapping'}"
+                    f" ({flap.change:.0%} state change)\n",
+                    style=f"bold {warning}",
+                )
+        if inc.dependents:
+            text.append(
+                f"dependents: {', '.join(inc.dependents)} (their signals join this incident)\n"
+            )
+        if inc.signals:
+            text.append("\nSignals\n", style="bold")
+            for sig in inc.signals:
+                state = "●" if sig.firing else "○"
+                line = f"{state} {sig.state:<7} {sig.kind:<9} {sig.rule} on {sig.subject}"
+                if sig.service != inc.service and sig.service != sig.subject:
+                    line += f" ({sig.service})"
+                if sig.value is not None:
+                    line += f"  value {sig.value:.3g}"
+                    if sig.threshold is not None:
+                        line += f" / {sig.threshold:.3g}"
+                since = time.strftime("%H:%M:%S", time.localtime(sig.first_at))
+                text.append(f"{line}  since {since}\n", style="" if sig.firing else "dim")
+        if inc.closing_note:
+            text.append(f"{inc.closing_note}\n", style="dim")
+        text.append("\nTimeline\n", style="bold")
         for e in inc.timeline:
             when = time.strftime("%H:%M:%S", time.localtime(e.ts))
             text.append(f"{when} {e.kind:<12} {e.actor:<8} {e.text}\n")

@@ -131,3 +131,79 @@ async def test_incidents_update_by_row_key_without_rebuilding_the_table(
             assert cursor == selected
     finally:
         monitor.db.close()
+
+
+async def test_the_incident_detail_shows_signals_dependents_silence_and_why_it_paged(
+    tmp_path, utc, no_color_unset, screen_text
+):
+    """The root's incident holds its dependent's signal; the detail lists both signals,
+    the dependent, the silence state and the API's why_paged line, word for word, before
+    and after a silence mutes it. The Services view says when a service flaps."""
+    from textual.widgets import Static
+
+    from devmentor_monitor.incidents.signals import make_signal
+    from devmentor_monitor.incidents.silences import Matcher
+
+    config = replace(parse_text(CONFIG_TEXT), data_dir=str(tmp_path))
+    monitor = frozen_monitor(config)
+    monitor.db.open()
+    try:
+        app = MonitorApp(config, **views_of(monitor), clock=lambda: T, hostname=HOSTNAME)
+        async with app.run_test(size=(160, 50)) as pilot:
+            engine, queries = monitor.engine, monitor.queries
+            down = {"metric": "down", "value": 1.0, "threshold": 0.5}
+            root = await engine.on_signal(
+                make_signal("service_down", "auth", "auth", Severity.CRITICAL, True, T, **down)
+            )
+            await engine.on_signal(
+                make_signal("service_down", "memory", "memory", Severity.HIGH, True, T, **down)
+            )
+            inc = monitor.store.incident(root.id)
+            assert inc.dependents == ("memory",)
+            await pilot.press("i")
+            await settle(pilot)
+
+            def detail() -> str:
+                return str(app.screen.query_one("#inc-timeline", Static).content)
+
+            text = detail()
+            why = queries.why_paged(monitor.store.incident(root.id))
+            assert why == "not paged: waiting group_wait until 2023-11-14T22:13:25Z"
+            assert f"why this paged: {why}" in text
+            assert "not silenced" in text
+            assert "dependents: memory (their signals join this incident)" in text
+            assert "Signals" in text
+            assert "● firing  down      service_down on auth  value 1 / 0.5  since 22:13:20" in text
+            assert "● firing  down      service_down on memory  value 1 / 0.5" in text
+            assert "Timeline" in text
+            assert "why this paged" in screen_text(app)  # on screen, not only in the widget
+
+            made = await monitor.commands.silence_add(
+                [Matcher("service", "auth")],
+                comment="auth deploy",
+                actor=Actor("tui", "tui"),
+                duration=3600,
+            )
+            await engine.dispatcher.consider(monitor.store.incident(root.id), T)
+            await settle(pilot)
+            text = detail()
+            why = queries.why_paged(monitor.store.incident(root.id))
+            assert why == f"not paged: silenced by {made.id} (auth deploy)"
+            assert f"why this paged: {why}" in text
+            assert f"silenced by {made.id} (auth deploy, until 2023-11-14 23:13)" in text
+            assert "not silenced" not in text
+
+            for ok in (True, False) * 6:  # alternating checks: flapping
+                monitor.flaps.observe("project", ok)
+            await pilot.press("s")
+            await settle(pilot)
+            for _ in range(3):  # auth -> memory -> ai-gateway -> project
+                await pilot.press("down")
+            await settle(pilot)
+            summary = str(app.screen.query_one("#svc-summary", Static).content)
+            flap = monitor.queries.flap_state("project")
+            assert flap.flapping
+            assert f"FLAPPING ({flap.change:.0%} state change over its last 21 checks)" in summary
+            assert "burn rate long/short: fast" in summary
+    finally:
+        monitor.db.close()
