@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from devmentor_monitor.incidents.silences import Silence
     from devmentor_monitor.model import AuditEntry, NotificationRecord
     from devmentor_monitor.storage.db import Database
+    from devmentor_monitor.store import Store
 
 __all__ = ["Queries"]
 
@@ -43,8 +44,10 @@ class Queries:
         silences: SilenceBook,
         flaps: FlapDetector | None = None,
         clock: Callable[[], float] = time.time,
+        store: Store | None = None,
     ) -> None:
         self._db = db
+        self._store = store if store is not None else evaluator.store
         self._events = events
         self._evaluator = evaluator
         self._silences = silences
@@ -115,7 +118,7 @@ class Queries:
 
     def why_paged(self, inc: Incident) -> str:
         """incidents/explain.py's one line, with what the views cannot see themselves."""
-        store = self._evaluator.store
+        store = self._store
         parent = store.incident(inc.parent_id) if inc.parent_id else None
         threshold = (
             store.service_config(inc.service).failure_threshold
@@ -147,7 +150,7 @@ class Queries:
         return alert_reasons(
             (rule.name, alert.subject),
             labels,
-            self._evaluator.store.open_incidents(),
+            self._store.open_incidents(),
             self.silence_for,
             self.silence,
         )

@@ -177,6 +177,7 @@ class Monitor:
             self.silence_book,
             flaps=self.flaps,
             clock=clock,
+            store=self.store,
         )
 
     # ------------------------------------------------------------------ lifecycle

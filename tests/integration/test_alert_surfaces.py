@@ -37,7 +37,7 @@ def test_incident_detail_and_alerts_say_why(write_config, fast, serve, wait):
                 "channels": [{"name": "ops", "type": "webhook", "url": receiver.base + "/hook"}],
                 "retry": {"base": "0.1s", "max": "1s"},
             },
-            alerting={"group_wait": "2s", "group_interval": "1m"},
+            alerting={"route": {"group_wait": "2s", "group_interval": "1m"}},
         )
         proc = serve("-c", str(cfg), env=KEYS)
         wait(
