@@ -135,6 +135,7 @@ class IncidentEngine:
         self._by_group: dict[str, str] = {}  # group key → open incident id
         self._home: dict[tuple[str, str], str] = {}  # signal (rule, subject) → incident id
         self._locked = KeyedLocks()  # per incident: one change at a time, in order
+        self._grouping = KeyedLocks()  # per group key: one look-up-or-open at a time
 
     async def load(self) -> int:
         """Bring open incidents back from disk after a restart: their groups, signals
@@ -204,10 +205,16 @@ class IncidentEngine:
             inc = await self._attach(home, sig, text)
         elif (root := self.inhibitor.root_for(sig.service)) is not None:
             inc = await self._attach(root, sig, text)
-        elif (grouped := self.incident_of_group(signal_group(sig, self.group_by))) is not None:
-            inc = await self._attach(grouped, sig, text)
         else:
-            inc = await self._open_signal(sig, title, text)
+            # Looked up and opened under the group's lock: the alert loop and the event
+            # processor firing for one group at once open one incident, not two (opening
+            # awaits the database before the group knows its incident).
+            key = signal_group(sig, self.group_by)
+            async with self._grouping(key):
+                grouped = self.incident_of_group(key)
+                if grouped is None:
+                    opened = await self._open_signal(sig, title, text)
+            inc = opened if grouped is None else await self._attach(grouped, sig, text)
         if inc.is_open and sig.outage and sig.service == inc.service:
             inc = await self._merge_dependents(inc)
         return inc

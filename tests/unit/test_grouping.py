@@ -4,6 +4,8 @@ signals clear, and a burn outliving the outage goes in the closing note."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from support.alerting import Rig, rig
 
@@ -185,3 +187,26 @@ async def test_rule_transitions_through_the_evaluator(r: Rig):
         await r.engine.on_transition(t)
     assert r.open() == []
     assert r.recorder.kinds() == [("billing", "open"), ("billing", "resolved")]
+
+
+async def test_the_alert_loop_and_an_event_at_once_open_one_incident(tmp_path):
+    """Both look the group up before either's open is on disk: still one incident, one page."""
+    x = rig(tmp_path, group_wait=5.0)
+    try:
+        await asyncio.gather(
+            x.fire("service_down", "billing"),  # the alert loop
+            x.engine.open_from_event(  # the event processor
+                "deploy_failed",
+                Severity.HIGH,
+                "billing",
+                "billing: deploy failed",
+                "failed",
+                x.clock.now,
+            ),
+        )
+        await x.tick(5)
+        await x.tick(1)
+        assert len(x.open()) == 1
+        assert x.recorder.kinds() == [("billing", "open")]
+    finally:
+        x.close()
