@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
@@ -70,6 +71,20 @@ class Writer(Protocol):
     async def save(
         self, inc: Incident, entries: list[TimelineEntry], **changes: Any
     ) -> Incident: ...
+
+    def locked(self, incident_id: str) -> AbstractAsyncContextManager[None]:
+        """The incident's lock (what `save` takes)."""
+        ...
+
+    async def latest(self, inc: Incident) -> Incident:
+        """The incident as last written (under its lock)."""
+        ...
+
+    async def persist(
+        self, inc: Incident, entries: list[TimelineEntry], **changes: Any
+    ) -> Incident:
+        """`save` for a caller already holding the incident's lock."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,33 +221,42 @@ class NotificationDispatcher:
         return inc
 
     async def _page(self, inc: Incident, timing: Timing, now: float, flapping: bool) -> Incident:
+        """Under the incident's lock, so a resolve comes wholly before (nothing is paged)
+        or wholly after (it finds `paged_at` and sends resolved): a page is never left
+        without its resolved. The paging state is on disk before anything is queued, so
+        a restart never pages twice."""
         assert self.notifier is not None
-        deps = tuple(
-            dict.fromkeys([*inc.dependents, *self.inhibitor.failing_dependents(inc.service)])
-        )
-        paging = replace(inc, dependents=deps)
-        queued = await self._send(paging, "open", timing.channels)
-        where = "every channel" if timing.channels is None else ", ".join(timing.channels)
-        why = (
-            f"paged ({where}): {inc.rule} on {inc.service}, severity {inc.severity.value}, "
-            f"{now - inc.opened_at:.0f} s after it opened (group_wait {timing.group_wait:g} s)"
-        )
-        if deps:
-            why += f"; dependents affected: {', '.join(deps)}"
-        if flapping:
-            why += "; the service is flapping: no further page while it flaps"
-            self._flap_paged.add(inc.service)
-        return await self.writer.save(
-            inc,
-            # Nothing queued (no channel configured or routed): no page to tell of.
-            [TimelineEntry(now, "notified", MONITOR, why)] if queued else [],
-            dependents=deps,
-            paged_at=now,
-            paged_channels=(EVERY_CHANNEL,) if timing.channels is None else timing.channels,
-            notified_rank=inc.severity.rank,
-            notified_at=now,
-            flapping=flapping,
-        )
+        async with self.writer.locked(inc.id):
+            inc = await self.writer.latest(inc)
+            if not inc.is_open or inc.paged_at is not None:  # resolved or paged meanwhile
+                return inc
+            deps = tuple(
+                dict.fromkeys([*inc.dependents, *self.inhibitor.failing_dependents(inc.service)])
+            )
+            where = "every channel" if timing.channels is None else ", ".join(timing.channels)
+            why = (
+                f"paged ({where}): {inc.rule} on {inc.service}, severity {inc.severity.value}, "
+                f"{now - inc.opened_at:.0f} s after it opened (group_wait {timing.group_wait:g} s)"
+            )
+            if deps:
+                why += f"; dependents affected: {', '.join(deps)}"
+            if flapping:
+                why += "; the service is flapping: no further page while it flaps"
+                self._flap_paged.add(inc.service)
+            inc = await self.writer.persist(
+                inc,
+                [],
+                dependents=deps,
+                paged_at=now,
+                paged_channels=(EVERY_CHANNEL,) if timing.channels is None else timing.channels,
+                notified_rank=inc.severity.rank,
+                notified_at=now,
+                flapping=flapping,
+            )
+            queued = await self._send(inc, "open", timing.channels)
+            if queued:  # nothing queued (no channel wants it): no page to tell of
+                inc = await self.writer.persist(inc, [TimelineEntry(now, "notified", MONITOR, why)])
+            return inc
 
     async def _again(
         self, inc: Incident, timing: Timing, now: float, text: str, **changes: Any

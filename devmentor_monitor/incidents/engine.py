@@ -643,6 +643,21 @@ class IncidentEngine:
         """`_save`, for the dispatcher (paging state, silences)."""
         return await self._save(inc, entries, **changes)
 
+    def locked(self, incident_id: str) -> contextlib.AbstractAsyncContextManager[None]:
+        """The incident's lock, for the dispatcher (a page checked, recorded and queued
+        with no resolve between)."""
+        return self._locked(incident_id)
+
+    async def latest(self, inc: Incident) -> Incident:
+        """`_latest`, for the dispatcher; the caller holds the incident's lock."""
+        return await self._latest(inc)
+
+    async def persist(
+        self, inc: Incident, entries: list[TimelineEntry], **changes: Any
+    ) -> Incident:
+        """`_persist`, for the dispatcher; the caller holds the incident's lock."""
+        return await self._persist(inc, entries, **changes)
+
     async def _persist(
         self, inc: Incident, entries: list[TimelineEntry], **changes: Any
     ) -> Incident:

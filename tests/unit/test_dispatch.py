@@ -4,11 +4,15 @@ routed channels (a real SQLite outbox)."""
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 import pytest
 from support.alerting import Rig, rig
 
+from devmentor_monitor.incidents.engine import Actor
 from devmentor_monitor.incidents.flapping import FlapDetector
-from devmentor_monitor.incidents.model import Severity
+from devmentor_monitor.incidents.model import IncidentState, Severity
 from devmentor_monitor.incidents.silences import Maintenance, Matcher, Silence, Silences
 from devmentor_monitor.notify.outbox import Outbox
 from devmentor_monitor.notify.routes import Route
@@ -176,3 +180,26 @@ async def test_outbox_queues_only_the_routed_channels(tmp_path):
         await outbox.close()
     finally:
         x.close()
+
+
+async def test_a_resolve_during_the_page_still_sends_resolved(r: Rig):
+    """The page's queueing awaits; a resolve by hand meanwhile must not find it unpaged."""
+    sent = r.recorder.notify
+
+    async def slow(*args: Any, **kw: Any) -> int:
+        await asyncio.sleep(0.05)  # the outbox's database write
+        return await sent(*args, **kw)
+
+    r.recorder.notify = slow  # type: ignore[method-assign]
+    await r.fire("service_down", "billing")
+    [inc] = r.open()
+    r.clock.advance(5)
+    paging = asyncio.create_task(r.engine.dispatcher.tick(r.clock.now))
+    await asyncio.sleep(0.01)
+    await r.engine.resolve(inc.id, Actor("ana", "api"))
+    await paging
+    assert r.recorder.kinds() == [("billing", "open"), ("billing", "resolved")]
+    row = r.db.load_incident(inc.id)
+    assert row is not None
+    assert row.state is IncidentState.RESOLVED
+    assert row.paged_at is not None
