@@ -173,6 +173,12 @@ class NotificationDispatcher:
         """Page, escalate or repeat ``inc`` if due; record a silence starting or ending."""
         if inc.id in self._busy:  # the alert loop and an event's open at once: one of them
             return inc
+        # ``inc`` may be a snapshot from before a page that has happened since (the
+        # tick's list of open incidents, read before it awaited another's page).
+        current = self.writer.store.incident(inc.id)
+        if current is None:  # resolved meanwhile
+            return inc
+        inc = current
         self._busy.add(inc.id)
         try:
             return await self._consider(inc, now)

@@ -203,3 +203,28 @@ async def test_a_resolve_during_the_page_still_sends_resolved(r: Rig):
     assert row is not None
     assert row.state is IncidentState.RESOLVED
     assert row.paged_at is not None
+
+
+async def test_a_tick_from_a_stale_snapshot_does_not_page_twice(r: Rig):
+    """The tick lists the open incidents, then awaits one's page; another, paged by its
+    opening meanwhile, must not page again from the tick's old copy."""
+    sent = r.recorder.notify
+
+    async def slow(*args: Any, **kw: Any) -> int:
+        await asyncio.sleep(0.2)
+        return await sent(*args, **kw)
+
+    r.recorder.notify = slow  # type: ignore[method-assign]
+    d = r.engine.dispatcher
+    await r.fire("service_down", "billing", severity=Severity.CRITICAL)  # due in 5 s
+    r.clock.advance(5)
+    d.group_wait = 0.0
+    opening = asyncio.create_task(
+        r.engine.open_from_event(
+            "deploy_failed", Severity.HIGH, "auth", "auth: deploy failed", "failed", r.clock.now
+        )
+    )
+    await asyncio.sleep(0.1)  # auth's incident in the store, its page under way
+    await d.tick(r.clock.now)
+    await opening
+    assert sorted(r.recorder.kinds()) == [("auth", "open"), ("billing", "open")]
