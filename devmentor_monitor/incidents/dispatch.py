@@ -232,6 +232,8 @@ class NotificationDispatcher:
         without its resolved. The paging state is on disk before anything is queued, so
         a restart never pages twice."""
         assert self.notifier is not None
+        if timing.channels == ():  # routed nowhere (none left by ALERT_CHANNELS): no page
+            return inc
         async with self.writer.locked(inc.id):
             inc = await self.writer.latest(inc)
             if not inc.is_open or inc.paged_at is not None:  # resolved or paged meanwhile
@@ -276,12 +278,17 @@ class NotificationDispatcher:
     async def resolved(self, inc: Incident) -> None:
         """Resolved goes to the channels that were paged, silenced or not; nothing if it
         never paged."""
-        if self.notifier is None or inc.paged_at is None:
+        if self.notifier is None or inc.paged_at is None or not inc.paged_channels:
             return
         await self._send(inc, "resolved", _paged(inc))
 
     async def acknowledged(self, inc: Incident) -> None:
-        if self.notifier is None or inc.paged_at is None or inc.silenced_by is not None:
+        if (
+            self.notifier is None
+            or inc.paged_at is None
+            or not inc.paged_channels
+            or inc.silenced_by is not None
+        ):
             return
         await self._send(inc, "acknowledged", _paged(inc))
 
@@ -294,8 +301,8 @@ class NotificationDispatcher:
 
 
 def _paged(inc: Incident) -> tuple[str, ...] | None:
-    """Where it paged (None: every channel)."""
-    if not inc.paged_channels or inc.paged_channels == (EVERY_CHANNEL,):
+    """Where it paged (None: every channel). Empty is no channel, never every one."""
+    if inc.paged_channels == (EVERY_CHANNEL,):
         return None
     return inc.paged_channels
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from devmentor_monitor.bus import IncidentChange
-from devmentor_monitor.incidents.dispatch import NotificationDispatcher, Notifier
+from devmentor_monitor.incidents.dispatch import EVERY_CHANNEL, NotificationDispatcher, Notifier
 from devmentor_monitor.incidents.inhibit import Inhibitor
 from devmentor_monitor.incidents.model import (
     SIGNAL_CLEARED,
@@ -144,7 +144,12 @@ class IncidentEngine:
             if not inc.group_key and inc.rule != "manual":  # written before grouping
                 inc = replace(inc, group_key=group_key({"service": inc.service}, self.group_by))
                 if inc.paged_at is None:  # it notified the old way, at once
-                    inc = replace(inc, paged_at=inc.opened_at, notified_rank=inc.severity.rank)
+                    inc = replace(
+                        inc,
+                        paged_at=inc.opened_at,
+                        paged_channels=(EVERY_CHANNEL,),
+                        notified_rank=inc.severity.rank,
+                    )
                 if not inc.signals:  # its rule firing again, then clearing, resolves it
                     sig = make_signal(
                         inc.rule, inc.service, inc.service, inc.severity, True, inc.opened_at

@@ -94,7 +94,7 @@ class Incident:
     dependents: tuple[str, ...] = ()  # services whose signals it inhibits, named when paged
     page_at: float | None = None  # its first notification is due (after group_wait)
     paged_at: float | None = None  # when it paged (None: never; then no resolved either)
-    paged_channels: tuple[str, ...] = ()  # where it paged (empty: every channel)
+    paged_channels: tuple[str, ...] = ()  # where it paged ("*": every channel)
     notified_rank: int = -1  # severity rank last notified (a rise above it escalates)
     notified_at: float | None = None  # last notification (group_interval counts from it)
     silenced_by: str | None = None  # the silence that mutes it now

@@ -164,8 +164,10 @@ class Outbox:
             if suppressed is not None and suppressed(inc):
                 continue
             self._escalated.add(inc.id)
-            # Where it paged (incidents/dispatch.py); "*" or none: every channel.
-            paged = tuple(c for c in inc.paged_channels if c != "*") or None
+            # Where it paged (incidents/dispatch.py); "*": every channel, none: no channel.
+            if not inc.paged_channels:
+                continue
+            paged = None if inc.paged_channels == ("*",) else inc.paged_channels
             await self.notify(inc, "escalation", channels=paged)
             done.append(inc.id)
         return done

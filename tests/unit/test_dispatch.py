@@ -228,3 +228,18 @@ async def test_a_tick_from_a_stale_snapshot_does_not_page_twice(r: Rig):
     await d.tick(r.clock.now)
     await opening
     assert sorted(r.recorder.kinds()) == [("auth", "open"), ("billing", "open")]
+
+
+async def test_a_route_with_no_channels_pages_nothing_and_sends_no_resolved(r: Rig):
+    """channels: [] (or none left by ALERT_CHANNELS) is nowhere, not every channel."""
+    r.engine.dispatcher.route = Route(
+        channels=("webhook", "pager"),
+        group_wait=0.0,
+        routes=(Route(match={"severity": "low"}, channels=()),),
+    )
+    await r.fire("latency_slo", "billing", severity=Severity.LOW)
+    await r.tick(0)
+    [inc] = r.open()
+    assert inc.paged_at is None
+    await r.clear("latency_slo", "billing", severity=Severity.LOW)
+    assert r.recorder.sent == []
