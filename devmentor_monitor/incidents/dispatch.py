@@ -211,9 +211,8 @@ class NotificationDispatcher:
             if flapping and inc.service in self._flap_paged:
                 return inc  # paged once while flapping: that is enough
             return await self._page(inc, timing, now, flapping)
-        if inc.state is not IncidentState.OPEN:  # acknowledged: someone is on it
-            return inc
         last = inc.notified_at if inc.notified_at is not None else inc.paged_at
+        # A severity rise is news even when acknowledged (what was acknowledged was less).
         if inc.severity.rank > inc.notified_rank and now - last >= timing.group_interval:
             return await self._again(
                 inc,
@@ -222,6 +221,8 @@ class NotificationDispatcher:
                 f"severity rose to {inc.severity.value}: notified again",
                 notified_rank=inc.severity.rank,
             )
+        if inc.state is not IncidentState.OPEN:  # acknowledged: someone is on it
+            return inc
         if timing.repeat_interval > 0 and now - last >= timing.repeat_interval:
             return await self._again(inc, timing, now, "still open: notified again (repeat)")
         return inc

@@ -243,3 +243,21 @@ async def test_a_route_with_no_channels_pages_nothing_and_sends_no_resolved(r: R
     assert inc.paged_at is None
     await r.clear("latency_slo", "billing", severity=Severity.LOW)
     assert r.recorder.sent == []
+
+
+async def test_a_severity_rise_notifies_even_when_acknowledged(r: Rig):
+    """Acknowledged as minor slowness, then hard down: the rise is notified, once."""
+    r.engine.dispatcher.group_wait = 0.0
+    await r.fire("latency_slo", "billing", severity=Severity.MEDIUM)
+    await r.tick(0)
+    [inc] = r.open()
+    await r.engine.acknowledge(inc.id, Actor("ana", "api"), "known slowness")
+    r.clock.advance(3600)
+    await r.fire("service_down", "billing", severity=Severity.CRITICAL)
+    for _ in range(5):
+        await r.tick(600)
+    assert r.recorder.kinds() == [
+        ("billing", "open"),
+        ("billing", "acknowledged"),
+        ("billing", "escalation"),
+    ]
