@@ -15,7 +15,7 @@ from collections import deque
 from collections.abc import Callable
 
 from devmentor_monitor.incidents.model import Incident
-from devmentor_monitor.incidents.signals import HOST
+from devmentor_monitor.incidents.signals import HOST, clears
 from devmentor_monitor.store import Store
 
 
@@ -75,8 +75,13 @@ class Inhibitor:
 
 
 def has_firing_outage(inc: Incident) -> bool:
-    """Does the incident's own service have a firing outage signal in it?"""
-    return any(s.outage and s.firing and s.service == inc.service for s in inc.signals)
+    """Does the incident's own service have a live firing outage signal in it?
+
+    Only conditions that clear by themselves count: a high platform event never clears,
+    so an incident it opened must not stay a root (and mute dependents) forever."""
+    return any(
+        s.outage and s.firing and clears(s.kind) and s.service == inc.service for s in inc.signals
+    )
 
 
 __all__ = ["Inhibitor", "has_firing_outage"]

@@ -119,3 +119,19 @@ async def test_events_about_a_dependent_join_the_root_timeline(r: Rig):
     assert root is not None
     assert root.service == "auth"
     assert "memory" in r.engine.open_services()
+
+
+async def test_an_event_opened_incident_does_not_inhibit_dependents(r: Rig):
+    """A high platform event never clears: its incident must not stay a root forever."""
+    await r.engine.open_from_event(
+        "deploy_failed", Severity.HIGH, "auth", "auth: deploy failed", "deploy failed", r.clock.now
+    )
+    await r.tick(0)
+    r.clock.advance(86400)
+    await r.fire("service_down", "memory", severity=Severity.CRITICAL)
+    for _ in range(3):
+        await r.tick(600)
+    memory = [i for i in r.open() if i.service == "memory"]
+    assert len(memory) == 1
+    assert memory[0].rule == "service_down"
+    assert all("memory" not in i.dependents for i in r.open())
