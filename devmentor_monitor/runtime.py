@@ -404,6 +404,7 @@ class Monitor:
         """After the rules: flapping signals, notifications due, alert state to disk."""
         try:
             await self._flapping()
+            await self.engine.release_held()
             await self.engine.dispatcher.tick(self.clock())
             await self.alert_state.sync()
         except Exception as exc:  # state, not the end of alerting

@@ -136,6 +136,8 @@ class IncidentEngine:
         self._home: dict[tuple[str, str], str] = {}  # signal (rule, subject) → incident id
         self._locked = KeyedLocks()  # per incident: one change at a time, in order
         self._grouping = KeyedLocks()  # per group key: one look-up-or-open at a time
+        # dependents' signals still firing as their root resolved: (signal, open after)
+        self._held: dict[tuple[str, str], tuple[Signal, float]] = {}
 
     async def load(self) -> int:
         """Bring open incidents back from disk after a restart: their groups, signals
@@ -191,6 +193,7 @@ class IncidentEngine:
 
     async def on_signal(self, sig: Signal) -> Incident | None:
         """A signal fired or cleared: join, open, update or resolve an incident."""
+        self._held.pop(sig.key, None)  # news of a held signal: it goes the usual way
         if sig.firing:
             return await self._fire(sig)
         return await self._clear(sig)
@@ -613,11 +616,33 @@ class IncidentEngine:
         await self.dispatcher.resolved(inc)
         now = self.clock()
         for sig in inc.signals:
-            if sig.firing and sig.service != inc.service and clears(sig.kind):
-                try:
-                    await self._fire(replace(sig, first_at=now, last_at=now))
-                except Exception as exc:  # one failed write must not lose the rest
-                    log.error("dependent signal not reopened", exc_info=exc)
+            if not (sig.firing and sig.service != inc.service and clears(sig.kind)):
+                continue
+            if sig.kind in NEVER_REFIRED:  # an outage's aftermath: the closing note only
+                continue
+            # recovering a check later than the root is no new problem: hold it a while
+            self._held[sig.key] = (sig, now + self._grace(sig))
+        await self.release_held()
+
+    def _grace(self, sig: Signal) -> float:
+        """How long a dependent's signal may outlive its root's recovery unpaged: its
+        checks' successes needed to recover, and the group_wait a new incident waits."""
+        wait = self.dispatcher.timing(dict(sig.labels)).group_wait
+        if not self.store.has_service(sig.service):
+            return wait
+        cfg = self.store.service_config(sig.service)
+        return cfg.success_threshold * cfg.interval + wait
+
+    async def release_held(self) -> None:
+        """Open incidents for held dependents' signals still firing past their grace."""
+        now = self.clock()
+        due = [key for key, (_, at) in self._held.items() if at <= now]
+        for key in due:
+            sig, _ = self._held.pop(key)
+            try:
+                await self._fire(replace(sig, first_at=now, last_at=now))
+            except Exception as exc:  # one failed write must not lose the rest
+                log.error("dependent signal not reopened", exc_info=exc)
 
     def _open_incident(self, incident_id: str) -> Incident:
         inc = self.store.incident(incident_id)
@@ -718,6 +743,9 @@ class IncidentEngine:
             self.db.audit,
             AuditEntry(self.clock(), actor.name, action, target, actor.source, outcome),
         )
+
+
+NEVER_REFIRED = frozenset({"burn_rate", "budget"})
 
 
 def _fired(sig: Signal, text: str | None = None) -> str:

@@ -136,6 +136,7 @@ class Rig:
 
     async def tick(self, advance: float = 0.0) -> None:
         self.clock.advance(advance)
+        await self.engine.release_held()
         await self.engine.dispatcher.tick(self.clock.now)
 
     def check(self, service: str, ok: bool) -> None:

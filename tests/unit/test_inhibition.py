@@ -94,6 +94,8 @@ async def test_when_the_root_clears_a_dependent_still_down_opens_its_own(r: Rig)
     await r.clear("latency_slo", "project")
     r.clock.advance(60)
     await r.clear("service_down", "auth")
+    assert r.open() == []  # held: a dependent may recover a check after its root
+    await r.tick(3600)  # past the grace: still down
     [inc] = r.open()
     assert inc.service == "memory"  # a real new problem
     assert [s.rule for s in inc.signals] == ["service_down"]
@@ -135,3 +137,32 @@ async def test_an_event_opened_incident_does_not_inhibit_dependents(r: Rig):
     assert len(memory) == 1
     assert memory[0].rule == "service_down"
     assert all("memory" not in i.dependents for i in r.open())
+
+
+async def test_dependents_recovering_after_the_root_do_not_page(r: Rig):
+    await r.fire("service_down", "auth", severity=Severity.CRITICAL)
+    await r.tick(5)
+    await r.fire("service_down", "memory")
+    await r.fire("service_down", "project")
+    await r.clear("service_down", "auth", severity=Severity.CRITICAL)
+    await r.tick(5)
+    await r.tick(1)
+    await r.clear("service_down", "memory")
+    await r.clear("service_down", "project")
+    await r.tick(3600)
+    assert r.open() == []
+    assert r.recorder.kinds() == [("auth", "open"), ("auth", "resolved")]
+
+
+async def test_a_dependents_burn_outliving_the_outage_does_not_page(r: Rig):
+    r.engine.dispatcher.group_wait = 5.0
+    await r.fire("service_down", "auth", severity=Severity.CRITICAL)
+    await r.tick(5)
+    await r.fire("service_down", "memory")
+    await r.fire("burn_rate_fast", "memory")
+    await r.clear("service_down", "memory")
+    await r.clear("service_down", "auth", severity=Severity.CRITICAL)
+    await r.tick(5)
+    await r.tick(3600)
+    assert r.open() == []
+    assert r.recorder.kinds() == [("auth", "open"), ("auth", "resolved")]
