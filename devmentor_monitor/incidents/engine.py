@@ -401,10 +401,18 @@ class IncidentEngine:
 
     def _holding_cleared(self, inc: Incident, signals: Sequence[Signal]) -> bool:
         """Have the incident's holding signals all cleared? Holding: its own outage
-        signals that clear by themselves; without any, its own signals that do."""
+        signals that clear by themselves, and its own non-burn signals firing since
+        before the outage; without any outage, its own signals that clear."""
         own = [s for s in self._own(inc, signals) if clears(s.kind)]
-        holding = [s for s in own if s.outage] or own
-        return bool(holding) and not any(s.firing for s in holding)
+        outages = [s for s in own if s.outage]
+        if not outages:
+            return bool(own) and not any(s.firing for s in own)
+        # a problem of its own that was there before the outage outlives it: it holds too
+        began = min(s.first_at for s in outages)
+        before = [
+            s for s in own if not s.outage and s.kind not in NEVER_REFIRED and s.first_at <= began
+        ]
+        return not any(s.firing for s in outages + before)
 
     def _closing_note(self, inc: Incident, signals: Sequence[Signal]) -> str:
         """What of its own still fires as it resolves (a burn outliving the outage)."""

@@ -210,3 +210,20 @@ async def test_the_alert_loop_and_an_event_at_once_open_one_incident(tmp_path):
         assert x.recorder.kinds() == [("billing", "open")]
     finally:
         x.close()
+
+
+async def test_a_problem_older_than_a_blip_of_down_keeps_its_incident(tmp_path):
+    r = rig(tmp_path, group_wait=0.0)
+    try:
+        await r.fire("latency_slo", "billing")
+        await r.tick(0)
+        await r.fire("service_down", "billing")
+        await r.clear("service_down", "billing")
+        await r.tick(1)
+        [inc] = r.open()
+        assert inc.service == "billing"
+        assert any(s.rule == "latency_slo" and s.firing for s in inc.signals)
+        await r.clear("latency_slo", "billing")
+        assert r.open() == []
+    finally:
+        r.close()
