@@ -71,6 +71,15 @@ class DeliveryError(Exception):
         self.retry_after = retry_after
 
 
+def _opened_severity(incident: Incident) -> str:
+    """The severity the incident opened with: its earliest signal's (its own first)."""
+    own = [s for s in incident.signals if s.service == incident.service]
+    first = own or list(incident.signals)
+    if not first:
+        return incident.severity.value
+    return min(first, key=lambda s: s.first_at).severity.value
+
+
 @dataclass(frozen=True, slots=True)
 class Notification:
     """One thing to tell people about an incident; stored as JSON in the outbox row."""
@@ -90,6 +99,7 @@ class Notification:
     time_to_recover: float | None = None
     dedup_key: str = ""
     monitor_url: str | None = None
+    opened_severity: str = ""  # the severity it opened with: Alertmanager's label
 
     @classmethod
     def from_incident(
@@ -116,6 +126,7 @@ class Notification:
             time_to_recover=incident.time_to_recover,
             dedup_key=f"devmentor-{incident.id}",
             monitor_url=monitor_url,
+            opened_severity=_opened_severity(incident),
         )
 
     @classmethod
@@ -266,11 +277,17 @@ def alertmanager_alerts(n: Notification) -> list[dict[str, Any]]:
     labels = {
         "alertname": n.rule or "incident",
         "service": n.service,
-        "severity": n.severity,
+        # the severity it opened with, on every post: a changed label is a second alert
+        "severity": n.opened_severity or n.severity,
         "incident": n.incident_id,
         "instance": _instance(n.monitor_url),
     }
-    annotations = {"summary": n.summary, "title": n.title, "state": n.state}
+    annotations = {
+        "summary": n.summary,
+        "title": n.title,
+        "state": n.state,
+        "severity": n.severity,
+    }
     if n.description:
         annotations["description"] = n.description
     if n.kind == "escalation":

@@ -111,3 +111,37 @@ def test_apprise_reasons_never_repeat_the_log_line(messages, reason, permanent):
     assert (err.reason, err.permanent) == (reason, permanent)
     assert "SECRETCHAT" not in err.reason
     assert "12345" not in err.reason
+
+
+def test_alertmanager_keeps_the_opening_severity_label_through_an_escalation():
+    from dataclasses import replace as _replace
+
+    from devmentor_monitor.incidents.model import Incident as _Incident
+    from devmentor_monitor.incidents.model import IncidentState as _State
+    from devmentor_monitor.incidents.model import Severity as _Severity
+    from devmentor_monitor.incidents.signals import make_signal
+    from devmentor_monitor.notify.channels import Notification as _N
+    from devmentor_monitor.notify.channels import alertmanager_alerts as _am
+
+    first = make_signal("latency_slo", "auth", "auth", _Severity.MEDIUM, True, 1e9)
+    down = make_signal("service_down", "auth", "auth", _Severity.CRITICAL, True, 1e9 + 20)
+    inc = _Incident(
+        id="inc-1",
+        service="auth",
+        rule="latency_slo",
+        severity=_Severity.MEDIUM,
+        title="t",
+        description="d",
+        state=_State.OPEN,
+        opened_at=1e9,
+        updated_at=1e9,
+        signals=(first,),
+    )
+    worse = _replace(inc, severity=_Severity.CRITICAL, signals=(first, down))
+    done = _replace(worse, state=_State.RESOLVED, resolved_at=1e9 + 60)
+    posts = [
+        _am(_N.from_incident(i, kind, now=1e9 + 30))[0]
+        for kind, i in [("open", inc), ("escalation", worse), ("resolved", done)]
+    ]
+    assert {p["labels"]["severity"] for p in posts} == {"medium"}
+    assert [p["annotations"]["severity"] for p in posts] == ["medium", "critical", "critical"]
