@@ -16,6 +16,7 @@ import socket
 import ssl
 import time
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -470,12 +471,17 @@ def alertmanager_url(base: str) -> str:
     return urlunsplit(parts._replace(path=path))
 
 
+# apprise's own small pool: a hung plugin holds one of these, never a worker of the
+# default pool that the rest of the monitor's blocking work (database, email) needs
+_APPRISE_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="apprise")
+
+
 async def send_apprise(
     session: aiohttp.ClientSession, channel: ChannelSettings, n: Notification
 ) -> None:
     # apprise blocks (requests, smtplib...), and its first Apprise().add() loads ~190
-    # plugins (a third of a second): all of it runs in one worker thread via
-    # asyncio.to_thread. apprise's async_notify was not used: the Apprise object would
+    # plugins (a third of a second): all of it runs in a worker thread of its own pool
+    # (_APPRISE_POOL). apprise's async_notify was not used: the Apprise object would
     # still be built on the event loop, and it sends through apprise's own process-wide
     # executors, which no one shuts down. notify(timeout=) bounds the send (checked:
     # a server that never answers gives TIMEOUT after ~1.4 s at timeout 1 s); the
@@ -483,7 +489,8 @@ async def send_apprise(
     # background, as with email).
     try:
         async with asyncio.timeout(channel.timeout * 3):
-            await asyncio.to_thread(_apprise_send, channel, n)
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(_APPRISE_POOL, _apprise_send, channel, n)
     except TimeoutError:
         raise DeliveryError(f"timeout after {format_duration(channel.timeout)}") from None
 

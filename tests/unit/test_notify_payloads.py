@@ -145,3 +145,21 @@ def test_alertmanager_keeps_the_opening_severity_label_through_an_escalation():
     ]
     assert {p["labels"]["severity"] for p in posts} == {"medium"}
     assert [p["annotations"]["severity"] for p in posts] == ["medium", "critical", "critical"]
+
+
+async def test_apprise_runs_in_its_own_pool_not_the_default_one(monkeypatch):
+    import threading
+
+    from devmentor_monitor.notify import channels as ch
+
+    names: list[str] = []
+    monkeypatch.setattr(
+        ch, "_apprise_send", lambda c, n: names.append(threading.current_thread().name)
+    )
+
+    class _C:
+        timeout = 1.0
+
+    await ch.send_apprise(None, _C(), None)  # type: ignore[arg-type]
+    assert names
+    assert names[0].startswith("apprise")
