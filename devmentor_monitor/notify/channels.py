@@ -191,7 +191,10 @@ def _iso(ts: float) -> str:
 
 
 def webhook_payload(n: Notification) -> dict[str, Any]:
-    return {**n.to_dict(), "summary": n.summary}
+    """The webhook's JSON: the notification as stored, less what only Alertmanager reads."""
+    body = n.to_dict()
+    del body["opened_severity"]
+    return {**body, "summary": n.summary}
 
 
 def _slack_escape(text: str) -> str:

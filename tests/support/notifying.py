@@ -17,7 +17,8 @@ from devmentor_monitor.storage.db import Database
 
 
 def incident(inc_id: str = "inc-1", *, opened_ago: float = 60.0, **changes: Any) -> Incident:
-    """An open critical incident on auth, opened ``opened_ago`` seconds ago."""
+    """An open critical incident on auth, opened ``opened_ago`` seconds ago and paged to
+    every channel then (as the dispatcher leaves it: escalation goes where it paged)."""
     t = time.time() - opened_ago
     inc = Incident(
         id=inc_id,
@@ -29,6 +30,8 @@ def incident(inc_id: str = "inc-1", *, opened_ago: float = 60.0, **changes: Any)
         state=IncidentState.OPEN,
         opened_at=t,
         updated_at=t,
+        paged_at=t,
+        paged_channels=("*",),
     )
     return replace(inc, **changes)
 
