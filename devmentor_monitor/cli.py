@@ -1,5 +1,5 @@
-"""Command line: `--serve`, `ultra`, `status`, `config check`, `demo`, `detect`, `emit`,
-`silence`.
+"""Command line: `--serve`, `ultra`, `status`, `config check`, `init`, `demo`, `detect`,
+`emit`, `silence`.
 
 Exit codes: 0 ok, 1 runtime failure (or a service down for `status`), 2 usage or config.
 No traceback reaches the user: errors are one sentence on stderr.
@@ -16,6 +16,7 @@ import signal
 import sys
 import time
 from collections.abc import Coroutine, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -23,6 +24,13 @@ import msgspec
 from msgspec.structs import replace
 
 from devmentor_monitor import __version__
+from devmentor_monitor.config.locate import (
+    CONFIG_NAME,
+    LOOKUP_ORDER,
+    locate_config,
+    packaged_config,
+    user_config_dir,
+)
 from devmentor_monitor.config.schema import Config, ConfigError, data_dir, load_config
 from devmentor_monitor.events import emit_cli as emit
 from devmentor_monitor.incidents import silence_cli
@@ -61,7 +69,8 @@ def _common(parser: argparse.ArgumentParser, *, sub: bool) -> None:
         "--config",
         default=d,
         metavar="FILE",
-        help="services file (default: $SERVICES_CONFIG, else ./services.yaml)",
+        help="services file (default: $SERVICES_CONFIG, ./services.yaml, "
+        "$XDG_CONFIG_HOME/devmentor-monitor/services.yaml, else the packaged default)",
     )
     parser.add_argument(
         "--log-level",
@@ -164,6 +173,16 @@ def build_parser() -> argparse.ArgumentParser:
         "configuration.",
     )
     check.add_argument("file", nargs="?", help="file to check (default as for --config)")
+
+    init = subs.add_parser(
+        "init",
+        help="write a commented starter services.yaml",
+        description="Write a commented starter services file (a copy of the packaged "
+        "default) where the monitor finds it: $XDG_CONFIG_HOME/devmentor-monitor/"
+        "services.yaml unless --path says otherwise.",
+    )
+    init.add_argument("--path", metavar="FILE", help="where to write it")
+    init.add_argument("--force", action="store_true", help="overwrite an existing file")
 
     demo = subs.add_parser(
         "demo",
@@ -339,9 +358,33 @@ def _config_check(args: argparse.Namespace) -> int:
     for value in sorted(secrets, key=len, reverse=True):  # whole values, then fragments
         text = text.replace(json.dumps(value), '"***"').replace(value, "***")
     print(f"{cfg.source}: OK, {len(cfg.services)} services")
+    print(f"found by: {cfg.found_by} (lookup order: {', '.join(LOOKUP_ORDER)})")
     if cfg.overrides:
         print("overridden by: " + ", ".join(cfg.overrides))
     print(text)
+    return 0
+
+
+def _init(args: argparse.Namespace) -> int:
+    """Copy the packaged default, with a note on top, to where the lookup order finds it."""
+    path = Path(args.path) if args.path else user_config_dir(os.environ) / CONFIG_NAME
+    note = (
+        "# Written by `devmentor-monitor init` from the packaged default; edit freely.\n"
+        "# `devmentor-monitor config check` validates it and says which file is in use.\n"
+    )
+    text = note + packaged_config().read_text(encoding="utf-8")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("w" if args.force else "x", encoding="utf-8") as f:
+            f.write(text)
+    except FileExistsError:
+        raise UsageError(f"{path} exists; pass --force to overwrite it") from None
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+    found = locate_config(None, os.environ)
+    print(f"wrote {path}")
+    if found.path.resolve() != path.resolve():
+        print(f"it is not the file in use ({found.path}, {found.found_by}): pass --config {path}")
     return 0
 
 
@@ -466,6 +509,8 @@ def run(argv: Sequence[str] | None = None) -> int:
         if args.config_command != "check":
             parser.parse_args(["config", "--help"])
         return _config_check(args)
+    if args.command == "init":
+        return _init(args)
     if args.command == "demo":
         return asyncio.run(_demo(args))
     if args.command == "detect":

@@ -6,6 +6,8 @@ Everything real: HTTP servers bind free loopback ports, processes are stopped by
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,10 @@ from support.processes import FleetThread, ServeProc, fast_services
 from support.waiting import wait_until
 
 from devmentor_monitor.storage.db import Database
+
+# The developer's own ~/.config/devmentor-monitor (a services.yaml, themes) must not change
+# what the tests and the processes they start read: every run gets an empty one.
+os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="devmentor-test-config-")
 
 
 @pytest.fixture

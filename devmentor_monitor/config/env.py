@@ -3,7 +3,7 @@
 MONITORING_PORT, REDIS_URL, EVENT_RETENTION, METRICS_RETENTION, AUTO_DISCOVER,
 ALERT_CHANNELS, DEVMENTOR_API_KEYS, DOCKER_HOST, KUBERNETES_SERVICE_HOST,
 AUTO_SCALE_ENABLED, MIN_REPLICAS and MAX_REPLICAS; SERVICES_CONFIG (which file) is read by
-config.config_path. An error names the variable: "environment MONITORING_PORT: ...".
+config.locate. An error names the variable: "environment MONITORING_PORT: ...".
 """
 
 from __future__ import annotations

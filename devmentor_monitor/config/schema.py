@@ -22,6 +22,7 @@ from msgspec.structs import replace
 
 from devmentor_monitor.config.env import apply_environment, env_int
 from devmentor_monitor.config.expand import expand
+from devmentor_monitor.config.locate import locate_config
 from devmentor_monitor.config.reader import (
     AnyDuration,
     Duration,
@@ -54,7 +55,6 @@ from devmentor_monitor.units import format_duration
 
 INHERITED_TIMEOUT_SHARE = 0.8  # an inherited timeout is cut to this share of the interval
 
-DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "services.yaml"
 MAX_HISTORY_POINTS = 1_000_000
 _SHOWN = "must be one of {choices}, not {value!r}"
 Points = Annotated[int, Meta(ge=2, le=MAX_HISTORY_POINTS)]
@@ -565,6 +565,8 @@ class Config(Section, frozen=True):
     services: tuple[ServiceConfig, ...] = ()
     overrides: Annotated[tuple[str, ...], NotInFile] = ()
     """What the environment and flags changed: "MONITORING_PORT=3010", "--port"."""
+    found_by: Annotated[str, NotInFile] = ""
+    """Which step of the lookup order chose the file (config/locate.py)."""
 
     def service(self, name: str) -> ServiceConfig | None:
         return next((s for s in self.services if s.name == name), None)
@@ -1177,15 +1179,6 @@ def data_dir(config: Config) -> Path:
     return Path(base) / "devmentor-monitor"
 
 
-def config_path(explicit: str | None, env: Mapping[str, str]) -> Path:
-    """The file to read: --config, then SERVICES_CONFIG, then the shipped default."""
-    if explicit:
-        return Path(explicit)
-    if env.get("SERVICES_CONFIG"):
-        return Path(env["SERVICES_CONFIG"])
-    return DEFAULT_CONFIG
-
-
 def load_config(
     path: str | Path | None = None,
     env: Mapping[str, str] | None = None,
@@ -1195,7 +1188,8 @@ def load_config(
 ) -> Config:
     """Read, expand, validate and override. Raises ConfigError on any problem."""
     env = os.environ if env is None else env
-    file = config_path(str(path) if path else None, env)
+    located = locate_config(str(path) if path else None, env)
+    file = located.path
     source = str(file)
     text = _read(file, source)
     # The port is known before expansion, so ${MONITORING_PORT} in URLs follows --port.
@@ -1220,7 +1214,7 @@ def load_config(
         raise ConfigError(
             origin, None, "" if "ALERT_CHANNELS" in env else "alerts.channels", str(exc)
         ) from None
-    return replace(cfg, overrides=cfg.overrides + tuple(flags))
+    return replace(cfg, overrides=cfg.overrides + tuple(flags), found_by=located.found_by)
 
 
 def _read(file: Path, source: str) -> str:

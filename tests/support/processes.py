@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -81,14 +82,21 @@ def fast_services(urls: dict[str, str], **overrides: Any) -> list[dict[str, Any]
 class ServeProc:
     """A `devmentor-monitor --serve` subprocess on a free port."""
 
-    def __init__(self, args: list[str], log: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        args: list[str],
+        log: Path,
+        env: dict[str, str] | None = None,
+        *,
+        program: Sequence[str] = (sys.executable, "-m", "devmentor_monitor"),
+        cwd: Path = REPO,
+    ) -> None:
+        """`program` and `cwd`: another install run from another place (test_install.py)."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
         cmd = [
-            sys.executable,
-            "-m",
-            "devmentor_monitor",
+            *program,
             "--serve",
             "--port",
             str(self.port),
@@ -103,7 +111,7 @@ class ServeProc:
         full_env.update(env or {})
         self._log_file = log.open("wb")
         self.proc = subprocess.Popen(
-            cmd, stdout=self._log_file, stderr=subprocess.STDOUT, env=full_env, cwd=REPO
+            cmd, stdout=self._log_file, stderr=subprocess.STDOUT, env=full_env, cwd=cwd
         )
 
     def get(self, path: str, **kw: Any) -> httpx.Response:

@@ -7,7 +7,6 @@ import os
 import re
 import shlex
 import shutil
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -16,52 +15,13 @@ from typing import Any
 
 import httpx
 import pytest
+from support.tmux import HEIGHT, WIDTH, Pane
 
 from devmentor_monitor.demo.fleet import free_port
 
 REPO = Path(__file__).resolve().parents[2]
-WIDTH, HEIGHT = 120, 40
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")
-
-
-class Pane:
-    """One tmux server on its own socket, holding one session that runs ``command``.
-
-    The socket lives in the test's tmp dir (tmux -S), so it never meets another server.
-    """
-
-    def __init__(self, command: str, env: dict[str, str], socket: Path) -> None:
-        self.socket = str(socket)
-        self.env = env
-        self._tmux("new-session", "-d", "-s", "ultra", "-x", str(WIDTH), "-y", str(HEIGHT), command)
-
-    def _tmux(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            ["tmux", "-S", self.socket, "-f", "/dev/null", *args],
-            capture_output=True,
-            text=True,
-            env=self.env,
-            timeout=10,
-            check=check,
-        )
-
-    def capture(self) -> str:
-        """The visible screen as text ('' once the session is gone)."""
-        done = self._tmux("capture-pane", "-p", "-t", "ultra", check=False)
-        return done.stdout if done.returncode == 0 else ""
-
-    def press(self, *keys: str) -> None:
-        self._tmux("send-keys", "-t", "ultra", *keys)
-
-    def size(self) -> tuple[int, int]:
-        out = self._tmux(
-            "display-message", "-p", "-t", "ultra", "#{pane_width} #{pane_height}"
-        ).stdout.split()
-        return int(out[0]), int(out[1])
-
-    def kill(self) -> None:
-        self._tmux("kill-server", check=False)
 
 
 @pytest.fixture

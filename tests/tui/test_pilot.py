@@ -353,6 +353,21 @@ def test_every_shipped_theme_loads() -> None:
             assert var in theme.variables, (theme.name, var)
 
 
+def test_user_themes_add_to_the_packaged_ones(tmp_path, monkeypatch) -> None:
+    folder = tmp_path / "devmentor-monitor" / "themes"
+    folder.mkdir(parents=True)
+    (folder / "ocean.yaml").write_text("primary: '#0077be'\nbackground: '#001f3f'\n")
+    (folder / "dark.yaml").write_text("name: dark\nprimary: '#123456'\n")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    themes = load_themes()
+    assert sorted(themes) == sorted([*THEME_ORDER, "ocean"])
+    assert themes["ocean"].primary == "#0077be"
+    assert themes["dark"].primary == "#123456"  # the user's file of the same name wins
+    (folder / "broken.yaml").write_text("background: '#000000'\n")
+    with pytest.raises(ThemeError, match=r"broken\.yaml: needs at least 'primary'"):
+        load_themes()
+
+
 async def test_t_cycles_every_theme(app: MonitorApp, screen_text: Text) -> None:
     themes = load_themes()
     async with app.run_test(size=SIZE, notifications=True) as pilot:

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from devmentor_monitor.config.schema import DEFAULT_CONFIG, ConfigError, load_config
+from devmentor_monitor.config.locate import packaged_config
+from devmentor_monitor.config.schema import ConfigError, load_config
 
-REPO = Path(__file__).resolve().parents[2]
+DEFAULT_CONFIG = packaged_config()
 
 
 def write(tmp_path: Path, text: str, name: str = "services.yaml") -> Path:
@@ -28,9 +29,10 @@ def config_error(path: Path, env: dict[str, str] | None = None, **flags) -> Conf
 
 
 def test_shipped_file_is_the_default_and_loads():
-    assert DEFAULT_CONFIG == REPO / "services.yaml"
-    cfg = load_config(None, env={})
+    assert DEFAULT_CONFIG.is_relative_to(Path(__file__).resolve().parents[2] / "devmentor_monitor")
+    cfg = load_config(None, env={"XDG_CONFIG_HOME": "/nonexistent"})
     assert cfg.source == str(DEFAULT_CONFIG)
+    assert cfg.found_by == "the packaged default"
     assert [s.name for s in cfg.services] == [
         "auth",
         "memory",

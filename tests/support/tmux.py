@@ -1,0 +1,47 @@
+"""A TUI in a real tmux pane: read the screen with capture-pane, type with send-keys."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+WIDTH, HEIGHT = 120, 40
+
+
+class Pane:
+    """One tmux server on its own socket, holding one session that runs ``command``.
+
+    The socket lives in the test's tmp dir (tmux -S), so it never meets another server.
+    """
+
+    def __init__(self, command: str, env: dict[str, str], socket: Path) -> None:
+        self.socket = str(socket)
+        self.env = env
+        self._tmux("new-session", "-d", "-s", "ultra", "-x", str(WIDTH), "-y", str(HEIGHT), command)
+
+    def _tmux(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["tmux", "-S", self.socket, "-f", "/dev/null", *args],
+            capture_output=True,
+            text=True,
+            env=self.env,
+            timeout=10,
+            check=check,
+        )
+
+    def capture(self) -> str:
+        """The visible screen as text ('' once the session is gone)."""
+        done = self._tmux("capture-pane", "-p", "-t", "ultra", check=False)
+        return done.stdout if done.returncode == 0 else ""
+
+    def press(self, *keys: str) -> None:
+        self._tmux("send-keys", "-t", "ultra", *keys)
+
+    def size(self) -> tuple[int, int]:
+        out = self._tmux(
+            "display-message", "-p", "-t", "ultra", "#{pane_width} #{pane_height}"
+        ).stdout.split()
+        return int(out[0]), int(out[1])
+
+    def kill(self) -> None:
+        self._tmux("kill-server", check=False)
