@@ -287,7 +287,8 @@ async def _serve(cfg: Config, demo: bool) -> int:
     await stop.wait()
     log.info("shutting down")
     try:
-        await asyncio.wait_for(monitor.stop(), 1.5)
+        async with asyncio.timeout(1.5):
+            await monitor.stop()
     except TimeoutError:
         log.warning("shutdown took over 1.5 s; exiting anyway")
     if fleet:

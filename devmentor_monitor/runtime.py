@@ -48,6 +48,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("devmentor_monitor.runtime")
 
 RESTART_BACKOFF = (1.0, 30.0)  # a crashed source restarts after 1 s, doubling up to 30 s
+STOP_GRACE = 5.0  # seconds a cancelled task has to end before stop goes on without it
 
 
 class Supervised(Protocol):
@@ -56,6 +57,18 @@ class Supervised(Protocol):
     name: str
 
     async def run(self, intake: Intake) -> None: ...
+
+
+def _waiting_at(task: asyncio.Task[Any]) -> str:
+    """The innermost line of our code a task is suspended at (Task.get_stack on 3.11 gives
+    only the outermost frame): follows the chain of awaited coroutines."""
+    where = "?"
+    coro: Any = task.get_coro()
+    while (frame := getattr(coro, "cr_frame", None)) is not None:
+        if "/asyncio/" not in frame.f_code.co_filename:
+            where = f"{frame.f_code.co_filename}:{frame.f_lineno}"
+        coro = getattr(coro, "cr_await", None)
+    return where
 
 
 class Monitor:
@@ -319,10 +332,22 @@ class Monitor:
             )
 
     async def _cancel_tasks(self) -> None:
-        for task in self._tasks.values():
-            task.cancel()
-        await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+        """Cancel every task and wait for them, but not for ever: a task that swallows its
+        cancel (Python 3.11's wait_for can, in a race) must not keep SIGTERM from stopping
+        the monitor. It is named in the log, with where it is waiting, and cancelled again."""
+        tasks = list(self._tasks.values())
         self._tasks.clear()
+        for task in tasks:
+            task.cancel()
+        if not tasks:
+            return
+        _, pending = await asyncio.wait(tasks, timeout=STOP_GRACE)
+        for task in pending:
+            log.error(
+                "task did not stop when cancelled",
+                extra={"fields": {"task": task.get_name(), "waiting_at": _waiting_at(task)}},
+            )
+            task.cancel()
 
     async def _supervise(self, source: Supervised) -> None:
         """Keep a source running: a bug in one source is state, not the end of the monitor."""

@@ -44,16 +44,17 @@ class RecoveryRunner:
                 f"(max_per_hour {recovery.max_per_hour}): {what}"
             )
         runs.append(now)
+        # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel (see
+        # sources/base.py in_thread).
         try:
-            if recovery.command:
-                return await asyncio.wait_for(self._command(recovery), recovery.timeout)
-            if recovery.action:
-                if self.actions is None:
-                    return f"failed: no container or cluster source for {what}"
-                return await asyncio.wait_for(
-                    self.actions(incident, recovery.action), recovery.timeout
-                )
-            return await asyncio.wait_for(self._webhook(incident, recovery), recovery.timeout)
+            async with asyncio.timeout(recovery.timeout):
+                if recovery.command:
+                    return await self._command(recovery)
+                if recovery.action:
+                    if self.actions is None:
+                        return f"failed: no container or cluster source for {what}"
+                    return await self.actions(incident, recovery.action)
+                return await self._webhook(incident, recovery)
         except TimeoutError:
             return f"failed: timed out after {recovery.timeout:g} s: {what}"
         except OSError as exc:

@@ -24,8 +24,14 @@ class Source(Protocol):
 
 
 async def in_thread(fn: Callable[[], T], timeout: float) -> T:  # noqa: ASYNC109 - bounds a thread
-    """Run a blocking call off the event loop, bounded in time: the loop never waits on it."""
-    return await asyncio.wait_for(asyncio.to_thread(fn), timeout)
+    """Run a blocking call off the event loop, bounded in time: the loop never waits on it.
+
+    asyncio.timeout, not wait_for: on 3.11, a cancel that lands as the thread finishes is
+    swallowed by wait_for (the result is returned instead), and the source's loop went on
+    for ever; the monitor's stop waited on it (a CI hang, reproduced by
+    test_runtime_start.py's stubborn-task test, where the system source did it every run)."""
+    async with asyncio.timeout(timeout):
+        return await asyncio.to_thread(fn)
 
 
 async def every(interval: float, tick: Callable[[], Awaitable[None]]) -> None:

@@ -194,7 +194,8 @@ class DockerSource:
         """Sleep until the next poll, or until an action asks for one now."""
         self._wake.clear()
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), seconds)
+            async with asyncio.timeout(seconds):
+                await self._wake.wait()
 
     def poll_soon(self) -> None:
         self._wake.set()

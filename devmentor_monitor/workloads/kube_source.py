@@ -67,7 +67,8 @@ async def in_daemon(fn: Callable[[], T], timeout: float) -> T:  # noqa: ASYNC109
             loop.call_soon_threadsafe(settle, *result)
 
     threading.Thread(target=target, name="kube-call", daemon=True).start()
-    return await asyncio.wait_for(fut, timeout)
+    async with asyncio.timeout(timeout):
+        return await fut
 
 
 # ---------------------------------------------------------------------- selectors
@@ -458,7 +459,8 @@ class KubeSource:
             intake.observe(status(self.name, True, self._describe(), namespace=self.namespace))
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.settings.interval)
+                async with asyncio.timeout(self.settings.interval):
+                    await self._wake.wait()
 
     def _events(self, intake: Intake, items: list[Any]) -> None:
         pods = self._pod_service

@@ -95,3 +95,47 @@ async def test_a_failure_after_the_tasks_started_stops_them_and_the_server(
     assert running, "the pollers had started"
     assert all(t.done() for t in running)
     assert_nothing_left(monitor, port)
+
+
+class Stubborn:
+    """A source that swallows its first cancel, as a 3.11 wait_for race can."""
+
+    name = "stubborn"
+
+    def __init__(self) -> None:
+        self.started, self.swallowed = asyncio.Event(), asyncio.Event()
+
+    async def run(self, intake: object) -> None:
+        self.started.set()
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            self.swallowed.set()
+        await asyncio.sleep(3600)  # the second cancel ends it
+
+
+async def test_stop_does_not_wait_for_ever_on_a_task_that_ignores_its_cancel(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr("devmentor_monitor.runtime.STOP_GRACE", 0.5)
+    monitor = monitor_on(tmp_path, free_port())
+    stubborn = Stubborn()
+    monitor.sources.append(stubborn)
+    await monitor.start()
+    task = monitor._tasks["stubborn"]
+    await asyncio.wait_for(stubborn.started.wait(), 5)
+    async with asyncio.timeout(10):  # before the grace existed, this waited for ever
+        await monitor.stop()
+    assert stubborn.swallowed.is_set()
+    await asyncio.wait([task], timeout=5)
+    assert task.cancelled()  # cancelled a second time, and it ended
+    records = [r for r in caplog.records if r.getMessage() == "task did not stop when cancelled"]
+    # Only the stubborn one: every task of ours ends on its first cancel. (The system
+    # source did not, before in_thread used asyncio.timeout rather than wait_for.)
+    (record,) = records
+    fields = record.fields  # type: ignore[attr-defined]
+    assert fields["task"] == "source:stubborn"
+    assert fields["waiting_at"].endswith("test_runtime_start.py:" + str(STUBBORN_WAIT_LINE))
+
+
+STUBBORN_WAIT_LINE = Stubborn.run.__code__.co_firstlineno + 6
