@@ -55,6 +55,7 @@ def test_the_hardening_is_there() -> None:
         "PrivateTmp": "yes",
         "PrivateDevices": "yes",
         "Restart": "on-failure",
+        "RestartPreventExitStatus": "2",  # a config error: no restart loop
         "CapabilityBoundingSet": "",
     }
     for key, value in expected.items():
