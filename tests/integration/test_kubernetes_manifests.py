@@ -25,8 +25,11 @@ from devmentor_monitor.workloads import kube_source
 
 ROOT = Path(__file__).resolve().parents[2]
 KUBE = ROOT / "deploy" / "kubernetes"
-TREES = {"base": KUBE, "recovery-actions": KUBE / "recovery-actions"}
-TREES["prometheus-operator"] = KUBE / "prometheus-operator"
+TREES = {  # the base and the two add-ons an operator applies after it
+    "base": KUBE,
+    "recovery-actions": KUBE / "recovery-actions",
+    "prometheus-operator": KUBE / "prometheus-operator",
+}
 NS = "devmentor"
 SECRET = "devmentor-monitor-secrets"
 PORT = 3006
@@ -35,7 +38,7 @@ PORT = 3006
 VERSIONS = ("1.27.0", kubernetes_validate.latest_version())
 CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding"}
 READ_VERBS = {"get", "list", "watch"}
-API_KEYS = "ops:admin:0123456789abcdef0123"  # the shape `openssl rand -hex 16` fills
+API_KEYS = "ops:admin:0123456789abcdef0123"  # name:role:key, as README.md's command makes
 
 # The Python client's method -> the RBAC rule it needs: (API group, resource, verb).
 # A call kube_source.py makes that is not here fails test_rbac_*: add it here and to the
