@@ -21,7 +21,7 @@ from devmentor_monitor.commands import Commands
 from devmentor_monitor.config.schema import Config, data_dir
 from devmentor_monitor.events.processor import EventProcessor
 from devmentor_monitor.health.checker import HealthSource
-from devmentor_monitor.incidents.alert_state import AlertStateKeeper
+from devmentor_monitor.incidents.alert_state import AlertStateKeeper, adopt
 from devmentor_monitor.incidents.engine import IncidentEngine
 from devmentor_monitor.incidents.flapping import FlapChange, FlapDetector
 from devmentor_monitor.incidents.model import Severity
@@ -235,8 +235,13 @@ class Monitor:
         await self.silence_book.load()
         self.flaps.restore(await self.db.run(self.db.load_flap_states))
         restored = await self.alert_state.restore()
-        if restored:
-            log.info("alert state restored", extra={"fields": {"alerts": restored}})
+        signals = [sig for inc in self.store.open_incidents() for sig in inc.signals]
+        adopted = adopt(self.evaluator, signals)
+        if restored or adopted:
+            log.info(
+                "alert state restored",
+                extra={"fields": {"alerts": restored, "adopted_from_incidents": adopted}},
+            )
 
     async def _save_flaps(self) -> None:
         try:

@@ -10,6 +10,9 @@ incident restored with it).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+from devmentor_monitor.incidents.model import Signal
 from devmentor_monitor.incidents.rules import Alert, AlertState, Evaluator
 from devmentor_monitor.storage.db import Database
 
@@ -60,10 +63,30 @@ class AlertStateKeeper:
         return restored
 
 
+def adopt(evaluator: Evaluator, signals: Iterable[Signal]) -> int:
+    """Firing signals of open incidents that the evaluator has no alert for (an incident
+    migrated from a database written before alert state was kept) become firing alerts, so
+    the first evaluation either keeps them (no second page) or clears them, which resolves
+    the incident. Without this such an incident stayed open for ever once its condition was
+    over: nothing was firing to clear. How many were adopted."""
+    rules = {r.name: r for r in evaluator.rules}
+    adopted = 0
+    for sig in signals:
+        rule = rules.get(sig.rule)
+        known = evaluator.alerts.get(sig.key)
+        if not sig.firing or rule is None or (known is not None and known.state in KEPT):
+            continue
+        evaluator.alerts[sig.key] = Alert(
+            rule, sig.subject, AlertState.FIRING, sig.first_at, sig.value, sig.threshold or 0.0
+        )
+        adopted += 1
+    return adopted
+
+
 def _identity(row: Row) -> tuple[str, float, float]:
     """What makes a row worth writing again: its state, since and threshold (a new value
     alone is not)."""
     return (row[2], row[3], row[5])
 
 
-__all__ = ["AlertStateKeeper"]
+__all__ = ["AlertStateKeeper", "adopt"]

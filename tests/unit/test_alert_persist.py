@@ -9,7 +9,7 @@ import sqlite3
 from support.alerting import Rig, rig
 from support.clock import FakeClock
 
-from devmentor_monitor.incidents.alert_state import AlertStateKeeper
+from devmentor_monitor.incidents.alert_state import AlertStateKeeper, adopt
 from devmentor_monitor.incidents.flapping import FlapDetector
 from devmentor_monitor.incidents.model import IncidentState, Severity
 from devmentor_monitor.incidents.rules import AlertState, Evaluator, Rule, default_rules
@@ -201,3 +201,50 @@ def _ops():
     from devmentor_monitor.incidents.engine import Actor
 
     return Actor("ops", "test")
+
+
+async def test_a_migrated_incident_whose_outage_is_over_resolves_at_the_first_check(tmp_path):
+    """A version 1 incident has no alert state: its signal is adopted as a firing alert, so
+    the first good check clears it and resolves the incident (it used to stay open)."""
+    r = rig(tmp_path)
+    await r.engine.open_manual("auth", "login errors", Severity.HIGH, _ops())
+    r.db.conn.execute("UPDATE incidents SET rule = 'service_down', group_key = '', paged_at = NULL")
+    r.close()
+    r2 = rig(tmp_path, clock=r.clock)
+    try:
+        await r2.engine.load()
+        ev = Evaluator(down_rules(r2), r2.store)
+        keeper = AlertStateKeeper(ev, r2.db)
+        assert await keeper.restore() == 0  # nothing kept: it is from before alert state
+        signals = [s for inc in r2.open() for s in inc.signals]
+        assert adopt(ev, signals) == 1
+        assert adopt(ev, signals) == 0  # once
+        r2.clock.advance(2)
+        r2.check("auth", ok=True)
+        await step(r2, ev, keeper, "auth")
+        assert r2.open() == []
+        assert r2.recorder.kinds() == [("auth", "resolved")]
+    finally:
+        r2.close()
+
+
+async def test_a_migrated_incident_still_down_is_not_paged_again(tmp_path):
+    r = rig(tmp_path)
+    await r.engine.open_manual("auth", "login errors", Severity.HIGH, _ops())
+    r.db.conn.execute("UPDATE incidents SET rule = 'service_down', group_key = '', paged_at = NULL")
+    r.close()
+    r2 = rig(tmp_path, clock=r.clock)
+    try:
+        await r2.engine.load()
+        ev = Evaluator(down_rules(r2), r2.store)
+        keeper = AlertStateKeeper(ev, r2.db)
+        adopt(ev, [s for inc in r2.open() for s in inc.signals])
+        for _ in range(4):
+            r2.clock.advance(2)
+            r2.check("auth", ok=False)
+            await step(r2, ev, keeper, "auth")
+        await r2.tick(60)
+        assert len(r2.open()) == 1
+        assert r2.recorder.sent == []
+    finally:
+        r2.close()
