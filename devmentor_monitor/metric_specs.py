@@ -113,6 +113,14 @@ METRICS: dict[str, MetricSpec] = {
             "SLO",
         ),
         _m(
+            "devmentor_service_slo_target_ratio",
+            "gauge",
+            "ratio",
+            "The SLO's uptime target (0.999 for 99.9 %); 1 - it is the error budget.",
+            ("service",),
+            "SLO target",
+        ),
+        _m(
             "devmentor_service_error_budget_remaining_ratio",
             "gauge",
             "ratio",

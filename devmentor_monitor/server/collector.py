@@ -160,6 +160,7 @@ class StoreCollector:
             "devmentor_service_uptime_ratio",
             "devmentor_service_error_ratio",
             "devmentor_service_slo_compliant",
+            "devmentor_service_slo_target_ratio",
             "devmentor_service_error_budget_remaining_ratio",
             "devmentor_service_cert_expiry_seconds",
             "devmentor_service_last_check_timestamp_seconds",
@@ -190,6 +191,9 @@ class StoreCollector:
                 fam["devmentor_service_error_ratio"].add_metric([n], s.error_rate_1h / 100)
             if s.slo_compliant is not None:
                 fam["devmentor_service_slo_compliant"].add_metric([n], int(s.slo_compliant))
+            slo = self.store.service_config(n).slo
+            if slo is not None:  # so a burn rate can be read in PromQL: error ratio / (1 - it)
+                fam["devmentor_service_slo_target_ratio"].add_metric([n], slo.uptime / 100)
             if s.error_budget_remaining is not None:
                 fam["devmentor_service_error_budget_remaining_ratio"].add_metric(
                     [n], s.error_budget_remaining
