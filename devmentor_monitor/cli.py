@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 import msgspec
 from msgspec.structs import replace
 
-from devmentor_monitor import __version__
+from devmentor_monitor import __version__, exports
 from devmentor_monitor.config.locate import (
     CONFIG_NAME,
     LOOKUP_ORDER,
@@ -208,6 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     detect_cli.add_parser(subs)
     emit.add_parser(subs, _common)
     silence_cli.add_parser(subs, _common)
+    exports.add_parsers(subs, _common)
     return parser
 
 
@@ -516,6 +517,8 @@ def run(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(_demo(args))
     if args.command == "detect":
         return detect_cli.run(args)
+    if args.command in exports.COMMANDS:
+        return exports.run(args, lambda: _load(args))
     if args.command == "silence":  # a client of the running monitor: the config gives its port
         return silence_cli.run(args, lambda: _load(args), UsageError)
     cfg = _load(args)
