@@ -69,8 +69,13 @@ def test_every_panel_query_returns_data(serve, wait, tmp_path: Path) -> None:
 
         # the `service` variable: label_values(devmentor_service_up, service)
         names = prom.api("label/service/values", **{"match[]": "devmentor_service_up"})
-        configured = {s["name"] for s in yaml.safe_load(config.read_text())["services"]}
-        assert set(names) == configured
+        services = yaml.safe_load(config.read_text())["services"]
+        assert set(names) == {s["name"] for s in services}
+        # the burn-rate panel divides by 1 - each service's SLO target, as configured
+        slo = prom.query("devmentor_service_slo_target_ratio")
+        assert {s["metric"]["service"]: float(s["value"][1]) for s in slo} == pytest.approx(
+            {s["name"]: s["slo"]["uptime"] / 100 for s in services}
+        )
 
         # the exported rules load and evaluate without errors against the real series
         def evaluated() -> list[dict]:
