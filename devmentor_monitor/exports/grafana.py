@@ -22,6 +22,7 @@ from typing import Any
 
 from devmentor_monitor.config.schema import DEFAULT_BURN_PAIRS, Thresholds
 from devmentor_monitor.exports import check_metrics, prom_duration
+from devmentor_monitor.health.slo import HOUR
 from devmentor_monitor.predictions.detector import DetectorConfig
 
 UID = "devmentor-monitor"
@@ -79,6 +80,7 @@ def _burn_rate(window: str) -> str:
 _T = Thresholds()  # the platform's default warn / alert levels
 _FAST, _SLOW = DEFAULT_BURN_PAIRS
 _FLAG = DetectorConfig().on
+_SOON = 2 * HOUR  # the built-in disk_full_soon and memory_full_soon thresholds
 _STATUS = ((0, "DOWN", "red"), (1, "UP", "green"), (2, "DEGRADED", "orange"))
 _STAT = {"graphMode": "none", "colorMode": "background"}
 _BARS = {"orientation": "horizontal", "displayMode": "gradient"}
@@ -392,7 +394,7 @@ ROWS: tuple[tuple[str, tuple[Panel, ...]], ...] = (
                 "Forecast to run out within 2 h",
                 "stat",
                 # a forecast exists only on a trustworthy trend: none is 0 resources
-                q("count(devmentor_prediction_seconds_to_exhaustion < 7200) or vector(0)"),
+                q(f"count(devmentor_prediction_seconds_to_exhaustion < {_SOON:g}) or vector(0)"),
                 "Resources (disks, memory, error budgets) whose trend exhausts them within "
                 "2 hours, as the disk_full_soon and memory_full_soon rules see them.",
                 width=6,
