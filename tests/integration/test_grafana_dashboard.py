@@ -13,6 +13,7 @@ from support.processes import REPO
 from support.prometheus import MISSING, PROMETHEUS, Prometheus
 
 from devmentor_monitor.cli import main
+from devmentor_monitor.config.schema import load_config
 from devmentor_monitor.exports.grafana import targets
 
 pytestmark = [
@@ -31,20 +32,23 @@ def concrete(expr: str) -> str:
     return expr
 
 
-def demo_config(tmp_path: Path) -> Path:
-    """The shipped services.yaml, checking every 2 s (not 10) so rates have samples soon."""
-    cfg = yaml.safe_load((REPO / "services.yaml").read_text())
+def demo_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The shipped default config, checking every 2 s (not 10) so rates have samples soon.
+    Found by the config lookup itself, from a directory with no services.yaml."""
+    monkeypatch.chdir(tmp_path)
+    shipped = Path(load_config(None, {"XDG_CONFIG_HOME": str(tmp_path)}).source)
+    cfg = yaml.safe_load(shipped.read_text())
     cfg["intervals"] = {**cfg.get("intervals", {}), "health": "2s", "system": "1s"}
     cfg["health"] = {**cfg.get("health", {}), "timeout": "1500ms"}
     for service in cfg["services"]:
         service.pop("timeout", None)
-    path = tmp_path / "services.yaml"
+    path = tmp_path / "demo.yaml"
     path.write_text(yaml.safe_dump(cfg, sort_keys=False))
     return path
 
 
-def test_every_panel_query_returns_data(serve, wait, tmp_path: Path) -> None:
-    config = demo_config(tmp_path)
+def test_every_panel_query_returns_data(serve, wait, tmp_path: Path, monkeypatch) -> None:
+    config = demo_config(tmp_path, monkeypatch)
     rules = tmp_path / "rules.yml"
     assert main(["rules", "export", "-c", str(config), "-o", str(rules)]) == 0
     proc = serve("--demo", "-c", str(config))
