@@ -20,6 +20,10 @@ PROMTOOL = shutil.which("promtool")
 MISSING = "prometheus not installed (scripts/setup --test does)"
 
 
+class QueryError(Exception):
+    """Prometheus rejected a query: not a "no data yet" that waiting could change."""
+
+
 class Prometheus:
     """`prometheus` scraping ``targets`` (host:port) as job `devmentor`; stopped by PID."""
 
@@ -61,8 +65,12 @@ class Prometheus:
         wait_until(ready, 30, interval=0.2, what="prometheus to be ready")
 
     def api(self, path: str, **params: Any) -> Any:
-        """The `data` of a /api/v1 answer; a failed query raises."""
+        """The `data` of a /api/v1 answer. A query Prometheus rejects (bad PromQL) fails
+        the test at once with its error, rather than reading as "no data yet"."""
         r = httpx.get(f"{self.base}/api/v1/{path}", params=params, timeout=5)
+        if r.status_code in (400, 422):
+            body = r.json()
+            raise QueryError(f"{params}: {body.get('errorType')}: {body.get('error')}")
         r.raise_for_status()
         body = r.json()
         assert body["status"] == "success", body
