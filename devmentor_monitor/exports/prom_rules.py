@@ -102,16 +102,18 @@ def _latency(names: Names) -> str:
     return f"({_selector('devmentor_service_last_latency_seconds', _match(names))} and {up} == 1)"
 
 
+ETA = "devmentor_prediction_seconds_to_exhaustion"
+
+
 def _budget_eta(names: Names) -> str:
     # the resource is error_budget:<service>; a service label makes it a service alert
     sel = _selector(
-        "devmentor_prediction_seconds_to_exhaustion",
+        ETA,
         _match(names, "resource", "error_budget:") or 'resource=~"error_budget:.+"',
     )
     return f'label_replace({sel}, "service", "$1", "resource", "error_budget:(.+)")'
 
 
-ETA = "devmentor_prediction_seconds_to_exhaustion"
 SOURCES: dict[str, Source] = {
     "down": Source(
         lambda names: f"(1 - {_selector('devmentor_service_up', _match(names))})",
@@ -223,13 +225,14 @@ def export(config: Config, rules: Sequence[Rule]) -> Export:
             }
         )
     groups: list[dict[str, Any]] = []
-    for alert in alerts:
-        check_metrics(alert["expr"])
     if windows:
         groups.append(
             {"name": RECORD_GROUP, "rules": [_record(config, w) for w in sorted(windows)]}
         )
     groups.append({"name": GROUP, "rules": alerts})
+    for group in groups:
+        for r in group["rules"]:
+            check_metrics(r["expr"])
     return Export(groups, skipped)
 
 
