@@ -39,7 +39,6 @@ if TYPE_CHECKING:
 
 PROG = "devmentor-monitor"
 GROUP = "devmentor-monitor"
-RECORD_GROUP = "devmentor-monitor-burn-rate"
 SERVICE_LABELS = "instance, job, service"  # a service's series, per monitor scraped
 
 
@@ -224,16 +223,12 @@ def export(config: Config, rules: Sequence[Rule]) -> Export:
                 "annotations": {"summary": summary, "description": _description(rule)},
             }
         )
-    groups: list[dict[str, Any]] = []
-    if windows:
-        groups.append(
-            {"name": RECORD_GROUP, "rules": [_record(config, w) for w in sorted(windows)]}
-        )
-    groups.append({"name": GROUP, "rules": alerts})
-    for group in groups:
-        for r in group["rules"]:
-            check_metrics(r["expr"])
-    return Export(groups, skipped)
+    # One group, the recording rules first: a group's rules run in order, so an alert reads
+    # this evaluation's error ratios (another group's could be one interval old).
+    records = [_record(config, w) for w in sorted(windows)]
+    for r in records + alerts:
+        check_metrics(r["expr"])
+    return Export([{"name": GROUP, "rules": records + alerts}], skipped)
 
 
 def _slo_thresholds(config: Config, rule: Rule) -> list[tuple[Names, float]]:
