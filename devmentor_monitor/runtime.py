@@ -25,7 +25,7 @@ from devmentor_monitor.incidents.alert_state import AlertStateKeeper, adopt
 from devmentor_monitor.incidents.engine import IncidentEngine
 from devmentor_monitor.incidents.flapping import FlapChange, FlapDetector
 from devmentor_monitor.incidents.model import Severity
-from devmentor_monitor.incidents.rules import Evaluator, Rule, default_rules
+from devmentor_monitor.incidents.rules import Evaluator, build_rules
 from devmentor_monitor.incidents.signals import FLAPPING_RULE, make_signal
 from devmentor_monitor.incidents.silence_book import SilenceBook
 from devmentor_monitor.incidents.silences import Maintenance, Silences
@@ -488,27 +488,6 @@ class Monitor:
         if now - self.started_at > grace and (sample is None or now - sample.ts > grace):
             problems.append(f"no host sample in {grace:g} s")
         return not problems, problems
-
-
-def build_rules(config: Config) -> list[Rule]:
-    """The configured rules, or the built-in ones, less `alerts.disable`."""
-    if config.rules is None:
-        rules = default_rules(config)
-    else:
-        rules = [
-            Rule(
-                r.name,
-                r.metric,
-                r.above,
-                r.threshold,
-                r.clear,
-                r.for_s,
-                Severity(r.severity),
-                r.services,
-            )
-            for r in config.rules
-        ]
-    return [r for r in rules if r.name not in config.disabled_rules]
 
 
 def with_urls(config: Config, urls: dict[str, str]) -> Config:

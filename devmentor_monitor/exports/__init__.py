@@ -64,7 +64,7 @@ def run(args: argparse.Namespace, load: Callable[[], Config]) -> int:
 
         return write_output(grafana.render(), args.output)
     from devmentor_monitor.exports import prom_rules
-    from devmentor_monitor.runtime import build_rules
+    from devmentor_monitor.incidents.rules import build_rules
 
     config = load()
     return write_output(prom_rules.render(config, build_rules(config)), args.output)

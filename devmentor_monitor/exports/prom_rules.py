@@ -186,7 +186,7 @@ class Export:
 
 
 def export(config: Config, rules: Sequence[Rule]) -> Export:
-    """Prometheus rule groups for ``rules`` (runtime.build_rules(config)) over our series."""
+    """Prometheus rule groups for ``rules`` (incidents.rules.build_rules) over our series."""
     from devmentor_monitor.config.schema import burn_metric
 
     pairs = {burn_metric(p.name): p for p in config.alerting.burn_rate.pairs}

@@ -212,6 +212,27 @@ def default_rules(config: Config) -> list[Rule]:
     ]
 
 
+def build_rules(config: Config) -> list[Rule]:
+    """The configured rules, or the built-in ones, less `alerts.disable`."""
+    if config.rules is None:
+        rules = default_rules(config)
+    else:
+        rules = [
+            Rule(
+                r.name,
+                r.metric,
+                r.above,
+                r.threshold,
+                r.clear,
+                r.for_s,
+                Severity(r.severity),
+                r.services,
+            )
+            for r in config.rules
+        ]
+    return [r for r in rules if r.name not in config.disabled_rules]
+
+
 def burn_rules(settings: BurnRateSettings) -> list[Rule]:
     """One rule per burn-rate pair: burn_rate_<name> on the metric burn_<name>."""
     return [

@@ -14,7 +14,7 @@ from support.prometheus import PROMTOOL
 
 from devmentor_monitor.cli import main
 from devmentor_monitor.config.schema import load_config
-from devmentor_monitor.runtime import build_rules
+from devmentor_monitor.incidents.rules import build_rules
 from devmentor_monitor.units import parse_duration
 
 pytestmark = [

@@ -21,12 +21,12 @@ from devmentor_monitor.incidents.rules import (
     Evaluator,
     Rule,
     Transition,
+    build_rules,
     burn_rate,
     default_rules,
     window_burn,
 )
 from devmentor_monitor.model import CheckResult, Health
-from devmentor_monitor.runtime import build_rules
 from devmentor_monitor.store import Store
 
 SLO = "{uptime: 99.9, response_time: 200ms, error_rate: 0.1}"
