@@ -1,0 +1,116 @@
+"""The history interface: what is stored (samples), what is read back (points, tier by
+step), and the series names, declared once. A server database (PostgreSQL, with the
+high-availability work) implements the same `SeriesStore`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+MINUTE = 60.0
+HOUR = 3600.0
+DAY = 86400.0
+
+
+class Tier(StrEnum):
+    RAW = "raw"
+    MINUTE = "1m"
+    HOUR = "1h"
+
+
+STEP: dict[Tier, float] = {Tier.RAW: 0.0, Tier.MINUTE: MINUTE, Tier.HOUR: HOUR}
+RAW_KEEP = DAY  # raw samples: 24 h
+MINUTE_KEEP = 7 * DAY  # 1-minute rollups: 7 d; 1-hour rollups: retention.metrics
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    series: str  # a name made by one of the functions below
+    ts: float  # unix seconds
+    value: float
+
+
+@dataclass(frozen=True, slots=True)
+class Point:
+    """One step of a range: the samples in [ts, ts + step). From raw samples of one
+    sample each, min == avg == max and count == 1."""
+
+    ts: float
+    min: float
+    avg: float
+    max: float
+    count: int
+
+
+def keep(tier: Tier, retention: float) -> float:
+    """How long a tier holds data; the hour tier holds `retention.metrics`."""
+    return {Tier.RAW: RAW_KEEP, Tier.MINUTE: MINUTE_KEEP, Tier.HOUR: retention}[tier]
+
+
+def tier_for(step: float, since: float, now: float, retention: float) -> Tier:
+    """The finest tier no finer than ``step`` that still holds ``since``: raw for steps
+    under a minute over the last day, minutes under an hour over the last week, else hours."""
+    if step < MINUTE and since >= now - RAW_KEEP:
+        return Tier.RAW
+    if step < HOUR and since >= now - MINUTE_KEEP:
+        return Tier.MINUTE
+    return Tier.HOUR
+
+
+class SeriesStore(Protocol):
+    """Write without waiting, read a range at a step. One writer: the intake (and the
+    scrape and custom-metric paths through it); readers: the API, the TUI, reports."""
+
+    def write(self, samples: Sequence[Sample]) -> None:
+        """Queue samples; never blocks the event loop (a writer thread batches them)."""
+
+    async def query(self, series: str, since: float, until: float, step: float) -> list[Point]:
+        """Points of ``series`` in [since, until], one per ``step`` seconds that has data,
+        oldest first, read from the tier `tier_for` picks."""
+
+    async def last(self, series: str) -> Sample | None:
+        """The newest sample of a series (None when it has none)."""
+
+    async def names(self, prefix: str = "") -> list[str]:
+        """Stored series whose name starts with ``prefix``, sorted."""
+
+    async def flush(self) -> None:
+        """Return once everything written so far is on disk."""
+
+    async def close(self) -> None:
+        """Flush, stop the writer, close the files."""
+
+
+# --------------------------------------------------------------------------- names
+# One declaration of every series name. Fields of a service's checks:
+SERVICE_FIELDS = ("up", "ok", "latency_seconds")
+# up: 1 when the service's status after the check is up or degraded (as uptime counts it);
+# ok: 1 when the check itself passed; latency_seconds: the check's latency (absent on error).
+
+
+def service_series(service: str, field: str) -> str:
+    return f"service:{service}:{field}"
+
+
+def host_series(key: str) -> str:
+    """A host series by its key in metric_specs.SERIES ("cpu", "memory", "disk:/", ...)."""
+    return f"host:{key}"
+
+
+def _labels(labels: Mapping[str, str]) -> str:
+    if not labels:
+        return ""
+    inner = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+    return "{" + inner + "}"
+
+
+def scraped_series(service: str, metric: str, labels: Mapping[str, str]) -> str:
+    """A series scraped from a service's own /metrics: its name and labels as exposed."""
+    return f"scrape:{service}:{metric}{_labels(labels)}"
+
+
+def custom_series(name: str, labels: Mapping[str, str]) -> str:
+    """A metric pushed with POST /api/metrics."""
+    return f"custom:{name}{_labels(labels)}"
