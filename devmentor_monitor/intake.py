@@ -14,6 +14,12 @@ from dataclasses import replace
 from typing import Any, Protocol, assert_never
 
 from devmentor_monitor.events.model import Event, EventSeverity
+from devmentor_monitor.history.model import (
+    Sample,
+    SeriesStore,
+    host_series,
+    service_series,
+)
 from devmentor_monitor.model import (
     CheckResult,
     Health,
@@ -29,10 +35,23 @@ from devmentor_monitor.observations import (
     KubeListed,
     Observation,
 )
-from devmentor_monitor.store import Store
+from devmentor_monitor.store import Store, host_values
 from devmentor_monitor.workloads.model import ContainerInfo, WorkloadEvent
 
 log = logging.getLogger("devmentor_monitor.runtime")  # the runtime's voice, as before
+
+
+def check_samples(result: CheckResult, status: Health) -> list[Sample]:
+    """What one check adds to the history: whether the service counts as up after it (as
+    uptime counts: up or degraded), whether the check passed, and its latency."""
+    name, ts = result.service, result.ts
+    out = [
+        Sample(service_series(name, "up"), ts, float(status in (Health.UP, Health.DEGRADED))),
+        Sample(service_series(name, "ok"), ts, float(result.ok)),
+    ]
+    if result.latency is not None:
+        out.append(Sample(service_series(name, "latency_seconds"), ts, result.latency))
+    return out
 
 
 class EventEngine(Protocol):
@@ -53,9 +72,12 @@ class StoreIntake:
         clock: Callable[[], float] = time.time,
         events: EventEngine | None = None,
         checks: Callable[[CheckResult], None] | None = None,
+        history: SeriesStore | None = None,
     ) -> None:
-        """``checks``: told every check result as it is recorded (flap detection)."""
+        """``checks``: told every check result as it is recorded (flap detection);
+        ``history``: where check results and host samples are kept on disk."""
         self.store = store
+        self.history = history
         self.clock = clock
         self.event_engine = events
         self.check_hook = checks
@@ -115,6 +137,8 @@ class StoreIntake:
     def _check(self, result: CheckResult) -> None:
         store = self.store
         changed = store.record_check(result)
+        if self.history is not None:
+            self.history.write(check_samples(result, store.status(result.service)))
         store.bus.publish("services", lambda: store.service(result.service))
         if self.check_hook is not None:
             self.check_hook(result)
@@ -142,6 +166,11 @@ class StoreIntake:
 
     def _system(self, sample: SystemSample) -> None:
         self.store.record_system(sample)
+        if self.history is not None:
+            ts = sample.ts
+            self.history.write(
+                [Sample(host_series(k), ts, v) for k, v in host_values(sample).items()]
+            )
         self.store.bus.publish("metrics", lambda: sample)
 
     def _source_status(self, status: SourceStatus) -> None:

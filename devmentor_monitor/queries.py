@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
     from devmentor_monitor.events.model import Event
     from devmentor_monitor.events.processor import EventProcessor
+    from devmentor_monitor.history.model import Point, SeriesStore
     from devmentor_monitor.incidents.flapping import FlapDetector
     from devmentor_monitor.incidents.model import Incident
     from devmentor_monitor.incidents.rules import Alert, BurnReading, Evaluator, Rule
@@ -45,14 +46,27 @@ class Queries:
         flaps: FlapDetector | None = None,
         clock: Callable[[], float] = time.time,
         store: Store | None = None,
+        history: SeriesStore | None = None,
     ) -> None:
         self._db = db
+        self._history = history
         self._store = store if store is not None else evaluator.store
         self._events = events
         self._evaluator = evaluator
         self._silences = silences
         self._flaps = flaps
         self._clock = clock
+
+    async def history(self, series: str, since: float, until: float, step: float) -> list[Point]:
+        """A stored series over a range, at a step (the tier is chosen by the step); empty
+        when nothing is kept (no history store: the TUI's frozen test data)."""
+        if self._history is None:
+            return []
+        return await self._history.query(series, since, until, step)
+
+    async def history_names(self, prefix: str = "") -> list[str]:
+        """Stored series names starting with ``prefix``."""
+        return [] if self._history is None else await self._history.names(prefix)
 
     async def events(self, limit: int, **filters: Any) -> list[Event]:
         """Newest first, from disk; events still queued for disk are written first."""

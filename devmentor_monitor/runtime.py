@@ -21,6 +21,7 @@ from devmentor_monitor.commands import Commands
 from devmentor_monitor.config.schema import Config, data_dir
 from devmentor_monitor.events.processor import EventProcessor
 from devmentor_monitor.health.checker import HealthSource
+from devmentor_monitor.history.sqlite import SqliteSeries
 from devmentor_monitor.incidents.alert_state import AlertStateKeeper, adopt
 from devmentor_monitor.incidents.engine import IncidentEngine
 from devmentor_monitor.incidents.flapping import FlapChange, FlapDetector
@@ -90,6 +91,10 @@ class Monitor:
         self.serve = serve
         self.server: ExporterServer | None = None
         self.db = Database(data_dir(config) / "monitor.db")
+        # Issue 16: every series on disk in tiers (history/), beside the incidents' file.
+        self.history = SqliteSeries(
+            data_dir(config) / "history.db", config.retention.metrics, clock=clock
+        )
         self.outbox = Outbox(
             self.db,
             active_channels(config.notifications, config.alert_channels),
@@ -157,7 +162,11 @@ class Monitor:
             self.engine, self.db, config.events.rules, self.health.check_now, clock
         )
         self.intake = StoreIntake(
-            self.store, clock=clock, events=self.event_processor, checks=self._checked
+            self.store,
+            clock=clock,
+            events=self.event_processor,
+            checks=self._checked,
+            history=self.history,
         )
         self.publisher: Any = None
         if config.redis_url:
@@ -191,6 +200,7 @@ class Monitor:
             flaps=self.flaps,
             clock=clock,
             store=self.store,
+            history=self.history,
         )
 
     # ------------------------------------------------------------------ lifecycle
@@ -212,6 +222,8 @@ class Monitor:
             await asyncio.to_thread(self.db.open)  # StorageError: a clear message, no start
             stack.push_async_callback(asyncio.to_thread, self.db.close)
             stack.push_async_callback(self.outbox.close)
+            await asyncio.to_thread(self.history.open)
+            stack.push_async_callback(self.history.close)
             await self.engine.load()
             await self._load_alerting()
             stack.push_async_callback(self._save_flaps)

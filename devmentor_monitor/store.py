@@ -144,6 +144,24 @@ class WorkloadState:
         return list(self.events)[-limit:][::-1]
 
 
+def host_values(sample: SystemSample) -> dict[str, float]:
+    """A host sample as the series it feeds, keyed as metric_specs.SERIES (and
+    ``disk:<mount>``); a rate not known yet (the first reading) is left out."""
+    values: dict[str, float | None] = {
+        "cpu": sample.cpu_percent,
+        "memory": sample.mem_percent,
+        "swap": sample.swap_percent,
+        "load1": sample.load[0],
+        "disk_read": sample.disk_read_rate,
+        "disk_write": sample.disk_write_rate,
+        "net_rx": sample.net_rx_rate,
+        "net_tx": sample.net_tx_rate,
+    }
+    for disk in sample.disks:
+        values[f"disk:{disk.mount}"] = disk.percent
+    return {k: v for k, v in values.items() if v is not None}
+
+
 class Store:
     """State of the whole monitor. Writers: the runtime only. Readers: everyone."""
 
@@ -229,21 +247,7 @@ class Store:
         self._system = sample
         ts = sample.ts
         points = self.config.history.system_points
-        values: dict[str, float | None] = {
-            "cpu": sample.cpu_percent,
-            "memory": sample.mem_percent,
-            "swap": sample.swap_percent,
-            "load1": sample.load[0],
-            "disk_read": sample.disk_read_rate,
-            "disk_write": sample.disk_write_rate,
-            "net_rx": sample.net_rx_rate,
-            "net_tx": sample.net_tx_rate,
-        }
-        for disk in sample.disks:
-            values[f"disk:{disk.mount}"] = disk.percent
-        for key, value in values.items():
-            if value is None:
-                continue
+        for key, value in host_values(sample).items():
             ring = self._series.get(key)
             if ring is None:
                 ring = self._series[key] = Ring(points)
