@@ -201,3 +201,19 @@ def test_container_answers_health_serves_metrics_and_keeps_incidents_across_rest
     assert before <= incident_ids(url)
     detail = httpx.get(f"{url}/api/incidents/{incident}", timeout=5).json()
     assert (detail["state"], detail["description"]) == ("open", "kept in /data")
+
+
+def test_a_services_file_mounted_at_etc_is_the_one_it_reads(engine: Podman, tmp_path: Path) -> None:
+    config = tmp_path / "services.yaml"
+    config.write_text("services:\n  - name: web\n    url: http://127.0.0.1:9/health\n")
+    config.chmod(0o644)  # the image's user is not the file's owner
+    done = subprocess.run(
+        [
+            "podman", "run", "--rm", "--network=none", "--health-interval=disable",
+            "-v", f"{config}:/etc/devmentor-monitor/services.yaml:ro",
+            IMAGE, "config", "check",
+        ],
+        env=engine.env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "/etc/devmentor-monitor/services.yaml: OK, 1 services" in done.stdout
