@@ -174,15 +174,22 @@ def test_a_version_1_file_is_migrated(tmp_path):
         db.close()
 
 
-async def test_an_incident_from_before_grouping_is_not_paged_again(tmp_path):
-    """A version 1 incident notified at once when it opened: loaded, it counts as paged."""
+async def restarted_with_a_version_1_incident(tmp_path) -> Rig:
+    """A rig restarted on a database holding an incident as version 1 wrote it (rule
+    service_down on auth, no group, no page recorded, no signals), loaded."""
     r = rig(tmp_path)
     await r.engine.open_manual("auth", "login errors", Severity.HIGH, _ops())
     r.db.conn.execute("UPDATE incidents SET rule = 'service_down', group_key = '', paged_at = NULL")
     r.close()
-    r2 = rig(tmp_path, clock=r.clock)
+    again = rig(tmp_path, clock=r.clock)
+    await again.engine.load()
+    return again
+
+
+async def test_an_incident_from_before_grouping_is_not_paged_again(tmp_path):
+    """A version 1 incident notified at once when it opened: loaded, it counts as paged."""
+    r2 = await restarted_with_a_version_1_incident(tmp_path)
     try:
-        await r2.engine.load()
         [inc] = r2.open()
         assert inc.group_key == "service=auth"
         await r2.tick(10)
@@ -206,13 +213,8 @@ def _ops():
 async def test_a_migrated_incident_whose_outage_is_over_resolves_at_the_first_check(tmp_path):
     """A version 1 incident has no alert state: its signal is adopted as a firing alert, so
     the first good check clears it and resolves the incident (it used to stay open)."""
-    r = rig(tmp_path)
-    await r.engine.open_manual("auth", "login errors", Severity.HIGH, _ops())
-    r.db.conn.execute("UPDATE incidents SET rule = 'service_down', group_key = '', paged_at = NULL")
-    r.close()
-    r2 = rig(tmp_path, clock=r.clock)
+    r2 = await restarted_with_a_version_1_incident(tmp_path)
     try:
-        await r2.engine.load()
         ev = Evaluator(down_rules(r2), r2.store)
         keeper = AlertStateKeeper(ev, r2.db)
         assert await keeper.restore() == 0  # nothing kept: it is from before alert state
@@ -229,13 +231,8 @@ async def test_a_migrated_incident_whose_outage_is_over_resolves_at_the_first_ch
 
 
 async def test_a_migrated_incident_still_down_is_not_paged_again(tmp_path):
-    r = rig(tmp_path)
-    await r.engine.open_manual("auth", "login errors", Severity.HIGH, _ops())
-    r.db.conn.execute("UPDATE incidents SET rule = 'service_down', group_key = '', paged_at = NULL")
-    r.close()
-    r2 = rig(tmp_path, clock=r.clock)
+    r2 = await restarted_with_a_version_1_incident(tmp_path)
     try:
-        await r2.engine.load()
         ev = Evaluator(down_rules(r2), r2.store)
         keeper = AlertStateKeeper(ev, r2.db)
         adopt(ev, [s for inc in r2.open() for s in inc.signals])
