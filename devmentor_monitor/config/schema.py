@@ -51,6 +51,7 @@ from devmentor_monitor.incidents.silences import (
     parse_instant,
 )
 from devmentor_monitor.notify.settings import NotifySettings, active_channels, parse_notifications
+from devmentor_monitor.scrape.model import Selector, parse_selector
 from devmentor_monitor.units import format_duration
 
 INHERITED_TIMEOUT_SHARE = 0.8  # an inherited timeout is cut to this share of the interval
@@ -153,6 +154,30 @@ class Recovery(Section, frozen=True):
     """A run is stopped after this long."""
 
 
+MAX_SCRAPED_SERIES = 100_000
+ScrapeCap = Annotated[int, Meta(ge=1, le=MAX_SCRAPED_SERIES)]
+
+
+class MetricsScrape(Section, frozen=True):
+    """A service's own Prometheus metrics (`services[].metrics`), scraped into history,
+    the anomaly detector and alert rules (metric: scraped)."""
+
+    url: Url
+    """Its Prometheus text exposition, e.g. http://127.0.0.1:9100/metrics."""
+    interval: Duration = 15.0
+    """How often it is scraped."""
+    timeout: Duration = 5.0
+    """A scrape's timeout; below the interval (unwritten, it is cut to 80 % of it)."""
+    include: Annotated[tuple[Selector, ...], Meta(extra={"read": "selectors"})] = ()
+    """Series kept, as selectors: a name glob with optional label globs
+    (`node_load*`, `node_filesystem_avail_bytes{mountpoint="/"}`); none: every series."""
+    max_series: ScrapeCap | None = None
+    """Series kept per scrape at most, the rest dropped (and said so); None: an equal
+    share of what scrape.max_series leaves after the services that set theirs."""
+    headers: StrMap = ()
+    """Sent with every scrape (often credentials: config check masks them)."""
+
+
 class ServiceConfig(Section, frozen=True):
     name: str
     """Unique: lower-case letters, digits, '-', '_' or '.'."""
@@ -184,6 +209,8 @@ class ServiceConfig(Section, frozen=True):
     """Sent with every check (often credentials: config check masks them)."""
     recovery: Annotated[Recovery | None, Meta(extra={"read": "recovery"})] = None
     """What to run when an incident opens."""
+    metrics: Annotated[MetricsScrape | None, Meta(extra={"read": "metrics"})] = None
+    """Its own Prometheus metrics, scraped; None: not scraped."""
 
 
 class History(Section, frozen=True):
@@ -195,6 +222,14 @@ class History(Section, frozen=True):
     """Checks kept per service: 24 h at 10 s."""
     recent_checks: Points = 50
     """Checks listed as recent per service."""
+
+
+class ScrapeSettings(Section, frozen=True):
+    """The `scrape:` section: bounds on what services' own metrics may add."""
+
+    max_series: ScrapeCap = 5_000
+    """Series kept per round of scrapes, over all services: each service's cap is its
+    metrics.max_series or an equal share of this."""
 
 
 class ServerSettings(Section, frozen=True):
@@ -244,6 +279,9 @@ class PredictionSettings(Section, frozen=True):
     """A fit needs at least this much history to be shown."""
     max_series: Annotated[int, Meta(ge=1, le=100_000)] = 256
     """Series watched at most (event types add series at run time)."""
+    max_scraped: Annotated[int, Meta(ge=0, le=100_000)] = 64
+    """Of those, scraped series watched at most (0: none), so a large scrape cannot
+    crowd out host and service series."""
 
 
 class DockerSettings(Section, frozen=True):
@@ -370,7 +408,10 @@ class RuleConfig(Section, frozen=True):
     severity: Severity = "high"
     """Of the incident."""
     services: tuple[str, ...] | None = None
-    """Only these services; None: all."""
+    """Only these services; None: all (for metric scraped: all that declare metrics)."""
+    series: Annotated[Selector | None, Meta(extra={"read": "selector"})] = None
+    """For metric scraped (and only then): the scraped series watched, as a selector
+    (`node_load1`, `node_filesystem_avail_bytes{mountpoint="/"}`); each match is one alert."""
 
 
 class TuiSettings(Section, frozen=True):
@@ -539,6 +580,7 @@ class Config(Section, frozen=True):
     retention: Retention = Retention()
     scaling: Scaling = Scaling()
     predictions: PredictionSettings = PredictionSettings()
+    scrape: ScrapeSettings = ScrapeSettings()
     tui: TuiSettings = TuiSettings()
     api_keys: tuple[ApiKey, ...] = msgspec.field(default=(), name="auth.keys")
     """API keys and their roles."""
@@ -604,6 +646,12 @@ def _config(r: Reader, root: Node, source: str) -> Config:
     channel_names = {c.name for c in notifications.channels} if len(r.errors) == noted else None
     alerting: AlertingSettings = section("alerting", lambda n: _alerting(r, n, channel_names))
     metrics = rule_metrics(alerting.burn_rate)
+    scrape: ScrapeSettings = section("scrape")
+    scrape_node = top.node("scrape")
+    if scrape_node is not None and isinstance(scrape_node.value, dict):
+        scrape_node = scrape_node.value.get("max_series", scrape_node)
+    services = r.attempt(lambda: _scrape_caps(r, services, scrape, scrape_node), services)
+    scraping = {s.name for s in services if s.metrics is not None}
     return Config(
         source=source,
         server=section("server"),
@@ -620,7 +668,7 @@ def _config(r: Reader, root: Node, source: str) -> Config:
         alert_channels=section("alert_channels"),
         services=services,
         api_keys=section("api_keys", lambda n: _named(r, n, "auth.keys", "key", ApiKey)),
-        rules=section("rules", lambda n: None if n is None else _rules(r, n, metrics)),
+        rules=section("rules", lambda n: None if n is None else _rules(r, n, metrics, scraping)),
         disabled_rules=section("disabled_rules"),
         data_dir=section("data_dir"),
         notifications=notifications,
@@ -629,6 +677,7 @@ def _config(r: Reader, root: Node, source: str) -> Config:
             "kubernetes", lambda n: _workloads(r, n, KubeSettings, "selectors", names)
         ),
         predictions=section("predictions"),
+        scrape=scrape,
         alerting=alerting,
     )
 
@@ -753,6 +802,8 @@ RULE_METRICS: tuple[str, ...] = (
 )
 # Fed by the prediction engine (predictions/engine.py): seconds to exhaustion, anomaly score.
 RULE_METRICS += ("disk_exhaustion_s", "memory_exhaustion_s", "budget_exhaustion_s", "anomaly_score")
+SCRAPED = "scraped"  # a series scraped from a service's own metrics, named by `series`
+RULE_METRICS += (SCRAPED,)
 
 
 def burn_metric(pair: str) -> str:
@@ -765,16 +816,25 @@ def rule_metrics(burn: BurnRateSettings) -> tuple[str, ...]:
     return RULE_METRICS + tuple(burn_metric(p.name) for p in burn.pairs)
 
 
-def _rules(r: Reader, node: Node, metrics: tuple[str, ...]) -> tuple[RuleConfig, ...]:
+def _rules(
+    r: Reader, node: Node, metrics: tuple[str, ...], scraping: set[str]
+) -> tuple[RuleConfig, ...]:
+    """``scraping``: the services that declare metrics (what a scraped rule may name)."""
     out: list[RuleConfig] = []
     for name, key, item, m in r.named_items(node, "alerts.rules", "rule"):
         with r.noting():
-            out.append(_rule(r, name, key, item, m, metrics))
+            out.append(_rule(r, name, key, item, m, metrics, scraping))
     return tuple(out)
 
 
 def _rule(
-    r: Reader, name: str, key: str, item: Node, m: dict[str, Node], metrics: tuple[str, ...]
+    r: Reader,
+    name: str,
+    key: str,
+    item: Node,
+    m: dict[str, Node],
+    metrics: tuple[str, ...],
+    scraping: set[str],
 ) -> RuleConfig:
     f = Fields(r, RuleConfig, item, key, also=("above", "below"))
     if "metric" not in m:
@@ -790,6 +850,8 @@ def _rule(
         raise r.fail(item, key, "give exactly one of 'above' or 'below'")
     bound = "above" if "above" in m else "below"
     severity = f.read("severity")
+    services = f.read("services")
+    series = _rule_series(r, f, key, item, m, metric, services, scraping)
     read = r.duration if metric == "latency" or metric.endswith("_s") else r.number
     return RuleConfig(
         name=name,
@@ -799,8 +861,42 @@ def _rule(
         clear=read(m["clear"], f"{key}.clear") if "clear" in m else None,
         for_s=f.read("for_s"),
         severity=severity,
-        services=f.read("services"),
+        services=services,
+        series=series,
     )
+
+
+def _rule_series(
+    r: Reader,
+    f: Fields,
+    key: str,
+    item: Node,
+    m: dict[str, Node],
+    metric: str,
+    services: tuple[str, ...] | None,
+    scraping: set[str],
+) -> Selector | None:
+    """A scraped rule's `series` (required there, nowhere else), over services that
+    declare metrics."""
+    if metric != SCRAPED:
+        if "series" in m:
+            raise r.fail(m["series"], f"{key}.series", f"only for metric {SCRAPED}")
+        return None
+    if "series" not in m:
+        raise r.fail(
+            item, key, "missing required key 'series' (the scraped series, e.g. node_load1)"
+        )
+    for svc in services or ():
+        if svc not in scraping:
+            raise r.fail(
+                m["services"],
+                f"{key}.services",
+                f"{svc!r} has no metrics: section, so nothing of it is scraped",
+            )
+    if services is None and not scraping:
+        raise r.fail(m["metric"], f"{key}.metric", "no service declares metrics: to scrape")
+    selector: Selector = f.read("series")
+    return selector
 
 
 def parse_api_keys_env(raw: str) -> tuple[ApiKey, ...]:
@@ -908,6 +1004,80 @@ def _timing(
             f"({interval:g}s{origin}), got {show_value(m['timeout'].value)}",
         )
     return interval, timeout
+
+
+@reads("metrics")
+def _metrics(r: Reader, node: Node, key: str, meta: Meta, extra: dict[str, Any]) -> MetricsScrape:
+    """`metrics:` of a service; its timeout below its interval, as a check's is."""
+
+    def timing(f: Fields) -> dict[str, float]:
+        interval = f.read("interval")
+        written = f.node("timeout")
+        if written is None:
+            return {"interval": interval, "timeout": min(f.read("timeout"), interval * 0.8)}
+        timeout = r.duration(written, f"{key}.timeout")
+        if timeout >= interval:
+            raise r.fail(
+                written,
+                f"{key}.timeout",
+                f"must be shorter than the interval ({interval:g}s), "
+                f"got {show_value(written.value)}",
+            )
+        return {"interval": interval, "timeout": timeout}
+
+    r.mapping(node, key, None)
+    return read_struct(
+        r, MetricsScrape, node, key, missing="missing required key '{}'", then=timing
+    )
+
+
+@reads("selectors")
+def _selectors(
+    r: Reader, node: Node, key: str, meta: Meta, extra: dict[str, Any]
+) -> tuple[Selector, ...]:
+    """A list of series selectors (scrape/model.py has the grammar)."""
+    if not isinstance(node.value, list):
+        raise r.fail(node, key, f"must be a list of selectors, got {kind_of(node.value)}")
+    return tuple(_selector(r, item, f"{key}[{i}]") for i, item in enumerate(node.value))
+
+
+@reads("selector")
+def _read_selector(r: Reader, node: Node, key: str, meta: Meta, extra: dict[str, Any]) -> Selector:
+    return _selector(r, node, key)
+
+
+def _selector(r: Reader, node: Node, key: str) -> Selector:
+    try:
+        return parse_selector(r.string(node, key))
+    except ValueError as exc:
+        raise r.fail(node, key, str(exc)) from None
+
+
+def _scrape_caps(
+    r: Reader, services: tuple[ServiceConfig, ...], scrape: ScrapeSettings, node: Node | None
+) -> tuple[ServiceConfig, ...]:
+    """Each scraping service's series cap, fixed at start: its own metrics.max_series, or
+    an equal share of what scrape.max_series leaves. The total never exceeds it."""
+    scraping = [s for s in services if s.metrics is not None]
+    own = {s.name: s.metrics.max_series for s in scraping if s.metrics and s.metrics.max_series}
+    left = scrape.max_series - sum(own.values())
+    shared = len(scraping) - len(own)
+    if left < 0 or (shared and left < shared):
+        given = ", ".join(f"{k} {v}" for k, v in own.items())
+        raise r.fail(
+            node,
+            "scrape.max_series",
+            f"{scrape.max_series} is too small: the services' own metrics.max_series take "
+            f"{sum(own.values())} ({given})"
+            + (f" and {shared} more services scrape too" if shared else ""),
+        )
+    share = left // shared if shared else 0
+    out = []
+    for svc in services:
+        if svc.metrics is not None and svc.metrics.max_series is None:
+            svc = replace(svc, metrics=replace(svc.metrics, max_series=share))
+        out.append(svc)
+    return tuple(out)
 
 
 @reads("recovery")

@@ -1,0 +1,1 @@
+"""Scraping the services' own Prometheus metrics (the platform's Metrics Collector)."""
