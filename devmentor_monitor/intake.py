@@ -34,6 +34,7 @@ from devmentor_monitor.observations import (
     KubeChanged,
     KubeListed,
     Observation,
+    Scraped,
 )
 from devmentor_monitor.store import Store, host_values
 from devmentor_monitor.workloads.model import ContainerInfo, WorkloadEvent
@@ -109,6 +110,10 @@ class StoreIntake:
                 self.store.kube.put(kind, key, item)
                 if kind == "pods":
                     self._pods_changed()
+            case Scraped(service, ts, samples):
+                self.store.record_scrape(service, ts, samples)
+                if self.history is not None:
+                    self.history.write([Sample(s.series, ts, s.value) for s in samples])
             case _:
                 assert_never(obs)
 

@@ -1,7 +1,8 @@
 """What sources observe, as typed records, and the one intake they hand them to.
 
 A source calls ``intake.observe(record)`` for every observation: a `CheckResult`, a
-`SystemSample`, a `SourceStatus`, a `WorkloadEvent`, or one of the batch records below.
+`SystemSample`, a `SourceStatus`, a `WorkloadEvent`, or one of the batch records below
+(`Scraped`: a service's own metrics).
 Batches stay batches (one record per read, never one per event). Stream mode hands its
 batch to ``observe_durable``, which returns once the batch is on disk, so the source may
 acknowledge it. The runtime's `intake.StoreIntake` implements `Intake`; sources never
@@ -15,6 +16,7 @@ from typing import Any, Protocol, TypeAlias
 
 from devmentor_monitor.events.model import Event, Rejected
 from devmentor_monitor.model import CheckResult, SourceStatus, SystemSample
+from devmentor_monitor.scrape.model import ScrapedSample
 from devmentor_monitor.workloads.model import ContainerInfo, WorkloadEvent
 
 
@@ -58,6 +60,15 @@ class KubeChanged:
     item: Any | None
 
 
+@dataclass(frozen=True, slots=True)
+class Scraped:
+    """One good scrape of a service's own metrics: the series its include kept (capped)."""
+
+    service: str
+    ts: float
+    samples: list[ScrapedSample]
+
+
 Observation: TypeAlias = (
     CheckResult
     | SystemSample
@@ -68,6 +79,7 @@ Observation: TypeAlias = (
     | ContainersListed
     | KubeListed
     | KubeChanged
+    | Scraped
 )
 
 

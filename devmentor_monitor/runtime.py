@@ -38,6 +38,7 @@ from devmentor_monitor.notify.settings import active_channels
 from devmentor_monitor.observations import Intake
 from devmentor_monitor.predictions.engine import PredictionEngine
 from devmentor_monitor.queries import Queries
+from devmentor_monitor.scrape.source import ScrapeSource
 from devmentor_monitor.storage.db import Database
 from devmentor_monitor.store import Store
 from devmentor_monitor.system.sampler import SystemSource
@@ -88,6 +89,8 @@ class Monitor:
         self.health = HealthSource(config.services, config.health.max_in_flight)
         self.system_source = SystemSource(config.intervals.system, config.intervals.processes)
         self.sources: list[Supervised] = [self.system_source, self.health]
+        # Issue 16: each service's own metrics, scraped on its interval (scrape/).
+        self.sources += [ScrapeSource(s) for s in config.services if s.metrics is not None]
         self.serve = serve
         self.server: ExporterServer | None = None
         self.db = Database(data_dir(config) / "monitor.db")

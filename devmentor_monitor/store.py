@@ -26,6 +26,7 @@ from devmentor_monitor.health.state_machine import (
 from devmentor_monitor.incidents.model import Incident
 from devmentor_monitor.model import CheckResult, Health, SourceStatus, SystemSample
 from devmentor_monitor.rings import Ring, WindowCounter
+from devmentor_monitor.scrape.model import ScrapedSample, ScrapeSnapshot
 
 if TYPE_CHECKING:
     from devmentor_monitor.predictions.model import Prediction, PredictionStatus
@@ -201,6 +202,9 @@ class Store:
         self.docker = WorkloadState("containers", self._changed)
         self.kube = WorkloadState("kubernetes", self._changed)
         self._workload_down: dict[str, str] = {}
+        # Each service's latest good scrape of its own metrics (scrape/), for the rules
+        # and the detector; bounded by its metrics.max_series.
+        self._scraped: dict[str, ScrapeSnapshot] = {}
 
     # ------------------------------------------------------------- notifications
     def _changed(self, topic: str) -> None:
@@ -267,6 +271,20 @@ class Store:
 
     def workload_down(self, name: str) -> str | None:
         return self._workload_down.get(name)
+
+    def record_scrape(self, service: str, ts: float, samples: list[ScrapedSample]) -> None:
+        """Writer: a service's latest scrape replaces the one before."""
+        cfg = self._services[service].cfg if service in self._services else None
+        interval = cfg.metrics.interval if cfg is not None and cfg.metrics else 15.0
+        self._scraped[service] = ScrapeSnapshot.of(ts, interval, samples)
+        self._changed("scraped")
+
+    def scraped(self, service: str) -> ScrapeSnapshot | None:
+        """A service's latest good scrape (None: none yet); `fresh(now)` says if current."""
+        return self._scraped.get(service)
+
+    def scraped_services(self) -> list[str]:
+        return sorted(self._scraped)
 
     def set_source(self, status: SourceStatus) -> None:
         self._sources[status.name] = status

@@ -23,10 +23,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from devmentor_monitor.config.schema import BurnPair, BurnRateSettings, Config, burn_metric
+from devmentor_monitor.config.schema import (
+    SCRAPED,
+    BurnPair,
+    BurnRateSettings,
+    Config,
+    burn_metric,
+)
 from devmentor_monitor.health.slo import HOUR
 from devmentor_monitor.incidents.model import Severity
 from devmentor_monitor.model import Health
+from devmentor_monitor.scrape.model import Selector
 from devmentor_monitor.store import Store
 from devmentor_monitor.units import format_duration
 
@@ -48,6 +55,7 @@ SERVICE_METRICS += PREDICTED_SERVICE_METRICS
 HOST_METRICS += PREDICTED_HOST_METRICS
 METRICS = SERVICE_METRICS + HOST_METRICS
 SLO_THRESHOLD = -1.0  # "take the threshold from the service's SLO"
+SCRAPE_PREFIX = "scrape:"  # the subject of a scraped rule is the series' history name
 
 
 class AlertState(StrEnum):
@@ -68,6 +76,7 @@ class Rule:
     severity: Severity
     services: tuple[str, ...] | None = None  # None: every service (service metrics only)
     description: str = ""
+    series: Selector | None = None  # metric scraped: the series watched, one alert each
 
 
 @dataclass(slots=True)
@@ -83,6 +92,8 @@ class Alert:
 
     @property
     def service(self) -> str:
+        if self.subject.startswith(SCRAPE_PREFIX):  # scrape:<service>:<series>
+            return self.subject.split(":", 2)[1]
         return HOST if self.subject.startswith(("disk:", HOST)) else self.subject
 
 
@@ -227,6 +238,7 @@ def build_rules(config: Config) -> list[Rule]:
                 r.for_s,
                 Severity(r.severity),
                 r.services,
+                series=r.series,
             )
             for r in config.rules
         ]
@@ -293,13 +305,15 @@ class Evaluator:
         self.burn = store.config.alerting.burn_rate
         self._pairs: dict[str, BurnPair] = {burn_metric(p.name): p for p in self.burn.pairs}
         # Metrics whose None is "not enough evidence yet": a firing alert holds on it.
-        self._held = {"down", *self._pairs}
+        # A scraped series whose target stopped answering is unknown, not cleared.
+        self._held = {"down", SCRAPED, *self._pairs}
         # Every window a service's rules read, fetched in one pass per service and tick.
         self._windows = tuple({HOUR, *(w for p in self.burn.pairs for w in (p.long, p.short))})
         self._service_rules = [
             r for r in self.rules if r.metric in SERVICE_METRICS or r.metric in self._pairs
         ]
         self._host_rules = [r for r in self.rules if r.metric in HOST_METRICS]
+        self._scraped_rules = [r for r in self.rules if r.metric == SCRAPED]
         self._waiting: set[tuple[str, str]] = set()  # pending alerts: their `for` timers
         self._counts: dict[tuple[str, float], tuple[int, int, int]] = {}  # per evaluate()
         self.evaluations = 0
@@ -340,6 +354,8 @@ class Evaluator:
                         "load": sample.load[0],
                     }[rule.metric]
                     self._step(rule, HOST, value, rule.threshold, now, out)
+        for rule in self._scraped_rules:
+            self._scraped(rule, now, out)
         # Dependencies first: a dependent's incident can then be linked under theirs.
         out.sort(key=lambda t: self._depth(t.alert.service))
         return out
@@ -481,6 +497,22 @@ class Evaluator:
         values = self.store.prediction_subjects(rule.metric)
         tracked = {subject for name, subject in self.alerts if name == rule.name}
         for subject in sorted(set(values) | tracked):
+            self._step(rule, subject, values.get(subject), rule.threshold, now, out)
+
+    def _scraped(self, rule: Rule, now: float, out: list[Transition]) -> None:
+        """A rule on scraped series, every tick (the values are the store's latest
+        scrape): one alert per matching series; a tracked series that is gone or stale
+        (its target stopped answering) steps with no value, so a firing alert holds."""
+        if rule.series is None:
+            return
+        values: dict[str, float] = {}
+        names = self.store.scraped_services() if rule.services is None else rule.services
+        for service in names:
+            snap = self.store.scraped(service)
+            if snap is not None and snap.fresh(now):
+                values.update((s.series, s.value) for s in snap.select(rule.series))
+        tracked = {subject for name, subject in self.alerts if name == rule.name}
+        for subject in sorted(values.keys() | tracked):
             self._step(rule, subject, values.get(subject), rule.threshold, now, out)
 
     def firing(self) -> list[Alert]:

@@ -71,6 +71,7 @@ WHY = {  # why an anomaly on this kind of series matters, for the explanation
     "disk": "a disk filling faster than usual ends in failed writes",
     "io": "unusual disk or network traffic often comes before slowdowns",
     "events": "an unusual event volume often comes with deploys, failures or attacks",
+    "scraped": "{service}'s own metrics moved away from what they usually do",
 }
 
 
@@ -134,6 +135,9 @@ class PredictionEngine:
         self._restart_counts: dict[str, int] = {}
         self._workload_event_ts = -math.inf
         self._causes: OrderedDict[str, list[Cause]] = OrderedDict()
+        self._scraped_seen: dict[str, float] = {}  # service -> its last scrape fed
+        self._scraped_watched = 0  # of predictions.max_scraped
+        self._counters: dict[str, tuple[float, float]] = {}  # watched counters: (ts, value)
 
     # ------------------------------------------------------------------ tick
     def step(self, now: float | None = None) -> list[Prediction]:
@@ -141,6 +145,7 @@ class PredictionEngine:
         now = self.clock() if now is None else now
         self._feed_host()
         self._feed_services(now)
+        self._feed_scraped()
         self._feed_events(now)
         self._track_restarts(now)
         if now - self._forecast_at >= self.settings.forecast_every:
@@ -318,6 +323,40 @@ class PredictionEngine:
             )
             if s is not None and total:
                 self._update(s, last.ts, 100.0 * failed / total)
+
+    def _feed_scraped(self) -> None:
+        """Each new scrape of a service's own metrics: at most `predictions.max_scraped`
+        series are watched (first come), a gauge as it is, a counter as its rate per
+        second (its level only grows; a reset skips one sample)."""
+        store = self.store
+        for service in store.scraped_services():
+            snap = store.scraped(service)
+            if snap is None or snap.ts <= self._scraped_seen.get(service, -math.inf):
+                continue
+            self._scraped_seen[service] = snap.ts
+            why = WHY["scraped"].format(service=service)
+            for sample in snap.samples():
+                s = self._series.get(sample.series)
+                if s is None:
+                    if self._scraped_watched >= self.settings.max_scraped:
+                        self.dropped += 1
+                        continue
+                    label = sample.series.removeprefix("scrape:").replace(":", " ", 1)
+                    s = self._get(
+                        sample.series, service, label, "/s" if sample.counter else "", why
+                    )
+                    if s is None:
+                        continue
+                    self._scraped_watched += 1
+                value = sample.value
+                if sample.counter:
+                    before = self._counters.get(sample.series)
+                    self._counters[sample.series] = (snap.ts, value)
+                    if before is None or value < before[1] or snap.ts <= before[0]:
+                        continue
+                    value = (value - before[1]) / (snap.ts - before[0])
+                if snap.ts > s.last_ts:
+                    self._update(s, snap.ts, value)
 
     def _feed_events(self, now: float) -> None:
         slot = int(now // EVENT_SLOT)

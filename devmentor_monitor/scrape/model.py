@@ -35,6 +35,42 @@ class ScrapedSample:
     counter: bool = False
 
 
+STALE_AFTER = 2.0  # scrape intervals: a series not seen for longer has no current value
+
+
+@dataclass(frozen=True, slots=True)
+class ScrapeSnapshot:
+    """A service's latest good scrape, as the store keeps it for rules and the detector;
+    its values are current for STALE_AFTER intervals (one missed scrape is tolerated)."""
+
+    ts: float
+    interval: float
+    by_metric: dict[str, list[ScrapedSample]]
+    count: int
+
+    @classmethod
+    def of(cls, ts: float, interval: float, samples: list[ScrapedSample]) -> ScrapeSnapshot:
+        by_metric: dict[str, list[ScrapedSample]] = {}
+        for s in samples:
+            by_metric.setdefault(s.metric, []).append(s)
+        return cls(ts, interval, by_metric, len(samples))
+
+    def fresh(self, now: float) -> bool:
+        return now - self.ts <= STALE_AFTER * self.interval
+
+    def samples(self) -> list[ScrapedSample]:
+        return [s for group in self.by_metric.values() for s in group]
+
+    def select(self, selector: Selector) -> list[ScrapedSample]:
+        """The samples a selector matches (an exact name is one dict lookup)."""
+        groups = (
+            [self.by_metric.get(selector.name, [])]
+            if selector.exact
+            else [g for m, g in self.by_metric.items() if fnmatchcase(m, selector.name)]
+        )
+        return [s for g in groups for s in g if selector.matches(s.metric, dict(s.labels))]
+
+
 @dataclass(frozen=True, slots=True)
 class Selector:
     """A metric-name glob and label-value globs; all must match."""

@@ -1,0 +1,150 @@
+"""Scrapes one service's own Prometheus metrics on its interval (the Metrics Collector).
+
+One source per scraping service (`scrape:<name>`), so a slow or dead target delays and
+marks only itself; its failures (connection refused, timeout, an HTTP error, a page that
+is not an exposition, too large a page) are its `SourceStatus`, never a crash. HTTP is
+done as health/checker.py does it (aiohttp from aio.py, a total timeout, the service's
+TLS settings); parsing runs in a worker thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+import time
+
+from devmentor_monitor.aio import aiohttp, tls_ready
+from devmentor_monitor.config.schema import MetricsScrape, ServiceConfig
+from devmentor_monitor.health.checker import describe_error
+from devmentor_monitor.logs import mask_url
+from devmentor_monitor.model import SourceState, SourceStatus
+from devmentor_monitor.observations import Intake, Scraped
+from devmentor_monitor.scrape.exposition import Parsed, parse_exposition
+from devmentor_monitor.sources.base import every, in_thread
+
+log = logging.getLogger("devmentor_monitor.scrape")
+
+MAX_BYTES = 16 * 1024 * 1024  # a page larger than this is refused, not read into memory
+PARSE_TIMEOUT = 10.0  # seconds a page may take to parse in its thread
+ACCEPT = "text/plain;version=0.0.4;q=1,*/*;q=0.1"  # the text format, not protobuf
+
+
+class ScrapeError(Exception):
+    """A scrape that yielded nothing usable; the message is the source's reason."""
+
+
+class ScrapeSource:
+    """Fetch, parse, select, cap; hand the series to the intake as `Scraped`."""
+
+    def __init__(self, service: ServiceConfig) -> None:
+        assert service.metrics is not None
+        self.service = service.name
+        self.settings: MetricsScrape = service.metrics
+        self.cap = self.settings.max_series or 1  # config shares scrape.max_series out
+        self.name = f"scrape:{service.name}"
+        self.tls: bool | ssl.SSLContext = service.tls_verify
+        self._ca_file = service.ca_file if service.tls_verify else None
+        self.scrapes = 0
+        self._dropping = False
+
+    async def run(self, intake: Intake) -> None:
+        where = mask_url(self.settings.url)
+        intake.observe(SourceStatus(self.name, SourceState.STARTING, f"first scrape of {where}"))
+        if self._ca_file:
+            self.tls = ssl.create_default_context(cafile=self._ca_file)
+        session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=1, ssl=self.tls),
+            headers={"User-Agent": "devmentor-monitor", "Accept": ACCEPT},
+            cookie_jar=aiohttp.DummyCookieJar(),
+        )
+        try:
+            await every(self.settings.interval, lambda: self.scrape_once(session, intake))
+        finally:
+            await session.close()
+
+    async def scrape_once(self, session: aiohttp.ClientSession, intake: Intake) -> None:
+        ts = time.time()
+        start = time.perf_counter()
+        try:
+            body = await self._fetch(session)
+            parsed = await self._parse(body)
+        except ScrapeError as exc:
+            intake.observe(
+                SourceStatus(
+                    self.name,
+                    SourceState.UNAVAILABLE,
+                    str(exc),
+                    retry_at=time.time() + self.settings.interval,
+                    detail={"url": mask_url(self.settings.url)},
+                )
+            )
+            return
+        self.scrapes += 1
+        intake.observe(Scraped(self.service, ts, parsed.samples))
+        intake.observe(self._status(parsed, len(body), time.perf_counter() - start))
+
+    def _status(self, parsed: Parsed, size: int, took: float) -> SourceStatus:
+        reason = f"{parsed.kept} series"
+        if parsed.dropped:
+            reason = (
+                f"{parsed.kept} of {parsed.matched} series kept: {parsed.dropped} over "
+                f"max_series ({self.cap}) dropped"
+            )
+            if not self._dropping:
+                log.warning(
+                    "scraped series over the cap dropped",
+                    extra={
+                        "fields": {
+                            "service": self.service,
+                            "kept": parsed.kept,
+                            "dropped": parsed.dropped,
+                        }
+                    },
+                )
+        self._dropping = parsed.dropped > 0
+        return SourceStatus(
+            self.name,
+            SourceState.OK,
+            reason,
+            last_ok=time.time(),
+            detail={
+                "url": mask_url(self.settings.url),
+                "series": parsed.kept,
+                "dropped": parsed.dropped,
+                "bytes": size,
+                "seconds": round(took, 4),
+            },
+        )
+
+    async def _fetch(self, session: aiohttp.ClientSession) -> bytes:
+        s = self.settings
+        if s.url.startswith("https:"):
+            await tls_ready()
+        try:
+            async with session.get(
+                s.url, timeout=aiohttp.ClientTimeout(total=s.timeout), headers=dict(s.headers)
+            ) as response:
+                if response.status != 200:
+                    raise ScrapeError(f"HTTP {response.status} {response.reason or ''}".strip())
+                if (response.content_length or 0) > MAX_BYTES:
+                    raise ScrapeError(f"page too large ({response.content_length} bytes)")
+                body = await response.content.read(MAX_BYTES + 1)
+        except (aiohttp.ClientError, OSError, TimeoutError, ValueError) as exc:
+            raise ScrapeError(describe_error(exc, s.timeout)) from None
+        if len(body) > MAX_BYTES:
+            raise ScrapeError(f"page larger than {MAX_BYTES} bytes")
+        return body
+
+    async def _parse(self, body: bytes) -> Parsed:
+        s = self.settings
+        text = body.decode("utf-8", errors="replace")
+        try:
+            return await in_thread(
+                lambda: parse_exposition(text, self.service, s.include, self.cap), PARSE_TIMEOUT
+            )
+        except TimeoutError:
+            raise ScrapeError(f"parsing took over {PARSE_TIMEOUT:g} s") from None
+        except (ValueError, IndexError, KeyError) as exc:  # the parser's ways of saying no
+            detail = str(exc) or type(exc).__name__
+            detail = detail if len(detail) <= 100 else detail[:97] + "..."
+            raise ScrapeError(f"not a Prometheus text exposition: {detail}") from None

@@ -1,0 +1,250 @@
+"""Scraping the services' own metrics: a real prometheus-node-exporter scraped as a
+service's metrics (series in history, an alert rule on one fires), include patterns and
+the series cap, and broken targets as source state while the monitor runs on.
+
+The monitor runs in-process (as test_docker.py's make_monitor does); its history is read
+through its Queries, as the views read it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from support.scrape import NODE_EXPORTER, ExpositionPage, NodeExporter
+from support.waiting import eventually
+
+from devmentor_monitor.config.schema import load_config
+from devmentor_monitor.demo.fleet import free_port
+from devmentor_monitor.model import SourceState
+from devmentor_monitor.runtime import Monitor
+
+pytestmark = pytest.mark.integration
+
+MakeMonitor = Callable[..., Awaitable[Monitor]]
+
+
+async def until_async(
+    probe: Callable[[], Awaitable[Any]], within: float, what: str, interval: float = 0.1
+) -> Any:
+    """`eventually` for a probe that must be awaited (reads of the history on disk)."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        value = await probe()
+        if value:
+            return value
+        await asyncio.sleep(interval)
+    raise AssertionError(f"timed out after {within} s waiting for {what}")
+
+
+@pytest.fixture
+def node_exporter(tmp_path: Path) -> Iterator[NodeExporter]:
+    if NODE_EXPORTER is None:
+        pytest.fail("prometheus-node-exporter not installed (scripts/setup --test installs it)")
+    ne = NodeExporter(tmp_path)
+    yield ne
+    ne.close()
+
+
+@pytest.fixture
+async def make_monitor(tmp_path: Path) -> AsyncIterator[MakeMonitor]:
+    monitors: list[Monitor] = []
+
+    async def make(services: list[dict[str, Any]], **top: Any) -> Monitor:
+        doc = {"storage": {"data_dir": str(tmp_path / "data")}, **top, "services": services}
+        path = tmp_path / "services.yaml"
+        path.write_text(yaml.safe_dump(doc, sort_keys=False))
+        monitor = Monitor(load_config(path, env={}), serve=False)
+        await monitor.start()
+        monitors.append(monitor)
+        return monitor
+
+    yield make
+    for m in monitors:
+        await m.stop()
+
+
+def service(name: str, health: str, metrics: dict[str, Any]) -> dict[str, Any]:
+    return {"name": name, "url": health, "interval": "0.5s", "timeout": "0.4s", "metrics": metrics}
+
+
+async def test_node_exporter_series_is_stored_and_its_rule_fires(
+    node_exporter: NodeExporter, make_monitor: MakeMonitor
+) -> None:
+    """The must-show: node_memory_MemAvailable_bytes and node_load1 from a real node
+    exporter land in the history under scrape:node:, and a rule on the first (above 1
+    byte, for 1 s: always crossed) opens an incident on the service."""
+    health = node_exporter.url.removesuffix("metrics")
+    monitor = await make_monitor(
+        [
+            service(
+                "node",
+                health,
+                {
+                    "url": node_exporter.url,
+                    "interval": "0.5s",
+                    "include": ["node_load1", "node_memory_MemAvailable_bytes"],
+                },
+            )
+        ],
+        alerts={
+            "rules": [
+                {
+                    "name": "node_memory_seen",
+                    "metric": "scraped",
+                    "series": "node_memory_MemAvailable_bytes",
+                    "above": 1,
+                    "for": "1s",
+                    "severity": "medium",
+                }
+            ]
+        },
+    )
+    series = "scrape:node:node_memory_MemAvailable_bytes"
+
+    async def stored() -> list[str]:
+        await monitor.history.flush()
+        return await monitor.queries.history_names("scrape:node:")
+
+    names = await until_async(stored, 10, "scraped series in the history")
+    assert set(names) == {series, "scrape:node:node_load1"}  # only what include chose
+    now = time.time()
+    points = await monitor.queries.history(series, now - 60, now + 1, 0)
+    assert points
+    assert all(p.avg > 1e6 for p in points)
+    status = monitor.store.source("scrape:node")
+    assert status is not None
+    assert status.state is SourceState.OK
+    assert status.reason == "2 series"
+
+    incident = await eventually(
+        lambda: next((i for i in monitor.store.open_incidents() if i.service == "node"), None),
+        within=10,
+        what="an incident from the scraped-series rule",
+    )
+    assert any(s.rule == "node_memory_seen" for s in incident.signals)
+    alert = next(a for a in monitor.evaluator.firing() if a.rule.name == "node_memory_seen")
+    assert alert.subject == series
+    assert alert.value is not None
+    assert alert.value > 1e6
+
+
+PAGE = "\n".join(
+    [
+        "# TYPE app_requests_total counter",
+        *(f'app_requests_total{{code="{c}"}} {i}' for i, c in enumerate((200, 201, 404, 500, 503))),
+        "# TYPE app_queue_depth gauge",
+        "app_queue_depth 7",
+        "# TYPE other_metric gauge",
+        "other_metric 1",
+        "",
+    ]
+)
+
+
+async def test_include_patterns_choose_series_and_the_cap_drops_the_rest(
+    make_monitor: MakeMonitor,
+) -> None:
+    """`app_*` and a label glob choose 6 series of 7; max_series 3 keeps 3, and the source
+    says how many it dropped; nothing else reaches the history."""
+    async with ExpositionPage(PAGE) as page:
+        monitor = await make_monitor(
+            [
+                service(
+                    "app",
+                    page.url,
+                    {
+                        "url": page.url,
+                        "interval": "0.5s",
+                        "include": ['app_requests_total{code="5*"}', "app_queue_*"],
+                        "max_series": 2,
+                    },
+                ),
+                service("all", page.url, {"url": page.url, "interval": "0.5s"}),
+            ],
+            scrape={"max_series": 10},
+        )
+        status = await eventually(
+            lambda: (s := monitor.store.source("scrape:app")) and s.state is SourceState.OK and s,
+            within=10,
+            what="the first scrape",
+        )
+        assert status.reason == "2 of 3 series kept: 1 over max_series (2) dropped"
+        assert status.detail["dropped"] == 1
+        snap = monitor.store.scraped("app")
+        assert snap is not None
+        assert [s.series for s in snap.samples()] == [
+            'scrape:app:app_requests_total{code="500"}',
+            'scrape:app:app_requests_total{code="503"}',
+        ]
+        # "all" includes everything, with the share of scrape.max_series left (10 - 2).
+        everything = await eventually(
+            lambda: (s := monitor.store.scraped("all")) and s, within=10, what="all scraped"
+        )
+        assert everything.count == 7
+        await monitor.history.flush()
+        names = await monitor.queries.history_names("scrape:app:")
+        assert names == [
+            'scrape:app:app_requests_total{code="500"}',
+            'scrape:app:app_requests_total{code="503"}',
+        ]
+
+
+async def test_dead_and_broken_targets_are_source_state_and_the_monitor_runs_on(
+    make_monitor: MakeMonitor,
+) -> None:
+    """A target nobody listens on is 'connection refused', garbage is 'not a Prometheus
+    text exposition', a 500 is 'HTTP 500 ...'; a good target beside them keeps being
+    scraped, and a dead one recovers by itself once it answers."""
+    dead_port = free_port()
+    async with (
+        ExpositionPage("<html><body>not metrics</body></html>\n") as garbage,
+        ExpositionPage(PAGE) as good,
+    ):
+        monitor = await make_monitor(
+            [
+                service(
+                    "dead",
+                    good.url,
+                    {"url": f"http://127.0.0.1:{dead_port}/metrics", "interval": "0.5s"},
+                ),
+                service("garbage", good.url, {"url": garbage.url, "interval": "0.5s"}),
+                service("good", good.url, {"url": good.url, "interval": "0.5s"}),
+            ]
+        )
+
+        def reason(name: str) -> str | None:
+            s = monitor.store.source(f"scrape:{name}")
+            return s.reason if s is not None and s.state is SourceState.UNAVAILABLE else None
+
+        assert await eventually(lambda: reason("dead"), 10, "dead") == "connection refused"
+        text = await eventually(lambda: reason("garbage"), 10, "garbage")
+        assert text.startswith("not a Prometheus text exposition: ")
+        garbage.status = 500
+        await eventually(
+            lambda: reason("garbage") == "HTTP 500 Internal Server Error", 10, "HTTP 500"
+        )
+        # Meanwhile the good target is scraped again and again, and checks go on.
+        first = monitor.store.scraped("good")
+        assert first is not None
+        await eventually(
+            lambda: (s := monitor.store.scraped("good")) is not None and s.ts > first.ts,
+            10,
+            "another good scrape",
+        )
+        assert monitor.self_check() == (True, [])
+        assert monitor.store.scraped("dead") is None
+        assert monitor.store.scraped("garbage") is None
+        # The dead one answers now: it recovers without a restart.
+        async with ExpositionPage(PAGE, port=dead_port):
+            await eventually(
+                lambda: (s := monitor.store.source("scrape:dead")) and s.state is SourceState.OK,
+                10,
+                "the dead target to recover",
+            )
+        assert monitor.store.scraped("dead") is not None
