@@ -355,6 +355,7 @@ def _config_check(args: argparse.Namespace) -> int:
     cfg = load_config(args.file or getattr(args, "config", None), os.environ)
     text = mask(json.dumps(_shown_config(cfg), indent=2, default=str))
     secrets = [v for svc in cfg.services for _, v in svc.headers]  # usually credentials
+    secrets += [v for svc in cfg.services if svc.metrics for _, v in svc.metrics.headers]
     secrets += [k.key for k in cfg.api_keys]
     secrets += [v for ch in cfg.notifications.channels for v in ch.secrets]
     for value in sorted(secrets, key=len, reverse=True):  # whole values, then fragments
