@@ -29,6 +29,7 @@ SCRIPTS = (
     "idle_connections",
     "poison_events",
     "alert_replay",
+    "scrape",
 )
 LIMIT_S = 180
 LIMITS_S = {"tui_load": 900, "events_ingest": 600}  # glances install; 4 ingest runs

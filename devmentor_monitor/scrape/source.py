@@ -4,7 +4,8 @@ One source per scraping service (`scrape:<name>`), so a slow or dead target dela
 marks only itself; its failures (connection refused, timeout, an HTTP error, a page that
 is not an exposition, too large a page) are its `SourceStatus`, never a crash. HTTP is
 done as health/checker.py does it (aiohttp from aio.py, a total timeout, the service's
-TLS settings); parsing runs in a worker thread.
+TLS settings); parsing runs in a worker thread that yields the GIL often
+(scrape/exposition.py says why).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from devmentor_monitor.sources.base import every, in_thread
 log = logging.getLogger("devmentor_monitor.scrape")
 
 MAX_BYTES = 16 * 1024 * 1024  # a page larger than this is refused, not read into memory
+READ_CHUNK = 256 * 1024
 PARSE_TIMEOUT = 10.0  # seconds a page may take to parse in its thread
 ACCEPT = "text/plain;version=0.0.4;q=1,*/*;q=0.1"  # the text format, not protobuf
 
@@ -128,19 +130,25 @@ class ScrapeSource:
                     raise ScrapeError(f"HTTP {response.status} {response.reason or ''}".strip())
                 if (response.content_length or 0) > MAX_BYTES:
                     raise ScrapeError(f"page too large ({response.content_length} bytes)")
-                body = await response.content.read(MAX_BYTES + 1)
+                chunks: list[bytes] = []
+                size = 0
+                async for chunk in response.content.iter_chunked(READ_CHUNK):
+                    size += len(chunk)
+                    if size > MAX_BYTES:  # no Content-Length: stop reading at the cap
+                        raise ScrapeError(f"page larger than {MAX_BYTES} bytes")
+                    chunks.append(chunk)
         except (aiohttp.ClientError, OSError, TimeoutError, ValueError) as exc:
             raise ScrapeError(describe_error(exc, s.timeout)) from None
-        if len(body) > MAX_BYTES:
-            raise ScrapeError(f"page larger than {MAX_BYTES} bytes")
-        return body
+        return b"".join(chunks)
 
     async def _parse(self, body: bytes) -> Parsed:
         s = self.settings
-        text = body.decode("utf-8", errors="replace")
         try:
             return await in_thread(
-                lambda: parse_exposition(text, self.service, s.include, self.cap), PARSE_TIMEOUT
+                lambda: parse_exposition(
+                    body.decode("utf-8", errors="replace"), self.service, s.include, self.cap
+                ),
+                PARSE_TIMEOUT,
             )
         except TimeoutError:
             raise ScrapeError(f"parsing took over {PARSE_TIMEOUT:g} s") from None

@@ -128,6 +128,7 @@ async def test_node_exporter_series_is_stored_and_its_rule_fires(
         what="an incident from the scraped-series rule",
     )
     assert any(s.rule == "node_memory_seen" for s in incident.signals)
+    assert incident.description.startswith(f"node_memory_seen firing on {series} (scraped")
     alert = next(a for a in monitor.evaluator.firing() if a.rule.name == "node_memory_seen")
     assert alert.subject == series
     assert alert.value is not None
@@ -193,6 +194,26 @@ async def test_include_patterns_choose_series_and_the_cap_drops_the_rest(
             'scrape:app:app_requests_total{code="500"}',
             'scrape:app:app_requests_total{code="503"}',
         ]
+
+
+async def test_a_large_page_is_read_whole(make_monitor: MakeMonitor) -> None:
+    """A page of 4,000 series (~300 KB) arrives in many reads: every series is kept and
+    none is cut in half (a single read returned only what had arrived so far)."""
+    page = "# TYPE big_total counter\n" + "".join(
+        f'big_total{{route="/r{i}",method="GET",code="200"}} {i}\n' for i in range(4000)
+    )
+    async with ExpositionPage(page) as target:
+        monitor = await make_monitor(
+            [service("big", target.url, {"url": target.url, "interval": "0.5s"})]
+        )
+        snap = await eventually(
+            lambda: monitor.store.scraped("big"), within=10, what="the big page scraped"
+        )
+        assert snap.count == 4000
+        assert all(s.counter for s in snap.samples())  # typed counters across every piece
+        status = monitor.store.source("scrape:big")
+        assert status is not None
+        assert status.reason == "4000 series"
 
 
 async def test_dead_and_broken_targets_are_source_state_and_the_monitor_runs_on(

@@ -160,6 +160,19 @@ def test_selectors_glob_names_and_label_values() -> None:
     assert everything.kept == 5  # NaN left out
 
 
+def test_a_family_split_across_pieces_keeps_its_type() -> None:
+    """The page is parsed in pieces of 16 lines; each piece that continues a family is
+    given its # TYPE line, so the 40th sample is still a counter and the gauge after it
+    is not."""
+    page = "# HELP hits Hits.\n# TYPE hits counter\n"
+    page += "".join(f'hits{{n="{i}"}} {i}\n' for i in range(40))
+    page += "# TYPE temp gauge\ntemp 3\n"
+    parsed = parse_exposition(page, "x", (), cap=100)
+    assert parsed.kept == 41
+    assert all(s.counter for s in parsed.samples[:40])
+    assert not parsed.samples[40].counter
+
+
 def test_the_detector_watches_scraped_series_up_to_its_share_and_counters_as_rates() -> None:
     config = parse_text("predictions: {max_scraped: 2}\n" + CONFIG)
     store = Store(config)
