@@ -15,7 +15,7 @@ import ssl
 import time
 
 from devmentor_monitor.aio import aiohttp, tls_ready
-from devmentor_monitor.config.schema import MetricsScrape, ServiceConfig
+from devmentor_monitor.config.schema import MetricsScrape, ScrapeSettings, ServiceConfig
 from devmentor_monitor.health.checker import describe_error
 from devmentor_monitor.logs import mask_url
 from devmentor_monitor.model import SourceState, SourceStatus
@@ -42,7 +42,8 @@ class ScrapeSource:
         assert service.metrics is not None
         self.service = service.name
         self.settings: MetricsScrape = service.metrics
-        self.cap = self.settings.max_series or 1  # config shares scrape.max_series out
+        # Loading the config shares scrape.max_series out; a hand-built one gets it whole.
+        self.cap = self.settings.max_series or ScrapeSettings().max_series
         self.name = f"scrape:{service.name}"
         self.tls: bool | ssl.SSLContext = service.tls_verify
         self._ca_file = service.ca_file if service.tls_verify else None
