@@ -20,7 +20,9 @@ from support.waiting import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 ROOT = Path("/")
-pytestmark = pytest.mark.integration
+# A fresh venv installs every dependency (about 50 s here, several minutes on a loaded
+# machine): the module's first test pays for it, under a timeout that allows for that.
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
 # What a checkout holds that is not the project (and could hide a file missing from the
 # wheel: a stale build/ once put deleted modules into it).
