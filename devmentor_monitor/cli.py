@@ -255,7 +255,9 @@ async def _with_demo(cfg: Config, *, serving: bool) -> tuple[DemoFleet, Config]:
     from devmentor_monitor.demo.fleet import DemoFleet
     from devmentor_monitor.runtime import with_urls
 
-    names = [s.name for s in cfg.services if not (serving and _is_self(s.url, cfg))]
+    names = [
+        s.name for s in cfg.services if s.url is not None and not (serving and _is_self(s.url, cfg))
+    ]
     fleet = DemoFleet(names)
     await fleet.start()
     return fleet, with_urls(cfg, fleet.urls)
@@ -321,7 +323,9 @@ async def _status(cfg: Config, demo: bool, as_json: bool) -> int:
     try:
         checker = HealthChecker(cfg.health.max_in_flight)
         host = asyncio.create_task(asyncio.to_thread(_host_sample, STATUS_WINDOW))
-        results = await asyncio.gather(*(checker.check(s) for s in cfg.services))
+        # A heartbeat service has nothing to probe: it stays unknown here.
+        probed = [s for s in cfg.services if s.url is not None]
+        results = await asyncio.gather(*(checker.check(s) for s in probed))
         await checker.close()
         sample = await host
     finally:

@@ -15,6 +15,9 @@ from devmentor_monitor.workloads.actions import WorkloadActions
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from devmentor_monitor.custom.model import CustomSample
+    from devmentor_monitor.custom.pusher import Pusher
+    from devmentor_monitor.health.heartbeat import HeartbeatSource
     from devmentor_monitor.incidents.model import Incident, Severity
     from devmentor_monitor.incidents.silence_book import SilenceBook
     from devmentor_monitor.incidents.silences import Matcher, Silence
@@ -39,11 +42,30 @@ class Commands:
         workloads: WorkloadActions,
         db: Database,
         silences: SilenceBook,
+        pusher: Pusher | None = None,
+        heartbeats: HeartbeatSource | None = None,
     ) -> None:
         self._engine = engine
         self._workloads = workloads
         self._db = db
         self._silences = silences
+        self._pusher = pusher
+        self._heartbeats = heartbeats
+
+    # ------------------------------------------------------------------ pushed data
+    # Data, not control: not audited one by one (a job beating every minute would fill the
+    # trail); refusals for a missing or weak key are, like every write's.
+    def push_metrics(self, samples: Sequence[CustomSample]) -> None:
+        """Take pushed samples (all or none): PushError(422) past a cap."""
+        if self._pusher is None:
+            from devmentor_monitor.custom.model import PushError
+
+            raise PushError(503, "custom metrics are not available in this runtime")
+        self._pusher.push(samples)
+
+    def heartbeat(self, service: str) -> float | None:
+        """A heartbeat service beat now: its time, or None while its source is not running."""
+        return None if self._heartbeats is None else self._heartbeats.beat(service)
 
     # ------------------------------------------------------------------ incidents
     async def open_incident(

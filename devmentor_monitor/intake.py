@@ -28,12 +28,14 @@ from devmentor_monitor.model import (
     SystemSample,
 )
 from devmentor_monitor.observations import (
+    Beat,
     ContainersListed,
     EventRejected,
     EventsAccepted,
     KubeChanged,
     KubeListed,
     Observation,
+    Pushed,
     Scraped,
 )
 from devmentor_monitor.store import Store, host_values
@@ -114,6 +116,15 @@ class StoreIntake:
                 self.store.record_scrape(service, ts, samples)
                 if self.history is not None:
                     self.history.write([Sample(s.series, ts, s.value) for s in samples])
+            case Pushed(samples, stored):
+                self.store.record_custom(samples)
+                if self.history is not None and not stored:
+                    self.history.write([Sample(s.series, s.ts, s.value) for s in samples])
+            case Beat(service, ts, stored):
+                self.store.record_beat(service, ts)
+                if self.history is not None and not stored:
+                    series = service_series(service, "last_beat_seconds")
+                    self.history.write([Sample(series, ts, ts)])
             case _:
                 assert_never(obs)
 

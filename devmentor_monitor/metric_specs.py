@@ -354,6 +354,19 @@ METRICS: dict[str, MetricSpec] = {
 }
 
 
+# Pushed metrics (POST /api/metrics) are named by their pusher at run time, so they cannot
+# be listed above; the family is declared once here instead: every one is a gauge named
+# CUSTOM.name + the pushed name, with the pushed labels, and this help.
+CUSTOM = MetricSpec(
+    "devmentor_custom_",
+    "gauge",
+    "",
+    "Pushed with POST /api/metrics as {name}; the latest value of each series.",
+    (),
+    "custom",
+)
+
+
 @dataclass(frozen=True, slots=True)
 class SeriesSpec:
     """A history series kept in the store (what `/api/metrics` and the charts show)."""

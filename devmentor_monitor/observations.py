@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeAlias
 
+from devmentor_monitor.custom.model import CustomSample
 from devmentor_monitor.events.model import Event, Rejected
 from devmentor_monitor.model import CheckResult, SourceStatus, SystemSample
 from devmentor_monitor.scrape.model import ScrapedSample
@@ -69,6 +70,25 @@ class Scraped:
     samples: list[ScrapedSample]
 
 
+@dataclass(frozen=True, slots=True)
+class Pushed:
+    """Custom metric samples accepted by POST /api/metrics (custom/pusher.py); ``stored``:
+    read back from history at start, so kept as latest values but not written again."""
+
+    samples: list[CustomSample]
+    stored: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Beat:
+    """A heartbeat service said it is alive (POST /api/heartbeat/{name}); ``stored``: the
+    last beat read back from history at start."""
+
+    service: str
+    ts: float
+    stored: bool = False
+
+
 Observation: TypeAlias = (
     CheckResult
     | SystemSample
@@ -80,6 +100,8 @@ Observation: TypeAlias = (
     | KubeListed
     | KubeChanged
     | Scraped
+    | Pushed
+    | Beat
 )
 
 

@@ -19,8 +19,10 @@ from msgspec.structs import replace
 from devmentor_monitor.backoff import Backoff
 from devmentor_monitor.commands import Commands
 from devmentor_monitor.config.schema import Config, data_dir
+from devmentor_monitor.custom.pusher import Pusher
 from devmentor_monitor.events.processor import EventProcessor
 from devmentor_monitor.health.checker import HealthSource
+from devmentor_monitor.health.heartbeat import HeartbeatSource
 from devmentor_monitor.history.sqlite import SqliteSeries
 from devmentor_monitor.incidents.alert_state import AlertStateKeeper, adopt
 from devmentor_monitor.incidents.engine import IncidentEngine
@@ -86,11 +88,15 @@ class Monitor:
     ) -> None:
         self.config = config
         self.store = store if store is not None else Store(config, clock=clock)
-        self.health = HealthSource(config.services, config.health.max_in_flight)
+        probed = [s for s in config.services if s.url is not None]  # the rest beat
+        self.health = HealthSource(probed, config.health.max_in_flight)
         self.system_source = SystemSource(config.intervals.system, config.intervals.processes)
         self.sources: list[Supervised] = [self.system_source, self.health]
         # Issue 16: each service's own metrics, scraped on its interval (scrape/).
         self.sources += [ScrapeSource(s) for s in config.services if s.metrics is not None]
+        self.heartbeats = HeartbeatSource(config.services, clock)
+        if self.heartbeats.services:
+            self.sources.append(self.heartbeats)
         self.serve = serve
         self.server: ExporterServer | None = None
         self.db = Database(data_dir(config) / "monitor.db")
@@ -194,7 +200,15 @@ class Monitor:
                 )
             )
         # What views get instead of the monitor: every write, and the reads from disk.
-        self.commands = Commands(self.engine, self.actions, self.db, self.silence_book)
+        self.pusher = Pusher(self.store, self.intake, config.custom_metrics, clock)
+        self.commands = Commands(
+            self.engine,
+            self.actions,
+            self.db,
+            self.silence_book,
+            pusher=self.pusher,
+            heartbeats=self.heartbeats,
+        )
         self.queries = Queries(
             self.db,
             self.event_processor,
@@ -227,6 +241,7 @@ class Monitor:
             stack.push_async_callback(self.outbox.close)
             await asyncio.to_thread(self.history.open)
             stack.push_async_callback(self.history.close)
+            await self._restore_pushed()
             await self.engine.load()
             await self._load_alerting()
             stack.push_async_callback(self._save_flaps)
@@ -244,6 +259,21 @@ class Monitor:
                 }
             },
         )
+
+    async def _restore_pushed(self) -> None:
+        """Pushed metrics' latest values and heartbeats' last beats, as history kept them:
+        a restart neither empties /metrics nor resets a grace."""
+        try:
+            custom = await self.pusher.restore(self.history)
+            beats = await self.heartbeats.restore(self.history, self.config.retention.metrics)
+        except Exception as exc:  # history unreadable: start without them, and say so
+            log.error("pushed metrics and heartbeats not restored", exc_info=exc)
+            return
+        if custom or beats:
+            log.info(
+                "pushed data restored",
+                extra={"fields": {"custom_series": custom, "heartbeats": len(beats)}},
+            )
 
     async def _load_alerting(self) -> None:
         """Silences, flap state and pending/firing alerts as the last run left them."""
@@ -437,6 +467,7 @@ class Monitor:
         """Escalate unacknowledged incidents; forget what retention says to forget."""
         try:
             await self.engine.escalate()
+            self.pusher.expire()
             await self._save_flaps()
             cutoff = self.clock() - self.config.retention.incidents
             await self.db.run(self.db.purge, cutoff)
@@ -507,5 +538,7 @@ class Monitor:
 
 def with_urls(config: Config, urls: dict[str, str]) -> Config:
     """A copy of ``config`` whose services point at other URLs (used by the demo fleet)."""
-    services = tuple(replace(s, url=urls.get(s.name, s.url)) for s in config.services)
+    services = tuple(
+        replace(s, url=urls.get(s.name, s.url)) if s.url is not None else s for s in config.services
+    )
     return replace(config, services=services)

@@ -29,6 +29,7 @@ from devmentor_monitor.rings import Ring, WindowCounter
 from devmentor_monitor.scrape.model import ScrapedSample, ScrapeSnapshot
 
 if TYPE_CHECKING:
+    from devmentor_monitor.custom.model import CustomSample
     from devmentor_monitor.predictions.model import Prediction, PredictionStatus
     from devmentor_monitor.predictions.rootcause import Cause
     from devmentor_monitor.workloads.model import WorkloadEvent
@@ -63,6 +64,8 @@ class ServiceSummary:
     slo_compliant: bool | None
     error_budget_remaining: float | None  # fraction of the 7-day budget left; < 0 overspent
     workload_down: str | None = None  # its bound container/pod is not running: why
+    heartbeat_grace: float | None = None  # a heartbeat service: its grace, seconds
+    last_beat: float | None = None  # ... and when it last beat
 
 
 class _ServiceRecord:
@@ -74,6 +77,7 @@ class _ServiceRecord:
         "first_at",
         "health",
         "last",
+        "last_beat",
         "latency",
         "latency_count",
         "latency_sum",
@@ -100,6 +104,7 @@ class _ServiceRecord:
         self.recent: deque[CheckResult] = deque(maxlen=recent)
         self.summary: ServiceSummary | None = None
         self.summary_at = 0.0
+        self.last_beat: float | None = None
 
 
 WORKLOAD_EVENTS_KEPT = 200  # per source; the platform event log keeps the long history
@@ -205,6 +210,9 @@ class Store:
         # Each service's latest good scrape of its own metrics (scrape/), for the rules
         # and the detector; bounded by its metrics.max_series.
         self._scraped: dict[str, ScrapeSnapshot] = {}
+        # Pushed metrics (POST /api/metrics): the latest sample per series, capped by
+        # custom_metrics (custom/model.py admits), expired after custom_metrics.expire.
+        self._custom: dict[str, CustomSample] = {}
 
     # ------------------------------------------------------------- notifications
     def _changed(self, topic: str) -> None:
@@ -285,6 +293,35 @@ class Store:
 
     def scraped_services(self) -> list[str]:
         return sorted(self._scraped)
+
+    def record_custom(self, samples: Iterable[CustomSample]) -> None:
+        """Writer (the intake): pushed samples; a series keeps its newest by time."""
+        for sample in samples:
+            held = self._custom.get(sample.series)
+            if held is None or sample.ts >= held.ts:
+                self._custom[sample.series] = sample
+        self._changed("custom")
+
+    def expire_custom(self, before: float) -> None:
+        """Writer: series last pushed before ``before`` leave (history keeps them)."""
+        gone = [k for k, s in self._custom.items() if s.ts < before]
+        for key in gone:
+            del self._custom[key]
+        if gone:
+            self._changed("custom")
+
+    def custom_latest(self) -> dict[str, CustomSample]:
+        """Series name -> its latest pushed sample."""
+        return dict(self._custom)
+
+    def record_beat(self, name: str, ts: float) -> None:
+        """Writer (the intake): a heartbeat service beat at ``ts``."""
+        rec = self._services.get(name)
+        if rec is None:
+            return
+        rec.last_beat = max(ts, rec.last_beat or ts)
+        rec.summary = None
+        self._changed(SERVICE + name)
 
     def set_source(self, status: SourceStatus) -> None:
         self._sources[status.name] = status
@@ -492,7 +529,7 @@ def _summarise(rec: _ServiceRecord, now: float) -> ServiceSummary:
     last = rec.last
     return ServiceSummary(
         name=cfg.name,
-        url=cfg.url,
+        url=cfg.url or "",  # "" for a heartbeat service
         status=rec.health.status,
         since=rec.since,
         last=last,
@@ -515,4 +552,6 @@ def _summarise(rec: _ServiceRecord, now: float) -> ServiceSummary:
         slo=cfg.slo,
         slo_compliant=figures.compliant,
         error_budget_remaining=figures.budget,
+        heartbeat_grace=cfg.heartbeat.grace if cfg.heartbeat is not None else None,
+        last_beat=rec.last_beat,
     )

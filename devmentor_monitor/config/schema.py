@@ -178,11 +178,23 @@ class MetricsScrape(Section, frozen=True):
     """Sent with every scrape (often credentials: config check masks them)."""
 
 
+class Heartbeat(Section, frozen=True):
+    """A job that cannot be probed says it is alive: POST /api/heartbeat/{name}."""
+
+    grace: Duration
+    """Down when no beat came for this long (since the last beat, or since start)."""
+
+
+HTTP_ONLY = ("timeout", "expect", "tls_verify", "ca_file", "headers")  # no meaning for a beat
+
+
 class ServiceConfig(Section, frozen=True):
     name: str
     """Unique: lower-case letters, digits, '-', '_' or '.'."""
-    url: Url
-    """The health endpoint checked."""
+    url: Url | None = None
+    """The health endpoint checked; exactly one of url and heartbeat."""
+    heartbeat: Heartbeat | None = None
+    """Instead of a url: beats pushed to POST /api/heartbeat/{name}, each within grace."""
     interval: Duration = Intervals().health
     """Default: intervals.health."""
     timeout: Duration = HealthSettings().timeout
@@ -251,6 +263,21 @@ class Retention(Section, frozen=True):
     """Unused until issue 16."""
     incidents: Duration = 90 * 86400.0
     """Resolved incidents, their timelines and the audit."""
+
+
+class CustomMetrics(Section, frozen=True):
+    """Caps on what POST /api/metrics may create: memory and /metrics stay bounded whatever
+    a client sends. A push over a cap is refused (422) with the cap's name."""
+
+    max_series: Annotated[int, Meta(ge=1, le=100_000)] = 1000
+    """Distinct series (name and labels) held at once."""
+    max_labels: Annotated[int, Meta(ge=0, le=64)] = 10
+    """Labels on one sample."""
+    max_values_per_label: Annotated[int, Meta(ge=1, le=100_000)] = 100
+    """Distinct values of one label name, per metric name."""
+    expire: Duration = 86400.0
+    """A series not pushed for this long leaves /metrics and frees its place (history
+    keeps it)."""
 
 
 class Scaling(Section, frozen=True):
@@ -579,6 +606,8 @@ class Config(Section, frozen=True):
     history: History = History()
     retention: Retention = Retention()
     scaling: Scaling = Scaling()
+    custom_metrics: CustomMetrics = CustomMetrics()
+    """Caps on pushed metrics (POST /api/metrics)."""
     predictions: PredictionSettings = PredictionSettings()
     scrape: ScrapeSettings = ScrapeSettings()
     tui: TuiSettings = TuiSettings()
@@ -661,6 +690,7 @@ def _config(r: Reader, root: Node, source: str) -> Config:
         history=section("history"),
         retention=section("retention"),
         scaling=section("scaling", lambda n: _scaling(r, n)),
+        custom_metrics=section("custom_metrics"),
         tui=section("tui"),
         redis_url=section("redis_url"),
         events=section("events", lambda n: _events(r, n)),
@@ -966,11 +996,13 @@ def _service(
     health: HealthSettings,
 ) -> ServiceConfig:
     def timing(_: Fields) -> dict[str, float]:
+        _probe(r, key, item, m)
         interval, timeout = _timing(r, key, m, intervals, health)
         return {"interval": interval, "timeout": timeout}
 
     inherited = {
-        "failure_threshold": health.failure_threshold,
+        # A heartbeat's grace is its tolerance already: one missed grace is down.
+        "failure_threshold": 1 if "heartbeat" in m else health.failure_threshold,
         "success_threshold": health.success_threshold,
     }
     return read_struct(
@@ -983,6 +1015,29 @@ def _service(
         then=timing,
         name=name,
     )
+
+
+def _probe(r: Reader, key: str, item: Node, m: dict[str, Node]) -> None:
+    """Exactly one of url (checked over HTTP) and heartbeat (pushed); the HTTP settings
+    only with a url."""
+    if "url" in m and "heartbeat" in m:
+        raise r.fail(
+            m["heartbeat"], f"{key}.heartbeat", "give either 'url' or 'heartbeat', not both"
+        )
+    if "url" not in m and "heartbeat" not in m:
+        name = key.rpartition(".")[2]
+        raise r.fail(
+            item,
+            key,
+            "give exactly one of 'url' (checked over HTTP) or 'heartbeat: {grace: 10m}' "
+            f"(beats pushed to POST /api/heartbeat/{name})",
+        )
+    if "heartbeat" in m:
+        for field in HTTP_ONLY:
+            if field in m:
+                raise r.fail(
+                    m[field], f"{key}.{field}", "only for a service with a url, not a heartbeat"
+                )
 
 
 def _timing(

@@ -139,6 +139,7 @@ class HealthChecker:
         return session
 
     async def check(self, svc: ServiceConfig) -> CheckResult:
+        assert svc.url is not None, "a heartbeat service is never checked over HTTP"
         session = self._session(svc)
         if svc.url.startswith("https:"):
             await tls_ready()  # the CA store, loaded once in a thread, outside the timing

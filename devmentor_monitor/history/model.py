@@ -85,9 +85,11 @@ class SeriesStore(Protocol):
 
 # --------------------------------------------------------------------------- names
 # One declaration of every series name. Fields of a service's checks:
-SERVICE_FIELDS = ("up", "ok", "latency_seconds")
+SERVICE_FIELDS = ("up", "ok", "latency_seconds", "last_beat_seconds")
 # up: 1 when the service's status after the check is up or degraded (as uptime counts it);
-# ok: 1 when the check itself passed; latency_seconds: the check's latency (absent on error).
+# ok: 1 when the check itself passed; latency_seconds: the check's latency (absent on error);
+# last_beat_seconds: a heartbeat service's beat, valued at its own time (so a rollup's max
+# is the last beat, at any age the hour tier keeps).
 
 
 def service_series(service: str, field: str) -> str:
@@ -99,10 +101,16 @@ def host_series(key: str) -> str:
     return f"host:{key}"
 
 
+def _escape(value: str) -> str:
+    """A label value as the Prometheus text format writes it, so a name reads back as one
+    series whatever its values hold (quotes, commas, braces)."""
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
 def _labels(labels: Mapping[str, str]) -> str:
     if not labels:
         return ""
-    inner = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+    inner = ",".join(f'{k}="{_escape(v)}"' for k, v in sorted(labels.items()))
     return "{" + inner + "}"
 
 

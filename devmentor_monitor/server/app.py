@@ -32,6 +32,7 @@ from devmentor_monitor.server.incidents_api import IncidentsApi
 from devmentor_monitor.server.openapi import openapi_document
 from devmentor_monitor.server.params import WINDOW, BadRequest, UnsupportedMediaType, query
 from devmentor_monitor.server.predictions_api import PredictionsApi
+from devmentor_monitor.server.push_api import PushApi
 from devmentor_monitor.server.responses import error_response, json_response
 from devmentor_monitor.server.shapes import (
     alert_json,
@@ -220,6 +221,8 @@ ROUTES: list[tuple[str, str, str]] = [  # method, path, handler ("incidents." = 
     ("GET", "/api/services", "services"),
     ("GET", "/api/services/{name}", "service"),
     ("GET", "/api/metrics", "metrics_api"),
+    ("POST", "/api/metrics", "push.push"),
+    ("POST", "/api/heartbeat/{name}", "push.heartbeat"),
     ("GET", "/api/alerts", "alerts"),
     ("GET", "/api/incidents", "incidents.list"),
     ("POST", "/api/incidents", "incidents.create"),
@@ -280,6 +283,7 @@ def build_app(
         "workloads": WorkloadsApi(store, commands, settings),
         "predictions": PredictionsApi(store, enabled=settings.predictions),
         "streams": streams,
+        "push": PushApi(store, commands, settings, settings.custom_metrics, clock),
     }
     for method, path, attr in ROUTES:
         owner, _, name = attr.rpartition(".")

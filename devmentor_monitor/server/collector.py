@@ -14,7 +14,7 @@ from prometheus_client.core import (
 from prometheus_client.samples import Sample
 
 from devmentor_monitor import __version__
-from devmentor_monitor.metric_specs import METRICS
+from devmentor_monitor.metric_specs import CUSTOM, METRICS
 from devmentor_monitor.model import Health, SourceState
 from devmentor_monitor.store import Store
 
@@ -57,6 +57,21 @@ class StoreCollector:
         yield from self._workloads()
         yield from self._predictions()
         yield from self._events()
+        yield from self._custom()
+
+    def _custom(self) -> Iterator[Metric]:
+        """Pushed metrics, one gauge family per pushed name (metric_specs.CUSTOM), each
+        series with its own labels; expired series are gone (the store drops them)."""
+        families: dict[str, Metric] = {}
+        for sample in sorted(self.store.custom_latest().values(), key=lambda s: s.series):
+            family = families.get(sample.name)
+            if family is None:
+                name = CUSTOM.name + sample.name
+                family = families[sample.name] = Metric(
+                    name, CUSTOM.help.format(name=sample.name), CUSTOM.kind
+                )
+            family.add_sample(family.name, dict(sample.labels), sample.value)
+        yield from families.values()
 
     def _predictions(self) -> Iterator[Metric]:
         """Live detector scores and forecast times, as the engine's last tick left them."""

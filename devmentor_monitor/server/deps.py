@@ -8,11 +8,12 @@ disk, the rules) and these few settings: never the runtime. Like prometheus_clie
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from devmentor_monitor.aio import web
 from devmentor_monitor.commands import Commands
+from devmentor_monitor.config.schema import CustomMetrics
 from devmentor_monitor.queries import Queries
 from devmentor_monitor.store import Store
 
@@ -35,6 +36,7 @@ class ApiSettings:
     docker: bool = False  # configured, so a source exists (its state says if it is up)
     kubernetes: bool = False
     predictions: bool = True
+    custom_metrics: CustomMetrics = field(default_factory=CustomMetrics)  # POST /api/metrics
 
     @classmethod
     def from_config(cls, config: Config) -> ApiSettings:
@@ -48,6 +50,7 @@ class ApiSettings:
             docker=config.docker.enabled,
             kubernetes=config.kubernetes.enabled,
             predictions=config.predictions.enabled,
+            custom_metrics=config.custom_metrics,
         )
 
 

@@ -11,6 +11,8 @@ from typing import Any
 
 from devmentor_monitor import __version__
 from devmentor_monitor.bus import TOPICS
+from devmentor_monitor.custom.model import LABEL_NAME as CUSTOM_LABEL
+from devmentor_monitor.custom.model import MAX_BATCH, MAX_NAME, MAX_VALUE, METRIC_NAME
 from devmentor_monitor.events.model import EventSeverity
 from devmentor_monitor.incidents.model import IncidentState, Severity
 from devmentor_monitor.incidents.silence_book import MAX_COMMENT
@@ -445,6 +447,96 @@ def _event_paths() -> dict[str, Any]:
     }
 
 
+def _push_paths() -> dict[str, Any]:
+    """POST /api/metrics (beside GET, documented in openapi_document) and heartbeats."""
+    errors = dict.fromkeys(("400", "401", "403", "415", "422"), _ERROR)
+    return {
+        "post": {
+            "summary": "Push custom metric samples (operator role): one, or a list of up to "
+            f"{MAX_BATCH}, all taken or none. Exported on /metrics as devmentor_custom_<name> "
+            "and kept in history as custom:<name>{labels}. 400: a bad name, label, value or "
+            "ts (at most 1 h back, 5 min ahead), or more labels than custom_metrics.max_labels; "
+            "422: a new series past custom_metrics.max_series or a label past "
+            "max_values_per_label.",
+            "security": [{"apiKey": []}],
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "oneOf": [
+                                {"$ref": "#/components/schemas/CustomSample"},
+                                {
+                                    "type": "array",
+                                    "minItems": 1,
+                                    "maxItems": MAX_BATCH,
+                                    "items": {"$ref": "#/components/schemas/CustomSample"},
+                                },
+                            ]
+                        }
+                    }
+                },
+            },
+            "responses": {
+                "200": _json(
+                    "Taken",
+                    {
+                        "type": "object",
+                        "required": ["accepted", "series"],
+                        "properties": {
+                            "accepted": {"type": "integer"},
+                            "series": {"type": "integer"},
+                        },
+                    },
+                ),
+                **errors,
+                "503": _ERROR,
+            },
+        }
+    }
+
+
+_CUSTOM_SAMPLE = {
+    "type": "object",
+    "required": ["name", "value"],
+    "additionalProperties": False,
+    "properties": {
+        "name": {"type": "string", "pattern": f"^{METRIC_NAME}$", "maxLength": MAX_NAME},
+        "value": {"type": "number"},
+        "labels": {
+            "type": "object",
+            "propertyNames": {"pattern": f"^{CUSTOM_LABEL}$"},
+            "additionalProperties": {"type": "string", "maxLength": MAX_VALUE},
+            "description": "At most custom_metrics.max_labels (10) labels.",
+        },
+        "ts": {"type": "number", "description": "Unix seconds; default now."},
+    },
+}
+_HEARTBEAT = {
+    "post": {
+        "summary": "A heartbeat service beat now (operator role): it is up, and down once no "
+        "beat comes within its grace. 404: no such service; 409: a service checked at a url.",
+        "security": [{"apiKey": []}],
+        "parameters": [_path("name", "a service declared with heartbeat: {grace}")],
+        "responses": {
+            "200": _json(
+                "Beat recorded",
+                {
+                    "type": "object",
+                    "required": ["service", "ts", "status"],
+                    "properties": {
+                        "service": {"type": "string"},
+                        "ts": {"type": "number"},
+                        "status": {"type": "string"},
+                    },
+                },
+            ),
+            **dict.fromkeys(("400", "401", "403", "404", "409", "503"), _ERROR),
+        },
+    }
+}
+
+
 def openapi_document(services: Sequence[str], replicas: tuple[int, int]) -> dict[str, Any]:
     """The document for this monitor: its services and replica range (min, max) too."""
     return {
@@ -533,8 +625,10 @@ def openapi_document(services: Sequence[str], replicas: tuple[int, int]) -> dict
                         },
                     ],
                     "responses": {"200": _json("Metrics", {"type": "object"}), "400": _ERROR},
-                }
+                },
+                **_push_paths(),
             },
+            "/api/heartbeat/{name}": _HEARTBEAT,
             "/api/alerts": {
                 "get": {
                     "summary": "Alert rules and each alert's state (inactive, pending, firing, "
@@ -647,6 +741,7 @@ def openapi_document(services: Sequence[str], replicas: tuple[int, int]) -> dict
             "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer"}},
             "schemas": {
                 **_silence_schemas(),
+                "CustomSample": _CUSTOM_SAMPLE,
                 "NewIncident": {
                     "type": "object",
                     "required": ["service", "description", "severity"],
@@ -854,8 +949,15 @@ def openapi_document(services: Sequence[str], replicas: tuple[int, int]) -> dict
                     "required": ["name", "status"],
                     "properties": {
                         "name": {"type": "string"},
-                        "url": {"type": "string"},
+                        "url": {"type": ["string", "null"]},
                         "status": {"type": "string", "enum": ["unknown", "up", "degraded", "down"]},
+                        "heartbeat": {
+                            "type": "object",
+                            "properties": {
+                                "grace_s": {"type": "number"},
+                                "last_beat": {"type": ["number", "null"]},
+                            },
+                        },
                         "latency_ms": {"type": "object"},
                         "uptime_percent": {"type": "object"},
                         "error_rate_percent_1h": {"type": ["number", "null"]},

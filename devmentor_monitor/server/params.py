@@ -140,23 +140,9 @@ async def json_object(
 
     Decoding is bounded (boundedjson): a deeply nested body is a 400, not a RecursionError.
     """
-    if request.content_length is not None and request.content_length > MAX_BODY:
-        raise BadRequest(f"body over {MAX_BODY} bytes")
-    try:
-        async with asyncio.timeout(BODY_TIMEOUT):  # a trickled body must not hold a place
-            raw = await request.read()
-    except TimeoutError:
-        raise web.HTTPRequestTimeout(text=f"the body took over {BODY_TIMEOUT:g} s") from None
-    if not raw.strip() and empty_ok:
+    data = await json_body(request, empty_ok=empty_ok)
+    if empty_ok and data is _EMPTY:
         return {}
-    if not _is_json(request.content_type):
-        given = request.content_type if "Content-Type" in request.headers else "no Content-Type"
-        raise UnsupportedMediaType(f"send the body as application/json, not {given}")
-    try:
-        data = boundedjson.loads(raw, max_bytes=MAX_BODY)
-    except boundedjson.JSONRejected as exc:
-        what = "body is not JSON" if exc.reason == "malformed_json" else "body refused"
-        raise BadRequest(f"{what}: {exc}") from None
     if not isinstance(data, dict):
         raise BadRequest("body must be a JSON object")
     unknown = set(data) - required - optional
@@ -169,3 +155,28 @@ async def json_object(
     if missing:
         raise BadRequest(f"missing field(s) {', '.join(sorted(missing))}")
     return data
+
+
+_EMPTY: Any = object()
+
+
+async def json_body(request: web.Request, *, empty_ok: bool = False) -> Any:
+    """The body as any JSON value (an object, or a list for batch endpoints), with the same
+    limits and errors as `json_object`; with ``empty_ok`` an empty body is `_EMPTY`."""
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        raise BadRequest(f"body over {MAX_BODY} bytes")
+    try:
+        async with asyncio.timeout(BODY_TIMEOUT):  # a trickled body must not hold a place
+            raw = await request.read()
+    except TimeoutError:
+        raise web.HTTPRequestTimeout(text=f"the body took over {BODY_TIMEOUT:g} s") from None
+    if not raw.strip() and empty_ok:
+        return _EMPTY
+    if not _is_json(request.content_type):
+        given = request.content_type if "Content-Type" in request.headers else "no Content-Type"
+        raise UnsupportedMediaType(f"send the body as application/json, not {given}")
+    try:
+        return boundedjson.loads(raw, max_bytes=MAX_BODY)
+    except boundedjson.JSONRejected as exc:
+        what = "body is not JSON" if exc.reason == "malformed_json" else "body refused"
+        raise BadRequest(f"{what}: {exc}") from None

@@ -54,7 +54,7 @@ def service_json(
 
     out: dict[str, Any] = {
         "name": s.name,
-        "url": mask_url(s.url),  # every reader may see it: no password, no token
+        "url": mask_url(s.url) if s.url else None,  # no password, no token; None: heartbeat
         "status": s.status.value,
         "since": s.since,
         "interval_s": s.interval,
@@ -84,6 +84,8 @@ def service_json(
             "window": "7d",
         },
     }
+    if s.heartbeat_grace is not None:
+        out["heartbeat"] = {"grace_s": s.heartbeat_grace, "last_beat": s.last_beat}
     if flap is not None:
         out["flapping"] = flap.flapping
         out["flap_change_percent"] = _r(flap.change * 100, 1)

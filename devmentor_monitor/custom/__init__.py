@@ -1,0 +1,1 @@
+"""Custom metrics: business and application values pushed with POST /api/metrics."""

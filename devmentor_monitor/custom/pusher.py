@@ -1,0 +1,58 @@
+"""Where pushed samples enter: checked against the caps and handed to the intake, and the
+latest values read back from history at start (so a restart keeps /metrics whole)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+from devmentor_monitor.custom.model import CustomSample, admit, from_series
+from devmentor_monitor.observations import Intake, Pushed
+
+if TYPE_CHECKING:
+    from devmentor_monitor.config.schema import CustomMetrics
+    from devmentor_monitor.history.model import SeriesStore
+    from devmentor_monitor.store import Store
+
+
+class Pusher:
+    """The caps are checked and the samples handed over with no await between, so two
+    pushes racing for the last place cannot both take it."""
+
+    def __init__(
+        self,
+        store: Store,
+        intake: Intake,
+        limits: CustomMetrics,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store, self.intake, self.limits, self.clock = store, intake, limits, clock
+
+    def push(self, samples: Sequence[CustomSample]) -> None:
+        """Take every sample or none: PushError(422) names the cap a new series passes."""
+        self.expire()
+        admit(samples, self.store.custom_latest(), self.limits)
+        self.intake.observe(Pushed(list(samples)))
+
+    def expire(self) -> None:
+        """Series not pushed within ``expire`` leave the store (and /metrics); called on
+        each push and by the runtime's housekeeping."""
+        self.store.expire_custom(self.clock() - self.limits.expire)
+
+    async def restore(self, history: SeriesStore) -> int:
+        """The latest value of every series pushed within ``expire``, from history (newest
+        first, up to max_series); returns how many."""
+        cutoff = self.clock() - self.limits.expire
+        found: list[CustomSample] = []
+        for name in await history.names("custom:"):
+            last = await history.last(name)
+            if last is not None and last.ts >= cutoff:
+                sample = from_series(name, last.ts, last.value)
+                if sample is not None:
+                    found.append(sample)
+        found.sort(key=lambda s: -s.ts)
+        found = found[: self.limits.max_series]
+        if found:
+            self.intake.observe(Pushed(found, stored=True))
+        return len(found)
