@@ -409,7 +409,8 @@ def _shown_config(cfg: Config) -> dict[str, Any]:
     recovery webhook's path is hidden too, since that is where its token lives."""
     data: dict[str, Any] = _fields(cfg)
     for svc in data["services"]:
-        svc["url"] = mask_url(svc["url"])
+        if svc["url"]:  # None: a heartbeat service
+            svc["url"] = mask_url(svc["url"])
         recovery = svc["recovery"]
         if recovery and recovery["webhook"]:
             recovery["webhook"] = mask_url(recovery["webhook"], path=True)

@@ -1029,8 +1029,8 @@ def _probe(r: Reader, key: str, item: Node, m: dict[str, Node]) -> None:
         raise r.fail(
             item,
             key,
-            "give exactly one of 'url' (checked over HTTP) or 'heartbeat: {grace: 10m}' "
-            f"(beats pushed to POST /api/heartbeat/{name})",
+            "missing required key 'url' (or 'heartbeat: {grace: 10m}' for a job that "
+            f"pushes beats to POST /api/heartbeat/{name})",
         )
     if "heartbeat" in m:
         for field in HTTP_ONLY:

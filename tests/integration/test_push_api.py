@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from pathlib import Path
 
 import httpx
 import pytest
