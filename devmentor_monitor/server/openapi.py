@@ -509,7 +509,7 @@ _CUSTOM_SAMPLE = {
             "additionalProperties": {"type": "string", "maxLength": MAX_VALUE},
             "description": "At most custom_metrics.max_labels (10) labels.",
         },
-        "ts": {"type": "number", "description": "Unix seconds; default now."},
+        "ts": {"type": ["number", "null"], "description": "Unix seconds; null or absent: now."},
     },
 }
 _HEARTBEAT = {
