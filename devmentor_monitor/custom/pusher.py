@@ -31,8 +31,10 @@ class Pusher:
 
     def push(self, samples: Sequence[CustomSample]) -> None:
         """Take every sample or none: PushError(422) names the cap a new series passes."""
-        self.expire()
-        admit(samples, self.store.custom_latest(), self.limits)
+        held = self.store.custom_latest()
+        if any(s.series not in held for s in samples):  # the caps only bind new series
+            self.expire()
+            admit(samples, self.store.custom_latest(), self.limits)
         self.intake.observe(Pushed(list(samples)))
 
     def expire(self) -> None:
