@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from devmentor_monitor.config.schema import CustomMetrics
 from devmentor_monitor.history.model import custom_series
@@ -27,6 +27,7 @@ MAX_BATCH = 1000  # samples in one request
 PAST = 3600.0  # a ts may be at most this far back ...
 FUTURE = 300.0  # ... or ahead (clock skew)
 FIELDS = ("name", "value", "labels", "ts")
+_METRIC, _LABEL = re.compile(METRIC_NAME), re.compile(LABEL_NAME)
 
 
 class PushError(Exception):
@@ -45,10 +46,10 @@ class CustomSample:
     labels: tuple[tuple[str, str], ...]
     value: float
     ts: float
+    series: str = field(init=False, compare=False)  # its history name, made once
 
-    @property
-    def series(self) -> str:
-        return custom_series(self.name, dict(self.labels))
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "series", custom_series(self.name, dict(self.labels)))
 
 
 def parse_sample(doc: object, now: float, limits: CustomMetrics, where: str) -> CustomSample:
@@ -65,7 +66,7 @@ def parse_sample(doc: object, now: float, limits: CustomMetrics, where: str) -> 
     if missing:
         raise PushError(400, f"{where}: missing field(s) {', '.join(missing)}")
     name = doc["name"]
-    if not isinstance(name, str) or not re.fullmatch(METRIC_NAME, name) or len(name) > MAX_NAME:
+    if not isinstance(name, str) or not _METRIC.fullmatch(name) or len(name) > MAX_NAME:
         raise PushError(
             400,
             f"{where}.name: {name!r} is not a metric name: letters, digits, '_' and ':', "
@@ -84,7 +85,7 @@ def _labels(raw: object, limits: CustomMetrics, where: str) -> tuple[tuple[str, 
             f"{where}: {len(raw)} labels, at most {limits.max_labels} (custom_metrics.max_labels)",
         )
     for key, value in raw.items():
-        if not re.fullmatch(LABEL_NAME, key):
+        if not _LABEL.fullmatch(key):
             why = (
                 "names starting with '__' are reserved"
                 if key.startswith("__")
