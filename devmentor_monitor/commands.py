@@ -53,8 +53,8 @@ class Commands:
         self._heartbeats = heartbeats
 
     # ------------------------------------------------------------------ pushed data
-    # Data, not control: not audited one by one (a job beating every minute would fill the
-    # trail); refusals for a missing or weak key are, like every write's.
+    # Data, not control: the API audits them aggregated per minute (server/push_api.py),
+    # not one row each (a job pushing every second would fill the trail).
     def push_metrics(self, samples: Sequence[CustomSample]) -> None:
         """Take pushed samples (all or none): PushError(422) past a cap."""
         if self._pusher is None:

@@ -1,6 +1,7 @@
 """Pushed data (operator role): POST /api/metrics takes custom metric samples, POST
 /api/heartbeat/{name} a heartbeat service's beat. Validation and caps are
-custom/model.py's; the beat goes to the heartbeat source (health/heartbeat.py)."""
+custom/model.py's; the beat goes to the heartbeat source (health/heartbeat.py). Both are
+audited, aggregated per minute."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from typing import TYPE_CHECKING
 
 from devmentor_monitor.aio import web
 from devmentor_monitor.custom.model import PushError, parse_body
-from devmentor_monitor.server.auth import operator
+from devmentor_monitor.incidents.engine import Actor
+from devmentor_monitor.server.auth import DENIED_AUDIT, operator
 from devmentor_monitor.server.params import json_body, query
 from devmentor_monitor.server.responses import error_response, json_response
 
@@ -35,7 +37,7 @@ class PushApi:
 
     async def push(self, request: web.Request) -> web.Response:
         """One sample ``{name, value, labels?, ts?}`` or a list of them, all or none."""
-        await operator(request, self.keys, self.commands, "metrics.push", "custom")
+        actor = await operator(request, self.keys, self.commands, "metrics.push", "custom")
         query(request, {})
         body = await json_body(request)
         try:
@@ -43,11 +45,12 @@ class PushApi:
             self.commands.push_metrics(samples)
         except PushError as exc:
             return error_response(exc.status, exc.message)
+        await _audit(request, actor, "metrics.push", "custom")
         return json_response({"accepted": len(samples), "series": len(self.store.custom_latest())})
 
     async def heartbeat(self, request: web.Request) -> web.Response:
         name = request.match_info["name"]
-        await operator(request, self.keys, self.commands, "heartbeat", name)
+        actor = await operator(request, self.keys, self.commands, "heartbeat", name)
         query(request, {})
         if not self.store.has_service(name):
             beating = [
@@ -66,5 +69,15 @@ class PushApi:
             return error_response(
                 503, "the heartbeat source is not running (starting or restarting); retry"
             )
+        await _audit(request, actor, "heartbeat", name)
         s = self.store.service(name)
         return json_response({"service": name, "ts": ts, "status": s.status.value})
+
+
+async def _audit(request: web.Request, actor: Actor, action: str, target: str) -> None:
+    """Pushed data is audited like refusals are (server/auth.DeniedAudit): one row per
+    key, source and action per minute with a count, so a job pushing every second adds a
+    row a minute, not a fsync'd row a request."""
+    audit = request.app.get(DENIED_AUDIT)
+    if audit is not None:
+        await audit.record(actor, action, target, "ok")

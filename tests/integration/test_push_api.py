@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import sqlite3
 
 import httpx
 import pytest
@@ -210,7 +211,7 @@ def test_a_restart_keeps_the_last_beat(start, serve, wait, tmp_path):
     assert etl["heartbeat"]["last_beat"] == pytest.approx(ts, abs=0.002)
 
 
-def test_heartbeat_for_an_unknown_or_probed_service_is_404_or_409(start):
+def test_heartbeat_for_an_unknown_or_probed_service_is_404_or_409(start, tmp_path):
     proc = start(
         [
             {"name": "cron", "heartbeat": {"grace": "10m"}},
@@ -223,6 +224,15 @@ def test_heartbeat_for_an_unknown_or_probed_service_is_404_or_409(start):
     probed = beat(proc, "auth")
     assert probed.status_code == 409
     assert "auth is checked over HTTP" in error(probed)
+    # Beats are audited, one row per key and minute with a count (not a row each).
+    assert [beat(proc, "cron").status_code for _ in range(3)] == [200, 200, 200]
+    proc.signal(signal.SIGTERM)
+    assert proc.proc.wait(10) == 0
+    with sqlite3.connect(tmp_path / "data" / "monitor.db") as db:
+        rows = db.execute(
+            "SELECT actor, target, outcome, count FROM audit WHERE action = 'heartbeat'"
+        ).fetchall()
+    assert ("ops", "cron", "ok", 3) in rows, rows
 
 
 @pytest.mark.parametrize(("key", "status"), [(None, 401), ("wrong" * 4, 401), (VIEWER, 403)])
