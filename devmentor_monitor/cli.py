@@ -1,5 +1,5 @@
 """Command line: `--serve`, `ultra`, `status`, `config check`, `init`, `demo`, `detect`,
-`emit`, `silence`.
+`emit`, `silence`, `report`.
 
 Exit codes: 0 ok, 1 runtime failure (or a service down for `status`), 2 usage or config.
 No traceback reaches the user: errors are one sentence on stderr.
@@ -36,6 +36,7 @@ from devmentor_monitor.events import emit_cli as emit
 from devmentor_monitor.incidents import silence_cli
 from devmentor_monitor.logs import mask, mask_url, setup_logging
 from devmentor_monitor.predictions import detect_cli
+from devmentor_monitor.reports import report_cli
 
 if TYPE_CHECKING:
     from devmentor_monitor.commands import Commands
@@ -209,6 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
     emit.add_parser(subs, _common)
     silence_cli.add_parser(subs, _common)
     exports.add_parsers(subs, _common)
+    report_cli.add_parser(subs, _common)
     return parser
 
 
@@ -525,6 +527,8 @@ def run(argv: Sequence[str] | None = None) -> int:
         return detect_cli.run(args)
     if args.command in exports.COMMANDS:
         return exports.run(args, lambda: _load(args))
+    if args.command == "report":  # offline: the data dir's files, read-only
+        return report_cli.run(args, lambda: _load(args))
     if args.command == "silence":  # a client of the running monitor: the config gives its port
         return silence_cli.run(args, lambda: _load(args), UsageError)
     cfg = _load(args)

@@ -91,6 +91,16 @@ class Queries:
             limit=limit,
         )
 
+    async def incidents_between(self, since: float, until: float, limit: int) -> list[Incident]:
+        """Opened in [since, until), newest first (reports/: `ReportSource`)."""
+        return await self._db.run(self._db.load_incidents, since=since, until=until, limit=limit)
+
+    async def notification_counts(
+        self, since: float, until: float
+    ) -> list[tuple[str, str, str, int]]:
+        """(channel, kind, state, count) of notifications created in [since, until)."""
+        return await self._db.run(self._db.count_notifications, since, until)
+
     async def incident(self, incident_id: str) -> Incident | None:
         return await self._db.run(self._db.load_incident, incident_id)
 

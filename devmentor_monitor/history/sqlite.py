@@ -83,7 +83,8 @@ _STOP = object()
 
 class SqliteSeries:
     """`SeriesStore` on SQLite. ``retention``: how long the hour tier keeps data
-    (retention.metrics); ``clock``: injected by the tier tests."""
+    (retention.metrics); ``clock``: injected by the tier tests; ``readonly``: a reader of
+    an existing file (`report`, offline), never `open`ed: its reads open it read-only."""
 
     def __init__(
         self,
@@ -92,8 +93,10 @@ class SqliteSeries:
         *,
         clock: Callable[[], float] = time.time,
         batch_interval: float = 1.0,
+        readonly: bool = False,
     ) -> None:
         self.path = path
+        self.readonly = readonly
         self.retention = retention
         self.clock = clock
         self.batch_interval = batch_interval
@@ -118,6 +121,11 @@ class SqliteSeries:
         self._writer.start()
 
     def _connect(self) -> sqlite3.Connection:
+        if self.readonly:
+            uri = f"{self.path.resolve().as_uri()}?mode=ro"
+            conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA busy_timeout=5000")
+            return conn
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable at checkpoint

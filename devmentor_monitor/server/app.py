@@ -33,6 +33,7 @@ from devmentor_monitor.server.openapi import openapi_document
 from devmentor_monitor.server.params import WINDOW, BadRequest, UnsupportedMediaType, query
 from devmentor_monitor.server.predictions_api import PredictionsApi
 from devmentor_monitor.server.push_api import PushApi
+from devmentor_monitor.server.reports_api import ReportsApi
 from devmentor_monitor.server.responses import error_response, json_response
 from devmentor_monitor.server.shapes import (
     alert_json,
@@ -235,6 +236,7 @@ ROUTES: list[tuple[str, str, str]] = [  # method, path, handler ("incidents." = 
     ("DELETE", "/api/silences/{id}", "silences.expire"),
     ("GET", "/api/openapi.json", "openapi"),
     ("GET", "/api/predictions", "predictions.list"),
+    ("GET", "/api/report", "reports.get"),
     ("GET", "/api/events", "streams.events"),
     ("GET", "/api/events/stream", "streams.sse"),
     ("GET", "/ws", "streams.ws"),
@@ -282,6 +284,7 @@ def build_app(
         "silences": SilencesApi(commands, queries, settings, clock),
         "workloads": WorkloadsApi(store, commands, settings),
         "predictions": PredictionsApi(store, enabled=settings.predictions),
+        "reports": ReportsApi(store, queries, clock),
         "streams": streams,
         "push": PushApi(store, commands, settings, settings.custom_metrics, clock),
     }

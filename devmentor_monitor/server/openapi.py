@@ -19,6 +19,7 @@ from devmentor_monitor.incidents.silence_book import MAX_COMMENT
 from devmentor_monitor.incidents.silences import MAX_MATCHERS, MAX_REGEX
 from devmentor_monitor.server.incidents_api import LIST_QUERY, MAX_DESCRIPTION
 from devmentor_monitor.server.params import LIMIT, WINDOW, Param, choice, since, text
+from devmentor_monitor.server.reports_api import QUERY as REPORT_QUERY
 from devmentor_monitor.server.silences_api import DATE_TIME, DURATION, LABEL_NAME
 from devmentor_monitor.server.silences_api import LIST_QUERY as SILENCES_QUERY
 from devmentor_monitor.server.workloads_api import CONTAINER_ACTIONS, LOGS_QUERY
@@ -720,6 +721,32 @@ def openapi_document(services: Sequence[str], replicas: tuple[int, int]) -> dict
                                         "items": {"$ref": "#/components/schemas/Prediction"},
                                     },
                                     "scores": {"type": "object"},
+                                },
+                            },
+                        ),
+                        "400": _ERROR,
+                    },
+                }
+            },
+            "/api/report": {
+                "get": {
+                    "summary": "The report `devmentor-monitor report` prints, over a period: "
+                    "per service SLO compliance, uptime, error budget and worst latency hours; "
+                    "incidents with time to acknowledge and resolve, top causes; "
+                    "notification counts",
+                    "parameters": _query(REPORT_QUERY),
+                    "responses": {
+                        "200": _json(
+                            "Report",
+                            {
+                                "type": "object",
+                                "required": ["since", "until", "services", "incidents"],
+                                "properties": {
+                                    "since": {"type": "number"},
+                                    "until": {"type": "number"},
+                                    "services": {"type": "array"},
+                                    "incidents": {"type": "object"},
+                                    "notifications": {"type": "array"},
                                 },
                             },
                         ),

@@ -20,6 +20,7 @@ from devmentor_monitor.incidents.silences import Silence
 from devmentor_monitor.logs import mask_url
 from devmentor_monitor.metric_specs import series_spec
 from devmentor_monitor.model import CheckResult, NotificationRecord, SourceStatus, SystemSample
+from devmentor_monitor.reports.model import Count, DurationStats, HourLatency, Report
 from devmentor_monitor.store import ServiceSummary, Store
 
 if TYPE_CHECKING:
@@ -304,3 +305,93 @@ def message_json(message: Message) -> dict[str, Any]:
     if isinstance(message, ServiceSummary):
         return service_json(message)
     return system_json(message) or {}
+
+
+def report_json(r: Report) -> dict[str, Any]:
+    """`GET /api/report`: the report (reports/model.py) as the Markdown and HTML show it.
+    Durations in seconds, latencies in milliseconds, percents as percents."""
+
+    def ms(v: float | None) -> float | None:
+        return _r(v * 1000, 2) if v is not None else None
+
+    def stats(d: DurationStats) -> dict[str, Any]:
+        return {
+            "count": d.count,
+            "mean_s": _r(d.mean, 1),
+            "median_s": _r(d.median, 1),
+            "max_s": _r(d.max, 1),
+        }
+
+    def hour(h: HourLatency) -> dict[str, Any]:
+        return {"ts": h.ts, "mean_ms": ms(h.mean), "max_ms": ms(h.max), "checks": h.count}
+
+    def counts(cs: Sequence[Count]) -> list[dict[str, Any]]:
+        return [{"name": c.name, "count": c.count} for c in cs]
+
+    return {
+        "since": r.since,
+        "until": r.until,
+        "generated_at": r.generated_at,
+        "step_s": r.step,
+        "services": [
+            {
+                "name": s.name,
+                "checks": s.checks,
+                "up_checks": s.up_checks,
+                "failed_checks": s.failed_checks,
+                "uptime_percent": _r(s.uptime),
+                "error_rate_percent": _r(s.error_rate),
+                "latency_ms": {
+                    "mean": ms(s.latency_mean),
+                    "p95": ms(s.latency_p95),
+                    "max": ms(s.latency_max),
+                },
+                "slo": None
+                if s.slo is None
+                else {
+                    "uptime_percent": s.slo.uptime,
+                    "response_time_ms": s.slo.response_time * 1000,
+                    "error_rate_percent": s.slo.error_rate,
+                },
+                "compliant": s.compliant,
+                "error_budget_remaining": _r(s.budget),
+                "downtime_s": _r(s.downtime, 1),
+                "downtime_allowed_s": _r(s.downtime_allowed, 1),
+                "worst_hours": [hour(h) for h in s.worst_hours],
+                "hours": [hour(h) for h in s.hours],
+            }
+            for s in r.services
+        ],
+        "incidents": {
+            "count": len(r.incidents),
+            "truncated": r.incidents_truncated,
+            "time_to_acknowledge": stats(r.tta),
+            "time_to_resolve": stats(r.ttr),
+            "top_causes": {
+                "rule": counts(r.causes_by_rule),
+                "kind": counts(r.causes_by_kind),
+                "service": counts(r.causes_by_service),
+            },
+            "items": [
+                {
+                    "id": i.id,
+                    "service": i.service,
+                    "rule": i.rule,
+                    "kind": i.kind,
+                    "severity": i.severity,
+                    "state": i.state,
+                    "title": i.title,
+                    "opened_at": i.opened_at,
+                    "acknowledged_at": i.acknowledged_at,
+                    "resolved_at": i.resolved_at,
+                    "tta_s": _r(i.tta, 1),
+                    "ttr_s": _r(i.ttr, 1),
+                }
+                for i in r.incidents
+            ],
+        },
+        "notifications": [
+            {"channel": n.channel, "kind": n.kind, "state": n.state, "count": n.count}
+            for n in r.notifications
+        ],
+    }

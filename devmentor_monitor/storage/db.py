@@ -173,6 +173,32 @@ class Database:
             ) from None
         self._conn = conn
 
+    def open_readonly(self) -> None:
+        """Open an existing file for reading only (`report`, beside a running monitor: WAL
+        lets both read); StorageError when it is missing, newer or not a database."""
+        if not self.path.is_file():
+            raise StorageError(
+                f"{self.path}: no such file; the monitor writes it there when it runs "
+                "(or pass --data-dir)"
+            )
+        try:
+            conn = sqlite3.connect(
+                f"{self.path.resolve().as_uri()}?mode=ro",
+                uri=True,
+                check_same_thread=False,
+                isolation_level=None,
+            )
+            conn.execute("PRAGMA busy_timeout=5000")
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+        except sqlite3.DatabaseError as exc:
+            raise StorageError(_explain(self.path, exc)) from None
+        if version > SCHEMA_VERSION:
+            conn.close()
+            raise StorageError(
+                f"{self.path}: written by a newer devmentor-monitor (schema {version}); upgrade"
+            )
+        self._conn = conn
+
     def close(self) -> None:
         """Close in the database thread, after the work already queued there.
 
@@ -273,9 +299,11 @@ class Database:
         service: str | None = None,
         severity: str | None = None,
         since: float | None = None,
+        until: float | None = None,
         open_only: bool = False,
         limit: int = 500,
     ) -> list[Incident]:
+        """Newest first; ``since``/``until``: opened in [since, until)."""
         where: list[str] = []
         args: list[str | float] = []
         if open_only:
@@ -287,6 +315,9 @@ class Database:
         if since is not None:
             where.append("opened_at >= ?")
             args.append(since)
+        if until is not None:
+            where.append("opened_at < ?")
+            args.append(until)
         sql = f"SELECT {', '.join(_INCIDENT_COLUMNS)} FROM incidents"
         if where:
             sql += " WHERE " + " AND ".join(where)
@@ -466,6 +497,15 @@ class Database:
             "SELECT channel, state, COUNT(*) FROM notifications GROUP BY channel, state"
         ).fetchall()
         return {(c, s): n for c, s, n in rows}
+
+    def count_notifications(self, since: float, until: float) -> list[tuple[str, str, str, int]]:
+        """Notifications created in [since, until) by (channel, kind, state): the reports'."""
+        rows = self.conn.execute(
+            "SELECT channel, kind, state, COUNT(*) FROM notifications "
+            "WHERE created_at >= ? AND created_at < ? GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
+            (since, until),
+        ).fetchall()
+        return [(str(c), str(k), str(s), int(n)) for c, k, s, n in rows]
 
     # ------------------------------------------------------------------ events
     def save_events(self, events: list[Event]) -> None:
