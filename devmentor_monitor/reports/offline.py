@@ -3,6 +3,8 @@ and history.db opened read-only, so it runs beside a live monitor (WAL) or witho
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,11 +20,13 @@ class OfflineSource:
     """`ReportSource` over the files; a missing history.db (a monitor from before the
     history) reads as no checks, a missing monitor.db is a StorageError."""
 
-    def __init__(self, data_dir: Path, retention: float) -> None:
+    def __init__(
+        self, data_dir: Path, retention: float, clock: Callable[[], float] = time.time
+    ) -> None:
         self.db = Database(data_dir / "monitor.db")
         path = data_dir / "history.db"
         self.history_store = (
-            SqliteSeries(path, retention, readonly=True) if path.is_file() else None
+            SqliteSeries(path, retention, clock=clock, readonly=True) if path.is_file() else None
         )
 
     def open(self) -> None:
