@@ -62,6 +62,7 @@ async def build_report(
     times = [incident_times(i) for i in sorted(incidents, key=lambda i: (i.opened_at, i.id))]
     tallies = await source.notification_counts(since, now)
     return Report(
+        span=span,
         since=since,
         until=now,
         generated_at=now,

@@ -17,7 +17,7 @@ table{border-collapse:collapse;font-size:.85rem;margin:.5rem 0}
 th,td{border:1px solid #d0d7de;padding:.2rem .5rem;text-align:left}
 th{background:#f3f5f7}td.num{text-align:right;font-variant-numeric:tabular-nums}
 ul.summary{padding-left:1.2rem}.empty{color:#6a737d;font-style:italic}
-svg.chart{display:block;margin:.5rem 0;font-size:11px;fill:#1d232a}
+svg.chart{display:block;margin:.5rem 0;font-size:11px;fill:#1d232a;max-width:100%;height:auto}
 svg .bar{fill:#2f81f7}svg .bar.bad{fill:#d1242f}
 svg .target{stroke:#1d232a;stroke-width:2;stroke-dasharray:4 3}
 svg line.axis{stroke:#8c959f}svg text.axis{fill:#6a737d}

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from devmentor_monitor.units import format_duration, parse_duration
+from devmentor_monitor.units import parse_duration
 
 if TYPE_CHECKING:
     from devmentor_monitor.config.schema import SLO
@@ -132,7 +132,8 @@ class NotificationCount:
 
 @dataclass(frozen=True, slots=True)
 class Report:
-    since: float  # the period's start (aligned to the step the rollups are read at)
+    span: float  # the period asked for (--since, since=), seconds
+    since: float  # its start, down to the step the rollups are read at
     until: float
     generated_at: float
     step: float  # the rollup read for uptime: 60 (a day or less) or 3600
@@ -145,7 +146,3 @@ class Report:
     causes_by_kind: tuple[Count, ...]
     causes_by_service: tuple[Count, ...]
     notifications: tuple[NotificationCount, ...]
-
-    @property
-    def span_words(self) -> str:
-        return format_duration(self.until - self.since)

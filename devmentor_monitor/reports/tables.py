@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from devmentor_monitor.reports.model import Count, DurationStats, Report
-from devmentor_monitor.units import format_ms, format_percent, human_duration
+from devmentor_monitor.units import format_duration, format_ms, format_percent, human_duration
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +30,7 @@ def took(seconds: float | None) -> str:
 
 
 def title(r: Report) -> str:
-    return f"DevMentor report: {r.span_words}, {when(r.since)} to {when(r.until)} UTC"
+    return f"DevMentor report: {format_duration(r.span)}, {when(r.since)} to {when(r.until)} UTC"
 
 
 def stats_line(what: str, d: DurationStats, of: int) -> str:

@@ -329,6 +329,7 @@ def report_json(r: Report) -> dict[str, Any]:
         return [{"name": c.name, "count": c.count} for c in cs]
 
     return {
+        "span_s": r.span,
         "since": r.since,
         "until": r.until,
         "generated_at": r.generated_at,
