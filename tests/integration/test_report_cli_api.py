@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 import yaml
+from support import headless
 from support.browser import Browser
 from support.headless import clean_env
 from support.processes import REPO
@@ -225,3 +226,13 @@ def test_api_report_on_a_running_monitor(week_dir, tmp_path: Path, fleet, serve)
         bad = mon.get("/api/report", params=query)
         assert bad.status_code == 400, query
         assert reason in bad.json()["error"]["message"]
+
+
+def test_report_never_imports_textual_aiohttp_or_sdks(week_dir, tmp_path: Path) -> None:
+    """An offline command: no screen, no HTTP, no Docker/Kubernetes/Redis client."""
+    _, data = week_dir
+    done, modules = headless.run(
+        ["report", "--data-dir", str(data)], tmp_path / "modules.json", clean_env(tmp_path)
+    )
+    assert done.returncode == 0, done.stderr
+    assert headless.roots(modules, (*headless.VIEW_ONLY, *headless.SDKS, "aiohttp")) == []
