@@ -4,7 +4,8 @@ Two bar charts are all it needs. pygal 3.1.3 (the well-kept choice; matplotlib i
 heavier) was measured for them, alternating with these functions on the same machine:
 one 168-bar chart took pygal 89-129 ms and 66 KB of SVG against 3-7 ms and 25 KB here,
 importing pygal costs another 78 ms or more, and its output keeps a <script> block even
-with ``js=[]``. Written here: no dependency and nothing executable in the page. Colours come from the page's CSS classes (.bar, .bad, .target).
+with ``js=[]``. Written here: no dependency and nothing executable in the page. Colours
+come from the page's CSS classes (.bar, .bad, .target).
 """
 
 from __future__ import annotations
