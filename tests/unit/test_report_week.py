@@ -3,6 +3,7 @@ the figures are worked out here from the script, not from the code under test.""
 
 from __future__ import annotations
 
+import asyncio
 import statistics
 from pathlib import Path
 
@@ -25,17 +26,28 @@ TARGETS = [
 ]
 
 
-@pytest.fixture
-async def week_report(tmp_path: Path) -> tuple[Week, Report]:
-    week = script(T0)
-    await write(week, tmp_path)
-    source = OfflineSource(tmp_path, RETENTION, clock=lambda: T0)  # read-only, as the CLI
+async def _report(data: Path, span: float, now: float) -> Report:
+    source = OfflineSource(data, RETENTION, clock=lambda: T0)  # read-only, as the CLI
     source.open()
     try:
-        report = await build_report(source, TARGETS, 7 * 86400.0, T0)
+        return await build_report(source, TARGETS, span, now)
     finally:
         await source.close()
-    return week, report
+
+
+@pytest.fixture(scope="module")
+def week_data(tmp_path_factory: pytest.TempPathFactory) -> tuple[Week, Path]:
+    """The week, written once for the module."""
+    data = tmp_path_factory.mktemp("week")
+    week = script(T0)
+    asyncio.run(write(week, data))
+    return week, data
+
+
+@pytest.fixture(scope="module")
+def week_report(week_data) -> tuple[Week, Report]:
+    week, data = week_data
+    return week, asyncio.run(_report(data, 7 * 86400.0, T0))
 
 
 def budget(target: float, uptime: float) -> float:
@@ -43,7 +55,7 @@ def budget(target: float, uptime: float) -> float:
     return 1 - (100 - uptime) / (100 - target)
 
 
-async def test_uptime_budget_and_compliance_per_service(week_report) -> None:
+def test_uptime_budget_and_compliance_per_service(week_report) -> None:
     week, report = week_report
     assert report.since == week.start
     assert report.until == T0
@@ -80,7 +92,7 @@ async def test_uptime_budget_and_compliance_per_service(week_report) -> None:
     assert (legacy.checks, legacy.uptime, legacy.slo, legacy.compliant) == (1440, 100.0, None, None)
 
 
-async def test_worst_latency_hours_per_service(week_report) -> None:
+def test_worst_latency_hours_per_service(week_report) -> None:
     week, report = week_report
     by = {s.name: s for s in report.services}
     auth = by["auth"]
@@ -99,7 +111,7 @@ async def test_worst_latency_hours_per_service(week_report) -> None:
     assert (memory[0].mean, memory[0].max) == (pytest.approx(0.06), 0.06)
 
 
-async def test_incidents_time_to_acknowledge_and_resolve_and_causes(week_report) -> None:
+def test_incidents_time_to_acknowledge_and_resolve_and_causes(week_report) -> None:
     week, report = week_report
     inside = [i for i in week.incidents if week.start <= i.opened_at < week.end]
     assert [i.id for i in report.incidents] == [
@@ -135,7 +147,7 @@ async def test_incidents_time_to_acknowledge_and_resolve_and_causes(week_report)
     assert pairs(report.causes_by_service) == [("auth", 3), ("memory", 1), ("project", 1)]
 
 
-async def test_notification_counts_by_channel_kind_and_result(week_report) -> None:
+def test_notification_counts_by_channel_kind_and_result(week_report) -> None:
     _week, report = week_report
     got = {(n.channel, n.kind, n.state): n.count for n in report.notifications}
     assert got == {
@@ -148,7 +160,7 @@ async def test_notification_counts_by_channel_kind_and_result(week_report) -> No
     }  # the one sent the day before the week is not counted
 
 
-async def test_markdown_states_the_figures(week_report) -> None:
+def test_markdown_states_the_figures(week_report) -> None:
     _, report = week_report
     md = markdown.render(report)
     assert md.startswith("# DevMentor report: 7d, ")
@@ -166,10 +178,27 @@ async def test_markdown_states_the_figures(week_report) -> None:
     assert "| latency_slo | 2 |" in md
 
 
-async def test_html_is_self_contained_with_a_bar_per_service_and_per_hour(week_report) -> None:
+def test_html_is_self_contained_with_a_bar_per_service_and_per_hour(week_report) -> None:
     _, report = week_report
     page = html.render(report)
     for outside in ("http://", "https://", "<script", "@import", "url(", "<link"):
         assert outside not in page
     assert page.count('class="chart latency"') == 3  # auth, memory, legacy: project has none
     assert "project: no latency stored in this period" in page
+
+
+async def test_a_day_reads_the_minute_rollups(week_data) -> None:
+    """24 h or less: the 1-minute rollups, the period from the minute; here the day of
+    auth's outage, ending a second before day 2."""
+    week, data = week_data
+    until = week.hour(2, 0) - 1
+    report = await _report(data, 86400.0, until)
+    assert report.step == 60
+    assert report.since == until - 86400 - (until - 86400) % 60
+    checks = [c for c in week.checks["auth"] if report.since <= c.ts <= until]
+    assert len(checks) == 1441
+    auth = next(s for s in report.services if s.name == "auth")
+    assert auth.checks == len(checks)
+    assert auth.up_checks == sum(c.up for c in checks) == 1441 - 45
+    assert auth.uptime == pytest.approx(100 * (1441 - 45) / 1441)
+    assert [i.id for i in report.incidents] == ["inc-a"]
