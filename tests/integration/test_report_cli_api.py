@@ -110,6 +110,7 @@ def test_report_without_a_database_says_which_file(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert f"{tmp_path / 'nowhere' / 'monitor.db'}: no such file" in done.stderr
     assert "Traceback" not in done.stderr
+    assert not (tmp_path / "nowhere").exists()  # read-only: nothing created either
 
 
 async def test_html_report_opens_in_chromium_with_its_charts(week_dir, tmp_path: Path) -> None:
