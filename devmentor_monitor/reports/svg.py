@@ -93,7 +93,7 @@ def latency_chart(s: ServiceFigures, since: float, until: float) -> str:
     peak = max(h.mean for h in s.hours) or 1.0
     limit = s.slo.response_time if s.slo is not None else None
     parts = [
-        f'<svg class="chart latency" data-service="{escape(s.name)}" '
+        f'<svg class="chart latency" data-service="{escape(s.name)}" data-start="{start:.0f}" '
         f'viewBox="0 0 {WIDTH} {top + plot_h + 24}" width="{WIDTH}" '
         f'height="{top + plot_h + 24}" role="img" aria-label="{escape(s.name)} latency by hour">'
     ]
