@@ -15,7 +15,7 @@ max-width:60rem;color:#1d232a;background:#fff;line-height:1.4}
 h1{font-size:1.4rem}h2{font-size:1.1rem;margin-top:2rem;border-bottom:1px solid #d0d7de}
 table{border-collapse:collapse;font-size:.85rem;margin:.5rem 0}
 th,td{border:1px solid #d0d7de;padding:.2rem .5rem;text-align:left}
-th{background:#f3f5f7}td.num{text-align:right;font-variant-numeric:tabular-nums}
+th{background:#f3f5f7}
 ul.summary{padding-left:1.2rem}.empty{color:#6a737d;font-style:italic}
 svg.chart{display:block;margin:.5rem 0;font-size:11px;fill:#1d232a;max-width:100%;height:auto}
 svg .bar{fill:#2f81f7}svg .bar.bad{fill:#d1242f}
