@@ -68,6 +68,16 @@ class Queries:
         """Stored series names starting with ``prefix``."""
         return [] if self._history is None else await self._history.names(prefix)
 
+    async def history_at(self, series: str, at: float, lookback: float = 300.0) -> Point | None:
+        """The newest point of a series at or before ``at`` (no older than ``lookback``):
+        what the TUI's time travel shows for that moment; None when nothing was kept."""
+        points = await self.history(series, at - lookback, at, 1.0)
+        return points[-1] if points else None
+
+    async def incidents_open_at(self, at: float, limit: int = 50) -> list[Incident]:
+        """Incidents open at ``at`` (opened_at <= at < resolved_at), newest first."""
+        return await self._db.run(self._db.load_incidents, open_at=at, limit=limit)
+
     async def events(self, limit: int, **filters: Any) -> list[Event]:
         """Newest first, from disk; events still queued for disk are written first."""
         await self._events.flush()

@@ -301,6 +301,7 @@ class Database:
         since: float | None = None,
         until: float | None = None,
         open_only: bool = False,
+        open_at: float | None = None,
         limit: int = 500,
     ) -> list[Incident]:
         """Newest first; ``since``/``until``: opened in [since, until)."""
@@ -308,6 +309,9 @@ class Database:
         args: list[str | float] = []
         if open_only:
             where.append("state != 'resolved'")
+        if open_at is not None:  # open at that moment: the TUI's time travel
+            where.append("opened_at <= ? AND (resolved_at IS NULL OR resolved_at > ?)")
+            args += [open_at, open_at]
         for column, value in (("state", state), ("service", service), ("severity", severity)):
             if value is not None:
                 where.append(f"{column} = ?")
