@@ -11,6 +11,7 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Callable, Iterable
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -22,8 +23,10 @@ from devmentor_monitor.store import Store
 from devmentor_monitor.tui.events_view import EventsScreen
 from devmentor_monitor.tui.keys import KEYS, VIEWS, bindings
 from devmentor_monitor.tui.predictions import PredictionsScreen
+from devmentor_monitor.tui.replay import Frame, load_frame, step_to
 from devmentor_monitor.tui.screens import (
     HelpScreen,
+    IncidentDetailScreen,
     IncidentsScreen,
     MetricsScreen,
     MonitorScreen,
@@ -100,6 +103,11 @@ class MonitorApp(App[int]):
         if config.tui.keys:
             self.set_keymap(dict(config.tui.keys))
         self.ticks = 0  # redraws done, for tests and the benchmark
+        # Time travel: the moment the overview shows (None: live), and that moment's frame
+        # once read from the history (or why it could not be).
+        self.travel_at: float | None = None
+        self.frame: Frame | None = None
+        self.frame_error: str | None = None
 
     def _set_initial_theme(self, name: str) -> None:
         """Start in ``name`` without a theme change, which would re-parse the stylesheet
@@ -184,9 +192,70 @@ class MonitorApp(App[int]):
         if isinstance(screen, SilenceScreen):  # esc on the silence form: cancel it
             screen.dismiss(None)
             return
+        if isinstance(screen, IncidentDetailScreen):
+            screen.dismiss(None)
+            return
         if isinstance(screen, MonitorScreen) and screen.close_filter():
             return
+        if self.travel_at is not None and isinstance(screen, OverviewScreen):
+            self.go_live()
+            return
         self.action_show("overview")
+
+    # ------------------------------------------------------------------ time travel
+    def action_travel(self, seconds: float) -> None:
+        """`[` `]` (a minute) and `{` `}` (an hour): the overview earlier or later; past
+        now it is live again."""
+        now = self.clock()
+        at = step_to(self.travel_at if self.travel_at is not None else now, seconds)
+        if at >= now:
+            if self.travel_at is None:
+                self.notify("already live", timeout=1.5)
+            self.go_live()
+            return
+        self.travel_to(at)
+
+    def travel_to(self, at: float) -> None:
+        """Show the overview as it was at ``at`` (read from the history in a worker)."""
+        if self.queries is None:
+            self.notify("time travel: history not open yet (starting…)", timeout=2)
+            return
+        self.travel_at = at
+        self.frame_error = None
+        self.action_show("overview")
+        self.run_worker(  # a partial, not a coroutine: a cancelled read leaves no warning
+            partial(self._load_frame, at),  # type: ignore[arg-type]
+            name="travel",
+            group="travel",
+            exclusive=True,
+            exit_on_error=False,
+        )
+        self._redraw_overview()
+
+    def go_live(self) -> None:
+        self.travel_at = None
+        self.frame = None
+        self.frame_error = None
+        self._redraw_overview()
+
+    async def _load_frame(self, at: float) -> None:
+        assert self.queries is not None
+        assert self.store is not None
+        try:
+            frame = await load_frame(self.queries, self.store, at, self.clock())
+        except Exception as exc:  # storage trouble: the banner says so, the app runs on
+            if self.travel_at == at:
+                self.frame_error = str(exc) or type(exc).__name__
+                self._redraw_overview()
+            return
+        if self.travel_at == at:  # not stepped on meanwhile
+            self.frame = frame
+            self._redraw_overview()
+
+    def _redraw_overview(self) -> None:
+        screen = self.screen if self.screen_stack else None
+        if isinstance(screen, OverviewScreen) and screen.ready:
+            screen.refresh_data()
 
     def action_filter(self) -> None:
         screen = self.screen
@@ -231,11 +300,16 @@ class MonitorApp(App[int]):
         self.palette = colors
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
-        """Every key's action is also in the command palette, under its title."""
+        """Every key's action is also in the command palette, under its title (a screen's
+        own keys while that screen is up)."""
+        scope = getattr(screen, "KEY_SCOPE", "app")
         for k in KEYS:
             if k.id in ("back",):
                 continue
-            yield SystemCommand(k.title, k.help, self._command(k.action))
+            if k.scope == "app":
+                yield SystemCommand(k.title, k.help, self._command(k.action))
+            elif k.scope == scope:
+                yield SystemCommand(k.title, k.help, self._command(f"screen.{k.action}"))
 
     def _command(self, action: str) -> Callable[[], Any]:
         async def run() -> None:

@@ -6,8 +6,25 @@ from collections.abc import Sequence
 
 from rich.text import Text
 
-RANGES: dict[str, float] = {"5m": 300.0, "1h": 3600.0, "24h": 86400.0}
+RANGES: dict[str, float] = {
+    "5m": 300.0,
+    "1h": 3600.0,
+    "24h": 86400.0,
+    "7d": 7 * 86400.0,
+    "30d": 30 * 86400.0,
+}
+# Ranges drawn from the history on disk (the rollups); the others from the rings in memory.
+STORED_RANGES = frozenset({"7d", "30d"})
 MAX_POINTS = 240  # more points than columns only costs time
+# Steps a stored range is read at: whole minutes, hours or days, so each point covers
+# whole rollups (the history picks the tier from the step).
+NICE_STEPS = (60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 14400, 21600, 28800, 43200, 86400)
+
+
+def step_for(window: float, columns: int) -> float:
+    """The smallest whole step that gives no more points than ``columns``."""
+    want = window / max(1, columns)
+    return float(next((s for s in NICE_STEPS if s >= want), NICE_STEPS[-1]))
 
 
 def downsample(ts: Sequence[float], vs: Sequence[float], n: int) -> tuple[list[float], list[float]]:
@@ -34,23 +51,30 @@ def line_chart(
     unit: str,
     color: bool = True,
     marks: Sequence[tuple[Sequence[float], Sequence[float]]] = (),
+    empty: str = "waiting for data (two samples needed)",
 ) -> Text:
     """Draw ``(label, timestamps, values)`` lines against 'minutes ago' on the x axis.
 
     ``marks``: (timestamps, values) the anomaly detector flagged, drawn as ``x`` on top
-    (a shape, so they read in monochrome too).
+    (a shape, so they read in monochrome too). ``empty``: what to say with nothing to draw.
     """
     if width < 20 or height < 5:
         return Text(f"{title}: too small to draw")
     if not any(len(ts) > 1 for _, ts, _ in lines):
-        return Text(f"{title}\n\nwaiting for data (two samples needed)", style="dim")
+        return Text(f"{title}\n\n{empty}", style="dim")
     import plotext as plt
 
     plt.clf()
     plt.plotsize(width - 1, height)
     plt.theme("clear")
     plt.title(f"{title} ({unit})" if unit else title)
-    scale, suffix = (60.0, "min") if window <= 3600 else (3600.0, "h")
+    scale, suffix = (
+        (60.0, "min")
+        if window <= 3600
+        else (3600.0, "h")
+        if window <= 2 * 86400
+        else (86400.0, "d")
+    )
     palette = ["cyan", "magenta", "green", "yellow", "blue", "red", "white"]
     for i, (label, ts, vs) in enumerate(lines):
         if len(ts) < 2:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from textual.binding import Binding, BindingType
+from textual.keys import format_key
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,6 +17,9 @@ class Key:
     help: str
     show: bool = True  # in the footer; every key is in help (?) and the palette either way
     priority: bool = False  # also while a text box has focus
+    footer: str | None = None  # the footer's word when not the title (keys in a row share one)
+    scope: str = "app"  # "app": everywhere; else only on that screen ("incident": its detail)
+    group: str = ""  # keys in a row with the same group share one line of the help, so titled
 
 
 KEYS: tuple[Key, ...] = (
@@ -59,12 +63,58 @@ KEYS: tuple[Key, ...] = (
     Key("theme", "t", "cycle_theme", "Theme", "Cycle the colour theme"),
     Key("help", "question_mark", "help", "Help", "List every key"),
     Key("quit", "q", "quit", "Quit", "Leave the monitor"),
+    # Time travel (the flight recorder): the overview as it was, from the stored history.
+    # A minute per press reads an outage check by check; an hour jumps across a shift.
+    Key(
+        "travel_back",
+        "left_square_bracket",
+        "travel(-60)",
+        "Back 1 min",
+        "Time travel: the overview one minute earlier",
+        footer="Time travel",
+        group="Travel 1 min",
+    ),
+    Key(
+        "travel_forward",
+        "right_square_bracket",
+        "travel(60)",
+        "Forward 1 min",
+        "Time travel: one minute later (past now: live again)",
+        footer="Time travel",
+        group="Travel 1 min",
+    ),
+    Key(
+        "travel_back_hour",
+        "left_curly_bracket",
+        "travel(-3600)",
+        "Back 1 hour",
+        "Time travel: the overview one hour earlier",
+        show=False,
+        group="Travel 1 h",
+    ),
+    Key(
+        "travel_forward_hour",
+        "right_curly_bracket",
+        "travel(3600)",
+        "Forward 1 hour",
+        "Time travel: one hour later (past now: live again)",
+        show=False,
+        group="Travel 1 h",
+    ),
+    Key(
+        "incident_onset",
+        "t",
+        "onset",
+        "Onset",
+        "Incident detail (enter): go to its onset",
+        scope="incident",
+    ),
     Key(
         "back",
         "escape",
         "back",
         "Back",
-        "Close the filter or help, or return to the overview",
+        "Close; leave time travel; to overview",
         show=False,
         priority=True,
     ),
@@ -82,9 +132,42 @@ VIEWS = (
 )
 
 
-def bindings() -> list[BindingType]:
+def bindings(scope: str = "app") -> list[BindingType]:
     out: list[BindingType] = [
-        Binding(k.key, k.action, k.title, show=k.show, id=k.id, priority=k.priority) for k in KEYS
+        Binding(
+            k.key,
+            k.action,
+            k.title if k.footer is None else k.footer,
+            show=k.show,
+            id=k.id,
+            priority=k.priority,
+        )
+        for k in KEYS
+        if k.scope == scope
     ]
-    out.append(Binding("ctrl+c", "quit", "Quit", show=False, priority=True, id="interrupt"))
+    if scope == "app":
+        out.append(Binding("ctrl+c", "quit", "Quit", show=False, priority=True, id="interrupt"))
     return out
+
+
+def help_rows(keymap: dict[str, str]) -> list[tuple[str, str, str]]:
+    """(keys, title, help) per line of the help; keys in a row with the same group share
+    a line (`[ ]  Travel 1 min  Back 1 min · Forward 1 min`), so the help fits 80x24."""
+    rows: list[tuple[str, str, str]] = []
+    run: list[Key] = []
+    for k in (*KEYS, None):
+        if k is not None and run and k.group and k.group == run[0].group:
+            run.append(k)
+            continue
+        if len(run) == 1:
+            rows.append((key_display(keymap.get(run[0].id, run[0].key)), run[0].title, run[0].help))
+        elif run:
+            keys = " ".join(key_display(keymap.get(g.id, g.key)) for g in run)
+            rows.append((keys, run[0].group, " · ".join(g.title for g in run)))
+        run = [k] if k is not None else []
+    return rows
+
+
+def key_display(key: str) -> str:
+    """A key as the help shows it: `[` for left_square_bracket, `/` for slash."""
+    return ",".join(format_key(k) for k in key.split(","))

@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import time
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Input, Static
 
+from devmentor_monitor.history.model import host_series, service_series
 from devmentor_monitor.logs import mask_url
 from devmentor_monitor.metric_specs import series_spec
-from devmentor_monitor.tui.charts import RANGES, line_chart
-from devmentor_monitor.tui.keys import KEYS
+from devmentor_monitor.tui.charts import RANGES, STORED_RANGES, line_chart, step_for
+from devmentor_monitor.tui.keys import KEYS, bindings, help_rows, key_display
+from devmentor_monitor.tui.render import sparkline
+from devmentor_monitor.tui.replay import when
 from devmentor_monitor.tui.silence import silenced_line
 from devmentor_monitor.tui.widgets import (
     SEVERITY_WORD,
@@ -33,8 +37,11 @@ from devmentor_monitor.tui.widgets import (
 from devmentor_monitor.units import format_age, format_ms, format_percent
 
 if TYPE_CHECKING:
+    from devmentor_monitor.incidents.model import Incident
     from devmentor_monitor.store import Store
     from devmentor_monitor.tui.app import MonitorApp
+
+Line = tuple[str, list[float], list[float]]  # label, timestamps, values
 
 CHECK_COLUMNS = ("when", "result", "latency", "HTTP", "detail")
 INCIDENT_COLUMNS = ("sev", "service", "state", "age", "title")
@@ -125,8 +132,35 @@ class MonitorScreen(Screen[None]):
             table.focus()
 
 
+class TravelBanner(AppWidget, Static):
+    """'viewing 14:32, press esc for live' while the overview shows the past."""
+
+    def refresh_data(self) -> None:
+        app = self.monitor_app
+        at = app.travel_at
+        self.display = at is not None
+        if at is None:
+            return
+        now = app.clock()
+        text = Text(f" viewing {when(at, now)}, press esc for live ", style="bold reverse")
+        if app.frame_error is not None:
+            text.append(f"  history unavailable: {app.frame_error}", style="bold")
+        elif app.frame is None or app.frame.at != at:
+            text.append("  loading from history…")
+        keys = {k.id: key_display(k.key) for k in KEYS}
+        text.append(
+            f"  {keys['travel_back']} {keys['travel_forward']} ±1 min · "
+            f"{keys['travel_back_hour']} {keys['travel_forward_hour']} ±1 h",
+            style="dim",
+        )
+        self.update(text)
+
+
 class OverviewScreen(MonitorScreen):
+    TRAVELS = True  # `[` `]` redraw this view from the stored history
+
     def body(self) -> ComposeResult:
+        yield TravelBanner(id="travel-banner")
         with Horizontal(id="top"):
             table = ServicesTable(id="services")
             table.border_title = "Services"
@@ -149,8 +183,12 @@ class OverviewScreen(MonitorScreen):
         self.set_class(self.size.height < 30, "short")
 
 
+HISTORY_RELOAD = 60.0  # a stored range is read again at most once a minute
+
+
 class ChartPane(AppWidget, Static):
-    """A chart of stored series over the screen's chosen range."""
+    """A chart of a series over the screen's chosen range: the live ranges from the rings
+    in memory, 7d and 30d from the rollups on disk (read in a worker)."""
 
     def __init__(
         self, title: str, keys: list[str] | None = None, service_latency: bool = False, **kw: Any
@@ -162,12 +200,97 @@ class ChartPane(AppWidget, Static):
         self.TOPICS = ("service:",) if service_latency else ("system",)
         self.window = RANGES["5m"]
         self.only_service: str | None = None
+        # The stored range last read: (what was asked, when, the lines or the error).
+        self._stored: tuple[tuple[Any, ...], float, list[Line] | str] | None = None
+        self._loading: tuple[Any, ...] | None = None
+
+    @property
+    def range_name(self) -> str:
+        return next((n for n, w in RANGES.items() if w == self.window), "")
+
+    def _stored_series(self, store: Store) -> tuple[list[tuple[str, str, float]], str]:
+        """(label, stored series, factor) per line, and the unit."""
+        if self.service_latency:
+            names = [self.only_service] if self.only_service else store.service_names()
+            return [(n, service_series(n, "latency_seconds"), 1000.0) for n in names], "ms"
+        out, unit = [], ""
+        for key in self.keys:
+            spec = series_spec(key)
+            kib = spec.unit == "bytes/s"
+            unit = "KiB/s" if kib else spec.unit
+            out.append((spec.label, host_series(key), 1 / 1024 if kib else 1.0))
+        return out, unit
+
+    def _draw_stored(self, store: Store, now: float) -> None:
+        """7d / 30d: a point per step, about one per column; the history picks the tier."""
+        name = self.range_name
+        series, unit = self._stored_series(store)
+        step = step_for(self.window, max(20, self.size.width - 10))
+        key = (self.window, tuple(s for _, s, _ in series), step)
+        stored = self._stored if self._stored is not None and self._stored[0] == key else None
+        if (stored is None or now - stored[1] >= HISTORY_RELOAD) and self._loading != key:
+            queries = self.monitor_app.queries
+            if queries is not None:
+                self._loading = key
+                self.run_worker(
+                    partial(self._load, key, series, now - self.window, now, step),  # type: ignore[arg-type]
+                    group=f"history-{id(self)}",
+                    exclusive=True,
+                    exit_on_error=False,
+                )
+        if stored is None:
+            self.update(Text(f"{self.title}\n\nloading {name} from the history…", style="dim"))
+            return
+        if isinstance(stored[2], str):
+            self.update(Text(f"{self.title}\n\nhistory unavailable: {stored[2]}", style="dim"))
+            return
+        self.update(
+            line_chart(
+                stored[2],
+                now=now,
+                window=self.window,
+                width=self.size.width,
+                height=self.size.height,
+                title=f"{self.title}, {name} (avg per {_step_word(step)})",
+                unit=unit,
+                color=self.monitor_app.theme != "monochrome",
+                empty=f"not enough stored for the last {name} yet (two points needed): "
+                "the history fills as the monitor runs",
+            )
+        )
+
+    async def _load(
+        self,
+        key: tuple[Any, ...],
+        series: list[tuple[str, str, float]],
+        since: float,
+        until: float,
+        step: float,
+    ) -> None:
+        queries = self.monitor_app.queries
+        assert queries is not None
+        result: list[Line] | str
+        try:
+            result = []
+            for label, name, factor in series:
+                points = await queries.history(name, since, until, step)
+                result.append((label, [p.ts for p in points], [p.avg * factor for p in points]))
+        except Exception as exc:  # storage trouble: the chart says so, the app runs on
+            result = str(exc) or type(exc).__name__
+        finally:  # cancelled too (another range asked meanwhile): free to load again
+            if self._loading == key:
+                self._loading = None
+        self._stored = (key, self.monitor_app.clock(), result)
+        self.refresh_data()
 
     def refresh_data(self) -> None:
         store = self.store
         if store is None:
             return
         now = self.monitor_app.clock()
+        if self.range_name in STORED_RANGES:
+            self._draw_stored(store, now)
+            return
         since = now - self.window
         lines = []
         marks: list[tuple[list[float], list[float]]] = []
@@ -212,47 +335,109 @@ class ChartPane(AppWidget, Static):
         self.refresh_data()
 
 
-def _marks(
-    store: Store, series: str, since: float, factor: float
-) -> tuple[list[float], list[float]]:
-    """Flagged points of a series since ``since``, scaled like its line."""
-    points = [(t, v * factor) for t, v in store.anomaly_marks(series) if t >= since]
-    return [t for t, _ in points], [v for _, v in points]
+def _step_word(step: float) -> str:
+    return f"{step / 3600:g} h" if step >= 3600 else f"{step / 60:g} min"
 
 
-class MetricsScreen(MonitorScreen):
-    BINDINGS = [
-        # Shown on the range line above the charts, not in the (narrow) footer.
-        Binding("1", "range('5m')", "5 m", id="range_5m", show=False),
-        Binding("2", "range('1h')", "1 h", id="range_1h", show=False),
-        Binding("3", "range('24h')", "24 h", id="range_24h", show=False),
-        Binding("r", "next_range", "Range", id="range_next", show=False),
-    ]
+class StoredSeriesPane(AppWidget, Static):
+    """Series only the history holds (a service's scraped metrics, pushed custom metrics):
+    one line each with a sparkline over the screen's range and the last, min and max."""
 
-    def body(self) -> ComposeResult:
-        yield Static(id="range-line")
-        with VerticalScroll(id="charts"):
-            yield ChartPane("CPU", ["cpu"], classes="chart")
-            yield ChartPane("Memory", ["memory", "swap"], classes="chart")
-            yield ChartPane("Disk", [], classes="chart", id="disk-chart")
-            yield ChartPane("Network", ["net_rx", "net_tx"], classes="chart")
-            yield ChartPane("Service latency", service_latency=True, classes="chart")
+    def __init__(self, title: str, prefix: str, empty: str, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.title = title
+        self.prefix = prefix
+        self.empty = empty
+        self.window = RANGES["1h"]
+        self._shown: tuple[tuple[Any, ...], float, list[tuple[str, list[float]]] | str] | None
+        self._shown = None
+        self._loading: tuple[Any, ...] | None = None
 
+    def refresh_data(self) -> None:
+        app = self.monitor_app
+        now = app.clock()
+        width = max(20, self.size.width)
+        spark = max(8, min(60, width - 60))
+        step = step_for(self.window, spark)
+        key = (self.prefix, self.window, step)
+        shown = self._shown if self._shown is not None and self._shown[0] == key else None
+        reload = HISTORY_RELOAD if self.window > RANGES["24h"] else 10.0
+        stale = shown is None or now - shown[1] >= reload
+        if stale and self._loading != key and app.queries is not None:
+            self._loading = key
+            self.run_worker(
+                partial(self._load, key, now - self.window, now, step),  # type: ignore[arg-type]
+                group=f"series-{id(self)}",
+                exclusive=True,
+                exit_on_error=False,
+            )
+        text = Text(f"{self.title}\n", style="bold")
+        if shown is None:
+            text.append("loading from the history…", style="dim")
+        elif isinstance(shown[2], str):
+            text.append(f"history unavailable: {shown[2]}", style="dim")
+        elif not shown[2]:
+            text.append(self.empty, style="dim")
+        else:
+            chart_style = app.palette.get("chart", "")
+            names = [n.removeprefix(self.prefix) for n, _ in shown[2]]
+            label = min(40, max(len(n) for n in names))
+            for name, (_, values) in zip(names, shown[2], strict=True):
+                line = Text(f"{name[:label]:<{label}} ")
+                if values:
+                    line.append(sparkline(values, spark), style=chart_style)
+                    line.append(f" {values[-1]:.4g}  min {min(values):.4g} max {max(values):.4g}")
+                else:
+                    line.append("nothing in this range", style="dim")
+                line.truncate(width, overflow="ellipsis")
+                text.append_text(line)
+                text.append("\n")
+        self.update(text)
+
+    async def _load(self, key: tuple[Any, ...], since: float, until: float, step: float) -> None:
+        queries = self.monitor_app.queries
+        assert queries is not None
+        result: list[tuple[str, list[float]]] | str
+        try:
+            result = []
+            for name in await queries.history_names(self.prefix):
+                points = await queries.history(name, since, until, step)
+                result.append((name, [p.avg for p in points]))
+        except Exception as exc:  # storage trouble: the pane says so, the app runs on
+            result = str(exc) or type(exc).__name__
+        finally:  # cancelled too: free to load again
+            if self._loading == key:
+                self._loading = None
+        self._shown = (key, self.monitor_app.clock(), result)
+        self.refresh_data()
+
+
+RANGE_BINDINGS: list[BindingType] = [
+    # Shown on the range line above the charts, not in the (narrow) footer.
+    Binding("1", "range('5m')", "5 m", id="range_5m", show=False),
+    Binding("2", "range('1h')", "1 h", id="range_1h", show=False),
+    Binding("3", "range('24h')", "24 h", id="range_24h", show=False),
+    Binding("4", "range('7d')", "7 d", id="range_7d", show=False),
+    Binding("5", "range('30d')", "30 d", id="range_30d", show=False),
+    Binding("r", "next_range", "Range", id="range_next", show=False),
+]
+
+
+def range_line(current: str) -> Text:
+    """The ranges, the shown one highlighted, and where it is read from."""
+    line = Text("range: ")
+    for name in RANGES:
+        line.append(f" {name} ", style="reverse bold" if name == current else "")
+    source = "stored history (rollups)" if current in STORED_RANGES else "memory"
+    line.append(f"   from {source} · keys 1 / 2 / 3 / 4 / 5 or r to change", style="dim")
+    return line
+
+
+class RangeScreen(MonitorScreen):
+    """A screen with charts and the range keys; `refresh_data` draws the range chosen."""
+
+    BINDINGS = RANGE_BINDINGS
     range_name = "5m"
-
-    def refresh_data(self, topics: set[str] | None = None) -> None:
-        store = self.monitor_app.store
-        if store is not None:
-            disks = [k for k in store.series_names() if k.startswith("disk:")]
-            self.query_one("#disk-chart", ChartPane).keys = disks or ["disk_read"]
-        for chart in self.query(ChartPane):
-            chart.window = RANGES[self.range_name]
-        line = Text("range: ")
-        for name in RANGES:
-            line.append(f" {name} ", style="reverse bold" if name == self.range_name else "")
-        line.append("   keys 1 / 2 / 3 or r to change", style="dim")
-        self.query_one("#range-line", Static).update(line)
-        super().refresh_data(topics)
 
     def action_range(self, name: str) -> None:
         self.range_name = name
@@ -263,8 +448,48 @@ class MetricsScreen(MonitorScreen):
         self.action_range(names[(names.index(self.range_name) + 1) % len(names)])
 
 
-class ServicesScreen(MonitorScreen):
-    """Pick a service on the left; its latency, SLO and recent checks on the right."""
+def _marks(
+    store: Store, series: str, since: float, factor: float
+) -> tuple[list[float], list[float]]:
+    """Flagged points of a series since ``since``, scaled like its line."""
+    points = [(t, v * factor) for t, v in store.anomaly_marks(series) if t >= since]
+    return [t for t, _ in points], [v for _, v in points]
+
+
+class MetricsScreen(RangeScreen):
+    def body(self) -> ComposeResult:
+        yield Static(id="range-line")
+        with VerticalScroll(id="charts"):
+            yield ChartPane("CPU", ["cpu"], classes="chart")
+            yield ChartPane("Memory", ["memory", "swap"], classes="chart")
+            yield ChartPane("Disk", [], classes="chart", id="disk-chart")
+            yield ChartPane("Network", ["net_rx", "net_tx"], classes="chart")
+            yield ChartPane("Service latency", service_latency=True, classes="chart")
+            yield StoredSeriesPane(
+                "Custom metrics (POST /api/metrics)",
+                "custom:",
+                "none pushed yet",
+                id="custom-series",
+                classes="series",
+            )
+
+    def refresh_data(self, topics: set[str] | None = None) -> None:
+        store = self.monitor_app.store
+        if store is not None:
+            disks = [k for k in store.series_names() if k.startswith("disk:")]
+            self.query_one("#disk-chart", ChartPane).keys = disks or ["disk_read"]
+        for chart in self.query(ChartPane):
+            chart.window = RANGES[self.range_name]
+        self.query_one("#custom-series", StoredSeriesPane).window = RANGES[self.range_name]
+        self.query_one("#range-line", Static).update(range_line(self.range_name))
+        super().refresh_data(topics)
+
+
+class ServicesScreen(RangeScreen):
+    """Pick a service on the left; its latency, SLO, scraped metrics and recent checks on
+    the right."""
+
+    range_name = "1h"
 
     def __init__(self) -> None:
         super().__init__()
@@ -278,7 +503,11 @@ class ServicesScreen(MonitorScreen):
             yield table
             with Vertical(id="svc-detail"):
                 yield Static(id="svc-summary")
+                yield Static(id="range-line")
                 yield ChartPane("Latency", service_latency=True, id="svc-chart")
+                yield StoredSeriesPane(
+                    "Scraped metrics", "scrape:", "", id="svc-scraped", classes="series"
+                )
                 checks: DataTable[Any] = DataTable(id="svc-checks", cursor_type="none")
                 bound_table_caches(checks)
                 checks.border_title = "Recent checks"
@@ -298,7 +527,6 @@ class ServicesScreen(MonitorScreen):
         checks = self.query_one("#svc-checks", DataTable)
         for col in CHECK_COLUMNS:
             checks.add_column(col, key=col)
-        self.query_one("#svc-chart", ChartPane).window = RANGES["1h"]
         super().on_mount()
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
@@ -306,18 +534,33 @@ class ServicesScreen(MonitorScreen):
             self.selected = event.row_key.value
             self.refresh_data()
 
+    def _point_panes_at(self, name: str) -> None:
+        """The chart and the scraped metrics show ``name`` over the chosen range."""
+        self.query_one("#range-line", Static).update(range_line(self.range_name))
+        chart = self.query_one("#svc-chart", ChartPane)
+        chart.only_service = name
+        chart.title = f"{name} latency"
+        chart.window = RANGES[self.range_name]
+        scraped = self.query_one("#svc-scraped", StoredSeriesPane)
+        scraped.prefix = f"scrape:{name}:"
+        scraped.title = f"{name}: scraped metrics"
+        scraped.empty = "none stored (declare metrics: {url, include} on the service to scrape)"
+        scraped.window = RANGES[self.range_name]
+
     def refresh_data(self, topics: set[str] | None = None) -> None:
-        super().refresh_data(topics)
         store = self.monitor_app.store
         if store is None or not store.service_names():
-            return
-        if topics is not None and not any(t.startswith("service:") for t in topics):
+            super().refresh_data(topics)
             return
         name = (
             self.selected
             if self.selected and store.has_service(self.selected)
             else store.service_names()[0]
         )
+        self._point_panes_at(name)
+        super().refresh_data(topics)  # the chart and the scraped metrics draw here
+        if topics is not None and not any(t.startswith("service:") for t in topics):
+            return
         s = store.service(name)
         colors = self.monitor_app.palette
         now = self.monitor_app.clock()
@@ -368,10 +611,6 @@ class ServicesScreen(MonitorScreen):
         else:
             text.append("S silence this service\n", style="dim")
         self.query_one("#svc-summary", Static).update(text)
-        chart = self.query_one("#svc-chart", ChartPane)
-        chart.only_service = name
-        chart.title = f"{name} latency"
-        chart.refresh_data()
         checks = self.query_one("#svc-checks", DataTable)
         if name != self._checks_of:  # another service: none of its rows are shown
             checks.clear()
@@ -488,6 +727,14 @@ class IncidentsScreen(MonitorScreen):
             table.move_cursor(row=0)  # where a rebuilt table would put it
         self._draw_timeline()
 
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        """`enter` on an incident: its detail, where `t` travels to its onset."""
+        store = self.monitor_app.store
+        key = event.row_key.value
+        inc = store.incident(key) if store is not None and key else None
+        if event.data_table.id == "inc-list" and inc is not None:
+            self.app.push_screen(IncidentDetailScreen(inc))
+
     def _draw_timeline(self) -> None:
         store = self.monitor_app.store
         box = self.query_one("#inc-timeline", Static)
@@ -495,62 +742,9 @@ class IncidentsScreen(MonitorScreen):
         if inc is None:
             box.update(Text("no incidents", style="dim"))
             return
-        text = Text(f"{inc.title}\n", style="bold")
-        text.append(
-            f"{inc.id} · {inc.severity.value} · {inc.state.value} · rule {inc.rule}\n", style="dim"
-        )
-        queries = self.monitor_app.queries
-        warning = self.monitor_app.palette.get("warning", "")
-        labels = {"service": inc.service, "rule": inc.rule, "severity": inc.severity.value}
-        silence = queries.silence_for(labels) if queries is not None else None
-        if silence is None and inc.silenced_by and queries is not None:
-            silence = queries.silence(inc.silenced_by)
-        if silence is not None:
-            text.append(silenced_line(silence) + "\n", style=f"bold {warning}")
-        elif inc.silenced_by:
-            text.append(f"silenced by {inc.silenced_by}\n", style=f"bold {warning}")
-        else:
-            text.append("not silenced\n", style="dim")
-        if queries is not None:
-            text.append("why this paged: ", style="bold")
-            text.append(queries.why_paged(inc) + "\n")
-            flap = queries.flap_state(inc.service)
-            if flap.flapping or inc.flapping:
-                text.append(
-                    f"{inc.service} {'is flapping' if flap.flapping else 'paged while flapping'}"
-                    f" ({flap.change:.0%} state change)\n",
-                    style=f"bold {warning}",
-                )
-        if inc.dependents:
-            text.append(
-                f"dependents: {', '.join(inc.dependents)} (their signals join this incident)\n"
-            )
-        if inc.signals:
-            text.append("\nSignals\n", style="bold")
-            for sig in inc.signals:
-                state = "●" if sig.firing else "○"
-                line = f"{state} {sig.state:<7} {sig.kind:<9} {sig.rule} on {sig.subject}"
-                if sig.service != inc.service and sig.service != sig.subject:
-                    line += f" ({sig.service})"
-                if sig.value is not None:
-                    line += f"  value {sig.value:.3g}"
-                    if sig.threshold is not None:
-                        line += f" / {sig.threshold:.3g}"
-                since = time.strftime("%H:%M:%S", time.localtime(sig.first_at))
-                text.append(f"{line}  since {since}\n", style="" if sig.firing else "dim")
-        if inc.closing_note:
-            text.append(f"{inc.closing_note}\n", style="dim")
-        text.append("\nTimeline\n", style="bold")
-        for e in inc.timeline:
-            when = time.strftime("%H:%M:%S", time.localtime(e.ts))
-            text.append(f"{when} {e.kind:<12} {e.actor:<8} {e.text}\n")
-        causes = store.root_causes(inc.id) if store is not None else []
-        if causes:
-            text.append("\nLikely causes (root-cause hints)\n", style="bold")
-            for c in causes[:5]:
-                text.append(f"{c.score:4.2f} {c.subject} ({', '.join(c.kinds)}): ")
-                text.append(f"{c.evidence[0] if c.evidence else ''}\n")
+        text = incident_text(self.monitor_app, inc)
         text.append("\na acknowledge · r resolve · S silence", style="dim")
+        text.append("\nenter: detail, where t shows its onset", style="dim")
         box.update(text)
 
     async def action_acknowledge(self) -> None:
@@ -578,6 +772,95 @@ class IncidentsScreen(MonitorScreen):
             self.refresh_data()
 
 
+class IncidentDetailScreen(ModalScreen[None]):
+    """One incident in full; `t` (keys.py: incident_onset) shows the overview at its onset."""
+
+    KEY_SCOPE = "incident"
+    BINDINGS = bindings("incident")
+
+    def __init__(self, inc: Incident) -> None:
+        super().__init__()
+        self.incident = inc
+
+    def compose(self) -> ComposeResult:
+        app: MonitorApp = self.app  # type: ignore[assignment]
+        inc = self.incident
+        text = incident_text(app, inc)
+        keymap = dict(getattr(app, "_keymap", {}) or {})
+        onset = key_display(keymap.get("incident_onset", "t"))
+        opened = when(inc.opened_at, app.clock())
+        text.append(f"\n{onset} time travel to its onset ({opened})", style="bold")
+        text.append(" · esc close", style="dim")
+        box = Static(text, id="inc-detail")
+        box.border_title = "Incident"
+        yield box
+
+    def action_onset(self) -> None:
+        app: MonitorApp = self.app  # type: ignore[assignment]
+        at = self.incident.opened_at
+        self.dismiss(None)
+        app.travel_to(at)
+
+
+def incident_text(app: MonitorApp, inc: Incident) -> Text:
+    """An incident's detail: state, silence, why it paged, signals, timeline, causes."""
+    store = app.store
+    text = Text(f"{inc.title}\n", style="bold")
+    text.append(
+        f"{inc.id} · {inc.severity.value} · {inc.state.value} · rule {inc.rule}\n", style="dim"
+    )
+    queries = app.queries
+    warning = app.palette.get("warning", "")
+    labels = {"service": inc.service, "rule": inc.rule, "severity": inc.severity.value}
+    silence = queries.silence_for(labels) if queries is not None else None
+    if silence is None and inc.silenced_by and queries is not None:
+        silence = queries.silence(inc.silenced_by)
+    if silence is not None:
+        text.append(silenced_line(silence) + "\n", style=f"bold {warning}")
+    elif inc.silenced_by:
+        text.append(f"silenced by {inc.silenced_by}\n", style=f"bold {warning}")
+    else:
+        text.append("not silenced\n", style="dim")
+    if queries is not None:
+        text.append("why this paged: ", style="bold")
+        text.append(queries.why_paged(inc) + "\n")
+        flap = queries.flap_state(inc.service)
+        if flap.flapping or inc.flapping:
+            text.append(
+                f"{inc.service} {'is flapping' if flap.flapping else 'paged while flapping'}"
+                f" ({flap.change:.0%} state change)\n",
+                style=f"bold {warning}",
+            )
+    if inc.dependents:
+        text.append(f"dependents: {', '.join(inc.dependents)} (their signals join this incident)\n")
+    if inc.signals:
+        text.append("\nSignals\n", style="bold")
+        for sig in inc.signals:
+            state = "●" if sig.firing else "○"
+            line = f"{state} {sig.state:<7} {sig.kind:<9} {sig.rule} on {sig.subject}"
+            if sig.service != inc.service and sig.service != sig.subject:
+                line += f" ({sig.service})"
+            if sig.value is not None:
+                line += f"  value {sig.value:.3g}"
+                if sig.threshold is not None:
+                    line += f" / {sig.threshold:.3g}"
+            since = time.strftime("%H:%M:%S", time.localtime(sig.first_at))
+            text.append(f"{line}  since {since}\n", style="" if sig.firing else "dim")
+    if inc.closing_note:
+        text.append(f"{inc.closing_note}\n", style="dim")
+    text.append("\nTimeline\n", style="bold")
+    for e in inc.timeline:
+        at = time.strftime("%H:%M:%S", time.localtime(e.ts))
+        text.append(f"{at} {e.kind:<12} {e.actor:<8} {e.text}\n")
+    causes = store.root_causes(inc.id) if store is not None else []
+    if causes:
+        text.append("\nLikely causes (root-cause hints)\n", style="bold")
+        for c in causes[:5]:
+            text.append(f"{c.score:4.2f} {c.subject} ({', '.join(c.kinds)}): ")
+            text.append(f"{c.evidence[0] if c.evidence else ''}\n")
+    return text
+
+
 class HelpScreen(ModalScreen[None]):
     """Every key, from the one declaration in keys.py (remaps included)."""
 
@@ -586,13 +869,12 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         app = self.app
         keymap = dict(getattr(app, "_keymap", {}) or {})
-        text = Text("Keys\n", style="bold")
-        for k in KEYS:
-            key = keymap.get(k.id, k.key).replace("question_mark", "?").replace("slash", "/")
-            text.append(f"  {key:<10}", style="bold")
-            text.append(f"{k.title:<13}{k.help}\n")
-        text.append("  ctrl+c    Quit       ctrl+p  command palette (every action)\n")
-        text.append("  metrics: 1 / 2 / 3 or r pick 5 m / 1 h / 24 h.  ")
+        text = Text("Keys", style="bold")
+        text.append("  ctrl+p command palette (every action) · ctrl+c quit\n", style="dim")
+        for keys, title, help_text in help_rows(keymap):
+            text.append(f"  {keys:<10}", style="bold")
+            text.append(f"{title:<13}{help_text}\n")
+        text.append("  m, s: 1-5 or r pick 5m 1h 24h 7d 30d (7d, 30d: stored history)\n")
         text.append("esc, q or ? close this", style="dim")
         yield Static(text, id="help")
 

@@ -13,7 +13,7 @@ from textual.widgets import DataTable, Static
 from textual.widgets.data_table import ColumnKey, RowKey
 
 from devmentor_monitor.incidents.model import Incident
-from devmentor_monitor.model import SourceState
+from devmentor_monitor.model import Health, SourceState
 from devmentor_monitor.store import ServiceSummary, Store
 from devmentor_monitor.tui.render import bar, ellipsize, short_reason, sparkline, status_text
 from devmentor_monitor.units import (
@@ -26,6 +26,7 @@ from devmentor_monitor.units import (
 
 if TYPE_CHECKING:
     from devmentor_monitor.tui.app import MonitorApp
+    from devmentor_monitor.tui.replay import Frame, ServiceFrame
 
 
 class AppWidget:
@@ -50,6 +51,19 @@ class AppWidget:
     def store(self) -> Store | None:
         return self.monitor_app.store
 
+    @property
+    def travelling(self) -> bool:
+        """On the overview while time travelling: the pane draws the past, not the store."""
+        screen = getattr(self, "screen", None)
+        return self.monitor_app.travel_at is not None and getattr(screen, "TRAVELS", False)
+
+    @property
+    def frame(self) -> Frame | None:
+        """The past moment to draw, once read (None: still loading, keep what is shown)."""
+        app = self.monitor_app
+        frame = app.frame
+        return frame if frame is not None and frame.at == app.travel_at else None
+
 
 class HeaderBar(AppWidget, Static):
     """Host, monitor uptime, each source's state, open incidents, clock."""
@@ -69,13 +83,18 @@ class HeaderBar(AppWidget, Static):
             self.update(line)
             return
         line.append(f"  up {format_duration(max(0, int(now - store.started)))}")
-        incidents = len(store.open_incidents())
-        line.append("  incidents: ")
+        frame = self.frame if self.travelling else None
+        incidents = len(frame.incidents if frame is not None else store.open_incidents())
+        line.append("  incidents then: " if frame is not None else "  incidents: ")
         line.append(
             str(incidents) if incidents else "none",
             style=colors.get("severity-high", "") if incidents else "",
         )
         counts = store.counts()
+        if frame is not None:  # the services' states at that moment, as the table shows
+            counts = {h.value: 0 for h in Health}
+            for f in frame.services:
+                counts[f.status.value] += 1
         line.append(f"  services {counts['up'] + counts['degraded']}/{sum(counts.values())} up")
         if counts["down"]:
             line.append(f" · {counts['down']} down", style=f"bold {colors.get('status-down')}")
@@ -193,18 +212,48 @@ class ServicesTable(AppWidget, DataTable[Any]):
         }
         return tuple(values[key] for key, _, _ in self.columns_shown)
 
+    def _frame_row(self, f: ServiceFrame, at: float) -> tuple[object, ...]:
+        """A row as it was at ``at``; budget is not replayed ("–")."""
+        latency = format_ms(f.latency)
+        if f.ts is None:
+            latency = "no data"  # nothing stored near that moment
+        elif f.ok is False or (f.status is Health.DOWN and f.latency is None):
+            latency = "failed"
+        values = {
+            "service": Text(ellipsize(f.name, 12)),
+            "status": status_text(f.status, self.monitor_app.palette),
+            "latency": latency,
+            "trend": sparkline(f.trend, TREND),
+            "uptime": "–" if f.uptime_24h is None else f"{f.uptime_24h:.2f}%",
+            "budget": "–",
+            "checked": "–" if f.ts is None else format_age(at - f.ts).removesuffix(" ago"),
+        }
+        return tuple(values[key] for key, _, _ in self.columns_shown)
+
+    def _shown(self, name: str, status: Health) -> bool:
+        text = self.filter_text
+        return not text or text in name.lower() or text in status.value
+
     def refresh_data(self) -> None:
         store = self.store
         if store is None:
             return
         now = self.monitor_app.clock()
-        rows = {
-            s.name: self._row(s, now, store)
-            for s in store.services()
-            if not self.filter_text
-            or self.filter_text in s.name.lower()
-            or self.filter_text in s.status.value
-        }
+        if self.travelling:
+            frame = self.frame
+            if frame is None:
+                return
+            rows = {
+                f.name: self._frame_row(f, frame.at)
+                for f in frame.services
+                if self._shown(f.name, f.status)
+            }
+        else:
+            rows = {
+                s.name: self._row(s, now, store)
+                for s in store.services()
+                if self._shown(s.name, s.status)
+            }
         columns = tuple(key for key, _, _ in self.columns_shown)
         sync_rows(self, columns, rows, self._cells, change_cells=self._set_cells)
 
@@ -321,6 +370,11 @@ class SystemPane(AppWidget, Static):
         app = self.monitor_app
         colors = app.palette
         th = store.config.thresholds
+        if self.travelling:
+            frame = self.frame
+            if frame is not None:
+                self._draw_frame(frame, store)
+            return
         sample = store.system
         status = store.source("system")
         width = max(20, self.size.width)
@@ -396,6 +450,46 @@ class SystemPane(AppWidget, Static):
             line.truncate(width, overflow="ellipsis")
         self.update(Group(*fit_lines(lines, self.content_size.height, DROP_ORDER)))
 
+    def _draw_frame(self, frame: Frame, store: Store) -> None:
+        """The host series as stored at that moment (per core and processes are live only)."""
+        colors = self.monitor_app.palette
+        th = store.config.thresholds
+        host = frame.host
+        width = max(20, self.size.width)
+        meter = max(6, min(30, width - 34))
+        if not host:
+            self.update(Text("no host samples stored at that time", style="dim"))
+            return
+        lines: list[Text] = []
+        for label, key, level in (
+            ("CPU ", "cpu", th.cpu),
+            ("MEM ", "memory", th.memory),
+            ("SWP ", "swap", th.memory),
+        ):
+            if key in host:
+                line = Text(f"{label} ")
+                line.append_text(bar(host[key], meter, level, colors))
+                line.append(f" {host[key]:5.1f} %")
+                lines.append(line)
+        if "load1" in host:
+            lines.append(Text(f"load {host['load1']:.2f}"))
+        for key in sorted(k for k in host if k.startswith("disk:")):
+            line = Text(f"DSK  {ellipsize(key.removeprefix('disk:'), 10)} ")
+            line.append_text(bar(host[key], max(4, meter - 11), th.disk, colors))
+            line.append(f" {host[key]:5.1f} %")
+            lines.append(line)
+        lines.append(
+            Text(
+                f"NET  rx {format_rate(host.get('net_rx'))}  tx {format_rate(host.get('net_tx'))}"
+                f"   IO r {format_rate(host.get('disk_read'))} "
+                f"w {format_rate(host.get('disk_write'))}"
+            )
+        )
+        lines.append(Text("per-core CPU and top processes: live only", style="dim"))
+        for line in lines:
+            line.truncate(width, overflow="ellipsis")
+        self.update(Group(*fit_lines(lines, self.content_size.height, ("per-core", *DROP_ORDER))))
+
 
 # When the pane is short, these lines go first (by their prefix), most expendable first.
 DROP_ORDER = ("     mem:", "TOP", "load", "SWP", "  ", "NET")
@@ -428,6 +522,9 @@ class NoticePane(AppWidget, Static):
         self.empty = empty
 
     def refresh_data(self) -> None:
+        if self.travelling:
+            self.update(Text(f"{self.reader}: live only, not recorded", style="dim"))
+            return
         store = self.store
         items = getattr(store, self.reader)() if store is not None else []
         if not items:
@@ -462,11 +559,18 @@ class IncidentsPane(AppWidget, Static):
 
     def refresh_data(self) -> None:
         store = self.store
-        incidents = store.open_incidents() if store is not None else []
+        now = self.monitor_app.clock()
+        if self.travelling:
+            frame = self.frame
+            if frame is None:
+                return
+            incidents = list(frame.incidents)
+            now = frame.at  # ages as they read then
+        else:
+            incidents = store.open_incidents() if store is not None else []
         if not incidents:
             self.update(Text("no incidents", style="dim"))
             return
-        now = self.monitor_app.clock()
         width = max(10, self.content_size.width)
         lines = [incident_line(i, now, self.monitor_app.palette, width) for i in incidents]
         self.update(Group(*fit_lines(lines, self.content_size.height, ())))
@@ -476,6 +580,9 @@ class EventTicker(AppWidget, Static):
     """The newest platform events on one line."""
 
     def refresh_data(self) -> None:
+        if self.travelling:
+            self.update(Text("events: the event log (e) has them by time", style="dim"))
+            return
         store = self.store
         events = store.events(5) if store is not None else []
         if events:
@@ -496,14 +603,22 @@ class KeyHints(Static):
     """
 
     def on_mount(self) -> None:
-        line = Text(no_wrap=True, overflow="ellipsis")
+        shown: list[tuple[list[str], str]] = []  # keys and their word
         seen: set[str] = set()
         for active in self.screen.active_bindings.values():
             binding = active.binding
             if not binding.show or binding.action in seen:
                 continue
             seen.add(binding.action)
-            line.append(" ")
-            line.append(self.app.get_key_display(binding), style="bold reverse")
-            line.append(f" {binding.description}")
+            key = self.app.get_key_display(binding)
+            if shown and shown[-1][1] == binding.description:  # "[ ] Time travel"
+                shown[-1][0].append(key)
+            else:
+                shown.append(([key], binding.description))
+        line = Text(no_wrap=True, overflow="ellipsis")
+        for keys, word in shown:
+            for key in keys:
+                line.append(" ")
+                line.append(key, style="bold reverse")
+            line.append(f" {word}")
         self.update(line)

@@ -17,7 +17,7 @@ from tui_data import DOWN_REASON, HOSTNAME, LATENCY, T, settle
 
 from devmentor_monitor.model import CheckResult
 from devmentor_monitor.tui.app import MonitorApp
-from devmentor_monitor.tui.keys import KEYS, VIEWS
+from devmentor_monitor.tui.keys import KEYS, VIEWS, key_display
 from devmentor_monitor.tui.screens import ChartPane, HelpScreen, MetricsScreen
 from devmentor_monitor.tui.themes import ThemeError, load_themes
 from devmentor_monitor.units import format_ms as ms
@@ -205,8 +205,21 @@ async def test_a_tick_right_after_a_view_switch_does_not_crash(app: MonitorApp) 
 
 
 async def test_metrics_view_charts_and_range_keys(app: MonitorApp, screen_text: Text) -> None:
-    windows = {"5m": 300.0, "1h": 3600.0, "24h": 86400.0}
-    steps = [("2", "1h"), ("3", "24h"), ("1", "5m"), ("r", "1h"), ("r", "24h"), ("r", "5m")]
+    """1-5 pick a range, r cycles them; 7d and 30d come from the stored history, where the
+    frozen 10 minutes are not enough for a line (tests/tui/test_time_travel.py draws them)."""
+    windows = {"5m": 300.0, "1h": 3600.0, "24h": 86400.0, "7d": 604800.0, "30d": 2592000.0}
+    steps = [
+        ("2", "1h"),
+        ("3", "24h"),
+        ("4", "7d"),
+        ("5", "30d"),
+        ("1", "5m"),
+        ("r", "1h"),
+        ("r", "24h"),
+        ("r", "7d"),
+        ("r", "30d"),
+        ("r", "5m"),
+    ]
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("2", "r")  # range keys belong to the metrics view only
         assert app.current_mode == "overview"
@@ -228,8 +241,13 @@ async def test_metrics_view_charts_and_range_keys(app: MonitorApp, screen_text: 
             assert style_of(app, f" {expected} ").reverse, key
             for other in set(windows) - {expected}:
                 assert not style_of(app, f" {other} ").reverse, (key, other)
+            if expected in ("7d", "30d"):
+                await until(pilot, lambda: "not enough stored" in screen_text(app), "empty")
+                assert "from stored history" in screen_text(app), key
+                continue
             axis = "h ago" if expected == "24h" else "min ago"
             assert axis in screen_text(app), key
+            assert "from memory" in screen_text(app), key
 
 
 # ----------------------------------------------------------------------------- services
@@ -314,11 +332,17 @@ async def test_help_lists_every_key_and_closes(app: MonitorApp, screen_text: Tex
             assert isinstance(app.screen, HelpScreen)
             text = screen_text(app)
             for key in KEYS:
-                shown = key.key.replace("question_mark", "?").replace("slash", "/")
-                assert f"{shown:<10}{key.title}" in text, key.id
+                shown = key_display(key.key)
+                if key.group:  # back and forward share a line: `[ ]       Travel 1 min`
+                    assert f"{shown} " in text, key.id
+                    assert key.group in text, key.id
+                    assert key.title in text, key.id
+                else:
+                    assert f"{shown:<10}{key.title}" in text, key.id
+            assert "[ ]       Travel 1 min" in text
             assert "ctrl+c" in text
             assert "ctrl+p" in text
-            assert "1 / 2 / 3" in text
+            assert "1-5 or r" in text
             await pilot.press(close)
             await pilot.pause()
             assert not isinstance(app.screen, HelpScreen), close
@@ -464,10 +488,11 @@ async def test_keys_remap_from_config(
 async def test_every_key_action_is_a_palette_command(app: MonitorApp) -> None:
     async with app.run_test(size=SIZE):
         commands = {c.title: c for c in app.get_system_commands(app.screen)}
-    expected = {k.title for k in KEYS if k.id != "back"}
+    expected = {k.title for k in KEYS if k.id != "back" and k.scope == "app"}
     assert expected <= set(commands)
+    assert "Onset" not in commands  # the incident detail's own key: offered there only
     for key in KEYS:
-        if key.id != "back":
+        if key.title in expected:
             assert commands[key.title].help == key.help
 
 
