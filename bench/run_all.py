@@ -21,6 +21,7 @@ SCRIPTS = (
     "incident_writes",
     "tui_load",
     "tui_tick",
+    "tui_history",
     "detector_cost",
     "nab",
     "docker_poll",
