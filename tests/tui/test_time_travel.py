@@ -143,6 +143,25 @@ async def test_an_hour_back_and_nothing_stored_then(
         assert "no host samples stored at that time" in text
 
 
+async def test_a_failing_read_says_so_in_the_banner_and_the_app_runs_on(
+    make_app: Callable[..., MonitorApp], screen_text: Text
+) -> None:
+    app = make_app()
+    app.monitor.db.close()  # type: ignore[attr-defined]  # the incidents can't be read
+    async with app.run_test(size=WIDE) as pilot:
+        await pilot.press(BACK)
+        await until(pilot, lambda: app.frame_error is not None, "the failed read")
+        await settle(pilot)
+        banner = screen_text(app).splitlines()[1]
+        assert "viewing 22:13, press esc for live" in banner
+        assert "history unavailable:" in banner
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.is_running
+        assert "viewing" not in screen_text(app)
+        assert "UP" in row(screen_text(app), "auth")
+
+
 async def test_enter_then_t_on_an_incident_travels_to_its_onset(
     make_app: Callable[..., MonitorApp], screen_text: Text
 ) -> None:
