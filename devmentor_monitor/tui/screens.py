@@ -147,7 +147,8 @@ class TravelBanner(AppWidget, Static):
             text.append(f"  history unavailable: {app.frame_error}", style="bold")
         elif app.frame is None or app.frame.at != at:
             text.append("  loading from history…")
-        keys = {k.id: key_display(k.key) for k in KEYS}
+        keymap = dict(getattr(app, "_keymap", {}) or {})  # as remapped in tui.keys
+        keys = {k.id: key_display(keymap.get(k.id, k.key)) for k in KEYS}
         text.append(
             f"  {keys['travel_back']} {keys['travel_forward']} ±1 min · "
             f"{keys['travel_back_hour']} {keys['travel_forward_hour']} ±1 h",

@@ -143,6 +143,23 @@ async def test_an_hour_back_and_nothing_stored_then(
         assert "no host samples stored at that time" in text
 
 
+async def test_travel_keys_remap_from_config(
+    make_app: Callable[..., MonitorApp], screen_text: Text
+) -> None:
+    app = make_app('tui: {keys: {travel_back: "comma", travel_forward: "full_stop"}}\n')
+    async with app.run_test(size=WIDE) as pilot:
+        await pilot.press(BACK)  # the old key is gone
+        assert app.travel_at is None
+        await pilot.press("comma")
+        await until(pilot, lambda: "viewing 22:13" in screen_text(app), "the banner")
+        text = screen_text(app)
+        assert ", . ±1 min" in text.splitlines()[1]  # the banner names the keys as remapped
+        assert ", . Time travel" in text.splitlines()[-1]  # and so does the footer
+        await pilot.press("full_stop")
+        await settle(pilot)
+        assert app.travel_at is None
+
+
 async def test_a_failing_read_says_so_in_the_banner_and_the_app_runs_on(
     make_app: Callable[..., MonitorApp], screen_text: Text
 ) -> None:
