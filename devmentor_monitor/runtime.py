@@ -220,6 +220,16 @@ class Monitor:
             history=self.history,
         )
 
+    def _history_state(self, loop: asyncio.AbstractEventLoop) -> Callable[[str | None], None]:
+        """The history writer's trouble (told from its thread) as the "history" source."""
+
+        def tell(reason: str | None) -> None:
+            state = SourceState.OK if reason is None else SourceState.UNAVAILABLE
+            status = SourceStatus("history", state, reason or "")
+            loop.call_soon_threadsafe(self.intake.observe, status)
+
+        return tell
+
     # ------------------------------------------------------------------ lifecycle
     async def start(self, *, require_server: bool = True) -> None:
         """Open the database, start the exporter (unless told not to), then the tasks.
@@ -239,6 +249,7 @@ class Monitor:
             await asyncio.to_thread(self.db.open)  # StorageError: a clear message, no start
             stack.push_async_callback(asyncio.to_thread, self.db.close)
             stack.push_async_callback(self.outbox.close)
+            self.history.on_state = self._history_state(asyncio.get_running_loop())
             await asyncio.to_thread(self.history.open)
             stack.push_async_callback(self.history.close)
             await self._restore_pushed()

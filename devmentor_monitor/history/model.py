@@ -4,6 +4,7 @@ high-availability work) implements the same `SeriesStore`."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -23,6 +24,12 @@ class Tier(StrEnum):
 STEP: dict[Tier, float] = {Tier.RAW: 0.0, Tier.MINUTE: MINUTE, Tier.HOUR: HOUR}
 RAW_KEEP = DAY  # raw samples: 24 h
 MINUTE_KEEP = 7 * DAY  # 1-minute rollups: 7 d; 1-hour rollups: retention.metrics
+AHEAD = HOUR  # a sample stamped further in the future is refused (a pusher's wrong clock)
+
+
+class HistoryError(Exception):
+    """Samples written before a flush are not on disk (the backend says why); the store
+    keeps them and retries."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +56,18 @@ def keep(tier: Tier, retention: float) -> float:
     return {Tier.RAW: RAW_KEEP, Tier.MINUTE: MINUTE_KEEP, Tier.HOUR: retention}[tier]
 
 
+def rows_held(interval: float, retention: float) -> dict[Tier, int]:
+    """The most rows one series sampled every ``interval`` seconds has in each tier once
+    each tier is full: its span over its step, plus the bucket in progress and what a
+    retention pass (once a minute) has not removed yet. The disk bound is built on it."""
+    lag = 2 * MINUTE
+    return {
+        Tier.RAW: math.ceil((RAW_KEEP + lag) / interval) + 1,
+        Tier.MINUTE: math.ceil((keep(Tier.MINUTE, retention) + lag) / MINUTE) + 1,
+        Tier.HOUR: math.ceil((keep(Tier.HOUR, retention) + lag) / HOUR) + 1,
+    }
+
+
 def tier_for(step: float, since: float, now: float, retention: float) -> Tier:
     """The finest tier no finer than ``step`` that still holds ``since``: raw for steps
     under a minute over the last day, minutes under an hour over the last week, else hours."""
@@ -61,7 +80,14 @@ def tier_for(step: float, since: float, now: float, retention: float) -> Tier:
 
 class SeriesStore(Protocol):
     """Write without waiting, read a range at a step. One writer: the intake (and the
-    scrape and custom-metric paths through it); readers: the API, the TUI, reports."""
+    scrape and custom-metric paths through it); readers: the API, the TUI, reports.
+
+    What is kept: a sample enters each tier whose span (`keep`) still covers its time
+    when it is written; one stamped more than `AHEAD` in the future, or whose value is
+    not a finite number, enters none (counted, not raised). A second sample of a series
+    at the same time as one already in the raw tier is dropped (the first wins), so a
+    retried write is not counted twice; backfill older than the raw tier's span is folded
+    into the rollups as given, since only the raw tier remembers which samples were seen."""
 
     def write(self, samples: Sequence[Sample]) -> None:
         """Queue samples; never blocks the event loop (a writer thread batches them)."""
@@ -77,10 +103,12 @@ class SeriesStore(Protocol):
         """Stored series whose name starts with ``prefix``, sorted."""
 
     async def flush(self) -> None:
-        """Return once everything written so far is on disk."""
+        """Return once everything written so far is on disk; HistoryError when it could
+        not be stored (the samples are kept and retried)."""
 
     async def close(self) -> None:
-        """Flush, stop the writer, close the files."""
+        """Store what was written, stop the writer, close the files; never raises (what
+        could not be stored is logged with its count)."""
 
 
 # --------------------------------------------------------------------------- names

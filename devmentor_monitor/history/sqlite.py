@@ -1,13 +1,19 @@
 """The embedded history backend: one SQLite file (WAL), three tiers, one writer thread.
 
 `write` only puts the samples on a queue (a C SimpleQueue: no lock the event loop waits
-on). The writer thread takes what has queued for up to `batch_interval`, and in one
-transaction inserts the raw samples and folds them into the 1-minute and 1-hour rollups
-with `INSERT ... SELECT ... GROUP BY ... ON CONFLICT DO UPDATE`: the aggregation runs in
-SQLite's C code, not in Python holding the GIL, so the loop stays responsive while it
-writes (bench/history_write.py measures both). Retention runs in the same thread, a range
-delete per series and tier once a minute. Reads use their own connection in their own
-thread; WAL lets them run beside the writer.
+on). The writer thread takes what has queued for up to `batch_interval` and stores it in
+one transaction, all in SQL: the samples go into a temporary table through `executemany`
+over C iterators (no Python code runs per sample, so the GIL is released between rows),
+and `INSERT ... SELECT ... GROUP BY ... ON CONFLICT DO UPDATE` folds the rows newly
+inserted into the raw tier (and backfill older than it) into the 1-minute and 1-hour
+rollups. The event loop stays responsive while it writes (bench/history_write.py
+measures both). Retention runs in the same thread, a range delete per series and tier
+once a minute. Reads use their own connection in their own thread; WAL lets them run
+beside the writer.
+
+A failed write (a full disk, an unwritable folder) is logged once, counted, reported
+through ``on_state`` and retried with the next batch, up to `MAX_PENDING` samples; a
+history file removed under a running monitor is noticed and started afresh.
 
 Timestamps are stored as integer milliseconds (raw) and integer seconds (rollup starts):
 SQLite stores small integers in fewer bytes than a REAL.
@@ -18,24 +24,30 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, InvalidStateError, ThreadPoolExecutor
+from itertools import chain
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
 from devmentor_monitor.history.model import (
-    MINUTE_KEEP,
-    RAW_KEEP,
+    AHEAD,
     STEP,
+    HistoryError,
     Point,
     Sample,
     Tier,
+    keep,
+    rows_held,
     tier_for,
 )
+from devmentor_monitor.storage.db import StorageError, _explain
 
 log = logging.getLogger("devmentor_monitor.history")
 
@@ -53,29 +65,82 @@ CREATE TABLE IF NOT EXISTS h1 (
     min REAL NOT NULL, max REAL NOT NULL, sum REAL NOT NULL, count INTEGER NOT NULL,
     PRIMARY KEY (series, t)) WITHOUT ROWID;
 """
+# The writer's scratch tables (per connection, in memory): what came in, by name, and the
+# same rows by series id once new names have their id. Their primary keys drop a repeat
+# of (series, ts) within one batch: the first wins, as against the raw tier.
+TEMP = """
+CREATE TEMP TABLE batch (name TEXT, ts INTEGER, value REAL, PRIMARY KEY (name, ts))
+    WITHOUT ROWID;
+CREATE TEMP TABLE rows (series INTEGER, ts INTEGER, value REAL, PRIMARY KEY (series, ts))
+    WITHOUT ROWID;
+"""
+# ts arrives as float seconds; NaN binds as NULL, +-inf as 9e999 (SQLite's infinity).
+INSERT_BATCH = "INSERT OR IGNORE INTO temp.batch VALUES (?1, CAST(round(?2 * 1000) AS INTEGER), ?3)"
+REFUSE = (
+    "DELETE FROM temp.batch WHERE ts IS NULL OR value IS NULL OR value IN (9e999, -9e999) "
+    "OR ts < ?1 OR ts > ?2"
+)
+NEW_NAMES = "INSERT OR IGNORE INTO series (name) SELECT DISTINCT name FROM temp.batch"
+TO_IDS = (
+    "INSERT INTO temp.rows SELECT s.id, b.ts, b.value FROM temp.batch b "
+    "JOIN series s ON s.name = b.name"
+)
+ALREADY_STORED = (
+    "DELETE FROM temp.rows WHERE ts >= ?1 AND EXISTS "
+    "(SELECT 1 FROM raw r WHERE r.series = temp.rows.series AND r.ts = temp.rows.ts)"
+)
+INSERT_RAW = "INSERT INTO raw SELECT series, ts, value FROM temp.rows WHERE ts >= ?1"
 _ROLLUP = """
 INSERT INTO {table} (series, t, min, max, sum, count)
 SELECT series, (ts / {ms}) * {width}, min(value), max(value), sum(value), count(*)
-FROM temp.batch WHERE ts >= ? GROUP BY 1, 2
+FROM temp.rows WHERE ts >= ? GROUP BY 1, 2
 ON CONFLICT (series, t) DO UPDATE SET
     min = min({table}.min, excluded.min), max = max({table}.max, excluded.max),
     sum = {table}.sum + excluded.sum, count = {table}.count + excluded.count
 """
 ROLLUPS = {
-    "m1": _ROLLUP.format(table="m1", ms=60_000, width=60),
-    "h1": _ROLLUP.format(table="h1", ms=3_600_000, width=3600),
+    Tier.MINUTE: _ROLLUP.format(table="m1", ms=60_000, width=60),
+    Tier.HOUR: _ROLLUP.format(table="h1", ms=3_600_000, width=3600),
 }
 RETENTION_EVERY = 60.0  # seconds between retention passes
-TABLE = {Tier.MINUTE: "m1", Tier.HOUR: "h1"}
+TABLE = {Tier.RAW: "raw", Tier.MINUTE: "m1", Tier.HOUR: "h1"}
+MAX_QUEUED = 100_000  # write() calls waiting for the writer; beyond, samples are dropped
+MAX_PENDING = 1_000_000  # samples kept for a retry while writes fail (~100 MB at worst)
+_FIELDS = attrgetter("series", "ts", "value")
+
+# ------------------------------------------------------------------ the disk bound
+# Bytes one row takes in each table once the file is in its steady state (B-tree pages
+# partly filled, freed pages reused), measured by bench/history_write.py and rounded up:
+# raw (series, ts ms, value) ~ 16 B of payload; rollup rows ~ 32 B.
+RAW_ROW_BYTES = 40
+ROLLUP_ROW_BYTES = 64
+SERIES_BYTES = 256  # a name (up to ~100 characters) in the table and its index
+FIXED_BYTES = 6 * 1024 * 1024  # schema pages, plus a WAL capped by journal_size_limit
+WAL_LIMIT = 4 * 1024 * 1024
+
+
+def disk_bound(intervals: Iterable[float], retention: float) -> int:
+    """The most bytes history.db (with its WAL) takes for series sampled at these
+    intervals (one entry per series) with the hour tier kept ``retention`` seconds: each
+    tier's rows (`rows_held`) at their measured size, plus fixed overhead. The README,
+    the bench and the tier test use this one formula."""
+    total = FIXED_BYTES
+    for interval in intervals:
+        rows = rows_held(interval, retention)
+        total += SERIES_BYTES + rows[Tier.RAW] * RAW_ROW_BYTES
+        total += (rows[Tier.MINUTE] + rows[Tier.HOUR]) * ROLLUP_ROW_BYTES
+    return total
 
 
 class _Flush:
-    """A marker on the queue: everything before it is committed when its future is done."""
+    """A marker on the queue: everything before it is committed when its future is done
+    (or failed with HistoryError when it could not be)."""
 
-    __slots__ = ("done",)
+    __slots__ = ("done", "prune")
 
-    def __init__(self) -> None:
+    def __init__(self, prune: bool = False) -> None:
         self.done: Future[None] = Future()
+        self.prune = prune
 
 
 _STOP = object()
@@ -83,7 +148,9 @@ _STOP = object()
 
 class SqliteSeries:
     """`SeriesStore` on SQLite. ``retention``: how long the hour tier keeps data
-    (retention.metrics); ``clock``: injected by the tier tests; ``readonly``: a reader of
+    (retention.metrics); ``clock``: injected by the tier tests; ``on_state``: told from
+    the writer thread when writing starts failing (the reason) and when it works again
+    (None), so the runtime can show it as the "history" source; ``readonly``: a reader of
     an existing file (`report`, offline), never `open`ed: its reads open it read-only."""
 
     def __init__(
@@ -94,29 +161,42 @@ class SqliteSeries:
         clock: Callable[[], float] = time.time,
         batch_interval: float = 1.0,
         readonly: bool = False,
+        on_state: Callable[[str | None], None] | None = None,
     ) -> None:
         self.path = path
         self.readonly = readonly
         self.retention = retention
         self.clock = clock
         self.batch_interval = batch_interval
+        self.on_state = on_state
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._writer: threading.Thread | None = None
+        self._closed = False
         self._reads = ThreadPoolExecutor(max_workers=1, thread_name_prefix="history-read")
         self._read_conn: sqlite3.Connection | None = None
-        self._read_ids: dict[str, int] = {}
-        self._ids: dict[str, int] = {}  # the writer's: series name -> id
-        self._last_retention = 0.0
-        self.written = 0  # samples committed (bench, tests)
-        self.failures = 0
+        self._read_generation = 0
+        self._generation = 0  # bumped when the writer starts a new file
+        self._file_id: tuple[int, int] | None = None
+        self._pending: list[Sequence[Sample]] = []  # held for a retry after a failure
+        self._last_retention = float("-inf")
+        self._trouble: str | None = None
+        # Counters (the writer thread's, read by the bench, tests and logs):
+        self.written = 0  # samples newly stored
+        self.duplicates = 0  # dropped: the series already had a sample at that time
+        self.refused = 0  # dropped: too old for every tier, too far ahead, not finite
+        self.dropped = 0  # lost: queue or retry buffer full, or not stored at close
+        self.failures = 0  # failed transactions (writes and retention passes)
 
     # ------------------------------------------------------------------ lifecycle
     def open(self) -> None:
-        """Create the file and schema and start the writer (blocking: call in a thread)."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = self._connect()
-        conn.executescript(SCHEMA)
-        conn.close()
+        """Create the file and schema and start the writer (blocking: call in a thread).
+        StorageError, naming the file, when it cannot be used."""
+        try:
+            self._connect_writer().close()
+        except sqlite3.DatabaseError as exc:
+            raise StorageError(_explain(self.path, exc)) from None
+        except OSError as exc:
+            raise StorageError(f"{self.path}: {exc.strerror or exc}") from None
         self._writer = threading.Thread(target=self._run, name="history-write", daemon=True)
         self._writer.start()
 
@@ -127,12 +207,39 @@ class SqliteSeries:
             conn.execute("PRAGMA busy_timeout=5000")
             return conn
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable at checkpoint
         conn.execute("PRAGMA busy_timeout=5000")
         return conn
 
+    def _connect_writer(self) -> sqlite3.Connection:
+        """The file, its schema and the writer's pragmas; remembers which file it is, so
+        one removed (or replaced) under the monitor is noticed."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = self._connect()
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: a kill loses nothing
+            conn.execute(f"PRAGMA journal_size_limit={WAL_LIMIT}")  # part of disk_bound
+            conn.execute("PRAGMA temp_store=MEMORY")
+            conn.executescript(SCHEMA)
+            conn.executescript(TEMP)
+            st = os.stat(self.path)
+        except BaseException:
+            conn.close()
+            raise
+        self._file_id = (st.st_dev, st.st_ino)
+        return conn
+
+    def _same_file(self) -> bool:
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return False
+        return (st.st_dev, st.st_ino) == self._file_id
+
     async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
         if self._writer is not None:
             self._queue.put(_STOP)
             await asyncio.to_thread(self._writer.join)
@@ -147,90 +254,162 @@ class SqliteSeries:
 
     # ------------------------------------------------------------------ writing
     def write(self, samples: Sequence[Sample]) -> None:
-        if samples:
-            self._queue.put(samples)
+        if not samples:
+            return
+        if self._closed or self._queue.qsize() >= MAX_QUEUED:
+            self.dropped += len(samples)
+            return
+        self._queue.put(samples)
 
     async def flush(self) -> None:
+        if self._writer is None or self._closed:
+            return
         marker = _Flush()
         self._queue.put(marker)
         await asyncio.wrap_future(marker.done)
 
+    def enforce_retention(self) -> Future[None]:
+        """Store what is queued, then run a retention pass now (tests with an injected
+        clock); done when it is."""
+        marker = _Flush(prune=True)
+        self._queue.put(marker)
+        return marker.done
+
     def _run(self) -> None:
-        conn = self._connect()
-        conn.execute("CREATE TEMP TABLE batch (series INTEGER, ts INTEGER, value REAL)")
-        for name, sid in conn.execute("SELECT name, id FROM series"):
-            self._ids[name] = sid
+        conn: sqlite3.Connection | None = None
         stop = False
         while not stop:
             try:
-                first = self._queue.get(timeout=self.batch_interval)
+                items = self._take()
             except queue.Empty:
-                self._retention(conn)
-                continue
-            items = [first]
-            deadline = time.monotonic() + self.batch_interval
-            # Take what is queued (and what comes for up to batch_interval, unless a flush
-            # or stop is waiting): one transaction for all of it.
-            while not any(isinstance(i, _Flush) or i is _STOP for i in items):
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    break
-                try:
-                    items.append(self._queue.get(timeout=left))
-                except queue.Empty:
-                    break
-            while True:  # and whatever else is already there
-                try:
-                    items.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
-            batches = [i for i in items if isinstance(i, Sequence)]
+                items = []
+            markers = [i for i in items if isinstance(i, _Flush)]
+            stop = any(i is _STOP for i in items)
+            self._pending.extend(i for i in items if isinstance(i, Sequence))
+            error: str | None = None
             try:
-                self._commit(conn, batches)
-            except sqlite3.Error as exc:  # a full disk: the samples are lost, the monitor runs
-                self.failures += 1
-                log.error("history write failed", extra={"fields": {"error": str(exc)}})
-            for item in items:
-                if isinstance(item, _Flush):
-                    item.done.set_result(None)
-                elif item is _STOP:
-                    stop = True
-            self._retention(conn)
-        conn.close()
+                conn = self._usable(conn)
+                if self._pending:
+                    self._commit(conn, self._pending)
+                    self._pending = []
+                if any(m.prune for m in markers):
+                    self._last_retention = float("-inf")
+                self._retention(conn)
+            except Exception as exc:  # a full disk, a lost folder: state, not a crash
+                error = str(exc) or type(exc).__name__
+                self._failed(error)
+                if conn is not None and not isinstance(exc, sqlite3.Error):
+                    conn.close()  # something unexpected: start from a fresh connection
+                    conn = None
+            else:
+                self._recovered()
+            for m in markers:
+                with contextlib.suppress(InvalidStateError):  # its waiter was cancelled
+                    if error is None or not self._pending:
+                        m.done.set_result(None)
+                    else:
+                        m.done.set_exception(HistoryError(f"{self.path}: {error}"))
+        if self._pending:
+            lost = sum(map(len, self._pending))
+            self.dropped += lost
+            log.error(
+                "history samples not stored at close",
+                extra={"fields": {"file": str(self.path), "samples": lost}},
+            )
+        if conn is not None:
+            conn.close()
+
+    def _take(self) -> list[Any]:
+        """What is queued: the first item (waiting up to `batch_interval`), what comes
+        for up to `batch_interval` more unless a flush or stop is waiting, and whatever
+        else is already there. Raises queue.Empty when nothing came."""
+        items = [self._queue.get(timeout=self.batch_interval)]
+        deadline = time.monotonic() + self.batch_interval
+        while not isinstance(items[-1], _Flush) and items[-1] is not _STOP:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            try:
+                items.append(self._queue.get(timeout=left))
+            except queue.Empty:
+                break
+        while True:
+            try:
+                items.append(self._queue.get_nowait())
+            except queue.Empty:
+                return items
+
+    def _usable(self, conn: sqlite3.Connection | None) -> sqlite3.Connection:
+        """The writer's connection, (re)made when there is none or the file on disk is no
+        longer the one it writes to (removed or replaced: writing on would lose it all)."""
+        if conn is not None and self._same_file():
+            return conn
+        if conn is not None:
+            conn.close()
+            log.error(
+                "history file removed or replaced: starting a new one",
+                extra={"fields": {"file": str(self.path)}},
+            )
+            self.failures += 1
+        conn = self._connect_writer()
+        self._generation += 1  # the reader reconnects too
+        return conn
+
+    def _failed(self, error: str) -> None:
+        self.failures += 1
+        held = sum(map(len, self._pending))
+        while held > MAX_PENDING and self._pending:
+            held -= len(self._pending[0])
+            self.dropped += len(self._pending.pop(0))
+        if self._trouble is None:  # logged when it starts, not every second
+            log.error(
+                "history write failed; retrying with the next batch",
+                extra={"fields": {"file": str(self.path), "error": error, "held": held}},
+            )
+        if self._trouble != error:
+            self._trouble = error
+            self._tell(f"cannot write {self.path.name}: {error}")
+
+    def _recovered(self) -> None:
+        if self._trouble is None:
+            return
+        self._trouble = None
+        log.info("history writes recovered", extra={"fields": {"file": str(self.path)}})
+        self._tell(None)
+
+    def _tell(self, reason: str | None) -> None:
+        if self.on_state is not None:
+            try:
+                self.on_state(reason)
+            except Exception:  # e.g. the loop already closed at exit: the writer goes on
+                log.exception("history state callback failed")
 
     def _commit(self, conn: sqlite3.Connection, batches: list[Sequence[Sample]]) -> None:
-        rows = []
-        ids = self._ids
+        now_ms = round(self.clock() * 1000)
+        cut = {tier: now_ms - round(keep(tier, self.retention) * 1000) for tier in Tier}
+        given = sum(map(len, batches))
         conn.execute("BEGIN")
         try:
-            for batch in batches:
-                for s in batch:
-                    sid = ids.get(s.series)
-                    if sid is None:
-                        sid = ids[s.series] = self._series_id(conn, s.series)
-                    rows.append((sid, int(s.ts * 1000), s.value))
-            if rows:
-                now = self.clock()
-                conn.executemany("INSERT INTO temp.batch VALUES (?, ?, ?)", rows)
-                conn.execute(
-                    "INSERT OR REPLACE INTO raw SELECT series, ts, value FROM temp.batch "
-                    "WHERE ts >= ?",
-                    (int((now - RAW_KEEP) * 1000),),
-                )
-                conn.execute(ROLLUPS["m1"], (int((now - MINUTE_KEEP) * 1000),))
-                conn.execute(ROLLUPS["h1"], (int((now - self.retention) * 1000),))
-                conn.execute("DELETE FROM temp.batch")
+            cur = conn.executemany(INSERT_BATCH, map(_FIELDS, chain.from_iterable(batches)))
+            repeated = given - cur.rowcount
+            refused = conn.execute(REFUSE, (min(cut.values()), now_ms + AHEAD * 1000)).rowcount
+            conn.execute(NEW_NAMES)
+            conn.execute(TO_IDS)
+            stored = conn.execute(ALREADY_STORED, (cut[Tier.RAW],)).rowcount
+            conn.execute(INSERT_RAW, (cut[Tier.RAW],))
+            for tier, sql in ROLLUPS.items():
+                conn.execute(sql, (cut[tier],))
+            fresh = conn.execute("SELECT count(*) FROM temp.rows").fetchone()[0]
+            conn.execute("DELETE FROM temp.batch")
+            conn.execute("DELETE FROM temp.rows")
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
             raise
-        self.written += len(rows)
-
-    @staticmethod
-    def _series_id(conn: sqlite3.Connection, name: str) -> int:
-        conn.execute("INSERT OR IGNORE INTO series (name) VALUES (?)", (name,))
-        row = conn.execute("SELECT id FROM series WHERE name = ?", (name,)).fetchone()
-        return int(row[0])
+        self.written += fresh
+        self.duplicates += repeated + stored
+        self.refused += refused
 
     def _retention(self, conn: sqlite3.Connection) -> None:
         """Each tier keeps its own span; a series with nothing left in any tier is kept
@@ -238,53 +417,56 @@ class SqliteSeries:
         now = self.clock()
         if now - self._last_retention < RETENTION_EVERY:
             return
-        self._last_retention = now
         cutoffs = (
-            ("raw", "ts", int((now - RAW_KEEP) * 1000)),
-            ("m1", "t", int(now - MINUTE_KEEP)),
-            ("h1", "t", int(now - self.retention)),
+            ("raw", "ts", round((now - keep(Tier.RAW, self.retention)) * 1000)),
+            ("m1", "t", int(now - keep(Tier.MINUTE, self.retention))),
+            ("h1", "t", int(now - keep(Tier.HOUR, self.retention))),
         )
+        conn.execute("BEGIN")
         try:
-            conn.execute("BEGIN")
-            for sid in list(self._ids.values()):
+            for (sid,) in conn.execute("SELECT id FROM series").fetchall():
                 for table, column, cutoff in cutoffs:
                     conn.execute(
                         f"DELETE FROM {table} WHERE series = ? AND {column} < ?", (sid, cutoff)
                     )
             conn.execute("COMMIT")
-        except sqlite3.Error as exc:
+        except BaseException:
             with contextlib.suppress(sqlite3.Error):
                 conn.execute("ROLLBACK")
-            log.error("history retention failed", extra={"fields": {"error": str(exc)}})
-
-    def enforce_retention(self) -> Future[None]:
-        """Run a retention pass now (tests with an injected clock); done when it is."""
-        self._last_retention = float("-inf")
-        marker = _Flush()
-        self._queue.put(marker)
-        return marker.done
+            raise
+        self._last_retention = now
 
     # ------------------------------------------------------------------ reading
-    async def _read(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
+    async def _read(self, fn: Callable[[sqlite3.Connection], Any], empty: Any) -> Any:
+        """Run ``fn`` on the reader's connection in the reader's thread; ``empty`` once
+        closed (a view asking during shutdown gets nothing, not an error)."""
+
         def call() -> Any:
+            if self._read_conn is not None and self._read_generation != self._generation:
+                self._close_reader()  # the writer started a new file
             if self._read_conn is None:
+                self._read_generation = self._generation
                 self._read_conn = self._connect()
+                self._read_conn.execute("PRAGMA query_only=1")
             return fn(self._read_conn)
 
+        if self._closed:
+            return empty
         return await asyncio.get_running_loop().run_in_executor(self._reads, call)
 
-    def _id(self, conn: sqlite3.Connection, series: str) -> int | None:
-        sid = self._read_ids.get(series)
-        if sid is None:
-            row = conn.execute("SELECT id FROM series WHERE name = ?", (series,)).fetchone()
-            if row is None:
-                return None
-            sid = self._read_ids[series] = int(row[0])
-        return sid
+    @staticmethod
+    def _id(conn: sqlite3.Connection, series: str) -> int | None:
+        row = conn.execute("SELECT id FROM series WHERE name = ?", (series,)).fetchone()
+        return None if row is None else int(row[0])
 
     async def query(self, series: str, since: float, until: float, step: float) -> list[Point]:
+        if since > until:
+            return []
         tier = tier_for(step, since, self.clock(), self.retention)
-        return list(await self._read(lambda c: self._range(c, series, tier, since, until, step)))
+        points: list[Point] = await self._read(
+            lambda c: self._range(c, series, tier, since, until, step), []
+        )
+        return points
 
     def _range(
         self,
@@ -299,19 +481,21 @@ class SqliteSeries:
         if sid is None:
             return []
         if tier is Tier.RAW:
-            width = max(1, int(step * 1000))
+            width = max(1, round(step * 1000))
             rows = conn.execute(
                 "SELECT (ts / ?1) * ?1, min(value), avg(value), max(value), count(*) FROM raw "
                 "WHERE series = ?2 AND ts BETWEEN ?3 AND ?4 GROUP BY 1 ORDER BY 1",
-                (width, sid, int(since * 1000), int(until * 1000)),
+                (width, sid, round(since * 1000), round(until * 1000)),
             )
             return [Point(b / 1000, lo, avg, hi, n) for b, lo, avg, hi, n in rows]
-        width = max(int(STEP[tier]), int(step))
+        # A whole number of the tier's buckets per point, so none is split between two.
+        base = int(STEP[tier])
+        width = max(1, round(step / base)) * base
         rows = conn.execute(
             f"SELECT (t / ?1) * ?1, min(min), sum(sum) / sum(count), max(max), sum(count) "
             f"FROM {TABLE[tier]} WHERE series = ?2 AND t BETWEEN ?3 AND ?4 "
             "GROUP BY 1 ORDER BY 1",
-            (width, sid, int(since) - int(since) % int(STEP[tier]), int(until)),
+            (width, sid, int(since) - int(since) % base, int(until)),
         )
         return [Point(float(b), lo, avg, hi, n) for b, lo, avg, hi, n in rows]
 
@@ -325,7 +509,7 @@ class SqliteSeries:
             ).fetchone()
             return None if row is None else Sample(series, row[0] / 1000, row[1])
 
-        result: Sample | None = await self._read(read)
+        result: Sample | None = await self._read(read, None)
         return result
 
     async def names(self, prefix: str = "") -> list[str]:
@@ -336,7 +520,7 @@ class SqliteSeries:
             )
             return [r[0] for r in rows]
 
-        result: list[str] = await self._read(read)
+        result: list[str] = await self._read(read, [])
         return result
 
     def file_bytes(self) -> int:
