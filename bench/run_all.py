@@ -31,6 +31,7 @@ SCRIPTS = (
     "poison_events",
     "alert_replay",
     "scrape",
+    "history_write",
 )
 LIMIT_S = 180
 LIMITS_S = {"tui_load": 900, "events_ingest": 600}  # glances install; 4 ingest runs
