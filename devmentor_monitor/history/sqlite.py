@@ -289,7 +289,12 @@ class SqliteSeries:
             self._pending.extend(i for i in items if isinstance(i, Sequence))
             error: str | None = None
             try:
-                conn = self._usable(conn)
+                if conn is not None and not self._same_file():
+                    self._lost_file(conn)
+                    conn = None
+                if conn is None:
+                    conn = self._connect_writer()
+                    self._generation += 1  # the reader reconnects too
                 if self._pending:
                     self._commit(conn, self._pending)
                     self._pending = []
@@ -340,21 +345,15 @@ class SqliteSeries:
             except queue.Empty:
                 return items
 
-    def _usable(self, conn: sqlite3.Connection | None) -> sqlite3.Connection:
-        """The writer's connection, (re)made when there is none or the file on disk is no
-        longer the one it writes to (removed or replaced: writing on would lose it all)."""
-        if conn is not None and self._same_file():
-            return conn
-        if conn is not None:
-            conn.close()
-            log.error(
-                "history file removed or replaced: starting a new one",
-                extra={"fields": {"file": str(self.path)}},
-            )
-            self.failures += 1
-        conn = self._connect_writer()
-        self._generation += 1  # the reader reconnects too
-        return conn
+    def _lost_file(self, conn: sqlite3.Connection) -> None:
+        """The file on disk is no longer the one written to (removed or replaced):
+        writing on would lose everything, so a new one is started."""
+        conn.close()
+        self.failures += 1
+        log.error(
+            "history file removed or replaced: starting a new one",
+            extra={"fields": {"file": str(self.path)}},
+        )
 
     def _failed(self, error: str) -> None:
         self.failures += 1

@@ -1,0 +1,134 @@
+"""The history store's promises beyond the tiers: a sample counted once however often it
+is written, bad values kept out without losing the good ones, nothing acknowledged lost
+at close, and a store whose file goes away (or cannot be written) that says so, keeps
+the samples, and recovers by itself. Real SQLite files in tmp_path."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from support.clock import T0, FakeClock
+
+from devmentor_monitor.history.model import DAY, HOUR, MINUTE, HistoryError, Sample
+from devmentor_monitor.history.sqlite import SqliteSeries
+
+START = T0 - T0 % HOUR
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[SqliteSeries]:
+    s = SqliteSeries(
+        tmp_path / "history.db", 30 * DAY, clock=FakeClock(START + HOUR), batch_interval=0.01
+    )
+    await asyncio.to_thread(s.open)
+    yield s
+    await s.close()
+
+
+async def test_a_sample_written_twice_counts_once(store: SqliteSeries) -> None:
+    name = "service:auth:latency_seconds"
+    store.write([Sample(name, START, 0.1), Sample(name, START + 10, 0.3)])
+    await store.flush()
+    # A retried write, and a repeat inside one batch: the first value stays, in every tier.
+    store.write([Sample(name, START, 9.0), Sample(name, START + 20, 0.2)])
+    store.write([Sample(name, START + 20, 7.0)])
+    await store.flush()
+    raw = await store.query(name, START, START + MINUTE, 1)
+    assert [(p.ts, p.avg) for p in raw] == [(START, 0.1), (START + 10, 0.3), (START + 20, 0.2)]
+    for step in (MINUTE, HOUR):
+        (point,) = await store.query(name, START, START + MINUTE, step)
+        assert point.count == 3
+        assert point.avg == pytest.approx(0.2)
+        assert (point.min, point.max) == (0.1, 0.3)
+    assert store.duplicates == 2
+
+
+async def test_bad_values_are_refused_and_the_rest_stored(store: SqliteSeries) -> None:
+    name = "scrape:auth:queue_depth"
+    store.write(
+        [
+            Sample(name, START, 1.0),
+            Sample(name, START + 10, math.nan),  # a scraped NaN
+            Sample(name, START + 20, math.inf),
+            Sample(name, START + 30, 2.0),
+            Sample(name, START + 2 * HOUR + 10, 3.0),  # over an hour ahead of the clock
+        ]
+    )
+    await store.flush()
+    points = await store.query(name, START, START + 3 * HOUR, 1)
+    assert [(p.ts, p.avg) for p in points] == [(START, 1.0), (START + 30, 2.0)]
+    assert store.refused == 3
+    assert store.failures == 0
+
+
+async def test_close_stores_what_was_written(tmp_path: Path) -> None:
+    path, clock = tmp_path / "history.db", FakeClock(START + HOUR)
+    first = SqliteSeries(path, 30 * DAY, clock=clock, batch_interval=5.0)
+    await asyncio.to_thread(first.open)
+    first.write([Sample("host:cpu", START + k * 5, float(k)) for k in range(100)])
+    await first.close()  # no flush: close stores it (the writer waits 5 s for more)
+    first.write([Sample("host:cpu", START + 600, 1.0)])  # after close: counted, not queued
+    await first.flush()  # returns at once
+    assert first.dropped == 1
+
+    again = SqliteSeries(path, 30 * DAY, clock=clock)
+    await asyncio.to_thread(again.open)
+    try:
+        (point,) = await again.query("host:cpu", START, START + HOUR, HOUR)
+        assert point.count == 100
+        assert point.max == 99.0
+    finally:
+        await again.close()
+    assert await again.query("host:cpu", START, START + HOUR, HOUR) == []  # closed: empty
+
+
+async def test_a_file_removed_under_the_store_is_started_afresh(
+    store: SqliteSeries, caplog: pytest.LogCaptureFixture
+) -> None:
+    store.write([Sample("host:cpu", START, 1.0)])
+    await store.flush()
+    assert [p.avg for p in await store.query("host:cpu", START, START + 60, 1)] == [1.0]
+    for suffix in ("", "-wal", "-shm"):
+        store.path.with_name(store.path.name + suffix).unlink(missing_ok=True)
+    with caplog.at_level(logging.ERROR, logger="devmentor_monitor.history"):
+        store.write([Sample("host:cpu", START + 5, 2.0)])
+        await store.flush()
+    assert "history file removed or replaced" in caplog.text
+    assert store.path.exists()
+    # The new file holds what came after; the reader follows it.
+    assert [p.avg for p in await store.query("host:cpu", START, START + 60, 1)] == [2.0]
+    assert store.failures == 1
+
+
+async def test_a_failing_write_is_reported_kept_and_retried(store: SqliteSeries) -> None:
+    told: list[str | None] = []
+    store.on_state = told.append
+    store.write([Sample("host:cpu", START, 1.0)])
+    await store.flush()
+    # The file goes, and something that is not a database takes its place: every write
+    # fails until it is moved away.
+    store.path.unlink()
+    store.path.mkdir()
+    store.write([Sample("host:cpu", START + 5, 2.0)])
+    with pytest.raises(HistoryError, match=r"history\.db"):
+        await store.flush()
+    store.write([Sample("host:cpu", START + 10, 3.0)])
+    with pytest.raises(HistoryError):
+        await store.flush()
+    assert store.failures >= 2
+    assert len(told) == 1
+    assert told[0] is not None
+    assert "cannot write history.db" in told[0]
+
+    shutil.rmtree(store.path)
+    await store.flush()  # the held samples go into a new file
+    assert told[-1] is None
+    points = await store.query("host:cpu", START, START + 60, 1)
+    assert [p.avg for p in points] == [2.0, 3.0]
+    assert store.dropped == 0
