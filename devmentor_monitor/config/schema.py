@@ -254,13 +254,13 @@ class ServerSettings(Section, frozen=True):
 
 
 class Retention(Section, frozen=True):
-    """How long stored data is kept. `metrics` (METRICS_RETENTION) is parsed and checked
-    but nothing reads it yet: issue 16 (persisted metric history) will."""
+    """How long stored data is kept."""
 
     events: Duration = 7 * 86400.0
     """Stored events."""
     metrics: Duration = 30 * 86400.0
-    """Unused until issue 16."""
+    """The history's 1-hour rollups in history.db (METRICS_RETENTION); raw samples are
+    kept 24 h and 1-minute rollups 7 d whatever this says."""
     incidents: Duration = 90 * 86400.0
     """Resolved incidents, their timelines and the audit."""
 
