@@ -105,7 +105,7 @@ ROLLUPS = {
 RETENTION_EVERY = 60.0  # seconds between retention passes
 TABLE = {Tier.RAW: "raw", Tier.MINUTE: "m1", Tier.HOUR: "h1"}
 MAX_QUEUED = 100_000  # write() calls waiting for the writer; beyond, samples are dropped
-MAX_PENDING = 1_000_000  # samples kept for a retry while writes fail (~100 MB at worst)
+MAX_PENDING = 200_000  # samples held for a retry while writes fail (~20 MB; hours of data)
 _FIELDS = attrgetter("series", "ts", "value")
 
 # ------------------------------------------------------------------ the disk bound
