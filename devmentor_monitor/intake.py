@@ -7,6 +7,7 @@ more than it needs to derive a service's state from its workloads.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -15,6 +16,10 @@ from typing import Any, Protocol, assert_never
 
 from devmentor_monitor.events.model import Event, EventSeverity
 from devmentor_monitor.history.model import (
+    DAY,
+    HOUR,
+    MINUTE,
+    Point,
     Sample,
     SeriesStore,
     host_series,
@@ -38,7 +43,8 @@ from devmentor_monitor.observations import (
     Pushed,
     Scraped,
 )
-from devmentor_monitor.store import Store, host_values
+from devmentor_monitor.rings import WindowCounter
+from devmentor_monitor.store import ServiceHistory, Store, host_values
 from devmentor_monitor.workloads.model import ContainerInfo, WorkloadEvent
 
 log = logging.getLogger("devmentor_monitor.runtime")  # the runtime's voice, as before
@@ -55,6 +61,63 @@ def check_samples(result: CheckResult, status: Health) -> list[Sample]:
     if result.latency is not None:
         out.append(Sample(service_series(name, "latency_seconds"), ts, result.latency))
     return out
+
+
+HOST_PREFIX = host_series("")
+_MARGIN = 1.0  # seconds inside a tier's span, so the store picks that tier (model.tier_for)
+
+
+def _buckets(up: list[Point], ok: list[Point]) -> list[tuple[float, int, int, int]]:
+    """Rollups of a service's up and ok series as (start, checks, up, failed) buckets:
+    both are 0/1 samples, so count × avg is how many were 1."""
+    ok_at = {p.ts: p for p in ok}
+    out = []
+    for p in up:
+        passed = ok_at.get(p.ts)
+        failed = 0 if passed is None else passed.count - round(passed.avg * passed.count)
+        out.append((p.ts, p.count, round(p.avg * p.count), failed))
+    return out
+
+
+async def read_service_history(history: SeriesStore, name: str, now: float) -> ServiceHistory:
+    """What the store's figures of one service need, from the history's tiers: raw latency
+    over 24 h, 1-minute rollups of up/ok over 24 h, 1-hour rollups over the counter's 30 d,
+    and the time of the oldest check kept."""
+    up, ok, lat = (service_series(name, f) for f in ("up", "ok", "latency_seconds"))
+    minute_since = now - WindowCounter.MINUTES * MINUTE + _MARGIN
+    hour_since = now - WindowCounter.HOURS * HOUR
+    latency, up_m, ok_m, up_h, ok_h = await asyncio.gather(
+        history.query(lat, now - DAY + _MARGIN, now, 0.0),
+        history.query(up, minute_since, now, MINUTE),
+        history.query(ok, minute_since, now, MINUTE),
+        history.query(up, hour_since, now, HOUR),
+        history.query(ok, hour_since, now, HOUR),
+    )
+    first: float | None = None
+    if up_h and (not up_m or up_h[0].ts + HOUR <= up_m[0].ts):
+        first = up_h[0].ts  # older than the minutes kept: to the hour is close enough
+    elif up_m:  # the exact time, from the raw samples of that minute
+        raw = await history.query(up, up_m[0].ts, up_m[0].ts + MINUTE, 0.0)
+        first = raw[0].ts if raw else up_m[0].ts
+    return ServiceHistory(
+        latency=[(p.ts, p.avg) for p in latency],
+        minutes=_buckets(up_m, ok_m),
+        hours=_buckets(up_h, ok_h),
+        first_at=first,
+    )
+
+
+async def read_host_history(
+    history: SeriesStore, now: float
+) -> dict[str, list[tuple[float, float]]]:
+    """Every stored host series over 24 h (raw), by its key ("cpu", "disk:/", ...)."""
+    names = await history.names(HOST_PREFIX)
+    ranges = await asyncio.gather(*(history.query(n, now - DAY + _MARGIN, now, 0.0) for n in names))
+    return {
+        n.removeprefix(HOST_PREFIX): [(p.ts, p.avg) for p in points]
+        for n, points in zip(names, ranges, strict=True)
+        if points
+    }
 
 
 class EventEngine(Protocol):
@@ -85,6 +148,22 @@ class StoreIntake:
         self.event_engine = events
         self.check_hook = checks
         self._down_by: dict[str, dict[str, str]] = {"docker": {}, "kubernetes": {}}
+
+    async def restore_history(self) -> float:
+        """At start, before the sources run: refill the store's check counters, latency
+        rings and host series from the history on disk (reads in the history's thread).
+        Returns the seconds it took."""
+        if self.history is None:
+            return 0.0
+        started = time.perf_counter()
+        now = self.clock()
+        names = self.store.service_names()
+        services = await asyncio.gather(
+            *(read_service_history(self.history, n, now) for n in names)
+        )
+        host = await read_host_history(self.history, now)
+        self.store.restore_history(dict(zip(names, services, strict=True)), host)
+        return time.perf_counter() - started
 
     def observe(self, obs: Observation) -> None:
         match obs:

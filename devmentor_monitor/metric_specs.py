@@ -92,7 +92,7 @@ METRICS: dict[str, MetricSpec] = {
             "devmentor_service_uptime_ratio",
             "gauge",
             "ratio",
-            "Share of checks with the service up, over a window.",
+            "Share of checks with the service up, over a window (1h, 24h, 7d, 30d).",
             ("service", "window"),
             "uptime",
         ),

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from array import array
 from bisect import bisect_left
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 
 class Ring:
@@ -59,14 +59,15 @@ class Ring:
 class WindowCounter:
     """Counts of checks, up-checks and failed checks in minute and hour buckets.
 
-    Minute buckets cover 24 h, hour buckets 7 d: enough for uptime over 1 h, 24 h
-    and 7 d at a fixed 13 KiB per service, whatever the check rate.
+    Minute buckets cover 24 h, hour buckets 30 d: enough for uptime over 1 h, 24 h, 7 d
+    and 30 d at a fixed 42 KiB per service (2,160 slots of 20 bytes), whatever the check
+    rate. At start the runtime refills them from the history on disk (`restore`).
     """
 
     __slots__ = ("_hour", "_minute")
 
     MINUTES = 1440
-    HOURS = 168
+    HOURS = 720
 
     def __init__(self) -> None:
         self._minute = _Buckets(self.MINUTES, 60)
@@ -76,6 +77,18 @@ class WindowCounter:
         self._minute.add(ts, up, failed)
         self._hour.add(ts, up, failed)
 
+    def restore(
+        self,
+        minutes: Iterable[tuple[float, int, int, int]],
+        hours: Iterable[tuple[float, int, int, int]],
+    ) -> None:
+        """Set whole buckets, each (start, checks, up, failed), as the history's 1-minute
+        and 1-hour rollups hold them; what is older than a bucket array spans is dropped."""
+        for start, total, up, failed in minutes:
+            self._minute.put(start, total, up, failed)
+        for start, total, up, failed in hours:
+            self._hour.put(start, total, up, failed)
+
     def totals(self, now: float, window: float) -> tuple[int, int, int]:
         """(checks, up, failed) in the last ``window`` seconds (to bucket precision)."""
         return self.totals_many(now, (window,))[0]
@@ -84,7 +97,8 @@ class WindowCounter:
         """Several windows in one pass per bucket size (the alert rules ask for four).
 
         Minute buckets up to 3 h (5 m, 30 m, 1 h exact to the minute); hour buckets
-        beyond (6 h, 24 h, 7 d), so no pass reads more than 180 slots.
+        beyond (6 h, 24 h, 7 d, 30 d). The sums over the buckets before the current one
+        are kept until a bucket changes, so the 720-slot pass runs about once an hour.
         """
         short = [w for w in windows if w <= 3 * 3600]
         long = [w for w in windows if w > 3 * 3600]
@@ -94,7 +108,7 @@ class WindowCounter:
 
 
 class _Buckets:
-    __slots__ = ("_failed", "_ids", "_total", "_up", "size", "width")
+    __slots__ = ("_failed", "_ids", "_memo", "_memo_at", "_total", "_up", "size", "width")
 
     def __init__(self, size: int, width: int) -> None:
         self.size, self.width = size, width
@@ -102,9 +116,15 @@ class _Buckets:
         self._total = array("I", [0]) * size
         self._up = array("I", [0]) * size
         self._failed = array("I", [0]) * size
+        # Sums over the buckets older than `_memo_at` (the newest a read asked about), by
+        # window length: they only change when a bucket other than that one is written.
+        self._memo_at = -1
+        self._memo: dict[int, tuple[int, int, int]] = {}
 
     def add(self, ts: float, up: bool, failed: bool) -> None:
         bucket = int(ts // self.width)
+        if bucket != self._memo_at:
+            self._memo_at = -1
         i = bucket % self.size
         if self._ids[i] != bucket:
             self._ids[i] = bucket
@@ -113,18 +133,31 @@ class _Buckets:
         self._up[i] += up
         self._failed[i] += failed
 
+    def put(self, start: float, total: int, up: int, failed: int) -> None:
+        """One whole bucket (restored from history): replaces what the slot held."""
+        bucket = int(start // self.width)
+        i = bucket % self.size
+        if self._ids[i] > bucket:  # the slot already holds a newer bucket
+            return
+        self._memo_at = -1
+        self._ids[i] = bucket
+        self._total[i], self._up[i], self._failed[i] = total, up, failed
+
     def totals_nested(self, now: float, windows: list[float]) -> list[tuple[int, int, int]]:
-        """Sums over the last buckets of each window, newest first, in a single pass:
-        the shorter windows are the first stretch of the longest one."""
+        """Sums over the last buckets of each window, newest first: the newest bucket
+        read now, the older ones from the memo or from a single pass (the shorter windows
+        are the first stretch of the longest one)."""
         if not windows:
             return []
         newest = int(now // self.width)
+        if newest != self._memo_at:
+            self._memo_at, self._memo = newest, {}
+        memo = self._memo
         lengths = {w: min(self.size, max(1, round(w / self.width))) for w in windows}
-        marks = sorted(set(lengths.values()))
-        sums: dict[int, tuple[int, int, int]] = {}
         ids, tot, ups, fails, size = self._ids, self._total, self._up, self._failed, self.size
+        marks = sorted({n for n in lengths.values() if n not in memo})
         total = up = failed = 0
-        step = 0
+        step = 1
         for mark in marks:
             while step < mark:
                 bucket = newest - step
@@ -134,5 +167,11 @@ class _Buckets:
                     up += ups[i]
                     failed += fails[i]
                 step += 1
-            sums[mark] = (total, up, failed)
-        return [sums[lengths[w]] for w in windows]
+            memo[mark] = (total, up, failed)
+        i = newest % size
+        head = (tot[i], ups[i], fails[i]) if ids[i] == newest else (0, 0, 0)
+        out = []
+        for w in windows:
+            t, u, f = memo[lengths[w]]
+            out.append((head[0] + t, head[1] + u, head[2] + f))
+        return out

@@ -252,6 +252,7 @@ class Monitor:
             self.history.on_state = self._history_state(asyncio.get_running_loop())
             await asyncio.to_thread(self.history.open)
             stack.push_async_callback(self.history.close)
+            await self._restore_history()
             await self._restore_pushed()
             await self.engine.load()
             await self._load_alerting()
@@ -270,6 +271,16 @@ class Monitor:
                 }
             },
         )
+
+    async def _restore_history(self) -> None:
+        """Uptime, SLO and budget as the history left them, before any source runs; a
+        history that cannot be read costs the figures, never the start."""
+        try:
+            took = await self.intake.restore_history()
+        except Exception as exc:
+            log.error("history not restored: figures start empty", exc_info=exc)
+            return
+        log.info("history restored", extra={"fields": {"seconds": round(took, 3)}})
 
     async def _restore_pushed(self) -> None:
         """Pushed metrics' latest values and heartbeats' last beats, as history kept them:

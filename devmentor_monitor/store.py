@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -16,7 +16,7 @@ from devmentor_monitor.bus import SERVICE, Bus
 from devmentor_monitor.config.schema import SLO, Config, ServiceConfig
 from devmentor_monitor.events.model import Event, EventLog, Rejected
 from devmentor_monitor.health.percentiles import latency_percentiles
-from devmentor_monitor.health.slo import DAY, HOUR, WEEK, slo_figures
+from devmentor_monitor.health.slo import DAY, HOUR, MONTH, WEEK, slo_figures
 from devmentor_monitor.health.state_machine import (
     HealthRules,
     HealthState,
@@ -52,6 +52,7 @@ class ServiceSummary:
     uptime_1h: float | None  # percent of checks with the service up
     uptime_24h: float | None
     uptime_7d: float | None
+    uptime_30d: float | None
     error_rate_1h: float | None  # percent of failed checks
     checks_total: int
     failures_total: int
@@ -66,6 +67,30 @@ class ServiceSummary:
     workload_down: str | None = None  # its bound container/pod is not running: why
     heartbeat_grace: float | None = None  # a heartbeat service: its grace, seconds
     last_beat: float | None = None  # ... and when it last beat
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceHistory:
+    """One service's checks as the history on disk holds them: what `Store.restore_history`
+    refills its figures from at start, so a restart does not empty them."""
+
+    latency: Sequence[tuple[float, float]] = ()  # (ts, seconds) of the raw samples, oldest first
+    minutes: Sequence[tuple[float, int, int, int]] = ()  # (start, checks, up, failed) a minute
+    hours: Sequence[tuple[float, int, int, int]] = ()  # the same an hour
+    first_at: float | None = None  # the oldest check kept
+
+
+def _refilled(ring: Ring, older: Iterable[tuple[float, float]]) -> Ring:
+    """A ring of the same capacity holding ``older`` points, then what ``ring`` holds."""
+    held = list(ring)
+    first = held[0][0] if held else float("inf")
+    out = Ring(ring.capacity)
+    for ts, value in older:
+        if ts < first:
+            out.append(ts, value)
+    for ts, value in held:
+        out.append(ts, value)
+    return out
 
 
 class _ServiceRecord:
@@ -254,6 +279,31 @@ class Store:
             rec.since = result.ts
         self._changed(SERVICE + cfg.name)
         return status if changed else None
+
+    def restore_history(
+        self,
+        services: Mapping[str, ServiceHistory],
+        host: Mapping[str, Sequence[tuple[float, float]]],
+    ) -> None:
+        """Writer (the intake, at start, before the sources run): refill the check counters,
+        latency rings, first-check times and host series from the history on disk, so
+        uptime, SLO and budget after a restart are what they were before it. ``host``:
+        (ts, value) points per host series key, oldest first."""
+        for name, hist in services.items():
+            rec = self._services.get(name)
+            if rec is None:  # no longer configured
+                continue
+            rec.latency = _refilled(rec.latency, hist.latency)
+            rec.counter.restore(hist.minutes, hist.hours)
+            if hist.first_at is not None and (rec.first_at is None or hist.first_at < rec.first_at):
+                rec.first_at = hist.first_at
+            rec.summary = None
+            self._changed(SERVICE + name)
+        points = self.config.history.system_points
+        for key, series in host.items():
+            self._series[key] = _refilled(self._series.get(key) or Ring(points), series)
+        if host:
+            self._changed("system")
 
     def record_system(self, sample: SystemSample) -> None:
         self._system = sample
@@ -455,8 +505,8 @@ class Store:
         return name in self._workload_down or confirmed_down(rec.health, rec.rules)
 
     def first_check_at(self, name: str) -> float | None:
-        """When this process first checked the service (None: not yet). The check counters
-        live in memory, so a window reaches no further back than this."""
+        """The oldest check the counters hold (None: none yet): this process's first, or
+        the oldest restored from history at start. A window reaches no further back."""
         return self._services[name].first_at
 
     def last_check(self, name: str) -> CheckResult | None:
@@ -519,13 +569,8 @@ class Store:
 def _summarise(rec: _ServiceRecord, now: float) -> ServiceSummary:
     cfg = rec.cfg
     p50, p95, p99 = latency_percentiles(sorted(rec.latency.values_since(now - HOUR)))
-    figures = slo_figures(
-        rec.counter.totals(now, HOUR),
-        rec.counter.totals(now, DAY),
-        rec.counter.totals(now, WEEK),
-        p95,
-        cfg.slo,
-    )
+    hour, day, week, month = rec.counter.totals_many(now, (HOUR, DAY, WEEK, MONTH))
+    figures = slo_figures(hour, day, week, p95, cfg.slo, month)
     last = rec.last
     return ServiceSummary(
         name=cfg.name,
@@ -541,6 +586,7 @@ def _summarise(rec: _ServiceRecord, now: float) -> ServiceSummary:
         uptime_1h=figures.uptime_1h,
         uptime_24h=figures.uptime_24h,
         uptime_7d=figures.uptime_7d,
+        uptime_30d=figures.uptime_30d,
         error_rate_1h=figures.error_rate_1h,
         checks_total=rec.checks,
         failures_total=rec.failures,

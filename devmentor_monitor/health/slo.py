@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from devmentor_monitor.config.schema import SLO
 
-HOUR, DAY, WEEK = 3600.0, 86400.0, 7 * 86400.0
-SLO_WINDOW = WEEK  # the longest window the check counters keep
+HOUR, DAY, WEEK, MONTH = 3600.0, 86400.0, 7 * 86400.0, 30 * 86400.0
+SLO_WINDOW = WEEK  # the window SLO compliance and the error budget are judged over
 
 
 def ratio(part: int, whole: int) -> float | None:
@@ -40,6 +40,7 @@ class SloFigures:
     error_rate_1h: float | None  # percent of failed checks
     compliant: bool | None  # None without an SLO or without checks in 7 days
     budget: float | None  # error_budget_remaining over 7 days
+    uptime_30d: float | None = None
 
 
 def slo_figures(
@@ -48,8 +49,10 @@ def slo_figures(
     week: tuple[int, int, int],
     p95: float | None,
     slo: SLO | None,
+    month: tuple[int, int, int] | None = None,
 ) -> SloFigures:
-    """From (checks, up, failed) over the last hour, day and week, and the hour's p95."""
+    """From (checks, up, failed) over the last hour, day and week (and 30 days), and the
+    hour's p95."""
     total_1h, up_1h, failed_1h = hour
     total_24h, up_24h, _ = day
     total_7d, up_7d, _ = week
@@ -67,4 +70,5 @@ def slo_figures(
         error_rate_1h=error_rate,
         compliant=compliant,
         budget=budget,
+        uptime_30d=None if month is None else ratio(month[1], month[0]),
     )

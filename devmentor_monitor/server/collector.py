@@ -199,7 +199,12 @@ class StoreCollector:
                     latency.samples.append(Sample(latency.name, {"service": n, "quantile": q}, v))
             checks.add_metric([n, "success"], s.checks_total - s.failures_total)
             checks.add_metric([n, "failure"], s.failures_total)
-            for window, v in (("1h", s.uptime_1h), ("24h", s.uptime_24h), ("7d", s.uptime_7d)):
+            for window, v in (
+                ("1h", s.uptime_1h),
+                ("24h", s.uptime_24h),
+                ("7d", s.uptime_7d),
+                ("30d", s.uptime_30d),
+            ):
                 if v is not None:
                     fam["devmentor_service_uptime_ratio"].add_metric([n, window], v / 100)
             if s.error_rate_1h is not None:

@@ -69,7 +69,12 @@ def service_json(
             "p95": ms(s.latency_p95),
             "p99": ms(s.latency_p99),
         },
-        "uptime_percent": {"1h": _r(s.uptime_1h), "24h": _r(s.uptime_24h), "7d": _r(s.uptime_7d)},
+        "uptime_percent": {
+            "1h": _r(s.uptime_1h),
+            "24h": _r(s.uptime_24h),
+            "7d": _r(s.uptime_7d),
+            "30d": _r(s.uptime_30d),
+        },
         "error_rate_percent_1h": _r(s.error_rate_1h),
         "checks_total": s.checks_total,
         "failures_total": s.failures_total,

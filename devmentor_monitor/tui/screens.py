@@ -575,7 +575,8 @@ class ServicesScreen(RangeScreen):
         )
         text.append(
             f"uptime 1h {format_percent(s.uptime_1h)}  24h {format_percent(s.uptime_24h)}  "
-            f"7d {format_percent(s.uptime_7d)}  errors {format_percent(s.error_rate_1h)}\n"
+            f"7d {format_percent(s.uptime_7d)}  30d {format_percent(s.uptime_30d)}  "
+            f"errors {format_percent(s.error_rate_1h)}\n"
         )
         if s.slo:
             verdict = {True: "met", False: "MISSED", None: "no data"}[s.slo_compliant]
