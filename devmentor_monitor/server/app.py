@@ -28,6 +28,7 @@ from devmentor_monitor.server.connections import (
 )
 from devmentor_monitor.server.deps import COMMANDS, QUERIES, SETTINGS, STORE, ApiSettings, SelfCheck
 from devmentor_monitor.server.exposition import CachedExposition
+from devmentor_monitor.server.history_api import HISTORY_PARAMS, HistoryApi
 from devmentor_monitor.server.incidents_api import IncidentsApi
 from devmentor_monitor.server.openapi import openapi_document
 from devmentor_monitor.server.params import WINDOW, BadRequest, UnsupportedMediaType, query
@@ -116,6 +117,7 @@ class Api:
         self._services_body = b""
         self._services_key: tuple[int, int] = (-1, -1)
         self.gate: Gate | None = None  # set by ExporterServer once it listens
+        self.history = HistoryApi(store, queries)
 
     async def health(self, request: web.Request) -> web.Response:
         ok, problems = self.self_check()
@@ -167,6 +169,11 @@ class Api:
         return json_response(body)
 
     async def metrics_api(self, request: web.Request) -> web.Response:
+        """Host metrics now, their live history (window, series: host keys), or with
+        since/until/step any stored series from history.db (history_api.py)."""
+        if not HISTORY_PARAMS.isdisjoint(request.query):
+            return await self.history.metrics(request)
+
         def series_list(raw: str) -> list[str]:
             names = [n for n in raw.split(",") if n]
             known = self.store.series_names()
@@ -174,6 +181,7 @@ class Api:
             if unknown or not names:
                 raise ValueError(
                     f"unknown series {', '.join(unknown) or '(empty)'}; known: {', '.join(known)}"
+                    " (stored series such as host:cpu are read with since, until or step)"
                 )
             return names
 
@@ -221,9 +229,11 @@ ROUTES: list[tuple[str, str, str]] = [  # method, path, handler ("incidents." = 
     ("GET", "/metrics", "metrics"),
     ("GET", "/api/services", "services"),
     ("GET", "/api/services/{name}", "service"),
+    ("GET", "/api/services/{name}/history", "history.service"),
     ("GET", "/api/metrics", "metrics_api"),
     ("POST", "/api/metrics", "push.push"),
     ("POST", "/api/heartbeat/{name}", "push.heartbeat"),
+    ("GET", "/api/metrics/series", "history.series"),
     ("GET", "/api/alerts", "alerts"),
     ("GET", "/api/incidents", "incidents.list"),
     ("POST", "/api/incidents", "incidents.create"),
@@ -287,6 +297,7 @@ def build_app(
         "reports": ReportsApi(store, queries, clock),
         "streams": streams,
         "push": PushApi(store, commands, settings, settings.custom_metrics, clock),
+        "history": api.history,
     }
     for method, path, attr in ROUTES:
         owner, _, name = attr.rpartition(".")

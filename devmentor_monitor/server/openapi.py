@@ -17,6 +17,7 @@ from devmentor_monitor.events.model import EventSeverity
 from devmentor_monitor.incidents.model import IncidentState, Severity
 from devmentor_monitor.incidents.silence_book import MAX_COMMENT
 from devmentor_monitor.incidents.silences import MAX_MATCHERS, MAX_REGEX
+from devmentor_monitor.server.history_api import METRICS_QUERY, RANGE_QUERY, SERIES_QUERY
 from devmentor_monitor.server.incidents_api import LIST_QUERY, MAX_DESCRIPTION
 from devmentor_monitor.server.params import LIMIT, WINDOW, Param, choice, since, text
 from devmentor_monitor.server.reports_api import QUERY as REPORT_QUERY
@@ -611,25 +612,50 @@ def openapi_document(services: Sequence[str], replicas: tuple[int, int]) -> dict
                     },
                 }
             },
+            "/api/services/{name}/history": {
+                "get": {
+                    "summary": "A service's check history from history.db: per step the "
+                    "checks, how many with the service up, how many failed, latency "
+                    "min/avg/max; totals over the range; and the recent checks in full",
+                    "parameters": [_path("name", "service name"), *_query(RANGE_QUERY)],
+                    "responses": {
+                        "200": _json("Check history", {"type": "object"}),
+                        "400": _ERROR,
+                        "404": _ERROR,
+                    },
+                }
+            },
             "/api/metrics": {
                 "get": {
-                    "summary": "Current host metrics; with window or series, their history",
-                    "parameters": [
-                        _WINDOW,
-                        {
-                            "name": "series",
-                            "in": "query",
-                            "required": False,
-                            "description": "Comma-separated series keys (cpu, memory, net_rx, "
-                            "disk:/, ...); default all.",
-                            "schema": {"type": "string"},
-                        },
-                    ],
+                    "summary": "Current host metrics; with window or series, their live "
+                    "history; with since, until or step, any stored series over any range "
+                    "from history.db, the tier chosen by the step (the answer names the "
+                    "tier and the step it was read at; points are [ts, avg, min, max, count])",
+                    "parameters": _query(METRICS_QUERY),
                     "responses": {"200": _json("Metrics", {"type": "object"}), "400": _ERROR},
                 },
                 **_push_paths(),
             },
             "/api/heartbeat/{name}": _HEARTBEAT,
+            "/api/metrics/series": {
+                "get": {
+                    "summary": "The names of the series stored in history.db, sorted",
+                    "parameters": _query(SERIES_QUERY),
+                    "responses": {
+                        "200": _json(
+                            "Series names",
+                            {
+                                "type": "object",
+                                "properties": {
+                                    "prefix": {"type": "string"},
+                                    "series": {"type": "array", "items": {"type": "string"}},
+                                },
+                            },
+                        ),
+                        "400": _ERROR,
+                    },
+                }
+            },
             "/api/alerts": {
                 "get": {
                     "summary": "Alert rules and each alert's state (inactive, pending, firing, "

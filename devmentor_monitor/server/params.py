@@ -96,6 +96,29 @@ since = Param(
     {"type": "string", "pattern": f"^({_UNIX_TIME}|{_DURATION})$"},
     "Unix time, or a duration ago (15m, 1h, 7d)",
 )
+until = Param(_since, since.schema, "Unix time, or a duration ago; default now")
+_SECONDS = r"[0-9]{1,9}(\.[0-9]{1,6})?"
+MAX_STEP = 30 * 86400.0
+
+
+def _step(raw: str) -> float:
+    if re.fullmatch(_SECONDS, raw, re.ASCII):
+        seconds = float(raw)
+    elif re.fullmatch(_DURATION, raw, re.ASCII):
+        seconds = parse_duration(raw)
+    else:
+        raise ValueError(f"expected seconds (60) or a duration (10s, 1m, 1h), got {raw!r}")
+    if seconds > MAX_STEP:
+        raise ValueError(f"must be at most 30d, got {raw!r}")
+    return seconds
+
+
+step = Param(
+    _step,
+    {"type": "string", "pattern": f"^({_SECONDS}|{_DURATION})$"},
+    "Seconds or a duration (10s, 1m, 1h; 0 for every raw sample). It picks the tier: under "
+    "1m raw samples (last 24 h), under 1h 1-minute rollups (last 7 d), else 1-hour rollups.",
+)
 text = Param(str, {"type": "string"})
 LIMIT = int_between(1, 1000, "1-1000")
 WINDOW = duration_between(
