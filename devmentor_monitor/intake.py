@@ -64,7 +64,6 @@ def check_samples(result: CheckResult, status: Health) -> list[Sample]:
 
 
 HOST_PREFIX = host_series("")
-_MARGIN = 1.0  # seconds inside a tier's span, so the store picks that tier (model.tier_for)
 
 
 def _buckets(up: list[Point], ok: list[Point]) -> list[tuple[float, int, int, int]]:
@@ -81,13 +80,13 @@ def _buckets(up: list[Point], ok: list[Point]) -> list[tuple[float, int, int, in
 
 async def read_service_history(history: SeriesStore, name: str, now: float) -> ServiceHistory:
     """What the store's figures of one service need, from the history's tiers: raw latency
-    over 24 h, 1-minute rollups of up/ok over 24 h, 1-hour rollups over the counter's 30 d,
-    and the time of the oldest check kept."""
+    over 24 h, 1-minute rollups of up/ok over the windows the counter reads minutes for
+    (3 h), 1-hour rollups over its 30 d, and the time of the oldest check kept."""
     up, ok, lat = (service_series(name, f) for f in ("up", "ok", "latency_seconds"))
-    minute_since = now - WindowCounter.MINUTES * MINUTE + _MARGIN
+    minute_since = now - WindowCounter.SHORT - MINUTE
     hour_since = now - WindowCounter.HOURS * HOUR
     latency, up_m, ok_m, up_h, ok_h = await asyncio.gather(
-        history.query(lat, now - DAY + _MARGIN, now, 0.0),
+        history.samples(lat, now - DAY, now),
         history.query(up, minute_since, now, MINUTE),
         history.query(ok, minute_since, now, MINUTE),
         history.query(up, hour_since, now, HOUR),
@@ -100,7 +99,7 @@ async def read_service_history(history: SeriesStore, name: str, now: float) -> S
         raw = await history.query(up, up_m[0].ts, up_m[0].ts + MINUTE, 0.0)
         first = raw[0].ts if raw else up_m[0].ts
     return ServiceHistory(
-        latency=[(p.ts, p.avg) for p in latency],
+        latency=latency,
         minutes=_buckets(up_m, ok_m),
         hours=_buckets(up_h, ok_h),
         first_at=first,
@@ -109,15 +108,11 @@ async def read_service_history(history: SeriesStore, name: str, now: float) -> S
 
 async def read_host_history(
     history: SeriesStore, now: float
-) -> dict[str, list[tuple[float, float]]]:
+) -> dict[str, tuple[list[float], list[float]]]:
     """Every stored host series over 24 h (raw), by its key ("cpu", "disk:/", ...)."""
     names = await history.names(HOST_PREFIX)
-    ranges = await asyncio.gather(*(history.query(n, now - DAY + _MARGIN, now, 0.0) for n in names))
-    return {
-        n.removeprefix(HOST_PREFIX): [(p.ts, p.avg) for p in points]
-        for n, points in zip(names, ranges, strict=True)
-        if points
-    }
+    ranges = await asyncio.gather(*(history.samples(n, now - DAY, now) for n in names))
+    return {n.removeprefix(HOST_PREFIX): r for n, r in zip(names, ranges, strict=True) if r[0]}
 
 
 class EventEngine(Protocol):
@@ -157,12 +152,10 @@ class StoreIntake:
             return 0.0
         started = time.perf_counter()
         now = self.clock()
-        names = self.store.service_names()
-        services = await asyncio.gather(
-            *(read_service_history(self.history, n, now) for n in names)
-        )
-        host = await read_host_history(self.history, now)
-        self.store.restore_history(dict(zip(names, services, strict=True)), host)
+        for name in self.store.service_names():  # one at a time: the loop runs in between
+            hist = await read_service_history(self.history, name, now)
+            self.store.restore_history({name: hist}, {})
+        self.store.restore_history({}, await read_host_history(self.history, now))
         return time.perf_counter() - started
 
     def observe(self, obs: Observation) -> None:

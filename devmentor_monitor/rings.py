@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from array import array
 from bisect import bisect_left
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 
 
 class Ring:
@@ -32,6 +32,18 @@ class Ring:
         self._ts[self._start] = ts
         self._vs[self._start] = value
         self._start = (self._start + 1) % self.capacity
+
+    def extend(self, ts: Sequence[float], values: Sequence[float]) -> None:
+        """Append many points at once, oldest first (a refill from history): array copies,
+        not a Python call per point."""
+        cap = self.capacity
+        if not self._start and len(self._ts) + len(ts) <= cap:
+            self._ts.extend(ts)
+            self._vs.extend(values)
+            return
+        all_ts = self._ordered(self._ts) + array("d", ts[-cap:])
+        all_vs = self._ordered(self._vs) + array("d", values[-cap:])
+        self._ts, self._vs, self._start = all_ts[-cap:], all_vs[-cap:], 0
 
     def _ordered(self, seq: array[float]) -> array[float]:
         return seq[self._start :] + seq[: self._start] if self._start else seq
@@ -68,6 +80,7 @@ class WindowCounter:
 
     MINUTES = 1440
     HOURS = 720
+    SHORT = 3 * 3600  # windows up to this long are read from the minute buckets
 
     def __init__(self) -> None:
         self._minute = _Buckets(self.MINUTES, 60)
@@ -100,8 +113,8 @@ class WindowCounter:
         beyond (6 h, 24 h, 7 d, 30 d). The sums over the buckets before the current one
         are kept until a bucket changes, so the 720-slot pass runs about once an hour.
         """
-        short = [w for w in windows if w <= 3 * 3600]
-        long = [w for w in windows if w > 3 * 3600]
+        short = [w for w in windows if w <= self.SHORT]
+        long = [w for w in windows if w > self.SHORT]
         found = dict(zip(short, self._minute.totals_nested(now, short), strict=True))
         found.update(zip(long, self._hour.totals_nested(now, long), strict=True))
         return [found[w] for w in windows]

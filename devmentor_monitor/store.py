@@ -7,6 +7,7 @@ subscribe to coalesced change notifications on `store.bus` instead of polling.
 from __future__ import annotations
 
 import time
+from bisect import bisect_left
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -74,22 +75,24 @@ class ServiceHistory:
     """One service's checks as the history on disk holds them: what `Store.restore_history`
     refills its figures from at start, so a restart does not empty them."""
 
-    latency: Sequence[tuple[float, float]] = ()  # (ts, seconds) of the raw samples, oldest first
+    latency: tuple[Sequence[float], Sequence[float]] = ((), ())  # raw (ts, seconds), oldest first
     minutes: Sequence[tuple[float, int, int, int]] = ()  # (start, checks, up, failed) a minute
     hours: Sequence[tuple[float, int, int, int]] = ()  # the same an hour
     first_at: float | None = None  # the oldest check kept
 
 
-def _refilled(ring: Ring, older: Iterable[tuple[float, float]]) -> Ring:
-    """A ring of the same capacity holding ``older`` points, then what ``ring`` holds."""
-    held = list(ring)
-    first = held[0][0] if held else float("inf")
+def _refilled(ring: Ring, older: tuple[Sequence[float], Sequence[float]]) -> Ring:
+    """A ring of the same capacity holding the ``older`` (timestamps, values), then what
+    ``ring`` holds (checks made before the refill, if any)."""
+    ts, values = older
     out = Ring(ring.capacity)
-    for ts, value in older:
-        if ts < first:
-            out.append(ts, value)
-    for ts, value in held:
-        out.append(ts, value)
+    if len(ring):
+        held_ts, held_values = ring.since(float("-inf"))
+        n = bisect_left(ts, held_ts[0])
+        out.extend(ts[:n], values[:n])
+        out.extend(held_ts, held_values)
+    else:
+        out.extend(ts, values)
     return out
 
 
@@ -283,12 +286,12 @@ class Store:
     def restore_history(
         self,
         services: Mapping[str, ServiceHistory],
-        host: Mapping[str, Sequence[tuple[float, float]]],
+        host: Mapping[str, tuple[Sequence[float], Sequence[float]]],
     ) -> None:
         """Writer (the intake, at start, before the sources run): refill the check counters,
         latency rings, first-check times and host series from the history on disk, so
         uptime, SLO and budget after a restart are what they were before it. ``host``:
-        (ts, value) points per host series key, oldest first."""
+        (timestamps, values) per host series key, oldest first."""
         for name, hist in services.items():
             rec = self._services.get(name)
             if rec is None:  # no longer configured

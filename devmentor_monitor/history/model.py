@@ -96,6 +96,12 @@ class SeriesStore(Protocol):
         """Points of ``series`` in [since, until], one per ``step`` seconds that has data,
         oldest first, read from the tier `tier_for` picks."""
 
+    async def samples(
+        self, series: str, since: float, until: float
+    ) -> tuple[list[float], list[float]]:
+        """The raw samples of ``series`` in [since, until] as (timestamps, values), oldest
+        first: the start-up refill of the in-memory rings, without a Point per sample."""
+
     async def last(self, series: str) -> Sample | None:
         """The newest sample of a series (None when it has none)."""
 

@@ -480,6 +480,13 @@ class SqliteSeries:
         sid = self._id(conn, series)
         if sid is None:
             return []
+        # At a tier's own resolution each row is a point: no GROUP BY (and its sort).
+        if tier is Tier.RAW and step <= 0:
+            rows = conn.execute(
+                "SELECT ts, value FROM raw WHERE series = ? AND ts BETWEEN ? AND ? ORDER BY ts",
+                (sid, int(since * 1000), int(until * 1000)),
+            )
+            return [Point(t / 1000, v, v, v, 1) for t, v in rows]
         if tier is Tier.RAW:
             width = max(1, round(step * 1000))
             rows = conn.execute(
@@ -506,6 +513,25 @@ class SqliteSeries:
             (width, sid, start, int(until)),
         )
         return [Point(float(b), lo, avg, hi, n) for b, lo, avg, hi, n in rows]
+
+    async def samples(
+        self, series: str, since: float, until: float
+    ) -> tuple[list[float], list[float]]:
+        def read(conn: sqlite3.Connection) -> tuple[list[float], list[float]]:
+            sid = self._id(conn, series)
+            if sid is None:
+                return [], []
+            rows = conn.execute(
+                "SELECT ts, value FROM raw WHERE series = ? AND ts BETWEEN ? AND ? ORDER BY ts",
+                (sid, int(since * 1000), int(until * 1000)),
+            ).fetchall()
+            if not rows:
+                return [], []
+            ts, values = zip(*rows, strict=True)
+            return [t / 1000 for t in ts], list(values)
+
+        result: tuple[list[float], list[float]] = await self._read(read)
+        return result
 
     async def last(self, series: str) -> Sample | None:
         def read(conn: sqlite3.Connection) -> Sample | None:

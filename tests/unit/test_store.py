@@ -183,3 +183,29 @@ def test_slo_dataclass_values_from_shipped_config():
 
     cfg = load_config(env={})
     assert cfg.service("auth").slo == SLO(99.9, 0.2, 0.1)
+
+
+def test_ring_extend_keeps_the_newest_and_the_order():
+    ring = Ring(5)
+    ring.extend([1.0, 2.0], [10.0, 20.0])
+    ring.append(3.0, 30.0)
+    ring.extend([4.0, 5.0, 6.0, 7.0], [40.0, 50.0, 60.0, 70.0])
+    assert list(ring) == [(float(i), i * 10.0) for i in range(3, 8)]
+    ring.append(8.0, 80.0)  # and appends go on after a wrap
+    assert ring.last() == (8.0, 80.0)
+    assert len(ring) == 5
+
+
+def test_window_counter_sums_follow_every_write():
+    """The sums of older buckets are kept between reads: a write to an older bucket (a
+    late check, a refill from history) must show in the next read."""
+    wc = WindowCounter()
+    now = T0 + 10 * 86400
+    wc.add(now, up=True, failed=False)
+    assert wc.totals(now, 30 * 86400) == (1, 1, 0)
+    wc.add(now - 5 * 86400, up=False, failed=True)  # late, into a bucket days back
+    assert wc.totals(now, 30 * 86400) == (2, 1, 1)
+    wc.restore([], [(now - 20 * 86400, 10, 4, 6)])
+    assert wc.totals(now, 30 * 86400) == (12, 5, 7)
+    assert wc.totals(now, 7 * 86400) == (2, 1, 1)
+    assert wc.totals(now + 3600, 30 * 86400) == (12, 5, 7)  # an hour on: still all there
