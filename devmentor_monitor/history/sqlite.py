@@ -522,13 +522,14 @@ class SqliteSeries:
             if sid is None:
                 return [], []
             rows = conn.execute(
-                "SELECT ts, value FROM raw WHERE series = ? AND ts BETWEEN ? AND ? ORDER BY ts",
+                "SELECT ts / 1000.0, value FROM raw WHERE series = ? AND ts BETWEEN ? AND ? "
+                "ORDER BY ts",
                 (sid, int(since * 1000), int(until * 1000)),
             ).fetchall()
             if not rows:
                 return [], []
             ts, values = zip(*rows, strict=True)
-            return [t / 1000 for t in ts], list(values)
+            return list(ts), list(values)
 
         result: tuple[list[float], list[float]] = await self._read(read)
         return result
