@@ -116,8 +116,9 @@ class Range:
                 break
         self.since = since
         self.tier = tier_for(wanted, since, now, retention)
-        # What the store reads at: a rollup tier's width at least (whole seconds).
-        self.step = wanted if self.tier is Tier.RAW else max(STEP[self.tier], float(int(wanted)))
+        # What the store reads at: from a rollup tier, whole rollups (a multiple of its width).
+        width = STEP[self.tier]
+        self.step = wanted if self.tier is Tier.RAW else width * max(1, math.ceil(wanted / width))
 
     def check(self, points: list[Point]) -> list[Point]:
         if len(points) > MAX_POINTS:

@@ -117,7 +117,8 @@ step = Param(
     _step,
     {"type": "string", "pattern": f"^({_SECONDS}|{_DURATION})$"},
     "Seconds or a duration (10s, 1m, 1h; 0 for every raw sample). It picks the tier: under "
-    "1m raw samples (last 24 h), under 1h 1-minute rollups (last 7 d), else 1-hour rollups.",
+    "1m raw samples (last 24 h), under 1h 1-minute rollups (last 7 d), else 1-hour rollups; "
+    "from rollups it is rounded up to whole rollups.",
 )
 text = Param(str, {"type": "string"})
 LIMIT = int_between(1, 1000, "1-1000")

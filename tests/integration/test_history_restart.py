@@ -138,7 +138,7 @@ def test_history_api_serves_ranges_by_tier_and_says_what_is_wrong(
     assert raw["series"]["service:auth:up"]["points"][-1][1] == 1.0
     assert raw["system"] is not None  # the live body's fields are still there
     minute = read("series=service:auth:up&since=1h&step=90")
-    assert (minute["tier"], minute["step_s"]) == ("1m", 90)
+    assert (minute["tier"], minute["step_s"]) == ("1m", 120)  # whole 1-minute rollups
     hour = read("series=service:project:up&since=30d&step=10s")  # 30 d: only hours hold it
     assert (hour["tier"], hour["step_s"]) == ("1h", 3600)
     (_, avg, lo, hi, count) = hour["series"]["service:project:up"]["points"][-1]
