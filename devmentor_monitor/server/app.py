@@ -28,7 +28,7 @@ from devmentor_monitor.server.connections import (
 )
 from devmentor_monitor.server.deps import COMMANDS, QUERIES, SETTINGS, STORE, ApiSettings, SelfCheck
 from devmentor_monitor.server.exposition import CachedExposition
-from devmentor_monitor.server.history_api import HISTORY_PARAMS, HistoryApi
+from devmentor_monitor.server.history_api import HISTORY_PARAMS, RANGE_QUERY, HistoryApi
 from devmentor_monitor.server.incidents_api import IncidentsApi
 from devmentor_monitor.server.openapi import openapi_document
 from devmentor_monitor.server.params import WINDOW, BadRequest, UnsupportedMediaType, query
@@ -185,7 +185,8 @@ class Api:
                 )
             return names
 
-        params = query(request, {"window": WINDOW, "series": series_list})
+        # since/until/step are read above (history); named here so a 400 lists them too
+        params = query(request, {"window": WINDOW, "series": series_list, **RANGE_QUERY})
         now = time.time()
         body: dict[str, Any] = {"ts": now, "system": system_json(self.store.system)}
         if "window" in params or "series" in params:
