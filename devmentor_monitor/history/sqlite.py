@@ -531,7 +531,7 @@ class SqliteSeries:
             ts, values = zip(*rows, strict=True)
             return list(ts), list(values)
 
-        result: tuple[list[float], list[float]] = await self._read(read)
+        result: tuple[list[float], list[float]] = await self._read(read, ([], []))
         return result
 
     async def last(self, series: str) -> Sample | None:
