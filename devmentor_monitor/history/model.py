@@ -119,7 +119,8 @@ class SeriesStore(Protocol):
 
 # --------------------------------------------------------------------------- names
 # One declaration of every series name. Fields of a service's checks:
-SERVICE_FIELDS = ("up", "ok", "latency_seconds", "last_beat_seconds")
+CHECK_FIELDS = ("up", "ok", "latency_seconds")  # one of each per check (intake.check_samples)
+SERVICE_FIELDS = (*CHECK_FIELDS, "last_beat_seconds")
 # up: 1 when the service's status after the check is up or degraded (as uptime counts it);
 # ok: 1 when the check itself passed; latency_seconds: the check's latency (absent on error);
 # last_beat_seconds: a heartbeat service's beat, valued at its own time (so a rollup's max

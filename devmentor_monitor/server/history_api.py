@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 from devmentor_monitor.aio import web
 from devmentor_monitor.history.model import (
+    CHECK_FIELDS,
     HOUR,
     MINUTE,
     MINUTE_KEEP,
     RAW_KEEP,
-    SERVICE_FIELDS,
     STEP,
     Point,
     Tier,
@@ -202,7 +202,7 @@ class HistoryApi:
             rng.check(
                 await self.queries.history(service_series(name, f), rng.since, rng.until, rng.step)
             )
-            for f in SERVICE_FIELDS
+            for f in CHECK_FIELDS
         ]
         body = {
             "service": name,
