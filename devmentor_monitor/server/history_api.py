@@ -138,6 +138,28 @@ class Range:
         }
 
 
+def split_series(text: str) -> list[str]:
+    """Comma-separated series names; a comma inside a name's {labels} (or a quoted label
+    value) belongs to the name: `scrape:a:m{x="1",y="2"},host:cpu` is two names."""
+    names, depth, quoted, start = [], 0, False, 0
+    for i, ch in enumerate(text):
+        if quoted:
+            if ch == "\\":
+                continue
+            quoted = ch != '"' or text[i - 1] == "\\"
+        elif ch == '"':
+            quoted = True
+        elif ch == "{":
+            depth += 1
+        elif ch == "}":
+            depth = max(0, depth - 1)
+        elif ch == "," and depth == 0:
+            names.append(text[start:i])
+            start = i + 1
+    names.append(text[start:])
+    return [n for n in names if n]
+
+
 class HistoryApi:
     """Reads of history.db for views over HTTP; never writes."""
 
@@ -155,7 +177,7 @@ class HistoryApi:
             raise BadRequest(
                 "window is the live view's range; with since/until/step give since instead"
             )
-        names = [n for n in params.get("series", "").split(",") if n]
+        names = split_series(params.get("series", ""))
         if not names:
             raise BadRequest("series is required with since/until/step (see /api/metrics/series)")
         if len(names) > MAX_SERIES:

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import yaml
 from support.scrape import NODE_EXPORTER, ExpositionPage, NodeExporter
@@ -55,11 +56,11 @@ def node_exporter(tmp_path: Path) -> Iterator[NodeExporter]:
 async def make_monitor(tmp_path: Path) -> AsyncIterator[MakeMonitor]:
     monitors: list[Monitor] = []
 
-    async def make(services: list[dict[str, Any]], **top: Any) -> Monitor:
+    async def make(services: list[dict[str, Any]], *, serve: bool = False, **top: Any) -> Monitor:
         doc = {"storage": {"data_dir": str(tmp_path / "data")}, **top, "services": services}
         path = tmp_path / "services.yaml"
         path.write_text(yaml.safe_dump(doc, sort_keys=False))
-        monitor = Monitor(load_config(path, env={}), serve=False)
+        monitor = Monitor(load_config(path, env={}, port=free_port()), serve=serve)
         await monitor.start()
         monitors.append(monitor)
         return monitor
@@ -104,6 +105,7 @@ async def test_node_exporter_series_is_stored_and_its_rule_fires(
                 }
             ]
         },
+        serve=True,
     )
     series = "scrape:node:node_memory_MemAvailable_bytes"
 
@@ -121,6 +123,16 @@ async def test_node_exporter_series_is_stored_and_its_rule_fires(
     assert status is not None
     assert status.state is SourceState.OK
     assert status.reason == "2 series"
+    # ... and over HTTP, as Grafana or a script reads it: /api/metrics from history.db.
+    assert monitor.server is not None
+    async with httpx.AsyncClient(base_url=monitor.server.url, timeout=10) as client:
+        r = await client.get("/api/metrics", params={"series": series, "since": "5m", "step": "0"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["tier"] == "raw"
+    served = body["series"][series]["points"]
+    assert len(served) >= len(points)  # and any scraped since
+    assert all(p[1] > 1e6 for p in served)
 
     incident = await eventually(
         lambda: next((i for i in monitor.store.open_incidents() if i.service == "node"), None),
