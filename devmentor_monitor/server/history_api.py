@@ -141,12 +141,15 @@ class Range:
 def split_series(text: str) -> list[str]:
     """Comma-separated series names; a comma inside a name's {labels} (or a quoted label
     value) belongs to the name: `scrape:a:m{x="1",y="2"},host:cpu` is two names."""
-    names, depth, quoted, start = [], 0, False, 0
+    names, depth, quoted, escaped, start = [], 0, False, False, 0
     for i, ch in enumerate(text):
         if quoted:
-            if ch == "\\":
-                continue
-            quoted = ch != '"' or text[i - 1] == "\\"
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                quoted = False
         elif ch == '"':
             quoted = True
         elif ch == "{":

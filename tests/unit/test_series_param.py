@@ -15,6 +15,7 @@ from devmentor_monitor.server.history_api import split_series
         ["host:cpu", "service:auth:up"],
         [scraped_series("node", "fs_avail", {"mountpoint": "/", "device": "sda1"}), "host:cpu"],
         [custom_series("orders", {"shop": 'eu "west", north}', "tier": "a"}), "host:memory"],
+        [custom_series("paths", {"dir": "C:\\", "x": "1"}), "host:cpu"],  # ends in a backslash
     ],
 )
 def test_a_list_of_names_reads_back_as_written(names: list[str]) -> None:
