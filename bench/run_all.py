@@ -32,6 +32,8 @@ SCRIPTS = (
     "alert_replay",
     "scrape",
     "history_write",
+    "history_restore",
+    "push_metrics",
 )
 LIMIT_S = 180
 LIMITS_S = {"tui_load": 900, "events_ingest": 600}  # glances install; 4 ingest runs
