@@ -305,8 +305,8 @@ class Evaluator:
         self.burn = store.config.alerting.burn_rate
         self._pairs: dict[str, BurnPair] = {burn_metric(p.name): p for p in self.burn.pairs}
         # Metrics whose None is "not enough evidence yet": a firing alert holds on it.
-        # A scraped series whose target stopped answering is unknown, not cleared.
-        self._held = {"down", SCRAPED, *self._pairs}
+        # (Scraped series hold only while their snapshot is stale: _scraped says.)
+        self._held = {"down", *self._pairs}
         # Every window a service's rules read, fetched in one pass per service and tick.
         self._windows = tuple({HOUR, *(w for p in self.burn.pairs for w in (p.long, p.short))})
         self._service_rules = [
@@ -458,7 +458,10 @@ class Evaluator:
         threshold: float,
         now: float,
         out: list[Transition],
+        hold: bool | None = None,
     ) -> None:
+        """``hold``: whether None is "no evidence" (a firing alert stands) rather than
+        "gone" (it clears); by default, whether the rule's metric is in _held."""
         self.evaluations += 1
         key = (rule.name, subject)
         alert = self.alerts.get(key)
@@ -466,7 +469,9 @@ class Evaluator:
             if value is None or not _beyond(rule.above, value, threshold):
                 return  # the common case: nothing to track
             alert = self.alerts[key] = Alert(rule, subject, since=now)
-        if value is None and alert.state is AlertState.FIRING and rule.metric in self._held:
+        if hold is None:
+            hold = rule.metric in self._held
+        if value is None and alert.state is AlertState.FIRING and hold:
             return  # no evidence either way: it stands until a value clears it
         alert.value, alert.threshold = value, threshold
         firing = alert.state is AlertState.FIRING
@@ -501,19 +506,33 @@ class Evaluator:
 
     def _scraped(self, rule: Rule, now: float, out: list[Transition]) -> None:
         """A rule on scraped series, every tick (the values are the store's latest
-        scrape): one alert per matching series; a tracked series that is gone or stale
-        (its target stopped answering) steps with no value, so a firing alert holds."""
+        scrape): one alert per matching series. A tracked series with no value holds a
+        firing alert while its service's snapshot is stale or absent (the target stopped
+        answering: unknown, not cleared); gone from a fresh scrape (an unmounted
+        filesystem, a label set that churned away), it clears, resolving its incident,
+        and the alert is forgotten once inactive, so the map does not grow with churn."""
         if rule.series is None:
             return
         values: dict[str, float] = {}
+        fresh: set[str] = set()
         names = self.store.scraped_services() if rule.services is None else rule.services
         for service in names:
             snap = self.store.scraped(service)
             if snap is not None and snap.fresh(now):
+                fresh.add(service)
                 values.update((s.series, s.value) for s in snap.select(rule.series))
         tracked = {subject for name, subject in self.alerts if name == rule.name}
         for subject in sorted(values.keys() | tracked):
-            self._step(rule, subject, values.get(subject), rule.threshold, now, out)
+            value = values.get(subject)
+            if value is not None:
+                self._step(rule, subject, value, rule.threshold, now, out)
+                continue
+            key = (rule.name, subject)
+            alert = self.alerts[key]  # tracked: only a tracked subject has no value
+            self._step(rule, subject, None, rule.threshold, now, out, alert.service not in fresh)
+            if alert.state in (AlertState.INACTIVE, AlertState.RESOLVED):
+                del self.alerts[key]  # nothing to hold or show: a later value starts anew
+                self._waiting.discard(key)
 
     def firing(self) -> list[Alert]:
         return [a for a in self.alerts.values() if a.state is AlertState.FIRING]

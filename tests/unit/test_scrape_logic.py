@@ -193,3 +193,48 @@ def test_the_detector_watches_scraped_series_up_to_its_share_and_counters_as_rat
     counter = engine._series["scrape:node:a_total"]
     assert counter.last_value == pytest.approx(10.0)  # 100 per 10 s, not the growing total
     assert counter.detector.baseline[2] == 4  # the first scrape only sets the base
+
+
+def test_a_firing_scraped_alert_resolves_when_its_series_leaves_a_fresh_scrape() -> None:
+    """An unmounted filesystem: /mnt/usb's series is gone from a fresh, successful scrape,
+    so its firing alert resolves (its incident closes) and the evaluator forgets it; a
+    target that stops answering (stale snapshot) still holds its alert firing."""
+    config = parse_text(CONFIG.replace("for: 1m", "for: 0s"))
+    store = Store(config)
+    ev = Evaluator(build_rules(config), store)
+    usb = 'scrape:node:node_filesystem_avail_bytes{mountpoint="/mnt/usb"}'
+    data = 'scrape:node:node_filesystem_avail_bytes{mountpoint="/data"}'
+    store.record_scrape("node", T0, fs("node", {"/": 500, "/mnt/usb": 10, "/data": 20}))
+    fired = ev.evaluate(T0)
+    assert {(t.alert.subject, t.state) for t in fired} == {
+        (usb, AlertState.FIRING),
+        (data, AlertState.FIRING),
+    }
+    # /mnt/usb unmounted: the next scrape (fresh, OK) has no such series.
+    store.record_scrape("node", T0 + 10, fs("node", {"/": 500, "/data": 20}))
+    [resolved] = ev.evaluate(T0 + 10)
+    assert (resolved.alert.subject, resolved.state) == (usb, AlertState.RESOLVED)
+    assert ("fs_low", usb) not in ev.alerts
+    assert ev.alerts[("fs_low", data)].state is AlertState.FIRING
+    # The target stops answering: /data's snapshot goes stale, and its alert holds.
+    assert ev.evaluate(T0 + 10 + 25) == []
+    assert ev.alerts[("fs_low", data)].state is AlertState.FIRING
+
+
+def test_churning_label_sets_do_not_grow_the_alert_map() -> None:
+    """A series per request id, each new one crossing the threshold and then gone: the
+    evaluator tracks the current ones only, not every label set ever seen."""
+    config = parse_text(CONFIG.replace("for: 1m", "for: 0s"))
+    store = Store(config)
+    ev = Evaluator(build_rules(config), store)
+    sizes = []
+    for i in range(50):
+        store.record_scrape("node", T0 + 10 * i, fs("node", {f"/run/{i}": 5, f"/tmp/{i}": 50}))
+        ev.evaluate(T0 + 10 * i)
+        sizes.append(len(ev.alerts))
+    assert max(sizes) <= 4  # the current two, and the two being resolved
+    assert len(ev.alerts) == 2
+    assert sorted(subject for _, subject in ev.alerts) == [
+        'scrape:node:node_filesystem_avail_bytes{mountpoint="/run/49"}',
+        'scrape:node:node_filesystem_avail_bytes{mountpoint="/tmp/49"}',
+    ]
