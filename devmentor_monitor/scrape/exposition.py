@@ -14,6 +14,7 @@ scrape, not at start-up (as server/exposition.py does for /metrics).
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -91,12 +92,30 @@ class Selection:
         return Parsed(self.samples, self.matched, self.matched - len(self.samples))
 
 
-def parse_exposition(text: str, service: str, include: tuple[Selector, ...], cap: int) -> Parsed:
+class ParseTimeout(TimeoutError):
+    """The parse passed its deadline and stopped (its thread is free again)."""
+
+
+def parse_exposition(
+    text: str,
+    service: str,
+    include: tuple[Selector, ...],
+    cap: int,
+    deadline: float | None = None,
+    stop: threading.Event | None = None,
+) -> Parsed:
     """Every sample the selectors keep, in page order, until ``cap``; NaN and infinite
     values are left out (nothing to chart or compare). Call it in a thread: it yields
-    the GIL after each piece, so the event loop runs in between."""
+    the GIL after each piece, so the event loop runs in between. ``deadline`` (a
+    time.monotonic() instant) is checked between pieces: past it, ParseTimeout; so is
+    ``stop`` (the source is stopping). A timeout on the waiting side stops only the
+    wait; this stops the work and frees the thread."""
     selection = Selection(service, include, cap)
     for piece in pieces(text):
+        if stop is not None and stop.is_set():
+            raise ParseTimeout("the scrape source stopped")
+        if deadline is not None and time.monotonic() > deadline:
+            raise ParseTimeout(f"parse passed its deadline after {selection.matched} series")
         selection.add(piece)
         time.sleep(0)  # the GIL goes to the event loop if it is waiting for it
     return selection.done()

@@ -6,13 +6,26 @@ is not an exposition, too large a page) are its `SourceStatus`, never a crash. H
 done as health/checker.py does it (aiohttp from aio.py, a total timeout, the service's
 TLS settings); parsing runs in a worker thread that yields the GIL often
 (scrape/exposition.py says why).
+
+Each source parses on its own thread (a one-worker executor), never the loop's default
+executor: that small pool also does aiohttp's DNS lookups for health checks, psutil,
+docker and SMTP calls, and two large pages parsing there (kube-state-metrics, cadvisor)
+held a lookup of "localhost" 4.66 s, so healthy services looked down. Own threads, not
+one shared scrape pool: a slow page then delays only its own service (the source's
+rule above), no parse queues behind another's, so its deadline is its own parse time;
+the parser holds the GIL, so more threads would not parse faster, only apart. A parse
+stops at its deadline (checked between pieces), and a scrape due while the previous
+parse still runs is skipped and says so, so a source never holds more than one thread.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import ssl
+import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from devmentor_monitor.aio import aiohttp, tls_ready
 from devmentor_monitor.config.schema import MetricsScrape, ScrapeSettings, ServiceConfig
@@ -21,13 +34,14 @@ from devmentor_monitor.logs import mask_url
 from devmentor_monitor.model import SourceState, SourceStatus
 from devmentor_monitor.observations import Intake, Scraped
 from devmentor_monitor.scrape.exposition import Parsed, parse_exposition
-from devmentor_monitor.sources.base import every, in_thread
+from devmentor_monitor.sources.base import every
 
 log = logging.getLogger("devmentor_monitor.scrape")
 
 MAX_BYTES = 16 * 1024 * 1024  # a page larger than this is refused, not read into memory
 READ_CHUNK = 256 * 1024
-PARSE_TIMEOUT = 10.0  # seconds a page may take to parse in its thread
+PARSE_TIMEOUT = 10.0  # seconds a page may take to parse in its thread; then it stops
+PARSE_GRACE = 2.0  # the wait's allowance past the deadline for the piece in hand
 ACCEPT = "text/plain;version=0.0.4;q=1,*/*;q=0.1"  # the text format, not protobuf
 
 
@@ -48,7 +62,12 @@ class ScrapeSource:
         self.tls: bool | ssl.SSLContext = service.tls_verify
         self._ca_file = service.ca_file if service.tls_verify else None
         self.scrapes = 0
+        self.skipped = 0  # scrapes not made: the previous parse was still running
         self._dropping = False
+        # Threads start on the first parse; shut down when run() ends.
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=self.name)
+        self._parsing: Future[Parsed] | None = None
+        self._stop = threading.Event()  # set on stop: a running parse ends at its next piece
 
     async def run(self, intake: Intake) -> None:
         where = mask_url(self.settings.url)
@@ -63,9 +82,24 @@ class ScrapeSource:
         try:
             await every(self.settings.interval, lambda: self.scrape_once(session, intake))
         finally:
+            self._stop.set()
+            self._executor.shutdown(wait=False, cancel_futures=True)
             await session.close()
 
     async def scrape_once(self, session: aiohttp.ClientSession, intake: Intake) -> None:
+        if self._parsing is not None and not self._parsing.done():
+            self.skipped += 1  # its thread is busy: fetching now would queue a second parse
+            intake.observe(
+                SourceStatus(
+                    self.name,
+                    SourceState.UNAVAILABLE,
+                    f"scrape skipped: the previous page is still being parsed "
+                    f"(over {PARSE_TIMEOUT:g} s)",
+                    retry_at=time.time() + self.settings.interval,
+                    detail={"url": mask_url(self.settings.url), "skipped": self.skipped},
+                )
+            )
+            return
         ts = time.time()
         start = time.perf_counter()
         try:
@@ -144,14 +178,23 @@ class ScrapeSource:
 
     async def _parse(self, body: bytes) -> Parsed:
         s = self.settings
-        try:
-            return await in_thread(
-                lambda: parse_exposition(
-                    body.decode("utf-8", errors="replace"), self.service, s.include, self.cap
-                ),
-                PARSE_TIMEOUT,
+        deadline = time.monotonic() + PARSE_TIMEOUT
+        self._parsing = self._executor.submit(
+            lambda: parse_exposition(
+                body.decode("utf-8", errors="replace"),
+                self.service,
+                s.include,
+                self.cap,
+                deadline,
+                self._stop,
             )
-        except TimeoutError:
+        )
+        try:
+            # The parse stops itself at the deadline; this bound only covers a piece that
+            # overruns it (one huge line), and the next scrape is then skipped.
+            async with asyncio.timeout(PARSE_TIMEOUT + PARSE_GRACE):
+                return await asyncio.wrap_future(self._parsing)
+        except TimeoutError:  # the parse's ParseTimeout, or the wait's
             raise ScrapeError(f"parsing took over {PARSE_TIMEOUT:g} s") from None
         except (ValueError, IndexError, KeyError) as exc:  # the parser's ways of saying no
             detail = str(exc) or type(exc).__name__

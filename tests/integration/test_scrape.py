@@ -9,21 +9,24 @@ through its Queries, as the views read it.
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import httpx
 import pytest
 import yaml
 from support.scrape import NODE_EXPORTER, ExpositionPage, NodeExporter
 from support.waiting import eventually
 
-from devmentor_monitor.config.schema import load_config
+from devmentor_monitor.config.schema import load_config, parse_text
 from devmentor_monitor.demo.fleet import free_port
-from devmentor_monitor.model import SourceState
+from devmentor_monitor.model import SourceState, SourceStatus
 from devmentor_monitor.runtime import Monitor
+from devmentor_monitor.scrape import source as scrape_source
 
 pytestmark = pytest.mark.integration
 
@@ -281,3 +284,108 @@ async def test_dead_and_broken_targets_are_source_state_and_the_monitor_runs_on(
                 "the dead target to recover",
             )
         assert monitor.store.scraped("dead") is not None
+
+
+def big_page(lines: int = 50_000) -> str:
+    """An exposition of ``lines`` series (~2.8 MB at 50,000): about 2 s to parse here."""
+    return "# TYPE big_total counter\n" + "".join(
+        f'big_total{{route="/r{i}",method="GET",code="200"}} {i}\n' for i in range(lines)
+    )
+
+
+async def test_large_pages_parsing_leave_the_loops_shared_threads_free(
+    make_monitor: MakeMonitor,
+) -> None:
+    """Two services' large pages parsing over and over (kube-state-metrics and cadvisor
+    beside each other) do not take the loop's default executor: a DNS lookup of
+    localhost (what a health check on a hostname waits for) and any other blocking call
+    there answer at once, not after a parse (both 2 threads were taken: 4.66 s)."""
+    loop = asyncio.get_running_loop()
+    async with ExpositionPage(big_page()) as target:
+        monitor = await make_monitor(
+            [
+                service("ksm", target.url, {"url": target.url, "interval": "0.5s"}),
+                service("cadvisor", target.url, {"url": target.url, "interval": "0.5s"}),
+            ]
+        )
+        await eventually(lambda: target.hits >= 2, 10, "both large pages fetched")
+        waits: list[float] = []
+        until = time.monotonic() + 3  # over one parse of each page
+        while time.monotonic() < until:
+            start = time.monotonic()
+            await loop.getaddrinfo("localhost", target.port)
+            await loop.run_in_executor(None, time.monotonic)
+            waits.append(time.monotonic() - start)
+            await asyncio.sleep(0.05)
+        # The pages were parsing meanwhile, and are parsed whole (kept up to the cap).
+        for name in ("ksm", "cadvisor"):
+            status = await eventually(
+                lambda n=name: (s := monitor.store.source(f"scrape:{n}")) and s.last_ok and s,
+                20,
+                f"{name} parsed",
+            )
+            assert status.detail["series"] + status.detail["dropped"] == 50_000
+        assert max(waits) < 0.5, f"the default executor waited {max(waits):.2f} s"
+
+
+async def test_a_parse_past_its_deadline_stops_and_frees_its_thread(
+    make_monitor: MakeMonitor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A page taking ~2 s to parse with a 0.3 s parse timeout: the scrape fails with that
+    reason, and the parse stops there, so the next scrape (of a page now small) runs
+    at once rather than being skipped behind the old parse still holding the thread."""
+    monkeypatch.setattr(scrape_source, "PARSE_TIMEOUT", 0.3)
+    monkeypatch.setattr(scrape_source, "PARSE_GRACE", 0.0)  # only the parse's own deadline
+    async with ExpositionPage(big_page()) as target:
+        monitor = await make_monitor(
+            [service("slow", target.url, {"url": target.url, "interval": "0.5s"})]
+        )
+
+        def reason() -> str | None:
+            s = monitor.store.source("scrape:slow")
+            return s.reason if s is not None and s.state is not SourceState.STARTING else None
+
+        assert await eventually(reason, 10, "the first scrape") == "parsing took over 0.3 s"
+        target.body = PAGE
+        reasons = set()
+
+        def ok() -> bool:
+            reasons.add(reason())
+            return reason() == "7 series"
+
+        await eventually(ok, 10, "a scrape of the small page")
+        assert not any(r and r.startswith("scrape skipped") for r in reasons)
+        [source] = [s for s in monitor.sources if isinstance(s, scrape_source.ScrapeSource)]
+        assert source.skipped == 0
+
+
+async def test_a_scrape_due_while_its_last_parse_runs_is_skipped_and_says_so() -> None:
+    """A parse still holding the source's thread (one that overran its wait): the next
+    scrape does not fetch the page or queue a second parse; the source says why."""
+    observed: list[object] = []
+
+    class Collect:
+        def observe(self, item: object) -> None:
+            observed.append(item)
+
+    async with ExpositionPage(PAGE) as target:
+        config = parse_text(
+            "services:\n  - name: app\n    url: http://127.0.0.1:1/health\n"
+            f"    metrics: {{url: '{target.url}', interval: 1s}}\n"
+        )
+        source = scrape_source.ScrapeSource(config.services[0])
+        release = threading.Event()
+        source._parsing = source._executor.submit(release.wait)  # type: ignore[assignment]
+        async with aiohttp.ClientSession() as session:
+            await source.scrape_once(session, Collect())  # type: ignore[arg-type]
+            assert target.hits == 0
+            [status] = observed
+            assert isinstance(status, SourceStatus)
+            assert status.state is SourceState.UNAVAILABLE
+            assert status.reason.startswith("scrape skipped: the previous page is still being")
+            release.set()
+            await eventually(source._parsing.done, 5, "the old parse to end")
+            await source.scrape_once(session, Collect())  # type: ignore[arg-type]
+            assert target.hits == 1
+            assert observed[-1].reason == "7 series"  # type: ignore[attr-defined]
+        source._executor.shutdown()

@@ -4,6 +4,8 @@ intake does; clocks are synthetic, so nothing sleeps."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from devmentor_monitor.config.schema import parse_text
@@ -11,7 +13,7 @@ from devmentor_monitor.config.yaml_lines import ConfigError
 from devmentor_monitor.history.model import scraped_series
 from devmentor_monitor.incidents.rules import AlertState, Evaluator, build_rules
 from devmentor_monitor.predictions.engine import PredictionEngine
-from devmentor_monitor.scrape.exposition import parse_exposition
+from devmentor_monitor.scrape.exposition import ParseTimeout, parse_exposition
 from devmentor_monitor.scrape.model import ScrapedSample, parse_selector
 from devmentor_monitor.store import Store
 
@@ -238,3 +240,15 @@ def test_churning_label_sets_do_not_grow_the_alert_map() -> None:
         'scrape:node:node_filesystem_avail_bytes{mountpoint="/run/49"}',
         'scrape:node:node_filesystem_avail_bytes{mountpoint="/tmp/49"}',
     ]
+
+
+def test_a_parse_past_its_deadline_stops() -> None:
+    """A page that takes seconds to parse, given 0.2 s: the parse gives up soon after the
+    deadline (between pieces) instead of running to the end in its thread."""
+    page = "# TYPE big_total counter\n" + "".join(
+        f'big_total{{route="/r{i}",code="200"}} {i}\n' for i in range(50_000)
+    )
+    start = time.monotonic()
+    with pytest.raises(ParseTimeout):
+        parse_exposition(page, "big", (), 100_000, deadline=start + 0.2)
+    assert time.monotonic() - start < 1.0  # the whole page takes ~2 s here
