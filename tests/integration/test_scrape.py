@@ -389,3 +389,60 @@ async def test_a_scrape_due_while_its_last_parse_runs_is_skipped_and_says_so() -
             assert target.hits == 1
             assert observed[-1].reason == "7 series"  # type: ignore[attr-defined]
         source._executor.shutdown()
+
+
+FS_PAGE = (
+    "# TYPE fs_avail_bytes gauge\n"
+    'fs_avail_bytes{mountpoint="/"} 500\n'
+    'fs_avail_bytes{mountpoint="/mnt/usb"} 10\n'
+)
+
+
+async def test_a_scraped_incident_resolves_when_its_series_goes_and_holds_when_its_target_does(
+    make_monitor: MakeMonitor,
+) -> None:
+    """/mnt/usb low on space opens an incident; unmounted (its series gone from a good
+    scrape) the incident resolves and the alert is forgotten. Back and firing, then the
+    target answering 500s: the snapshot goes stale and the incident stays open."""
+    async with ExpositionPage(FS_PAGE) as target, ExpositionPage("ok 1\n") as health:
+        monitor = await make_monitor(
+            [service("node", health.url, {"url": target.url, "interval": "0.5s"})],
+            alerts={
+                "rules": [
+                    {
+                        "name": "usb_low",
+                        "metric": "scraped",
+                        "series": 'fs_avail_bytes{mountpoint="/mnt/*"}',
+                        "below": 100,
+                        "for": "0s",
+                        "severity": "medium",
+                    }
+                ]
+            },
+        )
+        usb = 'scrape:node:fs_avail_bytes{mountpoint="/mnt/usb"}'
+
+        def open_incident() -> Any:
+            return next((i for i in monitor.store.open_incidents() if i.service == "node"), None)
+
+        await eventually(open_incident, 10, "the /mnt/usb incident")
+        target.body = FS_PAGE.replace('fs_avail_bytes{mountpoint="/mnt/usb"} 10\n', "")
+        await eventually(lambda: open_incident() is None, 10, "the incident to resolve")
+        assert ("usb_low", usb) not in monitor.evaluator.alerts
+        # Mounted again and low: it fires again; then the target stops answering well.
+        target.body = FS_PAGE
+        await eventually(open_incident, 10, "the incident again")
+        target.status = 500
+
+        def stale() -> bool:
+            snap = monitor.store.scraped("node")
+            return snap is not None and not snap.fresh(time.time())
+
+        await eventually(stale, 10, "the snapshot to go stale")
+        evaluations = monitor.evaluator.evaluations
+        await eventually(
+            lambda: monitor.evaluator.evaluations >= evaluations + 3, 10, "three more ticks"
+        )
+        assert open_incident() is not None
+        alert = monitor.evaluator.alerts[("usb_low", usb)]
+        assert alert.state.value == "firing"
