@@ -23,6 +23,19 @@ def error_budget_remaining(target_uptime: float, uptime: float) -> float:
     return (1.0 - spent / allowed) if allowed > 0 else (1.0 if spent == 0 else -1.0)
 
 
+def time_down(uptime: float, watched: float) -> float:
+    """Seconds down in ``watched`` seconds at ``uptime`` percent: the share of checks down,
+    as time. Over the time watched, not a longer period asked for: a monitor that watched
+    one day of seven knows nothing of the other six."""
+    return (100.0 - uptime) / 100.0 * watched
+
+
+def time_allowed_down(target_uptime: float, watched: float) -> float:
+    """Seconds an SLO of ``target_uptime`` percent allows down in ``watched`` seconds; with
+    `time_down` over the same span, ``1 - down / allowed`` is `error_budget_remaining`."""
+    return (100.0 - target_uptime) / 100.0 * watched
+
+
 def slo_compliant(slo: SLO, uptime: float, p95: float | None, error_rate: float | None) -> bool:
     """Uptime, p95 latency and error rate each within the SLO (an unknown figure passes)."""
     return (

@@ -3,7 +3,9 @@ checks (history.db), the incidents and the notification outbox (monitor.db).
 
 Uptime and error rate are counts of checks (the rollups' sums of the 0/1 `up` and `ok`
 series over their counts), so a report over a period the monitor watched equals what
-`/api/services` said of it; the SLO maths are health/slo.py's. One computation serves the
+`/api/services` said of it; the SLO maths are health/slo.py's. Time down and the time the
+SLO allows are shares of the time watched (`watched_time`), never of a longer period asked
+for: a monitor installed yesterday knows one day, not seven. One computation serves the
 CLI (offline, read-only files) and `GET /api/report` (through Queries).
 """
 
@@ -15,7 +17,13 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 
 from devmentor_monitor.health.percentiles import percentile
-from devmentor_monitor.health.slo import error_budget_remaining, ratio, slo_compliant
+from devmentor_monitor.health.slo import (
+    error_budget_remaining,
+    ratio,
+    slo_compliant,
+    time_allowed_down,
+    time_down,
+)
 from devmentor_monitor.history.model import DAY, HOUR, MINUTE, Point, service_series
 from devmentor_monitor.incidents.model import Incident
 from devmentor_monitor.incidents.signals import kind_of
@@ -85,6 +93,20 @@ def _stored_services(names: Iterable[str]) -> list[str]:
     return [n for n in out if n]
 
 
+def watched_time(
+    starts: Iterable[float], step: float, until: float, interval: float | None = None
+) -> float:
+    """Seconds watched: from each step holding checks (``starts``, oldest first) to the
+    next one (the last: to ``until``), at most the step and one check interval. A service
+    checked every 5 minutes holds checks in one minute of five and was watched in between;
+    a longer gap (the monitor stopped) was not. To the step: a stretch's first step counts
+    from its start."""
+    bridge = step + (interval or 0.0)
+    points = list(starts)
+    ends = [*points[1:], until] if points else []
+    return sum(max(0.0, min(end - ts, bridge)) for ts, end in zip(points, ends, strict=True))
+
+
 def _sums(points: Sequence[Point]) -> tuple[float, int]:
     """(sum of values, number of samples) over rollup points."""
     return sum(p.avg * p.count for p in points), sum(p.count for p in points)
@@ -115,14 +137,13 @@ async def _service(
     lat_sum, lat_count = _sums(latency)
     means = sorted(p.avg for p in latency)
     p95 = percentile(means, 0.95) if means else None
-    period = until - since
+    watched = watched_time((p.ts for p in up if p.count), step, until, target.interval)
     budget = allowed = downtime = None
     compliant: bool | None = None
-    if uptime is not None:
-        downtime = (1 - up_checks / checks) * period
-    if slo is not None:
-        allowed = (100.0 - slo.uptime) / 100.0 * period
-        if uptime is not None:
+    if uptime is not None:  # nothing watched: nothing down, allowed or judged
+        downtime = time_down(uptime, watched)
+        if slo is not None:
+            allowed = time_allowed_down(slo.uptime, watched)
             budget = error_budget_remaining(slo.uptime, uptime)
             compliant = slo_compliant(slo, uptime, p95, error_rate)
     hours = tuple(HourLatency(p.ts, p.avg, p.max, p.count) for p in hourly)
@@ -138,6 +159,7 @@ async def _service(
         latency_mean=lat_sum / lat_count if lat_count else None,
         latency_p95=p95,
         latency_max=max((p.max for p in latency), default=None),
+        watched=watched,
         budget=budget,
         downtime_allowed=allowed,
         downtime=downtime,

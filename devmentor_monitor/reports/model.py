@@ -49,10 +49,13 @@ class ReportSource(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class ServiceTarget:
-    """A service to report on and its SLO (None: none configured, or no longer configured)."""
+    """A service to report on and its SLO (None: none configured, or no longer configured)
+    and check interval (None: not configured; it bridges the steps between sparse checks
+    when the report measures the time watched)."""
 
     name: str
     slo: SLO | None
+    interval: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,9 +83,10 @@ class ServiceFigures:
     latency_mean: float | None  # seconds, over every check
     latency_p95: float | None  # nearest-rank p95 of the step means (rollups keep no raw)
     latency_max: float | None
+    watched: float  # seconds of the period with checks stored (compute.watched_time)
     budget: float | None  # error budget left (1 − (100 − uptime) / (100 − target)); < 0 spent
-    downtime_allowed: float | None  # seconds of the period the SLO's uptime allows down
-    downtime: float | None  # seconds of the period down, by the share of checks
+    downtime_allowed: float | None  # seconds of the time watched the SLO's uptime allows down
+    downtime: float | None  # seconds of the time watched down, by the share of checks
     compliant: bool | None  # None without an SLO or without checks
     hours: tuple[HourLatency, ...]  # every hour with latency, oldest first
     worst_hours: tuple[HourLatency, ...]  # the highest means (then maxima), worst first

@@ -79,7 +79,7 @@ async def _build(config: Config, span: float, now: float) -> Report:
     source = OfflineSource(data_dir(config), config.retention.metrics)
     source.open()
     try:
-        targets = [ServiceTarget(s.name, s.slo) for s in config.services]
+        targets = [ServiceTarget(s.name, s.slo, s.interval) for s in config.services]
         return await build_report(source, targets, span, now)
     finally:
         await source.close()

@@ -60,6 +60,8 @@ def summary(r: Report) -> list[str]:
 
 
 def services_table(r: Report) -> Table:
+    """Time down and allowed are of the time watched (checks stored), which the "watched"
+    column states against the period asked for."""
     rows = []
     for s in r.services:
         slo = s.slo
@@ -77,6 +79,7 @@ def services_table(r: Report) -> Table:
                 f"{format_ms(s.latency_mean)} / {format_ms(s.latency_p95)} / "
                 f"{format_ms(s.latency_max)}",
                 str(s.checks),
+                f"{took(s.watched)} of {took(r.span)}",
                 verdict,
             )
         )
@@ -91,6 +94,7 @@ def services_table(r: Report) -> Table:
             "errors",
             "latency mean / p95 / max",
             "checks",
+            "watched",
             "SLO met",
         ),
         tuple(rows),

@@ -36,7 +36,7 @@ class ReportsApi:
 
     async def get(self, request: web.Request) -> web.Response:
         params = query(request, QUERY)
-        services = [ServiceTarget(s.name, s.slo) for s in self.store.services()]
+        services = [ServiceTarget(s.name, s.slo, s.interval) for s in self.store.services()]
         report = await build_report(
             self.queries, services, params.get("since", DEFAULT_SPAN), self.clock()
         )

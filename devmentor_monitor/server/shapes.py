@@ -314,7 +314,9 @@ def message_json(message: Message) -> dict[str, Any]:
 
 def report_json(r: Report) -> dict[str, Any]:
     """`GET /api/report`: the report (reports/model.py) as the Markdown and HTML show it.
-    Durations in seconds, latencies in milliseconds, percents as percents."""
+    Durations in seconds, latencies in milliseconds, percents as percents; a service's
+    downtime_s and downtime_allowed_s are of its watched_s (the time with checks stored),
+    not of span_s."""
 
     def ms(v: float | None) -> float | None:
         return _r(v * 1000, 2) if v is not None else None
@@ -361,6 +363,7 @@ def report_json(r: Report) -> dict[str, Any]:
                 },
                 "compliant": s.compliant,
                 "error_budget_remaining": _r(s.budget),
+                "watched_s": _r(s.watched, 1),
                 "downtime_s": _r(s.downtime, 1),
                 "downtime_allowed_s": _r(s.downtime_allowed, 1),
                 "worst_hours": [hour(h) for h in s.worst_hours],
