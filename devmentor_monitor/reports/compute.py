@@ -94,17 +94,34 @@ def _stored_services(names: Iterable[str]) -> list[str]:
 
 
 def watched_time(
-    starts: Iterable[float], step: float, until: float, interval: float | None = None
+    starts: Sequence[float],
+    step: float,
+    until: float,
+    interval: float | None = None,
+    first: float | None = None,
 ) -> float:
     """Seconds watched: from each step holding checks (``starts``, oldest first) to the
     next one (the last: to ``until``), at most the step and one check interval. A service
     checked every 5 minutes holds checks in one minute of five and was watched in between;
-    a longer gap (the monitor stopped) was not. To the step: a stretch's first step counts
-    from its start."""
+    a longer gap (the monitor stopped) was not. The first step counts from ``first`` (its
+    first check, when known); a stretch after a stop counts its first step whole."""
+    if not starts:
+        return 0.0
     bridge = step + (interval or 0.0)
-    points = list(starts)
-    ends = [*points[1:], until] if points else []
-    return sum(max(0.0, min(end - ts, bridge)) for ts, end in zip(points, ends, strict=True))
+    ends = [*starts[1:], until]
+    opened = [starts[0] if first is None else max(first, starts[0]), *starts[1:]]
+    return sum(
+        max(0.0, min(end, ts + bridge) - begun)
+        for ts, begun, end in zip(starts, opened, ends, strict=True)
+    )
+
+
+async def first_check(source: ReportSource, series: str, start: float, step: float) -> float:
+    """When the checks of the step at ``start`` began, from the next finer tier (minutes
+    in an hour, raw samples in a minute) while it still holds them, else ``start``."""
+    finer = MINUTE if step > MINUTE else 0.0
+    points = await source.history(series, start, start + step - 0.001, finer)
+    return min((p.ts for p in points if p.count), default=start)
 
 
 def _sums(points: Sequence[Point]) -> tuple[float, int]:
@@ -137,7 +154,11 @@ async def _service(
     lat_sum, lat_count = _sums(latency)
     means = sorted(p.avg for p in latency)
     p95 = percentile(means, 0.95) if means else None
-    watched = watched_time((p.ts for p in up if p.count), step, until, target.interval)
+    starts = [p.ts for p in up if p.count]
+    first = (
+        await first_check(source, service_series(name, "up"), starts[0], step) if starts else None
+    )
+    watched = watched_time(starts, step, until, target.interval, first)
     budget = allowed = downtime = None
     compliant: bool | None = None
     if uptime is not None:  # nothing watched: nothing down, allowed or judged

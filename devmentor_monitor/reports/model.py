@@ -83,7 +83,7 @@ class ServiceFigures:
     latency_mean: float | None  # seconds, over every check
     latency_p95: float | None  # nearest-rank p95 of the step means (rollups keep no raw)
     latency_max: float | None
-    watched: float  # seconds of the period with checks stored (compute.watched_time)
+    watched: float  # seconds of the period with checks (compute.watched_time), ≤ until − since
     budget: float | None  # error budget left (1 − (100 − uptime) / (100 − target)); < 0 spent
     downtime_allowed: float | None  # seconds of the time watched the SLO's uptime allows down
     downtime: float | None  # seconds of the time watched down, by the share of checks

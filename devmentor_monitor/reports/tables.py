@@ -61,7 +61,7 @@ def summary(r: Report) -> list[str]:
 
 def services_table(r: Report) -> Table:
     """Time down and allowed are of the time watched (checks stored), which the "watched"
-    column states against the period asked for."""
+    column states against the period (from its step boundary, as the title says)."""
     rows = []
     for s in r.services:
         slo = s.slo
@@ -79,7 +79,7 @@ def services_table(r: Report) -> Table:
                 f"{format_ms(s.latency_mean)} / {format_ms(s.latency_p95)} / "
                 f"{format_ms(s.latency_max)}",
                 str(s.checks),
-                f"{took(s.watched)} of {took(r.span)}",
+                f"{took(s.watched)} of {took(r.until - r.since)}",
                 verdict,
             )
         )

@@ -94,13 +94,12 @@ async def test_downtime_is_of_the_day_watched_not_the_week_asked(watched) -> Non
     report = await _report(data, 7 * DAY)
     billing = next(s for s in report.services if s.name == "billing")
     assert (billing.checks, billing.up_checks) == (BILLING_CHECKS, BILLING_CHECKS - BILLING_DOWN)
-    # 15 minutes down, to the hour rollups' precision: the first hour, 40 minutes of
-    # checks, counts whole, so the day watched is 24 h and the share of checks down
-    # (90 of 8520) of it is 15 m 13 s. Scaled to the week asked it was 1 h 46 m.
-    assert billing.downtime == pytest.approx(15 * MINUTE, rel=0.02)
-    assert billing.downtime == pytest.approx(BILLING_DOWN / BILLING_CHECKS * DAY)
-    assert billing.watched == DAY
-    assert billing.downtime_allowed == pytest.approx(0.01 * DAY)  # 14 m 24 s: 99 % of a day
+    # 15 minutes down: the share of checks down (90 of 8520) of the 23 h 40 m watched
+    # (the hour rollups, the first hour from its first minute with checks). Scaled to
+    # the week asked it was 1 h 46 m.
+    assert billing.downtime == pytest.approx(15 * MINUTE)
+    assert billing.watched == T0 - INSTALLED
+    assert billing.downtime_allowed == pytest.approx(0.01 * (T0 - INSTALLED))  # 14 m 12 s
     assert billing.budget == pytest.approx(1 - billing.downtime / billing.downtime_allowed)
 
     # 90 days asked (the hour rollups hold 30): the same day watched, the same figures.
@@ -122,15 +121,15 @@ async def test_the_report_states_the_time_watched(watched) -> None:
     header = next(line for line in services.splitlines() if line.startswith("| service |"))
     row = next(line for line in services.splitlines() if line.startswith("| billing |"))
     cells = dict(zip(header.strip("|").split(" | "), row.strip("|").split(" | "), strict=True))
-    assert cells["watched"].strip() == "1 d of 7 d"
-    assert cells["down (allowed)"].strip() == "15 m 13 s of 14 m 24 s"
-    assert "1 d of 7 d" in html.render(report)
+    assert cells["watched"].strip() == "23 h 40 m of 7 d"
+    assert cells["down (allowed)"].strip() == "15 m of 14 m 12 s"
+    assert "23 h 40 m of 7 d" in html.render(report)
     body = json.loads(json.dumps(report_json(report)))
     billing = next(s for s in body["services"] if s["name"] == "billing")
     assert body["span_s"] == 7 * DAY
-    assert billing["watched_s"] == DAY
-    assert billing["downtime_s"] == pytest.approx(912.7, abs=0.1)
-    assert billing["downtime_allowed_s"] == 864.0
+    assert billing["watched_s"] == 85200.0
+    assert billing["downtime_s"] == 900.0
+    assert billing["downtime_allowed_s"] == 852.0
 
 
 async def test_sparse_checks_bridge_and_a_stopped_monitor_does_not(watched) -> None:
@@ -155,4 +154,4 @@ async def test_uptime_budget_and_compliance_are_what_the_store_shows(watched) ->
     shown = store.service("billing")
     assert shown.uptime_7d == pytest.approx(billing.uptime)
     assert shown.error_budget_remaining == pytest.approx(billing.budget)
-    assert shown.slo_compliant is billing.compliant is False  # 15 m down of 14 m 24 s allowed
+    assert shown.slo_compliant is billing.compliant is False  # 15 m down of 14 m 12 s allowed
