@@ -81,8 +81,9 @@ class Pushed:
 
 @dataclass(frozen=True, slots=True)
 class Beat:
-    """A heartbeat service said it is alive (POST /api/heartbeat/{name}); ``stored``: the
-    last beat read back from history at start."""
+    """A heartbeat service said it is alive (POST /api/heartbeat/{name}); ``stored``: for
+    the store only, as history has it (read back at start) or will (the source writes a
+    service's last beat with its next judgement, so a fast beater adds one row an interval)."""
 
     service: str
     ts: float

@@ -1,13 +1,19 @@
 """Heartbeat services: jobs that cannot be probed say they are alive (POST
 /api/heartbeat/{name}), and a missed grace is a failed check.
 
-The source turns beats and silence into ordinary `CheckResult`s through the intake, so
-the state machine, the rules (service_down), incidents and notifications treat a
-heartbeat service like any other: every ``interval`` it reports ok while the last beat is
-within ``grace``, and "no heartbeat for 10 m 3 s" once it is not; a beat is an ok check at
-once. Before its first beat a service is judged from the monitor's start (unknown until
-then), so one that never beats goes down one grace after start. A beat is kept in history
-(service:<name>:last_beat_seconds), so a restart does not reset the grace.
+The source turns silence into ordinary `CheckResult`s through the intake, so the state
+machine, the rules (service_down), incidents and notifications treat a heartbeat service
+like any other: every ``interval`` (and just after a grace ends) it judges the service,
+ok while the last beat is within ``grace`` and "no heartbeat for 10 m 3 s" once it is
+not. These judgements are the service's only regular checks, one an interval however
+fast it beats, so uptime counts judgements as it counts an HTTP service's probes (a
+check per beat let a job beating every 2 s outvote its outage five to one). A beat only
+moves the last beat, except when the service is down or not judged yet: then one ok
+check brings it up at once. Before its first beat a service is judged from the monitor's
+start (unknown until then), so one that never beats goes down one grace after start.
+The last beat is kept in history (service:<name>:last_beat_seconds, at most one a beat
+that brings the service up plus one an interval, written with the judgement), so a
+restart does not reset the grace.
 """
 
 from __future__ import annotations
@@ -38,8 +44,11 @@ class HeartbeatSource:
         self.services = {s.name: s for s in services if s.heartbeat is not None}
         self.clock = clock
         self._last: dict[str, float] = {}  # name -> last beat (wall clock)
+        self._written: dict[str, float] = {}  # name -> the last beat written to history
         self._restored: dict[str, float] = {}
-        self._due: dict[str, float] = {}
+        self._tick: dict[str, float] = {}  # name -> next judgement on the interval
+        self._due: dict[str, float] = {}  # ... or sooner: just after the grace ends
+        self._ok: dict[str, bool] = {}  # name -> whether its last check passed
         self._intake: Intake | None = None
         self._wake = asyncio.Event()
         self._started = clock()
@@ -53,22 +62,35 @@ class HeartbeatSource:
                 service_series(name, "last_beat_seconds"), now - retention, now, HOUR
             )
             if points:
-                self._restored[name] = self._last[name] = max(p.max for p in points)
+                last = max(p.max for p in points)
+                self._restored[name] = self._last[name] = self._written[name] = last
         return dict(self._restored)
 
     def beat(self, name: str) -> float | None:
-        """Record a beat of ``name`` now and report it up; None while the source is not
-        running (started, or restarting after a crash)."""
+        """Record a beat of ``name`` now; None while the source is not running (started,
+        or restarting after a crash). A service down or not judged yet is brought up by
+        one ok check; one that is up is left to its judgements."""
         intake = self._intake
         if intake is None or name not in self.services:
             return None
         now = self.clock()
         self._last[name] = now
-        intake.observe(Beat(name, now))
-        intake.observe(CheckResult(name, now, ok=True, latency=None))
-        self._due[name] = self._next(self.services[name], now)
+        if self._ok.get(name, False):  # up: the store's last beat now, history later
+            intake.observe(Beat(name, now, stored=True))
+        else:
+            self._write_beat(intake, name)
+            intake.observe(CheckResult(name, now, ok=True, latency=None))
+            self._ok[name] = True
+        self._due[name] = self._next(self.services[name])
         self._wake.set()
         return now
+
+    def _write_beat(self, intake: Intake, name: str) -> None:
+        """The last beat to the store and history, unless history has it already."""
+        last = self._last.get(name)
+        if last is not None and last != self._written.get(name):
+            intake.observe(Beat(name, last))
+            self._written[name] = last
 
     def _judge(self, svc: ServiceConfig, now: float) -> CheckResult | None:
         assert svc.heartbeat is not None
@@ -84,29 +106,45 @@ class HeartbeatSource:
         grace = human_duration(svc.heartbeat.grace)
         return CheckResult(svc.name, now, ok=False, latency=None, error=f"{what} (grace {grace})")
 
-    def _next(self, svc: ServiceConfig, now: float) -> float:
-        """The next judgement: an interval on, or just after the grace ends if sooner."""
+    def _next(self, svc: ServiceConfig) -> float:
+        """The next judgement: the next tick of the interval, or just after the grace ends
+        if that comes sooner and has not passed."""
         assert svc.heartbeat is not None
+        tick = self._tick[svc.name]
         ends = self._last.get(svc.name, self._started) + svc.heartbeat.grace + GRACE_SLACK
-        return min(now + svc.interval, ends) if ends > now else now + svc.interval
+        return min(tick, ends) if ends > self.clock() else tick
 
-    async def run(self, intake: Intake) -> None:
-        intake.observe(status(self.name, True, services=len(self.services)))
+    def judge_due(self, intake: Intake) -> float:
+        """Judge every service whose time has come (writing its last beat to history if
+        it beat since); returns when the next one is due."""
+        now = self.clock()
+        for name, svc in self.services.items():
+            if self._due[name] <= now:
+                result = self._judge(svc, now)
+                self._write_beat(intake, name)
+                if result is not None:
+                    intake.observe(result)
+                    self._ok[name] = result.ok
+                self._tick[name] = now + svc.interval
+                self._due[name] = self._next(svc)
+        return min(self._due.values(), default=now + 3600.0)
+
+    def start(self, intake: Intake) -> None:
+        """Take beats from now on; every service is judged at once (then on its interval)."""
         started = self._started = self.clock()
         for name, ts in self._restored.items():
             intake.observe(Beat(name, ts, stored=True))
-        self._due = dict.fromkeys(self.services, started)
+        self._tick = dict.fromkeys(self.services, started)
+        self._due = dict(self._tick)
+        self._ok = {}
         self._intake = intake
+
+    async def run(self, intake: Intake) -> None:
+        intake.observe(status(self.name, True, services=len(self.services)))
+        self.start(intake)
         try:
             while True:
-                now = self.clock()
-                for name, svc in self.services.items():
-                    if self._due[name] <= now:
-                        result = self._judge(svc, now)
-                        if result is not None:
-                            intake.observe(result)
-                        self._due[name] = self._next(svc, now)
-                delay = min(self._due.values(), default=now + 3600.0) - self.clock()
+                delay = self.judge_due(intake) - self.clock()
                 self._wake.clear()
                 # asyncio.timeout, not wait_for (see health/checker.py's scheduler)
                 with contextlib.suppress(TimeoutError):
@@ -114,3 +152,5 @@ class HeartbeatSource:
                         await self._wake.wait()
         finally:
             self._intake = None
+            for name in self.services:  # a beat since the last judgement: kept for a restart
+                self._write_beat(intake, name)
