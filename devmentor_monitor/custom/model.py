@@ -2,11 +2,11 @@
 that keep what clients push bounded.
 
 Request-only problems (a bad name, a bad label, too many labels, a value that is not a
-finite number, a time far from now) are 400s; a push that would break a cap over what is
-already held (a new series past ``max_series``, a new label value past
-``max_values_per_label``) is a 422: the request is well formed, retrying it cannot help
-(a 429 would invite push clients to retry it for ever), and there is no version to
-reconcile (409). Each message names the field or the config key.
+finite number, a time far from now, one series twice at one time) are 400s; a push that
+would break a cap over what is already held (a new series past ``max_series``, a new
+label value past ``max_values_per_label``) is a 422: the request is well formed, retrying
+it cannot help (a 429 would invite push clients to retry it for ever), and there is no
+version to reconcile (409). Each message names the field or the config key.
 """
 
 from __future__ import annotations
@@ -130,8 +130,28 @@ def parse_body(body: object, now: float, limits: CustomMetrics) -> list[CustomSa
             raise PushError(400, "an empty list: send at least one {name, value} object")
         if len(body) > MAX_BATCH:
             raise PushError(400, f"{len(body)} samples in one request, at most {MAX_BATCH}")
-        return [parse_sample(d, now, limits, f"[{i}]") for i, d in enumerate(body)]
+        samples = [parse_sample(d, now, limits, f"[{i}]") for i, d in enumerate(body)]
+        _no_repeats(samples)
+        return samples
     return [parse_sample(body, now, limits, "body")]
+
+
+def _no_repeats(samples: list[CustomSample]) -> None:
+    """PushError(400) when two samples share a series and a time: which one stands would
+    depend on the reader (the store keeps the last, history the first), so neither is
+    taken. Without ``ts`` every sample of a request is stamped with the same now. Times
+    compare to the millisecond, as history stores them."""
+    first: dict[tuple[str, int], int] = {}
+    for i, s in enumerate(samples):
+        j = first.setdefault((s.series, round(s.ts * 1000)), i)
+        if j != i:
+            shown = s.series.removeprefix("custom:")
+            raise PushError(
+                400,
+                f"[{i}] repeats [{j}]: both are {shown} at ts {s.ts:.3f} (a request without "
+                "ts stamps every sample with the same now); send one value per series and "
+                "time, or give them different ts",
+            )
 
 
 def admit(

@@ -457,7 +457,8 @@ def _push_paths() -> dict[str, Any]:
             "summary": "Push custom metric samples (operator role): one, or a list of up to "
             f"{MAX_BATCH}, all taken or none. Exported on /metrics as devmentor_custom_<name> "
             "and kept in history as custom:<name>{labels}. 400: a bad name, label, value or "
-            "ts (at most 1 h back, 5 min ahead), or more labels than custom_metrics.max_labels; "
+            "ts (at most 1 h back, 5 min ahead), more labels than custom_metrics.max_labels, "
+            "or one series (name and labels) twice at one ts (no ts: both now); "
             "422: a new series past custom_metrics.max_series or a label past "
             "max_values_per_label.",
             "security": [{"apiKey": []}],

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import sqlite3
+import time
 
 import httpx
 import pytest
@@ -90,6 +91,35 @@ def test_bad_names_labels_values_and_times_are_400_with_the_reason(start):
         assert "finite number" in error(r)
     # Nothing of a refused batch was taken, not even its good first sample.
     assert "devmentor_custom_" not in proc.get("/metrics").text
+
+
+def test_one_series_twice_at_one_time_is_400_naming_both_items(start, wait):
+    """The store would keep the last value and history the first, so /metrics would
+    change at a restart: such a request is refused whole, naming both items."""
+    proc = start()
+    same_now = [{"name": "orders", "value": 10}, {"name": "orders", "value": 30}]
+    r = push(proc, same_now)
+    assert r.status_code == 400, r.text
+    assert "[1] repeats [0]: both are orders at ts" in error(r)
+    ts = round(time.time(), 3)
+    labelled = [
+        {"name": "orders", "value": 1, "labels": {"shop": "eu"}, "ts": ts},
+        {"name": "orders", "value": 2, "labels": {"shop": "us"}},
+        {"name": "orders", "value": 3, "labels": {"shop": "eu"}, "ts": ts},
+    ]
+    r = push(proc, labelled)
+    assert r.status_code == 400, r.text
+    assert '[2] repeats [0]: both are orders{shop="eu"} at ts' in error(r)
+    assert "devmentor_custom_orders" not in proc.get("/metrics").text
+    # Other labels at one time, or one series at two times, are taken.
+    ok = [
+        {"name": "orders", "value": 10, "labels": {"shop": "eu"}, "ts": ts - 1},
+        {"name": "orders", "value": 30, "labels": {"shop": "eu"}, "ts": ts},
+        {"name": "orders", "value": 5, "labels": {"shop": "us"}, "ts": ts},
+    ]
+    assert push(proc, ok).status_code == 200
+    eu, us = 'devmentor_custom_orders{shop="eu"} 30.0', 'devmentor_custom_orders{shop="us"} 5.0'
+    wait(lambda: eu in (text := proc.get("/metrics").text) and us in text, 5, what="both")
 
 
 def test_too_many_series_or_label_values_is_422_and_held_series_still_update(start):
