@@ -8,12 +8,16 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from devmentor_monitor.custom.model import CustomSample, admit, from_series
+from devmentor_monitor.history.model import custom_series
 from devmentor_monitor.observations import Intake, Pushed
 
 if TYPE_CHECKING:
     from devmentor_monitor.config.schema import CustomMetrics
     from devmentor_monitor.history.model import SeriesStore
     from devmentor_monitor.store import Store
+
+
+CUSTOM_PREFIX = custom_series("", {})  # "custom:"
 
 
 class Pusher:
@@ -43,16 +47,15 @@ class Pusher:
         self.store.expire_custom(self.clock() - self.limits.expire)
 
     async def restore(self, history: SeriesStore) -> int:
-        """The latest value of every series pushed within ``expire``, from history (newest
-        first, up to max_series); returns how many."""
+        """The latest value of every series pushed within ``expire``, from history in one
+        read (newest first, up to max_series); returns how many. Series that expired stay
+        in history and cost nothing here."""
         cutoff = self.clock() - self.limits.expire
-        found: list[CustomSample] = []
-        for name in await history.names("custom:"):
-            last = await history.last(name)
-            if last is not None and last.ts >= cutoff:
-                sample = from_series(name, last.ts, last.value)
-                if sample is not None:
-                    found.append(sample)
+        found = [
+            sample
+            for last in await history.latest(CUSTOM_PREFIX, cutoff)
+            if (sample := from_series(last.series, last.ts, last.value)) is not None
+        ]
         found.sort(key=lambda s: -s.ts)
         found = found[: self.limits.max_series]
         if found:

@@ -108,6 +108,11 @@ class SeriesStore(Protocol):
     async def names(self, prefix: str = "") -> list[str]:
         """Stored series whose name starts with ``prefix``, sorted."""
 
+    async def latest(self, prefix: str, since: float) -> list[Sample]:
+        """The newest raw sample of every series whose name starts with ``prefix``, for
+        those whose newest is at or after ``since``; sorted by name. One read, however
+        many series (the start-up restore of pushed metrics)."""
+
     async def flush(self) -> None:
         """Return once everything written so far is on disk; HistoryError when it could
         not be stored (the samples are kept and retried)."""
