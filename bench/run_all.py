@@ -34,6 +34,7 @@ SCRIPTS = (
     "history_write",
     "history_restore",
     "push_metrics",
+    "custom_restore",
 )
 LIMIT_S = 180
 LIMITS_S = {"tui_load": 900, "events_ingest": 600}  # glances install; 4 ingest runs
