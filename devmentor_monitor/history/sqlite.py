@@ -7,9 +7,10 @@ over C iterators (no Python code runs per sample, so the GIL is released between
 and `INSERT ... SELECT ... GROUP BY ... ON CONFLICT DO UPDATE` folds the rows newly
 inserted into the raw tier (and backfill older than it) into the 1-minute and 1-hour
 rollups. The event loop stays responsive while it writes (bench/history_write.py
-measures both). Retention runs in the same thread, a range delete per series and tier
-once a minute. Reads use their own connection in their own thread; WAL lets them run
-beside the writer.
+measures both). Retention runs in the same thread once a minute, in one transaction
+whose cost follows the data held, not every series ever seen: it removes the series left
+with no rows, then each tier's rows past its span. Reads use their own connection in
+their own thread; WAL lets them run beside the writer.
 
 A failed write (a full disk, an unwritable folder) is logged once, counted, reported
 through ``on_state`` and retried with the next batch, up to `MAX_PENDING` samples; a
@@ -65,7 +66,11 @@ CREATE TABLE IF NOT EXISTS h1 (
     series INTEGER NOT NULL, t INTEGER NOT NULL,
     min REAL NOT NULL, max REAL NOT NULL, sum REAL NOT NULL, count INTEGER NOT NULL,
     PRIMARY KEY (series, t)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS m1_t ON m1 (t);
+CREATE INDEX IF NOT EXISTS h1_t ON h1 (t);
 """
+# The rollups' indexes on time let retention find what expired without visiting every
+# series (a new entry per bucket, not per sample: the raw tier has none, see RETENTION).
 # The writer's scratch tables (per connection, in memory): what came in, by name, and the
 # same rows by series id once new names have their id. Their primary keys drop a repeat
 # of (series, ts) within one batch: the first wins, as against the raw tier.
@@ -104,6 +109,32 @@ ROLLUPS = {
     Tier.HOUR: _ROLLUP.format(table="h1", ms=3_600_000, width=3600),
 }
 RETENTION_EVERY = 60.0  # seconds between retention passes
+# One retention pass (:raw, :m1, :h1: each tier's cutoff), in one transaction. First the
+# series with no row left inside any tier's span go. Only those losing a rollup row are
+# looked at (found on the time indexes): a series loses its last row in a rollup, never
+# in raw, since every raw sample is also in the minute tier, which keeps it 6 days
+# longer. Then each tier's expired rows: the rollups' by their time index (cost: the
+# rows removed); raw rows per series that has any, found by a skip-scan of raw's primary
+# key (two seeks per such series, ~40 ms at 100,000; an index on raw.ts would cost every
+# sample a second B-tree insert and its bytes on disk).
+RETENTION = (
+    """
+    DELETE FROM series WHERE id IN (
+        SELECT series FROM m1 WHERE t < :m1 UNION SELECT series FROM h1 WHERE t < :h1)
+    AND NOT EXISTS (SELECT 1 FROM m1 WHERE series = series.id AND t >= :m1)
+    AND NOT EXISTS (SELECT 1 FROM h1 WHERE series = series.id AND t >= :h1)
+    AND NOT EXISTS (SELECT 1 FROM raw WHERE series = series.id AND ts >= :raw)
+    """,
+    "DELETE FROM m1 WHERE t < :m1",
+    "DELETE FROM h1 WHERE t < :h1",
+    """
+    WITH RECURSIVE held(id) AS (
+        SELECT min(series) FROM raw
+        UNION ALL SELECT (SELECT min(series) FROM raw WHERE series > held.id) FROM held
+        WHERE held.id IS NOT NULL)
+    DELETE FROM raw WHERE series IN (SELECT id FROM held) AND ts < :raw
+    """,
+)
 TABLE = {Tier.RAW: "raw", Tier.MINUTE: "m1", Tier.HOUR: "h1"}
 MAX_QUEUED = 100_000  # write() calls waiting for the writer; beyond, samples are dropped
 MAX_PENDING = 200_000  # samples held for a retry while writes fail (~20 MB; hours of data)
@@ -413,23 +444,22 @@ class SqliteSeries:
         self.refused += refused
 
     def _retention(self, conn: sqlite3.Connection) -> None:
-        """Each tier keeps its own span; a series with nothing left in any tier is kept
-        (its id is cheap, and it may come back)."""
+        """Each tier keeps its own span; a series with nothing left in any tier goes
+        too (custom and scraped series come and go: kept, their names would slow every
+        pass and fill names() for ever). Safe against a write of that series: the same
+        thread commits every batch before a pass, and a later sample makes a new row."""
         now = self.clock()
         if now - self._last_retention < RETENTION_EVERY:
             return
-        cutoffs = (
-            ("raw", "ts", round((now - keep(Tier.RAW, self.retention)) * 1000)),
-            ("m1", "t", int(now - keep(Tier.MINUTE, self.retention))),
-            ("h1", "t", int(now - keep(Tier.HOUR, self.retention))),
-        )
+        cutoffs = {
+            "raw": round((now - keep(Tier.RAW, self.retention)) * 1000),
+            "m1": int(now - keep(Tier.MINUTE, self.retention)),
+            "h1": int(now - keep(Tier.HOUR, self.retention)),
+        }
         conn.execute("BEGIN")
         try:
-            for (sid,) in conn.execute("SELECT id FROM series").fetchall():
-                for table, column, cutoff in cutoffs:
-                    conn.execute(
-                        f"DELETE FROM {table} WHERE series = ? AND {column} < ?", (sid, cutoff)
-                    )
+            for sql in RETENTION:
+                conn.execute(sql, cutoffs)
             conn.execute("COMMIT")
         except BaseException:
             with contextlib.suppress(sqlite3.Error):

@@ -132,3 +132,38 @@ async def test_a_failing_write_is_reported_kept_and_retried(store: SqliteSeries)
     points = await store.query("host:cpu", START, START + 60, 1)
     assert [p.avg for p in points] == [2.0, 3.0]
     assert store.dropped == 0
+
+
+async def test_series_no_longer_written_are_forgotten_after_the_hour_tier(
+    tmp_path: Path,
+) -> None:
+    """Custom and scraped series come and go; one that stops is listed (and costs the
+    retention pass) only while a tier still holds some of it."""
+    clock = FakeClock(START)
+    store = SqliteSeries(tmp_path / "history.db", 10 * DAY, clock=clock, batch_interval=0.01)
+    await asyncio.to_thread(store.open)
+    gone, kept = 'custom:orders{shop="old"}', 'custom:orders{shop="new"}'
+    try:
+        store.write([Sample(gone, START, 1.0), Sample(kept, START, 1.0)])
+        while clock.now < START + 10 * DAY:  # kept: a sample every 12 h
+            clock.advance(12 * HOUR)
+            store.write([Sample(kept, clock.now, 2.0)])
+            await asyncio.wrap_future(store.enforce_retention())
+        # Ten days on: the old series' hour is still inside retention (10 d).
+        assert await store.names("custom:") == sorted([gone, kept])
+        assert [p.count for p in await store.query(gone, START, clock.now, HOUR)] == [1]
+
+        clock.advance(HOUR)  # its hour is past retention: every tier is empty
+        await asyncio.wrap_future(store.enforce_retention())
+        assert await store.names("custom:") == [kept]
+        assert await store.query(gone, START, clock.now, HOUR) == []
+
+        # It comes back in the batch the next pass runs after: the sample is stored
+        # first, so the pass keeps the name (and its new row).
+        clock.advance(2 * MINUTE)
+        store.write([Sample(gone, clock.now - 1, 3.0)])
+        await asyncio.wrap_future(store.enforce_retention())
+        assert await store.names("custom:") == sorted([gone, kept])
+        assert [p.avg for p in await store.query(gone, clock.now - MINUTE, clock.now, 1)] == [3.0]
+    finally:
+        await store.close()
