@@ -7,10 +7,12 @@ over C iterators (no Python code runs per sample, so the GIL is released between
 and `INSERT ... SELECT ... GROUP BY ... ON CONFLICT DO UPDATE` folds the rows newly
 inserted into the raw tier (and backfill older than it) into the 1-minute and 1-hour
 rollups. The event loop stays responsive while it writes (bench/history_write.py
-measures both). Retention runs in the same thread once a minute, in one transaction
-whose cost follows the data held, not every series ever seen: it removes the series left
-with no rows, then each tier's rows past its span. Reads use their own connection in
-their own thread; WAL lets them run beside the writer.
+measures both). What waits in memory (queued, in the batch being written, held for a
+retry) is capped at `MAX_QUEUED` samples; past it `write` drops whole calls. Retention runs
+in the same thread once a minute, in one transaction whose cost follows the data held,
+not every series ever seen: it removes the series left with no rows, then each tier's
+rows past its span. Reads use their own connection in their own thread; WAL lets them run
+beside the writer.
 
 A failed write (a full disk, an unwritable folder) is logged once, counted, reported
 through ``on_state`` and retried with the next batch, up to `MAX_PENDING` samples; a
@@ -136,7 +138,12 @@ RETENTION = (
     """,
 )
 TABLE = {Tier.RAW: "raw", Tier.MINUTE: "m1", Tier.HOUR: "h1"}
-MAX_QUEUED = 100_000  # write() calls waiting for the writer; beyond, samples are dropped
+# Samples in memory: queued, in the batch being written, or held for a retry. ~110 B each
+# (a Sample and its two floats, measured with tracemalloc; ~180 B when each has its own
+# name string), so ~55-90 MB at most: 10 s of the bench's 50,000 samples/s target, hours
+# of a normal load. Beyond it whole write() calls are dropped (a stalled disk must not
+# take the monitor's memory with it).
+MAX_QUEUED = 500_000
 MAX_PENDING = 200_000  # samples held for a retry while writes fail (~20 MB; hours of data)
 _FIELDS = attrgetter("series", "ts", "value")
 
@@ -211,6 +218,13 @@ class SqliteSeries:
         self._generation = 0  # bumped when the writer starts a new file
         self._file_id: tuple[int, int] | None = None
         self._pending: list[Sequence[Sample]] = []  # held for a retry after a failure
+        # Samples in memory = _accepted - _released. Each count has one writer thread
+        # (write(): the event loop's; _released: the writer's), so no update is lost
+        # without a lock; write() may read a _released a moment old: it errs on dropping.
+        self._accepted = 0
+        self._released = 0
+        self._dropping = False  # write() is dropping: logged when it starts and ends
+        self._dropped_since = 0
         self._last_retention = float("-inf")
         self._trouble: str | None = None
         # Counters (the writer thread's, read by the bench, tests and logs):
@@ -289,10 +303,33 @@ class SqliteSeries:
     def write(self, samples: Sequence[Sample]) -> None:
         if not samples:
             return
-        if self._closed or self._queue.qsize() >= MAX_QUEUED:
+        if self._closed:
             self.dropped += len(samples)
             return
+        held = self._accepted - self._released
+        if held + len(samples) > MAX_QUEUED:
+            self._drop(len(samples))
+            return
+        if self._dropping and held < MAX_QUEUED // 2:  # caught up: the episode is over
+            self._dropping = False
+            log.info(
+                "history writes queued again",
+                extra={"fields": {"file": str(self.path), "dropped": self._dropped_since}},
+            )
+        self._accepted += len(samples)
         self._queue.put(samples)
+
+    def _drop(self, count: int) -> None:
+        """The writer is behind by `MAX_QUEUED` samples (a stalled disk): said once."""
+        self.dropped += count
+        if not self._dropping:
+            self._dropping = True
+            self._dropped_since = 0
+            log.warning(
+                "history writer behind: dropping samples",
+                extra={"fields": {"file": str(self.path), "held": MAX_QUEUED}},
+            )
+        self._dropped_since += count
 
     async def flush(self) -> None:
         if self._writer is None or self._closed:
@@ -329,6 +366,7 @@ class SqliteSeries:
                     self._generation += 1  # the reader reconnects too
                 if self._pending:
                     self._commit(conn, self._pending)
+                    self._released += sum(map(len, self._pending))
                     self._pending = []
                 if any(m.prune for m in markers):
                     self._last_retention = float("-inf")
@@ -350,6 +388,7 @@ class SqliteSeries:
         if self._pending:
             lost = sum(map(len, self._pending))
             self.dropped += lost
+            self._released += lost
             log.error(
                 "history samples not stored at close",
                 extra={"fields": {"file": str(self.path), "samples": lost}},
@@ -392,7 +431,9 @@ class SqliteSeries:
         held = sum(map(len, self._pending))
         while held > MAX_PENDING and self._pending:
             held -= len(self._pending[0])
-            self.dropped += len(self._pending.pop(0))
+            lost = len(self._pending.pop(0))
+            self.dropped += lost
+            self._released += lost
         if self._trouble is None:  # logged when it starts, not every second
             log.error(
                 "history write failed; retrying with the next batch",

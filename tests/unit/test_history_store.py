@@ -9,12 +9,18 @@ import asyncio
 import logging
 import math
 import shutil
-from collections.abc import AsyncIterator
+import sqlite3
+import threading
+import tracemalloc
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 from support.clock import T0, FakeClock
+from support.waiting import eventually
 
+from devmentor_monitor.history import sqlite as history_sqlite
 from devmentor_monitor.history.model import DAY, HOUR, MINUTE, HistoryError, Sample
 from devmentor_monitor.history.sqlite import SqliteSeries
 
@@ -166,4 +172,66 @@ async def test_series_no_longer_written_are_forgotten_after_the_hour_tier(
         assert await store.names("custom:") == sorted([gone, kept])
         assert [p.avg for p in await store.query(gone, clock.now - MINUTE, clock.now, 1)] == [3.0]
     finally:
+        await store.close()
+
+
+class StalledDisk(SqliteSeries):
+    """A disk that stalls (slow, not failing): a batch's commit waits until let go."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.stalled = threading.Event()
+        self.go = threading.Event()
+
+    def _commit(self, conn: sqlite3.Connection, batches: list[Sequence[Sample]]) -> None:
+        self.stalled.set()
+        self.go.wait(timeout=30)
+        super()._commit(conn, batches)
+
+
+async def test_a_stalled_writer_holds_at_most_max_queued_samples(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A scrape hands over thousands of samples in one call: the cap counts samples, so a
+    stalled disk costs at most the cap's memory, and the rest is counted as dropped."""
+    monkeypatch.setattr(history_sqlite, "MAX_QUEUED", 20_000)
+    store = StalledDisk(
+        tmp_path / "history.db", 30 * DAY, clock=FakeClock(START + HOUR), batch_interval=0.01
+    )
+    await asyncio.to_thread(store.open)
+    try:
+        store.write([Sample("host:cpu", START, 1.0)])
+        await eventually(store.stalled.is_set, what="the writer stalled in a commit")
+        tracemalloc.start()
+        try:
+            before = tracemalloc.get_traced_memory()[0]
+            with caplog.at_level(logging.INFO, logger="devmentor_monitor.history"):
+                for call in range(100):  # 100 scrapes of 1,000 samples: 5 times the cap
+                    store.write(
+                        [
+                            Sample(f'scrape:api:requests{{path="/{k}"}}', START + call, k)
+                            for k in range(1000)
+                        ]
+                    )
+            held = tracemalloc.get_traced_memory()[0] - before
+        finally:
+            tracemalloc.stop()
+        # 19 calls fit beside the sample in the stalled batch; the other 81 are dropped,
+        # and what stays in memory is the cap's worth (~180 B a sample with its own name),
+        # not 100,000 samples' (~18 MB).
+        assert store.dropped == 81 * 1000
+        assert held < 20_000 * 300, held
+        assert caplog.text.count("history writer behind: dropping samples") == 1
+
+        store.go.set()
+        await store.flush()
+        assert store.written == 1 + 19 * 1000
+        with caplog.at_level(logging.INFO, logger="devmentor_monitor.history"):
+            store.write([Sample("host:cpu", START + 5, 2.0)])  # caught up: queued again
+        await store.flush()
+        assert "history writes queued again" in caplog.text
+        assert store.written == 2 + 19 * 1000
+        assert store.dropped == 81 * 1000
+    finally:
+        store.go.set()
         await store.close()
