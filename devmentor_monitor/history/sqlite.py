@@ -151,9 +151,10 @@ _FIELDS = attrgetter("series", "ts", "value")
 # Bytes one row takes in each table in the steady state (B-tree pages partly filled,
 # freed pages reused), measured by bench/history_write.py with dbstat: raw 17 B with 6
 # series, 26 B with 200 series interleaved (pages split in the middle fill less); rollups
-# 23-25 B. The bound takes half as much again.
+# 36-39 B with their entry in the time index (23-25 B without). The bound takes half as
+# much again.
 RAW_ROW_BYTES = 40
-ROLLUP_ROW_BYTES = 48
+ROLLUP_ROW_BYTES = 58
 SERIES_BYTES = 256  # a name (up to ~100 characters) in the table and its index
 FIXED_BYTES = 6 * 1024 * 1024  # schema pages, plus a WAL truncated to WAL_LIMIT
 WAL_LIMIT = 4 * 1024 * 1024
