@@ -65,7 +65,40 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def installed(tmp_path_factory: pytest.TempPathFactory, source: Path) -> Path:
+def pipx_job(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[Path, dict[str, str], subprocess.Popen[str]] | None]:
+    """`pipx install` of its own copy of the project, started at once so it runs beside the
+    venv install below (two installs one after the other cost ~110 s of the suite)."""
+    if shutil.which("pipx") is None:
+        yield None
+        return
+    home = tmp_path_factory.mktemp("pipx")
+    copy = home / "devmentor-monitor"
+    shutil.copytree(REPO, copy, ignore=SKIP)
+    env = {**os.environ, "PIPX_HOME": str(home / "home"), "PIPX_BIN_DIR": str(home / "bin")}
+    env.pop("PYTHONPATH", None)
+    env.pop("VIRTUAL_ENV", None)
+    proc = subprocess.Popen(
+        ["pipx", "install", "--python", sys.executable, str(copy)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    yield home, env, proc
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.fixture(scope="module")
+def installed(
+    tmp_path_factory: pytest.TempPathFactory,
+    source: Path,
+    pipx_job: tuple[Path, dict[str, str], subprocess.Popen[str]] | None,
+) -> Path:
     """A fresh venv holding the wheel built with the setuptools floor; its bin/ dir."""
     tmp = tmp_path_factory.mktemp("install")
     venv = tmp / "venv"
@@ -170,14 +203,14 @@ def test_ultra_from_root_draws_with_the_packaged_themes(
 
 
 @pytest.fixture(scope="module")
-def pipx_bin(tmp_path_factory: pytest.TempPathFactory, source: Path) -> Iterator[Path]:
-    if shutil.which("pipx") is None:
+def pipx_bin(
+    pipx_job: tuple[Path, dict[str, str], subprocess.Popen[str]] | None,
+) -> Iterator[Path]:
+    if pipx_job is None:
         pytest.skip("needs pipx (scripts/setup --test installs it)")
-    home = tmp_path_factory.mktemp("pipx")
-    env = {**os.environ, "PIPX_HOME": str(home / "home"), "PIPX_BIN_DIR": str(home / "bin")}
-    env.pop("PYTHONPATH", None)
-    env.pop("VIRTUAL_ENV", None)
-    ok(sh("pipx", "install", "--python", sys.executable, source, env=env, timeout=600))
+    home, env, proc = pipx_job
+    out, _ = proc.communicate(timeout=600)
+    assert proc.returncode == 0, f"pipx install exited {proc.returncode}:\n{out[-3000:]}"
     yield home / "bin"
     sh("pipx", "uninstall", "devmentor-monitor", env=env)
 
