@@ -56,7 +56,8 @@ from devmentor_monitor.storage.db import StorageError, _explain
 log = logging.getLogger("devmentor_monitor.history")
 
 SCHEMA = """
-CREATE TABLE IF NOT EXISTS series (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+CREATE TABLE IF NOT EXISTS series (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL UNIQUE);  -- ids never reused
 CREATE TABLE IF NOT EXISTS raw (
     series INTEGER NOT NULL, ts INTEGER NOT NULL, value REAL NOT NULL,
     PRIMARY KEY (series, ts)) WITHOUT ROWID;

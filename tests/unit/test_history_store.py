@@ -235,3 +235,25 @@ async def test_a_stalled_writer_holds_at_most_max_queued_samples(
     finally:
         store.go.set()
         await store.close()
+
+
+async def test_a_forgotten_series_id_is_never_given_to_a_new_series(tmp_path: Path) -> None:
+    """A read looks a name's id up, then reads its rows: were a forgotten series' id handed
+    to a new one in between, the read could return the newcomer's rows under the old name."""
+    clock = FakeClock(START)
+    store = SqliteSeries(tmp_path / "history.db", 2 * DAY, clock=clock, batch_interval=0.01)
+    await asyncio.to_thread(store.open)
+    try:
+        store.write([Sample("custom:a", START, 1.0), Sample("custom:b", START + 1, 2.0)])
+        await store.flush()
+        ids = dict(sqlite3.connect(tmp_path / "history.db").execute("SELECT name, id FROM series"))
+        clock.advance(8 * DAY)  # both past every tier (the minute tier keeps 7 d): forgotten
+        await asyncio.wrap_future(store.enforce_retention())
+        assert await store.names("custom:") == []
+        store.write([Sample("custom:new", clock.now + 1, 5.0)])
+        await store.flush()
+        conn = sqlite3.connect(tmp_path / "history.db")
+        (new_id,) = conn.execute("SELECT id FROM series WHERE name = 'custom:new'").fetchone()
+        assert new_id > max(ids.values())  # the forgotten b's id (the highest) not reused
+    finally:
+        await store.close()
