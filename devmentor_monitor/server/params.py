@@ -194,7 +194,7 @@ async def json_body(request: web.Request, *, empty_ok: bool = False) -> Any:
             raw = await request.read()
     except TimeoutError:
         raise web.HTTPRequestTimeout(text=f"the body took over {BODY_TIMEOUT:g} s") from None
-    if not raw.strip() and empty_ok:
+    if not raw and empty_ok:  # whitespace is not "no body": it is not JSON either (400)
         return _EMPTY
     if not _is_json(request.content_type):
         given = request.content_type if "Content-Type" in request.headers else "no Content-Type"

@@ -94,6 +94,26 @@ def test_non_finite_and_repeated_parameters_are_rejected(api, query):
         assert r.json()["error"]["status"] == 400
 
 
+def test_an_optional_body_of_whitespace_is_not_json_and_changes_nothing(api):
+    """No body at all is "no note"; blanks under application/json are not JSON (400), and
+    the incident stays as it was (schemathesis found this accepted)."""
+    incident = httpx.post(
+        api.url + "/api/incidents",
+        headers=AUTH,
+        timeout=5,
+        json={"service": "auth", "description": "blank", "severity": "low"},
+    ).json()
+    url = f"{api.url}/api/incidents/{incident['id']}/resolve"
+    json_type = {**AUTH, "Content-Type": "application/json"}
+    r = httpx.post(url, headers=json_type, content=b" \n", timeout=5)
+    assert r.status_code == 400, r.text
+    assert r.json()["error"]["message"].startswith("body is not JSON")
+    assert httpx.get(f"{api.url}/api/incidents/{incident['id']}", timeout=5).json()["state"] == (
+        "open"
+    )
+    assert httpx.post(url, headers=AUTH, timeout=5).status_code == 200  # no body: fine
+
+
 @pytest.mark.parametrize(
     "content_type", ["text/plain", "application/x-www-form-urlencoded", "application/xml", None]
 )
