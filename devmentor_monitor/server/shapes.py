@@ -25,6 +25,7 @@ from devmentor_monitor.store import ServiceSummary, Store
 
 if TYPE_CHECKING:
     from devmentor_monitor.bus import Message
+    from devmentor_monitor.config.schema import SLO
 
 
 def _r(value: float | None, digits: int = 4) -> float | None:
@@ -39,6 +40,15 @@ def check_json(c: CheckResult) -> dict[str, Any]:
         "status_code": c.status_code,
         "error": c.error,
         "cert_days": _r(c.cert_days, 2),
+    }
+
+
+def slo_targets_json(slo: SLO) -> dict[str, Any]:
+    """A service's SLO targets, as /api/services and the report both show them."""
+    return {
+        "uptime_percent": slo.uptime,
+        "response_time_ms": slo.response_time * 1000,
+        "error_rate_percent": slo.error_rate,
     }
 
 
@@ -82,9 +92,7 @@ def service_json(
         "slo": None
         if s.slo is None
         else {
-            "uptime_percent": s.slo.uptime,
-            "response_time_ms": s.slo.response_time * 1000,
-            "error_rate_percent": s.slo.error_rate,
+            **slo_targets_json(s.slo),
             "compliant": s.slo_compliant,
             "error_budget_remaining": _r(s.error_budget_remaining),
             "window": "7d",
@@ -354,13 +362,7 @@ def report_json(r: Report) -> dict[str, Any]:
                     "p95": ms(s.latency_p95),
                     "max": ms(s.latency_max),
                 },
-                "slo": None
-                if s.slo is None
-                else {
-                    "uptime_percent": s.slo.uptime,
-                    "response_time_ms": s.slo.response_time * 1000,
-                    "error_rate_percent": s.slo.error_rate,
-                },
+                "slo": None if s.slo is None else slo_targets_json(s.slo),
                 "compliant": s.compliant,
                 "error_budget_remaining": _r(s.budget),
                 "watched_s": _r(s.watched, 1),
