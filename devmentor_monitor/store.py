@@ -223,7 +223,7 @@ class Store:
         # rule values, flagged points for chart marks, root causes per open incident.
         self._anomaly_scores: dict[str, tuple[float, bool, float]] = {}
         self._prediction_values: dict[tuple[str, str], float] = {}
-        self._anomaly_marks: dict[str, tuple[tuple[float, float], ...]] = {}
+        self._anomaly_marks: dict[str, tuple[tuple[float, float, str], ...]] = {}
         self._root_causes: dict[str, list[Cause]] = {}
         self.prediction_status: PredictionStatus = {}
         self.event_log = EventLog(capacity=config.events.memory)
@@ -432,7 +432,7 @@ class Store:
         *,
         scores: dict[str, tuple[float, bool, float]],
         values: dict[tuple[str, str], float],
-        marks: dict[str, tuple[tuple[float, float], ...]],
+        marks: dict[str, tuple[tuple[float, float, str], ...]],
         root_causes: dict[str, list[Cause]],
         status: PredictionStatus,
     ) -> None:
@@ -457,8 +457,8 @@ class Store:
     def prediction_subjects(self, metric: str) -> dict[str, float]:
         return {s: v for (m, s), v in self._prediction_values.items() if m == metric}
 
-    def anomaly_marks(self, series: str) -> tuple[tuple[float, float], ...]:
-        """Recent flagged (ts, value) points of one series, for marks on charts."""
+    def anomaly_marks(self, series: str) -> tuple[tuple[float, float, str], ...]:
+        """Recent flagged (ts, value, expert) points of one series, for marks on charts."""
         return self._anomaly_marks.get(series, ())
 
     def root_causes(self, incident_id: str) -> list[Cause]:

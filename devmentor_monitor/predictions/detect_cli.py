@@ -2,9 +2,11 @@
 
 It runs the very `Detector` the monitor uses live, one row at a time (no look-ahead), and
 writes the input columns plus `anomaly_score` in [0, 1], one row per input row: the format
-the NAB scorer reads. This module imports only the standard library at import time (the
-detector module comes when the command runs), so `cli.py` can register it cheaply and the
-command starts fast when a scorer runs it once per file.
+the NAB scorer reads. The `timestamp` column (ISO 8601, naive means UTC, or epoch seconds)
+feeds the time-of-day expert; without one that expert stays silent. This module imports
+only the standard library at import time (the detector module comes when the command
+runs), so `cli.py` can register it cheaply and the command starts fast when a scorer runs
+it once per file.
 
 Exit codes: 0 ok; 2 for a bad input file (missing, no `value` column, a value that is not
 a number: one line naming file and line); 1 when the output cannot be written.
@@ -48,11 +50,20 @@ def add_parser(
     parser.add_argument(
         "--column", default="value", help="name of the column to score (default: value)"
     )
+    parser.add_argument(
+        "--time-column",
+        default="timestamp",
+        help="name of the time column: ISO 8601 (naive = UTC) or epoch seconds "
+        "(default: timestamp; absent: no time-of-day expert)",
+    )
     return parser
 
 
-def read_values(path: str, column: str) -> tuple[list[str], list[list[str]], list[float]]:
-    """Header, rows and the parsed column; empty or 'nan' cells are missing samples (NaN)."""
+def read_values(
+    path: str, column: str, time_column: str = "timestamp"
+) -> tuple[list[str], list[list[str]], list[float], list[float]]:
+    """Header, rows, the parsed column and the times (epoch seconds; NaN when the file has
+    no time column); empty or 'nan' cells are missing samples (NaN)."""
     import csv  # here: every other command starts without it
 
     try:
@@ -65,8 +76,10 @@ def read_values(path: str, column: str) -> tuple[list[str], list[list[str]], lis
             if column not in names:
                 raise InputError(f"{path}:1: no '{column}' column in header {names}")
             col = names.index(column)
+            tcol = names.index(time_column) if time_column in names else -1
             rows: list[list[str]] = []
             values: list[float] = []
+            times: list[float] = []
             for row in reader:
                 if not row:
                     continue
@@ -76,6 +89,7 @@ def read_values(path: str, column: str) -> tuple[list[str], list[list[str]], lis
                         f"{path}:{line}: {len(row)} fields, expected '{column}' in field {col + 1}"
                     )
                 values.append(_number(row[col], path, line))
+                times.append(_time(row[tcol], path, line) if 0 <= tcol < len(row) else math.nan)
                 rows.append(row)
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
@@ -83,7 +97,24 @@ def read_values(path: str, column: str) -> tuple[list[str], list[list[str]], lis
         raise InputError(f"{path}: not a UTF-8 text file") from None
     except csv.Error as exc:
         raise InputError(f"{path}: malformed CSV: {exc}") from None
-    return names, rows, values
+    return names, rows, values, times
+
+
+def _time(text: str, path: str, line: int) -> float:
+    from datetime import UTC, datetime
+
+    cell = text.strip()
+    try:
+        return float(cell)
+    except ValueError:
+        pass
+    try:
+        when = datetime.fromisoformat(cell)
+    except ValueError:
+        raise InputError(
+            f"{path}:{line}: time {cell[:40]!r} is neither ISO 8601 nor epoch seconds"
+        ) from None
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
 
 
 def _number(text: str, path: str, line: int) -> float:
@@ -99,21 +130,24 @@ def _number(text: str, path: str, line: int) -> float:
     return value
 
 
-def score_values(values: list[float]) -> list[float]:
+def score_values(values: list[float], times: list[float] | None = None) -> list[float]:
     """The live detector over a whole series, one sample at a time."""
     from devmentor_monitor.predictions.detector import Detector
 
     det = Detector()
-    return [det.update(float(i), v).score for i, v in enumerate(values)]
+    update = det.update
+    if times is None:
+        times = [math.nan] * len(values)
+    return [update(t, v).score for t, v in zip(times, values, strict=True)]
 
 
 def run(args: argparse.Namespace) -> int:
     try:
-        header, rows, values = read_values(args.file, args.column)
+        header, rows, values, times = read_values(args.file, args.column, args.time_column)
     except InputError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
-    scores = score_values(values)
+    scores = score_values(values, times)
     try:
         if args.output == "-":
             _write(sys.stdout, header, rows, scores)

@@ -29,7 +29,7 @@ from devmentor_monitor.health.slo import HOUR, SLO_WINDOW
 from devmentor_monitor.incidents.model import Incident, Severity
 from devmentor_monitor.metric_specs import series_spec
 from devmentor_monitor.predictions.capacity import Advice, Signal, advise
-from devmentor_monitor.predictions.detector import Detector, DetectorConfig
+from devmentor_monitor.predictions.detector import Detector, DetectorConfig, Explanation
 from devmentor_monitor.predictions.forecast import (
     ExhaustionAlarm,
     FitPolicy,
@@ -88,9 +88,10 @@ class _Series:
     onset: float | None = None  # start of the current flagged stretch
     onset_value: float = math.nan
     peak: float = 0.0
-    marks: deque[tuple[float, float]] | None = None
+    marks: deque[tuple[float, float, str]] | None = None  # (ts, value, expert)
     window: deque[float] | None = None  # last 3 raw values, for a median-of-3 pre-filter
     departed: int = 0  # latency: consecutive samples far above the learnt level
+    seen: Explanation | None = None  # what the detector saw at the peak of this stretch
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,14 +239,26 @@ class PredictionEngine:
             flag = flag or s.departed >= DEPARTURE_SAMPLES
         if flag:
             score = r.score if r.flag else max(r.score, s.detector.config.on)
+            if s.onset is None or score > s.peak:
+                if r.score >= s.detector.config.on:
+                    s.seen = s.detector.explain()
+                elif s.seen is None:  # flagged by the latency departure rule only
+                    s.seen = Explanation(
+                        "departure",
+                        f"a stay above {DEPARTURE_RATIO:g}x its learnt level",
+                        level,
+                        spread,
+                        value / level if level > 0 else math.inf,
+                    )
             if s.onset is None:
                 s.onset, s.onset_value, s.peak = ts, value, score
             else:
                 s.peak = max(s.peak, score)
             if s.marks is None:
                 s.marks = deque(maxlen=MARKS)
-            s.marks.append((ts, value))
+            s.marks.append((ts, value, s.seen.expert if s.seen is not None else ""))
         elif s.onset is not None:
+            s.seen = None
             self._recent.append(
                 PastAnomaly(s.key, s.service, s.onset, ts, s.peak, s.label, s.onset_value)
             )
@@ -390,11 +403,13 @@ class PredictionEngine:
             value = s.last_value
             sev = Severity.MEDIUM if s.peak >= 0.7 else Severity.LOW
             since = time.strftime("%H:%M:%S", time.localtime(s.onset))
+            seen = s.seen or s.detector.explain()
             text = (
                 f"{s.label} is {_fmt(value, s.unit)}, usually {_fmt(level, s.unit)} "
                 f"± {_fmt(spread, s.unit)}; since {since} it has been more unusual than "
                 f"anything it did recently (peak score {s.peak:.2f}, started at "
-                f"{_fmt(s.onset_value, s.unit)})"
+                f"{_fmt(s.onset_value, s.unit)}). Seen: {seen.text} "
+                f"({_seen_baseline(seen, s.unit)})"
             )
             if s.why:
                 text += f". Why it matters: {s.why}"
@@ -417,6 +432,10 @@ class PredictionEngine:
                         "score": round(s.detector.score, 4),
                         "rate": round(s.detector.rate, 4),
                         "unit": s.unit,
+                        "expert": seen.expert,
+                        "expected": _finite(seen.level),
+                        "expected_spread": _finite(seen.spread),
+                        "surprise": _finite(round(seen.surprise, 3)),
                     },
                 )
             )
@@ -785,6 +804,25 @@ def _project(ts: list[float], vs: list[float], level: float, now: float) -> tupl
         return level, _Trend(None)
     projected = max(0.0, level + fit.slope * (now - fit.ts_last + LOOKAHEAD))
     return projected, _Trend(fit.slope * LOOKAHEAD)
+
+
+def _seen_baseline(seen: Explanation, unit: str) -> str:
+    """What the winning expert compared the sample with, in words."""
+    if seen.expert == "new_extreme":
+        return (
+            f"past {_fmt(seen.level, unit)}, the edge of everything it has held, "
+            f"a range {_fmt(seen.spread, unit)} wide"
+        )
+    where = "for this hour of the day" if seen.expert == "time_of_day" else "long-run"
+    return (
+        f"expected {_fmt(seen.level, unit)} ± {_fmt(seen.spread, unit)} {where}; "
+        f"{seen.surprise:.1f}x the largest such surprise recently"
+    )
+
+
+def _finite(value: float) -> float | None:
+    """JSON has no NaN or infinity: those read as null."""
+    return value if math.isfinite(value) else None
 
 
 def _fmt(value: float, unit: str) -> str:

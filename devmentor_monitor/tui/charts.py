@@ -16,6 +16,19 @@ RANGES: dict[str, float] = {
 # Ranges drawn from the history on disk (the rollups); the others from the rings in memory.
 STORED_RANGES = frozenset({"7d", "30d"})
 MAX_POINTS = 240  # more points than columns only costs time
+# (timestamps, values, experts) of the points the anomaly detector flagged on one line.
+Marks = tuple[Sequence[float], Sequence[float], Sequence[str]]
+# Legend words for the detector's experts (predictions.detector.EXPERTS) and the
+# latency departure rule.
+MARK_WORDS = {
+    "value": "spike",
+    "shift": "level shift",
+    "drift": "drift",
+    "volatility": "volatility",
+    "time_of_day": "unusual for the hour",
+    "new_extreme": "new extreme",
+    "departure": "slowdown",
+}
 # Steps a stored range is read at: whole minutes, hours or days, so each point covers
 # whole rollups (the history picks the tier from the step).
 NICE_STEPS = (60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 14400, 21600, 28800, 43200, 86400)
@@ -50,13 +63,14 @@ def line_chart(
     title: str,
     unit: str,
     color: bool = True,
-    marks: Sequence[tuple[Sequence[float], Sequence[float]]] = (),
+    marks: Sequence[Marks] = (),
     empty: str = "waiting for data (two samples needed)",
 ) -> Text:
     """Draw ``(label, timestamps, values)`` lines against 'minutes ago' on the x axis.
 
-    ``marks``: (timestamps, values) the anomaly detector flagged, drawn as ``x`` on top
-    (a shape, so they read in monochrome too). ``empty``: what to say with nothing to draw.
+    ``marks``: (timestamps, values, experts) the anomaly detector flagged, drawn as ``x``
+    on top (a shape, so they read in monochrome too); the legend names the experts that
+    flagged the points in view. ``empty``: what to say with nothing to draw.
     """
     if width < 20 or height < 5:
         return Text(f"{title}: too small to draw")
@@ -85,12 +99,20 @@ def line_chart(
         if color:
             kwargs["color"] = palette[i % len(palette)]
         plt.plot(xs, v, marker="braille", **kwargs)
-    mark_t = [t for ts, _ in marks for t in ts if t >= now - window]
-    if mark_t:
-        mark_v = [v for ts, vs in marks for t, v in zip(ts, vs, strict=True) if t >= now - window]
+    shown = [
+        (t, v, e)
+        for ts, vs, es in marks
+        for t, v, e in zip(ts, vs, es, strict=True)
+        if t >= now - window
+    ]
+    if shown:
         kwargs = {"color": "red"} if color else {}
         plt.scatter(
-            [(x - now) / scale for x in mark_t], mark_v, marker="x", label="anomaly", **kwargs
+            [(t - now) / scale for t, _, _ in shown],
+            [v for _, v, _ in shown],
+            marker="x",
+            label=mark_label({e for _, _, e in shown}),
+            **kwargs,
         )
     plt.xlim(-window / scale, 0)
     if unit == "percent":
@@ -98,6 +120,12 @@ def line_chart(
     plt.xlabel(f"{suffix} ago")
     text = plt.build()
     return Text.from_ansi(text) if color else Text(_strip_ansi(text))
+
+
+def mark_label(experts: set[str]) -> str:
+    """The marks' legend: which experts flagged the points in view."""
+    words = sorted(MARK_WORDS.get(e, e) for e in experts if e)
+    return "anomaly: " + ", ".join(words) if words else "anomaly"
 
 
 def _strip_ansi(text: str) -> str:

@@ -16,7 +16,7 @@ from textual.widgets import DataTable, Input, Static
 from devmentor_monitor.history.model import host_series, service_series
 from devmentor_monitor.logs import mask_url
 from devmentor_monitor.metric_specs import series_spec
-from devmentor_monitor.tui.charts import RANGES, STORED_RANGES, line_chart, step_for
+from devmentor_monitor.tui.charts import RANGES, STORED_RANGES, Marks, line_chart, step_for
 from devmentor_monitor.tui.keys import KEYS, bindings, help_rows, key_display
 from devmentor_monitor.tui.render import sparkline
 from devmentor_monitor.tui.replay import when
@@ -294,7 +294,7 @@ class ChartPane(AppWidget, Static):
             return
         since = now - self.window
         lines = []
-        marks: list[tuple[list[float], list[float]]] = []
+        marks: list[Marks] = []
         unit = ""
         if self.service_latency:
             names = [self.only_service] if self.only_service else store.service_names()
@@ -449,12 +449,11 @@ class RangeScreen(MonitorScreen):
         self.action_range(names[(names.index(self.range_name) + 1) % len(names)])
 
 
-def _marks(
-    store: Store, series: str, since: float, factor: float
-) -> tuple[list[float], list[float]]:
-    """Flagged points of a series since ``since``, scaled like its line."""
-    points = [(t, v * factor) for t, v in store.anomaly_marks(series) if t >= since]
-    return [t for t, _ in points], [v for _, v in points]
+def _marks(store: Store, series: str, since: float, factor: float) -> Marks:
+    """Flagged points of a series since ``since``, scaled like its line, with the expert
+    that flagged each."""
+    points = [(t, v * factor, e) for t, v, e in store.anomaly_marks(series) if t >= since]
+    return [t for t, _, _ in points], [v for _, v, _ in points], [e for _, _, e in points]
 
 
 class MetricsScreen(RangeScreen):

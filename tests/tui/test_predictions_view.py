@@ -152,10 +152,11 @@ async def test_incident_detail_shows_root_causes(app: MonitorApp, screen_text: T
 
 async def test_metric_charts_mark_flagged_points(app: MonitorApp, screen_text: Text) -> None:
     cpu = app.monitor.store.series("cpu")
-    flagged = tuple(list(cpu)[-5:])
+    flagged = tuple((t, v, "time_of_day") for t, v in list(cpu)[-5:])
     publish(app, [], marks={"cpu": flagged})
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("m")
         await settle(pilot)
         text = screen_text(app)
-    assert "anomaly" in text  # the legend of the marks on the CPU chart
+    # the legend of the marks on the CPU chart names the expert that flagged them
+    assert "anomaly: unusual for the hour" in text

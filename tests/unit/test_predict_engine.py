@@ -106,7 +106,10 @@ def test_a_latency_step_is_flagged_within_a_few_samples_and_explained() -> None:
     assert flagged
     assert not store.anomaly_scores()["latency:memory"][1]
     assert store.prediction_value("anomaly_score", "auth") == pytest.approx(a.score)
-    assert store.anomaly_marks("latency:auth")[0] == (a.started_at, 0.060)
+    assert store.anomaly_marks("latency:auth")[0][:2] == (a.started_at, 0.060)
+    expert = store.anomaly_marks("latency:auth")[0][2]
+    assert expert == a.detail["expert"] in {"value", "shift", "new_extreme", "departure"}
+    assert "Seen: " in a.explanation
 
 
 def test_pure_noise_produces_few_flags() -> None:
