@@ -103,6 +103,7 @@ class PastAnomaly:
     peak: float
     label: str
     onset_value: float
+    expert: str
 
 
 class PredictionEngine:
@@ -183,6 +184,7 @@ class PredictionEngine:
                     "ended_at": a.ended_at,
                     "peak_score": round(a.peak, 3),
                     "onset_value": a.onset_value,
+                    "expert": a.expert,
                 }
                 for a in self.recent_anomalies(now)
             ],
@@ -258,10 +260,11 @@ class PredictionEngine:
                 s.marks = deque(maxlen=MARKS)
             s.marks.append((ts, value, s.seen.expert if s.seen is not None else ""))
         elif s.onset is not None:
-            s.seen = None
+            expert = s.seen.expert if s.seen is not None else ""
             self._recent.append(
-                PastAnomaly(s.key, s.service, s.onset, ts, s.peak, s.label, s.onset_value)
+                PastAnomaly(s.key, s.service, s.onset, ts, s.peak, s.label, s.onset_value, expert)
             )
+            s.seen = None
             s.onset = None
 
     def _feed_ring(self, s: _Series | None, ring: Any) -> None:

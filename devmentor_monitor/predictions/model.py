@@ -44,6 +44,7 @@ class RecentAnomaly(TypedDict):
     ended_at: float
     peak_score: float
     onset_value: float
+    expert: str  # which of the detector's experts saw it (at its peak)
 
 
 class PredictionStatus(TypedDict, total=False):

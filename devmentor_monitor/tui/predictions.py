@@ -16,6 +16,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Static
 
 from devmentor_monitor.predictions.model import Prediction, PredictionStatus, RecentAnomaly
+from devmentor_monitor.tui.charts import MARK_WORDS
 from devmentor_monitor.tui.screens import MonitorScreen
 from devmentor_monitor.tui.widgets import SEVERITY_WORD, bound_table_caches, sync_rows
 from devmentor_monitor.units import format_age
@@ -174,5 +175,7 @@ class PredictionsScreen(MonitorScreen):
         for a in recent[:20]:
             start = time.strftime("%H:%M:%S", time.localtime(a["started_at"]))
             end = time.strftime("%H:%M:%S", time.localtime(a["ended_at"]))
-            text.append(f"{start}–{end} {a['label']} (peak {a['peak_score']:.2f})\n")
+            seen = MARK_WORDS.get(a.get("expert", ""), "")
+            seen = f", {seen}" if seen else ""
+            text.append(f"{start}–{end} {a['label']} (peak {a['peak_score']:.2f}{seen})\n")
         box.update(text)

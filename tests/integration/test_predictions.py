@@ -12,6 +12,8 @@ import subprocess
 import httpx
 import pytest
 
+from devmentor_monitor.predictions.detector import EXPERTS
+
 pytestmark = pytest.mark.integration
 
 THRESHOLD_MS = 80.0
@@ -43,12 +45,16 @@ def checks(proc, name: str = "auth") -> int:
 def latency_onsets(body: dict) -> list[dict]:
     """Anomalies on auth's latency, current and ended, as (started_at, onset_value)."""
     out = [
-        {"started_at": a["started_at"], "onset_value": a["detail"]["onset_value"]}
+        {
+            "started_at": a["started_at"],
+            "onset_value": a["detail"]["onset_value"],
+            "expert": a["detail"]["expert"],
+        }
         for a in body["anomalies"]
         if a["subject"] == "latency:auth"
     ]
     out += [
-        {"started_at": a["started_at"], "onset_value": a["onset_value"]}
+        {"started_at": a["started_at"], "onset_value": a["onset_value"], "expert": a["expert"]}
         for a in body["recent_anomalies"]
         if a["series"] == "latency:auth"
     ]
@@ -111,6 +117,8 @@ def test_gradual_latency_drift_is_flagged_before_the_threshold_alert_fires(
     assert first["started_at"] < fired["since"]
     # ... and flagged while the latency was still under the alert's threshold.
     assert first["onset_value"] * 1000 < THRESHOLD_MS
+    # ... and it says which expert saw it (a drift can read as a shift, a new extreme ...).
+    assert first["expert"] in {*EXPERTS, "departure"}, first
 
 
 def test_predictions_api_metrics_and_incident_root_causes(

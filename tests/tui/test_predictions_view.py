@@ -61,6 +61,7 @@ STATUS = {
             "ended_at": T - 840,
             "peak_score": 0.66,
             "onset_value": 91.0,
+            "expert": "time_of_day",
         }
     ],
 }
@@ -93,7 +94,8 @@ async def test_p_lists_predictions_and_explains_the_selected_one(
         assert "HIGH" in text
         assert "MED" in text
         assert "writes will fail" in text  # the first (most severe) one's explanation
-        assert "host CPU (peak 0.66)" in text  # anomalies ended in the last hour
+        # anomalies ended in the last hour, with the expert that saw each
+        assert "host CPU (peak 0.66, unusual for the hour)" in text
         table = app.screen.query_one("#pred-list", DataTable)
         table.focus()
         await pilot.press("down")

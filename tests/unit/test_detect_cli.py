@@ -93,3 +93,51 @@ def test_detect_loads_neither_textual_nor_aiohttp(tmp_path: Path) -> None:
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.stdout.strip() == "0 []", proc.stdout + proc.stderr
+
+
+def _daily_file(path: Path, rows: int, missing_peak_day: int = 4) -> None:
+    """Five-minute samples of a daily cycle; on one day the afternoon peak does not come."""
+    with path.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["timestamp", "value"])
+        for i in range(rows):
+            day, slot = divmod(i, 288)
+            hour = slot / 12.0
+            peak = 60.0 * math.exp(-(((hour - 15.0) / 2.5) ** 2))
+            if day == missing_peak_day:
+                peak = 0.0
+            noise = 0.3 * math.sin(i * 12.9898) * math.sin(i * 78.233)
+            stamp = f"2024-01-{1 + day:02d} {int(hour):02d}:{slot % 12 * 5:02d}:00"
+            w.writerow([stamp, f"{20.0 + peak + noise:.4f}"])
+
+
+def _scores(path: Path) -> list[str]:
+    with path.open() as f:
+        return [row[2] for row in list(csv.reader(f))[1:]]
+
+
+def test_scores_of_a_prefix_do_not_change_when_rows_are_appended(tmp_path: Path) -> None:
+    """What `detect` writes for row i depends on rows 0..i only: the first 1,300 rows
+    score the same alone as at the head of the whole file (6 days, every expert on)."""
+    full, head = tmp_path / "full.csv", tmp_path / "head.csv"
+    _daily_file(full, 6 * 288)
+    _daily_file(head, 1300)
+    for src in (full, head):
+        proc = _detect(str(src), "--output", str(src.with_suffix(".out")))
+        assert proc.returncode == 0, proc.stderr
+    whole, prefix = _scores(full.with_suffix(".out")), _scores(head.with_suffix(".out"))
+    assert prefix == whole[:1300]
+    # The day without its peak (day 5) is flagged, by the time-of-day expert: its values
+    # (20, the night's level) are inside the range the series always had.
+    flagged = [i for i, s in enumerate(whole) if float(s) >= 0.3 and i >= 2 * 288]
+    assert flagged
+    assert 4 * 288 + 120 <= flagged[0] <= 4 * 288 + 200, flagged[:5]
+
+
+def test_bad_timestamp_names_file_and_line(tmp_path: Path) -> None:
+    src = tmp_path / "badtime.csv"
+    src.write_text("timestamp,value\n2024-01-01 00:00:00,1.0\nyesterday,2.0\n")
+    proc = _detect(str(src), "--output", str(tmp_path / "out.csv"))
+    assert proc.returncode == 2
+    assert f"{src}:3: time 'yesterday' is neither ISO 8601 nor epoch seconds" in proc.stderr
+    assert "Traceback" not in proc.stderr
