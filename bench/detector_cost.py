@@ -8,9 +8,9 @@ speaks). Figures:
   run), target 100,000 samples/s;
 * a `DetectorBank` (numpy, one call per tick for a group sampled together) of 1,000 and of
   10,000 series;
-* the live engine's shape at 10,000 series: 10,000 `Detector`s, one sample each per tick,
-  as `predictions.max_series: 10000` allows: CPU per tick and memory per series measured
-  with tracemalloc (Python objects included);
+* the live engine (`PredictionEngine`) at 10,000 series, one sample each per tick, as
+  `predictions.max_series: 10000` allows: CPU per tick for feeding and for publishing,
+  and memory per series measured with tracemalloc (Python objects included);
 * bytes of numeric state per series.
 """
 
@@ -57,29 +57,50 @@ def single_rate(samples: int) -> float:
 
 
 def engine_shape(series: int, ticks: int) -> dict[str, float]:
-    """`series` Detectors (as the engine keeps them), one sample each per tick."""
+    """The live engine itself with `series` series, one sample each per tick: its feed
+    (`_update`: the detector, flags, marks) and its publication (`step()`: scores, status,
+    marks to the store), CPU per tick, and memory per series (tracemalloc, everything the
+    engine keeps for a series: detector, record, marks)."""
+    from devmentor_monitor.config.schema import parse_text
+    from devmentor_monitor.predictions.engine import PredictionEngine
+    from devmentor_monitor.store import Store
+
+    now = [1_700_000_000.0]
+    config = parse_text(f"predictions: {{max_series: {series}}}\nservices: []\n")
+    store = Store(config, clock=lambda: now[0])
+    engine = PredictionEngine(store, config, clock=lambda: now[0])
     rng = np.random.default_rng(7)
     data = rng.normal(100.0, 5.0, (ticks + 300, series)).tolist()
     tracemalloc.start()  # slows allocation ~5x: on for creation and a few ticks only
     before = tracemalloc.get_traced_memory()[0]
-    dets = [Detector() for _ in range(series)]
+    # The engine's own per-series path (what _feed_* call for each new sample).
+    watched = [engine._get(f"bench:{i}", None, f"series {i}", "", "") for i in range(series)]
+    held = 0
     for t, row in enumerate(data[:300]):
-        for det, v in zip(dets, row, strict=True):
-            det.update(t * STEP, v)
-        if t == 5:  # the state's size is fixed from the first sample on
+        for s, v in zip(watched, row, strict=True):
+            engine._update(s, now[0] + t * STEP, v)
+        if t == 5:  # the state's size is fixed from the first samples on
             held = tracemalloc.get_traced_memory()[0] - before
             tracemalloc.stop()
-    per_tick = []
+    feed, publish = [], []
     for t, row in enumerate(data[300:], start=300):
+        now[0] = 1_700_000_000.0 + t * STEP
         started = time.process_time()
-        for det, v in zip(dets, row, strict=True):
-            det.update(t * STEP, v)
-        per_tick.append(time.process_time() - started)
-    per_tick.sort()
+        for s, v in zip(watched, row, strict=True):
+            engine._update(s, now[0], v)
+        fed = time.process_time()
+        engine.step(now[0])
+        publish.append(time.process_time() - fed)
+        feed.append(fed - started)
+    total = sorted(f + p for f, p in zip(feed, publish, strict=True))
+    feed.sort()
+    publish.sort()
     return {
         "series": series,
-        "cpu_ms_per_tick_median": round(1000 * per_tick[len(per_tick) // 2], 1),
-        "cpu_ms_per_tick_max": round(1000 * per_tick[-1], 1),
+        "cpu_ms_per_tick_median": round(1000 * total[len(total) // 2], 1),
+        "cpu_ms_per_tick_max": round(1000 * total[-1], 1),
+        "feed_ms_median": round(1000 * feed[len(feed) // 2], 1),
+        "publish_ms_median": round(1000 * publish[len(publish) // 2], 1),
         "bytes_per_series_python": round(held / series),
         "megabytes_total": round(held / 2**20, 1),
     }

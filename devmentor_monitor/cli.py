@@ -31,12 +31,19 @@ from devmentor_monitor.config.locate import (
     packaged_config,
     user_config_dir,
 )
-from devmentor_monitor.config.schema import Config, ConfigError, data_dir, load_config
+from devmentor_monitor.config.schema import (
+    Config,
+    ConfigError,
+    data_dir,
+    is_loopback,
+    load_config,
+)
 from devmentor_monitor.events import emit_cli as emit
 from devmentor_monitor.incidents import silence_cli
 from devmentor_monitor.logs import mask, mask_url, setup_logging
 from devmentor_monitor.predictions import detect_cli
 from devmentor_monitor.reports import report_cli
+from devmentor_monitor.server import keys_cli
 
 if TYPE_CHECKING:
     from devmentor_monitor.commands import Commands
@@ -211,6 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
     silence_cli.add_parser(subs, _common)
     exports.add_parsers(subs, _common)
     report_cli.add_parser(subs, _common)
+    keys_cli.add_parser(subs, _common)
     return parser
 
 
@@ -234,7 +242,7 @@ def _load(args: argparse.Namespace) -> Config:
     if getattr(args, "data_dir", None):
         cfg = replace(cfg, data_dir=args.data_dir)
     host = cfg.server.host
-    loopback = host in ("localhost", "::1") or host.startswith("127.")
+    loopback = is_loopback(host)
     if _serves(args) and not loopback and not cfg.api_keys and not getattr(args, "insecure", False):
         raise UsageError(
             f"refusing to serve on {host} with no API keys configured: anyone "
@@ -529,6 +537,8 @@ def run(argv: Sequence[str] | None = None) -> int:
         return exports.run(args, lambda: _load(args))
     if args.command == "report":  # offline: the data dir's files, read-only
         return report_cli.run(args, lambda: _load(args))
+    if args.command == "keys":  # offline: the data dir's monitor.db
+        return keys_cli.run(args, lambda: _load(args), UsageError)
     if args.command == "silence":  # a client of the running monitor: the config gives its port
         return silence_cli.run(args, lambda: _load(args), UsageError)
     cfg = _load(args)

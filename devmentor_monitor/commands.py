@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from devmentor_monitor.incidents.silences import Matcher, Silence
     from devmentor_monitor.model import AuditEntry
     from devmentor_monitor.storage.db import Database
+    from devmentor_monitor.storage.keys import KeyTable, StoredKey
     from devmentor_monitor.workloads.model import ContainerInfo
 
 __all__ = ["Commands"]
@@ -51,6 +52,7 @@ class Commands:
         self._silences = silences
         self._pusher = pusher
         self._heartbeats = heartbeats
+        self._keys: KeyTable | None = None
 
     # ------------------------------------------------------------------ pushed data
     # Data, not control: the API audits them aggregated per minute (server/push_api.py),
@@ -112,6 +114,43 @@ class Commands:
     async def audit_denied(self, entry: AuditEntry, count: int, since: float) -> None:
         """Refusals counted per window (server.auth.DeniedAudit): one row with a count."""
         await self._db.run(self._db.audit_denied, entry, count, since)
+
+    # ------------------------------------------------------------------ API keys
+    async def list_keys(self) -> list[StoredKey]:
+        return await self._db.run(self._key_table().list)
+
+    async def create_key(
+        self,
+        name: str,
+        role: str,
+        actor: Actor,
+        *,
+        now: float,
+        expires: float | None,
+        scopes: tuple[str, ...],
+    ) -> tuple[StoredKey, str]:
+        """A managed key and its secret (only the hash is stored); audited. KeyProblem 409
+        when the name is taken."""
+
+        def create() -> tuple[StoredKey, str]:
+            return self._key_table().create(name, role, now=now, expires=expires, scopes=scopes)
+
+        key, secret = await self._db.run(create)
+        await self.audit(actor, "key.create", name, f"ok: role {role}")
+        return key, secret
+
+    async def revoke_key(self, name: str, actor: Actor, *, now: float) -> StoredKey:
+        """Revoke a managed key (sessions made with it end too); audited. KeyProblem 404."""
+        key = await self._db.run(lambda: self._key_table().revoke(name, now))
+        await self.audit(actor, "key.revoke", name, "ok")
+        return key
+
+    def _key_table(self) -> KeyTable:  # in the database thread only
+        if self._keys is None:
+            from devmentor_monitor.storage.keys import KeyTable
+
+            self._keys = KeyTable(self._db.conn)
+        return self._keys
 
     # ------------------------------------------------------------------ workloads
     async def container(self, ref: str, action: str, actor: Actor) -> ContainerInfo:

@@ -356,9 +356,17 @@ class Monitor:
         if not self.serve:
             self.intake.observe(SourceStatus("exporter", SourceState.NOT_CONFIGURED, "--no-serve"))
             return
+        from devmentor_monitor.config.schema import is_loopback
         from devmentor_monitor.server.app import ApiSettings, ExporterServer, build_app
 
         settings = ApiSettings.from_config(self.config)
+        if settings.anonymous_read and not is_loopback(settings.host):
+            log.warning(
+                "auth.anonymous_read is on: every read (incidents, events, container logs, "
+                "the dashboard) is open to anyone who can reach %s:%d",
+                settings.host,
+                settings.port,
+            )
         app = build_app(
             self.store,
             self.commands,

@@ -244,6 +244,11 @@ class ScrapeSettings(Section, frozen=True):
     metrics.max_series or an equal share of this."""
 
 
+def is_loopback(host: str) -> bool:
+    """A bind only this machine can reach."""
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
 class ServerSettings(Section, frozen=True):
     host: str = "127.0.0.1"
     """Address the HTTP API and /metrics listen on."""
@@ -305,8 +310,8 @@ class PredictionSettings(Section, frozen=True):
     min_span: Duration = 300.0
     """A fit needs at least this much history to be shown."""
     max_series: Annotated[int, Meta(ge=1, le=100_000)] = 10_000
-    """Series watched at most (event types add series at run time); each costs ~2.4 KB
-    and ~4 us of CPU per sample (bench/detector_cost.py)."""
+    """Series watched at most (event types add series at run time); each costs ~2.5 KB
+    and ~13 us of the engine's CPU per sample (bench/detector_cost.py)."""
     max_scraped: Annotated[int, Meta(ge=0, le=100_000)] = 5_000
     """Of those, scraped series watched at most (0: none), so a large scrape cannot
     crowd out host and service series."""
@@ -613,7 +618,13 @@ class Config(Section, frozen=True):
     scrape: ScrapeSettings = ScrapeSettings()
     tui: TuiSettings = TuiSettings()
     api_keys: tuple[ApiKey, ...] = msgspec.field(default=(), name="auth.keys")
-    """API keys and their roles."""
+    """API keys and their roles (more are managed with /api/keys and `keys`)."""
+    anonymous_read: bool = msgspec.field(default=False, name="auth.anonymous_read")
+    """Reads open to anyone even off loopback (logged as a warning at start)."""
+    scrape_token: Annotated[str | None, Meta(extra={"read": "api_key"}), Nullable] = msgspec.field(
+        default=None, name="auth.scrape_token"
+    )
+    """A token accepted on /metrics only (Prometheus `authorization`); 16+ characters."""
     rules: tuple[RuleConfig, ...] | None = msgspec.field(default=None, name="alerts.rules")
     """None: the built-in rules."""
     disabled_rules: tuple[str, ...] = msgspec.field(default=(), name="alerts.disable")
@@ -699,6 +710,8 @@ def _config(r: Reader, root: Node, source: str) -> Config:
         alert_channels=section("alert_channels"),
         services=services,
         api_keys=section("api_keys", lambda n: _named(r, n, "auth.keys", "key", ApiKey)),
+        anonymous_read=section("anonymous_read"),
+        scrape_token=section("scrape_token"),
         rules=section("rules", lambda n: None if n is None else _rules(r, n, metrics, scraping)),
         disabled_rules=section("disabled_rules"),
         data_dir=section("data_dir"),

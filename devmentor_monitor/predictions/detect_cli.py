@@ -101,20 +101,30 @@ def read_values(
 
 
 def _time(text: str, path: str, line: int) -> float:
+    """Epoch seconds of a time cell: ISO 8601 first (naive = UTC; 20240101 is a date),
+    else a number of seconds, or of milliseconds past 1e11 (year 5138 in seconds); a blank
+    cell is an unknown time (NaN)."""
     from datetime import UTC, datetime
 
     cell = text.strip()
+    if not cell:
+        return math.nan
+    # fromisoformat reads any run of digits as a basic-format date ("1704070200000" is
+    # the year 1704): plain numbers are epoch times, except the 8-digit date 20240101.
+    if not cell.lstrip("-").replace(".", "", 1).isdigit() or len(cell) == 8:
+        try:
+            when = datetime.fromisoformat(cell)
+        except ValueError:
+            pass
+        else:
+            return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
     try:
-        return float(cell)
-    except ValueError:
-        pass
-    try:
-        when = datetime.fromisoformat(cell)
+        seconds = float(cell)
     except ValueError:
         raise InputError(
             f"{path}:{line}: time {cell[:40]!r} is neither ISO 8601 nor epoch seconds"
         ) from None
-    return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
+    return seconds / 1000.0 if abs(seconds) > 1e11 else seconds
 
 
 def _number(text: str, path: str, line: int) -> float:
@@ -165,5 +175,6 @@ def _write(stream: TextIO, header: list[str], rows: list[list[str]], scores: lis
 
     writer = csv.writer(stream, lineterminator="\n")
     writer.writerow([*header, "anomaly_score"])
-    for row, score in zip(rows, scores, strict=True):
-        writer.writerow([*row, f"{score:.6g}"])
+    pad = [""] * len(header)
+    for row, score in zip(rows, scores, strict=True):  # short rows padded: scores line up
+        writer.writerow([*row, *pad[len(row) :], f"{score:.6g}"])

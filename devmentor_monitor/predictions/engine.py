@@ -816,6 +816,13 @@ def _seen_baseline(seen: Explanation, unit: str) -> str:
             f"past {_fmt(seen.level, unit)}, the edge of everything it has held, "
             f"a range {_fmt(seen.spread, unit)} wide"
         )
+    if seen.expert == "departure":
+        return f"{seen.surprise:.1f}x its learnt level of {_fmt(seen.level, unit)}"
+    if seen.expert == "volatility":
+        return (
+            f"steps of {_fmt(seen.spread, unit)} are typical; "
+            f"{seen.surprise:.1f}x the largest such burst recently"
+        )
     where = "for this hour of the day" if seen.expert == "time_of_day" else "long-run"
     return (
         f"expected {_fmt(seen.level, unit)} ± {_fmt(seen.spread, unit)} {where}; "

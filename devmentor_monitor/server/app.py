@@ -18,7 +18,13 @@ from devmentor_monitor.aio import web
 from devmentor_monitor.commands import Commands
 from devmentor_monitor.health.slo import HOUR
 from devmentor_monitor.queries import Queries
-from devmentor_monitor.server.auth import DENIED_AUDIT, Denied, DeniedAudit
+from devmentor_monitor.server.auth import (
+    DENIED_AUDIT,
+    GUARD,
+    DeniedAudit,
+    Guard,
+    authenticate,
+)
 from devmentor_monitor.server.connections import (
     BACKLOG,
     Gate,
@@ -30,12 +36,15 @@ from devmentor_monitor.server.deps import COMMANDS, QUERIES, SETTINGS, STORE, Ap
 from devmentor_monitor.server.exposition import CachedExposition
 from devmentor_monitor.server.history_api import HISTORY_PARAMS, RANGE_QUERY, HistoryApi
 from devmentor_monitor.server.incidents_api import IncidentsApi
+from devmentor_monitor.server.keyring import Denied, KeyRing
+from devmentor_monitor.server.keys_api import KeysApi
 from devmentor_monitor.server.openapi import openapi_document
 from devmentor_monitor.server.params import WINDOW, BadRequest, UnsupportedMediaType, query
 from devmentor_monitor.server.predictions_api import PredictionsApi
 from devmentor_monitor.server.push_api import PushApi
 from devmentor_monitor.server.reports_api import ReportsApi
 from devmentor_monitor.server.responses import error_response, json_response
+from devmentor_monitor.server.routes import ROUTES
 from devmentor_monitor.server.shapes import (
     alert_json,
     check_json,
@@ -225,46 +234,6 @@ class Api:
         return json_response(openapi_document(self.store.service_names(), self.settings.replicas))
 
 
-ROUTES: list[tuple[str, str, str]] = [  # method, path, handler ("incidents." = IncidentsApi)
-    ("GET", "/health", "health"),
-    ("GET", "/metrics", "metrics"),
-    ("GET", "/api/services", "services"),
-    ("GET", "/api/services/{name}", "service"),
-    ("GET", "/api/services/{name}/history", "history.service"),
-    ("GET", "/api/metrics", "metrics_api"),
-    ("POST", "/api/metrics", "push.push"),
-    ("POST", "/api/heartbeat/{name}", "push.heartbeat"),
-    ("GET", "/api/metrics/series", "history.series"),
-    ("GET", "/api/alerts", "alerts"),
-    ("GET", "/api/incidents", "incidents.list"),
-    ("POST", "/api/incidents", "incidents.create"),
-    ("GET", "/api/incidents/{id}", "incidents.get"),
-    ("POST", "/api/incidents/{id}/acknowledge", "incidents.acknowledge"),
-    ("POST", "/api/incidents/{id}/resolve", "incidents.resolve"),
-    ("GET", "/api/silences", "silences.list"),
-    ("POST", "/api/silences", "silences.create"),
-    ("GET", "/api/silences/{id}", "silences.get"),
-    ("DELETE", "/api/silences/{id}", "silences.expire"),
-    ("GET", "/api/openapi.json", "openapi"),
-    ("GET", "/api/predictions", "predictions.list"),
-    ("GET", "/api/report", "reports.get"),
-    ("GET", "/api/events", "streams.events"),
-    ("GET", "/api/events/stream", "streams.sse"),
-    ("GET", "/ws", "streams.ws"),
-    ("GET", "/dashboard", "streams.dashboard"),
-    ("GET", "/api/containers", "workloads.containers"),
-    ("GET", "/api/containers/{id}", "workloads.container"),
-    ("GET", "/api/containers/{id}/logs", "workloads.container_logs"),
-    ("POST", "/api/containers/{id}/{action}", "workloads.container_action"),
-    ("GET", "/api/kubernetes/pods", "workloads.kube_list"),
-    ("GET", "/api/kubernetes/deployments", "workloads.kube_list"),
-    ("GET", "/api/kubernetes/nodes", "workloads.kube_list"),
-    ("GET", "/api/kubernetes/events", "workloads.kube_list"),
-    ("POST", "/api/kubernetes/deployments/{name}/restart", "workloads.kube_restart"),
-    ("POST", "/api/kubernetes/deployments/{name}/scale", "workloads.kube_scale"),
-    ("DELETE", "/api/kubernetes/pods/{name}", "workloads.kube_delete_pod"),
-]
-
 # Routed with a tighter pattern than documented: `logs` is a read with its own GET route,
 # so POST .../logs is a 405 (Allow: GET), never an action attempt to audit.
 _PATTERNS = {"/api/containers/{id}/{action}": "/api/containers/{id}/{action:(?!logs$)[^/]+}"}
@@ -286,8 +255,13 @@ def build_app(
 ) -> web.Application:
     """The routed app over exactly these parts (see deps.py). Refusals counted in memory
     are written at cleanup too (aiohttp's cleanup_ctx), however the app is run."""
-    app = web.Application(middlewares=[head_received, json_errors], client_max_size=1 << 20)
+    app = web.Application(
+        middlewares=[head_received, json_errors, authenticate], client_max_size=1 << 20
+    )
     api = Api(store, queries, settings, started_at=started_at, self_check=self_check)
+    ring = KeyRing(settings.api_keys, settings.scrape_token, commands.list_keys, clock)
+    denied = DeniedAudit(commands.audit_denied, clock)
+    guard = Guard(ring, open_reads=settings.open_reads, denied=denied)
     streams = StreamsApi(store, queries)
     owners: dict[str, Any] = {
         "": api,
@@ -299,22 +273,34 @@ def build_app(
         "streams": streams,
         "push": PushApi(store, commands, settings, settings.custom_metrics, clock),
         "history": api.history,
+        "keys": KeysApi(commands, ring, clock),
     }
-    for method, path, attr in ROUTES:
-        owner, _, name = attr.rpartition(".")
+    for route in ROUTES:
+        owner, _, name = route.handler.rpartition(".")
         handler = getattr(owners[owner], name)
-        app.router.add_route(method, _PATTERNS.get(path, path), handler)
+        added = app.router.add_route(route.method, _PATTERNS.get(route.path, route.path), handler)
+        guard.routes[added] = route
     app[STORE], app[COMMANDS], app[QUERIES], app[SETTINGS] = store, commands, queries, settings
     app[API] = api
     app[STREAMS] = streams
-    denied = DeniedAudit(commands.audit_denied, clock)
     app[DENIED_AUDIT] = denied
+    app[GUARD] = guard
 
     async def flush_denied(_: web.Application) -> AsyncIterator[None]:
         yield
         await denied.flush()
 
+    async def managed_keys(_: web.Application) -> AsyncIterator[None]:
+        try:
+            await ring.refresh()
+        except Exception as exc:  # the database is checked at start; log and go on
+            log.error("cannot read the managed API keys", exc_info=exc)
+        task = asyncio.create_task(ring.keep_fresh(), name="managed-keys")
+        yield
+        task.cancel()
+
     app.cleanup_ctx.append(flush_denied)
+    app.cleanup_ctx.append(managed_keys)
     return app
 
 

@@ -1,22 +1,25 @@
-"""API keys with roles. Reads stay open; every write names a key and a role it needs.
+"""The auth middleware: every route's role (server/routes.py) enforced in one place.
 
-401: no key, or a key we do not know. 403: a known key whose role is too weak.
-Keys are compared in constant time and never logged or echoed. Refusals are audited,
-aggregated per minute (DeniedAudit), so a flood of them costs a few rows, not one each.
+401: no credential where one is needed, or one we do not accept (unknown, expired,
+revoked: the message says which). 403: a known key whose role or scopes are too narrow.
+Reads ("viewer" routes) are open on a loopback bind or with auth.anonymous_read; writes
+always need a key. Secrets are compared in constant time (keyring.py) and never logged or
+echoed. Refused writes are audited, aggregated per minute (DeniedAudit), so a flood of
+them costs a few rows, not one each.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from devmentor_monitor.aio import web
-from devmentor_monitor.config.schema import ROLES, ApiKey
 from devmentor_monitor.incidents.engine import Actor
 from devmentor_monitor.model import AuditEntry
+from devmentor_monitor.server.keyring import Denied, KeyRing, Principal
+from devmentor_monitor.server.routes import PUBLIC, Route
 
 if TYPE_CHECKING:
     from devmentor_monitor.commands import Commands
@@ -28,44 +31,11 @@ AUDIT_WINDOW = 60.0  # one audit row per (actor, source, action, outcome) per mi
 AUDIT_MAX_KEYS = 1000  # distinct refusals kept apart per minute; the rest share one row
 
 
-class Denied(Exception):
-    """401 or 403, with a message that says what would be allowed."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status, self.message = status, message
-
-
-def rank(role: str) -> int:
-    return ROLES.index(role)
-
-
 def presented_key(request: web.Request) -> str | None:
     header = request.headers.get("Authorization", "")
     if header.lower().startswith("bearer "):
         return header[7:].strip() or None
     return request.headers.get("X-API-Key") or None
-
-
-def authorize(request: web.Request, keys: tuple[ApiKey, ...], need: str) -> ApiKey:
-    """The key behind the request if its role is at least ``need``; else Denied."""
-    token = presented_key(request)
-    if token is None:
-        hint = "" if keys else " (none are configured: set auth.keys or DEVMENTOR_API_KEYS)"
-        raise Denied(
-            401,
-            f"this endpoint needs an API key with the {need} role: send "
-            f"'Authorization: Bearer <key>'{hint}",
-        )
-    match = None
-    for key in keys:  # compare with every key, so timing says nothing about which matched
-        if hmac.compare_digest(key.key.encode(), token.encode()):
-            match = key
-    if match is None:
-        raise Denied(401, "unknown API key")
-    if rank(match.role) < rank(need):
-        raise Denied(403, f"key {match.name!r} has the {match.role} role; this needs {need}")
-    return match
 
 
 class DeniedAudit:
@@ -133,21 +103,98 @@ class DeniedAudit:
 
 
 DENIED_AUDIT = web.AppKey("denied_audit", DeniedAudit)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+SessionReader = Callable[[web.Request], Awaitable[Principal | None]]
+
+
+class Guard:
+    """What the middleware needs: the declared route of each routed resource, the keys,
+    whether reads are open, and (for the dashboard) a session reader."""
+
+    def __init__(
+        self,
+        ring: KeyRing,
+        *,
+        open_reads: bool,
+        denied: DeniedAudit,
+        session: SessionReader | None = None,
+    ) -> None:
+        self.ring = ring
+        self.open_reads = open_reads
+        self.denied = denied
+        self.session = session
+        self.routes: dict[object, Route] = {}  # aiohttp route object -> declaration
+
+    async def check(self, request: web.Request, route: Route) -> Principal | None:
+        """The principal let in (None: an anonymous read); Denied otherwise."""
+        secret = presented_key(request)
+        if secret is not None:
+            principal: Principal | None = await self.ring.resolve(secret)
+        elif self.session is not None:
+            principal = await self.session(request)
+        else:
+            principal = None
+        if principal is None:
+            if route.role == "viewer" and self.open_reads:
+                return None
+            hint = (
+                ""
+                if not self.ring.empty
+                else " (none are configured: set auth.keys or DEVMENTOR_API_KEYS, or "
+                "create one with `devmentor-monitor keys create`)"
+            )
+            raise Denied(
+                401,
+                f"this endpoint needs an API key with the {route.role} role: send "
+                f"'Authorization: Bearer <key>'{hint}",
+            )
+        if not principal.can(route.role):
+            raise Denied(
+                403,
+                f"key {principal.name!r} has the {principal.role} role; this needs {route.role}",
+            )
+        if principal.scopes and route.scope not in principal.scopes:
+            raise Denied(
+                403,
+                f"key {principal.name!r} is limited to {', '.join(principal.scopes)}; "
+                f"this is {route.scope}",
+            )
+        return principal
+
+
+GUARD = web.AppKey("guard", Guard)
+
+
+@web.middleware
+async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Enforce the route's role before its handler runs; audit refused writes."""
+    guard = request.app[GUARD]
+    route = guard.routes.get(request.match_info.route)
+    if route is None or route.role == PUBLIC:  # 404/405 and /health
+        return await handler(request)
+    try:
+        principal = await guard.check(request, route)
+    except Denied as exc:
+        if route.audit is not None:
+            action, target = (t.format_map(request.match_info) for t in route.audit)
+            actor = Actor("anonymous", request.remote or "unknown")
+            await guard.denied.record(actor, action, target, f"denied: {exc.status}")
+        raise
+    if principal is not None:
+        request[PRINCIPAL] = principal
+    return await handler(request)
 
 
 async def operator(
-    request: web.Request, keys: tuple[ApiKey, ...], commands: Commands, action: str, target: str
+    request: web.Request, keys: object, commands: Commands, action: str, target: str
 ) -> Actor:
-    """The writer behind a request with at least the operator role; a refusal is audited."""
-    source = request.remote or "unknown"
-    try:
-        key = authorize(request, keys, "operator")
-    except Denied as exc:
-        actor, outcome = Actor("anonymous", source), f"denied: {exc.status}"
-        audit = request.app.get(DENIED_AUDIT)
-        if audit is not None:
-            await audit.record(actor, action, target, outcome)
-        else:
-            await commands.audit(actor, action, target, outcome)
-        raise
-    return Actor(key.name, source)
+    """The writer behind a request, as the auth middleware let it in (it enforced the
+    route's role and audited a refusal); ``keys``, ``commands``, ``action`` and ``target``
+    are kept for the handlers' calls."""
+    principal = request.get(PRINCIPAL)
+    if principal is None:  # only on a route the middleware does not know: refuse
+        raise Denied(401, "this endpoint needs an API key")
+    return Actor(principal.name, request.remote or "unknown")
+
+
+PRINCIPAL = web.RequestKey("principal", Principal)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from devmentor_monitor.aio import web
 from devmentor_monitor.commands import Commands
-from devmentor_monitor.config.schema import CustomMetrics
+from devmentor_monitor.config.schema import CustomMetrics, is_loopback
 from devmentor_monitor.queries import Queries
 from devmentor_monitor.store import Store
 
@@ -31,12 +31,19 @@ class ApiSettings:
     port: int = 3006
     metrics_cache: float = 1.0
     api_keys: tuple[ApiKey, ...] = ()
+    anonymous_read: bool = False  # reads open off loopback too
+    scrape_token: str | None = None  # accepted on /metrics only
     namespace: str = "devmentor"
     replicas: tuple[int, int] = (1, 10)  # scaling limits: min, max
     docker: bool = False  # configured, so a source exists (its state says if it is up)
     kubernetes: bool = False
     predictions: bool = True
     custom_metrics: CustomMetrics = field(default_factory=CustomMetrics)  # POST /api/metrics
+
+    @property
+    def open_reads(self) -> bool:
+        """Reads need no key: a loopback bind, or auth.anonymous_read."""
+        return self.anonymous_read or is_loopback(self.host)
 
     @classmethod
     def from_config(cls, config: Config) -> ApiSettings:
@@ -45,6 +52,8 @@ class ApiSettings:
             port=config.server.port,
             metrics_cache=config.server.metrics_cache,
             api_keys=config.api_keys,
+            anonymous_read=config.anonymous_read,
+            scrape_token=config.scrape_token,
             namespace=config.kubernetes.namespace,
             replicas=(config.scaling.min_replicas, config.scaling.max_replicas),
             docker=config.docker.enabled,

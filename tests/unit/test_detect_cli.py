@@ -141,3 +141,35 @@ def test_bad_timestamp_names_file_and_line(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert f"{src}:3: time 'yesterday' is neither ISO 8601 nor epoch seconds" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_epoch_seconds_milliseconds_and_iso_times_score_alike(tmp_path: Path) -> None:
+    """The time column may be ISO 8601 (naive = UTC, or with an offset), epoch seconds or
+    epoch milliseconds: the same instants give the same scores (the time-of-day expert
+    bins them alike); a blank time cell is an unknown time, not an error."""
+    iso = tmp_path / "iso.csv"
+    _daily_file(iso, 5 * 288)
+    with iso.open() as f:
+        rows = list(csv.reader(f))[1:]
+    variants = {
+        "seconds": lambda i, s: str(1704067200 + 300 * i),
+        "millis": lambda i, s: str((1704067200 + 300 * i) * 1000),
+        "offset": lambda i, s: s.replace(" ", "T") + "+00:00",
+    }
+    expected = None
+    for name, stamp in {"iso": lambda i, s: s, **variants}.items():
+        src = tmp_path / f"{name}.csv"
+        with src.open("w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["timestamp", "value"])
+            for i, (s, v) in enumerate(rows):
+                w.writerow([stamp(i, s), v])
+        proc = _detect(str(src), "--output", str(src.with_suffix(".out")))
+        assert proc.returncode == 0, proc.stderr
+        scores = _scores(src.with_suffix(".out"))
+        expected = expected or scores
+        assert scores == expected, name
+    blank = tmp_path / "blank.csv"
+    blank.write_text("timestamp,value\n2024-01-01 00:00:00,1.0\n,2.0\n")
+    proc = _detect(str(blank), "--output", str(tmp_path / "b.out"))
+    assert proc.returncode == 0, proc.stderr

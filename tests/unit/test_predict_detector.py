@@ -218,3 +218,21 @@ def test_a_value_beyond_everything_seen_scores_one() -> None:
     why = det.explain()
     assert why.expert == "new_extreme"
     assert why.level == pytest.approx(values[:1500].max())
+
+
+def test_bank_matches_one_series_with_gaps_and_odd_timestamps() -> None:
+    """Missing values (NaN), unknown times (NaN) and times before 1970: still identical."""
+    rng = np.random.default_rng(21)
+    steps = 3 * DAY_SAMPLES
+    data = rng.normal(0, 1, (steps, 3)) + _daily(3, seed=5)[:, None]
+    data[rng.random((steps, 3)) < 0.05] = math.nan
+    times = -2 * 86400.0 + np.arange(steps) * STEP
+    times[rng.random(steps) < 0.1] = math.nan
+    bank = DetectorBank(3)
+    singles = [Detector() for _ in range(3)]
+    for t, row in enumerate(data):
+        scores = bank.update(row, float(times[t]))
+        for j, det in enumerate(singles):
+            result = det.update(float(times[t]), float(row[j]))
+            assert result.score == scores[j], (t, j)
+            assert det.score == bank.score[j]
