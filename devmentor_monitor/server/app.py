@@ -231,7 +231,11 @@ class Api:
 
     async def openapi(self, request: web.Request) -> web.Response:
         query(request, {})
-        return json_response(openapi_document(self.store.service_names(), self.settings.replicas))
+        return json_response(
+            openapi_document(
+                self.store.service_names(), self.settings.replicas, self.settings.open_reads
+            )
+        )
 
 
 # Routed with a tighter pattern than documented: `logs` is a read with its own GET route,

@@ -21,12 +21,15 @@ ROLE_CHOICES = ("viewer", "operator", "admin")
 
 
 def _duration(text: str) -> float:
-    from devmentor_monitor.reports.model import parse_span
+    from devmentor_monitor.units import parse_duration
 
     try:
-        return parse_span(text)
+        seconds = parse_duration(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0, got {text!r}")
+    return seconds
 
 
 def add_parser(subs: Any, common: Callable[..., None]) -> None:

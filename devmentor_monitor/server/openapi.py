@@ -11,6 +11,7 @@ from typing import Any
 
 from devmentor_monitor import __version__
 from devmentor_monitor.bus import TOPICS
+from devmentor_monitor.config.schema import ROLES
 from devmentor_monitor.custom.model import LABEL_NAME as CUSTOM_LABEL
 from devmentor_monitor.custom.model import MAX_BATCH, MAX_NAME, MAX_VALUE, METRIC_NAME
 from devmentor_monitor.events.model import EventSeverity
@@ -19,8 +20,10 @@ from devmentor_monitor.incidents.silence_book import MAX_COMMENT
 from devmentor_monitor.incidents.silences import MAX_MATCHERS, MAX_REGEX
 from devmentor_monitor.server.history_api import METRICS_QUERY, RANGE_QUERY, SERIES_QUERY
 from devmentor_monitor.server.incidents_api import LIST_QUERY, MAX_DESCRIPTION
+from devmentor_monitor.server.keys_api import MAX_TTL
 from devmentor_monitor.server.params import LIMIT, WINDOW, Param, choice, since, text
 from devmentor_monitor.server.reports_api import QUERY as REPORT_QUERY
+from devmentor_monitor.server.routes import PUBLIC, ROUTES, SCOPES
 from devmentor_monitor.server.silences_api import DATE_TIME, DURATION, LABEL_NAME
 from devmentor_monitor.server.silences_api import LIST_QUERY as SILENCES_QUERY
 from devmentor_monitor.server.workloads_api import CONTAINER_ACTIONS, LOGS_QUERY
@@ -540,8 +543,106 @@ _HEARTBEAT = {
 }
 
 
-def openapi_document(services: Sequence[str], replicas: tuple[int, int]) -> dict[str, Any]:
+_KEY: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "name": {"type": "string"},
+        "role": {"type": "string", "enum": list(ROLES)},
+        "scopes": {"type": "array", "items": {"type": "string", "enum": list(SCOPES)}},
+        "created": {"type": "number"},
+        "expires": {"type": ["number", "null"]},
+        "revoked": {"type": ["number", "null"]},
+    },
+}
+
+
+def _keys_paths() -> dict[str, Any]:
+    name = {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
+    return {
+        "/api/keys": {
+            "get": {
+                "summary": "Managed API keys (never their secrets) and the configured keys' "
+                "names and roles",
+                "responses": {"200": _json("Keys", {"type": "object"})},
+            },
+            "post": {
+                "summary": "Create a managed key; its secret is in this answer only",
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["name", "role"],
+                                "additionalProperties": False,
+                                "properties": {
+                                    "name": {
+                                        "type": "string",
+                                        "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$",
+                                    },
+                                    "role": {"type": "string", "enum": list(ROLES)},
+                                    "expires_in": {
+                                        "type": "number",
+                                        "minimum": 1,
+                                        "maximum": MAX_TTL,
+                                    },
+                                    "scopes": {
+                                        "type": "array",
+                                        "items": {"type": "string", "enum": list(SCOPES)},
+                                    },
+                                },
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "201": _json(
+                        "Created: the secret is shown once",
+                        {
+                            **_KEY,
+                            "properties": {**_KEY["properties"], "secret": {"type": "string"}},
+                        },
+                    ),
+                    "400": _ERROR,
+                    "409": _ERROR,
+                },
+            },
+        },
+        "/api/keys/{name}": {
+            "delete": {
+                "summary": "Revoke a managed key (sessions made with it end too)",
+                "parameters": [name],
+                "responses": {"200": _json("The revoked key", _KEY), "404": _ERROR},
+            }
+        },
+    }
+
+
+def _secure(doc: dict[str, Any], open_reads: bool) -> dict[str, Any]:
+    """Each operation's security requirement and role, from the route table (routes.py):
+    public routes need nothing; reads need nothing when they are open (loopback bind or
+    auth.anonymous_read); everything else a bearer key, an X-API-Key or a session."""
+    key: list[dict[str, list[str]]] = [{"bearer": []}, {"apiKey": []}, {"session": []}]
+    for route in ROUTES:
+        op = doc["paths"][route.path][route.method.lower()]
+        op["x-required-role"] = route.role
+        if route.role == PUBLIC:
+            op["security"] = []
+            continue
+        op["security"] = [{}, *key] if route.role == "viewer" and open_reads else key
+        op["responses"].setdefault("401", _ERROR)
+        op["responses"].setdefault("403", _ERROR)
+    return doc
+
+
+def openapi_document(
+    services: Sequence[str], replicas: tuple[int, int], open_reads: bool = True
+) -> dict[str, Any]:
     """The document for this monitor: its services and replica range (min, max) too."""
+    return _secure(_document(services, replicas), open_reads)
+
+
+def _document(services: Sequence[str], replicas: tuple[int, int]) -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
         "info": {
@@ -790,9 +891,14 @@ def openapi_document(services: Sequence[str], replicas: tuple[int, int]) -> dict
             **_silence_paths(),
             **_workload_paths(replicas),
             **_event_paths(),
+            **_keys_paths(),
         },
         "components": {
-            "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer"}},
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+                "session": {"type": "apiKey", "in": "cookie", "name": "dm_session"},
+            },
             "schemas": {
                 **_silence_schemas(),
                 "CustomSample": _CUSTOM_SAMPLE,

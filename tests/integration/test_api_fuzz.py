@@ -39,7 +39,7 @@ checks.not_a_server_error.expected-statuses = ["2XX", "3XX", "4XX", "503"]
 
 
 def test_schemathesis_finds_no_server_errors_or_schema_violations(serve, wait, tmp_path):
-    proc = serve("--demo", env={"DEVMENTOR_API_KEYS": f"fuzz:operator:{KEY}"})
+    proc = serve("--demo", env={"DEVMENTOR_API_KEYS": f"fuzz:admin:{KEY}"})
     wait(lambda: proc.get("/api/incidents").status_code == 200, 10, what="the database")
     config, report = tmp_path / "schemathesis.toml", tmp_path / "report.json"
     config.write_text(CONFIG)

@@ -158,7 +158,12 @@ def test_openapi_describes_every_route(fleet, write_config, fast, serve):
     doc = proc.get("/api/openapi.json").json()
     assert doc["openapi"].startswith("3.")
     documented = {(m.upper(), p) for p, ops in doc["paths"].items() for m in ops}
-    assert documented == {(m, p) for m, p, _ in ROUTES}
+    assert documented == {(r.method, r.path) for r in ROUTES}
+    # each operation's role and security requirement come from the route table
+    for r in ROUTES:
+        op = doc["paths"][r.path][r.method.lower()]
+        assert op["x-required-role"] == r.role
+        assert (op["security"] == []) == (r.role == "public")
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
