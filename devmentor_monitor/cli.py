@@ -15,7 +15,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -34,6 +34,7 @@ from devmentor_monitor.config.locate import (
 from devmentor_monitor.config.schema import (
     Config,
     ConfigError,
+    TlsSettings,
     data_dir,
     is_loopback,
     load_config,
@@ -111,6 +112,18 @@ def _serving_options(parser: argparse.ArgumentParser, *, sub: bool) -> None:
         metavar="DIR",
         help="where incidents and the audit trail are kept "
         "(default $XDG_STATE_HOME/devmentor-monitor)",
+    )
+    parser.add_argument(
+        "--tls-cert",
+        default=d,
+        metavar="FILE",
+        help="serve HTTPS with this PEM certificate (server.tls.cert; reloaded on SIGHUP)",
+    )
+    parser.add_argument(
+        "--tls-key",
+        default=d,
+        metavar="FILE",
+        help="the certificate's PEM private key (server.tls.key)",
     )
     parser.add_argument(
         "--insecure",
@@ -241,15 +254,58 @@ def _load(args: argparse.Namespace) -> Config:
     )
     if getattr(args, "data_dir", None):
         cfg = replace(cfg, data_dir=args.data_dir)
+    cfg = _tls_flags(cfg, args)
     host = cfg.server.host
     loopback = is_loopback(host)
+    if _serves(args) and not loopback and not cfg.server.tls and cfg.server.require_tls:
+        raise UsageError(
+            f"refusing to serve plain HTTP on {host}: server.require_tls is set; "
+            "configure server.tls (cert, key) or pass --tls-cert and --tls-key"
+        )
     if _serves(args) and not loopback and not cfg.api_keys and not getattr(args, "insecure", False):
         raise UsageError(
             f"refusing to serve on {host} with no API keys configured: anyone "
             "who can reach it could write; add auth.keys (or "
             "DEVMENTOR_API_KEYS), or pass --insecure"
         )
+    if _serves(args) and cfg.server.tls is not None:
+        _check_tls(cfg, args)
     return cfg
+
+
+def _tls_flags(cfg: Config, args: argparse.Namespace) -> Config:
+    """--tls-cert/--tls-key over server.tls (its client_ca kept); both, unless the file
+    gives the other."""
+    cert, key = getattr(args, "tls_cert", None), getattr(args, "tls_key", None)
+    if cert is None and key is None:
+        return cfg
+    tls = cfg.server.tls
+    if tls is None and (cert is None or key is None):
+        given, other = ("--tls-cert", "--tls-key") if key is None else ("--tls-key", "--tls-cert")
+        raise UsageError(f"{given} needs {other} (or server.tls in the config)")
+    tls = TlsSettings(
+        cert=cert or (tls.cert if tls else ""),
+        key=key or (tls.key if tls else ""),
+        client_ca=tls.client_ca if tls else None,
+    )
+    flags = tuple(f for f, v in (("flag --tls-cert", cert), ("flag --tls-key", key)) if v)
+    return replace(cfg, server=replace(cfg.server, tls=tls), overrides=cfg.overrides + flags)
+
+
+def _check_tls(cfg: Config, args: argparse.Namespace) -> None:
+    """Load the TLS files once before anything starts: a bad one is a config error (exit
+    2) naming the setting and the file, and where the setting came from."""
+    from devmentor_monitor.server.tls import TlsError, server_context
+
+    assert cfg.server.tls is not None
+    try:
+        server_context(cfg.server.tls)
+    except TlsError as exc:
+        flag = {"server.tls.cert": "tls_cert", "server.tls.key": "tls_key"}.get(exc.key)
+        source = f"flag --{flag.replace('_', '-')}" if flag and getattr(args, flag, None) else None
+        raise ConfigError(
+            source or cfg.source, None, exc.key, f"{exc.path}: {exc.message}"
+        ) from None
 
 
 def _is_self(url: str, cfg: Config) -> bool:
@@ -280,6 +336,8 @@ async def _serve(cfg: Config, demo: bool) -> int:
     if demo:
         fleet, cfg = await _with_demo(cfg, serving=True)
         log.info("demo fleet started", extra={"fields": fleet.urls})
+    from devmentor_monitor.server.tls import TlsError
+
     monitor = Monitor(cfg)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -287,6 +345,11 @@ async def _serve(cfg: Config, demo: bool) -> int:
         loop.add_signal_handler(sig, stop.set)
     try:
         await monitor.start()
+    except TlsError as exc:  # a file replaced since _load read it
+        print(f"{PROG}: config error: {cfg.source}: {exc}", file=sys.stderr)
+        if fleet:
+            await fleet.stop()
+        return 2
     except OSError as exc:
         reason = exc.strerror or str(exc)
         print(
@@ -297,6 +360,8 @@ async def _serve(cfg: Config, demo: bool) -> int:
         if fleet:
             await fleet.stop()
         return 1
+    if monitor.server is not None and monitor.server.tls is not None:
+        _reload_on_hangup(loop, monitor.server.reload_tls)
     await stop.wait()
     log.info("shutting down")
     try:
@@ -307,6 +372,22 @@ async def _serve(cfg: Config, demo: bool) -> int:
     if fleet:
         await fleet.stop()
     return 0
+
+
+def _reload_on_hangup(
+    loop: asyncio.AbstractEventLoop, reload: Callable[[], Coroutine[Any, Any, bool]]
+) -> None:
+    """SIGHUP reads the TLS certificate, key and client CA again, as nginx and
+    Prometheus do; the process and its open connections stay."""
+    running: set[asyncio.Task[bool]] = set()
+
+    def hangup() -> None:
+        log.info("SIGHUP: reloading the TLS certificate")
+        task = loop.create_task(reload())
+        running.add(task)
+        task.add_done_callback(running.discard)
+
+    loop.add_signal_handler(signal.SIGHUP, hangup)
 
 
 STATUS_WINDOW = 0.5  # seconds `status` measures CPU and I/O rates over

@@ -376,17 +376,20 @@ class Monitor:
             self_check=self.self_check,
             clock=self.clock,
         )
-        server = ExporterServer(app, settings.host, settings.port)
+        from devmentor_monitor.server.tls import TlsError
+
+        server = ExporterServer(app, settings.host, settings.port, self.config.server.tls)
         try:
             await server.start()
-        except OSError as exc:
+        except (OSError, TlsError) as exc:
             if require_server:
                 raise
+            why = str(exc) if isinstance(exc, TlsError) else exc.strerror or str(exc)
             self.intake.observe(
                 SourceStatus(
                     "exporter",
                     SourceState.UNAVAILABLE,
-                    f"cannot listen on {server.host}:{server.port}: {exc.strerror or exc}",
+                    f"cannot listen on {server.host}:{server.port}: {why}",
                 )
             )
             return

@@ -249,6 +249,18 @@ def is_loopback(host: str) -> bool:
     return host in ("localhost", "::1") or host.startswith("127.")
 
 
+class TlsSettings(Section, frozen=True):
+    """The `server.tls:` section: HTTPS on the exporter's port (server/tls.py); the files
+    are read again on SIGHUP. Paths are used as written, like a service's ca_file."""
+
+    cert: str
+    """PEM certificate, with its intermediates after it (--tls-cert)."""
+    key: str
+    """The certificate's PEM private key, unencrypted (--tls-key)."""
+    client_ca: str | None = None
+    """PEM CA bundle: set, every client must show a certificate it signed (mutual TLS)."""
+
+
 class ServerSettings(Section, frozen=True):
     host: str = "127.0.0.1"
     """Address the HTTP API and /metrics listen on."""
@@ -256,6 +268,10 @@ class ServerSettings(Section, frozen=True):
     """Port the HTTP API and /metrics listen on (MONITORING_PORT, --port)."""
     metrics_cache: Duration = 1.0
     """Seconds a rendered /metrics body is reused."""
+    tls: TlsSettings | None = None
+    """HTTPS on the port; None: plain HTTP."""
+    require_tls: bool = False
+    """Refuse to start bound off loopback without tls (rather than warn)."""
 
 
 class Retention(Section, frozen=True):

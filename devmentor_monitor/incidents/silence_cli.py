@@ -53,7 +53,7 @@ def add_parser(subs: Any, common: Callable[..., None]) -> None:
         common(a, sub=True)
         a.add_argument(
             "--url",
-            help="the monitor's base URL (default: http://127.0.0.1:<configured port>)",
+            help="the monitor's base URL (default: http(s)://127.0.0.1:<configured port>)",
         )
         a.add_argument("--json", action="store_true", help="print the API's JSON")
         return a
@@ -120,7 +120,8 @@ def base_url(args: argparse.Namespace, load: Callable[[], Config]) -> str:
         host = "127.0.0.1"
     if ":" in host:
         host = f"[{host}]"
-    return f"http://{host}:{cfg.server.port}"
+    scheme = "https" if cfg.server.tls else "http"  # verified as usual: SSL_CERT_FILE
+    return f"{scheme}://{host}:{cfg.server.port}"
 
 
 def call(method: str, url: str, body: Any = None, key: str | None = None) -> Any:

@@ -16,6 +16,7 @@ from typing import Any
 from devmentor_monitor import __version__
 from devmentor_monitor.aio import web
 from devmentor_monitor.commands import Commands
+from devmentor_monitor.config.schema import TlsSettings, is_loopback
 from devmentor_monitor.health.slo import HOUR
 from devmentor_monitor.queries import Queries
 from devmentor_monitor.server.auth import (
@@ -27,6 +28,7 @@ from devmentor_monitor.server.auth import (
 )
 from devmentor_monitor.server.connections import (
     BACKLOG,
+    HEAD_TIMEOUT,
     Gate,
     connection_cap,
     fd_limit,
@@ -55,6 +57,7 @@ from devmentor_monitor.server.shapes import (
 )
 from devmentor_monitor.server.silences_api import SilencesApi
 from devmentor_monitor.server.streams import StreamsApi
+from devmentor_monitor.server.tls import ReloadableTls
 from devmentor_monitor.server.workloads_api import WorkloadsApi
 from devmentor_monitor.store import Store
 
@@ -309,12 +312,17 @@ def build_app(
 
 
 class ExporterServer:
-    """Listens through a Gate (connections.py): capped, with head and idle deadlines."""
+    """Listens through a Gate (connections.py): capped, with head and idle deadlines;
+    over TLS when `tls` is given (tls.py: `reload_tls` on SIGHUP)."""
 
-    def __init__(self, app: web.Application, host: str, port: int) -> None:
+    def __init__(
+        self, app: web.Application, host: str, port: int, tls: TlsSettings | None = None
+    ) -> None:
         self.host = host
         self.port = port
         self.app = app
+        self.tls_settings = tls
+        self.tls: ReloadableTls | None = None
         self.gate: Gate | None = None
         self._runner: web.AppRunner | None = None
         self._listener: asyncio.AbstractServer | None = None
@@ -322,9 +330,12 @@ class ExporterServer:
     @property
     def url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return f"{'https' if self.tls_settings else 'http'}://{host}:{self.port}"
 
     async def start(self) -> None:
+        """Raises OSError when the port cannot be had, tls.TlsError for a bad TLS file."""
+        if self.tls_settings is not None:
+            self.tls = await ReloadableTls.load(self.tls_settings)
         self._runner = web.AppRunner(
             self.app, access_log=None, handle_signals=False, shutdown_timeout=1.0
         )
@@ -332,14 +343,32 @@ class ExporterServer:
         assert self._runner.server is not None
         self.gate = Gate(self._runner.server, connection_cap(fd_limit()), access_log=None)
         self.app[API].gate = self.gate
+        # a handshake never finished holds a descriptor the gate does not see yet
+        tls: dict[str, Any] = (
+            {}
+            if self.tls is None
+            else {"ssl": self.tls.front, "ssl_handshake_timeout": HEAD_TIMEOUT}
+        )
         try:
             self._listener = await asyncio.get_running_loop().create_server(
-                self.gate, self.host, self.port, reuse_address=True, backlog=BACKLOG
+                self.gate, self.host, self.port, reuse_address=True, backlog=BACKLOG, **tls
             )
         except OSError:
             await self._runner.cleanup()
             self._runner = None
             raise
+        if self.tls is None and not is_loopback(self.host):
+            log.warning(
+                "serving plain HTTP off loopback: API keys and data cross the network "
+                "unencrypted; set server.tls (or --tls-cert/--tls-key), or "
+                "server.require_tls to refuse this",
+                extra={"fields": {"host": self.host, "port": self.port}},
+            )
+
+    async def reload_tls(self) -> bool:
+        """Read the certificate, key and client CA again (SIGHUP); False when a file is
+        bad (logged, naming it) and the previous certificate stays in use."""
+        return await self.tls.reload() if self.tls is not None else False
 
     async def stop(self) -> None:
         """Stop listening, close the connections, write the counted refusals, clean up."""
