@@ -45,6 +45,7 @@ from devmentor_monitor.logs import mask, mask_url, setup_logging
 from devmentor_monitor.predictions import detect_cli
 from devmentor_monitor.reports import report_cli
 from devmentor_monitor.server import keys_cli
+from devmentor_monitor.server.tls import TlsError, server_context
 
 if TYPE_CHECKING:
     from devmentor_monitor.commands import Commands
@@ -295,8 +296,6 @@ def _tls_flags(cfg: Config, args: argparse.Namespace) -> Config:
 def _check_tls(cfg: Config, args: argparse.Namespace) -> None:
     """Load the TLS files once before anything starts: a bad one is a config error (exit
     2) naming the setting and the file, and where the setting came from."""
-    from devmentor_monitor.server.tls import TlsError, server_context
-
     assert cfg.server.tls is not None
     try:
         server_context(cfg.server.tls)
@@ -336,8 +335,6 @@ async def _serve(cfg: Config, demo: bool) -> int:
     if demo:
         fleet, cfg = await _with_demo(cfg, serving=True)
         log.info("demo fleet started", extra={"fields": fleet.urls})
-    from devmentor_monitor.server.tls import TlsError
-
     monitor = Monitor(cfg)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
