@@ -99,6 +99,8 @@ def apply_environment(cfg: Config, env: Mapping[str, str]) -> Config:
     if has("ALERT_CHANNELS"):
         chans = tuple(c.strip() for c in env["ALERT_CHANNELS"].split(",") if c.strip())
         cfg = replace(cfg, alert_channels=chans)
+    if has("DEVMENTOR_SESSION_SECRET"):
+        cfg = replace(cfg, session_secret=env["DEVMENTOR_SESSION_SECRET"])
     if has("DEVMENTOR_API_KEYS"):
         cfg = replace(cfg, api_keys=cfg.api_keys + _api_keys(env["DEVMENTOR_API_KEYS"]))
     if env.get("DOCKER_HOST", "").strip() and has("DOCKER_HOST"):

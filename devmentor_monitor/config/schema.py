@@ -641,6 +641,14 @@ class Config(Section, frozen=True):
         default=None, name="auth.scrape_token"
     )
     """A token accepted on /metrics only (Prometheus `authorization`); 16+ characters."""
+    session_secret: Annotated[str | None, Meta(extra={"read": "api_key"}), Nullable] = (
+        msgspec.field(default=None, name="auth.session_secret")
+    )
+    """Signs dashboard sessions (JWT); none: random per process (DEVMENTOR_SESSION_SECRET)."""
+    session_ttl: Annotated[Duration, Meta(ge=5, le=86400)] = msgspec.field(
+        default=900.0, name="auth.session_ttl"
+    )
+    """How long a dashboard session lasts (5s-24h)."""
     rules: tuple[RuleConfig, ...] | None = msgspec.field(default=None, name="alerts.rules")
     """None: the built-in rules."""
     disabled_rules: tuple[str, ...] = msgspec.field(default=(), name="alerts.disable")
@@ -728,6 +736,8 @@ def _config(r: Reader, root: Node, source: str) -> Config:
         api_keys=section("api_keys", lambda n: _named(r, n, "auth.keys", "key", ApiKey)),
         anonymous_read=section("anonymous_read"),
         scrape_token=section("scrape_token"),
+        session_secret=section("session_secret"),
+        session_ttl=section("session_ttl"),
         rules=section("rules", lambda n: None if n is None else _rules(r, n, metrics, scraping)),
         disabled_rules=section("disabled_rules"),
         data_dir=section("data_dir"),

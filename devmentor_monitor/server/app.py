@@ -47,6 +47,7 @@ from devmentor_monitor.server.push_api import PushApi
 from devmentor_monitor.server.reports_api import ReportsApi
 from devmentor_monitor.server.responses import error_response, json_response
 from devmentor_monitor.server.routes import ROUTES
+from devmentor_monitor.server.sessions import Sessions
 from devmentor_monitor.server.shapes import (
     alert_json,
     check_json,
@@ -268,7 +269,22 @@ def build_app(
     api = Api(store, queries, settings, started_at=started_at, self_check=self_check)
     ring = KeyRing(settings.api_keys, settings.scrape_token, commands.list_keys, clock)
     denied = DeniedAudit(commands.audit_denied, clock)
-    guard = Guard(ring, open_reads=settings.open_reads, denied=denied)
+    sessions = Sessions(
+        ring,
+        commands,
+        denied,
+        secret=settings.session_secret,
+        ttl=settings.session_ttl,
+        secure=settings.tls,
+        clock=clock,
+    )
+    guard = Guard(
+        ring,
+        open_reads=settings.open_reads,
+        denied=denied,
+        session=sessions.read,
+        login_page=sessions.login_page,
+    )
     streams = StreamsApi(store, queries)
     owners: dict[str, Any] = {
         "": api,
@@ -281,6 +297,7 @@ def build_app(
         "push": PushApi(store, commands, settings, settings.custom_metrics, clock),
         "history": api.history,
         "keys": KeysApi(commands, ring, clock),
+        "sessions": sessions,
     }
     for route in ROUTES:
         owner, _, name = route.handler.rpartition(".")

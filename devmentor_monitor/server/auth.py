@@ -118,11 +118,13 @@ class Guard:
         open_reads: bool,
         denied: DeniedAudit,
         session: SessionReader | None = None,
+        login_page: Callable[[int], web.StreamResponse] | None = None,
     ) -> None:
         self.ring = ring
         self.open_reads = open_reads
         self.denied = denied
         self.session = session
+        self.login_page = login_page  # what /dashboard shows instead of a 401
         self.routes: dict[object, Route] = {}  # aiohttp route object -> declaration
 
     async def check(self, request: web.Request, route: Route) -> Principal | None:
@@ -130,8 +132,8 @@ class Guard:
         secret = presented_key(request)
         if secret is not None:
             principal: Principal | None = await self.ring.resolve(secret)
-        elif self.session is not None:
-            principal = await self.session(request)
+        elif self.session is not None and request.method in ("GET", "HEAD"):
+            principal = await self.session(request)  # sessions only read (no CSRF risk)
         else:
             principal = None
         if principal is None:
@@ -175,6 +177,8 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
     try:
         principal = await guard.check(request, route)
     except Denied as exc:
+        if exc.status == 401 and route.scope == "dashboard" and guard.login_page is not None:
+            return guard.login_page(401)
         if route.audit is not None:
             action, target = (t.format_map(request.match_info) for t in route.audit)
             actor = Actor("anonymous", request.remote or "unknown")

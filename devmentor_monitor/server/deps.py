@@ -33,6 +33,9 @@ class ApiSettings:
     api_keys: tuple[ApiKey, ...] = ()
     anonymous_read: bool = False  # reads open off loopback too
     scrape_token: str | None = None  # accepted on /metrics only
+    session_secret: str | None = None  # signs dashboard sessions; None: random per process
+    session_ttl: float = 900.0
+    tls: bool = False  # session cookies are Secure over TLS
     namespace: str = "devmentor"
     replicas: tuple[int, int] = (1, 10)  # scaling limits: min, max
     docker: bool = False  # configured, so a source exists (its state says if it is up)
@@ -54,6 +57,9 @@ class ApiSettings:
             api_keys=config.api_keys,
             anonymous_read=config.anonymous_read,
             scrape_token=config.scrape_token,
+            session_secret=config.session_secret,
+            session_ttl=config.session_ttl,
+            tls=config.server.tls is not None,
             namespace=config.kubernetes.namespace,
             replicas=(config.scaling.min_replicas, config.scaling.max_replicas),
             docker=config.docker.enabled,

@@ -608,6 +608,47 @@ def _keys_paths() -> dict[str, Any]:
                 },
             },
         },
+        "/login": {
+            "get": {
+                "summary": "The dashboard's sign-in page",
+                "responses": {
+                    "200": {
+                        "description": "HTML page",
+                        "content": {"text/html": {"schema": {"type": "string"}}},
+                    }
+                },
+            }
+        },
+        "/api/login": {
+            "post": {
+                "summary": "Exchange an API key for a dashboard session: a short-lived JWT "
+                "in an HttpOnly, SameSite=Strict cookie (reads only)",
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["key"],
+                                "additionalProperties": False,
+                                "properties": {"key": {"type": "string"}},
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "200": _json("Signed in; the session cookie is set", {"type": "object"}),
+                    "400": _ERROR,
+                    "401": _ERROR,
+                },
+            }
+        },
+        "/api/logout": {
+            "post": {
+                "summary": "End the dashboard session of this cookie",
+                "responses": {"200": _json("Signed out", {"type": "object"})},
+            }
+        },
         "/api/keys/{name}": {
             "delete": {
                 "summary": "Revoke a managed key (sessions made with it end too)",
