@@ -1,7 +1,8 @@
 """The environment overlay: the platform's documented variables on top of the file.
 
 MONITORING_PORT, REDIS_URL, EVENT_RETENTION, METRICS_RETENTION, AUTO_DISCOVER,
-ALERT_CHANNELS, DEVMENTOR_API_KEYS, DOCKER_HOST, KUBERNETES_SERVICE_HOST,
+ALERT_CHANNELS, DEVMENTOR_API_KEYS, DEVMENTOR_SCRAPE_TOKEN, DEVMENTOR_SESSION_SECRET,
+DOCKER_HOST, KUBERNETES_SERVICE_HOST,
 AUTO_SCALE_ENABLED, MIN_REPLICAS and MAX_REPLICAS; SERVICES_CONFIG (which file) is read by
 config.locate. An error names the variable: "environment MONITORING_PORT: ...".
 """
@@ -31,6 +32,16 @@ def _env_bool(name: str, raw: str) -> bool:
     if low in _FALSE:
         return False
     raise ConfigError(f"environment {name}", None, "", f"must be true or false, got {raw!r}")
+
+
+def _secret(name: str, raw: str) -> str:
+    """A token or secret: 16 characters at least (the value itself is never echoed)."""
+    value = raw.strip()
+    if len(value) < 16:
+        raise ConfigError(
+            f"environment {name}", None, "", f"must be at least 16 characters, got {len(value)}"
+        )
+    return value
 
 
 def env_int(name: str, raw: str, lo: int, hi: int) -> int:
@@ -99,8 +110,12 @@ def apply_environment(cfg: Config, env: Mapping[str, str]) -> Config:
     if has("ALERT_CHANNELS"):
         chans = tuple(c.strip() for c in env["ALERT_CHANNELS"].split(",") if c.strip())
         cfg = replace(cfg, alert_channels=chans)
+    if has("DEVMENTOR_SCRAPE_TOKEN"):
+        token = _secret("DEVMENTOR_SCRAPE_TOKEN", env["DEVMENTOR_SCRAPE_TOKEN"])
+        cfg = replace(cfg, scrape_token=token)
     if has("DEVMENTOR_SESSION_SECRET"):
-        cfg = replace(cfg, session_secret=env["DEVMENTOR_SESSION_SECRET"])
+        secret = _secret("DEVMENTOR_SESSION_SECRET", env["DEVMENTOR_SESSION_SECRET"])
+        cfg = replace(cfg, session_secret=secret)
     if has("DEVMENTOR_API_KEYS"):
         cfg = replace(cfg, api_keys=cfg.api_keys + _api_keys(env["DEVMENTOR_API_KEYS"]))
     if env.get("DOCKER_HOST", "").strip() and has("DOCKER_HOST"):

@@ -41,6 +41,7 @@ BASE = "localhost/debian-python:local"
 IMAGE = f"localhost/devmentor-monitor:test-{uuid.uuid4().hex[:8]}"
 WHEEL_CACHE = REPO / ".cache" / "image-wheels"  # dependency wheels: ~8 s instead of ~30 s
 OPERATOR = "container-operator-key-0123"  # a test key; the image has none of its own
+SCRAPE = "container-scrape-token-0123"  # the scrape token: /metrics only
 
 
 def base_rootfs() -> Path:
@@ -105,6 +106,7 @@ def run(podman: Podman, name: str, port: int, volume: str, *extra: str) -> None:
         "--network=slirp4netns", "-p", f"127.0.0.1:{port}:3006",
         "-v", f"{volume}:/data",
         "-e", f"DEVMENTOR_API_KEYS=ops:operator:{OPERATOR}",
+        "-e", f"DEVMENTOR_SCRAPE_TOKEN={SCRAPE}",
         "--health-interval=disable",
         *extra, IMAGE,
     )  # fmt: skip
@@ -127,7 +129,9 @@ def healthy(podman: Podman, name: str, url: str) -> None:
 
 
 def incident_ids(url: str) -> set[str]:
-    r = httpx.get(f"{url}/api/incidents", timeout=5)
+    r = httpx.get(
+        f"{url}/api/incidents", headers={"Authorization": f"Bearer {OPERATOR}"}, timeout=5
+    )
     r.raise_for_status()
     return {i["id"] for i in r.json()["incidents"]}
 
@@ -170,7 +174,12 @@ def test_container_answers_health_serves_metrics_and_keeps_incidents_across_rest
     health = engine.podman("inspect", "--format", "{{.State.Health.Status}}", "monitor-a")
     assert health.strip() == "healthy"
     assert engine.podman("exec", "monitor-a", "id", "-u").strip() == "10001"
-    metrics = httpx.get(f"{url}/metrics", timeout=5)
+    # Off loopback reads need a credential too: none is a 401; the scrape token reads
+    # /metrics (and nothing else).
+    assert httpx.get(f"{url}/metrics", timeout=5).status_code == 401
+    scrape = {"Authorization": f"Bearer {SCRAPE}"}
+    assert httpx.get(f"{url}/api/incidents", headers=scrape, timeout=5).status_code == 403
+    metrics = httpx.get(f"{url}/metrics", headers=scrape, timeout=5)
     assert metrics.status_code == 200
     assert "devmentor_build_info{" in metrics.text
     assert "devmentor_host_cpu_ratio " in metrics.text  # psutil inside the container

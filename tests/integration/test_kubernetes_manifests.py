@@ -105,6 +105,24 @@ SERVICE_MONITOR_SCHEMA: dict[str, Any] = {
                             "scheme": {"enum": ["http", "https"]},
                             "interval": {"type": "string", "pattern": DURATION},
                             "scrapeTimeout": {"type": "string", "pattern": DURATION},
+                            "authorization": {
+                                "type": "object",
+                                "additionalProperties": False,
+                                "required": ["credentials"],
+                                "properties": {
+                                    "type": {"type": "string"},
+                                    "credentials": {
+                                        "type": "object",
+                                        "additionalProperties": False,
+                                        "required": ["name", "key"],
+                                        "properties": {
+                                            "name": {"type": "string"},
+                                            "key": {"type": "string"},
+                                            "optional": {"type": "boolean"},
+                                        },
+                                    },
+                                },
+                            },
                         },
                     },
                 },
@@ -300,6 +318,10 @@ def test_service_and_disruption_budget_select_the_pod(
     assert NS in monitor["namespaceSelector"]["matchNames"]
     assert [e["port"] for e in monitor["endpoints"]] == ["http"]
     assert [e["path"] for e in monitor["endpoints"]] == ["/metrics"]
+    # off loopback /metrics needs a credential: the scrape token from the monitor's Secret
+    assert [e["authorization"]["credentials"] for e in monitor["endpoints"]] == [
+        {"name": SECRET, "key": "DEVMENTOR_SCRAPE_TOKEN"}
+    ]
 
 
 # ------------------------------------------------------------------ RBAC
