@@ -605,6 +605,7 @@ def _keys_paths() -> dict[str, Any]:
                     ),
                     "400": _ERROR,
                     "409": _ERROR,
+                    "415": _ERROR,
                 },
             },
         },
@@ -640,6 +641,7 @@ def _keys_paths() -> dict[str, Any]:
                     "200": _json("Signed in; the session cookie is set", {"type": "object"}),
                     "400": _ERROR,
                     "401": _ERROR,
+                    "415": _ERROR,
                 },
             }
         },
