@@ -1,5 +1,5 @@
 """Command line: `--serve`, `ultra`, `status`, `config check`, `init`, `demo`, `detect`,
-`emit`, `silence`, `report`.
+`emit`, `silence`, `report`, `audit`.
 
 Exit codes: 0 ok, 1 runtime failure (or a service down for `status`), 2 usage or config.
 No traceback reaches the user: errors are one sentence on stderr.
@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 import msgspec
 from msgspec.structs import replace
 
-from devmentor_monitor import __version__, exports
+from devmentor_monitor import __version__, audit_cli, exports
 from devmentor_monitor.config.locate import (
     CONFIG_NAME,
     LOOKUP_ORDER,
@@ -233,6 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
     exports.add_parsers(subs, _common)
     report_cli.add_parser(subs, _common)
     keys_cli.add_parser(subs, _common)
+    audit_cli.add_parser(subs, _common)
     return parser
 
 
@@ -617,6 +618,8 @@ def run(argv: Sequence[str] | None = None) -> int:
         return report_cli.run(args, lambda: _load(args))
     if args.command == "keys":  # offline: the data dir's monitor.db
         return keys_cli.run(args, lambda: _load(args), UsageError)
+    if args.command == "audit":  # offline: the data dir's monitor.db, read-only
+        return audit_cli.run(args, lambda: _load(args), UsageError)
     if args.command == "silence":  # a client of the running monitor: the config gives its port
         return silence_cli.run(args, lambda: _load(args), UsageError)
     cfg = _load(args)

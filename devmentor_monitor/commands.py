@@ -111,9 +111,9 @@ class Commands:
     async def audit(self, actor: Actor, action: str, target: str, outcome: str) -> None:
         await self._engine.audit(actor, action, target, outcome)
 
-    async def audit_denied(self, entry: AuditEntry, count: int, since: float) -> None:
-        """Refusals counted per window (server.auth.DeniedAudit): one row with a count."""
-        await self._db.run(self._db.audit_denied, entry, count, since)
+    async def audit_denied(self, entry: AuditEntry) -> None:
+        """Refusals counted per window (server.auth.DeniedAudit): a row with a count."""
+        await self._db.run(self._db.audit, entry)
 
     # ------------------------------------------------------------------ API keys
     async def list_keys(self) -> list[StoredKey]:

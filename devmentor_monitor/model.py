@@ -113,6 +113,9 @@ class AuditEntry:
     target: str
     source: str  # remote address, "tui", or "monitor"
     outcome: str  # ok, denied, failed: reason
+    count: int = 1  # attempts the row stands for (refusals of a minute: server/auth.py)
+    id: int = 0  # its place in the hash chain (storage/audit_chain.py); 0 before it is written
+    hash: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -118,8 +118,18 @@ class Queries:
         """Who was notified of an incident and when (the outbox's rows, oldest first)."""
         return await self._db.run(self._db.load_notifications, incident_id)
 
-    async def audit(self, limit: int = 200) -> list[AuditEntry]:
-        return await self._db.run(self._db.load_audit, limit)
+    async def audit(
+        self,
+        limit: int = 200,
+        *,
+        actor: str | None = None,
+        action: str | None = None,
+        since: float | None = None,
+    ) -> list[AuditEntry]:
+        """The audit trail, newest first; ``action`` ending in '.' matches a prefix."""
+        return await self._db.run(
+            self._db.load_audit, limit, actor=actor, action=action, since=since
+        )
 
     def rules(self) -> list[Rule]:
         return list(self._evaluator.rules)

@@ -7,6 +7,7 @@ beyond the standard library.
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
 _FACTORS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
@@ -28,6 +29,36 @@ def parse_duration(value: object) -> float:
         raise ValueError(f"malformed duration {value!r} (use e.g. 10s, 500ms, 5m, 7d)")
     number, unit = match.groups()
     return float(number) * _FACTORS[unit or "s"]
+
+
+_UNIX_TIME = r"[0-9]{1,12}(\.[0-9]{1,6})?"
+_AGO = r"[0-9]{1,9}(\.[0-9]{1,6})?(ms|s|m|h|d|w)"
+_ISO_TIME = (
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?"
+    r"(Z|[+-][0-9]{2}:[0-9]{2})?)?"
+)
+# What `parse_since` takes, as the API's OpenAPI document states it.
+SINCE_PATTERN = f"^({_UNIX_TIME}|{_AGO}|{_ISO_TIME})$"
+SINCE_WORDS = "a Unix time (1700000000), an ISO 8601 time (2026-03-01T02:00:00Z; UTC unless "
+SINCE_WORDS += "it has an offset) or a duration ago (15m, 1h, 7d)"
+
+
+def parse_since(text: str, now: float) -> float:
+    """Epoch seconds from a Unix time, an ISO 8601 date or date-time, or a duration before
+    ``now``; ValueError saying what is expected otherwise."""
+    if re.fullmatch(_UNIX_TIME, text, re.ASCII):
+        return float(text)
+    if re.fullmatch(_AGO, text, re.ASCII):
+        return now - parse_duration(text)
+    if re.fullmatch(_ISO_TIME, text, re.ASCII):
+        try:
+            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:  # the shape is right, the date is not (2026-02-30)
+            raise ValueError(f"no such time: {text!r}") from None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return moment.timestamp()
+    raise ValueError(f"expected {SINCE_WORDS}, got {text!r}")
 
 
 def format_duration(seconds: float) -> str:

@@ -19,6 +19,7 @@ from devmentor_monitor.commands import Commands
 from devmentor_monitor.config.schema import TlsSettings, is_loopback
 from devmentor_monitor.health.slo import HOUR
 from devmentor_monitor.queries import Queries
+from devmentor_monitor.server.audit_api import AuditApi
 from devmentor_monitor.server.auth import (
     DENIED_AUDIT,
     GUARD,
@@ -298,6 +299,7 @@ def build_app(
         "history": api.history,
         "keys": KeysApi(commands, ring, clock),
         "sessions": sessions,
+        "audit": AuditApi(queries, settings, clock),
     }
     for route in ROUTES:
         owner, _, name = route.handler.rpartition(".")

@@ -24,10 +24,10 @@ from devmentor_monitor.server.routes import PUBLIC, Route
 if TYPE_CHECKING:
     from devmentor_monitor.commands import Commands
 
-AuditWriter = Callable[[AuditEntry, int, float], Awaitable[None]]  # entry, count, window
+AuditWriter = Callable[[AuditEntry], Awaitable[None]]  # appends one row (entry.count)
 
 log = logging.getLogger("devmentor_monitor.server")
-AUDIT_WINDOW = 60.0  # one audit row per (actor, source, action, outcome) per minute
+AUDIT_WINDOW = 60.0  # at most two audit rows per (actor, source, action, outcome) a minute
 AUDIT_MAX_KEYS = 1000  # distinct refusals kept apart per minute; the rest share one row
 
 
@@ -39,12 +39,14 @@ def presented_key(request: web.Request) -> str | None:
 
 
 class DeniedAudit:
-    """Refused writes in the audit trail, one row per (actor, source, action, outcome)
-    per minute with a count.
+    """Refused writes in the audit trail: per (actor, source, action, outcome) and
+    minute, the first as its own row and the rest as one row with a count.
 
     Each refusal was its own fsync'd row: an unauthenticated flood grew the table by
     about 0.8 MB/s, kept 90 days. Now the first refusal of a minute is written at once
-    and the rest are counted in memory and added to that row when the minute ends.
+    and the rest are counted in memory and appended as one row when the minute ends (or
+    at stop). Appended, not added to the first row: the trail is append-only, each row
+    hash-chained to the one before (storage/audit_chain.py), and an update would break it.
     """
 
     def __init__(self, write: AuditWriter, clock: Callable[[], float]) -> None:
@@ -74,7 +76,7 @@ class DeniedAudit:
         entry = AuditEntry(
             now, key[0], key[2] if key[2] == "*" else action, target, key[1], outcome
         )
-        await self._write(entry, 1, window)
+        await self._write(entry)
 
     def _schedule(self, at: float) -> None:
         if self._timer is None:
@@ -86,18 +88,19 @@ class DeniedAudit:
         self._flushing = asyncio.ensure_future(self.flush())
 
     async def flush(self) -> None:
-        """Add the counted refusals to their rows (at each minute's end, and at stop)."""
+        """Append the counted refusals, a row per key with its count, timed at the minute's
+        end (or now, at a stop before it): at each minute's end, and at stop."""
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
         pending, self._pending = self._pending, {}
+        at = min(self.clock(), self._window + AUDIT_WINDOW)
         for (name, source, action, outcome), (count, target) in pending.items():
-            entry = AuditEntry(self._window, name, action, target, source, outcome)
-            await self._write(entry, count, self._window)
+            await self._write(AuditEntry(at, name, action, target, source, outcome, count))
 
-    async def _write(self, entry: AuditEntry, count: int, window: float) -> None:
+    async def _write(self, entry: AuditEntry) -> None:
         try:
-            await self.write(entry, count, window)
+            await self.write(entry)
         except Exception as exc:  # a refusal stays a 401/403, never a 500
             log.error("audit write failed", exc_info=exc)
 

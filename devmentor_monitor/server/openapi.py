@@ -18,6 +18,7 @@ from devmentor_monitor.events.model import EventSeverity
 from devmentor_monitor.incidents.model import IncidentState, Severity
 from devmentor_monitor.incidents.silence_book import MAX_COMMENT
 from devmentor_monitor.incidents.silences import MAX_MATCHERS, MAX_REGEX
+from devmentor_monitor.server.audit_api import QUERY as AUDIT_QUERY
 from devmentor_monitor.server.history_api import METRICS_QUERY, RANGE_QUERY, SERIES_QUERY
 from devmentor_monitor.server.incidents_api import LIST_QUERY, MAX_DESCRIPTION
 from devmentor_monitor.server.keys_api import MAX_TTL
@@ -556,6 +557,62 @@ _KEY: dict[str, Any] = {
 }
 
 
+def _audit_paths() -> dict[str, Any]:
+    entries = {"type": "array", "items": {"$ref": "#/components/schemas/AuditEntry"}}
+    return {
+        "/api/audit": {
+            "get": {
+                "summary": "The audit trail, newest first (admin role): every write and "
+                "action, allowed or refused, with who, from where and the outcome; refusals "
+                "of a minute after the first are one row with a count. Rows are hash-chained: "
+                "`devmentor-monitor audit verify` checks the chain.",
+                "security": [{"apiKey": []}],
+                "parameters": _query(AUDIT_QUERY),
+                "responses": {
+                    "200": _json(
+                        "Audit entries",
+                        {
+                            "type": "object",
+                            "required": ["entries"],
+                            "properties": {"entries": entries},
+                        },
+                    ),
+                    **dict.fromkeys(("400", "401", "403"), _ERROR),
+                },
+            }
+        }
+    }
+
+
+_AUDIT_ENTRY = {
+    "type": "object",
+    "required": [
+        "id",
+        "ts",
+        "time",
+        "actor",
+        "action",
+        "target",
+        "source",
+        "outcome",
+        "count",
+        "hash",
+    ],
+    "properties": {
+        "id": {"type": "integer", "description": "Its place in the hash chain"},
+        "ts": {"type": "number", "description": "Unix seconds"},
+        "time": {"type": "string", "format": "date-time"},
+        "actor": {"type": "string", "description": "The key's name; anonymous without one"},
+        "action": {"type": "string", "examples": ["incident.open", "container.restart"]},
+        "target": {"type": "string", "description": "What it acted on; * for several"},
+        "source": {"type": "string", "description": "Remote address, tui, or monitor"},
+        "outcome": {"type": "string", "examples": ["ok", "denied: 401", "failed: timeout"]},
+        "count": {"type": "integer", "minimum": 1, "description": "Attempts it stands for"},
+        "hash": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+    },
+}
+
+
 def _keys_paths() -> dict[str, Any]:
     name = {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
     return {
@@ -935,6 +992,7 @@ def _document(services: Sequence[str], replicas: tuple[int, int]) -> dict[str, A
             **_workload_paths(replicas),
             **_event_paths(),
             **_keys_paths(),
+            **_audit_paths(),
         },
         "components": {
             "securitySchemes": {
@@ -945,6 +1003,7 @@ def _document(services: Sequence[str], replicas: tuple[int, int]) -> dict[str, A
             "schemas": {
                 **_silence_schemas(),
                 "CustomSample": _CUSTOM_SAMPLE,
+                "AuditEntry": _AUDIT_ENTRY,
                 "NewIncident": {
                     "type": "object",
                     "required": ["service", "description", "severity"],

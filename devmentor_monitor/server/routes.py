@@ -108,6 +108,7 @@ ROUTES: list[Route] = [
     Route("GET", "/login", "sessions.page", PUBLIC),
     Route("POST", "/api/login", "sessions.login", PUBLIC),
     Route("POST", "/api/logout", "sessions.logout", PUBLIC),
+    Route("GET", "/api/audit", "audit.list", "admin"),
     Route("GET", "/api/keys", "keys.list", "admin"),
     Route("POST", "/api/keys", "keys.create", "admin", ("key.create", "new")),
     Route("DELETE", "/api/keys/{name}", "keys.revoke", "admin", ("key.revoke", "{name}")),

@@ -19,7 +19,13 @@ from devmentor_monitor.incidents.silence_book import iso, silence_state
 from devmentor_monitor.incidents.silences import Silence
 from devmentor_monitor.logs import mask_url
 from devmentor_monitor.metric_specs import series_spec
-from devmentor_monitor.model import CheckResult, NotificationRecord, SourceStatus, SystemSample
+from devmentor_monitor.model import (
+    AuditEntry,
+    CheckResult,
+    NotificationRecord,
+    SourceStatus,
+    SystemSample,
+)
 from devmentor_monitor.reports.model import Count, DurationStats, HourLatency, Report
 from devmentor_monitor.store import ServiceSummary, Store
 
@@ -179,6 +185,23 @@ def series_json(store: Store, names: list[str], since: float) -> dict[str, Any]:
             "points": [[t, _r(v, 3)] for t, v in zip(ts, vs, strict=True)],
         }
     return out
+
+
+def audit_json(e: AuditEntry) -> dict[str, Any]:
+    """An audit row: who, what, when, from where, how it ended, how many attempts it
+    stands for, and its place in the hash chain."""
+    return {
+        "id": e.id,
+        "ts": e.ts,
+        "time": iso(e.ts),
+        "actor": e.actor,
+        "action": e.action,
+        "target": e.target,
+        "source": e.source,
+        "outcome": e.outcome,
+        "count": e.count,
+        "hash": e.hash,
+    }
 
 
 def incident_json(inc: Incident, *, timeline: bool = True) -> dict[str, Any]:

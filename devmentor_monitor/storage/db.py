@@ -27,9 +27,18 @@ from devmentor_monitor.incidents.model import (
 )
 from devmentor_monitor.incidents.silences import Matcher, Silence
 from devmentor_monitor.model import AuditEntry, NotificationRecord
+from devmentor_monitor.storage.audit_chain import (
+    GENESIS,
+    Anchor,
+    ChainCheck,
+    entry_hash,
+)
+from devmentor_monitor.storage.audit_chain import verify as verify_chain
 
 T = TypeVar("T")
-SCHEMA_VERSION = 2  # 2: incident grouping and paging columns, signals, alert_state, flap_state
+SCHEMA_VERSION = 3  # 2: incident grouping and paging columns, signals, alert_state, flap_state
+# 3: the audit trail hash-chained (id, prev, hash; audit_anchor): older code must not append
+# unchained rows to it
 # Columns added to `incidents` by version 2 (a version 1 file gets them by ALTER TABLE).
 _INCIDENT_V2 = (
     ("group_key", "TEXT NOT NULL DEFAULT ''"),
@@ -43,6 +52,16 @@ _INCIDENT_V2 = (
     ("flapping", "INTEGER NOT NULL DEFAULT 0"),
     ("closing_note", "TEXT NOT NULL DEFAULT ''"),
 )
+# Append-only and hash-chained (storage/audit_chain.py): rows are never updated, and only
+# retention deletes, from the oldest, leaving the anchor behind.
+_AUDIT_TABLE = """CREATE TABLE IF NOT EXISTS audit (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    ts REAL NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, target TEXT NOT NULL,
+    source TEXT NOT NULL, outcome TEXT NOT NULL,
+    count INTEGER NOT NULL DEFAULT 1,  -- how many attempts the row stands for (DeniedAudit)
+    prev TEXT NOT NULL,  -- the hash of the row before (or of the anchor, or GENESIS)
+    hash TEXT NOT NULL  -- audit_chain.entry_hash(prev, ts, actor, ..., count)
+)"""
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS incidents (
     id TEXT PRIMARY KEY, service TEXT NOT NULL, rule TEXT NOT NULL, severity TEXT NOT NULL,
@@ -72,12 +91,12 @@ CREATE TABLE IF NOT EXISTS timeline (
     text TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS timeline_incident ON timeline(incident_id, ts);
-CREATE TABLE IF NOT EXISTS audit (
-    ts REAL NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, target TEXT NOT NULL,
-    source TEXT NOT NULL, outcome TEXT NOT NULL,
-    count INTEGER NOT NULL DEFAULT 1  -- refusals in one minute share a row (audit_denied)
-);
+%(audit)s;
 CREATE INDEX IF NOT EXISTS audit_ts ON audit(ts);
+CREATE TABLE IF NOT EXISTS audit_anchor (  -- the last audit row retention removed
+    one INTEGER PRIMARY KEY CHECK (one = 1), last_id INTEGER NOT NULL, hash TEXT NOT NULL,
+    ts REAL NOT NULL, pruned INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS notifications (
     id INTEGER PRIMARY KEY AUTOINCREMENT, incident_id TEXT NOT NULL, channel TEXT NOT NULL,
     kind TEXT NOT NULL, payload TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
@@ -98,7 +117,8 @@ CREATE TABLE IF NOT EXISTS events (
     body TEXT NOT NULL  -- the event's JSON as it arrived (message and data are read from it)
 );
 CREATE INDEX IF NOT EXISTS events_ts ON events(ts);
-"""
+""".replace("%(audit)s", _AUDIT_TABLE)
+_AUDIT_COLUMNS = "id, ts, actor, action, target, source, outcome, count, prev, hash"
 _INCIDENT_COLUMNS = (
     "id",
     "service",
@@ -161,6 +181,7 @@ class Database:
                 )
             conn.executescript(SCHEMA)
             _add_audit_count(conn)
+            _chain_audit(conn)
             _add_incident_v2(conn)
             conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
             conn.execute("PRAGMA quick_check").fetchone()
@@ -382,57 +403,63 @@ class Database:
 
     # ------------------------------------------------------------------ audit
     def audit(self, entry: AuditEntry) -> None:
-        self.conn.execute(
-            "INSERT INTO audit (ts, actor, action, target, source, outcome) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            (entry.ts, entry.actor, entry.action, entry.target, entry.source, entry.outcome),
-        )
+        """Append a row (standing for ``entry.count`` attempts), chained to the one before."""
+        with _transaction(self.conn):  # the head read and the append: one writer at a time
+            append_audit(self.conn, entry)
 
-    def audit_denied(self, entry: AuditEntry, count: int, since: float) -> None:
-        """Add ``count`` refusals to the row for the same actor, source, action and outcome
-        written at or after ``since`` (the minute's start), or start that row.
-
-        A flood of refused writes costs one row per minute, not one per request.
-        """
-        conn = self.conn
-        with _transaction(conn):
-            row = conn.execute(
-                "SELECT rowid, target FROM audit WHERE ts >= ? AND actor = ? AND source = ? "
-                "AND action = ? AND outcome = ? ORDER BY ts DESC LIMIT 1",
-                (since, entry.actor, entry.source, entry.action, entry.outcome),
-            ).fetchone()
-            if row is None:
-                conn.execute(
-                    "INSERT INTO audit (ts, actor, action, target, source, outcome, "
-                    "count) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        entry.ts,
-                        entry.actor,
-                        entry.action,
-                        entry.target,
-                        entry.source,
-                        entry.outcome,
-                        count,
-                    ),
-                )
-            else:
-                target = row[1] if row[1] == entry.target else "*"
-                conn.execute(
-                    "UPDATE audit SET count = count + ?, target = ? WHERE rowid = ?",
-                    (count, target, row[0]),
-                )
-
-    def load_audit(self, limit: int = 200) -> list[AuditEntry]:
-        """Newest first; an aggregated row says how many it stands for: 'denied: 401 (x37)'."""
-        rows = self.conn.execute(
-            "SELECT ts, actor, action, target, source, outcome, count "
-            "FROM audit ORDER BY ts DESC, rowid DESC LIMIT ?",
-            (limit,),
-        ).fetchall()
+    def load_audit(
+        self,
+        limit: int = 200,
+        *,
+        actor: str | None = None,
+        action: str | None = None,
+        since: float | None = None,
+    ) -> list[AuditEntry]:
+        """Newest first; ``action`` matches exactly, or a prefix when it ends in '.'
+        ("incident." for every incident action); ``since``: written at or after."""
+        where: list[str] = []
+        args: list[str | float] = []
+        if actor is not None:
+            where.append("actor = ?")
+            args.append(actor)
+        if action is not None and action.endswith("."):
+            where.append("substr(action, 1, ?) = ?")
+            args += [len(action), action]
+        elif action is not None:
+            where.append("action = ?")
+            args.append(action)
+        if since is not None:
+            where.append("ts >= ?")
+            args.append(since)
+        sql = f"SELECT {_AUDIT_COLUMNS} FROM audit"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        rows = self.conn.execute(sql + " ORDER BY ts DESC, id DESC LIMIT ?", (*args, limit))
         return [
-            AuditEntry(r[0], r[1], r[2], r[3], r[4], r[5] if r[6] == 1 else f"{r[5]} (x{r[6]})")
+            AuditEntry(r[1], r[2], r[3], r[4], r[5], r[6], count=r[7], id=r[0], hash=r[9])
             for r in rows
         ]
+
+    def audit_anchor(self) -> Anchor | None:
+        row = self.conn.execute("SELECT last_id, hash, ts, pruned FROM audit_anchor").fetchone()
+        return Anchor(*row) if row else None
+
+    def verify_audit(self) -> ChainCheck:
+        """Recompute the chain from the anchor (read in one transaction, so a monitor
+        appending meanwhile cannot make a consistent file look broken)."""
+        conn = self.conn
+        columns = {r[1] for r in conn.execute("PRAGMA table_info(audit)")}
+        if "hash" not in columns:
+            raise StorageError(
+                f"{self.path}: its audit trail is not hash-chained yet (written by an older "
+                "devmentor-monitor); the monitor chains it when it next opens the file"
+            )
+        conn.execute("BEGIN")
+        try:
+            rows = conn.execute(f"SELECT {_AUDIT_COLUMNS} FROM audit ORDER BY id")
+            return verify_chain(rows, self.audit_anchor())
+        finally:
+            conn.execute("COMMIT")
 
     # ------------------------------------------------------------------ notifications
     def enqueue(
@@ -598,7 +625,7 @@ class Database:
             conn.executemany("DELETE FROM timeline WHERE incident_id = ?", [(i,) for i in ids])
             conn.executemany("DELETE FROM signals WHERE incident_id = ?", [(i,) for i in ids])
             conn.executemany("DELETE FROM incidents WHERE id = ?", [(i,) for i in ids])
-            conn.execute("DELETE FROM audit WHERE ts < ?", (incidents_before,))
+            _prune_audit(conn, incidents_before)
             conn.execute(
                 "DELETE FROM notifications WHERE state != 'pending' AND created_at < ?",
                 (incidents_before,),
@@ -695,6 +722,66 @@ def _add_incident_v2(conn: sqlite3.Connection) -> None:
     for name, decl in _INCIDENT_V2:
         if name not in columns:
             conn.execute(f"ALTER TABLE incidents ADD COLUMN {name} {decl}")
+
+
+def append_audit(conn: sqlite3.Connection, entry: AuditEntry) -> None:
+    """Append one chained row; the caller holds a write transaction (BEGIN IMMEDIATE), so
+    no other writer, another process included, appends between the head read and this."""
+    head = conn.execute("SELECT hash FROM audit ORDER BY id DESC LIMIT 1").fetchone()
+    if head is None:
+        head = conn.execute("SELECT hash FROM audit_anchor").fetchone()
+    prev = head[0] if head is not None else GENESIS
+    fields = (entry.ts, entry.actor, entry.action, entry.target, entry.source, entry.outcome)
+    conn.execute(
+        "INSERT INTO audit (ts, actor, action, target, source, outcome, count, prev, hash) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (*fields, entry.count, prev, entry_hash(prev, *fields, entry.count)),
+    )
+
+
+def _prune_audit(conn: sqlite3.Connection, before: float) -> None:
+    """Remove the oldest rows written before the cut-off: a prefix of the chain (up to the
+    first row at or after it), so no hole opens in the middle; the last one removed becomes
+    the anchor. Call within a transaction."""
+    first_kept = conn.execute("SELECT MIN(id) FROM audit WHERE ts >= ?", (before,)).fetchone()[0]
+    sql = "SELECT id, hash, ts FROM audit"
+    args: tuple[int, ...] = ()
+    if first_kept is not None:
+        sql, args = sql + " WHERE id < ?", (first_kept,)
+    last = conn.execute(sql + " ORDER BY id DESC LIMIT 1", args).fetchone()
+    if last is None:
+        return
+    removed = conn.execute("DELETE FROM audit WHERE id <= ?", (last[0],)).rowcount
+    conn.execute(
+        "INSERT INTO audit_anchor (one, last_id, hash, ts, pruned) VALUES (1, ?, ?, ?, ?) "
+        "ON CONFLICT (one) DO UPDATE SET last_id = excluded.last_id, hash = excluded.hash, "
+        "ts = excluded.ts, pruned = pruned + excluded.pruned",
+        (*last, removed),
+    )
+
+
+def _chain_audit(conn: sqlite3.Connection) -> None:
+    """Files written before the chain (no audit.hash): rebuild the table with an id and
+    chain the rows once, in the order they were written (rowid), keeping that as id."""
+    columns = {r[1] for r in conn.execute("PRAGMA table_info(audit)")}
+    if "hash" in columns:
+        return
+    with _transaction(conn):
+        conn.execute("ALTER TABLE audit RENAME TO audit_unchained")
+        conn.execute(_AUDIT_TABLE)
+        prev = GENESIS
+        for row in conn.execute(
+            "SELECT rowid, ts, actor, action, target, source, outcome, count "
+            "FROM audit_unchained ORDER BY rowid"
+        ).fetchall():
+            digest = entry_hash(prev, *row[1:])
+            conn.execute(
+                f"INSERT INTO audit ({_AUDIT_COLUMNS}) VALUES ({', '.join('?' * 10)})",
+                (*row, prev, digest),
+            )
+            prev = digest
+        conn.execute("DROP TABLE audit_unchained")  # and its index
+        conn.execute("CREATE INDEX IF NOT EXISTS audit_ts ON audit(ts)")
 
 
 def _add_audit_count(conn: sqlite3.Connection) -> None:
