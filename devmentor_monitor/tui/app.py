@@ -20,6 +20,7 @@ from textual.screen import Screen
 
 from devmentor_monitor.config.schema import Config
 from devmentor_monitor.store import Store
+from devmentor_monitor.tui.audit_view import AuditScreen
 from devmentor_monitor.tui.events_view import EventsScreen
 from devmentor_monitor.tui.keys import KEYS, VIEWS, bindings
 from devmentor_monitor.tui.predictions import PredictionsScreen
@@ -66,6 +67,7 @@ class MonitorApp(App[int]):
         "events": EventsScreen,
         "docker": DockerScreen,
         "kubernetes": KubernetesScreen,
+        "audit": AuditScreen,
     }
     DEFAULT_MODE = "overview"
 

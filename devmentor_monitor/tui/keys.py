@@ -42,7 +42,8 @@ KEYS: tuple[Key, ...] = (
         show=False,
     ),
     Key("events", "e", "show('events')", "Events", "Platform event log", show=False),
-    Key("docker", "d", "show('docker')", "Docker", "Containers", show=False),
+    # The workload views share a line of the help, which fits 80x24 with the audit's.
+    Key("docker", "d", "show('docker')", "Docker", "Containers", show=False, group="Workloads"),
     Key(
         "kubernetes",
         "k",
@@ -50,7 +51,9 @@ KEYS: tuple[Key, ...] = (
         "Kubernetes",
         "Pods, deployments, nodes",
         show=False,
+        group="Workloads",
     ),
+    Key("audit", "A", "show('audit')", "Audit", "Who did what, when, from where", show=False),
     Key(
         "silence",
         "S",
@@ -129,6 +132,7 @@ VIEWS = (
     "events",
     "docker",
     "kubernetes",
+    "audit",
 )
 
 

@@ -126,6 +126,7 @@ VIEW_TEXT = {
     "events": ("Rejected messages", "─ Host ─"),
     "docker": ("docker: not available", "─ Host ─"),
     "kubernetes": ("kubernetes: not available", "─ Host ─"),
+    "audit": ("Audit trail", "─ Host ─"),
 }
 VIEW_KEYS = {k.id: k.key for k in KEYS if k.id in VIEWS}
 
@@ -141,6 +142,7 @@ def test_every_view_has_its_key() -> None:
         "events": "e",
         "docker": "d",
         "kubernetes": "k",
+        "audit": "A",
     }
 
 
