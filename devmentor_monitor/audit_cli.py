@@ -104,6 +104,11 @@ def _open(config: Config) -> Database:
 
     db = Database(data_dir(config) / "monitor.db")
     db.open_readonly()  # StorageError (exit 1) when missing or not a database
+    try:
+        db.require_chained_audit()
+    except Exception:
+        db.close()
+        raise
     return db
 
 

@@ -440,6 +440,15 @@ class Database:
             for r in rows
         ]
 
+    def require_chained_audit(self) -> None:
+        """StorageError, saying why, for a file opened read-only from before the chain."""
+        columns = {r[1] for r in self.conn.execute("PRAGMA table_info(audit)")}
+        if "hash" not in columns:
+            raise StorageError(
+                f"{self.path}: its audit trail is not hash-chained yet (written by an older "
+                "devmentor-monitor); the monitor chains it when it next opens the file"
+            )
+
     def audit_anchor(self) -> Anchor | None:
         row = self.conn.execute("SELECT last_id, hash, ts, pruned FROM audit_anchor").fetchone()
         return Anchor(*row) if row else None
@@ -448,12 +457,7 @@ class Database:
         """Recompute the chain from the anchor (read in one transaction, so a monitor
         appending meanwhile cannot make a consistent file look broken)."""
         conn = self.conn
-        columns = {r[1] for r in conn.execute("PRAGMA table_info(audit)")}
-        if "hash" not in columns:
-            raise StorageError(
-                f"{self.path}: its audit trail is not hash-chained yet (written by an older "
-                "devmentor-monitor); the monitor chains it when it next opens the file"
-            )
+        self.require_chained_audit()
         conn.execute("BEGIN")
         try:
             rows = conn.execute(f"SELECT {_AUDIT_COLUMNS} FROM audit ORDER BY id")
