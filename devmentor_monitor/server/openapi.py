@@ -566,7 +566,6 @@ def _audit_paths() -> dict[str, Any]:
                 "action, allowed or refused, with who, from where and the outcome; refusals "
                 "of a minute after the first are one row with a count. Rows are hash-chained: "
                 "`devmentor-monitor audit verify` checks the chain.",
-                "security": [{"apiKey": []}],
                 "parameters": _query(AUDIT_QUERY),
                 "responses": {
                     "200": _json(

@@ -208,7 +208,11 @@ def test_container_answers_health_serves_metrics_and_keeps_incidents_across_rest
     run(engine, "monitor-b", port, volume)
     healthy(engine, "monitor-b", url)
     assert before <= incident_ids(url)
-    detail = httpx.get(f"{url}/api/incidents/{incident}", timeout=5).json()
+    detail = httpx.get(
+        f"{url}/api/incidents/{incident}",
+        headers={"Authorization": f"Bearer {OPERATOR}"},
+        timeout=5,
+    ).json()
     assert (detail["state"], detail["description"]) == ("open", "kept in /data")
 
 
