@@ -132,6 +132,13 @@ def _serving_options(parser: argparse.ArgumentParser, *, sub: bool) -> None:
         default=d if sub else False,
         help="allow a non-loopback --host with no API keys configured",
     )
+    parser.add_argument(
+        "--read-only",
+        action="store_true",
+        default=d if sub else False,
+        help="refuse every write and action, from the API and the dashboard "
+        "(server.read_only), for shared screens",
+    )
 
 
 def _port(text: str) -> int:
@@ -253,6 +260,7 @@ def _load(args: argparse.Namespace) -> Config:
         os.environ,
         host=getattr(args, "host", None),
         port=getattr(args, "port", None),
+        read_only=bool(getattr(args, "read_only", False)),
     )
     if getattr(args, "data_dir", None):
         cfg = replace(cfg, data_dir=args.data_dir)

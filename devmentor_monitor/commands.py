@@ -26,7 +26,17 @@ if TYPE_CHECKING:
     from devmentor_monitor.storage.keys import KeyTable, StoredKey
     from devmentor_monitor.workloads.model import ContainerInfo
 
-__all__ = ["Commands"]
+__all__ = ["READ_ONLY", "Commands", "ReadOnlyError"]
+
+READ_ONLY = "the monitor runs read-only (--read-only)"
+
+
+class ReadOnlyError(Exception):
+    """A write asked of a read-only monitor: the API answers 403, the TUI says so."""
+
+    def __init__(self, action: str) -> None:
+        super().__init__(f"{READ_ONLY}: {action} is disabled")
+        self.action = action
 
 
 class Commands:
@@ -34,7 +44,9 @@ class Commands:
     containers and deployments.
 
     Incident and silence writes are on disk when they return; every workload action,
-    allowed or refused, is in the audit trail (WorkloadActions writes it).
+    allowed or refused, is in the audit trail (WorkloadActions writes it). With
+    ``read_only`` (server.read_only, --read-only) every one of them raises ReadOnlyError
+    before it touches anything: this is the one place both views are refused.
     """
 
     def __init__(
@@ -45,7 +57,10 @@ class Commands:
         silences: SilenceBook,
         pusher: Pusher | None = None,
         heartbeats: HeartbeatSource | None = None,
+        *,
+        read_only: bool = False,
     ) -> None:
+        self.read_only = read_only
         self._engine = engine
         self._workloads = workloads
         self._db = db
@@ -54,11 +69,17 @@ class Commands:
         self._heartbeats = heartbeats
         self._keys: KeyTable | None = None
 
+    def check_writable(self, action: str) -> None:
+        """ReadOnlyError when the monitor runs read-only; views may ask before a form."""
+        if self.read_only:
+            raise ReadOnlyError(action)
+
     # ------------------------------------------------------------------ pushed data
     # Data, not control: the API audits them aggregated per minute (server/push_api.py),
     # not one row each (a job pushing every second would fill the trail).
     def push_metrics(self, samples: Sequence[CustomSample]) -> None:
         """Take pushed samples (all or none): PushError(422) past a cap."""
+        self.check_writable("metrics.push")
         if self._pusher is None:
             from devmentor_monitor.custom.model import PushError
 
@@ -67,18 +88,22 @@ class Commands:
 
     def heartbeat(self, service: str) -> float | None:
         """A heartbeat service beat now: its time, or None while its source is not running."""
+        self.check_writable("heartbeat")
         return None if self._heartbeats is None else self._heartbeats.beat(service)
 
     # ------------------------------------------------------------------ incidents
     async def open_incident(
         self, service: str, description: str, severity: Severity, actor: Actor
     ) -> Incident:
+        self.check_writable("incident.open")
         return await self._engine.open_manual(service, description, severity, actor)
 
     async def acknowledge(self, incident_id: str, actor: Actor, comment: str = "") -> Incident:
+        self.check_writable("incident.acknowledge")
         return await self._engine.acknowledge(incident_id, actor, comment)
 
     async def resolve(self, incident_id: str, actor: Actor, comment: str = "") -> Incident:
+        self.check_writable("incident.resolve")
         return await self._engine.resolve(incident_id, actor, comment)
 
     # ------------------------------------------------------------------ silences
@@ -94,6 +119,7 @@ class Commands:
     ) -> Silence:
         """Mute what all ``matchers`` match until ``ends_at`` or for ``duration`` seconds;
         SilenceError(400) on a bad one. On disk and audited when it returns."""
+        self.check_writable("silence.create")
         return await self._silences.add(
             matchers,
             comment=comment,
@@ -105,6 +131,7 @@ class Commands:
 
     async def silence_expire(self, silence_id: str, actor: Actor) -> Silence:
         """End a silence now; SilenceError 404 (unknown) or 409 (ended, or from config)."""
+        self.check_writable("silence.expire")
         return await self._silences.expire(silence_id, actor)
 
     # ------------------------------------------------------------------ audit
@@ -154,6 +181,7 @@ class Commands:
 
     # ------------------------------------------------------------------ workloads
     async def container(self, ref: str, action: str, actor: Actor) -> ContainerInfo:
+        self.check_writable(f"container.{action}")
         return await self._workloads.container(ref, action, actor)
 
     async def container_logs(self, ref: str, lines: int | None = None) -> list[str]:
@@ -161,10 +189,13 @@ class Commands:
         return await self._workloads.container_logs(ref, lines)
 
     async def restart_deployment(self, name: str, actor: Actor) -> None:
+        self.check_writable("deployment.restart")
         await self._workloads.restart_deployment(name, actor)
 
     async def delete_pod(self, name: str, actor: Actor) -> None:
+        self.check_writable("pod.delete")
         await self._workloads.delete_pod(name, actor)
 
     async def scale(self, name: str, replicas: int, actor: Actor) -> None:
+        self.check_writable("deployment.scale")
         await self._workloads.scale(name, replicas, actor)

@@ -208,6 +208,7 @@ class Monitor:
             self.silence_book,
             pusher=self.pusher,
             heartbeats=self.heartbeats,
+            read_only=config.server.read_only,
         )
         self.queries = Queries(
             self.db,

@@ -60,6 +60,8 @@ MAX_HISTORY_POINTS = 1_000_000
 _SHOWN = "must be one of {choices}, not {value!r}"
 Points = Annotated[int, Meta(ge=2, le=MAX_HISTORY_POINTS)]
 Port = Annotated[int, Meta(ge=1, le=65535)]
+Rate = Annotated[float, Meta(ge=0, le=1_000_000)]  # per second; 0: no limit
+Burst = Annotated[int, Meta(ge=1, le=1_000_000)]
 
 
 class Section(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -272,6 +274,9 @@ class ServerSettings(Section, frozen=True):
     """HTTPS on the port; None: plain HTTP."""
     require_tls: bool = False
     """Refuse to start bound off loopback without tls (rather than warn)."""
+    read_only: bool = False
+    """Refuse every write and action, from the API (403) and the TUI (--read-only): for a
+    shared screen."""
 
 
 class Retention(Section, frozen=True):
@@ -649,6 +654,15 @@ class Config(Section, frozen=True):
         default=900.0, name="auth.session_ttl"
     )
     """How long a dashboard session lasts (5s-24h)."""
+    write_rate: Rate = msgspec.field(default=20.0, name="auth.write_rate")
+    """Writes and actions a second per API key (token bucket); past it a 429 with
+    Retry-After. 0: no limit."""
+    write_burst: Burst = msgspec.field(default=40, name="auth.write_burst")
+    """Writes one API key may make at once before auth.write_rate applies."""
+    push_rate: Rate = msgspec.field(default=200.0, name="auth.push_rate")
+    """Pushes (POST /api/metrics, heartbeats) a second per API key; 0: no limit."""
+    push_burst: Burst = msgspec.field(default=400, name="auth.push_burst")
+    """Pushes one API key may make at once before auth.push_rate applies."""
     rules: tuple[RuleConfig, ...] | None = msgspec.field(default=None, name="alerts.rules")
     """None: the built-in rules."""
     disabled_rules: tuple[str, ...] = msgspec.field(default=(), name="alerts.disable")
@@ -738,6 +752,10 @@ def _config(r: Reader, root: Node, source: str) -> Config:
         scrape_token=section("scrape_token"),
         session_secret=section("session_secret"),
         session_ttl=section("session_ttl"),
+        write_rate=section("write_rate"),
+        write_burst=section("write_burst"),
+        push_rate=section("push_rate"),
+        push_burst=section("push_burst"),
         rules=section("rules", lambda n: None if n is None else _rules(r, n, metrics, scraping)),
         disabled_rules=section("disabled_rules"),
         data_dir=section("data_dir"),
@@ -1450,6 +1468,7 @@ def load_config(
     *,
     host: str | None = None,
     port: int | None = None,
+    read_only: bool = False,
 ) -> Config:
     """Read, expand, validate and override. Raises ConfigError on any problem."""
     env = os.environ if env is None else env
@@ -1472,6 +1491,9 @@ def load_config(
     if port is not None:
         cfg = replace(cfg, server=replace(cfg.server, port=port))
         flags.append("flag --port")
+    if read_only:
+        cfg = replace(cfg, server=replace(cfg.server, read_only=True))
+        flags.append("flag --read-only")
     try:
         active_channels(cfg.notifications, cfg.alert_channels)
     except ValueError as exc:

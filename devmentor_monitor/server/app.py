@@ -15,7 +15,7 @@ from typing import Any
 
 from devmentor_monitor import __version__
 from devmentor_monitor.aio import web
-from devmentor_monitor.commands import Commands
+from devmentor_monitor.commands import Commands, ReadOnlyError
 from devmentor_monitor.config.schema import TlsSettings, is_loopback
 from devmentor_monitor.health.slo import HOUR
 from devmentor_monitor.queries import Queries
@@ -42,9 +42,16 @@ from devmentor_monitor.server.incidents_api import IncidentsApi
 from devmentor_monitor.server.keyring import Denied, KeyRing
 from devmentor_monitor.server.keys_api import KeysApi
 from devmentor_monitor.server.openapi import openapi_document
-from devmentor_monitor.server.params import WINDOW, BadRequest, UnsupportedMediaType, query
+from devmentor_monitor.server.params import (
+    MAX_BODY,
+    WINDOW,
+    BadRequest,
+    UnsupportedMediaType,
+    query,
+)
 from devmentor_monitor.server.predictions_api import PredictionsApi
 from devmentor_monitor.server.push_api import PushApi
+from devmentor_monitor.server.ratelimit import WRITE_LIMITS, Rate, RateLimited, WriteLimits
 from devmentor_monitor.server.reports_api import ReportsApi
 from devmentor_monitor.server.responses import error_response, json_response
 from devmentor_monitor.server.routes import ROUTES
@@ -92,6 +99,10 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
             {"WWW-Authenticate": 'Bearer realm="devmentor-monitor"'} if exc.status == 401 else None
         )
         return error_response(exc.status, exc.message, headers=headers)
+    except ReadOnlyError as exc:
+        return error_response(403, str(exc))
+    except RateLimited as exc:
+        return error_response(429, exc.message, headers={"Retry-After": str(exc.retry_after)})
     except web.HTTPMethodNotAllowed as exc:
         allowed = ", ".join(sorted(exc.allowed_methods))
         return error_response(
@@ -265,7 +276,7 @@ def build_app(
     """The routed app over exactly these parts (see deps.py). Refusals counted in memory
     are written at cleanup too (aiohttp's cleanup_ctx), however the app is run."""
     app = web.Application(
-        middlewares=[head_received, json_errors, authenticate], client_max_size=1 << 20
+        middlewares=[head_received, json_errors, authenticate], client_max_size=MAX_BODY
     )
     api = Api(store, queries, settings, started_at=started_at, self_check=self_check)
     ring = KeyRing(settings.api_keys, settings.scrape_token, commands.list_keys, clock)
@@ -285,6 +296,7 @@ def build_app(
         denied=denied,
         session=sessions.read,
         login_page=sessions.login_page,
+        read_only=commands.read_only,
     )
     streams = StreamsApi(store, queries)
     owners: dict[str, Any] = {
@@ -311,6 +323,12 @@ def build_app(
     app[STREAMS] = streams
     app[DENIED_AUDIT] = denied
     app[GUARD] = guard
+    app[WRITE_LIMITS] = WriteLimits(
+        {
+            "write": Rate(*settings.write_rate, "auth.write"),
+            "push": Rate(*settings.push_rate, "auth.push"),
+        }
+    )
 
     async def flush_denied(_: web.Application) -> AsyncIterator[None]:
         yield

@@ -16,9 +16,11 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from devmentor_monitor.aio import web
+from devmentor_monitor.commands import ReadOnlyError
 from devmentor_monitor.incidents.engine import Actor
 from devmentor_monitor.model import AuditEntry
 from devmentor_monitor.server.keyring import Denied, KeyRing, Principal
+from devmentor_monitor.server.ratelimit import WRITE_LIMITS, RateLimited
 from devmentor_monitor.server.routes import PUBLIC, Route
 
 if TYPE_CHECKING:
@@ -122,12 +124,14 @@ class Guard:
         denied: DeniedAudit,
         session: SessionReader | None = None,
         login_page: Callable[[int], web.StreamResponse] | None = None,
+        read_only: bool = False,
     ) -> None:
         self.ring = ring
         self.open_reads = open_reads
         self.denied = denied
         self.session = session
         self.login_page = login_page  # what /dashboard shows instead of a 401
+        self.read_only = read_only  # --read-only: every write route refused (403)
         self.routes: dict[object, Route] = {}  # aiohttp route object -> declaration
 
     async def check(self, request: web.Request, route: Route) -> Principal | None:
@@ -178,14 +182,17 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
     if route is None or route.role == PUBLIC:  # 404/405 and /health
         return await handler(request)
     try:
+        if guard.read_only and route.audit is not None:  # before any key: none can write
+            raise ReadOnlyError(route.audit[0].format_map(request.match_info))
         principal = await guard.check(request, route)
-    except Denied as exc:
-        if exc.status == 401 and route.scope == "dashboard" and guard.login_page is not None:
+    except (Denied, ReadOnlyError) as exc:
+        signing_in = isinstance(exc, Denied) and exc.status == 401 and route.scope == "dashboard"
+        if signing_in and guard.login_page is not None:
             return guard.login_page(401)
         if route.audit is not None:
             action, target = (t.format_map(request.match_info) for t in route.audit)
             actor = Actor("anonymous", request.remote or "unknown")
-            await guard.denied.record(actor, action, target, f"denied: {exc.status}")
+            await guard.denied.record(actor, action, target, refusal(exc))
         raise
     if principal is not None:
         request[PRINCIPAL] = principal
@@ -193,15 +200,42 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
 
 
 async def operator(
-    request: web.Request, keys: object, commands: Commands, action: str, target: str
+    request: web.Request,
+    keys: object,
+    commands: Commands,
+    action: str,
+    target: str,
+    *,
+    kind: str = "write",
 ) -> Actor:
     """The writer behind a request, as the auth middleware let it in (it enforced the
-    route's role and audited a refusal); ``keys``, ``commands``, ``action`` and ``target``
-    are kept for the handlers' calls."""
+    route's role, and a read-only monitor's refusal), within its key's rate
+    (server/ratelimit.py; ``kind``: "write", or "push" for pushed data): RateLimited is
+    a 429. Every write route comes through here; a refusal is audited. ``keys`` is kept
+    for the handlers' calls."""
     principal = request.get(PRINCIPAL)
-    if principal is None:  # only on a route the middleware does not know: refuse
-        raise Denied(401, "this endpoint needs an API key")
-    return Actor(principal.name, request.remote or "unknown")
+    actor = Actor(principal.name if principal else "anonymous", request.remote or "unknown")
+    try:
+        if commands.read_only:  # the middleware refused first; the TUI's path checks too
+            raise ReadOnlyError(action)
+        if principal is None:  # only on a route the middleware does not know: refuse
+            raise Denied(401, "this endpoint needs an API key")
+        limits = request.app.get(WRITE_LIMITS)
+        if limits is not None:
+            limits.take(kind, principal.name)
+    except (Denied, ReadOnlyError, RateLimited) as exc:
+        audit = request.app.get(DENIED_AUDIT)
+        if audit is not None:
+            await audit.record(actor, action, target, refusal(exc))
+        raise
+    return actor
+
+
+def refusal(exc: Denied | ReadOnlyError | RateLimited) -> str:
+    """How a refused write reads in the audit trail."""
+    if isinstance(exc, Denied):
+        return f"denied: {exc.status}"
+    return "denied: read-only" if isinstance(exc, ReadOnlyError) else "denied: 429"
 
 
 PRINCIPAL = web.RequestKey("principal", Principal)

@@ -13,6 +13,9 @@ connections took every descriptor: host sampling failed with "Too many open file
   without sending a request, once that one has waited EVICT_AFTER: legitimate clients
   send their head at once, so idle connections cannot lock out /health or the
   monitor's own check of itself; with no such place, the answer is a clear 503.
+
+A request head is bounded too (MAX_REQUEST_LINE, MAX_HEADER_FIELD, MAX_HEADERS): past a
+limit the answer is a JSON 414 or 431 that names it, never an echo of what was sent.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from collections.abc import Awaitable, Callable
 from http import HTTPStatus
 from typing import Any, cast
 
-from devmentor_monitor.aio import web
+from devmentor_monitor.aio import aiohttp, web
 from devmentor_monitor.server.responses import error_response, raw_error
 
 log = logging.getLogger("devmentor_monitor.server")
@@ -38,6 +41,11 @@ MAX_LINGERING = 32
 BACKLOG = 1024  # a burst waits in the kernel, not in SYN retries: the gate sees it as one
 MIN_RESERVE = 64  # descriptors always left to the monitor's own work
 MAX_CONNECTIONS = 4096  # a monitor's exporter needs no more, however high the fd limit
+# Head limits. The request line and a header field get different sizes so that a
+# LineTooLong (which carries only the limit it hit) says which of the two was too long.
+MAX_REQUEST_LINE = 16 * 1024  # method, path with its query, version: 414 past it
+MAX_HEADER_FIELD = 8 * 1024  # one header, name and value: 431 past it
+MAX_HEADERS = 100  # headers in one request: 431 past it
 
 
 def fd_limit() -> int:
@@ -77,26 +85,44 @@ class GuardedHandler(web.RequestHandler):
         """A malformed request is the client's mistake: a JSON 400 and a counter, never a
         traceback in the log (a flood of them filled it, ~1 KB each)."""
         self.gate.head_received(self)
+        over = _over_limit(exc)
+        if over is not None:
+            status, text = over
+        elif status >= 500:
+            text = HTTPStatus(status).description
+        else:
+            text = f"malformed HTTP request: {_first_line(message or str(exc))}"
         if status >= 500:
             log.error("request failed", exc_info=exc)
         else:
             self.gate.stats["bad_requests"] += 1
             log.debug(
-                "malformed request",
-                extra={
-                    "fields": {"remote": request.remote, "reason": _first_line(message or str(exc))}
-                },
+                "malformed request", extra={"fields": {"remote": request.remote, "reason": text}}
             )
         if request.writer.output_size > 0:
             raise ConnectionError("the answer had started; cannot send an error after it")
-        text = (
-            HTTPStatus(status).description
-            if status >= 500
-            else f"malformed HTTP request: {_first_line(message or str(exc))}"
-        )
         resp = error_response(status, text)
         resp.force_close()
         return resp
+
+
+def _over_limit(exc: BaseException | None) -> tuple[int, str] | None:
+    """A head past one of our limits: its status and a message naming the limit (what
+    was sent is not echoed: it may be a credential)."""
+    errors = aiohttp.http_exceptions
+    if isinstance(exc, errors.LineTooLong):
+        if exc.args[1:2] == (MAX_HEADER_FIELD,):
+            return 431, (
+                f"a request header is over {MAX_HEADER_FIELD:,} bytes (name and value), "
+                "the most this monitor reads"
+            )
+        return 414, (
+            f"the request line is over {MAX_REQUEST_LINE:,} bytes (method, path and query), "
+            "the most this monitor reads"
+        )
+    if isinstance(exc, errors.BadHttpMessage) and "Too many headers" in str(exc):
+        return 431, f"the request has over {MAX_HEADERS} headers, the most this monitor reads"
+    return None
 
 
 def _first_line(text: str) -> str:
@@ -135,7 +161,13 @@ class Gate:
     def __init__(self, server: web.Server, cap: int, **handler_kwargs: Any) -> None:
         self.server, self.cap = server, cap
         self.loop = asyncio.get_running_loop()
-        self.handler_kwargs = {"keepalive_timeout": IDLE_TIMEOUT, **handler_kwargs}
+        self.handler_kwargs = {
+            "keepalive_timeout": IDLE_TIMEOUT,
+            "max_line_size": MAX_REQUEST_LINE,
+            "max_field_size": MAX_HEADER_FIELD,
+            "max_headers": MAX_HEADERS,
+            **handler_kwargs,
+        }
         self.open: set[GuardedHandler] = set()
         self.waiting: OrderedDict[GuardedHandler, float] = OrderedDict()  # no head yet
         self.lingering = 0

@@ -42,6 +42,8 @@ class ApiSettings:
     kubernetes: bool = False
     predictions: bool = True
     custom_metrics: CustomMetrics = field(default_factory=CustomMetrics)  # POST /api/metrics
+    write_rate: tuple[float, int] = (20.0, 40)  # per key: writes a second, burst
+    push_rate: tuple[float, int] = (200.0, 400)  # per key: pushes a second, burst
 
     @property
     def open_reads(self) -> bool:
@@ -66,6 +68,8 @@ class ApiSettings:
             kubernetes=config.kubernetes.enabled,
             predictions=config.predictions.enabled,
             custom_metrics=config.custom_metrics,
+            write_rate=(float(config.write_rate), config.write_burst),
+            push_rate=(float(config.push_rate), config.push_burst),
         )
 
 

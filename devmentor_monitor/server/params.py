@@ -184,16 +184,24 @@ async def json_object(
 _EMPTY: Any = object()
 
 
+def _too_large() -> web.HTTPRequestEntityTooLarge:
+    """A 413 that names the limit (aiohttp's own says only the numbers)."""
+    text = f"the body is over {MAX_BODY:,} bytes, the most this API takes"
+    return web.HTTPRequestEntityTooLarge(MAX_BODY, text=text)
+
+
 async def json_body(request: web.Request, *, empty_ok: bool = False) -> Any:
     """The body as any JSON value (an object, or a list for batch endpoints), with the same
     limits and errors as `json_object`; with ``empty_ok`` an empty body is `_EMPTY`."""
     if request.content_length is not None and request.content_length > MAX_BODY:
-        raise BadRequest(f"body over {MAX_BODY} bytes")
+        raise _too_large()
     try:
         async with asyncio.timeout(BODY_TIMEOUT):  # a trickled body must not hold a place
-            raw = await request.read()
+            raw = await request.read()  # past client_max_size (MAX_BODY), aiohttp's 413
     except TimeoutError:
         raise web.HTTPRequestTimeout(text=f"the body took over {BODY_TIMEOUT:g} s") from None
+    except web.HTTPRequestEntityTooLarge:  # chunked, no Content-Length: found while read
+        raise _too_large() from None
     if not raw and empty_ok:  # whitespace is not "no body": it is not JSON either (400)
         return _EMPTY
     if not _is_json(request.content_type):

@@ -37,7 +37,9 @@ class PushApi:
 
     async def push(self, request: web.Request) -> web.Response:
         """One sample ``{name, value, labels?, ts?}`` or a list of them, all or none."""
-        actor = await operator(request, self.keys, self.commands, "metrics.push", "custom")
+        actor = await operator(
+            request, self.keys, self.commands, "metrics.push", "custom", kind="push"
+        )
         query(request, {})
         body = await json_body(request)
         try:
@@ -50,7 +52,7 @@ class PushApi:
 
     async def heartbeat(self, request: web.Request) -> web.Response:
         name = request.match_info["name"]
-        actor = await operator(request, self.keys, self.commands, "heartbeat", name)
+        actor = await operator(request, self.keys, self.commands, "heartbeat", name, kind="push")
         query(request, {})
         if not self.store.has_service(name):
             beating = [
