@@ -22,7 +22,7 @@ from devmentor_monitor.server.audit_api import QUERY as AUDIT_QUERY
 from devmentor_monitor.server.history_api import METRICS_QUERY, RANGE_QUERY, SERIES_QUERY
 from devmentor_monitor.server.incidents_api import LIST_QUERY, MAX_DESCRIPTION
 from devmentor_monitor.server.keys_api import MAX_TTL
-from devmentor_monitor.server.params import LIMIT, WINDOW, Param, choice, since, text
+from devmentor_monitor.server.params import LIMIT, MAX_BODY, WINDOW, Param, choice, since, text
 from devmentor_monitor.server.reports_api import QUERY as REPORT_QUERY
 from devmentor_monitor.server.routes import PUBLIC, ROUTES, SCOPES
 from devmentor_monitor.server.silences_api import DATE_TIME, DURATION, LABEL_NAME
@@ -738,7 +738,36 @@ def openapi_document(
     services: Sequence[str], replicas: tuple[int, int], open_reads: bool = True
 ) -> dict[str, Any]:
     """The document for this monitor: its services and replica range (min, max) too."""
-    return _secure(_document(services, replicas), open_reads)
+    return _with_write_limits(_secure(_document(services, replicas), open_reads))
+
+
+_RATE_LIMITED = {
+    **_ERROR,
+    "description": "Over the key's write rate (auth.write_rate, or auth.push_rate for pushed data)",
+    "headers": {
+        "Retry-After": {
+            "description": "Whole seconds until the key may write again (at least 1)",
+            "required": True,
+            "schema": {"type": "integer", "minimum": 1},
+        }
+    },
+}
+_TOO_LARGE = {**_ERROR, "description": f"The body is over {MAX_BODY:,} bytes"}
+
+
+def _with_write_limits(doc: dict[str, Any]) -> dict[str, Any]:
+    """Every write (an operation needing a key) may be refused the same ways: 403 when the
+    monitor runs read-only, 429 past the key's rate, 413 past the body limit."""
+    for ops in doc["paths"].values():
+        for method, op in ops.items():
+            if method not in ("post", "put", "patch", "delete") or not op.get("security"):
+                continue
+            responses = op["responses"]
+            responses.setdefault("403", _ERROR)
+            responses["429"] = _RATE_LIMITED
+            if "requestBody" in op:
+                responses["413"] = _TOO_LARGE
+    return doc
 
 
 def _document(services: Sequence[str], replicas: tuple[int, int]) -> dict[str, Any]:
