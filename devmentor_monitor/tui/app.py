@@ -85,6 +85,7 @@ class MonitorApp(App[int]):
     ) -> None:
         super().__init__()
         self.config = config
+        self.read_only = config.server.read_only  # --read-only: every write key refuses
         self.commands = commands  # None until the runtime is up: actions say "starting"
         self.queries = queries
         self.runtime = runtime
@@ -259,6 +260,15 @@ class MonitorApp(App[int]):
         if isinstance(screen, OverviewScreen) and screen.ready:
             screen.refresh_data()
 
+    def refuse_write(self, what: str) -> bool:
+        """With --read-only, say that ``what`` is disabled and return True (the caller
+        stops); the same check Commands makes, made before any question or form."""
+        if self.read_only:
+            from devmentor_monitor.commands import READ_ONLY
+
+            self.notify(f"{READ_ONLY}: {what} is disabled", severity="warning", timeout=4)
+        return self.read_only
+
     def action_filter(self) -> None:
         screen = self.screen
         if isinstance(screen, MonitorScreen):
@@ -267,7 +277,7 @@ class MonitorApp(App[int]):
     def action_silence(self) -> None:
         """`S`: silence the service selected on the Services or Incidents view."""
         screen = self.screen
-        if isinstance(screen, SilenceScreen):
+        if isinstance(screen, SilenceScreen) or self.refuse_write("silence"):
             return
         target = screen.silence_target() if isinstance(screen, MonitorScreen) else None
         open_silence(self, target)

@@ -123,6 +123,24 @@ KEYS: tuple[Key, ...] = (
     ),
 )
 
+# The keys that write (an incident, a silence, a container or deployment action), by id:
+# with --read-only (server.read_only) they show struck through in the footer and say why
+# when pressed; Commands refuses the writes themselves.
+WRITE_KEYS = frozenset(
+    {
+        "silence",
+        "incident_ack",
+        "incident_resolve",
+        "container_restart",
+        "container_stop",
+        "container_start",
+        "deployment_restart",
+        "pod_delete",
+        "deployment_scale_up",
+        "deployment_scale_down",
+    }
+)
+
 VIEWS = (
     "overview",
     "metrics",

@@ -33,6 +33,7 @@ from devmentor_monitor.tui.widgets import (
     SystemPane,
     bound_table_caches,
     sync_rows,
+    write_hint,
 )
 from devmentor_monitor.units import format_age, format_ms, format_percent
 
@@ -744,7 +745,8 @@ class IncidentsScreen(MonitorScreen):
             box.update(Text("no incidents", style="dim"))
             return
         text = incident_text(self.monitor_app, inc)
-        text.append("\na acknowledge · r resolve · S silence", style="dim")
+        text.append("\n")
+        text.append(write_hint(self.monitor_app, "a acknowledge · r resolve · S silence"))
         text.append("\nenter: detail, where t shows its onset", style="dim")
         box.update(text)
 
@@ -755,6 +757,8 @@ class IncidentsScreen(MonitorScreen):
         await self._act("resolve")
 
     async def _act(self, verb: str) -> None:
+        if self.monitor_app.refuse_write(verb):
+            return
         commands = self.monitor_app.commands
         if commands is None or self.selected is None:
             self.notify("no incident selected", timeout=2)

@@ -15,6 +15,7 @@ from textual.widgets.data_table import ColumnKey, RowKey
 from devmentor_monitor.incidents.model import Incident
 from devmentor_monitor.model import Health, SourceState
 from devmentor_monitor.store import ServiceSummary, Store
+from devmentor_monitor.tui.keys import WRITE_KEYS
 from devmentor_monitor.tui.render import bar, ellipsize, short_reason, sparkline, status_text
 from devmentor_monitor.units import (
     format_age,
@@ -77,6 +78,8 @@ class HeaderBar(AppWidget, Static):
         colors = app.palette
         line = Text()
         line.append(f" {app.hostname} ", style="bold reverse")
+        if app.read_only:  # --read-only: said first, so a shared screen shows it at once
+            line.append(" read-only ", style=f"bold {colors.get('warning', '')}")
         store = self.store
         if store is None:
             line.append("  starting…")
@@ -595,6 +598,16 @@ class EventTicker(AppWidget, Static):
         self.update(Text(ellipsize(f"events: none yet{why}", self.content_size.width), style="dim"))
 
 
+def write_hint(app: MonitorApp, keys: str) -> Text:
+    """A view's line of write keys ("a acknowledge · r resolve"); with --read-only, struck
+    through behind the word read-only."""
+    if not app.read_only:
+        return Text(keys, style="dim")
+    line = Text("read-only: ", style="bold")
+    line.append(keys, style="dim strike")
+    return line
+
+
 class KeyHints(Static):
     """The bottom line: each shown key (as remapped) and its title, like Textual's Footer.
 
@@ -603,22 +616,24 @@ class KeyHints(Static):
     """
 
     def on_mount(self) -> None:
-        shown: list[tuple[list[str], str]] = []  # keys and their word
+        shown: list[tuple[list[str], str, bool]] = []  # keys, their word, disabled
         seen: set[str] = set()
+        read_only = getattr(self.app, "read_only", False)
         for active in self.screen.active_bindings.values():
             binding = active.binding
             if not binding.show or binding.action in seen:
                 continue
             seen.add(binding.action)
             key = self.app.get_key_display(binding)
+            off = read_only and binding.id in WRITE_KEYS  # --read-only: shown struck through
             if shown and shown[-1][1] == binding.description:  # "[ ] Time travel"
                 shown[-1][0].append(key)
             else:
-                shown.append(([key], binding.description))
+                shown.append(([key], binding.description, off))
         line = Text(no_wrap=True, overflow="ellipsis")
-        for keys, word in shown:
+        for keys, word, off in shown:
             for key in keys:
                 line.append(" ")
-                line.append(key, style="bold reverse")
-            line.append(f" {word}")
+                line.append(key, style="dim strike" if off else "bold reverse")
+            line.append(f" {word}", style="dim strike" if off else "")
         self.update(line)

@@ -18,7 +18,7 @@ from textual.widgets import DataTable, Static
 from devmentor_monitor.model import SourceState
 from devmentor_monitor.tui.render import ellipsize
 from devmentor_monitor.tui.screens import MonitorScreen
-from devmentor_monitor.tui.widgets import bound_table_caches, sync_rows
+from devmentor_monitor.tui.widgets import bound_table_caches, sync_rows, write_hint
 from devmentor_monitor.units import format_bytes, format_duration
 
 if TYPE_CHECKING:
@@ -108,6 +108,9 @@ class WorkloadScreen(MonitorScreen):
         self, question: str, action: Callable[[Commands], Awaitable[object]], done: str
     ) -> None:
         """Ask; on yes run ``action(commands)`` in a worker and say how it ended."""
+        asked = question.split("?")[0]  # "Restart container api" → restart container api
+        if self.monitor_app.refuse_write(asked[:1].lower() + asked[1:]):
+            return
         commands = self.monitor_app.commands
         if commands is None:
             self.notify("the monitor is still starting", timeout=2)
@@ -277,7 +280,9 @@ class DockerScreen(WorkloadScreen):
             text.append(f"\n{logs}", style="dim")
         else:
             text.append("\n" + ("\n".join(logs[-15:]) if logs else "(no output)"))
-        text.append("\n\nr restart · x stop · u start · l logs", style="dim")
+        text.append("\n\n")
+        text.append(write_hint(self.monitor_app, "r restart · x stop · u start"))
+        text.append(" · l logs", style="dim")
         box.update(text)
 
     def action_logs(self) -> None:
@@ -481,7 +486,8 @@ class KubernetesScreen(WorkloadScreen):
             text.append(f"{when} {e.kind} {e.subject}: {e.message}\n")
         if not text.plain:
             text.append("nothing listed yet", style="dim")
-        text.append("\nr rollout restart · x delete pod · + / − scale", style="dim")
+        text.append("\n")
+        text.append(write_hint(self.monitor_app, "r rollout restart · x delete pod · + / − scale"))
         box.update(text)
 
     def action_restart(self) -> None:
