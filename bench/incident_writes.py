@@ -11,6 +11,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+from importlib.resources import files
 from pathlib import Path
 
 from _common import Children, cli, emit, free_port, have_wrk, host_info, wait_http
@@ -33,6 +34,11 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp, Children() as kids:
         port = free_port()
         data = Path(tmp) / "data"
+        # The packaged default without the per-key write limit (auth.write_rate: 0), so
+        # wrk measures durable writes, not 429s.
+        cfg = Path(tmp) / "services.yaml"
+        default = files("devmentor_monitor.defaults").joinpath("services.yaml").read_text()
+        cfg.write_text(default + "\nauth: {write_rate: 0}\n")
         # The key comes in through the environment, as an operator would set it.
         env_cmd = [
             "env",
@@ -40,6 +46,8 @@ def main() -> int:
             *cli(),
             "--serve",
             "--demo",
+            "-c",
+            str(cfg),
             "--port",
             str(port),
             "--data-dir",

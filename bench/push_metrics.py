@@ -43,7 +43,8 @@ def main() -> int:
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         cfg = Path(tmp) / "services.yaml"
-        cfg.write_text("services:\n  - {name: job, heartbeat: {grace: 1h}}\n")
+        # no per-key push limit (auth.push_rate: 0): the bench measures the server, not it
+        cfg.write_text("auth: {push_rate: 0}\nservices:\n  - {name: job, heartbeat: {grace: 1h}}\n")
         cmd = ["env", f"DEVMENTOR_API_KEYS=bench:operator:{KEY}", *cli(), "--serve"]
         cmd += ["-c", str(cfg), "--port", str(port), "--data-dir", str(Path(tmp) / "data")]
         proc = kids.start("serve", [*cmd, "--log-level", "warning"])

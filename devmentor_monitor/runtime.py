@@ -269,6 +269,7 @@ class Monitor:
                     "services": len(self.config.services),
                     "listen": self.server.url if self.server else "off",
                     "config": self.config.source,
+                    "read_only": self.config.server.read_only,
                 }
             },
         )

@@ -68,3 +68,23 @@ def test_buckets_are_bounded_and_the_longest_idle_goes_first(monkeypatch):
     lim.take("write", "a")  # "a" was dropped, so it is back with a full bucket
     with pytest.raises(RateLimited):
         lim.take("write", "d")  # "d" was kept: its bucket is still empty
+
+
+def test_the_limits_and_read_only_are_read_from_the_file_and_the_flag(tmp_path):
+    from devmentor_monitor.cli import build_parser
+    from devmentor_monitor.config.schema import ConfigError, load_config
+
+    path = tmp_path / "services.yaml"
+    path.write_text("auth:\n  write_rate: 0.5\n  write_burst: 3\nservices: []\n")
+    cfg = load_config(path, {})
+    assert (cfg.write_rate, cfg.write_burst, cfg.push_rate, cfg.push_burst) == (0.5, 3, 200, 400)
+    assert cfg.server.read_only is False
+    args = build_parser().parse_args(["--serve", "--read-only"])
+    cfg = load_config(path, {}, read_only=args.read_only)
+    assert cfg.server.read_only is True
+    assert "flag --read-only" in cfg.overrides
+
+    path.write_text("auth:\n  write_rate: -1\nservices: []\n")
+    with pytest.raises(ConfigError) as bad:
+        load_config(path, {})
+    assert f"{path}:2: auth.write_rate" in str(bad.value)
