@@ -12,6 +12,8 @@ import time
 import httpx
 import pytest
 
+from devmentor_monitor.server.app import ROUTES
+
 pytestmark = pytest.mark.integration
 OPS, OTHER, ADMIN = "ops-key-0123456789abcdef", "other-key-0123456789abcdef", "adm-key-0123456789ab"
 KEYS = {"DEVMENTOR_API_KEYS": f"ops:operator:{OPS},other:operator:{OTHER},root:admin:{ADMIN}"}
@@ -118,20 +120,23 @@ def test_writes_are_rate_limited_per_key_with_retry_after(api, wait):
 @pytest.mark.parametrize("how", ["flag", "config"])
 def test_read_only_refuses_every_write_whatever_the_key_and_keeps_the_reads(api, how):
     proc = api("--read-only") if how == "flag" else api(server={"read_only": True})
-    writes = [
-        ("POST", "/api/incidents", INCIDENT),
-        ("POST", "/api/incidents/inc-1/acknowledge", None),
-        ("POST", "/api/silences", {"matchers": [{"name": "service", "value": "auth"}]}),
-        ("DELETE", "/api/silences/sil-1", None),
-        ("POST", "/api/metrics", {"name": "queue_depth", "value": 1}),
-        ("POST", "/api/containers/abc/restart", None),
-        ("POST", "/api/kubernetes/deployments/auth/restart", None),
-        ("DELETE", "/api/kubernetes/pods/auth-1", None),
+    writes = [  # every write route in the table, path parameters filled in
+        (
+            method,
+            path.replace("{action}", "restart").replace("{id}", "x1").replace("{name}", "auth"),
+        )
+        for method, path, *_ in ROUTES
+        if method in ("POST", "DELETE")
     ]
+    assert len(writes) >= 11
     for key in (ADMIN, OPS, None):
-        for method, path, body in writes:
+        for method, path in writes:
             r = httpx.request(
-                method, proc.url + path, json=body, headers=bearer(key) if key else {}, timeout=5
+                method,
+                proc.url + path,
+                json=INCIDENT,
+                headers=bearer(key) if key else {},
+                timeout=5,
             )
             assert r.status_code == 403, (method, path, r.text)
             assert "the monitor runs read-only (--read-only)" in r.json()["error"]["message"]
