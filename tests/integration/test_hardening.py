@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import socket
+import sqlite3
 import time
 
 import httpx
@@ -91,7 +92,7 @@ def test_oversize_heads_and_bodies_get_a_reason_and_the_monitor_keeps_serving(ap
     assert "Traceback" not in proc.output()
 
 
-def test_writes_are_rate_limited_per_key_with_retry_after(api, wait):
+def test_writes_are_rate_limited_per_key_with_retry_after(api, wait, tmp_path):
     proc = api(auth={"write_rate": 2, "write_burst": 2})
 
     def open_incident(key: str) -> httpx.Response:
@@ -107,6 +108,9 @@ def test_writes_are_rate_limited_per_key_with_retry_after(api, wait):
     message = refused.json()["error"]["message"]
     assert "key 'ops'" in message, message
     assert "2/s (burst 2; auth.write_rate, auth.write_burst)" in message, message
+    with sqlite3.connect(tmp_path / "data" / "monitor.db") as db:  # refusals are audited
+        audited = db.execute("SELECT actor, action FROM audit WHERE outcome = 'denied: 429'")
+        assert audited.fetchall() == [("ops", "incident.open")]
     assert open_incident(OTHER).status_code == 201  # another key has its own bucket
     pushed = httpx.post(  # pushed data has its own, larger bucket
         proc.url + "/api/metrics", json={"name": "queue_depth", "value": 3}, headers=bearer(OPS)
