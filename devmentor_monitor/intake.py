@@ -25,6 +25,7 @@ from devmentor_monitor.history.model import (
     host_series,
     service_series,
 )
+from devmentor_monitor.masking import mask
 from devmentor_monitor.model import (
     CheckResult,
     Health,
@@ -218,7 +219,10 @@ class StoreIntake:
 
     # ------------------------------------------------------------------ per kind
     def _events(self, batch: list[Event]) -> None:
-        """Accepted platform events: in the store (and the bus) now."""
+        """Accepted platform events: in the store (and the bus) now, secrets masked first
+        (the one place every event passes before it is kept, shown or written)."""
+        for e in batch:
+            e.mask_secrets()
         self.store.record_events(batch)
         self.store.bus.publish_many("events", batch)
 
@@ -292,7 +296,11 @@ class StoreIntake:
 
     def _workload_event(self, event: WorkloadEvent) -> None:
         """A container or cluster event (start, die, oom, health_status, Warning ...):
-        kept in the source's ring in the store, and in the platform event log."""
+        kept in the source's ring in the store, and in the platform event log; its
+        message masked (a Kubernetes event can quote an image pull's credentials)."""
+        message = mask(event.message)
+        if message is not event.message:
+            event = replace(event, message=message)
         state = self.store.docker if event.source == "docker" else self.store.kube
         state.add_event(event)
         prefix = "container" if event.source == "docker" else "kubernetes"

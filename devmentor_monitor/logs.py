@@ -1,4 +1,8 @@
-"""Structured log lines (logfmt) on stderr, with secrets masked before they are written."""
+"""Structured log lines (logfmt) on stderr, with secrets masked before they are written.
+
+The formatter masks every part of a record (message, fields, error, stack) with
+`devmentor_monitor.masking.mask`, so no logger anywhere needs to remember to; `mask` and
+`mask_url` are re-exported here for the modules that import them from logs."""
 
 from __future__ import annotations
 
@@ -7,88 +11,12 @@ import re
 import sys
 import time
 from typing import TextIO
-from urllib.parse import unquote, urlsplit, urlunsplit
 
-_URL = re.compile(r"[a-z][a-z0-9+.-]*://[^\s\"'<>]*[^\s\"'<>.,;:!?)\]}]", re.I)
-_SECRET_URL = re.compile(
-    r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<pw>[^@/\s]+)@", re.I
-)
-_SECRET_KV = re.compile(
-    r"(?P<k>(?:password|passwd|secret|token|api[_-]?key|authorization|routing[_-]?key)"
-    r"[\"']?\s*[=:]\s*[\"']?)(?!\*\*\*)(?P<v>[^\s\"',&]+)",
-    re.I,
-)
+from devmentor_monitor.masking import MASK, mask, mask_url, secret_key, secret_param
+
+__all__ = ["MASK", "LogfmtFormatter", "mask", "mask_url", "secret_param", "setup_logging"]
+
 _BARE = re.compile(r"^[A-Za-z0-9_./:@+-]+$")
-
-# Query parameters whose value is a credential: exact names, and words inside a name
-# (access_token, client_secret, X-Amz-Signature, private_key, ...).
-_SECRET_PARAMS = frozenset({"key", "sig", "pass", "pw", "code", "jwt", "sid"})
-_SECRET_WORDS = (
-    "token",
-    "secret",
-    "passw",
-    "pwd",
-    "auth",
-    "signature",
-    "credential",
-    "apikey",
-    "api_key",
-    "api-key",
-    "private",
-    "session",
-)
-MASK = "***"
-
-
-def mask(text: str) -> str:
-    """Hide credentials in free text: every URL as `mask_url` shows it, then key=value
-    pairs (password=..., token: ...), so a log line or error leaks neither."""
-    text = _URL.sub(lambda m: mask_url(m[0]), text)
-    return _SECRET_KV.sub(lambda m: f"{m['k']}{MASK}", text)
-
-
-def mask_url(url: str, *, path: bool = False) -> str:
-    """A URL fit to show anyone: the password (or a lone user name, often a token) and
-    token-like query values become ***; the scheme, host, port and path stay, so a reader
-    still sees where it points. ``path=True`` hides the path as well: a webhook's path
-    is its token (https://hooks.example/T0/B0/XXXX)."""
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises on a malformed port, like every reader will
-    except ValueError:  # still hide what can be found
-        head, q, query = _SECRET_URL.sub(
-            lambda m: f"{m['scheme']}{m['user']}:{MASK}@", url
-        ).partition("?")
-        return head + q + _mask_params(query)
-    netloc = parts.netloc
-    if "@" in netloc:
-        userinfo, _, hostport = netloc.rpartition("@")
-        user, colon, _ = userinfo.partition(":")
-        netloc = f"{user}:{MASK}@{hostport}" if colon else f"{MASK}@{hostport}"
-    shown_path = f"/{MASK}" if path and parts.path.strip("/") else parts.path
-    query = (MASK if parts.query else "") if path else _mask_params(parts.query)
-    return urlunsplit((parts.scheme, netloc, shown_path, query, _mask_params(parts.fragment)))
-
-
-def _mask_params(query: str) -> str:
-    """a=1&token=xyz → a=1&token=***, each pair kept as it was written otherwise."""
-    if "=" not in query:
-        return query
-    out = []
-    for pair in query.split("&"):
-        name, eq, value = pair.partition("=")
-        out.append(f"{name}={MASK}" if eq and value and secret_param(name) else pair)
-    return "&".join(out)
-
-
-def secret_param(name: str) -> bool:
-    """Whether a query parameter (or header) named so carries a credential."""
-    low = unquote(name).strip().lower()
-    return (
-        low in _SECRET_PARAMS
-        or low.endswith(("_key", "-key", ".key"))
-        or any(word in low for word in _SECRET_WORDS)
-    )
 
 
 def _quote(value: object) -> str:
@@ -110,7 +38,7 @@ class LogfmtFormatter(logging.Formatter):
             f"msg={_quote(record.getMessage())}",
         ]
         for key, value in (getattr(record, "fields", None) or {}).items():
-            parts.append(f"{key}={_quote(value)}")
+            parts.append(f"{key}={MASK if secret_key(key) else _quote(value)}")
         if record.exc_info and record.exc_info[1] is not None:
             exc = record.exc_info[1]
             parts.append(f"error={_quote(f'{type(exc).__name__}: {exc}')}")

@@ -23,6 +23,7 @@ from enum import StrEnum
 from typing import Any
 
 from devmentor_monitor import boundedjson
+from devmentor_monitor.masking import mask, mask_data
 
 
 class EventSeverity(StrEnum):
@@ -105,6 +106,16 @@ class Event:
 
     def __str__(self) -> str:
         return f"{self.type} {self.service}: {self.message}"
+
+    def mask_secrets(self) -> None:
+        """Hide secrets in the message and data (masking.py), in place, before anyone
+        reads the event: memory, disk, timelines, streams and views all hold the masked
+        one. When something was hidden the wire JSON is dropped, so the disk gets
+        `wire()` of the masked event, not the secret as it arrived."""
+        message = mask(self.message)
+        data = mask_data(self.data)
+        if message is not self.message or data is not self.data:
+            self.message, self.data, self.raw = message, data, None
 
 
 class Rejected(Exception):
@@ -286,7 +297,7 @@ class EventLog:
     def reject(self, origin: str, exc: Rejected, raw: bytes | str, now: float) -> None:
         self.rejected[exc.reason] = self.rejected.get(exc.reason, 0) + 1
         text = raw[:80].decode("utf-8", "replace") if isinstance(raw, bytes) else raw[:80]
-        sample = "".join(c if c.isprintable() else "?" for c in text)
+        sample = mask("".join(c if c.isprintable() else "?" for c in text))
         self.rejections.append(Rejection(now, origin, exc.reason, exc.detail, sample))
 
     def query(

@@ -17,7 +17,7 @@ from devmentor_monitor.incidents.model import Incident, Signal
 from devmentor_monitor.incidents.rules import Alert, BurnReading
 from devmentor_monitor.incidents.silence_book import iso, silence_state
 from devmentor_monitor.incidents.silences import Silence
-from devmentor_monitor.logs import mask_url
+from devmentor_monitor.logs import mask, mask_url
 from devmentor_monitor.metric_specs import series_spec
 from devmentor_monitor.model import (
     AuditEntry,
@@ -253,7 +253,7 @@ def notification_json(n: NotificationRecord) -> dict[str, Any]:
         "created_at": n.created_at,
         "sent_at": n.sent_at,
         "attempts": n.attempts,
-        "last_error": mask_url(n.last_error) if n.last_error else None,
+        "last_error": mask(n.last_error) if n.last_error else None,
     }
 
 

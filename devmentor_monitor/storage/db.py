@@ -597,17 +597,17 @@ class Database:
         out = []
         for ts, etype, service, severity, origin, body in rows:
             doc = json.loads(body)
-            out.append(
-                Event(
-                    ts,
-                    etype,
-                    service,
-                    EventSeverity(severity),
-                    str(doc.get("message", "")),
-                    doc.get("data") or {},
-                    origin,
-                )
+            event = Event(
+                ts,
+                etype,
+                service,
+                EventSeverity(severity),
+                str(doc.get("message", "")),
+                doc.get("data") or {},
+                origin,
             )
+            event.mask_secrets()  # rows written before events were masked on arrival
+            out.append(event)
         return out
 
     def purge_events(self, before: float) -> int:

@@ -23,6 +23,7 @@ from typing import Any
 
 from devmentor_monitor.backoff import Backoff
 from devmentor_monitor.config.schema import DockerSettings
+from devmentor_monitor.masking import mask_lines
 from devmentor_monitor.observations import ContainersListed, Intake
 from devmentor_monitor.sources.base import in_thread, status
 from devmentor_monitor.workloads.kube_source import check_cancelled
@@ -369,19 +370,19 @@ class DockerSource:
         return self._client.api
 
     async def logs(self, container_id: str, lines: int | None = None) -> list[str]:
-        """The last lines of a container's output (stdout and stderr)."""
+        """The last lines of a container's output (stdout and stderr), secrets masked."""
         api = self._require()
         n = lines or self.settings.log_lines
 
-        def tail() -> bytes:
+        def tail() -> list[str]:
             out: bytes = api.logs(container_id, stdout=True, stderr=True, tail=n, timestamps=False)
-            return out
+            # Masked here, in the worker thread: every reader (API, TUI) gets this list.
+            return mask_lines(out.decode(errors="replace").splitlines()[-n:])
 
         try:
-            raw = await in_thread(tail, self.settings.timeout * 2)
+            return await in_thread(tail, self.settings.timeout * 2)
         except Exception as exc:
             raise DockerError(f"logs: {explain(exc, self.host, self.settings.timeout)}") from None
-        return raw.decode(errors="replace").splitlines()[-n:]
 
     async def act(self, container_id: str, action: str) -> None:
         """start, stop or restart; raises DockerError with the engine's reason."""
