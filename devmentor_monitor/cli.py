@@ -577,8 +577,11 @@ def _ultra(args: argparse.Namespace, cfg: Config) -> int:
     # The screen is the terminal now: log lines go to a file, never over the dashboard.
     log_path = data_dir(cfg) / "ultra.log"
     try:
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        stream = log_path.open("a", encoding="utf-8")
+        from devmentor_monitor.storage.files import FILE_MODE, private_dir
+
+        private_dir(log_path.parent)
+        fd = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, FILE_MODE)
+        stream = open(fd, "a", encoding="utf-8")  # noqa: SIM115 - lives as long as the process
     except OSError:
         stream = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the process
     setup_logging(getattr(args, "log_level", "info") or "info", stream=stream)

@@ -52,6 +52,7 @@ from devmentor_monitor.history.model import (
     tier_for,
 )
 from devmentor_monitor.storage.db import StorageError, _explain
+from devmentor_monitor.storage.files import private_db, private_dir
 
 log = logging.getLogger("devmentor_monitor.history")
 
@@ -263,7 +264,8 @@ class SqliteSeries:
     def _connect_writer(self) -> sqlite3.Connection:
         """The file, its schema and the writer's pragmas; remembers which file it is, so
         one removed (or replaced) under the monitor is noticed."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(self.path.parent)
+        private_db(self.path)
         conn = self._connect()
         try:
             conn.execute("PRAGMA journal_mode=WAL")

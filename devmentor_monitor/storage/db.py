@@ -34,6 +34,7 @@ from devmentor_monitor.storage.audit_chain import (
     entry_hash,
 )
 from devmentor_monitor.storage.audit_chain import verify as verify_chain
+from devmentor_monitor.storage.files import private_db, private_dir
 
 T = TypeVar("T")
 SCHEMA_VERSION = 3  # 2: incident grouping and paging columns, signals, alert_state, flap_state
@@ -168,7 +169,8 @@ class Database:
     def open(self) -> None:
         """Create or open the file and its schema; StorageError on any problem."""
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            private_dir(self.path.parent)
+            private_db(self.path)
             conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")
