@@ -1,5 +1,5 @@
 """Command line: `--serve`, `ultra`, `status`, `config check`, `init`, `demo`, `detect`,
-`emit`, `silence`, `report`, `audit`.
+`emit`, `silence`, `report`, `audit`, `data erase`.
 
 Exit codes: 0 ok, 1 runtime failure (or a service down for `status`), 2 usage or config.
 No traceback reaches the user: errors are one sentence on stderr.
@@ -46,6 +46,7 @@ from devmentor_monitor.predictions import detect_cli
 from devmentor_monitor.reports import report_cli
 from devmentor_monitor.server import keys_cli
 from devmentor_monitor.server.tls import TlsError, server_context
+from devmentor_monitor.storage import erase_cli
 
 if TYPE_CHECKING:
     from devmentor_monitor.commands import Commands
@@ -241,6 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
     report_cli.add_parser(subs, _common)
     keys_cli.add_parser(subs, _common)
     audit_cli.add_parser(subs, _common)
+    erase_cli.add_parser(subs, _common)
     return parser
 
 
@@ -631,6 +633,8 @@ def run(argv: Sequence[str] | None = None) -> int:
         return keys_cli.run(args, lambda: _load(args), UsageError)
     if args.command == "audit":  # offline: the data dir's monitor.db, read-only
         return audit_cli.run(args, lambda: _load(args), UsageError)
+    if args.command == "data":  # offline: the data dir's files
+        return erase_cli.run(args, lambda: _load(args), UsageError)
     if args.command == "silence":  # a client of the running monitor: the config gives its port
         return silence_cli.run(args, lambda: _load(args), UsageError)
     cfg = _load(args)

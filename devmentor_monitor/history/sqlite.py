@@ -176,6 +176,68 @@ def disk_bound(intervals: Iterable[float], retention: float) -> int:
     return total
 
 
+def erase(path: Path, *, service: str | None, before: float | None) -> dict[str, int]:
+    """The right to erasure in history.db: a service's series (its checks, what was
+    scraped from it, pushed metrics labelled service="<it>"), or rows older than
+    ``before`` (rollup buckets that ended by then), or both; then the series left with
+    no row. One transaction, beside a running monitor (WAL; it waits for the writer's
+    lock up to the busy timeout). Rows deleted per table."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute("PRAGMA busy_timeout=10000")
+        counts = dict.fromkeys(("series", "raw", "m1", "h1"), 0)
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if service is not None:
+                ids = [
+                    (r[0],)
+                    for r in conn.execute(
+                        "SELECT id FROM series WHERE substr(name, 1, ?) = ? "
+                        "OR substr(name, 1, ?) = ? OR (substr(name, 1, 7) = 'custom:' "
+                        "AND instr(name, ?) > 0)",
+                        (
+                            len(f"service:{service}:"),
+                            f"service:{service}:",
+                            len(f"scrape:{service}:"),
+                            f"scrape:{service}:",
+                            f'service="{service}"',
+                        ),
+                    )
+                ]
+                time_raw = " AND ts < ?" if before is not None else ""
+                time_roll = " AND t + {w} <= ?" if before is not None else ""
+                extra = (before * 1000,) if before is not None else ()
+                for table, cond, args in (
+                    ("raw", time_raw, extra),
+                    ("m1", time_roll.format(w=60), (before,) if before is not None else ()),
+                    ("h1", time_roll.format(w=3600), (before,) if before is not None else ()),
+                ):
+                    counts[table] = conn.executemany(
+                        f"DELETE FROM {table} WHERE series = ?{cond}", [(*i, *args) for i in ids]
+                    ).rowcount
+            else:
+                assert before is not None
+                counts["raw"] = conn.execute(
+                    "DELETE FROM raw WHERE ts < ?", (before * 1000,)
+                ).rowcount
+                counts["m1"] = conn.execute("DELETE FROM m1 WHERE t + 60 <= ?", (before,)).rowcount
+                counts["h1"] = conn.execute(
+                    "DELETE FROM h1 WHERE t + 3600 <= ?", (before,)
+                ).rowcount
+            counts["series"] = conn.execute(
+                "DELETE FROM series WHERE NOT EXISTS (SELECT 1 FROM raw WHERE series = id) "
+                "AND NOT EXISTS (SELECT 1 FROM m1 WHERE series = id) "
+                "AND NOT EXISTS (SELECT 1 FROM h1 WHERE series = id)"
+            ).rowcount
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return counts
+    finally:
+        conn.close()
+
+
 class _Flush:
     """A marker on the queue: everything before it is committed when its future is done
     (or failed with HistoryError when it could not be)."""
