@@ -25,7 +25,6 @@ from devmentor_monitor.history.model import (
     host_series,
     service_series,
 )
-from devmentor_monitor.masking import mask
 from devmentor_monitor.model import (
     CheckResult,
     Health,
@@ -296,11 +295,8 @@ class StoreIntake:
 
     def _workload_event(self, event: WorkloadEvent) -> None:
         """A container or cluster event (start, die, oom, health_status, Warning ...):
-        kept in the source's ring in the store, and in the platform event log; its
-        message masked (a Kubernetes event can quote an image pull's credentials)."""
-        message = mask(event.message)
-        if message is not event.message:
-            event = replace(event, message=message)
+        kept in the source's ring in the store, and in the platform event log (its
+        message was masked by the source: kube_source.event_info)."""
         state = self.store.docker if event.source == "docker" else self.store.kube
         state.add_event(event)
         prefix = "container" if event.source == "docker" else "kubernetes"

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 from devmentor_monitor.backoff import Backoff
 from devmentor_monitor.config.schema import KubeSettings
+from devmentor_monitor.masking import mask
 from devmentor_monitor.observations import Intake, KubeChanged, KubeListed
 from devmentor_monitor.sources.base import status
 from devmentor_monitor.workloads.model import DeploymentInfo, NodeInfo, PodInfo, WorkloadEvent
@@ -206,7 +207,7 @@ def event_info(e: Any, service: str | None) -> WorkloadEvent:
         source="kubernetes",
         kind=e.reason or "Warning",
         subject=f"{obj.kind}/{obj.name}",
-        message=(e.message or "")[:500],
+        message=mask((e.message or "")[:500]),  # an image pull's error can quote credentials
         service=service,
         warning=e.type == "Warning",
     )
