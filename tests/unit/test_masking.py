@@ -94,6 +94,8 @@ UNTOUCHED = [
     "password=*** already masked",
     "password: null",
     '{"token": null, "secret": ""}',
+    '{"auth": {"keys": [], "anonymous_read": false}}',  # an object under a secret-ish key
+    "auth=[a, b]",
     "GET /api/users?page=2 200",
     "https://example.com/docs/api-keys",
     "AKIA is a prefix",
