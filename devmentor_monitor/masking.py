@@ -16,10 +16,10 @@ Two kinds of rule, both replacing only the secret part with ``***``:
 Cost: the rules run only on the lines holding a trigger word (found with str.find on
 the lower-cased text; a text under 4 KB takes one regex search instead), each guarded by
 a substring test. Measured once (2 shared cores, CPython 3.11): a 1 MB container log tail
-of ~10,500 lines, one in ten with `Authorization: Bearer ...`, masks in 45-115 ms (idle vs
-both cores busy); the same megabyte with no trigger word in 20-40 ms; a typical event (message and a small data dict)
-in ~3 us. Container log tails are masked in the engine's worker thread, never on the
-event loop.
+of ~10,500 lines, one in ten with `Authorization: Bearer ...`, masks in 45-115 ms (idle
+vs both cores busy); the same megabyte with no trigger word in 20-40 ms; a typical event
+(message and a small data dict) in ~3 us. Container log tails are masked in the engine's
+worker thread, never on the event loop.
 """
 
 from __future__ import annotations
