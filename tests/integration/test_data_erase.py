@@ -175,8 +175,17 @@ def test_erase_a_service_removes_its_data_keeps_the_others_and_audits(data: Path
     assert "events=2" in str(outcome)
     assert "incidents=2" in str(outcome)
     assert "raw=1" in str(outcome)
-    # The files are still what SQLite (and the monitor) can use.
+    # The files are still what SQLite (and the monitor) can use, and the audit trail's
+    # hash chain holds with the erasure in it.
     assert rows(data, "PRAGMA integrity_check") == [("ok",)]
+    verify = subprocess.run(
+        [sys.executable, "-m", "devmentor_monitor", "audit", "verify", "--data-dir", str(data)],
+        cwd=data.parent,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert verify.returncode == 0, verify.stdout + verify.stderr
 
 
 def test_erase_before_a_date_removes_older_rows_of_every_service(data: Path) -> None:
