@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+import re
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from devmentor_monitor.aio import web
@@ -161,17 +162,32 @@ class Guard:
             raise Denied(
                 403,
                 f"key {principal.name!r} has the {principal.role} role; this needs {route.role}",
+                principal.name,
             )
         if principal.scopes and route.scope not in principal.scopes:
             raise Denied(
                 403,
                 f"key {principal.name!r} is limited to {', '.join(principal.scopes)}; "
                 f"this is {route.scope}",
+                principal.name,
             )
         return principal
 
 
 GUARD = web.AppKey("guard", Guard)
+_WORD = re.compile(r"[a-z][a-z_-]{0,31}")
+TARGET_MAX = 128
+
+
+def audit_names(route: Route, params: Mapping[str, str]) -> tuple[str, str]:
+    """The action and target a refused write is audited under. Path parameters are what
+    the client sent: one that is not a plain word (an action name) becomes "*" in the
+    action, and targets are cut to TARGET_MAX characters, so a client cannot mint new,
+    long audit rows by varying a URL."""
+    assert route.audit is not None
+    template, target = route.audit
+    words = {k: (v if _WORD.fullmatch(v) else "*") for k, v in params.items()}
+    return template.format_map(words), target.format_map(params)[:TARGET_MAX]
 
 
 @web.middleware
@@ -183,15 +199,16 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
         return await handler(request)
     try:
         if guard.read_only and route.audit is not None:  # before any key: none can write
-            raise ReadOnlyError(route.audit[0].format_map(request.match_info))
+            raise ReadOnlyError(audit_names(route, request.match_info)[0])
         principal = await guard.check(request, route)
     except (Denied, ReadOnlyError) as exc:
         signing_in = isinstance(exc, Denied) and exc.status == 401 and route.scope == "dashboard"
         if signing_in and guard.login_page is not None:
             return guard.login_page(401)
         if route.audit is not None:
-            action, target = (t.format_map(request.match_info) for t in route.audit)
-            actor = Actor("anonymous", request.remote or "unknown")
+            action, target = audit_names(route, request.match_info)
+            who = exc.who if isinstance(exc, Denied) else "anonymous"
+            actor = Actor(who, request.remote or "unknown")
             await guard.denied.record(actor, action, target, refusal(exc))
         raise
     if principal is not None:

@@ -4,7 +4,6 @@ the change at once (other processes' changes within keyring.REFRESH seconds)."""
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable
 
@@ -12,13 +11,12 @@ from devmentor_monitor.aio import web
 from devmentor_monitor.commands import Commands
 from devmentor_monitor.config.schema import ROLES
 from devmentor_monitor.server.auth import operator
-from devmentor_monitor.server.keyring import KeyRing
+from devmentor_monitor.server.keyring import NAME, RESERVED, KeyRing
 from devmentor_monitor.server.params import BadRequest, json_body
 from devmentor_monitor.server.responses import error_response, json_response
 from devmentor_monitor.server.routes import SCOPES
 from devmentor_monitor.storage.keys import KeyProblem
 
-NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 MAX_TTL = 10 * 365 * 86400.0
 
 
@@ -42,8 +40,11 @@ class KeysApi:
         if unknown:
             raise BadRequest(f"unknown field(s) {', '.join(sorted(unknown))}")
         name, role = body.get("name"), body.get("role")
-        if not isinstance(name, str) or not NAME.match(name):
-            raise BadRequest("name: 1-64 letters, digits, '_', '.' or '-', starting with one")
+        if not isinstance(name, str) or not NAME.match(name) or name in RESERVED:
+            raise BadRequest(
+                "name: 1-64 letters, digits, '_', '.' or '-', starting with one, and not "
+                + " or ".join(RESERVED)
+            )
         if role not in ROLES:
             raise BadRequest(f"role: one of {', '.join(ROLES)}")
         ttl = body.get("expires_in")

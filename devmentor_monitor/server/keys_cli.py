@@ -67,6 +67,7 @@ def add_parser(subs: Any, common: Callable[..., None]) -> None:
 def run(args: argparse.Namespace, load: Callable[[], Config], usage: type[Exception]) -> int:
     from devmentor_monitor.config.schema import data_dir
     from devmentor_monitor.model import AuditEntry
+    from devmentor_monitor.server.keyring import NAME, RESERVED
     from devmentor_monitor.server.routes import SCOPES
     from devmentor_monitor.storage.db import Database
     from devmentor_monitor.storage.keys import KeyProblem, KeyTable
@@ -88,6 +89,11 @@ def run(args: argparse.Namespace, load: Callable[[], Config], usage: type[Except
                     print(f"{k['name']:<24} {k['role']:<9} {state}")
             return 0
         if args.keys_command == "create":
+            if not NAME.match(args.name) or args.name in RESERVED:
+                raise usage(
+                    f"name {args.name!r}: 1-64 letters, digits, '_', '.' or '-', starting "
+                    f"with one, and not {' or '.join(RESERVED)}"
+                )
             bad = [s for s in args.scope if s not in SCOPES]
             if bad:
                 raise usage(f"unknown scope {', '.join(bad)}; one of {', '.join(SCOPES)}")

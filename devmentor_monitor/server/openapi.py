@@ -21,6 +21,7 @@ from devmentor_monitor.incidents.silences import MAX_MATCHERS, MAX_REGEX
 from devmentor_monitor.server.audit_api import QUERY as AUDIT_QUERY
 from devmentor_monitor.server.history_api import METRICS_QUERY, RANGE_QUERY, SERIES_QUERY
 from devmentor_monitor.server.incidents_api import LIST_QUERY, MAX_DESCRIPTION
+from devmentor_monitor.server.keyring import NAME
 from devmentor_monitor.server.keys_api import MAX_TTL
 from devmentor_monitor.server.params import LIMIT, MAX_BODY, WINDOW, Param, choice, since, text
 from devmentor_monitor.server.reports_api import QUERY as REPORT_QUERY
@@ -634,7 +635,7 @@ def _keys_paths() -> dict[str, Any]:
                                 "properties": {
                                     "name": {
                                         "type": "string",
-                                        "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$",
+                                        "pattern": NAME.pattern,
                                     },
                                     "role": {"type": "string", "enum": list(ROLES)},
                                     "expires_in": {

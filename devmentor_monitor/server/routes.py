@@ -24,9 +24,12 @@ class Route(NamedTuple):
     @property
     def scope(self) -> str:
         """What a scoped key names to be let in: the first path segment after /api/
-        ("incidents", "containers", ...), or the top one ("metrics", "ws", "dashboard")."""
+        ("incidents", "metrics", ...), the top one ("ws", "dashboard"), and "prometheus"
+        for the exposition at /metrics (all the scrape token may read)."""
         parts = [p for p in self.path.split("/") if p]
-        return parts[1] if parts[0] == "api" and len(parts) > 1 else parts[0]
+        if parts[0] == "api" and len(parts) > 1:
+            return parts[1]
+        return "prometheus" if parts[0] == "metrics" else parts[0]
 
 
 ROUTES: list[Route] = [

@@ -23,15 +23,19 @@ from devmentor_monitor.aio import web
 from devmentor_monitor.commands import Commands
 from devmentor_monitor.incidents.engine import Actor
 from devmentor_monitor.server.auth import DeniedAudit
-from devmentor_monitor.server.keyring import Denied, KeyRing, Principal
+from devmentor_monitor.server.keyring import SCRAPE, Denied, KeyRing, Principal, fingerprint
 from devmentor_monitor.server.params import BadRequest, json_body
-from devmentor_monitor.server.responses import json_response
+from devmentor_monitor.server.ratelimit import Rate, WriteLimits
+from devmentor_monitor.server.responses import error_response, json_response
 
 COOKIE = "dm_session"
 ALGORITHM = "HS256"
 LOGIN_PAGE = Path(__file__).with_name("login.html")
 CSP = "default-src 'self'; style-src 'unsafe-inline'; script-src 'unsafe-inline'"
-MAX_ENDED = 10_000  # logged-out tokens remembered until they expire
+MAX_ENDED = 100_000  # logged-out tokens remembered until they expire (~10 MB at most)
+# Sign-ins per source address: a burst of 10, then one every 2 s (each writes an audit
+# row, and each logout a remembered token).
+LOGIN_RATE = Rate(0.5, 10, "sign-in")
 
 
 class Sessions:
@@ -53,16 +57,20 @@ class Sessions:
         self.ttl, self.secure, self.clock = ttl, secure, clock
         self._ended: dict[str, float] = {}  # jti -> exp
         self._page: bytes | None = None
+        self._logins = WriteLimits({"login": LOGIN_RATE})
 
     # ------------------------------------------------------------------ tokens
-    def issue(self, principal: Principal) -> tuple[str, float]:
+    def issue(self, principal: Principal, secret: str) -> tuple[str, float]:
+        """A token naming its key: a managed key by name (looked up on every use), a
+        configured one by name and a fingerprint of its secret (rotating it ends the
+        session). Neither the secret nor a managed key's id is in the token."""
         now = self.clock()
         exp = now + self.ttl
         claims = {
             "sub": principal.name,
             "role": principal.role,
-            "scopes": list(principal.scopes),
-            "kid": principal.key_id,
+            "kind": "managed" if principal.key_id else "config",
+            **({} if principal.key_id else {"fp": fingerprint(secret)}),
             "iat": int(now),
             "exp": int(exp),
             "jti": secrets.token_urlsafe(12),
@@ -89,12 +97,10 @@ class Sessions:
         claims = None if token is None else self._claims(token)
         if claims is None:
             return None
-        if claims.get("kid"):  # a managed key: gone the moment it is revoked or expires
-            return self.ring.still_valid(str(claims["kid"]))
-        for key in self.ring.config_keys:  # a configured key: still configured, same role
-            if key.name == claims["sub"] and key.role == claims.get("role"):
-                return Principal(key.name, key.role)
-        return None
+        name = str(claims["sub"])
+        if claims.get("kind") == "managed":  # gone the moment it is revoked or expires
+            return self.ring.still_valid(name)
+        return self.ring.config_key(name, str(claims.get("fp", "")))
 
     # ------------------------------------------------------------------ handlers
     def login_page(self, status: int = 200) -> web.Response:
@@ -116,14 +122,17 @@ class Sessions:
         if not isinstance(body, dict) or set(body) != {"key"} or not isinstance(body["key"], str):
             raise BadRequest('body must be {"key": "<an API key>"}')
         source = request.remote or "unknown"
+        self._logins.take("login", source)  # RateLimited: a 429 with Retry-After
         try:
             principal = await self.ring.resolve(body["key"])
+            if principal.name == SCRAPE and principal.scopes == ("prometheus",):
+                raise Denied(403, "the scrape token reads /metrics only; it cannot sign in")
         except Denied as exc:
             await self.denied.record(
                 Actor("anonymous", source), "login", "dashboard", f"denied: {exc.status}"
             )
             raise
-        token, exp = self.issue(principal)
+        token, exp = self.issue(principal, body["key"])
         await self.commands.audit(Actor(principal.name, source), "login", "dashboard", "ok")
         response = json_response({"name": principal.name, "role": principal.role, "expires": exp})
         response.set_cookie(
@@ -142,9 +151,13 @@ class Sessions:
         claims = None if token is None else self._claims(token)
         if claims is not None:
             now = self.clock()
-            self._ended = {j: e for j, e in self._ended.items() if e > now}
-            if len(self._ended) < MAX_ENDED:
-                self._ended[str(claims["jti"])] = float(claims["exp"])
+            if len(self._ended) >= MAX_ENDED:
+                self._ended = {j: e for j, e in self._ended.items() if e > now}
+            if len(self._ended) >= MAX_ENDED:  # never pretend: the session would go on
+                return error_response(
+                    503, "too many sessions ended lately to remember one more; retry later"
+                )
+            self._ended[str(claims["jti"])] = float(claims["exp"])
             source = request.remote or "unknown"
             await self.commands.audit(
                 Actor(str(claims["sub"]), source), "logout", "dashboard", "ok"

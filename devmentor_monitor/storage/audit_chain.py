@@ -91,6 +91,11 @@ def verify(rows: Iterable[Row], anchor: Anchor | None) -> ChainCheck:
     count = 0
     for row in rows:
         row_id, ts, actor, action, target, source, outcome, n, prev, digest = row
+        if type(ts) not in (int, float) or type(n) is not int:
+            what = f"a field of the wrong type (ts {ts!r}, count {n!r}): the row was edited"
+            return ChainCheck(
+                count, expected, anchor, ChainProblem(row_id, 0.0, actor, action, what)
+            )
         if prev != expected:
             problem = ChainProblem(row_id, ts, actor, action, _broken_link(row_id, before, anchor))
             return ChainCheck(count, expected, anchor, problem)

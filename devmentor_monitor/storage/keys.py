@@ -70,7 +70,7 @@ class StoredKey:
 
 
 def hash_secret(secret: str, salt: bytes) -> bytes:
-    return hashlib.scrypt(secret.encode(), salt=salt, **SCRYPT)
+    return hashlib.scrypt(secret.encode("utf-8", "surrogatepass"), salt=salt, **SCRYPT)
 
 
 def key_id_of(secret: str) -> str | None:

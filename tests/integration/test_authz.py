@@ -36,8 +36,8 @@ def expected(role: str, cred: str, open_reads: bool, scope: str) -> str:
         return "401"  # a credential we do not accept is refused, even where reads are open
     if cred == "none":
         return "ok" if role == "viewer" and open_reads else "401"
-    if cred == "scrape":  # viewer, limited to /metrics
-        return "403" if role != "viewer" or scope != "metrics" else "ok"
+    if cred == "scrape":  # viewer, limited to the exposition at /metrics
+        return "403" if role != "viewer" or scope != "prometheus" else "ok"
     return "ok" if RANK[cred] >= RANK[role] else "403"
 
 
@@ -125,7 +125,7 @@ def test_key_lifecycle_create_use_revoke_refused_and_no_secret_on_disk(
     # API: create (the secret once), use, list without secrets, revoke, refused.
     r = httpx.post(
         f"{proc.url}/api/keys",
-        json={"name": "grafana", "role": "viewer", "scopes": ["metrics", "services"]},
+        json={"name": "grafana", "role": "viewer", "scopes": ["prometheus", "services"]},
         headers=admin,
         timeout=10,
     )
@@ -192,3 +192,47 @@ def test_key_lifecycle_create_use_revoke_refused_and_no_secret_on_disk(
         blob = path.read_bytes()
         assert secret.encode() not in blob, path
         assert cli_secret.encode() not in blob, path
+
+
+def test_refusals_name_the_key_stay_bounded_and_odd_keys_are_a_401(
+    fleet, write_config, fast, serve
+):
+    """A refused write by a known key is audited under its name; a URL cannot mint new
+    audit actions; a key that is not valid text is refused (401), never a 500."""
+    cfg = _config(write_config, fast, fleet)
+    proc = serve("-c", str(cfg), "--host", "0.0.0.0")
+    viewer = {"Authorization": f"Bearer {KEYS['viewer']}"}
+    admin = {"Authorization": f"Bearer {KEYS['admin']}"}
+    assert httpx.delete(f"{proc.url}/api/keys/someone", headers=viewer).status_code == 403
+    for i in range(30):  # 30 distinct junk "actions": no new audit action names
+        r = httpx.post(f"{proc.url}/api/containers/c/{'A' * 300}{i}", content=b"{}")
+        assert r.status_code == 401
+    rows = proc.get("/api/audit?limit=1000", headers=admin).json()["entries"]
+    assert any(
+        r["actor"] == "viewer-key" and r["action"] == "key.revoke" and r["outcome"] == "denied: 403"
+        for r in rows
+    ), rows
+    assert {r["action"] for r in rows if r["action"].startswith("container.")} == {"container.*"}
+    # the scrape token reads the exposition and nothing else
+    scrape = {"Authorization": f"Bearer {SCRAPE}"}
+    assert proc.get("/metrics", headers=scrape).status_code == 200
+    assert proc.get("/api/metrics", headers=scrape).status_code == 403
+    assert httpx.post(f"{proc.url}/api/login", json={"key": SCRAPE}).status_code == 403
+    # a lone surrogate (a JSON escape) or a raw non-UTF-8 byte in a key: 401, no traceback
+    odd = httpx.post(
+        f"{proc.url}/api/login",
+        content=b'{"key": "\\ud800abcdefghijklmnopq"}',
+        headers={"Content-Type": "application/json"},
+    )
+    assert odd.status_code == 401, odd.text
+    raw = httpx.get(
+        f"{proc.url}/api/incidents", headers={"Authorization": b"Bearer ab\xff\xfecd-0123456789"}
+    )
+    assert raw.status_code == 401, raw.text
+    # reserved and malformed names are refused for managed keys
+    for name in ("anonymous", "scrape", "a/b", ""):
+        made = httpx.post(
+            f"{proc.url}/api/keys", json={"name": name, "role": "viewer"}, headers=admin
+        )
+        assert made.status_code == 400, (name, made.text)
+    assert "Traceback" not in proc.output()

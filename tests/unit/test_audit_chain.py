@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from support.headless import clean_env
 from support.processes import REPO
 
@@ -206,3 +207,21 @@ def test_a_file_from_before_the_chain_is_chained_once_at_open(tmp_path: Path) ->
     proc = verify(tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("audit chain ok: 4 entries")
+
+
+@pytest.mark.parametrize(("column", "value"), [("ts", "yesterday"), ("count", 2.9), ("count", "2")])
+async def test_a_field_edited_to_another_type_is_named_not_a_crash(
+    tmp_path: Path, column: str, value: object
+) -> None:
+    """int(2.9) == 2 would hash as the original: a field of the wrong type is itself the
+    evidence of an edit."""
+    (await write_trail(tmp_path)).close()
+    with sqlite3.connect(tmp_path / "monitor.db") as conn:
+        conn.execute(f"UPDATE audit SET {column} = ? WHERE id = 2", (value,))
+    proc = verify(tmp_path)
+    assert proc.returncode == 1
+    first = proc.stderr.splitlines()[0]
+    assert "row 2 (" in first
+    assert "wrong type" in first
+    assert "Traceback" not in proc.stderr
+    assert "internal error" not in proc.stderr
