@@ -209,7 +209,7 @@ def test_a_file_from_before_the_chain_is_chained_once_at_open(tmp_path: Path) ->
     assert proc.stdout.startswith("audit chain ok: 4 entries")
 
 
-@pytest.mark.parametrize(("column", "value"), [("ts", "yesterday"), ("count", 2.9), ("count", "2")])
+@pytest.mark.parametrize(("column", "value"), [("ts", "yesterday"), ("count", 2.9)])
 async def test_a_field_edited_to_another_type_is_named_not_a_crash(
     tmp_path: Path, column: str, value: object
 ) -> None:
