@@ -698,7 +698,9 @@ def _keys_paths() -> dict[str, Any]:
                     "200": _json("Signed in; the session cookie is set", {"type": "object"}),
                     "400": _ERROR,
                     "401": _ERROR,
+                    "403": _ERROR,
                     "415": _ERROR,
+                    "429": _RATE_LIMITED,
                 },
             }
         },

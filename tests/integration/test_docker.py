@@ -126,7 +126,7 @@ async def test_containers_appear_with_correct_states(make_monitor, docker_client
     monitor = await make_monitor()
     await eventually(
         lambda: (c := container(monitor, exited.name)) and c.state == "exited",
-        20,
+        60,  # a deadline, not a wait: on a loaded machine the engine's events can lag
         "the exited container",
     )
     await eventually(
@@ -233,7 +233,8 @@ async def test_restart_from_the_api_is_authorised_and_audited(make_monitor, dock
     ]
     assert ("ops", "container.restart", c.name, "ok") in rows
     assert ("anonymous", "container.restart", c.name, "denied: 401") in rows
-    assert ("anonymous", "container.restart", c.name, "denied: 403") in rows
+    # a known key's refusal names the key: who tried to escalate
+    assert ("look", "container.restart", c.name, "denied: 403") in rows
     tail = (await api(monitor, "GET", f"/api/containers/{c.name}/logs?lines=5")).json()
     assert tail["lines"] == []
 
