@@ -36,6 +36,7 @@ from devmentor_monitor.tui.screens import (
 )
 from devmentor_monitor.tui.silence import SilenceScreen, open_silence
 from devmentor_monitor.tui.themes import initial_theme, load_themes
+from devmentor_monitor.tui.topology import TopologyScreen
 from devmentor_monitor.tui.workloads import ConfirmScreen, DockerScreen, KubernetesScreen
 
 if TYPE_CHECKING:
@@ -68,6 +69,7 @@ class MonitorApp(App[int]):
         "docker": DockerScreen,
         "kubernetes": KubernetesScreen,
         "audit": AuditScreen,
+        "topology": TopologyScreen,
     }
     DEFAULT_MODE = "overview"
 

@@ -55,6 +55,14 @@ KEYS: tuple[Key, ...] = (
     ),
     Key("audit", "A", "show('audit')", "Audit", "Who did what, when, from where", show=False),
     Key(
+        "topology",
+        "g",
+        "show('topology')",
+        "Topology",
+        "Dependency graph: status, incidents, cascades",
+        show=False,
+    ),
+    Key(
         "silence",
         "S",
         "silence",
@@ -112,6 +120,34 @@ KEYS: tuple[Key, ...] = (
         "Incident detail (enter): go to its onset",
         scope="incident",
     ),
+    # The topology view (g): the selection moves between boxes, enter opens the service.
+    *(
+        Key(
+            f"topology_{way}",
+            key,
+            f"move('{way}')",
+            way.capitalize(),
+            f"Topology: select the box {'to the ' if way in ('left', 'right') else ''}{way}",
+            show=False,
+            scope="topology",
+            group="Select box",
+        )
+        for way, key in (
+            ("left", "left,h"),
+            ("down", "down,j"),
+            ("up", "up,k"),
+            ("right", "right,l"),
+        )
+    ),
+    Key(
+        "topology_open",
+        "enter",
+        "open",
+        "Open service",
+        "Topology: the selected service's detail",
+        show=False,
+        scope="topology",
+    ),
     Key(
         "back",
         "escape",
@@ -151,6 +187,7 @@ VIEWS = (
     "docker",
     "kubernetes",
     "audit",
+    "topology",
 )
 
 

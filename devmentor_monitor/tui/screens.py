@@ -535,6 +535,14 @@ class ServicesScreen(RangeScreen):
             self.selected = event.row_key.value
             self.refresh_data()
 
+    def show_service(self, name: str) -> None:
+        """Point the view at ``name`` with its row selected (another view's enter)."""
+        self.selected = name
+        table = self.query_one("#svc-list", ServicesTable)
+        if name in table.rows:
+            table.move_cursor(row=table.get_row_index(name))
+        self.refresh_data()
+
     def _point_panes_at(self, name: str) -> None:
         """The chart and the scraped metrics show ``name`` over the chosen range."""
         self.query_one("#range-line", Static).update(range_line(self.range_name))
