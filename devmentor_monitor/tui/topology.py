@@ -3,7 +3,7 @@
 Each box holds a service's status word (so it reads in monochrome), its latency or why
 its check failed, and its open incident. During a cascade the root (the dependency whose
 open incident inhibits its dependents, as incidents/inhibit.py decides for paging) is
-drawn with a double border and "ROOT CAUSE", the arrows into it in its status colour, and
+drawn with a double border and "ROOT, n inhibited", the arrows into it in its status colour, and
 its dependents dimmed and marked "inhibited by <root>". Arrow keys or hjkl move the
 selection between boxes; enter opens the service's detail (the `s` view).
 
@@ -177,7 +177,7 @@ class TopologyCanvas(AppWidget, ScrollView):
         line2.append(v, style=border)
         if root is not None:
             n = sum(1 for r in self.cascade.inhibited.values() if r == name)
-            tag = f" ROOT CAUSE, {n} inhibited "[: INNER - 1]
+            tag = f" ROOT, {n} inhibited "[: INNER - 1]
             bottom = Text(bl + h + tag + h * (INNER - 1 - len(tag)) + br, style=border)
         else:
             bottom = Text(bl + h * INNER + br, style=border)
@@ -258,13 +258,15 @@ class TopologyScreen(MonitorScreen):
         return self.query_one(TopologyCanvas)
 
     def draw_summary(self) -> None:
+        """Counts and cascades on the first line; the selected service on the second."""
         canvas = self.canvas
         graph = canvas.graph
-        if graph is None:
+        store = self.monitor_app.store
+        if graph is None or store is None:
             return
         colors = self.monitor_app.palette
         text = Text(no_wrap=True, overflow="ellipsis")
-        text.append(f" {len(graph.boxes)} services, {len(graph.edges)} dependencies")
+        text.append(f"{len(graph.boxes)} services, {len(graph.edges)} dependencies")
         for root, inc in canvas.cascade.roots.items():
             n = sum(1 for r in canvas.cascade.inhibited.values() if r == root)
             text.append("  cascade: ", style="bold")
@@ -272,6 +274,17 @@ class TopologyScreen(MonitorScreen):
         for a, b in graph.dropped:
             text.append(f"  cycle: {a} → {b} not drawn", style="bold")
         text.append("  ←↓↑→/hjkl select · enter open", style="dim")
+        name = canvas.selected
+        if name is not None and store.has_service(name):
+            s = store.service(name)
+            line = Text("\n▸ ", no_wrap=True, overflow="ellipsis")
+            line.append(name, style="bold")
+            line.append(" ")
+            line.append_text(status_text(s.status, colors))
+            needs = ", ".join(s.depends_on) or "nothing"
+            needed = ", ".join(store.dependents(name)) or "nothing"
+            line.append(f"  depends on {needs} · needed by {needed}")
+            text.append_text(line)
         self.query_one("#topo-summary", Static).update(text)
 
     def action_move(self, direction: str) -> None:

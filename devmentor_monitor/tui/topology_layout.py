@@ -312,14 +312,13 @@ def _tracks(here: list[tuple[str, str]], slot: dict[str, int]) -> dict[tuple[str
 
 def _mark(dirs: dict[Cell, int], path: list[Cell]) -> None:
     """Add the path's line directions to each of its cells (junctions combine)."""
-    for i, (x, y) in enumerate(path):
-        d = 0
-        for j in (i - 1, i + 1):
-            if 0 <= j < len(path):
-                nx, ny = path[j]
-                d |= _E if nx > x else _W if nx < x else _S if ny > y else _N
-        if i == 0:
-            d |= _W  # it leaves the box's border
-        if i == len(path) - 1:
-            d |= _E  # into the arrow
-        dirs[(x, y)] = dirs.get((x, y), 0) | d
+    get = dirs.get
+    dirs[path[0]] = get(path[0], 0) | _W  # it leaves the box's border
+    for p, q in pairwise(path):
+        if q[0] != p[0]:
+            a, b = (_E, _W) if q[0] > p[0] else (_W, _E)
+        else:
+            a, b = (_S, _N) if q[1] > p[1] else (_N, _S)
+        dirs[p] = get(p, 0) | a
+        dirs[q] = get(q, 0) | b
+    dirs[path[-1]] |= _E  # into the arrow

@@ -127,6 +127,7 @@ VIEW_TEXT = {
     "docker": ("docker: not available", "─ Host ─"),
     "kubernetes": ("kubernetes: not available", "─ Host ─"),
     "audit": ("Audit trail", "─ Host ─"),
+    "topology": ("Topology (depends_on)", "─ Host ─"),
 }
 VIEW_KEYS = {k.id: k.key for k in KEYS if k.id in VIEWS}
 
@@ -143,6 +144,7 @@ def test_every_view_has_its_key() -> None:
         "docker": "d",
         "kubernetes": "k",
         "audit": "A",
+        "topology": "g",
     }
 
 

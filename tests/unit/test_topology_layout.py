@@ -4,6 +4,7 @@ dependency's box, and a cycle that slipped past the config does not hang it."""
 
 from __future__ import annotations
 
+import itertools
 import time
 
 from devmentor_monitor.tui.topology_layout import ARROW, ENTRY, EXIT, Layout, layout
@@ -52,10 +53,11 @@ def assert_drawn(lay: Layout) -> None:
         assert path[0] == (src.x + src.width, src.y + EXIT), (a, b)
         assert path[-1] == (dst.x - 1, dst.y + ENTRY), (a, b)
         assert rows[dst.y + ENTRY][dst.x - 1] == ARROW
-        for (x0, y0), (x1, y1) in zip(path, path[1:], strict=False):
+        for (x0, y0), (x1, y1) in itertools.pairwise(path):
             assert abs(x0 - x1) + abs(y0 - y1) == 1, (a, b, (x0, y0), (x1, y1))
         for x, y in path:
-            assert 0 <= x < lay.width and 0 <= y < lay.height
+            assert 0 <= x < lay.width
+            assert 0 <= y < lay.height
             assert rows[y][x] != " ", (a, b, x, y)
             assert not any(box.contains(x, y) for box in boxes), (a, b, x, y)
 
