@@ -59,7 +59,7 @@ KEYS: tuple[Key, ...] = (
         "g",
         "show('topology')",
         "Topology",
-        "Dependency graph: status, incidents, cascades",
+        "Dependency graph and cascades",
         show=False,
     ),
     Key(
@@ -130,7 +130,7 @@ KEYS: tuple[Key, ...] = (
             f"Topology: select the box {'to the ' if way in ('left', 'right') else ''}{way}",
             show=False,
             scope="topology",
-            group="Select box",
+            group="Topology",
         )
         for way, key in (
             ("left", "left,h"),
@@ -143,10 +143,11 @@ KEYS: tuple[Key, ...] = (
         "topology_open",
         "enter",
         "open",
-        "Open service",
+        "Open",
         "Topology: the selected service's detail",
         show=False,
         scope="topology",
+        group="Topology",
     ),
     Key(
         "back",

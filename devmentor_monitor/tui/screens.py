@@ -885,7 +885,7 @@ class HelpScreen(ModalScreen[None]):
         text = Text("Keys", style="bold")
         text.append("  ctrl+p command palette (every action) · ctrl+c quit\n", style="dim")
         for keys, title, help_text in help_rows(keymap):
-            text.append(f"  {keys:<10}", style="bold")
+            text.append(f"  {keys:<9} ", style="bold")  # a space after keys too long for 10
             text.append(f"{title:<13}{help_text}\n")
         text.append("  m, s: 1-5 or r pick 5m 1h 24h 7d 30d (7d, 30d: stored history)\n")
         text.append("esc, q or ? close this", style="dim")
