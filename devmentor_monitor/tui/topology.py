@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.geometry import Region, Size
 from textual.scroll_view import ScrollView
@@ -239,6 +240,22 @@ class TopologyCanvas(AppWidget, ScrollView):
 
     def on_resize(self) -> None:
         self._strips.clear()
+
+    async def on_click(self, event: events.Click) -> None:
+        """A click selects a box; a click on the selected box (or a double click) opens it."""
+        at = event.get_content_offset(self)
+        if at is None or self.graph is None:
+            return
+        x, y = at.x + self.scroll_offset.x, at.y + self.scroll_offset.y
+        hit = next((b.name for b in self._row_boxes.get(y, []) if b.contains(x, y)), None)
+        if hit is None:
+            return
+        if hit == self.selected or event.chain > 1:
+            screen = self.screen
+            if isinstance(screen, TopologyScreen):
+                await screen.action_open()
+            return
+        self.select(hit)
 
 
 class TopologyScreen(MonitorScreen):

@@ -223,3 +223,47 @@ def test_topology_forty(
     monitor = checked_monitor(fleet_config(40), tmp_path, down=("core-3",))
     app = MonitorApp(monitor.config, **views_of(monitor), clock=lambda: T, hostname=HOSTNAME)
     assert snap_compare(app, terminal_size=size, run_before=show_topology)
+
+
+async def test_its_keys_are_in_the_palette_and_remap(tmp_path, utc, no_color_unset, screen_text):
+    """g and the view's own keys are palette commands (the view's only while it is up),
+    and `tui.keys` remaps them like every key."""
+    app = demo_app(tmp_path, "tui:\n  keys: {topology: G, topology_down: 'down,n'}\n")
+    async with app.run_test(size=(80, 24)) as pilot:
+        titles = {c.title for c in app.get_system_commands(app.screen)}
+        assert "Topology" in titles
+        assert "Open" not in titles  # the overview has no box to open
+        await pilot.press("g")
+        assert app.current_mode == "overview"  # g was remapped away
+        await pilot.press("G")
+        await settle(pilot)
+        assert app.current_mode == "topology"
+        titles = {c.title for c in app.get_system_commands(app.screen)}
+        assert {"Left", "Down", "Up", "Right", "Open"} <= titles
+        canvas = canvas_of(app)
+        assert canvas.selected == "ai-gateway"
+        await pilot.press("right", "n")  # memory, then the next box down its layer
+        assert canvas.selected == "project"
+        await pilot.press("j")  # no longer bound here: nothing moves
+        assert canvas.selected == "project"
+
+
+async def test_a_click_selects_and_a_second_click_opens(tmp_path, utc, no_color_unset, screen_text):
+    app = demo_app(tmp_path)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.press("g")
+        await settle(pilot)
+        canvas = canvas_of(app)
+        assert canvas.graph is not None
+        box = canvas.graph.boxes["auth"]
+        at = (box.x + 3 + 1, box.y + 1 + 1)  # inside the box, past the canvas's border
+        await pilot.click(TopologyCanvas, offset=at)
+        await settle(pilot)
+        assert canvas.selected == "auth"
+        assert "▸ auth UP  depends on nothing · needed by memory, ai-gateway, project" in (
+            screen_text(app)
+        )
+        await pilot.click(TopologyCanvas, offset=at)
+        await settle(pilot)
+        assert app.current_mode == "services"
+        assert app.screen.selected == "auth"
