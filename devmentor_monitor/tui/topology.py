@@ -208,10 +208,13 @@ class TopologyCanvas(AppWidget, ScrollView):
             segments.extend(self._edge_segments(edges, row, x, box.x))
             text = self._text.get(box.name)
             if text is not None:
-                segments.extend(text[row - box.y].render(console))
+                line = text[row - box.y]
+                # Text.render leaves the base style out where a line has no spans.
+                base = line.style if isinstance(line.style, Style) else Style.parse(line.style)
+                segments.extend(Segment.apply_style(line.render(console), base))
             x = box.x + box.width
         segments.extend(self._edge_segments(edges, row, x, len(edges)))
-        return Strip(segments)
+        return Strip(Segment.apply_style(segments, self.rich_style))  # the pane's background
 
     def _edge_segments(self, edges: str, row: int, start: int, end: int) -> list[Segment]:
         out: list[Segment] = []
