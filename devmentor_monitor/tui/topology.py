@@ -86,6 +86,7 @@ class TopologyCanvas(AppWidget, ScrollView):
         self._edge_style = Style()
         self._strips: dict[int, Strip] = {}
         self.selected: str | None = None
+        self.chosen = False  # the user picked the selection: a cascade no longer moves it
         self.cascade = Cascade({}, {})
 
     # ------------------------------------------------------------------ data
@@ -112,6 +113,10 @@ class TopologyCanvas(AppWidget, ScrollView):
         graph = self.graph
         assert graph is not None
         self.cascade = cascade = cascade_of(store)
+        root = next((r for r in cascade.roots if r in graph.boxes), None)
+        if root is not None and not self.chosen and self.selected != root:
+            self.selected = root  # during an outage, g then enter opens its root
+            self.call_after_refresh(self._show, root)
         colors = self.monitor_app.palette
         down = colors.get("status-down", "")
         self._edge_style = Style.parse(colors.get("muted", "") or "none")
@@ -236,7 +241,11 @@ class TopologyCanvas(AppWidget, ScrollView):
 
     def select(self, name: str) -> None:
         self.selected = name
+        self.chosen = True
         self.refresh_data()
+        self._show(name)
+
+    def _show(self, name: str) -> None:
         region = self.box_region(name)
         if region is not None:
             self.scroll_to_region(region.grow((1, 2, 1, 2)), animate=False, force=True)

@@ -101,6 +101,7 @@ async def test_a_cascade_root_is_highlighted_and_enter_opens_it(
             await pilot.press("g")
             await settle(pilot)
             assert app.current_mode == "topology"
+            assert canvas_of(app).selected == "api"  # the first box of the first layer
             text = screen_text(app)
             assert "ROOT" not in text  # down, but no incident yet: no cascade
             assert "inhibited" not in text.replace("inhibits", "")
@@ -145,8 +146,11 @@ async def test_a_cascade_root_is_highlighted_and_enter_opens_it(
             assert down in str(root_style).lower()
             assert "dim" in str(canvas._text["api"][0].style)
 
-            # Selection: starts on the first box of the first layer (api); l goes right to
-            # the nearest box (db), k and j move within a layer (k is not kubernetes here).
+            # The cascade's root is selected by itself (nobody had moved the selection),
+            # so g then enter opens it; h goes left to the nearest box (api), j and k move
+            # within a layer (k is not kubernetes here), right goes back to db.
+            assert canvas.selected == "db"
+            await pilot.press("h")
             assert canvas.selected == "api"
             await pilot.press("j")
             assert canvas.selected == "worker"
