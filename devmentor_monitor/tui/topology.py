@@ -14,7 +14,9 @@ big fleet scrolls in both directions at 80x24.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING
 
 from rich.segment import Segment
@@ -41,6 +43,7 @@ if TYPE_CHECKING:
     from devmentor_monitor.store import Store
 
 INNER = BOX_WIDTH - 2
+INLINE_LAYOUT = 100  # services laid out on the loop; more go to a thread (~1 ms each)
 LIGHT = "┌┐└┘─│├"
 DOUBLE = "╔╗╚╝═║╟"  # the root of a cascade: readable without colour
 
@@ -78,6 +81,7 @@ class TopologyCanvas(AppWidget, ScrollView):
         super().__init__(**kw)  # type: ignore[arg-type]
         self.graph: Layout | None = None
         self._deps: dict[str, tuple[str, ...]] = {}
+        self._pending: dict[str, tuple[str, ...]] | None = None  # being laid out in a thread
         self._edge_rows: list[str] = []
         self._row_boxes: dict[int, list[Box]] = {}
         self._text: dict[str, list[Text]] = {}  # box rows as drawn, per service
@@ -90,12 +94,37 @@ class TopologyCanvas(AppWidget, ScrollView):
         self.cascade = Cascade({}, {})
 
     # ------------------------------------------------------------------ data
-    def _relayout(self, store: Store) -> None:
+    def _relayout(self, store: Store) -> bool:
+        """Lay the graph out again if the services changed; False while that runs.
+
+        A big fleet is laid out in a thread (1,000 services take about a second), so the
+        loop never stalls; the old drawing, or "laying out", stays up meanwhile."""
         deps = {n: store.service_config(n).depends_on for n in store.service_names()}
         if deps == self._deps and self.graph is not None:
-            return
+            return True
+        if len(deps) <= INLINE_LAYOUT:
+            self._use(deps, layout(deps))
+            return True
+        if self._pending != deps:
+            self._pending = deps
+            self.run_worker(  # a partial: a layout cancelled by a newer one leaves no warning
+                partial(self._layout_in_thread, deps),  # type: ignore[arg-type]
+                group="topology-layout",
+                exclusive=True,
+                exit_on_error=False,
+            )
+        return self.graph is not None
+
+    async def _layout_in_thread(self, deps: dict[str, tuple[str, ...]]) -> None:
+        graph = await asyncio.to_thread(layout, deps)
+        if self._pending == deps:
+            self._pending = None
+            self._use(deps, graph)
+            self.refresh_data()
+
+    def _use(self, deps: dict[str, tuple[str, ...]], graph: Layout) -> None:
         self._deps = deps
-        graph = self.graph = layout(deps)
+        self.graph = graph
         self._edge_rows = graph.rows()
         self._row_boxes = {}
         for box in sorted(graph.boxes.values(), key=lambda b: b.x):
@@ -109,9 +138,15 @@ class TopologyCanvas(AppWidget, ScrollView):
         store = self.store
         if store is None:
             return
-        self._relayout(store)
+        ready = self._relayout(store)
         graph = self.graph
-        assert graph is not None
+        if not ready or graph is None:
+            summary = self.screen.query("#topo-summary")
+            if summary:
+                summary.first(Static).update(
+                    Text(f"laying out {len(store.service_names())} services…", style="dim")
+                )
+            return
         self.cascade = cascade = cascade_of(store)
         root = next((r for r in cascade.roots if r in graph.boxes), None)
         if root is not None and not self.chosen and self.selected != root:

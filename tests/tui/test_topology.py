@@ -271,3 +271,28 @@ async def test_a_click_selects_and_a_second_click_opens(tmp_path, utc, no_color_
         await settle(pilot)
         assert app.current_mode == "services"
         assert app.screen.selected == "auth"
+
+
+async def test_a_big_fleet_is_laid_out_off_the_loop(tmp_path, utc, no_color_unset, screen_text):
+    """Past INLINE_LAYOUT services the layout runs in a worker thread (the loop goes on);
+    the view draws every service once it is done."""
+    from support.waiting import until
+
+    from devmentor_monitor.tui.topology import INLINE_LAYOUT
+
+    n = INLINE_LAYOUT + 50
+    lines = ["services:"]
+    for i in range(n):
+        lines += [f"  - name: s{i}", f"    url: http://127.0.0.1:{i + 1}/health"]
+        if i:
+            lines.append(f"    depends_on: [s{i // 2}]")
+    monitor = checked_monitor("\n".join(lines) + "\n", tmp_path)
+    app = MonitorApp(monitor.config, **views_of(monitor), clock=lambda: T, hostname=HOSTNAME)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("g")
+        await pilot.pause()
+        canvas = canvas_of(app)
+        await until(pilot, lambda: canvas.graph is not None, "the layout from its thread")
+        await settle(pilot)
+        assert len(canvas.graph.boxes) == n
+        assert f"{n} services, {n - 1} dependencies" in screen_text(app)
