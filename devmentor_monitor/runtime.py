@@ -88,6 +88,7 @@ class Monitor:
     ) -> None:
         self.config = config
         self.store = store if store is not None else Store(config, clock=clock)
+        self.store.follow(config)  # a store built before --demo: the URLs probed, not configured
         probed = [s for s in config.services if s.url is not None]  # the rest beat
         self.health = HealthSource(probed, config.health.max_in_flight)
         self.system_source = SystemSource(config.intervals.system, config.intervals.processes)

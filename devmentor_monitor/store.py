@@ -257,6 +257,21 @@ class Store:
         )
         self._services[cfg.name] = _ServiceRecord(cfg, rules, h.service_points, h.recent_checks)
 
+    def follow(self, config: Config) -> None:
+        """Writer (the runtime, before it starts): take the config the monitor runs with.
+
+        ``ultra --demo`` builds the store from the configured file before the demo fleet
+        exists; the monitor then checks the fleet's URLs, and the store must say so (the
+        screen and /api/services show what is actually probed). Services are matched by
+        name; their figures are kept."""
+        self.config = config
+        for cfg in config.services:
+            rec = self._services.get(cfg.name)
+            if rec is not None and rec.cfg is not cfg:
+                rec.cfg = cfg
+                rec.summary = None
+                self._changed(SERVICE + cfg.name)
+
     def record_check(self, result: CheckResult) -> Health | None:
         """Apply one check; returns the new status when it changed."""
         rec = self._services[result.service]
