@@ -40,6 +40,7 @@ from devmentor_monitor.observations import (
     KubeChanged,
     KubeListed,
     Observation,
+    Polled,
     Pushed,
     Scraped,
 )
@@ -197,6 +198,8 @@ class StoreIntake:
                 if self.history is not None and not stored:
                     series = service_series(service, "last_beat_seconds")
                     self.history.write([Sample(series, ts, ts)])
+            case Polled(source, seconds, interval):
+                self.store.cost.polls.record(source, seconds, interval)
             case _:
                 assert_never(obs)
 

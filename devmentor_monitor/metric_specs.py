@@ -178,6 +178,32 @@ METRICS: dict[str, MetricSpec] = {
             "rejected",
         ),
         _m(
+            "devmentor_self_cpu_ratio",
+            "gauge",
+            "ratio",
+            "The monitor's own CPU time over wall-clock time since the previous read "
+            "(1 = one core busy).",
+            (),
+            "own CPU",
+        ),
+        _m(
+            "devmentor_self_rss_bytes",
+            "gauge",
+            "bytes",
+            "The monitor's own resident memory.",
+            (),
+            "own memory",
+        ),
+        _m(
+            "devmentor_self_poll_seconds",
+            "gauge",
+            "seconds",
+            "How long each source's polls took over the last minute: mean and max "
+            "(a health check counts from its wait for a slot).",
+            ("source", "stat"),
+            "poll time",
+        ),
+        _m(
             "devmentor_live_readers",
             "gauge",
             "",

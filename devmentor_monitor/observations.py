@@ -90,6 +90,15 @@ class Beat:
     stored: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class Polled:
+    """One poll of a source took ``seconds``; it should keep to ``interval`` (selfcost.py)."""
+
+    source: str
+    seconds: float
+    interval: float
+
+
 Observation: TypeAlias = (
     CheckResult
     | SystemSample
@@ -103,6 +112,7 @@ Observation: TypeAlias = (
     | Scraped
     | Pushed
     | Beat
+    | Polled
 )
 
 

@@ -28,6 +28,7 @@ from devmentor_monitor.incidents.model import Incident
 from devmentor_monitor.model import CheckResult, Health, SourceStatus, SystemSample
 from devmentor_monitor.rings import Ring, WindowCounter
 from devmentor_monitor.scrape.model import ScrapedSample, ScrapeSnapshot
+from devmentor_monitor.selfcost import SelfCost
 
 if TYPE_CHECKING:
     from devmentor_monitor.custom.model import CustomSample
@@ -241,6 +242,9 @@ class Store:
         # Pushed metrics (POST /api/metrics): the latest sample per series, capped by
         # custom_metrics (custom/model.py admits), expired after custom_metrics.expire.
         self._custom: dict[str, CustomSample] = {}
+        # The monitor's own CPU, memory and poll times (selfcost.py), for the self panel,
+        # /api/self and /metrics.
+        self.cost = SelfCost()
 
     # ------------------------------------------------------------- notifications
     def _changed(self, topic: str) -> None:

@@ -23,7 +23,7 @@ from devmentor_monitor.config.schema import ServiceConfig
 from devmentor_monitor.logs import mask
 from devmentor_monitor.model import CheckResult
 from devmentor_monitor.observations import Intake
-from devmentor_monitor.sources.base import status
+from devmentor_monitor.sources.base import status, timed
 
 
 def body_mismatches(body: bytes, expect: Sequence[tuple[str, Any]]) -> list[str]:
@@ -248,8 +248,10 @@ class HealthSource:
             await self.checker.close()
 
     async def _one(self, i: int, intake: Intake, in_flight: dict[int, asyncio.Task[None]]) -> None:
+        svc = self.services[i]
         try:
-            result = await self.checker.check(self.services[i])
+            with timed(intake, self.name, svc.interval):  # queueing for a slot included
+                result = await self.checker.check(svc)
             self.checks_done += 1
             intake.observe(result)
         finally:

@@ -80,7 +80,11 @@ class ScrapeSource:
             cookie_jar=aiohttp.DummyCookieJar(),
         )
         try:
-            await every(self.settings.interval, lambda: self.scrape_once(session, intake))
+            await every(
+                self.settings.interval,
+                lambda: self.scrape_once(session, intake),
+                (intake, self.name),
+            )
         finally:
             self._stop.set()
             self._executor.shutdown(wait=False, cancel_futures=True)

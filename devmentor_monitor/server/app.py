@@ -59,6 +59,7 @@ from devmentor_monitor.server.sessions import Sessions
 from devmentor_monitor.server.shapes import (
     alert_json,
     check_json,
+    self_cost_json,
     series_json,
     service_json,
     source_json,
@@ -219,6 +220,11 @@ class Api:
             body["window_s"] = params.get("window", 300.0)
             body["series"] = series_json(self.store, names, now - body["window_s"])
         return json_response(body)
+
+    async def self_cost(self, request: web.Request) -> web.Response:
+        """The monitor's own CPU, memory and each source's poll times (selfcost.py)."""
+        query(request, {})
+        return json_response(self_cost_json(self.store.cost))
 
     async def alerts(self, request: web.Request) -> web.Response:
         """Every rule, and every alert it has raised with its state (inactive, pending,

@@ -58,6 +58,23 @@ class StoreCollector:
         yield from self._predictions()
         yield from self._events()
         yield from self._custom()
+        yield from self._self()
+
+    def _self(self) -> Iterator[Metric]:
+        """The monitor's own cost (selfcost.py): CPU, memory, each source's poll times."""
+        cost = self.store.cost
+        usage = cost.usage()
+        cpu = gauge("devmentor_self_cpu_ratio")
+        if usage.cpu_ratio is not None:
+            cpu.add_metric([], usage.cpu_ratio)
+        rss = gauge("devmentor_self_rss_bytes")
+        if usage.rss_bytes is not None:
+            rss.add_metric([], usage.rss_bytes)
+        polls = gauge("devmentor_self_poll_seconds")
+        for stat in cost.polls.stats():
+            polls.add_metric([stat.source, "mean"], stat.mean)
+            polls.add_metric([stat.source, "max"], stat.max)
+        yield from (cpu, rss, polls)
 
     def _custom(self) -> Iterator[Metric]:
         """Pushed metrics, one gauge family per pushed name (metric_specs.CUSTOM), each

@@ -889,6 +889,50 @@ def _document(services: Sequence[str], replicas: tuple[int, int]) -> dict[str, A
                     },
                 }
             },
+            "/api/self": {
+                "get": {
+                    "summary": "The monitor's own cost: its CPU (share of one core), "
+                    "resident memory, and each source's poll times over the last minute "
+                    "(mean, max, its interval; slow: a poll took longer than the interval)",
+                    "responses": {
+                        "200": _json(
+                            "Own cost",
+                            {
+                                "type": "object",
+                                "required": ["cpu_ratio", "rss_bytes", "polls", "slow"],
+                                "properties": {
+                                    "cpu_ratio": {"type": ["number", "null"]},
+                                    "rss_bytes": {"type": ["integer", "null"]},
+                                    "polls": {
+                                        "type": "array",
+                                        "items": {
+                                            "type": "object",
+                                            "required": [
+                                                "source",
+                                                "count",
+                                                "mean_s",
+                                                "max_s",
+                                                "interval_s",
+                                                "slow",
+                                            ],
+                                            "properties": {
+                                                "source": {"type": "string"},
+                                                "count": {"type": "integer"},
+                                                "mean_s": {"type": "number"},
+                                                "max_s": {"type": "number"},
+                                                "interval_s": {"type": "number"},
+                                                "slow": {"type": "boolean"},
+                                            },
+                                        },
+                                    },
+                                    "slow": {"type": "array", "items": {"type": "string"}},
+                                },
+                            },
+                        ),
+                        "400": _ERROR,
+                    },
+                }
+            },
             "/api/alerts": {
                 "get": {
                     "summary": "Alert rules and each alert's state (inactive, pending, firing, "

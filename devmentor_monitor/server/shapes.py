@@ -27,6 +27,7 @@ from devmentor_monitor.model import (
     SystemSample,
 )
 from devmentor_monitor.reports.model import Count, DurationStats, HourLatency, Report
+from devmentor_monitor.selfcost import SelfCost, slow_lines
 from devmentor_monitor.store import ServiceSummary, Store
 
 if TYPE_CHECKING:
@@ -428,4 +429,25 @@ def report_json(r: Report) -> dict[str, Any]:
             {"channel": n.channel, "kind": n.kind, "state": n.state, "count": n.count}
             for n in r.notifications
         ],
+    }
+
+
+def self_cost_json(cost: SelfCost) -> dict[str, Any]:
+    """GET /api/self: the monitor's own CPU, memory and poll times (selfcost.py)."""
+    usage = cost.usage()
+    return {
+        "cpu_ratio": _r(usage.cpu_ratio),
+        "rss_bytes": usage.rss_bytes,
+        "polls": [
+            {
+                "source": p.source,
+                "count": p.count,
+                "mean_s": _r(p.mean, 6),
+                "max_s": _r(p.max, 6),
+                "interval_s": p.interval,
+                "slow": p.slow,
+            }
+            for p in cost.polls.stats()
+        ],
+        "slow": slow_lines(cost),
     }

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from typing import Protocol, TypeVar
 
 from devmentor_monitor.model import SourceState, SourceStatus
-from devmentor_monitor.observations import Intake
+from devmentor_monitor.observations import Intake, Polled
 
 T = TypeVar("T")
 
@@ -34,11 +35,31 @@ async def in_thread(fn: Callable[[], T], timeout: float) -> T:  # noqa: ASYNC109
         return await asyncio.to_thread(fn)
 
 
-async def every(interval: float, tick: Callable[[], Awaitable[None]]) -> None:
-    """Call ``tick`` on a fixed schedule without drift; a slow tick skips, never overlaps."""
+@contextmanager
+def timed(intake: Intake, source: str, interval: float) -> Iterator[None]:
+    """Time one poll of ``source`` and tell the intake (the monitor's own cost, on screen,
+    /api/self and /metrics): every source's polls are timed here."""
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        intake.observe(Polled(source, time.perf_counter() - started, interval))
+
+
+async def every(
+    interval: float,
+    tick: Callable[[], Awaitable[None]],
+    timing: tuple[Intake, str] | None = None,
+) -> None:
+    """Call ``tick`` on a fixed schedule without drift; a slow tick skips, never overlaps.
+    ``timing``: (intake, source name) each tick's duration is told to."""
     next_at = time.monotonic()
     while True:
-        await tick()
+        if timing is None:
+            await tick()
+        else:
+            with timed(*timing, interval):
+                await tick()
         next_at += interval
         now = time.monotonic()
         if next_at < now:  # we fell behind: skip the missed ticks

@@ -189,4 +189,4 @@ class SystemSource:
             intake.observe(sample)
             intake.observe(status(self.name, True, interval=self.interval))
 
-        await every(self.interval, tick)
+        await every(self.interval, tick, (intake, self.name))

@@ -25,7 +25,7 @@ from devmentor_monitor.backoff import Backoff
 from devmentor_monitor.config.schema import DockerSettings
 from devmentor_monitor.masking import mask_lines
 from devmentor_monitor.observations import ContainersListed, Intake
-from devmentor_monitor.sources.base import in_thread, status
+from devmentor_monitor.sources.base import in_thread, status, timed
 from devmentor_monitor.workloads.kube_source import check_cancelled
 from devmentor_monitor.workloads.model import ContainerInfo, WorkloadEvent
 
@@ -157,7 +157,8 @@ class DockerSource:
                 if self._client is None:
                     await self._connect()
                 started = time.monotonic()
-                items, events = await in_thread(self.collect, timeout * 3)
+                with timed(intake, self.name, self.settings.interval):
+                    items, events = await in_thread(self.collect, timeout * 3)
                 self.last_poll_s = time.monotonic() - started
             except asyncio.CancelledError:
                 raise
