@@ -16,11 +16,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from textual.app import App, SystemCommand
+from textual.command import CommandPalette
 from textual.screen import Screen
 
 from devmentor_monitor.config.schema import Config
 from devmentor_monitor.store import Store
 from devmentor_monitor.tui.audit_view import AuditScreen
+from devmentor_monitor.tui.confirm import ConfirmScreen
 from devmentor_monitor.tui.events_view import EventsScreen
 from devmentor_monitor.tui.keys import KEYS, VIEWS, bindings
 from devmentor_monitor.tui.predictions import PredictionsScreen
@@ -34,10 +36,11 @@ from devmentor_monitor.tui.screens import (
     OverviewScreen,
     ServicesScreen,
 )
+from devmentor_monitor.tui.self_view import SelfScreen
 from devmentor_monitor.tui.silence import SilenceScreen, open_silence
 from devmentor_monitor.tui.themes import initial_theme, load_themes
 from devmentor_monitor.tui.topology import TopologyScreen
-from devmentor_monitor.tui.workloads import ConfirmScreen, DockerScreen, KubernetesScreen
+from devmentor_monitor.tui.workloads import DockerScreen, KubernetesScreen
 
 if TYPE_CHECKING:
     from devmentor_monitor.bus import Subscription
@@ -172,14 +175,38 @@ class MonitorApp(App[int]):
         services table change every second, so they always redraw.
         """
         topics = self._sub.take() if self._sub is not None else set()
-        if not self.screen_stack:  # the timer can fire once more while the app shuts down
-            return
-        screen = self.screen
+        screen = self.view()  # behind the palette or help too: the clock keeps going
         if isinstance(screen, MonitorScreen) and screen.ready:
             screen.refresh_data(None if force else topics)
             self.ticks += 1
 
+    def view(self) -> Screen[Any] | None:
+        """The view on screen: the topmost MonitorScreen, under any dialog or palette."""
+        for screen in reversed(self.screen_stack):
+            if isinstance(screen, MonitorScreen):
+                return screen
+        return None
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """esc in the command palette is the palette's own (it closes it), not `back`."""
+        return not (action == "back" and isinstance(self.screen, CommandPalette))
+
     # ------------------------------------------------------------------ actions
+    def action_copy(self) -> None:
+        """`c`: the selected incident id or service URL to the local clipboard (OSC 52,
+        so it reaches the terminal's machine over SSH)."""
+        screen = self.view()
+        text = screen.copy_target() if isinstance(screen, MonitorScreen) else None
+        if not text:
+            self.notify("nothing to copy here (select an incident or a service)", timeout=2)
+            return
+        self.copy_to_clipboard(text)
+        self.notify(f"copied {text}", timeout=2)
+
+    def action_show_self(self) -> None:
+        if not isinstance(self.screen, SelfScreen):
+            self.push_screen(SelfScreen())
+
     def action_show(self, view: str) -> None:
         if view not in VIEWS:
             return
@@ -188,7 +215,7 @@ class MonitorApp(App[int]):
 
     async def action_back(self) -> None:  # Textual's is a coroutine; it awaits ours
         screen = self.screen
-        if isinstance(screen, HelpScreen):
+        if isinstance(screen, HelpScreen | SelfScreen):
             screen.dismiss(None)
             return
         if isinstance(screen, ConfirmScreen):  # esc on a confirmation: cancel it

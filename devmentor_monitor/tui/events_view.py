@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
 from devmentor_monitor.events.model import Event, EventSeverity
+from devmentor_monitor.tui.keys import bindings
 from devmentor_monitor.tui.render import ellipsize
 from devmentor_monitor.tui.screens import MonitorScreen
 from devmentor_monitor.tui.widgets import bound_table_caches
@@ -52,10 +52,8 @@ class EventsTable(DataTable[Any]):
 
 
 class EventsScreen(MonitorScreen):
-    BINDINGS = [
-        Binding("space", "pause", "Pause", id="events_pause"),
-        Binding("v", "severity", "Severity", id="events_severity"),
-    ]
+    KEY_SCOPE = "events"
+    BINDINGS = bindings("events")
 
     def __init__(self) -> None:
         super().__init__()

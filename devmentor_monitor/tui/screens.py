@@ -17,6 +17,7 @@ from devmentor_monitor.history.model import host_series, service_series
 from devmentor_monitor.logs import mask_url
 from devmentor_monitor.metric_specs import series_spec
 from devmentor_monitor.tui.charts import RANGES, STORED_RANGES, Marks, line_chart, step_for
+from devmentor_monitor.tui.confirm import ConfirmScreen
 from devmentor_monitor.tui.keys import KEYS, bindings, help_rows, key_display
 from devmentor_monitor.tui.render import sparkline
 from devmentor_monitor.tui.replay import when
@@ -70,6 +71,18 @@ class MonitorScreen(Screen[None]):
     def silence_target(self) -> str | None:
         """The service `S` would silence on this view (None: this view has none)."""
         return None
+
+    def copy_target(self) -> str | None:
+        """What `c` copies on this view: the selected service's URL (masked, as shown)."""
+        name = self.silence_target()
+        table = self.filterable()
+        if name is None and table is not None and table.row_count:
+            name = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        store = self.monitor_app.store
+        if not name or store is None or not store.has_service(name):
+            return None
+        url = store.service(name).url
+        return mask_url(url) if url else None
 
     ready = False  # set once mounted: a tick must not draw into a half-built screen
 
@@ -414,15 +427,7 @@ class StoredSeriesPane(AppWidget, Static):
         self.refresh_data()
 
 
-RANGE_BINDINGS: list[BindingType] = [
-    # Shown on the range line above the charts, not in the (narrow) footer.
-    Binding("1", "range('5m')", "5 m", id="range_5m", show=False),
-    Binding("2", "range('1h')", "1 h", id="range_1h", show=False),
-    Binding("3", "range('24h')", "24 h", id="range_24h", show=False),
-    Binding("4", "range('7d')", "7 d", id="range_7d", show=False),
-    Binding("5", "range('30d')", "30 d", id="range_30d", show=False),
-    Binding("r", "next_range", "Range", id="range_next", show=False),
-]
+RANGE_BINDINGS: list[BindingType] = bindings("range")  # keys.py: 1-5 and r
 
 
 def range_line(current: str) -> Text:
@@ -438,6 +443,7 @@ def range_line(current: str) -> Text:
 class RangeScreen(MonitorScreen):
     """A screen with charts and the range keys; `refresh_data` draws the range chosen."""
 
+    KEY_SCOPE = "range"
     BINDINGS = RANGE_BINDINGS
     range_name = "5m"
 
@@ -666,10 +672,8 @@ class IncidentsScreen(MonitorScreen):
     """Open incidents with their timelines; `a` acknowledges and `r` resolves, through the
     same commands as the API (actor "tui")."""
 
-    BINDINGS = [
-        Binding("a", "acknowledge", "Ack", id="incident_ack"),
-        Binding("r", "resolve", "Resolve", id="incident_resolve"),
-    ]
+    KEY_SCOPE = "incidents"
+    BINDINGS = bindings("incidents")
     selected: str | None = None
 
     def __init__(self) -> None:
@@ -702,6 +706,9 @@ class IncidentsScreen(MonitorScreen):
         store = self.monitor_app.store
         inc = store.incident(self.selected) if store is not None and self.selected else None
         return inc.service if inc is not None else None
+
+    def copy_target(self) -> str | None:
+        return self.selected
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.data_table.id == "inc-list" and event.row_key.value:
@@ -761,8 +768,22 @@ class IncidentsScreen(MonitorScreen):
     async def action_acknowledge(self) -> None:
         await self._act("acknowledge")
 
-    async def action_resolve(self) -> None:
-        await self._act("resolve")
+    def action_resolve(self) -> None:
+        """`r` asks first, as the container actions do: a resolve pages "resolved"."""
+        if self.monitor_app.refuse_write("resolve"):
+            return
+        store = self.monitor_app.store
+        inc = store.incident(self.selected) if store is not None and self.selected else None
+        if inc is None:
+            self.notify("no incident selected", timeout=2)
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.run_worker(self._act("resolve"), group="incident", exit_on_error=False)
+
+        question = f"Resolve incident {inc.id} ({inc.service}: {inc.title})?"
+        self.app.push_screen(ConfirmScreen(question), answered)
 
     async def _act(self, verb: str) -> None:
         if self.monitor_app.refuse_write(verb):
@@ -877,7 +898,13 @@ def incident_text(app: MonitorApp, inc: Incident) -> Text:
 class HelpScreen(ModalScreen[None]):
     """Every key, from the one declaration in keys.py (remaps included)."""
 
-    BINDINGS = [Binding("escape,q,question_mark", "dismiss", "Close", id="help_close")]
+    BINDINGS = [
+        Binding("escape,q,question_mark", "dismiss", "Close", id="help_close"),
+        Binding("down,j", "scroll(1)", "Scroll", show=False, id="help_down"),
+        Binding("up,k", "scroll(-1)", "Scroll", show=False, id="help_up"),
+        # The self panel opens from here too (a modal screen hides the app's keys).
+        *(b for b in bindings() if isinstance(b, Binding) and b.id == "self"),
+    ]
 
     def compose(self) -> ComposeResult:
         app = self.app
@@ -885,11 +912,18 @@ class HelpScreen(ModalScreen[None]):
         text = Text("Keys", style="bold")
         text.append("  ctrl+p command palette (every action) · ctrl+c quit\n", style="dim")
         for keys, title, help_text in help_rows(keymap):
-            text.append(f"  {keys:<9} ", style="bold")  # a space after keys too long for 10
-            text.append(f"{title:<13}{help_text}\n")
-        text.append("  m, s: 1-5 or r pick 5m 1h 24h 7d 30d (7d, 30d: stored history)\n")
-        text.append("esc, q or ? close this", style="dim")
-        yield Static(text, id="help")
+            text.append(f"  {keys:<9} ", style="bold")
+            text.append(f"{title:<12} {help_text}\n")
+        text.rstrip()
+        help_box = Static(text, id="help")
+        help_box.border_subtitle = "esc, q or ? close this · ↑ ↓ scroll"
+        yield help_box
+
+    async def action_show_self(self) -> None:
+        await self.app.run_action("show_self")
+
+    def action_scroll(self, lines: int) -> None:
+        self.query_one("#help").scroll_relative(y=lines, animate=False)
 
     def action_dismiss(self) -> None:  # type: ignore[override]
         self.dismiss(None)

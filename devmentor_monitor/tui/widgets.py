@@ -14,6 +14,7 @@ from textual.widgets.data_table import ColumnKey, RowKey
 
 from devmentor_monitor.incidents.model import Incident
 from devmentor_monitor.model import Health, SourceState
+from devmentor_monitor.selfcost import slow_lines
 from devmentor_monitor.store import ServiceSummary, Store
 from devmentor_monitor.tui.keys import WRITE_KEYS
 from devmentor_monitor.tui.render import bar, ellipsize, short_reason, sparkline, status_text
@@ -101,6 +102,9 @@ class HeaderBar(AppWidget, Static):
         line.append(f"  services {counts['up'] + counts['degraded']}/{sum(counts.values())} up")
         if counts["down"]:
             line.append(f" · {counts['down']} down", style=f"bold {colors.get('status-down')}")
+        for slow in slow_lines(store.cost):  # before the rest: "health checks slow: 12.3 s > 10 s"
+            line.append("  │ ")
+            line.append(slow, style=f"bold {colors.get('warning', '')}")
         for channel, reason in sorted(store.notification_errors.items()):
             line.append("  │ ")
             line.append(f"notify {channel}: failing: {reason}", style=colors.get("status-down", ""))

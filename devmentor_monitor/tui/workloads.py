@@ -10,12 +10,12 @@ from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
 
 from devmentor_monitor.model import SourceState
+from devmentor_monitor.tui.confirm import ConfirmScreen
+from devmentor_monitor.tui.keys import bindings
 from devmentor_monitor.tui.render import ellipsize
 from devmentor_monitor.tui.screens import MonitorScreen
 from devmentor_monitor.tui.widgets import bound_table_caches, sync_rows, write_hint
@@ -50,32 +50,6 @@ def source_line(
             text += f", retry in {status.retry_at - now:.0f} s"
         return Text(text, style=f"bold {palette.get('status-down', '')}")
     return Text(f"{name}: {status.reason}", style=palette.get("status-up", ""))
-
-
-class ConfirmScreen(ModalScreen[bool]):
-    """y does it, n or esc does not: every container and cluster action asks first."""
-
-    BINDINGS = [
-        Binding("y", "answer(True)", "Yes", id="confirm_yes"),
-        Binding("n,escape", "answer(False)", "No", id="confirm_no"),
-    ]
-    DEFAULT_CSS = """
-    ConfirmScreen { align: center middle; }
-    ConfirmScreen > Static { width: auto; max-width: 80; padding: 1 2;
-                             border: thick $warning; background: $surface; }
-    """
-
-    def __init__(self, question: str) -> None:
-        super().__init__()
-        self.question = question
-
-    def compose(self) -> ComposeResult:
-        text = Text(self.question + "\n\n", style="bold")
-        text.append("y confirm · n or esc cancel", style="dim")
-        yield Static(text, id="confirm")
-
-    def action_answer(self, yes: bool) -> None:
-        self.dismiss(yes)
 
 
 class WorkloadScreen(MonitorScreen):
@@ -157,12 +131,8 @@ DOCKER_COLUMNS = (
 
 class DockerScreen(WorkloadScreen):
     SOURCE, TOPIC = "docker", "containers"
-    BINDINGS = [
-        Binding("r", "act('restart')", "Restart", id="container_restart"),
-        Binding("x", "act('stop')", "Stop", id="container_stop"),
-        Binding("u", "act('start')", "Start", id="container_start"),
-        Binding("l", "logs", "Logs", id="container_logs"),
-    ]
+    KEY_SCOPE = "docker"
+    BINDINGS = bindings("docker")
     selected: str | None = None
 
     def body(self) -> ComposeResult:
@@ -336,12 +306,8 @@ DEPLOY_COLUMNS = (
 
 class KubernetesScreen(WorkloadScreen):
     SOURCE, TOPIC = "kubernetes", "kubernetes"
-    BINDINGS = [
-        Binding("r", "restart", "Restart", id="deployment_restart"),
-        Binding("x", "delete_pod", "Delete", id="pod_delete"),
-        Binding("plus", "scale(1)", "Scale+", id="deployment_scale_up"),
-        Binding("minus", "scale(-1)", "Scale−", id="deployment_scale_down"),
-    ]
+    KEY_SCOPE = "kubernetes"
+    BINDINGS = bindings("kubernetes")
     DEFAULT_CSS = (
         WorkloadScreen.DEFAULT_CSS
         + """

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from msgspec.structs import replace
+from support.waiting import until
 from tui_data import CONFIG_TEXT, HOSTNAME, T, frozen_monitor, settle, views_of
 
 from devmentor_monitor.config.schema import parse_text
 from devmentor_monitor.incidents.engine import Actor
 from devmentor_monitor.incidents.model import IncidentState, Severity
 from devmentor_monitor.tui.app import MonitorApp
+from devmentor_monitor.tui.confirm import ConfirmScreen
 
 
 async def test_acknowledge_and_resolve_from_the_incidents_view(
@@ -41,9 +43,16 @@ async def test_acknowledge_and_resolve_from_the_incidents_view(
             assert saved.state is IncidentState.ACKNOWLEDGED
             assert saved.acknowledged_by == "tui"
             assert "acknowledged" in screen_text(app)
-            await pilot.press("r")
+            await pilot.press("r")  # asks first, as container actions do
             await settle(pilot)
-            assert monitor.db.load_incident(inc.id).state is IncidentState.RESOLVED
+            assert isinstance(app.screen, ConfirmScreen)
+            await pilot.press("y")
+            await until(
+                pilot,
+                lambda: monitor.db.load_incident(inc.id).state is IncidentState.RESOLVED,
+                "the resolve",
+            )
+            await settle(pilot)
             assert "no incidents" in screen_text(app)
             assert [a.action for a in monitor.db.load_audit()][:2] == [
                 "incident.resolve",

@@ -346,7 +346,7 @@ async def test_help_lists_every_key_and_closes(app: MonitorApp, screen_text: Tex
             assert "[ ]       Travel 1 min" in text
             assert "ctrl+c" in text
             assert "ctrl+p" in text
-            assert "1-5 or r" in text
+            assert "1 2 3 4 5 r Range (m, s)" in text  # the ranges, from the key table
             await pilot.press(close)
             await pilot.pause()
             assert not isinstance(app.screen, HelpScreen), close

@@ -14,7 +14,7 @@ from devmentor_monitor.model import Health, SourceState, SourceStatus
 from devmentor_monitor.observations import ContainersListed, KubeListed
 from devmentor_monitor.sources.base import status
 from devmentor_monitor.tui.app import MonitorApp
-from devmentor_monitor.tui.workloads import ConfirmScreen
+from devmentor_monitor.tui.confirm import ConfirmScreen
 from devmentor_monitor.workloads.model import ContainerInfo, DeploymentInfo, NodeInfo, PodInfo
 
 Text = Callable[[Any], str]
