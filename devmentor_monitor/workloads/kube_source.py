@@ -20,7 +20,7 @@ from devmentor_monitor.backoff import Backoff
 from devmentor_monitor.config.schema import KubeSettings
 from devmentor_monitor.masking import mask
 from devmentor_monitor.observations import Intake, KubeChanged, KubeListed
-from devmentor_monitor.sources.base import status
+from devmentor_monitor.sources.base import status, timed
 from devmentor_monitor.workloads.model import DeploymentInfo, NodeInfo, PodInfo, WorkloadEvent
 
 T = TypeVar("T")
@@ -425,38 +425,39 @@ class KubeSource:
         t = self.settings.timeout
         while True:
             check_cancelled()
-            deps = await self._call(
-                lambda: self.apps.list_namespaced_deployment(self.namespace, _request_timeout=t)
-            )
-            intake.observe(
-                KubeListed(
-                    "deployments",
-                    {
-                        d.metadata.name: deployment_info(
-                            d,
-                            self._service(
-                                (
-                                    d.spec.template.metadata.labels
-                                    if d.spec and d.spec.template and d.spec.template.metadata
-                                    else None
-                                )
-                                or {}
-                            ),
-                        )
-                        for d in deps.items
-                    },
+            with timed(intake, self.name, self.settings.interval):  # the polled lists
+                deps = await self._call(
+                    lambda: self.apps.list_namespaced_deployment(self.namespace, _request_timeout=t)
                 )
-            )
-            nodes = await self._call(lambda: self.core.list_node(_request_timeout=t))
-            intake.observe(
-                KubeListed("nodes", {n.metadata.name: node_info(n) for n in nodes.items})
-            )
-            events = await self._call(
-                lambda: self.core.list_namespaced_event(
-                    self.namespace, field_selector="type=Warning", _request_timeout=t
+                intake.observe(
+                    KubeListed(
+                        "deployments",
+                        {
+                            d.metadata.name: deployment_info(
+                                d,
+                                self._service(
+                                    (
+                                        d.spec.template.metadata.labels
+                                        if d.spec and d.spec.template and d.spec.template.metadata
+                                        else None
+                                    )
+                                    or {}
+                                ),
+                            )
+                            for d in deps.items
+                        },
+                    )
                 )
-            )
-            self._events(intake, events.items)
+                nodes = await self._call(lambda: self.core.list_node(_request_timeout=t))
+                intake.observe(
+                    KubeListed("nodes", {n.metadata.name: node_info(n) for n in nodes.items})
+                )
+                events = await self._call(
+                    lambda: self.core.list_namespaced_event(
+                        self.namespace, field_selector="type=Warning", _request_timeout=t
+                    )
+                )
+                self._events(intake, events.items)
             intake.observe(status(self.name, True, self._describe(), namespace=self.namespace))
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
