@@ -475,6 +475,9 @@ class TuiSettings(Section, frozen=True):
     """The screen is redrawn at most once per this many seconds."""
     keys: StrMap = ()
     """Binding id -> key(s), e.g. ("metrics", "M")."""
+    chart_symbols: Literal["braille", "block", "ascii"] = "braille"
+    """What charts draw with: braille dots, quadrant blocks (fonts without braille) or
+    plain ASCII (terminals without box drawing)."""
 
 
 # --------------------------------------------------------------------------- alerting

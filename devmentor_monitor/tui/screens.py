@@ -16,7 +16,14 @@ from textual.widgets import DataTable, Input, Static
 from devmentor_monitor.history.model import host_series, service_series
 from devmentor_monitor.logs import mask_url
 from devmentor_monitor.metric_specs import series_spec
-from devmentor_monitor.tui.charts import RANGES, STORED_RANGES, Marks, line_chart, step_for
+from devmentor_monitor.tui.charts import (
+    RANGES,
+    STORED_RANGES,
+    Marks,
+    chart_levels,
+    line_chart,
+    step_for,
+)
 from devmentor_monitor.tui.confirm import ConfirmScreen
 from devmentor_monitor.tui.keys import KEYS, bindings, help_rows, key_display
 from devmentor_monitor.tui.render import sparkline
@@ -264,13 +271,15 @@ class ChartPane(AppWidget, Static):
                 stored[2],
                 now=now,
                 window=self.window,
-                width=self.size.width,
-                height=self.size.height,
+                width=self.content_size.width,
+                height=self.content_size.height,
                 title=f"{self.title}, {name} (avg per {_step_word(step)})",
                 unit=unit,
                 color=self.monitor_app.theme != "monochrome",
                 empty=f"not enough stored for the last {name} yet (two points needed): "
                 "the history fills as the monitor runs",
+                levels=chart_levels(store.config.thresholds, self.keys, self.service_latency),
+                symbols=store.config.tui.chart_symbols,
             )
         )
 
@@ -331,7 +340,7 @@ class ChartPane(AppWidget, Static):
                     unit = spec.unit
                 lines.append((spec.label, ts, vs))
                 marks.append(_marks(store, key, since, 1 / 1024 if spec.unit == "bytes/s" else 1.0))
-        width, height = self.size.width, self.size.height
+        width, height = self.content_size.width, self.content_size.height
         self.update(
             line_chart(
                 lines,
@@ -343,6 +352,8 @@ class ChartPane(AppWidget, Static):
                 unit=unit,
                 color=self.monitor_app.theme != "monochrome",
                 marks=marks,
+                levels=chart_levels(store.config.thresholds, self.keys, self.service_latency),
+                symbols=store.config.tui.chart_symbols,
             )
         )
 
@@ -471,7 +482,9 @@ class MetricsScreen(RangeScreen):
             yield ChartPane("Memory", ["memory", "swap"], classes="chart")
             yield ChartPane("Disk", [], classes="chart", id="disk-chart")
             yield ChartPane("Network", ["net_rx", "net_tx"], classes="chart")
-            yield ChartPane("Service latency", service_latency=True, classes="chart")
+            yield ChartPane(
+                "Service latency", service_latency=True, classes="chart", id="latency-chart"
+            )
             yield StoredSeriesPane(
                 "Custom metrics (POST /api/metrics)",
                 "custom:",
@@ -479,6 +492,10 @@ class MetricsScreen(RangeScreen):
                 id="custom-series",
                 classes="series",
             )
+
+    def on_resize(self) -> None:
+        # Wide and tall: two charts a row, all on screen (no scrollbar beside the charts).
+        self.set_class(self.size.width >= 120 and self.size.height >= 40, "grid")
 
     def refresh_data(self, topics: set[str] | None = None) -> None:
         store = self.monitor_app.store
