@@ -26,9 +26,11 @@ from devmentor_monitor.tui.charts import (
 )
 from devmentor_monitor.tui.confirm import ConfirmScreen
 from devmentor_monitor.tui.keys import KEYS, bindings, help_rows, key_display
+from devmentor_monitor.tui.overview_layout import OverviewPlan, plan_overview
 from devmentor_monitor.tui.render import sparkline
 from devmentor_monitor.tui.replay import when
 from devmentor_monitor.tui.silence import silenced_line
+from devmentor_monitor.tui.trends import LatencyTrends
 from devmentor_monitor.tui.widgets import (
     SEVERITY_WORD,
     AppWidget,
@@ -181,12 +183,18 @@ class TravelBanner(AppWidget, Static):
 class OverviewScreen(MonitorScreen):
     TRAVELS = True  # `[` `]` redraw this view from the stored history
 
+    _plan: OverviewPlan | None = None
+
     def body(self) -> ComposeResult:
         yield TravelBanner(id="travel-banner")
         with Horizontal(id="top"):
-            table = ServicesTable(id="services")
-            table.border_title = "Services"
-            yield table
+            with Vertical(id="left"):
+                table = ServicesTable(id="services")
+                table.border_title = "Services"
+                yield table
+                trends = LatencyTrends(id="trends")
+                trends.border_title = "Latency trends"
+                yield trends
             system = SystemPane(id="system")
             system.border_title = "Host"
             yield system
@@ -203,6 +211,48 @@ class OverviewScreen(MonitorScreen):
         narrow = self.size.width < 120
         self.set_class(narrow, "narrow")
         self.set_class(self.size.height < 30, "short")
+        if self.ready:
+            self.refresh_data()
+
+    def refresh_data(self, topics: set[str] | None = None) -> None:
+        if self._fit():  # the panes' sizes change: every pane draws again once laid out
+            self.call_after_refresh(super().refresh_data)
+        super().refresh_data(topics)
+
+    def _fit(self) -> bool:
+        """Apply the plan for the rows and the data now shown (overview_layout.py); True if
+        any height changed."""
+        app = self.monitor_app
+        store = app.store
+        if store is None or not self.size.height:
+            return False
+        frame = app.frame if app.travel_at is not None else None
+        if frame is not None and frame.at == app.travel_at:
+            services, incidents = len(frame.services), len(frame.incidents)
+        else:
+            services, incidents = len(store.service_names()), len(store.open_incidents())
+        wide = self.size.width >= 120
+        chrome = 3 + (app.travel_at is not None)  # header, ticker, keys (and the banner)
+        boxes = self.query("#filter")
+        if boxes and boxes.first().display:
+            chrome += 4
+        plan = plan_overview(
+            self.size.height - chrome,
+            wide=wide,
+            services=services,
+            incidents=incidents,
+            predictions=min(20, len(store.predictions())),
+        )
+        if plan == self._plan:
+            return False
+        self._plan = plan
+        self.query_one("#services").styles.height = plan.services
+        trends = self.query_one("#trends")
+        trends.display = plan.trends > 0
+        trends.styles.height = plan.trends
+        self.query_one("#left").styles.height = "100%" if wide else plan.services + plan.trends
+        self.query_one("#bottom").styles.height = plan.bottom
+        return True
 
 
 HISTORY_RELOAD = 60.0  # a stored range is read again at most once a minute
@@ -495,7 +545,7 @@ class MetricsScreen(RangeScreen):
 
     def on_resize(self) -> None:
         # Wide and tall: two charts a row, all on screen (no scrollbar beside the charts).
-        self.set_class(self.size.width >= 120 and self.size.height >= 40, "grid")
+        self.set_class(self.size.width >= 160 and self.size.height >= 40, "grid")
 
     def refresh_data(self, topics: set[str] | None = None) -> None:
         store = self.monitor_app.store

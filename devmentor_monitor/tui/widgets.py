@@ -17,6 +17,7 @@ from devmentor_monitor.model import Health, SourceState
 from devmentor_monitor.selfcost import slow_lines
 from devmentor_monitor.store import ServiceSummary, Store
 from devmentor_monitor.tui.keys import WRITE_KEYS
+from devmentor_monitor.tui.minicharts import host_history
 from devmentor_monitor.tui.render import bar, ellipsize, short_reason, sparkline, status_text
 from devmentor_monitor.units import (
     format_age,
@@ -455,6 +456,9 @@ class SystemPane(AppWidget, Static):
             lines.append(Text(ellipsize(f"     mem: {top}", width)))
         for line in lines:
             line.truncate(width, overflow="ellipsis")
+        # Spare rows (a tall pane): CPU, memory and network history.
+        spare = self.content_size.height - len(lines)
+        lines.extend(host_history(store, now, self.content_size.width, spare, colors))
         self.update(Group(*fit_lines(lines, self.content_size.height, DROP_ORDER)))
 
     def _draw_frame(self, frame: Frame, store: Store) -> None:

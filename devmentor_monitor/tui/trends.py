@@ -1,0 +1,139 @@
+"""The overview's latency trends: a chart per service as tall as the pane allows.
+
+The pane gets the rows the overview's plan leaves it (overview_layout.py); each service
+gets an equal share, its name, last latency and p95 beside a chart of its recent checks
+on a scale from zero with its SLO (or the latency thresholds) as a dotted row. When not
+every service fits on a line of its own, the worst come first and the rest are counted.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.console import Group
+from rich.text import Text
+from textual.widgets import Static
+
+from devmentor_monitor.model import Health
+from devmentor_monitor.tui.charts import Levels
+from devmentor_monitor.tui.minicharts import area_chart, per_cell
+from devmentor_monitor.tui.render import ellipsize, status_text
+from devmentor_monitor.tui.widgets import AppWidget, ServicesTable
+from devmentor_monitor.units import format_ms
+
+if TYPE_CHECKING:
+    from devmentor_monitor.store import Store
+
+WINDOW = 3600.0  # the checks drawn: at most the last hour, as many as the width holds
+LABEL = 22  # the label column beside each chart
+WORST_FIRST = {Health.DOWN: 0, Health.DEGRADED: 1, Health.UNKNOWN: 2, Health.UP: 3}
+
+
+def service_levels(store: Store, name: str) -> Levels:
+    """A service's SLO response time, or the config's latency thresholds, in ms."""
+    slo = store.service_config(name).slo
+    if slo is not None:
+        return (("SLO", slo.response_time * 1000),)
+    th = store.config.thresholds.latency
+    return (("warn", th.warn * 1000), ("alert", th.alert * 1000))
+
+
+class LatencyTrends(AppWidget, Static):
+    """Latency per service over its recent checks (live; time travel shows the trend
+    stored for that moment)."""
+
+    TOPICS = ("service:",)
+
+    def refresh_data(self) -> None:
+        store = self.store
+        if store is None:
+            return
+        width, rows = self.content_size.width, self.content_size.height
+        if rows <= 0 or width < LABEL + 8:
+            self.update("")
+            return
+        if self.travelling:
+            frame = self.frame
+            if frame is None:
+                return
+            series = {f.name: [v * 1000 for v in f.trend] for f in frame.services}
+            statuses = {f.name: f.status for f in frame.services}
+        else:
+            now = self.monitor_app.clock()
+            series = {
+                n: [v * 1000 for v in store.latency_history(n).values_since(now - WINDOW)]
+                for n in store.service_names()
+            }
+            statuses = {n: store.status(n) for n in series}
+        wanted = self._filter()
+        names = [n for n in series if not wanted or wanted in n.lower()]
+        names += [n for n in series if wanted and n not in names and wanted in statuses[n].value]
+        if not names:
+            self.update(Text("no services match" if wanted else "no services configured"))
+            return
+        shown = list(names)
+        if len(names) > rows:  # not all on a line each: the worst first, the rest counted
+            names.sort(key=lambda n: WORST_FIRST.get(statuses[n], 3))
+            names = names[: rows - 1]
+        per = max(1, rows // len(names))
+        lines: list[Text] = []
+        for name in names:
+            lines.extend(self._block(store, name, series[name], statuses[name], per, width))
+        hidden = len(shown) - len(names)
+        if hidden:
+            lines.append(Text(f"… {hidden} more in the services table", style="dim"))
+        self.update(Group(*lines))
+
+    def _filter(self) -> str:
+        """The services table's filter (`/`): the trends show the same services."""
+        tables = self.screen.query(ServicesTable)
+        return str(getattr(tables.first(), "filter_text", "")) if tables else ""
+
+    def on_resize(self) -> None:
+        self.refresh_data()
+
+    def _block(
+        self,
+        store: Store,
+        name: str,
+        values: list[float],
+        status: Health,
+        rows: int,
+        width: int,
+    ) -> list[Text]:
+        app = self.monitor_app
+        colors = app.palette
+        symbols = store.config.tui.chart_symbols
+        chart_w = width - LABEL
+        values = values[-chart_w * per_cell(symbols) :]
+        chart, top = area_chart(
+            values,
+            chart_w,
+            rows,
+            unit="ms",
+            levels=service_levels(store, name),
+            symbols=symbols,
+            style=colors.get("chart", ""),
+            colors=colors,
+        )
+        last = format_ms(values[-1] / 1000) if values else "–"
+        if rows == 1:
+            label = Text(f"{ellipsize(name, 12):<12} ", style="bold")
+            label.append(f"{last:>8} ")
+            labels = [label]
+        else:
+            first = Text(f"{ellipsize(name, 14):<15}", style="bold")
+            first.append_text(status_text(status, colors))
+            labels = [first, Text(f"now {last}")]
+            if not self.travelling:
+                labels.append(Text(f"p95 {format_ms(store.service(name).latency_p95)}"))
+            labels.append(Text(f"scale 0–{top:g} ms", style="dim"))
+            labels.append(Text(f"{len(values)} checks", style="dim"))
+        out = []
+        for i, line in enumerate(chart):
+            label = labels[i] if i < len(labels) else Text()
+            label.truncate(LABEL - 1, overflow="ellipsis")
+            label.pad_right(LABEL - label.cell_len)
+            label.append_text(line)
+            out.append(label)
+        return out
