@@ -15,6 +15,7 @@ from dataclasses import dataclass
 BORDER = 2  # a pane's top and bottom border
 SHORT = 30  # screens under this many rows keep the compact layout
 TRENDS_MIN = 5  # the latency trends pane: three services on a line each, or nothing
+SERVICES_MIN = 5  # the services pane: its header and two rows
 HOST_MIN = 6  # the host pane when stacked (narrow screens), as the stylesheet says
 HOST_NEED = 14  # the host pane's meters with their borders (charts come on top)
 
@@ -45,15 +46,16 @@ def plan_overview(
     outage = incidents > 0
     caps = {(True, False): 3, (True, True): 6, (False, False): rows // 4, (False, True): rows // 2}
     cap = caps[short, outage]  # short screens: as compact as always
-    bottom = min(max(incidents, predictions, 1) + BORDER, max(3, cap))
+    least = SERVICES_MIN + (0 if wide else HOST_MIN)  # what the panes above keep
+    bottom = min(max(incidents, predictions, 1) + BORDER, max(3, cap), max(3, rows - least))
     top = rows - bottom
     table = services + 1 + BORDER  # its header row
     # The rows for the services table and the trends (stacked: the host's go first).
-    room = top if wide else top - (HOST_MIN if short else HOST_NEED)
+    room = top if wide else max(SERVICES_MIN, top - (HOST_MIN if short else HOST_NEED))
     if short and not wide:  # 80x24: the table, then the host; no trends
-        return OverviewPlan(max(min(5, room), min(table, room)), 0, bottom)
+        return OverviewPlan(max(min(SERVICES_MIN, room), min(table, room)), 0, bottom)
     trends_min = max(TRENDS_MIN, top // 5)
-    svc = table if table + trends_min <= room else max(min(5, room), room - trends_min)
+    svc = table if table + trends_min <= room else max(min(SERVICES_MIN, room), room - trends_min)
     left = room - svc
     if left < TRENDS_MIN:  # no room for trends: the table takes it (stacked: the host)
         return OverviewPlan(svc + left if wide else svc, 0, bottom)

@@ -119,7 +119,7 @@ class LatencyTrends(AppWidget, Static):
         last = format_ms(values[-1] / 1000) if values else "–"
         if rows == 1:
             label = Text(f"{ellipsize(name, 12):<12} ", style="bold")
-            label.append(f"{last:>8} ")
+            label.append(f"{last:>8}")
             labels = [label]
         else:
             first = Text(f"{ellipsize(name, 14):<15}", style="bold")
