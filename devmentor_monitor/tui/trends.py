@@ -52,36 +52,36 @@ class LatencyTrends(AppWidget, Static):
         if rows <= 0 or width < LABEL + 8:
             self.update("")
             return
+        trends: dict[str, list[float]] = {}
         if self.travelling:
             frame = self.frame
             if frame is None:
                 return
-            series = {f.name: [v * 1000 for v in f.trend] for f in frame.services}
+            trends = {f.name: [v * 1000 for v in f.trend] for f in frame.services}
             statuses = {f.name: f.status for f in frame.services}
         else:
-            now = self.monitor_app.clock()
-            series = {
-                n: [v * 1000 for v in store.latency_history(n).values_since(now - WINDOW)]
-                for n in store.service_names()
-            }
-            statuses = {n: store.status(n) for n in series}
+            statuses = {n: store.status(n) for n in store.service_names()}
         wanted = self._filter()
-        names = [n for n in series if not wanted or wanted in n.lower()]
-        names += [n for n in series if wanted and n not in names and wanted in statuses[n].value]
+        names = [
+            n for n, st in statuses.items() if not wanted or wanted in n.lower() or wanted in st
+        ]
         if not names:
             self.update(Text("no services match" if wanted else "no services configured"))
             return
-        shown = list(names)
-        if len(names) > rows:  # not all on a line each: the worst first, the rest counted
+        count = len(names)
+        if count > rows:  # not all on a line each: the worst first, the rest counted
             names.sort(key=lambda n: WORST_FIRST.get(statuses[n], 3))
             names = names[: rows - 1]
         per = max(1, rows // len(names))
+        now = self.monitor_app.clock()
         lines: list[Text] = []
-        for name in names:
-            lines.extend(self._block(store, name, series[name], statuses[name], per, width))
-        hidden = len(shown) - len(names)
-        if hidden:
-            lines.append(Text(f"… {hidden} more in the services table", style="dim"))
+        for name in names:  # the rings of the services shown only (a fleet has 1,000)
+            values = trends.get(name)
+            if values is None:
+                values = [v * 1000 for v in store.latency_history(name).values_since(now - WINDOW)]
+            lines.extend(self._block(store, name, values, statuses[name], per, width))
+        if count > len(names):
+            lines.append(Text(f"… {count - len(names)} more in the services table", style="dim"))
         self.update(Group(*lines))
 
     def _filter(self) -> str:
