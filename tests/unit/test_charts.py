@@ -114,3 +114,35 @@ def test_symbol_sets() -> None:
     assert not any(0x2800 <= ord(c) <= 0x28FF for c in block)
     assert any(c in "▖▗▘▝▚▞▄▀▌▐" for c in block)
     assert ascii_.isascii(), sorted({c for c in ascii_ if not c.isascii()})
+
+
+# --------------------------------------------------------------- charts a few rows tall
+
+
+@pytest.mark.parametrize("symbols", ["braille", "block", "ascii"])
+@pytest.mark.parametrize(("width", "rows"), [(1, 1), (10, 3), (60, 9)])
+def test_area_chart_is_exactly_the_size_asked(symbols: str, width: int, rows: int) -> None:
+    from devmentor_monitor.tui.minicharts import area_chart
+
+    values = [float(v % 37) for v in range(500)]
+    lines, _ = area_chart(values, width, rows, unit="percent", symbols=symbols)  # type: ignore[arg-type]
+    assert len(lines) == rows
+    assert all(line.cell_len == width for line in lines)
+    if symbols == "ascii":
+        assert all(line.plain.isascii() for line in lines)
+
+
+def test_area_chart_scales_to_the_data_and_marks_a_near_threshold() -> None:
+    from devmentor_monitor.tui.minicharts import area_chart
+
+    # memory at 1.4 %: drawn on 0-10 (on 0-100 it would be the lowest block, ▁)
+    lines, top = area_chart([1.4] * 20, 10, 4, unit="percent", symbols="block")
+    assert top == 10
+    assert [line.plain[-1] for line in lines] == [" ", " ", " ", "▄"]
+    # 60 % with warn 70: the scale takes in the threshold, drawn dotted where no area is
+    lines, top = area_chart([60.0] * 20, 10, 4, unit="percent", levels=(("warn", 70.0),))
+    assert top == 100
+    assert any("┄" in line.plain for line in lines)
+    # newest at the right: fewer samples than columns leave the left blank
+    lines, _ = area_chart([5.0, 5.0], 10, 2, unit="percent", symbols="block")
+    assert lines[-1].plain.startswith(" " * 8)
