@@ -140,7 +140,7 @@ def test_area_chart_scales_to_the_data_and_marks_a_near_threshold() -> None:
     assert top == 10
     assert [line.plain[-1] for line in lines] == [" ", " ", " ", "▄"]
     # 60 % with warn 70: the scale takes in the threshold, drawn dotted where no area is
-    lines, top = area_chart([60.0] * 20, 10, 4, unit="percent", levels=(("warn", 70.0),))
+    lines, top = area_chart([60.0] * 20, 10, 10, unit="percent", levels=(("warn", 70.0),))
     assert top == 100
     assert any("┄" in line.plain for line in lines)
     # newest at the right: fewer samples than columns leave the left blank
