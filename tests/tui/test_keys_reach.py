@@ -33,6 +33,7 @@ SCOPE_VIEW = {
     "events": "e",
     "docker": "d",
     "kubernetes": "k",
+    "topology": "g",
 }
 NAMED = {  # the keys the issue found missing, by what the help shows
     "incident_ack": "a",
