@@ -7,7 +7,6 @@ Every error is JSON with the right status code, protocol-level ones included
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -55,6 +54,7 @@ from devmentor_monitor.server.ratelimit import WRITE_LIMITS, Rate, RateLimited, 
 from devmentor_monitor.server.reports_api import ReportsApi
 from devmentor_monitor.server.responses import error_response, json_response
 from devmentor_monitor.server.routes import ROUTES
+from devmentor_monitor.server.services_body import ServicesBody
 from devmentor_monitor.server.sessions import Sessions
 from devmentor_monitor.server.shapes import (
     alert_json,
@@ -140,8 +140,7 @@ class Api:
         self.started_at = started_at
         self.self_check = self_check
         self.exposition = CachedExposition(store, started_at, settings.metrics_cache)
-        self._services_body = b""
-        self._services_key: tuple[int, int] = (-1, -1)
+        self.services_body = ServicesBody(store, queries)
         self.gate: Gate | None = None  # set by ExporterServer once it listens
         self.history = HistoryApi(store, queries)
 
@@ -167,18 +166,7 @@ class Api:
 
     async def services(self, request: web.Request) -> web.Response:
         query(request, {})
-        key = (self.store.version, int(time.monotonic()))  # at most one render per second
-        if key != self._services_key:
-            q = self.queries
-            services = [
-                service_json(s, q.flap_state(s.name), q.burn_rates(s.name))
-                for s in self.store.services()
-            ]
-            self._services_body = json.dumps(
-                {"services": services, "counts": self.store.counts()}, separators=(",", ":")
-            ).encode()
-            self._services_key = key
-        return web.Response(body=self._services_body, content_type="application/json")
+        return web.Response(body=self.services_body.body(), content_type="application/json")
 
     async def service(self, request: web.Request) -> web.Response:
         params = query(request, {"window": WINDOW})
