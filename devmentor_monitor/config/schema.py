@@ -209,6 +209,8 @@ class ServiceConfig(Section, frozen=True):
     """JSON path -> the value expected there."""
     depends_on: tuple[str, ...] = ()
     """Services this one needs (no cycles)."""
+    group: str | None = None
+    """A label (team, region, tier) the TUI's services table groups by, with counts."""
     slo: SLO | None = None
     """The service-level objective, if any."""
     failure_threshold: Positive = HealthSettings().failure_threshold

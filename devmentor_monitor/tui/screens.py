@@ -25,6 +25,7 @@ from devmentor_monitor.tui.charts import (
     step_for,
 )
 from devmentor_monitor.tui.confirm import ConfirmScreen
+from devmentor_monitor.tui.fleet import GROUP_PREFIX
 from devmentor_monitor.tui.keys import KEYS, bindings, help_rows, key_display
 from devmentor_monitor.tui.overview_layout import OverviewPlan, plan_overview
 from devmentor_monitor.tui.render import sparkline
@@ -143,6 +144,21 @@ class MonitorScreen(Screen[None]):
             table.set_filter("")
             table.focus()
         return True
+
+    def action_sort_services(self) -> None:
+        """`>`: the services table's next sort key."""
+        table = self.filterable()
+        if table is None:
+            self.notify("nothing to sort on this view", timeout=2)
+            return
+        self.notify(f"services sorted by {table.cycle_sort()}", timeout=1.5)
+
+    def action_fold_group(self) -> None:
+        """`z`: fold or unfold the services group under the cursor."""
+        table = self.filterable()
+        name = table.toggle_group() if table is not None else None
+        if name is None:
+            self.notify("no groups here (set group: on services in services.yaml)", timeout=2)
 
     def on_input_changed(self, event: Input.Changed) -> None:
         table = self.filterable()
@@ -604,8 +620,9 @@ class ServicesScreen(RangeScreen):
         super().on_mount()
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        if event.data_table.id == "svc-list" and event.row_key.value:
-            self.selected = event.row_key.value
+        key = event.row_key.value
+        if event.data_table.id == "svc-list" and key and not key.startswith(GROUP_PREFIX):
+            self.selected = key
             self.refresh_data()
 
     def show_service(self, name: str) -> None:

@@ -16,6 +16,15 @@ from devmentor_monitor.incidents.model import Incident
 from devmentor_monitor.model import Health, SourceState
 from devmentor_monitor.selfcost import slow_lines
 from devmentor_monitor.store import ServiceSummary, Store
+from devmentor_monitor.tui.fleet import (
+    GROUP_PREFIX,
+    SORTS,
+    UNGROUPED,
+    GroupLine,
+    Line,
+    arrange,
+    next_sort,
+)
 from devmentor_monitor.tui.keys import WRITE_KEYS
 from devmentor_monitor.tui.minicharts import host_history
 from devmentor_monitor.tui.render import bar, ellipsize, short_reason, sparkline, status_text
@@ -103,6 +112,8 @@ class HeaderBar(AppWidget, Static):
         line.append(f"  services {counts['up'] + counts['degraded']}/{sum(counts.values())} up")
         if counts["down"]:
             line.append(f" · {counts['down']} down", style=f"bold {colors.get('status-down')}")
+        if counts["degraded"]:  # up, but slower than their SLO: counted in "up" too
+            line.append(f" · {counts['degraded']} slow", style=colors.get("status-degraded", ""))
         for slow in slow_lines(store.cost):  # before the rest: "health checks slow: 12.3 s > 10 s"
             line.append("  │ ")
             line.append(slow, style=f"bold {colors.get('warning', '')}")
@@ -174,14 +185,27 @@ def _drop(cache: Any, stale: Callable[[Any], bool]) -> None:
 
 
 class ServicesTable(AppWidget, DataTable[Any]):
-    """One row per service, updated cell by cell by row key (never rebuilt on a tick)."""
+    """One row per service (and one per group), updated cell by cell by row key.
+
+    At fleet size only what is on screen is drawn: the rows' order is worked out again
+    only when a service changed (the store hands back the same summary objects for
+    untouched services), and cells are computed and set for the visible rows only; rows
+    scrolled into view are brought up to date at once (`watch_scroll_y`).
+    """
 
     def __init__(self, columns: tuple[str, ...] | None = None, **kw: Any) -> None:
         super().__init__(cursor_type="row", zebra_stripes=False, **kw)
         bound_table_caches(self)
         self.columns_shown = [c for c in COLUMNS if columns is None or c[0] in columns]
         self.filter_text = ""
+        self.sort_by = "config"
+        self.collapsed: set[str] = set()
         self._cells: dict[str, tuple[object, ...]] = {}
+        self._lines: dict[str, Line] = {}  # row key -> what it shows, in order
+        self._arranged: tuple[Any, ...] = ()  # what the order was worked out from
+        # A service row's cells bar the age, kept per summary (they change with it only).
+        # (the theme's palette too: a new theme recolours them).
+        self._static: dict[str, tuple[ServiceSummary, dict[str, str], dict[str, object]]] = {}
 
     def on_mount(self) -> None:
         for key, label, width in self.columns_shown:
@@ -190,34 +214,99 @@ class ServicesTable(AppWidget, DataTable[Any]):
 
     def set_filter(self, text: str) -> None:
         self.filter_text = text.strip().lower()
-        self.clear()
-        self._cells.clear()
         self.refresh_data()
 
-    def _row(self, s: ServiceSummary, now: float, store: Store) -> tuple[object, ...]:
+    def cycle_sort(self) -> str:
+        """`>`: the next sort key; returns its description."""
+        self.sort_by = next_sort(self.sort_by)
+        self.refresh_data()
+        return SORTS[self.sort_by]
+
+    def toggle_group(self, key: str | None = None) -> str | None:
+        """`z` (or enter on a group line): fold or unfold the group under the cursor, or
+        the one the cursor's service is in; returns the group's name (None: no groups)."""
+        if key is None:
+            if not self.row_count:
+                return None
+            key = str(self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value)
+        line = self._lines.get(key)
+        if isinstance(line, ServiceSummary):
+            store = self.store
+            group = store.service_config(line.name).group if store is not None else None
+            if not any(isinstance(x, GroupLine) for x in self._lines.values()):
+                return None
+            key = GROUP_PREFIX + (group or UNGROUPED)
+        name = key.removeprefix(GROUP_PREFIX)
+        self.collapsed ^= {name}
+        self.refresh_data()
+        if key in self._lines:  # the cursor stays on the group's line
+            self.move_cursor(row=list(self._lines).index(key))
+        return name
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        key = event.row_key.value
+        if key and key.startswith(GROUP_PREFIX):
+            event.stop()
+            self.toggle_group(key)
+
+    def _service_cells(self, s: ServiceSummary, now: float, store: Store) -> dict[str, object]:
+        held = self._static.get(s.name)
         colors = self.monitor_app.palette
-        trend = sparkline(store.latency_history(s.name).values_since(now - 600), TREND)
-        budget = (
-            "–"
-            if s.error_budget_remaining is None
-            else ("spent" if s.error_budget_remaining <= 0 else f"{s.error_budget_remaining:.0%}")
-        )
+        if held is None or held[0] is not s or held[1] is not colors:
+            trend = sparkline(store.latency_history(s.name).values_since(now - 600), TREND)
+            budget = (
+                "–"
+                if s.error_budget_remaining is None
+                else (
+                    "spent" if s.error_budget_remaining <= 0 else f"{s.error_budget_remaining:.0%}"
+                )
+            )
+            latency = (
+                format_ms(s.latency)
+                if s.last and s.last.ok
+                else (short_reason(s.last.error, 12) if s.last else "–")
+            )
+            uptime = "–" if s.uptime_24h is None else f"{s.uptime_24h:.2f}%"
+            held = (
+                s,
+                colors,
+                {
+                    "service": Text(ellipsize(s.name, 12)),
+                    "status": status_text(s.status, colors),
+                    "latency": latency,
+                    "trend": trend,
+                    "uptime": uptime,
+                    "budget": budget,
+                },
+            )
+            self._static[s.name] = held
         checked = format_age(now - s.last.ts).removesuffix(" ago") if s.last else "never"
-        latency = (
-            format_ms(s.latency)
-            if s.last and s.last.ok
-            else (short_reason(s.last.error, 12) if s.last else "–")
-        )
-        uptime = "–" if s.uptime_24h is None else f"{s.uptime_24h:.2f}%"
-        values = {
-            "service": Text(ellipsize(s.name, 12)),
-            "status": status_text(s.status, colors),
-            "latency": latency,
-            "trend": trend,
-            "uptime": uptime,
-            "budget": budget,
-            "checked": checked,
+        return {**held[2], "checked": checked}
+
+    def _group_cells(self, g: GroupLine) -> dict[str, object]:
+        colors = self.monitor_app.palette
+        fold = "▸" if g.collapsed else "▾"
+        worst = g.worst
+        bad = g.counts.get(worst, 0)
+        status = status_text(worst, colors)
+        if worst is not Health.UP:
+            status = Text(f"{bad} ", style=status.style).append_text(status)
+        return {
+            "service": Text(ellipsize(f"{fold} {g.name} {g.total}", 12), style="bold"),
+            "status": status,
+            "latency": "",
+            "trend": "",
+            "uptime": "",
+            "budget": "",
+            "checked": "",
         }
+
+    def _row(self, line: Line, now: float, store: Store) -> tuple[object, ...]:
+        values = (
+            self._group_cells(line)
+            if isinstance(line, GroupLine)
+            else self._service_cells(line, now, store)
+        )
         return tuple(values[key] for key, _, _ in self.columns_shown)
 
     def _frame_row(self, f: ServiceFrame, at: float) -> tuple[object, ...]:
@@ -246,7 +335,7 @@ class ServicesTable(AppWidget, DataTable[Any]):
         store = self.store
         if store is None:
             return
-        now = self.monitor_app.clock()
+        columns = tuple(key for key, _, _ in self.columns_shown)
         if self.travelling:
             frame = self.frame
             if frame is None:
@@ -256,17 +345,133 @@ class ServicesTable(AppWidget, DataTable[Any]):
                 for f in frame.services
                 if self._shown(f.name, f.status)
             }
-        else:
-            rows = {
-                s.name: self._row(s, now, store)
-                for s in store.services()
-                if self._shown(s.name, s.status)
+            self._arranged = ()
+            self._lines.clear()
+            sync_rows(self, columns, rows, self._cells, change_cells=self._set_cells)
+            return
+        now = self.monitor_app.clock()
+        summaries = store.services()
+        arranged = (self.filter_text, self.sort_by, frozenset(self.collapsed), summaries)
+        if not self._same_arrangement(arranged):
+            groups = {s.name: store.service_config(s.name).group for s in summaries}
+            lines = arrange(
+                summaries,
+                groups,
+                text=self.filter_text,
+                sort=self.sort_by,
+                collapsed=arranged[2],
+            )
+            self._place({_key(line): line for line in lines}, columns, now, store)
+            self._arranged = arranged
+        self._draw_visible(columns, now, store)
+
+    def _same_arrangement(self, arranged: tuple[Any, ...]) -> bool:
+        held = self._arranged
+        if not held or held[:3] != arranged[:3] or len(held[3]) != len(arranged[3]):
+            return False
+        return all(a is b for a, b in zip(held[3], arranged[3], strict=True))
+
+    def _place(
+        self, lines: dict[str, Line], columns: tuple[str, ...], now: float, store: Store
+    ) -> None:
+        """Rows added and removed by key, then put in order; the cursor stays on its row."""
+        cursor = None
+        if self.row_count and self._lines:
+            cursor = self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
+        gone = [key for key in self._cells if key not in lines]
+        for key in gone:
+            self.remove_row(key)
+            del self._cells[key]
+            self._static.pop(key, None)
+        for key, line in lines.items():
+            if key not in self._cells:
+                row = self._row(line, now, store)
+                self.add_row(*row, key=key)
+                self._cells[key] = row
+            elif isinstance(line, GroupLine) and self._lines.get(key) != line:
+                self._update({key: self._row(line, now, store)}, columns)
+        self._lines = lines
+        order = list(lines)
+        _reorder(self, order)
+        if cursor is not None and cursor in lines:
+            at = order.index(cursor)
+            if at != self.cursor_row:
+                self.move_cursor(row=at, scroll=False)
+
+    def visible_keys(self) -> list[str]:
+        """The row keys on screen now (all of them before the first layout)."""
+        order = list(self._lines)
+        height = self.size.height - (self.header_height if self.show_header else 0)
+        if height <= 0:
+            return order
+        start = int(self.scroll_y)
+        return order[start : start + height + 1]
+
+    def _draw_visible(self, columns: tuple[str, ...], now: float, store: Store) -> None:
+        rows = {}
+        for key in self.visible_keys():
+            rows[key] = self._row(self._lines[key], now, store)
+        self._update(rows, columns)
+
+    def _update(self, rows: dict[str, tuple[object, ...]], columns: tuple[str, ...]) -> None:
+        changes: dict[str, dict[str, object]] = {}
+        for key, row in rows.items():
+            old = self._cells.get(key)
+            if old is None:
+                continue
+            changed = {
+                col: new
+                for col, new, before in zip(columns, row, old, strict=True)
+                if not _same(new, before)
             }
-        columns = tuple(key for key, _, _ in self.columns_shown)
-        sync_rows(self, columns, rows, self._cells, change_cells=self._set_cells)
+            if changed:
+                changes[key] = changed
+            self._cells[key] = row
+        if len(changes) > BULK_ROWS:
+            set_rows_cells(self, changes)
+        else:
+            for key, changed in changes.items():
+                self._set_cells(key, changed)
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        if int(old_value) != int(new_value) and self._lines:
+            store = self.store
+            if store is not None and not self.travelling:
+                columns = tuple(key for key, _, _ in self.columns_shown)
+                self._draw_visible(columns, self.monitor_app.clock(), store)
+
+    def on_resize(self) -> None:
+        if self._lines:
+            self.refresh_data()
 
     def _set_cells(self, row: str, changed: dict[str, object]) -> None:
         set_cells(self, row, changed)  # a method, so bench/tui_tick.py can swap it
+
+
+BULK_ROWS = 4  # more rows changed at once than this: drop the render caches once
+
+
+def _key(line: Line) -> str:
+    return line.key if isinstance(line, GroupLine) else line.name
+
+
+def set_rows_cells(table: DataTable[Any], changes: dict[str, dict[str, object]]) -> None:
+    """Change the cells of many rows at once: set them, then drop the render caches once,
+    rather than scanning them per row (set_cells); only the rows on screen are drawn
+    again, so this costs what one screenful of rows costs."""
+    caches = ("_row_renderable_cache", "_cell_render_cache", "_row_render_cache", "_line_cache")
+    if not all(hasattr(table, name) for name in ("_data", *caches)):
+        for row, changed in changes.items():
+            set_cells(table, row, changed)
+        return
+    for row, changed in changes.items():
+        cells = table._data[RowKey(row)]
+        for col, value in changed.items():
+            cells[ColumnKey(col)] = value
+    for name in caches:
+        getattr(table, name).clear()
+    table.refresh()
 
 
 def set_cells(table: DataTable[Any], row: str, changed: dict[str, object]) -> None:
