@@ -25,7 +25,7 @@ SORTS: dict[str, str] = {
     "age": "last check (oldest first)",
 }
 STATUS_RANK = {Health.DOWN: 0, Health.DEGRADED: 1, Health.UNKNOWN: 2, Health.UP: 3}
-UNGROUPED = "(no group)"
+UNGROUPED = "(none)"  # the services with no group
 GROUP_PREFIX = "group:"  # row keys of group lines; a service name never has a ':'
 INF = float("inf")
 

@@ -292,7 +292,10 @@ class ServicesTable(AppWidget, DataTable[Any]):
         if worst is not Health.UP:
             status = Text(f"{bad} ", style=status.style).append_text(status)
         return {
-            "service": Text(ellipsize(f"{fold} {g.name} {g.total}", 12), style="bold"),
+            "service": Text(
+                f"{fold} {ellipsize(g.name, max(1, 9 - len(str(g.total))))} {g.total}",
+                style="bold",
+            ),
             "status": status,
             "latency": "",
             "trend": "",
