@@ -17,6 +17,10 @@ deadline) from launching the tmux command: first_paint_s until the first line st
 the hostname, first_frame_s until the full header is there (ours: "incidents:"), values_s
 until real figures show (ours: a service status such as UP).
 
+Fleet (tui_fleet.py): `ultra` at 5 and 1,000 stub services (one loopback stub, `demo
+--count`): CPU and RSS at each size, their ratio, `/api/services` p99 at 1,000, each
+target printed with met or missed (`--fleet-only` runs just that part).
+
 Footprint: then all three are started again and, once warmed, measured over one shared
 window (so noise hits them equally): the main python process's CPU % of one core
 (user+system delta over the window) and RSS in MiB (sampled every second: max, first,
@@ -358,8 +362,27 @@ def summarize(result: dict[str, Any]) -> None:
     }
 
 
+def fleet() -> dict[str, Any]:
+    """`ultra` at 5 and 1,000 stub services: CPU, RSS, /api/services p99 (tui_fleet.py)."""
+    from tui_fleet import fleet_run
+
+    def target(count: int, cmd: list[str]) -> Target:
+        return Target(
+            f"fleet{count}",
+            cmd,
+            lambda s: _first_line(s).startswith(HOST) and "incidents:" in _first_line(s),
+            lambda s: re.search(r"\b(UP|SLOW|DOWN)\b", s) is not None,
+        )
+
+    return fleet_run(TmuxSession, wait_first_frame, quit_session, target)
+
+
 def main() -> int:
     _sigterm_to_exit()
+    if "--fleet-only" in sys.argv[1:]:  # only the 5 / 1,000-service figures
+        import tui_fleet
+
+        return tui_fleet.main()
     result: dict[str, Any] = {
         "host": host_info(),
         "terminal": f"tmux {WIDTH}x{HEIGHT}",
@@ -421,6 +444,7 @@ def main() -> int:
         for t in targets:
             result[t.name] = t.result
         summarize(result)
+        result["fleet"] = fleet()
     except (RuntimeError, OSError, subprocess.SubprocessError, psutil.Error) as exc:
         for t in targets:
             result.setdefault(t.name, t.result)
@@ -436,6 +460,9 @@ def main() -> int:
     if not ok:
         result["error"] = f"ours exited with {codes} after q"
     emit(result)
+    from tui_fleet import print_verdicts
+
+    print_verdicts(result["fleet"]["targets"])
     return 0 if ok else 1
 
 

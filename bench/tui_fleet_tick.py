@@ -1,0 +1,108 @@
+"""CPU of one overview tick with 1,000 services, headless at 160x50: which way of keeping
+the services table current is cheaper.
+
+The TUI's frozen data (tests/tui/tui_data.py) plus 995 more services fill the store; then,
+TICKS times, the clock moves 1 s, a tenth of the services get a new check (10 s checks),
+the host a sample, and `app.tick()` plus a paint run; CPU time (process_time) is taken
+around tick + paint only. Variants, alternated in rounds in this one process:
+
+* ``visible``: as shipped: cells computed and set for the rows on screen only, the render
+  caches dropped once when more than BULK_ROWS rows changed;
+* ``visible_per_row``: the same rows, each changed row's caches dropped one by one
+  (set_cells) however many changed;
+* ``all_rows``: every row computed and its changed cells set by key (as dolphie does),
+  one by one (the table before issue 19).
+
+Prints one JSON object: per variant the median and p90 ms per tick.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from _common import emit, host_info
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests" / "tui"))
+
+import tui_data as data  # noqa: E402
+
+from devmentor_monitor.config.schema import parse_text  # noqa: E402
+from devmentor_monitor.model import CheckResult  # noqa: E402
+from devmentor_monitor.tui import widgets  # noqa: E402
+from devmentor_monitor.tui.app import MonitorApp  # noqa: E402
+
+COUNT = 1000
+TICKS = 30
+ROUNDS = 2
+SIZE = (160, 50)
+EXTRA = [f"svc-{i:04d}" for i in range(COUNT - len(data.LATENCY))]
+VISIBLE = widgets.ServicesTable.visible_keys
+BULK = widgets.BULK_ROWS
+
+
+def _all_keys(self: widgets.ServicesTable) -> list[str]:
+    return list(self._lines)
+
+
+def _variant(name: str) -> None:
+    widgets.ServicesTable.visible_keys = _all_keys if name == "all_rows" else VISIBLE  # type: ignore[method-assign]
+    widgets.BULK_ROWS = BULK if name == "visible" else 10**9
+
+
+async def ticks(variant: str) -> list[float]:
+    _variant(variant)
+    extra = "".join(f"  - name: {n}\n    url: http://127.0.0.1:1/{n}\n" for n in EXTRA)
+    config = parse_text(data.CONFIG_TEXT + extra)
+    now = [data.T]
+    monitor = data.frozen_monitor(config)
+    names = [*data.LATENCY, *EXTRA]
+    for i, n in enumerate(EXTRA):
+        monitor.intake.observe(CheckResult(n, now[0] - i % 10, ok=True, latency=0.002))
+    app = MonitorApp(config, **data.views_of(monitor), clock=lambda: now[0], hostname=data.HOSTNAME)
+    costs: list[float] = []
+    async with app.run_test(size=SIZE) as pilot:
+        app.tick(force=True)
+        await pilot.pause()
+        for i in range(TICKS):
+            now[0] += 1
+            for n in names[i % 10 :: 10]:
+                monitor.intake.observe(
+                    CheckResult(n, now[0], ok=True, status_code=200, latency=0.002 + i % 7 / 1000)
+                )
+            monitor.intake.observe(data.system_sample(now[0], 30.0 + (i * 13) % 20))
+            start = time.process_time()
+            app.tick()
+            await pilot.pause()
+            costs.append(time.process_time() - start)
+    return costs
+
+
+def main() -> int:
+    samples: dict[str, list[float]] = {"visible": [], "visible_per_row": [], "all_rows": []}
+    for _ in range(ROUNDS):
+        for variant in samples:
+            samples[variant] += asyncio.run(ticks(variant))
+    _variant("visible")
+    result: dict[str, Any] = {
+        "host": host_info(),
+        "size": f"{SIZE[0]}x{SIZE[1]}",
+        "services": COUNT,
+        "ticks_per_variant": TICKS * ROUNDS,
+    }
+    for variant, costs in samples.items():
+        result[variant] = {
+            "median_ms": round(statistics.median(costs) * 1000, 2),
+            "p90_ms": round(statistics.quantiles(costs, n=10)[-1] * 1000, 2),
+        }
+    emit(result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
