@@ -70,7 +70,9 @@ KEYS: tuple[Key, ...] = (
         "Mute the selected service's alerts",
         show=False,  # each of those views says so in its detail pane
     ),
-    Key("filter", "slash", "filter", "Filter", "Filter the current table"),
+    # The table keys share a line of the help (so it fits 80x24): filter, then the
+    # services table's sort (status, name, latency, budget, age) and group folding.
+    Key("filter", "slash", "filter", "Filter", "Filter the current table", group="Table"),
     Key(
         "copy",
         "c",
@@ -94,16 +96,16 @@ KEYS: tuple[Key, ...] = (
         "Sort",
         "Services: next sort (status, name, latency, budget, age)",
         show=False,
-        group="Services",
+        group="Table",
     ),
     Key(
         "services_fold",
         "z",
         "screen.fold_group",
-        "Fold",
+        "Fold group",
         "Services: fold/unfold the group (also enter on its line)",
         show=False,
-        group="Services",
+        group="Table",
     ),
     Key("theme", "t", "cycle_theme", "Theme", "Cycle the colour theme"),
     Key("help", "question_mark", "help", "Help", "List every key"),

@@ -172,3 +172,17 @@ async def test_rows_scrolled_into_view_are_current(
         text = screen_text(app)
     last = next(x for x in text.splitlines() if " svc-34 " in x)
     assert " 2m" in last, last
+
+
+async def test_help_shows_the_sort_and_fold_keys(
+    make_app: Callable[..., MonitorApp], screen_text: Callable[[Any], str]
+) -> None:
+    app = fleet_app(make_app)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("question_mark")
+        await pilot.pause()
+        line = next(x for x in screen_text(app).splitlines() if "Table" in x)
+    assert "/ > z" in line
+    assert "Sort" in line
+    assert "Fold group" in line
