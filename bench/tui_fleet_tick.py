@@ -6,10 +6,11 @@ TICKS times, the clock moves 1 s, a tenth of the services get a new check (10 s 
 the host a sample, and `app.tick()` plus a paint run; CPU time (process_time) is taken
 around tick + paint only. Variants, alternated in rounds in this one process:
 
-* ``visible``: as shipped: cells computed and set for the rows on screen only, the render
-  caches dropped once when more than BULK_ROWS rows changed;
-* ``visible_per_row``: the same rows, each changed row's caches dropped one by one
-  (set_cells) however many changed;
+* ``visible``: as shipped: cells computed and set for the rows on screen only; when more
+  than BULK_ROWS rows changed, the changed cells' cache entries dropped in one pass
+  (set_rows_cells);
+* ``visible_per_row``: the same rows, each changed row's cache entries dropped with a
+  pass of its own (set_cells) however many changed;
 * ``all_rows``: every row computed and its changed cells set by key (as dolphie does),
   one by one (the table before issue 19).
 
