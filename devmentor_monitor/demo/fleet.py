@@ -91,13 +91,16 @@ class DemoService:
     async def start(self) -> None:
         if self._runner is not None:
             return
-        if not self.port:
-            self.port = free_port(self.host)
         runner = web.AppRunner(
             self.app, access_log=None, handle_signals=False, shutdown_timeout=0.2
         )
         await runner.setup()
+        # Port 0 on the first start: the OS picks one and it is ours at once (choosing a
+        # free port first and binding it after left a window another process could take).
+        # A restart binds the same port again, so the URL stays.
         await web.TCPSite(runner, self.host, self.port, reuse_address=True).start()
+        if not self.port:
+            self.port = int(runner.addresses[0][1])
         self._runner = runner
 
     async def stop(self) -> None:
@@ -211,7 +214,6 @@ class ManyEndpoints:
         return web.json_response({"status": "ok"})
 
     async def start(self) -> None:
-        self.port = self.port or free_port(self.host)
         app = web.Application()
         app.router.add_get("/svc/{i}/health", self._health)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
@@ -219,6 +221,8 @@ class ManyEndpoints:
         await web.TCPSite(
             self._runner, self.host, self.port, reuse_address=True, backlog=1024
         ).start()
+        if not self.port:  # port 0: the OS's choice, ours from the start (DemoService)
+            self.port = int(self._runner.addresses[0][1])
 
     async def stop(self) -> None:
         if self._runner is not None:

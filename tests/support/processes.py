@@ -92,16 +92,8 @@ class ServeProc:
         cwd: Path = REPO,
     ) -> None:
         """`program` and `cwd`: another install run from another place (test_install.py)."""
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
-        cmd = [
-            *program,
-            "--serve",
-            "--port",
-            str(self.port),
-            *args,
-        ]
+        self._program, self._args, self._cwd = list(program), list(args), cwd
         full_env = {
             k: v
             for k, v in os.environ.items()
@@ -109,17 +101,32 @@ class ServeProc:
         }
         full_env["XDG_STATE_HOME"] = str(log.parent / "state")  # incidents DB per test
         full_env.update(env or {})
+        self._env = full_env
         self._log_file = log.open("wb")
+        self._spawn()
+
+    def _spawn(self) -> None:
+        """Start on a port the OS says is free now; wait_ready starts again on another if
+        a process (the other xdist worker's) took it in between."""
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        cmd = [*self._program, "--serve", "--port", str(self.port), *self._args]
         self.proc = subprocess.Popen(
-            cmd, stdout=self._log_file, stderr=subprocess.STDOUT, env=full_env, cwd=cwd
+            cmd, stdout=self._log_file, stderr=subprocess.STDOUT, env=self._env, cwd=self._cwd
         )
 
     def get(self, path: str, **kw: Any) -> httpx.Response:
         return httpx.get(self.url + path, timeout=5, **kw)
 
     def wait_ready(self, timeout: float = 15) -> None:
+        respawns = [3]
+
         def ready() -> bool:
             if self.proc.poll() is not None:
+                if respawns[0] and "address already in use" in self.output().lower():
+                    respawns[0] -= 1
+                    self._spawn()
+                    return False
                 raise AssertionError(f"--serve exited {self.proc.returncode}:\n{self.output()}")
             # 401: up, with reads closed (a non-loopback bind without a key)
             return self.get("/api/services").status_code in (200, 401)
