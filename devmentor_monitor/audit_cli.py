@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from devmentor_monitor.storage.files import add_data_dir_option
 from devmentor_monitor.units import SINCE_WORDS, parse_since
 
 if TYPE_CHECKING:
@@ -73,13 +74,7 @@ def add_parser(subs: Any, common: Callable[..., None]) -> None:
     listing.add_argument("--json", action="store_true", help="a JSON array, as GET /api/audit")
     for sub in (verify, listing):
         common(sub, sub=True)
-        sub.add_argument(
-            "--data-dir",
-            default=argparse.SUPPRESS,
-            metavar="DIR",
-            help="where the monitor keeps monitor.db "
-            "(default: storage.data_dir, else $XDG_STATE_HOME/devmentor-monitor)",
-        )
+        add_data_dir_option(sub)
 
 
 def run(

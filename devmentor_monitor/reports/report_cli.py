@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from devmentor_monitor.reports.model import SPAN_WORDS, parse_span
+from devmentor_monitor.storage.files import add_data_dir_option
 
 if TYPE_CHECKING:
     from devmentor_monitor.config.schema import Config
@@ -48,13 +49,7 @@ def add_parser(subs: Any, common: Callable[..., None]) -> None:
     )
     p.add_argument("--format", choices=("md", "html"), default="md", help="default: md")
     p.add_argument("--output", "-o", metavar="FILE", default="-", help="default: stdout")
-    p.add_argument(
-        "--data-dir",
-        default=argparse.SUPPRESS,
-        metavar="DIR",
-        help="where the monitor keeps monitor.db and history.db "
-        "(default: storage.data_dir, else $XDG_STATE_HOME/devmentor-monitor)",
-    )
+    add_data_dir_option(p, "monitor.db and history.db")
 
 
 def run(args: argparse.Namespace, load: Callable[[], Config]) -> int:

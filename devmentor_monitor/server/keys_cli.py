@@ -14,6 +14,8 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from devmentor_monitor.storage.files import add_data_dir_option
+
 if TYPE_CHECKING:
     from devmentor_monitor.config.schema import Config
 
@@ -40,13 +42,7 @@ def add_parser(subs: Any, common: Callable[..., None]) -> None:
         "(the same keys as /api/keys). A secret is printed once, at creation.",
     )
     common(p, sub=True)
-    p.add_argument(
-        "--data-dir",
-        default=argparse.SUPPRESS,
-        metavar="DIR",
-        help="where the monitor keeps monitor.db (default: storage.data_dir, else "
-        "$XDG_STATE_HOME/devmentor-monitor)",
-    )
+    add_data_dir_option(p)
     actions = p.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
     create = actions.add_parser("create", help="create a key and print its secret once")
     create.add_argument("name")

@@ -25,6 +25,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from devmentor_monitor.storage.files import add_data_dir_option
+
 if TYPE_CHECKING:
     from devmentor_monitor.config.schema import Config
     from devmentor_monitor.storage.db import Database
@@ -54,13 +56,7 @@ def add_parser(subs: Any, common: Callable[..., None]) -> None:
     common(erase, sub=True)
     erase.add_argument("--service", metavar="SERVICE", help="the service whose data goes")
     erase.add_argument("--before", metavar="DATE", help=f"rows older than this: {DATE_HELP}")
-    erase.add_argument(
-        "--data-dir",
-        default=argparse.SUPPRESS,
-        metavar="DIR",
-        help="where the monitor keeps monitor.db and history.db "
-        "(default: storage.data_dir, else $XDG_STATE_HOME/devmentor-monitor)",
-    )
+    add_data_dir_option(erase, "monitor.db and history.db")
     erase.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
 
 

@@ -9,6 +9,7 @@ tightened.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 from pathlib import Path
@@ -38,3 +39,15 @@ def private_db(path: Path) -> None:
         # not there yet; or not ours to change
         with contextlib.suppress(FileNotFoundError, PermissionError):
             os.chmod(p, FILE_MODE)
+
+
+def add_data_dir_option(parser: argparse.ArgumentParser, holds: str = "monitor.db") -> None:
+    """`--data-dir` for the commands that read or change the data dir's files offline
+    (report, keys, audit, data erase): one declaration of the option and its help."""
+    parser.add_argument(
+        "--data-dir",
+        default=argparse.SUPPRESS,
+        metavar="DIR",
+        help=f"where the monitor keeps {holds} "
+        "(default: storage.data_dir, else $XDG_STATE_HOME/devmentor-monitor)",
+    )
