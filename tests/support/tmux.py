@@ -14,10 +14,17 @@ class Pane:
     The socket lives in the test's tmp dir (tmux -S), so it never meets another server.
     """
 
-    def __init__(self, command: str, env: dict[str, str], socket: Path) -> None:
+    def __init__(
+        self,
+        command: str,
+        env: dict[str, str],
+        socket: Path,
+        size: tuple[int, int] = (WIDTH, HEIGHT),
+    ) -> None:
         self.socket = str(socket)
         self.env = env
-        self._tmux("new-session", "-d", "-s", "ultra", "-x", str(WIDTH), "-y", str(HEIGHT), command)
+        width, height = size
+        self._tmux("new-session", "-d", "-s", "ultra", "-x", str(width), "-y", str(height), command)
 
     def _tmux(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
