@@ -2,10 +2,29 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
 WIDTH, HEIGHT = 120, 40
+# Left out of a pane's environment: the monitor's own settings, and COLUMNS/LINES, which
+# pytest-xdist workers set to 80x24 and Textual would take over the pane's real size.
+DROPPED = (
+    "SERVICES_CONFIG",
+    "MONITORING_PORT",
+    "REDIS_URL",
+    "NO_COLOR",
+    "TMUX",
+    "COLUMNS",
+    "LINES",
+)
+
+
+def pane_environ(state: Path) -> dict[str, str]:
+    """This process's environment for a monitor in a pane, its state kept in ``state``."""
+    env = {k: v for k, v in os.environ.items() if k not in DROPPED}
+    env.update(XDG_STATE_HOME=str(state), TERM="xterm-256color")
+    return env
 
 
 class Pane:

@@ -3,7 +3,6 @@ watching the demo fleet; read the screen with capture-pane, type keys with send-
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
 import shutil
@@ -15,7 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
-from support.tmux import HEIGHT, WIDTH, Pane
+from support.tmux import HEIGHT, WIDTH, Pane, pane_environ
 
 from devmentor_monitor.demo.fleet import free_port
 
@@ -26,13 +25,7 @@ pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux
 
 @pytest.fixture
 def pane_env(tmp_path: Path) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("SERVICES_CONFIG", "MONITORING_PORT", "REDIS_URL", "NO_COLOR", "TMUX")
-    }
-    env.update(XDG_STATE_HOME=str(tmp_path / "state"), TERM="xterm-256color")
-    return env
+    return pane_environ(tmp_path / "state")
 
 
 @pytest.fixture

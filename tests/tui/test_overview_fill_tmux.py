@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.tmux import Pane
+from support.tmux import Pane, pane_environ
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO = ("auth", "memory", "ai-gateway", "project", "monitoring")  # the demo fleet
@@ -82,13 +82,7 @@ def live(screen: str) -> dict[str, list[str]] | None:
 
 @pytest.fixture
 def pane_env(tmp_path: Path) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("SERVICES_CONFIG", "MONITORING_PORT", "REDIS_URL", "NO_COLOR", "TMUX")
-    }
-    env.update(XDG_STATE_HOME=str(tmp_path / "state"), TERM="xterm-256color")
-    return env
+    return pane_environ(tmp_path / "state")
 
 
 @pytest.fixture
@@ -135,6 +129,9 @@ def test_no_pane_more_than_a_quarter_empty(
     except AssertionError as exc:
         raise AssertionError(f"{exc}; the screen was:\n{seen.get('screen', '')}") from None
     screen, panes = seen["screen"], seen["panes"]
+    lines = screen.splitlines()
+    assert len(lines) == size[1], screen
+    assert "q Quit" in lines[-1], f"the monitor drew for another size than the pane's:\n{screen}"
 
     counts = emptiness(panes)
     report = "\n".join(
