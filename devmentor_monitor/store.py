@@ -69,6 +69,11 @@ class ServiceSummary:
     workload_down: str | None = None  # its bound container/pod is not running: why
     heartbeat_grace: float | None = None  # a heartbeat service: its grace, seconds
     last_beat: float | None = None  # ... and when it last beat
+    # How much data the windowed figures rest on (health/basis.py): seconds from the oldest
+    # check held to when they were derived (None: no check yet), and the checks counted
+    # in the 1 h, 24 h, 7 d and 30 d windows.
+    data_seconds: float | None = None
+    window_checks: tuple[int, int, int, int] = (0, 0, 0, 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -629,4 +634,6 @@ def _summarise(rec: _ServiceRecord, now: float) -> ServiceSummary:
         error_budget_remaining=figures.budget,
         heartbeat_grace=cfg.heartbeat.grace if cfg.heartbeat is not None else None,
         last_beat=rec.last_beat,
+        data_seconds=None if rec.first_at is None else max(0.0, now - rec.first_at),
+        window_checks=(hour[0], day[0], week[0], month[0]),
     )

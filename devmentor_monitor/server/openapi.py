@@ -1297,8 +1297,30 @@ def _document(services: Sequence[str], replicas: tuple[int, int]) -> dict[str, A
                         },
                         "latency_ms": {"type": "object"},
                         "uptime_percent": {"type": "object"},
+                        "data_seconds": {
+                            "type": ["number", "null"],
+                            "description": "Seconds from the oldest check held (this run's "
+                            "first, or the oldest restored from the history) to when the "
+                            "figures were derived; null before the first check.",
+                        },
+                        "uptime_basis_seconds": {
+                            "type": "object",
+                            "description": "Per window (1h, 24h, 7d, 30d): the seconds of "
+                            "data its uptime rests on, min(window, data_seconds). Below the "
+                            "window, the figure covers only this span.",
+                            "additionalProperties": {"type": ["number", "null"]},
+                        },
+                        "uptime_checks": {
+                            "type": "object",
+                            "description": "Per window: the checks its uptime counts.",
+                            "additionalProperties": {"type": "integer"},
+                        },
                         "error_rate_percent_1h": {"type": ["number", "null"]},
-                        "slo": {"type": ["object", "null"]},
+                        "slo": {
+                            "type": ["object", "null"],
+                            "description": "Targets, compliance and error budget over its "
+                            "window (7d); basis_seconds: the seconds of data they rest on.",
+                        },
                         "last_check": {"type": ["object", "null"]},
                         "flapping": {"type": "boolean"},
                         "flap_change_percent": {"type": "number"},

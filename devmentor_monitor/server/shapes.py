@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from devmentor_monitor.bus import IncidentChange
 from devmentor_monitor.events.model import Event
+from devmentor_monitor.health.basis import UPTIME_WINDOWS, basis_seconds
+from devmentor_monitor.health.slo import SLO_WINDOW
 from devmentor_monitor.incidents.explain import AlertReasons
 from devmentor_monitor.incidents.flapping import FlapState
 from devmentor_monitor.incidents.model import Incident, Signal
@@ -92,6 +94,15 @@ def service_json(
             "7d": _r(s.uptime_7d),
             "30d": _r(s.uptime_30d),
         },
+        # What the windows rest on (health/basis.py): under a window, its figure covers
+        # only the seconds given here.
+        "data_seconds": _r(s.data_seconds, 1),
+        "uptime_basis_seconds": {
+            name: _r(basis_seconds(window, s.data_seconds), 1) for name, window in UPTIME_WINDOWS
+        },
+        "uptime_checks": {
+            name: n for (name, _), n in zip(UPTIME_WINDOWS, s.window_checks, strict=True)
+        },
         "error_rate_percent_1h": _r(s.error_rate_1h),
         "checks_total": s.checks_total,
         "failures_total": s.failures_total,
@@ -103,6 +114,7 @@ def service_json(
             "compliant": s.slo_compliant,
             "error_budget_remaining": _r(s.error_budget_remaining),
             "window": "7d",
+            "basis_seconds": _r(basis_seconds(SLO_WINDOW, s.data_seconds), 1),
         },
     }
     if s.heartbeat_grace is not None:

@@ -25,6 +25,7 @@ from devmentor_monitor.tui.charts import (
     step_for,
 )
 from devmentor_monitor.tui.confirm import ConfirmScreen
+from devmentor_monitor.tui.databasis import budget_basis, uptime_line
 from devmentor_monitor.tui.fleet import GROUP_PREFIX
 from devmentor_monitor.tui.keys import KEYS, bindings, help_rows, key_display
 from devmentor_monitor.tui.overview_layout import OverviewPlan, plan_overview
@@ -671,14 +672,14 @@ class ServicesScreen(RangeScreen):
             f"latency p50 {format_ms(s.latency_p50)}  p95 {format_ms(s.latency_p95)}  "
             f"p99 {format_ms(s.latency_p99)}  (1 h)\n"
         )
-        text.append(
-            f"uptime 1h {format_percent(s.uptime_1h)}  24h {format_percent(s.uptime_24h)}  "
-            f"7d {format_percent(s.uptime_7d)}  30d {format_percent(s.uptime_30d)}  "
-            f"errors {format_percent(s.error_rate_1h)}\n"
-        )
+        text.append(f"{uptime_line(s)}  errors {format_percent(s.error_rate_1h)}\n")
         if s.slo:
             verdict = {True: "met", False: "MISSED", None: "no data"}[s.slo_compliant]
-            budget = "–" if s.error_budget_remaining is None else f"{s.error_budget_remaining:.1%}"
+            budget = (
+                "–"
+                if s.error_budget_remaining is None
+                else f"{s.error_budget_remaining:.1%}{budget_basis(s)}"
+            )
             text.append(
                 f"SLO {s.slo.uptime:g} % / {s.slo.response_time * 1000:g} ms / "
                 f"{s.slo.error_rate:g} % errors: {verdict}; budget left {budget}\n"

@@ -16,6 +16,7 @@ from devmentor_monitor.incidents.model import Incident
 from devmentor_monitor.model import Health, SourceState
 from devmentor_monitor.selfcost import slow_lines
 from devmentor_monitor.store import ServiceSummary, Store
+from devmentor_monitor.tui.databasis import budget_cell, uptime_cell
 from devmentor_monitor.tui.fleet import (
     GROUP_PREFIX,
     SORTS,
@@ -150,8 +151,8 @@ COLUMNS = (
     ("status", "status", 6),
     ("latency", "latency", 12),
     ("trend", "trend", 6),
-    ("uptime", "up 24h", 7),
-    ("budget", "budget", 6),
+    ("uptime", "up 24h", 9),  # "99.9% 23h" while less than the window is held
+    ("budget", "budget", 8),
     ("checked", "age", 6),
 )
 TREND = 6
@@ -254,19 +255,13 @@ class ServicesTable(AppWidget, DataTable[Any]):
         colors = self.monitor_app.palette
         if held is None or held[0] is not s or held[1] is not colors:
             trend = sparkline(store.latency_history(s.name).values_since(now - 600), TREND)
-            budget = (
-                "–"
-                if s.error_budget_remaining is None
-                else (
-                    "spent" if s.error_budget_remaining <= 0 else f"{s.error_budget_remaining:.0%}"
-                )
-            )
+            budget = budget_cell(s)  # "100% 11s" while under its 7 d (databasis.py)
             latency = (
                 format_ms(s.latency)
                 if s.last and s.last.ok
                 else (short_reason(s.last.error, 12) if s.last else "–")
             )
-            uptime = "–" if s.uptime_24h is None else f"{s.uptime_24h:.2f}%"
+            uptime = uptime_cell(s)
             held = (
                 s,
                 colors,

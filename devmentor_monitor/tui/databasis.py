@@ -1,0 +1,73 @@
+"""How the screens say how much data a figure rests on (the rule: health/basis.py).
+
+A table cell under a window header ("up 24h", "budget" over 7 d) that covers less than
+its window names the span it covers: ``100% 11s``. The service detail gives each window
+fully covered, then the first one that is not, with the data it rests on, and leaves out
+the longer ones (they would repeat the same checks).
+"""
+
+from __future__ import annotations
+
+import math
+
+from devmentor_monitor.health.basis import UPTIME_WINDOWS, short_of, short_span
+from devmentor_monitor.health.slo import DAY, SLO_WINDOW
+from devmentor_monitor.store import ServiceSummary
+from devmentor_monitor.units import format_duration, format_percent
+
+
+def _short_percent(value: float) -> str:
+    """``100%``, ``0%``, else one decimal rounded down (99.96 never reads 100.0%)."""
+    if value >= 100 or value <= 0:
+        return f"{value:.0f}%"
+    return f"{math.floor(value * 10) / 10:.1f}%"
+
+
+def uptime_cell(s: ServiceSummary) -> str:
+    """The 24 h uptime column: ``99.98%``; ``100% 11s`` while less than a day is held."""
+    if s.uptime_24h is None:
+        return "–"
+    if s.data_seconds is not None and short_of(DAY, s.data_seconds):
+        return f"{_short_percent(s.uptime_24h)} {short_span(s.data_seconds)}"
+    return f"{s.uptime_24h:.2f}%"
+
+
+def budget_cell(s: ServiceSummary) -> str:
+    """The budget column (7 d): ``100%``; ``100% 11s`` while less than the window is held."""
+    b = s.error_budget_remaining
+    if b is None:
+        return "–"
+    if b <= 0:
+        return "spent"
+    text = f"{b:.0%}"
+    if s.data_seconds is not None and short_of(SLO_WINDOW, s.data_seconds):
+        text += f" {short_span(s.data_seconds)}"
+    return text
+
+
+def of_data(s: ServiceSummary) -> str:
+    """`` (11s of data, 2 checks)``: what a partly covered window rests on."""
+    held = format_duration(int(s.data_seconds or 0))
+    checks = s.window_checks[-1]
+    return f" ({held} of data, {checks} check{'s' if checks != 1 else ''})"
+
+
+def uptime_line(s: ServiceSummary) -> str:
+    """``uptime 1h 100.00 %  24h 99.99 %  7d 99.98 % (2d3h of data, …)``: the windows
+    fully covered, then the first one only partly covered, with its basis."""
+    values = (s.uptime_1h, s.uptime_24h, s.uptime_7d, s.uptime_30d)
+    parts = []
+    for (name, window), value in zip(UPTIME_WINDOWS, values, strict=True):
+        part = f"{name} {format_percent(value)}"
+        if s.data_seconds is not None and short_of(window, s.data_seconds):
+            parts.append(part + of_data(s))
+            break
+        parts.append(part)
+    return "uptime " + "  ".join(parts)
+
+
+def budget_basis(s: ServiceSummary) -> str:
+    """`` (over 11s of 7d)`` while the budget's window is not covered yet, else ``""``."""
+    if s.data_seconds is None or not short_of(SLO_WINDOW, s.data_seconds):
+        return ""
+    return f" (over {format_duration(int(s.data_seconds))} of 7d)"
