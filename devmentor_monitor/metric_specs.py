@@ -291,9 +291,17 @@ METRICS: dict[str, MetricSpec] = {
             "devmentor_host_network_bytes_total",
             "counter",
             "bytes",
-            "Bytes received and sent on all interfaces.",
+            "Bytes received and sent on every network interface but loopback.",
             ("direction",),
             "network",
+        ),
+        _m(
+            "devmentor_host_network_interface_bytes_total",
+            "counter",
+            "bytes",
+            "Bytes received and sent per network interface (loopback included).",
+            ("interface", "direction"),
+            "interface",
         ),
         _m(
             "devmentor_host_processes",

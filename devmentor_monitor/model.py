@@ -54,6 +54,19 @@ class ProcInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class NetInterface:
+    """One network interface's counters and rates; loopback is kept apart from the host's
+    NET figure (most of it is the monitor's own checks on 127.0.0.1)."""
+
+    name: str
+    rx_bytes: int  # cumulative, as the kernel reports them
+    tx_bytes: int
+    rx_rate: float | None = None  # bytes/s since the previous reading; None on the first
+    tx_rate: float | None = None
+    loopback: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class SystemSample:
     """One reading of the host. Rates are per second since the previous reading."""
 
@@ -71,7 +84,7 @@ class SystemSample:
     disks: tuple[DiskUsage, ...]
     disk_read_bytes: int  # cumulative counters, as the kernel reports them
     disk_write_bytes: int
-    net_rx_bytes: int
+    net_rx_bytes: int  # every interface but loopback (net_interfaces has them one by one)
     net_tx_bytes: int
     disk_read_rate: float | None = None  # bytes/s; None on the first reading
     disk_write_rate: float | None = None
@@ -81,6 +94,7 @@ class SystemSample:
     top_cpu: tuple[ProcInfo, ...] = ()
     top_mem: tuple[ProcInfo, ...] = ()
     top_ts: float | None = None  # when the process scan behind top_* ran
+    net_interfaces: tuple[NetInterface, ...] = ()  # loopback included, marked
 
 
 @dataclass(slots=True)

@@ -277,6 +277,10 @@ class StoreCollector:
         net = counter("devmentor_host_network_bytes_total")
         net.add_metric(["rx"], s.net_rx_bytes)
         net.add_metric(["tx"], s.net_tx_bytes)
+        nic = counter("devmentor_host_network_interface_bytes_total")
+        for face in s.net_interfaces:
+            nic.add_metric([face.name, "rx"], face.rx_bytes)
+            nic.add_metric([face.name, "tx"], face.tx_bytes)
         procs = gauge("devmentor_host_processes")
         procs.add_metric([], s.process_count)
-        yield from (cpu, core, load, mem, mem_ratio, swap, disk, disk_ratio, dio, net, procs)
+        yield from (cpu, core, load, mem, mem_ratio, swap, disk, disk_ratio, dio, net, nic, procs)

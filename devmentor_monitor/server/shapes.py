@@ -170,7 +170,17 @@ def system_json(s: SystemSample | None) -> dict[str, Any] | None:
             for d in s.disks
         ],
         "disk_io_bytes_per_s": {"read": _r(s.disk_read_rate, 1), "write": _r(s.disk_write_rate, 1)},
+        # every interface but loopback; each one (loopback marked) in network_interfaces
         "network_bytes_per_s": {"rx": _r(s.net_rx_rate, 1), "tx": _r(s.net_tx_rate, 1)},
+        "network_interfaces": [
+            {
+                "name": i.name,
+                "loopback": i.loopback,
+                "rx_bytes_per_s": _r(i.rx_rate, 1),
+                "tx_bytes_per_s": _r(i.tx_rate, 1),
+            }
+            for i in s.net_interfaces
+        ],
         "processes": s.process_count,
         "top_cpu": [
             {"pid": p.pid, "name": p.name, "cpu_percent": p.cpu_percent, "rss_bytes": p.rss}

@@ -12,6 +12,7 @@ import psutil
 from devmentor_monitor.model import DiskUsage, ProcInfo, SystemSample
 from devmentor_monitor.observations import Intake
 from devmentor_monitor.sources.base import every, in_thread, status
+from devmentor_monitor.system.netifs import NetReader, totals
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +26,8 @@ class SystemReader:
     def __init__(self, processes_interval: float, top_n: int = TOP_N) -> None:
         self.processes_interval = processes_interval
         self.top_n = top_n
-        self._prev: tuple[float, int, int, int, int] | None = None
+        self._prev: tuple[float, int, int] | None = None  # disk I/O counters, for rates
+        self._net = NetReader()
         self._mounts: list[str] = []
         self._mounts_at = 0.0
         self._top: tuple[tuple[ProcInfo, ...], tuple[ProcInfo, ...]] = ((), ())
@@ -48,21 +50,18 @@ class SystemReader:
         except (AttributeError, OSError):
             load = (0.0, 0.0, 0.0)
         dio = psutil.disk_io_counters()
-        nio = psutil.net_io_counters()
         d_read, d_write = (dio.read_bytes, dio.write_bytes) if dio else (0, 0)
-        n_rx, n_tx = (nio.bytes_recv, nio.bytes_sent) if nio else (0, 0)
-        rates: dict[str, float | None] = dict.fromkeys(("dr", "dw", "rx", "tx"))
+        rates: dict[str, float | None] = dict.fromkeys(("dr", "dw"))
         if self._prev is not None:
             dt = mono - self._prev[0]
             if dt > 0:
                 for key, cur, old in zip(
-                    ("dr", "dw", "rx", "tx"),
-                    (d_read, d_write, n_rx, n_tx),
-                    self._prev[1:],
-                    strict=True,
+                    ("dr", "dw"), (d_read, d_write), self._prev[1:], strict=True
                 ):
                     rates[key] = max(0.0, (cur - old) / dt)  # counters can reset
-        self._prev = (mono, d_read, d_write, n_rx, n_tx)
+        self._prev = (mono, d_read, d_write)
+        ifaces = self._net.read(mono)
+        net = totals(ifaces)  # loopback apart: mostly the monitor's own checks
         if self._top_at is None or now - self._top_at >= self.processes_interval:
             self._top = self._scan_processes()
             self._top_at = now
@@ -81,16 +80,17 @@ class SystemReader:
             disks=self._disks(now),
             disk_read_bytes=d_read,
             disk_write_bytes=d_write,
-            net_rx_bytes=n_rx,
-            net_tx_bytes=n_tx,
+            net_rx_bytes=net.rx_bytes,
+            net_tx_bytes=net.tx_bytes,
             disk_read_rate=rates["dr"],
             disk_write_rate=rates["dw"],
-            net_rx_rate=rates["rx"],
-            net_tx_rate=rates["tx"],
+            net_rx_rate=net.rx_rate,
+            net_tx_rate=net.tx_rate,
             process_count=len(psutil.pids()),
             top_cpu=self._top[0],
             top_mem=self._top[1],
             top_ts=self._top_at,
+            net_interfaces=ifaces,
         )
 
     def _cpu_per_core(self) -> tuple[float, ...]:

@@ -28,6 +28,8 @@ from devmentor_monitor.tui.fleet import (
 )
 from devmentor_monitor.tui.keys import WRITE_KEYS
 from devmentor_monitor.tui.minicharts import host_history
+from devmentor_monitor.tui.netlines import PREFIX as NIC_PREFIX
+from devmentor_monitor.tui.netlines import interface_lines
 from devmentor_monitor.tui.render import bar, ellipsize, short_reason, sparkline, status_text
 from devmentor_monitor.units import (
     format_age,
@@ -661,6 +663,7 @@ class SystemPane(AppWidget, Static):
                 f"w {format_rate(sample.disk_write_rate)}"
             )
         )
+        lines.extend(interface_lines(sample))  # NET per interface, loopback apart
         if sample.top_cpu:
             top = "  ".join(
                 f"{ellipsize(p.name, 14)} {p.cpu_percent:.0f}%" for p in sample.top_cpu[:3]
@@ -719,7 +722,7 @@ class SystemPane(AppWidget, Static):
 
 
 # When the pane is short, these lines go first (by their prefix), most expendable first.
-DROP_ORDER = ("     mem:", "TOP", "load", "SWP", "  ", "NET")
+DROP_ORDER = (NIC_PREFIX, "     mem:", "TOP", "load", "SWP", "  ", "NET")
 
 
 def fit_lines(lines: list[Text], height: int, drop_order: tuple[str, ...]) -> list[Text]:
