@@ -224,6 +224,13 @@ class OverviewScreen(MonitorScreen):
             yield predictions
         yield EventTicker(id="ticker")
 
+    async def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        """enter, or a click on the selected row (a first click selects it, as in btop and
+        the topology view): that service in the `s` view."""
+        name = event.row_key.value
+        if event.data_table.id == "services" and name and not name.startswith(GROUP_PREFIX):
+            await open_service(self.monitor_app, name)
+
     def on_resize(self) -> None:
         narrow = self.size.width < 120
         self.set_class(narrow, "narrow")
@@ -730,6 +737,14 @@ class ServicesScreen(RangeScreen):
                 c.error or "",
             )
         sync_rows(checks, CHECK_COLUMNS, rows, self._checks)
+
+
+async def open_service(app: MonitorApp, name: str) -> None:
+    """The `s` view, pointed at ``name`` (a row opened on another view)."""
+    await app.switch_mode("services")
+    screen = app.screen
+    if isinstance(screen, ServicesScreen):
+        screen.show_service(name)
 
 
 def _rate(value: float | None) -> str:

@@ -205,6 +205,11 @@ class DockerScreen(WorkloadScreen):
             self.selected = event.row_key.value
             self._draw_detail()
 
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        """enter, or a click on the selected container: its log tail (as `l`)."""
+        if event.data_table.id == "containers":
+            self.action_logs()
+
     def _container(self) -> Any:
         store = self.monitor_app.store
         return (
