@@ -589,6 +589,7 @@ def _ultra(args: argparse.Namespace, cfg: Config) -> int:
     setup_logging(getattr(args, "log_level", "info") or "info", stream=stream)
     try:
         from devmentor_monitor.tui.app import run_tui
+        from devmentor_monitor.tui.keys import KeymapError
         from devmentor_monitor.tui.themes import ThemeError
     except ImportError:
         raise UsageError(
@@ -597,7 +598,7 @@ def _ultra(args: argparse.Namespace, cfg: Config) -> int:
     runtime = UltraRuntime(cfg, demo=args.demo, serve=not args.no_serve)
     try:
         return run_tui(cfg, runtime, theme=args.theme)
-    except ThemeError as exc:
+    except (ThemeError, KeymapError) as exc:
         raise UsageError(str(exc)) from None
 
 

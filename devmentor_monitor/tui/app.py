@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from textual.app import App, SystemCommand
+from textual.binding import Binding
 from textual.command import CommandPalette
 from textual.screen import Screen
 
@@ -24,7 +25,7 @@ from devmentor_monitor.store import Store
 from devmentor_monitor.tui.audit_view import AuditScreen
 from devmentor_monitor.tui.confirm import ConfirmScreen
 from devmentor_monitor.tui.events_view import EventsScreen
-from devmentor_monitor.tui.keys import KEYS, VIEWS, bindings
+from devmentor_monitor.tui.keys import KEYS, VIEWS, bindings, check_keymap
 from devmentor_monitor.tui.predictions import PredictionsScreen
 from devmentor_monitor.tui.replay import Frame, load_frame, step_to
 from devmentor_monitor.tui.screens import (
@@ -108,7 +109,8 @@ class MonitorApp(App[int]):
         self._set_initial_theme(initial_theme(theme, config.tui.theme, self._themes))
         self.palette: dict[str, str] = {}
         self._update_colors()
-        if config.tui.keys:
+        if config.tui.keys:  # every id must name a binding: a typo is refused, by name
+            check_keymap(dict(config.tui.keys), self.binding_ids(), config.source)
             self.set_keymap(dict(config.tui.keys))
         self.ticks = 0  # redraws done, for tests and the benchmark
         # Time travel: the moment the overview shows (None: live), and that moment's frame
@@ -127,6 +129,24 @@ class MonitorApp(App[int]):
         self.set_class(True, f"-theme-{name}", update=False)
         self._refresh_truecolor_filter(self.ansi_theme)
         self.stylesheet.set_variables(self.get_css_variables())  # nothing is parsed yet
+
+    def binding_ids(self) -> set[str]:
+        """Every binding id the app's screens declare: what `tui.keys` may remap."""
+        screens: list[Any] = [
+            type(self),
+            OverviewScreen,
+            HelpScreen,
+            SelfScreen,
+            ConfirmScreen,
+            IncidentDetailScreen,
+            *self.MODES.values(),
+        ]
+        return {
+            b.id
+            for cls in screens
+            for b in getattr(cls, "BINDINGS", ())
+            if isinstance(b, Binding) and b.id
+        }
 
     # ------------------------------------------------------------------ lifecycle
     def get_default_screen(self) -> Screen[Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from textual.binding import Binding, BindingType
@@ -378,6 +379,22 @@ def bindings(scope: str = "app") -> list[BindingType]:
     if scope == "app":
         out.append(Binding("ctrl+c", "quit", "Quit", show=False, priority=True, id="interrupt"))
     return out
+
+
+class KeymapError(ValueError):
+    """A `tui.keys` entry that names no binding; the message names the file and the key."""
+
+
+def check_keymap(keymap: Mapping[str, str], ids: Iterable[str], source: str = "") -> None:
+    """Refuse a `tui.keys` id that no binding has (a typo would silently remap nothing).
+    ``ids``: every binding id the app's screens declare, this table's and the dialogs'."""
+    known = set(ids)
+    for key_id in keymap:
+        if key_id not in known:
+            where = f"{source}: " if source else ""
+            raise KeymapError(
+                f"{where}tui.keys.{key_id}: no key has this id; ids: {', '.join(sorted(known))}"
+            )
 
 
 def help_rows(keymap: dict[str, str]) -> list[tuple[str, str, str]]:
