@@ -555,7 +555,7 @@ class MetricsScreen(RangeScreen):
             yield ChartPane("CPU", ["cpu"], classes="chart")
             yield ChartPane("Memory", ["memory", "swap"], classes="chart")
             yield ChartPane("Disk", [], classes="chart", id="disk-chart")
-            yield ChartPane("Network (loopback apart)", ["net_rx", "net_tx"], classes="chart")
+            yield ChartPane("Network", ["net_rx", "net_tx"], classes="chart")
             yield ChartPane(
                 "Service latency", service_latency=True, classes="chart", id="latency-chart"
             )
