@@ -1,19 +1,25 @@
 """How the screens say how much data a figure rests on (the rule: health/basis.py).
 
-A table cell under a window header ("up 24h", "budget" over 7 d) that covers less than
-its window names the span it covers: ``100% 11s``. The service detail gives each window
-fully covered, then the first one that is not, with the data it rests on, and leaves out
-the longer ones (they would repeat the same checks).
+A table cell under a window header ("up 24h", and "budget" over 7 d) that covers less
+than its window is marked ``100%*``, with one decimal at most (rounded down: 99.96 never
+reads 100.0%), and the table's bottom border says what the marks rest on: ``* over 11s
+of data``. The cells keep their widths, so the table still fits an 80-column pane and the
+120-column overview's left pane. The service detail gives each window fully covered, then
+the first one that is not, with the data it rests on, and leaves out the longer ones (they
+would repeat the same checks).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 
 from devmentor_monitor.health.basis import UPTIME_WINDOWS, short_of, short_span
 from devmentor_monitor.health.slo import DAY, SLO_WINDOW
 from devmentor_monitor.store import ServiceSummary
 from devmentor_monitor.units import format_duration, format_percent
+
+MARK = "*"  # a figure over less than its window; the table's border says over how much
 
 
 def _short_percent(value: float) -> str:
@@ -24,25 +30,45 @@ def _short_percent(value: float) -> str:
 
 
 def uptime_cell(s: ServiceSummary) -> str:
-    """The 24 h uptime column: ``99.98%``; ``100% 11s`` while less than a day is held."""
+    """The 24 h uptime column: ``99.98%``; ``100%*`` while less than a day is held."""
     if s.uptime_24h is None:
         return "–"
-    if s.data_seconds is not None and short_of(DAY, s.data_seconds):
-        return f"{_short_percent(s.uptime_24h)} {short_span(s.data_seconds)}"
+    if short_of(DAY, s.data_seconds):
+        return _short_percent(s.uptime_24h) + MARK
     return f"{s.uptime_24h:.2f}%"
 
 
 def budget_cell(s: ServiceSummary) -> str:
-    """The budget column (7 d): ``100%``; ``100% 11s`` while less than the window is held."""
+    """The budget column (7 d): ``100%``; ``100%*`` while less than the window is held."""
     b = s.error_budget_remaining
     if b is None:
         return "–"
     if b <= 0:
         return "spent"
-    text = f"{b:.0%}"
-    if s.data_seconds is not None and short_of(SLO_WINDOW, s.data_seconds):
-        text += f" {short_span(s.data_seconds)}"
-    return text
+    return f"{b:.0%}" + (MARK if short_of(SLO_WINDOW, s.data_seconds) else "")
+
+
+def marks_note(summaries: Iterable[ServiceSummary]) -> str:
+    """The table's footnote for its marked cells: ``* over 11s of data`` (``over 9m to
+    2h`` when the services hold different spans); "" when no cell is marked."""
+    spans = [
+        s.data_seconds
+        for s in summaries
+        if s.data_seconds is not None
+        and (
+            (s.uptime_24h is not None and short_of(DAY, s.data_seconds))
+            or (
+                s.error_budget_remaining is not None
+                and s.error_budget_remaining > 0
+                and short_of(SLO_WINDOW, s.data_seconds)
+            )
+        )
+    ]
+    if not spans:
+        return ""
+    low, high = short_span(min(spans)), short_span(max(spans))
+    span = low if low == high else f"{low} to {high}"
+    return f"{MARK} over {span} of data"
 
 
 def of_data(s: ServiceSummary) -> str:

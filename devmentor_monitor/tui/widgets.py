@@ -16,7 +16,7 @@ from devmentor_monitor.incidents.model import Incident
 from devmentor_monitor.model import Health, SourceState
 from devmentor_monitor.selfcost import slow_lines
 from devmentor_monitor.store import ServiceSummary, Store
-from devmentor_monitor.tui.databasis import budget_cell, uptime_cell
+from devmentor_monitor.tui.databasis import budget_cell, marks_note, uptime_cell
 from devmentor_monitor.tui.fleet import (
     GROUP_PREFIX,
     SORTS,
@@ -153,8 +153,8 @@ COLUMNS = (
     ("status", "status", 6),
     ("latency", "latency", 12),
     ("trend", "trend", 6),
-    ("uptime", "up 24h", 9),  # "99.9% 23h" while less than the window is held
-    ("budget", "budget", 8),
+    ("uptime", "up 24h", 7),
+    ("budget", "budget", 6),
     ("checked", "age", 6),
 )
 TREND = 6
@@ -257,7 +257,7 @@ class ServicesTable(AppWidget, DataTable[Any]):
         colors = self.monitor_app.palette
         if held is None or held[0] is not s or held[1] is not colors:
             trend = sparkline(store.latency_history(s.name).values_since(now - 600), TREND)
-            budget = budget_cell(s)  # "100% 11s" while under its 7 d (databasis.py)
+            budget = budget_cell(s)  # "100%*" while under its 7 d (databasis.py)
             latency = (
                 format_ms(s.latency)
                 if s.last and s.last.ok
@@ -347,6 +347,7 @@ class ServicesTable(AppWidget, DataTable[Any]):
             }
             self._arranged = ()
             self._lines.clear()
+            self.border_subtitle = ""  # the past's rows carry no basis marks
             sync_rows(self, columns, rows, self._cells, change_cells=self._set_cells)
             return
         now = self.monitor_app.clock()
@@ -363,6 +364,9 @@ class ServicesTable(AppWidget, DataTable[Any]):
             )
             self._place({_key(line): line for line in lines}, columns, now, store)
             self._arranged = arranged
+            # What the cells marked "*" rest on ("* over 11s of data"), on the bottom border.
+            if {"uptime", "budget"} & set(columns):
+                self.border_subtitle = marks_note(summaries)
         self._draw_visible(columns, now, store)
 
     def _same_arrangement(self, arranged: tuple[Any, ...]) -> bool:

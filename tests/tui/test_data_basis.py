@@ -1,6 +1,7 @@
 """Figures say how much data they rest on: after 11 s of checks the overview's "up 24h"
-and "budget" cells read "100% 11s", not "100.00%", and the service detail gives the
-span and the checks; with a day of checks behind it the 24 h cell is a plain figure."""
+and "budget" cells read "100%*", not "100.00%", the table's border says "* over 11s of
+data", and the service detail gives the span and the checks; with a day of checks behind
+it the 24 h cell is a plain figure and only the budget (7 d) is marked."""
 
 from __future__ import annotations
 
@@ -40,10 +41,11 @@ async def test_eleven_seconds_of_checks_say_so(
     app = checked_for(11, 5.5, tmp_path)  # three checks: 11 s of data
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
-        auth = row(screen_text(app), "auth")
-        assert "100% 11s" in auth  # up 24h, and the budget: both over 11 s
-        assert auth.count("100% 11s") == 2
+        text = screen_text(app)
+        auth = row(text, "auth")
+        assert auth.split("│")[1].split()[-3:-1] == ["100%*", "100%*"]  # up 24h, budget
         assert "100.00%" not in auth
+        assert "* over 11s of data ─╯" in text  # the services pane's bottom border
         await pilot.press("s")
         await settle(pilot)
         text = " ".join(screen_text(app).split())  # the detail may wrap
@@ -58,10 +60,29 @@ async def test_a_day_and_more_covers_the_24h_window(
     app = checked_for(26 * 3600, 600, tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
-        auth = row(screen_text(app), "auth")
-        assert "100.00%" in auth  # the day is covered: the plain figure
-        assert "100% 1d" in auth  # the budget's 7 d is not
+        text = screen_text(app)
+        auth = row(text, "auth")
+        assert auth.split("│")[1].split()[-3:-1] == ["100.00%", "100%*"]  # the day is covered
+        assert "* over 1d of data ─╯" in text  # the budget's 7 d are not
         await pilot.press("s")
         await settle(pilot)
         text = " ".join(screen_text(app).split())
         assert "uptime 1h 100.00 % 24h 100.00 % 7d 100.00 % (1d2h of data, 157 checks)" in text
+
+
+def test_the_note_gives_the_range_when_services_hold_different_spans() -> None:
+    from dataclasses import replace as with_
+
+    from devmentor_monitor.tui.databasis import budget_cell, marks_note, uptime_cell
+
+    base = Monitor(parse_text(CONFIG_TEXT), serve=False, clock=lambda: T)
+    base.intake.observe(CheckResult("auth", T, ok=True, latency=0.01))
+    s = base.store.service("auth", T)
+    young = with_(s, data_seconds=540.0, uptime_24h=99.96, error_budget_remaining=0.5)
+    older = with_(s, data_seconds=2 * 3600.0, uptime_24h=99.5, error_budget_remaining=-0.1)
+    full = with_(s, data_seconds=8 * 86400.0, uptime_24h=99.96, error_budget_remaining=0.5)
+    assert (uptime_cell(young), budget_cell(young)) == ("99.9%*", "50%*")  # never 100.0%
+    assert (uptime_cell(older), budget_cell(older)) == ("99.5%*", "spent")
+    assert (uptime_cell(full), budget_cell(full)) == ("99.96%", "50%")
+    assert marks_note([young, older, full]) == "* over 9m to 2h of data"
+    assert marks_note([full]) == ""
