@@ -16,6 +16,7 @@ from textual.app import ComposeResult
 from textual.widgets import DataTable, Static
 
 from devmentor_monitor.events.model import Event, EventSeverity
+from devmentor_monitor.tui.columns import PriorityColumns
 from devmentor_monitor.tui.keys import bindings
 from devmentor_monitor.tui.render import ellipsize
 from devmentor_monitor.tui.screens import MonitorScreen
@@ -37,6 +38,15 @@ SEVERITY_COLOR = {
     EventSeverity.ERROR: "error",
     EventSeverity.CRITICAL: "error",
 }
+
+
+COLUMNS = (
+    ("time", "time", 8),
+    ("severity", "severity", 8),
+    ("type", "type", 26),
+    ("service", "service", 14),
+    ("message", "message", None),
+)
 
 
 class EventsTable(DataTable[Any]):
@@ -63,6 +73,7 @@ class EventsScreen(MonitorScreen):
         self.last_seq = 0
         self.unseen = 0
         self._rows: list[int] = []  # row keys (seq), oldest first
+        self._columns = PriorityColumns(COLUMNS, ())
 
     def body(self) -> ComposeResult:
         yield Static(id="events-status")
@@ -75,16 +86,17 @@ class EventsScreen(MonitorScreen):
         yield rejected
 
     def on_mount(self) -> None:
-        table = self.query_one(EventsTable)
-        for key, label, width in (
-            ("time", "time", 8),
-            ("severity", "severity", 8),
-            ("type", "type", 26),
-            ("service", "service", 14),
-            ("message", "message", None),
-        ):
-            table.add_column(label, key=key, width=width)
+        self._columns.fit(self.query_one(EventsTable), 0)
         super().on_mount()
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._fit_columns)  # once the table has its new size
+
+    def _fit_columns(self) -> None:
+        """The message takes the room left, its end an ellipsis (no sideways scroll)."""
+        table = self.query_one(EventsTable)
+        if self._columns.fit(table, table.scrollable_content_region.width):
+            self.rebuild()
 
     def filterable(self) -> EventsTable:  # type: ignore[override]
         return self.query_one(EventsTable)
@@ -139,11 +151,15 @@ class EventsScreen(MonitorScreen):
                 continue
             sev = Text(e.severity.value, style=colors.get(SEVERITY_COLOR[e.severity], ""))
             table.add_row(
-                time.strftime("%H:%M:%S", time.localtime(e.ts)),
-                sev,
-                ellipsize(e.type, 26),
-                ellipsize(e.service, 14),
-                e.message,
+                *self._columns.project(
+                    (
+                        time.strftime("%H:%M:%S", time.localtime(e.ts)),
+                        sev,
+                        ellipsize(e.type, 26),
+                        ellipsize(e.service, 14),
+                        e.message,
+                    )
+                ),
                 key=str(e.seq),
             )
             self._rows.append(e.seq)

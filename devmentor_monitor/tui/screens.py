@@ -29,7 +29,7 @@ from devmentor_monitor.tui.databasis import budget_basis, uptime_line
 from devmentor_monitor.tui.fleet import GROUP_PREFIX
 from devmentor_monitor.tui.keys import KEYS, bindings, help_rows, key_display
 from devmentor_monitor.tui.overview_layout import OverviewPlan, plan_overview
-from devmentor_monitor.tui.render import sparkline
+from devmentor_monitor.tui.render import reflow, sparkline
 from devmentor_monitor.tui.replay import when
 from devmentor_monitor.tui.silence import silenced_line
 from devmentor_monitor.tui.trends import LatencyTrends
@@ -258,15 +258,17 @@ class OverviewScreen(MonitorScreen):
         wide = self.size.width >= 120
         chrome = 3 + (app.travel_at is not None)  # header, ticker, keys (and the banner)
         boxes = self.query("#filter")
-        if boxes and boxes.first().display:
-            chrome += 4
+        filtering = bool(boxes) and boxes.first().display
         plan = plan_overview(
-            self.size.height - chrome,
+            self.size.height - chrome - 2 * filtering,  # the filter line and its gap
             wide=wide,
             services=services,
             incidents=incidents,
             predictions=min(20, len(store.predictions())),
         )
+        if filtering:  # the rows the table being filtered lacks come from the incidents
+            move = max(0, min(services + 3 - plan.services, plan.bottom - 3))
+            plan = OverviewPlan(plan.services + move, plan.trends, plan.bottom - move)
         if plan == self._plan:
             return False
         self._plan = plan
@@ -641,6 +643,10 @@ class ServicesScreen(RangeScreen):
             table.move_cursor(row=table.get_row_index(name))
         self.refresh_data()
 
+    def on_resize(self) -> None:
+        if self.ready:
+            self.refresh_data()  # the summary flows to the new width
+
     def _point_panes_at(self, name: str) -> None:
         """The chart and the scraped metrics show ``name`` over the chosen range."""
         self.query_one("#range-line", Static).update(range_line(self.range_name))
@@ -676,8 +682,8 @@ class ServicesScreen(RangeScreen):
         text.append(s.status.value.upper(), style=f"bold {colors.get(f'status-{s.status.value}')}")
         text.append(f"  {mask_url(s.url)}\n", style="dim")
         text.append(
-            f"latency p50 {format_ms(s.latency_p50)}  p95 {format_ms(s.latency_p95)}  "
-            f"p99 {format_ms(s.latency_p99)}  (1 h)\n"
+            f"latency (1 h)  p50 {format_ms(s.latency_p50)}  p95 {format_ms(s.latency_p95)}  "
+            f"p99 {format_ms(s.latency_p99)}\n"
         )
         text.append(f"{uptime_line(s)}  errors {format_percent(s.error_rate_1h)}\n")
         if s.slo:
@@ -689,7 +695,7 @@ class ServicesScreen(RangeScreen):
             )
             text.append(
                 f"SLO {s.slo.uptime:g} % / {s.slo.response_time * 1000:g} ms / "
-                f"{s.slo.error_rate:g} % errors: {verdict}; budget left {budget}\n"
+                f"{s.slo.error_rate:g} % errors: {verdict}  budget left {budget}\n"
             )
         else:
             text.append("no SLO configured\n", style="dim")
@@ -718,7 +724,8 @@ class ServicesScreen(RangeScreen):
             text.append(silenced_line(silence) + "\n", style=f"bold {colors.get('warning', '')}")
         else:
             text.append("S silence this service\n", style="dim")
-        self.query_one("#svc-summary", Static).update(text)
+        summary = self.query_one("#svc-summary", Static)
+        summary.update(reflow(text, summary.content_size.width))  # figures never split
         checks = self.query_one("#svc-checks", DataTable)
         if name != self._checks_of:  # another service: none of its rows are shown
             checks.clear()
@@ -1015,9 +1022,12 @@ class HelpScreen(ModalScreen[None]):
             text.append(f"  {keys:<9} ", style="bold")
             text.append(f"{title:<12} {help_text}\n")
         text.rstrip()
-        help_box = Static(text, id="help")
-        help_box.border_subtitle = "esc, q or ? close this · ↑ ↓ scroll"
-        yield help_box
+        # A Static alone does not scroll: in a scroll container every line is reachable
+        # at 80x24 (↑ ↓).
+        with VerticalScroll(id="help") as help_box:
+            help_box.border_subtitle = "esc, q or ? close this · ↑ ↓ scroll"
+            help_box.can_focus = False  # the screen's keys scroll it
+            yield Static(text, id="help-text")
 
     async def action_show_self(self) -> None:
         await self.app.run_action("show_self")

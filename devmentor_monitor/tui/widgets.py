@@ -26,6 +26,7 @@ from devmentor_monitor.tui.fleet import (
     arrange,
     next_sort,
 )
+from devmentor_monitor.tui.footer import Hint, fit_hints
 from devmentor_monitor.tui.keys import WRITE_KEYS
 from devmentor_monitor.tui.minicharts import host_history
 from devmentor_monitor.tui.netlines import PREFIX as NIC_PREFIX
@@ -847,7 +848,13 @@ class KeyHints(Static):
     """
 
     def on_mount(self) -> None:
-        shown: list[tuple[list[str], str, bool]] = []  # keys, their word, disabled
+        self._draw()
+
+    def on_resize(self) -> None:
+        self._draw()  # at 80 columns the app-wide keys give way (footer.py)
+
+    def _draw(self) -> None:
+        shown: list[Hint] = []
         seen: set[str] = set()
         read_only = getattr(self.app, "read_only", False)
         for active in self.screen.active_bindings.values():
@@ -857,14 +864,22 @@ class KeyHints(Static):
             seen.add(binding.action)
             key = self.app.get_key_display(binding)
             off = read_only and binding.id in WRITE_KEYS  # --read-only: shown struck through
-            if shown and shown[-1][1] == binding.description:  # "[ ] Time travel"
-                shown[-1][0].append(key)
+            if shown and shown[-1].word == binding.description:  # "[ ] Time travel"
+                shown[-1].keys.append(key)
             else:
-                shown.append(([key], binding.description, off))
+                shown.append(Hint([key], binding.description, off, binding.action))
+        if self.size.width:
+            filterable = getattr(self.screen, "filterable", None)
+            shown = fit_hints(
+                shown,
+                self.size.width,
+                view=getattr(self.app, "current_mode", None),
+                filterable=filterable is not None and filterable() is not None,
+            )
         line = Text(no_wrap=True, overflow="ellipsis")
-        for keys, word, off in shown:
-            for key in keys:
+        for hint in shown:
+            for key in hint.keys:
                 line.append(" ")
-                line.append(key, style="dim strike" if off else "bold reverse")
-            line.append(f" {word}", style="dim strike" if off else "")
+                line.append(key, style="dim strike" if hint.off else "bold reverse")
+            line.append(f" {hint.word}", style="dim strike" if hint.off else "")
         self.update(line)

@@ -14,9 +14,10 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Static
 
 from devmentor_monitor.model import SourceState
+from devmentor_monitor.tui.columns import PriorityColumns
 from devmentor_monitor.tui.confirm import ConfirmScreen
 from devmentor_monitor.tui.keys import bindings
-from devmentor_monitor.tui.render import ellipsize
+from devmentor_monitor.tui.render import clamp, ellipsize
 from devmentor_monitor.tui.screens import MonitorScreen
 from devmentor_monitor.tui.widgets import bound_table_caches, sync_rows, write_hint
 from devmentor_monitor.units import format_bytes, format_duration
@@ -58,7 +59,7 @@ class WorkloadScreen(MonitorScreen):
     SOURCE = ""
     TOPIC = ""
     DEFAULT_CSS = """
-    .wl-source { height: 1; padding: 0 1; }
+    .wl-source { height: auto; max-height: 2; padding: 0 1; }
     .wl-split { height: 1fr; }
     .wl-table { width: 3fr; height: 1fr; border: round $primary;
                 border-title-color: $primary; }
@@ -66,12 +67,39 @@ class WorkloadScreen(MonitorScreen):
                  border-title-color: $secondary; padding: 0 1; }
     """
 
+    def tables(self) -> dict[str, PriorityColumns]:
+        """Each table's columns, by table id."""
+        raise NotImplementedError
+
+    def on_mount(self) -> None:
+        for table_id, columns in self.tables().items():
+            columns.fit(self.query_one(f"#{table_id}", DataTable), 0)
+        super().on_mount()
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._fit_columns)  # once the tables have their new size
+
+    def _fit_columns(self) -> None:
+        changed = False
+        for table_id, columns in self.tables().items():
+            table = self.query_one(f"#{table_id}", DataTable)
+            if columns.fit(table, table.scrollable_content_region.width):
+                self.cells(table_id).clear()  # the table was emptied
+                changed = True
+        if changed:
+            self.draw()
+
+    def cells(self, table_id: str) -> dict[str, tuple[Any, ...]]:
+        """The cells a table shows, by row key (sync_rows' cache)."""
+        raise NotImplementedError
+
     def refresh_data(self, topics: set[str] | None = None) -> None:
         super().refresh_data(topics)
         app = self.monitor_app
-        self.query_one(".wl-source", Static).update(
-            source_line(self.SOURCE, app.config, app.store, app.clock(), app.palette)
-        )
+        source = self.query_one(".wl-source", Static)
+        line = source_line(self.SOURCE, app.config, app.store, app.clock(), app.palette)
+        # Two lines at most (80 columns: the whole "not configured" hint), then "…".
+        source.update(clamp(line, source.content_size.width or self.size.width - 2, 2))
         if topics is None or self.TOPIC in topics:
             self.draw()
 
@@ -127,6 +155,8 @@ DOCKER_COLUMNS = (
     ("uptime", "up", 7),
     ("image", "image", None),
 )
+# Dropped in this order when the pane is narrow (80 columns: container, state, health).
+DOCKER_DROP = ("image", "uptime", "restarts", "mem", "cpu", "service")
 
 
 class DockerScreen(WorkloadScreen):
@@ -148,13 +178,17 @@ class DockerScreen(WorkloadScreen):
             detail.border_title = "Detail · log tail"
             yield detail
 
-    def on_mount(self) -> None:
+    def __init__(self) -> None:
+        super().__init__()
         self._cells: dict[str, tuple[Any, ...]] = {}
         self._logs: dict[str, list[str] | str] = {}
-        table = self.query_one("#containers", DataTable)
-        for key, label, width in DOCKER_COLUMNS:
-            table.add_column(label, key=key, width=width)
-        super().on_mount()
+        self._columns = PriorityColumns(DOCKER_COLUMNS, DOCKER_DROP)
+
+    def tables(self) -> dict[str, PriorityColumns]:
+        return {"containers": self._columns}
+
+    def cells(self, table_id: str) -> dict[str, tuple[Any, ...]]:
+        return self._cells
 
     def _row(self, c: Any, now: float) -> tuple[Any, ...]:
         colors = self.monitor_app.palette
@@ -191,8 +225,8 @@ class DockerScreen(WorkloadScreen):
         table = self.query_one("#containers", DataTable)
         sync_rows(
             table,
-            tuple(k for k, _, _ in DOCKER_COLUMNS),
-            {c.id: self._row(c, now) for c in items},
+            self._columns.keys,
+            {c.id: self._columns.project(self._row(c, now)) for c in items},
             self._cells,
             reorder=False,  # as before: new containers, pods and deployments go to the end
         )
@@ -307,6 +341,10 @@ DEPLOY_COLUMNS = (
     ("desired", "desired", 7),
     ("service", "service", None),
 )
+# Dropped in this order when the pane is narrow (80 columns: pod and status; deployment,
+# ready and updated: ready's "2/3" already says how many are desired).
+POD_DROP = ("age", "node", "last", "service", "restarts", "ready")
+DEPLOY_DROP = ("desired", "service", "updated")
 
 
 class KubernetesScreen(WorkloadScreen):
@@ -316,6 +354,8 @@ class KubernetesScreen(WorkloadScreen):
     DEFAULT_CSS = (
         WorkloadScreen.DEFAULT_CSS
         + """
+    #kube-tables { border: none; }
+    #pods, #deployments { border: round $primary; border-title-color: $primary; }
     #pods { height: 3fr; }
     #deployments { height: 2fr; }
     """
@@ -326,7 +366,7 @@ class KubernetesScreen(WorkloadScreen):
     def body(self) -> ComposeResult:
         yield Static(classes="wl-source")
         with Horizontal(classes="wl-split"):
-            with Vertical(classes="wl-table"):
+            with Vertical(classes="wl-table", id="kube-tables"):
                 pods: DataTable[Any] = DataTable(id="pods", cursor_type="row")
                 pods.border_title = "Pods"
                 bound_table_caches(pods)
@@ -339,14 +379,20 @@ class KubernetesScreen(WorkloadScreen):
             detail.border_title = "Detail · nodes · warnings"
             yield detail
 
-    def on_mount(self) -> None:
+    def __init__(self) -> None:
+        super().__init__()
         self._pods: dict[str, tuple[Any, ...]] = {}
         self._deps: dict[str, tuple[Any, ...]] = {}
-        for table_id, columns in (("#pods", POD_COLUMNS), ("#deployments", DEPLOY_COLUMNS)):
-            table = self.query_one(table_id, DataTable)
-            for key, label, width in columns:
-                table.add_column(label, key=key, width=width)
-        super().on_mount()
+        self._columns = {
+            "pods": PriorityColumns(POD_COLUMNS, POD_DROP),
+            "deployments": PriorityColumns(DEPLOY_COLUMNS, DEPLOY_DROP),
+        }
+
+    def tables(self) -> dict[str, PriorityColumns]:
+        return self._columns
+
+    def cells(self, table_id: str) -> dict[str, tuple[Any, ...]]:
+        return self._pods if table_id == "pods" else self._deps
 
     def draw(self) -> None:
         store = self.monitor_app.store
@@ -371,24 +417,28 @@ class KubernetesScreen(WorkloadScreen):
                 p.node or "–",
                 age,
             )
+        pod_columns = self._columns["pods"]
         sync_rows(
             self.query_one("#pods", DataTable),
-            tuple(k for k, _, _ in POD_COLUMNS),
-            rows,
+            pod_columns.keys,
+            {name: pod_columns.project(row) for name, row in rows.items()},
             self._pods,
             reorder=False,
         )
         deps = sorted(store.kube.items("deployments"), key=lambda d: d.name)
+        dep_columns = self._columns["deployments"]
         sync_rows(
             self.query_one("#deployments", DataTable),
-            tuple(k for k, _, _ in DEPLOY_COLUMNS),
+            dep_columns.keys,
             {
-                d.name: (
-                    d.name,
-                    f"{d.ready}/{d.desired}",
-                    str(d.updated),
-                    str(d.desired),
-                    d.service or "–",
+                d.name: dep_columns.project(
+                    (
+                        d.name,
+                        f"{d.ready}/{d.desired}",
+                        str(d.updated),
+                        str(d.desired),
+                        d.service or "–",
+                    )
                 )
                 for d in deps
             },
