@@ -718,7 +718,7 @@ class ServicesScreen(RangeScreen):
                 for b in queries.burn_rates(s.name)
             ]
             if burns:
-                text.append("burn rate long/short: " + "  ".join(burns) + "\n")
+                text.append("burn rate long/short:  " + "  ".join(burns) + "\n")
         silence = queries.silence_for({"service": s.name}) if queries is not None else None
         if silence is not None:
             text.append(silenced_line(silence) + "\n", style=f"bold {colors.get('warning', '')}")

@@ -6,7 +6,6 @@ the `k` view is titled and no column header is cut; the help scrolls to its last
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from typing import Any
 
 import pytest
