@@ -17,6 +17,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.widgets import DataTable, Static
 
+from devmentor_monitor.tui.columns import FitsColumns, PriorityColumns
 from devmentor_monitor.tui.render import ellipsize
 from devmentor_monitor.tui.screens import MonitorScreen
 from devmentor_monitor.tui.widgets import bound_table_caches, sync_rows
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
 MAX_ROWS = 500
 RELOAD = 5.0  # seconds (monotonic) between reads while the view is up
 COLUMNS = ("when", "actor", "source", "action", "target", "outcome")
+# Dropped in this order when narrow (80 columns: when, actor, action, outcome).
+DROP = ("source", "target")
 
 
 class AuditReader(Protocol):
@@ -43,7 +46,7 @@ class AuditTable(DataTable[Any]):
             screen.draw()
 
 
-class AuditScreen(MonitorScreen):
+class AuditScreen(FitsColumns, MonitorScreen):
     def __init__(self) -> None:
         super().__init__()
         self.filter_text = ""
@@ -51,6 +54,10 @@ class AuditScreen(MonitorScreen):
         self.error: str | None = None
         self._read_at = -RELOAD  # monotonic time of the last read asked for
         self._rows: dict[str, tuple[Any, ...]] = {}
+        widths = (19, 14, 15, 22, 26, None)
+        self._columns = PriorityColumns(
+            [(key, key, w) for key, w in zip(COLUMNS, widths, strict=True)], DROP, least=12
+        )
 
     def body(self) -> ComposeResult:
         yield Static(id="audit-status")
@@ -60,10 +67,15 @@ class AuditScreen(MonitorScreen):
         yield table
 
     def on_mount(self) -> None:
-        table = self.query_one(AuditTable)
-        for key, width in zip(COLUMNS, (19, 14, 15, 22, 26, None), strict=True):
-            table.add_column(key, key=key, width=width)
+        self.fit_columns_now(0)  # every column until laid out
         super().on_mount()
+
+    def column_tables(self) -> dict[str, PriorityColumns]:
+        return {"audit-table": self._columns}
+
+    def columns_changed(self, table_id: str) -> None:
+        self._rows.clear()
+        self.draw()
 
     def on_screen_resume(self) -> None:
         self._read_at = -RELOAD  # entering the view: read now
@@ -118,7 +130,9 @@ class AuditScreen(MonitorScreen):
                 ellipsize(e.target, 26),
                 Text(outcome, style=palette.get("error", "") if refused else ""),
             )
-        sync_rows(self.query_one(AuditTable), COLUMNS, rows, self._rows)
+        columns = self._columns
+        rows = {key: columns.project(row) for key, row in rows.items()}
+        sync_rows(self.query_one(AuditTable), columns.keys, rows, self._rows)
         self._status(len(shown))
 
     def _status(self, shown: int) -> None:

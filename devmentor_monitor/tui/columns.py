@@ -14,15 +14,18 @@ Column = tuple[str, str, int | None]  # key, label, width (None: as wide as its 
 PAD = 2  # DataTable's cell padding, one cell each side
 
 
-def fit_columns(columns: Sequence[Column], drop: Sequence[str], width: int) -> list[Column]:
+def fit_columns(
+    columns: Sequence[Column], drop: Sequence[str], width: int, least: int = 0
+) -> list[Column]:
     """``columns`` without those in ``drop`` (in that order) until the fixed widths and
-    each auto column's label fit in ``width`` cells (0: not laid out yet, all of them).
-    An auto column then gets the room left (its cells end in an ellipsis past it)."""
+    each auto column's ``least`` cells (at least its label) fit in ``width`` (0: not laid
+    out yet, all of them). An auto column then gets the room left (its cells end in an
+    ellipsis past it)."""
     shown = list(columns)
     if not width:
         return shown
     for key in drop:
-        if sum((w or len(label)) + PAD for _, label, w in shown) <= width:
+        if sum((w or max(least, len(label))) + PAD for _, label, w in shown) <= width:
             break
         shown = [c for c in shown if c[0] != key]
     autos = [c for c in shown if c[2] is None]
@@ -35,9 +38,10 @@ class PriorityColumns:
     """One table's columns by priority; rows are built with every column and `project`ed
     to the ones shown."""
 
-    def __init__(self, columns: Sequence[Column], drop: Sequence[str]) -> None:
+    def __init__(self, columns: Sequence[Column], drop: Sequence[str], least: int = 0) -> None:
         self.columns = tuple(columns)
         self.drop = tuple(drop)
+        self.least = least  # cells an auto column needs before the others give way
         self.shown: list[Column] = []
         self._index: list[int] = []
 
@@ -48,7 +52,7 @@ class PriorityColumns:
     def fit(self, table: DataTable[Any], width: int) -> bool:
         """Show the columns that fit ``width``; True if they changed (the table is then
         emptied: the caller clears its cell cache and draws again)."""
-        shown = fit_columns(self.columns, self.drop, width)
+        shown = fit_columns(self.columns, self.drop, width, self.least)
         if shown == self.shown:
             return False
         self.shown = shown
@@ -69,3 +73,29 @@ class PriorityColumns:
                 cell.truncate(width, overflow="ellipsis")
             out.append(cell)
         return tuple(out)
+
+
+class FitsColumns:
+    """For a screen whose tables show priority columns: once laid out after a resize,
+    each table shows the columns that fit; `columns_changed` redraws an emptied one."""
+
+    def column_tables(self) -> dict[str, PriorityColumns]:
+        """Each table's columns, by table id."""
+        raise NotImplementedError
+
+    def columns_changed(self, table_id: str) -> None:
+        """``table_id`` was emptied with new columns: forget its cells, draw it again."""
+        raise NotImplementedError
+
+    def fit_columns_now(self, width: int | None = None) -> None:
+        """Fit every table (``width`` 0: before layout, every column)."""
+        screen: Any = self
+        for table_id, columns in self.column_tables().items():
+            table = screen.query_one(f"#{table_id}", DataTable)
+            room = table.scrollable_content_region.width if width is None else width
+            if columns.fit(table, room) and width is None:
+                self.columns_changed(table_id)
+
+    def on_resize(self) -> None:
+        screen: Any = self
+        screen.call_after_refresh(self.fit_columns_now)  # once the tables have their size

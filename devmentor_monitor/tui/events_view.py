@@ -16,7 +16,7 @@ from textual.app import ComposeResult
 from textual.widgets import DataTable, Static
 
 from devmentor_monitor.events.model import Event, EventSeverity
-from devmentor_monitor.tui.columns import PriorityColumns
+from devmentor_monitor.tui.columns import FitsColumns, PriorityColumns
 from devmentor_monitor.tui.keys import bindings
 from devmentor_monitor.tui.render import ellipsize
 from devmentor_monitor.tui.screens import MonitorScreen
@@ -61,7 +61,7 @@ class EventsTable(DataTable[Any]):
             screen.rebuild()
 
 
-class EventsScreen(MonitorScreen):
+class EventsScreen(FitsColumns, MonitorScreen):
     KEY_SCOPE = "events"
     BINDINGS = bindings("events")
 
@@ -86,17 +86,14 @@ class EventsScreen(MonitorScreen):
         yield rejected
 
     def on_mount(self) -> None:
-        self._columns.fit(self.query_one(EventsTable), 0)
+        self.fit_columns_now(0)
         super().on_mount()
 
-    def on_resize(self) -> None:
-        self.call_after_refresh(self._fit_columns)  # once the table has its new size
+    def column_tables(self) -> dict[str, PriorityColumns]:
+        return {"events-table": self._columns}  # the message takes the room left
 
-    def _fit_columns(self) -> None:
-        """The message takes the room left, its end an ellipsis (no sideways scroll)."""
-        table = self.query_one(EventsTable)
-        if self._columns.fit(table, table.scrollable_content_region.width):
-            self.rebuild()
+    def columns_changed(self, table_id: str) -> None:
+        self.rebuild()
 
     def filterable(self) -> EventsTable:  # type: ignore[override]
         return self.query_one(EventsTable)

@@ -24,6 +24,7 @@ from devmentor_monitor.tui.charts import (
     line_chart,
     step_for,
 )
+from devmentor_monitor.tui.columns import FitsColumns, PriorityColumns
 from devmentor_monitor.tui.confirm import ConfirmScreen
 from devmentor_monitor.tui.databasis import budget_basis, uptime_line
 from devmentor_monitor.tui.fleet import GROUP_PREFIX
@@ -57,7 +58,13 @@ if TYPE_CHECKING:
 Line = tuple[str, list[float], list[float]]  # label, timestamps, values
 
 CHECK_COLUMNS = ("when", "result", "latency", "HTTP", "detail")
-INCIDENT_COLUMNS = ("sev", "service", "state", "age", "title")
+INCIDENT_TABLE = (
+    ("sev", "sev", 5),
+    ("service", "service", 12),
+    ("state", "state", 6),
+    ("age", "age", 6),
+    ("title", "title", None),
+)
 
 
 class MonitorScreen(Screen[None]):
@@ -718,7 +725,7 @@ class ServicesScreen(RangeScreen):
                 for b in queries.burn_rates(s.name)
             ]
             if burns:
-                text.append("burn rate long/short:  " + "  ".join(burns) + "\n")
+                text.append("burn rate long/short: " + "  ".join(burns) + "\n")
         silence = queries.silence_for({"service": s.name}) if queries is not None else None
         if silence is not None:
             text.append(silenced_line(silence) + "\n", style=f"bold {colors.get('warning', '')}")
@@ -775,7 +782,7 @@ class NoticeScreen(MonitorScreen):
         yield pane
 
 
-class IncidentsScreen(MonitorScreen):
+class IncidentsScreen(FitsColumns, MonitorScreen):
     """Open incidents with their timelines; `a` acknowledges and `r` resolves, through the
     same commands as the API (actor "tui")."""
 
@@ -786,6 +793,7 @@ class IncidentsScreen(MonitorScreen):
     def __init__(self) -> None:
         super().__init__()
         self._rows: dict[str, tuple[Any, ...]] = {}  # incidents shown, by id
+        self._columns = PriorityColumns(INCIDENT_TABLE, ("state", "age"), least=16)
 
     def body(self) -> ComposeResult:
         with Horizontal(id="inc-split"):
@@ -798,16 +806,15 @@ class IncidentsScreen(MonitorScreen):
             yield timeline
 
     def on_mount(self) -> None:
-        table = self.query_one("#inc-list", DataTable)
-        for key, label, width in (
-            ("sev", "sev", 5),
-            ("service", "service", 12),
-            ("state", "state", 6),
-            ("age", "age", 6),
-            ("title", "title", None),
-        ):
-            table.add_column(label, key=key, width=width)
+        self.fit_columns_now(0)  # every column until laid out
         super().on_mount()
+
+    def column_tables(self) -> dict[str, PriorityColumns]:
+        return {"inc-list": self._columns}  # 80 columns: sev, service, title
+
+    def columns_changed(self, table_id: str) -> None:
+        self._rows.clear()
+        self.refresh_data()
 
     def silence_target(self) -> str | None:
         store = self.monitor_app.store
@@ -842,7 +849,8 @@ class IncidentsScreen(MonitorScreen):
                 format_age(now - inc.opened_at).removesuffix(" ago"),
                 inc.title,
             )
-        sync_rows(table, INCIDENT_COLUMNS, rows, self._rows)
+        rows = {key: self._columns.project(row) for key, row in rows.items()}
+        sync_rows(table, self._columns.keys, rows, self._rows)
         ids = [i.id for i in incidents]
         if self.selected in ids:
             table.move_cursor(row=ids.index(self.selected))

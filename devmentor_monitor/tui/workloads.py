@@ -14,7 +14,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Static
 
 from devmentor_monitor.model import SourceState
-from devmentor_monitor.tui.columns import PriorityColumns
+from devmentor_monitor.tui.columns import FitsColumns, PriorityColumns
 from devmentor_monitor.tui.confirm import ConfirmScreen
 from devmentor_monitor.tui.keys import bindings
 from devmentor_monitor.tui.render import clamp, ellipsize
@@ -53,7 +53,7 @@ def source_line(
     return Text(f"{name}: {status.reason}", style=palette.get("status-up", ""))
 
 
-class WorkloadScreen(MonitorScreen):
+class WorkloadScreen(FitsColumns, MonitorScreen):
     """Common parts: the source line, the confirmation, running an action off the UI."""
 
     SOURCE = ""
@@ -67,27 +67,13 @@ class WorkloadScreen(MonitorScreen):
                  border-title-color: $secondary; padding: 0 1; }
     """
 
-    def tables(self) -> dict[str, PriorityColumns]:
-        """Each table's columns, by table id."""
-        raise NotImplementedError
-
     def on_mount(self) -> None:
-        for table_id, columns in self.tables().items():
-            columns.fit(self.query_one(f"#{table_id}", DataTable), 0)
+        self.fit_columns_now(0)  # every column until laid out
         super().on_mount()
 
-    def on_resize(self) -> None:
-        self.call_after_refresh(self._fit_columns)  # once the tables have their new size
-
-    def _fit_columns(self) -> None:
-        changed = False
-        for table_id, columns in self.tables().items():
-            table = self.query_one(f"#{table_id}", DataTable)
-            if columns.fit(table, table.scrollable_content_region.width):
-                self.cells(table_id).clear()  # the table was emptied
-                changed = True
-        if changed:
-            self.draw()
+    def columns_changed(self, table_id: str) -> None:
+        self.cells(table_id).clear()
+        self.draw()
 
     def cells(self, table_id: str) -> dict[str, tuple[Any, ...]]:
         """The cells a table shows, by row key (sync_rows' cache)."""
@@ -184,7 +170,7 @@ class DockerScreen(WorkloadScreen):
         self._logs: dict[str, list[str] | str] = {}
         self._columns = PriorityColumns(DOCKER_COLUMNS, DOCKER_DROP)
 
-    def tables(self) -> dict[str, PriorityColumns]:
+    def column_tables(self) -> dict[str, PriorityColumns]:
         return {"containers": self._columns}
 
     def cells(self, table_id: str) -> dict[str, tuple[Any, ...]]:
@@ -388,7 +374,7 @@ class KubernetesScreen(WorkloadScreen):
             "deployments": PriorityColumns(DEPLOY_COLUMNS, DEPLOY_DROP),
         }
 
-    def tables(self) -> dict[str, PriorityColumns]:
+    def column_tables(self) -> dict[str, PriorityColumns]:
         return self._columns
 
     def cells(self, table_id: str) -> dict[str, tuple[Any, ...]]:

@@ -9,6 +9,7 @@ import re
 from typing import Any
 
 import pytest
+from support.waiting import until
 from textual.widgets import DataTable
 from tui_data import LATENCY, render_text, settle
 
@@ -39,6 +40,8 @@ async def view(pilot: Any, key: str) -> list[str]:
     await pilot.press(key)
     await settle(pilot)
     await settle(pilot)  # the tables' columns are fitted once laid out
+    # The footer is fitted to its width once laid out (a loaded machine: a little later).
+    await until(pilot, lambda: "Quit" in render_text(pilot.app).splitlines()[-1], "a footer")
     return render_text(pilot.app).splitlines()
 
 
@@ -197,3 +200,34 @@ async def test_help_scrolls_to_its_last_key(app: MonitorApp) -> None:
     assert last.help not in top
     assert last.help in bottom
     assert "close this" in bottom
+
+
+@pytest.mark.parametrize("key", ["i", "e", "A", "d", "k"])
+async def test_no_table_scrolls_sideways_and_long_cells_end_in_an_ellipsis(
+    app: MonitorApp, key: str
+) -> None:
+    """The tables keep the columns that fit whole; the last takes the room left and a
+    longer cell ends in "…" (the incident's title here)."""
+    title = "login errors above five percent for ten minutes"
+    monitor = app.monitor  # type: ignore[attr-defined]
+    await monitor.engine.open_manual("auth", title, Severity.HIGH, Actor("ops", "test"))
+    async with app.run_test(size=SMALL) as pilot:
+        lines = await view(pilot, key)
+        tables = list(app.screen.query(DataTable))
+        assert tables
+        for table in tables:
+            assert table.max_scroll_x == 0, (table.id, [str(c.label) for c in table.columns])
+        if key == "i":
+            row = next(line for line in lines if "HIGH" in line)
+            assert re.search(r"auth: login errors \w*…", row), row
+            await pilot.resize_terminal(160, 30)  # wider: every column again, whole title
+            await settle(pilot)
+            await settle(pilot)
+            assert f"auth: {title}" in render_text(app)
+            assert [str(c.label) for c in tables[0].columns.values()] == [
+                "sev",
+                "service",
+                "state",
+                "age",
+                "title",
+            ]
