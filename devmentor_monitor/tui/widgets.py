@@ -764,8 +764,18 @@ class NoticePane(AppWidget, Static):
         items = getattr(store, self.reader)() if store is not None else []
         if not items:
             self.update(Text(self.empty, style="dim"))
-        else:
-            self.update(Text("\n".join(str(i) for i in items[:20])))
+            return
+        # One line each, "…" past the width; the last row shown says how many did not fit.
+        width, height = max(10, self.content_size.width), self.content_size.height
+        lines = [Text(str(i)) for i in items[:20]]
+        hidden = len(items) - height if 0 < height < len(items) else 0
+        if hidden:
+            lines = lines[:height]
+        for n, line in enumerate(lines, start=1):
+            more = f" +{hidden} more" if hidden and n == len(lines) else ""
+            line.truncate(width - len(more), overflow="ellipsis")
+            line.append(more, style="dim")
+        self.update(Text("\n").join(lines))
 
 
 SEVERITY_WORD = {"critical": "CRIT", "high": "HIGH", "medium": "MED", "low": "LOW"}

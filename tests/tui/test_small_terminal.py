@@ -231,3 +231,25 @@ async def test_no_table_scrolls_sideways_and_long_cells_end_in_an_ellipsis(
                 "age",
                 "title",
             ]
+
+
+async def test_overview_predictions_end_in_an_ellipsis_not_a_wrap(app: MonitorApp) -> None:
+    """A prediction longer than its pane is one line ending in "…", and the last row says
+    how many more there are (they used to wrap, and the pane's height cut them unseen)."""
+    from test_predictions_view import DISK, LATENCY, publish
+
+    publish(app, [DISK, LATENCY])
+    async with app.run_test(size=SMALL) as pilot:
+        lines = await view(pilot, "o")
+        await pilot.resize_terminal(80, 30)
+        await settle(pilot)
+        await settle(pilot)
+        taller = render_text(app).splitlines()
+    pane = [line.split("││")[1].strip("│ ") for line in lines if "││" in line]
+    assert pane == [pane[0]], pane  # 80x24: one row
+    assert pane[0].startswith("HIGH"), pane
+    assert pane[0].endswith("… +1 more"), pane
+    pane = [line.split("││")[1].strip("│ ") for line in taller if "││" in line]
+    shown = [cell for cell in pane if cell]
+    assert [cell.split()[0] for cell in shown] == ["HIGH", "MEDIUM"], shown
+    assert all(cell.endswith("…") for cell in shown), shown
