@@ -6,6 +6,7 @@ the `k` view is titled and no column header is cut; the help scrolls to its last
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -253,3 +254,25 @@ async def test_overview_predictions_end_in_an_ellipsis_not_a_wrap(app: MonitorAp
     shown = [cell for cell in pane if cell]
     assert [cell.split()[0] for cell in shown] == ["HIGH", "MEDIUM"], shown
     assert all(cell.endswith("…") for cell in shown), shown
+
+
+async def _views_key(key: str, pilot: Any) -> None:
+    await pilot.press(key)
+    await settle(pilot)
+    await settle(pilot)
+
+
+@pytest.mark.parametrize("key", ["s", "k"])
+def test_views_at_80x24_snapshot(
+    snap_compare: Callable[..., bool], app: MonitorApp, key: str
+) -> None:
+    """Look at the SVGs before accepting them (--snapshot-update): s with its figures whole
+    and the filter line, k with both tables titled and their headers whole."""
+
+    async def run_before(pilot: Any) -> None:
+        await _views_key(key, pilot)
+        if key == "s":
+            await pilot.press("slash")
+            await settle(pilot)
+
+    assert snap_compare(app, terminal_size=SMALL, run_before=run_before)
