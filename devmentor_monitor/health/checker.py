@@ -214,12 +214,16 @@ class HealthSource:
         if not self.services:
             await asyncio.Event().wait()
         now = time.monotonic()
-        # Spread the first checks (10 ms apart, at most over the shortest interval): each
-        # service keeps its phase, so 1,000 endpoints never fire as one burst.
+        # The first round goes out at once (the semaphore bounds it): the screen waits for
+        # it. Later rounds are spread (10 ms apart, at most over the shortest interval):
+        # each service keeps its phase, so 1,000 endpoints never fire as one burst.
         spread = min(min(s.interval for s in self.services), 0.01 * len(self.services))
-        self._due = [(now + spread * i / len(self.services), i) for i in range(len(self.services))]
-        heapq.heapify(self._due)
         in_flight: dict[int, asyncio.Task[None]] = {}
+        self._due = []
+        for i, svc in enumerate(self.services):
+            in_flight[i] = asyncio.create_task(self._one(i, intake, in_flight))
+            self._due.append((now + spread * i / len(self.services) + svc.interval, i))
+        heapq.heapify(self._due)
         try:
             while True:
                 now = time.monotonic()

@@ -93,6 +93,25 @@ async def test_requests_in_flight_are_bounded():
     assert server.total_max == 3  # saturated, never above the bound
 
 
+async def test_the_first_round_goes_out_at_once_and_later_rounds_are_spread():
+    """Issue 19: the screen waits for the first round, so every service is asked at once
+    (up to max_in_flight); after that each keeps its phase, 10 ms apart, never one burst."""
+    async with HealthServer() as server:
+        server.delay = 0.3
+        n = 40  # spread: 10 ms apart, 0.4 s in all (longer than a request)
+        services = [svc(server.url(f"/s{i}/health"), name=f"s{i}", interval=2.0) for i in range(n)]
+        source = HealthSource(services, max_in_flight=n)
+        sink = Recorder()
+        task = asyncio.create_task(source.run(sink))
+        await eventually(lambda: len(sink.results) >= n, 10, "the first round")
+        first_max, server.total_max = server.total_max, 0
+        await eventually(lambda: len(sink.results) >= 2 * n, 10, "the second round")
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert first_max == n  # all in flight together
+    assert server.total_max < n  # the second round is spread over 0.4 s
+
+
 async def test_checks_of_one_service_never_overlap():
     async with HealthServer() as server:
         server.delay = 0.5  # slower than the interval
