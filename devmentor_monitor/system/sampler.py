@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import heapq
 import logging
 import time
@@ -17,6 +18,7 @@ from devmentor_monitor.system.netifs import NetReader, totals
 log = logging.getLogger(__name__)
 
 TOP_N = 5
+FIRST_WINDOW = 0.15  # seconds the first sample's CPU and rates are measured over
 PARTITIONS_EVERY = 60.0  # mounts rarely change; re-list them once a minute
 
 
@@ -37,6 +39,12 @@ class SystemReader:
         # and reads made from a thread pool would each compare with a different past
         # (or with nothing: 0.0 %, as `status` always showed).
         self._cpu_prev = psutil.cpu_times(percpu=True)
+
+    def prime(self) -> None:
+        """A read whose figures are thrown away: the next read's CPU (host and per
+        process) and I/O rates are differences from it, not from nothing."""
+        self.read()
+        self._top_at = None  # the next read scans the processes again, against this one
 
     def read(self) -> SystemSample:
         now = time.time()
@@ -157,7 +165,20 @@ class SystemSource:
         self.processes_interval = processes_interval
         self._reader: SystemReader | None = None
 
+    def _primed(self) -> SystemReader:
+        reader = SystemReader(self.processes_interval)
+        reader.prime()
+        return reader
+
     async def run(self, intake: Intake) -> None:
+        # The host pane's first sample comes FIRST_WINDOW after start, not an interval
+        # later, and its CPU figures are real (a read just after another shows nothing).
+        try:
+            self._reader = await in_thread(self._primed, self.interval)
+            await asyncio.sleep(FIRST_WINDOW)
+        except Exception as exc:  # the first tick says so (and tries again)
+            log.debug("system source: first read failed: %s", exc)
+
         async def tick() -> None:
             try:
                 if self._reader is None:
