@@ -65,6 +65,8 @@ def check_samples(result: CheckResult, status: Health) -> list[Sample]:
 
 
 HOST_PREFIX = host_series("")
+SERVICE_PREFIX = service_series("", "")[:-1]  # "service:", as service_series names them
+HELD_MAX = 50_000  # history writes held during the start-up restore (batches)
 
 
 def _buckets(up: list[Point], ok: list[Point]) -> list[tuple[float, int, int, int]]:
@@ -144,6 +146,7 @@ class StoreIntake:
         self.event_engine = events
         self.check_hook = checks
         self._down_by: dict[str, dict[str, str]] = {"docker": {}, "kubernetes": {}}
+        self._held: list[list[Sample]] | None = None  # writes held during restore_history
 
     async def restore_history(self) -> float:
         """At start, before the sources run: refill the store's check counters, latency
@@ -153,11 +156,45 @@ class StoreIntake:
             return 0.0
         started = time.perf_counter()
         now = self.clock()
-        for name in self.store.service_names():  # one at a time: the loop runs in between
-            hist = await read_service_history(self.history, name, now)
-            self.store.restore_history({name: hist}, {})
-        self.store.restore_history({}, await read_host_history(self.history, now))
+        # The dashboard's first checks run meanwhile: the store counts them, the history
+        # gets them once the restore has read it (so none is counted twice).
+        self._held = []
+        try:
+            for name in self.store.service_names():  # one at a time: the loop runs between
+                hist = await read_service_history(self.history, name, now)
+                self.store.restore_history({name: hist}, {})
+            self.store.restore_history({}, await read_host_history(self.history, now))
+        finally:
+            held, self._held = self._held, None
+            for batch in held:
+                self.history.write(batch)
         return time.perf_counter() - started
+
+    async def restore_last_known(self) -> int:
+        """At start, one read: each service's last check as the history kept it, shown
+        (marked stale) until its first fresh check. How many services it found."""
+        if self.history is None:
+            return 0
+        last: dict[str, dict[str, Sample]] = {}
+        for sample in await self.history.latest(SERVICE_PREFIX, 0.0):
+            name, _, field = sample.series.removeprefix(SERVICE_PREFIX).rpartition(":")
+            last.setdefault(name, {})[field] = sample
+        known: dict[str, tuple[bool, float, float | None]] = {}
+        for name, fields in last.items():
+            up, lat = fields.get("up"), fields.get("latency_seconds")
+            if up is not None:  # latency: that check's, if it had one
+                latency = lat.value if lat is not None and lat.ts == up.ts else None
+                known[name] = (up.value >= 0.5, up.ts, latency)
+        return self.store.restore_last_known(known)
+
+    def _write(self, samples: list[Sample]) -> None:
+        """To the history, or held while restore_history reads it (at most HELD_MAX
+        batches: past that they go straight on, and a few may be counted twice)."""
+        assert self.history is not None
+        if self._held is not None and len(self._held) < HELD_MAX:
+            self._held.append(samples)
+        else:
+            self.history.write(samples)
 
     def observe(self, obs: Observation) -> None:
         match obs:
@@ -188,16 +225,16 @@ class StoreIntake:
             case Scraped(service, ts, samples):
                 self.store.record_scrape(service, ts, samples)
                 if self.history is not None:
-                    self.history.write([Sample(s.series, ts, s.value) for s in samples])
+                    self._write([Sample(s.series, ts, s.value) for s in samples])
             case Pushed(samples, stored):
                 self.store.record_custom(samples)
                 if self.history is not None and not stored:
-                    self.history.write([Sample(s.series, s.ts, s.value) for s in samples])
+                    self._write([Sample(s.series, s.ts, s.value) for s in samples])
             case Beat(service, ts, stored):
                 self.store.record_beat(service, ts)
                 if self.history is not None and not stored:
                     series = service_series(service, "last_beat_seconds")
-                    self.history.write([Sample(series, ts, ts)])
+                    self._write([Sample(series, ts, ts)])
             case Polled(source, seconds, interval):
                 self.store.cost.polls.record(source, seconds, interval)
             case _:
@@ -232,7 +269,7 @@ class StoreIntake:
         store = self.store
         changed = store.record_check(result)
         if self.history is not None:
-            self.history.write(check_samples(result, store.status(result.service)))
+            self._write(check_samples(result, store.status(result.service)))
         store.bus.publish("services", lambda: store.service(result.service))
         if self.check_hook is not None:
             self.check_hook(result)
@@ -262,9 +299,7 @@ class StoreIntake:
         self.store.record_system(sample)
         if self.history is not None:
             ts = sample.ts
-            self.history.write(
-                [Sample(host_series(k), ts, v) for k, v in host_values(sample).items()]
-            )
+            self._write([Sample(host_series(k), ts, v) for k, v in host_values(sample).items()])
         self.store.bus.publish("metrics", lambda: sample)
 
     def _source_status(self, status: SourceStatus) -> None:

@@ -97,8 +97,9 @@ class WindowCounter:
         minutes: Iterable[tuple[float, int, int, int]],
         hours: Iterable[tuple[float, int, int, int]],
     ) -> None:
-        """Set whole buckets, each (start, checks, up, failed), as the history's 1-minute
-        and 1-hour rollups hold them; what is older than a bucket array spans is dropped."""
+        """Whole buckets, each (start, checks, up, failed), as the history's 1-minute and
+        1-hour rollups hold them, on top of this run's checks in the same bucket; what is
+        older than a bucket array spans is dropped."""
         for start, total, up, failed in minutes:
             self._minute.put(start, total, up, failed)
         for start, total, up, failed in hours:
@@ -149,12 +150,19 @@ class _Buckets:
         self._failed[i] += failed
 
     def put(self, start: float, total: int, up: int, failed: int) -> None:
-        """One whole bucket (restored from history): replaces what the slot held."""
+        """One whole bucket (restored from history): replaces an older bucket in its slot,
+        and adds to the same one (checks made since the start, which the history read
+        did not see: the dashboard checks while it restores)."""
         bucket = int(start // self.width)
         i = bucket % self.size
         if self._ids[i] > bucket:  # the slot already holds a newer bucket
             return
         self._memo_at = -1
+        if self._ids[i] == bucket:
+            self._total[i] += total
+            self._up[i] += up
+            self._failed[i] += failed
+            return
         self._ids[i] = bucket
         self._total[i], self._up[i], self._failed[i] = total, up, failed
 

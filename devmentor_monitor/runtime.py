@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING, Any, Protocol
@@ -47,12 +47,15 @@ from devmentor_monitor.system.sampler import SystemSource
 from devmentor_monitor.workloads.actions import WorkloadActions
 
 if TYPE_CHECKING:
+    from devmentor_monitor.bus import Subscription
     from devmentor_monitor.server.app import ExporterServer
 
 log = logging.getLogger("devmentor_monitor.runtime")
 
 RESTART_BACKOFF = (1.0, 30.0)  # a crashed source restarts after 1 s, doubling up to 30 s
 STOP_GRACE = 5.0  # seconds a cancelled task has to end before stop goes on without it
+# The dashboard's first values: these sources start before the history is restored.
+FIRST_SOURCES = frozenset({"system", "health"})
 
 
 class Supervised(Protocol):
@@ -165,6 +168,7 @@ class Monitor:
         self.engine.recovery.actions = self.actions.recover
         self.clock = clock
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._alert_sub: Subscription | None = None  # made before the first source runs
         self._running = AsyncExitStack()  # each started part's stop, undone in reverse
         self._stopped = asyncio.Event()
         self.started_at = time.time()
@@ -237,10 +241,13 @@ class Monitor:
         """Open the database, start the exporter (unless told not to), then the tasks.
 
         With ``require_server`` an unbindable port raises OSError before any source
-        starts (headless: nothing to do without it); without, it becomes the
-        exporter's visible state and the rest runs (the TUI is still useful). Each part
-        started is paired with its stop, so a failure part-way leaves nothing running:
-        what had started is stopped, in reverse order, before the error is raised.
+        starts (headless: nothing to do without it), and the API serves only once the
+        history is restored; without (the dashboard), it becomes the exporter's visible
+        state and the rest runs (the TUI is still useful), and the host and health
+        sources start first, while the history is restored: the screen waits for them.
+        Each part started is paired with its stop, so a failure part-way leaves nothing
+        running: what had started is stopped, in reverse order, before the error is
+        raised.
         """
         # Blocking calls (psutil) run in threads; two are plenty, and each extra thread
         # costs a malloc arena (RSS) for nothing.
@@ -254,13 +261,19 @@ class Monitor:
             self.history.on_state = self._history_state(asyncio.get_running_loop())
             await asyncio.to_thread(self.history.open)
             stack.push_async_callback(self.history.close)
-            await self._restore_history()
-            await self._restore_pushed()
+            await self._restore_last_known()
             await self.engine.load()
             await self._load_alerting()
             stack.push_async_callback(self._save_flaps)
-            await self._start_server(stack, require_server)
+            self._alert_sub = self.store.bus.subscribe()  # the first checks' changes too
+            stack.callback(self._drop_alert_sub)
             stack.push_async_callback(self._cancel_tasks)
+            if not require_server:
+                self._start_sources(FIRST_SOURCES)
+            await self._restore_history()
+            await self._restore_pushed()
+            await self._start_server(stack, require_server)
+            stack.push_async_callback(self._cancel_tasks)  # before the server stops
             self._start_tasks()
             self._running = stack.pop_all()  # started: stop() undoes it
         log.info(
@@ -274,6 +287,17 @@ class Monitor:
                 }
             },
         )
+
+    async def _restore_last_known(self) -> None:
+        """Each service's last status as the history left it, shown as stale until its
+        first check; an unreadable history costs only that."""
+        try:
+            found = await self.intake.restore_last_known()
+        except Exception as exc:
+            log.error("last known statuses not restored", exc_info=exc)
+            return
+        if found:
+            log.info("last known statuses restored", extra={"fields": {"services": found}})
 
     async def _restore_history(self) -> None:
         """Uptime, SLO and budget as the history left them, before any source runs; a
@@ -402,6 +426,20 @@ class Monitor:
             SourceStatus("exporter", SourceState.OK, server.url, last_ok=time.time())
         )
 
+    def _drop_alert_sub(self) -> None:
+        """A start that failed before the alert loop took its subscription: close it."""
+        if self._alert_sub is not None:
+            self._alert_sub.close()
+            self._alert_sub = None
+
+    def _start_sources(self, names: Collection[str] | None = None) -> None:
+        """Start the sources (those named only), each once."""
+        for source in self.sources:
+            if source.name not in self._tasks and (names is None or source.name in names):
+                self._tasks[source.name] = asyncio.create_task(
+                    self._supervise(source), name=f"source:{source.name}"
+                )
+
     def _start_tasks(self) -> None:
         self._tasks["alerts"] = asyncio.create_task(self._alert_loop(), name="alerts")
         if self.predictor is not None:
@@ -412,10 +450,7 @@ class Monitor:
         self._tasks["events"] = asyncio.create_task(self.event_processor.run(), name="events")
         if self.publisher is not None:
             self._tasks["publish"] = asyncio.create_task(self.publisher.run(), name="publish")
-        for source in self.sources:
-            self._tasks[source.name] = asyncio.create_task(
-                self._supervise(source), name=f"source:{source.name}"
-            )
+        self._start_sources()
 
     async def _cancel_tasks(self) -> None:
         """Cancel every task and wait for them, but not for ever: a task that swallows its
@@ -464,7 +499,8 @@ class Monitor:
 
     async def _alert_loop(self, interval: float = 1.0) -> None:
         """Evaluate the rules once a second over what changed; act on the transitions."""
-        sub = self.store.bus.subscribe()
+        sub = self._alert_sub or self.store.bus.subscribe()
+        self._alert_sub = None
         housekeeping_at = 0.0
         try:
             while True:

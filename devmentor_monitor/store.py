@@ -23,6 +23,7 @@ from devmentor_monitor.health.state_machine import (
     HealthState,
     confirmed_down,
     transition,
+    up_or_degraded,
 )
 from devmentor_monitor.incidents.model import Incident
 from devmentor_monitor.model import CheckResult, Health, SourceStatus, SystemSample
@@ -74,6 +75,9 @@ class ServiceSummary:
     # in the 1 h, 24 h, 7 d and 30 d windows.
     data_seconds: float | None = None
     window_checks: tuple[int, int, int, int] = (0, 0, 0, 0)
+    # No check yet since the start: ``status`` (and ``latency``) are the last known, as the
+    # history kept them, from a check at this time; None once a fresh check came.
+    stale_at: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +122,7 @@ class _ServiceRecord:
         "recent",
         "rules",
         "since",
+        "stale",
         "summary",
         "summary_at",
     )
@@ -139,6 +144,7 @@ class _ServiceRecord:
         self.summary: ServiceSummary | None = None
         self.summary_at = 0.0
         self.last_beat: float | None = None
+        self.stale: tuple[Health, float, float | None] | None = None  # see restore_last_known
 
 
 WORKLOAD_EVENTS_KEPT = 200  # per source; the platform event log keeps the long history
@@ -290,6 +296,7 @@ class Store:
         rec = self._services[result.service]
         cfg = rec.cfg
         rec.last = result
+        rec.stale = None
         if rec.first_at is None:
             rec.first_at = result.ts
         rec.checks += 1
@@ -335,6 +342,22 @@ class Store:
             self._series[key] = _refilled(self._series.get(key) or Ring(points), series)
         if host:
             self._changed("system")
+
+    def restore_last_known(self, known: Mapping[str, tuple[bool, float, float | None]]) -> int:
+        """Writer (the intake, at start): each service's last check as the history kept it,
+        (up, time, latency), shown marked stale until its first fresh check. The status the
+        rules read stays unknown: nothing alerts on what is not known now. How many."""
+        restored = 0
+        for name, (up, ts, latency) in known.items():
+            rec = self._services.get(name)
+            if rec is None or rec.last is not None:  # gone, or already checked
+                continue
+            status = up_or_degraded(latency, rec.rules.latency_limit) if up else Health.DOWN
+            rec.stale = (status, ts, latency)
+            rec.summary = None
+            self._changed(SERVICE + name)
+            restored += 1
+        return restored
 
     def record_system(self, sample: SystemSample) -> None:
         self._system = sample
@@ -583,8 +606,11 @@ class Store:
         if rec.summary is None or now - rec.summary_at >= self.SUMMARY_TTL:
             rec.summary = _summarise(rec, now)
             if name in self._workload_down:
-                rec.summary = replace(
-                    rec.summary, status=Health.DOWN, workload_down=self._workload_down[name]
+                rec.summary = replace(  # known now: not stale
+                    rec.summary,
+                    status=Health.DOWN,
+                    workload_down=self._workload_down[name],
+                    stale_at=None,
                 )
             rec.summary_at = now
         return rec.summary
@@ -606,14 +632,17 @@ def _summarise(rec: _ServiceRecord, now: float) -> ServiceSummary:
     hour, day, week, month = rec.counter.totals_many(now, (HOUR, DAY, WEEK, MONTH))
     figures = slo_figures(hour, day, week, p95, cfg.slo, month)
     last = rec.last
+    status, stale_at, latency = rec.health.status, None, last.latency if last else None
+    if last is None and rec.stale is not None:
+        status, stale_at, latency = rec.stale
     return ServiceSummary(
         name=cfg.name,
         url=cfg.url or "",  # "" for a heartbeat service
-        status=rec.health.status,
+        status=status,
         since=rec.since,
         last=last,
         consecutive_failures=rec.health.fails_in_row,
-        latency=last.latency if last else None,
+        latency=latency,
         latency_p50=p50,
         latency_p95=p95,
         latency_p99=p99,
@@ -636,4 +665,5 @@ def _summarise(rec: _ServiceRecord, now: float) -> ServiceSummary:
         last_beat=rec.last_beat,
         data_seconds=None if rec.first_at is None else max(0.0, now - rec.first_at),
         window_checks=(hour[0], day[0], week[0], month[0]),
+        stale_at=stale_at,
     )

@@ -202,7 +202,7 @@ class StoreCollector:
         latency, checks = summary(_LATENCY), counter(_CHECKS)
         for s in self.store.services():
             n = s.name
-            if s.status is not Health.UNKNOWN:
+            if s.status is not Health.UNKNOWN and s.stale_at is None:  # known now only
                 fam["devmentor_service_up"].add_metric([n], 0 if s.status is Health.DOWN else 1)
                 fam["devmentor_service_degraded"].add_metric(
                     [n], 1 if s.status is Health.DEGRADED else 0

@@ -76,6 +76,9 @@ def service_json(
         "name": s.name,
         "url": mask_url(s.url) if s.url else None,  # no password, no token; None: heartbeat
         "status": s.status.value,
+        # No check yet since the start: the status is the last known, from a check then.
+        "stale": s.stale_at is not None,
+        "stale_at": s.stale_at,
         "since": s.since,
         "interval_s": s.interval,
         "depends_on": list(s.depends_on),

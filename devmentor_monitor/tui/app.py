@@ -49,6 +49,10 @@ if TYPE_CHECKING:
     from devmentor_monitor.queries import Queries
 
 
+FIRST_RESULTS_REDRAW = 0.05  # seconds between redraws while the first results come in
+FIRST_RESULTS_FOR = 15.0  # ... for at most this long (then the refresh tick alone)
+
+
 class RuntimeStarter(Protocol):
     """Starts the runtime over the app's store; its writes and reads come back."""
 
@@ -158,9 +162,9 @@ class MonitorApp(App[int]):
         if self.store is not None:
             self._sub = self.store.bus.subscribe()
         if self.runtime is not None:
-            # After the first frame is on the terminal: the runtime's imports block the loop
-            # for ~0.3 s, and the driver's writer thread needs a moment to flush first.
-            self.call_after_refresh(self.set_timer, 0.1, self._start_runtime)
+            # Right after the first frame: the runtime's imports (~0.3 s) wait for it, and
+            # the first round of checks goes out as soon as they are done.
+            self.call_after_refresh(self._start_runtime)
 
     def _start_runtime(self) -> None:
         self.run_worker(
@@ -170,6 +174,24 @@ class MonitorApp(App[int]):
             exclusive=True,
             exit_on_error=False,
         )
+        # Until the first results are all in, each is drawn when it comes, not at the next
+        # refresh tick (up to a second later).
+        self._first_until = time.monotonic() + FIRST_RESULTS_FOR
+        self._first_seen = -1
+        self._first_timer = self.set_interval(FIRST_RESULTS_REDRAW, self._first_results)
+
+    def _first_results(self) -> None:
+        store = self.store
+        assert store is not None
+        if store.version != self._first_seen:
+            self._first_seen = store.version
+            self.tick()
+        waiting = store.system is None or any(
+            store.last_check(n) is None and store.service_config(n).url is not None
+            for n in store.service_names()
+        )
+        if not waiting or time.monotonic() > self._first_until:
+            self._first_timer.stop()
 
     async def _runtime_worker(self) -> None:
         # The runtime's imports (aiohttp, psutil: ~0.3 s) come after the first frame. Not in

@@ -44,10 +44,13 @@ def bar(percent: float, width: int, level: Level, colors: Mapping[str, str]) -> 
     return text
 
 
-def status_text(status: Health, colors: Mapping[str, str]) -> Text:
-    """The status word, always present, so it reads without colour too."""
+def status_text(status: Health, colors: Mapping[str, str], *, stale: bool = False) -> Text:
+    """The status word, always present, so it reads without colour too; ``stale``: the
+    last known one (no check yet since the start), dim."""
     word = {"up": "UP", "degraded": "SLOW", "down": "DOWN", "unknown": "…"}[status.value]
     style = colors.get(f"status-{status.value}", "")
+    if stale:
+        return Text(word, style=f"dim {style}".strip())
     return Text(word, style=f"bold {style}" if status is not Health.UNKNOWN else style)
 
 

@@ -687,6 +687,10 @@ class ServicesScreen(RangeScreen):
         text = Text()
         text.append(f"{s.name}  ", style="bold")
         text.append(s.status.value.upper(), style=f"bold {colors.get(f'status-{s.status.value}')}")
+        if s.stale_at is not None:
+            text.append(
+                f" (stale: last known, checked {format_age(now - s.stale_at)})", style="dim"
+            )
         text.append(f"  {mask_url(s.url)}\n", style="dim")
         text.append(
             f"latency (1 h)  p50 {format_ms(s.latency_p50)}  p95 {format_ms(s.latency_p95)}  "

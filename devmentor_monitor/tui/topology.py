@@ -194,7 +194,7 @@ class TopologyCanvas(AppWidget, ScrollView):
         # The status line: the word, then latency or why the last check failed.
         line1 = Text(v, style=border)
         body = Text(" ")
-        body.append_text(status_text(s.status, colors))
+        body.append_text(status_text(s.status, colors, stale=s.stale_at is not None))
         if s.last is not None and s.last.ok:
             body.append(f" {format_ms(s.latency)}")
         elif s.last is not None:
@@ -344,7 +344,7 @@ class TopologyScreen(MonitorScreen):
             line = Text("\n▸ ", no_wrap=True, overflow="ellipsis")
             line.append(name, style="bold")
             line.append(" ")
-            line.append_text(status_text(s.status, colors))
+            line.append_text(status_text(s.status, colors, stale=s.stale_at is not None))
             needs = ", ".join(s.depends_on) or "nothing"
             needed = ", ".join(store.dependents(name)) or "nothing"
             line.append(f"  depends on {needs} · needed by {needed}")

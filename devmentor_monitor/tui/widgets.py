@@ -259,18 +259,20 @@ class ServicesTable(AppWidget, DataTable[Any]):
         if held is None or held[0] is not s or held[1] is not colors:
             trend = sparkline(store.latency_history(s.name).values_since(now - 600), TREND)
             budget = budget_cell(s)  # "100%*" while under its 7 d (databasis.py)
-            latency = (
+            latency: str | Text = (
                 format_ms(s.latency)
                 if s.last and s.last.ok
                 else (short_reason(s.last.error, 12) if s.last else "–")
             )
+            if s.stale_at is not None:  # the last known status, until the first check
+                latency = Text("stale", style="dim")
             uptime = uptime_cell(s)
             held = (
                 s,
                 colors,
                 {
                     "service": Text(ellipsize(s.name, 12)),
-                    "status": status_text(s.status, colors),
+                    "status": status_text(s.status, colors, stale=s.stale_at is not None),
                     "latency": latency,
                     "trend": trend,
                     "uptime": uptime,
@@ -278,7 +280,8 @@ class ServicesTable(AppWidget, DataTable[Any]):
                 },
             )
             self._static[s.name] = held
-        checked = format_age(now - s.last.ts).removesuffix(" ago") if s.last else "never"
+        at = s.last.ts if s.last else s.stale_at
+        checked = "never" if at is None else format_age(now - at).removesuffix(" ago")
         return {**held[2], "checked": checked}
 
     def _group_cells(self, g: GroupLine) -> dict[str, object]:
