@@ -221,10 +221,10 @@ def fleet_run(
     return result
 
 
-def print_verdicts(targets: dict[str, Any]) -> None:
+def print_verdicts(targets: dict[str, Any], part: str = "fleet") -> None:
     for name, t in targets.items():
         word = {True: "met", False: "MISSED", None: "not measured"}[t["met"]]
-        print(f"fleet target {name}: {t['value']} ({t['target']}): {word}", file=sys.stderr)
+        print(f"{part} target {name}: {t['value']} ({t['target']}): {word}", file=sys.stderr)
 
 
 def main() -> int:

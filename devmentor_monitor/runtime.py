@@ -244,7 +244,7 @@ class Monitor:
         starts (headless: nothing to do without it), and the API serves only once the
         history is restored; without (the dashboard), it becomes the exporter's visible
         state and the rest runs (the TUI is still useful), and the host and health
-        sources start first, while the history is restored: the screen waits for them.
+        sources start before the history is restored: the screen waits for them.
         Each part started is paired with its stop, so a failure part-way leaves nothing
         running: what had started is stopped, in reverse order, before the error is
         raised.
@@ -267,13 +267,17 @@ class Monitor:
             stack.push_async_callback(self._save_flaps)
             self._alert_sub = self.store.bus.subscribe()  # the first checks' changes too
             stack.callback(self._drop_alert_sub)
-            stack.push_async_callback(self._cancel_tasks)
-            if not require_server:
-                self._start_sources(FIRST_SOURCES)
-            await self._restore_history()
-            await self._restore_pushed()
+            if require_server:  # the API serves the figures as they were, never empty ones
+                await self._restore_history()
+                await self._restore_pushed()
+            # Before the sources: the monitor's own /health is one of the services, and
+            # its import and set-up would stall the first checks (and inflate their times).
             await self._start_server(stack, require_server)
-            stack.push_async_callback(self._cancel_tasks)  # before the server stops
+            stack.push_async_callback(self._cancel_tasks)
+            if not require_server:  # the dashboard: its first values, then the figures
+                self._start_sources(FIRST_SOURCES)
+                await self._restore_history()
+                await self._restore_pushed()
             self._start_tasks()
             self._running = stack.pop_all()  # started: stop() undoes it
         log.info(
