@@ -1288,6 +1288,15 @@ def _document(services: Sequence[str], replicas: tuple[int, int]) -> dict[str, A
                         "name": {"type": "string"},
                         "url": {"type": ["string", "null"]},
                         "status": {"type": "string", "enum": ["unknown", "up", "degraded", "down"]},
+                        "stale": {
+                            "type": "boolean",
+                            "description": "no check yet since the start: status is the "
+                            "last known, from the history",
+                        },
+                        "stale_at": {
+                            "type": ["number", "null"],
+                            "description": "when the check a stale status comes from ran",
+                        },
                         "heartbeat": {
                             "type": "object",
                             "properties": {
