@@ -18,7 +18,6 @@ import time
 from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 import msgspec
 from msgspec.structs import replace
@@ -37,6 +36,7 @@ from devmentor_monitor.config.schema import (
     TlsSettings,
     data_dir,
     is_loopback,
+    is_self,
     load_config,
 )
 from devmentor_monitor.events import emit_cli as emit
@@ -318,21 +318,13 @@ def _check_tls(cfg: Config, args: argparse.Namespace) -> None:
         ) from None
 
 
-def _is_self(url: str, cfg: Config) -> bool:
-    parts = urlsplit(url)
-    return (
-        parts.hostname in {cfg.server.host, "localhost", "127.0.0.1"}
-        and parts.port == cfg.server.port
-    )
-
-
 async def _with_demo(cfg: Config, *, serving: bool) -> tuple[DemoFleet, Config]:
     """Start the simulated fleet; returns it and the config pointing at it."""
     from devmentor_monitor.demo.fleet import DemoFleet
     from devmentor_monitor.runtime import with_urls
 
     names = [
-        s.name for s in cfg.services if s.url is not None and not (serving and _is_self(s.url, cfg))
+        s.name for s in cfg.services if s.url is not None and not (serving and is_self(s.url, cfg))
     ]
     fleet = DemoFleet(names)
     await fleet.start()

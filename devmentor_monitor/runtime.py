@@ -7,6 +7,7 @@ observations, and views read the store.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Collection
@@ -18,7 +19,7 @@ from msgspec.structs import replace
 
 from devmentor_monitor.backoff import Backoff
 from devmentor_monitor.commands import Commands
-from devmentor_monitor.config.schema import Config, data_dir
+from devmentor_monitor.config.schema import Config, data_dir, is_self
 from devmentor_monitor.custom.pusher import Pusher
 from devmentor_monitor.events.processor import EventProcessor
 from devmentor_monitor.health.checker import HealthSource
@@ -56,6 +57,7 @@ RESTART_BACKOFF = (1.0, 30.0)  # a crashed source restarts after 1 s, doubling u
 STOP_GRACE = 5.0  # seconds a cancelled task has to end before stop goes on without it
 # The dashboard's first values: these sources start before the history is restored.
 FIRST_SOURCES = frozenset({"system", "health"})
+FIRST_ROUND_WAIT = 0.5  # seconds the rest of the start waits for their first round at most
 
 
 class Supervised(Protocol):
@@ -244,7 +246,8 @@ class Monitor:
         starts (headless: nothing to do without it), and the API serves only once the
         history is restored; without (the dashboard), it becomes the exporter's visible
         state and the rest runs (the TUI is still useful), and the host and health
-        sources start before the history is restored: the screen waits for them.
+        sources start first (`_first_values`), before the exporter and the history's
+        figures: the screen waits for them.
         Each part started is paired with its stop, so a failure part-way leaves nothing
         running: what had started is stopped, in reverse order, before the error is
         raised.
@@ -267,15 +270,18 @@ class Monitor:
             stack.push_async_callback(self._save_flaps)
             self._alert_sub = self.store.bus.subscribe()  # the first checks' changes too
             stack.callback(self._drop_alert_sub)
+            stack.push_async_callback(self._cancel_tasks)
             if require_server:  # the API serves the figures as they were, never empty ones
                 await self._restore_history()
                 await self._restore_pushed()
-            # Before the sources: the monitor's own /health is one of the services, and
-            # its import and set-up would stall the first checks (and inflate their times).
+            else:
+                await self._first_values()
             await self._start_server(stack, require_server)
-            stack.push_async_callback(self._cancel_tasks)
-            if not require_server:  # the dashboard: its first values, then the figures
-                self._start_sources(FIRST_SOURCES)
+            stack.push_async_callback(self._cancel_tasks)  # before the server stops
+            for name in self.health.later:  # the monitor's own /health: listening now
+                self.health.check_now(name)
+            self.health.later = set()
+            if not require_server:  # the figures, filled in as they are read
                 await self._restore_history()
                 await self._restore_pushed()
             self._start_tasks()
@@ -291,6 +297,19 @@ class Monitor:
                 }
             },
         )
+
+    async def _first_values(self) -> None:
+        """The dashboard's first values before the rest of the start: the host and health
+        sources run, and the exporter's set-up (which blocks the loop, and would add to
+        the checks' measured times) waits for the first round, FIRST_ROUND_WAIT at most.
+        The monitor's own /health is left for after it."""
+        self.health.later = {
+            s.name for s in self.health.services if s.url and is_self(s.url, self.config)
+        }
+        self._start_sources(FIRST_SOURCES)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(FIRST_ROUND_WAIT):
+                await self.health.first_round.wait()
 
     async def _restore_last_known(self) -> None:
         """Each service's last status as the history left it, shown as stale until its

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar, cast, get_args
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
@@ -251,6 +252,15 @@ class ScrapeSettings(Section, frozen=True):
 def is_loopback(host: str) -> bool:
     """A bind only this machine can reach."""
     return host in ("localhost", "::1") or host.startswith("127.")
+
+
+def is_self(url: str, cfg: Config) -> bool:
+    """Whether ``url`` is this monitor's own exporter (the `monitoring` service)."""
+    parts = urlsplit(url)
+    return (
+        parts.hostname in {cfg.server.host, "localhost", "127.0.0.1"}
+        and parts.port == cfg.server.port
+    )
 
 
 class TlsSettings(Section, frozen=True):

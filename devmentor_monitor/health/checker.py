@@ -199,6 +199,11 @@ class HealthSource:
         self._wake = asyncio.Event()
         self._due: list[tuple[float, int]] = []
         self._urgent: set[int] = set()
+        # Left out of the first round (the monitor's own exporter, not listening yet): the
+        # runtime asks for them with check_now once it is.
+        self.later: set[str] = set()
+        self.first_round = asyncio.Event()  # set once the first round's results are all in
+        self._first: set[int] = set()
 
     def check_now(self, name: str) -> bool:
         """Ask for an immediate check (e.g. on a `service.health.check` event)."""
@@ -221,9 +226,13 @@ class HealthSource:
         in_flight: dict[int, asyncio.Task[None]] = {}
         self._due = []
         for i, svc in enumerate(self.services):
-            in_flight[i] = asyncio.create_task(self._one(i, intake, in_flight))
+            if svc.name not in self.later:
+                self._first.add(i)
+                in_flight[i] = asyncio.create_task(self._one(i, intake, in_flight))
             self._due.append((now + spread * i / len(self.services) + svc.interval, i))
         heapq.heapify(self._due)
+        if not self._first:
+            self.first_round.set()
         try:
             while True:
                 now = time.monotonic()
@@ -260,3 +269,7 @@ class HealthSource:
             intake.observe(result)
         finally:
             in_flight.pop(i, None)
+            if i in self._first:
+                self._first.discard(i)
+                if not self._first:
+                    self.first_round.set()
