@@ -156,9 +156,7 @@ class StoreIntake:
             return 0.0
         started = time.perf_counter()
         now = self.clock()
-        # The dashboard's first checks run meanwhile: the store counts them, the history
-        # gets them once the restore has read it (so none is counted twice).
-        self._held = []
+        self.hold_history()
         try:
             for name in self.store.service_names():  # one at a time: the loop runs between
                 hist = await read_service_history(self.history, name, now)
@@ -166,9 +164,16 @@ class StoreIntake:
             self.store.restore_history({}, await read_host_history(self.history, now))
         finally:
             held, self._held = self._held, None
-            for batch in held:
+            for batch in held or ():
                 self.history.write(batch)
         return time.perf_counter() - started
+
+    def hold_history(self) -> None:
+        """Hold history writes until restore_history has read the history: the dashboard's
+        first checks, made before or during it, are in the store already, and would be
+        counted twice."""
+        if self._held is None:
+            self._held = []
 
     async def restore_last_known(self) -> int:
         """At start, one read: each service's last check as the history kept it, shown

@@ -171,6 +171,7 @@ class Monitor:
         self.clock = clock
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._alert_sub: Subscription | None = None  # made before the first source runs
+        self._early_checks: list[CheckResult] | None = None  # held until flaps are read
         self._running = AsyncExitStack()  # each started part's stop, undone in reverse
         self._stopped = asyncio.Event()
         self.started_at = time.time()
@@ -258,24 +259,29 @@ class Monitor:
             ThreadPoolExecutor(max_workers=2, thread_name_prefix="blocking")
         )
         async with AsyncExitStack() as stack:
+            self._alert_sub = self.store.bus.subscribe()  # the first checks' changes too
+            stack.callback(self._drop_alert_sub)
+            stack.push_async_callback(self._cancel_tasks)
+            if not require_server:  # the dashboard: its first values while the files open
+                self._start_first_sources()
             await asyncio.to_thread(self.db.open)  # StorageError: a clear message, no start
             stack.push_async_callback(asyncio.to_thread, self.db.close)
             stack.push_async_callback(self.outbox.close)
             self.history.on_state = self._history_state(asyncio.get_running_loop())
             await asyncio.to_thread(self.history.open)
             stack.push_async_callback(self.history.close)
+            stack.push_async_callback(self._cancel_tasks)  # the first sources, before it
             await self._restore_last_known()
             await self.engine.load()
             await self._load_alerting()
             stack.push_async_callback(self._save_flaps)
-            self._alert_sub = self.store.bus.subscribe()  # the first checks' changes too
-            stack.callback(self._drop_alert_sub)
-            stack.push_async_callback(self._cancel_tasks)
             if require_server:  # the API serves the figures as they were, never empty ones
                 await self._restore_history()
                 await self._restore_pushed()
-            else:
-                await self._first_values()
+            else:  # the exporter's set-up blocks the loop: after the first round
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(FIRST_ROUND_WAIT):
+                        await self.health.first_round.wait()
             await self._start_server(stack, require_server)
             stack.push_async_callback(self._cancel_tasks)  # before the server stops
             for name in self.health.later:  # the monitor's own /health: listening now
@@ -298,18 +304,18 @@ class Monitor:
             },
         )
 
-    async def _first_values(self) -> None:
-        """The dashboard's first values before the rest of the start: the host and health
-        sources run, and the exporter's set-up (which blocks the loop, and would add to
-        the checks' measured times) waits for the first round, FIRST_ROUND_WAIT at most.
-        The monitor's own /health is left for after it."""
+    def _start_first_sources(self) -> None:
+        """The dashboard's first values, before the rest of the start: the host and health
+        sources run while the files open and the state is read (in threads), and the
+        exporter's set-up (which blocks the loop, and would add to the checks' measured
+        times) waits for their first round. The monitor's own /health is left for after
+        it; their history writes and flap results wait for the restores."""
         self.health.later = {
             s.name for s in self.health.services if s.url and is_self(s.url, self.config)
         }
+        self.intake.hold_history()
+        self._early_checks = []
         self._start_sources(FIRST_SOURCES)
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(FIRST_ROUND_WAIT):
-                await self.health.first_round.wait()
 
     async def _restore_last_known(self) -> None:
         """Each service's last status as the history left it, shown as stale until its
@@ -351,6 +357,9 @@ class Monitor:
         """Silences, flap state and pending/firing alerts as the last run left them."""
         await self.silence_book.load()
         self.flaps.restore(await self.db.run(self.db.load_flap_states))
+        early, self._early_checks = self._early_checks, None
+        for result in early or ():
+            self._checked(result)
         restored = await self.alert_state.restore()
         signals = [sig for inc in self.store.open_incidents() for sig in inc.signals]
         adopted = adopt(self.evaluator, signals)
@@ -368,8 +377,11 @@ class Monitor:
 
     def _checked(self, result: CheckResult) -> None:
         """Every check result feeds flap detection; a start or stop is acted on by the
-        alert loop."""
+        alert loop. The dashboard's first ones wait until the flap state is read."""
         if not self.store.has_service(result.service):
+            return
+        if self._early_checks is not None:
+            self._early_checks.append(result)
             return
         change = self.flaps.observe(result.service, result.ok)
         if change is not None:

@@ -64,3 +64,38 @@ async def test_first_checks_go_before_the_exporter_and_its_own_health_after(
             assert monitor.store.status("monitoring") is Health.UP
         finally:
             await monitor.stop()
+
+
+def config_file(tmp_path: Path, url: str) -> Path:
+    doc = {
+        "storage": {"data_dir": str(tmp_path / "data")},
+        "services": [{"name": "auth", "url": url, "interval": "0.2s", "timeout": "0.15s"}],
+    }
+    path = tmp_path / "services.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
+
+
+async def test_checks_made_while_the_history_is_restored_count_once(tmp_path: Path) -> None:
+    """The dashboard checks before its history is read back: a check must count once,
+    neither twice (written, then read back) nor lost (replaced by the restored bucket)."""
+    async with HealthServer() as server:
+        path = config_file(tmp_path, server.url())
+        first = Monitor(load_config(path, env={}, port=free_port()), serve=False)
+        await first.start(require_server=False)
+        try:
+            await eventually(lambda: first.store.service("auth").checks_total >= 5, 10, "checks")
+        finally:
+            await first.stop()
+        before = first.store.service("auth").checks_total  # all on disk after the stop
+
+        second = Monitor(load_config(path, env={}, port=free_port()), serve=False)
+        await second.start(require_server=False)  # returns once the history is restored
+        try:
+            await eventually(lambda: second.store.service("auth").checks_total >= 3, 10, "more")
+            now = time.time()
+            total, up, failed = second.store.check_counts("auth", now, 3600)
+            assert total == before + second.store.service("auth").checks_total
+            assert (up, failed) == (total, 0)
+        finally:
+            await second.stop()
