@@ -55,9 +55,9 @@ log = logging.getLogger("devmentor_monitor.runtime")
 
 RESTART_BACKOFF = (1.0, 30.0)  # a crashed source restarts after 1 s, doubling up to 30 s
 STOP_GRACE = 5.0  # seconds a cancelled task has to end before stop goes on without it
-# The dashboard's first values: these sources start before the history is restored.
+# The dashboard's first values: these sources start before the exporter and the restores.
 FIRST_SOURCES = frozenset({"system", "health"})
-FIRST_ROUND_WAIT = 0.5  # seconds the rest of the start waits for their first round at most
+FIRST_ROUND_WAIT = 0.25  # seconds the rest of the start waits for the first round at most
 
 
 class Supervised(Protocol):
@@ -278,10 +278,11 @@ class Monitor:
             if require_server:  # the API serves the figures as they were, never empty ones
                 await self._restore_history()
                 await self._restore_pushed()
-            else:  # the exporter's set-up blocks the loop: after the first round
+            else:  # the host's first read and the exporter's set-up: after the first round
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(FIRST_ROUND_WAIT):
                         await self.health.first_round.wait()
+                self._start_sources(FIRST_SOURCES)
             await self._start_server(stack, require_server)
             stack.push_async_callback(self._cancel_tasks)  # before the server stops
             for name in self.health.later:  # the monitor's own /health: listening now
@@ -305,17 +306,18 @@ class Monitor:
         )
 
     def _start_first_sources(self) -> None:
-        """The dashboard's first values, before the rest of the start: the host and health
-        sources run while the files open and the state is read (in threads), and the
-        exporter's set-up (which blocks the loop, and would add to the checks' measured
-        times) waits for their first round. The monitor's own /health is left for after
-        it; their history writes and flap results wait for the restores."""
+        """The dashboard's first values, before the rest of the start: the health checks
+        run while the files open and the state is read (in threads); the host's first read
+        (a process scan) and the exporter's set-up, which would hold up the loop and add to
+        the checks' measured times, wait for their first round. The monitor's own /health
+        is left for after the exporter; history writes and flap results wait for the
+        restores."""
         self.health.later = {
             s.name for s in self.health.services if s.url and is_self(s.url, self.config)
         }
         self.intake.hold_history()
         self._early_checks = []
-        self._start_sources(FIRST_SOURCES)
+        self._start_sources({self.health.name})
 
     async def _restore_last_known(self) -> None:
         """Each service's last status as the history left it, shown as stale until its
