@@ -170,7 +170,7 @@ class Monitor:
         self.engine.recovery.actions = self.actions.recover
         self.clock = clock
         self._tasks: dict[str, asyncio.Task[None]] = {}
-        self._alert_sub: Subscription | None = None  # made before the first source runs
+        self._alert_sub: Subscription | None = None  # the dashboard's, made before its checks
         self._early_checks: list[CheckResult] | None = None  # held until flaps are read
         self._running = AsyncExitStack()  # each started part's stop, undone in reverse
         self._stopped = asyncio.Event()
@@ -246,9 +246,9 @@ class Monitor:
         With ``require_server`` an unbindable port raises OSError before any source
         starts (headless: nothing to do without it), and the API serves only once the
         history is restored; without (the dashboard), it becomes the exporter's visible
-        state and the rest runs (the TUI is still useful), and the host and health
-        sources start first (`_first_values`), before the exporter and the history's
-        figures: the screen waits for them.
+        state and the rest runs (the TUI is still useful), and the health checks start
+        first (`_start_first_sources`), before the exporter and the history's figures:
+        the screen waits for them.
         Each part started is paired with its stop, so a failure part-way leaves nothing
         running: what had started is stopped, in reverse order, before the error is
         raised.
@@ -259,7 +259,6 @@ class Monitor:
             ThreadPoolExecutor(max_workers=2, thread_name_prefix="blocking")
         )
         async with AsyncExitStack() as stack:
-            self._alert_sub = self.store.bus.subscribe()  # the first checks' changes too
             stack.callback(self._drop_alert_sub)
             stack.push_async_callback(self._cancel_tasks)
             if not require_server:  # the dashboard: its first values while the files open
@@ -317,6 +316,7 @@ class Monitor:
         }
         self.intake.hold_history()
         self._early_checks = []
+        self._alert_sub = self.store.bus.subscribe()  # the alert loop sees their changes
         self._start_sources({self.health.name})
 
     async def _restore_last_known(self) -> None:
@@ -331,8 +331,8 @@ class Monitor:
             log.info("last known statuses restored", extra={"fields": {"services": found}})
 
     async def _restore_history(self) -> None:
-        """Uptime, SLO and budget as the history left them, before any source runs; a
-        history that cannot be read costs the figures, never the start."""
+        """Uptime, SLO and budget as the history left them (headless: before any source
+        runs); a history that cannot be read costs the figures, never the start."""
         try:
             took = await self.intake.restore_history()
         except Exception as exc:

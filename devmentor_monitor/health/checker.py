@@ -217,6 +217,7 @@ class HealthSource:
     async def run(self, intake: Intake) -> None:
         intake.observe(status(self.name, True, services=len(self.services)))
         if not self.services:
+            self.first_round.set()
             await asyncio.Event().wait()
         now = time.monotonic()
         # The first round goes out at once (the semaphore bounds it): the screen waits for
