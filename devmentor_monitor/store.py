@@ -621,6 +621,10 @@ class Store:
             out[self.status(name).value] += 1
         return out
 
+    def stale_count(self) -> int:
+        """Services shown with their last known status (no check yet since the start)."""
+        return sum(1 for r in self._services.values() if r.last is None and r.stale is not None)
+
     def any_down(self, names: Iterable[str] | None = None) -> bool:
         names = self._services if names is None else names
         return any(self.status(n) is Health.DOWN for n in names)

@@ -118,6 +118,9 @@ class HeaderBar(AppWidget, Static):
             line.append(f" · {counts['down']} down", style=f"bold {colors.get('status-down')}")
         if counts["degraded"]:  # up, but slower than their SLO: counted in "up" too
             line.append(f" · {counts['degraded']} slow", style=colors.get("status-degraded", ""))
+        stale = store.stale_count() if frame is None else 0
+        if stale:  # shown with their last known status, not counted until checked
+            line.append(f" · {stale} stale", style="dim")
         for slow in slow_lines(store.cost):  # before the rest: "health checks slow: 12.3 s > 10 s"
             line.append("  │ ")
             line.append(slow, style=f"bold {colors.get('warning', '')}")

@@ -69,6 +69,7 @@ async def test_the_last_known_status_is_drawn_stale_until_a_fresh_check(
         app = MonitorApp(cfg, runtime=UltraRuntime(cfg, demo=False, serve=False), hostname=HOSTNAME)
         async with app.run_test(size=(120, 40)) as pilot:
             await until(pilot, lambda: "stale" in render_text(app), "the stale statuses", 10)
+            assert "services 0/2 up · 2 stale" in render_text(app).splitlines()[0]
             auth, memory = line_of(app, "auth"), line_of(app, "memory")
             assert marks(auth) == ["UP", "stale"], auth
             assert marks(memory) == ["DOWN", "stale"], memory
