@@ -15,9 +15,8 @@ import secrets
 import time
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 from typing import Any
-
-import jwt
 
 from devmentor_monitor.aio import web
 from devmentor_monitor.commands import Commands
@@ -36,6 +35,14 @@ MAX_ENDED = 100_000  # logged-out tokens remembered until they expire (~10 MB at
 # Sign-ins per source address: a burst of 10, then one every 2 s (each writes an audit
 # row, and each logout a remembered token).
 LOGIN_RATE = Rate(0.5, 10, "sign-in")
+
+
+def _jwt() -> ModuleType:
+    """PyJWT, imported on the first sign-in or session cookie: it loads cryptography
+    (~9 MiB of RSS), which a monitor nobody signs in to never needs."""
+    import jwt
+
+    return jwt
 
 
 class Sessions:
@@ -75,9 +82,10 @@ class Sessions:
             "exp": int(exp),
             "jti": secrets.token_urlsafe(12),
         }
-        return jwt.encode(claims, self.secret, algorithm=ALGORITHM), exp
+        return _jwt().encode(claims, self.secret, algorithm=ALGORITHM), exp
 
     def _claims(self, token: str) -> dict[str, Any] | None:
+        jwt = _jwt()
         try:
             claims: dict[str, Any] = jwt.decode(
                 token,
