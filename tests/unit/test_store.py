@@ -166,6 +166,18 @@ def test_window_counter_forgets_old_buckets():
     assert wc.totals(later, 7 * 86400) == (2, 1, 1)
 
 
+def test_window_counter_a_late_check_leaves_recent_minutes_alone():
+    """A check older than the minute buckets span (3 h) counts in the hour buckets only;
+    it must not take over the slot of a recent minute that shares its index."""
+    wc = WindowCounter()
+    now = T0 + 10 * 86400
+    wc.add(now, up=True, failed=False)
+    late = now - 2 * WindowCounter.MINUTES * 60  # same minute slot, 6 h back
+    wc.add(late, up=False, failed=True)
+    assert wc.totals(now, 3600) == (1, 1, 0)
+    assert wc.totals(now, 86400) == (2, 1, 1)
+
+
 async def test_subscribers_get_coalesced_topics():
     store, clock = make_store()
     sub = store.bus.subscribe()
