@@ -217,3 +217,26 @@ def test_errors_are_capped(tmp_path):
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 21
     assert lines[-1].endswith("stopped after 20 errors; fix these and run again")
+
+
+def test_a_loaded_config_keeps_no_yaml_nodes_behind(tmp_path):
+    """The parser's nodes are dropped once the config is built: a 1,000-service file
+    loaded (and its config discarded) three times leaves no memory held (the scalar
+    nodes were kept: 2.4 MiB after one load of it, 4.4 MiB more after three)."""
+    import gc
+    import tracemalloc
+
+    lines = ["services:"]
+    for i in range(1000):
+        lines += [f"  - name: svc-{i:04d}", f"    url: http://127.0.0.1:9/svc/{i}/health"]
+    path = write(tmp_path, "\n".join(lines) + "\n")
+    load_config(path, env={})  # module-level caches filled before measuring
+    tracemalloc.start()
+    try:
+        for _ in range(3):
+            load_config(path, env={})
+        gc.collect()
+        held = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    assert held < 256 * 1024, f"{held / 2**20:.1f} MiB held after the configs were dropped"
