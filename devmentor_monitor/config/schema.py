@@ -15,7 +15,6 @@ from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar, cast, get_args
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 from msgspec import Meta
@@ -50,6 +49,7 @@ from devmentor_monitor.incidents.silences import (
     matchers_from,
     parse_clock,
     parse_instant,
+    time_zone,
 )
 from devmentor_monitor.notify.settings import NotifySettings, active_channels, parse_notifications
 from devmentor_monitor.scrape.model import Selector, parse_selector
@@ -1441,8 +1441,8 @@ def _clock(r: Reader, node: Node, key: str, meta: Meta, extra: dict[str, Any]) -
 def _tz(r: Reader, node: Node, key: str, meta: Meta, extra: dict[str, Any]) -> str:
     name = r.string(node, key)
     try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+        time_zone(name)
+    except (KeyError, ValueError):  # ZoneInfoNotFoundError is a KeyError
         raise r.fail(
             node, key, f"unknown time zone {name!r} (an IANA name: Europe/Paris)"
         ) from None
