@@ -32,6 +32,12 @@ VIEW_ONLY = ("textual",)
 SDKS = ("docker", "kubernetes", "redis")
 
 
+def command(args: list[str]) -> list[str]:
+    """The entry point as a command line (for a terminal, e.g. a tmux pane); it writes its
+    module list to $DEVMENTOR_MODULES_OUT as it exits."""
+    return [sys.executable, "-c", _ENTRY, *args]
+
+
 def clean_env(tmp: Path, **extra: str) -> dict[str, str]:
     """The test process's environment without the monitor's own settings."""
     env = {
