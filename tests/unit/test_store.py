@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 from support.clock import T0, FakeClock
 
@@ -176,6 +178,31 @@ def test_window_counter_a_late_check_leaves_recent_minutes_alone():
     wc.add(late, up=False, failed=True)
     assert wc.totals(now, 3600) == (1, 1, 0)
     assert wc.totals(now, 86400) == (2, 1, 1)
+
+
+def test_window_counter_sums_match_a_plain_count_of_every_check():
+    """Every window's sums equal a plain count of the checks in its buckets, through 40
+    days of checks: all up at first (totals only kept), then downs and failures (the up
+    and failed counts kept apart from then on), gaps longer than a bucket span included."""
+    rng = random.Random(7)
+    wc = WindowCounter()
+    checks: list[tuple[float, bool, bool]] = []
+    ts = T0
+    windows = (300.0, 3600.0, 3 * 3600.0, 6 * 3600.0, 86400.0, 7 * 86400.0, 30 * 86400.0)
+    for n in range(4000):
+        ts += rng.choice((7.0, 61.0, 900.0, 3700.0)) if n != 2500 else 4 * 3600.0
+        up = n < 1500 or rng.random() > 0.2
+        failed = not up or (n >= 1500 and rng.random() < 0.1)
+        wc.add(ts, up=up, failed=failed)
+        checks.append((ts, up, failed))
+        if n % 97 == 0 or n == 1499:
+            for window in windows:
+                width = 60 if window <= WindowCounter.SHORT else 3600
+                newest = int(ts // width)
+                span = round(window / width)
+                held = [c for c in checks if newest - span < int(c[0] // width) <= newest]
+                expected = (len(held), sum(c[1] for c in held), sum(c[2] for c in held))
+                assert wc.totals(ts, window) == expected, (n, window)
 
 
 async def test_subscribers_get_coalesced_topics():
