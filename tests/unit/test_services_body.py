@@ -35,3 +35,47 @@ def test_a_scrape_reencodes_only_the_service_that_got_a_check() -> None:
     assert shown["svc-03"]["failures_total"] == 1
     assert json.loads(second)["counts"] == json.loads(first)["counts"]  # 1 failure: still up
     assert json.loads(second)["services"][4] == json.loads(first)["services"][4]
+
+
+def _fleet(clock: FakeClock) -> Monitor:
+    services = "".join(f"\n  - name: {n}\n    url: http://127.0.0.1:1/{n}" for n in NAMES)
+    return Monitor(parse_text(f"services:{services}\n"), serve=False, clock=clock)
+
+
+def test_the_kept_body_never_goes_stale_after_a_service_changes() -> None:
+    """Whatever changed (a check, a container stopping and starting, time passing with no
+    check), the kept body equals one rendered afresh from the store."""
+    clock = FakeClock()
+    monitor = _fleet(clock)
+    store = monitor.store
+    for n in NAMES:
+        monitor.intake.observe(CheckResult(n, clock.now, ok=True, latency=0.01))
+    kept = ServicesBody(store, monitor.queries)
+
+    def fresh() -> dict[str, object]:
+        return json.loads(ServicesBody(store, monitor.queries).body())
+
+    assert json.loads(kept.body()) == fresh()
+    clock.advance(3)
+    for _ in range(3):  # svc-07 goes down: 3 failures in a row
+        monitor.intake.observe(CheckResult("svc-07", clock.now, ok=False, latency=None, error="x"))
+    got = json.loads(kept.body())
+    assert got == fresh()
+    assert got["counts"]["down"] == 1
+    assert got["services"][7]["status"] == "down"
+    store.set_workload_down("svc-11", "container api exited")
+    got = json.loads(kept.body())
+    assert got == fresh()
+    assert got["counts"]["down"] == 2
+    assert got["services"][11]["workload_down"] == "container api exited"
+    store.set_workload_down("svc-11", None)
+    assert json.loads(kept.body())["counts"]["down"] == 1
+    encoded = kept.encoded
+    clock.advance(store.SUMMARY_TTL + 1)  # no check at all: summaries derived again
+    got = json.loads(kept.body())
+    assert kept.encoded == encoded + len(NAMES)  # every summary was derived again
+    assert got == fresh()
+    clock.advance(3600)  # an hour on: the last hour holds no check any more
+    got = json.loads(kept.body())
+    assert got == fresh()
+    assert got["services"][0]["uptime_percent"]["1h"] is None
