@@ -302,3 +302,37 @@ def test_the_number_of_series_is_capped() -> None:
     engine.step(T0)
     assert len(store.anomaly_scores()) == 3
     assert store.prediction_status["series_dropped"] > 0
+
+
+def test_kept_scores_marks_and_warmup_count_match_every_series_each_step() -> None:
+    """The engine keeps its scores and marks from step to step and feeds only the services
+    with a new check; what it publishes must still be every series as it stands, and a
+    check between two steps must be fed (a latency step gets flagged and marked)."""
+    store, engine, clock = build("predictions: {warmup: 30}\n")
+    rng = random.Random(7)
+    flagged = False
+    for i in range(120):
+        clock.now = T0 + 10 * i
+        for name in ("auth", "memory"):
+            if name == "memory" and i % 3:  # memory is checked on every third step only
+                continue
+            slow = name == "auth" and i >= 100
+            latency = (0.5 if slow else 0.02) + rng.uniform(0, 0.002)
+            store.record_check(CheckResult(name, clock.now, True, latency, 200))
+        store.record_system(sample(clock.now, cpu=30 + rng.uniform(0, 1)))
+        engine.step()
+        series = engine._series
+        assert store.anomaly_scores() == {
+            k: (round(s.detector.score, 4), s.detector.flag, round(s.detector.rate, 4))
+            for k, s in series.items()
+        }
+        assert {k: v for k, v in store._anomaly_marks.items() if v} == {
+            k: tuple(s.marks) for k, s in series.items() if s.marks
+        }
+        assert store.prediction_status["warming_up"] == sum(
+            1 for s in series.values() if s.detector.baseline[2] < 30
+        )
+        flagged |= store.anomaly_scores()["latency:auth"][1]
+    assert flagged
+    assert store.anomaly_marks("latency:auth")
+    assert store.prediction_status["warming_up"] < len(engine._series)
