@@ -186,3 +186,33 @@ async def test_help_shows_the_sort_and_fold_keys(
     assert "> z" in line
     assert "Sort" in line
     assert "Fold group" in line
+
+
+async def test_rows_in_config_order_show_each_new_check_without_a_reorder(
+    make_app: Callable[..., MonitorApp], screen_text: Callable[[Any], str]
+) -> None:
+    """With no sort, filter or group the rows' order is not worked out again per check, and
+    a row on screen still shows its service's newest check and status at the next tick."""
+    app = make_app(
+        _config().replace("    group: payments\n", "").replace("    group: search\n", "")
+    )
+    clock = {"now": T}
+    app.clock = lambda: clock["now"]
+    intake = app.monitor.intake  # type: ignore[attr-defined]
+    for i, n in enumerate(EXTRA):
+        intake.observe(CheckResult(n, T - 5, ok=True, latency=0.001 * (i + 1), status_code=200))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        configured = order(app)
+        clock["now"] = T + 1
+        intake.observe(CheckResult("svc-02", T + 1, ok=True, latency=0.0777, status_code=200))
+        for _ in range(3):
+            intake.observe(CheckResult("svc-04", T + 1, ok=False, latency=None, error="refused"))
+        await settle(pilot, force=False)
+        text = screen_text(app)
+        assert order(app) == configured
+    row = next(x for x in text.splitlines() if " svc-02 " in x)
+    assert "78 ms" in row or "77.7 ms" in row, row
+    down = next(x for x in text.splitlines() if " svc-04 " in x)
+    assert "DOWN" in down, down
+    assert "refused" in down, down
