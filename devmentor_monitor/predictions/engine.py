@@ -143,10 +143,11 @@ class PredictionEngine:
         self._scraped_seen: dict[str, float] = {}  # service -> its last scrape fed
         self._scraped_watched = 0  # of predictions.max_scraped
         self._counters: dict[str, tuple[float, float]] = {}  # watched counters: (ts, value)
-        # Kept from step to step and changed only for the series a step fed: at 1,000
-        # services (2,000 series) rebuilding them, and walking every service for new
-        # checks, cost ~10 ms of the loop each second (/tmp profile, bench/tui_fleet.py);
-        # services are walked only when the store's notices name them.
+        # Kept from step to step and changed only for the series a step fed, and services
+        # walked only when the store's notices name them: at 1,000 services (2,000
+        # series, 100 checks a second) rebuilding the tables and walking every service
+        # made a step 12.7 ms of loop time; this way 6.5 ms (measured in one process,
+        # headless, 20 steps each).
         self._notices: Subscription | None = None
         self._fed: set[str] = set()  # series fed (or created) this step
         self._scores: dict[str, tuple[float, bool, float]] = {}
@@ -567,7 +568,7 @@ class PredictionEngine:
         out = []
         for name in self.store.service_names():
             if self.store.service_config(name).slo is None:
-                continue  # without one, no summary is derived (1,000 of them: ~30 ms)
+                continue  # no summary derived for nothing (1,000: tens of ms of loop)
             summary = self.store.service(name)
             slo = summary.slo
             if slo is None or summary.error_budget_remaining is None:
