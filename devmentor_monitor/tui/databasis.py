@@ -85,10 +85,10 @@ def uptime_line(s: ServiceSummary) -> str:
     parts = []
     for (name, window), value in zip(UPTIME_WINDOWS, values, strict=True):
         part = f"{name} {format_percent(value)}"
-        if s.data_seconds is not None and short_of(window, s.data_seconds):
-            parts.append(part + of_data(s))
-            break
         parts.append(part)
+        if s.data_seconds is not None and short_of(window, s.data_seconds):
+            parts.append(of_data(s).strip())  # a figure of its own: reflow keeps it whole
+            break
     return "uptime " + "  ".join(parts)
 
 

@@ -19,7 +19,7 @@ from devmentor_monitor.incidents.model import Severity
 from devmentor_monitor.tui.app import MonitorApp
 from devmentor_monitor.tui.keys import KEYS, help_rows
 from devmentor_monitor.tui.screens import HelpScreen
-from devmentor_monitor.units import format_percent
+from devmentor_monitor.units import format_duration, format_percent
 
 SMALL = (80, 24)
 # Each view's own footer keys, which must stay next to ? Help and q Quit.
@@ -110,11 +110,12 @@ async def test_service_detail_never_splits_a_figure(app: MonitorApp) -> None:
     detail = [line.split("│", 2)[-1] for line in lines if "│" in line]
     text = "\n".join(detail)
     assert "auth  UP" in lines[1]
+    # The windows the data covers, then the first one it only partly covers, with what it
+    # rests on (tui/databasis.py); each a whole figure.
+    assert s.data_seconds is not None
     figures = [
         f"1h {format_percent(s.uptime_1h)}",
-        f"24h {format_percent(s.uptime_24h)}",
-        f"7d {format_percent(s.uptime_7d)}",
-        f"30d {format_percent(s.uptime_30d)}",
+        f"({format_duration(int(s.data_seconds))} of data, {s.window_checks[-1]} checks)",
         f"errors {format_percent(s.error_rate_1h)}",
         "SLO 99.9 % / 200 ms / 0.1 % errors: met",
         "budget left 100.0%",
