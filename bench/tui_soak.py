@@ -23,6 +23,7 @@ not exiting 0 on `q`).
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 import tempfile
 import threading
@@ -172,6 +173,7 @@ def soak(args: argparse.Namespace) -> dict[str, Any]:
         result["exit_code"], result["quit_s"] = code, quit_s
     finally:
         session.kill()
+        shutil.rmtree(tmp, ignore_errors=True)
     mid_t = duration / 2
     second = [(t, r) for t, r in samples if t >= mid_t]
     mid = second[0][1] if second else samples[-1][1]

@@ -45,10 +45,16 @@ class PollTimes:
         self._polls: dict[str, deque[tuple[float, float, float]]] = {}
 
     def record(self, source: str, seconds: float, interval: float) -> None:
+        """Older than the minute drops here, not only when read: with no scrape and the
+        self panel closed, the times would pile up to KEPT per source (hours of RSS growth)."""
         ring = self._polls.get(source)
         if ring is None:
             ring = self._polls[source] = deque(maxlen=KEPT)
-        ring.append((self.clock(), seconds, interval))
+        now = self.clock()
+        since = now - WINDOW
+        while ring and ring[0][0] < since:
+            ring.popleft()
+        ring.append((now, seconds, interval))
 
     def stats(self) -> list[PollStat]:
         """Every source that polled in the last minute, by name."""

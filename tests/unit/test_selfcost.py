@@ -31,6 +31,19 @@ def test_poll_times_keep_the_last_minute_and_name_the_slow_source() -> None:
     assert cost.polls.stats() == []
 
 
+def test_poll_times_unread_for_an_hour_hold_only_the_last_minute() -> None:
+    """Nobody reads them in `ultra` with the self panel closed and no scrape: what is held
+    stays one minute's worth (it piled up to 2,000 per source, growing RSS for hours)."""
+    now = [0.0]
+    cost = SelfCost(clock=lambda: now[0])
+    for _ in range(3600):  # an hour of 1 s polls, never read
+        now[0] += 1.0
+        cost.polls.record("health", 0.01, 10.0)
+    assert len(cost.polls._polls["health"]) <= 61  # what is held is the point
+    stats = cost.polls.stats()
+    assert [(s.source, s.count) for s in stats] == [("health", 61)]
+
+
 def test_own_usage_is_a_share_of_one_core_and_resident_memory() -> None:
     now = [0.0]
     cost = SelfCost(clock=lambda: now[0])
