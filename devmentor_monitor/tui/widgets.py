@@ -384,9 +384,6 @@ class ServicesTable(AppWidget, DataTable[Any]):
             )
             self._place({_key(line): line for line in lines}, columns, now, store)
             self._arranged = arranged
-            # What the cells marked "*" rest on ("* over 11s of data"), on the bottom border.
-            if {"uptime", "budget"} & set(columns):
-                self.border_subtitle = marks_note(summaries)
         self._draw_visible(columns, now, store)
 
     def _in_config_order(self, store: Store) -> bool:
@@ -444,12 +441,18 @@ class ServicesTable(AppWidget, DataTable[Any]):
         """The rows on screen, each from its service's summary as it is now."""
         rows = {}
         lines = self._lines
+        shown: list[ServiceSummary] = []
         for key in self.visible_keys():
             line = lines[key]
             if isinstance(line, ServiceSummary) and store.has_service(key):
                 line = lines[key] = store.service(key, now)
+                shown.append(line)
             rows[key] = self._row(line, now, store)
         self._update(rows, columns)
+        # What the cells marked "*" on screen rest on ("* over 11s of data"), on the
+        # bottom border: from the visible rows, as the cells themselves are.
+        if {"uptime", "budget"} & set(columns):
+            self.border_subtitle = marks_note(shown)
 
     def _update(self, rows: dict[str, tuple[object, ...]], columns: tuple[str, ...]) -> None:
         changes: dict[str, dict[str, object]] = {}

@@ -131,7 +131,7 @@ async def test_click_a_pod_shows_its_detail(
         await pilot.press("k")
         await settle(pilot)
         assert "pod auth-7d9-x2k8p" in screen_text(app)
-        await pilot.click("#pods", offset=(4, 1 + 1))  # the pod table sits in a bordered box
+        await pilot.click("#pods", offset=row_at(1))  # the pod table is a bordered box
         await settle(pilot)
         assert "pod memory-5d4-q9w7e" in screen_text(app)
         assert "last termination: OOMKilled (exit 137)" in screen_text(app)
