@@ -33,6 +33,7 @@ from devmentor_monitor.tui.netlines import PREFIX as NIC_PREFIX
 from devmentor_monitor.tui.netlines import interface_lines
 from devmentor_monitor.tui.render import bar, ellipsize, short_reason, sparkline, status_text
 from devmentor_monitor.units import (
+    coarse_age,
     format_age,
     format_bytes,
     format_duration,
@@ -285,7 +286,7 @@ class ServicesTable(AppWidget, DataTable[Any]):
             )
             self._static[s.name] = held
         at = s.last.ts if s.last else s.stale_at
-        checked = "never" if at is None else format_age(now - at).removesuffix(" ago")
+        checked = "never" if at is None else coarse_age(now - at)  # steps: few redraws
         return {**held[2], "checked": checked}
 
     def _group_cells(self, g: GroupLine) -> dict[str, object]:
@@ -331,7 +332,7 @@ class ServicesTable(AppWidget, DataTable[Any]):
             "trend": sparkline(f.trend, TREND),
             "uptime": "–" if f.uptime_24h is None else f"{f.uptime_24h:.2f}%",
             "budget": "–",
-            "checked": "–" if f.ts is None else format_age(at - f.ts).removesuffix(" ago"),
+            "checked": "–" if f.ts is None else coarse_age(at - f.ts),
         }
         return tuple(values[key] for key, _, _ in self.columns_shown)
 
