@@ -163,10 +163,16 @@ class StoreIntake:
                 self.store.restore_history({name: hist}, {})
             self.store.restore_history({}, await read_host_history(self.history, now))
         finally:
-            held, self._held = self._held, None
+            self.release_history()
+        return time.perf_counter() - started
+
+    def release_history(self) -> None:
+        """Write what hold_history held (after the restore, or when the start fails before
+        it: the first checks are not lost)."""
+        held, self._held = self._held, None
+        if self.history is not None:
             for batch in held or ():
                 self.history.write(batch)
-        return time.perf_counter() - started
 
     def hold_history(self) -> None:
         """Hold history writes until restore_history has read the history: the dashboard's

@@ -179,9 +179,13 @@ class _Buckets:
         bucket = int(ts // self.width)
         if bucket != self._memo_at:
             self._memo_at = -1
+        if bucket <= self._head - self.size:
+            # A live check older than everything held: the clock stepped back past the
+            # span (NTP, a VM resumed). Start again from it, or every check would be
+            # dropped until the clock caught up with the old head (hours).
+            self._head = bucket - self.size
+            self._memo_at = -1
         i = self._slot(bucket)
-        if i < 0:
-            return
         if self._up is None and up and not failed:
             self._total[i] += 1
             return

@@ -270,6 +270,7 @@ class Monitor:
             await asyncio.to_thread(self.history.open)
             stack.push_async_callback(self.history.close)
             stack.push_async_callback(self._cancel_tasks)  # the first sources, before it
+            stack.callback(self.intake.release_history)  # a failed start: held writes go on
             await self._restore_last_known()
             await self.engine.load()
             await self._load_alerting()

@@ -99,8 +99,8 @@ class ServicesBody:
         self._held[name] = s
         self._aged.append((now, name))
         if held is not None:
-            self._counts[held.status.value] -= 1
-        self._counts[s.status.value] += 1
+            self._counts[_counted(held)] -= 1
+        self._counts[_counted(s)] += 1
         self.encoded += 1
         return True
 
@@ -108,3 +108,9 @@ class ServicesBody:
         self._body = (
             b'{"services":[' + b",".join(self._parts) + b'],"counts":' + _dumps(self._counts) + b"}"
         )
+
+
+def _counted(s: ServiceSummary) -> str:
+    """The status a service counts as: a stale last-known status is not known yet (as on
+    /health, the header and devmentor_service_up)."""
+    return Health.UNKNOWN.value if s.stale_at is not None else s.status.value
