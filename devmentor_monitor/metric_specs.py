@@ -299,7 +299,8 @@ METRICS: dict[str, MetricSpec] = {
             "devmentor_host_network_interface_bytes_total",
             "counter",
             "bytes",
-            "Bytes received and sent per network interface (loopback included).",
+            "Bytes received and sent per network interface (loopback included; not the"
+            " veth/cali/lxc ends of containers, which come and go with them).",
             ("interface", "direction"),
             "interface",
         ),

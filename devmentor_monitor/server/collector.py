@@ -17,6 +17,7 @@ from devmentor_monitor import __version__
 from devmentor_monitor.metric_specs import CUSTOM, METRICS
 from devmentor_monitor.model import Health, SourceState
 from devmentor_monitor.store import Store
+from devmentor_monitor.system.netifs import per_container
 
 _LATENCY = "devmentor_service_latency_seconds"
 _CHECKS = "devmentor_service_checks_total"
@@ -279,6 +280,8 @@ class StoreCollector:
         net.add_metric(["tx"], s.net_tx_bytes)
         nic = counter("devmentor_host_network_interface_bytes_total")
         for face in s.net_interfaces:
+            if per_container(face.name):  # one per pod: an unbounded label set
+                continue
             nic.add_metric([face.name, "rx"], face.rx_bytes)
             nic.add_metric([face.name, "tx"], face.tx_bytes)
         procs = gauge("devmentor_host_processes")

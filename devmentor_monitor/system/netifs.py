@@ -19,6 +19,11 @@ from devmentor_monitor.model import NetInterface
 
 RELIST_EVERY = 60.0  # interface flags rarely change; read them again once a minute
 _LOOPBACK_NAME = re.compile(r"lo\d*")  # Linux `lo`, BSD and macOS `lo0`
+# A container's end of a veth pair (Docker/podman `veth*`, Calico `cali*`, Cilium `lxc*`,
+# 15 hex digits for some CNIs): one per pod, gone with it. Exported per interface they
+# would make the metric's label set grow without bound on a node; kube-prometheus-stack
+# leaves the same names out of node_exporter's netdev collector.
+_PER_CONTAINER = re.compile(r"(veth|cali|lxc).*|[a-f0-9]{15}")
 
 
 def loopbacks(stats: Mapping[str, Any]) -> frozenset[str]:
@@ -54,6 +59,12 @@ def interfaces(
             NetInterface(name, c.bytes_recv, c.bytes_sent, rx_rate, tx_rate, name in loopback)
         )
     return tuple(out)
+
+
+def per_container(name: str) -> bool:
+    """An interface that comes and goes with a container (left out of the per-interface
+    metric; still in the NET total)."""
+    return _PER_CONTAINER.fullmatch(name) is not None
 
 
 @dataclass(frozen=True, slots=True)

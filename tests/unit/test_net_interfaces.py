@@ -3,6 +3,7 @@ counters in their real shape, and a real reader while real loopback traffic flow
 
 from __future__ import annotations
 
+import re
 import socket
 import threading
 
@@ -106,3 +107,54 @@ def test_the_real_reader_keeps_real_loopback_traffic_out_of_net():
     assert sample.net_rx_bytes == sum(i.rx_bytes for i in real)
     assert sample.net_tx_bytes == sum(i.tx_bytes for i in real)
     assert sample.net_rx_rate == sum(i.rx_rate or 0.0 for i in real)
+
+
+def test_container_interfaces_stay_out_of_the_per_interface_metric():
+    """A node's pods each bring a veth (Calico `cali*`, Cilium `lxc*`): exported one by
+    one they would grow the metric's label set without bound. The host's own interfaces
+    and loopback are exported; the NET total still counts the containers' traffic."""
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from devmentor_monitor.config.schema import parse_text
+    from devmentor_monitor.server.collector import StoreCollector
+    from devmentor_monitor.store import Store
+
+    names = [
+        "eth0",
+        "lo",
+        "docker0",
+        "veth3f2a1b9",
+        "cali1234abcd567",
+        "lxc8d9e",
+        "0123456789abcde",
+    ]
+    faces = tuple(NetInterface(n, 10, 20, None, None, n == "lo") for n in names)
+    sample = SystemSample(
+        ts=1.0,
+        cpu_percent=1.0,
+        cpu_per_core=(1.0,),
+        load=(0.1, 0.1, 0.1),
+        mem_total=100,
+        mem_used=10,
+        mem_available=90,
+        mem_percent=10.0,
+        swap_total=0,
+        swap_used=0,
+        swap_percent=0.0,
+        disks=(),
+        disk_read_bytes=0,
+        disk_write_bytes=0,
+        net_rx_bytes=60,
+        net_tx_bytes=120,
+        net_interfaces=faces,
+    )
+    store = Store(parse_text("services: []\n", "t.yaml"))
+    store.record_system(sample)
+    registry = CollectorRegistry()
+    registry.register(StoreCollector(store, 0.0))
+    text = generate_latest(registry).decode()
+    exported = set(
+        re.findall(r'devmentor_host_network_interface_bytes_total\{[^}]*interface="([^"]+)"', text)
+    )
+    assert exported == {"eth0", "lo", "docker0"}, exported
+    assert 'devmentor_host_network_bytes_total{direction="rx"} 60.0' in text
