@@ -20,10 +20,13 @@ from typing import Any
 
 from devmentor_monitor.aio import aiohttp, tls_ready
 from devmentor_monitor.config.schema import ServiceConfig
+from devmentor_monitor.health.plainhttp import BadResponse, PlainHTTP, Target, target
 from devmentor_monitor.logs import mask
 from devmentor_monitor.model import CheckResult
 from devmentor_monitor.observations import Intake
 from devmentor_monitor.sources.base import status, timed
+
+USER_AGENT = "devmentor-monitor"
 
 
 def body_mismatches(body: bytes, expect: Sequence[tuple[str, Any]]) -> list[str]:
@@ -109,7 +112,8 @@ class HealthChecker:
 
     aiohttp's client, not httpx: measured here, httpx cost 3-4 ms of CPU per check
     against 0.3 ms for aiohttp, and 1,000 endpoints every 10 s must stay under 15 %
-    of a core (bench/health_checks.py).
+    of a core (bench/health_checks.py). Plain http:// goes through plainhttp.py, a
+    quarter of aiohttp's CPU per request (measured there); https stays on aiohttp.
     """
 
     def __init__(self, max_in_flight: int) -> None:
@@ -119,7 +123,10 @@ class HealthChecker:
         # Per service: its timeout object and headers, built once, not per check (an
         # aiohttp.ClientTimeout costs ~14 us to build; 100 checks a second at 1,000
         # services). Rebuilt if the service's config is replaced.
-        self._prepared: dict[str, tuple[ServiceConfig, aiohttp.ClientTimeout, Any]] = {}
+        self._prepared: dict[
+            str, tuple[ServiceConfig, aiohttp.ClientTimeout, Any, Target | None]
+        ] = {}
+        self._plain = PlainHTTP(max_in_flight)
 
     def _session(self, svc: ServiceConfig) -> aiohttp.ClientSession:
         key = (svc.tls_verify, svc.ca_file)
@@ -135,7 +142,7 @@ class HealthChecker:
             )
             session = aiohttp.ClientSession(
                 connector=connector,
-                headers={"User-Agent": "devmentor-monitor"},
+                headers={"User-Agent": USER_AGENT},
                 auto_decompress=True,
                 cookie_jar=aiohttp.DummyCookieJar(),
             )
@@ -144,14 +151,21 @@ class HealthChecker:
 
     async def check(self, svc: ServiceConfig) -> CheckResult:
         assert svc.url is not None, "a heartbeat service is never checked over HTTP"
+        prepared = self._prepared.get(svc.name)
+        if prepared is None or prepared[0] is not svc:
+            prepared = (
+                svc,
+                aiohttp.ClientTimeout(total=svc.timeout),
+                dict(svc.headers) or None,
+                target(svc.url, svc.headers, USER_AGENT),
+            )
+            self._prepared[svc.name] = prepared
+        _, timeout, headers, plain = prepared
+        if plain is not None:
+            return await self._check_plain(svc, plain)
         session = self._session(svc)
         if svc.url.startswith("https:"):
             await tls_ready()  # the CA store, loaded once in a thread, outside the timing
-        prepared = self._prepared.get(svc.name)
-        if prepared is None or prepared[0] is not svc:
-            prepared = (svc, aiohttp.ClientTimeout(total=svc.timeout), dict(svc.headers) or None)
-            self._prepared[svc.name] = prepared
-        _, timeout, headers = prepared
         async with self._sem:
             ts = time.time()
             start = time.perf_counter()
@@ -170,29 +184,57 @@ class HealthChecker:
                 return CheckResult(
                     svc.name, ts, ok=False, latency=None, error=describe_error(exc, svc.timeout)
                 )
-        problems = []
-        if status not in svc.expect_status:
-            want = "/".join(str(s) for s in svc.expect_status)
-            problems.append(f"HTTP {status} {reason}, want {want}")
-        problems += body_mismatches(body, svc.expect_body)
-        try:
-            cert_days = cert_days_left(ssl_object, ts)
-        except (ValueError, ssl.SSLError, ImportError):
-            cert_days = None
-        return CheckResult(
-            svc.name,
-            ts,
-            ok=not problems,
-            latency=latency,
-            status_code=status,
-            error="; ".join(problems) or None,
-            cert_days=cert_days,
-        )
+        return _result(svc, ts, latency, status, reason, body, ssl_object)
+
+    async def _check_plain(self, svc: ServiceConfig, plain: Target) -> CheckResult:
+        async with self._sem:
+            ts = time.time()
+            start = time.perf_counter()
+            try:
+                async with asyncio.timeout(svc.timeout):
+                    status, reason, body = await self._plain.get(plain)
+                latency = time.perf_counter() - start
+            except (OSError, TimeoutError, BadResponse) as exc:
+                return CheckResult(
+                    svc.name, ts, ok=False, latency=None, error=describe_error(exc, svc.timeout)
+                )
+        return _result(svc, ts, latency, status, reason, body, None)
 
     async def close(self) -> None:
+        self._plain.close()
         for session in self._sessions.values():
             await session.close()
         self._sessions.clear()
+
+
+def _result(
+    svc: ServiceConfig,
+    ts: float,
+    latency: float,
+    status: int,
+    reason: str,
+    body: bytes,
+    ssl_object: ssl.SSLObject | None,
+) -> CheckResult:
+    """A check's verdict from the answer: status and body expectations, cert days."""
+    problems = []
+    if status not in svc.expect_status:
+        want = "/".join(str(s) for s in svc.expect_status)
+        problems.append(f"HTTP {status} {reason}, want {want}")
+    problems += body_mismatches(body, svc.expect_body)
+    try:
+        cert_days = cert_days_left(ssl_object, ts)
+    except (ValueError, ssl.SSLError, ImportError):
+        cert_days = None
+    return CheckResult(
+        svc.name,
+        ts,
+        ok=not problems,
+        latency=latency,
+        status_code=status,
+        error="; ".join(problems) or None,
+        cert_days=cert_days,
+    )
 
 
 class HealthSource:
