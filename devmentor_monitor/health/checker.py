@@ -19,7 +19,7 @@ from typing import Any
 
 from devmentor_monitor.aio import aiohttp, tls_ready
 from devmentor_monitor.config.schema import ServiceConfig
-from devmentor_monitor.health.plainhttp import BadResponse, PlainHTTP, Target, target
+from devmentor_monitor.health.plainhttp import PlainHTTP, Target, target
 from devmentor_monitor.logs import mask
 from devmentor_monitor.model import CheckResult
 from devmentor_monitor.observations import Intake, Polled
@@ -193,7 +193,7 @@ class HealthChecker:
                 async with asyncio.timeout(svc.timeout):
                     status, reason, body = await self._plain.get(plain)
                 latency = time.perf_counter() - start
-            except (OSError, TimeoutError, BadResponse) as exc:
+            except (OSError, TimeoutError, ValueError) as exc:  # BadResponse is a ValueError
                 return CheckResult(
                     svc.name, ts, ok=False, latency=None, error=describe_error(exc, svc.timeout)
                 )

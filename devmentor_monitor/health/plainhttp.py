@@ -8,7 +8,7 @@ auto headers, no decompression) 165-240 us; this client 50-63 us. At 1,000 servi
 every 10 s that is most of what `--serve` spends (bench/health_checks.py measures it).
 
 What it handles: Content-Length, chunked and read-to-close bodies, 1xx interim answers,
-HEAD-less no-body statuses (204, 304), ``Connection: close`` and HTTP/1.0, a gzip or
+the statuses without a body (204, 304), ``Connection: close`` and HTTP/1.0, a gzip or
 deflate body sent unasked, a kept connection the server closed meanwhile (retried
 once on a new one), refused, reset and unresolvable hosts as the usual OSErrors. The
 timeout is the caller's (asyncio.timeout around `get`): a request cut short closes its
@@ -50,7 +50,7 @@ def target(url: str, headers: Iterable[tuple[str, str]], user_agent: str) -> Tar
         return None
     try:
         parts = urlsplit(url)
-        port = parts.port or 80
+        port = 80 if parts.port is None else parts.port
     except ValueError:
         return None
     if parts.username is not None or parts.password is not None or not parts.hostname:
@@ -165,6 +165,8 @@ class _Answer(asyncio.Protocol):
         elif self._chunked:
             self._chunks()
         elif self._length is not None:
+            if len(buf) - self._head_end > self._length:
+                self.keep = False  # more than was announced: the stream is out of step
             if len(buf) - self._head_end >= self._length:
                 self._finish(bytes(buf[self._head_end : self._head_end + self._length]))
         elif len(buf) - self._head_end > MAX_BODY:
