@@ -18,7 +18,10 @@ Measured (issue 19, 2 shared cores, A/B in one window of 30 s, `--base` the tree
 before): main-thread CPU per check 853 us before the lean http:// client
 (health/plainhttp.py) and the 20 ms scheduler tick, 394 us after; the whole process
 9.3 % -> 4.7 % of a core, its main thread 8.5 % -> 3.9 % (ab.py-style alternation over
-3 windows of 25 s with tui_fleet's 1,000 services: 849 -> 412 us, medians).
+3 windows of 25 s with tui_fleet's 1,000 services: 849 -> 412 us, medians). With it,
+one bench/tui_fleet.py run on the loaded machine (load average ~3.5) gave `ultra` 2.37 %
+at 5 services and 10.3 % at 1,000 (ratio 4.35, was 5.75; target < 3), `--serve` 7.0 %:
+the rest of the gap is the TUI's own work at 1,000 rows.
 """
 
 from __future__ import annotations
