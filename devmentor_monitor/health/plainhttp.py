@@ -7,7 +7,8 @@ process, 10 in flight); with its per-request settings cut (a yarl URL built once
 auto headers, no decompression) 165-240 us; this client 50-63 us. h11 (httpx's parser,
 already installed) was no way out: sending one GET and parsing one small answer took
 ~160 us on its own (one core, load ~4, 20,000 rounds); httptools (llhttp) is not a
-dependency. At 1,000 services every 10 s that is most of what `--serve` spends (bench/health_checks.py measures it).
+dependency. At 1,000 services every 10 s that is most of what `--serve` spends
+(bench/health_checks.py measures it).
 
 What it handles: Content-Length, chunked and read-to-close bodies, 1xx interim answers,
 the statuses without a body (204, 304), ``Connection: close`` and HTTP/1.0, a gzip or
