@@ -238,7 +238,14 @@ class OverviewScreen(MonitorScreen):
         if event.data_table.id == "services" and name and not name.startswith(GROUP_PREFIX):
             await open_service(self.monitor_app, name)
 
+    _sized: Any = None  # the size the panes were last fitted to on a resize
+
     def on_resize(self) -> None:
+        # Textual sends the same size up to three times as the first frame is drawn; each
+        # redrew every pane (~12 ms) and held back the runtime's start behind it.
+        if self.size == self._sized:
+            return
+        self._sized = self.size
         narrow = self.size.width < 120
         self.set_class(narrow, "narrow")
         self.set_class(self.size.height < 30, "short")
