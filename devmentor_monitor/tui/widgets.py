@@ -69,6 +69,13 @@ class AppWidget:
         return self.monitor_app.store
 
     @property
+    def starting(self) -> bool:
+        """The runtime is still starting: the open incidents are not read from the
+        database yet, so a pane says "…", never "none" (the first frame comes first)."""
+        app = self.monitor_app
+        return app.runtime is not None and app.commands is None
+
+    @property
     def travelling(self) -> bool:
         """On the overview while time travelling: the pane draws the past, not the store."""
         screen = getattr(self, "screen", None)
@@ -105,10 +112,13 @@ class HeaderBar(AppWidget, Static):
         frame = self.frame if self.travelling else None
         incidents = len(frame.incidents if frame is not None else store.open_incidents())
         line.append("  incidents then: " if frame is not None else "  incidents: ")
-        line.append(
-            str(incidents) if incidents else "none",
-            style=colors.get("severity-high", "") if incidents else "",
-        )
+        if not incidents and frame is None and self.starting:
+            line.append("…", style="dim")
+        else:
+            line.append(
+                str(incidents) if incidents else "none",
+                style=colors.get("severity-high", "") if incidents else "",
+            )
         counts = store.counts()
         if frame is not None:  # the services' states at that moment, as the table shows
             counts = {h.value: 0 for h in Health}
@@ -852,7 +862,7 @@ class IncidentsPane(AppWidget, Static):
         else:
             incidents = store.open_incidents() if store is not None else []
         if not incidents:
-            self.update(Text("no incidents", style="dim"))
+            self.update(Text("…" if self.starting else "no incidents", style="dim"))
             return
         width = max(10, self.content_size.width)
         lines = [incident_line(i, now, self.monitor_app.palette, width) for i in incidents]

@@ -81,3 +81,30 @@ async def test_the_first_results_are_drawn_as_they_come_not_at_the_next_tick(
             within=2.0,
         )
         await pilot.press("q")
+
+
+class SlowStart(FakeStarter):
+    """A runtime still reading its database (the open incidents) until released."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = asyncio.Event()
+
+    async def start(self, store: Store) -> tuple[Any, Any]:
+        await self.release.wait()
+        return await super().start(store)
+
+
+async def test_the_open_incidents_read_unknown_until_the_runtime_is_up(
+    utc: None, screen_text: Any
+) -> None:
+    """The first frame comes before the database is read: "…", never a false "none"."""
+    starter = SlowStart()
+    app = MonitorApp(parse_text(CONFIG_TEXT), runtime=starter, clock=lambda: T, hostname=HOSTNAME)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: "incidents: …" in screen_text(app), "the first frame")
+        assert "no incidents" not in screen_text(app)  # the pane says the same
+        starter.release.set()
+        await until(pilot, lambda: "incidents: none" in screen_text(app), "the runtime up")
+        assert "no incidents" in screen_text(app)
+        await pilot.press("q")
