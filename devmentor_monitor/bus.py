@@ -77,6 +77,10 @@ class Subscription:
         await self._event.wait()
         return self.take()
 
+    async def changed(self) -> None:
+        """Wait until a notice is pending, without taking it (the redraw takes it)."""
+        await self._event.wait()
+
     def take(self) -> set[str]:
         topics, self._topics = self._topics, set()
         self._event.clear()
