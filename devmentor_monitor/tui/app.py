@@ -162,10 +162,14 @@ class MonitorApp(App[int]):
         self.set_interval(self.config.tui.refresh, self.tick)
         if self.store is not None:
             self._sub = self.store.bus.subscribe()
+
+    def on_ready(self) -> None:
+        """The first frame is on screen (Textual's Ready): the runtime starts now, its
+        imports (~0.2 s) having waited for it, and the first round of checks goes out as
+        soon as they are done. Not after the next refresh: the repaints that follow the
+        first frame (~60 ms) held the checks back; they are drawn while the checks run."""
         if self.runtime is not None:
-            # Right after the first frame: the runtime's imports (~0.3 s) wait for it, and
-            # the first round of checks goes out as soon as they are done.
-            self.call_after_refresh(self._start_runtime)
+            self._start_runtime()
 
     def _start_runtime(self) -> None:
         self.run_worker(
