@@ -13,8 +13,9 @@ import socket
 import time
 from collections.abc import Callable, Iterable
 from functools import partial
+from importlib import import_module
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
@@ -23,11 +24,8 @@ from textual.screen import Screen
 
 from devmentor_monitor.config.schema import Config
 from devmentor_monitor.store import Store
-from devmentor_monitor.tui.audit_view import AuditScreen
 from devmentor_monitor.tui.confirm import ConfirmScreen
-from devmentor_monitor.tui.events_view import EventsScreen
 from devmentor_monitor.tui.keys import KEYS, VIEWS, bindings, check_keymap
-from devmentor_monitor.tui.predictions import PredictionsScreen
 from devmentor_monitor.tui.replay import Frame, load_frame, step_to
 from devmentor_monitor.tui.screens import (
     HelpScreen,
@@ -41,8 +39,6 @@ from devmentor_monitor.tui.screens import (
 from devmentor_monitor.tui.self_view import SelfScreen
 from devmentor_monitor.tui.silence import SilenceScreen, open_silence
 from devmentor_monitor.tui.themes import initial_theme, load_themes
-from devmentor_monitor.tui.topology import TopologyScreen
-from devmentor_monitor.tui.workloads import DockerScreen, KubernetesScreen
 
 if TYPE_CHECKING:
     from devmentor_monitor.bus import Subscription
@@ -62,6 +58,29 @@ class RuntimeStarter(Protocol):
     async def stop(self) -> None: ...
 
 
+# Views opened by a key, their module imported the first time one opens: the first frame
+# needs only the overview's (these five cost ~14 ms of imports before it).
+LATER_VIEWS = {
+    "predictions": ("predictions", "PredictionsScreen"),
+    "events": ("events_view", "EventsScreen"),
+    "docker": ("workloads", "DockerScreen"),
+    "kubernetes": ("workloads", "KubernetesScreen"),
+    "audit": ("audit_view", "AuditScreen"),
+    "topology": ("topology", "TopologyScreen"),
+}
+
+
+def view_class(mode: str) -> type[Screen[Any]]:
+    """The screen class of a view in LATER_VIEWS (its module imported now)."""
+    module, name = LATER_VIEWS[mode]
+    cls: type[Screen[Any]] = getattr(import_module(f"devmentor_monitor.tui.{module}"), name)
+    return cls
+
+
+def _open_view(mode: str) -> Screen[Any]:
+    return view_class(mode)()
+
+
 class MonitorApp(App[int]):
     CSS_PATH = Path(__file__).with_name("monitor.tcss")  # absolute: subclasses work too
     TITLE = "devmentor-monitor"
@@ -69,16 +88,11 @@ class MonitorApp(App[int]):
     # The overview is the default screen, not a MODES entry: Textual re-parses the whole
     # stylesheet for a mode's first screen (~10 ms before the first frame); on_mount adds
     # the mode so that `o` can switch back to it.
-    MODES = {
+    MODES: ClassVar[dict[str, str | Callable[[], Screen[Any]]]] = {
         "metrics": MetricsScreen,
         "services": ServicesScreen,
         "incidents": IncidentsScreen,
-        "predictions": PredictionsScreen,
-        "events": EventsScreen,
-        "docker": DockerScreen,
-        "kubernetes": KubernetesScreen,
-        "audit": AuditScreen,
-        "topology": TopologyScreen,
+        **{mode: partial(_open_view, mode) for mode in LATER_VIEWS},
     }
     DEFAULT_MODE = "overview"
 
@@ -135,6 +149,13 @@ class MonitorApp(App[int]):
         self._refresh_truecolor_filter(self.ansi_theme)
         self.stylesheet.set_variables(self.get_css_variables())  # nothing is parsed yet
 
+    @classmethod
+    def view_screens(cls) -> list[type[Screen[Any]]]:
+        """Every view's screen class (the later views' modules imported now)."""
+        return [
+            view if isinstance(view, type) else view_class(mode) for mode, view in cls.MODES.items()
+        ]
+
     def binding_ids(self) -> set[str]:
         """Every binding id the app's screens declare: what `tui.keys` may remap."""
         screens: list[Any] = [
@@ -144,7 +165,7 @@ class MonitorApp(App[int]):
             SelfScreen,
             ConfirmScreen,
             IncidentDetailScreen,
-            *self.MODES.values(),
+            *self.view_screens(),
         ]
         return {
             b.id

@@ -60,7 +60,7 @@ def declared_ids(app: MonitorApp) -> set[str]:
         SelfScreen,
         ConfirmScreen,
         IncidentDetailScreen,
-        *app.MODES.values(),
+        *app.view_screens(),
     ]
     return {b.id for cls in classes for b in cls.BINDINGS if b.id}  # type: ignore[union-attr]
 
