@@ -18,6 +18,11 @@ the hostname, first_frame_s until the full header is there (ours: "incidents:"),
 until real figures show (ours: a service status such as UP, from a check of this run: the
 table shows "…" until then, and a status restored from history is marked stale).
 
+`--startup-only [--starts N] [--base TREE]`: only the start-up rounds, of ours and the
+floor (no glances, fleet or footprint window), with the two start-up targets; `--base`
+adds the same command importing the package from another tree (PYTHONPATH=TREE, e.g.
+a worktree of main), in the same rotation, so a change is compared side by side.
+
 Fleet (tui_fleet.py): `ultra` at 5 and 1,000 stub services (one loopback stub, `demo
 --count`): CPU and RSS at each size, their ratio, `/api/services` p99 at 1,000, each
 target printed with met or missed (`--fleet-only` runs just that part).
@@ -347,6 +352,7 @@ def startups(targets: list[Target], tmp: Path, sessions: list[TmuxSession]) -> N
             known = [v for v in got.get(key, []) if v is not None]
             t.result[key] = round(statistics.median(known), 3) if known else None
         t.result["first_frame_s_samples"] = got["first_frame_s"]
+        t.result["values_s_samples"] = got.get("values_s", [])
         t.result["exit_codes"] = got["exit_code"]
 
 
@@ -398,8 +404,84 @@ def fleet() -> dict[str, Any]:
     return fleet_run(TmuxSession, wait_first_frame, quit_session, target)
 
 
+def our_header(screen: str) -> bool:
+    """Our first frame: the full header (hostname ... incidents:)."""
+    return _first_line(screen).startswith(HOST) and "incidents:" in _first_line(screen)
+
+
+def _option(name: str, default: str | None) -> str | None:
+    args = sys.argv[1:]
+    return args[args.index(name) + 1] if name in args[:-1] else default
+
+
+def startup_only(tmp: Path, floor_py: Path) -> int:
+    """Start-up rounds only: ours, the floor and (with --base) ours from another tree."""
+    global STARTS
+    STARTS = int(_option("--starts", str(STARTS)) or STARTS)
+    base = _option("--base", None)
+    targets = [
+        Target("ours", [*cli(), "ultra", "--demo", "--port", PORT], our_header, real_status),
+        Target(
+            "floor",
+            [sys.executable, str(floor_py)],
+            lambda s: _first_line(s).startswith(HOST) and "floor" in _first_line(s),
+            lambda s: bool(SPARK_CHARS & set(s)),
+        ),
+    ]
+    if base:
+        base_cmd = ["env", f"PYTHONPATH={base}", *cli(), "ultra", "--demo", "--port", PORT]
+        targets.insert(1, Target("base", base_cmd, our_header, real_status))
+        subprocess.run(
+            [sys.executable, "-m", "compileall", "-q", str(Path(base) / "devmentor_monitor")],
+            capture_output=True,
+            timeout=120,
+            check=False,
+        )
+    result: dict[str, Any] = {
+        "host": host_info(),
+        "terminal": f"tmux {WIDTH}x{HEIGHT}",
+        "starts": STARTS,
+        "bytecode_precompiled": precompile(),
+        "base": base,
+    }
+    sessions: list[TmuxSession] = []
+    try:
+        startups(targets, tmp, sessions)
+    except (RuntimeError, OSError, subprocess.SubprocessError, psutil.Error) as exc:
+        result["error"] = str(exc)
+    finally:
+        for session in sessions:
+            session.kill()
+    for t in targets:
+        result[t.name] = t.result
+    floor = result["floor"].get("first_frame_s")
+    for name in ("ours", "base") if base else ("ours",):
+        ours = result[name]
+        result.setdefault("targets", {})[name] = {
+            k: {
+                "target": f"<= {TARGETS[k]:g}",
+                "value": v,
+                "met": v is not None and v <= TARGETS[k],
+            }
+            for k, v in (
+                ("values_s_max", ours.get("values_s")),
+                ("first_frame_vs_floor_max", _ratio(ours.get("first_frame_s"), floor)),
+            )
+        }
+    emit(result)
+    return 1 if "error" in result else 0
+
+
 def main() -> int:
     _sigterm_to_exit()
+    if "--startup-only" in sys.argv[1:]:
+        tmp = Path(tempfile.mkdtemp(prefix="bench-tui-"))
+        try:
+            floor_py = tmp / "floor_app.py"
+            floor_py.write_text(FLOOR_APP)
+            return startup_only(tmp, floor_py)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
     if "--fleet-only" in sys.argv[1:]:  # only the 5 / 1,000-service figures
         import tui_fleet
 
