@@ -23,6 +23,23 @@ floor (no glances, fleet or footprint window), with the two start-up targets; `-
 adds the same command importing the package from another tree (PYTHONPATH=TREE, e.g.
 a worktree of main), in the same rotation, so a change is compared side by side.
 
+Where the start goes (one `ultra --demo` start traced in tmux: wall clock and the process's
+CPU at each step, 2026-11-29, shared 2-core machine under load, so CPU is the steadier
+figure): interpreter and site ~0.03 s; cli and config ~0.17 s of CPU (msgspec, yaml, the
+schema, asyncio); Textual ~0.17 s (the floor pays it too); our TUI modules ~0.09 s; App.run
+to the first paint ~0.1 s (stylesheet, compose of ~20 widgets, paint) against the floor's
+~0.03 s; then the runtime's imports ~0.2 s (aiohttp ~0.12 s of it, its CA loading already
+skipped by aio.py), the demo fleet's start ~0.04 s, and the first check (the demo's
+"memory" answers in ~12 ms) and its redraw (~20 ms with the paint). Before the changes of
+issue 19's start-up part the cycle collector added ~45 ms before the first frame and ~60 ms
+before the values, three same-size resizes redrew every pane (~12 ms each), the runtime
+waited for the repaints after the first frame (~60 ms) and a first result waited for a
+50 ms poll. Side by side with main then (6 traced starts each, alternated): CPU at the
+first frame median 0.67 -> 0.52 s, at the first values 1.11 -> 0.88 s; the wall-clock
+figures on that loaded machine moved too much to quote (values 1.2-3.3 s either way). What
+is left is mostly Python importing (Textual, aiohttp) in one process: the targets stay out
+of reach without a smaller import set.
+
 Fleet (tui_fleet.py): `ultra` at 5 and 1,000 stub services (one loopback stub, `demo
 --count`): CPU and RSS at each size, their ratio, `/api/services` p99 at 1,000, each
 target printed with met or missed (`--fleet-only` runs just that part).
