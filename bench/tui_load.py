@@ -34,11 +34,13 @@ skipped by aio.py), the demo fleet's start ~0.04 s, and the first check (the dem
 issue 19's start-up part the cycle collector added ~45 ms before the first frame and ~60 ms
 before the values, three same-size resizes redrew every pane (~12 ms each), the runtime
 waited for the repaints after the first frame (~60 ms) and a first result waited for a
-50 ms poll. Side by side with main then (6 traced starts each, alternated): CPU at the
-first frame median 0.67 -> 0.52 s, at the first values 1.11 -> 0.88 s; the wall-clock
-figures on that loaded machine moved too much to quote (values 1.2-3.3 s either way). What
-is left is mostly Python importing (Textual, aiohttp) in one process: the targets stay out
-of reach without a smaller import set.
+50 ms poll (and redraws for other notices delayed the first checks by 10-20 ms). Side by
+side with main then (12 traced starts each, alternated, load average 3-5): the process's
+CPU at the first frame median 0.70 -> 0.58 s (min 0.54 -> 0.45), at the first values
+1.12 -> 1.01 s (min 0.88 -> 0.72); wall clock, first frame median 1.50 -> 1.07 s, values
+2.44 -> 2.01 s (min 1.61 -> 1.29): on that loaded machine each varies by 2x from start to
+start. What is left is mostly Python importing (Textual, aiohttp) in one process: the
+targets stay out of reach without a smaller import set.
 
 Fleet (tui_fleet.py): `ultra` at 5 and 1,000 stub services (one loopback stub, `demo
 --count`): CPU and RSS at each size, their ratio, `/api/services` p99 at 1,000, each
