@@ -127,6 +127,7 @@ class MonitorApp(App[int]):
         self.clock = clock
         self.hostname = hostname or socket.gethostname()
         self._sub: Subscription | None = None
+        self._held: set[str] = set()  # notices taken early, for the next tick (_first_results)
         # The store exists before the first frame (it is cheap), so the first frame already
         # lists the services; the runtime that fills it starts right after.
         self.store: Store | None = (
@@ -231,8 +232,10 @@ class MonitorApp(App[int]):
             except TimeoutError:
                 return  # the refresh tick alone from here
             got, done = _first_results_in(store)
-            if got == drawn:  # nothing new to show yet: look again shortly
-                await asyncio.sleep(FIRST_RESULTS_REDRAW / 5)
+            if got == drawn:
+                # Nothing new to show: the next tick draws these notices, and the wait
+                # here is for the next change (no polling while they are pending).
+                self._held |= sub.take()
                 continue
             started = time.monotonic()
             self.tick()
@@ -268,6 +271,7 @@ class MonitorApp(App[int]):
         services table change every second, so they always redraw.
         """
         topics = self._sub.take() if self._sub is not None else set()
+        topics, self._held = topics | self._held, set()
         screen = self.view()  # behind the palette or help too: the clock keeps going
         if isinstance(screen, MonitorScreen) and screen.ready:
             screen.refresh_data(None if force else topics)
