@@ -51,6 +51,8 @@ from devmentor_monitor.tui.widgets import (
 from devmentor_monitor.units import format_age, format_ms, format_percent
 
 if TYPE_CHECKING:
+    from textual.geometry import Size
+
     from devmentor_monitor.incidents.model import Incident
     from devmentor_monitor.store import Store
     from devmentor_monitor.tui.app import MonitorApp
@@ -238,7 +240,7 @@ class OverviewScreen(MonitorScreen):
         if event.data_table.id == "services" and name and not name.startswith(GROUP_PREFIX):
             await open_service(self.monitor_app, name)
 
-    _sized: Any = None  # the size the panes were last fitted to on a resize
+    _sized: Size | None = None  # the size the panes were last fitted to on a resize
 
     def on_resize(self) -> None:
         # Textual sends the same size up to three times as the first frame is drawn; each
