@@ -42,6 +42,7 @@ from devmentor_monitor.observations import Intake
 from devmentor_monitor.predictions.engine import PredictionEngine
 from devmentor_monitor.queries import Queries
 from devmentor_monitor.scrape.source import ScrapeSource
+from devmentor_monitor.slices import in_slices
 from devmentor_monitor.storage.db import Database
 from devmentor_monitor.store import Store
 from devmentor_monitor.system.sampler import SystemSource
@@ -555,13 +556,14 @@ class Monitor:
             sub.close()
 
     async def _predict_loop(self) -> None:
-        """Run the prediction engine once per `predictions.interval`; a failure is logged
-        and retried on the next tick, never the end of the monitor."""
+        """Run the prediction engine once per `predictions.interval`, in slices that give
+        the loop back (slices.py); a failure is logged and retried on the next tick, never
+        the end of the monitor."""
         assert self.predictor is not None
         failures = 0
         while True:
             try:
-                self.predictor.step(self.clock())
+                await in_slices(self.predictor.stepping(self.clock()))
                 failures = 0
             except Exception as exc:
                 failures += 1

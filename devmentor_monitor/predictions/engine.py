@@ -43,6 +43,7 @@ from devmentor_monitor.predictions.forecast import (
 )
 from devmentor_monitor.predictions.model import Prediction, PredictionStatus
 from devmentor_monitor.predictions.rootcause import Anomaly, Cause, Change, Restart, rank_causes
+from devmentor_monitor.slices import Work, at_once
 from devmentor_monitor.store import Store
 from devmentor_monitor.units import format_bytes, format_percent, format_rate, human_duration
 
@@ -157,15 +158,23 @@ class PredictionEngine:
     # ------------------------------------------------------------------ tick
     def step(self, now: float | None = None) -> list[Prediction]:
         """Feed what is new, refresh forecasts when due, publish to the store."""
+        return at_once(self.stepping(now))
+
+    def stepping(self, now: float | None = None) -> Work[list[Prediction]]:
+        """`step` as a generator that yields between small units of work (a service
+        fed, a budget forecast), for the runtime to run in slices (slices.py): whole, a
+        step at 1,000 services held the event loop 5-10 ms, and every scrape that came
+        meanwhile waited as long. The store is written once, at the end, as before."""
         now = self.clock() if now is None else now
-        self._feed_host()
-        self._feed_services(now)
+        yield from self._feed_host()
+        yield from self._feed_services(now)
         self._feed_scraped()
         self._feed_events(now)
         self._track_restarts(now)
+        yield
         if now - self._forecast_at >= self.settings.forecast_every:
             self._forecast_at = now
-            self._forecasts = self._forecast(now)
+            self._forecasts = yield from self._forecast(now)
         anomalies = self._anomalies()
         predictions = sorted(
             anomalies + self._forecasts, key=lambda p: (-p.severity.rank, -p.score, p.subject)
@@ -308,9 +317,10 @@ class PredictionEngine:
             if t > s.last_ts:
                 self._update(s, t, v)
 
-    def _feed_host(self) -> None:
+    def _feed_host(self) -> Work[None]:
         store = self.store
         for key in store.series_names():
+            yield
             spec = series_spec(key)
             kind = (
                 "disk"
@@ -345,7 +355,7 @@ class PredictionEngine:
             while len(self._procs) > MAX_PROCESSES:
                 self._procs.popitem(last=False)
 
-    def _feed_services(self, now: float) -> None:
+    def _feed_services(self, now: float) -> Work[None]:
         """The services with a new check since the last step (all of them at the first)."""
         store = self.store
         if self._notices is None:
@@ -354,6 +364,7 @@ class PredictionEngine:
         else:
             names = [t[len(SERVICE) :] for t in self._notices.take() if t.startswith(SERVICE)]
         for name in names:
+            yield
             if not store.has_service(name):
                 continue
             s = self._get(
@@ -482,7 +493,7 @@ class PredictionEngine:
         return out
 
     # ------------------------------------------------------------------ forecasts
-    def _forecast(self, now: float) -> list[Prediction]:
+    def _forecast(self, now: float) -> Work[list[Prediction]]:
         out: list[Prediction] = []
         values: dict[tuple[str, str], float] = {}
         sample = self.store.system
@@ -554,13 +565,14 @@ class PredictionEngine:
                     {"process": key, "growth_bytes": leak.growth, "rate_per_s": leak.rate},
                 )
             )
-        out += self._budgets(now, values)
+        yield
+        out += yield from self._budgets(now, values)
         if self.config.scaling.enabled:
             out += self._advice(now)
         self._values = values
         return out
 
-    def _budgets(self, now: float, values: dict[tuple[str, str], float]) -> list[Prediction]:
+    def _budgets(self, now: float, values: dict[tuple[str, str], float]) -> Work[list[Prediction]]:
         from devmentor_monitor.incidents.rules import (
             burn_rate,  # rules imports the store; keep startup light
         )
@@ -569,6 +581,7 @@ class PredictionEngine:
         for name in self.store.service_names():
             if self.store.service_config(name).slo is None:
                 continue  # no summary derived for nothing (1,000: tens of ms of loop)
+            yield
             summary = self.store.service(name)
             slo = summary.slo
             if slo is None or summary.error_budget_remaining is None:
