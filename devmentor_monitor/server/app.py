@@ -52,7 +52,7 @@ from devmentor_monitor.server.predictions_api import PredictionsApi
 from devmentor_monitor.server.push_api import PushApi
 from devmentor_monitor.server.ratelimit import WRITE_LIMITS, Rate, RateLimited, WriteLimits
 from devmentor_monitor.server.reports_api import ReportsApi
-from devmentor_monitor.server.responses import error_response, json_response
+from devmentor_monitor.server.responses import HeadFirst, error_response, json_response
 from devmentor_monitor.server.routes import ROUTES
 from devmentor_monitor.server.services_body import ServicesBody
 from devmentor_monitor.server.sessions import Sessions
@@ -166,7 +166,7 @@ class Api:
 
     async def services(self, request: web.Request) -> web.Response:
         query(request, {})
-        return web.Response(body=self.services_body.body(), content_type="application/json")
+        return web.Response(body=HeadFirst(self.services_body.body(), "application/json"))
 
     async def service(self, request: web.Request) -> web.Response:
         params = query(request, {"window": WINDOW})

@@ -6,7 +6,7 @@ import json
 from http import HTTPStatus
 from typing import Any
 
-from devmentor_monitor.aio import web
+from devmentor_monitor.aio import aiohttp, web
 
 
 def json_response(
@@ -18,6 +18,27 @@ def json_response(
         content_type="application/json",
         headers=headers,
     )
+
+
+class HeadFirst(aiohttp.payload.Payload):
+    """A large cached body sent as is after the head. Given plain bytes, aiohttp (on
+    Python before 3.12.9, which lacks a safe writelines) joins the head and the body
+    into one new buffer to send: for /api/services at 1,000 services, 0.7 MiB copied on
+    every scrape, a quarter of its loop time (py-spy, bench/tui_fleet.py)."""
+
+    def __init__(self, value: bytes, content_type: str) -> None:
+        super().__init__(value, content_type=content_type)
+        self._size = len(value)
+
+    def decode(self, encoding: str = "utf-8", errors: str = "strict") -> str:
+        return bytes(self._value).decode(encoding, errors)
+
+    async def write(self, writer: aiohttp.abc.AbstractStreamWriter) -> None:
+        writer.send_headers()
+        await writer.write(self._value)
+
+    async def as_bytes(self, encoding: str = "utf-8", errors: str = "strict") -> bytes:
+        return bytes(self._value)
 
 
 def error_body(status: int, message: str) -> bytes:

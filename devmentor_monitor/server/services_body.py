@@ -105,9 +105,17 @@ class ServicesBody:
         return True
 
     def _join(self) -> None:
-        self._body = (
-            b'{"services":[' + b",".join(self._parts) + b'],"counts":' + _dumps(self._counts) + b"}"
-        )
+        """One copy of the fragments: the head and tail go on the first and last
+        fragments, then one join. Concatenating them to the joined 0.7 MiB instead
+        copied it four times more on every scrape that followed a change."""
+        tail = b'],"counts":' + _dumps(self._counts) + b"}"
+        if not self._parts:
+            self._body = b'{"services":[' + tail
+            return
+        chunks = list(self._parts)
+        chunks[0] = b'{"services":[' + chunks[0]
+        chunks[-1] += tail
+        self._body = b",".join(chunks)
 
 
 def _counted(s: ServiceSummary) -> str:
