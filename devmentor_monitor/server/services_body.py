@@ -10,7 +10,9 @@ Measured at 1,000 services and 100 checks a second (bench/tui_fleet.py): keying 
 on the store's version instead, as before, meant a pass over every service on nearly every
 scrape (the version moves on every check and host sample) and 1-2 ms of loop time per
 scrape; this is O(services changed), and ~0.2 ms for the join. The TUI shares the loop
-with the exporter in `ultra`, so a scrape never holds the screen.
+with the exporter in `ultra`, so a scrape never holds the screen. The join is one copy of
+the fragments, and the body goes out after the head as it is (responses.HeadFirst): a
+scrape copied the 0.7 MiB six times before, about half of its loop time (py-spy).
 """
 
 from __future__ import annotations
