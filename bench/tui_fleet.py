@@ -20,18 +20,19 @@ that records the loop thread's CPU between its runs (a busy machine does not str
 time), per-callback CPU on the plain asyncio loop, and py-spy: the prediction step, 5-10
 ms in one callback once a second (now in 1 ms slices: slices.py), and the scrape itself,
 which copied the 0.7 MiB body six times (now once: services_body.py, responses.HeadFirst).
-Share of the loop's time inside holds longer than 4 ms of CPU, with scrapes running: 3.1 %
-before, 1.1 % after (15 s each, same run); scrape p50 1.5-1.6 -> 1.2-1.5 ms. The wall p99
-on the 2-core machine these were taken on, shared with other jobs (load 2-4), moved with
-the load more than with the code: in three rounds, alternated, server and client
-SCHED_FIFO, before 10.7 / 9.1 / 5.5 ms, after 8.7 / 6.5 / 8.6 ms, and a bare aiohttp
-server sending a constant body of the same size, 5.8 / 2.9 / 6.1 ms: most of what is left
-is the machine. What still holds the loop over 4 ms, rarely: young collections (gen 1:
-4-12 ms every few seconds), a full one (10-50 ms about once a minute), the first scrape
-(encodes every service: ~230 ms, once). In `ultra` the TUI's frame is the stall: at
-160x50 with 1,000 services its tick takes ~7 ms and Textual's paint of the screen ~20 ms,
-each in one callback once a second (py-spy), so a scrape there waits up to ~20 ms
-(p99 ~22 ms).
+Side by side with the tree before (same base, alternated, two rounds of 1,200 scrapes,
+server and client SCHED_FIFO on a 2-core machine shared with other jobs): loop time in
+holds over 4 ms of CPU 2.7 / 1.5 % -> 0.5 / 1.2 %, over 2 ms 7.2 / 6.3 % -> 2.0 / 2.5 %;
+the loop busy 19-20 % -> 15-17 %; scrape p50 1.40 / 1.48 -> 1.22 / 1.05 ms. The wall
+p99 there moves with the machine more than with the code (9.3 / 6.9 -> 7.1 / 7.8 ms; a
+bare aiohttp server sending a constant body of the same size: 2.9-6.1 ms), and this
+bench's own run (normal priority, load ~1) gave 25.3 -> 18.3 ms, max 257 -> 159 ms: the
+5 ms target is not shown met on that machine. What still holds the loop over 4 ms,
+rarely: young collections (gen 1: 4-12 ms every few seconds), a full one (10-50 ms about
+once a minute), the first scrape (encodes every service: 0.2-0.4 s, once). In `ultra` the
+TUI's frame is the stall: at 160x50 with 1,000 services its tick takes ~7 ms and
+Textual's paint of the screen ~20 ms, each in one callback once a second (py-spy), so a
+scrape there waits up to ~20 ms (p99 14-22 ms, SCHED_FIFO, before and after alike).
 """
 
 from __future__ import annotations
