@@ -166,6 +166,7 @@ class Api:
 
     async def services(self, request: web.Request) -> web.Response:
         query(request, {})
+        await self.services_body.ready()
         return web.Response(body=HeadFirst(self.services_body.body(), "application/json"))
 
     async def service(self, request: web.Request) -> web.Response:

@@ -3,7 +3,9 @@ the services that changed are encoded again (server/services_body.py)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 
 from support.clock import FakeClock
 
@@ -79,3 +81,42 @@ def test_the_kept_body_never_goes_stale_after_a_service_changes() -> None:
     got = json.loads(kept.body())
     assert got == fresh()
     assert got["services"][0]["uptime_percent"]["1h"] is None
+
+
+def test_the_first_body_at_1000_services_is_built_without_holding_the_loop() -> None:
+    """The first scrape encodes every service: in slices (ready), the loop is free every
+    few ms of CPU meanwhile, and the body is the one built in one go."""
+    names = [f"svc-{i:04d}" for i in range(1000)]
+    services = "".join(f"\n  - name: {n}\n    url: http://127.0.0.1:1/{n}" for n in names)
+    clock = FakeClock()
+    monitor = Monitor(parse_text(f"services:{services}\n"), serve=False, clock=clock)
+    for n in names:
+        monitor.intake.observe(CheckResult(n, clock.now, ok=True, latency=0.01))
+    sliced = ServicesBody(monitor.store, monitor.queries)
+    gaps: list[float] = []
+
+    async def main() -> bytes:
+        done = False
+
+        async def other_work() -> None:  # stands for a check's reply or the screen
+            last = time.thread_time()
+            while not done:
+                await asyncio.sleep(0)
+                now = time.thread_time()
+                gaps.append(now - last)
+                last = now
+
+        waiting = asyncio.create_task(other_work())
+        await asyncio.sleep(0)
+        await sliced.ready()
+        done = True
+        await waiting
+        return sliced.body()
+
+    whole = time.thread_time()
+    expected = ServicesBody(monitor.store, monitor.queries).body()
+    whole = time.thread_time() - whole
+    assert asyncio.run(main()) == expected
+    assert sliced.encoded == 1000  # built once, by ready; body() had nothing left to do
+    assert whole > 0.02, f"the build took only {whole * 1000:.1f} ms: too small to tell"
+    assert max(gaps) < 0.008, f"the loop was held {max(gaps) * 1000:.1f} ms at once"
