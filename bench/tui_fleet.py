@@ -29,10 +29,12 @@ bare aiohttp server sending a constant body of the same size: 2.9-6.1 ms), and t
 bench's own run (normal priority, load ~1) gave 25.3 -> 18.3 ms, max 257 -> 159 ms: the
 5 ms target is not shown met on that machine. What still holds the loop over 4 ms,
 rarely: young collections (gen 1: 4-12 ms every few seconds), a full one (10-50 ms about
-once a minute), the first scrape (encodes every service: 0.2-0.4 s, once). In `ultra` the
-TUI's frame is the stall: at 160x50 with 1,000 services its tick takes ~7 ms and
-Textual's paint of the screen ~20 ms, each in one callback once a second (py-spy), so a
-scrape there waits up to ~20 ms (p99 14-22 ms, SCHED_FIFO, before and after alike).
+once a minute). The first scrape encoded every service in one callback (0.2-0.4 s); it
+is built in slices now (ServicesBody.ready). One more run, SCHED_FIFO, the scrapes from
+the start: p50 1.05, p99 4.64 ms. In `ultra` the TUI's frame is the stall: at 160x50
+with 1,000 services its tick takes ~7 ms and Textual's paint of the screen ~20 ms, each
+in one callback once a second (py-spy), so a scrape there waits up to ~20 ms (p99 14-22
+ms, SCHED_FIFO, before and after alike).
 """
 
 from __future__ import annotations
