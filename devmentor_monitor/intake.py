@@ -44,7 +44,7 @@ from devmentor_monitor.observations import (
     Pushed,
     Scraped,
 )
-from devmentor_monitor.rings import WindowCounter
+from devmentor_monitor.rings import LATENCY_KEPT, WindowCounter
 from devmentor_monitor.store import ServiceHistory, Store, host_values
 from devmentor_monitor.workloads.model import ContainerInfo, WorkloadEvent
 
@@ -83,13 +83,14 @@ def _buckets(up: list[Point], ok: list[Point]) -> list[tuple[float, int, int, in
 
 async def read_service_history(history: SeriesStore, name: str, now: float) -> ServiceHistory:
     """What the store's figures of one service need, from the history's tiers: raw latency
-    over 24 h, 1-minute rollups of up/ok over the windows the counter reads minutes for
+    over what its ring keeps (rings.LATENCY_KEPT; the 24 h chart reads the history),
+    1-minute rollups of up/ok over the windows the counter reads minutes for
     (3 h), 1-hour rollups over its 30 d, and the time of the oldest check kept."""
     up, ok, lat = (service_series(name, f) for f in ("up", "ok", "latency_seconds"))
     minute_since = now - WindowCounter.SHORT - MINUTE
     hour_since = now - WindowCounter.HOURS * HOUR
     latency, up_m, ok_m, up_h, ok_h = await asyncio.gather(
-        history.samples(lat, now - DAY, now),
+        history.samples(lat, now - LATENCY_KEPT, now),
         history.query(up, minute_since, now, MINUTE),
         history.query(ok, minute_since, now, MINUTE),
         history.query(up, hour_since, now, HOUR),

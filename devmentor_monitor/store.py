@@ -6,6 +6,7 @@ subscribe to coalesced change notifications on `store.bus` instead of polling.
 
 from __future__ import annotations
 
+import math
 import time
 from bisect import bisect_left
 from collections import deque
@@ -27,7 +28,7 @@ from devmentor_monitor.health.state_machine import (
 )
 from devmentor_monitor.incidents.model import Incident
 from devmentor_monitor.model import CheckResult, Health, SourceStatus, SystemSample
-from devmentor_monitor.rings import Ring, WindowCounter
+from devmentor_monitor.rings import LATENCY_KEPT, Ring, WindowCounter
 from devmentor_monitor.scrape.model import ScrapedSample, ScrapeSnapshot
 from devmentor_monitor.selfcost import SelfCost
 
@@ -89,6 +90,13 @@ class ServiceHistory:
     minutes: Sequence[tuple[float, int, int, int]] = ()  # (start, checks, up, failed) a minute
     hours: Sequence[tuple[float, int, int, int]] = ()  # the same an hour
     first_at: float | None = None  # the oldest check kept
+
+
+def latency_points(interval: float, most: int) -> int:
+    """Ring slots for the last LATENCY_KEPT of checks every ``interval`` seconds (a tenth
+    more and a few spare: checks do not land exactly an interval apart), at most ``most``
+    (history.service_points)."""
+    return max(1, min(most, math.ceil(LATENCY_KEPT / max(interval, 1e-3) * 1.1) + 8))
 
 
 def _refilled(ring: Ring, older: tuple[Sequence[float], Sequence[float]]) -> Ring:
@@ -274,7 +282,8 @@ class Store:
             cfg.success_threshold,
             cfg.slo.response_time if cfg.slo else self.config.thresholds.latency.alert,
         )
-        self._services[cfg.name] = _ServiceRecord(cfg, rules, h.service_points, h.recent_checks)
+        points = latency_points(cfg.interval, h.service_points)
+        self._services[cfg.name] = _ServiceRecord(cfg, rules, points, h.recent_checks)
 
     def follow(self, config: Config) -> None:
         """Writer (the runtime, before it starts): take the config the monitor runs with.
@@ -289,6 +298,9 @@ class Store:
             if rec is not None and rec.cfg is not cfg:
                 rec.cfg = cfg
                 rec.summary = None
+                points = latency_points(cfg.interval, config.history.service_points)
+                if points != rec.latency.capacity:  # another interval: an hour is more slots
+                    rec.latency = _refilled(Ring(points), rec.latency.since(-math.inf))
                 self._changed(SERVICE + cfg.name)
 
     def record_check(self, result: CheckResult) -> Health | None:

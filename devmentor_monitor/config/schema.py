@@ -236,7 +236,8 @@ class History(Section, frozen=True):
     system_points: Points = 17_280
     """Host samples kept: 24 h at 5 s."""
     service_points: Points = 8_640
-    """Checks kept per service: 24 h at 10 s."""
+    """Most latency samples kept in memory per service: its last hour of checks (its
+    interval sets how many), up to this; the 24 h chart reads the history on disk."""
     recent_checks: Points = 50
     """Checks listed as recent per service."""
 

@@ -175,8 +175,8 @@ class Api:
         if not self.store.has_service(name):
             known = ", ".join(self.store.service_names())
             return error_response(404, f"no service named {name!r}; known: {known}")
-        since = time.time() - params.get("window", HOUR)
-        ts, vs = self.store.latency_history(name).since(since)
+        now = time.time()
+        ts, vs = await self.history.latency(name, now - params.get("window", HOUR), now)
         q = self.queries
         body = service_json(self.store.service(name), q.flap_state(name), q.burn_rates(name))
         body["recent_checks"] = [check_json(c) for c in reversed(self.store.recent_checks(name))]

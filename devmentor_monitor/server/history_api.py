@@ -27,6 +27,7 @@ from devmentor_monitor.history.model import (
     tier_for,
 )
 from devmentor_monitor.metric_specs import SERIES, series_spec
+from devmentor_monitor.rings import LATENCY_KEPT
 from devmentor_monitor.server.params import (
     WINDOW,
     BadRequest,
@@ -169,6 +170,22 @@ class HistoryApi:
     def __init__(self, store: Store, queries: Queries) -> None:
         self.store = store
         self.queries = queries
+
+    async def latency(self, name: str, since: float, now: float) -> tuple[list[float], list[float]]:
+        """A service's check latencies since ``since``: the ring in memory (the last
+        rings.LATENCY_KEPT), and before what it holds the raw checks on disk (24 h)."""
+        ts, vs = self.store.latency_history(name).since(since)
+        if since >= now - LATENCY_KEPT:
+            return ts, vs
+        held = ts[0] if ts else now
+        # A second inside the raw tier's day, or the read would take the minute rollups.
+        start = max(since, now - RAW_KEEP + 1.0)
+        stored = await self.queries.history(
+            service_series(name, "latency_seconds"), start, held, 0.0
+        )
+        # On disk to the millisecond, rounded down: the ring's first check is read too.
+        older = [p for p in stored if p.ts < held - 1e-3]
+        return [p.ts for p in older] + ts, [p.avg for p in older] + vs
 
     def _range(self, params: dict[str, Any], default: float) -> Range:
         return Range(params, time.time(), self.store.config.retention.metrics, default)

@@ -16,6 +16,7 @@ from textual.widgets import DataTable, Input, Static
 from devmentor_monitor.history.model import host_series, service_series
 from devmentor_monitor.logs import mask_url
 from devmentor_monitor.metric_specs import series_spec
+from devmentor_monitor.rings import LATENCY_KEPT
 from devmentor_monitor.tui.charts import (
     RANGES,
     STORED_RANGES,
@@ -322,6 +323,18 @@ class ChartPane(AppWidget, Static):
     def range_name(self) -> str:
         return next((n for n, w in RANGES.items() if w == self.window), "")
 
+    @property
+    def from_history(self) -> bool:
+        """7d and 30d; and a service's latency past the hour its ring keeps (the 24 h
+        chart), when there is a history to read (not the TUI tests' frozen data)."""
+        if self.range_name in STORED_RANGES:
+            return True
+        return (
+            self.service_latency
+            and self.window > LATENCY_KEPT
+            and self.monitor_app.queries is not None
+        )
+
     def _stored_series(self, store: Store) -> tuple[list[tuple[str, str, float]], str]:
         """(label, stored series, factor) per line, and the unit."""
         if self.service_latency:
@@ -336,7 +349,8 @@ class ChartPane(AppWidget, Static):
         return out, unit
 
     def _draw_stored(self, store: Store, now: float) -> None:
-        """7d / 30d: a point per step, about one per column; the history picks the tier."""
+        """From the history (see from_history): a point per step, about one per column;
+        the history picks the tier."""
         name = self.range_name
         series, unit = self._stored_series(store)
         step = step_for(self.window, max(20, self.size.width - 10))
@@ -404,7 +418,7 @@ class ChartPane(AppWidget, Static):
         if store is None:
             return
         now = self.monitor_app.clock()
-        if self.range_name in STORED_RANGES:
+        if self.from_history:
             self._draw_stored(store, now)
             return
         since = now - self.window
@@ -533,12 +547,14 @@ class StoredSeriesPane(AppWidget, Static):
 RANGE_BINDINGS: list[BindingType] = bindings("range")  # keys.py: 1-5 and r
 
 
-def range_line(current: str) -> Text:
-    """The ranges, the shown one highlighted, and where it is read from."""
+def range_line(current: str, stored: bool = False) -> Text:
+    """The ranges, the shown one highlighted, and where it is read from (``stored``: the
+    history on disk, as 7d and 30d always are)."""
     line = Text("range: ")
     for name in RANGES:
         line.append(f" {name} ", style="reverse bold" if name == current else "")
-    source = "stored history (rollups)" if current in STORED_RANGES else "memory"
+    stored = stored or current in STORED_RANGES
+    source = "stored history (rollups)" if stored else "memory"
     line.append(f"   from {source} · keys 1 / 2 / 3 / 4 / 5 or r to change", style="dim")
     return line
 
@@ -665,11 +681,12 @@ class ServicesScreen(RangeScreen):
 
     def _point_panes_at(self, name: str) -> None:
         """The chart and the scraped metrics show ``name`` over the chosen range."""
-        self.query_one("#range-line", Static).update(range_line(self.range_name))
         chart = self.query_one("#svc-chart", ChartPane)
         chart.only_service = name
         chart.title = f"{name} latency"
         chart.window = RANGES[self.range_name]
+        line = range_line(self.range_name, chart.from_history)
+        self.query_one("#range-line", Static).update(line)
         scraped = self.query_one("#svc-scraped", StoredSeriesPane)
         scraped.prefix = f"scrape:{name}:"
         scraped.title = f"{name}: scraped metrics"
