@@ -8,6 +8,11 @@ from __future__ import annotations
 from array import array
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Sequence
+from math import isnan, nan
+
+from devmentor_monitor.model import CheckResult
+
+_NAN = nan
 
 # The latency a service keeps in memory (store.latency_points sizes its ring): what its
 # live figures read (p50/p95/p99 over the last hour, the trends, the detector's 15
@@ -262,3 +267,76 @@ def _zeros(size: int) -> array[int]:
     if found is None:
         found = _ZERO_ARRAYS[size] = array("I", bytes(4 * size))
     return found
+
+
+class CheckRing:
+    """A service's last ``capacity`` checks (history.recent_checks), oldest overwritten
+    first, as columns (21 bytes a check, 29 once one had a certificate): 50 checks take
+    1.6 KiB where a deque of CheckResult objects took 7.2 KiB (their floats and the
+    objects; 5.5 MiB more at 1,000 services). Read back as CheckResults, oldest first."""
+
+    __slots__ = ("_certs", "_codes", "_errors", "_latency", "_oks", "_start", "_ts", "capacity")
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._ts = array("d")
+        self._latency = array("d")  # NaN: no response
+        self._codes = array("i")  # -1: no status code
+        self._oks = bytearray()
+        self._certs: array[float] | None = None  # NaN: none; None: no check had one
+        self._errors: dict[int, str] = {}  # by slot: most checks have no error
+        self._start = 0
+
+    def __len__(self) -> int:
+        return len(self._ts)
+
+    def append(self, check: CheckResult) -> None:
+        latency = _NAN if check.latency is None else check.latency
+        code = -1 if check.status_code is None else check.status_code
+        cert = _NAN if check.cert_days is None else check.cert_days
+        if check.cert_days is not None and self._certs is None:
+            self._certs = array("d", [_NAN]) * len(self._ts)
+        n = len(self._ts)
+        if n < self.capacity:
+            i = n
+            self._ts.append(check.ts)
+            self._latency.append(latency)
+            self._codes.append(code)
+            self._oks.append(check.ok)
+            if self._certs is not None:
+                self._certs.append(cert)
+        else:
+            i = self._start
+            self._start = (i + 1) % self.capacity
+            self._ts[i] = check.ts
+            self._latency[i] = latency
+            self._codes[i] = code
+            self._oks[i] = check.ok
+            if self._certs is not None:
+                self._certs[i] = cert
+        if check.error is None:
+            self._errors.pop(i, None)
+        else:
+            self._errors[i] = check.error
+
+    def checks(self, service: str) -> list[CheckResult]:
+        """The checks held, oldest first, as the CheckResults they were."""
+        n = len(self._ts)
+        certs = self._certs
+        out = []
+        for k in range(n):
+            i = (self._start + k) % n
+            latency, code = self._latency[i], self._codes[i]
+            cert = _NAN if certs is None else certs[i]
+            out.append(
+                CheckResult(
+                    service,
+                    self._ts[i],
+                    bool(self._oks[i]),
+                    None if isnan(latency) else latency,
+                    None if code < 0 else code,
+                    self._errors.get(i),
+                    None if isnan(cert) else cert,
+                )
+            )
+        return out

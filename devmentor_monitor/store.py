@@ -28,7 +28,7 @@ from devmentor_monitor.health.state_machine import (
 )
 from devmentor_monitor.incidents.model import Incident
 from devmentor_monitor.model import CheckResult, Health, SourceStatus, SystemSample
-from devmentor_monitor.rings import LATENCY_KEPT, Ring, WindowCounter
+from devmentor_monitor.rings import LATENCY_KEPT, CheckRing, Ring, WindowCounter
 from devmentor_monitor.scrape.model import ScrapedSample, ScrapeSnapshot
 from devmentor_monitor.selfcost import SelfCost
 
@@ -148,7 +148,7 @@ class _ServiceRecord:
         self.latency_sum = 0.0
         self.latency = Ring(points)
         self.counter = WindowCounter()
-        self.recent: deque[CheckResult] = deque(maxlen=recent)
+        self.recent = CheckRing(recent)
         self.summary: ServiceSummary | None = None
         self.summary_at = 0.0
         self.last_beat: float | None = None
@@ -601,7 +601,7 @@ class Store:
         return self._services[name].cfg
 
     def recent_checks(self, name: str) -> list[CheckResult]:
-        return list(self._services[name].recent)
+        return self._services[name].recent.checks(name)
 
     def latency_history(self, name: str) -> Ring:
         return self._services[name].latency
