@@ -252,6 +252,31 @@ async def test_seven_and_thirty_day_ranges_draw_from_the_rollups(
         assert {c.window for c in charts} == {300.0}
 
 
+async def test_a_services_day_of_latency_draws_from_the_history(
+    make_app: Callable[..., MonitorApp], screen_text: Text
+) -> None:
+    """A service keeps its last hour of checks in memory (rings.LATENCY_KEPT); its 24 h
+    chart reads the history, so checks from hours ago show in it."""
+    app = make_app()
+    hours_ago = [T - 10 * HOUR + i * 60 for i in range(240)]  # 4 hours, from 10 h ago
+    await write(app, [Sample(service_series("auth", "latency_seconds"), t, 4.5) for t in hours_ago])
+    async with app.run_test(size=WIDE) as pilot:
+        await pilot.press("s", "3")
+        chart = app.screen.query_one("#svc-chart", ChartPane)
+        await until(pilot, lambda: chart._stored is not None, "the 24h chart read")
+        await settle(pilot)
+        text = screen_text(app)
+        assert "auth latency, 24h (avg per" in text
+        assert "from stored history" in text
+        lines = dict((label, vs) for label, _, vs in chart._stored[2])  # type: ignore[index,misc]
+        assert max(lines["auth"]) == 4500.0  # ms: the checks of 10 h ago
+        assert "h ago" in text
+        await pilot.press("2")  # the last hour: the ring in memory, as before
+        await settle(pilot)
+        assert "from memory" in screen_text(app)
+        assert "min ago" in screen_text(app)
+
+
 async def test_service_view_charts_its_scraped_series_and_metrics_the_custom_ones(
     make_app: Callable[..., MonitorApp], screen_text: Text
 ) -> None:
