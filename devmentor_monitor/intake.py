@@ -16,7 +16,6 @@ from typing import Any, Protocol, assert_never
 
 from devmentor_monitor.events.model import Event, EventSeverity
 from devmentor_monitor.history.model import (
-    DAY,
     HOUR,
     MINUTE,
     Point,
@@ -44,7 +43,7 @@ from devmentor_monitor.observations import (
     Pushed,
     Scraped,
 )
-from devmentor_monitor.rings import LATENCY_KEPT, WindowCounter
+from devmentor_monitor.rings import LIVE_SPAN, WindowCounter
 from devmentor_monitor.store import ServiceHistory, Store, host_values
 from devmentor_monitor.workloads.model import ContainerInfo, WorkloadEvent
 
@@ -83,14 +82,14 @@ def _buckets(up: list[Point], ok: list[Point]) -> list[tuple[float, int, int, in
 
 async def read_service_history(history: SeriesStore, name: str, now: float) -> ServiceHistory:
     """What the store's figures of one service need, from the history's tiers: raw latency
-    over what its ring keeps (rings.LATENCY_KEPT; the 24 h chart reads the history),
+    over what its ring keeps (rings.LIVE_SPAN; the 24 h chart reads the history),
     1-minute rollups of up/ok over the windows the counter reads minutes for
     (3 h), 1-hour rollups over its 30 d, and the time of the oldest check kept."""
     up, ok, lat = (service_series(name, f) for f in ("up", "ok", "latency_seconds"))
     minute_since = now - WindowCounter.SHORT - MINUTE
     hour_since = now - WindowCounter.HOURS * HOUR
     latency, up_m, ok_m, up_h, ok_h = await asyncio.gather(
-        history.samples(lat, now - LATENCY_KEPT, now),
+        history.samples(lat, now - LIVE_SPAN, now),
         history.query(up, minute_since, now, MINUTE),
         history.query(ok, minute_since, now, MINUTE),
         history.query(up, hour_since, now, HOUR),
@@ -113,9 +112,10 @@ async def read_service_history(history: SeriesStore, name: str, now: float) -> S
 async def read_host_history(
     history: SeriesStore, now: float
 ) -> dict[str, tuple[list[float], list[float]]]:
-    """Every stored host series over 24 h (raw), by its key ("cpu", "disk:/", ...)."""
+    """Every stored host series over what its ring keeps (rings.LIVE_SPAN, raw), by its
+    key ("cpu", "disk:/", ...)."""
     names = await history.names(HOST_PREFIX)
-    ranges = await asyncio.gather(*(history.samples(n, now - DAY, now) for n in names))
+    ranges = await asyncio.gather(*(history.samples(n, now - LIVE_SPAN, now) for n in names))
     return {n.removeprefix(HOST_PREFIX): r for n, r in zip(names, ranges, strict=True) if r[0]}
 
 

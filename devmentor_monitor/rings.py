@@ -14,12 +14,13 @@ from devmentor_monitor.model import CheckResult
 
 _NAN = nan
 
-# The latency a service keeps in memory (store.latency_points sizes its ring): what its
-# live figures read (p50/p95/p99 over the last hour, the trends, the detector's 15
-# minutes). The 24 h chart and longer windows of /api/services/{name} read the history on
-# disk: a day of checks in a ring was ~135 KiB a service after a day (132 MiB at 1,000
-# services), growing all day long.
-LATENCY_KEPT = 3600.0
+# What the rings in memory keep: a service's latencies and the host series over the last
+# hour (store.live_points sizes them from the interval). The live figures read no further
+# (p50/p95/p99 over the last hour, the trends, the detector's 15 minutes); the 24 h charts
+# and longer windows of /api/services/{name} and /api/metrics read the history on disk.
+# A day of checks in a ring was ~135 KiB a service after a day (132 MiB at 1,000
+# services), and a day of host samples 270 KiB a series: RSS grew all day long.
+LIVE_SPAN = 3600.0
 
 
 class Ring:

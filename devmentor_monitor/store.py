@@ -28,7 +28,7 @@ from devmentor_monitor.health.state_machine import (
 )
 from devmentor_monitor.incidents.model import Incident
 from devmentor_monitor.model import CheckResult, Health, SourceStatus, SystemSample
-from devmentor_monitor.rings import LATENCY_KEPT, CheckRing, Ring, WindowCounter
+from devmentor_monitor.rings import LIVE_SPAN, CheckRing, Ring, WindowCounter
 from devmentor_monitor.scrape.model import ScrapedSample, ScrapeSnapshot
 from devmentor_monitor.selfcost import SelfCost
 
@@ -92,11 +92,11 @@ class ServiceHistory:
     first_at: float | None = None  # the oldest check kept
 
 
-def latency_points(interval: float, most: int) -> int:
-    """Ring slots for the last LATENCY_KEPT of checks every ``interval`` seconds (a tenth
-    more and a few spare: checks do not land exactly an interval apart), at most ``most``
-    (history.service_points)."""
-    return max(1, min(most, math.ceil(LATENCY_KEPT / max(interval, 1e-3) * 1.1) + 8))
+def live_points(interval: float, most: int) -> int:
+    """Ring slots for the last LIVE_SPAN of points every ``interval`` seconds (a tenth
+    more and a few spare: they do not land exactly an interval apart), at most ``most``
+    (history.service_points or system_points)."""
+    return max(1, min(most, math.ceil(LIVE_SPAN / max(interval, 1e-3) * 1.1) + 8))
 
 
 def _refilled(ring: Ring, older: tuple[Sequence[float], Sequence[float]]) -> Ring:
@@ -282,7 +282,7 @@ class Store:
             cfg.success_threshold,
             cfg.slo.response_time if cfg.slo else self.config.thresholds.latency.alert,
         )
-        points = latency_points(cfg.interval, h.service_points)
+        points = live_points(cfg.interval, h.service_points)
         self._services[cfg.name] = _ServiceRecord(cfg, rules, points, h.recent_checks)
 
     def follow(self, config: Config) -> None:
@@ -298,7 +298,7 @@ class Store:
             if rec is not None and rec.cfg is not cfg:
                 rec.cfg = cfg
                 rec.summary = None
-                points = latency_points(cfg.interval, config.history.service_points)
+                points = live_points(cfg.interval, config.history.service_points)
                 if points != rec.latency.capacity:  # another interval: an hour is more slots
                     rec.latency = _refilled(Ring(points), rec.latency.since(-math.inf))
                 self._changed(SERVICE + cfg.name)
@@ -349,7 +349,7 @@ class Store:
                 rec.first_at = hist.first_at
             rec.summary = None
             self._changed(SERVICE + name)
-        points = self.config.history.system_points
+        points = self._host_points()
         for key, series in host.items():
             self._series[key] = _refilled(self._series.get(key) or Ring(points), series)
         if host:
@@ -371,10 +371,13 @@ class Store:
             restored += 1
         return restored
 
+    def _host_points(self) -> int:
+        return live_points(self.config.intervals.system, self.config.history.system_points)
+
     def record_system(self, sample: SystemSample) -> None:
         self._system = sample
         ts = sample.ts
-        points = self.config.history.system_points
+        points = self._host_points()
         for key, value in host_values(sample).items():
             ring = self._series.get(key)
             if ring is None:

@@ -234,7 +234,8 @@ class History(Section, frozen=True):
     """Ring-buffer sizes: memory is bounded by these, whatever the run time."""
 
     system_points: Points = 17_280
-    """Host samples kept: 24 h at 5 s."""
+    """Most host samples kept in memory per series: the last hour's (intervals.system
+    sets how many), up to this; the 24 h charts read the history on disk."""
     service_points: Points = 8_640
     """Most latency samples kept in memory per service: its last hour of checks (its
     interval sets how many), up to this; the 24 h chart reads the history on disk."""

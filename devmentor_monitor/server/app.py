@@ -207,7 +207,9 @@ class Api:
         if "window" in params or "series" in params:
             names = params.get("series") or self.store.series_names()
             body["window_s"] = params.get("window", 300.0)
-            body["series"] = series_json(self.store, names, now - body["window_s"])
+            since = now - body["window_s"]
+            points = {n: await self.history.host(n, since, now) for n in names}
+            body["series"] = series_json(points)
         return json_response(body)
 
     async def self_cost(self, request: web.Request) -> web.Response:

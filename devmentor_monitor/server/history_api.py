@@ -27,7 +27,7 @@ from devmentor_monitor.history.model import (
     tier_for,
 )
 from devmentor_monitor.metric_specs import SERIES, series_spec
-from devmentor_monitor.rings import LATENCY_KEPT
+from devmentor_monitor.rings import LIVE_SPAN, Ring
 from devmentor_monitor.server.params import (
     WINDOW,
     BadRequest,
@@ -172,17 +172,28 @@ class HistoryApi:
         self.queries = queries
 
     async def latency(self, name: str, since: float, now: float) -> tuple[list[float], list[float]]:
-        """A service's check latencies since ``since``: the ring in memory (the last
-        rings.LATENCY_KEPT), and before what it holds the raw checks on disk (24 h)."""
-        ts, vs = self.store.latency_history(name).since(since)
-        if since >= now - LATENCY_KEPT:
+        """A service's check latencies since ``since`` (see live_and_stored)."""
+        ring = self.store.latency_history(name)
+        return await self.live_and_stored(ring, service_series(name, "latency_seconds"), since, now)
+
+    async def host(self, key: str, since: float, now: float) -> tuple[list[float], list[float]]:
+        """A host series' points since ``since`` (see live_and_stored)."""
+        ring = self.store.series(key)
+        assert ring is not None  # the handler takes only the keys the store has
+        return await self.live_and_stored(ring, host_series(key), since, now)
+
+    async def live_and_stored(
+        self, ring: Ring, series: str, since: float, now: float
+    ) -> tuple[list[float], list[float]]:
+        """Points since ``since``: the ring in memory (the last rings.LIVE_SPAN), and before
+        what it holds the raw samples on disk (24 h)."""
+        ts, vs = ring.since(since)
+        if since >= now - LIVE_SPAN:
             return ts, vs
         held = ts[0] if ts else now
         # A second inside the raw tier's day, or the read would take the minute rollups.
         start = max(since, now - RAW_KEEP + 1.0)
-        stored = await self.queries.history(
-            service_series(name, "latency_seconds"), start, held, 0.0
-        )
+        stored = await self.queries.history(series, start, held, 0.0)
         # On disk to the millisecond, rounded down: the ring's first check is read too.
         older = [p for p in stored if p.ts < held - 1e-3]
         return [p.ts for p in older] + ts, [p.avg for p in older] + vs

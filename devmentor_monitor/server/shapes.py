@@ -30,7 +30,7 @@ from devmentor_monitor.model import (
 )
 from devmentor_monitor.reports.model import Count, DurationStats, HourLatency, Report
 from devmentor_monitor.selfcost import SelfCost, slow_lines
-from devmentor_monitor.store import ServiceSummary, Store
+from devmentor_monitor.store import ServiceSummary
 
 if TYPE_CHECKING:
     from devmentor_monitor.bus import Message
@@ -196,14 +196,11 @@ def system_json(s: SystemSample | None) -> dict[str, Any] | None:
     }
 
 
-def series_json(store: Store, names: list[str], since: float) -> dict[str, Any]:
+def series_json(points: dict[str, tuple[list[float], list[float]]]) -> dict[str, Any]:
+    """Host series by key, from their (timestamps, values)."""
     out: dict[str, Any] = {}
-    for name in names:
-        ring = store.series(name)
-        if ring is None:
-            continue
+    for name, (ts, vs) in points.items():
         spec = series_spec(name)
-        ts, vs = ring.since(since)
         out[name] = {
             "unit": spec.unit,
             "label": spec.label,

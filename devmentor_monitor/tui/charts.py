@@ -33,7 +33,8 @@ RANGES: dict[str, float] = {
     "7d": 7 * 86400.0,
     "30d": 30 * 86400.0,
 }
-# Ranges drawn from the history on disk (the rollups); the others from the rings in memory.
+# Ranges drawn from the history on disk (the rollups); the others from the rings in memory,
+# but for 24 h when a history is there (the rings keep an hour: ChartPane.from_history).
 STORED_RANGES = frozenset({"7d", "30d"})
 MAX_POINTS = 240  # more points than columns only costs time
 # (timestamps, values, experts) of the points the anomaly detector flagged on one line.

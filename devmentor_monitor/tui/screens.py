@@ -16,7 +16,7 @@ from textual.widgets import DataTable, Input, Static
 from devmentor_monitor.history.model import host_series, service_series
 from devmentor_monitor.logs import mask_url
 from devmentor_monitor.metric_specs import series_spec
-from devmentor_monitor.rings import LATENCY_KEPT
+from devmentor_monitor.rings import LIVE_SPAN
 from devmentor_monitor.tui.charts import (
     RANGES,
     STORED_RANGES,
@@ -325,15 +325,11 @@ class ChartPane(AppWidget, Static):
 
     @property
     def from_history(self) -> bool:
-        """7d and 30d; and a service's latency past the hour its ring keeps (the 24 h
-        chart), when there is a history to read (not the TUI tests' frozen data)."""
+        """7d and 30d; and 24 h, past the hour the rings keep (rings.LIVE_SPAN), when
+        there is a history to read."""
         if self.range_name in STORED_RANGES:
             return True
-        return (
-            self.service_latency
-            and self.window > LATENCY_KEPT
-            and self.monitor_app.queries is not None
-        )
+        return self.window > LIVE_SPAN and self.monitor_app.queries is not None
 
     def _stored_series(self, store: Store) -> tuple[list[tuple[str, str, float]], str]:
         """(label, stored series, factor) per line, and the unit."""
@@ -613,7 +609,8 @@ class MetricsScreen(RangeScreen):
         for chart in self.query(ChartPane):
             chart.window = RANGES[self.range_name]
         self.query_one("#custom-series", StoredSeriesPane).window = RANGES[self.range_name]
-        self.query_one("#range-line", Static).update(range_line(self.range_name))
+        stored = any(c.from_history for c in self.query(ChartPane))
+        self.query_one("#range-line", Static).update(range_line(self.range_name, stored))
         super().refresh_data(topics)
 
 

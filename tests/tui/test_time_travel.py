@@ -255,7 +255,7 @@ async def test_seven_and_thirty_day_ranges_draw_from_the_rollups(
 async def test_a_services_day_of_latency_draws_from_the_history(
     make_app: Callable[..., MonitorApp], screen_text: Text
 ) -> None:
-    """A service keeps its last hour of checks in memory (rings.LATENCY_KEPT); its 24 h
+    """A service keeps its last hour of checks in memory (rings.LIVE_SPAN); its 24 h
     chart reads the history, so checks from hours ago show in it."""
     app = make_app()
     hours_ago = [T - 10 * HOUR + i * 60 for i in range(240)]  # 4 hours, from 10 h ago

@@ -97,14 +97,14 @@ async def test_a_store_on_the_same_history_shows_the_same_figures(history):
     assert after.first_check_at("api") == T0  # the oldest check: burn-rate coverage
     assert after.first_check_at("quiet") is None  # never checked: nothing invented
     assert after.service("quiet").uptime_30d is None
-    # The latency ring holds the last hour (rings.LATENCY_KEPT), as the running store's
+    # The latency ring holds the last hour (rings.LIVE_SPAN), as the running store's
     # does; the 24 h chart reads the history.
     restored = list(after.latency_history("api"))
     assert restored == [p for p in before.latency_history("api") if p[0] >= clock.now - 3600]
     assert 0 <= restored[0][0] - (clock.now - 3600) < 60  # a check a minute
     cpu = after.series("cpu")
     assert cpu is not None
-    assert len(cpu) == 24 * 12  # 24 h of 5-minute samples
+    assert len(cpu) == 12  # the last hour of 5-minute samples (rings.LIVE_SPAN)
     assert cpu.last() == (T0 + 12 * DAY - 300, float(int(T0 + 12 * DAY - 300) % 100))
 
     # Checks after the restart count on top of the restored buckets, the current hour's too.
