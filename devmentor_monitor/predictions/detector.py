@@ -353,6 +353,39 @@ class Explanation:
     surprise: float  # the sample's surprise / the largest of its kind recently (>= 1 flags)
 
 
+def _constants(c: DetectorConfig) -> tuple[Any, ...]:
+    """The constants Detector.update reads, in its order; one tuple per config."""
+    found = _CONSTANTS.get(c)
+    if found is None:
+        found = _CONSTANTS[c] = _constants_of(c)
+    return found
+
+
+_CONSTANTS: dict[DetectorConfig, tuple[Any, ...]] = {}
+
+
+def _constants_of(c: DetectorConfig) -> tuple[Any, ...]:
+    return (
+        1.0 / c.long,
+        1.0 / c.mid,
+        1.0 / c.short,
+        0.5 ** (1.0 / c.memory),
+        0.5 ** (1.0 / c.hold),
+        1.0 / c.rate_window,
+        c.tod_days,
+        float(c.settle),
+        float(c.warmup),
+        c.huber,
+        c.damp,
+        c.on,
+        c.off,
+        float(c.off_samples),
+        c.tod_bins,
+        c.tod_floor,
+        c.spatial_tol,
+    )
+
+
 class Detector:
     """One series, one sample at a time, in plain floats (no numpy call per sample).
 
@@ -366,31 +399,17 @@ class Detector:
     def __init__(self, config: DetectorConfig | None = None) -> None:
         self.config = c = config or DetectorConfig()
         # Every constant update() needs, unpacked in one go (attribute look-ups per
-        # sample cost more than the arithmetic).
-        self._a = (
-            1.0 / c.long,
-            1.0 / c.mid,
-            1.0 / c.short,
-            0.5 ** (1.0 / c.memory),
-            0.5 ** (1.0 / c.hold),
-            1.0 / c.rate_window,
-            c.tod_days,
-            float(c.settle),
-            float(c.warmup),
-            c.huber,
-            c.damp,
-            c.on,
-            c.off,
-            float(c.off_samples),
-            c.tod_bins,
-            c.tod_floor,
-            c.spatial_tol,
-        )
-        self._s = [0.0] * len(_STATE)  # same order as _STATE
+        # sample cost more than the arithmetic); one tuple per config, shared.
+        self._a = _constants(c)
+        # The state in _STATE order, as an array: 20 floats as objects in a list took
+        # ~700 bytes a series, here 224; with the shared constants, 1,000 detectors hold
+        # 1.55 MiB, not 2.27 (two a service: 1.4 MiB less at 1,000 services), for ~1.5 us
+        # more per update (0.3 ms a second at 1,000 services; measured).
+        self._s = array("d", bytes(8 * len(_STATE)))
         self._tod = array("d", bytes(8 * len(_TOD) * c.tod_bins))  # per bin: _TOD order
         # The last sample's surprise ratio, its hour's level and spread, the range and the
         # long-run level, spread and step before it: what explain() reports.
-        self._last = (0.0, math.nan, math.nan, 0.0, 0.0, 0.0, 0.0, 0.0)
+        self._last = array("d", (0.0, math.nan, math.nan, 0.0, 0.0, 0.0, 0.0, 0.0))
         self.flag = False
         self.rate = 0.0
         self.score = 0.0
@@ -531,7 +550,7 @@ class Detector:
         margin = (hi - lo) * spatial_tol
         if n >= warmup and hi > lo and (x > hi + margin or x < lo - margin):
             score, expert = 1.0, float(SPATIAL)
-        self._last = (r, mu, dev_b, lo, hi, m_long_before, scale, ad_long_before)
+        self._last = array("d", (r, mu, dev_b, lo, hi, m_long_before, scale, ad_long_before))
         if n == 0:
             lo = hi = x
         else:
@@ -561,28 +580,31 @@ class Detector:
         below = below + 1.0 if score < off else 0.0
         flag = score >= on or (self.flag and below < off_samples)
         rate = self.rate + a_rate * (float(flag) - self.rate)
-        self._s = [
-            n + 1.0,
-            x,
-            m_long,
-            d_long,
-            ad_long,
-            m_mid,
-            m_short,
-            vol_short,
-            max_value,
-            max_shift,
-            max_drift,
-            max_vol,
-            held,
-            below,
-            rate,
-            lo,
-            hi,
-            max_tod,
-            tod_n,
-            expert,
-        ]
+        self._s = array(
+            "d",
+            (
+                n + 1.0,
+                x,
+                m_long,
+                d_long,
+                ad_long,
+                m_mid,
+                m_short,
+                vol_short,
+                max_value,
+                max_shift,
+                max_drift,
+                max_vol,
+                held,
+                below,
+                rate,
+                lo,
+                hi,
+                max_tod,
+                tod_n,
+                expert,
+            ),
+        )
         self.flag, self.rate, self.score = flag, rate, score
         return DetectorResult(ts, x, score, flag, rate)
 
