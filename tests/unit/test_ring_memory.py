@@ -1,6 +1,7 @@
-"""A service's recent checks kept as columns (rings.CheckRing): what comes back is what
-was recorded, oldest first, the oldest dropped once full, at a fraction of the memory of
-CheckResult objects (issue 19: flat memory at 1,000 services)."""
+"""Compact per-service histories (issue 19: RSS at 1,000 services): the recent checks kept
+as columns (rings.CheckRing) come back as recorded, oldest first, the oldest dropped once
+full, at a fraction of the memory of CheckResult objects; the window counters' 2-byte
+counts widen rather than wrap."""
 
 from __future__ import annotations
 
@@ -51,3 +52,17 @@ def test_fifty_checks_take_a_quarter_of_what_the_objects_did():
 
     # 1.6 KiB a service against 7.2 KiB (measured): 5.5 MiB less at 1,000 services.
     assert held(columns) * 4 < held(objects)
+
+
+def test_check_counts_past_two_bytes_widen_and_stay_exact():
+    """The window counters count in 2 bytes a bucket until one passes 65,535 (a check
+    every 55 ms or less into one hour), then in 4: nothing is lost or wrapped."""
+    from devmentor_monitor.rings import WindowCounter
+
+    counter = WindowCounter()
+    t0 = 1_800_000_000.0  # a whole hour
+    for i in range(70_000):
+        counter.add(t0 + i * 0.05, up=i % 1000 != 0, failed=i % 1000 == 0)
+    assert counter.totals(t0 + 3599, 3600) == (70_000, 69_930, 70)
+    counter.restore([], [(t0 - 3600, 65_000, 65_000, 0), (t0, 1_000, 1_000, 0)])
+    assert counter.totals(t0 + 3599, 2 * 86400) == (136_000, 135_930, 70)
