@@ -8,10 +8,11 @@ after 1 h and after 24 h give the bytes per service, the top lines by size, and 
 between the two. Every history in memory is bounded: after the first hour nothing should
 grow (issue 19: RSS under 75 MiB at 1,000 services, flat memory).
 
-Measured (2026-11-29, 100 services, KiB per service): before issue 19's memory work
-(/work/main 8152613): 1 h 23, 24 h ~160 (the latency ring held a day: 8,640 checks x 16
-bytes); after it: 1 h ~13, 24 h ~13 (the ring holds an hour, the recent checks are
-columns, the detector's state arrays). Prints one JSON object.
+Measured (2026-11-29, 20 services, KiB per service, 130 s of CPU each): before issue
+19's memory work (main at 8152613): 16.0 after 1 h, 149.9 after 24 h (146 MiB at 1,000
+services; the latency ring held a day, 2 x 71 KiB); after it: 9.1 after 1 h, 10.2 after
+24 h (10 MiB at 1,000; the rings hold an hour, the recent checks are columns, the
+detectors' state arrays, the window counters 2-byte counts). Prints one JSON object.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from devmentor_monitor.model import CheckResult
 from devmentor_monitor.predictions.detector import Detector
 from devmentor_monitor.store import Store
 
-COUNT = 100
+COUNT = 20
 INTERVAL = 10.0
 HOURS = (1, 24)
 TOP = 8
