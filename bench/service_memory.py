@@ -51,7 +51,8 @@ def _config(count: int) -> str:
 
 def _where(stat: Any) -> str:
     frame = stat.traceback[0]
-    return f"{frame.filename.split('site-packages/')[-1].split('devmentor_monitor/')[-1]}:{frame.lineno}"
+    path = frame.filename.split("site-packages/")[-1].split("devmentor_monitor/")[-1]
+    return f"{path}:{frame.lineno}"
 
 
 def main() -> int:
