@@ -252,6 +252,14 @@ class _Flush:
 _STOP = object()
 
 
+# Each connection's page cache, KiB (SQLite's default is 2,000): the writer's and the
+# reader's filled to 2 MiB each and stayed. At 1,000 services the writer touches
+# thousands of leaves a batch, more than either size holds, and finds them in the OS's
+# page cache: --serve at 1,000 held 1.7 MiB less after 3 minutes with 256, for the same
+# CPU (16.4 s against 16.6 s; measured side by side).
+CACHE_KIB = 256
+
+
 class SqliteSeries:
     """`SeriesStore` on SQLite. ``retention``: how long the hour tier keeps data
     (retention.metrics); ``clock``: injected by the tier tests; ``on_state``: told from
@@ -317,10 +325,10 @@ class SqliteSeries:
         if self.readonly:
             uri = f"{self.path.resolve().as_uri()}?mode=ro"
             conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA busy_timeout=5000")
-            return conn
-        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        else:
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA busy_timeout=5000")
+        conn.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
         return conn
 
     def _connect_writer(self) -> sqlite3.Connection:
