@@ -256,6 +256,7 @@ def print_verdicts(targets: dict[str, Any], part: str = "fleet") -> None:
 def main() -> int:
     import tui_load
 
+    tui_load.precompile()  # as tui_load.py does first: compiling at start costs RSS
     try:
         result: dict[str, Any] = {"fleet": tui_load.fleet()}
     except (RuntimeError, OSError) as exc:
