@@ -6,6 +6,14 @@ The pane's main python process's RSS is sampled every SAMPLE_S seconds. Reported
 start, mid and end; over the second half, the least-squares slope in MiB/h and end minus
 mid. Target (issue 19): the second-half slope under 1 MiB/h, printed with met or missed.
 
+Measured 2026-11-29, 30 min, main (8152613) and the memory work side by side on a loaded
+host: second-half slope 3.50 -> 2.22 MiB/h (end minus mid 0.77 -> 0.68 MiB; the latter
+run without bytecode, so ~2 MiB higher throughout). Still missed: what is left grows in
+the anonymous maps (pymalloc's arenas; the malloc heap was flat, 13.31 -> 13.31 MiB),
+while Python-level allocations stay flat (tracemalloc: bounded caches filling, rich's
+cell widths, Textual's render caches). glibc's arenas are not it: M_ARENA_MAX 1 or 2
+(mallopt, or MALLOC_ARENA_MAX at exec) and malloc_trim(0) moved RSS by 0.2-0.3 MiB.
+
 `--tracemalloc`: finds what grows. The same command runs under a small driver (this file,
 `--traced-child`) that starts tracemalloc (TRACE_FRAMES frames) TRACE_AFTER_S into the run
 (tracing start-up's imports makes it take ~10x longer, and only later allocations can
