@@ -338,9 +338,11 @@ class HealthSource:
             # in the first round: it goes out all at once, so its queue says nothing about
             # the steady state (200 services would read "slow" for a minute).
             started = time.perf_counter()
-            result = await self.checker.check(svc)
-            if i not in self._first:  # as sources.base.timed, inline: it runs per check
-                intake.observe(Polled(self.name, time.perf_counter() - started, svc.interval))
+            try:
+                result = await self.checker.check(svc)
+            finally:  # as sources.base.timed (a failed poll is timed too), inline: per check
+                if i not in self._first:
+                    intake.observe(Polled(self.name, time.perf_counter() - started, svc.interval))
             self.checks_done += 1
             intake.observe(result)
         finally:

@@ -22,6 +22,7 @@ thread; aiohttp kept them 60 s): kept connections make that rare.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 import zlib
 from collections.abc import Iterable
@@ -32,6 +33,7 @@ MAX_HEAD = 64 * 1024  # status line and headers
 MAX_BODY = 8 * 1024 * 1024  # a health answer larger than this is an error, not read on
 IDLE_S = 15.0  # a kept connection unused this long is closed (aiohttp's keepalive_timeout)
 NO_BODY = frozenset({204, 304})
+_HEX = re.compile(rb"[0-9A-Fa-f]{1,15}")
 
 
 class BadResponse(ValueError):
@@ -223,10 +225,13 @@ class _Answer(asyncio.Protocol):
             if eol < 0:
                 return
             size_text = bytes(buf[self._pos : eol]).split(b";", 1)[0].strip()
-            try:
-                size = int(size_text, 16)
-            except ValueError:
-                raise BadResponse(f"bad chunk size {size_text[:20]!r}") from None
+            # Hex digits only: int(, 16) also takes "-6", "0x6" and "6_0", and a negative
+            # size would step back in the buffer and parse the same chunk for ever.
+            if _HEX.fullmatch(size_text) is None:
+                raise BadResponse(f"bad chunk size {size_text[:20]!r}")
+            size = int(size_text, 16)
+            if self._size + size > MAX_BODY:  # before waiting for it to arrive
+                raise BadResponse("response body over 8 MiB")
             if size == 0:  # then trailers, up to an empty line
                 if buf[eol + 2 : eol + 4] == b"\r\n" or buf.find(b"\r\n\r\n", eol) >= 0:
                     self._finish(b"".join(self._parts))
@@ -235,20 +240,36 @@ class _Answer(asyncio.Protocol):
                 return
             self._parts.append(bytes(buf[eol + 2 : eol + 2 + size]))
             self._size += size
-            if self._size > MAX_BODY:
-                raise BadResponse("response body over 8 MiB")
             self._pos = eol + 2 + size + 2
 
     def _finish(self, body: bytes) -> None:
-        if self._encoding in (b"gzip", b"x-gzip", b"deflate"):
-            try:
-                body = zlib.decompress(body, 47 if b"gzip" in self._encoding else 15)
-            except zlib.error as exc:
-                raise BadResponse(f"bad {self._encoding.decode()} body: {exc}") from None
+        if body and self._encoding in (b"gzip", b"x-gzip", b"deflate"):
+            body = _inflate(body, self._encoding)
         self._buf.clear()
         self._head_end = -1
         assert self.done is not None
         self.done.set_result((self._status, self._reason, body))
+
+
+def _inflate(body: bytes, encoding: bytes) -> bytes:
+    """A gzip or deflate body, unpacked to at most MAX_BODY (a small bomb is not let
+    grow to gigabytes); deflate as zlib-wrapped or raw, as aiohttp reads it."""
+    tries = (47,) if b"gzip" in encoding else (15, -15)
+    error: zlib.error | None = None
+    for wbits in tries:
+        unpack = zlib.decompressobj(wbits)
+        try:
+            out = unpack.decompress(body, MAX_BODY + 1)
+        except zlib.error as exc:
+            error = error or exc
+            continue
+        if len(out) > MAX_BODY:
+            raise BadResponse("response body over 8 MiB")
+        if not unpack.eof:
+            error = error or zlib.error("incomplete or truncated stream")
+            continue
+        return out
+    raise BadResponse(f"bad {encoding.decode()} body: {error}")
 
 
 class PlainHTTP:

@@ -375,7 +375,8 @@ class ChartPane(AppWidget, Static):
                 window=self.window,
                 width=self.content_size.width,
                 height=self.content_size.height,
-                title=f"{self.title}, {name} (avg per {_step_word(step)})",
+                title=f"{self.title}, {name} "
+                f"({'avg' if name in STORED_RANGES else 'max'} per {_step_word(step)})",
                 unit=unit,
                 color=self.monitor_app.theme != "monochrome",
                 empty=f"not enough stored for the last {name} yet (two points needed): "
@@ -400,7 +401,16 @@ class ChartPane(AppWidget, Static):
             result = []
             for label, name, factor in series:
                 points = await queries.history(name, since, until, step)
-                result.append((label, [p.ts for p in points], [p.avg * factor for p in points]))
+                # The live 24 h keeps each step's worst, as the rings' chart did (a 30 s
+                # spike stays visible); 7d and 30d show the average, as titled.
+                worst = key[0] <= RANGES["24h"]
+                result.append(
+                    (
+                        label,
+                        [p.ts for p in points],
+                        [(p.max if worst else p.avg) * factor for p in points],
+                    )
+                )
         except Exception as exc:  # storage trouble: the chart says so, the app runs on
             result = str(exc) or type(exc).__name__
         finally:  # cancelled too (another range asked meanwhile): free to load again

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
@@ -174,3 +175,31 @@ async def test_faults_are_precise_reasons():
         cut = await checker.check(svc(url, timeout=0.3))
         assert cut.error == "timeout after 0.3 s"
         await checker.close()
+
+
+async def test_hostile_chunked_and_compressed_answers_fail_the_check_not_the_monitor():
+    # A negative chunk size once stepped back in the buffer and parsed the same chunk for
+    # ever, inside data_received: no timeout could end it and the whole monitor froze. A
+    # chunk declared over 8 MiB was buffered until the timeout; a gzip bomb unpacked whole.
+    bomb = gzip.compress(b"0" * (9 * 1024 * 1024))
+    answers = {
+        "bad chunk size b'-6'": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"-6\r\nxxxxxxxxxxxxxxxx",
+        "bad chunk size b'0x10'": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0x10\r\n",
+        "response body over 8 MiB": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"40000000\r\nxxxx",
+        "response body over 8 MiB ": b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\n"
+        b"Content-Length: %d\r\n\r\n%s" % (len(bomb), bomb),
+    }
+    checker = HealthChecker(2)
+    for reason, answer in answers.items():
+        async with raw_server(lambda req, i, a=answer: a) as (url, _, _):
+            t0 = time.monotonic()
+            result = await checker.check(svc(url, timeout=5))
+            assert (result.ok, result.error) == (False, reason.strip())
+            assert time.monotonic() - t0 < 2  # answered, not left to the timeout
+    # An empty body marked as compressed is an empty body (as aiohttp reads it).
+    empty = b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 0\r\n\r\n"
+    async with raw_server(lambda req, i: empty) as (url, _, _):
+        assert (await checker.check(svc(url))).ok
+    await checker.close()

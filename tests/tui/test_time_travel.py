@@ -259,17 +259,20 @@ async def test_a_services_day_of_latency_draws_from_the_history(
     chart reads the history, so checks from hours ago show in it."""
     app = make_app()
     hours_ago = [T - 10 * HOUR + i * 60 for i in range(240)]  # 4 hours, from 10 h ago
-    await write(app, [Sample(service_series("auth", "latency_seconds"), t, 4.5) for t in hours_ago])
+    spike = hours_ago[120]  # one 30 s check among 4.5 s ones: a step's worst is drawn
+    series = service_series("auth", "latency_seconds")
+    await write(app, [Sample(series, t, 30.0 if t == spike else 4.5) for t in hours_ago])
     async with app.run_test(size=WIDE) as pilot:
         await pilot.press("s", "3")
         chart = app.screen.query_one("#svc-chart", ChartPane)
         await until(pilot, lambda: chart._stored is not None, "the 24h chart read")
         await settle(pilot)
         text = screen_text(app)
-        assert "auth latency, 24h (avg per" in text
+        assert "auth latency, 24h (max per" in text
         assert "from stored history" in text
         lines = dict((label, vs) for label, _, vs in chart._stored[2])  # type: ignore[index,misc]
-        assert max(lines["auth"]) == 4500.0  # ms: the checks of 10 h ago
+        assert max(lines["auth"]) == 30000.0  # ms: the spike of 8 h ago, not averaged away
+        assert 4500.0 in lines["auth"]  # the checks of 10 h ago
         assert "h ago" in text
         await pilot.press("2")  # the last hour: the ring in memory, as before
         await settle(pilot)
