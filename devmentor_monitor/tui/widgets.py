@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, cast
 from rich.console import Group
 from rich.text import Text
 from textual._two_way_dict import TwoWayDict
+from textual.geometry import Region
 from textual.widgets import DataTable, Static
 from textual.widgets.data_table import ColumnKey, RowKey
 
@@ -235,6 +236,7 @@ class ServicesTable(AppWidget, DataTable[Any]):
         # (the theme's palette too: a new theme recolours them).
         self._static: dict[str, tuple[ServiceSummary, dict[str, str], dict[str, object]]] = {}
         self._grouped: tuple[object, bool] | None = None  # (the config, any service grouped)
+        self._note: str | None = None  # the bottom border's basis note, as last set
 
     def on_mount(self) -> None:
         for key, label, width in self.columns_shown:
@@ -376,7 +378,7 @@ class ServicesTable(AppWidget, DataTable[Any]):
             }
             self._arranged = ()
             self._lines.clear()
-            self.border_subtitle = ""  # the past's rows carry no basis marks
+            self.border_subtitle = self._note = ""  # the past's rows carry no basis marks
             sync_rows(self, columns, rows, self._cells, change_cells=self._set_cells)
             return
         now = self.monitor_app.clock()
@@ -473,7 +475,9 @@ class ServicesTable(AppWidget, DataTable[Any]):
         # What the cells marked "*" on screen rest on ("* over 11s of data"), on the
         # bottom border: from the visible rows, as the cells themselves are.
         if {"uptime", "budget"} & set(columns):
-            self.border_subtitle = marks_note(shown)
+            note = marks_note(shown)
+            if note != self._note:  # setting it repaints the whole table, even unchanged
+                self.border_subtitle = self._note = note
 
     def _update(self, rows: dict[str, tuple[object, ...]], columns: tuple[str, ...]) -> None:
         changes: dict[str, dict[str, object]] = {}
@@ -546,8 +550,7 @@ def set_rows_cells(table: DataTable[Any], changes: dict[str, dict[str, object]])
     _drop(table._row_renderable_cache, lambda k: k[1] in indexes)
     _drop(table._cell_render_cache, lambda k: (k[0], k[1]) in cells)
     _drop(table._row_render_cache, lambda k: k[0] in rows)
-    table._line_cache.clear()
-    table.refresh()
+    repaint_rows(table, indexes)
 
 
 def set_cells(table: DataTable[Any], row: str, changed: dict[str, object]) -> None:
@@ -580,8 +583,27 @@ def set_cells(table: DataTable[Any], row: str, changed: dict[str, object]) -> No
     _drop(table._row_renderable_cache, lambda k: k[1] == index)
     _drop(table._cell_render_cache, lambda k: k[0] == key and k[1] in changed)
     _drop(table._row_render_cache, lambda k: k[0] == key)
-    table._line_cache.clear()  # screen lines; rebuilt from the cached rows
-    table.refresh()
+    repaint_rows(table, set() if index is None else {index})
+
+
+def repaint_rows(table: DataTable[Any], indexes: set[int]) -> None:
+    """Draw again only the screen lines of the rows at ``indexes``, not the whole table.
+
+    A full refresh painted all ~45 visible rows (line cache and Textual's styles cache
+    dropped) when a few changed: at 1,000 services, 100 checks a second, the table's
+    paint was ~40 % of the TUI's tick (py-spy of `ultra`), at 5 services ~20 %. Rows
+    taller than one line, or fixed rows, fall back to the full refresh.
+    """
+    if table.fixed_rows or len(table._y_offsets) != table.row_count:
+        table._line_cache.clear()
+        table.refresh()
+        return
+    top = table.header_height if table.show_header else 0
+    lines = {top + i for i in indexes}  # the line cache's y: header, then one line a row
+    _drop(table._line_cache, lambda k: k[0] in lines)
+    width = max(table.size.width, table.virtual_size.width)
+    for y in sorted(lines):
+        table._refresh_region(Region(0, y, width, 1))
 
 
 def _auto_width(table: DataTable[Any], col: str) -> bool:
