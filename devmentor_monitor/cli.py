@@ -621,7 +621,7 @@ def _ultra(args: argparse.Namespace, cfg: Config) -> int:
         ) from None
     runtime = UltraRuntime(cfg, demo=args.demo, serve=not args.no_serve, freeze=True)
     try:
-        return run_tui(cfg, runtime, theme=args.theme)
+        return run_tui(cfg, runtime, theme=args.theme, run=run_fast)
     except (ThemeError, KeymapError) as exc:
         raise UsageError(str(exc)) from None
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from functools import partial
 from importlib import import_module
 from pathlib import Path
@@ -456,8 +456,15 @@ class MonitorApp(App[int]):
         return run
 
 
-def run_tui(config: Config, runtime: RuntimeStarter, *, theme: str | None) -> int:
-    """Run the app until it quits; an unknown theme raises ThemeError before any frame."""
+def run_tui(
+    config: Config,
+    runtime: RuntimeStarter,
+    *,
+    theme: str | None,
+    run: Callable[[Coroutine[Any, Any, Any]], Any] = asyncio.run,
+) -> int:
+    """Run the app until it quits, on the loop `run` gives it (the CLI's: uvloop when
+    installed); an unknown theme raises ThemeError before any frame."""
     app = MonitorApp(config, runtime=runtime, theme=theme)
-    result = app.run()
+    result = run(app.run_async())
     return 0 if result is None else int(result)
