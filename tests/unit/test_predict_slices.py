@@ -12,6 +12,7 @@ import random
 import time
 
 from support.clock import T0, FakeClock
+from support.loopgaps import held_gaps
 
 from devmentor_monitor.config.schema import parse_text
 from devmentor_monitor.model import CheckResult
@@ -45,26 +46,7 @@ def test_a_step_at_1000_services_leaves_the_loop_free_every_few_ms() -> None:
     whole = time.thread_time()
     twin.step()
     whole = time.thread_time() - whole
-    gaps: list[float] = []
-
-    async def main() -> None:
-        done = False
-
-        async def other_work() -> None:  # stands for a scrape or a check's reply
-            last = time.thread_time()
-            while not done:
-                await asyncio.sleep(0)
-                now = time.thread_time()
-                gaps.append(now - last)
-                last = now
-
-        waiting = asyncio.create_task(other_work())
-        await asyncio.sleep(0)
-        await in_slices(engine.stepping())
-        done = True
-        await waiting
-
-    asyncio.run(main())
+    _, gaps = asyncio.run(held_gaps(in_slices(engine.stepping())))
     # In one go the step holds the loop for all of its time; in slices, for ~1 ms each.
     assert whole > 0.02, f"the step took only {whole * 1000:.1f} ms: too small to tell"
     assert len(gaps) > 10

@@ -8,6 +8,7 @@ import json
 import time
 
 from support.clock import FakeClock
+from support.loopgaps import held_gaps
 
 from devmentor_monitor.config.schema import parse_text
 from devmentor_monitor.model import CheckResult
@@ -93,30 +94,12 @@ def test_the_first_body_at_1000_services_is_built_without_holding_the_loop() -> 
     for n in names:
         monitor.intake.observe(CheckResult(n, clock.now, ok=True, latency=0.01))
     sliced = ServicesBody(monitor.store, monitor.queries)
-    gaps: list[float] = []
-
-    async def main() -> bytes:
-        done = False
-
-        async def other_work() -> None:  # stands for a check's reply or the screen
-            last = time.thread_time()
-            while not done:
-                await asyncio.sleep(0)
-                now = time.thread_time()
-                gaps.append(now - last)
-                last = now
-
-        waiting = asyncio.create_task(other_work())
-        await asyncio.sleep(0)
-        await sliced.ready()
-        done = True
-        await waiting
-        return sliced.body()
 
     whole = time.thread_time()
     expected = ServicesBody(monitor.store, monitor.queries).body()
     whole = time.thread_time() - whole
-    assert asyncio.run(main()) == expected
+    _, gaps = asyncio.run(held_gaps(sliced.ready()))
+    assert sliced.body() == expected
     assert sliced.encoded == 1000  # built once, by ready; body() had nothing left to do
     assert whole > 0.02, f"the build took only {whole * 1000:.1f} ms: too small to tell"
     assert max(gaps) < 0.008, f"the loop was held {max(gaps) * 1000:.1f} ms at once"
