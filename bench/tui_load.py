@@ -54,6 +54,18 @@ the time to quit. The tmux servers and processes are always killed in a `finally
 one JSON object, then every target (TARGETS, issue 19; the fleet's) with met or missed on
 stderr; exit 1 on failure (including ours not exiting 0 on `q`).
 
+Where the steady-state CPU goes (`ultra --demo`, 160x50, py-spy 60 s at 100 Hz and a
+per-widget trace, 2026-11-29): ~1.7 % of a core, most of it the main thread's 1 s tick and
+Textual's paint: the header (its clock) each second, the services table's cells, the host
+pane and the latency trends when their data changes (every ~4-5 s), the rest the loop
+itself, the history writer and the demo's servers. The predictions notice and the event
+ticker repainted the same line every second; an unchanged str or Text is not painted again
+now (AppWidget.update). Side by side with main (both in tmux at once, process CPU over the
+same 60 s windows after a 30 s warm-up, two pairs of processes, two windows each, machine
+under CI load): 1.65 -> 1.43, 1.75 -> 1.53, 1.67 -> 1.53, 1.88 -> 1.68 % of a core
+(-11 % on average). The next candidate: the trends pane recomputes every service's chart
+when any one is checked.
+
 Where the RSS goes (2026-11-29, RSS added by each import in a fresh python, in the order
 `ultra --demo` needs them): Textual 21.2 MiB, aiohttp 14.1 (its client and server, which
 the checks and the exporter use; `aiohttp.helpers` alone pulls 7.3), yaml 0.8, msgspec
