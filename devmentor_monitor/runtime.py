@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from collections.abc import Callable, Collection
@@ -42,6 +43,7 @@ from devmentor_monitor.observations import Intake
 from devmentor_monitor.predictions.engine import PredictionEngine
 from devmentor_monitor.queries import Queries
 from devmentor_monitor.scrape.source import ScrapeSource
+from devmentor_monitor.server.shapes import health_json
 from devmentor_monitor.slices import in_slices
 from devmentor_monitor.storage.db import Database
 from devmentor_monitor.store import Store
@@ -50,7 +52,8 @@ from devmentor_monitor.workloads.actions import WorkloadActions
 
 if TYPE_CHECKING:
     from devmentor_monitor.bus import Subscription
-    from devmentor_monitor.server.app import ExporterServer
+    from devmentor_monitor.server.app import HttpStack
+    from devmentor_monitor.server.listener import Exporter
 
 log = logging.getLogger("devmentor_monitor.runtime")
 
@@ -105,7 +108,7 @@ class Monitor:
         if self.heartbeats.services:
             self.sources.append(self.heartbeats)
         self.serve = serve
-        self.server: ExporterServer | None = None
+        self.server: Exporter | None = None
         self.db = Database(data_dir(config) / "monitor.db")
         # Issue 16: every series on disk in tiers (history/), beside the incidents' file.
         self.history = SqliteSeries(
@@ -419,34 +422,28 @@ class Monitor:
         await self._save_flaps()
 
     async def _start_server(self, stack: AsyncExitStack, require_server: bool) -> None:
+        """Listen on the exporter's port. Headless, the HTTP stack is loaded at once; under
+        the dashboard, by the first connection (listener.py), and until then the monitor's
+        own check of its /health is answered here (`_answer_self`)."""
         if not self.serve:
             self.intake.observe(SourceStatus("exporter", SourceState.NOT_CONFIGURED, "--no-serve"))
             return
         from devmentor_monitor.config.schema import is_loopback
-        from devmentor_monitor.server.app import ApiSettings, ExporterServer, build_app
+        from devmentor_monitor.server.listener import Exporter
+        from devmentor_monitor.server.tls import TlsError
 
-        settings = ApiSettings.from_config(self.config)
-        if settings.anonymous_read and not is_loopback(settings.host):
+        cfg = self.config.server
+        if self.config.anonymous_read and not is_loopback(cfg.host):
             log.warning(
                 "auth.anonymous_read is on: every read (incidents, events, container logs, "
                 "the dashboard) is open to anyone who can reach %s:%d",
-                settings.host,
-                settings.port,
+                cfg.host,
+                cfg.port,
             )
-        app = build_app(
-            self.store,
-            self.commands,
-            self.queries,
-            settings=settings,
-            started_at=self.started_at,
-            self_check=self.self_check,
-            clock=self.clock,
-        )
-        from devmentor_monitor.server.tls import TlsError
-
-        server = ExporterServer(app, settings.host, settings.port, self.config.server.tls)
+        tell = self.intake.observe
+        server = Exporter(self._http_stack, cfg.host, cfg.port, cfg.tls, on_state=tell)
         try:
-            await server.start()
+            await server.start(lazy=not require_server)
         except (OSError, TlsError) as exc:
             if require_server:
                 raise
@@ -464,6 +461,37 @@ class Monitor:
         self.intake.observe(
             SourceStatus("exporter", SourceState.OK, server.url, last_ok=time.time())
         )
+        own = f"{server.url}/health"
+        for svc in self.health.services:
+            if svc.url == own:
+                self.health.checker.answered_here[svc.name] = self._answer_self
+
+    def _http_stack(self) -> HttpStack:
+        """The API over this monitor's parts (server/app.py, imported by the time the
+        exporter calls this)."""
+        from devmentor_monitor.server.app import ApiSettings, HttpStack, build_app
+
+        app = build_app(
+            self.store,
+            self.commands,
+            self.queries,
+            settings=ApiSettings.from_config(self.config),
+            started_at=self.started_at,
+            self_check=self.self_check,
+            clock=self.clock,
+        )
+        return HttpStack(app)
+
+    def _answer_self(self) -> tuple[int, bytes] | None:
+        """The monitor's own /health while its exporter has not loaded its HTTP stack:
+        the same body the route gives (shapes.health_json), from here. Asked over HTTP,
+        its own check would load aiohttp and the app (~12 MiB) in every `ultra`, to hear
+        what this process knows. None once the stack is loaded: checked over HTTP then."""
+        if self.server is None or not self.server.dormant:
+            return None
+        ok, problems = self.self_check()
+        body = health_json(self.store, ok, problems, self.started_at, time.time())
+        return (200 if ok else 503), json.dumps(body, separators=(",", ":")).encode()
 
     def _drop_alert_sub(self) -> None:
         """A start that failed before the alert loop took its subscription: close it."""

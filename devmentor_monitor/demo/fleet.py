@@ -4,6 +4,15 @@ Each service answers ``GET /health`` after a log-normal latency, fails a share o
 requests with 500, and can have scheduled outages. ``stop()``/``start()`` close and
 reopen its port (connection refused), and ``/_demo`` lets a script change its
 behaviour at run time: ``POST /_demo {"down": true, "latency_ms": 900}``.
+
+The servers are a few lines of asyncio streams (`JsonServer`), not aiohttp: `ultra --demo`
+runs the fleet in its own process, and aiohttp.web was the fleet's only reason to load
+the HTTP stack there (the monitor's own checks of plain http:// URLs go through
+health/plainhttp.py, and its exporter loads aiohttp at its first connection). Measured
+in one process on this machine (5 services started, python 3.11): RSS 36.4 MiB with
+aiohttp.web, 22.9 MiB with these servers (-13.5 MiB); start 0.21 s vs 0.06 s
+(bench/tui_load.py has `ultra --demo` as a whole). They speak just what the checks and
+the tests send: HTTP/1.x GET and POST with a Content-Length body, keep-alive, JSON out.
 """
 
 from __future__ import annotations
@@ -14,9 +23,108 @@ import math
 import random
 import socket
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, fields
+from http import HTTPStatus
 
-from devmentor_monitor.aio import web
+# (method, path without its query, body) -> (status, JSON document)
+Handler = Callable[[str, str, bytes], Awaitable[tuple[int, object]]]
+MAX_BODY = 64 * 1024  # a /_demo change is a few bytes
+
+
+class JsonServer:
+    """A small HTTP/1.1 server on one port whose handler answers JSON (see the module's
+    docstring for why not aiohttp). `stop` closes the port and every open connection."""
+
+    def __init__(self, handle: Handler, host: str, port: int, backlog: int = 100) -> None:
+        self.handle = handle
+        self.host, self.port, self.backlog = host, port, backlog
+        self._server: asyncio.Server | None = None
+        self._open: dict[asyncio.StreamWriter, asyncio.Task[None]] = {}
+
+    @property
+    def listening(self) -> bool:
+        return self._server is not None
+
+    async def start(self) -> None:
+        if self._server is not None:
+            return
+        # Port 0 on the first start: the OS picks one and it is ours at once (choosing a
+        # free port first and binding it after left a window another process could take).
+        # A restart binds the same port again, so the URL stays.
+        self._server = await asyncio.start_server(
+            self._accept, self.host, self.port, reuse_address=True, backlog=self.backlog
+        )
+        if not self.port:
+            self.port = int(self._server.sockets[0].getsockname()[1])
+
+    async def stop(self) -> None:
+        if self._server is None:
+            return
+        server, self._server = self._server, None
+        server.close()
+        for writer, task in list(self._open.items()):
+            writer.transport.abort()
+            task.cancel()
+        await server.wait_closed()
+
+    def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        # Our own task, not one start_server makes from a coroutine: 3.11's streams log
+        # that one as an error when `stop` cancels it.
+        self._open[writer] = asyncio.create_task(self._serve(reader, writer))
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while await self._one(reader, writer):
+                pass
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+            pass  # the client went away, or sent a head past the stream's limit
+        finally:
+            self._open.pop(writer, None)
+            writer.close()
+
+    async def _one(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
+        """Answer one request; whether the connection stays open for the next."""
+        head = await reader.readuntil(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        parts = lines[0].split(" ")
+        headers = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        length = headers.get("content-length", "0")
+        if len(parts) != 3 or not parts[2].startswith("HTTP/1.") or not length.isdigit():
+            writer.write(_answer(400, {"error": "malformed request"}, keep=False))
+            return False
+        if "transfer-encoding" in headers or int(length) > MAX_BODY:
+            writer.write(_answer(413, {"error": f"a body of at most {MAX_BODY} bytes"}, False))
+            return False
+        body = await reader.readexactly(int(length)) if int(length) else b""
+        method, path, version = parts
+        status, doc = await self.handle(method, path.partition("?")[0], body)
+        keep = version == "HTTP/1.1" and headers.get("connection", "").lower() != "close"
+        writer.write(_answer(status, doc, keep))
+        await writer.drain()
+        return keep
+
+
+def _answer(status: int, doc: object, keep: bool) -> bytes:
+    body = json.dumps(doc).encode()
+    head = (
+        f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n"
+        "Content-Type: application/json; charset=utf-8\r\n"
+        f"Content-Length: {len(body)}\r\n"
+        f"Connection: {'keep-alive' if keep else 'close'}\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+def _not_found(method: str, path: str, routes: dict[str, tuple[str, ...]]) -> tuple[int, object]:
+    """404 for an unknown path, 405 for a method the path does not take."""
+    allowed = routes.get(path)
+    if allowed is None:
+        return 404, {"error": f"no such path: {path}"}
+    return 405, {"error": f"{method} is not allowed on {path}; use {', '.join(allowed)}"}
 
 
 @dataclass(slots=True)
@@ -73,12 +181,7 @@ class DemoService:
         self._alternated = 0  # /health answers while alternating; odd ones fail
         self._rng = random.Random(seed)
         self._born = time.monotonic()
-        self._runner: web.AppRunner | None = None
-        app = web.Application()
-        app.router.add_get("/health", self._health)
-        app.router.add_get("/_demo", self._show)
-        app.router.add_post("/_demo", self._change)
-        self.app = app
+        self._server = JsonServer(self._route, host, port)
 
     @property
     def url(self) -> str:
@@ -86,28 +189,24 @@ class DemoService:
 
     @property
     def running(self) -> bool:
-        return self._runner is not None
+        return self._server.listening
 
     async def start(self) -> None:
-        if self._runner is not None:
-            return
-        runner = web.AppRunner(
-            self.app, access_log=None, handle_signals=False, shutdown_timeout=0.2
-        )
-        await runner.setup()
-        # Port 0 on the first start: the OS picks one and it is ours at once (choosing a
-        # free port first and binding it after left a window another process could take).
-        # A restart binds the same port again, so the URL stays.
-        await web.TCPSite(runner, self.host, self.port, reuse_address=True).start()
-        if not self.port:
-            self.port = int(runner.addresses[0][1])
-        self._runner = runner
+        await self._server.start()
+        self.port = self._server.port
 
     async def stop(self) -> None:
         """Close the port and every open connection: clients see 'connection refused'."""
-        if self._runner is not None:
-            runner, self._runner = self._runner, None
-            await runner.cleanup()
+        await self._server.stop()
+
+    async def _route(self, method: str, path: str, body: bytes) -> tuple[int, object]:
+        if path == "/health" and method == "GET":
+            return await self._health()
+        if path == "/_demo" and method == "GET":
+            return 200, self._show()
+        if path == "/_demo" and method == "POST":
+            return self._change(body)
+        return _not_found(method, path, {"/health": ("GET",), "/_demo": ("GET", "POST")})
 
     def _in_outage(self) -> bool:
         b = self.behaviour
@@ -122,7 +221,7 @@ class DemoService:
             return age % b.outage_every >= b.outage_every - b.outage_for
         return False
 
-    async def _health(self, request: web.Request) -> web.Response:
+    async def _health(self) -> tuple[int, object]:
         self.requests += 1
         b = self.behaviour
         delay = (
@@ -130,34 +229,28 @@ class DemoService:
         )
         await asyncio.sleep(min(delay, 30))
         if self._in_outage():
-            return web.json_response({"status": "unavailable", "service": self.name}, status=503)
+            return 503, {"status": "unavailable", "service": self.name}
         if self._rng.random() < b.error_rate:
-            return web.json_response(
-                {"status": "error", "service": self.name, "error": "simulated failure"}, status=500
-            )
-        return web.json_response(
-            {
-                "status": "ok",
-                "service": self.name,
-                "version": "demo",
-                "uptime_s": round(time.monotonic() - self._born, 1),
-            }
-        )
+            return 500, {"status": "error", "service": self.name, "error": "simulated failure"}
+        return 200, {
+            "status": "ok",
+            "service": self.name,
+            "version": "demo",
+            "uptime_s": round(time.monotonic() - self._born, 1),
+        }
 
-    async def _show(self, request: web.Request) -> web.Response:
-        return web.json_response(
-            {"name": self.name, "requests": self.requests, **asdict(self.behaviour)}
-        )
+    def _show(self) -> dict[str, object]:
+        return {"name": self.name, "requests": self.requests, **asdict(self.behaviour)}
 
-    async def _change(self, request: web.Request) -> web.Response:
+    def _change(self, body: bytes) -> tuple[int, object]:
         try:
-            changes = await request.json()
+            changes = json.loads(body)
             if not isinstance(changes, dict):
                 raise ValueError("body must be a JSON object")
             self.behaviour.update(changes)
-        except (ValueError, json.JSONDecodeError) as exc:
-            return web.json_response({"error": str(exc)}, status=400)
-        return await self._show(request)
+        except ValueError as exc:  # json.JSONDecodeError and UnicodeDecodeError are too
+            return 400, {"error": str(exc)}
+        return 200, self._show()
 
 
 class DemoFleet:
@@ -202,32 +295,32 @@ class ManyEndpoints:
         self.host = host
         self.port = 0
         self.requests = 0
-        self._runner: web.AppRunner | None = None
+        self._server: JsonServer | None = None
 
     def url(self, i: int) -> str:
         return f"http://{self.host}:{self.port}/svc/{i}/health"
 
-    async def _health(self, request: web.Request) -> web.Response:
+    async def _route(self, method: str, path: str, body: bytes) -> tuple[int, object]:
+        parts = path.split("/")  # "", "svc", i, "health": any i, as aiohttp's {i} matched
+        if len(parts) != 4 or parts[1] != "svc" or not parts[2] or parts[3] != "health":
+            return _not_found(method, path, {})
+        if method != "GET":
+            return _not_found(method, path, {path: ("GET",)})
         self.requests += 1
         if self.latency_ms:
             await asyncio.sleep(self.latency_ms / 1000)
-        return web.json_response({"status": "ok"})
+        return 200, {"status": "ok"}
 
     async def start(self) -> None:
-        app = web.Application()
-        app.router.add_get("/svc/{i}/health", self._health)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
-        await self._runner.setup()
-        await web.TCPSite(
-            self._runner, self.host, self.port, reuse_address=True, backlog=1024
-        ).start()
-        if not self.port:  # port 0: the OS's choice, ours from the start (DemoService)
-            self.port = int(self._runner.addresses[0][1])
+        # port 0: the OS's choice, ours from the start (DemoService)
+        self._server = JsonServer(self._route, self.host, self.port, backlog=1024)
+        await self._server.start()
+        self.port = self._server.port
 
     async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        if self._server is not None:
+            await self._server.stop()
+            self._server = None
 
 
 def _copy(b: Behaviour) -> Behaviour:

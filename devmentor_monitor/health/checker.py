@@ -13,17 +13,22 @@ import json
 import random
 import socket
 import ssl
+import sys
 import time
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Any
 
-from devmentor_monitor.aio import aiohttp, tls_ready
 from devmentor_monitor.config.schema import ServiceConfig
 from devmentor_monitor.health.plainhttp import PlainHTTP, Target, target
+from devmentor_monitor.imports import off_loop
 from devmentor_monitor.logs import mask
 from devmentor_monitor.model import CheckResult
 from devmentor_monitor.observations import Intake, Polled
 from devmentor_monitor.sources.base import status
+
+if TYPE_CHECKING:  # imported at the first check that needs it (https, an odd URL):
+    from devmentor_monitor.aio import aiohttp  # plain http:// never loads it (~12 MiB)
 
 USER_AGENT = "devmentor-monitor"
 
@@ -57,8 +62,10 @@ _MISSING = object()
 
 def describe_error(exc: BaseException, timeout: float) -> str:
     """A short, user-facing reason for a failed request (the root cause, not the wrapper)."""
-    if isinstance(exc, TimeoutError | aiohttp.ServerTimeoutError):
+    if isinstance(exc, TimeoutError):  # aiohttp's ServerTimeoutError is one too
         return f"timeout after {timeout:g} s"
+    # aiohttp's own errors, if a check has loaded it; none can have been raised otherwise
+    client_error, disconnected = _aiohttp_errors()
     chain: list[BaseException] = []
     cur: BaseException | None = exc
     while cur is not None and len(chain) < 8:
@@ -70,14 +77,23 @@ def describe_error(exc: BaseException, timeout: float) -> str:
             return "connection refused"
         if isinstance(err, socket.gaierror):
             return f"DNS: {err.strerror or err}"
-        if isinstance(err, ssl.SSLError) and not isinstance(err, aiohttp.ClientError):
+        if isinstance(err, ssl.SSLError) and not isinstance(err, client_error):
             detail = getattr(err, "verify_message", None) or getattr(err, "reason", None)
             return f"TLS: {detail or err}"
-        if isinstance(err, ConnectionResetError | aiohttp.ServerDisconnectedError):
+        if isinstance(err, ConnectionResetError | disconnected):
             return "connection reset"
     text = " / ".join(dict.fromkeys(str(e) for e in chain if str(e))) or type(exc).__name__
     text = mask(text)  # some errors quote the URL, with its password and token
     return text if len(text) <= 120 else text[:117] + "..."
+
+
+def _aiohttp_errors() -> tuple[type[BaseException] | tuple[()], type[BaseException] | tuple[()]]:
+    """aiohttp's ClientError and ServerDisconnectedError, or empty tuples (which no
+    isinstance matches) while nothing has imported aiohttp."""
+    loaded = sys.modules.get("aiohttp")
+    if loaded is None:
+        return (), ()
+    return loaded.ClientError, loaded.ServerDisconnectedError
 
 
 def cert_days_left(ssl_object: ssl.SSLObject | None, now: float) -> float | None:
@@ -123,11 +139,17 @@ class HealthChecker:
         # aiohttp.ClientTimeout costs ~14 us to build; 100 checks a second at 1,000
         # services). Rebuilt if the service's config is replaced.
         self._prepared: dict[
-            str, tuple[ServiceConfig, aiohttp.ClientTimeout, Any, Target | None]
+            str, tuple[ServiceConfig, aiohttp.ClientTimeout | None, Any, Target | None]
         ] = {}
         self._plain = PlainHTTP(max_in_flight)
+        # Service name -> who answers its check in this process (status and body), or
+        # says None to have it checked over HTTP: `ultra`'s own exporter while nobody has
+        # connected to it (runtime.Monitor._answer_self).
+        self.answered_here: dict[str, Callable[[], tuple[int, bytes] | None]] = {}
 
     def _session(self, svc: ServiceConfig) -> aiohttp.ClientSession:
+        from devmentor_monitor.aio import aiohttp
+
         key = (svc.tls_verify, svc.ca_file)
         session = self._sessions.get(key)
         if session is None:
@@ -150,18 +172,31 @@ class HealthChecker:
 
     async def check(self, svc: ServiceConfig) -> CheckResult:
         assert svc.url is not None, "a heartbeat service is never checked over HTTP"
+        here = self.answered_here.get(svc.name)
+        if here is not None:
+            ts, start = time.time(), time.perf_counter()
+            answer = here()
+            if answer is not None:
+                latency = time.perf_counter() - start
+                status, body = answer
+                return _result(svc, ts, latency, status, HTTPStatus(status).phrase, body, None)
         prepared = self._prepared.get(svc.name)
         if prepared is None or prepared[0] is not svc:
-            prepared = (
-                svc,
-                aiohttp.ClientTimeout(total=svc.timeout),
-                dict(svc.headers) or None,
-                target(svc.url, svc.headers, USER_AGENT),
-            )
+            plain = target(svc.url, svc.headers, USER_AGENT)
+            timeout = None
+            if plain is None:
+                await off_loop("devmentor_monitor.aio")
+                from devmentor_monitor.aio import aiohttp
+
+                timeout = aiohttp.ClientTimeout(total=svc.timeout)
+            prepared = (svc, timeout, dict(svc.headers) or None, plain)
             self._prepared[svc.name] = prepared
         _, timeout, headers, plain = prepared
         if plain is not None:
             return await self._check_plain(svc, plain)
+        await off_loop("devmentor_monitor.aio")
+        from devmentor_monitor.aio import aiohttp, tls_ready
+
         session = self._session(svc)
         if svc.url.startswith("https:"):
             await tls_ready()  # the CA store, loaded once in a thread, outside the timing

@@ -20,14 +20,16 @@ from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
-from devmentor_monitor.aio import aiohttp
 from devmentor_monitor.incidents.model import Incident
 from devmentor_monitor.logs import mask
 from devmentor_monitor.notify.settings import ChannelSettings
 from devmentor_monitor.units import format_duration
+
+if TYPE_CHECKING:  # imported by the first send (the outbox loads it off the loop)
+    from devmentor_monitor.aio import aiohttp
 
 USER_AGENT = "devmentor-monitor"
 PD_SEVERITY = {"low": "info", "medium": "warning", "high": "error", "critical": "critical"}
@@ -353,7 +355,7 @@ def email_message(n: Notification, channel: ChannelSettings) -> EmailMessage:
 
 # --------------------------------------------------------------------------- senders
 
-Sender = Callable[[aiohttp.ClientSession, ChannelSettings, Notification], Awaitable[None]]
+Sender = Callable[["aiohttp.ClientSession", ChannelSettings, Notification], Awaitable[None]]
 
 
 async def _post(
@@ -363,6 +365,8 @@ async def _post(
     headers: dict[str, str] | None = None,
     url: str | None = None,
 ) -> None:
+    from devmentor_monitor.aio import aiohttp
+
     url = url or channel.url
     assert url is not None
     all_headers = {"User-Agent": USER_AGENT, **(headers or {})}
@@ -403,6 +407,8 @@ def _retry_after(value: str | None) -> float | None:
 
 def http_reason(exc: BaseException) -> str:
     """A short, secret-free reason for an aiohttp failure (no URL, no host path)."""
+    from devmentor_monitor.aio import aiohttp
+
     dns = getattr(aiohttp, "ClientConnectorDNSError", None)
     if dns is not None and isinstance(exc, dns):
         return "DNS lookup failed"

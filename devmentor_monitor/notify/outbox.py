@@ -18,15 +18,18 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from devmentor_monitor.aio import aiohttp, tls_ready
+from devmentor_monitor.imports import off_loop
 from devmentor_monitor.incidents.model import Incident, IncidentState
 from devmentor_monitor.logs import mask
 from devmentor_monitor.notify.channels import SENDERS, DeliveryError, Notification
 from devmentor_monitor.notify.settings import KINDS, ChannelSettings, NotifySettings, describe
 from devmentor_monitor.storage.db import Database
 from devmentor_monitor.units import format_duration
+
+if TYPE_CHECKING:  # imported (off the loop) by the first delivery: `ultra` may never send
+    from devmentor_monitor.aio import aiohttp
 
 log = logging.getLogger("devmentor_monitor.notify")
 RESULTS = ("sent", "retry", "failed")
@@ -271,6 +274,9 @@ class Outbox:
                     "channel is no longer configured or not in ALERT_CHANNELS", permanent=True
                 )
             note = Notification.from_dict(row["payload"])
+            await off_loop("devmentor_monitor.aio")
+            from devmentor_monitor.aio import tls_ready
+
             await tls_ready()
             await SENDERS[channel.type](self._http(), channel, note)
         except DeliveryError as exc:
@@ -355,6 +361,8 @@ class Outbox:
                 st.failed += 1
 
     def _http(self) -> aiohttp.ClientSession:
+        from devmentor_monitor.aio import aiohttp
+
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=self._concurrency * 2)

@@ -26,15 +26,19 @@ import ssl
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
-from devmentor_monitor.aio import aiohttp, tls_ready
 from devmentor_monitor.config.schema import MetricsScrape, ScrapeSettings, ServiceConfig
 from devmentor_monitor.health.checker import describe_error
+from devmentor_monitor.imports import off_loop
 from devmentor_monitor.logs import mask_url
 from devmentor_monitor.model import SourceState, SourceStatus
 from devmentor_monitor.observations import Intake, Scraped
 from devmentor_monitor.scrape.exposition import Parsed, parse_exposition
 from devmentor_monitor.sources.base import every
+
+if TYPE_CHECKING:  # imported (off the loop) when a scrape source runs: only if configured
+    from devmentor_monitor.aio import aiohttp
 
 log = logging.getLogger("devmentor_monitor.scrape")
 
@@ -74,6 +78,9 @@ class ScrapeSource:
         intake.observe(SourceStatus(self.name, SourceState.STARTING, f"first scrape of {where}"))
         if self._ca_file:
             self.tls = ssl.create_default_context(cafile=self._ca_file)
+        await off_loop("devmentor_monitor.aio")
+        from devmentor_monitor.aio import aiohttp
+
         session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=1, ssl=self.tls),
             headers={"User-Agent": "devmentor-monitor", "Accept": ACCEPT},
@@ -158,6 +165,8 @@ class ScrapeSource:
         )
 
     async def _fetch(self, session: aiohttp.ClientSession) -> bytes:
+        from devmentor_monitor.aio import aiohttp, tls_ready
+
         s = self.settings
         if s.url.startswith("https:"):
             await tls_ready()

@@ -12,10 +12,8 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-from devmentor_monitor import __version__
 from devmentor_monitor.aio import web
 from devmentor_monitor.commands import Commands, ReadOnlyError
-from devmentor_monitor.config.schema import TlsSettings, is_loopback
 from devmentor_monitor.health.slo import HOUR
 from devmentor_monitor.queries import Queries
 from devmentor_monitor.server.audit_api import AuditApi
@@ -26,14 +24,7 @@ from devmentor_monitor.server.auth import (
     Guard,
     authenticate,
 )
-from devmentor_monitor.server.connections import (
-    BACKLOG,
-    HEAD_TIMEOUT,
-    Gate,
-    connection_cap,
-    fd_limit,
-    head_received,
-)
+from devmentor_monitor.server.connections import Gate, connection_cap, fd_limit, head_received
 from devmentor_monitor.server.deps import COMMANDS, QUERIES, SETTINGS, STORE, ApiSettings, SelfCheck
 from devmentor_monitor.server.exposition import CachedExposition
 from devmentor_monitor.server.history_api import HISTORY_PARAMS, RANGE_QUERY, HistoryApi
@@ -59,15 +50,14 @@ from devmentor_monitor.server.sessions import Sessions
 from devmentor_monitor.server.shapes import (
     alert_json,
     check_json,
+    health_json,
     self_cost_json,
     series_json,
     service_json,
-    source_json,
     system_json,
 )
 from devmentor_monitor.server.silences_api import SilencesApi
 from devmentor_monitor.server.streams import StreamsApi
-from devmentor_monitor.server.tls import ReloadableTls
 from devmentor_monitor.server.workloads_api import WorkloadsApi
 from devmentor_monitor.store import Store
 
@@ -80,7 +70,7 @@ __all__ = [
     "ROUTES",
     "STREAMS",
     "ApiSettings",
-    "ExporterServer",
+    "HttpStack",
     "build_app",
     "error_response",
     "json_response",
@@ -146,15 +136,7 @@ class Api:
 
     async def health(self, request: web.Request) -> web.Response:
         ok, problems = self.self_check()
-        now = time.time()
-        body = {
-            "status": "ok" if ok else "fail",
-            "problems": problems,
-            "version": __version__,
-            "uptime_s": round(now - self.started_at, 1),
-            "services": self.store.counts(),
-            "sources": [source_json(s, now) for s in self.store.sources()],
-        }
+        body = health_json(self.store, ok, problems, self.started_at, time.time())
         if self.gate is not None:  # saturation is the gate working, not a failure
             body["connections"] = self.gate.snapshot()
         return json_response(body, 200 if ok else 503)
@@ -345,31 +327,18 @@ def build_app(
     return app
 
 
-class ExporterServer:
-    """Listens through a Gate (connections.py): capped, with head and idle deadlines;
-    over TLS when `tls` is given (tls.py: `reload_tls` on SIGHUP)."""
+class HttpStack:
+    """The app behind the exporter's sockets (listener.py): its runner, and the gate that
+    admits connections (connections.py)."""
 
-    def __init__(
-        self, app: web.Application, host: str, port: int, tls: TlsSettings | None = None
-    ) -> None:
-        self.host = host
-        self.port = port
+    def __init__(self, app: web.Application) -> None:
         self.app = app
-        self.tls_settings = tls
-        self.tls: ReloadableTls | None = None
         self.gate: Gate | None = None
         self._runner: web.AppRunner | None = None
-        self._listener: asyncio.AbstractServer | None = None
 
-    @property
-    def url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{'https' if self.tls_settings else 'http'}://{host}:{self.port}"
-
-    async def start(self) -> None:
-        """Raises OSError when the port cannot be had, tls.TlsError for a bad TLS file."""
-        if self.tls_settings is not None:
-            self.tls = await ReloadableTls.load(self.tls_settings)
+    async def start(self) -> Gate:
+        """Set the app up (its startup hooks run); the gate is the sockets' protocol
+        factory."""
         self._runner = web.AppRunner(
             self.app, access_log=None, handle_signals=False, shutdown_timeout=1.0
         )
@@ -377,38 +346,10 @@ class ExporterServer:
         assert self._runner.server is not None
         self.gate = Gate(self._runner.server, connection_cap(fd_limit()), access_log=None)
         self.app[API].gate = self.gate
-        # a handshake never finished holds a descriptor the gate does not see yet
-        tls: dict[str, Any] = (
-            {}
-            if self.tls is None
-            else {"ssl": self.tls.front, "ssl_handshake_timeout": HEAD_TIMEOUT}
-        )
-        try:
-            self._listener = await asyncio.get_running_loop().create_server(
-                self.gate, self.host, self.port, reuse_address=True, backlog=BACKLOG, **tls
-            )
-        except OSError:
-            await self._runner.cleanup()
-            self._runner = None
-            raise
-        if self.tls is None and not is_loopback(self.host):
-            log.warning(
-                "serving plain HTTP off loopback: API keys and data cross the network "
-                "unencrypted; set server.tls (or --tls-cert/--tls-key), or "
-                "server.require_tls to refuse this",
-                extra={"fields": {"host": self.host, "port": self.port}},
-            )
-
-    async def reload_tls(self) -> bool:
-        """Read the certificate, key and client CA again (SIGHUP); False when a file is
-        bad (logged, naming it) and the previous certificate stays in use."""
-        return await self.tls.reload() if self.tls is not None else False
+        return self.gate
 
     async def stop(self) -> None:
-        """Stop listening, close the connections, write the counted refusals, clean up."""
-        if self._listener is not None:
-            self._listener.close()
-            self._listener = None
+        """Once the sockets are closed: the connections, the counted refusals, clean up."""
         if self.gate is not None:
             self.gate.close()
         await self.app[DENIED_AUDIT].flush()  # before waiting on connections, as ever

@@ -28,17 +28,16 @@ from http import HTTPStatus
 from typing import Any, cast
 
 from devmentor_monitor.aio import aiohttp, web
+from devmentor_monitor.server.listener import HEAD_TIMEOUT
 from devmentor_monitor.server.responses import error_response, raw_error
 
 log = logging.getLogger("devmentor_monitor.server")
 
-HEAD_TIMEOUT = 5.0  # connect → complete request head; clients send it at once
 IDLE_TIMEOUT = 30.0  # keep-alive between requests; above aiohttp's and httpx's client idle
 EVICT_AFTER = 1.0  # at the cap, a connection silent this long gives way to a new one
 RETRY_AFTER = 1  # seconds, told to a client refused at the cap
 LINGER = 0.5  # a refused socket drains what the client sent, so the 503 is not reset away
 MAX_LINGERING = 32
-BACKLOG = 1024  # a burst waits in the kernel, not in SYN retries: the gate sees it as one
 MIN_RESERVE = 64  # descriptors always left to the monitor's own work
 MAX_CONNECTIONS = 4096  # a monitor's exporter needs no more, however high the fd limit
 # Head limits. The request line and a header field get different sizes so that a

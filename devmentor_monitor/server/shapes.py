@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from devmentor_monitor import __version__
 from devmentor_monitor.bus import IncidentChange
 from devmentor_monitor.events.model import Event
 from devmentor_monitor.health.basis import UPTIME_WINDOWS, basis_seconds
@@ -35,6 +36,7 @@ from devmentor_monitor.store import ServiceSummary
 if TYPE_CHECKING:
     from devmentor_monitor.bus import Message
     from devmentor_monitor.config.schema import SLO
+    from devmentor_monitor.store import Store
 
 
 def _r(value: float | None, digits: int = 4) -> float | None:
@@ -150,6 +152,21 @@ def source_json(s: SourceStatus, now: float) -> dict[str, Any]:
         "last_ok": s.last_ok,
         "retry_at": s.retry_at,
         "text": s.describe(now),
+    }
+
+
+def health_json(
+    store: Store, healthy: bool, problems: list[str], started_at: float, now: float
+) -> dict[str, Any]:
+    """/health's body (server/app.py), also given by `ultra` to its own check of its
+    exporter while nobody has connected to it (runtime.Monitor._answer_self)."""
+    return {
+        "status": "ok" if healthy else "fail",
+        "problems": problems,
+        "version": __version__,
+        "uptime_s": round(now - started_at, 1),
+        "services": store.counts(),
+        "sources": [source_json(s, now) for s in store.sources()],
     }
 
 
