@@ -12,7 +12,6 @@ only add to its trust store). Connections already open keep their session.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import ssl
 from pathlib import Path
@@ -96,6 +95,8 @@ def fingerprint(path: str) -> str:
     if start < 0 or stop < 0:
         return "?"
     der = ssl.PEM_cert_to_DER_cert(text[start : stop + len(end)])
+    import hashlib  # here: `ultra` imports this module at start, and needs no hashlib
+
     return ":".join(f"{b:02X}" for b in hashlib.sha256(der).digest())
 
 

@@ -463,8 +463,8 @@ def run_tui(
     theme: str | None,
     run: Callable[[Coroutine[Any, Any, Any]], Any] = asyncio.run,
 ) -> int:
-    """Run the app until it quits, on the loop `run` gives it (the CLI's: uvloop when
-    installed); an unknown theme raises ThemeError before any frame."""
+    """Run the app until it quits, on the loop `run` gives it (the CLI's: asyncio's own,
+    see cli._ultra); an unknown theme raises ThemeError before any frame."""
     app = MonitorApp(config, runtime=runtime, theme=theme)
     result = run(app.run_async())
     return 0 if result is None else int(result)
