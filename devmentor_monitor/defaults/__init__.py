@@ -1,2 +1,2 @@
 """Files shipped inside the package: the default services.yaml and the themes. They are
-read through importlib.resources, so an installed wheel works from any directory."""
+found beside this module (config/locate.py), so an installed wheel works from any directory."""
