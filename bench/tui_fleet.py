@@ -6,14 +6,19 @@ One stub serves every service: `devmentor-monitor demo --count 1000` (demo/fleet
 ManyEndpoints: /svc/<i>/health on one loopback port, 2 ms each). For each size, a
 services.yaml lists that many services (10 s checks, as the issue measured), and
 `ultra -c <it> --port <free>` runs in its own tmux server at 160x50. Once every service has
-had a check (its `/api/services` counts no "unknown"), the TUI's main python process is
-measured over FLEET_WINDOW_S: CPU % of one core and RSS (max). Then, at 1,000 only,
-`/api/services` is fetched SCRAPES times over one keep-alive connection, 10 ms apart (so
-checks land between scrapes and the body is re-rendered as in real use): p50, p99, max,
-from `ultra` (where a scrape also waits for the TUI's frames) and from `--serve -c` the
-same file (the issue's figure; its CPU and RSS show what the checks alone cost).
+had a check (read on the screen: the header's "services N/M up · D down" counts them all,
+so nothing asks the exporter, which loads its HTTP stack at its first connection:
+server/listener.py), the TUI's main python process is measured over FLEET_WINDOW_S: CPU %
+of one core and RSS (max), with no scraper. Then `/api/services` is fetched (at 1,000,
+SCRAPES times over one keep-alive connection, 10 ms apart, so checks land between scrapes
+and the body is re-rendered as in real use: p50, p99, max, from `ultra`, where a scrape also
+waits for the TUI's frames; at 5, once) and the RSS read again: `rss_mib_scraped`, with
+aiohttp and the app loaded. `--serve -c` the same file gives the issue's p99 figure (its
+CPU and RSS show what the checks alone cost); it waits for its checks through
+`/api/services`, as it loads aiohttp at start anyway.
 Targets (issue 19): CPU at 1,000 under 3x the 5-service figure, RSS at 1,000 under
-75 MiB, `/api/services` p99 under 5 ms; each printed with met or missed.
+75 MiB (without a scraper; the scraped figure is printed beside it), `/api/services` p99
+under 5 ms; each printed with met or missed.
 
 What held the loop at 1,000 services (`--serve`), found with a 1 ms ticker on the loop
 that records the loop thread's CPU between its runs (a busy machine does not stretch CPU
@@ -46,6 +51,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import re
 import socket
 import statistics
 import sys
@@ -124,6 +130,24 @@ def _wait_checked(port: int) -> float:
     raise RuntimeError(f"services not all checked after {CHECKED_DEADLINE_S:g} s: {last}")
 
 
+HEADER_COUNTS = re.compile(r"services (\d+)/(\d+) up(?: · (\d+) down)?")
+
+
+def _wait_checked_on_screen(session: Any, count: int) -> float:
+    """Seconds until the header counts every service up or down (none unchecked)."""
+    t0 = time.monotonic()
+    last = ""
+    while time.monotonic() - t0 < CHECKED_DEADLINE_S:
+        found = HEADER_COUNTS.search(session.capture())
+        if found:
+            up, total, down = (int(g or 0) for g in found.groups())
+            last = found.group(0)
+            if total == count and up + down == total:
+                return round(time.monotonic() - t0, 2)
+        time.sleep(0.5)
+    raise RuntimeError(f"services not all checked after {CHECKED_DEADLINE_S:g} s: {last!r}")
+
+
 def _scrapes(port: int) -> dict[str, Any]:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     times: list[float] = []
@@ -193,7 +217,7 @@ def _verdicts(result: dict[str, Any]) -> dict[str, Any]:
         "rss_mib_1000_max": big.get("rss_mib_max"),
         "api_services_p99_ms_max": big.get("serve", {}).get("api_services", {}).get("p99_ms"),
     }
-    return {
+    verdicts = {
         name: {
             "target": f"< {limit:g}",
             "value": values[name],
@@ -201,6 +225,9 @@ def _verdicts(result: dict[str, Any]) -> dict[str, Any]:
         }
         for name, limit in FLEET_TARGETS.items()
     }
+    # the same process once scraped (aiohttp and the app loaded): shown, not judged
+    verdicts["rss_mib_1000_max"]["target"] += f" (scraped: {big.get('rss_mib_scraped')})"
+    return verdicts
 
 
 def fleet_run(
@@ -231,10 +258,13 @@ def fleet_run(
             times = wait_first_frame(session, t)
             _wait_port(port)
             figures: dict[str, Any] = {"services": count, **times}
-            figures["all_checked_s"] = _wait_checked(port)
+            figures["all_checked_s"] = _wait_checked_on_screen(session, count)
             figures.update(_measure(session.main_process()))
             if count == max(SIZES):  # here a scrape waits for the TUI's frames too
                 figures["api_services_in_ultra"] = _scrapes(port)
+            else:
+                _get(http.client.HTTPConnection("127.0.0.1", port, timeout=10), "/api/services")
+            figures["rss_mib_scraped"] = round(session.main_process().memory_info().rss / MIB, 1)
             figures["exit_code"], _ = quit_session(session)
             session.kill()
             figures["serve"] = _headless(children, cfg, count == max(SIZES))
