@@ -66,14 +66,24 @@ under CI load): 1.65 -> 1.43, 1.75 -> 1.53, 1.67 -> 1.53, 1.88 -> 1.68 % of a co
 (-11 % on average). The next candidate: the trends pane recomputes every service's chart
 when any one is checked.
 
-Where the RSS goes (2026-11-29, RSS added by each import in a fresh python, in the order
-`ultra --demo` needs them): Textual 21.2 MiB, aiohttp 14.1 (its client and server, which
-the checks and the exporter use; `aiohttp.helpers` alone pulls 7.3), yaml 0.8, msgspec
-0.6, psutil 0.9, sqlite3 0.9, other libraries 2.2: 49.4 MiB before the monitor's own
-modules (~9.5 MiB). So the 48 MiB target is below what Textual and aiohttp take together.
-numpy, docker, kubernetes and prometheus_client are not imported by `ultra --demo`.
-Without bytecode (PYTHONDONTWRITEBYTECODE and no __pycache__) compiling the modules at
-start leaves ~2 MiB more in the malloc heap for good: compileall first, as this bench does.
+Where the RSS goes (2026-11-29, `ultra --demo` at 160x50 after 10 s, 51.2 MiB; its
+modules imported in the same order into a fresh python, the RSS each adds): the
+interpreter 13.5 MiB, Textual 9.7, asyncio 3.1 and the ssl module it imports itself 4.1
+(unavoidable under asyncio; glances has no asyncio), rich 1.8, msgspec 1.0, sqlite3 1.0,
+yaml 0.9, other libraries 3.3, the monitor's own modules 5.3: 43.6 MiB imported, the rest
+(~7.5) is the running process (tracemalloc: 27 MiB of traced Python memory, half of it
+code objects). Before, aiohttp and the HTTP app were imported at start (~10 MiB with what
+they pulled in: yarl, multidict, attrs, frozenlist, http...), uvloop ran the loop (~2 MiB) and
+email, hashlib and importlib.resources' zipfile came with our modules (~1 MiB): side by
+side with main in tmux (same 40 s window after 10 s, two pairs) 64.6 / 64.6 -> 51.2 /
+51.1 MiB. aiohttp now loads when something needs it (the exporter's first connection:
+server/listener.py; an https check, a notification, a scrape), the demo fleet serves
+without it, and `ultra` runs on asyncio's loop (cli._ultra has the uvloop figures). The
+48 MiB target stays missed by ~3 MiB: Textual with asyncio and ssl is ~30 of it before
+anything of ours. numpy, docker, kubernetes and prometheus_client are not imported by
+`ultra --demo`. Without bytecode (PYTHONDONTWRITEBYTECODE and no __pycache__) compiling
+the modules at start leaves ~2 MiB more in the malloc heap for good: compileall first, as
+this bench does.
 """
 
 from __future__ import annotations
