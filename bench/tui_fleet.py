@@ -255,8 +255,7 @@ def fleet_run(
             session = tmux_session(f"fleet{count}", tmp)
             sessions.append(session)
             t = target(count, [*cli(), "ultra", "-c", str(cfg), "--port", str(port)])
-            times = wait_first_frame(session, t)
-            _wait_port(port)
+            times = wait_first_frame(session, t)  # no _wait_port: a connection loads aiohttp
             figures: dict[str, Any] = {"services": count, **times}
             figures["all_checked_s"] = _wait_checked_on_screen(session, count)
             figures.update(_measure(session.main_process()))

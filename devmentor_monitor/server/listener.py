@@ -7,6 +7,9 @@ start as before (same host, port and TLS; the same error when it is taken), and 
 is imported when the first connection arrives, in a thread (imports.off_loop). That
 connection waits in the listen backlog meanwhile; then the sockets go to asyncio's server
 behind the app's gate (connections.py), and it and every later one are served as ever.
+Measured (headless `ultra --demo` runtime, a 1 ms ticker on the loop, 3 runs each,
+alternated, load ~2): the first request answered in 0.12-0.34 s, the loop's longest gap
+meanwhile 10-17 ms (idle: 2-9 ms), against 208-298 ms with the import made on the loop.
 """
 
 from __future__ import annotations

@@ -5,7 +5,8 @@ its /health is answered in process meanwhile (issue 19: RSS at most 48 MiB with 
 The runtime runs headless in a fresh interpreter, started as `ultra` starts it
 (cli.UltraRuntime: demo fleet, exporter on a free port, lazy), since this test process
 imported aiohttp long ago. It reports its modules after the first checks, then waits for
-the test's requests, which must be served as ever: over TLS too.
+the test's requests, which must be served as ever: over TLS too. (ssl is not asserted:
+asyncio imports it itself on Python 3.11, in every process that uses it.)
 """
 
 from __future__ import annotations
