@@ -45,6 +45,13 @@ RSS at 1,000 (2026-11-29, main at 8152613 then the memory work, one run after th
 `ultra` 87.1 -> 82.9 MiB, `--serve` 74.9 -> 70.3 MiB (the rings hold an hour, the recent
 checks are columns, the detectors' state arrays, the window counters' 2-byte counts:
 bench/service_memory.py has them per service); at 5 services 61.9 -> 62.0 and 51.3 -> 51.0.
+Then `ultra` stopped importing aiohttp until something needs it (its exporter's first
+connection: server/listener.py) and ran on asyncio's loop instead of uvloop (this bench,
+one run, 2026-11-29): `ultra` at 1,000 68.9 MiB with no scraper, 81.9 once scraped (with
+its port probed at start, as this bench did before: 80.0 / 82.8; the issue's figure was
+85.1); at 5 services 50.6 / 61.4; `--serve` 68.3 and 50.3. Side by side in tmux
+without a scraper (same 60 s window): main 82.6 MiB, this tree 72.5 / 71.3 (74.4 / 72.9
+with uvloop). CPU at 1,000 7.6 % (4.9x the 5-service 1.6 %).
 """
 
 from __future__ import annotations
