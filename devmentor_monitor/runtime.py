@@ -15,6 +15,7 @@ from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import urlsplit
 
 from msgspec.structs import replace
 
@@ -461,9 +462,11 @@ class Monitor:
         self.intake.observe(
             SourceStatus("exporter", SourceState.OK, server.url, last_ok=time.time())
         )
-        own = f"{server.url}/health"
-        for svc in self.health.services:
-            if svc.url == own:
+        scheme = "https" if cfg.tls is not None else "http"
+        for svc in self.health.services:  # its own /health: answered here while it sleeps
+            url = urlsplit(svc.url or "")
+            own = url.scheme == scheme and url.path == "/health" and not url.query
+            if own and svc.url is not None and is_self(svc.url, self.config):
                 self.health.checker.answered_here[svc.name] = self._answer_self
 
     def _http_stack(self) -> HttpStack:

@@ -113,7 +113,11 @@ class Exporter:
                 extra={"fields": {"host": self.host, "port": self.port}},
             )
         if not lazy:
-            await self._serve()
+            try:
+                await self._serve()
+            except BaseException:
+                await self.stop()
+                raise
             return
         loop = asyncio.get_running_loop()
         for sock in self._socks:
