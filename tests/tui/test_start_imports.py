@@ -11,8 +11,9 @@ The real command runs in a tmux pane (a terminal) until its services show a stat
 its exporter answers, then quits with `q`; its `sys.modules` is written as it exits.
 
 The first frame needs only what it shows (issue 19: first frame within 1.2x a bare
-Textual app): the runtime, aiohttp and SQLite are imported once it is on screen (~0.2 s
-of CPU after it), and the views a key opens the first time one does (~14 ms).
+Textual app): the runtime and SQLite are imported once it is on screen (~0.2 s of CPU
+after it; aiohttp not before the exporter's first connection: test_exporter_lazy.py), and
+the views a key opens the first time one does (~14 ms).
 """
 
 from __future__ import annotations
