@@ -68,11 +68,28 @@ class Ring:
         return self._ts[i], self._vs[i]
 
     def since(self, t0: float) -> tuple[list[float], list[float]]:
-        """Points with timestamp >= t0, oldest first."""
-        ts = self._ordered(self._ts)
-        vs = self._ordered(self._vs)
-        i = bisect_left(ts, t0)
-        return ts[i:].tolist(), vs[i:].tolist()
+        """Points with timestamp >= t0, oldest first. Only those are copied: the
+        prediction step asks each service's ring for its one new point, 100 times a
+        second at 1,000 services, and putting the whole ring in order first (two array
+        copies of ~400 slots) was most of that."""
+        ts, vs, start = self._ts, self._vs, self._start
+        if not start:
+            i = bisect_left(ts, t0)
+            return ts[i:].tolist(), vs[i:].tolist()
+        if t0 <= ts[0]:  # reaches into the older stretch, ts[start:]
+            i = bisect_left(ts, t0, start)
+            return ts[i:].tolist() + ts[:start].tolist(), vs[i:].tolist() + vs[:start].tolist()
+        i = bisect_left(ts, t0, 0, start)
+        return ts[i:start].tolist(), vs[i:start].tolist()
+
+    def count_since(self, t0: float) -> int:
+        """How many points have timestamp >= t0, without copying any."""
+        ts, start = self._ts, self._start
+        if not start:
+            return len(ts) - bisect_left(ts, t0)
+        if t0 <= ts[0]:
+            return len(ts) - bisect_left(ts, t0, start) + start
+        return start - bisect_left(ts, t0, 0, start)
 
     def values_since(self, t0: float) -> list[float]:
         return self.since(t0)[1]
