@@ -43,6 +43,8 @@ class LatencyTrends(AppWidget, Static):
     stored for that moment)."""
 
     TOPICS = ("service:",)
+    # Per service shown: what its block was drawn from, and the block (see refresh_data).
+    _blocks: dict[str, tuple[object, list[Text]]] = {}  # replaced each draw
 
     def refresh_data(self) -> None:
         store = self.store
@@ -75,11 +77,37 @@ class LatencyTrends(AppWidget, Static):
         per = max(1, rows // len(names))
         now = self.monitor_app.clock()
         lines: list[Text] = []
+        blocks: dict[str, tuple[object, list[Text]]] = {}
         for name in names:  # the rings of the services shown only (a fleet has 1,000)
             values = trends.get(name)
             if values is None:
-                values = [v * 1000 for v in store.latency_history(name).values_since(now - WINDOW)]
+                # A block is drawn again only when what it shows changed: its service's
+                # summary (a new check, or its figures' minute), its checks in the window,
+                # the pane's size or the theme. At 1,000 services a service somewhere is
+                # checked every tick, and every shown block was redrawn each time.
+                ring = store.latency_history(name)
+                key = (
+                    store.service(name, now),
+                    ring.last(),
+                    ring.count_since(now - WINDOW),
+                    statuses[name],
+                    per,
+                    width,
+                    store.config.tui.chart_symbols,
+                    id(self.monitor_app.palette),
+                )
+                held = self._blocks.get(name)
+                if held is not None and held[0] == key:
+                    blocks[name] = held
+                    lines.extend(held[1])
+                    continue
+                values = [v * 1000 for v in ring.values_since(now - WINDOW)]
+                block = self._block(store, name, values, statuses[name], per, width)
+                blocks[name] = (key, block)
+                lines.extend(block)
+                continue
             lines.extend(self._block(store, name, values, statuses[name], per, width))
+        self._blocks = blocks
         if count > len(names):
             lines.append(Text(f"… {count - len(names)} more in the services table", style="dim"))
         self.update(Group(*lines))

@@ -1,0 +1,36 @@
+"""The latency trends redraw a service's block only when its own data changed: a new check
+of one service shows at once, the other services' blocks are the ones already drawn."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from tui_data import T, settle
+
+from devmentor_monitor.model import CheckResult
+from devmentor_monitor.tui.app import MonitorApp
+from devmentor_monitor.tui.trends import LatencyTrends
+
+Screen = Callable[[Any], str]
+
+
+async def test_a_new_check_redraws_its_block_only(app: MonitorApp, screen_text: Screen) -> None:
+    async with app.run_test(size=(160, 50)) as pilot:
+        await settle(pilot)
+        trends = app.screen.query_one("#trends", LatencyTrends)
+        blocks = dict(trends._blocks)
+        assert set(blocks) == {"auth", "memory", "ai-gateway", "project", "monitoring"}
+        assert "now 34 ms" in screen_text(app)
+
+        app.monitor.intake.observe(  # type: ignore[attr-defined]
+            CheckResult("project", T - 1, ok=True, latency=0.077, status_code=200)
+        )
+        app.tick()  # the notices only: "service:project"
+        await pilot.pause()
+        text = screen_text(app)
+        assert "now 77 ms" in text
+        assert "21 checks" in text  # project's block counts its new check
+        for name in ("auth", "memory", "ai-gateway", "monitoring"):
+            assert trends._blocks[name][1] is blocks[name][1], name  # kept, not drawn again
+        assert trends._blocks["project"][1] is not blocks["project"][1]
