@@ -225,8 +225,7 @@ class HealthChecker:
             ts = time.time()
             start = time.perf_counter()
             try:
-                async with asyncio.timeout(svc.timeout):
-                    status, reason, body = await self._plain.get(plain)
+                status, reason, body = await self._plain.get(plain, svc.timeout)
                 latency = time.perf_counter() - start
             except (OSError, TimeoutError, ValueError) as exc:  # BadResponse is a ValueError
                 return CheckResult(

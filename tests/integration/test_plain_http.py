@@ -203,3 +203,28 @@ async def test_hostile_chunked_and_compressed_answers_fail_the_check_not_the_mon
     async with raw_server(lambda req, i: empty) as (url, _, _):
         assert (await checker.check(svc(url))).ok
     await checker.close()
+
+
+async def test_each_request_ends_at_its_own_timeout_on_kept_connections():
+    """One timer watches every answer's deadline: a shorter timeout sent after a longer
+    one still ends on time, and the connections kept meanwhile still serve."""
+    ok = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+    stall = b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nok"  # 2 of 10 bytes, then nothing
+    checker = HealthChecker(4)
+    async with raw_server(lambda req, i: stall if b"/slow" in req else ok) as (url, _, conns):
+        fine = svc(f"{url}/fine", timeout=10.0)  # its deadlines far behind the others
+        warm = await asyncio.gather(*(checker.check(fine) for _ in range(3)))
+        assert all(r.ok for r in warm)
+        assert conns[0] == 3  # three kept connections
+        long = asyncio.create_task(checker.check(svc(f"{url}/slow", timeout=3.0)))
+        await asyncio.sleep(0)  # sent, its deadline watched
+        t0 = time.monotonic()
+        short = await checker.check(svc(f"{url}/slow", timeout=0.2))
+        took = time.monotonic() - t0
+        assert short.error == "timeout after 0.2 s"
+        assert took < 1.5, took  # its own deadline, not the longer one's
+        assert not long.done()
+        assert (await checker.check(fine)).ok  # the third kept one
+        assert (await long).error == "timeout after 3 s"
+        assert conns[0] == 3  # no new connection was needed
+        await checker.close()
