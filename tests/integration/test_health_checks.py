@@ -97,7 +97,7 @@ async def test_the_first_round_goes_out_at_once_and_later_rounds_are_spread():
     """Issue 19: the screen waits for the first round, so every service is asked at once
     (up to max_in_flight); after that each keeps its phase, 10 ms apart, never one burst."""
     async with HealthServer() as server:
-        server.delay = 0.3
+        server.delay = 0.15  # well under the 0.4 s spread (checks go out each 0.1 s tick)
         n = 40  # spread: 10 ms apart, 0.4 s in all (longer than a request)
         services = [svc(server.url(f"/s{i}/health"), name=f"s{i}", interval=2.0) for i in range(n)]
         source = HealthSource(services, max_in_flight=n)
