@@ -585,6 +585,10 @@ class Store:
         """(checks, up, failed) over ``window`` seconds, to the minute (hour past 24 h)."""
         return self._services[name].counter.totals(now, window)
 
+    def failed_percent(self, name: str, now: float, window: float) -> float | None:
+        """Percent of failed checks over ``window`` seconds (None: no check in it)."""
+        return self._services[name].counter.failed_percent(now, window)
+
     def check_counts_many(
         self, name: str, now: float, windows: tuple[float, ...]
     ) -> list[tuple[int, int, int]]:

@@ -379,7 +379,7 @@ class PredictionEngine:
             if last is None or last.ts <= self._checks_seen.get(name, -math.inf):
                 continue
             self._checks_seen[name] = last.ts
-            total, _, failed = store.check_counts(name, now, ERROR_WINDOW)
+            failed = store.failed_percent(name, now, ERROR_WINDOW)
             if pair is not None:
                 errors: _Series | None = pair[1]
             else:
@@ -392,8 +392,8 @@ class PredictionEngine:
                 )
                 if s is not None and errors is not None:
                     made[name] = (s, errors)
-            if errors is not None and total:
-                self._update(errors, last.ts, 100.0 * failed / total)
+            if errors is not None and failed is not None:
+                self._update(errors, last.ts, failed)
 
     def _latency_series(self, name: str) -> _Series | None:
         s = self._get(
