@@ -34,3 +34,20 @@ async def test_a_new_check_redraws_its_block_only(app: MonitorApp, screen_text: 
         for name in ("auth", "memory", "ai-gateway", "monitoring"):
             assert trends._blocks[name][1] is blocks[name][1], name  # kept, not drawn again
         assert trends._blocks["project"][1] is not blocks["project"][1]
+
+
+async def test_the_same_blocks_are_not_painted_again(app: MonitorApp, screen_text: Screen) -> None:
+    async with app.run_test(size=(160, 50)) as pilot:
+        await settle(pilot)
+        trends = app.screen.query_one("#trends", LatencyTrends)
+        shown = trends.visual
+        app.tick(force=True)  # every pane asked to draw, nothing new for the trends
+        await pilot.pause()
+        assert trends.visual is shown  # kept: not visualized nor painted again
+        app.monitor.intake.observe(  # type: ignore[attr-defined]
+            CheckResult("auth", T - 1, ok=True, latency=0.066, status_code=200)
+        )
+        app.tick(force=True)
+        await pilot.pause()
+        assert trends.visual is not shown
+        assert "now 66 ms" in screen_text(app)
