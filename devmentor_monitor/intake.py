@@ -209,13 +209,15 @@ class StoreIntake:
             self.history.write(samples)
 
     def observe(self, obs: Observation) -> None:
-        match obs:
+        match obs:  # the two that come with every health check first (tried in order)
+            case CheckResult():
+                self._check(obs)
+            case Polled(source, seconds, interval):
+                self.store.cost.polls.record(source, seconds, interval)
             case EventsAccepted(batch):
                 self._events(batch)
                 if self.event_engine is not None:
                     self.event_engine.accepted(batch)
-            case CheckResult():
-                self._check(obs)
             case SystemSample():
                 self._system(obs)
             case SourceStatus():
@@ -247,8 +249,6 @@ class StoreIntake:
                 if self.history is not None and not stored:
                     series = service_series(service, "last_beat_seconds")
                     self._write([Sample(series, ts, ts)])
-            case Polled(source, seconds, interval):
-                self.store.cost.polls.record(source, seconds, interval)
             case _:
                 assert_never(obs)
 

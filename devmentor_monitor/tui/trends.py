@@ -50,6 +50,7 @@ class LatencyTrends(AppWidget, Static):
     # cannot tell). At 1,000 services the pane was painted every tick, ~40 % of them for
     # nothing new, and its paint was the TUI's largest (py-spy, `ultra`, 160x50).
     _shown: tuple[tuple[list[Text], ...], int] | None = None
+    _table: ServicesTable | None = None
 
     def update(self, content: Any = "", *, layout: bool | None = None) -> None:
         self._shown = None
@@ -64,25 +65,35 @@ class LatencyTrends(AppWidget, Static):
             self.update("")
             return
         trends: dict[str, list[float]] = {}
-        if self.travelling:
-            frame = self.frame
-            if frame is None:
-                return
-            trends = {f.name: [v * 1000 for v in f.trend] for f in frame.services}
-            statuses = {f.name: f.status for f in frame.services}
-        else:
-            statuses = {n: store.status(n) for n in store.service_names()}
         wanted = self._filter()
-        names = [
-            n for n, st in statuses.items() if not wanted or wanted in n.lower() or wanted in st
-        ]
-        if not names:
-            self.update(Text("no services match" if wanted else "no services configured"))
-            return
-        count = len(names)
-        if count > rows:  # not all on a line each: the worst first, the rest counted
-            names.sort(key=lambda n: WORST_FIRST.get(statuses[n], 3))
-            names = names[: rows - 1]
+        travelling = self.travelling
+        every = [] if travelling or wanted else store.service_names()
+        if every and store.counts().get(Health.UP.value) == len(every):
+            # All up, no filter (a healthy fleet): the worst first is services.yaml's
+            # order, and only the shown services' statuses are read, not 1,000 of them
+            # each tick.
+            count = len(every)
+            names = every if count <= rows else every[: rows - 1]
+            statuses = dict.fromkeys(names, Health.UP)
+        else:
+            if travelling:
+                frame = self.frame
+                if frame is None:
+                    return
+                trends = {f.name: [v * 1000 for v in f.trend] for f in frame.services}
+                statuses = {f.name: f.status for f in frame.services}
+            else:
+                statuses = {n: store.status(n) for n in store.service_names()}
+            names = [
+                n for n, st in statuses.items() if not wanted or wanted in n.lower() or wanted in st
+            ]
+            if not names:
+                self.update(Text("no services match" if wanted else "no services configured"))
+                return
+            count = len(names)
+            if count > rows:  # not all on a line each: the worst first, the rest counted
+                names.sort(key=lambda n: WORST_FIRST.get(statuses[n], 3))
+                names = names[: rows - 1]
         per = max(1, rows // len(names))
         now = self.monitor_app.clock()
         lines: list[Text] = []
@@ -135,9 +146,13 @@ class LatencyTrends(AppWidget, Static):
         self._shown = (tuple(parts), more)
 
     def _filter(self) -> str:
-        """The services table's filter (`/`): the trends show the same services."""
-        tables = self.screen.query(ServicesTable)
-        return str(getattr(tables.first(), "filter_text", "")) if tables else ""
+        """The services table's filter (`/`): the trends show the same services. The
+        table is looked up once (a query walks the screen's widgets, each tick)."""
+        table = self._table
+        if table is None or not table.is_attached:
+            tables = self.screen.query(ServicesTable)
+            table = self._table = tables.first() if tables else None
+        return str(getattr(table, "filter_text", "")) if table is not None else ""
 
     def on_resize(self) -> None:
         self.refresh_data()

@@ -51,3 +51,24 @@ async def test_the_same_blocks_are_not_painted_again(app: MonitorApp, screen_tex
         await pilot.pause()
         assert trends.visual is not shown
         assert "now 66 ms" in screen_text(app)
+
+
+async def test_a_healthy_fleet_shows_its_first_services_in_order(
+    make_app: Callable[..., MonitorApp], screen_text: Screen
+) -> None:
+    """Every service up: the trends show services.yaml's first ones, the rest counted."""
+    extra = "".join(f"  - name: svc-{i:02d}\n    url: http://127.0.0.1:1/{i}\n" for i in range(40))
+    app = make_app(extra)
+    names = [*app.store.service_names()]  # type: ignore[union-attr]
+    for name in names:  # a fast, passing check for each: all up
+        for k in range(3):
+            app.monitor.intake.observe(  # type: ignore[attr-defined]
+                CheckResult(name, T - 3 + k, ok=True, latency=0.004, status_code=200)
+            )
+    assert app.store.counts()["up"] == len(names)  # type: ignore[union-attr]
+    async with app.run_test(size=(160, 50)) as pilot:
+        await settle(pilot)
+        trends = app.screen.query_one("#trends", LatencyTrends)
+        shown = list(trends._blocks)
+        assert shown == names[: len(shown)]  # services.yaml's order
+        assert f"… {len(names) - len(shown)} more in the services table" in screen_text(app)
