@@ -10,11 +10,13 @@ from __future__ import annotations
 import asyncio
 import heapq
 import json
+import logging
 import random
 import socket
 import ssl
 import sys
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
@@ -31,6 +33,7 @@ if TYPE_CHECKING:  # imported at the first check that needs it (https, an odd UR
     from devmentor_monitor.aio import aiohttp  # plain http:// never loads it (~12 MiB)
 
 USER_AGENT = "devmentor-monitor"
+log = logging.getLogger("devmentor_monitor.health")
 
 
 def body_mismatches(body: bytes, expect: Sequence[tuple[str, Any]]) -> list[str]:
@@ -304,6 +307,9 @@ class HealthSource:
         self.later: set[str] = set()
         self.first_round = asyncio.Event()  # set once the first round's results are all in
         self._first: set[int] = set()
+        self._waiting: deque[tuple[int, float]] = deque()  # (service, when queued)
+        self._busy: set[int] = set()  # services queued or being checked
+        self._idle: deque[asyncio.Future[None]] = deque()  # workers waiting for a check
 
     def check_now(self, name: str) -> bool:
         """Ask for an immediate check (e.g. on a `service.health.check` event)."""
@@ -321,41 +327,77 @@ class HealthSource:
             self.first_round.set()
             await asyncio.Event().wait()
         now = time.monotonic()
-        # The first round goes out at once (the semaphore bounds it): the screen waits for
+        # The first round goes out at once (max_in_flight at a time): the screen waits for
         # it. Later rounds are spread (10 ms apart, at most over the shortest interval):
         # each service keeps its phase, so 1,000 endpoints never fire as one burst.
         spread = min(min(s.interval for s in self.services), 0.01 * len(self.services))
-        in_flight: dict[int, asyncio.Task[None]] = {}
         self._due = []
         for i, svc in enumerate(self.services):
             if svc.name not in self.later:
                 self._first.add(i)
-                in_flight[i] = asyncio.create_task(self._one(i, intake, in_flight))
+                self._queue(i)
             self._due.append((now + spread * i / len(self.services) + svc.interval, i))
         heapq.heapify(self._due)
         if not self._first:
             self.first_round.set()
+        # max_in_flight workers take the due checks in turn: a task per check (its
+        # creation, its entry in asyncio's task set, its end) cost more than the
+        # scheduling itself, 100 times a second at 1,000 services.
+        workers = [
+            asyncio.create_task(self._work(intake)) for _ in range(self.checker.max_in_flight)
+        ]
         try:
             while True:
                 now = time.monotonic()
                 for i in list(self._urgent):
                     self._urgent.discard(i)
-                    if i not in in_flight:
-                        in_flight[i] = asyncio.create_task(self._one(i, intake, in_flight))
+                    self._queue(i)
                 while self._due and self._due[0][0] <= now:
                     _, i = heapq.heappop(self._due)
                     svc = self.services[i]
-                    jitter = random.uniform(-0.02, 0.02) * svc.interval
+                    jitter = (random.random() * 0.04 - 0.02) * svc.interval  # +-2 %
                     heapq.heappush(self._due, (now + svc.interval + jitter, i))
-                    if i not in in_flight:  # never two checks of one service at once
-                        in_flight[i] = asyncio.create_task(self._one(i, intake, in_flight))
+                    self._queue(i)
                 delay = self._due[0][0] - time.monotonic() if self._due else 3600.0
                 await self._sleep(max(delay, TICK))
         finally:
-            for task in in_flight.values():
+            for task in workers:
                 task.cancel()
-            await asyncio.gather(*in_flight.values(), return_exceptions=True)
+            await asyncio.gather(*workers, return_exceptions=True)
             await self.checker.close()
+
+    def _queue(self, i: int) -> None:
+        """Service ``i`` is due: queued for the next free worker, unless it is queued or
+        being checked already (never two checks of one service at once)."""
+        if i in self._busy:
+            return
+        self._busy.add(i)
+        self._waiting.append((i, time.perf_counter()))
+        idle = self._idle
+        while idle:
+            worker = idle.popleft()
+            if not worker.done():
+                worker.set_result(None)
+                return
+
+    async def _work(self, intake: Intake) -> None:
+        """One worker: the queued checks, one at a time, waiting when there are none."""
+        loop = asyncio.get_running_loop()
+        waiting = self._waiting
+        while True:
+            while not waiting:
+                wake: asyncio.Future[None] = loop.create_future()
+                self._idle.append(wake)
+                await wake
+            i, queued_at = waiting.popleft()
+            try:
+                await self._one(i, intake, queued_at)
+            except Exception as exc:  # a bug in one check: the worker goes on to the next
+                log.error(
+                    "health check failed",
+                    exc_info=exc,
+                    extra={"fields": {"service": self.services[i].name}},
+                )
 
     async def _sleep(self, delay: float) -> None:
         """Until ``delay`` has passed or check_now asks: a bare future and one timer, not
@@ -370,22 +412,21 @@ class HealthSource:
             timer.cancel()
             self._waiter = None
 
-    async def _one(self, i: int, intake: Intake, in_flight: dict[int, asyncio.Task[None]]) -> None:
+    async def _one(self, i: int, intake: Intake, queued_at: float) -> None:
         svc = self.services[i]
         try:
-            # Queueing for a slot is included (a source whose checks queue is slow), but not
-            # in the first round: it goes out all at once, so its queue says nothing about
-            # the steady state (200 services would read "slow" for a minute).
-            started = time.perf_counter()
+            # Queueing for a worker is included (a source whose checks queue is slow), but
+            # not in the first round: it goes out all at once, so its queue says nothing
+            # about the steady state (200 services would read "slow" for a minute).
             try:
                 result = await self.checker.check(svc)
             finally:  # as sources.base.timed (a failed poll is timed too), inline: per check
                 if i not in self._first:
-                    intake.observe(Polled(self.name, time.perf_counter() - started, svc.interval))
+                    intake.observe(Polled(self.name, time.perf_counter() - queued_at, svc.interval))
             self.checks_done += 1
             intake.observe(result)
         finally:
-            in_flight.pop(i, None)
+            self._busy.discard(i)
             if i in self._first:
                 self._first.discard(i)
                 if not self._first:

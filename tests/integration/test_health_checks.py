@@ -160,3 +160,26 @@ async def test_tls_certificate_days_left(tls_context):
         assert not untrusted.ok
         assert untrusted.error.startswith("TLS:")
     await checker.close()
+
+
+async def test_a_check_that_breaks_does_not_stop_the_others(caplog):
+    """The checks run in max_in_flight workers: one whose result cannot be taken (a bug
+    downstream) is logged, and the worker goes on with the next checks."""
+
+    class Breaks(Recorder):
+        def observe(self, obs: Observation) -> None:
+            if isinstance(obs, CheckResult) and not self.results:
+                self.results.append(obs)
+                raise RuntimeError("the first result cannot be taken")
+            super().observe(obs)
+
+    async with HealthServer() as server:
+        services = [svc(server.url(f"/s{i}/health"), name=f"s{i}", interval=0.2) for i in range(3)]
+        source = HealthSource(services, max_in_flight=1)  # one worker: it must go on
+        sink = Breaks()
+        task = asyncio.create_task(source.run(sink))
+        await eventually(lambda: len(sink.results) >= 9, 10, "9 results")
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert {r.service for r in sink.results} == {"s0", "s1", "s2"}
+    assert "health check failed" in caplog.text
