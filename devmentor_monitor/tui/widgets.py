@@ -17,6 +17,7 @@ from devmentor_monitor.incidents.model import Incident
 from devmentor_monitor.model import Health, SourceState
 from devmentor_monitor.selfcost import slow_lines
 from devmentor_monitor.store import ServiceSummary, Store
+from devmentor_monitor.tui.borders import set_border_subtitle
 from devmentor_monitor.tui.databasis import budget_cell, marks_note, uptime_cell
 from devmentor_monitor.tui.fleet import (
     GROUP_PREFIX,
@@ -507,8 +508,9 @@ class ServicesTable(AppWidget, DataTable[Any]):
         # bottom border: from the visible rows, as the cells themselves are.
         if {"uptime", "budget"} & set(columns):
             note = marks_note(shown)
-            if note != self._note:  # setting it repaints the whole table, even unchanged
-                self.border_subtitle = self._note = note
+            if note != self._note:  # the border row only (borders.py)
+                set_border_subtitle(self, note)
+                self._note = note
 
     def _update(self, rows: dict[str, tuple[object, ...]], columns: tuple[str, ...]) -> None:
         changes: dict[str, dict[str, object]] = {}
