@@ -41,6 +41,31 @@ with 1,000 services its tick takes ~7 ms and Textual's paint of the screen ~20 m
 in one callback once a second (py-spy), so a scrape there waits up to ~20 ms (p99 14-22
 ms, SCHED_FIFO, before and after alike).
 
+CPU at 1,000 (2026-11-29, branch i19d-cpu against main at de62cfc): both trees' `ultra` at
+5 and at 1,000 services in tmux at 160x50, all four against one stub and measured over the
+same 3 x 30 s windows after a 30 s warm-up (process CPU, % of one core): main 1.70 / 1.43 /
+1.47 at 5 and 7.87 / 8.03 / 8.47 at 1,000 (ratio 4.6-5.8); the branch 1.57 / 1.73 / 1.80
+and 4.40 / 4.53 / 4.97 (ratio 2.6-2.8). `--serve` at 1,000, both side by side the same
+way: 5.30-5.43 -> 3.00-3.27 % (its main thread 4.50-4.57 -> 2.47-2.57 %, ~250 us a check).
+What it took, each A/B'd the same way (py-spy of `ultra` at 1,000 to find them): the
+health scheduler's tick 0.02 -> 0.1 s (checks due within it go out and come back together,
+so the loop wakes less per check: `--serve` alone 4.1-4.6 -> 2.7-3.4 %; health/checker.py
+has the four ticks measured); the checks run in max_in_flight workers, not a task each;
+one timer watches the answers' deadlines (plainhttp.py), not an asyncio.timeout per
+check; the history writer gathers a batch without being woken by each write; the
+prediction step reads a service's new latency point without ordering its whole ring, and
+its failed-check share is 0 at once while every check held passed; the latency trends
+redraw only the blocks whose data changed, paint nothing when the blocks on screen are
+the same, skip word wrapping, and read no status per service while all are up; the
+header's "slow" reads the overruns kept apart, not the minute of polls; the table's note
+("* over 11s of data", each second in the first minute, which this bench's window falls
+in) repaints its border row only (tui/borders.py). Step by step, `ultra` at 1,000 with
+main beside it at 7.3-8.7 %: 6.9-8.0 % (trends, rings, slow, one timer), 5.4-6.1 % (the
+tick), 5.0-5.3 % (writer, predictions, trends' skip), 4.4-5.0 % (workers and the rest).
+This bench once on the branch then (load ~2, other jobs running): `ultra` 1.77 % at 5 and
+4.13 % at 1,000, ratio 2.33 (met; was 3.43-5.19 on main); RSS at 1,000 83.9 MiB (missed,
+as before); `--serve` 4.47 % (3.0-3.3 % in the side-by-side windows above).
+
 RSS at 1,000 (2026-11-29, main at 8152613 then the memory work, one run after the other):
 `ultra` 87.1 -> 82.9 MiB, `--serve` 74.9 -> 70.3 MiB (the rings hold an hour, the recent
 checks are columns, the detectors' state arrays, the window counters' 2-byte counts:

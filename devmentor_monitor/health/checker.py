@@ -332,6 +332,9 @@ class HealthSource:
         # each service keeps its phase, so 1,000 endpoints never fire as one burst.
         spread = min(min(s.interval for s in self.services), 0.01 * len(self.services))
         self._due = []
+        self._waiting.clear()  # a restart (the runtime's supervisor) starts afresh
+        self._busy.clear()
+        self._idle.clear()
         for i, svc in enumerate(self.services):
             if svc.name not in self.later:
                 self._first.add(i)
