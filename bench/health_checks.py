@@ -22,6 +22,12 @@ before): main-thread CPU per check 853 us before the lean http:// client
 one bench/tui_fleet.py run on the loaded machine (load average ~3.5) gave `ultra` 2.37 %
 at 5 services and 10.3 % at 1,000 (ratio 4.35, was 5.75; target < 3), `--serve` 7.0 %:
 the rest of the gap is the TUI's own work at 1,000 rows.
+
+Then (branch i19d-cpu, `--base` main at de62cfc, one window of 30 s, load ~2): main-thread
+CPU per check 409 -> 225 us, the process 4.8 -> 2.7 % of a core, its main thread 4.1 ->
+2.2 %: the scheduler's 0.1 s tick (checks go out and come back together), workers instead
+of a task per check, one timer for the answers' deadlines, a history writer not woken by
+each write, a cheaper prediction step (bench/tui_fleet.py has the `ultra` side).
 """
 
 from __future__ import annotations
