@@ -43,7 +43,7 @@ from devmentor_monitor.server.predictions_api import PredictionsApi
 from devmentor_monitor.server.push_api import PushApi
 from devmentor_monitor.server.ratelimit import WRITE_LIMITS, Rate, RateLimited, WriteLimits
 from devmentor_monitor.server.reports_api import ReportsApi
-from devmentor_monitor.server.responses import HeadFirst, error_response, json_response
+from devmentor_monitor.server.responses import Pieces, error_response, json_response
 from devmentor_monitor.server.routes import ROUTES
 from devmentor_monitor.server.services_body import ServicesBody
 from devmentor_monitor.server.sessions import Sessions
@@ -148,8 +148,9 @@ class Api:
 
     async def services(self, request: web.Request) -> web.Response:
         query(request, {})
-        await self.services_body.ready()
-        return web.Response(body=HeadFirst(self.services_body.body(), "application/json"))
+        body = self.services_body
+        await body.ready()
+        return web.Response(body=Pieces(body.chunks(), body.size, "application/json"))
 
     async def service(self, request: web.Request) -> web.Response:
         params = query(request, {"window": WINDOW})
@@ -322,8 +323,13 @@ def build_app(
         yield
         task.cancel()
 
+    async def services_body(_: web.Application) -> AsyncIterator[None]:
+        yield
+        api.services_body.close()  # its keeper task
+
     app.cleanup_ctx.append(flush_denied)
     app.cleanup_ctx.append(managed_keys)
+    app.cleanup_ctx.append(services_body)
     return app
 
 
