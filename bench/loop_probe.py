@@ -33,8 +33,16 @@ class Probe:
         ] = []  # gen, t0, wall, cpu, freed
         self._start = (0.0, 0.0)
         self.slow: list[tuple[float, float, str]] = []
+        self.at_end: dict[str, Any] = {}
+        self.survivors: dict[str, int] | None = {} if os.environ.get("PROBE_SURVIVORS") else None
 
     def on_gc(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start" and self.survivors is not None and info["generation"] == 1:
+            tally = self.survivors  # what a young collection is about to walk, by type
+            for gen in (0, 1):
+                for obj in gc.get_objects(generation=gen):
+                    name = type(obj).__qualname__
+                    tally[name] = tally.get(name, 0) + 1
         if phase == "start":
             self._start = (time.monotonic(), time.thread_time())
         else:
@@ -58,9 +66,29 @@ class Probe:
             append((time.monotonic(), now - last))
             last = now
 
+    def full_pass(self) -> None:
+        """On SIGUSR1 (the bench's window is over): what a full pass costs over the
+        objects live now (three, thread CPU), and how many there are."""
+        gen2 = len(gc.get_objects(generation=2))
+        full = []
+        for _ in range(3):
+            c0 = time.thread_time()
+            gc.collect()
+            full.append(time.thread_time() - c0)
+        self.at_end = {"gen2": gen2, "frozen": gc.get_freeze_count(), "full_pass_ms": full}
+
     def dump(self, path: str) -> None:
         with open(path, "w") as f:
-            json.dump({"ticks": self.ticks, "collections": self.collections, "slow": self.slow}, f)
+            json.dump(
+                {
+                    "ticks": self.ticks,
+                    "collections": self.collections,
+                    "slow": self.slow,
+                    "survivors": self.survivors,
+                    "at_end": self.at_end,
+                },
+                f,
+            )
 
 
 def _generations(path: str) -> None:
@@ -86,6 +114,14 @@ def _generations(path: str) -> None:
     counts["at"] = time.monotonic()
     with open(path, "a") as f:
         f.write(json.dumps(counts) + "\n")
+
+
+def _refreeze_after(delay: float) -> None:
+    def again() -> None:
+        gc.collect()
+        gc.freeze()
+
+    asyncio.get_running_loop().call_later(delay, again)
 
 
 def _time_callbacks(probe: Probe) -> None:
@@ -121,10 +157,15 @@ def main() -> int:
 
     def freeze_then_probe() -> None:
         frozen()
+        if os.environ.get("PROBE_GC_THRESHOLD"):  # trying thresholds without an edit
+            gc.set_threshold(*map(int, os.environ["PROBE_GC_THRESHOLD"].split(",")))
+        if os.environ.get("PROBE_REFREEZE"):  # collect and freeze again after N s
+            _refreeze_after(float(os.environ["PROBE_REFREEZE"]))
         gc.callbacks.append(probe.on_gc)
         loop = asyncio.get_running_loop()
         tasks.append(loop.create_task(probe.ticker()))
         loop.add_signal_handler(signal.SIGUSR2, _generations, out + ".gens")
+        loop.add_signal_handler(signal.SIGUSR1, probe.full_pass)
 
     cli.freeze_startup = freeze_then_probe
     if os.environ.get("PROBE_DIAG"):  # a scratch module that wraps functions to time them

@@ -19,6 +19,7 @@ machine moves the wall p99; the CPU figures move much less. ``--env-base`` and
 from __future__ import annotations
 
 import argparse
+import bisect
 import http.client
 import json
 import os
@@ -41,6 +42,7 @@ COUNT = 1000
 WARMUP_S = 10.0
 SCRAPE_GAP_S = 0.01
 EDGES_MS = (1, 2, 4, 8, 16)
+SLOW_MS = 5.0
 
 
 def _start(tree: Path, cfg: Path, out: Path, state: Path, extra_env: dict[str, str]) -> Any:
@@ -61,6 +63,29 @@ def _ms(times: list[float]) -> dict[str, float]:
         "p50_ms": round(statistics.median(times), 2),
         "p99_ms": round(times[int(0.99 * (len(times) - 1))], 2),
         "max_ms": round(times[-1], 2),
+    }
+
+
+def _slow(probe: dict[str, Any], spans: list[tuple[float, float]]) -> dict[str, Any]:
+    """The scrapes over SLOW_MS, and how much of each the server's loop spent on CPU (its
+    ticks' CPU from the scrape's start to 1 ms after its end): a slow scrape with a busy
+    loop waited for work; one with an idle loop waited for the machine (the server or
+    the client not on a core)."""
+    ticks = probe["ticks"]
+    at = [t for t, _ in ticks]
+    slow = []
+    for start, took in spans:
+        if took * 1000 <= SLOW_MS:
+            continue
+        i, j = bisect.bisect_left(at, start), bisect.bisect_right(at, start + took + 0.001)
+        cpu = sum(c for _, c in ticks[i:j])
+        slow.append((took * 1000, cpu * 1000))
+    busy = [cpu / took for took, cpu in slow]
+    return {
+        "over_ms": SLOW_MS,
+        "count": len(slow),
+        "loop_busy_over_half": sum(1 for b in busy if b > 0.5),
+        "loop_cpu_median_ms": round(statistics.median(c for _, c in slow), 2) if slow else None,
     }
 
 
@@ -119,13 +144,14 @@ def _round(args: argparse.Namespace, tmp: Path, cfg: Path, n: int) -> dict[str, 
         for _, port, _, _ in procs.values():
             _wait_port(port, 30)
         checked = {name: _wait_checked(port) for name, (_, port, _, _) in procs.items()}
-        time.sleep(WARMUP_S)
+        time.sleep(args.warmup)
         conns = {
             name: http.client.HTTPConnection("127.0.0.1", port, timeout=10)
             for name, (_, port, _, _) in procs.items()
         }
         order = list(procs) if n % 2 == 0 else list(reversed(procs))
         times: dict[str, list[float]] = {name: [] for name in procs}
+        spans: dict[str, list[tuple[float, float]]] = {name: [] for name in procs}
         ps = {name: psutil.Process(p.pid) for name, (p, _, _, _) in procs.items()}
         cpu0 = {name: sum(p.cpu_times()[:2]) for name, p in ps.items()}
         t0 = time.monotonic()
@@ -134,6 +160,7 @@ def _round(args: argparse.Namespace, tmp: Path, cfg: Path, n: int) -> dict[str, 
             for name in order:
                 took, body = _get(conns[name], "/api/services")
                 times[name].append(took * 1000)
+                spans[name].append((time.monotonic() - took, took))
                 size[name] = len(body)
                 time.sleep(SCRAPE_GAP_S)
         t1 = time.monotonic()
@@ -141,6 +168,9 @@ def _round(args: argparse.Namespace, tmp: Path, cfg: Path, n: int) -> dict[str, 
         rss = {name: round(p.memory_info().rss / 2**20, 1) for name, p in ps.items()}
         for c in conns.values():
             c.close()
+        for p, _, _, _ in procs.values():
+            p.send_signal(signal.SIGUSR1)  # the probe times full passes over what lives
+        time.sleep(1.0)
     finally:
         for p, _, _, _ in procs.values():
             if p.poll() is None:
@@ -162,6 +192,12 @@ def _round(args: argparse.Namespace, tmp: Path, cfg: Path, n: int) -> dict[str, 
             "cpu_pct": round(100 * cpu[name] / (t1 - t0), 1),
             "rss_mib": rss[name],
             "loop": _holds(probe, t0, t1),
+            "slow_scrapes": _slow(probe, spans[name]),
+            "at_end": {  # a full pass over what lives at the end (median of 3, CPU)
+                "gen2_objects": probe["at_end"]["gen2"],
+                "frozen": probe["at_end"]["frozen"],
+                "full_pass_ms": round(statistics.median(probe["at_end"]["full_pass_ms"]) * 1000, 2),
+            },
         }
     return result
 
@@ -171,6 +207,9 @@ def main() -> int:
     parser.add_argument("--base", required=True, help="the other tree (its root)")
     parser.add_argument("--scrapes", type=int, default=1200, help="per side")
     parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument(
+        "--warmup", type=float, default=WARMUP_S, help="seconds after all are checked"
+    )
     parser.add_argument("--env-base", action="append", default=[])
     parser.add_argument("--env-ours", action="append", default=[])
     args = parser.parse_args()

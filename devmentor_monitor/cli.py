@@ -41,6 +41,7 @@ from devmentor_monitor.config.schema import (
     load_config,
 )
 from devmentor_monitor.events import emit_cli as emit
+from devmentor_monitor.gc_settings import freeze_once_warm
 from devmentor_monitor.incidents import silence_cli
 from devmentor_monitor.logs import mask, mask_url, setup_logging
 from devmentor_monitor.predictions import detect_cli
@@ -342,10 +343,12 @@ def freeze_startup() -> None:
     79 -> 15 ms median). A 10x gen-0 threshold made it worse there (/api/services render
     p99 3.7 -> 14 ms: fewer, longer young collections), so the thresholds stay. Garbage
     made so far is collected first, so none of it is frozen for good. The collector runs
-    again from here if `ultra` had held it off for its start (`hold_collector`)."""
+    again from here if `ultra` had held it off for its start (`hold_collector`). What the
+    first minute builds per service is frozen later (gc_settings.freeze_once_warm)."""
     gc.collect()
     gc.freeze()
     gc.enable()
+    freeze_once_warm()
 
 
 def hold_collector() -> None:

@@ -550,7 +550,9 @@ class Detector:
         margin = (hi - lo) * spatial_tol
         if n >= warmup and hi > lo and (x > hi + margin or x < lo - margin):
             score, expert = 1.0, float(SPATIAL)
-        self._last = array("d", (r, mu, dev_b, lo, hi, m_long_before, scale, ad_long_before))
+        # In place (the new array dies at once): a new state array per sample outlived
+        # the young collections and grew the old generation (gc.py).
+        self._last[:] = array("d", (r, mu, dev_b, lo, hi, m_long_before, scale, ad_long_before))
         if n == 0:
             lo = hi = x
         else:
@@ -580,7 +582,7 @@ class Detector:
         below = below + 1.0 if score < off else 0.0
         flag = score >= on or (self.flag and below < off_samples)
         rate = self.rate + a_rate * (float(flag) - self.rate)
-        self._s = array(
+        self._s[:] = array(
             "d",
             (
                 n + 1.0,

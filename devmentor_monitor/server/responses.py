@@ -21,33 +21,22 @@ def json_response(
 
 
 class Pieces(aiohttp.payload.Payload):
-    """A large cached body sent as the pieces it is kept in, after the head: one
-    `writelines`, which uvloop (cli.run_fast) hands to the kernel as they are (writev),
-    with no joined copy. Given plain bytes, aiohttp (on Python before 3.12.9, which lacks
-    a safe writelines) joins the head and the body into one new buffer to send: for
-    /api/services at 1,000 services, 0.7 MiB copied on every scrape, a quarter of its loop
-    time (py-spy, bench/tui_fleet.py); joining the pieces to one body whenever a service
-    changed cost as much again (0.26 ms p50: fresh pages, ~60 faults a join). The plain
-    asyncio loop's writelines joins them itself, as aiohttp did."""
+    """A large cached body sent as the pieces it is kept in (services_body.GROUP), one
+    write each; the head goes out with the first. Given the whole body as bytes, aiohttp
+    (on Python before 3.12.9, which lacks a safe writelines) joins the head and the body
+    into one new buffer to send: for /api/services at 1,000 services, 0.7 MiB copied on
+    every scrape, a quarter of its loop time (py-spy, bench/tui_fleet.py)."""
 
     def __init__(self, pieces: list[bytes], size: int, content_type: str) -> None:
         super().__init__(pieces, content_type=content_type)
-        self._size = self._total = size
+        self._size = size
 
     def decode(self, encoding: str = "utf-8", errors: str = "strict") -> str:
         return b"".join(self._value).decode(encoding, errors)
 
     async def write(self, writer: aiohttp.abc.AbstractStreamWriter) -> None:
-        transport = getattr(writer, "transport", None)
-        if transport is None:  # not aiohttp's StreamWriter: the general way
-            await writer.write(b"".join(self._value))
-            return
-        writer.send_headers()
-        if transport.is_closing():
-            raise aiohttp.ClientConnectionResetError("Cannot write to closing transport")
-        transport.writelines(self._value)
-        writer.output_size += self._total
-        await writer.drain()
+        for piece in self._value:
+            await writer.write(piece)
 
     async def as_bytes(self, encoding: str = "utf-8", errors: str = "strict") -> bytes:
         return b"".join(self._value)

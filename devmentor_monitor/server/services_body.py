@@ -1,18 +1,21 @@
-"""`/api/services` rendered once per change, as /metrics is: a scrape costs a bytes join.
+"""`/api/services` rendered once per change, as /metrics is: a scrape costs a few writes.
 
-Each service's JSON is kept as bytes, in config order. The body listens on the store's
-bus: a scrape encodes again only the services named by "service:<name>" notices since
-the last scrape (a check, a beat, a workload change), plus those whose summary the store
-derives again as time passes (Store.SUMMARY_TTL), found oldest first from a queue; then it
-joins the kept fragments. The counts move with the statuses of the services encoded.
+Each service's JSON is kept as bytes, in config order, and joined GROUP services at a
+time into the pieces a scrape sends as they are (responses.Pieces). The body listens on
+the store's bus: only the services named by "service:<name>" notices (a check, a beat, a
+workload change) are encoded again, plus those whose summary the store derives again as
+time passes (Store.SUMMARY_TTL), found oldest first from a queue; a change joins its
+piece again. The counts move with the statuses of the services encoded. While scrapes
+keep coming, a keeper task encodes the changes as they come, in slices; a scrape after a
+quiet spell encodes them first, in slices too (slices.py), so neither holds the loop.
 
 Measured at 1,000 services and 100 checks a second (bench/tui_fleet.py): keying the cache
 on the store's version instead, as before, meant a pass over every service on nearly every
 scrape (the version moves on every check and host sample) and 1-2 ms of loop time per
-scrape; this is O(services changed), and ~0.2 ms for the join. The TUI shares the loop
-with the exporter in `ultra`, so a scrape never holds the screen. The join is one copy of
-the fragments, and the body goes out after the head as it is (responses.HeadFirst): a
-scrape copied the 0.7 MiB six times before, about half of its loop time (py-spy).
+scrape; this is O(services changed). The TUI shares the loop with the exporter in
+`ultra`, so a scrape never holds the screen. Side by side with the body joined whole and
+encoded at the scrape (bench/services_ab.py, 1,200 scrapes 10 ms apart each): see the
+figures in bench/tui_fleet.py's docstring.
 """
 
 from __future__ import annotations
@@ -31,12 +34,18 @@ from devmentor_monitor.store import ServiceSummary, Store
 
 HEAD = b'{"services":['
 # While someone scrapes (the last scrape under KEEP_S ago), each change is encoded as it
-# comes, in slices, one pass per COALESCE_S: a scrape then finds at most a change or two
-# to encode. At 1,000 services (100 checks/s) encoding a service took 0.24 ms (p50, its
-# summary derived too), 1-3 of them on nearly every scrape, about half its CPU; and a
+# comes, in slices, one pass per COALESCE_S, and a scrape sends what is encoded. At 1,000
+# services (100 checks/s) encoding a service took 0.24 ms (p50, its summary derived too),
+# 1-3 of them on nearly every scrape 10 ms apart, a quarter to half of its CPU; and a
 # scrape after a quiet spell found every service changed: 0.2-0.4 s in one callback.
 KEEP_S = 60.0
 COALESCE_S = 0.01
+# Services per piece of the body (~92 KiB at ~0.7 KiB a service): a change joins its
+# piece again, from reused heap memory (under glibc's 128 KiB mmap threshold), and a
+# scrape writes the pieces as they are, 8 at 1,000 services. The whole 0.7 MiB body
+# joined again on each change took 0.26 ms p50 in `--serve` (fresh pages, ~60 faults a
+# join, thread CPU around it); uvloop's writelines joins too.
+GROUP = 128
 
 
 def _dumps(value: object) -> bytes:
@@ -54,6 +63,9 @@ class ServicesBody:
         self._at: dict[str, int] = {}  # name -> its place in _names and _parts
         self._parts: list[bytes] = []  # each service's JSON, all but the first after a comma
         self._size = 0  # of the parts
+        # the parts joined, GROUP at a time, HEAD before the first, the tail after the last
+        self._groups: list[bytes] = []
+        self._dirty: set[int] = set()  # groups with a part (or the tail) changed since
         self._held: dict[str, ServiceSummary] = {}  # the summary each part was encoded from
         # (when encoded, name), oldest first: summaries the store derives again after
         # SUMMARY_TTL with no notice (an unchecked service's windows slide).
@@ -87,14 +99,16 @@ class ServicesBody:
         (slices.py): built afresh if it must be (the first scrape, the services changed),
         else the changes not yet encoded. At 1,000 services encoding them all took
         0.2-0.4 s, the loop (and in `ultra` the screen) held as long. From here on, for
-        KEEP_S, changes are encoded as they come (`_keeping`)."""
+        KEEP_S, changes are encoded as they come (`_keeping`), and a scrape meanwhile
+        takes the body as it is: at most COALESCE_S and a pass behind the store."""
         self._asked = time.monotonic()
         if self._stale():
             async with self._building:
                 if self._stale():
                     await self._rebuild()
-        if self._keeper is None or self._keeper.done():
-            self._keeper = asyncio.create_task(self._keeping(), name="services-body")
+        if self._keeper is not None and not self._keeper.done():
+            return  # it encodes each change within COALESCE_S
+        self._keeper = asyncio.create_task(self._keeping(), name="services-body")
         await in_slices(self._catching_up())
 
     async def _rebuild(self) -> None:
@@ -110,6 +124,7 @@ class ServicesBody:
         self._names, self._at, self._parts = fresh._names, fresh._at, fresh._parts
         self._held, self._aged, self._counts = fresh._held, fresh._aged, fresh._counts
         self._size, self._tail, self._joined = fresh._size, fresh._tail, fresh._joined
+        self._groups, self._dirty = fresh._groups, fresh._dirty
         self._pending, self._recount = fresh._pending, False
         self.encoded += fresh.encoded
 
@@ -124,7 +139,16 @@ class ServicesBody:
     def chunks(self) -> list[bytes]:
         """The body in pieces, as of the last `ready` (for a scrape: sent as they are,
         responses.Pieces); a new list, so later changes do not show through."""
-        return [HEAD, *self._parts, self._tail]
+        groups, parts, last = self._groups, self._parts, len(self._groups) - 1
+        for g in self._dirty:
+            piece = parts[g * GROUP : (g + 1) * GROUP]
+            if g == 0:
+                piece.insert(0, HEAD)
+            if g == last:
+                piece.append(self._tail)
+            groups[g] = b"".join(piece)
+        self._dirty.clear()
+        return list(groups) if groups else [HEAD + self._tail]
 
     @property
     def size(self) -> int:
@@ -161,6 +185,9 @@ class ServicesBody:
         if self._recount:
             self._recount = False
             self._tail = b'],"counts":' + _dumps(self._counts) + b"}"
+            if self._groups:
+                self._dirty.add(len(self._groups) - 1)
+            self._joined = b""
 
     def _rebuilding(self) -> Work[None]:
         """Every service encoded afresh: at the first scrape, or if the services changed;
@@ -171,6 +198,8 @@ class ServicesBody:
         self._at = {name: i for i, name in enumerate(self._names)}
         self._parts = [b""] * len(self._names)
         self._size = 0
+        self._groups = [b""] * -(-len(self._names) // GROUP)
+        self._dirty = set(range(len(self._groups)))
         self._pending.clear()
         self._held.clear()
         self._aged.clear()
@@ -196,6 +225,7 @@ class ServicesBody:
             part = b"," + part
         self._size += len(part) - len(self._parts[at])
         self._parts[at] = part
+        self._dirty.add(at // GROUP)
         self._joined = b""
         self._held[name] = s
         self._aged.append((now, name))

@@ -9,10 +9,12 @@ import time
 
 from support.clock import FakeClock
 from support.loopgaps import held_gaps
+from support.waiting import eventually
 
 from devmentor_monitor.config.schema import parse_text
 from devmentor_monitor.model import CheckResult
 from devmentor_monitor.runtime import Monitor
+from devmentor_monitor.server import services_body
 from devmentor_monitor.server.services_body import ServicesBody
 
 NAMES = [f"svc-{i:02d}" for i in range(40)]
@@ -102,4 +104,81 @@ def test_the_first_body_at_1000_services_is_built_without_holding_the_loop() -> 
     assert sliced.body() == expected
     assert sliced.encoded == 1000  # built once, by ready; body() had nothing left to do
     assert whole > 0.02, f"the build took only {whole * 1000:.1f} ms: too small to tell"
+    assert max(gaps) < 0.008, f"the loop was held {max(gaps) * 1000:.1f} ms at once"
+
+
+def _thousand(clock: FakeClock) -> tuple[Monitor, list[str]]:
+    names = [f"svc-{i:04d}" for i in range(1000)]
+    services = "".join(f"\n  - name: {n}\n    url: http://127.0.0.1:1/{n}" for n in names)
+    monitor = Monitor(parse_text(f"services:{services}\n"), serve=False, clock=clock)
+    for n in names:
+        monitor.intake.observe(CheckResult(n, clock.now, ok=True, latency=0.01))
+    return monitor, names
+
+
+async def _fail_all(monitor: Monitor, names: list[str]) -> None:
+    """Every service gets a failed check, ten at a time, as replies come to the loop."""
+    now = monitor.store.clock()
+    for i, n in enumerate(names):
+        monitor.intake.observe(CheckResult(n, now, ok=False, latency=None, error="x"))
+        if i % 10 == 9:
+            await asyncio.sleep(0)
+
+
+def _scraped(body: ServicesBody) -> bytes:
+    return b"".join(body.chunks())  # what a scrape sends, once `ready` returned
+
+
+def test_changes_are_encoded_as_they_come_between_scrapes_without_holding_the_loop() -> None:
+    """While scrapes keep coming, a burst of changes (every service checked at once) is
+    encoded by the body's keeper, in slices, and a scrape soon after sends the new state
+    with nothing left to encode."""
+    clock = FakeClock()
+    monitor, names = _thousand(clock)
+    body = ServicesBody(monitor.store, monitor.queries)
+
+    async def burst_then_scrape() -> bytes:
+        await body.ready()  # the first scrape: built, and the keeper started
+        clock.advance(10)
+        await _fail_all(monitor, names)
+        await eventually(lambda: body.encoded == 2000, what="every change encoded")
+        encoded = body.encoded
+        await body.ready()  # a scrape: the keeper did the work
+        assert body.encoded == encoded
+        return _scraped(body)
+
+    try:
+        sent, gaps = asyncio.run(held_gaps(burst_then_scrape()))
+    finally:
+        body.close()
+    fresh = ServicesBody(monitor.store, monitor.queries).body()
+    assert sent == fresh
+    assert all(s["failures_total"] == 1 for s in json.loads(sent)["services"])
+    assert max(gaps) < 0.008, f"the loop was held {max(gaps) * 1000:.1f} ms at once"
+
+
+def test_a_scrape_after_a_quiet_spell_catches_up_without_holding_the_loop(monkeypatch) -> None:
+    """No scrape for KEEP_S: the keeper has stopped, so the next scrape finds every service
+    changed; it encodes them in slices before it answers, and answers the new state."""
+    monkeypatch.setattr(services_body, "KEEP_S", 0.0)  # the keeper stops at once
+    clock = FakeClock()
+    monitor, names = _thousand(clock)
+    body = ServicesBody(monitor.store, monitor.queries)
+
+    async def scrape_after_quiet() -> bytes:
+        await body.ready()
+        await asyncio.sleep(0)
+        clock.advance(10)
+        await _fail_all(monitor, names)
+        await eventually(lambda: body._keeper is not None and body._keeper.done(), what="stop")
+        assert body.encoded == 1000  # nothing encoded since the first scrape
+        await body.ready()
+        return _scraped(body)
+
+    try:
+        sent, gaps = asyncio.run(held_gaps(scrape_after_quiet()))
+    finally:
+        body.close()
+    assert body.encoded == 2000
+    assert sent == ServicesBody(monitor.store, monitor.queries).body()
     assert max(gaps) < 0.008, f"the loop was held {max(gaps) * 1000:.1f} ms at once"
