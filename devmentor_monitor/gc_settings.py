@@ -16,6 +16,7 @@ was alive then and ends in a cycle later), not a growth.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 from typing import Any
 
@@ -25,19 +26,34 @@ from typing import Any
 # walks ~22,700 -> ~5,300, and that pass 4.8 -> 1.4 ms (thread CPU, warm caches; the
 # automatic ones, cold, took 15-50 ms before).
 WARM_S = 60.0
+# The thresholds stay CPython's (700, 10, 10). (350, 10, 10) halved each young
+# collection (gen 0 0.42 -> 0.20 ms, gen 1 1.5-1.8 -> 0.8-1.0 ms median) but moved
+# neither the loop's holds over 2 ms (1.35 / 1.14 % of the time vs 1.37 / 1.19 %) nor the
+# scrape p99, two rounds with the sides swapped (bench/services_ab.py, SCHED_FIFO), and
+# brought full collections forward (more objects promoted). A 10x gen-0 threshold was
+# worse (cli.freeze_startup).
 
 
 def freeze_once_warm(delay: float = WARM_S) -> asyncio.TimerHandle:
     """After ``delay`` seconds, freeze what survives the next full collection (one
     that comes by itself: no collection is forced, so none holds the loop for this).
     Called on the running loop; nothing happens if the loop ends first."""
+    loop = asyncio.get_running_loop()
 
     def arm() -> None:
+        fired = False
+
         def after_full(phase: str, info: dict[str, Any]) -> None:
-            if phase == "stop" and info["generation"] == 2:
-                gc.callbacks.remove(after_full)
-                gc.freeze()
+            nonlocal fired
+            if fired or phase != "stop" or info["generation"] != 2:
+                return
+            fired = True
+            gc.freeze()
+            # not from inside the callbacks' walk (the next one would be skipped), and
+            # a collection may run on another thread
+            with contextlib.suppress(RuntimeError):  # the loop has closed: it stays, idle
+                loop.call_soon_threadsafe(gc.callbacks.remove, after_full)
 
         gc.callbacks.append(after_full)
 
-    return asyncio.get_running_loop().call_later(delay, arm)
+    return loop.call_later(delay, arm)
