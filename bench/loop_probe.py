@@ -6,7 +6,13 @@ does not stretch it), with the monotonic time it woke; gc.callbacks record each 
 collection's generation, start, wall and thread-CPU duration. At exit (SIGTERM: the CLI's
 own clean stop) both go to OUT as JSON, for a bench to cut to its window (CLOCK_MONOTONIC
 is the same clock in every process). The CLI is the tree's on PYTHONPATH, as bench/ab.py
-runs its base.
+runs its base. Signals: SIGUSR1 times three full collections over what lives now (the
+bench's window is over), SIGUSR2 appends what each generation holds, by type, to
+OUT.gens. For a look inside (each changes what is measured): PROBE_CALLBACKS=1 (the
+plain asyncio loop, each callback over 1 ms of CPU named), PROBE_SURVIVORS=1 (what
+each gen-1 collection walks, by type), PROBE_GC_THRESHOLD=a,b,c, PROBE_REFREEZE=S
+(collect and freeze again after S s), PROBE_DIAG=path/to/module.py (its install() runs
+first: wrap what you want timed).
 """
 
 from __future__ import annotations
@@ -26,6 +32,8 @@ TICK_S = 0.001
 
 
 class Probe:
+    """The ticks, collections and the rest, kept in memory until the exit."""
+
     def __init__(self) -> None:
         self.ticks: list[tuple[float, float]] = []  # (monotonic at wake, CPU s since last)
         self.collections: list[

@@ -11,9 +11,14 @@ over one keep-alive connection each, SCRAPE_GAP_S apart, so both see the same ma
 Per tree: scrape p50/p99/max, the process's CPU over the window, and from the probe the
 loop's holds (thread CPU between two turns of a 1 ms ticker): how many over 1/2/4/8/16
 ms, the share of the window's wall time spent in holds over 2 and 4 ms of CPU, the loop
-busy %, and the cycle collections by generation (count, median and max ms). A noisy
-machine moves the wall p99; the CPU figures move much less. ``--env-base`` and
-``--env-ours`` (K=V, repeatable) set a variable for one side only.
+busy %, the cycle collections by generation (count, median and max ms), the loop's CPU
+during a scrape, and of the scrapes over SLOW_MS how many had the loop busy for half of
+it (the rest waited for a core); after the window, three full collections timed over
+what lives then. A noisy machine moves the wall p99; the CPU figures move much less:
+``--fifo`` runs the servers and the client SCHED_FIFO (root). ``--env-base`` and
+``--env-ours`` (K=V, repeatable) set a variable for one side only: loop_probe.py reads
+PROBE_CALLBACKS (each callback over 1 ms, named), PROBE_GC_THRESHOLD, PROBE_REFREEZE.
+Figures: bench/tui_fleet.py's docstring.
 """
 
 from __future__ import annotations

@@ -21,6 +21,7 @@ figures in bench/tui_fleet.py's docstring.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections import deque
@@ -34,12 +35,13 @@ from devmentor_monitor.store import ServiceSummary, Store
 
 HEAD = b'{"services":['
 # While someone scrapes (the last scrape under KEEP_S ago), each change is encoded as it
-# comes, in slices, one pass per COALESCE_S, and a scrape sends what is encoded. At 1,000
-# services (100 checks/s) encoding a service took 0.24 ms (p50, its summary derived too),
-# 1-3 of them on nearly every scrape 10 ms apart, a quarter to half of its CPU; and a
-# scrape after a quiet spell found every service changed: 0.2-0.4 s in one callback.
+# comes, in slices, in a pass of its own just after the callback that made it (and the
+# others ready then). At 1,000 services (100 checks/s) encoding a service took 0.24 ms
+# (p50, its summary derived too), 1-3 of them on nearly every scrape 10 ms apart, a
+# quarter to half of its CPU; a scrape after a quiet spell found every service changed:
+# 0.2-0.4 s in one callback.
 KEEP_S = 60.0
-COALESCE_S = 0.01
+WAKE_S = 1.0  # a pass at least this often: summaries aged past SUMMARY_TTL, no notice
 # Services per piece of the body (~92 KiB at ~0.7 KiB a service): a change joins its
 # piece again, from reused heap memory (under glibc's 128 KiB mmap threshold), and a
 # scrape writes the pieces as they are, 8 at 1,000 services. The whole 0.7 MiB body
@@ -99,17 +101,17 @@ class ServicesBody:
         (slices.py): built afresh if it must be (the first scrape, the services changed),
         else the changes not yet encoded. At 1,000 services encoding them all took
         0.2-0.4 s, the loop (and in `ultra` the screen) held as long. From here on, for
-        KEEP_S, changes are encoded as they come (`_keeping`), and a scrape meanwhile
-        takes the body as it is: at most COALESCE_S and a pass behind the store."""
+        KEEP_S, changes are encoded as they come (`_keeping`), so a scrape seldom finds
+        one left to encode; it still does, so a scrape shows every change made before
+        it (a write through the API, then a read)."""
         self._asked = time.monotonic()
         if self._stale():
             async with self._building:
                 if self._stale():
                     await self._rebuild()
-        if self._keeper is not None and not self._keeper.done():
-            return  # it encodes each change within COALESCE_S
-        self._keeper = asyncio.create_task(self._keeping(), name="services-body")
-        await in_slices(self._catching_up())
+        if self._keeper is None or self._keeper.done():
+            self._keeper = asyncio.create_task(self._keeping(), name="services-body")
+        await in_slices(self._catching_up())  # what the keeper has not reached yet
 
     async def _rebuild(self) -> None:
         """Built aside, then taken at once; a scrape that comes meanwhile waits for it."""
@@ -132,8 +134,10 @@ class ServicesBody:
         """Encode each change soon after it comes while scrapes keep coming; ends
         KEEP_S after the last one (the next scrape starts it again)."""
         while time.monotonic() - self._asked < KEEP_S and (sub := self._sub) is not None:
-            await sub.changed()
-            await asyncio.sleep(COALESCE_S)  # one pass for a burst of checks
+            with contextlib.suppress(TimeoutError):  # summaries age with no notice too
+                async with asyncio.timeout(WAKE_S):
+                    await sub.changed()
+            await asyncio.sleep(0)  # the other callbacks ready now first: one pass for them
             await in_slices(self._catching_up())
 
     def chunks(self) -> list[bytes]:

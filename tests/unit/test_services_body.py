@@ -182,3 +182,56 @@ def test_a_scrape_after_a_quiet_spell_catches_up_without_holding_the_loop(monkey
     assert body.encoded == 2000
     assert sent == ServicesBody(monitor.store, monitor.queries).body()
     assert max(gaps) < 0.008, f"the loop was held {max(gaps) * 1000:.1f} ms at once"
+
+
+def test_summaries_that_age_with_no_notice_are_sent_anew_while_scrapes_keep_coming(
+    monkeypatch,
+) -> None:
+    """No check, no beat, nothing on the bus: time alone moves the uptime windows. While
+    scrapes keep coming, the keeper encodes them again before the next scrape."""
+    monkeypatch.setattr(services_body, "WAKE_S", 0.05)
+    clock = FakeClock()
+    monitor = _fleet(clock)
+    for n in NAMES:
+        monitor.intake.observe(CheckResult(n, clock.now, ok=True, latency=0.01))
+    body = ServicesBody(monitor.store, monitor.queries)
+
+    async def an_hour_later() -> bytes:
+        await body.ready()
+        clock.advance(3600 + monitor.store.SUMMARY_TTL)
+        await eventually(lambda: body.encoded == 2 * len(NAMES), what="aged ones encoded")
+        await body.ready()
+        assert body.encoded == 2 * len(NAMES)  # nothing left for the scrape
+        return _scraped(body)
+
+    try:
+        sent = asyncio.run(an_hour_later())
+    finally:
+        body.close()
+    assert sent == ServicesBody(monitor.store, monitor.queries).body()
+    assert json.loads(sent)["services"][0]["uptime_percent"]["1h"] is None
+
+
+def test_a_scrape_right_after_a_change_shows_it() -> None:
+    """The keeper encodes changes soon after they come, but a scrape does not wait for
+    it: a container reported down, then a scrape at once, shows the service down."""
+    clock = FakeClock()
+    monitor = _fleet(clock)
+    store = monitor.store
+    for n in NAMES:
+        monitor.intake.observe(CheckResult(n, clock.now, ok=True, latency=0.01))
+    body = ServicesBody(store, monitor.queries)
+
+    async def change_then_scrape() -> dict[str, object]:
+        await body.ready()
+        await asyncio.sleep(0)  # the keeper is waiting for changes
+        store.set_workload_down("svc-05", "container api exited")
+        await body.ready()
+        return json.loads(_scraped(body))
+
+    try:
+        got = asyncio.run(change_then_scrape())
+    finally:
+        body.close()
+    assert got["services"][5]["status"] == "down"
+    assert got["counts"]["down"] == 1
