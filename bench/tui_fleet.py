@@ -69,21 +69,28 @@ as before); `--serve` 4.47 % (3.0-3.3 % in the side-by-side windows above).
 Then (2026-11-29, side by side with main at de62cfc: bench/services_ab.py, two `--serve`
 of the 1,000-service file at once against one stub, scrapes alternated between them over
 keep-alive connections, 1,200 each 10 ms apart, a 1 ms ticker in each process for the
-loop's holds): the body's changes are encoded by a keeper task as they come, in slices,
-so a scrape sends what is encoded, as 8 pieces of ~92 KiB (services_body.py,
-responses.Pieces): no encoding and no 0.7 MiB join in the scrape. SCHED_FIFO, two rounds
-with the order swapped: scrape p50 2.04 / 2.01 -> 1.12 / 1.09 ms, p99 5.2 / 11.9 -> 3.86
-/ 3.15 ms, max 56.8 / 31.5 -> 12.8 / 8.2 ms; the loop's CPU during a scrape (p50) 1.88 /
-1.89 -> 0.96 / 0.96 ms; the loop's time in holds over 2 ms of CPU 3.03 / 3.89 -> 0.90 /
-1.20 %, over 4 ms 0.60 / 0.89 -> 0.30 / 0.37 %. At normal priority (load ~2): p50 2.47 ->
-1.45 ms, p99 21.5 -> 10.5 ms, but of the scrapes over 5 ms (103 -> 44) only 13 -> 5 had
-the server's loop busy for half of it: the rest waited for a core. A first scrape after a
-quiet spell (120 s) held main's loop 172 ms (every service encoded in one callback); it
-is sliced now. The cycle collector: the detectors' state arrays are updated in place
-(arrays walked by a gen-1 collection 2,196 -> 788; gen 1 median 3.0-3.3 -> 2.0-2.6 ms),
-and once warm the survivors of a full collection are frozen (gc_settings.py): after
-2 min, objects a full pass walks 21,530 -> 4,275, a pass 9.1 -> 1.9 ms (warm caches; the
-automatic ones took 10-13 ms). Gen-0 thresholds: gc_settings.py.
+loop's holds): a keeper task encodes the body's changes as they come, in slices, in a
+pass just after the callback that made them, so a scrape seldom has one left to encode;
+the body is kept and sent as 8 pieces of ~92 KiB (services_body.py, responses.Pieces),
+so no 0.7 MiB join per change. SCHED_FIFO, two rounds with the order swapped: scrape p50
+1.79 / 1.81 -> 0.98 / 1.00 ms, p99 8.9 / 13.7 -> 7.0 / 6.2 ms, max 62.8 / 23.6 -> 11.7 /
+11.9 ms; the loop's CPU during a scrape (p50) 1.64 / 1.68 -> 0.84 / 0.89 ms; the loop's
+time in holds over 2 ms of CPU 3.41 / 3.98 -> 1.39 / 1.10 %, over 4 ms 1.05 / 1.54 ->
+0.47 / 0.25 %, holds over 8 ms 12 / 24 -> 2 / 1 in ~28 s. (An earlier round, a scrape
+sending what the keeper had encoded without catching up itself: p99 5.2 / 11.9 -> 3.9 /
+3.2 ms; a read right after a write must show it, so the scrape catches up.) Normal
+priority (load ~2): p50 2.38 -> 1.41 ms, p99 22.5 -> 11.7 ms; of the scrapes over 5 ms
+(133 -> 47) only 42 -> 10 had the server's loop busy for half of it: the rest waited for
+a core. A first scrape after a quiet spell (120 s) held main's loop 172 ms (every service
+encoded in one callback); it is sliced now. The cycle collector: the detectors' state
+arrays are updated in place (arrays walked by a gen-1 collection 2,196 -> 788), and once
+warm the survivors of a full collection are frozen (gc_settings.py): after 2 min,
+objects a full pass walks 21,530 -> 4,275, a pass 9.1 -> 1.9 ms (warm caches; the
+automatic ones took 10-13 ms). Gen-0 thresholds: gc_settings.py. This bench's own runs
+after it: normal priority (load ~2), `--serve` p50 1.21 ms, p99 9.33 ms, max 19.3 ms
+(missed), in `ultra` p99 10.5 ms; the whole bench under `chrt -f 10`: `--serve` p50 1.10
+ms, p99 4.40 ms, max 7.81 ms, "fleet target api_services_p99_ms_max: 4.4 (< 5): met"; in
+`ultra` p50 0.97, p99 9.55 ms (its frames).
 
 RSS at 1,000 (2026-11-29, main at 8152613 then the memory work, one run after the other):
 `ultra` 87.1 -> 82.9 MiB, `--serve` 74.9 -> 70.3 MiB (the rings hold an hour, the recent

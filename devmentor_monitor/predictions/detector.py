@@ -551,7 +551,7 @@ class Detector:
         if n >= warmup and hi > lo and (x > hi + margin or x < lo - margin):
             score, expert = 1.0, float(SPATIAL)
         # In place (the new array dies at once): a new state array per sample outlived
-        # the young collections and grew the old generation (gc.py).
+        # the young collections and grew the old generation (gc_settings.py).
         self._last[:] = array("d", (r, mu, dev_b, lo, hi, m_long_before, scale, ad_long_before))
         if n == 0:
             lo = hi = x
