@@ -462,11 +462,13 @@ class Monitor:
         self.intake.observe(
             SourceStatus("exporter", SourceState.OK, server.url, last_ok=time.time())
         )
-        scheme = "https" if cfg.tls is not None else "http"
-        for svc in self.health.services:  # its own /health: answered here while it sleeps
+        # Its own /health, answered here while the exporter sleeps: only plain HTTP to an
+        # address its sockets are bound to (a certificate, a bind that URL does not reach,
+        # are what a check over the network is for: asked over HTTP, as ever).
+        for svc in self.health.services:
             url = urlsplit(svc.url or "")
-            own = url.scheme == scheme and url.path == "/health" and not url.query
-            if own and svc.url is not None and is_self(svc.url, self.config):
+            own = url.scheme == "http" and url.path == "/health" and not url.query
+            if own and server.reached_by(url.hostname or "", url.port or 80):
                 self.health.checker.answered_here[svc.name] = self._answer_self
 
     def _http_stack(self) -> HttpStack:

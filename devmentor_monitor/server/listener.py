@@ -98,6 +98,23 @@ class Exporter:
         """Listening, with no HTTP stack loaded yet: nobody has connected."""
         return bool(self._socks) and self.stack is None
 
+    def reached_by(self, host: str, port: int) -> bool:
+        """Whether plain HTTP to ``host``:``port`` lands on these sockets: an address one
+        is bound to (a wildcard bind takes its family's literals; `localhost`, loopback).
+        A name other than localhost is not resolved: False, so it is asked over HTTP."""
+        if self.tls_settings is not None or port != self.port:
+            return False
+        wanted = {"127.0.0.1", "::1"} if host == "localhost" else {host}
+        for sock in self._socks:
+            bound = str(sock.getsockname()[0])
+            if bound in wanted:
+                return True
+            if bound in ("0.0.0.0", "::"):
+                v6 = bound == "::"
+                if any((":" in w) == v6 and (v6 or w.replace(".", "").isdigit()) for w in wanted):
+                    return True
+        return False
+
     async def start(self, *, lazy: bool = False) -> None:
         """Raises OSError when the port cannot be had, tls.TlsError for a bad TLS file."""
         if self.tls_settings is not None:
@@ -137,39 +154,45 @@ class Exporter:
             await self._serve()
         except Exception as exc:  # the rest of the monitor goes on; say why on screen
             log.error("the HTTP exporter could not start", exc_info=exc)
-            self._close_sockets()
+            await self._shut()  # nothing left listening that nobody serves
             if self.on_state is not None:
                 why = f"cannot serve on {self.host}:{self.port}: {type(exc).__name__}: {exc}"
                 self.on_state(SourceStatus("exporter", SourceState.UNAVAILABLE, why))
 
     async def _serve(self) -> None:
         stack = self.build()
+        self.stack = stack  # before its start: a stop or failure midway still cleans it up
         gate = await stack.start()
-        self.stack = stack
         front = self.tls.front if self.tls is not None else None
         # a handshake never finished holds a descriptor the gate does not see yet
         timeout = HEAD_TIMEOUT if front is not None else None
         loop = asyncio.get_running_loop()
-        for sock in self._socks:
+        for sock in list(self._socks):
+            loop.remove_reader(sock.fileno())  # lazy: the wake-up's reader, if still there
             server = await loop.create_server(
                 gate, sock=sock, backlog=BACKLOG, ssl=front, ssl_handshake_timeout=timeout
             )
             self._servers.append(server)
+            self._socks.remove(sock)  # the server's now: it closes it
 
     async def reload_tls(self) -> bool:
         """Read the certificate, key and client CA again (SIGHUP); False when a file is
         bad (logged, naming it) and the previous certificate stays in use."""
         return await self.tls.reload() if self.tls is not None else False
 
-    def _close_sockets(self) -> None:
-        """Close the sockets no server has taken over (each server closes its own)."""
+    async def _shut(self) -> None:
+        """Close the servers, the sockets none has taken over, and the stack if started."""
+        servers, self._servers = self._servers, []
+        for server in servers:
+            server.close()
         socks, self._socks = self._socks, []
-        if self._servers:
-            return
         loop = asyncio.get_running_loop()
         for sock in socks:
             loop.remove_reader(sock.fileno())
             sock.close()
+        if self.stack is not None:
+            stack, self.stack = self.stack, None
+            await stack.stop()
 
     async def stop(self) -> None:
         """Stop listening, close the connections, write the counted refusals, clean up."""
@@ -177,10 +200,4 @@ class Exporter:
             self._waking.cancel()
             await asyncio.gather(self._waking, return_exceptions=True)
             self._waking = None
-        self._close_sockets()
-        servers, self._servers = self._servers, []
-        for server in servers:
-            server.close()
-        if self.stack is not None:
-            stack, self.stack = self.stack, None
-            await stack.stop()
+        await self._shut()

@@ -1,6 +1,9 @@
 """`ultra` loads its HTTP stack (aiohttp, ~12 MiB RSS) only when the exporter is first
 asked: its port is bound at start, the demo fleet needs no aiohttp, and its own check of
-its /health is answered in process meanwhile (issue 19: RSS at most 48 MiB with --demo).
+its /health is answered in process meanwhile, when plain HTTP to that URL lands on the
+bound socket (issue 19: RSS at most 48 MiB with --demo). Over TLS, or to an address the
+exporter is not bound to, its own check goes over the network as any other: a certificate
+or a bind the URL misses must show.
 
 The runtime runs headless in a fresh interpreter, started as `ultra` starts it
 (cli.UltraRuntime: demo fleet, exporter on a free port, lazy), since this test process
@@ -59,25 +62,37 @@ PROBE = textwrap.dedent("""
 """)
 
 
-def _config(tmp_path: Path, scheme: str, tls: dict[str, str] | None) -> Path:
+def _config(
+    tmp_path: Path, scheme: str, server: dict[str, Any], own: dict[str, Any] | None = None
+) -> Path:
     services: list[dict[str, Any]] = [
         {"name": n, "url": f"http://127.0.0.1:{3002 + i}/health", "interval": "10s"}
         for i, n in enumerate(("auth", "memory", "project"))
     ]
-    own = f"{scheme}://127.0.0.1:${{MONITORING_PORT}}/health"
-    services.append({"name": "monitoring", "url": own, "interval": "10s"})
+    url = f"{scheme}://127.0.0.1:${{MONITORING_PORT}}/health"
+    services.append({"name": "monitoring", "url": url, "interval": "10s", **(own or {})})
     doc: dict[str, Any] = {"storage": {"data_dir": str(tmp_path / "data")}, "services": services}
-    if tls:
-        doc["server"] = {"tls": tls}
+    if server:
+        doc["server"] = server
     path = tmp_path / "services.yaml"
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
     return path
 
 
-def _lazy_exporter(tmp_path: Path, scheme: str, verify: Any, tls: dict[str, str] | None) -> None:
+def _lazy_exporter(
+    tmp_path: Path,
+    scheme: str,
+    verify: Any,
+    server: dict[str, Any],
+    own: dict[str, Any] | None = None,
+    *,
+    own_ok: bool = True,
+    loaded_by_own_check: bool = False,
+) -> None:
     port = free_port()
+    config = _config(tmp_path, scheme, server, own)
     proc = subprocess.Popen(
-        [sys.executable, "-c", PROBE, str(_config(tmp_path, scheme, tls)), str(port)],
+        [sys.executable, "-c", PROBE, str(config), str(port)],
         cwd=REPO,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
@@ -88,11 +103,15 @@ def _lazy_exporter(tmp_path: Path, scheme: str, verify: Any, tls: dict[str, str]
         assert proc.stdout is not None
         assert proc.stdin is not None
         first = json.loads(proc.stdout.readline() or "{}")
-        assert first.get("checked") == dict.fromkeys(
-            ("auth", "memory", "project", "monitoring"), True
-        )
-        assert first["aiohttp"] is False  # checks made, own /health answered: no HTTP stack
-        base = f"{scheme}://127.0.0.1:{port}"
+        checked = dict.fromkeys(("auth", "memory", "project"), True) | {"monitoring": own_ok}
+        assert first.get("checked") == checked
+        # checks made, own /health answered in process: no HTTP stack; or its own check,
+        # over TLS, was the connection that loaded it
+        assert first["aiohttp"] is loaded_by_own_check
+        if not own_ok:
+            return
+        host = server.get("host", "127.0.0.1")
+        base = f"{scheme}://{f'[{host}]' if ':' in host else host}:{port}"
         with httpx.Client(verify=verify, timeout=15) as client:
             health = client.get(f"{base}/health")  # the connection that loads the stack
             metrics = client.get(f"{base}/metrics")
@@ -114,10 +133,22 @@ def _lazy_exporter(tmp_path: Path, scheme: str, verify: Any, tls: dict[str, str]
 
 
 def test_ultra_loads_aiohttp_at_the_exporters_first_connection_and_serves_it(tmp_path):
-    _lazy_exporter(tmp_path, "http", True, None)
+    _lazy_exporter(tmp_path, "http", True, {})
 
 
-def test_over_tls_too(tmp_path):
+def test_over_tls_its_own_check_goes_over_the_network_and_is_served(tmp_path):
     cert, key = self_signed(tmp_path)
     trust = ssl.create_default_context(cafile=str(cert))
-    _lazy_exporter(tmp_path, "https", trust, {"cert": str(cert), "key": str(key)})
+    tls = {"tls": {"cert": str(cert), "key": str(key)}}
+    _lazy_exporter(tmp_path, "https", trust, tls, {"ca_file": str(cert)}, loaded_by_own_check=True)
+
+
+def test_over_tls_a_certificate_its_own_check_distrusts_shows(tmp_path):
+    cert, key = self_signed(tmp_path)
+    tls = {"tls": {"cert": str(cert), "key": str(key)}}
+    _lazy_exporter(tmp_path, "https", False, tls, own_ok=False, loaded_by_own_check=True)
+
+
+def test_a_bind_its_own_url_misses_shows(tmp_path):
+    """Bound to ::1, the own URL names 127.0.0.1: refused, as a real client would be."""
+    _lazy_exporter(tmp_path, "http", True, {"host": "::1"}, own_ok=False)
