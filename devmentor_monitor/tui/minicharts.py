@@ -9,6 +9,8 @@ row; block one sample and eight levels; ascii one sample and four levels.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from itertools import groupby
+from operator import itemgetter
 from typing import TYPE_CHECKING
 
 from rich.text import Text
@@ -63,33 +65,44 @@ def area_chart(
         for name, v in levels
         if lo < v <= hi
     }
+    dash = "-" if symbols == "ascii" else "┄"
+    level_styles = {name: colors.get(LEVEL_STYLE.get(name, ""), "dim") for name, _ in levels}
+    cells = [heights[c * per : (c + 1) * per] for c in range(width)]
+    tops = [max(cell) for cell in cells]  # -1: no sample in the cell
     out: list[Text] = []
     for r in range(rows):
         base = (rows - 1 - r) * steps  # the levels below this row
-        line = Text()
-        for c in range(width):
-            cell = heights[c * per : (c + 1) * per]
-            fill = [max(0, min(steps, h - base)) for h in cell]
-            if all(h < 0 for h in cell) or not any(fill):
-                name = level_rows.get(r)
-                if name is not None and any(h >= 0 for h in cell):
-                    dash = "-" if symbols == "ascii" else "┄"
-                    line.append(dash, style=colors.get(LEVEL_STYLE.get(name, ""), "dim"))
+        level = level_rows.get(r)
+        drawn: list[tuple[str, str]] = []  # (character, style) per cell
+        for cell, top in zip(cells, tops, strict=True):
+            if top <= base:  # nothing this high (or no sample at all)
+                if level is not None and top >= 0:
+                    drawn.append((dash, level_styles[level]))
                 else:
-                    line.append(" ")
+                    drawn.append((" ", ""))
                 continue
+            fill = [max(0, min(steps, h - base)) for h in cell]
             if symbols == "braille":
                 bits = 0
                 for side, n in enumerate(fill):
                     for dot in DOTS[side][:n]:
                         bits |= dot
-                line.append(chr(0x2800 + bits), style=style)
+                drawn.append((chr(0x2800 + bits), style))
             elif symbols == "block":
-                line.append(BLOCKS[fill[0]], style=style)
+                drawn.append((BLOCKS[fill[0]], style))
             else:
-                line.append(ASCII_LEVELS[fill[0]], style=style)
-        out.append(line)
+                drawn.append((ASCII_LEVELS[fill[0]], style))
+        out.append(_runs(drawn))
     return out, hi
+
+
+def _runs(cells: list[tuple[str, str]]) -> Text:
+    """A line from (character, style) cells, one span per run of a style: a span per cell
+    made a 110x6 chart ~2.3 ms to build and its render one segment per cell."""
+    line = Text()
+    for cell_style, run in groupby(cells, key=itemgetter(1)):
+        line.append("".join(ch for ch, _ in run), style=cell_style)
+    return line
 
 
 # (label, host series, unit, threshold name in config.thresholds, factor)
