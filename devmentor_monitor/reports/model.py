@@ -6,27 +6,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from devmentor_monitor.units import parse_duration
-
 if TYPE_CHECKING:
     from devmentor_monitor.config.schema import SLO
     from devmentor_monitor.history.model import Point
     from devmentor_monitor.incidents.model import Incident
 
-MIN_SPAN = 60.0  # --since / since=: a minute ...
-MAX_SPAN = 366 * 86400.0  # ... to a year; the hour rollups hold retention.metrics (30 d)
-SPAN_WORDS = ("1m", "366d")
 MAX_INCIDENTS = 1000  # listed per report (newest kept); the report says when it cut
 WORST_HOURS = 5  # per service
 TOP_CAUSES = 10  # per grouping
-
-
-def parse_span(text: str) -> float:
-    """``7d``, ``24h``... as seconds, within [MIN_SPAN, MAX_SPAN]; ValueError says why."""
-    seconds = parse_duration(text)
-    if not MIN_SPAN <= seconds <= MAX_SPAN:
-        raise ValueError(f"must be between {SPAN_WORDS[0]} and {SPAN_WORDS[1]}, got {text!r}")
-    return seconds
 
 
 class ReportSource(Protocol):

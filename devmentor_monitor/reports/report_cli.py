@@ -12,7 +12,7 @@ import asyncio
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from devmentor_monitor.reports.model import SPAN_WORDS, parse_span
+from devmentor_monitor.reports.spans import SPAN_WORDS, parse_span
 from devmentor_monitor.storage.files import add_data_dir_option
 
 if TYPE_CHECKING:

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING
 
 from devmentor_monitor.aio import web
 from devmentor_monitor.reports.compute import build_report
-from devmentor_monitor.reports.model import MAX_SPAN, MIN_SPAN, SPAN_WORDS, ServiceTarget
+from devmentor_monitor.reports.model import ServiceTarget
+from devmentor_monitor.reports.spans import MAX_SPAN, MIN_SPAN, SPAN_WORDS
 from devmentor_monitor.server.params import duration_between, query
 from devmentor_monitor.server.responses import json_response
 from devmentor_monitor.server.shapes import report_json
