@@ -4,9 +4,9 @@ one line each, and loopback on its own line, labelled."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Any
 
+from msgspec.structs import replace
 from tui_data import T, settle, system_sample
 
 from devmentor_monitor.model import NetInterface
