@@ -45,11 +45,13 @@ AFTER_FIRST_FRAME = (
     *(f"devmentor_monitor.tui.{m}" for m in ("events_view", "predictions")),
     # CPU before the first frame, each once imported there: psutil ~13 ms (the host pane's
     # netlines), the report records ~9 ms and importlib.resources ~4 ms (the command line),
-    # hashlib ~2 ms (the TLS checks of --serve).
+    # hashlib ~2 ms (the TLS checks of --serve), rich's emoji table ~4 ms (loaded by the
+    # first markup parse; the services table's cells are plain Text).
     "psutil",
     "devmentor_monitor.reports.model",
     "importlib.resources",
     "hashlib",
+    "rich._emoji_codes",
 )
 # The console script, writing its sys.modules the moment the first frame is on screen
 # (Textual's Ready, where the app starts its runtime).
