@@ -19,8 +19,9 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeAlias
+
+import msgspec
 
 if TYPE_CHECKING:
     from devmentor_monitor.events.model import Event
@@ -46,8 +47,7 @@ NOTICES = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class IncidentChange:
+class IncidentChange(msgspec.Struct, frozen=True):
     """On "incidents": what happened (opened, acknowledged, resolved, ...) and the
     incident as it was right after (a copy, so later changes do not show through)."""
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import msgspec
 
 
-@dataclass(frozen=True, slots=True)
-class MetricSpec:
+class MetricSpec(msgspec.Struct, frozen=True):
     name: str  # Prometheus name, devmentor_*, unit in the name
     kind: str  # gauge | counter | info
     unit: str  # unit of the Prometheus value: ratio, seconds, bytes, ... or "" when none
@@ -402,8 +401,7 @@ CUSTOM = MetricSpec(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class SeriesSpec:
+class SeriesSpec(msgspec.Struct, frozen=True):
     """A history series kept in the store (what `/api/metrics` and the charts show)."""
 
     key: str

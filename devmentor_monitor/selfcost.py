@@ -12,15 +12,15 @@ import os
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+
+import msgspec
 
 WINDOW = 60.0  # seconds of poll times kept per source
 KEPT = 2000  # at most this many per source (1,000 health checks a 10 s interval: 6,000/min)
 CPU_WINDOW = 1.0  # CPU is a rate: measured over at least this many seconds between reads
 
 
-@dataclass(frozen=True, slots=True)
-class PollStat:
+class PollStat(msgspec.Struct, frozen=True):
     """One source's polls over the last minute; ``interval``: what it should keep to."""
 
     source: str
@@ -31,8 +31,7 @@ class PollStat:
     slow: bool  # some poll took longer than its interval
 
 
-@dataclass(frozen=True, slots=True)
-class Usage:
+class Usage(msgspec.Struct, frozen=True):
     cpu_ratio: float | None  # share of one core since the previous read; None: too early
     rss_bytes: int | None
 

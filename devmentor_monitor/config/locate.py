@@ -5,8 +5,9 @@ modules, so an installed wheel works from any working directory."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
+
+import msgspec
 
 from devmentor_monitor import defaults
 
@@ -42,8 +43,7 @@ def user_config_dir(env: Mapping[str, str]) -> Path:
     return Path(base) / APP
 
 
-@dataclass(frozen=True, slots=True)
-class Located:
+class Located(msgspec.Struct, frozen=True):
     path: Path
     found_by: str  # one of LOOKUP_ORDER
 

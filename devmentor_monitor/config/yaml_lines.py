@@ -7,9 +7,9 @@ otherwise expand to hundreds of millions), and no alias inside its own anchor.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 import yaml
 
 
@@ -50,8 +50,7 @@ MAX_DEPTH = 64
 MAX_ALIAS_NODES = 10_000
 
 
-@dataclass(slots=True)
-class Node:
+class Node(msgspec.Struct):
     """One YAML value and the line (1-based) it starts on."""
 
     value: Any  # dict[str, Node] | list[Node] | scalar

@@ -22,6 +22,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+import msgspec
+
 from devmentor_monitor import boundedjson
 from devmentor_monitor.masking import mask, mask_data
 
@@ -207,8 +209,7 @@ def _timestamp(ts: object) -> float:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class Rejection:
+class Rejection(msgspec.Struct, frozen=True):
     at: float
     origin: str
     reason: str

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import msgspec
 
 from devmentor_monitor.config.schema import SLO
 
@@ -45,8 +45,7 @@ def slo_compliant(slo: SLO, uptime: float, p95: float | None, error_rate: float 
     )
 
 
-@dataclass(frozen=True, slots=True)
-class SloFigures:
+class SloFigures(msgspec.Struct, frozen=True):
     uptime_1h: float | None  # percent of checks with the service up
     uptime_24h: float | None
     uptime_7d: float | None

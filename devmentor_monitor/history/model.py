@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
+
+import msgspec
 
 MINUTE = 60.0
 HOUR = 3600.0
@@ -32,15 +33,13 @@ class HistoryError(Exception):
     keeps them and retries."""
 
 
-@dataclass(frozen=True, slots=True)
-class Sample:
+class Sample(msgspec.Struct, frozen=True):
     series: str  # a name made by one of the functions below
     ts: float  # unix seconds
     value: float
 
 
-@dataclass(frozen=True, slots=True)
-class Point:
+class Point(msgspec.Struct, frozen=True):
     """One step of a range: the samples in [ts, ts + step). From raw samples of one
     sample each, min == avg == max and count == 1."""
 

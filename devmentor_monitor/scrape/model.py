@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from fnmatch import fnmatchcase
+
+import msgspec
 
 Labels = tuple[tuple[str, str], ...]  # sorted by label name
 
@@ -22,8 +23,7 @@ _MATCHER = re.compile(r'\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*"([^"\\]*)"\s*(?:,|$)'
 EXAMPLE = 'e.g. node_load1, node_* or node_filesystem_avail_bytes{mountpoint="/"}'
 
 
-@dataclass(frozen=True, slots=True)
-class ScrapedSample:
+class ScrapedSample(msgspec.Struct, frozen=True):
     """One series of a scrape: its history name (history.model.scraped_series), the
     metric and labels as exposed, its value, and whether it only grows (a counter, or a
     histogram's or summary's count, sum and buckets: the detector is fed its rate)."""
@@ -38,8 +38,7 @@ class ScrapedSample:
 STALE_AFTER = 2.0  # scrape intervals: a series not seen for longer has no current value
 
 
-@dataclass(frozen=True, slots=True)
-class ScrapeSnapshot:
+class ScrapeSnapshot(msgspec.Struct, frozen=True):
     """A service's latest good scrape, as the store keeps it for rules and the detector;
     its values are current for STALE_AFTER intervals (one missed scrape is tolerated)."""
 
@@ -71,8 +70,7 @@ class ScrapeSnapshot:
         return [s for g in groups for s in g if selector.matches(s.metric, dict(s.labels))]
 
 
-@dataclass(frozen=True, slots=True)
-class Selector:
+class Selector(msgspec.Struct, frozen=True):
     """A metric-name glob and label-value globs; all must match."""
 
     text: str

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
+
+import msgspec
 
 from devmentor_monitor.model import NetInterface
 
@@ -65,8 +66,7 @@ def per_container(name: str) -> bool:
     return _PER_CONTAINER.fullmatch(name) is not None
 
 
-@dataclass(frozen=True, slots=True)
-class NetTotals:
+class NetTotals(msgspec.Struct, frozen=True):
     """Every interface but loopback: cumulative bytes and rates (None: no rate known)."""
 
     rx_bytes: int

@@ -9,8 +9,9 @@ line with counts (`z` or `enter` on that line).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
+
+import msgspec
 
 from devmentor_monitor.model import Health
 from devmentor_monitor.store import ServiceSummary
@@ -58,8 +59,7 @@ def next_sort(current: str) -> str:
     return names[(names.index(current) + 1) % len(names)] if current in SORTS else names[0]
 
 
-@dataclass(frozen=True, slots=True)
-class GroupLine:
+class GroupLine(msgspec.Struct, frozen=True):
     """One group's line: its name, how many of its services the filter lets through and
     how many of those are in each state, and whether its services are hidden."""
 

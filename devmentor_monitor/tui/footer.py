@@ -8,7 +8,8 @@ nothing to filter, time travel, then the other views from the last.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+
+import msgspec
 
 # App-wide actions the footer may drop, in the order it drops them (after the current
 # view's own key, and the filter where the view has nothing to filter).
@@ -23,8 +24,7 @@ DROP_ORDER = (
 )
 
 
-@dataclass(slots=True)
-class Hint:
+class Hint(msgspec.Struct):
     keys: list[str]  # as displayed ("[", "]"); keys sharing a word share a hint
     word: str
     off: bool  # --read-only: a write key, drawn struck through

@@ -10,7 +10,7 @@ it always was (80x24 fits).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import msgspec
 
 BORDER = 2  # a pane's top and bottom border
 SHORT = 30  # screens under this many rows keep the compact layout
@@ -20,8 +20,7 @@ HOST_MIN = 6  # the host pane when stacked (narrow screens), as the stylesheet s
 HOST_NEED = 14  # the host pane's meters with their borders (charts come on top)
 
 
-@dataclass(frozen=True)
-class OverviewPlan:
+class OverviewPlan(msgspec.Struct, frozen=True):
     """Rows, borders included; 0: not shown."""
 
     services: int

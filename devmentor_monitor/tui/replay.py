@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+
+import msgspec
 
 from devmentor_monitor.history.model import DAY, HOUR, MINUTE_KEEP, host_series, service_series
 from devmentor_monitor.model import Health
@@ -25,8 +26,7 @@ TREND_SPAN = 600.0  # the trend column: the 10 minutes before the moment, as liv
 HOST_PREFIX = host_series("")
 
 
-@dataclass(frozen=True, slots=True)
-class ServiceFrame:
+class ServiceFrame(msgspec.Struct, frozen=True):
     name: str
     status: Health  # UNKNOWN: nothing stored near that moment
     latency: float | None  # seconds, the last check's
@@ -36,11 +36,10 @@ class ServiceFrame:
     uptime_24h: float | None = None  # percent, over the 24 h before the moment
 
 
-@dataclass(frozen=True, slots=True)
-class Frame:
+class Frame(msgspec.Struct, frozen=True):
     at: float
     services: tuple[ServiceFrame, ...]
-    host: dict[str, float] = field(default_factory=dict)  # host_values keys
+    host: dict[str, float] = msgspec.field(default_factory=dict)  # host_values keys
     incidents: tuple[Incident, ...] = ()
 
 
