@@ -44,22 +44,25 @@ targets stay out of reach without a smaller import set.
 
 A second pass (2026-11-29), side by side with main by instructions to Textual's Ready
 (callgrind, one start in tmux 160x50 quitting at Ready; steady to 0.2 % where CPU time on
-the loaded machine moved by 2x): main 2.053 G, now 1.811 G (-11.8 %, ~0.06 s of CPU); the
-floor app 0.986 G, so ours/floor 2.08 -> 1.84. Not imported before the first frame any
-more: psutil (~13 ms of CPU, now at the runtime's start), the report records (~9 ms), rich's
-emoji table (~4 ms: the services table's cells are plain Text), importlib.resources (~4 ms),
-hashlib (~2 ms). model.py's seven frozen records are msgspec Structs (-40 M instructions,
-~10 ms). A 110x6 latency chart builds in 0.2 ms empty (was 2.3) and 1.2 ms with data (was
-3.3), renders in 0.24 ms (was 1.5); the overview draws five after the first paint and again
-with the first results. Wall clock in this bench (--starts 10 --base main, load 2.4-2.9):
-first frame median 0.917 -> 0.821 s (floor 0.462), values 1.498 -> 1.263 s, each +-0.2 s
-from start to start. Where the rest goes (CPU, timed in-process):
+the loaded machine moved by 2x): main 2.029 G (with the lazy exporter), now 1.729 G
+(-14.8 %); the floor app 0.986 G, so ours/floor 2.06 -> 1.75. The process's CPU, 10 traced
+starts each alternated (load ~1.8): at the first paint median 0.64 -> 0.54 s, at the first
+values painted 0.84 -> 0.75 s (min 0.76 -> 0.63). Wall clock in this bench (--starts 10
+--base main, load ~2): first frame median 0.818 -> 0.611 s (floor 0.415: 1.97 -> 1.47x),
+values 1.095 -> 0.825 s (min 0.814 -> 0.603), each +-0.2 s from start to start. Not
+imported before the first frame any more: psutil (~13 ms of CPU, now at the runtime's
+start), the report records (~9 ms), rich's emoji table (~4 ms: the services table's cells
+are plain Text), hashlib (~2 ms). 28 records made before it are msgspec Structs, not
+dataclasses (model.py's 7: -40 M instructions, ~10 ms; 18 more: -67 M; 3 since). A 110x6
+chart builds in 0.2 ms empty (was 2.3) and 1.2 ms with data (was 3.3), renders in 0.24 ms
+(was 1.5); the overview draws five after the first paint and again with the first
+results. Where the rest goes (CPU, timed in-process):
 * classes: a @dataclass(frozen=True, slots=True) compiles its generated methods when it is
-  made, ~0.8-1.5 ms each: 41 of ours were made before the first frame (~33 ms; 34 now,
-  model.py's are Structs; Textual's 42, ~17 ms) and 52 more in the runtime before the
-  first check (~43 ms); a Struct class takes ~0.02 ms.
-  The largest left: incidents/model.py and store.py (changed by dataclasses.replace in many
-  places), incidents/silences.py, scrape/model.py, metric_specs.py, selfcost.py;
+  made, ~0.8-1.5 ms each: 41 of ours were made before the first frame (~33 ms; 13 left,
+  ~12 ms: incidents/model.py, store.py and health/state_machine.py, changed through
+  dataclasses.replace in many places, incidents/silences.py, SourceStatus, events' Event;
+  Textual's 42, ~17 ms) and 52 more in the runtime before the first check (~43 ms); a
+  Struct class takes ~0.02 ms;
 * yaml's import ~18-22 ms, 7 ms of it one regex (Reader.NON_PRINTABLE) that libyaml's
   CSafeLoader never uses; build_parser ~10 ms (argparse: gettext lookups, a formatter per
   argument); monitor.tcss ~9 ms to parse, half of its 49 rules for other views (the
