@@ -52,6 +52,7 @@ from devmentor_monitor.storage import erase_cli
 if TYPE_CHECKING:
     from devmentor_monitor.commands import Commands
     from devmentor_monitor.demo.fleet import DemoFleet
+    from devmentor_monitor.first_checks import FirstChecks
     from devmentor_monitor.model import SystemSample
     from devmentor_monitor.queries import Queries
     from devmentor_monitor.runtime import Monitor
@@ -322,16 +323,20 @@ def _check_tls(cfg: Config, args: argparse.Namespace) -> None:
 
 
 async def _with_demo(cfg: Config, *, serving: bool) -> tuple[DemoFleet, Config]:
-    """Start the simulated fleet; returns it and the config pointing at it."""
+    """Start the simulated fleet; returns it and the config pointing at it (not importing
+    the runtime: `ultra` starts the fleet before it)."""
     from devmentor_monitor.demo.fleet import DemoFleet
-    from devmentor_monitor.runtime import with_urls
 
     names = [
         s.name for s in cfg.services if s.url is not None and not (serving and is_self(s.url, cfg))
     ]
     fleet = DemoFleet(names)
     await fleet.start()
-    return fleet, with_urls(cfg, fleet.urls)
+    urls = fleet.urls
+    services = tuple(
+        replace(s, url=urls.get(s.name, s.url)) if s.url is not None else s for s in cfg.services
+    )
+    return fleet, replace(cfg, services=services)
 
 
 def freeze_startup() -> None:
@@ -573,29 +578,50 @@ async def _demo(args: argparse.Namespace) -> int:
 class UltraRuntime:
     """The dashboard's runtime: the same `Monitor` as `--serve` over the app's store (and
     the demo fleet with --demo), built here so the TUI never imports the runtime. The app
-    calls `start` after its first frame: the runtime's imports wait until then."""
+    calls `first_checks` after its first frame, then `start` once their results are drawn:
+    the runtime's imports wait until then."""
 
     def __init__(self, config: Config, *, demo: bool, serve: bool, freeze: bool = False) -> None:
         self.config, self.demo, self.serve = config, demo, serve
         self.freeze = freeze  # freeze_startup once up (the process's, not a test's)
         self.monitor: Monitor | None = None
         self._fleet: DemoFleet | None = None
+        self._first: FirstChecks | None = None
+
+    async def first_checks(self, store: Store) -> None:
+        """The first round of health checks (and the demo fleet they check), until their
+        results are in: the rest of the runtime (~0.1 s of imports and set-up on this loop,
+        bench/tui_load.py) is imported after them, in `start`."""
+        from devmentor_monitor.first_checks import FirstChecks
+
+        if self.demo and self._fleet is None:
+            self._fleet, self.config = await _with_demo(self.config, serving=self.serve)
+        self._first = FirstChecks(self.config, store)
+        self._first.start()
+        await self._first.first_round()
 
     async def start(self, store: Store) -> tuple[Commands, Queries]:
-        from devmentor_monitor.runtime import Monitor
-
-        config = self.config
+        first, self._first = self._first, None  # the monitor's, stopped with it
         try:
-            if self.demo:
-                self._fleet, config = await _with_demo(config, serving=self.serve)
-            self.monitor = Monitor(config, serve=self.serve, store=store)
+            if self.demo and self._fleet is None:
+                self._fleet, self.config = await _with_demo(self.config, serving=self.serve)
+            from devmentor_monitor.runtime import Monitor
+
+            self.monitor = Monitor(self.config, serve=self.serve, store=store, first=first)
             await self.monitor.start(require_server=False)
+        except BaseException:
+            if first is not None and self.monitor is None:
+                await first.stop()
+            raise
         finally:  # started or not, the collector runs again (see hold_collector)
             if self.freeze:
                 freeze_startup()
         return self.monitor.commands, self.monitor.queries
 
     async def stop(self) -> None:
+        if self._first is not None:  # started, never adopted by a monitor
+            await self._first.stop()
+            self._first = None
         if self.monitor is not None:
             await self.monitor.stop()
         if self._fleet is not None:

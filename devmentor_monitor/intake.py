@@ -148,6 +148,7 @@ class StoreIntake:
         self.check_hook = checks
         self._down_by: dict[str, dict[str, str]] = {"docker": {}, "kubernetes": {}}
         self._held: list[list[Sample]] | None = None  # writes held during restore_history
+        self._held_events: list[Event] | None = None  # accepted before the engine came
 
     async def restore_history(self) -> float:
         """At start, before the sources run: refill the store's check counters, latency
@@ -199,13 +200,34 @@ class StoreIntake:
                 known[name] = (up.value >= 0.5, up.ts, latency)
         return self.store.restore_last_known(known)
 
+    def hold_events(self) -> None:
+        """Hold accepted events for the event engine handed over later (attach): the
+        dashboard's first checks go out before the runtime that writes events exists."""
+        if self._held_events is None:
+            self._held_events = []
+
+    def attach(
+        self,
+        *,
+        events: EventEngine,
+        checks: Callable[[CheckResult], None],
+        history: SeriesStore,
+    ) -> None:
+        """The runtime's parts for an intake made before them (first_checks.py): the
+        events it held go to the engine now; history writes stay held until the restore
+        (release_history), check results the runtime took from ``checks`` before."""
+        self.event_engine, self.check_hook, self.history = events, checks, history
+        held, self._held_events = self._held_events, None
+        if held:
+            events.accepted(held)
+
     def _write(self, samples: list[Sample]) -> None:
         """To the history, or held while restore_history reads it (at most HELD_MAX
-        batches: past that they go straight on, and a few may be counted twice)."""
-        assert self.history is not None
+        batches: past that they go straight on, and a few may be counted twice) or until
+        the history is attached."""
         if self._held is not None and len(self._held) < HELD_MAX:
             self._held.append(samples)
-        else:
+        elif self.history is not None:
             self.history.write(samples)
 
     def observe(self, obs: Observation) -> None:
@@ -218,6 +240,8 @@ class StoreIntake:
                 self._events(batch)
                 if self.event_engine is not None:
                     self.event_engine.accepted(batch)
+                elif self._held_events is not None:
+                    self._held_events.extend(batch)
             case SystemSample():
                 self._system(obs)
             case SourceStatus():
@@ -280,7 +304,7 @@ class StoreIntake:
     def _check(self, result: CheckResult) -> None:
         store = self.store
         changed = store.record_check(result)
-        if self.history is not None:
+        if self.history is not None or self._held is not None:
             self._write(check_samples(result, store.status(result.service)))
         store.bus.publish("services", lambda: store.service(result.service))
         if self.check_hook is not None:

@@ -17,8 +17,6 @@ from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
-from msgspec.structs import replace
-
 from devmentor_monitor.backoff import Backoff
 from devmentor_monitor.commands import Commands
 from devmentor_monitor.config.schema import Config, data_dir, is_self
@@ -53,6 +51,7 @@ from devmentor_monitor.workloads.actions import WorkloadActions
 
 if TYPE_CHECKING:
     from devmentor_monitor.bus import Subscription
+    from devmentor_monitor.first_checks import FirstChecks
     from devmentor_monitor.server.app import HttpStack
     from devmentor_monitor.server.listener import Exporter
 
@@ -95,12 +94,19 @@ class Monitor:
         serve: bool = True,
         clock: Callable[[], float] = time.time,
         store: Store | None = None,
+        first: FirstChecks | None = None,
     ) -> None:
+        """``first``: the dashboard's health checks, running already over ``store``
+        (first_checks.py): adopted, with their intake."""
         self.config = config
         self.store = store if store is not None else Store(config, clock=clock)
         self.store.follow(config)  # a store built before --demo: the URLs probed, not configured
-        probed = [s for s in config.services if s.url is not None]  # the rest beat
-        self.health = HealthSource(probed, config.health.max_in_flight)
+        self._first = first
+        if first is not None:
+            self.health = first.health
+        else:
+            probed = [s for s in config.services if s.url is not None]  # the rest beat
+            self.health = HealthSource(probed, config.health.max_in_flight)
         self.system_source = SystemSource(config.intervals.system, config.intervals.processes)
         self.sources: list[Supervised] = [self.system_source, self.health]
         # Issue 16: each service's own metrics, scraped on its interval (scrape/).
@@ -183,13 +189,21 @@ class Monitor:
         self.event_processor = EventProcessor(
             self.engine, self.db, config.events.rules, self.health.check_now, clock
         )
-        self.intake = StoreIntake(
-            self.store,
-            clock=clock,
-            events=self.event_processor,
-            checks=self._checked,
-            history=self.history,
-        )
+        if first is None:
+            self.intake = StoreIntake(
+                self.store,
+                clock=clock,
+                events=self.event_processor,
+                checks=self._checked,
+                history=self.history,
+            )
+        else:  # what came in before: flap detection once its state is read, the rest held
+            self.intake = first.intake
+            self._early_checks = first.checks
+            self._alert_sub = first.sub
+            self.intake.attach(
+                events=self.event_processor, checks=self._checked, history=self.history
+            )
         self.publisher: Any = None
         if config.redis_url:
             from devmentor_monitor.events.publisher import IncidentPublisher
@@ -317,6 +331,12 @@ class Monitor:
         the checks' measured times, wait for their first round. The monitor's own /health
         is left for after the exporter; history writes and flap results wait for the
         restores."""
+        if self._first is not None:  # out already (first_checks.py): supervised from here
+            task = self._first.task
+            self._tasks[self.health.name] = asyncio.create_task(
+                self._supervise(self.health, running=task), name=f"source:{self.health.name}"
+            )
+            return
         self.health.later = {
             s.name for s in self.health.services if s.url and is_self(s.url, self.config)
         }
@@ -542,13 +562,20 @@ class Monitor:
             )
             task.cancel()
 
-    async def _supervise(self, source: Supervised) -> None:
-        """Keep a source running: a bug in one source is state, not the end of the monitor."""
+    async def _supervise(
+        self, source: Supervised, running: asyncio.Task[None] | None = None
+    ) -> None:
+        """Keep a source running: a bug in one source is state, not the end of the monitor.
+        ``running``: its run, started before the monitor (first_checks.py), awaited first."""
         backoff = Backoff(*RESTART_BACKOFF, healthy_after=60.0)
         while True:
             backoff.started()
             try:
-                await source.run(self.intake)
+                if running is not None:
+                    run, running = running, None
+                    await run  # cancelling this task cancels it too
+                else:
+                    await source.run(self.intake)
                 return
             except asyncio.CancelledError:
                 raise
@@ -679,11 +706,3 @@ class Monitor:
         if now - self.started_at > grace and (sample is None or now - sample.ts > grace):
             problems.append(f"no host sample in {grace:g} s")
         return not problems, problems
-
-
-def with_urls(config: Config, urls: dict[str, str]) -> Config:
-    """A copy of ``config`` whose services point at other URLs (used by the demo fleet)."""
-    services = tuple(
-        replace(s, url=urls.get(s.name, s.url)) if s.url is not None else s for s in config.services
-    )
-    return replace(config, services=services)

@@ -9,6 +9,7 @@ instant). It redraws at most once per refresh tick, whatever the data rate.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import time
 from collections.abc import Callable, Coroutine, Iterable
@@ -47,11 +48,15 @@ if TYPE_CHECKING:
 
 
 FIRST_RESULTS_REDRAW = 0.05  # seconds at least between redraws while the first results come in
+FIRST_PAINT_WAIT = 0.1  # the runtime's start waits this long at most for the first values' paint
 FIRST_RESULTS_FOR = 15.0  # ... for at most this long (then the refresh tick alone)
 
 
 class RuntimeStarter(Protocol):
     """Starts the runtime over the app's store; its writes and reads come back."""
+
+    async def first_checks(self, store: Store) -> None:
+        """The first round of checks, into the store, before the rest is imported."""
 
     async def start(self, store: Store) -> tuple[Commands, Queries]: ...
 
@@ -252,8 +257,27 @@ class MonitorApp(App[int]):
         # a thread: importing there while Textual imports widgets here froze the app.
         assert self.runtime is not None
         assert self.store is not None
+        # The first round's results drawn first: the rest of the runtime (~0.1 s of CPU on
+        # this loop) held back both the checks and their paint (bench/tui_load.py).
+        await self.runtime.first_checks(self.store)
+        self.tick()
+        await self._refreshed()
         self.commands, self.queries = await self.runtime.start(self.store)
         self.tick(force=True)
+
+    async def _refreshed(self) -> None:
+        """Until the screen has been refreshed (what is pending painted), FIRST_PAINT_WAIT
+        at most."""
+        done = asyncio.get_running_loop().create_future()
+
+        def painted() -> None:
+            if not done.done():
+                done.set_result(None)
+
+        self.call_after_refresh(painted)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(FIRST_PAINT_WAIT):
+                await done
 
     async def _stop_runtime(self) -> None:
         if self.runtime is not None:

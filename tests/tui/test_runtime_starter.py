@@ -24,6 +24,9 @@ class FakeStarter:
         self.stopped = 0
         self.commands, self.queries = object(), object()
 
+    async def first_checks(self, store: Store) -> None:
+        pass
+
     async def start(self, store: Store) -> tuple[Any, Any]:
         self.started_with = store
         return self.commands, self.queries
