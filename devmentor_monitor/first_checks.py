@@ -24,7 +24,7 @@ from devmentor_monitor.model import CheckResult
 from devmentor_monitor.store import Store
 
 # The rest of the start waits this long for the first round at most (a slow service
-# must not hold up the incidents, the history or the exporter).
+# must not hold up the incidents, the history, the host's first read or the exporter).
 FIRST_ROUND_WAIT = 0.25
 
 

@@ -11,8 +11,9 @@ see the store.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Protocol, TypeAlias
+
+import msgspec
 
 from devmentor_monitor.custom.model import CustomSample
 from devmentor_monitor.events.model import Event, Rejected
@@ -21,15 +22,13 @@ from devmentor_monitor.scrape.model import ScrapedSample
 from devmentor_monitor.workloads.model import ContainerInfo, WorkloadEvent
 
 
-@dataclass(frozen=True, slots=True)
-class EventsAccepted:
+class EventsAccepted(msgspec.Struct, frozen=True):
     """Platform events parsed from one read, in arrival order (the list is not copied)."""
 
     batch: list[Event]
 
 
-@dataclass(frozen=True, slots=True)
-class EventRejected:
+class EventRejected(msgspec.Struct, frozen=True):
     """A message that was not an event, with why, where from and (a prefix of) what."""
 
     origin: str
@@ -37,23 +36,20 @@ class EventRejected:
     raw: bytes | str
 
 
-@dataclass(frozen=True, slots=True)
-class ContainersListed:
+class ContainersListed(msgspec.Struct, frozen=True):
     """A full Docker poll: these are all the containers there are."""
 
     items: list[ContainerInfo]
 
 
-@dataclass(frozen=True, slots=True)
-class KubeListed:
+class KubeListed(msgspec.Struct, frozen=True):
     """A full Kubernetes list of one kind (pods, deployments, nodes, events), by key."""
 
     kind: str
     items: dict[str, Any]
 
 
-@dataclass(frozen=True, slots=True)
-class KubeChanged:
+class KubeChanged(msgspec.Struct, frozen=True):
     """One object from a watch: added or modified (item), or deleted (None)."""
 
     kind: str
@@ -61,8 +57,7 @@ class KubeChanged:
     item: Any | None
 
 
-@dataclass(frozen=True, slots=True)
-class Scraped:
+class Scraped(msgspec.Struct, frozen=True):
     """One good scrape of a service's own metrics: the series its include kept (capped)."""
 
     service: str
@@ -70,8 +65,7 @@ class Scraped:
     samples: list[ScrapedSample]
 
 
-@dataclass(frozen=True, slots=True)
-class Pushed:
+class Pushed(msgspec.Struct, frozen=True):
     """Custom metric samples accepted by POST /api/metrics (custom/pusher.py); ``stored``:
     read back from history at start, so kept as latest values but not written again."""
 
@@ -79,8 +73,7 @@ class Pushed:
     stored: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class Beat:
+class Beat(msgspec.Struct, frozen=True):
     """A heartbeat service said it is alive (POST /api/heartbeat/{name}); ``stored``: for
     the store only, as history has it (read back at start) or will (the source writes a
     service's last beat with its next judgement, so a fast beater adds one row an interval)."""
@@ -90,8 +83,7 @@ class Beat:
     stored: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class Polled:
+class Polled(msgspec.Struct, frozen=True):
     """One poll of a source took ``seconds``; it should keep to ``interval`` (selfcost.py)."""
 
     source: str

@@ -22,6 +22,7 @@ from devmentor_monitor.commands import Commands
 from devmentor_monitor.config.schema import Config, data_dir, is_self
 from devmentor_monitor.custom.pusher import Pusher
 from devmentor_monitor.events.processor import EventProcessor
+from devmentor_monitor.first_checks import FIRST_ROUND_WAIT
 from devmentor_monitor.health.checker import HealthSource
 from devmentor_monitor.health.heartbeat import HeartbeatSource
 from devmentor_monitor.history.sqlite import SqliteSeries
@@ -61,7 +62,6 @@ RESTART_BACKOFF = (1.0, 30.0)  # a crashed source restarts after 1 s, doubling u
 STOP_GRACE = 5.0  # seconds a cancelled task has to end before stop goes on without it
 # The dashboard's first values: these sources start before the exporter and the restores.
 FIRST_SOURCES = frozenset({"system", "health"})
-FIRST_ROUND_WAIT = 0.25  # seconds the rest of the start waits for the first round at most
 
 
 class Supervised(Protocol):
@@ -297,6 +297,8 @@ class Monitor:
             if require_server:  # the API serves the figures as they were, never empty ones
                 await self._restore_history()
                 await self._restore_pushed()
+            elif self._first is not None:  # adopted: the first round was waited for already
+                self._start_sources(FIRST_SOURCES)
             else:  # the host's first read and the exporter's set-up: after the first round
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(FIRST_ROUND_WAIT):

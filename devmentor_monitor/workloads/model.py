@@ -7,12 +7,13 @@ No I/O and no SDK types here, so every view can read them without importing an S
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
 from typing import Any
 
+import msgspec
+from msgspec.structs import asdict
 
-@dataclass(frozen=True, slots=True)
-class ContainerInfo:
+
+class ContainerInfo(msgspec.Struct, frozen=True):
     """One container as the engine reports it, plus rates derived between two polls."""
 
     id: str
@@ -53,8 +54,7 @@ class ContainerInfo:
         return out
 
 
-@dataclass(frozen=True, slots=True)
-class PodInfo:
+class PodInfo(msgspec.Struct, frozen=True):
     name: str
     namespace: str
     phase: str  # Pending, Running, Succeeded, Failed, Unknown
@@ -77,8 +77,7 @@ class PodInfo:
         return out
 
 
-@dataclass(frozen=True, slots=True)
-class DeploymentInfo:
+class DeploymentInfo(msgspec.Struct, frozen=True):
     name: str
     namespace: str
     desired: int
@@ -96,8 +95,7 @@ class DeploymentInfo:
         return out
 
 
-@dataclass(frozen=True, slots=True)
-class NodeInfo:
+class NodeInfo(msgspec.Struct, frozen=True):
     name: str
     ready: bool
     pressure: tuple[str, ...]  # MemoryPressure, DiskPressure, PIDPressure that are True
@@ -110,8 +108,7 @@ class NodeInfo:
         return out
 
 
-@dataclass(frozen=True, slots=True)
-class WorkloadEvent:
+class WorkloadEvent(msgspec.Struct, frozen=True):
     """A container or cluster event, as handed to the intake (observations.py).
 
     source: "docker" or "kubernetes"; kind: start, die, oom, health_status (Docker) or the
