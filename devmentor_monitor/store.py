@@ -11,8 +11,11 @@ import time
 from bisect import bisect_left
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+import msgspec
+from msgspec.structs import replace
 
 from devmentor_monitor.bus import SERVICE, Bus
 from devmentor_monitor.config.schema import SLO, Config, ServiceConfig
@@ -39,8 +42,7 @@ if TYPE_CHECKING:
     from devmentor_monitor.workloads.model import WorkloadEvent
 
 
-@dataclass(frozen=True, slots=True)
-class ServiceSummary:
+class ServiceSummary(msgspec.Struct, frozen=True):
     """Everything a view shows about one service, derived once per change."""
 
     name: str
@@ -81,8 +83,7 @@ class ServiceSummary:
     stale_at: float | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class ServiceHistory:
+class ServiceHistory(msgspec.Struct, frozen=True):
     """One service's checks as the history on disk holds them: what `Store.restore_history`
     refills its figures from at start, so a restart does not empty them."""
 

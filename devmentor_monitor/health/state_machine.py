@@ -5,15 +5,14 @@ Pure: the store keeps one `HealthState` per service and asks `transition` for th
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import msgspec
 
 from devmentor_monitor.model import Health
 
 _UP_LIKE = (Health.UNKNOWN, Health.UP, Health.DEGRADED)
 
 
-@dataclass(frozen=True, slots=True)
-class HealthRules:
+class HealthRules(msgspec.Struct, frozen=True):
     """What moves a service between states: checks in a row, and its latency limit."""
 
     failure_threshold: int  # failed checks in a row before UP becomes DOWN
@@ -21,8 +20,7 @@ class HealthRules:
     latency_limit: float  # seconds; a good check slower than this is DEGRADED
 
 
-@dataclass(frozen=True, slots=True)
-class HealthState:
+class HealthState(msgspec.Struct, frozen=True):
     status: Health = Health.UNKNOWN
     fails_in_row: int = 0
     oks_in_row: int = 0

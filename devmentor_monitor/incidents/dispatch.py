@@ -24,8 +24,10 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Protocol
+
+from msgspec.structs import replace
 
 from devmentor_monitor.incidents.flapping import FlapDetector
 from devmentor_monitor.incidents.inhibit import Inhibitor

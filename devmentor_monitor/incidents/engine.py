@@ -1,6 +1,6 @@
 """Incidents: opened by alerts or by hand, deduplicated, acknowledged, resolved, remembered.
 
-Incidents are frozen records: every change is `dataclasses.replace` of the incident as
+Incidents are frozen records: every change is `msgspec.structs.replace` of the incident as
 last written, and this engine is the one writer. A change is written to SQLite before the
 caller hears of it (so a 201 survives kill -9), then put in the store for the views, state
 and timeline in one new record (nobody reads `resolved` without its `resolved` entry),
@@ -22,8 +22,10 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
+
+from msgspec.structs import replace
 
 from devmentor_monitor.bus import IncidentChange
 from devmentor_monitor.incidents.dispatch import EVERY_CHANNEL, NotificationDispatcher, Notifier

@@ -8,7 +8,6 @@ import logging
 import re
 import time
 from collections.abc import Iterator
-from dataclasses import replace
 from email import message_from_bytes
 from email.message import Message
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
+from msgspec.structs import replace
 from support.http import Receiver
 from support.notifying import incident, resolve, rows, running, settings
 from support.waiting import eventually

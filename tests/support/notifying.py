@@ -7,8 +7,9 @@ import sqlite3
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import replace
 from typing import Any
+
+from msgspec.structs import replace
 
 from devmentor_monitor.incidents.model import Incident, IncidentState, Severity
 from devmentor_monitor.notify.outbox import Outbox

@@ -71,7 +71,7 @@ async def test_a_day_and_more_covers_the_24h_window(
 
 
 def test_the_note_gives_the_range_when_services_hold_different_spans() -> None:
-    from dataclasses import replace as with_
+    from msgspec.structs import replace as with_
 
     from devmentor_monitor.tui.databasis import budget_cell, marks_note, uptime_cell
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
+
+from msgspec.structs import replace
 
 from devmentor_monitor.bus import Bus, IncidentChange
 from devmentor_monitor.events.publisher import INSTANCE, IncidentPublisher

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from msgspec.structs import replace
 
 from devmentor_monitor.incidents.explain import alert_reasons, why_paged
 from devmentor_monitor.incidents.model import Incident, IncidentState, Severity, TimelineEntry

@@ -5,7 +5,6 @@ was; once it is on disk, they see the new state and its timeline entry at once."
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import threading
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
@@ -119,7 +118,7 @@ async def test_the_store_hands_out_frozen_records_and_a_change_makes_a_new_one(e
     opened = await eng.open_manual("auth", "down", Severity.HIGH, OPS)
     before = eng.store.incident(opened.id)
     assert before is not None
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(AttributeError):  # frozen
         before.state = IncidentState.RESOLVED  # type: ignore[misc]
     with pytest.raises(AttributeError):  # a tuple: no append
         before.timeline.append(TimelineEntry(0.0, "event", "reader", "x"))  # type: ignore[attr-defined]

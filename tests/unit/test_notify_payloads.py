@@ -114,7 +114,7 @@ def test_apprise_reasons_never_repeat_the_log_line(messages, reason, permanent):
 
 
 def test_alertmanager_keeps_the_opening_severity_label_through_an_escalation():
-    from dataclasses import replace as _replace
+    from msgspec.structs import replace as _replace
 
     from devmentor_monitor.incidents.model import Incident as _Incident
     from devmentor_monitor.incidents.model import IncidentState as _State
