@@ -6,6 +6,9 @@ event log, and each check counts once in the history."""
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -78,3 +81,44 @@ async def test_the_first_round_before_the_runtime_is_adopted_not_lost(tmp_path: 
                 assert total == 1 + second.store.service(name).checks_total, name
         finally:
             await second.stop()
+
+
+RUNTIME = (
+    "devmentor_monitor.runtime",
+    "devmentor_monitor.incidents.engine",
+    "devmentor_monitor.history.sqlite",
+    "devmentor_monitor.notify.outbox",
+    "devmentor_monitor.predictions.engine",
+    "sqlite3",
+)
+FIRST_ROUND = """
+import asyncio, sys
+from devmentor_monitor import cli
+from devmentor_monitor.config.schema import parse_text
+from devmentor_monitor.store import Store
+
+async def main():
+    config = parse_text("services:\\n  - name: auth\\n    url: http://127.0.0.1:1/health\\n")
+    runtime = cli.UltraRuntime(config, demo=True, serve=False)
+    store = Store(config)
+    await runtime.first_checks(store)
+    assert store.last_check("auth") is not None, "no first check"
+    print(" ".join(m for m in sys.modules if m in sys.argv[1:]))
+    await runtime.stop()
+
+asyncio.run(main())
+"""
+
+
+def test_the_first_round_imports_none_of_the_rest_of_the_runtime(tmp_path: Path) -> None:
+    """What made the first checks wait: the runtime's imports come after them."""
+    env = {**os.environ, "XDG_STATE_HOME": str(tmp_path)}
+    out = subprocess.run(
+        [sys.executable, "-c", FIRST_ROUND, *RUNTIME],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    assert out.stdout.split() == []
