@@ -58,22 +58,48 @@ chart builds in 0.2 ms empty (was 2.3) and 1.2 ms with data (was 3.3), renders i
 (was 1.5); the overview draws five after the first paint and again with the first
 results. Where the rest goes (CPU, timed in-process):
 * classes: a @dataclass(frozen=True, slots=True) compiles its generated methods when it is
-  made, ~0.8-1.5 ms each: 41 of ours were made before the first frame (~33 ms; 13 left,
-  ~12 ms: incidents/model.py, store.py and health/state_machine.py, changed through
-  dataclasses.replace in many places, incidents/silences.py, SourceStatus, events' Event;
-  Textual's 42, ~17 ms) and 52 more in the runtime before the first check (~43 ms); a
-  Struct class takes ~0.02 ms;
+  made, ~0.8-1.5 ms each: 41 of ours were made before the first frame (~33 ms; 6 left
+  after the third pass: incidents/silences.py's 3, SourceStatus, events' Event, store's
+  WorkloadState; Textual's 42, ~17 ms) and 52 more in the runtime (after the first values
+  now); a Struct class takes ~0.02 ms;
 * yaml's import ~18-22 ms, 7 ms of it one regex (Reader.NON_PRINTABLE) that libyaml's
-  CSafeLoader never uses; build_parser ~10 ms (argparse: gettext lookups, a formatter per
-  argument); monitor.tcss ~9 ms to parse, half of its 49 rules for other views (the
+  CSafeLoader never uses (it is used: config/yaml_lines.py); build_parser ~10 ms
+  (argparse: gettext lookups, a formatter per argument; `ultra` now builds its own
+  subcommand only, 1.1 ms); monitor.tcss ~9 ms to parse, half of its 49 rules for other views (the
   overview's alone: -21 M instructions, ~5 ms);
 * App init to the first paint (one start): the App's mount ~25 ms, the screen's compose and
   styles ~24 ms, layout and paint ~36 ms (the services table's 42 cells ~13 ms of it); then
   the panes at their sizes (~3 ms) and a second paint (~15 ms) before Ready;
 * the runtime's own imports before the first check, aiohttp apart, ~70-90 ms (predictions
-  ~20 ms, workloads/model.py 9, observations.py 8.5, incidents/rules.py 6, ...);
+  ~20 ms, workloads/model.py 9, observations.py 8.5, incidents/rules.py 6, ...): after the
+  first values now (third pass);
 * freeze_startup's collection (50-74 ms) comes once Monitor.start has waited for the first
   round: after the first values were painted in every traced start.
+
+A third pass (2026-11-29): the first round of checks goes out before the rest of the
+runtime is imported and built (first_checks.py: the health source and the intake; the
+demo fleet's URLs no longer import runtime.py); the app draws its results, then starts
+the rest (Monitor(first=) adopts them: the alert loop's subscription was made before any
+result, history writes and accepted events are held until attached, check results kept
+for flap detection). Before, ~0.1 s of CPU on the one loop (the runtime's imports, ~50
+dataclasses, Monitor's set-up) came between the first frame and the first check. Also
+14 records imported before the first checks (observations.py, workloads/model.py) and 7
+before the first frame (Incident, Signal, TimelineEntry, ServiceSummary, ServiceHistory,
+HealthRules, HealthState) are Structs, and `ultra` builds only its own subcommand's
+parser (8-12 -> 1.1 ms). Side by side with main: instructions to Textual's Ready
+(callgrind, `ultra --demo --no-serve` quitting at Ready, exit included) 1.838 -> 1.769 G
+(-3.7 %); the process's CPU when the first values show (10 starts each alternated in
+tmux, load ~3) median 0.60 -> 0.465 s, at the first frame ~0.415 both (noise), the
+first frame to the values 0.30 -> 0.14 s wall; this bench (--starts 10 --base main, load
+~1.3): first frame median 0.509 -> 0.472 s (floor 0.320: 1.59 -> 1.47x, missed), values
+0.704 -> 0.554 s (min 0.604 -> 0.422; met), first frame to values 0.17 -> 0.074 s. The
+same bench at load ~3 an hour before read values 1.12 -> 1.08 s with only the first
+change: on this machine each figure moves by 2x with the load. Note: `ours` runs the
+venv's console script, so it imports the tree on PYTHONPATH (set it to the tree under
+test, or both columns are main). What is left for the first frame: the 6 dataclasses
+above, yaml's import (~20 ms), monitor.tcss (~9 ms; the other views' rules could move
+to their screens' CSS_PATH, read when one first opens, at the cost of a restyle then),
+the App's mount and first paint.
 
 Fleet (tui_fleet.py): `ultra` at 5 and 1,000 stub services (one loopback stub, `demo
 --count`): CPU and RSS at each size, their ratio, `/api/services` p99 at 1,000, each
