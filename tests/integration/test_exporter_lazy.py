@@ -46,6 +46,7 @@ PROBE = textwrap.dedent("""
         config = load_config(sys.argv[1], env={}, port=int(sys.argv[2]))
         store = Store(config)
         runtime = UltraRuntime(config, demo=True, serve=True)
+        await runtime.first_checks(store)  # as the app does: its first round, then the rest
         await runtime.start(store)
         loop = asyncio.get_running_loop()
         for _ in range(300):  # every service checked once, the monitor's own included
