@@ -9,6 +9,7 @@ instant). It redraws at most once per refresh tick, whatever the data rate.
 from __future__ import annotations
 
 import asyncio
+import logging
 import contextlib
 import socket
 import time
@@ -45,6 +46,8 @@ if TYPE_CHECKING:
     from devmentor_monitor.bus import Subscription
     from devmentor_monitor.commands import Commands
     from devmentor_monitor.queries import Queries
+
+log = logging.getLogger("devmentor_monitor.tui")
 
 
 FIRST_RESULTS_REDRAW = 0.05  # seconds at least between redraws while the first results come in
@@ -259,10 +262,19 @@ class MonitorApp(App[int]):
         assert self.store is not None
         # The first round's results drawn first: the rest of the runtime (~0.1 s of CPU on
         # this loop) held back both the checks and their paint (bench/tui_load.py).
-        await self.runtime.first_checks(self.store)
-        self.tick()
-        await self._refreshed()
-        self.commands, self.queries = await self.runtime.start(self.store)
+        try:
+            await self.runtime.first_checks(self.store)
+            self.tick()
+            await self._refreshed()
+            self.commands, self.queries = await self.runtime.start(self.store)
+        except Exception as exc:  # the screen stays up and says why (the log has the trace)
+            log.exception("the monitor's runtime could not start")
+            self.notify(
+                f"the monitor could not start: {type(exc).__name__}: {exc} (see the log)",
+                severity="error",
+                timeout=3600,
+            )
+            return
         self.tick(force=True)
 
     async def _refreshed(self) -> None:
