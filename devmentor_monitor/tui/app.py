@@ -9,8 +9,8 @@ instant). It redraws at most once per refresh tick, whatever the data rate.
 from __future__ import annotations
 
 import asyncio
-import logging
 import contextlib
+import logging
 import socket
 import time
 from collections.abc import Callable, Coroutine, Iterable
