@@ -47,6 +47,7 @@ from devmentor_monitor.logs import mask, mask_url, setup_logging
 from devmentor_monitor.predictions import detect_cli
 from devmentor_monitor.reports import report_cli
 from devmentor_monitor.server import keys_cli
+from devmentor_monitor.server.tls_error import TlsError
 from devmentor_monitor.storage import erase_cli
 
 if TYPE_CHECKING:
@@ -315,7 +316,7 @@ def _tls_flags(cfg: Config, args: argparse.Namespace) -> Config:
 def _check_tls(cfg: Config, args: argparse.Namespace) -> None:
     """Load the TLS files once before anything starts: a bad one is a config error (exit
     2) naming the setting and the file, and where the setting came from."""
-    from devmentor_monitor.server.tls import TlsError, server_context  # ssl, hashlib: ~3 ms
+    from devmentor_monitor.server.tls import server_context  # imports ssl: only with TLS
 
     assert cfg.server.tls is not None
     try:
@@ -373,7 +374,6 @@ def hold_collector() -> None:
 
 async def _serve(cfg: Config, demo: bool) -> int:
     from devmentor_monitor.runtime import Monitor
-    from devmentor_monitor.server.tls import TlsError
 
     fleet = None
     if demo:

@@ -453,7 +453,7 @@ class Monitor:
             return
         from devmentor_monitor.config.schema import is_loopback
         from devmentor_monitor.server.listener import Exporter
-        from devmentor_monitor.server.tls import TlsError
+        from devmentor_monitor.server.tls_error import TlsError
 
         cfg = self.config.server
         if self.config.anonymous_read and not is_loopback(cfg.host):

@@ -13,7 +13,6 @@ import json
 import logging
 import random
 import socket
-import ssl
 import sys
 import time
 from collections import deque
@@ -21,6 +20,7 @@ from collections.abc import Callable, Sequence
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
+from devmentor_monitor.asyncio_ssl import ssl_error
 from devmentor_monitor.config.schema import ServiceConfig
 from devmentor_monitor.health.plainhttp import PlainHTTP, Target, target
 from devmentor_monitor.imports import off_loop
@@ -30,7 +30,9 @@ from devmentor_monitor.observations import Intake, Polled
 from devmentor_monitor.sources.base import status
 
 if TYPE_CHECKING:  # imported at the first check that needs it (https, an odd URL):
-    from devmentor_monitor.aio import aiohttp  # plain http:// never loads it (~12 MiB)
+    import ssl  # plain http:// never loads it (~4 MiB: asyncio_ssl.py)
+
+    from devmentor_monitor.aio import aiohttp  # nor this (~12 MiB)
 
 USER_AGENT = "devmentor-monitor"
 log = logging.getLogger("devmentor_monitor.health")
@@ -80,7 +82,7 @@ def describe_error(exc: BaseException, timeout: float) -> str:
             return "connection refused"
         if isinstance(err, socket.gaierror):
             return f"DNS: {err.strerror or err}"
-        if isinstance(err, ssl.SSLError) and not isinstance(err, client_error):
+        if isinstance(err, ssl_error()) and not isinstance(err, client_error):
             detail = getattr(err, "verify_message", None) or getattr(err, "reason", None)
             return f"TLS: {detail or err}"
         if isinstance(err, ConnectionResetError | disconnected):
@@ -103,6 +105,8 @@ def cert_days_left(ssl_object: ssl.SSLObject | None, now: float) -> float | None
     """Days until the peer certificate expires, for https responses."""
     if ssl_object is None:
         return None
+    import ssl  # loaded already: the object is its
+
     cert = ssl_object.getpeercert()
     not_after = cert.get("notAfter") if cert else None
     if isinstance(not_after, str) and not_after:
@@ -160,6 +164,8 @@ class HealthChecker:
             # another default context would load the store again (~2 MiB, 35 ms).
             tls: bool | ssl.SSLContext = svc.tls_verify
             if svc.tls_verify and svc.ca_file:
+                import ssl  # aiohttp has imported it
+
                 tls = ssl.create_default_context(cafile=svc.ca_file)
             connector = aiohttp.TCPConnector(
                 limit=self.max_in_flight, ssl=tls, ttl_dns_cache=60, enable_cleanup_closed=True
@@ -260,7 +266,7 @@ def _result(
     problems += body_mismatches(body, svc.expect_body)
     try:
         cert_days = cert_days_left(ssl_object, ts)
-    except (ValueError, ssl.SSLError, ImportError):
+    except (ValueError, ssl_error(), ImportError):
         cert_days = None
     return CheckResult(
         svc.name,

@@ -12,7 +12,6 @@ import errno
 import logging
 import re
 import socket
-import ssl
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -21,6 +20,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
+from devmentor_monitor.asyncio_ssl import ssl_error
 from devmentor_monitor.incidents.model import Incident
 from devmentor_monitor.logs import mask
 from devmentor_monitor.notify.settings import ChannelSettings
@@ -439,7 +439,7 @@ def os_reason(exc: BaseException) -> str:
         return "DNS lookup failed"
     if isinstance(exc, ConnectionResetError):
         return "connection reset"
-    if isinstance(exc, ssl.SSLError):
+    if isinstance(exc, ssl_error()):
         return "TLS error"
     code = getattr(exc, "errno", None)
     if code in (errno.EHOSTUNREACH, errno.ENETUNREACH):
@@ -585,6 +585,8 @@ def _smtp_send(channel: ChannelSettings, msg: EmailMessage) -> None:
         with smtplib.SMTP(channel.smtp_host, channel.smtp_port, timeout=channel.timeout) as smtp:
             smtp.ehlo()
             if channel.starttls:
+                import ssl  # smtplib has imported it
+
                 smtp.starttls(context=ssl.create_default_context())
                 smtp.ehlo()
             if channel.username is not None and channel.password is not None:

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import ssl
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -38,6 +37,8 @@ from devmentor_monitor.scrape.exposition import Parsed, parse_exposition
 from devmentor_monitor.sources.base import every
 
 if TYPE_CHECKING:  # imported (off the loop) when a scrape source runs: only if configured
+    import ssl
+
     from devmentor_monitor.aio import aiohttp
 
 log = logging.getLogger("devmentor_monitor.scrape")
@@ -76,9 +77,11 @@ class ScrapeSource:
     async def run(self, intake: Intake) -> None:
         where = mask_url(self.settings.url)
         intake.observe(SourceStatus(self.name, SourceState.STARTING, f"first scrape of {where}"))
-        if self._ca_file:
-            self.tls = ssl.create_default_context(cafile=self._ca_file)
         await off_loop("devmentor_monitor.aio")
+        if self._ca_file:
+            import ssl  # aiohttp has imported it (asyncio_ssl.py)
+
+            self.tls = ssl.create_default_context(cafile=self._ca_file)
         from devmentor_monitor.aio import aiohttp
 
         session = aiohttp.ClientSession(

@@ -23,14 +23,15 @@ from typing import TYPE_CHECKING
 from devmentor_monitor.config.schema import TlsSettings, is_loopback
 from devmentor_monitor.imports import off_loop
 from devmentor_monitor.model import SourceState, SourceStatus
-from devmentor_monitor.server.tls import ReloadableTls
 
 if TYPE_CHECKING:
     from devmentor_monitor.server.app import HttpStack
+    from devmentor_monitor.server.tls import ReloadableTls  # with server.tls only: ssl
 
 log = logging.getLogger("devmentor_monitor.server")
 
 STACK = "devmentor_monitor.server.app"  # aiohttp and the routed app: what `build` needs
+TLS = "devmentor_monitor.server.tls"  # the exporter's TLS, and ssl
 HEAD_TIMEOUT = 5.0  # connect → complete request head (connections.Gate); TLS handshake too
 BACKLOG = 1024  # a burst waits in the kernel, not in SYN retries: the gate sees it as one
 
@@ -118,6 +119,9 @@ class Exporter:
     async def start(self, *, lazy: bool = False) -> None:
         """Raises OSError when the port cannot be had, tls.TlsError for a bad TLS file."""
         if self.tls_settings is not None:
+            await off_loop(TLS)  # ssl with it (asyncio_ssl.py)
+            from devmentor_monitor.server.tls import ReloadableTls
+
             self.tls = await ReloadableTls.load(self.tls_settings)
         self._socks = await bind(self.host, self.port)
         if not self.port:  # port 0: the OS's choice

@@ -17,18 +17,11 @@ import ssl
 from pathlib import Path
 
 from devmentor_monitor.config.schema import TlsSettings
+from devmentor_monitor.server.tls_error import TlsError as TlsError
 
 log = logging.getLogger("devmentor_monitor.server")
 
 MIN_VERSION = ssl.TLSVersion.TLSv1_2
-
-
-class TlsError(Exception):
-    """A TLS file that cannot be used; names the setting and the file."""
-
-    def __init__(self, key: str, path: str, message: str) -> None:
-        self.key, self.path, self.message = key, path, message
-        super().__init__(f"{key}: {path}: {message}")
 
 
 def server_context(tls: TlsSettings) -> ssl.SSLContext:

@@ -8,8 +8,9 @@ or a bind the URL misses must show.
 The runtime runs headless in a fresh interpreter, started as `ultra` starts it
 (cli.UltraRuntime: demo fleet, exporter on a free port, lazy), since this test process
 imported aiohttp long ago. It reports its modules after the first checks, then waits for
-the test's requests, which must be served as ever: over TLS too. (ssl is not asserted:
-asyncio imports it itself on Python 3.11, in every process that uses it.)
+the test's requests, which must be served as ever: over TLS too. ssl (~4 MiB with OpenSSL)
+waits as long over plain HTTP (asyncio is imported without it: asyncio_ssl.py); the
+exporter's TLS loads it at start.
 """
 
 from __future__ import annotations
@@ -33,13 +34,14 @@ from devmentor_monitor.demo.fleet import free_port
 pytestmark = pytest.mark.integration
 
 PROBE = textwrap.dedent("""
+    from devmentor_monitor.cli import UltraRuntime  # first, as in the console script
     import asyncio, json, sys
-    from devmentor_monitor.cli import UltraRuntime
     from devmentor_monitor.config.schema import load_config
     from devmentor_monitor.store import Store
 
     def say(**fields):
         fields["aiohttp"] = "aiohttp" in sys.modules
+        fields["ssl"] = "ssl" in sys.modules
         print(json.dumps(fields), flush=True)
 
     async def main():
@@ -109,6 +111,7 @@ def _lazy_exporter(
         # checks made, own /health answered in process: no HTTP stack; or its own check,
         # over TLS, was the connection that loaded it
         assert first["aiohttp"] is loaded_by_own_check
+        assert first["ssl"] is ("tls" in server)  # nor OpenSSL, unless the exporter's TLS
         if not own_ok:
             return
         host = server.get("host", "127.0.0.1")
@@ -123,7 +126,9 @@ def _lazy_exporter(
         assert 'devmentor_service_up{service="monitoring"} 1' in metrics.text
         proc.stdin.write("\n")
         proc.stdin.flush()
-        assert json.loads(proc.stdout.readline())["aiohttp"] is True
+        last = json.loads(proc.stdout.readline())
+        assert last["aiohttp"] is True
+        assert last["ssl"] is True  # aiohttp imports it
         assert proc.wait(20) == 0
     finally:
         if proc.poll() is None:
