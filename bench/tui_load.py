@@ -125,24 +125,38 @@ under CI load): 1.65 -> 1.43, 1.75 -> 1.53, 1.67 -> 1.53, 1.88 -> 1.68 % of a co
 (-11 % on average). The next candidate: the trends pane recomputes every service's chart
 when any one is checked.
 
-Where the RSS goes (2026-11-29, `ultra --demo` at 160x50 after 10 s, 51.2 MiB; its
-modules imported in the same order into a fresh python, the RSS each adds): the
-interpreter 13.5 MiB, Textual 9.7, asyncio 3.1 and the ssl module it imports itself 4.1
-(unavoidable under asyncio; glances has no asyncio), rich 1.8, msgspec 1.0, sqlite3 1.0,
-yaml 0.9, other libraries 3.3, the monitor's own modules 5.3: 43.6 MiB imported, the rest
-(~7.5) is the running process (tracemalloc: 27 MiB of traced Python memory, half of it
-code objects). Before, aiohttp and the HTTP app were imported at start (~10 MiB with what
-they pulled in: yarl, multidict, attrs, frozenlist, http...), uvloop ran the loop (~2 MiB) and
-email, hashlib and importlib.resources' zipfile came with our modules (~1 MiB): side by
-side with main in tmux (same 40 s window after 10 s, two pairs) 64.6 / 64.6 -> 51.2 /
-51.1 MiB. aiohttp now loads when something needs it (the exporter's first connection:
-server/listener.py; an https check, a notification, a scrape), the demo fleet serves
-without it, and `ultra` runs on asyncio's loop (cli._ultra has the uvloop figures). The
-48 MiB target stays missed by ~3 MiB: Textual with asyncio and ssl is ~30 of it before
-anything of ours. numpy, docker, kubernetes and prometheus_client are not imported by
-`ultra --demo`. Without bytecode (PYTHONDONTWRITEBYTECODE and no __pycache__) compiling
-the modules at start leaves ~2 MiB more in the malloc heap for good: compileall first, as
-this bench does.
+Where the RSS goes (2026-11-29, `ultra --demo` at 160x50 after 10 s, 51.2 MiB; its modules
+imported in the same order into a fresh python, the RSS each adds): the interpreter 13.5
+MiB, Textual 9.7, asyncio 3.1 and the ssl module it imports itself 4.1 (see below: no
+longer loaded), rich 1.8, msgspec 1.0, sqlite3 1.0, yaml 0.9, other libraries 3.3, the
+monitor's own modules 5.3: 43.6 MiB imported, the rest (~7.5) is the running process
+(tracemalloc: 27 MiB of traced Python memory, half of it code objects). Before, aiohttp and
+the HTTP app were imported at start (~10 MiB with what they pulled in: yarl, multidict,
+attrs, frozenlist, http...), uvloop ran the loop (~2 MiB) and email, hashlib and
+importlib.resources' zipfile came with our modules (~1 MiB): side by side with main in tmux
+(same 40 s window after 10 s, two pairs) 64.6 / 64.6 -> 51.2 / 51.1 MiB. aiohttp now loads
+when something needs it (the exporter's first connection: server/listener.py; an https
+check, a notification, a scrape), the demo fleet serves without it, and `ultra` runs on
+asyncio's loop (cli._ultra has the uvloop figures). Then asyncio itself is imported without
+ssl (the package's __init__, asyncio_ssl.py: an import hook hands ssl to asyncio when
+anything first imports it), so OpenSSL's libraries (libcrypto ~2.9 MiB resident, libssl,
+_ssl) and ssl.py's enums are not there either: side by side with main (both in tmux at
+once, 2026-11-29 evening, after 30 / 45 / 60 / 90 s) 49.9 / 50.4 / 50.9 / 51.7 -> 47.0 /
+47.5 / 48.0 / 48.8 MiB (a second pair at 30 s: 49.9 -> 46.8); most of it is shared library
+pages, so USS moves less (36.6 -> 36.3 MiB). RSS still grows after the start, ~0.8 MiB a
+minute for the first minutes (47.1 at 30 s, 48.8 at 120, 49.6 at 180, 50.3 at 240 s), while
+traced Python memory grows less (tracemalloc +0.2 MiB from 60 to 120 s, +0.8 from 120 to
+240 s): rich's cell-width cache (rich.cells.cached_cell_len, 4,096 strings, ~1 MiB once
+full, full after ~3 minutes: every distinct line measured, the clock's each second), and
+the cycles the full collections find (~8,000-10,000 objects a minute, held in the oldest
+generation until one runs) leave obmalloc's arenas partly used. So this bench's window (a
+minute after 5 s) sits at the 48 MiB line: the target is met at the start and drifts past
+it with those caches; the next candidates are those cycles (what makes them) and our own
+modules a demo never runs (notify.channels 36 KiB of bytecode, the other subcommands' *_cli
+modules ~80 KiB: each ~2.5x that in memory). numpy, docker, kubernetes and
+prometheus_client are not imported by `ultra --demo`. Without bytecode
+(PYTHONDONTWRITEBYTECODE and no __pycache__) compiling the modules at start leaves ~2 MiB
+more in the malloc heap for good: compileall first, as this bench does.
 """
 
 from __future__ import annotations
