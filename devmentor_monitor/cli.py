@@ -41,7 +41,7 @@ from devmentor_monitor.config.schema import (
     load_config,
 )
 from devmentor_monitor.events import emit_cli as emit
-from devmentor_monitor.gc_settings import freeze_once_warm
+from devmentor_monitor.gc_settings import freeze_once_warm, sweep_every
 from devmentor_monitor.incidents import silence_cli
 from devmentor_monitor.logs import mask, mask_url, setup_logging
 from devmentor_monitor.predictions import detect_cli
@@ -593,6 +593,7 @@ class UltraRuntime:
         self.monitor: Monitor | None = None
         self._fleet: DemoFleet | None = None
         self._first: FirstChecks | None = None
+        self._sweep: asyncio.Task[None] | None = None
 
     async def first_checks(self, store: Store) -> None:
         """The first round of health checks (and the demo fleet they check), until their
@@ -622,12 +623,15 @@ class UltraRuntime:
         finally:  # started or not, the collector runs again (see hold_collector)
             if self.freeze:
                 freeze_startup()
+                self._sweep = sweep_every()  # the TUI's cycles (gc_settings.SWEEP_S)
         return self.monitor.commands, self.monitor.queries
 
     async def stop(self) -> None:
         if self._first is not None:  # started, never adopted by a monitor
             await self._first.stop()
             self._first = None
+        if self._sweep is not None:
+            self._sweep.cancel()
         if self.monitor is not None:
             await self.monitor.stop()
         if self._fleet is not None:

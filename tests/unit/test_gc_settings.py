@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import weakref
 
 from support.waiting import eventually
 
-from devmentor_monitor.gc_settings import freeze_once_warm
+from devmentor_monitor.gc_settings import freeze_once_warm, sweep_every
 
 
 class _State:
@@ -52,3 +53,20 @@ async def test_nothing_is_frozen_before_the_delay() -> None:
     finally:
         handle.cancel()
         gc.unfreeze()
+
+
+async def test_ultras_sweep_frees_a_cycle_that_reached_the_oldest_generation() -> None:
+    # a Strip in its own cache: alive through two young collections, then dropped
+    held = _State()
+    gone = weakref.ref(held)
+    gc.collect(0)
+    gc.collect(1)
+    assert any(o is held for o in gc.get_objects(2))  # where only a full collection looks
+    del held
+    gc.collect(1)
+    assert gone() is not None  # young collections do not free it
+    sweep = sweep_every(0.05)
+    try:
+        await eventually(lambda: gone() is None, within=5, what="the cycle freed by a sweep")
+    finally:
+        sweep.cancel()
