@@ -148,18 +148,19 @@ minute for the first minutes (47.1 at 30 s, 48.8 at 120, 49.6 at 180, 50.3 at 24
 traced Python memory grows less (tracemalloc +0.2 MiB from 60 to 120 s, +0.8 from 120 to
 240 s): rich's cell-width cache (rich.cells.cached_cell_len, 4,096 strings, ~1 MiB once
 full, full after ~3 minutes: every distinct line measured, the clock's each second), and
-the cycles the full collections find (~8,000-10,000 objects a minute, held in the oldest
-generation until one runs) leave obmalloc's arenas partly used. Those cycles are Textual's
-Strips kept in their own caches (gc.DEBUG_SAVEALL over a minute: 8,400 Segments, 7,900
-FIFOCaches, 1,100 Strips); `ultra` now runs a full collection each 10 s (gc_settings
-.sweep_every, ~3 ms of CPU each): side by side with main again (30 / 45 / 60 / 90 s) 49.5
-/ 49.9 / 50.4 / 51.1 -> 46.7 / 46.8 / 46.9 / 47.4 MiB, so this bench's window (a minute
-after 5 s) stays under 48 MiB; rich's cache still fills over the first minutes (~1 MiB).
-The next candidates: our own modules a demo never runs (notify.channels 36 KiB of bytecode, the other subcommands' *_cli
-modules ~80 KiB: each ~2.5x that in memory). numpy, docker, kubernetes and
-prometheus_client are not imported by `ultra --demo`. Without bytecode
-(PYTHONDONTWRITEBYTECODE and no __pycache__) compiling the modules at start leaves ~2 MiB
-more in the malloc heap for good: compileall first, as this bench does.
+the cycles the full collections find (8,000-10,000 objects each, held in the oldest
+generation until one runs, every 1-2 minutes) leave obmalloc's arenas partly used. Those
+cycles are mostly Textual's Strips kept in their own caches (strip.py keeps `self` under a
+key when a crop or resize changes nothing; gc.DEBUG_SAVEALL over a minute: 8,400 Segments,
+7,900 FIFOCaches, 1,100 Strips); `ultra` now runs a full collection each 10 s
+(gc_settings.sweep_every, ~3 ms of CPU each): side by side with main again (30 / 45 / 60 /
+90 s) 49.5 / 49.9 / 50.4 / 51.1 -> 46.7 / 46.8 / 46.9 / 47.4 MiB, so this bench's window (a
+minute after 5 s) stays under 48 MiB; rich's cache still fills over the first minutes (~1
+MiB). The next candidates: our own modules a demo never runs (notify.channels 36 KiB of
+bytecode, the other subcommands' *_cli modules ~80 KiB: each ~2.5x that in memory). numpy,
+docker, kubernetes and prometheus_client are not imported by `ultra --demo`. Without
+bytecode (PYTHONDONTWRITEBYTECODE and no __pycache__) compiling the modules at start leaves
+~2 MiB more in the malloc heap for good: compileall first, as this bench does.
 """
 
 from __future__ import annotations

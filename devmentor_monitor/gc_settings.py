@@ -60,12 +60,13 @@ def freeze_once_warm(delay: float = WARM_S) -> asyncio.TimerHandle:
 
 
 # `ultra` only. Textual's Strips keep themselves in their own caches (a cycle each): at
-# 160x50 with the demo ~21,000 objects a minute (Segments, FIFOCaches, Strips) live long
-# enough to reach the oldest generation, and only a full collection frees them, which
-# came by itself every 1-2 minutes: RSS held the garbage, its arenas partly used after.
+# 160x50 with the demo ~21,000 objects of cycles a minute (Segments, FIFOCaches, Strips),
+# of which each full collection found 8,000-10,000 that had reached the oldest generation;
+# those came by themselves every 1-2 minutes: RSS held the garbage, arenas partly used.
 # Side by side (two `ultra --demo`, 2026-11-29): at 60 / 90 / 150 s 47.7 / 48.6 / 49.2
 # MiB without, 47.1 / 47.5 / 48.1 with a full collection each 10 s; each ~3 ms of CPU
-# (start-up's objects frozen, so it walks what came later).
+# (start-up's objects frozen, so it walks what came later; not measured at 1,000 services,
+# where gc_settings' figures above give a full pass after the freeze as ~1.4 ms).
 SWEEP_S = 10.0
 
 
