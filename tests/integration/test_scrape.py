@@ -338,7 +338,9 @@ async def test_a_parse_past_its_deadline_stops_and_frees_its_thread(
     monkeypatch.setattr(scrape_source, "PARSE_GRACE", 0.0)  # only the parse's own deadline
     async with ExpositionPage(big_page()) as target:
         monitor = await make_monitor(
-            [service("slow", target.url, {"url": target.url, "interval": "0.5s"})]
+            # 1.5 s: the first reason stays long enough to be read on a loaded machine, and
+            # a parse that did not stop at its deadline (~2 s) would still hold the thread
+            [service("slow", target.url, {"url": target.url, "interval": "1.5s"})]
         )
 
         def reason() -> str | None:

@@ -40,3 +40,15 @@ async def held_gaps(work: Awaitable[T]) -> tuple[T, list[float]]:
             gc.enable()
         await waiting
     return result, gaps
+
+
+def within_slices(gaps: list[float], whole: float) -> str | None:
+    """None when the longest hold in ``gaps`` is a slice's: under 8 ms of CPU, or a twentieth
+    of ``whole`` (the same work done in one go, timed in the same run) if more. Two cores
+    that are SMT siblings, or a busy machine's caches, slow this thread's CPU seconds, and
+    they slow ``whole`` alike; in one go a hold is all of ``whole``. Else the message."""
+    bound = max(0.008, whole / 20)
+    longest = max(gaps)
+    if longest < bound:
+        return None
+    return f"the loop was held {longest * 1000:.1f} ms at once (bound {bound * 1000:.1f} ms)"
