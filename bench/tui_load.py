@@ -161,6 +161,16 @@ bytecode, the other subcommands' *_cli modules ~80 KiB: each ~2.5x that in memor
 docker, kubernetes and prometheus_client are not imported by `ultra --demo`. Without
 bytecode (PYTHONDONTWRITEBYTECODE and no __pycache__) compiling the modules at start leaves
 ~2 MiB more in the malloc heap for good: compileall first, as this bench does.
+
+This bench at c79daac (2026-11-29 21:08, load ~1.2, a soak running beside it): values
+0.517 s (met), first frame 1.18x the floor (0.477 / 0.403 s, met; a 10-start A/B read
+1.47x, so this one sits near the line), RSS 45.8 MiB (met; glances 35.5, floor 33.5), CPU
+0.42x glances (1.60 / 3.85 %, met); fleet: CPU ratio 3.86 (4.90 / 1.27 %, missed; two
+tui_fleet.py runs beside it read 2.60 and 2.93), RSS at 1,000 65.2 MiB unscraped (met;
+82.4 once scraped), `--serve` p99 5.17 ms (missed; 5.84 and 8.34 in the other runs, 4.4
+under chrt -f 10). The RSS of this window is not where `ultra --demo` stays: a 30-minute
+bench/tui_soak.py at 2563dd3 went 38.7 -> 52.0 (15 min) -> 52.7 MiB (30 min), as the hour
+rings, the history and rich's cell-width cache fill.
 """
 
 from __future__ import annotations
