@@ -167,8 +167,10 @@ This bench at c79daac (2026-11-29 21:08, load ~1.2, a soak running beside it): v
 1.47x, so this one sits near the line), RSS 45.8 MiB (met; glances 35.5, floor 33.5), CPU
 0.42x glances (1.60 / 3.85 %, met); fleet: CPU ratio 3.86 (4.90 / 1.27 %, missed; two
 tui_fleet.py runs beside it read 2.60 and 2.93), RSS at 1,000 65.2 MiB unscraped (met;
-82.4 once scraped), `--serve` p99 5.17 ms (missed; 5.84 and 8.34 in the other runs, 4.4
-under chrt -f 10). The RSS of this window is not where `ultra --demo` stays: a 30-minute
+82.4 once scraped), `--serve` p99 5.17 ms (missed; 5.84 and 8.34 in the other runs; under
+chrt -f 10 at HEAD 6.16 ms with the ratio 4.01, and 6.66 ms with the scheduler's tick set
+back to 0.02 s, whose `ultra` at 1,000 then used 7.33 % of a core against 5.50: the tick
+is not what costs p99). The RSS of this window is not where `ultra --demo` stays: a 30-minute
 bench/tui_soak.py at 2563dd3 went 38.7 -> 52.0 (15 min) -> 52.7 MiB (30 min), as the hour
 rings, the history and rich's cell-width cache fill.
 """
