@@ -128,3 +128,19 @@ def redis_server(tmp_path: Path) -> Iterator[Any]:
     server = RedisServer(tmp_path / "redis").start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[Any]:
+    """A real PostgreSQL for the session (tests/support/postgres.py), stopped by PID."""
+    from support.postgres import PostgresServer
+
+    server = PostgresServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def pg_url(postgres_server: Any) -> str:
+    """A fresh empty database on the session's PostgreSQL: its URL."""
+    return str(postgres_server.database())
