@@ -7,7 +7,7 @@ is exactly what is listed here; the runtime builds it from its engine and action
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from devmentor_monitor.incidents.engine import Actor, IncidentEngine
 from devmentor_monitor.workloads.actions import WorkloadActions
@@ -15,6 +15,7 @@ from devmentor_monitor.workloads.actions import WorkloadActions
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from devmentor_monitor.cluster.forward import Forwarder
     from devmentor_monitor.custom.model import CustomSample
     from devmentor_monitor.custom.pusher import Pusher
     from devmentor_monitor.health.heartbeat import HeartbeatSource
@@ -68,6 +69,9 @@ class Commands:
         self._pusher = pusher
         self._heartbeats = heartbeats
         self._keys: KeyTable | None = None
+        # In a fleet (cluster/): incident and silence writes go to the leader's engine,
+        # the one writer of incidents; set by the runtime.
+        self.forward: Forwarder | None = None
 
     def check_writable(self, action: str) -> None:
         """ReadOnlyError when the monitor runs read-only; views may ask before a form."""
@@ -96,15 +100,18 @@ class Commands:
         self, service: str, description: str, severity: Severity, actor: Actor
     ) -> Incident:
         self.check_writable("incident.open")
-        return await self._engine.open_manual(service, description, severity, actor)
+        args = {"service": service, "description": description, "severity": str(severity)}
+        return await self._made("incident.open", args, actor)  # type: ignore[no-any-return]
 
     async def acknowledge(self, incident_id: str, actor: Actor, comment: str = "") -> Incident:
         self.check_writable("incident.acknowledge")
-        return await self._engine.acknowledge(incident_id, actor, comment)
+        args = {"incident_id": incident_id, "comment": comment}
+        return await self._made("incident.acknowledge", args, actor)  # type: ignore[no-any-return]
 
     async def resolve(self, incident_id: str, actor: Actor, comment: str = "") -> Incident:
         self.check_writable("incident.resolve")
-        return await self._engine.resolve(incident_id, actor, comment)
+        args = {"incident_id": incident_id, "comment": comment}
+        return await self._made("incident.resolve", args, actor)  # type: ignore[no-any-return]
 
     # ------------------------------------------------------------------ silences
     async def silence_add(
@@ -120,19 +127,54 @@ class Commands:
         """Mute what all ``matchers`` match until ``ends_at`` or for ``duration`` seconds;
         SilenceError(400) on a bad one. On disk and audited when it returns."""
         self.check_writable("silence.create")
-        return await self._silences.add(
-            matchers,
-            comment=comment,
-            actor=actor,
-            ends_at=ends_at,
-            duration=duration,
-            starts_at=starts_at,
-        )
+        args = {
+            "matchers": [m.to_json() for m in matchers],
+            "comment": comment,
+            "ends_at": ends_at,
+            "duration": duration,
+            "starts_at": starts_at,
+        }
+        return await self._made("silence.create", args, actor)  # type: ignore[no-any-return]
 
     async def silence_expire(self, silence_id: str, actor: Actor) -> Silence:
         """End a silence now; SilenceError 404 (unknown) or 409 (ended, or from config)."""
         self.check_writable("silence.expire")
-        return await self._silences.expire(silence_id, actor)
+        return await self._made("silence.expire", {"silence_id": silence_id}, actor)  # type: ignore[no-any-return]
+
+    async def _made(self, op: str, args: dict[str, Any], actor: Actor) -> Any:
+        """Made by the fleet's leader when another instance leads, else here."""
+        leader = self.forward.elsewhere() if self.forward is not None else None
+        if leader is not None and self.forward is not None:
+            return await self.forward.call(leader, op, args, actor)
+        return await self.made_here(op, args, actor)
+
+    async def made_here(self, op: str, args: dict[str, Any], actor: Actor) -> Any:
+        """One incident or silence write, made by this instance's engine and book (the
+        leader answers forwarded ones with this: never forwarded again)."""
+        from devmentor_monitor.incidents.model import Severity
+        from devmentor_monitor.incidents.silences import Matcher
+
+        if op == "incident.open":
+            severity = Severity(args["severity"])
+            return await self._engine.open_manual(
+                args["service"], args["description"], severity, actor
+            )
+        if op == "incident.acknowledge":
+            return await self._engine.acknowledge(args["incident_id"], actor, args["comment"])
+        if op == "incident.resolve":
+            return await self._engine.resolve(args["incident_id"], actor, args["comment"])
+        if op == "silence.create":
+            return await self._silences.add(
+                tuple(Matcher.from_json(m) for m in args["matchers"]),
+                comment=args["comment"],
+                actor=actor,
+                ends_at=args["ends_at"],
+                duration=args["duration"],
+                starts_at=args["starts_at"],
+            )
+        if op == "silence.expire":
+            return await self._silences.expire(args["silence_id"], actor)
+        raise ValueError(f"unknown write {op!r}")
 
     # ------------------------------------------------------------------ audit
     async def audit(self, actor: Actor, action: str, target: str, outcome: str) -> None:
