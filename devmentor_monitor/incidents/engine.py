@@ -169,6 +169,17 @@ class IncidentEngine:
                 self.dispatcher.paged_while_flapping(inc.service)
         return len(self.store.open_incidents())
 
+    async def reload(self) -> int:
+        """The open incidents as the shared store has them now, indexes rebuilt: what an
+        instance does when it takes the fleet's lead (another engine wrote them)."""
+        self._by_group.clear()
+        self._home.clear()
+        return await self.load()
+
+    def homed(self, key: tuple[str, str]) -> bool:
+        """Does an open incident hold this signal (rule, subject)?"""
+        return key in self._home
+
     def incident_of_group(self, key: str) -> Incident | None:
         incident_id = self._by_group.get(key)
         return self.store.incident(incident_id) if incident_id else None

@@ -1,0 +1,192 @@
+"""A fleet of 1, 2 and 3 instances over 3,000 endpoints: checks per second and CPU per instance.
+
+Real parts: redis-server and PostgreSQL (tests/support: initdb/pg_ctl in a temp dir), one
+stub in this process serving /svc/<i>/health for 3,000 endpoints (demo/fleet.py
+ManyEndpoints, 2 ms each, in its own thread) that counts the requests it answers. For
+each size, that many `--serve` instances run the same services.yaml (3,000 services,
+INTERVAL checks, `cluster.enabled`, a fresh database), and once every service has had a
+check (`/api/services` counts on the first instance) and WARMUP_S more, each instance's
+process CPU (% of one core) and the stub's requests per second are read over WINDOW_S.
+
+Targets (issue 20): every check runs once fleet-wide (checks/s within 5 % of
+3,000 / INTERVAL at every size), and the split is near-linear: with 3 instances each
+carries at most 40 % of the single instance's CPU. Printed with met or missed.
+
+Usage: python bench/fleet.py [--sizes 1,2,3] [--window 60]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import psutil
+from _common import Children, cli, emit, free_port, host_info
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from support.postgres import PostgresServer
+from support.redis_server import RedisServer
+
+from devmentor_monitor.demo.fleet import ManyEndpoints
+
+ENDPOINTS = 3000
+INTERVAL = 10.0
+WARMUP_S = 20.0
+WINDOW_S = 60.0
+CHECKED_DEADLINE_S = 120.0
+TARGETS = {"checks_per_s_error_max": 0.05, "cpu_share_of_single_at_3_max": 0.40}
+
+
+class Stub:
+    """ManyEndpoints on its own loop in a thread: the instances' checks land here."""
+
+    def __init__(self, count: int) -> None:
+        self.endpoints = ManyEndpoints(count)
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+
+    def start(self) -> int:
+        self.thread.start()
+        asyncio.run_coroutine_threadsafe(self.endpoints.start(), self.loop).result(10)
+        return self.endpoints.port
+
+    @property
+    def requests(self) -> int:
+        return self.endpoints.requests
+
+    def stop(self) -> None:
+        asyncio.run_coroutine_threadsafe(self.endpoints.stop(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+
+
+def config(tmp: Path, stub_port: int, redis_url: str, db_url: str) -> Path:
+    lines = [
+        f"redis: {{url: '{redis_url}'}}",
+        f"storage: {{url: '{db_url}'}}",
+        "cluster: {enabled: true, heartbeat: 1s, lease: 5s}",
+        "predictions: {enabled: false}",
+        "services:",
+    ]
+    for i in range(ENDPOINTS):
+        lines += [
+            f"  - name: svc-{i:04d}",
+            f"    url: http://127.0.0.1:{stub_port}/svc/{i}/health",
+            f"    interval: {INTERVAL:g}s",
+        ]
+    path = tmp / "services.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def api(port: int, path: str) -> Any:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as resp:
+        return json.loads(resp.read())
+
+
+def wait_checked(port: int) -> float:
+    t0 = time.monotonic()
+    last: Any = None
+    while time.monotonic() - t0 < CHECKED_DEADLINE_S:
+        try:
+            last = api(port, "/api/services")["counts"]
+            if not last.get("unknown"):
+                return round(time.monotonic() - t0, 1)
+        except OSError:
+            pass
+        time.sleep(1.0)
+    raise RuntimeError(f"not every service checked after {CHECKED_DEADLINE_S:g} s: {last}")
+
+
+def run_size(
+    n: int, stub: Stub, redis: RedisServer, pg: PostgresServer, tmp: Path, window: float
+) -> dict[str, Any]:
+    cfg = config(tmp, stub.endpoints.port, redis.url, pg.database())
+    ports = [free_port() for _ in range(n)]
+    with Children() as children:
+        procs = []
+        for i, port in enumerate(ports):
+            state = tmp / f"state-{n}-{i}"
+            state.mkdir()
+            env_cmd = ["env", f"XDG_STATE_HOME={state}"]
+            cmd = [*env_cmd, *cli(), "--serve", "-c", str(cfg), "--port", str(port)]
+            procs.append(children.start(f"m{i}", cmd))
+        checked = wait_checked(ports[0])
+        time.sleep(WARMUP_S)
+        mains = [psutil.Process(p.pid) for p in procs]  # `env` execs: the same PID
+        cpu0 = [m.cpu_times() for m in mains]
+        req0, t0 = stub.requests, time.monotonic()
+        time.sleep(window)
+        took = time.monotonic() - t0
+        cpu1 = [m.cpu_times() for m in mains]
+        requests = stub.requests - req0
+        fleet = api(ports[0], "/api/fleet")
+    cpus = [
+        round(100 * ((b.user + b.system) - (a.user + a.system)) / took, 2)
+        for a, b in zip(cpu0, cpu1, strict=True)
+    ]
+    return {
+        "instances": n,
+        "all_checked_after_s": checked,
+        "checks_per_s": round(requests / took, 1),
+        "cpu_percent": cpus,
+        "members_seen": len(fleet.get("members", [])),
+        "leader": fleet.get("leader"),
+    }
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", default="1,2,3")
+    ap.add_argument("--window", type=float, default=WINDOW_S)
+    args = ap.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    expected = ENDPOINTS / INTERVAL
+    result: dict[str, Any] = {
+        "host": host_info(),
+        "targets": TARGETS,
+        "expected_checks_per_s": expected,
+    }
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        redis = RedisServer(tmp / "redis").start()
+        pg = PostgresServer().start()
+        stub = Stub(ENDPOINTS)
+        stub.start()
+        try:
+            runs = [run_size(n, stub, redis, pg, tmp, args.window) for n in sizes]
+        finally:
+            stub.stop()
+            pg.stop()
+            redis.stop()
+    result["runs"] = runs
+    verdicts: dict[str, Any] = {}
+    worst = max(abs(r["checks_per_s"] - expected) / expected for r in runs)
+    verdicts["checks_per_s_error_max"] = {
+        "value": round(worst, 3),
+        "met": worst <= TARGETS["checks_per_s_error_max"],
+    }
+    single = next((r for r in runs if r["instances"] == 1), None)
+    three = next((r for r in runs if r["instances"] == 3), None)
+    if single and three:
+        share = max(three["cpu_percent"]) / single["cpu_percent"][0]
+        verdicts["cpu_share_of_single_at_3_max"] = {
+            "value": round(share, 3),
+            "met": share <= TARGETS["cpu_share_of_single_at_3_max"],
+        }
+    result["verdicts"] = verdicts
+    emit(result)
+    for name, v in verdicts.items():
+        print(f"target {name}: {v['value']} ({'met' if v['met'] else 'missed'})", file=sys.stderr)
+    return 0 if all(v["met"] for v in verdicts.values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,145 @@
+"""The single-writer jobs of a fleet: who does them, and the hand-over when the lead moves.
+
+Only the leader's incident engine acts on alerts, pages, escalates, purges and delivers the
+outbox, and answers the writes other instances forward (cluster/forward.py). A follower
+keeps evaluating (so its alert state is warm when the lead comes to it) and mirrors the
+open incidents from the shared store once a second, so its screen and API show what the
+leader wrote. Without a cluster an instance always leads.
+
+Taking the lead: the store's fencing token is set (a former leader, paused past its lease,
+then has its writes refused: storage fencing), the open incidents are read back and their
+signals adopted, the silences re-read, and every alert firing with no incident to hold it
+(it began while nobody led) is acted on now, so no page is lost in a failover.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any
+
+from msgspec.structs import replace
+
+from devmentor_monitor.incidents.alert_state import adopt
+from devmentor_monitor.incidents.model import IncidentState
+from devmentor_monitor.incidents.rules import AlertState, Transition
+
+if TYPE_CHECKING:
+    from devmentor_monitor.cluster.forward import Forwarder, Handler
+    from devmentor_monitor.incidents.engine import IncidentEngine
+    from devmentor_monitor.incidents.rules import Evaluator
+    from devmentor_monitor.incidents.silence_book import SilenceBook
+    from devmentor_monitor.storage.db import Database
+    from devmentor_monitor.store import Store
+
+log = logging.getLogger("devmentor_monitor.cluster")
+
+Job = Callable[[], Coroutine[Any, Any, None]]
+
+
+class Leadership:
+    """``leading`` is what the alert loop asks; `lead` and `follow` are told by the
+    cluster node (`on_leader`). ``jobs``: the leader-only tasks (the outbox's delivery)."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        db: Database,
+        engine: IncidentEngine,
+        evaluator: Evaluator,
+        silences: SilenceBook,
+        jobs: dict[str, Job],
+        clock: Callable[[], float],
+        forwarder: Forwarder | None = None,
+        answer: Handler | None = None,
+    ) -> None:
+        self._store = store
+        self._db = db
+        self._engine = engine
+        self._evaluator = evaluator
+        self._silences = silences
+        self._jobs = jobs
+        self._clock = clock
+        self._forwarder = forwarder
+        self._answer = answer
+        self.leading = forwarder is None  # solo: leads from the start
+        self.token: int | None = None
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._change = asyncio.Lock()  # one hand-over at a time, in the order told
+
+    def start_jobs(self) -> None:
+        """Solo, or once the lead is taken: the leader-only tasks run."""
+        for name, job in self._jobs.items():
+            if name not in self._tasks:
+                self._tasks[name] = asyncio.create_task(job(), name=name)
+        forwarder, answer = self._forwarder, self._answer
+        if forwarder is not None and answer is not None and "forwarded" not in self._tasks:
+            serve = forwarder.serve(answer)
+            self._tasks["forwarded"] = asyncio.create_task(serve, name="forwarded")
+
+    async def stop_jobs(self) -> None:
+        tasks, self._tasks = list(self._tasks.values()), {}
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def lead(self, token: int) -> None:
+        """This instance took the lead with fencing token ``token``."""
+        async with self._change:
+            self._db.token = token
+            self.token = token
+            await self.mirror()
+            incidents = await self._engine.reload()
+            await self._silences.load()
+            signals = [sig for inc in self._store.open_incidents() for sig in inc.signals]
+            adopt(self._evaluator, signals)
+            now = self._clock()
+            orphans = [
+                a
+                for a in self._evaluator.firing()
+                if not self._engine.homed((a.rule.name, a.subject))
+            ]
+            for alert in orphans:  # began while nobody led: acted on now, once
+                with contextlib.suppress(Exception):
+                    await self._engine.on_transition(Transition(alert, AlertState.FIRING, now))
+            self.leading = True
+            self.start_jobs()
+            log.warning(
+                "took the fleet's lead",
+                extra={
+                    "fields": {
+                        "token": token,
+                        "open_incidents": incidents,
+                        "acted_on": len(orphans),
+                    }
+                },
+            )
+
+    async def follow(self) -> None:
+        """The lead is lost (or another holds it): leader-only work stops at once."""
+        async with self._change:
+            was = self.leading
+            self.leading = False
+            await self.stop_jobs()
+            self._db.token = None
+            self.token = None
+            if was:
+                log.warning("gave up the fleet's lead")
+
+    async def mirror(self) -> None:
+        """The open incidents as the shared store has them now, in this store: those the
+        leader opened or changed, and those it closed leave."""
+        stored = await self._db.run(self._db.load_incidents, open_only=True)
+        fresh = {inc.id: inc for inc in stored}
+        for inc in self._store.open_incidents():
+            if inc.id not in fresh:
+                closed = await self._db.run(self._db.load_incident, inc.id)
+                if closed is None:  # purged: gone from the shared store altogether
+                    closed = replace(inc, state=IncidentState.RESOLVED)
+                self._store.put_incident(closed)
+        for inc in stored:
+            if self._store.incident(inc.id) != inc:
+                self._store.put_incident(inc)
