@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
 from devmentor_monitor.backoff import Backoff
+from devmentor_monitor.cluster.duties import Leadership
 from devmentor_monitor.commands import Commands
 from devmentor_monitor.config.schema import Config, data_dir, is_self
 from devmentor_monitor.custom.pusher import Pusher
@@ -189,6 +190,17 @@ class Monitor:
         self.event_processor = EventProcessor(
             self.engine, self.db, config.events.rules, self.health.check_now, clock
         )
+        # The single-writer jobs (cluster/duties.py): alone, this instance always leads.
+        self.leadership = Leadership(
+            store=self.store,
+            db=self.db,
+            engine=self.engine,
+            evaluator=self.evaluator,
+            silences=self.silence_book,
+            jobs={"notify": self.outbox.run},
+            clock=clock,
+        )
+        self.event_processor.leading = lambda: self.leadership.leading
         if first is None:
             self.intake = StoreIntake(
                 self.store,
@@ -540,7 +552,7 @@ class Monitor:
             self._tasks["predictions"] = asyncio.create_task(
                 self._predict_loop(), name="predictions"
             )
-        self._tasks["notify"] = asyncio.create_task(self.outbox.run(), name="notify")
+        self.leadership.start_jobs()  # the outbox's delivery, while this instance leads
         self._tasks["events"] = asyncio.create_task(self.event_processor.run(), name="events")
         if self.publisher is not None:
             self._tasks["publish"] = asyncio.create_task(self.publisher.run(), name="publish")
@@ -550,6 +562,7 @@ class Monitor:
         """Cancel every task and wait for them, but not for ever: a task that swallows its
         cancel (Python 3.11's wait_for can, in a race) must not keep SIGTERM from stopping
         the monitor. It is named in the log, with where it is waiting, and cancelled again."""
+        await self.leadership.stop_jobs()
         tasks = list(self._tasks.values())
         self._tasks.clear()
         for task in tasks:
@@ -608,11 +621,15 @@ class Monitor:
                 topics = sub.take()
                 changed = {t.removeprefix("service:") for t in topics if t.startswith("service:")}
                 await self.evaluate(changed)
-                await self._dispatch()
-                self.store.set_notifications(self.outbox.counts(), dict(self.outbox.last_errors))
-                if time.monotonic() >= housekeeping_at:  # once a minute
-                    housekeeping_at = time.monotonic() + 60
-                    await self._housekeeping()
+                if self.leadership.leading:
+                    await self._dispatch()
+                    counts, errors = self.outbox.counts(), dict(self.outbox.last_errors)
+                    self.store.set_notifications(counts, errors)
+                    if time.monotonic() >= housekeeping_at:  # once a minute
+                        housekeeping_at = time.monotonic() + 60
+                        await self._housekeeping()
+                else:  # a follower: what the leader wrote, on this screen and API
+                    await self._mirror()
                 await asyncio.sleep(interval)
         finally:
             sub.close()
@@ -636,6 +653,12 @@ class Monitor:
                         extra={"fields": {"failures": failures}},
                     )
             await asyncio.sleep(self.config.predictions.interval)
+
+    async def _mirror(self) -> None:
+        try:
+            await self.leadership.mirror()
+        except Exception as exc:  # the shared store away: state, retried next second
+            log.error("incidents not mirrored from the shared store", exc_info=exc)
 
     async def _housekeeping(self) -> None:
         """Escalate unacknowledged incidents; forget what retention says to forget."""
@@ -666,6 +689,8 @@ class Monitor:
         for alert in self.evaluator.firing():
             firing[alert.rule.name] += 1
         self.store.set_alerts_firing(firing)
+        if not self.leadership.leading:  # the leader acts on them; kept warm here
+            return
         for transition in self.engine.order(transitions):
             try:
                 await self.engine.on_transition(transition)

@@ -60,6 +60,7 @@ class EventProcessor:
         self.rules = rules
         self.check_now = check_now
         self.clock = clock
+        self.leading: Callable[[], bool] = lambda: True  # set by the runtime (cluster/)
         self._unwritten: list[Event] = []
         self._unwritten_bytes = 0
         self._flush_now = asyncio.Event()
@@ -73,7 +74,11 @@ class EventProcessor:
 
     # ------------------------------------------------------------------ intake (sync)
     def accepted(self, batch: list[Event]) -> None:
-        """Queue a batch that is already in the store; never blocks the caller."""
+        """Queue a batch that is already in the store; never blocks the caller. In a
+        fleet every instance hears each pub/sub event: only the leader writes it and acts
+        on it, so it is stored and acted on once."""
+        if not self.leading():
+            return
         self._unwritten.extend(batch)
         self._unwritten_bytes += sum(_size(e) for e in batch)
         if self._unwritten_bytes > FLUSH_BYTES:
