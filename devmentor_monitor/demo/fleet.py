@@ -151,6 +151,7 @@ class Behaviour:
 
 
 _SWITCHES = frozenset({"down", "alternate"})
+CLEAN_START_S = 30.0
 
 # Profiles of the platform's services, chosen so the demo shows every state over time.
 PROFILES: dict[str, Behaviour] = {
@@ -181,6 +182,10 @@ class DemoService:
         self._alternated = 0  # /health answers while alternating; odd ones fail
         self._rng = random.Random(seed)
         self._born = time.monotonic()
+        # No simulated 500s in a service's first CLEAN_START_S, until told otherwise
+        # (POST /_demo): the first look (`status --demo`, the first screen) shows the
+        # fleet as it is, not the 1-in-100 blip the profiles' error rates add up to.
+        self._clean_until = self._born + CLEAN_START_S
         self._server = JsonServer(self._route, host, port)
 
     @property
@@ -230,7 +235,8 @@ class DemoService:
         await asyncio.sleep(min(delay, 30))
         if self._in_outage():
             return 503, {"status": "unavailable", "service": self.name}
-        if self._rng.random() < b.error_rate:
+        failing = time.monotonic() >= self._clean_until and self._rng.random() < b.error_rate
+        if failing:
             return 500, {"status": "error", "service": self.name, "error": "simulated failure"}
         return 200, {
             "status": "ok",
@@ -250,6 +256,7 @@ class DemoService:
             self.behaviour.update(changes)
         except ValueError as exc:  # json.JSONDecodeError and UnicodeDecodeError are too
             return 400, {"error": str(exc)}
+        self._clean_until = 0.0  # told what to do: from now on
         return 200, self._show()
 
 

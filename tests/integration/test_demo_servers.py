@@ -63,3 +63,22 @@ async def test_a_service_changes_live_and_its_port_closes_and_reopens() -> None:
             assert (await client.get(svc.url)).status_code == 503
     finally:
         await fleet.stop()
+
+
+async def test_a_first_look_at_the_demo_shows_no_simulated_failures_until_told() -> None:
+    """`status --demo` checks each service once: the profiles' error rates (~1 % in all)
+    made that first look show a random failure now and then. Simulated 500s start after
+    the service's first CLEAN_START_S, or at once when asked for (POST /_demo)."""
+    fleet = DemoFleet(["auth"], seed=1)
+    fleet["auth"].behaviour.update({"error_rate": 1.0, "latency_ms": 0})
+    await fleet.start()
+    svc = fleet["auth"]
+    try:
+        async with httpx.AsyncClient(timeout=5) as client:
+            first = [(await client.get(svc.url)).status_code for _ in range(20)]
+            assert first == [200] * 20
+            told = await client.post(svc.url.replace("/health", "/_demo"), json={"error_rate": 1})
+            assert told.status_code == 200
+            assert (await client.get(svc.url)).status_code == 500
+    finally:
+        await fleet.stop()
