@@ -44,6 +44,7 @@ NOTICES = (
     "predictions",
     "containers",
     "kubernetes",
+    "fleet",
 )
 
 

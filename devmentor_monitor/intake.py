@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any, Protocol, assert_never
 
+from devmentor_monitor.cluster.state import FleetView
 from devmentor_monitor.events.model import Event, EventSeverity
 from devmentor_monitor.history.model import (
     HOUR,
@@ -273,6 +274,8 @@ class StoreIntake:
                 if self.history is not None and not stored:
                     series = service_series(service, "last_beat_seconds")
                     self._write([Sample(series, ts, ts)])
+            case FleetView():
+                self.store.set_fleet(obs)
             case _:
                 assert_never(obs)
 

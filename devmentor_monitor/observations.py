@@ -2,7 +2,8 @@
 
 A source calls ``intake.observe(record)`` for every observation: a `CheckResult`, a
 `SystemSample`, a `SourceStatus`, a `WorkloadEvent`, or one of the batch records below
-(`Scraped`: a service's own metrics).
+(`Scraped`: a service's own metrics), or the fleet as this instance sees it (`FleetView`,
+cluster/state.py).
 Batches stay batches (one record per read, never one per event). Stream mode hands its
 batch to ``observe_durable``, which returns once the batch is on disk, so the source may
 acknowledge it. The runtime's `intake.StoreIntake` implements `Intake`; sources never
@@ -15,6 +16,7 @@ from typing import Any, Protocol, TypeAlias
 
 import msgspec
 
+from devmentor_monitor.cluster.state import FleetView
 from devmentor_monitor.custom.model import CustomSample
 from devmentor_monitor.events.model import Event, Rejected
 from devmentor_monitor.model import CheckResult, SourceStatus, SystemSample
@@ -105,6 +107,7 @@ Observation: TypeAlias = (
     | Pushed
     | Beat
     | Polled
+    | FleetView
 )
 
 

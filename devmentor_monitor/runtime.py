@@ -107,7 +107,11 @@ class Monitor:
             self.health = first.health
         else:
             probed = [s for s in config.services if s.url is not None]  # the rest beat
-            self.health = HealthSource(probed, config.health.max_in_flight)
+            # In a fleet nothing is checked until the cluster node says which share is
+            # this instance's (or that Redis is unreachable: all of them).
+            self.health = HealthSource(
+                probed, config.health.max_in_flight, owned=not config.cluster.enabled
+            )
         self.system_source = SystemSource(config.intervals.system, config.intervals.processes)
         self.sources: list[Supervised] = [self.system_source, self.health]
         # Issue 16: each service's own metrics, scraped on its interval (scrape/).
@@ -181,6 +185,7 @@ class Monitor:
         )
         self.engine.recovery.actions = self.actions.recover
         self.clock = clock
+        self.leader_token: int | None = None  # in a fleet: ours while we lead (_on_leader)
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._alert_sub: Subscription | None = None  # the dashboard's, made before its checks
         self._early_checks: list[CheckResult] | None = None  # held until flaps are read
@@ -216,6 +221,14 @@ class Monitor:
             self.intake.attach(
                 events=self.event_processor, checks=self._checked, history=self.history
             )
+        # Issue 20: in a fleet, the checks split through Redis and results shared
+        # (cluster/node.py); _on_leader hears when this instance leads.
+        self.cluster: Any = None
+        if config.cluster.enabled:
+            from devmentor_monitor.cluster.node import ClusterNode
+
+            self.cluster = ClusterNode.from_config(config, self.health, self._on_leader)
+            self.sources.append(self.cluster)
         self.publisher: Any = None
         if config.redis_url:
             from devmentor_monitor.events.publisher import IncidentPublisher
@@ -259,6 +272,14 @@ class Monitor:
             store=self.store,
             history=self.history,
         )
+
+    def _on_leader(self, token: int | None) -> None:
+        """The cluster node's hook (cluster/node.py): called when leadership changes, with
+        this instance's fencing token when it becomes leader, None when it stops being
+        leader (lease lost, Redis unreachable, stopping). Never called without a cluster.
+        The single-writer jobs (incident engine, outbox, escalation, retention, reports,
+        recovery) belong behind it; the token goes with the leader's writes."""
+        self.leader_token = token
 
     def _history_state(self, loop: asyncio.AbstractEventLoop) -> Callable[[str | None], None]:
         """The history writer's trouble (told from its thread) as the "history" source."""

@@ -18,6 +18,7 @@ import msgspec
 from msgspec.structs import replace
 
 from devmentor_monitor.bus import SERVICE, Bus
+from devmentor_monitor.cluster.state import FleetView, default_id
 from devmentor_monitor.config.schema import SLO, Config, ServiceConfig
 from devmentor_monitor.events.model import Event, EventLog, Rejected
 from devmentor_monitor.health.percentiles import latency_percentiles
@@ -269,6 +270,9 @@ class Store:
         # The monitor's own CPU, memory and poll times (selfcost.py), for the self panel,
         # /api/self and /metrics.
         self.cost = SelfCost()
+        # The fleet as this instance sees it (cluster/), written by the intake from the
+        # cluster node; "solo" without one.
+        self.fleet = FleetView(me=config.cluster.id or default_id())
 
     # ------------------------------------------------------------- notifications
     def _changed(self, topic: str) -> None:
@@ -442,6 +446,11 @@ class Store:
         rec.last_beat = max(ts, rec.last_beat or ts)
         rec.summary = None
         self._changed(SERVICE + name)
+
+    def set_fleet(self, view: FleetView) -> None:
+        """Writer (the intake): the fleet's members, leader and mode as last seen."""
+        self.fleet = view
+        self._changed("fleet")
 
     def set_source(self, status: SourceStatus) -> None:
         self._sources[status.name] = status

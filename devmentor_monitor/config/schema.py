@@ -9,6 +9,7 @@ a file's problems are all reported at once (up to MAX_ERRORS), not one per run.
 from __future__ import annotations
 
 import os
+import re
 import shlex
 from collections.abc import Callable, Mapping
 from functools import partial
@@ -291,6 +292,23 @@ class ServerSettings(Section, frozen=True):
     read_only: bool = False
     """Refuse every write and action, from the API (403) and the TUI (--read-only): for a
     shared screen."""
+
+
+class ClusterSettings(Section, frozen=True):
+    """The `cluster:` section: several instances as one fleet through Redis (cluster/)."""
+
+    enabled: bool = False
+    """Join the fleet: the checks are split between the live instances, results shared,
+    one leader. Needs redis.url."""
+    id: str | None = None
+    """This instance's name in the fleet; none: <hostname>-<pid>."""
+    advertise: Url | None = None
+    """The URL other instances and the load balancer reach this instance's API at; none:
+    http://<server.host>:<server.port>."""
+    heartbeat: Duration = 2.0
+    """How often the instance says it is alive; it is gone after three missed beats."""
+    lease: Duration = 10.0
+    """The leader's lease, renewed at a third of it; a dead leader is replaced within it."""
 
 
 class Retention(Section, frozen=True):
@@ -691,6 +709,7 @@ class Config(Section, frozen=True):
         str | None, Meta(extra={"read": "url", "schemes": ("redis", "rediss", "unix")}), Nullable
     ] = msgspec.field(default=None, name="redis.url")
     """Where events come from; None: no event source."""
+    cluster: ClusterSettings = ClusterSettings()
     events: EventSettings = EventSettings()
     auto_discover: bool = msgspec.field(default=False, name="discovery.auto")
     """Find services on the host without listing them."""
@@ -760,6 +779,7 @@ def _config(r: Reader, root: Node, source: str) -> Config:
         custom_metrics=section("custom_metrics"),
         tui=section("tui"),
         redis_url=section("redis_url"),
+        cluster=section("cluster", lambda n: _cluster(r, n)),
         events=section("events", lambda n: _events(r, n)),
         auto_discover=section("auto_discover"),
         alert_channels=section("alert_channels"),
@@ -848,6 +868,31 @@ def _workloads(
         if name not in services:
             raise r.fail(child, f"{section}.{service_map}.{name}", f"unknown service {name!r}")
     return settings
+
+
+CLUSTER_ID = re.compile(r"[A-Za-z0-9._:@-]{1,100}")
+
+
+def _cluster(r: Reader, node: Node | None) -> ClusterSettings:
+    """cluster.id: a short name without spaces; the lease outlasts two beats (it is
+    renewed at a third of itself, and a beat must see a leader change in time)."""
+    c = read_struct(r, ClusterSettings, node, "cluster")
+    keys = node.value if node is not None and isinstance(node.value, dict) else {}
+    if c.id is not None and not CLUSTER_ID.fullmatch(c.id):
+        raise r.fail(
+            keys.get("id", node),
+            "cluster.id",
+            f"letters, digits and ._:@- only, 1-100, not {c.id!r}",
+        )
+    if c.heartbeat < 0.05:
+        raise r.fail(keys.get("heartbeat", node), "cluster.heartbeat", "must be 50ms or more")
+    if c.lease < 2 * c.heartbeat:
+        raise r.fail(
+            keys.get("lease", node),
+            "cluster.lease",
+            f"must be at least twice cluster.heartbeat ({c.heartbeat:g}s), got {c.lease:g}s",
+        )
+    return c
 
 
 def _events(r: Reader, node: Node | None) -> EventSettings:
@@ -1499,8 +1544,16 @@ def load_config(
         env_int("MONITORING_PORT", env["MONITORING_PORT"], 1, 65535)
     if port is not None:
         variables["MONITORING_PORT"] = str(port)
-    cfg = _parse(load_yaml(expand(text, variables, source), source), source)
+    root = load_yaml(expand(text, variables, source), source)
+    cfg = _parse(root, source)
     cfg = apply_environment(cfg, env)
+    if cfg.cluster.enabled and cfg.redis_url is None:  # REDIS_URL may have given it
+        raise ConfigError(
+            source,
+            _line_of(root, "cluster", "enabled"),
+            "cluster.enabled",
+            "needs redis.url (or REDIS_URL): the fleet meets in Redis",
+        )
     flags: list[str] = []
     if host is not None:
         cfg = replace(cfg, server=replace(cfg.server, host=host))
@@ -1519,6 +1572,16 @@ def load_config(
             origin, None, "" if "ALERT_CHANNELS" in env else "alerts.channels", str(exc)
         ) from None
     return replace(cfg, overrides=cfg.overrides + tuple(flags), found_by=located.found_by)
+
+
+def _line_of(root: Node, *path: str) -> int | None:
+    """The line of a key in the file (None: not written there)."""
+    node: Node | None = root
+    for part in path:
+        if node is None or not isinstance(node.value, dict):
+            return None
+        node = node.value.get(part)
+    return node.where if node is not None else None
 
 
 def _read(file: Path, source: str) -> str:

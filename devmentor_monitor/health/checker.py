@@ -16,7 +16,7 @@ import socket
 import sys
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
@@ -297,12 +297,26 @@ def _settle(waiter: asyncio.Future[None]) -> None:
 
 
 class HealthSource:
-    """Schedules checks for every service; results go to the intake."""
+    """Schedules checks for every service; results go to the intake.
+
+    In a fleet (cluster/node.py) it runs only the services this instance owns (`own`);
+    every service keeps its place in the schedule, one not owned is passed over when
+    due, so a share that moves here goes out on its own phase. ``share``: told each
+    result checked here (the node publishes them to the other instances)."""
 
     name = "health"
 
-    def __init__(self, services: Sequence[ServiceConfig], max_in_flight: int) -> None:
+    def __init__(
+        self, services: Sequence[ServiceConfig], max_in_flight: int, *, owned: bool = True
+    ) -> None:
+        """``owned``: False in a fleet, where nothing is checked until the node says
+        which share is this instance's (or, Redis unreachable, that all are)."""
         self.services = list(services)
+        self._index = {svc.name: i for i, svc in enumerate(self.services)}
+        self._owned: set[int] | None = None if owned else set()
+        self._due_at: dict[int, float] = {}  # the schedule's live entry per service
+        self._checked_at: dict[int, float] = {}  # wall-clock time of this source's last check
+        self.share: Callable[[CheckResult], None] | None = None
         self.checker = HealthChecker(max_in_flight)
         self.checks_done = 0
         self._waiter: asyncio.Future[None] | None = None  # the scheduler's sleep
@@ -318,14 +332,51 @@ class HealthSource:
         self._idle: deque[asyncio.Future[None]] = deque()  # workers waiting for a check
 
     def check_now(self, name: str) -> bool:
-        """Ask for an immediate check (e.g. on a `service.health.check` event)."""
-        for i, svc in enumerate(self.services):
-            if svc.name == name:
-                self._urgent.add(i)
-                if self._waiter is not None and not self._waiter.done():
-                    self._waiter.set_result(None)
-                return True
-        return False
+        """Ask for an immediate check (e.g. on a `service.health.check` event). In a fleet
+        only its owner checks it (every instance hears the event)."""
+        i = self._index.get(name)
+        if i is None:
+            return False
+        if self._owned is None or i in self._owned:
+            self._urgent.add(i)
+            self._wake()
+        return True
+
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    def owns(self, name: str) -> bool:
+        i = self._index.get(name)
+        return i is not None and (self._owned is None or i in self._owned)
+
+    def own(self, names: Collection[str] | None, last: Mapping[str, float] | None = None) -> None:
+        """Check only ``names`` from now on (None: every service). A service that comes
+        into the share is due an interval after its last check anywhere (``last``: the
+        wall-clock times heard from the other instances; this source's own are known),
+        at once if that has passed: so a moved share is checked within one interval and
+        not twice in one. One that leaves is passed over from its next due time."""
+        if names is None:
+            owned = set(range(len(self.services)))
+        else:
+            owned = {self._index[n] for n in names if n in self._index}
+        before = self._owned if self._owned is not None else set(range(len(self.services)))
+        self._owned = None if names is None else owned
+        gained = owned - before
+        if self._first:  # a first round that will not come from here: not waited for
+            self._first &= owned
+            if not self._first:
+                self.first_round.set()
+        if not gained or not self._due_at:  # not started: its first round reads _owned
+            return
+        mono, wall = time.monotonic(), time.time()
+        for i in gained:
+            svc = self.services[i]
+            seen = max(self._checked_at.get(i, 0.0), (last or {}).get(svc.name, 0.0))
+            due = mono + min(max(0.0, seen + svc.interval - wall), svc.interval)
+            self._due_at[i] = due
+            heapq.heappush(self._due, (due, i))
+        self._wake()
 
     async def run(self, intake: Intake) -> None:
         intake.observe(status(self.name, True, services=len(self.services)))
@@ -341,11 +392,14 @@ class HealthSource:
         self._waiting.clear()  # a restart (the runtime's supervisor) starts afresh
         self._busy.clear()
         self._idle.clear()
+        owned = self._owned
         for i, svc in enumerate(self.services):
-            if svc.name not in self.later:
+            if svc.name not in self.later and (owned is None or i in owned):
                 self._first.add(i)
                 self._queue(i)
-            self._due.append((now + spread * i / len(self.services) + svc.interval, i))
+            due = now + spread * i / len(self.services) + svc.interval
+            self._due.append((due, i))
+            self._due_at[i] = due
         heapq.heapify(self._due)
         if not self._first:
             self.first_round.set()
@@ -360,13 +414,19 @@ class HealthSource:
                 now = time.monotonic()
                 for i in list(self._urgent):
                     self._urgent.discard(i)
-                    self._queue(i)
+                    if self._owned is None or i in self._owned:
+                        self._queue(i)
+                owned, due_at = self._owned, self._due_at
                 while self._due and self._due[0][0] <= now:
-                    _, i = heapq.heappop(self._due)
+                    at, i = heapq.heappop(self._due)
+                    if due_at.get(i) != at:  # replaced by `own`'s entry
+                        continue
                     svc = self.services[i]
                     jitter = (random.random() * 0.04 - 0.02) * svc.interval  # +-2 %
-                    heapq.heappush(self._due, (now + svc.interval + jitter, i))
-                    self._queue(i)
+                    due_at[i] = next_at = now + svc.interval + jitter
+                    heapq.heappush(self._due, (next_at, i))
+                    if owned is None or i in owned:
+                        self._queue(i)
                 delay = self._due[0][0] - time.monotonic() if self._due else 3600.0
                 await self._sleep(max(delay, TICK))
         finally:
@@ -433,7 +493,10 @@ class HealthSource:
                 if i not in self._first:
                     intake.observe(Polled(self.name, time.perf_counter() - queued_at, svc.interval))
             self.checks_done += 1
+            self._checked_at[i] = result.ts
             intake.observe(result)
+            if self.share is not None:
+                self.share(result)
         finally:
             self._busy.discard(i)
             if i in self._first:

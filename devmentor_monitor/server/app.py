@@ -50,6 +50,7 @@ from devmentor_monitor.server.sessions import Sessions
 from devmentor_monitor.server.shapes import (
     alert_json,
     check_json,
+    fleet_json,
     health_json,
     self_cost_json,
     series_json,
@@ -199,6 +200,12 @@ class Api:
         """The monitor's own CPU, memory and each source's poll times (selfcost.py)."""
         query(request, {})
         return json_response(self_cost_json(self.store.cost))
+
+    async def fleet(self, request: web.Request) -> web.Response:
+        """The fleet as this instance sees it (cluster/): members and their shares, the
+        leader, the mode ("solo", "member", "fallback") and why."""
+        query(request, {})
+        return json_response(fleet_json(self.store.fleet))
 
     async def alerts(self, request: web.Request) -> web.Response:
         """Every rule, and every alert it has raised with its state (inactive, pending,

@@ -933,6 +933,44 @@ def _document(services: Sequence[str], replicas: tuple[int, int]) -> dict[str, A
                     },
                 }
             },
+            "/api/fleet": {
+                "get": {
+                    "summary": "The fleet as this instance sees it: mode (solo: no cluster; "
+                    "member; fallback: Redis unreachable, this instance runs every check), "
+                    "the live members with their API URL, start time and checks owned, the "
+                    "leader and this instance's fencing token while it leads",
+                    "responses": {
+                        "200": _json(
+                            "Fleet",
+                            {
+                                "type": "object",
+                                "required": ["me", "mode", "members", "leader", "token", "reason"],
+                                "properties": {
+                                    "me": {"type": "string"},
+                                    "mode": {"enum": ["solo", "member", "fallback"]},
+                                    "members": {
+                                        "type": "array",
+                                        "items": {
+                                            "type": "object",
+                                            "required": ["id", "url", "started", "checks"],
+                                            "properties": {
+                                                "id": {"type": "string"},
+                                                "url": {"type": "string"},
+                                                "started": {"type": "number"},
+                                                "checks": {"type": "integer"},
+                                            },
+                                        },
+                                    },
+                                    "leader": {"type": ["string", "null"]},
+                                    "token": {"type": ["integer", "null"]},
+                                    "reason": {"type": "string"},
+                                },
+                            },
+                        ),
+                        "400": _ERROR,
+                    },
+                }
+            },
             "/api/alerts": {
                 "get": {
                     "summary": "Alert rules and each alert's state (inactive, pending, firing, "

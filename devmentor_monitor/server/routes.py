@@ -44,6 +44,7 @@ ROUTES: list[Route] = [
     Route("GET", "/api/metrics/series", "history.series", "viewer"),
     Route("GET", "/api/alerts", "alerts", "viewer"),
     Route("GET", "/api/self", "self_cost", "viewer"),
+    Route("GET", "/api/fleet", "fleet", "viewer"),
     Route("GET", "/api/incidents", "incidents.list", "viewer"),
     Route("POST", "/api/incidents", "incidents.create", "operator", ("incident.open", "new")),
     Route("GET", "/api/incidents/{id}", "incidents.get", "viewer"),

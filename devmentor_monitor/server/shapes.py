@@ -35,6 +35,7 @@ from devmentor_monitor.store import ServiceSummary
 
 if TYPE_CHECKING:
     from devmentor_monitor.bus import Message
+    from devmentor_monitor.cluster.state import FleetView
     from devmentor_monitor.config.schema import SLO
     from devmentor_monitor.store import Store
 
@@ -167,6 +168,35 @@ def health_json(
         "uptime_s": round(now - started_at, 1),
         "services": store.counts(),
         "sources": [source_json(s, now) for s in store.sources()],
+        "cluster": cluster_json(store.fleet),
+    }
+
+
+def cluster_json(view: FleetView) -> dict[str, Any]:
+    """/health's summary of the fleet: mode (solo, member, fallback), the members' ids,
+    the leader and, in fallback, why."""
+    return {
+        "mode": view.mode,
+        "me": view.me,
+        "members": [m.id for m in view.members],
+        "leader": view.leader,
+        "reason": view.reason,
+    }
+
+
+def fleet_json(view: FleetView) -> dict[str, Any]:
+    """/api/fleet: the view in full (cluster/state.py), each member with its API URL,
+    start time and the number of checks its share holds."""
+    return {
+        "me": view.me,
+        "mode": view.mode,
+        "members": [
+            {"id": m.id, "url": mask_url(m.url), "started": m.started, "checks": m.checks}
+            for m in view.members
+        ],
+        "leader": view.leader,
+        "token": view.token,
+        "reason": view.reason,
     }
 
 

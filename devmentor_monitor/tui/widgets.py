@@ -175,6 +175,9 @@ class HeaderBar(AppWidget, Static):
         stale = store.stale_count() if frame is None else 0
         if stale:  # shown with their last known status, not counted until checked
             line.append(f" · {stale} stale", style="dim")
+        fleet = store.fleet  # in a fleet: how many, who leads (fallback: the cluster source says)
+        if fleet.mode == "member" and fleet.members:
+            line.append(f"  fleet {len(fleet.members)} · leader {fleet.leader or 'none'}")
         for slow in slow_lines(store.cost):  # before the rest: "health checks slow: 12.3 s > 10 s"
             line.append("  │ ")
             line.append(slow, style=f"bold {colors.get('warning', '')}")
