@@ -313,7 +313,8 @@ class ClusterNode:
         if self._lease is not None:
             self._lease.drop()
         self._set_token(None)
-        reason = f"redis unreachable ({why}), running all {len(self.services)} checks"
+        # what it means first: a narrow header cuts the end, the error
+        reason = f"redis unreachable, running all {len(self.services)} checks: {why}"
         if self.mode != "fallback":
             log.warning("cluster: fallback", extra={"fields": {"reason": reason}})
             self.health.own(None, self._last_seen)
