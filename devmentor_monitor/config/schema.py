@@ -710,6 +710,7 @@ class Config(Section, frozen=True):
     ] = msgspec.field(default=None, name="redis.url")
     """Where events come from; None: no event source."""
     cluster: ClusterSettings = ClusterSettings()
+    """Several instances as one fleet through Redis (cluster/)."""
     events: EventSettings = EventSettings()
     auto_discover: bool = msgspec.field(default=False, name="discovery.auto")
     """Find services on the host without listing them."""
