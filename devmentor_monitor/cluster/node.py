@@ -153,10 +153,18 @@ class ClusterNode:
         """Connected: join, then beat, hold or watch the lease, share results, until
         something fails (raised) or the node is cancelled (it leaves the fleet)."""
         import redis.asyncio as aioredis
+        from redis.asyncio.retry import Retry
+        from redis.backoff import NoBackoff
 
+        # A beat's own time to answer; no retries inside redis-py (its default tries 3
+        # more times with backoff): a failure is seen at once, and this loop retries.
         wait = max(0.5, min(self.heartbeat, 5.0))
         client = aioredis.from_url(
-            self.url, socket_connect_timeout=wait, socket_timeout=wait, socket_keepalive=True
+            self.url,
+            socket_connect_timeout=wait,
+            socket_timeout=wait,
+            socket_keepalive=True,
+            retry=Retry(NoBackoff(), 0),
         )
         pubsub = client.pubsub(ignore_subscribe_messages=True)
         membership = Membership(
