@@ -330,6 +330,12 @@ class ClusterNode:
         self.members, self.leader, self._counts = (), None, {}
         self._tell(intake, retry_at)
 
+    def leading_token(self) -> int | None:
+        """Our fencing token if the lease is ours right now by the local deadline too
+        (lease.py): for a write that must not go out from a leader paused past its
+        lease; the store's fence refuses it anyway."""
+        return self._lease.held() if self._lease is not None else None
+
     def view(self) -> FleetView:
         if self.mode == "fallback":
             members: tuple[Member, ...] = ()
