@@ -53,6 +53,7 @@ from devmentor_monitor.workloads.actions import WorkloadActions
 
 if TYPE_CHECKING:
     from devmentor_monitor.bus import Subscription
+    from devmentor_monitor.cluster.forward import Forwarder
     from devmentor_monitor.first_checks import FirstChecks
     from devmentor_monitor.server.app import HttpStack
     from devmentor_monitor.server.listener import Exporter
@@ -186,6 +187,7 @@ class Monitor:
         self.engine.recovery.actions = self.actions.recover
         self.clock = clock
         self.leader_token: int | None = None  # in a fleet: ours while we lead (_on_leader)
+        self._handovers: set[asyncio.Task[None]] = set()
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._alert_sub: Subscription | None = None  # the dashboard's, made before its checks
         self._early_checks: list[CheckResult] | None = None  # held until flaps are read
@@ -262,6 +264,10 @@ class Monitor:
             heartbeats=self.heartbeats,
             read_only=config.server.read_only,
         )
+        if self.cluster is not None:  # a follower's writes are made by the leader
+            alone_after = 2 * config.cluster.lease  # any lease held before has run out
+            self.leadership.join(self._forwarder(), self.commands.made_here, alone_after)
+            self.commands.forward = self.leadership.forwarder
         self.queries = Queries(
             self.db,
             self.event_processor,
@@ -277,9 +283,37 @@ class Monitor:
         """The cluster node's hook (cluster/node.py): called when leadership changes, with
         this instance's fencing token when it becomes leader, None when it stops being
         leader (lease lost, Redis unreachable, stopping). Never called without a cluster.
-        The single-writer jobs (incident engine, outbox, escalation, retention, reports,
-        recovery) belong behind it; the token goes with the leader's writes."""
+        The single-writer jobs (incident engine, outbox, escalation, retention, recovery)
+        follow it (cluster/duties.py), in the order told; the token fences the store."""
         self.leader_token = token
+        change = self.leadership.lead(token) if token is not None else self.leadership.follow()
+        task = asyncio.get_running_loop().create_task(change, name="leadership")
+        self._handovers.add(task)
+        task.add_done_callback(self._handed_over)
+
+    def _handed_over(self, task: asyncio.Task[None]) -> None:
+        self._handovers.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("leadership change failed", exc_info=task.exception())
+
+    def _forwarder(self) -> Forwarder:
+        """Writes asked here go to the leader over Redis while another instance leads
+        (cluster/forward.py); its own client, apart from the node's."""
+        import redis.asyncio as aioredis
+
+        from devmentor_monitor.cluster.forward import Forwarder
+
+        assert self.config.redis_url is not None
+        assert self.cluster is not None
+        client = aioredis.from_url(
+            self.config.redis_url, socket_connect_timeout=2, socket_timeout=10
+        )
+        cluster = self.cluster
+
+        def leader() -> str | None:
+            return cluster.leader if cluster.mode == "member" else None
+
+        return Forwarder(client, cluster.me, leader)
 
     def _history_state(self, loop: asyncio.AbstractEventLoop) -> Callable[[str | None], None]:
         """The history writer's trouble (told from its thread) as the "history" source."""
@@ -651,6 +685,8 @@ class Monitor:
                         await self._housekeeping()
                 else:  # a follower: what the leader wrote, on this screen and API
                     await self._mirror()
+                if self.cluster is not None:
+                    await self.leadership.watch(self.cluster.mode, time.monotonic())
                 await asyncio.sleep(interval)
         finally:
             sub.close()
@@ -731,6 +767,9 @@ class Monitor:
         """Undo what start did, in reverse: tasks, exporter, outbox, database."""
         running, self._running = self._running, AsyncExitStack()
         await running.aclose()
+        if self.leadership.forwarder is not None:
+            with contextlib.suppress(Exception):
+                await self.leadership.forwarder.close()
         self._stopped.set()
         log.info("monitor stopped")
 

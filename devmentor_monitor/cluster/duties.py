@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING, Any
 from msgspec.structs import replace
 
 from devmentor_monitor.incidents.alert_state import adopt
-from devmentor_monitor.incidents.model import IncidentState
+from devmentor_monitor.incidents.engine import ENGINE
+from devmentor_monitor.incidents.model import Incident, IncidentState
 from devmentor_monitor.incidents.rules import AlertState, Transition
 
 if TYPE_CHECKING:
@@ -67,8 +68,37 @@ class Leadership:
         self._answer = answer
         self.leading = forwarder is None  # solo: leads from the start
         self.token: int | None = None
+        self.alone_after = 0.0  # seconds of fallback before leading alone (join)
+        self._fallback_since: float | None = None
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._change = asyncio.Lock()  # one hand-over at a time, in the order told
+
+    @property
+    def forwarder(self) -> Forwarder | None:
+        return self._forwarder
+
+    def join(self, forwarder: Forwarder, answer: Handler, alone_after: float) -> None:
+        """In a fleet: not leading until the lease says so; writes asked here while
+        another instance leads go to it; alone (Redis unreachable) for ``alone_after``
+        seconds (past any lease), this instance leads by itself."""
+        self._forwarder, self._answer = forwarder, answer
+        self.alone_after = alone_after
+        self.leading = False
+
+    async def watch(self, mode: str, now: float) -> None:
+        """Each second, from the alert loop, with the fleet's mode. Redis unreachable past
+        ``alone_after``: nobody can hold the lease, so this instance leads alone, without a
+        token (duplicates over blindness: every instance in fallback pages for what it
+        sees). Back in the fleet: a lead taken alone is given up; the lease decides."""
+        if mode != "fallback":
+            self._fallback_since = None
+            if self.leading and self.token is None and self._forwarder is not None:
+                await self.follow()
+            return
+        if self._fallback_since is None:
+            self._fallback_since = now
+        if not self.leading and now - self._fallback_since >= self.alone_after:
+            await self.lead(None)
 
     def start_jobs(self) -> None:
         """Solo, or once the lead is taken: the leader-only tasks run."""
@@ -86,8 +116,9 @@ class Leadership:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def lead(self, token: int) -> None:
-        """This instance took the lead with fencing token ``token``."""
+    async def lead(self, token: int | None) -> None:
+        """This instance took the lead with fencing token ``token`` (None: alone, in a
+        fallback: no fence)."""
         async with self._change:
             self._db.token = token
             self.token = token
@@ -105,6 +136,7 @@ class Leadership:
             for alert in orphans:  # began while nobody led: acted on now, once
                 with contextlib.suppress(Exception):
                     await self._engine.on_transition(Transition(alert, AlertState.FIRING, now))
+            await self._merge_duplicates()
             self.leading = True
             self.start_jobs()
             log.warning(
@@ -117,6 +149,23 @@ class Leadership:
                     }
                 },
             )
+
+    async def _merge_duplicates(self) -> None:
+        """Instances that each led alone while Redis was away may have opened an incident
+        for the same problem: the oldest of a group is kept, the others resolved, saying
+        where it goes on (the engine holds one incident per group)."""
+        by_group: dict[str, list[Incident]] = {}
+        for inc in self._store.open_incidents():
+            if inc.group_key:
+                by_group.setdefault(inc.group_key, []).append(inc)
+        for incidents in by_group.values():
+            if len(incidents) < 2:
+                continue
+            kept, *others = sorted(incidents, key=lambda i: (i.opened_at, i.id))
+            for dup in others:
+                note = f"duplicate opened while the fleet was split; continued in {kept.id}"
+                with contextlib.suppress(Exception):
+                    await self._engine.resolve(dup.id, ENGINE, note)
 
     async def follow(self) -> None:
         """The lead is lost (or another holds it): leader-only work stops at once."""

@@ -143,11 +143,17 @@ class Forwarder:
         """Answer requests put on this instance's list until cancelled (the runtime runs
         it while this instance leads). Each request runs in its own task, so one slow
         write does not hold the others."""
+        import redis
+
         running: set[asyncio.Task[None]] = set()
         key = requests_key(self.me)
         try:
             while True:
-                got = await self._client.blpop([key], timeout=1)
+                try:
+                    got = await self._client.blpop([key], timeout=1)
+                except (redis.RedisError, OSError):  # Redis away: the node says so
+                    await asyncio.sleep(1.0)
+                    continue
                 if got is None:
                     continue
                 try:
@@ -163,6 +169,9 @@ class Forwarder:
         finally:
             for task in running:
                 task.cancel()
+
+    async def close(self) -> None:
+        await self._client.aclose()
 
     async def _answer(self, request: Request, handle: Handler) -> None:
         actor = Actor(*request.actor)
