@@ -94,10 +94,9 @@ def run(
 
 
 def _open(config: Config) -> Database:
-    from devmentor_monitor.config.schema import data_dir
-    from devmentor_monitor.storage.db import Database
+    from devmentor_monitor.storage.open import database_for
 
-    db = Database(data_dir(config) / "monitor.db")
+    db = database_for(config)
     db.open_readonly()  # StorageError (exit 1) when missing or not a database
     try:
         db.require_chained_audit()
@@ -125,7 +124,7 @@ def _verify(db: Database) -> int:
     print(f"{PROG}: audit chain broken at {check.problem.describe()}", file=sys.stderr)
     print(
         f"{PROG}: the {check.entries} row(s) before it are intact{pruned}; "
-        f"{db.path} was changed outside the monitor",
+        f"{db.where} was changed outside the monitor",
         file=sys.stderr,
     )
     return 1

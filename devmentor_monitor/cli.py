@@ -48,7 +48,7 @@ from devmentor_monitor.predictions import detect_cli
 from devmentor_monitor.reports import report_cli
 from devmentor_monitor.server import keys_cli
 from devmentor_monitor.server.tls_error import TlsError
-from devmentor_monitor.storage import erase_cli
+from devmentor_monitor.storage import erase_cli, migrate_cli
 
 if TYPE_CHECKING:
     from devmentor_monitor.commands import Commands
@@ -252,6 +252,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     keys_cli.add_parser(subs, _common)
     audit_cli.add_parser(subs, _common)
     erase_cli.add_parser(subs, _common)
+    migrate_cli.add_parser(subs, _common)
     return parser
 
 
@@ -547,8 +548,9 @@ def _shown_config(cfg: Config) -> dict[str, Any]:
         recovery = svc["recovery"]
         if recovery and recovery["webhook"]:
             recovery["webhook"] = mask_url(recovery["webhook"], path=True)
-    if data["redis_url"]:
-        data["redis_url"] = mask_url(data["redis_url"])
+    for url in ("redis_url", "storage_url"):
+        if data[url]:
+            data[url] = mask_url(data[url])
     return data
 
 
@@ -708,6 +710,8 @@ def run(argv: Sequence[str] | None = None) -> int:
         return keys_cli.run(args, lambda: _load(args), UsageError)
     if args.command == "audit":  # offline: the data dir's monitor.db, read-only
         return audit_cli.run(args, lambda: _load(args), UsageError)
+    if args.command == "db":  # the incidents store: migrations
+        return migrate_cli.run(args, lambda: _load(args), UsageError)
     if args.command == "data":  # offline: the data dir's files
         return erase_cli.run(args, lambda: _load(args), UsageError)
     if args.command == "silence":  # a client of the running monitor: the config gives its port

@@ -46,7 +46,7 @@ from devmentor_monitor.queries import Queries
 from devmentor_monitor.scrape.source import ScrapeSource
 from devmentor_monitor.server.shapes import health_json
 from devmentor_monitor.slices import in_slices
-from devmentor_monitor.storage.db import Database
+from devmentor_monitor.storage.open import database_for
 from devmentor_monitor.store import Store
 from devmentor_monitor.system.sampler import SystemSource
 from devmentor_monitor.workloads.actions import WorkloadActions
@@ -122,7 +122,7 @@ class Monitor:
             self.sources.append(self.heartbeats)
         self.serve = serve
         self.server: Exporter | None = None
-        self.db = Database(data_dir(config) / "monitor.db")
+        self.db = database_for(config)  # SQLite in the data dir, or storage.url's PostgreSQL
         # Issue 16: every series on disk in tiers (history/), beside the incidents' file.
         self.history = SqliteSeries(
             data_dir(config) / "history.db", config.retention.metrics, clock=clock

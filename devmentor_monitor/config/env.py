@@ -1,6 +1,6 @@
 """The environment overlay: the platform's documented variables on top of the file.
 
-MONITORING_PORT, REDIS_URL, EVENT_RETENTION, METRICS_RETENTION, AUTO_DISCOVER,
+MONITORING_PORT, REDIS_URL, DATABASE_URL, EVENT_RETENTION, METRICS_RETENTION, AUTO_DISCOVER,
 ALERT_CHANNELS, DEVMENTOR_API_KEYS, DEVMENTOR_SCRAPE_TOKEN, DEVMENTOR_SESSION_SECRET,
 DOCKER_HOST, KUBERNETES_SERVICE_HOST,
 AUTO_SCALE_ENABLED, MIN_REPLICAS and MAX_REPLICAS; SERVICES_CONFIG (which file) is read by
@@ -91,6 +91,12 @@ def apply_environment(cfg: Config, env: Mapping[str, str]) -> Config:
         if problem:
             raise ConfigError("environment REDIS_URL", None, "", problem)
         cfg = replace(cfg, redis_url=raw or None)
+    if has("DATABASE_URL"):
+        raw = env["DATABASE_URL"].strip()
+        problem = url_problem(raw, ("postgresql", "postgres")) if raw else None
+        if problem:
+            raise ConfigError("environment DATABASE_URL", None, "", problem)
+        cfg = replace(cfg, storage_url=raw or None)
     if has("EVENT_RETENTION"):
         cfg = replace(
             cfg,

@@ -704,6 +704,13 @@ class Config(Section, frozen=True):
     """Built-in rules turned off, by name."""
     data_dir: str | None = msgspec.field(default=None, name="storage.data_dir")
     """None: $XDG_STATE_HOME/devmentor-monitor."""
+    storage_url: Annotated[
+        str | None,
+        Meta(extra={"read": "url", "schemes": ("postgresql", "postgres")}),
+        Nullable,
+    ] = msgspec.field(default=None, name="storage.url")
+    """A PostgreSQL database several instances share (DATABASE_URL); None: SQLite in the
+    data dir. A password in it is a secret: masked wherever the URL is shown."""
     notifications: NotifySettings = NotifySettings()
     redis_url: Annotated[
         str | None, Meta(extra={"read": "url", "schemes": ("redis", "rediss", "unix")}), Nullable
@@ -797,6 +804,7 @@ def _config(r: Reader, root: Node, source: str) -> Config:
         rules=section("rules", lambda n: None if n is None else _rules(r, n, metrics, scraping)),
         disabled_rules=section("disabled_rules"),
         data_dir=section("data_dir"),
+        storage_url=section("storage_url"),
         notifications=notifications,
         docker=section("docker", lambda n: _workloads(r, n, DockerSettings, "containers", names)),
         kubernetes=section(

@@ -5,15 +5,22 @@ crash after an incident opens still pages someone after the restart. `run()` sen
 due rows, retries failures with exponential backoff and jitter, and gives up after
 `max_attempts`. Rows for one incident on one channel go out in order (an "open"
 that is still being retried is never overtaken by its "resolved").
+
+Several senders may share one store (PostgreSQL): a sender claims the rows it sends
+(`Database.claim_notifications`, FOR UPDATE SKIP LOCKED there) until the attempt's end
+or the claim's expiry, so a page goes out once; a crashed sender's rows are claimed
+again once its claim runs out.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
+import os
 import random
+import secrets
+import socket
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -34,14 +41,10 @@ if TYPE_CHECKING:  # imported (off the loop) by the first delivery: `ultra` may 
 log = logging.getLogger("devmentor_monitor.notify")
 RESULTS = ("sent", "retry", "failed")
 
-# The head of each (incident, channel) queue: the oldest pending row. Later rows wait.
-_HEADS_SQL = """
-SELECT id, incident_id, channel, kind, payload, attempts, next_at FROM notifications n
-WHERE state = 'pending' AND NOT EXISTS (
-    SELECT 1 FROM notifications p WHERE p.state = 'pending' AND p.incident_id = n.incident_id
-    AND p.channel = n.channel AND p.id < n.id)
-ORDER BY next_at LIMIT ?
-"""
+# How long a claim outlives the longest send (a channel's timeout): past it, the row is
+# taken as its sender's crash and claimed again by anyone.
+CLAIM_MARGIN = 3.0
+CLAIM_MIN = 30.0
 
 
 @dataclass(slots=True)
@@ -74,8 +77,16 @@ class Outbox:
         rng: Callable[[], float] = random.random,
         *,
         concurrency: int = 8,
+        owner: str | None = None,
+        claim_hold: float | None = None,
     ) -> None:
         self._db = db
+        # Who claims rows: unique per process (a restarted sender is a new one).
+        self.owner = owner or f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
+        longest = max((c.timeout for c in channels), default=0.0)
+        self.claim_hold = (
+            claim_hold if claim_hold is not None else max(CLAIM_MIN, CLAIM_MARGIN * longest)
+        )
         self._channels = {c.name: c for c in channels}
         self._settings = settings
         self._clock = clock
@@ -188,22 +199,21 @@ class Outbox:
             while True:
                 self._wake.clear()
                 wait = 60.0
+                now = self._clock()
+                slots = self._concurrency - len(self._inflight)
                 try:
-                    heads = await self._db.run(self._heads, 500)
+                    rows, next_at = await self._db.run(self._claim, now, slots)
                 except Exception as exc:  # the database is state too: say so, try again
                     log.error(
                         "notification outbox cannot read the database",
                         extra={"fields": {"error": type(exc).__name__, "retry_in": "5s"}},
                     )
-                    heads, wait = [], 5.0
-                now = self._clock()
-                for row in heads:
-                    if row["id"] in self._inflight:
-                        continue
-                    if row["next_at"] > now:
-                        wait = min(wait, row["next_at"] - now)
-                    elif len(self._inflight) < self._concurrency:
+                    rows, next_at, wait = [], None, 5.0
+                for row in rows:
+                    if row["id"] not in self._inflight:
                         self._start(row)
+                if next_at is not None:  # a retry due, or another sender's claim running out
+                    wait = min(wait, next_at - self._clock())
                 # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel
                 # that arrives just as the event is set, and run() would never stop.
                 self._waiting = True
@@ -215,22 +225,21 @@ class Outbox:
                     self._waiting = False
         finally:
             await self._stop_inflight()
+            await self._release()
             await self.close()
 
-    def _heads(self, limit: int) -> list[dict[str, Any]]:
-        rows = self._db.conn.execute(_HEADS_SQL, (limit,)).fetchall()
-        return [
-            {
-                "id": r[0],
-                "incident_id": r[1],
-                "channel": r[2],
-                "kind": r[3],
-                "payload": json.loads(r[4]),
-                "attempts": r[5],
-                "next_at": r[6],
-            }
-            for r in rows
-        ]
+    def _claim(self, now: float, slots: int) -> tuple[list[dict[str, Any]], float | None]:
+        """In the database thread: the due queue heads claimed for this sender (as many
+        as there are free slots), and when to look again."""
+        rows = self._db.claim_notifications(now, slots, self.owner, self.claim_hold)
+        return rows, self._db.next_notification_at(now)
+
+    async def _release(self) -> None:
+        """Stopping: claims on rows not sent are given back, for another sender now."""
+        try:
+            await self._db.run(self._db.release_notifications, self.owner)
+        except Exception:  # closed or unreachable: the claims run out by themselves
+            log.debug("notification claims not released", exc_info=True)
 
     def _start(self, row: dict[str, Any]) -> None:
         task = asyncio.create_task(self._deliver(row), name=f"notify-{row['id']}")

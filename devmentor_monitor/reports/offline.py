@@ -21,9 +21,13 @@ class OfflineSource:
     history) reads as no checks, a missing monitor.db is a StorageError."""
 
     def __init__(
-        self, data_dir: Path, retention: float, clock: Callable[[], float] = time.time
+        self,
+        data_dir: Path,
+        retention: float,
+        clock: Callable[[], float] = time.time,
+        db: Database | None = None,
     ) -> None:
-        self.db = Database(data_dir / "monitor.db")
+        self.db = db if db is not None else Database(data_dir / "monitor.db")
         path = data_dir / "history.db"
         self.history_store = (
             SqliteSeries(path, retention, clock=clock, readonly=True) if path.is_file() else None

@@ -70,8 +70,9 @@ async def _build(config: Config, span: float, now: float) -> Report:
     from devmentor_monitor.reports.compute import build_report
     from devmentor_monitor.reports.model import ServiceTarget
     from devmentor_monitor.reports.offline import OfflineSource
+    from devmentor_monitor.storage.open import database_for
 
-    source = OfflineSource(data_dir(config), config.retention.metrics)
+    source = OfflineSource(data_dir(config), config.retention.metrics, db=database_for(config))
     source.open()
     try:
         targets = [ServiceTarget(s.name, s.slo, s.interval) for s in config.services]

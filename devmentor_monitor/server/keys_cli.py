@@ -61,15 +61,14 @@ def add_parser(subs: Any, common: Callable[..., None]) -> None:
 
 
 def run(args: argparse.Namespace, load: Callable[[], Config], usage: type[Exception]) -> int:
-    from devmentor_monitor.config.schema import data_dir
     from devmentor_monitor.model import AuditEntry
     from devmentor_monitor.server.keyring import NAME, RESERVED
     from devmentor_monitor.server.routes import SCOPES
-    from devmentor_monitor.storage.db import Database
     from devmentor_monitor.storage.keys import KeyProblem, KeyTable
+    from devmentor_monitor.storage.open import database_for
 
     config = load()
-    db = Database(data_dir(config) / "monitor.db")
+    db = database_for(config)
     db.open()
     actor = f"cli:{getpass.getuser()}"
     now = time.time()

@@ -3,6 +3,8 @@
 WAL mode with synchronous=FULL: when a write returns, it is on disk, so an API
 answer of 201 survives a kill -9. The class is synchronous; the runtime calls it
 through one dedicated thread (`Database.run`), which also serialises access.
+The same methods run on PostgreSQL (storage/postgres.py: a connection adapter that
+speaks sqlite3's shape), for a store several instances share.
 """
 
 from __future__ import annotations
@@ -11,10 +13,10 @@ import asyncio
 import functools
 import json
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from devmentor_monitor.events.model import Event, EventSeverity
 from devmentor_monitor.incidents.flapping import FlapSnapshot
@@ -37,9 +39,9 @@ from devmentor_monitor.storage.audit_chain import verify as verify_chain
 from devmentor_monitor.storage.files import private_db, private_dir
 
 T = TypeVar("T")
-SCHEMA_VERSION = 3  # 2: incident grouping and paging columns, signals, alert_state, flap_state
+SCHEMA_VERSION = 4  # 2: incident grouping and paging columns, signals, alert_state, flap_state
 # 3: the audit trail hash-chained (id, prev, hash; audit_anchor): older code must not append
-# unchained rows to it
+# unchained rows to it; 4: outbox claims (notifications.claimed_by, claim_until)
 # Columns added to `incidents` by version 2 (a version 1 file gets them by ALTER TABLE).
 _INCIDENT_V2 = (
     ("group_key", "TEXT NOT NULL DEFAULT ''"),
@@ -102,7 +104,8 @@ CREATE TABLE IF NOT EXISTS notifications (
     id INTEGER PRIMARY KEY AUTOINCREMENT, incident_id TEXT NOT NULL, channel TEXT NOT NULL,
     kind TEXT NOT NULL, payload TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
     next_at REAL NOT NULL, state TEXT NOT NULL, last_error TEXT, created_at REAL NOT NULL,
-    sent_at REAL
+    sent_at REAL,
+    claimed_by TEXT, claim_until REAL  -- the sender delivering it, until when (claim_notifications)
 );
 CREATE INDEX IF NOT EXISTS notifications_pending ON notifications(state, next_at);
 CREATE INDEX IF NOT EXISTS notifications_incident ON notifications(incident_id);
@@ -153,17 +156,63 @@ _SIGNAL_COLUMNS = (
 )
 
 
+# The head of each (incident, channel) queue: the oldest pending row. Later rows wait, so
+# an "open" still being retried is never overtaken by its "resolved".
+HEAD = """state = 'pending' AND NOT EXISTS (
+    SELECT 1 FROM notifications p WHERE p.state = 'pending' AND p.incident_id = n.incident_id
+    AND p.channel = n.channel AND p.id < n.id)"""
+# Heads due now and claimed by no one (or by a sender whose claim ran out).
+CLAIMABLE = f"{HEAD} AND n.next_at <= ? AND (n.claim_until IS NULL OR n.claim_until <= ?)"
+NOTE_COLUMNS = ("id", "incident_id", "channel", "kind", "payload", "attempts", "next_at")
+
+
+class Cursor(Protocol):
+    """What the methods read of a query: sqlite3's cursor, or storage/postgres.py's."""
+
+    @property
+    def rowcount(self) -> int: ...
+    @property
+    def lastrowid(self) -> int | None: ...
+    def fetchone(self) -> Any: ...
+    def fetchall(self) -> list[Any]: ...
+    def __iter__(self) -> Iterator[Any]: ...
+
+
+class Connection(Protocol):
+    """sqlite3.Connection's shape, which the PostgreSQL adapter gives too."""
+
+    def execute(self, sql: str, parameters: Any = ..., /) -> Cursor: ...
+    def executemany(self, sql: str, parameters: Iterable[Any], /) -> Cursor: ...
+    def close(self) -> None: ...
+
+
 class StorageError(Exception):
     """The database cannot be used; the message says which file and what to do."""
+
+
+class StaleLeader(StorageError):
+    """A write under a fencing token older than the highest one the store has seen: a
+    leader whose lease ran out (paused, partitioned) while another took over. Nothing of
+    the refused transaction is written."""
 
 
 class Database:
     """One SQLite file. Use `await db.run(db.method, ...)` from the event loop."""
 
+    # The leader's fencing token (cluster/lease.py); None: no fencing (one instance, or
+    # SQLite, which a fleet never shares). PostgreSQL checks it on every write.
+    token: int | None = None
+    shared = False  # True: a store several instances use (PostgreSQL)
+
     def __init__(self, path: Path) -> None:
         self.path = path
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
-        self._conn: sqlite3.Connection | None = None
+        self._conn: Connection | None = None
+
+    @property
+    def where(self) -> str:
+        """The store as messages name it (a file; a URL without its password)."""
+        return str(self.path)
 
     # ------------------------------------------------------------------ lifecycle
     def open(self) -> None:
@@ -185,6 +234,7 @@ class Database:
             _add_audit_count(conn)
             _chain_audit(conn)
             _add_incident_v2(conn)
+            _add_columns(conn, "notifications", (("claimed_by", "TEXT"), ("claim_until", "REAL")))
             conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
             conn.execute("PRAGMA quick_check").fetchone()
         except sqlite3.DatabaseError as exc:
@@ -246,9 +296,9 @@ class Database:
         )
 
     @property
-    def conn(self) -> sqlite3.Connection:
+    def conn(self) -> Connection:
         if self._conn is None:
-            raise StorageError(f"{self.path}: database is not open")
+            raise StorageError(f"{self.where}: database is not open")
         return self._conn
 
     # ------------------------------------------------------------------ incidents
@@ -447,7 +497,7 @@ class Database:
         columns = {r[1] for r in self.conn.execute("PRAGMA table_info(audit)")}
         if "hash" not in columns:
             raise StorageError(
-                f"{self.path}: its audit trail is not hash-chained yet (written by an older "
+                f"{self.where}: its audit trail is not hash-chained yet (written by an older "
                 "devmentor-monitor); the monitor chains it when it next opens the file"
             )
 
@@ -496,6 +546,48 @@ class Database:
             for r in rows
         ]
 
+    def claim_notifications(
+        self, now: float, limit: int, owner: str, hold_s: float
+    ) -> list[dict[str, Any]]:
+        """Claim up to ``limit`` due queue heads for ``owner`` until ``now + hold_s`` and
+        return them: no other sender gets them until the claim runs out (a crashed
+        sender's rows are claimed again then) or `mark_notification` ends it. SQLite: one
+        write transaction; PostgreSQL overrides it with FOR UPDATE SKIP LOCKED."""
+        if limit <= 0:
+            return []
+        conn = self.conn
+        with _transaction(conn):
+            rows = conn.execute(
+                f"SELECT {', '.join(NOTE_COLUMNS)} FROM notifications n WHERE {CLAIMABLE} "
+                "ORDER BY next_at, id LIMIT ?",
+                (now, now, limit),
+            ).fetchall()
+            conn.executemany(
+                "UPDATE notifications SET claimed_by = ?, claim_until = ? WHERE id = ?",
+                [(owner, now + hold_s, r[0]) for r in rows],
+            )
+        return [_note(r) for r in rows]
+
+    def next_notification_at(self, now: float) -> float | None:
+        """When a queue head next needs a look: the earliest retry time, or claim expiry,
+        still ahead of ``now``; None when nothing waits."""
+        row = self.conn.execute(
+            "SELECT MIN(CASE WHEN claim_until IS NOT NULL AND claim_until > next_at "
+            f"THEN claim_until ELSE next_at END) FROM notifications n WHERE {HEAD} "
+            "AND (n.next_at > ? OR n.claim_until > ?)",
+            (now, now),
+        ).fetchone()
+        return None if row is None or row[0] is None else float(row[0])
+
+    def release_notifications(self, owner: str) -> int:
+        """Give back ``owner``'s claims on rows still pending (a sender stopping): another
+        sender takes them at once rather than after the claim runs out."""
+        return self.conn.execute(
+            "UPDATE notifications SET claimed_by = NULL, claim_until = NULL "
+            "WHERE claimed_by = ? AND state = 'pending'",
+            (owner,),
+        ).rowcount
+
     def mark_notification(
         self,
         note_id: int,
@@ -507,9 +599,9 @@ class Database:
         now: float,
     ) -> None:
         state = "sent" if sent else ("pending" if next_at is not None else "failed")
-        self.conn.execute(
+        self.conn.execute(  # the claim ends with the attempt: a retry is anyone's to claim
             "UPDATE notifications SET state = ?, attempts = ?, last_error = ?, next_at = ?, "
-            "sent_at = ? WHERE id = ?",
+            "sent_at = ?, claimed_by = NULL, claim_until = NULL WHERE id = ?",
             (
                 state,
                 attempts,
@@ -772,15 +864,27 @@ class Database:
         return {r[0]: FlapSnapshot(r[1], bool(r[2])) for r in rows}
 
 
+def _note(r: tuple[Any, ...]) -> dict[str, Any]:
+    """A notification row as the outbox takes it (the payload decoded)."""
+    return {**dict(zip(NOTE_COLUMNS, r, strict=True)), "payload": json.loads(r[4])}
+
+
 def _add_incident_v2(conn: sqlite3.Connection) -> None:
     """Files written by schema 1 lack the grouping and paging columns: add them."""
-    columns = {r[1] for r in conn.execute("PRAGMA table_info(incidents)")}
-    for name, decl in _INCIDENT_V2:
-        if name not in columns:
-            conn.execute(f"ALTER TABLE incidents ADD COLUMN {name} {decl}")
+    _add_columns(conn, "incidents", _INCIDENT_V2)
 
 
-def append_audit(conn: sqlite3.Connection, entry: AuditEntry) -> None:
+def _add_columns(
+    conn: sqlite3.Connection, table: str, columns: tuple[tuple[str, str], ...]
+) -> None:
+    """Columns a file written by an older schema lacks, added (ALTER TABLE)."""
+    have = {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}
+    for name, decl in columns:
+        if name not in have:
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {decl}")
+
+
+def append_audit(conn: Connection, entry: AuditEntry) -> None:
     """Append one chained row; the caller holds a write transaction (BEGIN IMMEDIATE), so
     no other writer, another process included, appends between the head read and this."""
     head = conn.execute("SELECT hash FROM audit ORDER BY id DESC LIMIT 1").fetchone()
@@ -795,7 +899,7 @@ def append_audit(conn: sqlite3.Connection, entry: AuditEntry) -> None:
     )
 
 
-def _prune_audit(conn: sqlite3.Connection, before: float) -> None:
+def _prune_audit(conn: Connection, before: float) -> None:
     """Remove the oldest rows written before the cut-off: a prefix of the chain (up to the
     first row at or after it), so no hole opens in the middle; the last one removed becomes
     the anchor. Call within a transaction."""
@@ -847,10 +951,10 @@ def _add_audit_count(conn: sqlite3.Connection) -> None:
         conn.execute("ALTER TABLE audit ADD COLUMN count INTEGER NOT NULL DEFAULT 1")
 
 
-class _transaction:
+class _transaction:  # PostgreSQL: a transaction under the store's write lock (postgres.py)
     """BEGIN IMMEDIATE … COMMIT, rolled back on error (autocommit connection)."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
     def __enter__(self) -> None:

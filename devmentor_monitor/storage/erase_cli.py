@@ -103,32 +103,38 @@ def run(args: argparse.Namespace, load: Callable[[], Config], usage: type[Except
     except ValueError as exc:
         raise usage(f"data erase: {exc}") from None
     from devmentor_monitor.config.schema import data_dir
+    from devmentor_monitor.storage.open import database_for
 
-    where = data_dir(load())
+    config = load()
+    where = data_dir(config)
+    db = database_for(config)
     what = subject(args.service, before)
     if not args.yes:
         if not sys.stdin.isatty():
             raise usage(f"data erase: refusing to erase {what} without --yes (nobody to ask)")
-        answer = input(f"Erase every stored row of {what} in {where}? It cannot be undone. [y/N] ")
+        answer = input(
+            f"Erase every stored row of {what} in {db.where} and {where}? "
+            "It cannot be undone. [y/N] "
+        )
         if answer.strip().lower() not in ("y", "yes"):
             print("nothing erased")
             return 1
-    return _erase(where, args.service, before, what)
+    return _erase(where, db, args.service, before, what)
 
 
-def _erase(where: Path, service: str | None, before: float | None, what: str) -> int:
+def _erase(where: Path, db: Database, service: str | None, before: float | None, what: str) -> int:
     from devmentor_monitor.history import sqlite as history
-    from devmentor_monitor.storage.db import Database, StorageError
+    from devmentor_monitor.storage.db import StorageError
 
-    path = where / "monitor.db"
-    if not path.is_file():
+    shared = db.shared  # storage.url: PostgreSQL
+    if not shared and not (where / "monitor.db").is_file():
         raise StorageError(
-            f"{path}: no such file; the monitor writes it there when it runs (or pass --data-dir)"
+            f"{db.where}: no such file; the monitor writes it there when it runs "
+            "(or pass --data-dir)"
         )
-    db = Database(path)
     db.open()
     try:
-        counts = {"monitor.db": db.erase(service=service, before=before)}
+        counts = {db.where if shared else "monitor.db": db.erase(service=service, before=before)}
         history_path = where / "history.db"
         if history_path.is_file():
             try:

@@ -15,6 +15,10 @@ import json
 import secrets
 import sqlite3
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from devmentor_monitor.storage.db import Connection
 
 PREFIX = "dmk_"
 # scrypt cost: ~40 ms and 16 MiB per hash on this machine's cores (measured); a verified
@@ -88,9 +92,10 @@ def matches(key: StoredKey, secret: str) -> bool:
 class KeyTable:
     """The api_keys table over one open connection."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: Connection) -> None:
         self.conn = conn
-        conn.execute(SCHEMA)
+        if isinstance(conn, sqlite3.Connection):  # PostgreSQL's: storage/migrations.py
+            conn.execute(SCHEMA)
 
     def create(
         self,
@@ -115,7 +120,7 @@ class KeyTable:
                 "expires, revoked) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL)",
                 (name, key_id, role, salt, key.hash, json.dumps(list(scopes)), now, expires),
             )
-        except sqlite3.IntegrityError:
+        except sqlite3.IntegrityError:  # the PostgreSQL adapter raises it too
             raise KeyProblem(
                 409, f"a key named {name!r} exists (revoked keys keep their name); pick another"
             ) from None
