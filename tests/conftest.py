@@ -58,10 +58,23 @@ async def receiver() -> AsyncIterator[Receiver]:
     await r.stop()
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A module with `BOTH_STORES = True` runs each test using `db` on SQLite and on a
+    real PostgreSQL (storage.url): the same Database methods, both stores."""
+    if "db" in metafunc.fixturenames and getattr(metafunc.module, "BOTH_STORES", False):
+        metafunc.parametrize("db", ["sqlite", "postgres"], indirect=True)
+
+
 @pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    """An open SQLite database in the test's directory."""
-    d = Database(tmp_path / "monitor.db")
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    """An open database: SQLite in the test's directory, or (parametrized "postgres") a
+    fresh database on the session's PostgreSQL."""
+    if getattr(request, "param", "sqlite") == "postgres":
+        from devmentor_monitor.storage.postgres import PgDatabase
+
+        d: Database = PgDatabase(request.getfixturevalue("pg_url"))
+    else:
+        d = Database(tmp_path / "monitor.db")
     d.open()
     yield d
     d.close()

@@ -649,7 +649,7 @@ class Database:
                         e.service,
                         e.severity.value,
                         e.origin,
-                        e.raw if e.raw is not None else e.wire(),
+                        _text(e.raw if e.raw is not None else e.wire()),
                     )
                     for e in events
                 ],
@@ -864,6 +864,12 @@ class Database:
         return {r[0]: FlapSnapshot(r[1], bool(r[2])) for r in rows}
 
 
+def _text(body: bytes | str) -> str:
+    """An event's JSON as text (PostgreSQL's TEXT column takes no bytes; SQLite kept them
+    as a BLOB, which reads back the same to json.loads)."""
+    return body if isinstance(body, str) else body.decode("utf-8", "replace")
+
+
 def _note(r: tuple[Any, ...]) -> dict[str, Any]:
     """A notification row as the outbox takes it (the payload decoded)."""
     return {**dict(zip(NOTE_COLUMNS, r, strict=True)), "payload": json.loads(r[4])}
@@ -915,7 +921,7 @@ def _prune_audit(conn: Connection, before: float) -> None:
     conn.execute(
         "INSERT INTO audit_anchor (one, last_id, hash, ts, pruned) VALUES (1, ?, ?, ?, ?) "
         "ON CONFLICT (one) DO UPDATE SET last_id = excluded.last_id, hash = excluded.hash, "
-        "ts = excluded.ts, pruned = pruned + excluded.pruned",
+        "ts = excluded.ts, pruned = audit_anchor.pruned + excluded.pruned",
         (*last, removed),
     )
 

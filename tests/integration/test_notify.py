@@ -32,6 +32,8 @@ from devmentor_monitor.notify.settings import (
 from devmentor_monitor.storage.db import Database
 
 pytestmark = pytest.mark.integration
+# Each test using `db` runs on SQLite and on PostgreSQL (tests/conftest.py).
+BOTH_STORES = True
 
 SLACK_TOKEN = "T0SECRET/B0SECRET/slacktokenSECRET"
 HOOK_TOKEN = "hooktokenSECRET"

@@ -28,8 +28,8 @@ sys.exit(main(sys.argv[1:]))
 
 # Never imported by an entry point that does not show a screen.
 VIEW_ONLY = ("textual",)
-# The Docker and Kubernetes SDKs, and Redis's: loaded only when configured.
-SDKS = ("docker", "kubernetes", "redis")
+# The Docker and Kubernetes SDKs, Redis's and PostgreSQL's: loaded only when configured.
+SDKS = ("docker", "kubernetes", "redis", "psycopg")
 
 
 def command(args: list[str]) -> list[str]:
@@ -43,7 +43,7 @@ def clean_env(tmp: Path, **extra: str) -> dict[str, str]:
     env = {
         k: v
         for k, v in os.environ.items()
-        if k not in ("SERVICES_CONFIG", "MONITORING_PORT", "REDIS_URL")
+        if k not in ("SERVICES_CONFIG", "MONITORING_PORT", "REDIS_URL", "DATABASE_URL")
     }
     env["XDG_STATE_HOME"] = str(tmp / "state")
     env.update(extra)

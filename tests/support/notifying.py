@@ -66,9 +66,15 @@ async def running(outbox: Outbox) -> AsyncIterator[Outbox]:
 
 
 def rows(db: Database) -> list[tuple[Any, ...]]:
-    """Read the file with a separate connection: what is on disk, not in a cache."""
+    """Read the store with a separate connection: what is on disk, not in a cache."""
+    sql = (
+        "SELECT incident_id, channel, kind, state, attempts, last_error "
+        "FROM notifications ORDER BY id"
+    )
+    if db.shared:  # PostgreSQL (storage.url)
+        import psycopg
+
+        with psycopg.connect(db.url) as pg:  # type: ignore[attr-defined]
+            return pg.execute(sql).fetchall()
     with sqlite3.connect(db.path) as conn:
-        return conn.execute(
-            "SELECT incident_id, channel, kind, state, attempts, last_error "
-            "FROM notifications ORDER BY id"
-        ).fetchall()
+        return conn.execute(sql).fetchall()

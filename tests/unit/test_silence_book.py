@@ -14,6 +14,9 @@ from devmentor_monitor.storage.db import Database
 OPS = Actor("ops", "127.0.0.1")
 AUTH = [Matcher("service", "auth")]
 
+# Each test using `db` runs on SQLite and on PostgreSQL (tests/conftest.py).
+BOTH_STORES = True
+
 
 @pytest.fixture
 def clock() -> FakeClock:
