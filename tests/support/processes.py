@@ -97,7 +97,7 @@ class ServeProc:
         full_env = {
             k: v
             for k, v in os.environ.items()
-            if k not in ("SERVICES_CONFIG", "MONITORING_PORT", "REDIS_URL")
+            if k not in ("SERVICES_CONFIG", "MONITORING_PORT", "REDIS_URL", "DATABASE_URL")
         }
         full_env["XDG_STATE_HOME"] = str(log.parent / "state")  # incidents DB per test
         full_env.update(env or {})
