@@ -6,6 +6,7 @@ opened and acknowledged through one is listed by another."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -25,8 +26,6 @@ PASSWORD = "s3cretPASSWORDvalue"
 
 
 def cli_env(tmp_path: Path, url: str) -> dict[str, str]:
-    import os
-
     env = {k: v for k, v in os.environ.items() if k not in ("SERVICES_CONFIG", "REDIS_URL")}
     return {**env, "DATABASE_URL": url, "XDG_STATE_HOME": str(tmp_path / "state")}
 
@@ -39,6 +38,17 @@ def migrate(env: dict[str, str]) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+    )
+
+
+def cli(tmp_path: Path, url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "devmentor_monitor", *args],
+        cwd=REPO,
+        env=cli_env(tmp_path, url),
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
@@ -82,14 +92,7 @@ def test_an_unreachable_database_is_one_masked_line(tmp_path: Path, write_config
         f"127.0.0.1:{port}/fleet: Connection refused"
     )
     # the effective config shows where it points, not the password
-    check = subprocess.run(
-        [sys.executable, "-m", "devmentor_monitor", "config", "check"],
-        cwd=REPO,
-        env=cli_env(tmp_path, url),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    check = cli(tmp_path, url, "config", "check")
     assert check.returncode == 0, check.stderr
     assert f'"storage_url": "postgresql://monitor:***@127.0.0.1:{port}/fleet"' in check.stdout
     assert PASSWORD not in check.stdout + check.stderr + out + err
@@ -101,7 +104,9 @@ def test_an_unreachable_database_is_one_masked_line(tmp_path: Path, write_config
     assert PASSWORD not in s.output()
 
 
-def test_serves_share_the_store(pg_url: str, fleet, fast, write_config, serve, wait) -> None:
+def test_serves_share_the_store(
+    tmp_path: Path, pg_url: str, fleet, fast, write_config, serve, wait
+) -> None:
     cfg = write_config(fast(fleet.urls))
     env = {"DATABASE_URL": pg_url, "DEVMENTOR_API_KEYS": f"ops:operator:{OPERATOR}"}
     # three instances start at once on the empty database: one migrates, the others wait
@@ -127,6 +132,20 @@ def test_serves_share_the_store(pg_url: str, fleet, fast, write_config, serve, w
     (seen,) = [i for i in listed if i["id"] == incident]
     assert seen["state"] == "acknowledged"
     assert seen["description"] == "login errors"
+    # a key the CLI makes in the shared store works on any instance
+    made = cli(tmp_path, pg_url, "keys", "-c", str(cfg), "create", "ci", "--role", "operator")
+    assert made.returncode == 0, made.stderr
+    ci = {"Authorization": f"Bearer {made.stdout.strip()}"}
+    third = procs[2]
+    wait(
+        lambda: third.get("/api/incidents", headers=ci).status_code == 200,
+        10,
+        what="the third instance to take the key the CLI made",
+    )
+    # the audit trail in the shared store (the instance's writes, the CLI's) is one chain
+    verify = cli(tmp_path, pg_url, "audit", "verify", "-c", str(cfg))
+    assert verify.returncode == 0, verify.stderr
+    assert verify.stdout.startswith("audit chain ok: ")
     # each instance's history stays its own file: nothing of it in the shared store
     with psycopg.connect(pg_url) as conn:
         tables = {r[0] for r in conn.execute("SELECT tablename FROM pg_tables")}
