@@ -11,7 +11,8 @@ that name (storage/migrations.py). So every Database method runs unchanged.
 store's write lock (an advisory lock), so the audit chain's head read and append stay
 atomic across instances. With a fencing token set (`Database.token`, the leader's), every
 write first moves the `fence` row up to it, and is refused (StaleLeader, nothing written)
-when the store has seen a higher one. A lost connection is opened again on the next call.
+when the store has seen a higher one. A lost connection is opened again by the next
+call; a read that found it lost is sent once more on the new one.
 """
 
 from __future__ import annotations
@@ -84,6 +85,11 @@ def reason(exc: BaseException) -> str:
     return mask(first.removeprefix("FATAL:").strip())
 
 
+class Lost(StorageError):
+    """The connection broke under a statement; the next one opens a new connection (a
+    write is not sent again: the server may have committed it before the break)."""
+
+
 class PgCursor:
     """sqlite3.Cursor's reading side over a psycopg cursor."""
 
@@ -136,7 +142,12 @@ class PgConnection:
             text += " RETURNING id"
         if not self._in_tx and self._db.token is not None and word.startswith(_WRITES):
             return self._fenced(lambda: self._result(text, parameters, wants_id))
-        return self._result(text, parameters, wants_id)
+        if self._in_tx or not word.startswith("SELECT"):
+            return self._result(text, parameters, wants_id)
+        try:
+            return self._result(text, parameters, wants_id)
+        except Lost:  # a read is safe to send again, on the connection opened anew
+            return self._result(text, parameters, wants_id)
 
     def _result(self, text: str, parameters: Any, wants_id: bool) -> PgCursor:
         cur = self._run(text, parameters)
@@ -152,6 +163,8 @@ class PgConnection:
         def many() -> PgCursor:
             if not rows:
                 return PgCursor(None)
+            if not self._in_tx:
+                self._reopen_if_lost()
             cur = self._raw.cursor()
             self._call(lambda: cur.executemany(text.encode(), rows))
             return PgCursor(cur)
@@ -219,7 +232,15 @@ class PgConnection:
         if not self._in_tx or text.startswith("BEGIN"):
             self._reopen_if_lost()
         cur = self._raw.cursor()
-        self._call(lambda: cur.execute(text.encode(), parameters or None))
+        try:
+            # parameters, () too: psycopg reads "%%" as "%" then (with None it would not)
+            self._call(lambda: cur.execute(text.encode(), parameters))
+        except Lost:
+            if not text.startswith("BEGIN"):
+                raise
+            self._reopen_if_lost()  # nothing was written yet: begin on a new connection
+            cur = self._raw.cursor()
+            self._call(lambda: cur.execute(text.encode(), parameters))
         return cur
 
     def _call(self, fn: Any) -> None:
@@ -230,7 +251,7 @@ class PgConnection:
         except psycopg.OperationalError as exc:
             if self._raw.broken or self._raw.closed:
                 self._in_tx = False
-                raise StorageError(f"{self._db.where}: connection lost: {reason(exc)}") from None
+                raise Lost(f"{self._db.where}: connection lost: {reason(exc)}") from None
             raise
 
     def _reopen_if_lost(self) -> None:

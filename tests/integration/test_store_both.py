@@ -5,6 +5,7 @@ that run out and are taken again, and the fence that refuses a stale leader's wr
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Iterator
@@ -12,6 +13,10 @@ from typing import Any
 
 import msgspec
 import pytest
+from support import notifying
+from support.http import Receiver
+from support.notifying import rows, running, settings
+from support.waiting import eventually
 
 from devmentor_monitor.events.model import Event, EventSeverity
 from devmentor_monitor.incidents.flapping import FlapSnapshot
@@ -24,6 +29,8 @@ from devmentor_monitor.incidents.model import (
 )
 from devmentor_monitor.incidents.silences import Matcher, Silence
 from devmentor_monitor.model import AuditEntry
+from devmentor_monitor.notify.outbox import Outbox
+from devmentor_monitor.notify.settings import ChannelSettings
 from devmentor_monitor.storage.db import Database, StaleLeader, StorageError
 from devmentor_monitor.storage.keys import KeyProblem, KeyTable
 
@@ -242,6 +249,41 @@ def test_senders_claiming_at_once_never_get_the_same_row(db: Database, other: Da
     assert sorted(got["a"] + got["b"]) == ids
 
 
+def webhook(r: Receiver) -> ChannelSettings:
+    return ChannelSettings(name="ops", type="webhook", url=f"{r.base}/hook", timeout=2)
+
+
+async def test_two_senders_on_one_store_send_each_page_once(
+    db: Database, other: Database, receiver: Receiver
+) -> None:
+    ch = webhook(receiver)
+    one, two = Outbox(db, [ch], settings(ch)), Outbox(other, [ch], settings(ch))
+    async with running(one), running(two):
+        for i in range(15):  # each instance queues pages; either may send any of them
+            await one.notify(notifying.incident(f"a-{i}"), "open")
+            await two.notify(notifying.incident(f"b-{i}"), "open")
+        await eventually(lambda: len(receiver.requests) >= 30, 20, "every page")
+        await asyncio.sleep(0.3)  # a duplicate would arrive about now
+    sent = sorted(b["incident_id"] for b in receiver.bodies())
+    assert sent == sorted([f"a-{i}" for i in range(15)] + [f"b-{i}" for i in range(15)])
+    assert {r[3] for r in rows(db)} == {"sent"}
+
+
+async def test_a_crashed_senders_claim_runs_out_and_another_sends(
+    db: Database, other: Database, receiver: Receiver
+) -> None:
+    ch = webhook(receiver)
+    crashed = Outbox(db, [ch], settings(ch))  # queues, claims, and dies before sending
+    await crashed.notify(notifying.incident("inc-1"), "open")
+    claimed_at = time.time()
+    assert len(db.claim_notifications(claimed_at, 10, crashed.owner, 1.5)) == 1
+    async with running(Outbox(other, [ch], settings(ch))):
+        await eventually(lambda: len(receiver.requests) == 1, 10, "the page after the claim")
+        assert time.time() >= claimed_at + 1.5  # not before the claim ran out
+        await asyncio.sleep(0.3)
+    assert [b["incident_id"] for b in receiver.bodies()] == ["inc-1"]
+
+
 # --------------------------------------------------------------------------- fence
 
 
@@ -266,3 +308,24 @@ def test_a_stale_leader_writes_nothing(db: Database, other: Database) -> None:
         db.audit(AuditEntry(time.time(), "k", "x", "y", "api", "ok"))
     db.token = None  # not fenced: a solo instance's writes
     db.audit(AuditEntry(time.time(), "k", "x", "y", "api", "ok"))
+
+
+def test_a_lost_connection_is_opened_again(db: Database, other: Database) -> None:
+    if not db.shared:
+        pytest.skip("a file has no connection to lose")
+
+    def drop() -> None:  # what a server restart does to the connection, as the client sees
+        (pid,) = db.conn.execute("SELECT pg_backend_pid()").fetchone()
+        other.conn.execute("SELECT pg_terminate_backend(?)", (pid,))
+
+    drop()
+    assert db.load_incidents() == []  # a read: sent again on a new connection
+    drop()
+    db.save_incident(incident("tx"), [])  # a transaction: begun again on a new one
+    drop()
+    silence = Silence("s", (Matcher("service", "auth"),), 1.0, 2.0, "k", "", 1.0)
+    with pytest.raises(StorageError, match="connection lost"):  # one statement: not sent
+        db.save_silence(silence)  # twice (the server may have committed it)
+    db.save_silence(silence)  # the next call has a connection again
+    assert [i.id for i in other.load_incidents()] == ["tx"]
+    assert [s.id for s in other.load_silences()] == ["s"]
