@@ -231,11 +231,11 @@ def test_senders_claiming_at_once_never_get_the_same_row(db: Database, other: Da
 
     def claim(store: Database, name: str) -> None:
         start.wait()
-        while True:
-            rows = store.claim_notifications(200.0, 3, name, 60.0)
-            if not rows:
+        for _ in range(len(ids)):  # bounded: a claim that did not hold would loop forever
+            claimed = store.claim_notifications(200.0, 3, name, 60.0)
+            if not claimed:
                 return
-            got[name] += [r["id"] for r in rows]
+            got[name] += [r["id"] for r in claimed]
 
     threads = [
         threading.Thread(target=claim, args=(db, "a")),
