@@ -196,6 +196,9 @@ class Outbox:
     async def run(self) -> None:
         """Deliver until cancelled. Wakes when notify() queues or a retry falls due."""
         try:
+            if not self._db.shared:  # this process is the file's only sender
+                with contextlib.suppress(Exception):  # else the claims run out by themselves
+                    await self._db.run(self._db.release_notifications, None)
             while True:
                 self._wake.clear()
                 wait = 60.0

@@ -579,14 +579,14 @@ class Database:
         ).fetchone()
         return None if row is None or row[0] is None else float(row[0])
 
-    def release_notifications(self, owner: str) -> int:
+    def release_notifications(self, owner: str | None) -> int:
         """Give back ``owner``'s claims on rows still pending (a sender stopping): another
-        sender takes them at once rather than after the claim runs out."""
-        return self.conn.execute(
-            "UPDATE notifications SET claimed_by = NULL, claim_until = NULL "
-            "WHERE claimed_by = ? AND state = 'pending'",
-            (owner,),
-        ).rowcount
+        sender takes them at once rather than after the claim runs out. None: everyone's
+        (a file has one sender: a claim found as it starts is a crashed run's)."""
+        sql = "UPDATE notifications SET claimed_by = NULL, claim_until = NULL WHERE "
+        if owner is None:
+            return self.conn.execute(sql + "claimed_by IS NOT NULL AND state = 'pending'").rowcount
+        return self.conn.execute(sql + "claimed_by = ? AND state = 'pending'", (owner,)).rowcount
 
     def mark_notification(
         self,
