@@ -541,7 +541,7 @@ def test_configmap_services_yaml_passes_the_loader(config_file: Path) -> None:
     assert cfg.cluster.enabled is True
     assert cfg.cluster.advertise == f"http://{POD_IP}:{PORT}"
     assert cfg.redis_url == SECRET_ENV["REDIS_URL"]
-    assert cfg.storage.url == SECRET_ENV["DATABASE_URL"]
+    assert cfg.storage_url == SECRET_ENV["DATABASE_URL"]
     assert cfg.session_secret == SECRET_ENV["DEVMENTOR_SESSION_SECRET"]
     kube = cfg.kubernetes
     assert (kube.enabled, kube.in_cluster, kube.namespace) == (True, True, NS)
