@@ -1563,6 +1563,13 @@ def load_config(
             "cluster.enabled",
             "needs redis.url (or REDIS_URL): the fleet meets in Redis",
         )
+    if cfg.cluster.enabled and not (cfg.storage_url or "").startswith(("postgresql:", "postgres:")):
+        raise ConfigError(  # each instance's own file: /api/incidents would differ by instance
+            source,
+            _line_of(root, "cluster", "enabled"),
+            "cluster.enabled",
+            "needs a shared store: storage.url (or DATABASE_URL) postgresql://...",
+        )
     flags: list[str] = []
     if host is not None:
         cfg = replace(cfg, server=replace(cfg.server, host=host))

@@ -39,7 +39,9 @@ def stub() -> Iterator[CountingStub]:
 
 
 @pytest.fixture
-def fleet_config(stub: CountingStub, redis_server: RedisServer, write_config: Any) -> Path:
+def fleet_config(
+    stub: CountingStub, redis_server: RedisServer, pg_url: str, write_config: Any
+) -> Path:
     services = [
         {
             "name": f"svc-{i}",
@@ -53,6 +55,7 @@ def fleet_config(stub: CountingStub, redis_server: RedisServer, write_config: An
     path: Path = write_config(
         services,
         redis={"url": redis_server.url},
+        storage={"url": pg_url},
         cluster={"enabled": True, "heartbeat": f"{BEAT}s", "lease": f"{LEASE}s"},
     )
     return path

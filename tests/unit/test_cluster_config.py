@@ -1,5 +1,5 @@
 """The `cluster:` settings (issue 20): defaults, checks with file, line and key, and
-`cluster.enabled` refused without a Redis to meet in."""
+`cluster.enabled` refused without a Redis to meet in or a shared store."""
 
 from __future__ import annotations
 
@@ -25,12 +25,23 @@ def test_enabled_without_redis_names_the_key_and_line(tmp_path: Path) -> None:
     assert str(path) in str(err.value)
 
 
-def test_redis_url_from_the_environment_is_enough(tmp_path: Path) -> None:
+def test_enabled_without_a_shared_store_names_the_key_and_line(tmp_path: Path) -> None:
+    """Each instance's own SQLite file would give each its own incidents."""
+    path = tmp_path / "services.yaml"
+    path.write_text("services: []\ncluster:\n  enabled: true\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(path, {"REDIS_URL": "redis://127.0.0.1:6379"})
+    assert (err.value.key, err.value.line) == ("cluster.enabled", 3)
+    assert "needs a shared store: storage.url (or DATABASE_URL) postgresql://" in str(err.value)
+
+
+def test_urls_from_the_environment_are_enough(tmp_path: Path) -> None:
     path = tmp_path / "services.yaml"
     path.write_text(
         "services: []\ncluster:\n  enabled: true\n  id: web-1\n  heartbeat: 500ms\n  lease: 3s\n"
     )
-    cfg = load_config(path, {"REDIS_URL": "redis://127.0.0.1:6379"})
+    env = {"REDIS_URL": "redis://127.0.0.1:6379", "DATABASE_URL": "postgresql://db/monitor"}
+    cfg = load_config(path, env)
     assert cfg.cluster.enabled
     assert (cfg.cluster.id, cfg.cluster.heartbeat, cfg.cluster.lease) == ("web-1", 0.5, 3.0)
 
