@@ -1,4 +1,4 @@
-"""The durable outbox: incident changes become rows in SQLite, a loop delivers them.
+"""The durable outbox: incident changes become rows in the store, a loop delivers them.
 
 `notify()` writes one row per channel and returns once the rows are on disk, so a
 crash after an incident opens still pages someone after the restart. `run()` sends

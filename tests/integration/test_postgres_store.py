@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -151,3 +152,35 @@ def test_serves_share_the_store(
         tables = {r[0] for r in conn.execute("SELECT tablename FROM pg_tables")}
     assert "incidents" in tables
     assert not any("history" in t or "series" in t for t in tables)
+
+
+def test_erase_and_report_work_on_the_shared_store(tmp_path: Path, pg_url: str) -> None:
+    from devmentor_monitor.incidents.model import Incident, IncidentState, Severity
+    from devmentor_monitor.storage.postgres import PgDatabase
+
+    now = time.time()
+    db = PgDatabase(pg_url)
+    db.open()
+    try:
+        for service in ("a", "b"):
+            inc = Incident(
+                f"inc-{service}", service, "manual", Severity.HIGH, "slow", "p95",
+                IncidentState.OPEN, now - 60, now - 60,
+            )  # fmt: skip
+            db.save_incident(inc, [])
+            db.enqueue(inc.id, "ops", "open", {}, now)
+    finally:
+        db.close()
+    erased = cli(tmp_path, pg_url, "data", "erase", "--service", "a", "--yes")
+    assert erased.returncode == 0, erased.stderr
+    where = pg_url.rsplit("@", 1)[1]  # host:port/database
+    assert f"  {where}: " in erased.stdout
+    assert "incidents 1" in erased.stdout
+    with psycopg.connect(pg_url) as conn:
+        left = conn.execute("SELECT id FROM incidents").fetchall()
+        audit = conn.execute("SELECT action, target FROM audit").fetchall()
+    assert left == [("inc-b",)]
+    assert audit == [("data.erase", "service=a")]
+    report = cli(tmp_path, pg_url, "report", "--since", "1d")
+    assert report.returncode == 0, report.stderr
+    assert "inc-b" in report.stdout or "slow" in report.stdout
