@@ -154,6 +154,13 @@ ERRORS = [
         "scheme must be redis",
     ),
     (
+        "storage-url-scheme",
+        "storage:\n  url: mysql://db:3306/monitor\n",
+        2,
+        "storage.url",
+        "scheme must be postgresql or postgres",
+    ),
+    (
         "unknown-depends-on",
         SVC + "    depends_on: [nosuch]\n",
         4,
@@ -310,6 +317,12 @@ services:
             lambda c: c.redis_url,
             "redis://localhost:6379/1",
         ),
+        (
+            "DATABASE_URL",
+            "postgresql://m:pw@db:5432/monitor",
+            lambda c: c.storage_url,
+            "postgresql://m:pw@db:5432/monitor",
+        ),
         ("EVENT_RETENTION", "2d", lambda c: c.retention.events, 2 * 86400.0),
         ("METRICS_RETENTION", "90d", lambda c: c.retention.metrics, 90 * 86400.0),
         ("AUTO_DISCOVER", "true", lambda c: c.auto_discover, True),
@@ -346,6 +359,7 @@ def test_services_config_selects_the_file(tmp_path):
         ("METRICS_RETENTION", "0", "must be a positive duration"),
         ("AUTO_DISCOVER", "maybe", "must be true or false"),
         ("REDIS_URL", "http://localhost:6379", "scheme must be redis"),
+        ("DATABASE_URL", "sqlite:///x.db", "scheme must be postgresql or postgres"),
     ],
 )
 def test_bad_environment_value_names_the_variable(tmp_path, var, value, fragment):
