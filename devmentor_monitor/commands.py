@@ -13,7 +13,7 @@ from devmentor_monitor.incidents.engine import Actor, IncidentEngine
 from devmentor_monitor.workloads.actions import WorkloadActions
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
     from devmentor_monitor.cluster.forward import Forwarder
     from devmentor_monitor.custom.model import CustomSample
@@ -72,6 +72,7 @@ class Commands:
         # In a fleet (cluster/): incident and silence writes go to the leader's engine,
         # the one writer of incidents; set by the runtime.
         self.forward: Forwarder | None = None
+        self.made_elsewhere: Callable[[Any], None] | None = None  # the leader's answer, here
 
     def check_writable(self, action: str) -> None:
         """ReadOnlyError when the monitor runs read-only; views may ask before a form."""
@@ -145,7 +146,10 @@ class Commands:
         """Made by the fleet's leader when another instance leads, else here."""
         leader = self.forward.elsewhere() if self.forward is not None else None
         if leader is not None and self.forward is not None:
-            return await self.forward.call(leader, op, args, actor)
+            made = await self.forward.call(leader, op, args, actor)
+            if self.made_elsewhere is not None:  # on this screen and API at once
+                self.made_elsewhere(made)
+            return made
         return await self.made_here(op, args, actor)
 
     async def made_here(self, op: str, args: dict[str, Any], actor: Actor) -> Any:

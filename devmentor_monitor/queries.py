@@ -74,6 +74,12 @@ class Queries:
         points = await self.history(series, at - lookback, at, 1.0)
         return points[-1] if points else None
 
+    @property
+    def shared(self) -> bool:
+        """Is the store shared with other instances (PostgreSQL)? Then it, not this
+        instance's copy, is what an answer reads."""
+        return self._db.shared
+
     async def incidents_open_at(self, at: float, limit: int = 50) -> list[Incident]:
         """Incidents open at ``at`` (opened_at <= at < resolved_at), newest first."""
         return await self._db.run(self._db.load_incidents, open_at=at, limit=limit)

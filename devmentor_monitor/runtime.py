@@ -268,6 +268,7 @@ class Monitor:
             alone_after = 2 * config.cluster.lease  # any lease held before has run out
             self.leadership.join(self._forwarder(), self.commands.made_here, alone_after)
             self.commands.forward = self.leadership.forwarder
+            self.commands.made_elsewhere = self.leadership.made_elsewhere
         self.queries = Queries(
             self.db,
             self.event_processor,

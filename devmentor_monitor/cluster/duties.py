@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from devmentor_monitor.incidents.engine import IncidentEngine
     from devmentor_monitor.incidents.rules import Evaluator
     from devmentor_monitor.incidents.silence_book import SilenceBook
+    from devmentor_monitor.incidents.silences import Silence
     from devmentor_monitor.storage.db import Database
     from devmentor_monitor.store import Store
 
@@ -178,9 +179,19 @@ class Leadership:
             if was:
                 log.warning("gave up the fleet's lead")
 
+    def made_elsewhere(self, made: Incident | Silence) -> None:
+        """The leader's answer to a write forwarded from here: in this store at once, not
+        at the next mirror."""
+        if isinstance(made, Incident):
+            self._store.put_incident(made)
+        else:
+            self._silences.silences.add(made)
+
     async def mirror(self) -> None:
         """The open incidents as the shared store has them now, in this store: those the
-        leader opened or changed, and those it closed leave."""
+        leader opened or changed, and those it closed leave. The silences too (the
+        leader makes them: forward.py), so /api/silences answers the same here."""
+        await self._silences.load()
         stored = await self._db.run(self._db.load_incidents, open_only=True)
         fresh = {inc.id: inc for inc in stored}
         for inc in self._store.open_incidents():

@@ -68,7 +68,9 @@ class IncidentsApi:
         why it paged (or did not)."""
         self.query(request, {})
         incident_id = request.match_info["id"]
-        inc = self.store.incident(incident_id)
+        # A shared store (several instances) is read, not this instance's copy: a change
+        # made through another instance is seen here at once.
+        inc = None if self.queries.shared else self.store.incident(incident_id)
         if inc is None:
             inc = await self.queries.incident(incident_id)
         if inc is None:
