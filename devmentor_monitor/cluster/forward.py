@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from devmentor_monitor.cluster.membership import PREFIX
 from devmentor_monitor.incidents.engine import Actor, IncidentError
 from devmentor_monitor.incidents.model import Incident
 from devmentor_monitor.incidents.silence_book import SilenceError
@@ -31,7 +32,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("devmentor_monitor.cluster")
 
-PREFIX = "devmentor:cluster:"
 ANSWER_WITHIN = 5.0  # seconds a follower waits for the leader's answer, then 503
 REPLY_TTL = 30  # seconds an answer nobody read stays in Redis
 

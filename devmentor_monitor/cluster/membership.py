@@ -1,7 +1,7 @@
 """Membership through Redis: each instance beats every `cluster.heartbeat` with a TTL of
 three beats, and reads the live members in the same atomic script.
 
-Keys (prefix ``devmentor:cluster:``): ``members``, a sorted set whose score is when the
+Keys (prefix ``devmentor-cluster:``): ``members``, a sorted set whose score is when the
 member expires, in milliseconds of *Redis server* time (one clock for the whole fleet:
 instances' clocks may differ, Redis's is the one that judges); ``member:<id>``, the
 member's JSON (API url, start time), expiring with it. An instance killed with -9 stops
@@ -21,7 +21,7 @@ import msgspec
 if TYPE_CHECKING:
     import redis.asyncio as aioredis
 
-PREFIX = "devmentor:cluster:"
+PREFIX = "devmentor-cluster:"
 MEMBERS = PREFIX + "members"
 MEMBER = PREFIX + "member:"
 LEADER = PREFIX + "leader"

@@ -6,7 +6,7 @@ share of the checks is this instance's, and shares check results both ways.
   services by rendezvous (rendezvous.py); on a change only the moved share changes
   hands (HealthSource.own). Scrapes of services' own metrics and pushed heartbeats stay
   per instance as they were: only the health checks are split.
-- Results: each result checked here goes out on ``devmentor:cluster:checks`` (msgspec
+- Results: each result checked here goes out on ``devmentor-cluster:checks`` (msgspec
   JSON: the sender's id and a batch of CheckResults); every other instance feeds them to
   its intake as if it had checked them, so /api/services, the TUI and the history are
   the same on every instance within an interval. A sender hears its own and drops them.

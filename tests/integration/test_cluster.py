@@ -130,6 +130,16 @@ def test_two_instances_split_the_checks_share_results_and_a_killed_ones_share_mo
         ) and {n: s["status"] for n, s in sa.items()} == {n: s["status"] for n, s in sb.items()}
 
     wait(same, 5, what="the same results on both instances")
+    # The fleet's own traffic is not taken for platform events (events.patterns devmentor:*)
+    for p in (a, b):
+        metrics = p.get("/metrics").text
+        assert "devmentor_events_rejected_total" not in metrics or all(
+            line.endswith(" 0.0")
+            for line in metrics.splitlines()
+            if line.startswith("devmentor_events_rejected_total{")
+        ), metrics
+        origins = {e["origin"] for e in p.get("/api/events").json()["events"]}
+        assert origins <= {"monitor"}, origins
     assert services(a)["svc-3"]["status"] == "down"
     assert services(b)["svc-0"]["status"] == "up"
 
