@@ -39,3 +39,34 @@ async def test_header_shows_the_fleet_and_then_the_fallback(tmp_path, utc, scree
             "the fallback in the header",
         )
         assert "fleet 2" not in screen_text(app).splitlines()[0]
+
+
+async def test_the_self_panel_lists_the_members_their_shares_and_the_leader(
+    tmp_path, utc, screen_text
+):
+    """`$`: who is in the fleet, which share of the checks each runs, its API and how
+    long it has run; the leader and this instance marked; in a fallback, why."""
+    config = replace(parse_text(CONFIG_TEXT), data_dir=str(tmp_path))
+    monitor = frozen_monitor(config)
+    app = MonitorApp(config, **views_of(monitor), clock=lambda: T, hostname=HOSTNAME)
+    total = len(config.services)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await settle(pilot)
+        members = (
+            Member("web-1", "http://10.0.0.1:3006", T - 7200, total - 2),
+            Member("web-2", "http://10.0.0.2:3006", T - 60, 2),
+        )
+        monitor.intake.observe(FleetView("web-2", "member", members, "web-1"))
+        await pilot.press("dollar_sign")
+        await until(pilot, lambda: "Fleet" in screen_text(app), "the fleet in the self panel")
+        lines = screen_text(app).splitlines()
+        assert any("2 members · leader web-1" in line for line in lines)
+        leader = next(line for line in lines if "web-1" in line and "10.0.0.1" in line)
+        me = next(line for line in lines if "web-2" in line and "10.0.0.2" in line)
+        assert "*" in leader.split("web-1")[0] and ">" in me.split("web-2")[0]
+        assert f"{total - 2}" in leader and " 2h " in leader and " 1m " in me
+        assert f"{round(100 * 2 / total)}%" in me
+        reason = "redis unreachable, running all 5 checks: Connection refused"
+        monitor.intake.observe(FleetView("web-2", "fallback", reason=reason))
+        await until(pilot, lambda: reason in screen_text(app), "the fallback's reason")
+        assert "members" not in screen_text(app)
