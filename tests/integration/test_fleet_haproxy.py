@@ -219,3 +219,43 @@ def test_a_killed_leader_neither_loses_nor_doubles_a_page(
         (f"svc-{DOWN}", "resolved"),
         (f"svc-{LATE}", "resolved"),
     ]
+
+
+def test_a_paused_leader_past_its_lease_writes_nothing_when_it_wakes(
+    start: Callable[[], Any], stub: CountingStub, receiver: Any, wait: Any
+) -> None:
+    """SIGSTOP the leader past its lease: the other takes the lead (a higher fencing token)
+    and resolves the outage; the old one, woken, gives the lead up and neither pages nor
+    writes: one open and one resolved page in all."""
+    a, b = start(), start()
+    wait(lambda: formed([a, b]), 15, what="a fleet of two with one leader")
+    stub.failing.add(stub.path(DOWN))
+    wait(lambda: [x for x in receiver.bodies() if x["kind"] == "open"], 15, what="the open page")
+    old, other = leader_of([a, b])
+    old_token = fleet(old)["token"]
+    old.proc.send_signal(signal.SIGSTOP)
+    try:
+        view = wait(
+            lambda: (v := fleet(other))["leader"] == v["me"] and v["token"] and v,
+            5,
+            what="the other to lead",
+        )
+        assert view["token"] > old_token
+        stub.failing.discard(stub.path(DOWN))
+        wait(
+            lambda: [x for x in receiver.bodies() if x["kind"] == "resolved"],
+            15,
+            what="the resolved page, from the new leader",
+        )
+    finally:
+        asleep = len(old.output())
+        old.proc.send_signal(signal.SIGCONT)
+    wait(lambda: fleet(old)["leader"] == fleet(other)["me"], 5, what="the woken one to follow")
+    time.sleep(3 * INTERVAL)  # a stale write or page would come now
+    assert sorted(x["kind"] for x in receiver.bodies()) == ["open", "resolved"]
+    (inc,) = old.get("/api/incidents").json()["incidents"]
+    assert inc["state"] == "resolved"
+    woken = old.output()[asleep:]  # what it logged once woken: no write went through
+    assert "incident resolved" not in woken
+    assert "incident opened" not in woken
+    assert "notification sent" not in woken
