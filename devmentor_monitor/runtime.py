@@ -685,6 +685,7 @@ class Monitor:
                         housekeeping_at = time.monotonic() + 60
                         await self._housekeeping()
                 else:  # a follower: what the leader wrote, on this screen and API
+                    self._flap_changes.clear()  # the leader's detector acts on them
                     await self._mirror()
                 if self.cluster is not None:
                     await self.leadership.watch(self.cluster.mode, time.monotonic())
