@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("devmentor_monitor.cluster")
 
 Job = Callable[[], Coroutine[Any, Any, None]]
+STOP_GRACE = 5.0  # seconds a cancelled leader-only task has to end
 
 
 class Leadership:
@@ -112,10 +113,17 @@ class Leadership:
             self._tasks["forwarded"] = asyncio.create_task(serve, name="forwarded")
 
     async def stop_jobs(self) -> None:
+        """Cancel the leader-only tasks and wait for them, at most STOP_GRACE: a task
+        that does not end (a client library swallowing its cancel) is named, not waited
+        for, so neither a hand-over nor the monitor's stop hangs on it."""
         tasks, self._tasks = list(self._tasks.values()), {}
         for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        if not tasks:
+            return
+        _, pending = await asyncio.wait(tasks, timeout=STOP_GRACE)
+        for task in pending:
+            log.error("leader-only task did not stop", extra={"fields": {"task": task.get_name()}})
 
     async def lead(self, token: int | None) -> None:
         """This instance took the lead with fencing token ``token`` (None: alone, in a

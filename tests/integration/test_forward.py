@@ -57,9 +57,10 @@ async def pair(tmp_path, redis_server):
     serving = asyncio.create_task(a.commands.forward.serve(a.commands.made_here))
     yield a, b, leader, serving
     serving.cancel()
-    await asyncio.gather(serving, return_exceptions=True)
-    await a.close()
-    await b.close()
+    await asyncio.wait([serving], timeout=5)
+    for instance in (a, b):
+        async with asyncio.timeout(5):
+            await instance.close()
 
 
 async def test_a_followers_writes_are_made_once_by_the_leader(pair) -> None:
