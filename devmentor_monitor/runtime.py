@@ -231,6 +231,9 @@ class Monitor:
 
             self.cluster = ClusterNode.from_config(config, self.health, self._on_leader)
             self.sources.append(self.cluster)
+            # A beat pushed to one instance (the balancer's pick) is heard by all.
+            self.heartbeats.shared = self.cluster.share_beat
+            self.cluster.heard_beat = self.heartbeats.beat
         self.publisher: Any = None
         if config.redis_url:
             from devmentor_monitor.events.publisher import IncidentPublisher

@@ -57,10 +57,12 @@ RECEIVE_POLL = 1.0  # seconds a read of the channel waits before looking again
 
 
 class Shared(msgspec.Struct, frozen=True):
-    """One message on the checks channel."""
+    """One message on the checks channel: results, and heartbeats pushed to the sender
+    (service, when), which a load balancer sent to it alone."""
 
     sender: str
     results: list[CheckResult]
+    beats: list[tuple[str, float]] = []
 
 
 class ClusterNode:
@@ -101,6 +103,8 @@ class ClusterNode:
         self._lease: Lease | None = None
         self._last_seen: dict[str, float] = {}  # service -> newest result heard from others
         self._outbox: deque[CheckResult] = deque(maxlen=max(100, 2 * len(self.services)))
+        self._beats: deque[tuple[str, float]] = deque(maxlen=1000)
+        self.heard_beat: Callable[[str, float], object] | None = None  # another's beat
         self._ready = asyncio.Event()
         self._encode = msgspec.json.Encoder().encode
         self._decode = msgspec.json.Decoder(Shared).decode
@@ -178,6 +182,7 @@ class ClusterNode:
         try:
             await pubsub.subscribe(CHECKS)  # before the first beat: nothing shared is missed
             self._outbox.clear()  # results from before: stale, the checks go on anyway
+            self._beats.clear()
             self._joined(intake, await membership.beat())
             backoff.reset()
             tasks = [
@@ -242,6 +247,10 @@ class ClusterNode:
             if batch.sender == self.me:
                 continue
             seen = self._last_seen
+            heard = self.heard_beat
+            if heard is not None:
+                for name, at in batch.beats:
+                    heard(name, at)
             for result in batch.results:
                 if result.service not in self._known:  # another config's service
                     continue
@@ -251,14 +260,21 @@ class ClusterNode:
                 intake.observe(result)
 
     async def _publishing(self, client: aioredis.Redis) -> None:
-        outbox = self._outbox
+        outbox, beats = self._outbox, self._beats
         while True:
             await self._ready.wait()
             self._ready.clear()
-            while outbox:
+            while outbox or beats:
                 batch = [outbox.popleft() for _ in range(min(BATCH, len(outbox)))]
-                await client.publish(CHECKS, self._encode(Shared(self.me, batch)))
+                pushed = [beats.popleft() for _ in range(min(BATCH, len(beats)))]
+                await client.publish(CHECKS, self._encode(Shared(self.me, batch, pushed)))
                 self.published += len(batch)
+
+    def share_beat(self, name: str, at: float) -> None:
+        """The heartbeat source's hook: a beat pushed to this instance, for the others."""
+        if self.mode == "member":
+            self._beats.append((name, at))
+            self._ready.set()
 
     def _share(self, result: CheckResult) -> None:
         """The health source's hook: a result checked here, for the others."""

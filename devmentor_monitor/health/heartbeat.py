@@ -50,6 +50,7 @@ class HeartbeatSource:
         self._due: dict[str, float] = {}  # ... or sooner: just after the grace ends
         self._ok: dict[str, bool] = {}  # name -> whether its last check passed
         self._intake: Intake | None = None
+        self.shared: Callable[[str, float], None] | None = None  # cluster/node.py
         self._wake = asyncio.Event()
         self._started = clock()
 
@@ -66,15 +67,22 @@ class HeartbeatSource:
                 self._restored[name] = self._last[name] = self._written[name] = last
         return dict(self._restored)
 
-    def beat(self, name: str) -> float | None:
-        """Record a beat of ``name`` now; None while the source is not running (started,
-        or restarting after a crash). A service down or not judged yet is brought up by
-        one ok check; one that is up is left to its judgements."""
+    def beat(self, name: str, at: float | None = None) -> float | None:
+        """Record a beat of ``name`` now (or ``at``: one another instance of the fleet
+        took, shared through Redis); None while the source is not running (started, or
+        restarting after a crash). A service down or not judged yet is brought up by one
+        ok check; one that is up is left to its judgements. A beat taken here is handed
+        to ``shared`` (the cluster node), so every instance judges by the same last beat:
+        a load balancer sends each beat to one of them."""
         intake = self._intake
         if intake is None or name not in self.services:
             return None
-        now = self.clock()
+        now = self.clock() if at is None else at
+        if now <= self._last.get(name, 0.0):
+            return now  # heard already (or older)
         self._last[name] = now
+        if at is None and self.shared is not None:
+            self.shared(name, now)
         if self._ok.get(name, False):  # up: the store's last beat now, history later
             intake.observe(Beat(name, now, stored=True))
         else:

@@ -55,8 +55,10 @@ def start(
     write_config: Any,
     serve: Any,
     tmp_path: Path,
+    request: pytest.FixtureRequest,
 ) -> Callable[[], Any]:
-    """One more instance of the fleet, each with its own data directory."""
+    """One more instance of the fleet, each with its own data directory (and a heartbeat
+    job among the services for a test marked `heartbeat_job`)."""
     services = [
         {
             "name": f"svc-{i}",
@@ -67,6 +69,8 @@ def start(
         }
         for i in range(N)
     ]
+    if request.node.get_closest_marker("heartbeat_job"):
+        services.append({"name": "nightly", "heartbeat": {"grace": "2s"}, "interval": "0.5s"})
     cfg = write_config(
         services,
         redis={"url": redis_server.url},
@@ -259,3 +263,33 @@ def test_a_paused_leader_past_its_lease_writes_nothing_when_it_wakes(
     assert "incident resolved" not in woken
     assert "incident opened" not in woken
     assert "notification sent" not in woken
+
+
+@pytest.mark.heartbeat_job
+def test_a_heartbeat_pushed_to_one_instance_keeps_the_service_up_on_all(
+    start: Callable[[], Any], tmp_path: Path, wait: Any
+) -> None:
+    """A balancer sends each beat to one instance; the others hear it through Redis and
+    judge by the same last beat: no instance marks the job down while it beats."""
+    a, b = start(), start()
+    wait(lambda: formed([a, b]), 15, what="a fleet of two with one leader")
+    lb = HAProxy(tmp_path / "haproxy", [a.port, b.port]).start()
+    try:
+
+        def nightly(p: Any) -> dict[str, Any]:
+            return next(
+                s for s in p.get("/api/services").json()["services"] if s["name"] == "nightly"
+            )
+
+        auth = {"Authorization": f"Bearer {OPERATOR}"}
+        ends = time.monotonic() + 5.0  # 2.5 graces, beating through the balancer
+        with httpx.Client(base_url=lb.url, timeout=5, headers=auth) as client:
+            while time.monotonic() < ends:
+                assert client.post("/api/heartbeat/nightly").status_code == 200
+                time.sleep(0.4)  # the job's own pace: a beat every 0.4 s
+                assert [nightly(p)["status"] for p in (a, b)] == ["up", "up"]
+        last = {p.port: nightly(p)["heartbeat"]["last_beat"] for p in (a, b)}
+        assert last[a.port] == pytest.approx(last[b.port], abs=0.01), last
+        assert "nightly" not in {i["service"] for i in a.get("/api/incidents").json()["incidents"]}
+    finally:
+        lb.stop()
