@@ -611,6 +611,9 @@ class Store:
     def service_names(self) -> list[str]:
         return list(self._services)
 
+    def service_count(self) -> int:
+        return len(self._services)
+
     def has_service(self, name: str) -> bool:
         return name in self._services
 

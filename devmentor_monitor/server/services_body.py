@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import time
 from collections import deque
+
+import msgspec
 
 from devmentor_monitor.bus import SERVICE, Subscription
 from devmentor_monitor.model import Health
@@ -50,8 +51,10 @@ WAKE_S = 1.0  # a pass at least this often: summaries aged past SUMMARY_TTL, no 
 GROUP = 128
 
 
-def _dumps(value: object) -> bytes:
-    return json.dumps(value, separators=(",", ":")).encode()
+# msgspec, not json.dumps: a service's JSON in 2.6 instead of 15.8 us (warm, the same
+# bytes for the 1,000 services of bench/tui_fleet.py; text beyond ASCII goes as UTF-8,
+# not as \u escapes: the same JSON), and it is encoded again on each of its checks.
+_dumps = msgspec.json.Encoder().encode
 
 
 class ServicesBody:
@@ -94,7 +97,8 @@ class ServicesBody:
             self._sub = None
 
     def _stale(self) -> bool:
-        return self._sub is None or len(self._names) != len(self.store.service_names())
+        # each scrape: a count, not a list of every name (47 us in `--serve` at 1,000)
+        return self._sub is None or len(self._names) != self.store.service_count()
 
     async def ready(self) -> None:
         """Bring the body up to date for a scrape, giving the loop back every slice

@@ -7,6 +7,7 @@ by the runtime, the Redis incident publisher. No aiohttp here: `status` imports 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from devmentor_monitor import __version__
@@ -64,6 +65,13 @@ def slo_targets_json(slo: SLO) -> dict[str, Any]:
     }
 
 
+# A service's URL as shown, masked once per URL: `/api/services` encodes a service again
+# on each of its checks (100 a second at 1,000 services), and the masking (urlsplit and
+# urlunsplit) was half of service_json's time (12.6 of 25 us warm, 27 us in `--serve`).
+# Bounded: past 4,096 distinct URLs the oldest are masked again when next shown.
+shown_url = lru_cache(maxsize=4096)(mask_url)
+
+
 def service_json(
     s: ServiceSummary,
     flap: FlapState | None = None,
@@ -77,7 +85,7 @@ def service_json(
 
     out: dict[str, Any] = {
         "name": s.name,
-        "url": mask_url(s.url) if s.url else None,  # no password, no token; None: heartbeat
+        "url": shown_url(s.url) if s.url else None,  # no password, no token; None: heartbeat
         "status": s.status.value,
         # No check yet since the start: the status is the last known, from a check then.
         "stale": s.stale_at is not None,

@@ -16,6 +16,7 @@ from devmentor_monitor.model import CheckResult
 from devmentor_monitor.runtime import Monitor
 from devmentor_monitor.server import services_body
 from devmentor_monitor.server.services_body import ServicesBody
+from devmentor_monitor.server.shapes import service_json
 
 NAMES = [f"svc-{i:02d}" for i in range(40)]
 
@@ -240,3 +241,37 @@ def test_a_scrape_right_after_a_change_shows_it() -> None:
         body.close()
     assert got["services"][5]["status"] == "down"
     assert got["counts"]["down"] == 1
+
+
+def test_the_body_is_each_service_as_the_api_shows_it_secrets_masked() -> None:
+    """The kept body holds each service as /api/services/<name> shows it (service_json),
+    text beyond ASCII too, and a URL's password never in it, however often it is encoded."""
+    services = (
+        "\n  - name: cafe\n    url: http://ops:hunter2@127.0.0.1:1/x"
+        "\n  - name: plain\n    url: http://127.0.0.1:1/y?token=s3cret&a=1"
+    )
+    clock = FakeClock()
+    monitor = Monitor(parse_text(f"services:{services}\n"), serve=False, clock=clock)
+    body = ServicesBody(monitor.store, monitor.queries)
+    for round_ in range(3):  # encoded again on each check
+        clock.advance(10)
+        for name in ("cafe", "plain"):
+            ok = round_ != 1
+            error = None if ok else "Verbindung abgelehnt – café ☕"
+            monitor.intake.observe(CheckResult(name, clock.now, ok=ok, latency=0.01, error=error))
+        sent = body.body()
+        q = monitor.queries
+        expected = [
+            service_json(monitor.store.service(n), q.flap_state(n), q.burn_rates(n))
+            for n in ("cafe", "plain")
+        ]
+        assert json.loads(sent)["services"] == json.loads(json.dumps(expected))
+        assert b"hunter2" not in sent
+        assert b"s3cret" not in sent
+        if round_ == 1:
+            assert json.loads(sent)["services"][0]["last_check"]["error"] == (
+                "Verbindung abgelehnt – café ☕"
+            )
+    shown = json.loads(sent)["services"]
+    assert shown[0]["url"] == "http://ops:***@127.0.0.1:1/x"
+    assert shown[1]["url"] == "http://127.0.0.1:1/y?token=***&a=1"
