@@ -56,6 +56,7 @@ RECENT_S = HOUR  # ... and for how long
 FIRST_FEED = 2000  # at most this many old points are fed when a series is first seen
 ERROR_WINDOW = 300.0  # failed-check share is measured over 5 minutes
 EVENT_SLOT = 10.0  # event rates move in 10-second buckets
+PUBLISH_RUN = 64  # series published between two yields of the step (~0.1 ms)
 MAX_PROCESSES = 16  # processes followed for leak suspicion
 FIT_POINTS = 60  # points a trend fit uses at most (older ones merged)
 LOOKAHEAD = 600.0  # capacity advice looks this far ahead along a trustworthy trend
@@ -132,6 +133,7 @@ class PredictionEngine:
         # step, the feed took 27 -> 23 us per check (same run, A/B against main).
         self._service_series: dict[str, tuple[_Series, _Series]] = {}
         self._event_slot = -1
+        self._event_keys: dict[str, set[str]] = {}  # prefix -> its series' keys
         self._sys_ts = -math.inf
         self._top_ts: float | None = None
         self._windows: dict[str, TrendWindow] = {}  # "disk:/", "memory"
@@ -173,7 +175,7 @@ class PredictionEngine:
         yield from self._feed_host()
         yield from self._feed_services(now)
         self._feed_scraped()
-        self._feed_events(now)
+        yield from self._feed_events(now)
         self._track_restarts(now)
         yield
         if now - self._forecast_at >= self.settings.forecast_every:
@@ -189,7 +191,7 @@ class PredictionEngine:
                 key = ("anomaly_score", p.service)
                 values[key] = max(values.get(key, 0.0), p.score)
         self._rank_open_incidents(now)
-        self._publish_fed()
+        yield from self._publish_fed()
         warming = len(self._series) - self._warmed
         status: PredictionStatus = {
             "series": len(self._series),
@@ -224,9 +226,11 @@ class PredictionEngine:
         )
         return predictions
 
-    def _publish_fed(self) -> None:
-        """The scores and marks of the series fed this step, into the kept tables."""
-        for key in self._fed:
+    def _publish_fed(self) -> Work[None]:
+        """The scores and marks of the series fed this step, into the kept tables; a yield
+        each PUBLISH_RUN series (at 1,000 services ~200 a step: 0.3-0.6 ms in one go)."""
+        fed, self._fed = self._fed, set()
+        for n, key in enumerate(fed, 1):
             s = self._series.get(key)
             if s is None:
                 continue
@@ -234,7 +238,8 @@ class PredictionEngine:
             self._scores[key] = (round(d.score, 4), d.flag, round(d.rate, 4))
             if s.marks:
                 self._marks[key] = tuple(s.marks)
-        self._fed.clear()
+            if n % PUBLISH_RUN == 0:
+                yield
 
     def recent_anomalies(self, now: float) -> list[PastAnomaly]:
         """Anomalies that ended within the last hour, newest first."""
@@ -437,7 +442,11 @@ class PredictionEngine:
                 if snap.ts > s.last_ts:
                     self._update(s, snap.ts, value)
 
-    def _feed_events(self, now: float) -> None:
+    def _feed_events(self, now: float) -> Work[None]:
+        """The event log's rates (each EVENT_SLOT), a yield after each series fed. Its
+        series are kept apart by prefix: finding them among every series (2,200 at
+        1,000 services) and feeding ~200 in one go held the loop 3-4.7 ms every 10 s
+        (warm, in process; a unit of the step otherwise takes well under 1 ms)."""
         slot = int(now // EVENT_SLOT)
         if slot == self._event_slot:
             return
@@ -446,18 +455,22 @@ class PredictionEngine:
             rates = self.store.event_log.rates(now)
         except (AttributeError, TypeError, ValueError):
             return  # the event log (issue 5) is optional here
-        services = set(self.store.service_names())
+        has_service = self.store.has_service
         for group, prefix in (("by_type", "events:type:"), ("by_service", "events:service:")):
             counts = (rates.get(group) or {}) if isinstance(rates, dict) else {}
-            keys = {k for k in self._series if k.startswith(prefix)}
-            keys |= {prefix + str(k) for k in counts}
+            known = self._event_keys.setdefault(prefix, set())
+            keys = known | {prefix + str(k) for k in counts}
             for key in sorted(keys):
                 name = key.removeprefix(prefix)
-                service = name if group == "by_service" and name in services else None
+                service = name if group == "by_service" and has_service(name) else None
                 what = f"events of type {name}" if group == "by_type" else f"events from {name}"
                 s = self._get(key, service, f"{what} per minute", "events/min", WHY["events"])
-                if s is not None and now > s.last_ts:
+                if s is None:
+                    continue
+                known.add(key)
+                if now > s.last_ts:
                     self._update(s, now, float(counts.get(name, 0)))
+                    yield
 
     # ------------------------------------------------------------------ anomalies
     def _anomalies(self) -> list[Prediction]:
