@@ -704,7 +704,7 @@ class Monitor:
         failures = 0
         while True:
             try:
-                await in_slices(self.predictor.stepping(self.clock()))
+                await in_slices(self.predictor.stepping(self.clock()), background=True)
                 failures = 0
             except Exception as exc:
                 failures += 1

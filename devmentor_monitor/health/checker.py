@@ -27,6 +27,7 @@ from devmentor_monitor.imports import off_loop
 from devmentor_monitor.logs import mask
 from devmentor_monitor.model import CheckResult
 from devmentor_monitor.observations import Intake, Polled
+from devmentor_monitor.slices import my_turn
 from devmentor_monitor.sources.base import status
 
 if TYPE_CHECKING:  # imported at the first check that needs it (https, an odd URL):
@@ -492,6 +493,10 @@ class HealthSource:
             finally:  # as sources.base.timed (a failed poll is timed too), inline: per check
                 if i not in self._first:
                     intake.observe(Polled(self.name, time.perf_counter() - queued_at, svc.interval))
+            # Replies that come back together are taken in one a turn of the loop, in
+            # turn with the other background work (slices.my_turn): a request waits for
+            # one, not for all ten of a tick (~0.25 ms of CPU each at 1,000 services).
+            await my_turn()
             self.checks_done += 1
             self._checked_at[i] = result.ts
             intake.observe(result)

@@ -142,7 +142,7 @@ class ServicesBody:
                 async with asyncio.timeout(WAKE_S):
                     await sub.changed()
             await asyncio.sleep(0)  # the other callbacks ready now first: one pass for them
-            await in_slices(self._catching_up())
+            await in_slices(self._catching_up(), background=True)
 
     def chunks(self) -> list[bytes]:
         """The body in pieces, as of the last `ready` (for a scrape: sent as they are,
