@@ -45,7 +45,7 @@ from devmentor_monitor.predictions.engine import PredictionEngine
 from devmentor_monitor.queries import Queries
 from devmentor_monitor.scrape.source import ScrapeSource
 from devmentor_monitor.server.shapes import health_json
-from devmentor_monitor.slices import in_slices
+from devmentor_monitor.slices import in_slices, my_turn
 from devmentor_monitor.storage.open import database_for
 from devmentor_monitor.store import Store
 from devmentor_monitor.system.sampler import SystemSource
@@ -677,6 +677,9 @@ class Monitor:
         housekeeping_at = 0.0
         try:
             while True:
+                # a turn of its own (slices.my_turn): the rules over what changed took
+                # 1-3 ms of CPU at 1,000 services, in one callback once a second
+                await my_turn()
                 topics = sub.take()
                 changed = {t.removeprefix("service:") for t in topics if t.startswith("service:")}
                 await self.evaluate(changed)
