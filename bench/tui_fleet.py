@@ -92,6 +92,44 @@ after it: normal priority (load ~2), `--serve` p50 1.21 ms, p99 9.33 ms, max 19.
 ms, p99 4.40 ms, max 7.81 ms, "fleet target api_services_p99_ms_max: 4.4 (< 5): met"; in
 `ultra` p50 0.97, p99 9.55 ms (its frames).
 
+Then (2026-11-29, branch i19g-p99b against main at 0ea9867). Per-callback CPU on the
+plain loop and py-spy of `--serve` at 1,000 under scrapes: a scrape's own handler was
+the commonest long callback (1.3 ms, 4-5 ms when the machine was busy), then ten checks'
+replies taken in within one turn of the loop (3-5 ms: they go out together each 0.1 s
+tick and come back together), the keeper's and the prediction step's slices in that same
+turn, the step's event-rate unit (3.2-4.7 ms each 10 s, warm) and the alert rules (1-3
+ms once a second). Young collections were not it (gen 0 median 0.35-0.47 ms, gen 1
+1.6-2.1 ms, ~5 in 24 s; no full one in the window). Changed, each A/B'd side by side
+with main (two `--serve` of the same file against one stub, scrapes alternated, 1,000
+each 10 ms apart; the server thread's CPU across each scrape read from
+/proc/<pid>/task/<tid>/schedstat): a service encoded with msgspec and its URL masked
+once per URL (warm, in process: service_json 24.6 -> 15.3 us, the JSON 15.8 -> 2.6 us;
+in `--serve` an encode took ~200 us, the masking 27 and the JSON 43 of it), the scrape's
+staleness check a count (47 us): CPU per scrape mean 1.14 -> 0.98 ms, the process 8.6 ->
+7.6 %; the head and the 8 pieces in one writelines under uvloop (aiohttp alone:
+0.51-0.54 -> 0.31-0.36 ms a request): scrape CPU p50 0.80 -> 0.63 ms, mean 1.05 -> 0.83,
+the process 8.3 -> 6.9 %; background work one unit a turn (slices.my_turn) and the
+step's event rates fed a series at a time: scrape CPU p50 0.78 -> 0.67 ms, mean 0.90 ->
+0.75, scrapes over 5 ms 33 -> 26, p99 12.0 -> 7.7 ms (load ~2), the process 8.0 -> 7.2
+%. services_ab.py, two rounds (load ~3.3): the loop's holds over 2 ms of CPU 169 / 174
+-> 88 / 106, over 4 ms 23 / 18 -> 7 / 14, time in holds over 2 ms 1.58 / 1.63 -> 0.80 /
+1.10 %, scrapes over 5 ms 59 / 66 -> 37 / 49, the loop's CPU during a scrape (p50) 0.91
+-> 0.78 ms, the process 12.7 / 13.1 -> 11.6 / 11.8 %. Without scrapes, side by side:
+`--serve` 3.73 / 5.07 / 5.87 -> 3.27 / 4.47 / 4.67 % over 3 x 15 s; `ultra` at 1,000 in
+tmux 4.45 / 5.30 / 4.85 (main) and 4.40 / 5.45 / 5.00 % (3 x 20 s after 30 s). What is
+left is the machine's: this shared 2-vCPU VM stretches a fixed piece of work after an
+idle spell (the thread's own CPU time, 1,000 runs each 10 ms apart: 0.2 ms of work p99
+2.2 ms, 0.4 ms p99 4.2 ms, 0.86 ms p99 9 ms), and a bare uvloop server sending a
+constant body of the same size, scraped the same way, read p99 6.0 and 7.7 ms at load
+~2.5 and 12.4 ms at load ~4.8 (the branch's `--serve` beside it 26.5 ms). One `--serve`
+under loop_probe.py at load ~2: of 34 scrapes over 5 ms, 8 had the loop busy for half of
+theirs. This bench on the branch: three runs, normal priority, the machine shared with
+two other jobs (a traced soak at ~43 % of a core, test runs): `--serve` p50 1.18 / 1.29
+/ 1.00 ms, p99 9.02 (load 1.5-1.9) / 17.52 (load ~2.9) / 41.42 ms (load 2.1-2.7, 11
+runnable at the end), missed; `ultra` at 1,000 5.17 / 4.70 / 4.60 % and at 5 1.40 / 1.30
+/ 1.23 %, ratio 3.69 / 3.62 / 3.74 (missed; main 2.60-4.01 in earlier runs, the 1,000
+figure as main's side by side above); RSS at 1,000 65.3 / 65.5 / 65.7 MiB (met).
+
 RSS at 1,000 (2026-11-29, main at 8152613 then the memory work, one run after the other):
 `ultra` 87.1 -> 82.9 MiB, `--serve` 74.9 -> 70.3 MiB (the rings hold an hour, the recent
 checks are columns, the detectors' state arrays, the window counters' 2-byte counts:
