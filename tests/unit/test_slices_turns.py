@@ -91,3 +91,44 @@ def test_one_leaving_the_line_does_not_stop_it() -> None:
 
     asyncio.run(asyncio.wait_for(main(), 5))
     assert done == [0, 1, 3]
+
+
+def _runs_between_turns(background: bool) -> list[int]:
+    """Units of 0.1 ms run between two turns of a task beside the job."""
+    runs: list[int] = []
+    count = 0
+    done = False
+
+    def job() -> Work[None]:
+        nonlocal count
+        for _ in range(200):
+            _spin(0.0001)
+            count += 1
+            yield
+
+    async def beside() -> None:
+        nonlocal count
+        while not done:
+            await asyncio.sleep(0)
+            if count:
+                runs.append(count)
+            count = 0
+
+    async def main() -> None:
+        nonlocal done
+        other = asyncio.create_task(beside())
+        await in_slices(job(), background=background)
+        done = True
+        await other
+
+    asyncio.run(main())
+    return sorted(runs)
+
+
+def test_background_slices_are_shorter() -> None:
+    """A background job (a keeper, the prediction step) gives the loop back after half
+    the CPU a foreground one (a scrape catching up) does (BACKGROUND_SLICE_S)."""
+    fore, back = _runs_between_turns(False), _runs_between_turns(True)
+    assert sum(fore) == sum(back) == 200
+    assert back[len(back) // 2] < fore[len(fore) // 2], (back, fore)
+    assert back[len(back) // 2] <= 6, back
