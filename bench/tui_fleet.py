@@ -124,15 +124,16 @@ constant body of the same size, scraped the same way, read p99 6.0 and 7.7 ms at
 ~2.5 and 12.4 ms at load ~4.8 (the branch's `--serve` beside it 26.5 ms). One `--serve`
 under loop_probe.py at load ~2: of 34 scrapes over 5 ms, 8 had the loop busy for half of
 theirs. This bench on the branch, normal priority, the machine shared with two other
-jobs (a traced soak at ~43 % of a core, test runs): five runs, `--serve` p50 1.18 / 1.29
-/ 1.00 / 1.23 / 1.06 ms, p99 9.02 (load 1.5-1.9) / 17.52 (load ~2.9) / 41.42 (load
-2.1-2.7, 11 runnable at the end) / 15.02 (load 2.6-3.6) / 7.53 ms (load 1.2-1.3):
-missed; the last two with background slices at 0.5 ms. Beside a bare server in the same
-minutes (scrapes alternated, load 1.3-2.2): the bare server p99 6.82 and 6.77 ms (15 and
-20 scrapes over 5 ms of 1,000), the branch's `--serve` 8.50 (28), main's 9.13 (31).
-`ultra` at 1,000 5.17 / 4.70 / 4.60 / 4.50 / 4.43 % and at 5 1.40 / 1.30 / 1.23 / 1.30 /
-1.30 %, ratio 3.69 / 3.62 / 3.74 / 3.46 / 3.41 (missed; main 2.60-4.01 in earlier runs,
-and side by side above the same at 1,000); RSS at 1,000 65.3-65.7 MiB (met).
+jobs (a traced soak at ~43 % of a core, test runs): six runs, `--serve` p50 1.18 / 1.29
+/ 1.00 / 1.23 / 1.06 / 0.96 ms, p99 9.02 (load 1.5-1.9) / 17.52 (load ~2.9) / 41.42
+(load 2.1-2.7, 11 runnable at the end) / 15.02 (load 2.6-3.6) / 7.53 (load 1.2-1.3) /
+11.24 ms (load 1.2-2.4): missed; the last three with background slices at 0.5 ms. Beside
+a bare server in the same minutes (scrapes alternated, load 1.3-2.2): the bare server
+p99 6.82 and 6.77 ms (15 and 20 scrapes over 5 ms of 1,000), the branch's `--serve` 8.50
+(28), main's 9.13 (31). `ultra` at 1,000 5.17 / 4.70 / 4.60 / 4.50 / 4.43 / 4.50 % and
+at 5 1.40 / 1.30 / 1.23 / 1.30 / 1.30 / 1.43 %, ratio 3.69 / 3.62 / 3.74 / 3.46 / 3.41 /
+3.15 (missed; main 2.60-4.01 in earlier runs, and side by side above the same at 1,000);
+RSS at 1,000 65.3-65.7 MiB (met).
 
 RSS at 1,000 (2026-11-29, main at 8152613 then the memory work, one run after the other):
 `ultra` 87.1 -> 82.9 MiB, `--serve` 74.9 -> 70.3 MiB (the rings hold an hour, the recent
