@@ -694,7 +694,8 @@ class Monitor:
                     self._flap_changes.clear()  # the leader's detector acts on them
                     await self._mirror()
                 if self.cluster is not None:
-                    await self.leadership.watch(self.cluster.mode, time.monotonic())
+                    cluster = self.cluster
+                    await self.leadership.watch(cluster.mode, time.monotonic(), cluster.token)
                 await asyncio.sleep(interval)
         finally:
             sub.close()

@@ -87,15 +87,19 @@ class Leadership:
         self.alone_after = alone_after
         self.leading = False
 
-    async def watch(self, mode: str, now: float) -> None:
-        """Each second, from the alert loop, with the fleet's mode. Redis unreachable past
-        ``alone_after``: nobody can hold the lease, so this instance leads alone, without a
-        token (duplicates over blindness: every instance in fallback pages for what it
-        sees). Back in the fleet: a lead taken alone is given up; the lease decides."""
+    async def watch(self, mode: str, now: float, token: int | None = None) -> None:
+        """Each second, from the alert loop, with the fleet's mode and the lease's token
+        (ours, or None). Redis unreachable past ``alone_after``: nobody can hold the
+        lease, so this instance leads alone, without a token (duplicates over blindness:
+        every instance in fallback pages for what it sees). Back in the fleet: a lead
+        taken alone is given up; the lease decides. Holding the lease without leading (a
+        hand-over that failed: the store away) tries again."""
         if mode != "fallback":
             self._fallback_since = None
             if self.leading and self.token is None and self._forwarder is not None:
                 await self.follow()
+            if token is not None and not self.leading:
+                await self.lead(token)
             return
         if self._fallback_since is None:
             self._fallback_since = now
