@@ -43,6 +43,7 @@ from devmentor_monitor.observations import (
     Polled,
     Pushed,
     Scraped,
+    SharedChecks,
 )
 from devmentor_monitor.rings import LIVE_SPAN, WindowCounter
 from devmentor_monitor.store import ServiceHistory, Store, host_values
@@ -276,6 +277,9 @@ class StoreIntake:
                     self._write([Sample(series, ts, ts)])
             case FleetView():
                 self.store.set_fleet(obs)
+            case SharedChecks(results):
+                for result in results:
+                    self._check(result, write=False)
             case _:
                 assert_never(obs)
 
@@ -304,10 +308,11 @@ class StoreIntake:
         self.store.record_events(batch)
         self.store.bus.publish_many("events", batch)
 
-    def _check(self, result: CheckResult) -> None:
+    def _check(self, result: CheckResult, *, write: bool = True) -> None:
+        """``write``: False for a result another instance ran (it wrote the history)."""
         store = self.store
         changed = store.record_check(result)
-        if self.history is not None or self._held is not None:
+        if write and (self.history is not None or self._held is not None):
             self._write(check_samples(result, store.status(result.service)))
         store.bus.publish("services", lambda: store.service(result.service))
         if self.check_hook is not None:

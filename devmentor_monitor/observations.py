@@ -85,6 +85,14 @@ class Beat(msgspec.Struct, frozen=True):
     stored: bool = False
 
 
+class SharedChecks(msgspec.Struct, frozen=True):
+    """Check results another instance of the fleet ran and shared (cluster/node.py): the
+    live store takes them as its own; the history does not, since the instance that ran
+    each check wrote it to the shared history (one writer per result)."""
+
+    results: list[CheckResult]
+
+
 class Polled(msgspec.Struct, frozen=True):
     """One poll of a source took ``seconds``; it should keep to ``interval`` (selfcost.py)."""
 
@@ -108,6 +116,7 @@ Observation: TypeAlias = (
     | Beat
     | Polled
     | FleetView
+    | SharedChecks
 )
 
 

@@ -20,13 +20,12 @@ from urllib.parse import urlsplit
 from devmentor_monitor.backoff import Backoff
 from devmentor_monitor.cluster.duties import Leadership
 from devmentor_monitor.commands import Commands
-from devmentor_monitor.config.schema import Config, data_dir, is_self
+from devmentor_monitor.config.schema import Config, is_self
 from devmentor_monitor.custom.pusher import Pusher
 from devmentor_monitor.events.processor import EventProcessor
 from devmentor_monitor.first_checks import FIRST_ROUND_WAIT
 from devmentor_monitor.health.checker import HealthSource
 from devmentor_monitor.health.heartbeat import HeartbeatSource
-from devmentor_monitor.history.sqlite import SqliteSeries
 from devmentor_monitor.incidents.alert_state import AlertStateKeeper, adopt
 from devmentor_monitor.incidents.engine import IncidentEngine
 from devmentor_monitor.incidents.flapping import FlapChange, FlapDetector
@@ -46,7 +45,7 @@ from devmentor_monitor.queries import Queries
 from devmentor_monitor.scrape.source import ScrapeSource
 from devmentor_monitor.server.shapes import health_json
 from devmentor_monitor.slices import in_slices, my_turn
-from devmentor_monitor.storage.open import database_for
+from devmentor_monitor.storage.open import database_for, history_for
 from devmentor_monitor.store import Store
 from devmentor_monitor.system.sampler import SystemSource
 from devmentor_monitor.workloads.actions import WorkloadActions
@@ -124,9 +123,8 @@ class Monitor:
         self.server: Exporter | None = None
         self.db = database_for(config)  # SQLite in the data dir, or storage.url's PostgreSQL
         # Issue 16: every series on disk in tiers (history/), beside the incidents' file.
-        self.history = SqliteSeries(
-            data_dir(config) / "history.db", config.retention.metrics, clock=clock
-        )
+        # With storage.url's PostgreSQL, in its tables: one history for the fleet.
+        self.history = history_for(config, clock)
         self.outbox = Outbox(
             self.db,
             active_channels(config.notifications, config.alert_channels),

@@ -8,8 +8,10 @@ share of the checks is this instance's, and shares check results both ways.
   per instance as they were: only the health checks are split.
 - Results: each result checked here goes out on ``devmentor-cluster:checks`` (msgspec
   JSON: the sender's id and a batch of CheckResults); every other instance feeds them to
-  its intake as if it had checked them, so /api/services, the TUI and the history are
-  the same on every instance within an interval. A sender hears its own and drops them.
+  its intake (as `SharedChecks`: the live store as if it had checked them, not the
+  history, which the sender wrote once for the fleet), so /api/services, the TUI and
+  the history are the same on every instance within an interval. A sender hears its
+  own and drops them.
 - The lease (lease.py): ``on_leader(token)`` is called when leadership changes: an int,
   this instance's fencing token, when it becomes leader; None when it stops being leader
   (lost lease, Redis unreachable, stop). Never called without a cluster: a solo instance
@@ -43,6 +45,7 @@ from devmentor_monitor.cluster.membership import (
 from devmentor_monitor.cluster.rendezvous import owner, share
 from devmentor_monitor.cluster.state import FleetView, Member, Mode, default_id
 from devmentor_monitor.model import CheckResult, SourceState, SourceStatus
+from devmentor_monitor.observations import SharedChecks
 
 if TYPE_CHECKING:
     import redis.asyncio as aioredis
@@ -246,18 +249,18 @@ class ClusterNode:
                 continue
             if batch.sender == self.me:
                 continue
-            seen = self._last_seen
+            seen, known = self._last_seen, self._known
             heard = self.heard_beat
             if heard is not None:
                 for name, at in batch.beats:
                     heard(name, at)
-            for result in batch.results:
-                if result.service not in self._known:  # another config's service
-                    continue
+            results = [r for r in batch.results if r.service in known]  # not another config's
+            for result in results:
                 if result.ts > seen.get(result.service, 0.0):
                     seen[result.service] = result.ts
-                self.received += 1
-                intake.observe(result)
+            self.received += len(results)
+            if results:  # the live store only: the sender wrote them to the history
+                intake.observe(SharedChecks(results))
 
     async def _publishing(self, client: aioredis.Redis) -> None:
         outbox, beats = self._outbox, self._beats

@@ -302,6 +302,7 @@ class SqliteSeries:
         self._dropping = False  # write() is dropping: logged when it starts and ends
         self._dropped_since = 0
         self._last_retention = float("-inf")
+        self._retention_every = RETENTION_EVERY
         self._trouble: str | None = None
         # Counters (the writer thread's, read by the bench, tests and logs):
         self.written = 0  # samples newly stored
@@ -320,6 +321,9 @@ class SqliteSeries:
             raise StorageError(_explain(self.path, exc)) from None
         except OSError as exc:
             raise StorageError(f"{self.path}: {exc.strerror or exc}") from None
+        self._start_writer()
+
+    def _start_writer(self) -> None:
         self._writer = threading.Thread(target=self._run, name="history-write", daemon=True)
         self._writer.start()
 
@@ -454,7 +458,7 @@ class SqliteSeries:
             except Exception as exc:  # a full disk, a lost folder: state, not a crash
                 error = str(exc) or type(exc).__name__
                 self._failed(error)
-                if conn is not None and not isinstance(exc, sqlite3.Error):
+                if conn is not None and not self._keep_writer(conn, exc):
                     conn.close()  # something unexpected: start from a fresh connection
                     conn = None
             else:
@@ -493,6 +497,10 @@ class SqliteSeries:
                 items.append(self._queue.get_nowait())
             except queue.Empty:
                 return items
+
+    def _keep_writer(self, conn: Any, exc: Exception) -> bool:
+        """Whether the writer's connection is still good after ``exc`` failed a batch."""
+        return isinstance(exc, sqlite3.Error)
 
     def _lost_file(self, conn: sqlite3.Connection) -> None:
         """The file on disk is no longer the one written to (removed or replaced):
@@ -568,7 +576,7 @@ class SqliteSeries:
         pass and fill names() for ever). Safe against a write of that series: the same
         thread commits every batch before a pass, and a later sample makes a new row."""
         now = self.clock()
-        if now - self._last_retention < RETENTION_EVERY:
+        if now - self._last_retention < self._retention_every:
             return
         cutoffs = {
             "raw": round((now - keep(Tier.RAW, self.retention)) * 1000),

@@ -27,8 +27,32 @@ from devmentor_monitor.history.sqlite import SqliteSeries
 START = T0 - T0 % HOUR
 
 
+def make(request: pytest.FixtureRequest, tmp_path: Path, retention: float, clock: Any) -> Any:
+    """A history store on SQLite (history.db in tmp_path), or with the "postgres"
+    param on a fresh database of the session's PostgreSQL, migrated as the store does."""
+    if getattr(request, "param", "sqlite") == "postgres":
+        from devmentor_monitor.history.postgres import PgSeries
+        from devmentor_monitor.storage.postgres import PgDatabase
+
+        url = request.getfixturevalue("pg_url")
+        db = PgDatabase(url)
+        db.open()
+        db.close()
+        return PgSeries(url, retention, clock=clock, batch_interval=0.01)
+    return SqliteSeries(tmp_path / "history.db", retention, clock=clock, batch_interval=0.01)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[SqliteSeries]:
+    """Both backends: the same promises."""
+    s = make(request, tmp_path, 30 * DAY, FakeClock(START + HOUR))
+    await asyncio.to_thread(s.open)
+    yield s
+    await s.close()
+
+
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqliteSeries]:
+async def file_store(tmp_path: Path) -> AsyncIterator[SqliteSeries]:
     s = SqliteSeries(
         tmp_path / "history.db", 30 * DAY, clock=FakeClock(START + HOUR), batch_interval=0.01
     )
@@ -95,8 +119,9 @@ async def test_close_stores_what_was_written(tmp_path: Path) -> None:
 
 
 async def test_a_file_removed_under_the_store_is_started_afresh(
-    store: SqliteSeries, caplog: pytest.LogCaptureFixture
+    file_store: SqliteSeries, caplog: pytest.LogCaptureFixture
 ) -> None:
+    store = file_store
     store.write([Sample("host:cpu", START, 1.0)])
     await store.flush()
     assert [p.avg for p in await store.query("host:cpu", START, START + 60, 1)] == [1.0]
@@ -112,7 +137,8 @@ async def test_a_file_removed_under_the_store_is_started_afresh(
     assert store.failures == 1
 
 
-async def test_a_failing_write_is_reported_kept_and_retried(store: SqliteSeries) -> None:
+async def test_a_failing_write_is_reported_kept_and_retried(file_store: SqliteSeries) -> None:
+    store = file_store
     told: list[str | None] = []
     store.on_state = told.append
     store.write([Sample("host:cpu", START, 1.0)])
@@ -140,13 +166,15 @@ async def test_a_failing_write_is_reported_kept_and_retried(store: SqliteSeries)
     assert store.dropped == 0
 
 
+@pytest.mark.parametrize("request_", ["sqlite", "postgres"])
 async def test_series_no_longer_written_are_forgotten_after_the_hour_tier(
-    tmp_path: Path,
+    request: pytest.FixtureRequest, tmp_path: Path, request_: str
 ) -> None:
     """Custom and scraped series come and go; one that stops is listed (and costs the
     retention pass) only while a tier still holds some of it."""
     clock = FakeClock(START)
-    store = SqliteSeries(tmp_path / "history.db", 10 * DAY, clock=clock, batch_interval=0.01)
+    request.param = request_  # type: ignore[attr-defined]
+    store = make(request, tmp_path, 10 * DAY, clock)
     await asyncio.to_thread(store.open)
     gone, kept = 'custom:orders{shop="old"}', 'custom:orders{shop="new"}'
     try:
