@@ -55,10 +55,22 @@ def _figures(store: Store) -> tuple:
     )
 
 
-@pytest.fixture
-async def history(tmp_path: Path):
+@pytest.fixture(params=["sqlite", "postgres"])
+async def history(request: pytest.FixtureRequest, tmp_path: Path):
+    """history.db, or the shared history on a real PostgreSQL (a restart of any instance
+    of a fleet restores from it)."""
     clock = FakeClock(T0)
-    series = SqliteSeries(tmp_path / "history.db", 30 * DAY, clock=clock, batch_interval=0.01)
+    if request.param == "postgres":
+        from devmentor_monitor.history.postgres import PgSeries
+        from devmentor_monitor.storage.postgres import PgDatabase
+
+        url = request.getfixturevalue("pg_url")
+        db = PgDatabase(url)
+        db.open()  # the migrations, the history's tables among them
+        db.close()
+        series: SqliteSeries = PgSeries(url, 30 * DAY, clock=clock, batch_interval=0.01)
+    else:
+        series = SqliteSeries(tmp_path / "history.db", 30 * DAY, clock=clock, batch_interval=0.01)
     series.open()
     yield series, clock
     await series.close()
