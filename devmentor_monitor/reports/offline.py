@@ -29,9 +29,14 @@ class OfflineSource:
     ) -> None:
         self.db = db if db is not None else Database(data_dir / "monitor.db")
         path = data_dir / "history.db"
-        self.history_store = (
-            SqliteSeries(path, retention, clock=clock, readonly=True) if path.is_file() else None
-        )
+        self.history_store: SqliteSeries | None = None
+        if self.db.shared:  # storage.url: the fleet's history is in the same database
+            from devmentor_monitor.history.postgres import PgSeries
+
+            url = getattr(self.db, "url", "")
+            self.history_store = PgSeries(url, retention, clock=clock, readonly=True)
+        elif path.is_file():
+            self.history_store = SqliteSeries(path, retention, clock=clock, readonly=True)
 
     def open(self) -> None:
         self.db.open_readonly()

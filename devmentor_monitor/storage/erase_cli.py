@@ -136,7 +136,17 @@ def _erase(where: Path, db: Database, service: str | None, before: float | None,
     try:
         counts = {db.where if shared else "monitor.db": db.erase(service=service, before=before)}
         history_path = where / "history.db"
-        if history_path.is_file():
+        if shared:  # the fleet's history is in the same database (history/postgres.py)
+            from devmentor_monitor.history import postgres as shared_history
+
+            try:
+                counts["history"] = shared_history.erase(
+                    getattr(db, "url", ""), service=service, before=before
+                )
+            except Exception as exc:
+                _audit(db, what, f"failed: history: {exc}; {_summary(counts)}")
+                raise StorageError(f"{db.where}: history: {exc}") from None
+        elif history_path.is_file():
             try:
                 counts["history.db"] = history.erase(history_path, service=service, before=before)
             except Exception as exc:  # the audit says what was erased before it failed

@@ -6,6 +6,7 @@ opened and acknowledged through one is listed by another."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -18,6 +19,7 @@ import pytest
 from support.processes import REPO
 
 from devmentor_monitor.demo.fleet import free_port
+from devmentor_monitor.history.model import Sample
 from devmentor_monitor.storage.migrations import LATEST, MIGRATIONS
 
 pytestmark = pytest.mark.integration
@@ -147,11 +149,28 @@ def test_serves_share_the_store(
     verify = cli(tmp_path, pg_url, "audit", "verify", "-c", str(cfg))
     assert verify.returncode == 0, verify.stderr
     assert verify.stdout.startswith("audit chain ok: ")
-    # each instance's history stays its own file: nothing of it in the shared store
+    # the metric history is in the shared store too (history/postgres.py), no file of it
     with psycopg.connect(pg_url) as conn:
         tables = {r[0] for r in conn.execute("SELECT tablename FROM pg_tables")}
-    assert "incidents" in tables
-    assert not any("history" in t or "series" in t for t in tables)
+        wait(
+            lambda: conn.execute(
+                "SELECT count(*) FROM history_series WHERE name LIKE 'service:auth:%%'"
+            ).fetchone()[0],
+            10,
+            what="the checks of auth in the shared history",
+        )
+    assert {"incidents", "history_series", "history_raw"} <= tables
+    assert not list(tmp_path.rglob("history.db"))
+
+
+async def seed_history(url: str, samples: list[Sample]) -> None:
+    from devmentor_monitor.history.postgres import PgSeries
+
+    series = PgSeries(url, 30 * 86400.0, batch_interval=0.01)
+    series.open()
+    series.write(samples)
+    await series.flush()
+    await series.close()
 
 
 def test_erase_and_report_work_on_the_shared_store(tmp_path: Path, pg_url: str) -> None:
@@ -171,15 +190,23 @@ def test_erase_and_report_work_on_the_shared_store(tmp_path: Path, pg_url: str) 
             db.enqueue(inc.id, "ops", "open", {}, now)
     finally:
         db.close()
+    asyncio.run(  # and their checks in the shared history
+        seed_history(
+            pg_url, [Sample(f"service:{s}:up", now - 60 * k, 1.0) for s in "ab" for k in (1, 2)]
+        )
+    )
     erased = cli(tmp_path, pg_url, "data", "erase", "--service", "a", "--yes")
     assert erased.returncode == 0, erased.stderr
     where = pg_url.rsplit("@", 1)[1]  # host:port/database
     assert f"  {where}: " in erased.stdout
     assert "incidents 1" in erased.stdout
+    assert "  history: series 1, raw 2, " in erased.stdout
     with psycopg.connect(pg_url) as conn:
         left = conn.execute("SELECT id FROM incidents").fetchall()
         audit = conn.execute("SELECT action, target FROM audit").fetchall()
+        names = conn.execute("SELECT name FROM history_series").fetchall()
     assert left == [("inc-b",)]
+    assert names == [("service:b:up",)]
     assert audit == [("data.erase", "service=a")]
     report = cli(tmp_path, pg_url, "report", "--since", "1d")
     assert report.returncode == 0, report.stderr
