@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import sys
 import tempfile
@@ -96,13 +97,32 @@ def wait_checked(port: int) -> float:
     last: Any = None
     while time.monotonic() - t0 < CHECKED_DEADLINE_S:
         try:
-            last = api(port, "/api/services")["counts"]
+            # /health's counts, not /api/services': a scrape of that keeps its body
+            # encoded for KEEP_S (60 s) after (server/services_body.py), on one instance
+            last = api(port, "/health")["services"]
             if not last.get("unknown"):
                 return round(time.monotonic() - t0, 1)
         except OSError:
             pass
         time.sleep(1.0)
     raise RuntimeError(f"not every service checked after {CHECKED_DEADLINE_S:g} s: {last}")
+
+
+def _threads(proc: psutil.Process) -> dict[int, float]:
+    """CPU seconds of each thread of a process, by thread id (the main thread's is the
+    process's PID: the event loop)."""
+    return {t.id: t.user_time + t.system_time for t in proc.threads()}
+
+
+def _tree_cpu(proc: psutil.Process) -> float:
+    """CPU seconds of a server and its children (PostgreSQL's backends, which do the
+    store's and the history's writes), those alive at both reads."""
+    total = 0.0
+    for p in [proc, *proc.children(recursive=True)]:
+        with contextlib.suppress(psutil.Error):
+            t = p.cpu_times()
+            total += t.user + t.system
+    return total
 
 
 def run_size(
@@ -122,21 +142,36 @@ def run_size(
         time.sleep(WARMUP_S)
         mains = [psutil.Process(p.pid) for p in procs]  # `env` execs: the same PID
         cpu0 = [m.cpu_times() for m in mains]
+        threads0 = [_threads(m) for m in mains]
+        server = psutil.Process(pg.pid)
+        pg0 = _tree_cpu(server)
         req0, t0 = stub.requests, time.monotonic()
         time.sleep(window)
         took = time.monotonic() - t0
         cpu1 = [m.cpu_times() for m in mains]
+        threads1 = [_threads(m) for m in mains]
+        pg_cpu = round(100 * (_tree_cpu(server) - pg0) / took, 2)
         requests = stub.requests - req0
         fleet = api(ports[0], "/api/fleet")
     cpus = [
         round(100 * ((b.user + b.system) - (a.user + a.system)) / took, 2)
         for a, b in zip(cpu0, cpu1, strict=True)
     ]
+    # Per thread (% of a core): the event loop's (the main thread) and the others'.
+    loop_cpu = [
+        round(100 * (b.get(m.pid, 0.0) - a.get(m.pid, 0.0)) / took, 2)
+        for m, a, b in zip(mains, threads0, threads1, strict=True)
+    ]
     return {
         "instances": n,
         "all_checked_after_s": checked,
         "checks_per_s": round(requests / took, 1),
         "cpu_percent": cpus,
+        "loop_thread_cpu_percent": loop_cpu,
+        "other_threads_cpu_percent": [
+            round(c - lc, 2) for c, lc in zip(cpus, loop_cpu, strict=True)
+        ],
+        "postgres_cpu_percent": pg_cpu,
         "members_seen": len(fleet.get("members", [])),
         "leader": fleet.get("leader"),
     }
