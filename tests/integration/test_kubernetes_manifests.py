@@ -301,8 +301,8 @@ def test_non_root_and_read_only(base: list[dict[str, Any]]) -> None:
     # With a read-only root, what it writes must be volumes: /data (kept) and /tmp.
     volumes = {v["name"]: v for v in pod["volumes"]}
     mounts = {m["mountPath"]: m for m in c["volumeMounts"]}
-    # Both emptyDirs: what is kept is in PostgreSQL but each replica's history.db (a
-    # ReadWriteOnce claim would pin both replicas to one node).
+    # Both scratch: what is kept, the history too, is in PostgreSQL (a ReadWriteOnce
+    # claim would pin both replicas to one node).
     assert "emptyDir" in volumes[mounts["/data"]["name"]]
     assert "emptyDir" in volumes[mounts["/tmp"]["name"]]
     assert not [o for o in base if o["kind"] == "PersistentVolumeClaim"]
