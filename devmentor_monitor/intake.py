@@ -151,6 +151,10 @@ class StoreIntake:
         self._down_by: dict[str, dict[str, str]] = {"docker": {}, "kubernetes": {}}
         self._held: list[list[Sample]] | None = None  # writes held during restore_history
         self._held_events: list[Event] | None = None  # accepted before the engine came
+        # In a fleet (runtime.py): whether this instance writes a service's scrapes to the
+        # shared history, the one whose share holds its check (every instance scrapes
+        # every service; written by all, each series would get a sample per instance).
+        self.scrapes_written_here: Callable[[str], bool] | None = None
 
     async def restore_history(self) -> float:
         """At start, before the sources run: refill the store's check counters, latency
@@ -264,7 +268,8 @@ class StoreIntake:
                     self._pods_changed()
             case Scraped(service, ts, samples):
                 self.store.record_scrape(service, ts, samples)
-                if self.history is not None:
+                here = self.scrapes_written_here
+                if self.history is not None and (here is None or here(service)):
                     self._write([Sample(s.series, ts, s.value) for s in samples])
             case Pushed(samples, stored):
                 self.store.record_custom(samples)

@@ -232,6 +232,8 @@ class Monitor:
             # A beat pushed to one instance (the balancer's pick) is heard by all.
             self.heartbeats.shared = self.cluster.share_beat
             self.cluster.heard_beat = self.heartbeats.beat
+            self._probed = frozenset(s.name for s in self.health.services)
+            self.intake.scrapes_written_here = self._scrapes_written_here
         self.publisher: Any = None
         if config.redis_url:
             from devmentor_monitor.events.publisher import IncidentPublisher
@@ -280,6 +282,11 @@ class Monitor:
             store=self.store,
             history=self.history,
         )
+
+    def _scrapes_written_here(self, service: str) -> bool:
+        """A service's scrapes go to the shared history from the instance whose share
+        holds its check (all of them in fallback), or from each if it has no check."""
+        return self.health.owns(service) or service not in self._probed
 
     def _on_leader(self, token: int | None) -> None:
         """The cluster node's hook (cluster/node.py): called when leadership changes, with

@@ -93,3 +93,27 @@ async def test_one_instance_writes_a_service_the_other_reads_it_host_series_stay
     assert "host@b:cpu" in await a.names()
     assert await a.samples("host@b:cpu", T0 - 60, T0) == ([T0 - 10], [22.0])
     assert [s.series for s in await b.latest("host:", 0)] == ["host:cpu"]
+
+
+async def test_a_scrape_is_written_by_the_instance_whose_share_holds_the_check(
+    tmp_path: Path,
+) -> None:
+    """Every instance scrapes every service's metrics; only one writes them."""
+    from devmentor_monitor.observations import Scraped
+    from devmentor_monitor.scrape.model import ScrapedSample
+
+    clock = FakeClock(T0)
+    series = SqliteSeries(tmp_path / "history.db", 30 * DAY, clock=clock, batch_interval=0.01)
+    await asyncio.to_thread(series.open)
+    try:
+        intake = StoreIntake(Store(parse_text(CONFIG), clock=clock), clock=clock, history=series)
+        intake.scrapes_written_here = {"api"}.__contains__  # api's check is in this share
+        for service in ("api", "web"):
+            name = f"scrape:{service}:queue_depth"
+            intake.observe(
+                Scraped(service, T0 - 5, [ScrapedSample(name, "queue_depth", {}, 3.0, False)])
+            )
+        await series.flush()
+        assert await series.names("scrape:") == ["scrape:api:queue_depth"]
+    finally:
+        await series.close()
