@@ -65,10 +65,12 @@ REFUSE = (
     "DELETE FROM hbatch WHERE ts IS NULL OR value IS NULL OR value = 'NaN' "
     "OR value IN ('Infinity', '-Infinity') OR ts * 1000 < %s OR ts * 1000 > %s"
 )
-# Sorted, so two writers adding the same new names (instances in fallback) take the
-# unique index's locks in the same order and do not deadlock.
+# Only names not stored yet (an ON CONFLICT alone would draw an id for every name of
+# every batch); sorted, so two writers adding the same new names (instances in
+# fallback) take the unique index's locks in the same order and do not deadlock.
 NEW_NAMES = (
-    "INSERT INTO history_series (name) SELECT DISTINCT name FROM hbatch ORDER BY name "
+    "INSERT INTO history_series (name) SELECT DISTINCT name FROM hbatch b WHERE NOT EXISTS "
+    "(SELECT 1 FROM history_series s WHERE s.name = b.name) ORDER BY name "
     "ON CONFLICT (name) DO NOTHING"
 )
 TO_IDS = (
