@@ -153,6 +153,7 @@ class PgSeries(SqliteSeries):
             readonly=readonly,
             on_state=on_state,
         )
+        self.label = f"the history at {self.where}"
         self.instance = instance or socket.gethostname()
         self._mine = f"host@{self.instance}:"
         self._pg_read: psycopg.Connection[Any] | None = None

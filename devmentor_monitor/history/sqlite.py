@@ -303,6 +303,7 @@ class SqliteSeries:
         self._dropped_since = 0
         self._last_retention = float("-inf")
         self._retention_every = RETENTION_EVERY
+        self.label = path.name  # what the "history" source's state names
         self._trouble: str | None = None
         # Counters (the writer thread's, read by the bench, tests and logs):
         self.written = 0  # samples newly stored
@@ -527,7 +528,7 @@ class SqliteSeries:
             )
         if self._trouble != error:
             self._trouble = error
-            self._tell(f"cannot write {self.path.name}: {error}")
+            self._tell(f"cannot write {self.label}: {error}")
 
     def _recovered(self) -> None:
         if self._trouble is None:

@@ -117,3 +117,36 @@ async def test_a_scrape_is_written_by_the_instance_whose_share_holds_the_check(
         assert await series.names("scrape:") == ["scrape:api:queue_depth"]
     finally:
         await series.close()
+
+
+async def test_a_lost_connection_is_said_the_samples_kept_and_written_on_a_new_one(
+    two: tuple[PgSeries, PgSeries], pg_url: str
+) -> None:
+    """The server drops the history's connections (a restart, a failover): the failed
+    batch is reported as the "history" source's state, held, and stored once a new
+    connection works; reads connect again too."""
+    import psycopg
+
+    from devmentor_monitor.history.model import HistoryError
+
+    a, _ = two
+    told: list[str | None] = []
+    a.on_state = told.append
+    up = service_series("api", "up")
+    a.write([Sample(up, T0 - 10, 1.0)])
+    await a.flush()
+    assert len(await a.query(up, T0 - 60, T0, 0)) == 1  # the reader's connection is open
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE application_name = 'devmentor-history'"
+        )
+    a.write([Sample(up, T0 - 5, 0.0)])
+    with pytest.raises(HistoryError, match="terminating connection"):
+        await a.flush()
+    assert told[0] is not None
+    assert told[0].startswith("cannot write the history at 127.0.0.1:")
+    await a.flush()  # the next batch, on a new connection, stores the held sample
+    assert told[-1] is None
+    assert [p.avg for p in await a.query(up, T0 - 60, T0, 0)] == [1.0, 0.0]
+    assert a.dropped == 0
