@@ -12,8 +12,9 @@ import math
 import shutil
 import sqlite3
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from support.clock import T0, FakeClock
@@ -87,12 +88,19 @@ def rows(path: Path, table: str, column: str) -> tuple[int, int | None]:
     return count, oldest
 
 
-async def live_through_the_week(path: Path) -> tuple[int, dict[str, int]]:
+async def live_through_the_week(
+    path: Path, make: Callable[[FakeClock], SqliteSeries] | None = None
+) -> tuple[int, dict[str, int]]:
     """A store that lived through the week: each hour's samples written at the end of
     that hour, as the intake would, with retention running as the clock moves. Returns
-    the file's size (with its WAL) at the end, and the store's counters."""
+    the file's size (with its WAL) at the end, and the store's counters. ``make``: another
+    backend than history.db at ``path``."""
     clock = FakeClock(START)
-    store = SqliteSeries(path, RETENTION, clock=clock, batch_interval=0.01)
+    store = (
+        make(clock)
+        if make is not None
+        else SqliteSeries(path, RETENTION, clock=clock, batch_interval=0.01)
+    )
     await asyncio.to_thread(store.open)
     by_hour: dict[int, list[Sample]] = defaultdict(list)
     for name, samples in week().items():
@@ -116,6 +124,47 @@ def week_file(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int, dict
     return path, size, counts
 
 
+@pytest.fixture(scope="module")
+def pg_week(postgres_server: Any) -> tuple[str, dict[str, int]]:
+    """The same week lived on the shared history (PostgreSQL), once for the module."""
+    from devmentor_monitor.history.postgres import PgSeries
+    from devmentor_monitor.storage.postgres import PgDatabase
+
+    url = postgres_server.database()
+    db = PgDatabase(url)
+    db.open()
+    db.close()
+    _, counts = asyncio.run(
+        live_through_the_week(
+            Path(), lambda clock: PgSeries(url, RETENTION, clock=clock, batch_interval=0.01)
+        )
+    )
+    return url, counts
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def week_store(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    week_file: tuple[Path, int, dict[str, int]],
+    pg_week: tuple[str, dict[str, int]],
+) -> AsyncIterator[tuple[SqliteSeries, FakeClock, dict[str, int]]]:
+    """The week's store on each backend, opened again at the week's end; its counters."""
+    clock = FakeClock(END)
+    if request.param == "postgres":
+        from devmentor_monitor.history.postgres import PgSeries
+
+        url, counts = pg_week
+        store: SqliteSeries = PgSeries(url, RETENTION, clock=clock, batch_interval=0.01)
+    else:
+        path, _, counts = week_file
+        shutil.copy(path, tmp_path / "history.db")
+        store = SqliteSeries(tmp_path / "history.db", RETENTION, clock=clock, batch_interval=0.01)
+    await asyncio.to_thread(store.open)
+    yield store, clock, counts
+    await store.close()
+
+
 @pytest.fixture
 def data() -> dict[str, list[tuple[float, float]]]:
     return week()
@@ -135,13 +184,12 @@ async def filled(
 
 
 async def test_a_week_rolls_up_exactly(
-    filled: tuple[SqliteSeries, FakeClock],
+    week_store: tuple[SqliteSeries, FakeClock, dict[str, int]],
     data: dict[str, list[tuple[float, float]]],
-    week_file: tuple[Path, int, dict[str, int]],
 ) -> None:
-    store, _ = filled
+    store, _, counts = week_store
     written = sum(len(s) for s in data.values())
-    assert week_file[2] == {"written": written, "duplicates": 0, "refused": 0, "failures": 0}
+    assert counts == {"written": written, "duplicates": 0, "refused": 0, "failures": 0}
     for name, samples in data.items():
         # Every minute of the week (the minute tier holds 7 d) and every hour.
         minutes = await store.query(name, START, END, MINUTE)
@@ -159,9 +207,9 @@ async def test_a_week_rolls_up_exactly(
 
 
 async def test_query_picks_the_tier_by_step_and_start(
-    filled: tuple[SqliteSeries, FakeClock],
+    week_store: tuple[SqliteSeries, FakeClock, dict[str, int]],
 ) -> None:
-    store, clock = filled
+    store, clock, _ = week_store
     now, cpu = clock.now, host_series("cpu")  # cpu: every 5 s
     assert tier_for(10, now - HOUR, now, RETENTION) is Tier.RAW
     assert tier_for(10, now - 2 * DAY, now, RETENTION) is Tier.MINUTE
