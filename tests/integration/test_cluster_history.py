@@ -75,9 +75,11 @@ def test_each_check_is_one_row_and_both_instances_answer_the_same_window(
 
     def split() -> bool:
         views = [p.get("/api/fleet").json() for p in (a, b)]
-        return all(len(v["members"]) == 2 and all(m["checks"] for m in v["members"]) for v in views)
+        return all(
+            len(v["members"]) == 2 and sum(m["checks"] for m in v["members"]) == N for v in views
+        )
 
-    wait(split, 15, what="two members, each with a share")
+    wait(split, 15, what="two members sharing the checks")
     started = time.time()
     wait(
         lambda: all(p.get("/api/services/svc-1").json()["checks_total"] >= 4 for p in (a, b)),
