@@ -51,7 +51,7 @@ from devmentor_monitor.history.model import (
     rows_held,
     tier_for,
 )
-from devmentor_monitor.storage.db import StorageError, _explain
+from devmentor_monitor.storage.db import CACHE_KIB, StorageError, _explain
 from devmentor_monitor.storage.files import private_db, private_dir
 
 log = logging.getLogger("devmentor_monitor.history")
@@ -250,14 +250,6 @@ class _Flush:
 
 
 _STOP = object()
-
-
-# Each connection's page cache, KiB (SQLite's default is 2,000): the writer's and the
-# reader's filled to 2 MiB each and stayed. At 1,000 services the writer touches
-# thousands of leaves a batch, more than either size holds, and finds them in the OS's
-# page cache: --serve at 1,000 held 1.7 MiB less after 3 minutes with 256, for the same
-# CPU (16.4 s against 16.6 s; measured side by side).
-CACHE_KIB = 256
 
 
 class SqliteSeries:

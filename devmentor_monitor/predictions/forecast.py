@@ -23,7 +23,7 @@ an `explanation` a person can read on screen.
 from __future__ import annotations
 
 import math
-from collections import deque
+from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -99,27 +99,50 @@ def theil_sen(
 
 
 class TrendWindow:
-    """The last `window_s` seconds of one series, at most `max_samples` of them."""
+    """The last `window_s` seconds of one series, at most `max_samples` of them.
+
+    Two arrays of `max_samples` slots, allocated whole at the start and written round: a
+    window's memory is the same from its first point on (11.5 KiB at 720). A deque of
+    (ts, value) tuples was ~100 bytes a point and grew for the whole window (30 minutes):
+    with the disks, memory and 16 processes followed, RSS rose through the first half
+    hour of `ultra --demo` (bench/tui_soak.py)."""
+
+    __slots__ = ("_head", "_n", "_ts", "_vs", "window_s")
 
     def __init__(self, window_s: float = 30 * 60, max_samples: int = 720) -> None:
         self.window_s = window_s
-        self._points: deque[tuple[float, float]] = deque(maxlen=max_samples)
+        self._ts = array("d", bytes(8 * max_samples))
+        self._vs = array("d", bytes(8 * max_samples))
+        self._head = 0  # the slot the next point goes to
+        self._n = 0  # points held: the `_n` slots before `_head`, oldest first
 
     def add(self, ts: float, value: float) -> None:
         if math.isnan(value):
             return
-        if self._points and ts < self._points[-1][0]:
-            self._points.clear()  # the clock went back: start over rather than mix
-        self._points.append((ts, value))
+        cap = len(self._ts)
+        if self._n and ts < self._ts[(self._head - 1) % cap]:
+            self._n = 0  # the clock went back: start over rather than mix
+        self._ts[self._head] = ts
+        self._vs[self._head] = value
+        self._head = (self._head + 1) % cap
+        self._n = min(self._n + 1, cap)
         cutoff = ts - self.window_s
-        while self._points and self._points[0][0] < cutoff:
-            self._points.popleft()
+        while self._n and self._ts[(self._head - self._n) % cap] < cutoff:
+            self._n -= 1
 
     def series(self) -> tuple[list[float], list[float]]:
-        return [p[0] for p in self._points], [p[1] for p in self._points]
+        start = (self._head - self._n) % len(self._ts)
+        end = start + self._n
+        if end <= len(self._ts):
+            return self._ts[start:end].tolist(), self._vs[start:end].tolist()
+        wrap = end - len(self._ts)
+        return (
+            self._ts[start:].tolist() + self._ts[:wrap].tolist(),
+            self._vs[start:].tolist() + self._vs[:wrap].tolist(),
+        )
 
     def __len__(self) -> int:
-        return len(self._points)
+        return self._n
 
 
 # --------------------------------------------------------------------------- exhaustion

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import random
+import tracemalloc
 
 import pytest
 
@@ -99,6 +101,36 @@ def test_trend_window_is_bounded() -> None:
     ts, _ = window.series()
     assert len(window) == 50
     assert ts[-1] == 9999.0
+
+
+def test_trend_window_keeps_its_span_in_order_across_the_wrap() -> None:
+    window = TrendWindow(window_s=100, max_samples=8)
+    for i in range(13):
+        window.add(i * 10.0, float(i))
+    window.add(130.0, math.nan)  # not a point
+    ts, vs = window.series()
+    assert ts == [i * 10.0 for i in range(5, 13)]  # 8 slots, wrapped; the oldest gone
+    assert vs == [float(i) for i in range(5, 13)]
+    window.add(300.0, 1.0)  # everything older than 200 s drops out
+    assert window.series() == ([300.0], [1.0])
+    window.add(50.0, 2.0)  # the clock went back: start over
+    assert window.series() == ([50.0], [2.0])
+
+
+def test_trend_window_memory_is_allocated_once() -> None:
+    """An hour of points every 5 s costs nothing past the window's creation (a deque of
+    tuples grew ~100 bytes a point, RSS rising for the whole window in a soak)."""
+    tracemalloc.start()
+    try:
+        window = TrendWindow(window_s=1800, max_samples=720)
+        before = tracemalloc.get_traced_memory()[0]
+        for i in range(720):
+            window.add(i * 5.0, 1e9 + i)
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert len(window) == 361
+    assert grown < 2048, grown
 
 
 def test_leak_suspicion_needs_steady_growth() -> None:
