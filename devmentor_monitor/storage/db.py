@@ -40,13 +40,19 @@ from devmentor_monitor.storage.files import private_db, private_dir
 
 T = TypeVar("T")
 # Each connection's page cache, KiB (SQLite's default is 2,000), for monitor.db here and
-# history.db (history/sqlite.py). history.db's writer and reader filled to 2 MiB each and
-# stayed. At 1,000 services the writer touches thousands of leaves a batch, more than
-# either size holds, and finds them in the OS's page cache: --serve at 1,000 held 1.7 MiB
-# less after 3 minutes with 256, for the same CPU (16.4 s against 16.6 s; measured side by
-# side). monitor.db had the default: its tables (incidents, timelines, events, audit)
-# grow all day, and a cache fills with the file up to its cap.
-CACHE_KIB = 256
+# history.db (history/sqlite.py). A cache fills with what is written up to its cap and
+# stays. history.db's writer and reader filled to 2 MiB each; at 1,000 services the writer
+# touches thousands of leaves a batch, more than either size holds, and finds them in the
+# OS's page cache: --serve at 1,000 held 1.7 MiB less after 3 minutes with 256, for the
+# same CPU (16.4 s against 16.6 s; measured side by side). At 256, in `ultra --demo` the
+# writer's cache filled ~6 KiB a minute (62 KiB at start, 170 at 18 minutes: RSS rising
+# for ~40 minutes; sqlite3_db_status). 128: full within ~12 minutes there, and the
+# writer's CPU at 1,000 services unchanged (1,000 services' checks and 12 host series,
+# simulated hours written in a row, writer thread CPU alternating: 60 simulated minutes
+# 17.07 / 14.40 s at 256, 14.19 / 15.38 s at 128; 20 minutes, 256 / 128 / 64 KiB, medians
+# 3.72 / 3.36 / 3.67 s). monitor.db kept the default, and its tables (incidents,
+# timelines, events, audit) grow all day.
+CACHE_KIB = 128
 SCHEMA_VERSION = 4  # 2: incident grouping and paging columns, signals, alert_state, flap_state
 # 3: the audit trail hash-chained (id, prev, hash; audit_anchor): older code must not append
 # unchained rows to it; 4: outbox claims (notifications.claimed_by, claim_until)
