@@ -14,6 +14,28 @@ while Python-level allocations stay flat (tracemalloc: bounded caches filling, r
 cell widths, Textual's render caches). glibc's arenas are not it: M_ARENA_MAX 1 or 2
 (mallopt, or MALLOC_ARENA_MAX at exec) and malloc_trim(0) moved RSS by 0.2-0.3 MiB.
 
+Measured 2026-11-29 later, what grows, by mapping: `ultra --demo` 43 minutes with
+/proc/<pid>/smaps read each minute, one of them with a thread logging sqlite3_db_status
+per connection and pymalloc's arenas (sys._debugmallocstats). Second half (21-43 min),
+two runs of main (0ea9867): RSS 1.52 / 0.65 MiB/h, of which pymalloc's arenas (anonymous
+maps) 1.26 / 0.27, one thread's malloc arena 0.29 / 0.38, [heap] 0.02 / 0.00. That arena
+is history.db's writer's page cache: it grew ~6 KiB a minute (62 KiB at start, 170 at 18
+minutes) toward its 256 KiB cap; monitor.db's held 131,552 bytes all hour (SQLite's
+default cap, 2,000 KiB, was not reached; its tables grow all day). tracemalloc, 10 -> 20
+minutes: +0.2 MiB of Python objects, first the prediction engine's 30-minute trend windows
+(a deque of tuples, ~100 B a point; 20 windows) and the host rings (rings.LIVE_SPAN: 16
+B a point, in [heap], whose freed blocks are reused). Since then every connection's cache
+is 128 KiB (storage/db.CACHE_KIB) and TrendWindow's arrays are allocated whole at the
+start. Side by side, main and the branch started together in tmux 160x50 (second half):
+41 min untouched: main 2.68, branch 2.61 MiB/h (history's thread arena 0.38 -> 0.12, [heap]
+0.33 -> 0.18, pymalloc's arenas 1.93 -> 2.31); 42 min: 2.33 -> 1.10 (0.41 -> 0.15, 0.83 ->
+0.30, 1.02 -> 0.65). This bench on the branch, --minutes 40: 2.93 MiB/h, missed (end minus
+mid 0.84 MiB; the disturbed run 2.16). What is left is pymalloc's arenas: their RSS rises
+as pools are first touched while the count of arenas stays (26 from ~15 minutes), and
+Python-level allocations grow ~0.2 MiB in 10 minutes, mostly Textual's and rich's caches.
+An HTTP request to ultra's port loads aiohttp (~10 MiB, then a settling): a soak must not
+be touched there; the first pair above was (both sides alike, at ~16 min).
+
 `--tracemalloc`: finds what grows. The same command runs under a small driver (this file,
 `--traced-child`) that starts tracemalloc (TRACE_FRAMES frames) TRACE_AFTER_S into the run
 (tracing start-up's imports makes it take ~10x longer, and only later allocations can
