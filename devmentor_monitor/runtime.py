@@ -322,7 +322,10 @@ class Monitor:
         def leader() -> str | None:
             return cluster.leader if cluster.mode == "member" else None
 
-        return Forwarder(client, cluster.me, leader)
+        def alone() -> bool:  # Redis away: writes are made here, as a lone instance's
+            return bool(cluster.mode == "fallback")
+
+        return Forwarder(client, cluster.me, leader, alone=alone)
 
     def _history_state(self, loop: asyncio.AbstractEventLoop) -> Callable[[str | None], None]:
         """The history writer's trouble (told from its thread) as the "history" source."""
@@ -699,8 +702,7 @@ class Monitor:
                     self._flap_changes.clear()  # the leader's detector acts on them
                     await self._mirror()
                 if self.cluster is not None:
-                    cluster = self.cluster
-                    await self.leadership.watch(cluster.mode, time.monotonic(), cluster.token)
+                    await self._watch_lead()
                 await asyncio.sleep(interval)
         finally:
             sub.close()
@@ -724,6 +726,13 @@ class Monitor:
                         extra={"fields": {"failures": failures}},
                     )
             await asyncio.sleep(self.config.predictions.interval)
+
+    async def _watch_lead(self) -> None:
+        cluster = self.cluster
+        try:
+            await self.leadership.watch(cluster.mode, time.monotonic(), cluster.token)
+        except Exception as exc:  # the store away mid hand-over: tried again next second
+            log.error("leadership hand-over failed", exc_info=exc)
 
     async def _mirror(self) -> None:
         try:
@@ -763,6 +772,8 @@ class Monitor:
         if not self.leadership.leading:  # the leader acts on them; kept warm here
             return
         for transition in self.engine.order(transitions):
+            if not self.leadership.leading:  # the lead lost meanwhile: no more writes
+                return
             try:
                 await self.engine.on_transition(transition)
             except Exception as exc:  # a failed write is state, not the end of alerting
@@ -779,6 +790,9 @@ class Monitor:
 
     async def stop(self) -> None:
         """Undo what start did, in reverse: tasks, exporter, outbox, database."""
+        for task in list(self._handovers):  # a hand-over must not start jobs after this
+            task.cancel()
+        await asyncio.gather(*self._handovers, return_exceptions=True)
         running, self._running = self._running, AsyncExitStack()
         await running.aclose()
         if self.leadership.forwarder is not None:

@@ -15,7 +15,6 @@ signals adopted, the silences re-read, and every alert firing with no incident t
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
@@ -107,7 +106,10 @@ class Leadership:
             await self.lead(None)
 
     def start_jobs(self) -> None:
-        """Solo, or once the lead is taken: the leader-only tasks run."""
+        """Solo, or once the lead is taken: the leader-only tasks run (a follower's
+        start runs none)."""
+        if not self.leading:
+            return
         for name, job in self._jobs.items():
             if name not in self._tasks:
                 self._tasks[name] = asyncio.create_task(job(), name=name)
@@ -133,9 +135,11 @@ class Leadership:
         """This instance took the lead with fencing token ``token`` (None: alone, in a
         fallback: no fence)."""
         async with self._change:
+            if self.leading and token is not None and self.token == token:
+                return  # told twice (the node, then watch): led already
             self._db.token = token
             self.token = token
-            await self.mirror()
+            await self._mirror()
             incidents = await self._engine.reload()
             await self._silences.load()
             signals = [sig for inc in self._store.open_incidents() for sig in inc.signals]
@@ -147,8 +151,14 @@ class Leadership:
                 if not self._engine.homed((a.rule.name, a.subject))
             ]
             for alert in orphans:  # began while nobody led: acted on now, once
-                with contextlib.suppress(Exception):
+                try:
                     await self._engine.on_transition(Transition(alert, AlertState.FIRING, now))
+                except Exception as exc:  # its incident is not opened: say so, loudly
+                    log.error(
+                        "alert that fired while nobody led not acted on",
+                        exc_info=exc,
+                        extra={"fields": {"rule": alert.rule.name, "subject": alert.subject}},
+                    )
             await self._merge_duplicates()
             self.leading = True
             self.start_jobs()
@@ -177,8 +187,10 @@ class Leadership:
             kept, *others = sorted(incidents, key=lambda i: (i.opened_at, i.id))
             for dup in others:
                 note = f"duplicate opened while the fleet was split; continued in {kept.id}"
-                with contextlib.suppress(Exception):
+                try:
                     await self._engine.resolve(dup.id, ENGINE, note)
+                except Exception as exc:
+                    log.error("duplicate incident not resolved", exc_info=exc)
 
     async def follow(self) -> None:
         """The lead is lost (or another holds it): leader-only work stops at once."""
@@ -202,7 +214,14 @@ class Leadership:
     async def mirror(self) -> None:
         """The open incidents as the shared store has them now, in this store: those the
         leader opened or changed, and those it closed leave. The silences too (the
-        leader makes them: forward.py), so /api/silences answers the same here."""
+        leader makes them: forward.py), so /api/silences answers the same here. Under
+        the hand-over's lock, and never while leading: a mirror read before a lead was
+        taken must not put older records over the new leader's."""
+        async with self._change:
+            if not self.leading:
+                await self._mirror()
+
+    async def _mirror(self) -> None:
         await self._silences.load()
         stored = await self._db.run(self._db.load_incidents, open_only=True)
         fresh = {inc.id: inc for inc in stored}

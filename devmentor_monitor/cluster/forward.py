@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("devmentor_monitor.cluster")
 
+REPLY_PREFIX = PREFIX + "reply:"
 ANSWER_WITHIN = 5.0  # seconds a follower waits for the leader's answer, then 503
 REPLY_TTL = 30  # seconds an answer nobody read stays in Redis
 
@@ -97,18 +98,27 @@ class Forwarder:
         me: str,
         leader: Callable[[], str | None],
         *,
+        alone: Callable[[], bool] = lambda: True,
         answer_within: float = ANSWER_WITHIN,
     ) -> None:
+        """``alone``: is this instance on its own (Redis unreachable: a fallback), so a
+        write with no leader known is made here?"""
         self._client = client
         self.me = me
         self._leader = leader
+        self._alone = alone
         self.answer_within = answer_within
         self.forwarded = 0
         self.served = 0
 
     def elsewhere(self) -> str | None:
-        """The leader to hand a write to, or None: make it here."""
+        """The leader to hand a write to; None: make it here (this instance leads, or
+        it is alone: ``alone``). IncidentError 503 while an election is under way: a
+        write made here then would be undone by the next leader's."""
         leader = self._leader()
+        if leader is None and not self._alone():
+            why = "the fleet is choosing its leader (a few seconds): nothing was changed"
+            raise IncidentError(503, why + ", try again")
         return leader if leader and leader != self.me else None
 
     async def call(self, leader: str, op: str, args: dict[str, Any], actor: Actor) -> Any:
@@ -116,21 +126,29 @@ class Forwarder:
         IncidentError / SilenceError raised again here. 503 when it does not answer."""
         import redis
 
-        reply = f"{PREFIX}reply:{secrets.token_hex(8)}"
+        reply = f"{REPLY_PREFIX}{secrets.token_hex(8)}"
         body = msgspec.json.encode(Request(op, args, (actor.name, actor.source), reply))
+        queue = requests_key(leader)
         try:
-            await self._client.lpush(requests_key(leader), body)
-            await self._client.expire(requests_key(leader), REPLY_TTL)
+            await self._client.lpush(queue, body)
+            await self._client.expire(queue, REPLY_TTL)
             got = await self._client.blpop([reply], timeout=self.answer_within)
+            # Not answered: taken back if still queued, so it is never made after the
+            # caller was told it was not; if the leader took it already, it may be.
+            taken_back = got is None and bool(await self._client.lrem(queue, 1, body.decode()))
         except (redis.RedisError, OSError) as exc:
-            raise IncidentError(
-                503, f"the fleet's leader {leader} is not reachable: {exc}"
-            ) from exc
+            why = f"the fleet's leader {leader} is not reachable: {exc}"
+            raise IncidentError(503, why) from exc
         if got is None:
+            outcome = (
+                "nothing was changed, try again"
+                if taken_back
+                else "it may still be made: look before trying again"
+            )
             raise IncidentError(
                 503,
                 f"the fleet's leader {leader} did not answer within "
-                f"{self.answer_within:g} s; nothing was changed here, try again",
+                f"{self.answer_within:g} s; {outcome}",
             )
         self.forwarded += 1
         answer = msgspec.json.decode(got[1], type=Answer)
@@ -158,6 +176,8 @@ class Forwarder:
                     continue
                 try:
                     request = msgspec.json.decode(got[1], type=Request)
+                    if not request.reply.startswith(REPLY_PREFIX):  # answers go there only
+                        raise msgspec.DecodeError(f"reply key {request.reply[:60]!r}")
                 except msgspec.DecodeError as exc:
                     log.warning(
                         "bad forwarded request dropped", extra={"fields": {"why": str(exc)}}

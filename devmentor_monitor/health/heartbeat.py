@@ -77,7 +77,9 @@ class HeartbeatSource:
         intake = self._intake
         if intake is None or name not in self.services:
             return None
-        now = self.clock() if at is None else at
+        # Another's beat time, at most a second ahead of this clock: a skewed or forged
+        # future time must not hide a missed heartbeat.
+        now = self.clock() if at is None else min(at, self.clock() + 1.0)
         if now <= self._last.get(name, 0.0):
             return now  # heard already (or older)
         self._last[name] = now

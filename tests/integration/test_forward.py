@@ -31,7 +31,9 @@ OPS = Actor("ops", "10.0.0.7")
 class Instance:
     """One instance's writers over its own file: its engine, silence book and Commands."""
 
-    def __init__(self, path, redis_url: str, me: str, leader: list[str | None]) -> None:
+    def __init__(
+        self, path, redis_url: str, me: str, leader: list[str | None], alone: list[bool]
+    ) -> None:
         config = parse_text(CONFIG)
         self.db = Database(path)
         self.db.open()
@@ -41,7 +43,9 @@ class Instance:
         actions = WorkloadActions(store, config.scaling, engine)
         self.commands = Commands(engine, actions, self.db, self.silences)
         self.client = aioredis.from_url(redis_url)
-        self.commands.forward = Forwarder(self.client, me, lambda: leader[0], answer_within=1.0)
+        self.commands.forward = Forwarder(
+            self.client, me, lambda: leader[0], alone=lambda: alone[0], answer_within=1.0
+        )
 
     async def close(self) -> None:
         await self.client.aclose()
@@ -51,11 +55,12 @@ class Instance:
 @pytest.fixture
 async def pair(tmp_path, redis_server):
     leader: list[str | None] = ["a"]
-    a = Instance(tmp_path / "a.db", redis_server.url, "a", leader)
-    b = Instance(tmp_path / "b.db", redis_server.url, "b", leader)
+    alone = [False]
+    a = Instance(tmp_path / "a.db", redis_server.url, "a", leader, alone)
+    b = Instance(tmp_path / "b.db", redis_server.url, "b", leader, alone)
     assert a.commands.forward is not None
     serving = asyncio.create_task(a.commands.forward.serve(a.commands.made_here))
-    yield a, b, leader, serving
+    yield a, b, leader, serving, alone
     serving.cancel()
     await asyncio.wait([serving], timeout=5)
     for instance in (a, b):
@@ -64,7 +69,7 @@ async def pair(tmp_path, redis_server):
 
 
 async def test_a_followers_writes_are_made_once_by_the_leader(pair) -> None:
-    a, b, _, _ = pair
+    a, b, _, _, _ = pair
     opened = await b.commands.open_incident("auth", "login fails", Severity.CRITICAL, OPS)
     acked = await b.commands.acknowledge(opened.id, OPS, "looking")
     assert acked.state is IncidentState.ACKNOWLEDGED
@@ -86,7 +91,7 @@ async def test_a_followers_writes_are_made_once_by_the_leader(pair) -> None:
 
 
 async def test_the_leaders_refusal_is_the_followers_answer(pair) -> None:
-    _, b, _, _ = pair
+    _, b, _, _, _ = pair
     with pytest.raises(IncidentError) as refused:
         await b.commands.acknowledge("inc-nope", OPS)
     assert refused.value.status == 404
@@ -100,22 +105,39 @@ async def test_the_leaders_refusal_is_the_followers_answer(pair) -> None:
 
 
 async def test_a_silent_leader_is_a_503_and_nothing_is_written(pair) -> None:
-    a, b, _, serving = pair
+    a, b, _, serving, _ = pair
     serving.cancel()
     await asyncio.gather(serving, return_exceptions=True)
     started = time.monotonic()
     with pytest.raises(IncidentError) as silent:
         await b.commands.open_incident("auth", "x", Severity.MEDIUM, OPS)
     assert silent.value.status == 503
-    assert "did not answer within 1 s" in str(silent.value)
+    assert "did not answer within 1 s; nothing was changed, try again" in str(silent.value)
     assert time.monotonic() - started < 3
     assert a.db.load_incidents() == []
     assert b.db.load_incidents() == []
+    # taken back from the leader's list: a leader that catches up later does not make it
+    assert a.commands.forward is not None
+    again = asyncio.create_task(a.commands.forward.serve(a.commands.made_here))
+    try:
+        await asyncio.sleep(1.5)  # a served request would be written by now
+        assert a.db.load_incidents() == []
+    finally:
+        again.cancel()
+        await asyncio.wait([again], timeout=5)
 
 
-async def test_with_no_leader_known_the_write_is_made_here(pair) -> None:
-    a, b, leader, _ = pair
-    leader[0] = None  # Redis unreachable, or an election under way
+async def test_with_no_leader_alone_the_write_is_made_here_and_mid_election_refused(
+    pair,
+) -> None:
+    a, b, leader, _, alone = pair
+    leader[0] = None  # an election under way: a write made here would be undone
+    with pytest.raises(IncidentError) as electing:
+        await b.commands.open_incident("auth", "x", Severity.MEDIUM, OPS)
+    assert electing.value.status == 503
+    assert "choosing its leader" in str(electing.value)
+    assert b.db.load_incidents() == []
+    alone[0] = True  # Redis unreachable: alone, this instance makes it
     opened = await b.commands.open_incident("auth", "x", Severity.MEDIUM, OPS)
     assert [i.id for i in b.db.load_incidents()] == [opened.id]
     assert a.db.load_incidents() == []
