@@ -1,10 +1,12 @@
 """The leader lease: ``SET leader <id> NX PX <lease>`` and a fencing token, in one Lua
 script so no instance can take the lease without a new token.
 
-The token is ``INCR token``, but never below Redis's time in milliseconds: Redis runs
+The token is ``INCR token``, but never below Redis's time in microseconds: Redis runs
 without persistence here, and a restarted Redis would count from 1 again, under the
 highest token the store has seen, and no leader could ever write. With the floor, the
-next token is above every earlier one while Redis's clock moves forward.
+next token is above every earlier one while Redis's clock moves forward. (Milliseconds
+were too coarse: a token taken from the floor within the millisecond of the one before
+equalled it, as a CI run found. Microseconds, ~1.8e15, stay exact in Lua's doubles.)
 
 Renewed at a third of the lease, only while the key still names this instance; a renewal
 that finds another holder (or none) means the lease was lost: not leader from that
@@ -36,10 +38,10 @@ end
 if holder == false or holder == ARGV[1] then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
   local t = redis.call('TIME')
-  local floor = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  local floor = tonumber(t[1]) * 1000000 + tonumber(t[2])
   local token = redis.call('INCR', KEYS[2])
   if token < floor then
-    redis.call('SET', KEYS[2], floor)
+    redis.call('SET', KEYS[2], string.format('%d', floor))
     token = floor
   end
   return {1, token, tonumber(ARGV[2]), ARGV[1]}
