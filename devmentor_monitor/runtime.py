@@ -45,6 +45,7 @@ from devmentor_monitor.queries import Queries
 from devmentor_monitor.scrape.source import ScrapeSource
 from devmentor_monitor.server.shapes import health_json
 from devmentor_monitor.slices import in_slices, my_turn
+from devmentor_monitor.stopping import STOP_GRACE, cancel_within
 from devmentor_monitor.storage.open import database_for, history_for
 from devmentor_monitor.store import Store
 from devmentor_monitor.system.sampler import SystemSource
@@ -60,7 +61,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("devmentor_monitor.runtime")
 
 RESTART_BACKOFF = (1.0, 30.0)  # a crashed source restarts after 1 s, doubling up to 30 s
-STOP_GRACE = 5.0  # seconds a cancelled task has to end before stop goes on without it
 # The dashboard's first values: these sources start before the exporter and the restores.
 FIRST_SOURCES = frozenset({"system", "health"})
 
@@ -632,12 +632,7 @@ class Monitor:
         await self.leadership.stop_jobs()
         tasks = list(self._tasks.values())
         self._tasks.clear()
-        for task in tasks:
-            task.cancel()
-        if not tasks:
-            return
-        _, pending = await asyncio.wait(tasks, timeout=STOP_GRACE)
-        for task in pending:
+        for task in await cancel_within(tasks, STOP_GRACE):
             log.error(
                 "task did not stop when cancelled",
                 extra={"fields": {"task": task.get_name(), "waiting_at": _waiting_at(task)}},

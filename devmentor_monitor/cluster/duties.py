@@ -25,6 +25,7 @@ from devmentor_monitor.incidents.alert_state import adopt
 from devmentor_monitor.incidents.engine import ENGINE
 from devmentor_monitor.incidents.model import Incident, IncidentState
 from devmentor_monitor.incidents.rules import AlertState, Transition
+from devmentor_monitor.stopping import STOP_GRACE, cancel_within
 
 if TYPE_CHECKING:
     from devmentor_monitor.cluster.forward import Forwarder, Handler
@@ -38,7 +39,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("devmentor_monitor.cluster")
 
 Job = Callable[[], Coroutine[Any, Any, None]]
-STOP_GRACE = 5.0  # seconds a cancelled leader-only task has to end
 
 
 class Leadership:
@@ -123,12 +123,7 @@ class Leadership:
         that does not end (a client library swallowing its cancel) is named, not waited
         for, so neither a hand-over nor the monitor's stop hangs on it."""
         tasks, self._tasks = list(self._tasks.values()), {}
-        for task in tasks:
-            task.cancel()
-        if not tasks:
-            return
-        _, pending = await asyncio.wait(tasks, timeout=STOP_GRACE)
-        for task in pending:
+        for task in await cancel_within(tasks, STOP_GRACE):
             log.error("leader-only task did not stop", extra={"fields": {"task": task.get_name()}})
 
     async def lead(self, token: int | None) -> None:
